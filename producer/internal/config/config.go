@@ -1,0 +1,251 @@
+// Package config loads the producer's configuration from the environment.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Secret is a string that never prints: logs, errors and -h show it redacted.
+type Secret string
+
+// LogValue implements slog.LogValuer.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.redacted()) }
+
+// String implements fmt.Stringer so %v and %s redact it too.
+func (s Secret) String() string { return s.redacted() }
+
+// Reveal returns the secret itself, for the one place that needs it.
+func (s Secret) Reveal() string { return string(s) }
+
+// MarshalJSON keeps the secret out of JSON output too.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.redacted()) }
+
+func (s Secret) redacted() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// Config is every setting of the producer. Names are the environment
+// variables users, compose files and scripts rely on.
+type Config struct {
+	KafkaBrokers           []string      `envconfig:"KAFKA_BROKERS" default:"localhost:9092" desc:"comma-separated Kafka bootstrap brokers (host:port)"`
+	KafkaTopic             string        `envconfig:"KAFKA_TOPIC" default:"tweets" desc:"topic for statuses (posts)"`
+	KafkaControlTopic      string        `envconfig:"KAFKA_CONTROL_TOPIC" default:"tweets.control" desc:"topic for everything else the stream says (delete, limit, ...); empty: count and drop them"`
+	KafkaPartitions        int           `envconfig:"KAFKA_PARTITIONS" default:"3" desc:"partitions of topics the producer creates (1-10000)"`
+	KafkaReplicationFactor int           `envconfig:"KAFKA_REPLICATION_FACTOR" default:"1" desc:"replication factor of topics the producer creates (1-32)"`
+	KafkaCompression       string        `envconfig:"KAFKA_COMPRESSION" default:"zstd" desc:"none, gzip, snappy, lz4 or zstd"`
+	KafkaBatchSize         int           `envconfig:"KAFKA_BATCH_SIZE" default:"1000" desc:"most messages sent in one produce call (1-100000)"`
+	KafkaBatchBytes        int64         `envconfig:"KAFKA_BATCH_BYTES" default:"1048576" desc:"most bytes in one partition's batch; keep under the broker's message.max.bytes"`
+	KafkaBatchTimeout      time.Duration `envconfig:"KAFKA_BATCH_TIMEOUT" default:"10ms" desc:"how long a partial batch waits for more messages (linger)"`
+	KafkaWriteTimeout      time.Duration `envconfig:"KAFKA_WRITE_TIMEOUT" default:"10s" desc:"timeout of one produce request"`
+	KafkaStartupTimeout    time.Duration `envconfig:"KAFKA_STARTUP_TIMEOUT" default:"2m" desc:"how long to wait for the broker at start before giving up (0: forever)"`
+	PendingMax             int           `envconfig:"PENDING_MAX" default:"10000" desc:"messages held in memory waiting for Kafka before the source is paused"`
+
+	Source string `envconfig:"SOURCE" default:"synthetic" desc:"synthetic, replay or twitter"`
+
+	SyntheticRate  float64 `envconfig:"SYNTHETIC_RATE" default:"50" desc:"synthetic posts per second (0: as fast as possible)"`
+	SyntheticCount int64   `envconfig:"SYNTHETIC_COUNT" default:"0" desc:"synthetic posts to generate, then exit (0: endless)"`
+	SyntheticSeed  int64   `envconfig:"SYNTHETIC_SEED" default:"1" desc:"seed of the synthetic generator (same seed, same posts)"`
+
+	ReplayPath  string  `envconfig:"REPLAY_PATH" desc:"file, directory or glob of .json/.jsonl files (.gz, .bz2, .zst too) for SOURCE=replay"`
+	ReplaySpeed float64 `envconfig:"REPLAY_SPEED" default:"0" desc:"0: as fast as possible; 1: original pace from the posts' timestamps; N: N times faster"`
+
+	TwitterConsumerKey     Secret        `envconfig:"TWITTER_CONSUMER_KEY" desc:"OAuth1 consumer (API) key for SOURCE=twitter; or TWITTER_CONSUMER_KEY_FILE"`
+	TwitterConsumerSecret  Secret        `envconfig:"TWITTER_CONSUMER_SECRET" desc:"OAuth1 consumer secret; or TWITTER_CONSUMER_SECRET_FILE"`
+	TwitterAccessToken     Secret        `envconfig:"TWITTER_ACCESS_TOKEN" desc:"OAuth1 access token; or TWITTER_ACCESS_TOKEN_FILE"`
+	TwitterAccessSecret    Secret        `envconfig:"TWITTER_ACCESS_SECRET" desc:"OAuth1 access token secret; or TWITTER_ACCESS_SECRET_FILE"`
+	TwitterStreamBaseURL   string        `envconfig:"TWITTER_STREAM_BASE_URL" default:"https://stream.twitter.com/1.1" desc:"base URL of the v1.1 streaming API (a proxy or compatible service)"`
+	TwitterLanguage        []string      `envconfig:"TWITTER_LANGUAGE" desc:"comma list of BCP 47 languages to keep (e.g. hi,en)"`
+	TwitterTrack           []string      `envconfig:"TWITTER_TRACK" desc:"comma list of phrases; any of TRACK, FOLLOW, LOCATIONS selects statuses/filter"`
+	TwitterFollow          []string      `envconfig:"TWITTER_FOLLOW" desc:"comma list of user ids to follow"`
+	TwitterLocations       []string      `envconfig:"TWITTER_LOCATIONS" desc:"comma list of bounding-box coordinates (sw lon,sw lat,ne lon,ne lat, ...)"`
+	TwitterMaxMessageBytes int           `envconfig:"TWITTER_MAX_MESSAGE_BYTES" default:"1048576" desc:"larger stream messages are dropped, counted and logged"`
+	TwitterStallTimeout    time.Duration `envconfig:"TWITTER_STALL_TIMEOUT" default:"90s" desc:"no byte for this long means the connection is dead"`
+
+	LogLevel         string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	LogFormat        string        `envconfig:"LOG_FORMAT" default:"auto" desc:"json, text, or auto (text on a terminal, json otherwise)"`
+	ProgressInterval time.Duration `envconfig:"PROGRESS_INTERVAL" default:"10s" desc:"how often progress (rates, totals) is logged (0: never)"`
+	ShutdownTimeout  time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"how long a stop may spend flushing what Kafka has not acknowledged"`
+}
+
+// LogValue logs the effective configuration under the variables' names,
+// secrets redacted.
+func (c Config) LogValue() slog.Value {
+	v := reflect.ValueOf(c)
+	attrs := make([]slog.Attr, 0, v.NumField())
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Tag.Get("envconfig")
+		attrs = append(attrs, slog.String(name, fmt.Sprint(v.Field(i).Interface())))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// Load reads the environment, applies *_FILE variables and validates.
+func Load() (Config, error) {
+	var cfg Config
+	if err := envconfig.Process("", &cfg); err != nil {
+		return cfg, explain(err)
+	}
+	if err := loadSecretFiles(&cfg); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// Usage writes every variable with its type, default and description.
+func Usage(w io.Writer) error {
+	var cfg Config
+	return envconfig.Usagef("", &cfg, w, envconfig.DefaultTableFormat)
+}
+
+func explain(err error) error {
+	var pe *envconfig.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s=%q does not parse as %s: %v", pe.KeyName, pe.Value, pe.TypeName, pe.Err)
+	}
+	return err
+}
+
+// loadSecretFiles reads each secret from the file named by the same variable
+// with _FILE appended (Docker secrets in /run/secrets/), when that is set.
+func loadSecretFiles(cfg *Config) error {
+	targets := map[string]*Secret{
+		"TWITTER_CONSUMER_KEY":    &cfg.TwitterConsumerKey,
+		"TWITTER_CONSUMER_SECRET": &cfg.TwitterConsumerSecret,
+		"TWITTER_ACCESS_TOKEN":    &cfg.TwitterAccessToken,
+		"TWITTER_ACCESS_SECRET":   &cfg.TwitterAccessSecret,
+	}
+	for _, name := range slices.Sorted(maps.Keys(targets)) {
+		path := os.Getenv(name + "_FILE")
+		if path == "" {
+			continue
+		}
+		if *targets[name] != "" {
+			return fmt.Errorf("%s and %s_FILE are both set: set one", name, name)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("%s_FILE: reading %s: %w", name, path, err)
+		}
+		*targets[name] = Secret(strings.TrimSpace(string(b)))
+	}
+	return nil
+}
+
+// Validate checks ranges and rules across fields; each error names the variable.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if len(c.KafkaBrokers) == 0 {
+		bad("KAFKA_BROKERS is empty: give at least one host:port")
+	}
+	for _, b := range c.KafkaBrokers {
+		if !strings.Contains(b, ":") {
+			bad("KAFKA_BROKERS: %q is not host:port", b)
+		}
+	}
+	if c.KafkaTopic == "" {
+		bad("KAFKA_TOPIC is empty: name the topic for statuses")
+	}
+	if c.KafkaTopic == c.KafkaControlTopic {
+		bad("KAFKA_CONTROL_TOPIC must differ from KAFKA_TOPIC (%q)", c.KafkaTopic)
+	}
+	if c.KafkaPartitions < 1 || c.KafkaPartitions > 10000 {
+		bad("KAFKA_PARTITIONS=%d: accepts 1 to 10000", c.KafkaPartitions)
+	}
+	if c.KafkaReplicationFactor < 1 || c.KafkaReplicationFactor > 32 {
+		bad("KAFKA_REPLICATION_FACTOR=%d: accepts 1 to 32", c.KafkaReplicationFactor)
+	}
+	switch c.KafkaCompression {
+	case "none", "gzip", "snappy", "lz4", "zstd":
+	default:
+		bad("KAFKA_COMPRESSION=%q: accepts none, gzip, snappy, lz4 or zstd", c.KafkaCompression)
+	}
+	if c.KafkaBatchSize < 1 || c.KafkaBatchSize > 100000 {
+		bad("KAFKA_BATCH_SIZE=%d: accepts 1 to 100000", c.KafkaBatchSize)
+	}
+	if c.KafkaBatchBytes < 1024 {
+		bad("KAFKA_BATCH_BYTES=%d: accepts 1024 or more", c.KafkaBatchBytes)
+	}
+	if c.KafkaBatchTimeout <= 0 {
+		bad("KAFKA_BATCH_TIMEOUT=%s: must be positive", c.KafkaBatchTimeout)
+	}
+	if c.KafkaWriteTimeout <= 0 {
+		bad("KAFKA_WRITE_TIMEOUT=%s: must be positive", c.KafkaWriteTimeout)
+	}
+	if c.KafkaStartupTimeout < 0 {
+		bad("KAFKA_STARTUP_TIMEOUT=%s: must be 0 (forever) or positive", c.KafkaStartupTimeout)
+	}
+	if c.PendingMax < 1 {
+		bad("PENDING_MAX=%d: accepts 1 or more", c.PendingMax)
+	}
+	switch c.Source {
+	case "synthetic":
+		if c.SyntheticRate < 0 {
+			bad("SYNTHETIC_RATE=%g: accepts 0 (as fast as possible) or more", c.SyntheticRate)
+		}
+		if c.SyntheticCount < 0 {
+			bad("SYNTHETIC_COUNT=%d: accepts 0 (endless) or more", c.SyntheticCount)
+		}
+	case "replay":
+		if c.ReplayPath == "" {
+			bad("REPLAY_PATH is required for SOURCE=replay: a file, directory or glob")
+		}
+		if c.ReplaySpeed < 0 {
+			bad("REPLAY_SPEED=%g: accepts 0 (as fast as possible) or more", c.ReplaySpeed)
+		}
+	case "twitter":
+		for name, v := range map[string]Secret{
+			"TWITTER_CONSUMER_KEY":    c.TwitterConsumerKey,
+			"TWITTER_CONSUMER_SECRET": c.TwitterConsumerSecret,
+			"TWITTER_ACCESS_TOKEN":    c.TwitterAccessToken,
+			"TWITTER_ACCESS_SECRET":   c.TwitterAccessSecret,
+		} {
+			if v == "" {
+				bad("%s is required for SOURCE=twitter (or %s_FILE naming a file that holds it)", name, name)
+			}
+		}
+		if c.TwitterMaxMessageBytes < 1024 {
+			bad("TWITTER_MAX_MESSAGE_BYTES=%d: accepts 1024 or more", c.TwitterMaxMessageBytes)
+		}
+		if c.TwitterStallTimeout <= 0 {
+			bad("TWITTER_STALL_TIMEOUT=%s: must be positive", c.TwitterStallTimeout)
+		}
+	default:
+		bad("SOURCE=%q: accepts synthetic, replay or twitter", c.Source)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("LOG_LEVEL=%q: accepts debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "json", "text", "auto":
+	default:
+		bad("LOG_FORMAT=%q: accepts json, text or auto", c.LogFormat)
+	}
+	if c.ProgressInterval < 0 {
+		bad("PROGRESS_INTERVAL=%s: must be 0 (never) or positive", c.ProgressInterval)
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("SHUTDOWN_TIMEOUT=%s: must be positive", c.ShutdownTimeout)
+	}
+	// Sort for a stable message: map iteration above is random.
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
+}

@@ -1,0 +1,118 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoad(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string // substring; "" means valid
+	}{
+		{"defaults", nil, ""},
+		{"replay needs a path", map[string]string{"SOURCE": "replay"}, "REPLAY_PATH is required"},
+		{"replay", map[string]string{"SOURCE": "replay", "REPLAY_PATH": "/x", "REPLAY_SPEED": "2.5"}, ""},
+		{"negative replay speed", map[string]string{"SOURCE": "replay", "REPLAY_PATH": "/x", "REPLAY_SPEED": "-1"}, "REPLAY_SPEED=-1"},
+		{"unknown source", map[string]string{"SOURCE": "myspace"}, `SOURCE="myspace": accepts synthetic, replay or twitter`},
+		{"partitions not a number", map[string]string{"KAFKA_PARTITIONS": "three"}, `KAFKA_PARTITIONS="three" does not parse as int`},
+		{"partitions out of range", map[string]string{"KAFKA_PARTITIONS": "0"}, "KAFKA_PARTITIONS=0: accepts 1 to 10000"},
+		{"bad compression", map[string]string{"KAFKA_COMPRESSION": "brotli"}, `KAFKA_COMPRESSION="brotli"`},
+		{"bad duration", map[string]string{"KAFKA_BATCH_TIMEOUT": "soon"}, `KAFKA_BATCH_TIMEOUT="soon" does not parse`},
+		{"broker without port", map[string]string{"KAFKA_BROKERS": "kafka"}, `KAFKA_BROKERS: "kafka" is not host:port`},
+		{"same topics", map[string]string{"KAFKA_CONTROL_TOPIC": "tweets"}, "KAFKA_CONTROL_TOPIC must differ"},
+		{"no control topic is fine", map[string]string{"KAFKA_CONTROL_TOPIC": ""}, ""},
+		{"negative rate", map[string]string{"SYNTHETIC_RATE": "-5"}, "SYNTHETIC_RATE=-5"},
+		{"bad log format", map[string]string{"LOG_FORMAT": "xml"}, `LOG_FORMAT="xml"`},
+		{"twitter without credentials", map[string]string{"SOURCE": "twitter"}, "TWITTER_ACCESS_SECRET is required for SOURCE=twitter"},
+		{"twitter with credentials", map[string]string{"SOURCE": "twitter", "TWITTER_CONSUMER_KEY": "a", "TWITTER_CONSUMER_SECRET": "b", "TWITTER_ACCESS_TOKEN": "c", "TWITTER_ACCESS_SECRET": "d"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			_, err := Load()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("got error %v; want none", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("got error %v; want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func clearEnv(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		for _, prefix := range []string{"KAFKA_", "SOURCE", "SYNTHETIC_", "REPLAY_", "TWITTER_", "LOG_", "PROGRESS_", "SHUTDOWN_", "PENDING_"} {
+			if strings.HasPrefix(k, prefix) {
+				t.Setenv(k, "")
+				os.Unsetenv(k)
+			}
+		}
+	}
+}
+
+func TestSecretFiles(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	for _, name := range []string{"TWITTER_CONSUMER_KEY", "TWITTER_CONSUMER_SECRET", "TWITTER_ACCESS_TOKEN", "TWITTER_ACCESS_SECRET"} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte("value-of-"+name+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv(name+"_FILE", path)
+	}
+	t.Setenv("SOURCE", "twitter")
+	cfg, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.TwitterAccessSecret.Reveal(); got != "value-of-TWITTER_ACCESS_SECRET" {
+		t.Fatalf("secret = %q; want the file's content without the newline", got)
+	}
+
+	// Secrets never print: not with %v, not in a JSON or text log.
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "config", cfg)
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("config", "secret", cfg.TwitterConsumerSecret)
+	printed := logs.String() + fmt.Sprintf("%v %+v", cfg, cfg)
+	if strings.Contains(printed, "value-of-") {
+		t.Fatalf("a secret leaked: %s", printed)
+	}
+	if !strings.Contains(printed, "[redacted]") {
+		t.Fatalf("want secrets shown as [redacted]; got %s", printed)
+	}
+
+	t.Setenv("TWITTER_ACCESS_SECRET", "inline")
+	if _, err := Load(); err == nil || !strings.Contains(err.Error(), "TWITTER_ACCESS_SECRET and TWITTER_ACCESS_SECRET_FILE are both set") {
+		t.Fatalf("got %v; want an error naming both variables", err)
+	}
+	os.Unsetenv("TWITTER_ACCESS_SECRET")
+	t.Setenv("TWITTER_ACCESS_TOKEN_FILE", filepath.Join(dir, "missing"))
+	if _, err := Load(); err == nil || !strings.Contains(err.Error(), "TWITTER_ACCESS_TOKEN_FILE") {
+		t.Fatalf("got %v; want an error naming TWITTER_ACCESS_TOKEN_FILE", err)
+	}
+}
+
+func TestUsageListsEveryVariable(t *testing.T) {
+	var b bytes.Buffer
+	if err := Usage(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"KAFKA_BROKERS", "SOURCE", "SYNTHETIC_RATE", "REPLAY_PATH", "KAFKA_COMPRESSION", "TWITTER_STREAM_BASE_URL"} {
+		if !strings.Contains(b.String(), v) {
+			t.Errorf("usage does not list %s", v)
+		}
+	}
+}

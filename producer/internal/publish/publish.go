@@ -1,0 +1,325 @@
+// Package publish owns the Kafka writer: it classifies each record, routes it
+// to the tweets or the control topic, writes it with acks from all in-sync
+// replicas, retries what the broker did not take, and acknowledges records to
+// their source only once Kafka holds them.
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/tweetpipe/tweetpipe/producer/internal/message"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source"
+)
+
+// Config is what the publisher needs of the service's configuration.
+type Config struct {
+	Brokers      []string
+	Topic        string // statuses
+	ControlTopic string // everything else; "" = count and drop
+	SourceName   string // the "source" header
+	Compression  string // none, gzip, snappy, lz4, zstd
+	BatchSize    int           // messages per produce call
+	BatchBytes   int64         // bytes per partition batch
+	BatchTimeout time.Duration // linger of a partial batch
+	WriteTimeout time.Duration
+	PendingMax   int // records buffered before Emit blocks
+	Transport    kafka.RoundTripper
+}
+
+// Stats are the publisher's running totals; safe to read at any time.
+type Stats struct {
+	In             atomic.Int64 // records the source emitted
+	Statuses       atomic.Int64 // statuses acknowledged by Kafka
+	Control        atomic.Int64 // control messages acknowledged by Kafka
+	Bytes          atomic.Int64 // value bytes acknowledged by Kafka
+	Invalid        atomic.Int64 // lines that are not a JSON object
+	ControlDropped atomic.Int64 // control messages dropped (no control topic)
+	TooLarge       atomic.Int64 // messages the broker refused as too large
+	WriteErrors    atomic.Int64 // failed produce attempts
+	Pending        atomic.Int64 // records accepted but not yet acknowledged
+	Connected      atomic.Bool  // the last produce call succeeded
+}
+
+type item struct {
+	msg  kafka.Message
+	kind message.Kind
+	ack  func()
+	drop bool // counted and acknowledged in order, never written
+}
+
+// Publisher routes and writes records. Emit feeds it; Run writes.
+type Publisher struct {
+	cfg    Config
+	log    *slog.Logger
+	w      *kafka.Writer
+	queue  chan item
+	closed chan struct{}
+	Stats  Stats
+
+	invalidLogged int
+}
+
+// New builds the publisher and its kafka-go Writer. Nothing is dialled yet.
+func New(cfg Config, log *slog.Logger) (*Publisher, error) {
+	codec, err := Compression(cfg.Compression)
+	if err != nil {
+		return nil, err
+	}
+	w := &kafka.Writer{
+		Addr: kafka.TCP(cfg.Brokers...),
+		// Every message names its topic (statuses or control).
+		Balancer: &kafka.Murmur2Balancer{}, // same partition for a key as Java clients
+		// kafka-go's default is RequireNone: fire and forget. The guarantee
+		// needs every in-sync replica to hold a message before it counts.
+		RequiredAcks: kafka.RequireAll,
+		// kafka-go's default linger is 1 s; a synchronous call waits for it
+		// whenever a partition's batch is not full.
+		BatchTimeout: cfg.BatchTimeout,
+		BatchSize:    cfg.BatchSize,
+		BatchBytes:   cfg.BatchBytes,
+		Compression:  codec,
+		WriteTimeout: cfg.WriteTimeout,
+		ReadTimeout:  cfg.WriteTimeout,
+		// A few quick retries inside kafka-go; Run retries for ever on top.
+		MaxAttempts:            3,
+		WriteBackoffMin:        100 * time.Millisecond,
+		WriteBackoffMax:        time.Second,
+		AllowAutoTopicCreation: false, // EnsureTopics creates them with the configured partitions
+		Transport:              cfg.Transport,
+	}
+	return &Publisher{
+		cfg:    cfg,
+		log:    log,
+		w:      w,
+		queue:  make(chan item, cfg.PendingMax),
+		closed: make(chan struct{}),
+	}, nil
+}
+
+// Compression maps KAFKA_COMPRESSION to kafka-go's codec.
+func Compression(name string) (kafka.Compression, error) {
+	switch name {
+	case "none", "":
+		return 0, nil
+	case "gzip":
+		return kafka.Gzip, nil
+	case "snappy":
+		return kafka.Snappy, nil
+	case "lz4":
+		return kafka.Lz4, nil
+	case "zstd":
+		return kafka.Zstd, nil
+	}
+	return 0, fmt.Errorf("KAFKA_COMPRESSION=%q: accepts none, gzip, snappy, lz4 or zstd", name)
+}
+
+// ErrClosed is returned by Emit after Close.
+var ErrClosed = errors.New("publisher closed")
+
+// Emit classifies one record and queues it for Kafka, blocking while
+// PendingMax records wait. It implements source.Emit.
+func (p *Publisher) Emit(ctx context.Context, r source.Record) error {
+	p.Stats.In.Add(1)
+	m, err := message.Classify(r.Value)
+	it := item{ack: r.Ack, kind: m.Kind}
+	switch {
+	case err != nil:
+		p.Stats.Invalid.Add(1)
+		p.logInvalid(r.Value, err)
+		it.drop = true
+	case m.Kind.IsStatus():
+		it.msg = p.kafkaMessage(p.cfg.Topic, m)
+	case p.cfg.ControlTopic == "":
+		p.Stats.ControlDropped.Add(1)
+		it.drop = true
+	default:
+		it.msg = p.kafkaMessage(p.cfg.ControlTopic, m)
+	}
+	if it.drop && it.ack == nil {
+		return nil
+	}
+	select {
+	case p.queue <- it:
+		p.Stats.Pending.Add(1)
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-p.closed:
+		return ErrClosed
+	}
+}
+
+func (p *Publisher) kafkaMessage(topic string, m message.Message) kafka.Message {
+	t := m.Time
+	if t.IsZero() {
+		t = time.Now()
+	}
+	return kafka.Message{
+		Topic: topic,
+		Key:   m.Key,
+		Value: m.Value,
+		Time:  t,
+		Headers: []kafka.Header{
+			{Key: "source", Value: []byte(p.cfg.SourceName)},
+			{Key: "kind", Value: []byte(m.Kind)},
+		},
+	}
+}
+
+func (p *Publisher) logInvalid(raw []byte, err error) {
+	const full = 5
+	p.invalidLogged++
+	switch {
+	case p.invalidLogged <= full:
+		p.log.Warn("line is not a JSON object, skipped", "error", err, "line", string(raw))
+	case p.invalidLogged == full+1:
+		p.log.Warn("more lines are not JSON objects; counting them without logging each", "error", err)
+	}
+}
+
+// Close tells Run that no more records come. Run returns once it has
+// written or given up on what is queued.
+func (p *Publisher) Close() {
+	select {
+	case <-p.closed:
+	default:
+		close(p.closed)
+	}
+}
+
+// Run writes queued records until Close and the queue is empty. ctx bounds
+// the whole run including the final flush: when it ends, Run returns an error
+// saying how many accepted records Kafka has not acknowledged.
+func (p *Publisher) Run(ctx context.Context) error {
+	defer p.w.Close()
+	batch := make([]item, 0, p.cfg.BatchSize)
+	for {
+		batch = batch[:0]
+		select {
+		case it := <-p.queue:
+			batch = append(batch, it)
+		case <-p.closed:
+			select {
+			case it := <-p.queue:
+				batch = append(batch, it)
+			default:
+				return nil
+			}
+		case <-ctx.Done():
+			return p.abandoned(ctx)
+		}
+	fill:
+		for len(batch) < p.cfg.BatchSize {
+			select {
+			case it := <-p.queue:
+				batch = append(batch, it)
+			default:
+				break fill
+			}
+		}
+		if err := p.write(ctx, batch); err != nil {
+			return err
+		}
+	}
+}
+
+func (p *Publisher) abandoned(ctx context.Context) error {
+	n := p.Stats.Pending.Load()
+	if n == 0 {
+		return nil
+	}
+	return fmt.Errorf("stopped with %d accepted messages not acknowledged by Kafka: %w", n, context.Cause(ctx))
+}
+
+// write sends batch until Kafka acknowledged every message, retrying only
+// the ones that failed, then acknowledges them to the source in order.
+func (p *Publisher) write(ctx context.Context, batch []item) error {
+	todo := make([]int, 0, len(batch)) // indexes into batch still to write
+	for i, it := range batch {
+		if !it.drop {
+			todo = append(todo, i)
+		}
+	}
+	msgs := make([]kafka.Message, 0, len(todo))
+	backoff := 100 * time.Millisecond
+	for attempt := 1; len(todo) > 0; attempt++ {
+		msgs = msgs[:0]
+		for _, i := range todo {
+			msgs = append(msgs, batch[i].msg)
+		}
+		err := p.w.WriteMessages(ctx, msgs...)
+		if err == nil {
+			p.Stats.Connected.Store(true)
+			if attempt > 1 {
+				p.log.Info("kafka write recovered", "count", len(todo), "attempts", attempt)
+			}
+			break
+		}
+		p.Stats.WriteErrors.Add(1)
+		if ctx.Err() != nil {
+			return p.abandoned(ctx)
+		}
+		var failed []int
+		var werrs kafka.WriteErrors
+		if errors.As(err, &werrs) && len(werrs) == len(todo) {
+			for j, e := range werrs {
+				switch {
+				case e == nil:
+				case isTooLarge(e):
+					p.dropTooLarge(&batch[todo[j]], e)
+				default:
+					failed = append(failed, todo[j])
+				}
+			}
+		} else if isTooLarge(err) && len(todo) == 1 {
+			p.dropTooLarge(&batch[todo[0]], err)
+		} else {
+			failed = todo
+		}
+		todo = failed
+		if len(todo) == 0 {
+			break
+		}
+		p.Stats.Connected.Store(false)
+		p.log.Warn("kafka write failed; retrying", "count", len(todo), "attempt", attempt, "retry_in", backoff, "error", err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return p.abandoned(ctx)
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+	for _, it := range batch {
+		if !it.drop {
+			if it.msg.Topic == p.cfg.Topic {
+				p.Stats.Statuses.Add(1)
+			} else {
+				p.Stats.Control.Add(1)
+			}
+			p.Stats.Bytes.Add(int64(len(it.msg.Value)))
+		}
+		if it.ack != nil {
+			it.ack()
+		}
+		p.Stats.Pending.Add(-1)
+	}
+	return nil
+}
+
+func isTooLarge(err error) bool {
+	var tooLarge kafka.MessageTooLargeError
+	return errors.Is(err, kafka.MessageSizeTooLarge) || errors.As(err, &tooLarge)
+}
+
+func (p *Publisher) dropTooLarge(it *item, err error) {
+	it.drop = true
+	p.Stats.TooLarge.Add(1)
+	p.log.Error("message too large for Kafka, dropped", "topic", it.msg.Topic, "key", string(it.msg.Key), "bytes", len(it.msg.Value), "error", err)
+}

@@ -1,0 +1,33 @@
+// Package source holds the contract every producer source meets.
+//
+// A source reads posts from somewhere (a stream, files, a generator) and hands
+// each one, as the raw bytes it received, to the pipeline. Sources that can
+// resume (a replay position, a stream cursor) attach an Ack to each record;
+// the pipeline calls it only once Kafka has acknowledged the record, so a
+// restart resumes from what Kafka holds, never from what was merely read.
+package source
+
+import "context"
+
+// Record is one message as a source read it: framing removed, bytes unchanged.
+type Record struct {
+	// Value is the message exactly as received (no trailing line terminator).
+	Value []byte
+	// Ack, when not nil, is called once Kafka has acknowledged this record.
+	// Records are acknowledged in the order they were emitted.
+	Ack func()
+}
+
+// Emit hands one record to the pipeline. It blocks while the pipeline is full
+// and returns an error only when ctx is done or the pipeline has stopped; a
+// source returns that error from Run.
+type Emit func(ctx context.Context, r Record) error
+
+// Source produces records until ctx is done, the input ends, or a fatal error.
+type Source interface {
+	// Name is the value of SOURCE that selects this source (synthetic, replay, ...).
+	Name() string
+	// Run emits records. It returns nil when a finite input is exhausted or ctx
+	// is cancelled, and an error that says what to fix when it cannot go on.
+	Run(ctx context.Context, emit Emit) error
+}
