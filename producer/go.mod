@@ -3,14 +3,17 @@ module github.com/tweetpipe/tweetpipe/producer
 go 1.26.0
 
 require (
+	github.com/dghubble/go-twitter v0.0.0-20221104224141-912508c3888b
+	github.com/dghubble/oauth1 v0.7.3
+	github.com/kelseyhightower/envconfig v1.4.0
+	github.com/klauspost/compress v1.20.4
+	github.com/segmentio/kafka-go v0.4.51
+	golang.org/x/sync v0.25.0
+)
+
+require (
 	github.com/cenkalti/backoff/v4 v4.1.3 // indirect
-	github.com/dghubble/go-twitter v0.0.0-20221104224141-912508c3888b // indirect
-	github.com/dghubble/oauth1 v0.7.3 // indirect
 	github.com/dghubble/sling v1.4.0 // indirect
 	github.com/google/go-querystring v1.1.0 // indirect
-	github.com/kelseyhightower/envconfig v1.4.0 // indirect
-	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/pierrec/lz4/v4 v4.1.15 // indirect
-	github.com/segmentio/kafka-go v0.4.51 // indirect
-	golang.org/x/sync v0.25.0 // indirect
 )

@@ -21,6 +21,7 @@ import (
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/replay"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/synthetic"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/twitter"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -155,6 +156,20 @@ func newSource(cfg config.Config, log *slog.Logger) (source.Source, error) {
 		return synthetic.New(synthetic.Config{Rate: cfg.SyntheticRate, Count: cfg.SyntheticCount, Seed: cfg.SyntheticSeed}), nil
 	case "replay":
 		return replay.New(replay.Config{Path: cfg.ReplayPath, Speed: cfg.ReplaySpeed}, log), nil
+	case "twitter":
+		return twitter.New(twitter.Config{
+			ConsumerKey:     cfg.TwitterConsumerKey.Reveal(),
+			ConsumerSecret:  cfg.TwitterConsumerSecret.Reveal(),
+			AccessToken:     cfg.TwitterAccessToken.Reveal(),
+			AccessSecret:    cfg.TwitterAccessSecret.Reveal(),
+			BaseURL:         cfg.TwitterStreamBaseURL,
+			Language:        cfg.TwitterLanguage,
+			Track:           cfg.TwitterTrack,
+			Follow:          cfg.TwitterFollow,
+			Locations:       cfg.TwitterLocations,
+			MaxMessageBytes: cfg.TwitterMaxMessageBytes,
+			StallTimeout:    cfg.TwitterStallTimeout,
+		}, log)
 	}
 	return nil, fmt.Errorf("SOURCE=%q: accepts synthetic, replay or twitter", cfg.Source)
 }

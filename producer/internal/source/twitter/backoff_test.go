@@ -1,0 +1,137 @@
+package twitter
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	ms  = time.Millisecond
+	sec = time.Second
+	mn  = time.Minute
+)
+
+// The guideline numbers: TCP/IP errors +250 ms per attempt up to 16 s; HTTP
+// errors from 5 s doubling up to 320 s; 420 from 1 minute doubling (to our
+// 16-minute ceiling).
+func TestBackoffSchedule(t *testing.T) {
+	tests := []struct {
+		name  string
+		class Class
+		want  []time.Duration
+	}{
+		{"network", ClassNetwork, []time.Duration{250 * ms, 500 * ms, 750 * ms, 1 * sec, 1250 * ms, 1500 * ms}},
+		{"http", ClassHTTP, []time.Duration{5 * sec, 10 * sec, 20 * sec, 40 * sec, 80 * sec, 160 * sec, 320 * sec, 320 * sec, 320 * sec}},
+		{"rate limit", ClassRateLimit, []time.Duration{1 * mn, 2 * mn, 4 * mn, 8 * mn, 16 * mn, 16 * mn}},
+		{"fatal", ClassFatal, []time.Duration{0, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b Backoff
+			for i, want := range tt.want {
+				if got := b.Next(tt.class); got != want {
+					t.Errorf("attempt %d: got %v; want %v", i+1, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestBackoffNetworkCeiling(t *testing.T) {
+	var b Backoff
+	var got time.Duration
+	for attempt := 1; attempt <= 100; attempt++ {
+		got = b.Next(ClassNetwork)
+		want := min(time.Duration(attempt)*250*ms, 16*sec)
+		if got != want {
+			t.Fatalf("attempt %d: got %v; want %v", attempt, got, want)
+		}
+	}
+	if got != 16*sec {
+		t.Errorf("got %v after 100 attempts; want 16s", got)
+	}
+}
+
+func TestBackoffResetAndIndependentClasses(t *testing.T) {
+	var b Backoff
+	steps := []struct {
+		class Class // ClassFatal here means "a successful connection"
+		want  time.Duration
+	}{
+		{ClassHTTP, 5 * sec},
+		{ClassHTTP, 10 * sec},
+		{ClassNetwork, 250 * ms}, // each class counts its own attempts
+		{ClassRateLimit, 1 * mn},
+		{ClassHTTP, 20 * sec},
+		{ClassNetwork, 500 * ms},
+		{ClassRateLimit, 2 * mn},
+		{ClassFatal, 0}, // connected: everything starts over
+		{ClassHTTP, 5 * sec},
+		{ClassNetwork, 250 * ms},
+		{ClassRateLimit, 1 * mn},
+	}
+	for i, s := range steps {
+		if s.class == ClassFatal {
+			b.Reset()
+			continue
+		}
+		if got := b.Next(s.class); got != s.want {
+			t.Errorf("step %d (%v): got %v; want %v", i, s.class, got, s.want)
+		}
+	}
+}
+
+func TestBackoffConfiguredBases(t *testing.T) {
+	b := Backoff{NetworkStep: 1 * ms, NetworkMax: 3 * ms, HTTPInitial: 2 * ms, HTTPMax: 7 * ms, RateLimitInitial: 5 * ms, RateLimitMax: 20 * ms}
+	var got []time.Duration
+	for range 4 {
+		got = append(got, b.Next(ClassNetwork), b.Next(ClassHTTP), b.Next(ClassRateLimit))
+	}
+	want := []time.Duration{1 * ms, 2 * ms, 5 * ms, 2 * ms, 4 * ms, 10 * ms, 3 * ms, 7 * ms, 20 * ms, 3 * ms, 7 * ms, 20 * ms}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v; want %v", got, want)
+	}
+}
+
+func TestClassifyStatus(t *testing.T) {
+	tests := []struct {
+		code int
+		want Class
+	}{
+		{401, ClassFatal}, {403, ClassFatal}, {404, ClassFatal}, {406, ClassFatal},
+		{410, ClassFatal}, {413, ClassFatal}, {416, ClassFatal},
+		{420, ClassRateLimit}, {429, ClassRateLimit},
+		{500, ClassHTTP}, {502, ClassHTTP}, {503, ClassHTTP}, {504, ClassHTTP}, {400, ClassHTTP}, {302, ClassHTTP},
+	}
+	for _, tt := range tests {
+		if got := ClassifyStatus(tt.code); got != tt.want {
+			t.Errorf("ClassifyStatus(%d): got %v; want %v", tt.code, got, tt.want)
+		}
+	}
+}
+
+func TestStatusErrorSaysWhatToFix(t *testing.T) {
+	tests := []struct {
+		code int
+		want []string
+	}{
+		{401, []string{"TWITTER_CONSUMER_KEY", "TWITTER_CONSUMER_SECRET", "TWITTER_ACCESS_TOKEN", "TWITTER_ACCESS_SECRET", "clock"}},
+		{403, []string{"permissions"}},
+		{404, []string{"TWITTER_STREAM_BASE_URL"}},
+		{406, []string{"TWITTER_TRACK", "TWITTER_FOLLOW", "TWITTER_LOCATIONS"}},
+		{410, []string{"retired", "SOURCE=replay, xv2 or jetstream"}},
+		{413, []string{"TWITTER_TRACK", "400"}},
+		{416, []string{"TWITTER_STREAM_BASE_URL"}},
+	}
+	for _, tt := range tests {
+		err := &StatusError{Code: tt.code, Body: "the body", Fix: fixFor(tt.code)}
+		msg := err.Error()
+		for _, want := range append(tt.want, fmt.Sprint(tt.code), "the body") {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%d: got %q; want it to mention %q", tt.code, msg, want)
+			}
+		}
+	}
+}

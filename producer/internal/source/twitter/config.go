@@ -1,0 +1,213 @@
+package twitter
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultBaseURL         = "https://stream.twitter.com/1.1"
+	DefaultMaxMessageBytes = 1 << 20
+	DefaultStallTimeout    = 90 * time.Second
+)
+
+// Config is what SOURCE=twitter needs. The service's config package fills it
+// from the TWITTER_* variables named in the comments; zero values take the
+// defaults. Lists hold one item per element (the variables are comma lists).
+type Config struct {
+	ConsumerKey    string // TWITTER_CONSUMER_KEY, required
+	ConsumerSecret string // TWITTER_CONSUMER_SECRET, required
+	AccessToken    string // TWITTER_ACCESS_TOKEN, required
+	AccessSecret   string // TWITTER_ACCESS_SECRET, required
+
+	BaseURL   string   // TWITTER_STREAM_BASE_URL, default DefaultBaseURL
+	Language  []string // TWITTER_LANGUAGE: BCP 47 codes, on either endpoint
+	Track     []string // TWITTER_TRACK: phrases; any of Track, Follow, Locations selects statuses/filter
+	Follow    []string // TWITTER_FOLLOW: numeric user ids
+	Locations []string // TWITTER_LOCATIONS: numbers, four per box (sw lon, sw lat, ne lon, ne lat)
+
+	MaxMessageBytes int           // TWITTER_MAX_MESSAGE_BYTES, default 1 MiB; larger messages are dropped
+	StallTimeout    time.Duration // TWITTER_STALL_TIMEOUT, default 90s without a byte
+
+	// The reconnect schedule; zero values take the guideline numbers
+	// (Default*Backoff*). Tests shorten them.
+	NetworkBackoffStep      time.Duration
+	NetworkBackoffMax       time.Duration
+	HTTPBackoffInitial      time.Duration
+	HTTPBackoffMax          time.Duration
+	RateLimitBackoffInitial time.Duration
+	RateLimitBackoffMax     time.Duration
+
+	// Transport carries the signed requests; nil uses a clone of
+	// http.DefaultTransport (proxy from the environment).
+	Transport http.RoundTripper
+}
+
+// LogValue shows the configuration with the credentials redacted, so that
+// logging a Config never leaks them.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("consumer_key", redacted(c.ConsumerKey)),
+		slog.String("consumer_secret", redacted(c.ConsumerSecret)),
+		slog.String("access_token", redacted(c.AccessToken)),
+		slog.String("access_secret", redacted(c.AccessSecret)),
+		slog.String("base_url", redactURL(c.BaseURL)),
+		slog.Any("language", c.Language),
+		slog.Any("track", c.Track),
+		slog.Any("follow", c.Follow),
+		slog.Any("locations", c.Locations),
+		slog.Int("max_message_bytes", c.MaxMessageBytes),
+		slog.Duration("stall_timeout", c.StallTimeout),
+	)
+}
+
+// String keeps fmt from printing the credentials.
+func (c Config) String() string { return c.LogValue().String() }
+
+// GoString keeps %#v from printing the credentials.
+func (c Config) GoString() string { return c.String() }
+
+func redacted(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "[unparsable]"
+	}
+	return u.Redacted()
+}
+
+// withDefaults validates c and returns it cleaned up: credentials and list
+// items trimmed, empty items dropped, defaults filled in.
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	for _, cred := range []struct {
+		v    *string
+		name string
+	}{
+		{&c.ConsumerKey, "TWITTER_CONSUMER_KEY"},
+		{&c.ConsumerSecret, "TWITTER_CONSUMER_SECRET"},
+		{&c.AccessToken, "TWITTER_ACCESS_TOKEN"},
+		{&c.AccessSecret, "TWITTER_ACCESS_SECRET"},
+	} {
+		// A secret file usually ends with a newline; credentials hold no spaces.
+		*cred.v = strings.TrimSpace(*cred.v)
+		if *cred.v == "" {
+			errs = append(errs, fmt.Errorf("%s is required for SOURCE=twitter (or %s_FILE naming a file that holds it)", cred.name, cred.name))
+		}
+	}
+
+	if c.BaseURL == "" {
+		c.BaseURL = DefaultBaseURL
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		errs = append(errs, fmt.Errorf("TWITTER_STREAM_BASE_URL %q is not an http(s) URL without a query, such as %s", redactURL(c.BaseURL), DefaultBaseURL))
+	}
+
+	c.Language = cleanList(c.Language)
+	c.Track = cleanList(c.Track)
+	c.Follow = cleanList(c.Follow)
+	for _, id := range c.Follow {
+		if _, err := strconv.ParseUint(id, 10, 64); err != nil {
+			errs = append(errs, fmt.Errorf("TWITTER_FOLLOW: %q is not a numeric user id", id))
+		}
+	}
+	c.Locations = cleanList(c.Locations)
+	if err := checkLocations(c.Locations); err != nil {
+		errs = append(errs, fmt.Errorf("TWITTER_LOCATIONS: %w", err))
+	}
+
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.MaxMessageBytes < 0 {
+		errs = append(errs, fmt.Errorf("TWITTER_MAX_MESSAGE_BYTES must be positive, got %d", c.MaxMessageBytes))
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = DefaultStallTimeout
+	}
+	if c.StallTimeout < 0 {
+		errs = append(errs, fmt.Errorf("TWITTER_STALL_TIMEOUT must be positive, got %s", c.StallTimeout))
+	}
+	for _, d := range []struct {
+		v    *time.Duration
+		def  time.Duration
+		name string
+	}{
+		{&c.NetworkBackoffStep, DefaultNetworkBackoffStep, "network back-off step"},
+		{&c.NetworkBackoffMax, DefaultNetworkBackoffMax, "network back-off maximum"},
+		{&c.HTTPBackoffInitial, DefaultHTTPBackoffInitial, "HTTP back-off start"},
+		{&c.HTTPBackoffMax, DefaultHTTPBackoffMax, "HTTP back-off maximum"},
+		{&c.RateLimitBackoffInitial, DefaultRateLimitBackoffInitial, "rate-limit back-off start"},
+		{&c.RateLimitBackoffMax, DefaultRateLimitBackoffMax, "rate-limit back-off maximum"},
+	} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+		if *d.v < 0 {
+			errs = append(errs, fmt.Errorf("the %s must be positive, got %s", d.name, *d.v))
+		}
+	}
+	for _, p := range []struct {
+		start, ceiling time.Duration
+		name           string
+	}{
+		{c.NetworkBackoffStep, c.NetworkBackoffMax, "network"},
+		{c.HTTPBackoffInitial, c.HTTPBackoffMax, "HTTP"},
+		{c.RateLimitBackoffInitial, c.RateLimitBackoffMax, "rate-limit"},
+	} {
+		if p.ceiling < p.start {
+			errs = append(errs, fmt.Errorf("the %s back-off maximum %s is below its start %s", p.name, p.ceiling, p.start))
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+// filtered reports whether the configuration selects statuses/filter.
+func (c Config) filtered() bool {
+	return len(c.Track) > 0 || len(c.Follow) > 0 || len(c.Locations) > 0
+}
+
+func cleanList(in []string) []string {
+	var out []string
+	for _, s := range in {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// checkLocations checks bounding boxes: four numbers each, south-west corner
+// then north-east corner, longitude before latitude.
+func checkLocations(locs []string) error {
+	if len(locs)%4 != 0 {
+		return fmt.Errorf("%d numbers given; want four per box (sw lon,sw lat,ne lon,ne lat)", len(locs))
+	}
+	for i, s := range locs {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", s)
+		}
+		if i%2 == 0 && (v < -180 || v > 180) {
+			return fmt.Errorf("longitude %s is outside -180..180", s)
+		}
+		if i%2 == 1 && (v < -90 || v > 90) {
+			return fmt.Errorf("latitude %s is outside -90..90", s)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,692 @@
+package twitter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tweetpipe/tweetpipe/producer/internal/message"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source"
+)
+
+var _ source.Source = (*Source)(nil)
+
+// The schedule of the tests: the guideline shape, shortened.
+const (
+	testNetworkStep = 2 * time.Millisecond
+	testHTTPInitial = 10 * time.Millisecond
+	testRateInitial = 50 * time.Millisecond
+	testStall       = 500 * time.Millisecond
+)
+
+func testConfig(baseURL string) Config {
+	c := serverCredentials()
+	return Config{
+		ConsumerKey: c.consumerKey, ConsumerSecret: c.consumerSecret,
+		AccessToken: c.accessToken, AccessSecret: c.accessSecret,
+		BaseURL:                 baseURL,
+		StallTimeout:            testStall,
+		NetworkBackoffStep:      testNetworkStep,
+		NetworkBackoffMax:       64 * testNetworkStep,
+		HTTPBackoffInitial:      testHTTPInitial,
+		HTTPBackoffMax:          64 * testHTTPInitial,
+		RateLimitBackoffInitial: testRateInitial,
+		RateLimitBackoffMax:     16 * testRateInitial,
+	}
+}
+
+// logBuffer collects JSON logs from concurrent writers.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// entries returns the log records with the given message.
+func (b *logBuffer) entries(t *testing.T, msg string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var e map[string]any
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if e["msg"] == msg {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func newTestSource(t *testing.T, cfg Config) (*Source, *logBuffer) {
+	t.Helper()
+	logs := &logBuffer{}
+	src, err := New(cfg, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return src, logs
+}
+
+// collector is an Emit that keeps what it is given.
+type collector struct {
+	mu      sync.Mutex
+	records []source.Record
+}
+
+func (c *collector) emit(ctx context.Context, r source.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.records = append(c.records, r)
+	return nil
+}
+
+func (c *collector) values() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out [][]byte
+	for _, r := range c.records {
+		out = append(out, r.Value)
+	}
+	return out
+}
+
+// statuses keeps the messages that are statuses.
+func statuses(t *testing.T, msgs [][]byte) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for _, m := range msgs {
+		if c, err := message.Classify(m); err == nil && c.Kind == message.KindStatus {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// oversizeStatus is a status larger than any fixture message.
+func oversizeStatus(id string, size int) []byte {
+	return fmt.Appendf(nil, `{"id_str":"%s","user":{},"text":"%s"}`, id, strings.Repeat("x", size))
+}
+
+// compareMessages fails unless got and want hold the same bytes in order.
+func compareMessages(t *testing.T, what string, got, want [][]byte) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("got %d %s; want %d", len(got), what, len(want))
+	}
+	for i := range min(len(got), len(want)) {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Errorf("%s %d: got %.120q; want %.120q", what, i, got[i], want[i])
+			return
+		}
+	}
+}
+
+// TestRunAgainstServer plays every situation of the protocol on one source:
+// retried HTTP errors, a rate limit, both framings, gzip, keep-alives, a cut
+// in the middle of a message, a disconnect, a stall, a clean close, then the
+// 410 the real endpoint gives today. What comes out is every message that
+// arrived whole, once, unchanged, in order.
+func TestRunAgainstServer(t *testing.T) {
+	python := fixtureLines(t, "python-twitter/lines.json")
+	t4j := fixtureLines(t, "Twitter4J/streamingapi-testcase.json")
+	stallWarning := fixtureLines(t, "Twitter4J/stallwarning.json")
+	ast := fixtureLines(t, "ast/test.json")
+	extended := fixtureLines(t, "python-twitter/streaming_extended_tweet.json")
+	const maxBytes = 20000
+
+	// 1. gzip, length framing; the last python status is cut halfway.
+	first := &wire{}
+	first.keepAlive()
+	for i, line := range python[:len(python)-1] {
+		first.length(line)
+		if i%10 == 0 {
+			first.keepAlive()
+		}
+		if i == 30 {
+			first.raw([]byte(fmt.Sprintf("%d\r\n%s\r\n", 2+len(oversizeStatus("1", 30000)), oversizeStatus("1", 30000))))
+		}
+	}
+	cut := python[len(python)-1]
+	cutKey, _ := message.Classify(cut)
+	first.raw(fmt.Appendf(nil, "%d\r\n%s", len(cut)+2, cut[:len(cut)/2]))
+
+	// 2. plain framing, a status holding raw newlines, a stall warning,
+	// then a disconnect while the server holds the connection open.
+	second := &wire{}
+	for _, line := range t4j {
+		second.plain(line).keepAlive()
+	}
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, t4j[1], "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	second.plain(pretty.Bytes())
+	second.raw(append(oversizeStatus("2", 25000), "\r\n"...))
+	second.plain(stallWarning[0])
+	disconnect := []byte(`{"disconnect":{"code":7,"stream_name":"tweetpipe-statuses","reason":"admin logout"}}`)
+	second.plain(disconnect)
+
+	// 3. length framing from a CRLF file, limit notices, then silence.
+	third := &wire{}
+	for i, line := range ast {
+		third.length(line)
+		if i%7 == 0 {
+			third.keepAlive().keepAlive()
+		}
+		if i == 40 {
+			third.length([]byte(`{"limit":{"track":5,"timestamp_ms":"1520690595660"}}`))
+		}
+	}
+	third.length([]byte(`{"limit":{"track":12,"timestamp_ms":"1520690595661"}}`))
+
+	// 4. gzip, plain framing, the server closes the stream.
+	fourth := &wire{}
+	fourth.plain(extended[0]).keepAlive()
+
+	srv := newStreamServer(t,
+		answer(http.StatusServiceUnavailable, "Service Unavailable"),
+		answer(http.StatusServiceUnavailable, "Service Unavailable"),
+		answer(420, "Enhance Your Calm"),
+		first.serve(true, endCut),
+		answer(http.StatusServiceUnavailable, "Service Unavailable"),
+		second.serve(false, endHold),
+		third.serve(false, endHold),
+		fourth.serve(true, endClose),
+		answer(http.StatusGone, `{"errors":[{"code":410,"message":"Gone"}]}`),
+	)
+	cfg := testConfig(srv.URL)
+	cfg.Language = []string{"en", " pt "}
+	cfg.MaxMessageBytes = maxBytes
+	src, logs := newTestSource(t, cfg)
+
+	var out collector
+	start := time.Now()
+	err := src.Run(t.Context(), out.emit)
+	elapsed := time.Since(start)
+
+	// It ends on the 410, saying what to do.
+	var status *StatusError
+	if !errors.As(err, &status) || status.Code != http.StatusGone {
+		t.Fatalf("got error %v; want a *StatusError for 410", err)
+	}
+	for _, want := range []string{`"message":"Gone"`, "retired", "SOURCE=replay"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("got error %q; want it to contain %q", err, want)
+		}
+	}
+
+	// Every message delivered whole, once, byte-identical, in order.
+	var want [][]byte
+	for _, w := range []*wire{first, second, third, fourth} {
+		want = append(want, w.want...)
+	}
+	got := out.values()
+	compareMessages(t, "messages", got, want)
+	compareMessages(t, "statuses", statuses(t, got), statuses(t, want))
+	if n := len(statuses(t, want)); n != 71+3+1+95+1 {
+		t.Errorf("the test delivers %d whole statuses; want 171", n)
+	}
+	for i, v := range got {
+		if m, _ := message.Classify(v); bytes.Equal(m.Key, cutKey.Key) || bytes.HasPrefix(cut, v) {
+			t.Errorf("message %d is (part of) the status cut mid-way", i)
+		}
+		if len(v) > maxBytes {
+			t.Errorf("message %d has %d bytes; want at most %d", i, len(v), maxBytes)
+		}
+	}
+	for i, r := range out.records {
+		if r.Ack != nil {
+			t.Errorf("record %d has an Ack; the v1.1 stream cannot resume", i)
+		}
+	}
+
+	// Every wait logged with its reason and length, per the schedule.
+	type wait struct {
+		Reason string
+		Wait   time.Duration
+	}
+	wantWaits := []wait{
+		{ReasonHTTP, testHTTPInitial},
+		{ReasonHTTP, 2 * testHTTPInitial},
+		{ReasonRateLimit, testRateInitial},
+		{ReasonNetwork, testNetworkStep}, // the cut; the connection had reset the schedule
+		{ReasonHTTP, testHTTPInitial},
+		{ReasonDisconnect, testNetworkStep},
+		{ReasonStall, testNetworkStep},
+		{ReasonNetwork, testNetworkStep}, // the clean close
+	}
+	var gotWaits []wait
+	for _, e := range logs.entries(t, "waiting to reconnect") {
+		reason, _ := e["reason"].(string)
+		ns, _ := e["wait"].(float64)
+		gotWaits = append(gotWaits, wait{reason, time.Duration(ns)})
+		if e["error"] == nil {
+			t.Errorf("wait %v logged without the error that caused it", e)
+		}
+	}
+	if fmt.Sprint(gotWaits) != fmt.Sprint(wantWaits) {
+		t.Errorf("got waits %v; want %v", gotWaits, wantWaits)
+	}
+	if elapsed < testStall {
+		t.Errorf("ran %v; the stall alone takes %v", elapsed, testStall)
+	}
+
+	// The counters tell the same story.
+	stats := src.Stats()
+	wantStats := Stats{
+		Connected:   false,
+		Connections: 4,
+		Reconnects: map[string]int64{
+			ReasonNetwork: 2, ReasonStall: 1, ReasonDisconnect: 1, ReasonHTTP: 3, ReasonRateLimit: 1,
+		},
+		Stalls:          1,
+		Messages:        int64(len(want)),
+		LimitTrack:      121564 + 12, // the Twitter4J notice, then 5 and 12 on one connection
+		LimitNotices:    3,
+		StallWarnings:   1,
+		Disconnects:     1,
+		DroppedOversize: 2,
+	}
+	if fmt.Sprintf("%+v", stats) != fmt.Sprintf("%+v", wantStats) {
+		t.Errorf("got stats %+v; want %+v", stats, wantStats)
+	}
+	if d := logs.entries(t, "the server sent a disconnect"); len(d) != 1 || d[0]["code"] != float64(7) || d[0]["reason"] != "admin logout" {
+		t.Errorf("got disconnect logs %v; want one with code 7 and its reason", d)
+	}
+	if w := logs.entries(t, "the server warns this client is falling behind"); len(w) != 1 || w[0]["percent_full"] != float64(60) {
+		t.Errorf("got warning logs %v; want one with percent_full 60", w)
+	}
+	if d := logs.entries(t, "dropped an oversize message"); len(d) != 2 {
+		t.Errorf("got %d oversize logs; want 2", len(d))
+	}
+
+	// Every request: the sample endpoint, asking for length framing, stall
+	// warnings and gzip, as tweetpipe.
+	reqs := srv.requests()
+	if len(reqs) != 9 {
+		t.Errorf("got %d requests; want 9", len(reqs))
+	}
+	for i, r := range reqs {
+		if r.Method != http.MethodGet || r.Path != "/statuses/sample.json" {
+			t.Errorf("request %d: got %s %s; want GET /statuses/sample.json", i, r.Method, r.Path)
+		}
+		if q := r.Query.Encode(); q != "delimited=length&language=en%2Cpt&stall_warnings=true" {
+			t.Errorf("request %d: got query %s; want delimited=length&language=en%%2Cpt&stall_warnings=true", i, q)
+		}
+		if got := r.Header.Get("Accept-Encoding"); got != "gzip" {
+			t.Errorf("request %d: got Accept-Encoding %q; want gzip", i, got)
+		}
+		if got := r.Header.Get("User-Agent"); got != "tweetpipe" {
+			t.Errorf("request %d: got User-Agent %q; want tweetpipe", i, got)
+		}
+	}
+
+	// No credential in the logs or the error.
+	for _, secret := range serverCredentials().all() {
+		if strings.Contains(logs.String(), secret) || strings.Contains(err.Error(), secret) {
+			t.Errorf("a credential leaked into the logs or the error")
+		}
+	}
+}
+
+func TestRunFilterPostsASignedForm(t *testing.T) {
+	status := fixtureLines(t, "Twitter4J/streamingapi-testcase.json")[1]
+	stream := (&wire{}).length(status)
+	srv := newStreamServer(t, stream.serve(true, endHold))
+	cfg := testConfig(srv.URL + "/")
+	cfg.Track = []string{"#golang", "kafka streams", "café", "a+b&c=d"}
+	cfg.Follow = []string{"12", " 783214"}
+	cfg.Locations = []string{"-122.75", "36.8", "-121.75", "37.8"}
+	cfg.Language = []string{"en"}
+	src, _ := newTestSource(t, cfg)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var got [][]byte
+	err := src.Run(ctx, func(_ context.Context, r source.Record) error {
+		got = append(got, r.Value)
+		cancel()
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Run returned %v; want nil once the context is cancelled", err)
+	}
+	compareMessages(t, "messages", got, [][]byte{status})
+
+	reqs := srv.requests()
+	if len(reqs) != 1 {
+		t.Fatalf("got %d requests; want 1", len(reqs))
+	}
+	r := reqs[0]
+	if r.Method != http.MethodPost || r.Path != "/statuses/filter.json" {
+		t.Errorf("got %s %s; want POST /statuses/filter.json", r.Method, r.Path)
+	}
+	wantForm := map[string]string{
+		"track":          "#golang,kafka streams,café,a+b&c=d",
+		"follow":         "12,783214",
+		"locations":      "-122.75,36.8,-121.75,37.8",
+		"language":       "en",
+		"delimited":      "length",
+		"stall_warnings": "true",
+	}
+	if len(r.Form) != len(wantForm) {
+		t.Errorf("got form %v; want %v", r.Form, wantForm)
+	}
+	for k, v := range wantForm {
+		if got := r.Form.Get(k); got != v {
+			t.Errorf("form %s: got %q; want %q", k, got, v)
+		}
+	}
+	if len(r.Query) != 0 {
+		t.Errorf("got query %v; want the parameters in the body only", r.Query)
+	}
+}
+
+func TestRunWithWrongCredentialsStops(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*Config)
+	}{
+		{"consumer secret", func(c *Config) { c.ConsumerSecret = "cs-wrong" }},
+		{"access secret", func(c *Config) { c.AccessSecret = "as-wrong" }},
+		{"consumer key", func(c *Config) { c.ConsumerKey = "ck-wrong" }},
+		{"access token", func(c *Config) { c.AccessToken = "at-wrong" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newStreamServer(t)
+			cfg := testConfig(srv.URL)
+			tt.change(&cfg)
+			src, logs := newTestSource(t, cfg)
+
+			err := src.Run(t.Context(), (&collector{}).emit)
+			var status *StatusError
+			if !errors.As(err, &status) || status.Code != http.StatusUnauthorized {
+				t.Fatalf("got error %v; want a *StatusError for 401", err)
+			}
+			for _, want := range []string{"Could not authenticate you", "TWITTER_CONSUMER_SECRET", "clock"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("got error %q; want it to contain %q", err, want)
+				}
+			}
+			if srv.refusedCount() != 1 || len(srv.requests()) != 0 {
+				t.Errorf("got %d refused and %d accepted requests; want 1 refused, no retry", srv.refusedCount(), len(srv.requests()))
+			}
+			for _, secret := range append(serverCredentials().all(), cfg.ConsumerSecret, cfg.AccessSecret, cfg.ConsumerKey, cfg.AccessToken) {
+				if strings.Contains(err.Error(), secret) || strings.Contains(logs.String(), secret) {
+					t.Errorf("a credential leaked into the error or the logs: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestRunStopsOnFatalStatuses(t *testing.T) {
+	tests := []struct {
+		code int
+		fix  string
+	}{
+		{401, "TWITTER_ACCESS_TOKEN"},
+		{403, "permissions"},
+		{404, "TWITTER_STREAM_BASE_URL"},
+		{406, "TWITTER_TRACK"},
+		{410, "SOURCE=replay, xv2 or jetstream"},
+		{413, "at most 400 phrases"},
+		{416, "v1.1 streaming service"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.code), func(t *testing.T) {
+			body := fmt.Sprintf("why %d", tt.code)
+			srv := newStreamServer(t, answer(tt.code, body))
+			src, _ := newTestSource(t, testConfig(srv.URL))
+
+			err := src.Run(t.Context(), (&collector{}).emit)
+			var status *StatusError
+			if !errors.As(err, &status) {
+				t.Fatalf("got error %v; want a *StatusError", err)
+			}
+			if status.Code != tt.code || status.Body != body {
+				t.Errorf("got %d %q; want %d %q", status.Code, status.Body, tt.code, body)
+			}
+			if !strings.Contains(err.Error(), tt.fix) {
+				t.Errorf("got %q; want it to say %q", err, tt.fix)
+			}
+			if n := len(srv.requests()); n != 1 {
+				t.Errorf("got %d requests; want 1 (no retry)", n)
+			}
+		})
+	}
+}
+
+// Keep-alives alone keep a quiet connection open.
+func TestKeepAlivesAreNotStalls(t *testing.T) {
+	status := fixtureLines(t, "Twitter4J/streamingapi-testcase.json")[1]
+	quiet := func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		for range 12 { // 3 stall timeouts of keep-alives
+			w.Write([]byte("\r\n"))
+			w.(http.Flusher).Flush()
+			time.Sleep(testStall / 4)
+		}
+		fmt.Fprintf(w, "%d\r\n%s\r\n", len(status)+2, status)
+	}
+	srv := newStreamServer(t, quiet, answer(http.StatusGone, "gone"))
+	src, _ := newTestSource(t, testConfig(srv.URL))
+
+	var out collector
+	err := src.Run(t.Context(), out.emit)
+	if status := (*StatusError)(nil); !errors.As(err, &status) || status.Code != http.StatusGone {
+		t.Fatalf("got error %v; want the scripted 410", err)
+	}
+	compareMessages(t, "messages", out.values(), [][]byte{status})
+	if s := src.Stats(); s.Stalls != 0 || s.Reconnects[ReasonNetwork] != 1 {
+		t.Errorf("got %d stalls, %d network reconnects; want 0 and 1", s.Stalls, s.Reconnects[ReasonNetwork])
+	}
+}
+
+// A full pipeline holds the source back; that is not a stall.
+func TestSlowEmitIsNotAStall(t *testing.T) {
+	lines := fixtureLines(t, "ast/test.json")[:5]
+	stream := &wire{}
+	for _, l := range lines {
+		stream.length(l)
+	}
+	srv := newStreamServer(t, stream.serve(false, endClose), answer(http.StatusGone, "gone"))
+	src, _ := newTestSource(t, testConfig(srv.URL))
+
+	var out collector
+	err := src.Run(t.Context(), func(ctx context.Context, r source.Record) error {
+		if len(out.values()) == 0 {
+			time.Sleep(3 * testStall)
+		}
+		return out.emit(ctx, r)
+	})
+	if status := (*StatusError)(nil); !errors.As(err, &status) {
+		t.Fatalf("got error %v; want the scripted 410", err)
+	}
+	compareMessages(t, "messages", out.values(), stream.want)
+	if s := src.Stats(); s.Stalls != 0 {
+		t.Errorf("got %d stalls; want 0", s.Stalls)
+	}
+}
+
+// A stall before the response headers counts as one too.
+func TestStallBeforeHeaders(t *testing.T) {
+	silent := func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
+	srv := newStreamServer(t, silent, answer(http.StatusGone, "gone"))
+	src, _ := newTestSource(t, testConfig(srv.URL))
+	err := src.Run(t.Context(), (&collector{}).emit)
+	if status := (*StatusError)(nil); !errors.As(err, &status) {
+		t.Fatalf("got error %v; want the scripted 410", err)
+	}
+	if s := src.Stats(); s.Stalls != 1 || s.Reconnects[ReasonStall] != 1 || s.Connections != 0 {
+		t.Errorf("got stats %+v; want one stall and no connection", s)
+	}
+}
+
+// Shutdown interrupts a wait at once, however long the wait.
+func TestRunReturnsWhenCancelledDuringAWait(t *testing.T) {
+	srv := newStreamServer(t, answer(http.StatusServiceUnavailable, "busy"))
+	cfg := testConfig(srv.URL)
+	cfg.HTTPBackoffInitial, cfg.HTTPBackoffMax = time.Hour, time.Hour
+	src, logs := newTestSource(t, cfg)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, (&collector{}).emit) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(logs.entries(t, "waiting to reconnect")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no wait logged within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	wait := logs.entries(t, "waiting to reconnect")[0]
+	if wait["wait"] != float64(time.Hour) || wait["reason"] != ReasonHTTP {
+		t.Errorf("got wait %v; want an hour for an HTTP error", wait)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("got %v; want nil on shutdown", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return within 5s of the cancel")
+	}
+}
+
+// When the pipeline stops, Run returns its error and does not reconnect.
+func TestRunReturnsTheEmitError(t *testing.T) {
+	status := fixtureLines(t, "Twitter4J/streamingapi-testcase.json")[1]
+	srv := newStreamServer(t, (&wire{}).length(status).serve(false, endHold))
+	src, _ := newTestSource(t, testConfig(srv.URL))
+	stopped := errors.New("pipeline stopped")
+	err := src.Run(t.Context(), func(context.Context, source.Record) error { return stopped })
+	if !errors.Is(err, stopped) {
+		t.Errorf("got %v; want %v", err, stopped)
+	}
+}
+
+// Records stay valid after the reader has moved on.
+func TestRecordsAreNotOverwritten(t *testing.T) {
+	lines := fixtureLines(t, "python-twitter/lines.json")[:20]
+	stream := &wire{}
+	for _, l := range lines {
+		stream.plain(l)
+	}
+	srv := newStreamServer(t, stream.serve(false, endClose), answer(http.StatusGone, "gone"))
+	src, _ := newTestSource(t, testConfig(srv.URL))
+	var out collector
+	src.Run(t.Context(), out.emit)
+	compareMessages(t, "messages", out.values(), stream.want)
+}
+
+func TestNewValidates(t *testing.T) {
+	valid := testConfig("https://stream.example.com/1.1")
+	tests := []struct {
+		name   string
+		change func(*Config)
+		want   []string // substrings of the error; none means valid
+	}{
+		{"valid", func(*Config) {}, nil},
+		{"no credentials", func(c *Config) { *c = Config{} }, []string{
+			"TWITTER_CONSUMER_KEY is required for SOURCE=twitter", "TWITTER_CONSUMER_SECRET is required",
+			"TWITTER_ACCESS_TOKEN is required", "TWITTER_ACCESS_SECRET is required"}},
+		{"blank access secret", func(c *Config) { c.AccessSecret = " \n" }, []string{"TWITTER_ACCESS_SECRET is required for SOURCE=twitter"}},
+		{"bad base URL", func(c *Config) { c.BaseURL = "stream.twitter.com" }, []string{"TWITTER_STREAM_BASE_URL"}},
+		{"non-numeric follow", func(c *Config) { c.Follow = []string{"12", "@jack"} }, []string{`TWITTER_FOLLOW: "@jack"`}},
+		{"locations not in fours", func(c *Config) { c.Locations = []string{"1", "2", "3"} }, []string{"TWITTER_LOCATIONS"}},
+		{"latitude out of range", func(c *Config) { c.Locations = []string{"1", "95", "3", "4"} }, []string{"TWITTER_LOCATIONS: latitude 95"}},
+		{"negative maximum", func(c *Config) { c.MaxMessageBytes = -1 }, []string{"TWITTER_MAX_MESSAGE_BYTES"}},
+		{"negative stall timeout", func(c *Config) { c.StallTimeout = -time.Second }, []string{"TWITTER_STALL_TIMEOUT"}},
+		{"ceiling below start", func(c *Config) { c.HTTPBackoffInitial = time.Hour }, []string{"HTTP back-off maximum"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := valid
+			tt.change(&cfg)
+			_, err := New(cfg, nil)
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Errorf("got %v; want no error", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("got no error; want one mentioning %q", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("got %q; want it to contain %q", err, w)
+				}
+			}
+			for _, secret := range serverCredentials().all() {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("a credential leaked into %q", err)
+				}
+			}
+		})
+	}
+}
+
+func TestNewDefaults(t *testing.T) {
+	cfg := testConfig("")
+	cfg.StallTimeout, cfg.NetworkBackoffStep, cfg.NetworkBackoffMax, cfg.HTTPBackoffMax, cfg.RateLimitBackoffMax = 0, 0, 0, 0, 0
+	cfg.ConsumerKey = "  " + cfg.ConsumerKey + "\n" // as read from a secret file
+	src, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := src.cfg
+	if got.BaseURL != DefaultBaseURL || got.MaxMessageBytes != 1<<20 || got.StallTimeout != 90*time.Second ||
+		got.NetworkBackoffStep != 250*time.Millisecond || got.HTTPBackoffMax != 320*time.Second ||
+		got.RateLimitBackoffMax != 16*time.Minute || got.ConsumerKey != serverCredentials().consumerKey {
+		t.Errorf("got %+v; want the defaults and a trimmed key", got)
+	}
+	if src.Name() != "twitter" {
+		t.Errorf("got name %q; want twitter", src.Name())
+	}
+	if cfg.filtered() {
+		t.Error("got the filter endpoint; want sample without track, follow or locations")
+	}
+}
+
+func TestConfigNeverShowsCredentials(t *testing.T) {
+	cfg := testConfig("https://user:pw@proxy.example.com/1.1")
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "twitter", cfg)
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("config", "twitter", cfg)
+	shown := logs.String() + fmt.Sprintf("%v %+v %#v %s", cfg, cfg, cfg, cfg)
+	for _, secret := range append(serverCredentials().all(), "pw@") {
+		if strings.Contains(shown, secret) {
+			t.Errorf("%q shows up in %s", secret, shown)
+		}
+	}
+	if !strings.Contains(shown, "proxy.example.com") {
+		t.Errorf("got %s; want the non-secret fields shown", shown)
+	}
+}
