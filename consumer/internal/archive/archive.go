@@ -1,0 +1,186 @@
+// Package archive writes Kafka records into JSON Lines files under one output
+// directory, exactly once, and is the only code that touches that directory.
+//
+// Layout, relative to Config.Dir:
+//
+//	<topic>/<YYYY-MM-DD>/<HH>/<topic>-p<partition>-<first offset>.jsonl   data, one value per line
+//	<topic>/<YYYY-MM-DD>/<HH>/<...>.jsonl.gz or .jsonl.zst                 rotated, compressed
+//	_deadletter/<topic>/<topic>-p<partition>.jsonl                        values that cannot be a line
+//	_state/<topic>-<partition>.json                                       checkpoint
+//	_state/<topic>-<partition>.lock                                       partition lock
+//
+// Each partition has at most one active (plain, growing) data file; users can
+// tail -F it. Rotated files are complete and never change again.
+//
+// Exactly once: when Partition.Append returns nil, every record up to the
+// last offset it was given is in the archive once (a data line or a dead
+// letter) and stays so through crashes, restarts, rebalances and failed
+// writes, provided the caller commits offsets only after that and resumes a
+// partition from NextOffset. checkpoint.go explains how.
+package archive
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Defaults for Config fields left at zero.
+const (
+	DefaultRotateMaxBytes = 128 << 20 // 128 MiB
+	DefaultRotateInterval = time.Hour
+)
+
+// Config says where and how to archive.
+type Config struct {
+	Dir            string        // OUTPUT_DIR
+	RotateMaxBytes int64         // ROTATE_MAX_BYTES, default 128 MiB
+	RotateInterval time.Duration // ROTATE_INTERVAL, default 1h
+	// Compression is "none", "gzip" or "zstd" ("" means none), applied when
+	// a file is rotated.
+	Compression string
+	// Now returns the current time; nil means time.Now. Tests inject a clock.
+	Now func() time.Time
+	// OnRotate, when not nil, is called with the final path (compressed or
+	// not) of every rotated data file, for metrics. It is called from the
+	// goroutine calling Append or Tick, possibly for several partitions at
+	// once, so it must be quick and safe for concurrent use.
+	OnRotate func(path string)
+}
+
+// withDefaults fills unset fields and checks the rest.
+func (c Config) withDefaults() (Config, error) {
+	if c.Dir == "" {
+		return c, fmt.Errorf("output directory is not set")
+	}
+	switch {
+	case c.RotateMaxBytes == 0:
+		c.RotateMaxBytes = DefaultRotateMaxBytes
+	case c.RotateMaxBytes < 0:
+		return c, fmt.Errorf("rotate max bytes %d is negative", c.RotateMaxBytes)
+	}
+	switch {
+	case c.RotateInterval == 0:
+		c.RotateInterval = DefaultRotateInterval
+	case c.RotateInterval < 0:
+		return c, fmt.Errorf("rotate interval %s is negative", c.RotateInterval)
+	}
+	switch c.Compression {
+	case "":
+		c.Compression = CompressionNone
+	case CompressionNone, CompressionGzip, CompressionZstd:
+	default:
+		return c, fmt.Errorf("compression %q is not one of none, gzip, zstd", c.Compression)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c, nil
+}
+
+// Record is one Kafka record to archive.
+type Record struct {
+	Offset int64
+	// Time is the Kafka record timestamp; it picks the file's date and hour
+	// directory. A zero (or pre-1970, Kafka's "no timestamp" -1) time means
+	// Config.Now at the time of Append.
+	Time  time.Time
+	Value []byte
+}
+
+// Result counts what one Append did with its records.
+type Result struct {
+	Written      int   // lines appended to data files
+	DeadLettered int   // records sent to the dead-letter file
+	Skipped      int   // records with offsets already written
+	Bytes        int64 // bytes appended to data files, newlines included
+}
+
+// Archive is the output directory. It is safe for concurrent use; each
+// Partition it returns is not.
+type Archive struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// Open prepares cfg.Dir (creating it if needed) and checks that it is
+// writable, so a bad OUTPUT_DIR fails at start with an error naming it.
+// A nil log discards.
+func Open(cfg Config, log *slog.Logger) (*Archive, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("checking archive config: %w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("resolving output directory %s: %w", cfg.Dir, err)
+	}
+	cfg.Dir = dir
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating output directory %s: %w", dir, err)
+	}
+	probe, err := os.CreateTemp(dir, ".write-test-*")
+	if err != nil {
+		return nil, fmt.Errorf("output directory %s is not writable: %w", dir, err)
+	}
+	_ = probe.Close()
+	if err := os.Remove(probe.Name()); err != nil {
+		return nil, fmt.Errorf("output directory %s: removing write test: %w", dir, err)
+	}
+	for _, sub := range []string{stateDirName, deadLetterDirName} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return nil, fmt.Errorf("output directory %s: creating %s: %w", dir, sub, err)
+		}
+	}
+	if err := syncDir(dir); err != nil {
+		return nil, fmt.Errorf("output directory %s: %w", dir, err)
+	}
+	return &Archive{cfg: cfg, log: log}, nil
+}
+
+// Dir returns the absolute output directory.
+func (a *Archive) Dir() string { return a.cfg.Dir }
+
+// Partition takes the lock of a topic partition, waiting while another
+// process holds it until ctx is done, then recovers its files from the
+// checkpoint (see checkpoint.go) and returns it ready for Append. Call it when
+// the partition is assigned, and Close when it is revoked. The caller seeks
+// the partition to NextOffset when that is not -1.
+func (a *Archive) Partition(ctx context.Context, topic string, partition int) (*Partition, error) {
+	if err := checkTopic(topic); err != nil {
+		return nil, fmt.Errorf("opening partition: %w", err)
+	}
+	if partition < 0 || partition > math.MaxInt32 {
+		return nil, fmt.Errorf("opening partition: partition %d out of range", partition)
+	}
+	log := a.log.With("topic", topic, "partition", partition)
+	lock, err := lockFile(ctx, filepath.Join(a.cfg.Dir, lockPath(topic, partition)), log)
+	if err != nil {
+		return nil, fmt.Errorf("locking %s partition %d: %w", topic, partition, err)
+	}
+	p := &Partition{
+		cfg:       a.cfg,
+		log:       log,
+		topic:     topic,
+		partition: partition,
+		lock:      lock,
+	}
+	if err := p.recover(); err != nil {
+		p.closeFiles()
+		_ = lock.Close()
+		return nil, fmt.Errorf("recovering %s partition %d: %w", topic, partition, err)
+	}
+	active := ""
+	if p.active != nil {
+		active = p.active.rel
+	}
+	log.Info("partition opened", "offset", p.ckpt.NextOffset, "active", active)
+	return p, nil
+}

@@ -1,0 +1,360 @@
+package archive
+
+// Exactly once
+//
+// Guarantee: when Partition.Append returns nil, every record of the partition
+// up to the last offset passed to it is in the archive exactly once, as one
+// line of a data file or one line of the dead-letter file, and stays so
+// through crashes, restarts, rebalances and failed writes. This holds as long
+// as the caller commits an offset to Kafka only after Append returned nil for
+// it and, on gaining a partition, starts from NextOffset when it is not -1.
+// A retry of a failed Append, or records handed over again, write nothing
+// twice.
+//
+// How:
+//
+//  1. Each partition has a checkpoint, _state/<topic>-<partition>.json: the
+//     next offset, the active data file and its size, the dead-letter file and
+//     its size. It is replaced atomically (temp file, fsync, rename, fsync of
+//     the directory) and only after the bytes it counts were fsynced, so it
+//     never counts a byte that is not durable.
+//  2. Bytes past a checkpointed size do not belong to the archive yet.
+//     Recovery truncates them. Their records' offsets were not committed, so
+//     Kafka hands them over again and they are written again.
+//  3. Only files the checkpoint names can hold such bytes. Before the first
+//     byte goes into a new data file, a checkpoint naming it with size 0 is
+//     written; the dead-letter file is always named. A data file that stopped
+//     being active is complete and is never written or truncated again, and a
+//     new data file is never created over one that holds bytes.
+//  4. Append skips records below the checkpoint's next offset, so offsets
+//     handed over again after a lost Kafka commit are not written twice.
+//  5. Rotation happens while the checkpoint still names the file. The file is
+//     compressed into a temp file, fsynced and renamed into place before the
+//     plain file is removed; then a checkpoint with no active file is
+//     written. Recovery reads how far it got from the files: plain only, the
+//     file is still active; compressed only, rotation is done; both, rotation
+//     is done (the rename is atomic, so the compressed file is complete) and
+//     the plain file is removed.
+//  6. An flock on _state/<topic>-<partition>.lock, held from Partition to
+//     Close, keeps two processes sharing a volume from writing one partition.
+//  7. When an operation fails part way, the partition is marked broken and
+//     the next Append or Tick first runs recovery again, the code that runs at
+//     start, so a failed write leaves nothing behind.
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// snapshot returns the checkpoint describing the partition's files as they
+// are durably now, with next as the next offset.
+func (p *Partition) snapshot(next int64) checkpoint {
+	c := checkpoint{
+		Topic:          p.topic,
+		Partition:      p.partition,
+		NextOffset:     next,
+		DeadLetter:     DeadLetterPath(p.topic, p.partition),
+		DeadLetterSize: p.dlSize,
+	}
+	if a := p.active; a != nil {
+		c.Active, c.ActiveSize, c.ActiveHour, c.ActiveCreated = a.rel, a.size, a.hour, a.created
+	}
+	return c
+}
+
+// writeCheckpoint replaces the partition's checkpoint with c. The in-memory
+// copy follows the file: it changes whenever the rename happened, even if
+// the directory fsync after it failed.
+func (p *Partition) writeCheckpoint(c checkpoint) error {
+	data, err := encodeCheckpoint(c)
+	if err != nil {
+		return err
+	}
+	renamed, err := writeFileAtomic(p.abs(checkpointPath(p.topic, p.partition)), data)
+	if renamed {
+		p.ckpt = c
+	}
+	if err != nil {
+		return fmt.Errorf("writing checkpoint: %w", err)
+	}
+	return nil
+}
+
+// commit writes and fsyncs the buffered lines, then checkpoints them with
+// next as the next offset (rules 1 and 3).
+func (p *Partition) commit(next int64) error {
+	if len(p.dataBuf) > 0 {
+		a := p.active
+		if _, err := a.f.Write(p.dataBuf); err != nil {
+			return fmt.Errorf("writing data file: %w", err)
+		}
+		if err := a.f.Sync(); err != nil {
+			return fmt.Errorf("syncing data file: %w", err)
+		}
+		a.size += int64(len(p.dataBuf))
+		p.dataBuf = p.dataBuf[:0]
+	}
+	if len(p.dlBuf) > 0 {
+		if err := p.openDeadLetters(); err != nil {
+			return err
+		}
+		if _, err := p.dl.Write(p.dlBuf); err != nil {
+			return fmt.Errorf("writing dead-letter file: %w", err)
+		}
+		if err := p.dl.Sync(); err != nil {
+			return fmt.Errorf("syncing dead-letter file: %w", err)
+		}
+		p.dlSize += int64(len(p.dlBuf))
+		p.dlBuf = p.dlBuf[:0]
+	}
+	c := p.snapshot(next)
+	if c.NextOffset == p.ckpt.NextOffset && c.Active == p.ckpt.Active &&
+		c.ActiveSize == p.ckpt.ActiveSize && c.DeadLetterSize == p.ckpt.DeadLetterSize {
+		return nil
+	}
+	return p.writeCheckpoint(c)
+}
+
+// openDeadLetters opens the dead-letter file for appending, creating it the
+// first time a partition needs one.
+func (p *Partition) openDeadLetters() error {
+	if p.dl != nil {
+		return nil
+	}
+	path := p.abs(DeadLetterPath(p.topic, p.partition))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("creating dead-letter directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("opening dead-letter file: %w", err)
+	}
+	if err := syncDirs(filepath.Dir(path), p.cfg.Dir); err != nil {
+		_ = f.Close()
+		return err
+	}
+	p.dl = f
+	return nil
+}
+
+// startFile makes a new active data file for a record at offset first whose
+// hour is hour. There must be no active file and nothing buffered: the
+// caller rotates and commits first.
+func (p *Partition) startFile(first int64, hour, now time.Time) error {
+	rel := DataPath(p.topic, p.partition, first, hour)
+	path := p.abs(rel)
+	// Rule 3: never create over bytes. Such a file can only exist if the
+	// checkpoints were lost or removed; stop rather than destroy it.
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+		return fmt.Errorf("refusing to overwrite %s: it holds %d bytes no checkpoint covers (was %s removed?)",
+			path, fi.Size(), p.abs(stateDirName))
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("checking new data file: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("creating data directory: %w", err)
+	}
+
+	c := p.snapshot(p.ckpt.NextOffset)
+	c.Active, c.ActiveSize, c.ActiveHour, c.ActiveCreated = rel, 0, hour, now
+	if err := p.writeCheckpoint(c); err != nil {
+		return err
+	}
+
+	// The checkpoint names the file, so truncating it is safe.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("creating data file: %w", err)
+	}
+	if err := syncDirs(filepath.Dir(path), p.cfg.Dir); err != nil {
+		_ = f.Close()
+		return err
+	}
+	p.active = &activeFile{f: f, rel: rel, hour: hour, created: now}
+	return nil
+}
+
+// rotate closes the active file, compresses it if configured, and
+// checkpoints that there is no active file (rule 5). Nothing may be
+// buffered: the caller commits first.
+func (p *Partition) rotate() error {
+	a := p.active
+	p.active = nil
+	path := p.abs(a.rel)
+	if err := a.f.Close(); err != nil {
+		return fmt.Errorf("closing data file %s: %w", path, err)
+	}
+	final := path
+	switch {
+	case a.size == 0:
+		// Only a file left empty by a crash; drop it rather than archive it.
+		if err := os.Remove(path); err != nil {
+			return fmt.Errorf("removing empty data file: %w", err)
+		}
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			return err
+		}
+	case p.cfg.Compression != CompressionNone:
+		var err error
+		if final, err = compressFile(path, p.cfg.Compression); err != nil {
+			return err
+		}
+	}
+	if err := p.writeCheckpoint(p.snapshot(p.ckpt.NextOffset)); err != nil {
+		return err
+	}
+	if a.size > 0 {
+		p.log.Info("rotated data file", "path", final, "bytes", a.size)
+		if p.cfg.OnRotate != nil {
+			p.cfg.OnRotate(final)
+		}
+	}
+	return nil
+}
+
+// recover reads the checkpoint and brings the files back to it (rules 2 and
+// 5). It runs when the partition is opened and after a failed operation.
+func (p *Partition) recover() error {
+	name := p.abs(checkpointPath(p.topic, p.partition))
+	data, err := os.ReadFile(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// A partition seen for the first time. A dead-letter file found
+		// here is kept as it is: no checkpoint covers it, so it is not
+		// ours to truncate.
+		size, err := fileSize(p.abs(DeadLetterPath(p.topic, p.partition)))
+		if err != nil {
+			return fmt.Errorf("checking dead-letter file: %w", err)
+		}
+		c := checkpoint{
+			Topic:          p.topic,
+			Partition:      p.partition,
+			NextOffset:     -1,
+			DeadLetter:     DeadLetterPath(p.topic, p.partition),
+			DeadLetterSize: size,
+		}
+		if err := p.writeCheckpoint(c); err != nil {
+			return err
+		}
+	case err != nil:
+		return fmt.Errorf("reading checkpoint: %w", err)
+	default:
+		c, err := decodeCheckpoint(name, data)
+		if err != nil {
+			return err
+		}
+		if c.Topic != p.topic || c.Partition != p.partition {
+			return fmt.Errorf("checkpoint %s is for %s partition %d", name, c.Topic, c.Partition)
+		}
+		p.ckpt = c
+	}
+
+	f, size, err := p.truncateTo(p.ckpt.DeadLetter, p.ckpt.DeadLetterSize)
+	if err != nil {
+		return err
+	}
+	p.dl, p.dlSize = f, size
+
+	if p.ckpt.Active == "" {
+		return nil
+	}
+	path := p.abs(p.ckpt.Active)
+	compressed := ""
+	for _, ext := range compressedExts() {
+		// A temp file is what an interrupted compression left behind.
+		if err := os.Remove(path + ext + ".tmp"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing partial compressed file: %w", err)
+		}
+		ok, err := exists(path + ext)
+		if err != nil {
+			return fmt.Errorf("checking compressed file: %w", err)
+		}
+		if ok {
+			compressed = path + ext
+		}
+	}
+	if compressed != "" {
+		// The rotation got as far as the rename: the compressed file is
+		// complete, the plain one, if still there, is a leftover.
+		ok, err := exists(path)
+		if err != nil {
+			return fmt.Errorf("checking data file: %w", err)
+		}
+		if ok {
+			if err := os.Remove(path); err != nil {
+				return fmt.Errorf("removing data file already compressed: %w", err)
+			}
+			if err := syncDir(filepath.Dir(path)); err != nil {
+				return err
+			}
+			p.log.Info("finished interrupted rotation", "path", compressed)
+		}
+		return nil
+	}
+	f, size, err = p.truncateTo(p.ckpt.Active, p.ckpt.ActiveSize)
+	if err != nil {
+		return err
+	}
+	if f != nil {
+		p.active = &activeFile{f: f, rel: p.ckpt.Active, size: size, hour: p.ckpt.ActiveHour, created: p.ckpt.ActiveCreated}
+	}
+	return nil
+}
+
+// truncateTo opens the file rel for appending and cuts it to size, the size
+// a checkpoint gives it. It returns a nil file when rel does not exist and
+// size is 0 (the checkpoint was written before the file was created). A file
+// shorter than its checkpoint, or missing, has lost data: that is an error,
+// not something to paper over.
+func (p *Partition) truncateTo(rel string, size int64) (*os.File, int64, error) {
+	path := p.abs(rel)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		if size > 0 {
+			return nil, 0, fmt.Errorf("%s is missing, checkpoint %s says it holds %d bytes",
+				path, p.abs(checkpointPath(p.topic, p.partition)), size)
+		}
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("opening file to recover: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, 0, fmt.Errorf("checking file to recover: %w", err)
+	}
+	switch {
+	case fi.Size() < size:
+		_ = f.Close()
+		return nil, 0, fmt.Errorf("%s has %d bytes, checkpoint %s says %d: data was lost",
+			path, fi.Size(), p.abs(checkpointPath(p.topic, p.partition)), size)
+	case fi.Size() > size:
+		if err := f.Truncate(size); err != nil {
+			_ = f.Close()
+			return nil, 0, fmt.Errorf("truncating to the checkpoint: %w", err)
+		}
+		if err := f.Sync(); err != nil {
+			_ = f.Close()
+			return nil, 0, fmt.Errorf("syncing truncated file: %w", err)
+		}
+		p.log.Warn("removed bytes written after the last checkpoint", "path", path, "bytes", fi.Size()-size)
+	}
+	return f, size, nil
+}
+
+// fileSize returns the size of path, 0 if it does not exist.
+func fileSize(path string) (int64, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}

@@ -1,0 +1,199 @@
+package archive
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// checkpointVersion is written into every checkpoint; a decoder meeting any
+// other version refuses the file rather than guess.
+const checkpointVersion = 1
+
+// checkpoint is what a partition has durably written. See checkpoint.go for
+// how it is used.
+type checkpoint struct {
+	Topic     string
+	Partition int
+	// NextOffset is the first offset not yet durably written; -1 when no
+	// record was ever written.
+	NextOffset int64
+	// Active is the data file being appended to, relative to Dir, or "" when
+	// there is none. Only this file may hold bytes past a checkpoint.
+	Active string
+	// ActiveSize is how many bytes of Active are durable and belong there.
+	ActiveSize int64
+	// ActiveHour is the UTC hour of Active's first record (zero when Active
+	// is ""); records of later hours rotate the file.
+	ActiveHour time.Time
+	// ActiveCreated is when Active was created (zero when Active is ""); the
+	// file rotates RotateInterval later.
+	ActiveCreated time.Time
+	// DeadLetter is the partition's dead-letter file, relative to Dir, and
+	// DeadLetterSize how many of its bytes are durable and belong there.
+	DeadLetter     string
+	DeadLetterSize int64
+}
+
+// checkpointJSON is the file format. Every field is a pointer so that the
+// decoder can tell a missing field from a zero one.
+type checkpointJSON struct {
+	Version        *int       `json:"version"`
+	Topic          *string    `json:"topic"`
+	Partition      *int       `json:"partition"`
+	NextOffset     *int64     `json:"next_offset"`
+	Active         *string    `json:"active"`
+	ActiveSize     *int64     `json:"active_size"`
+	ActiveHour     *time.Time `json:"active_hour,omitempty"`
+	ActiveCreated  *time.Time `json:"active_created,omitempty"`
+	DeadLetter     *string    `json:"deadletter"`
+	DeadLetterSize *int64     `json:"deadletter_size"`
+}
+
+// encodeCheckpoint returns the file contents for c.
+func encodeCheckpoint(c checkpoint) ([]byte, error) {
+	v := checkpointVersion
+	j := checkpointJSON{
+		Version:        &v,
+		Topic:          &c.Topic,
+		Partition:      &c.Partition,
+		NextOffset:     &c.NextOffset,
+		Active:         &c.Active,
+		ActiveSize:     &c.ActiveSize,
+		DeadLetter:     &c.DeadLetter,
+		DeadLetterSize: &c.DeadLetterSize,
+	}
+	if c.Active != "" {
+		hour, created := c.ActiveHour.UTC(), c.ActiveCreated.UTC()
+		j.ActiveHour, j.ActiveCreated = &hour, &created
+	}
+	b, err := json.MarshalIndent(j, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding checkpoint: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// decodeCheckpoint parses the contents of the checkpoint file name. It is
+// strict: unknown or missing fields, trailing data, a path that could leave
+// Dir or does not follow the layout, and out-of-range numbers are errors,
+// each naming the file. A checkpoint it accepts re-encodes to an equal one.
+func decodeCheckpoint(name string, data []byte) (checkpoint, error) {
+	c, err := decodeCheckpointJSON(data)
+	if err != nil {
+		return checkpoint{}, fmt.Errorf("checkpoint %s is corrupt: %w", name, err)
+	}
+	return c, nil
+}
+
+func decodeCheckpointJSON(data []byte) (checkpoint, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var j checkpointJSON
+	if err := dec.Decode(&j); err != nil {
+		return checkpoint{}, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return checkpoint{}, errors.New("unexpected data after the JSON object")
+	}
+
+	switch {
+	case j.Version == nil:
+		return checkpoint{}, errors.New(`missing field "version"`)
+	case *j.Version != checkpointVersion:
+		return checkpoint{}, fmt.Errorf("version %d, this program reads version %d", *j.Version, checkpointVersion)
+	case j.Topic == nil:
+		return checkpoint{}, errors.New(`missing field "topic"`)
+	case j.Partition == nil:
+		return checkpoint{}, errors.New(`missing field "partition"`)
+	case j.NextOffset == nil:
+		return checkpoint{}, errors.New(`missing field "next_offset"`)
+	case j.Active == nil:
+		return checkpoint{}, errors.New(`missing field "active"`)
+	case j.ActiveSize == nil:
+		return checkpoint{}, errors.New(`missing field "active_size"`)
+	case j.DeadLetter == nil:
+		return checkpoint{}, errors.New(`missing field "deadletter"`)
+	case j.DeadLetterSize == nil:
+		return checkpoint{}, errors.New(`missing field "deadletter_size"`)
+	}
+	c := checkpoint{
+		Topic:          *j.Topic,
+		Partition:      *j.Partition,
+		NextOffset:     *j.NextOffset,
+		Active:         *j.Active,
+		ActiveSize:     *j.ActiveSize,
+		DeadLetter:     *j.DeadLetter,
+		DeadLetterSize: *j.DeadLetterSize,
+	}
+	if err := checkTopic(c.Topic); err != nil {
+		return checkpoint{}, err
+	}
+	if c.Partition < 0 || c.Partition > math.MaxInt32 {
+		return checkpoint{}, fmt.Errorf("partition %d out of range", c.Partition)
+	}
+	if c.NextOffset < -1 {
+		return checkpoint{}, fmt.Errorf("next_offset %d out of range", c.NextOffset)
+	}
+	if c.ActiveSize < 0 {
+		return checkpoint{}, fmt.Errorf("active_size %d is negative", c.ActiveSize)
+	}
+	if c.DeadLetterSize < 0 {
+		return checkpoint{}, fmt.Errorf("deadletter_size %d is negative", c.DeadLetterSize)
+	}
+	if want := DeadLetterPath(c.Topic, c.Partition); c.DeadLetter != want {
+		return checkpoint{}, fmt.Errorf("deadletter %q, want %q", c.DeadLetter, want)
+	}
+
+	if c.Active == "" {
+		switch {
+		case c.ActiveSize != 0:
+			return checkpoint{}, fmt.Errorf("active_size %d with no active file", c.ActiveSize)
+		case j.ActiveHour != nil || j.ActiveCreated != nil:
+			return checkpoint{}, errors.New("active_hour or active_created with no active file")
+		}
+		return c, nil
+	}
+	if j.ActiveHour == nil {
+		return checkpoint{}, errors.New(`missing field "active_hour"`)
+	}
+	if j.ActiveCreated == nil {
+		return checkpoint{}, errors.New(`missing field "active_created"`)
+	}
+	c.ActiveHour, c.ActiveCreated = j.ActiveHour.UTC(), j.ActiveCreated.UTC()
+	if !c.ActiveHour.Equal(c.ActiveHour.Truncate(time.Hour)) {
+		return checkpoint{}, fmt.Errorf("active_hour %s is not a whole hour", c.ActiveHour.Format(time.RFC3339Nano))
+	}
+	if err := checkActivePath(c); err != nil {
+		return checkpoint{}, err
+	}
+	return c, nil
+}
+
+// checkActivePath returns an error unless c.Active is exactly the path
+// DataPath gives for c's topic, partition and active hour, for some offset.
+func checkActivePath(c checkpoint) error {
+	prefix := fmt.Sprintf("%s-p%d-", c.Topic, c.Partition)
+	digits, ok := strings.CutPrefix(filepath.Base(c.Active), prefix)
+	if ok {
+		digits, ok = strings.CutSuffix(digits, ".jsonl")
+	}
+	var first int64 = -1
+	if ok && len(digits) >= 12 && strings.Trim(digits, "0123456789") == "" {
+		if n, err := strconv.ParseInt(digits, 10, 64); err == nil {
+			first = n
+		}
+	}
+	if first < 0 || c.Active != DataPath(c.Topic, c.Partition, first, c.ActiveHour) {
+		return fmt.Errorf("active %q is not a data file of %s partition %d for hour %s",
+			c.Active, c.Topic, c.Partition, c.ActiveHour.Format(time.RFC3339))
+	}
+	return nil
+}

@@ -1,0 +1,92 @@
+package archive
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestCheckValue(t *testing.T) {
+	tests := []struct {
+		name  string
+		value string
+		want  string
+	}{
+		{"object", `{"id":1,"text":"hi"}`, ""},
+		{"array accepted", `[1,2,3]`, ""},
+		{"string accepted", `"just a string"`, ""},
+		{"number accepted", `42`, ""},
+		{"null accepted", `null`, ""},
+		{"surrounding spaces and tabs kept", " {\t\"a\": 1} ", ""},
+		{"escaped newline in a string is one line", `{"text":"a\nb"}`, ""},
+		{"unicode", `{"text":"héllo 🐦 \u2028"}`, ""},
+		{"empty", ``, ReasonEmpty},
+		{"not JSON", `hello world`, ReasonInvalidJSON},
+		{"truncated JSON", `{"id":1`, ReasonInvalidJSON},
+		{"two values", `{} {}`, ReasonInvalidJSON},
+		{"invalid UTF-8 inside a string", "{\"text\":\"\xff\xfe\"}", ReasonInvalidUTF8},
+		{"raw newline between tokens", "{\n\"id\":1}", ReasonLineBreak},
+		{"trailing newline", "{\"id\":1}\n", ReasonLineBreak},
+		{"raw carriage return", "{\"id\":1}\r", ReasonLineBreak},
+		{"only whitespace", "   ", ReasonInvalidJSON},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := checkValue([]byte(tt.value)); got != tt.want {
+				t.Errorf("checkValue(%q): got %q; want %q", tt.value, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAppendDeadLetter(t *testing.T) {
+	ts := time.Date(2024, 3, 9, 7, 0, 0, 5, time.FixedZone("X", 3600))
+	tests := []struct {
+		name       string
+		value      string
+		wantValue  *string
+		wantBase64 *string
+	}{
+		{"UTF-8 kept as a string", "not <json> & more", ptr("not <json> & more"), nil},
+		{"empty value is an empty string", "", ptr(""), nil},
+		{"newline survives in the string", "{\n}", ptr("{\n}"), nil},
+		{"invalid UTF-8 in base64", "a\xffb", nil, ptr("Yf9i")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prefix := []byte("earlier line\n")
+			buf, err := appendDeadLetter(prefix, "tweets", 2, Record{Offset: 9, Value: []byte(tt.value)}, ts, "why")
+			if err != nil {
+				t.Fatal(err)
+			}
+			line, ok := bytes.CutPrefix(buf, prefix)
+			if !ok {
+				t.Fatalf("got %q; want it to start with %q", buf, prefix)
+			}
+			if n := len(line); n == 0 || line[n-1] != '\n' || bytes.IndexByte(line[:n-1], '\n') >= 0 {
+				t.Fatalf("got %q; want exactly one line ending in \\n", line)
+			}
+			var got map[string]any
+			if err := json.Unmarshal(line, &got); err != nil {
+				t.Fatalf("decoding %q: %v", line, err)
+			}
+			want := map[string]any{
+				"topic": "tweets", "partition": 2.0, "offset": 9.0,
+				"time": "2024-03-09T06:00:00.000000005Z", "reason": "why",
+			}
+			if tt.wantValue != nil {
+				want["value"] = *tt.wantValue
+			}
+			if tt.wantBase64 != nil {
+				want["value_base64"] = *tt.wantBase64
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("got %v; want %v", got, want)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,239 @@
+package archive
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Partition writes the records of one topic partition. It holds the
+// partition's lock until Close. It is not safe for concurrent use: one
+// goroutine (the partition's consumer) calls its methods.
+type Partition struct {
+	cfg       Config
+	log       *slog.Logger
+	topic     string
+	partition int
+	lock      *os.File
+
+	ckpt   checkpoint  // the checkpoint on disk
+	active *activeFile // the data file being appended to; nil when none
+	dl     *os.File    // the dead-letter file; nil until one is needed
+	dlSize int64       // bytes written and fsynced to dl
+
+	dataBuf []byte // lines for active, not yet written
+	dlBuf   []byte // lines for dl, not yet written
+	broken  bool   // an operation failed part way; recover before the next
+	closed  bool
+}
+
+// activeFile is the plain data file a partition appends to.
+type activeFile struct {
+	f       *os.File
+	rel     string    // path relative to Dir
+	size    int64     // bytes written and fsynced
+	hour    time.Time // UTC hour of its first record
+	created time.Time // when it was created (Config.Now)
+}
+
+// abs returns the absolute path of rel, a path relative to Dir.
+func (p *Partition) abs(rel string) string { return filepath.Join(p.cfg.Dir, rel) }
+
+// NextOffset returns the first offset not yet durably written, or -1 if no
+// record of the partition was ever written.
+func (p *Partition) NextOffset() int64 { return p.ckpt.NextOffset }
+
+// Append writes recs, in order, fsyncs and checkpoints them. After it returns
+// nil every offset up to the last of recs is durable and the caller may
+// commit last+1 to Kafka. Records with offsets below NextOffset (or not above
+// an earlier record of recs) are skipped. Values that cannot be one line of
+// JSON go to the dead-letter file.
+//
+// On error the Result is zero and nothing was committed beyond NextOffset;
+// the caller retries the same records later (or after a restart) and each is
+// written once.
+func (p *Partition) Append(recs []Record) (Result, error) {
+	if err := p.ready(); err != nil {
+		return Result{}, err
+	}
+	res, err := p.append(recs)
+	if err != nil {
+		p.broken = true
+		return Result{}, err
+	}
+	return res, nil
+}
+
+func (p *Partition) append(recs []Record) (Result, error) {
+	var (
+		res      Result
+		now      = p.cfg.Now()
+		next     = p.ckpt.NextOffset
+		dlOffset int64 // first dead-lettered offset, for the log
+		dlReason string
+	)
+	for i := range recs {
+		r := &recs[i]
+		if r.Offset < 0 {
+			return res, fmt.Errorf("record offset %d is negative", r.Offset)
+		}
+		if r.Offset < next {
+			res.Skipped++
+			continue
+		}
+		t := r.Time
+		if t.IsZero() || t.UnixMilli() < 0 {
+			t = now
+		}
+
+		if reason := checkValue(r.Value); reason != "" {
+			var err error
+			if p.dlBuf, err = appendDeadLetter(p.dlBuf, p.topic, p.partition, *r, t, reason); err != nil {
+				return res, err
+			}
+			if res.DeadLettered == 0 {
+				dlOffset, dlReason = r.Offset, reason
+			}
+			res.DeadLettered++
+			next = r.Offset + 1
+			continue
+		}
+
+		hour := t.UTC().Truncate(time.Hour)
+		if p.active != nil && p.rotateBefore(hour, now) {
+			if err := p.commit(next); err != nil {
+				return res, err
+			}
+			if err := p.rotate(); err != nil {
+				return res, err
+			}
+		}
+		if p.active == nil {
+			if err := p.commit(next); err != nil {
+				return res, err
+			}
+			if err := p.startFile(r.Offset, hour, now); err != nil {
+				return res, err
+			}
+		}
+		p.dataBuf = append(p.dataBuf, r.Value...)
+		p.dataBuf = append(p.dataBuf, '\n')
+		res.Written++
+		res.Bytes += int64(len(r.Value)) + 1
+		next = r.Offset + 1
+
+		// Size rotation happens after the record that reached the limit, so
+		// a record larger than the limit still gets written, alone.
+		if p.active.size+int64(len(p.dataBuf)) >= p.cfg.RotateMaxBytes {
+			if err := p.commit(next); err != nil {
+				return res, err
+			}
+			if err := p.rotate(); err != nil {
+				return res, err
+			}
+		}
+	}
+	if err := p.commit(next); err != nil {
+		return res, err
+	}
+	if res.DeadLettered > 0 {
+		p.log.Warn("dead-lettered records", "count", res.DeadLettered, "offset", dlOffset, "reason", dlReason,
+			"path", p.abs(DeadLetterPath(p.topic, p.partition)))
+	}
+	return res, nil
+}
+
+// rotateBefore reports whether the active file must be rotated before a
+// record of the given hour goes in. A record of a later hour starts a file in
+// its hour's directory. A record of an earlier hour (a late arrival, common
+// when producers' clocks jitter around an hour boundary) stays in the active
+// file: going back would open a file per jitter, and a file's hour is that of
+// its first record, not a bound on the others.
+func (p *Partition) rotateBefore(hour, now time.Time) bool {
+	a := p.active
+	return hour.After(a.hour) ||
+		a.size+int64(len(p.dataBuf)) >= p.cfg.RotateMaxBytes || // reached after a restart
+		now.Sub(a.created) >= p.cfg.RotateInterval
+}
+
+// Tick rotates the active file once it is RotateInterval old, even when no
+// record has come since. Call it periodically (every few seconds) from the
+// goroutine that calls Append.
+func (p *Partition) Tick() error {
+	if err := p.ready(); err != nil {
+		return err
+	}
+	if p.active == nil || p.cfg.Now().Sub(p.active.created) < p.cfg.RotateInterval {
+		return nil
+	}
+	if err := p.rotate(); err != nil {
+		p.broken = true
+		return err
+	}
+	return nil
+}
+
+// Close closes the partition's files and releases its lock. It does not
+// rotate: the active file stays active for whoever opens the partition next.
+// After a failed Append it first cuts the files back to the checkpoint, so
+// readers do not see lines that are not archived yet linger.
+func (p *Partition) Close() error {
+	if p.closed {
+		return nil
+	}
+	var errs []error
+	if p.broken {
+		errs = append(errs, p.ready()) // the next owner recovers anyway if this fails
+	}
+	p.closed = true
+	if p.active != nil {
+		errs = append(errs, p.active.f.Sync())
+	}
+	if p.dl != nil {
+		errs = append(errs, p.dl.Sync())
+	}
+	errs = append(errs, p.closeFiles())
+	if err := p.lock.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("releasing lock: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("closing %s partition %d: %w", p.topic, p.partition, err)
+	}
+	p.log.Info("partition closed", "offset", p.ckpt.NextOffset)
+	return nil
+}
+
+// ready returns an error after Close, and recovers after a failure.
+func (p *Partition) ready() error {
+	if p.closed {
+		return fmt.Errorf("%s partition %d is closed", p.topic, p.partition)
+	}
+	if !p.broken {
+		return nil
+	}
+	p.closeFiles()
+	p.dataBuf, p.dlBuf = p.dataBuf[:0], p.dlBuf[:0]
+	if err := p.recover(); err != nil {
+		p.closeFiles()
+		return fmt.Errorf("recovering after an earlier error: %w", err)
+	}
+	p.broken = false
+	return nil
+}
+
+// closeFiles closes the data and dead-letter files, if open.
+func (p *Partition) closeFiles() error {
+	var errs []error
+	if p.active != nil {
+		errs = append(errs, p.active.f.Close())
+		p.active = nil
+	}
+	if p.dl != nil {
+		errs = append(errs, p.dl.Close())
+		p.dl = nil
+	}
+	return errors.Join(errs...)
+}

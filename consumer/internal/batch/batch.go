@@ -1,0 +1,111 @@
+// Package batch decides when a batch of records is ready to be flushed.
+//
+// It is pure bookkeeping: it never sees the records, only their sizes and the
+// clock readings the caller passes in, so the flush policy can be tested
+// without a broker, a disk or a real clock.
+package batch
+
+import "time"
+
+// Default limits, used for any Limits field left at zero.
+const (
+	DefaultMaxRecords = 1000
+	DefaultMaxBytes   = 4 << 20 // 4 MiB
+	DefaultMaxWait    = time.Second
+)
+
+// Limits bound a batch. A batch is full when it holds MaxRecords records or at
+// least MaxBytes bytes, and due when MaxWait has passed since its first record
+// was added. Zero or negative fields take the defaults above.
+type Limits struct {
+	MaxRecords int
+	MaxBytes   int
+	MaxWait    time.Duration
+}
+
+// withDefaults returns l with every unset field replaced by its default.
+func (l Limits) withDefaults() Limits {
+	if l.MaxRecords <= 0 {
+		l.MaxRecords = DefaultMaxRecords
+	}
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultMaxBytes
+	}
+	if l.MaxWait <= 0 {
+		l.MaxWait = DefaultMaxWait
+	}
+	return l
+}
+
+// Batcher tracks the size and age of the batch being built. The zero value is
+// not usable; call New. A Batcher is not safe for concurrent use.
+type Batcher struct {
+	limits Limits
+	count  int
+	bytes  int
+	first  time.Time // when the first record of the batch was added
+}
+
+// New returns an empty Batcher enforcing l (zero fields take the defaults).
+func New(l Limits) *Batcher {
+	return &Batcher{limits: l.withDefaults()}
+}
+
+// Limits returns the limits in force, defaults applied.
+func (b *Batcher) Limits() Limits { return b.limits }
+
+// Fits reports whether a record of n bytes can join the batch without taking
+// it past MaxBytes. An empty batch always fits, so a record larger than
+// MaxBytes makes a batch of one. A caller that wants batches never to exceed
+// MaxBytes flushes when Fits is false, then adds.
+func (b *Batcher) Fits(n int) bool {
+	return b.count == 0 || b.bytes+n <= b.limits.MaxBytes
+}
+
+// Add counts a record of n bytes, added at now, and reports whether the batch
+// is now full. The clock starts with the first record of a batch.
+func (b *Batcher) Add(n int, now time.Time) (full bool) {
+	if b.count == 0 {
+		b.first = now
+	}
+	b.count++
+	b.bytes += n
+	return b.Full()
+}
+
+// Full reports whether the batch has reached MaxRecords or MaxBytes.
+func (b *Batcher) Full() bool {
+	return b.count >= b.limits.MaxRecords || b.bytes >= b.limits.MaxBytes
+}
+
+// Deadline returns when the batch becomes due by age: MaxWait after its first
+// record. It returns the zero time and false when the batch is empty.
+func (b *Batcher) Deadline() (time.Time, bool) {
+	if b.count == 0 {
+		return time.Time{}, false
+	}
+	return b.first.Add(b.limits.MaxWait), true
+}
+
+// Due reports whether the batch should be flushed at now: it is not empty and
+// it is either full or at least MaxWait old. An empty batch is never due.
+func (b *Batcher) Due(now time.Time) bool {
+	deadline, ok := b.Deadline()
+	if !ok {
+		return false
+	}
+	return b.Full() || !now.Before(deadline)
+}
+
+// Reset empties the batch, after the caller flushed it.
+func (b *Batcher) Reset() {
+	b.count = 0
+	b.bytes = 0
+	b.first = time.Time{}
+}
+
+// Len returns the number of records in the batch.
+func (b *Batcher) Len() int { return b.count }
+
+// Bytes returns the total size of the records in the batch.
+func (b *Batcher) Bytes() int { return b.bytes }
