@@ -1,0 +1,163 @@
+// Package config loads the consumer's configuration from the environment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"reflect"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Config is every setting of the consumer. Names are the environment
+// variables users, compose files and scripts rely on.
+type Config struct {
+	KafkaBrokers           []string      `envconfig:"KAFKA_BROKERS" default:"localhost:9092" desc:"comma-separated Kafka bootstrap brokers (host:port)"`
+	KafkaTopics            []string      `envconfig:"KAFKA_TOPICS" default:"tweets" desc:"comma list of topics to archive"`
+	KafkaGroupID           string        `envconfig:"KAFKA_GROUP_ID" default:"tweetpipe-archiver" desc:"consumer group; instances with the same id share the partitions"`
+	KafkaSessionTimeout    time.Duration `envconfig:"KAFKA_SESSION_TIMEOUT" default:"10s" desc:"a member that stops heartbeating (crash, SIGKILL) keeps its partitions this long (6s-300s)"`
+	KafkaRebalanceTimeout  time.Duration `envconfig:"KAFKA_REBALANCE_TIMEOUT" default:"30s" desc:"how long members get to finish their batch and rejoin during a rebalance"`
+	KafkaFetchMaxBytes     int           `envconfig:"KAFKA_FETCH_MAX_BYTES" default:"10485760" desc:"most bytes one fetch request returns per partition"`
+	KafkaFetchMaxWait      time.Duration `envconfig:"KAFKA_FETCH_MAX_WAIT" default:"500ms" desc:"how long the broker holds a fetch waiting for data"`
+	KafkaStartupTimeout    time.Duration `envconfig:"KAFKA_STARTUP_TIMEOUT" default:"2m" desc:"how long to wait for the broker at start before giving up (0: forever)"`
+	PartitionWatchInterval time.Duration `envconfig:"PARTITION_WATCH_INTERVAL" default:"5s" desc:"how often new topics and partitions are looked for"`
+
+	OutputDir         string        `envconfig:"OUTPUT_DIR" default:"./data" desc:"where the JSON Lines files go"`
+	BatchMaxRecords   int           `envconfig:"BATCH_MAX_RECORDS" default:"1000" desc:"a batch is written when it holds this many messages (1-1000000)"`
+	BatchMaxBytes     int64         `envconfig:"BATCH_MAX_BYTES" default:"4194304" desc:"... or this many bytes"`
+	BatchMaxWait      time.Duration `envconfig:"BATCH_MAX_WAIT" default:"1s" desc:"... or when its first message has waited this long"`
+	RotateMaxBytes    int64         `envconfig:"ROTATE_MAX_BYTES" default:"134217728" desc:"a file is closed once it is this large"`
+	RotateInterval    time.Duration `envconfig:"ROTATE_INTERVAL" default:"1h" desc:"... or this old, even when no new data arrives"`
+	OutputCompression string        `envconfig:"OUTPUT_COMPRESSION" default:"none" desc:"none, gzip or zstd, applied when a file is closed"`
+
+	LogLevel         string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	LogFormat        string        `envconfig:"LOG_FORMAT" default:"auto" desc:"json, text, or auto (text on a terminal, json otherwise)"`
+	ProgressInterval time.Duration `envconfig:"PROGRESS_INTERVAL" default:"10s" desc:"how often progress (rates, totals) is logged (0: never)"`
+	ShutdownTimeout  time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"how long a stop may spend writing the open batch and committing"`
+}
+
+// LogValue logs the effective configuration under the variables' names.
+func (c Config) LogValue() slog.Value {
+	v := reflect.ValueOf(c)
+	attrs := make([]slog.Attr, 0, v.NumField())
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Tag.Get("envconfig")
+		attrs = append(attrs, slog.String(name, fmt.Sprint(v.Field(i).Interface())))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// Load reads the environment and validates.
+func Load() (Config, error) {
+	var cfg Config
+	if err := envconfig.Process("", &cfg); err != nil {
+		var pe *envconfig.ParseError
+		if errors.As(err, &pe) {
+			return cfg, fmt.Errorf("%s=%q does not parse as %s: %v", pe.KeyName, pe.Value, pe.TypeName, pe.Err)
+		}
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// Usage writes every variable with its type, default and description.
+func Usage(w io.Writer) error {
+	var cfg Config
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if err := envconfig.Usagef("", &cfg, tw, envconfig.DefaultTableFormat); err != nil {
+		return err
+	}
+	return tw.Flush()
+}
+
+// Validate checks ranges and rules across fields; each error names the variable.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if len(c.KafkaBrokers) == 0 {
+		bad("KAFKA_BROKERS is empty: give at least one host:port")
+	}
+	for _, b := range c.KafkaBrokers {
+		if !strings.Contains(b, ":") {
+			bad("KAFKA_BROKERS: %q is not host:port", b)
+		}
+	}
+	if len(c.KafkaTopics) == 0 {
+		bad("KAFKA_TOPICS is empty: name at least one topic")
+	}
+	for _, t := range c.KafkaTopics {
+		if t == "" || strings.ContainsAny(t, "/\\ ") || t == "." || t == ".." || strings.HasPrefix(t, "_") {
+			bad("KAFKA_TOPICS: %q is not a topic this consumer can archive (no /, \\, spaces, leading _)", t)
+		}
+	}
+	if c.KafkaGroupID == "" {
+		bad("KAFKA_GROUP_ID is empty")
+	}
+	// Kafka's broker defaults bound the session timeout to 6s-300s.
+	if c.KafkaSessionTimeout < 6*time.Second || c.KafkaSessionTimeout > 300*time.Second {
+		bad("KAFKA_SESSION_TIMEOUT=%s: accepts 6s to 300s (the broker's group.min/max.session.timeout.ms)", c.KafkaSessionTimeout)
+	}
+	if c.KafkaRebalanceTimeout < time.Second {
+		bad("KAFKA_REBALANCE_TIMEOUT=%s: accepts 1s or more", c.KafkaRebalanceTimeout)
+	}
+	if c.KafkaFetchMaxBytes < 1024 {
+		bad("KAFKA_FETCH_MAX_BYTES=%d: accepts 1024 or more", c.KafkaFetchMaxBytes)
+	}
+	if c.KafkaFetchMaxWait <= 0 {
+		bad("KAFKA_FETCH_MAX_WAIT=%s: must be positive", c.KafkaFetchMaxWait)
+	}
+	if c.KafkaStartupTimeout < 0 {
+		bad("KAFKA_STARTUP_TIMEOUT=%s: must be 0 (forever) or positive", c.KafkaStartupTimeout)
+	}
+	if c.PartitionWatchInterval < 100*time.Millisecond {
+		bad("PARTITION_WATCH_INTERVAL=%s: accepts 100ms or more", c.PartitionWatchInterval)
+	}
+	if c.OutputDir == "" {
+		bad("OUTPUT_DIR is empty")
+	}
+	if c.BatchMaxRecords < 1 || c.BatchMaxRecords > 1_000_000 {
+		bad("BATCH_MAX_RECORDS=%d: accepts 1 to 1000000", c.BatchMaxRecords)
+	}
+	if c.BatchMaxBytes < 1024 {
+		bad("BATCH_MAX_BYTES=%d: accepts 1024 or more", c.BatchMaxBytes)
+	}
+	if c.BatchMaxWait < time.Millisecond {
+		bad("BATCH_MAX_WAIT=%s: accepts 1ms or more", c.BatchMaxWait)
+	}
+	if c.RotateMaxBytes < 1024 {
+		bad("ROTATE_MAX_BYTES=%d: accepts 1024 or more", c.RotateMaxBytes)
+	}
+	if c.RotateInterval < time.Second {
+		bad("ROTATE_INTERVAL=%s: accepts 1s or more", c.RotateInterval)
+	}
+	switch c.OutputCompression {
+	case "none", "gzip", "zstd":
+	default:
+		bad("OUTPUT_COMPRESSION=%q: accepts none, gzip or zstd", c.OutputCompression)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("LOG_LEVEL=%q: accepts debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "json", "text", "auto":
+	default:
+		bad("LOG_FORMAT=%q: accepts json, text or auto", c.LogFormat)
+	}
+	if c.ProgressInterval < 0 {
+		bad("PROGRESS_INTERVAL=%s: must be 0 (never) or positive", c.ProgressInterval)
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("SHUTDOWN_TIMEOUT=%s: must be positive", c.ShutdownTimeout)
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
+}

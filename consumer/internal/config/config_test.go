@@ -1,0 +1,74 @@
+package config
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestLoad(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string // substring; "" means valid
+	}{
+		{"defaults", nil, ""},
+		{"several topics", map[string]string{"KAFKA_TOPICS": "tweets,tweets.control"}, ""},
+		{"records not a number", map[string]string{"BATCH_MAX_RECORDS": "lots"}, `BATCH_MAX_RECORDS="lots" does not parse as int`},
+		{"records out of range", map[string]string{"BATCH_MAX_RECORDS": "0"}, "BATCH_MAX_RECORDS=0: accepts 1 to 1000000"},
+		{"tiny batch bytes", map[string]string{"BATCH_MAX_BYTES": "10"}, "BATCH_MAX_BYTES=10"},
+		{"bad wait", map[string]string{"BATCH_MAX_WAIT": "1 second"}, `BATCH_MAX_WAIT="1 second" does not parse`},
+		{"session timeout too short", map[string]string{"KAFKA_SESSION_TIMEOUT": "1s"}, "KAFKA_SESSION_TIMEOUT=1s: accepts 6s to 300s"},
+		{"session timeout too long", map[string]string{"KAFKA_SESSION_TIMEOUT": "10m"}, "KAFKA_SESSION_TIMEOUT=10m0s"},
+		{"bad compression", map[string]string{"OUTPUT_COMPRESSION": "lz4"}, `OUTPUT_COMPRESSION="lz4": accepts none, gzip or zstd`},
+		{"gzip", map[string]string{"OUTPUT_COMPRESSION": "gzip"}, ""},
+		{"rotate too small", map[string]string{"ROTATE_MAX_BYTES": "100"}, "ROTATE_MAX_BYTES=100"},
+		{"rotate interval too short", map[string]string{"ROTATE_INTERVAL": "10ms"}, "ROTATE_INTERVAL=10ms"},
+		{"topic with a slash", map[string]string{"KAFKA_TOPICS": "a/b"}, `KAFKA_TOPICS: "a/b"`},
+		{"empty topic in the list", map[string]string{"KAFKA_TOPICS": "tweets,"}, `KAFKA_TOPICS: ""`},
+		{"output dir set but empty", map[string]string{"OUTPUT_DIR": ""}, "OUTPUT_DIR is empty"},
+		{"broker without port", map[string]string{"KAFKA_BROKERS": "kafka"}, `KAFKA_BROKERS: "kafka" is not host:port`},
+		{"two errors at once", map[string]string{"LOG_LEVEL": "loud", "LOG_FORMAT": "xml"}, `LOG_FORMAT="xml"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			_, err := Load()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("got error %v; want none", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("got error %v; want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func clearEnv(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		for _, prefix := range []string{"KAFKA_", "OUTPUT_", "BATCH_", "ROTATE_", "LOG_", "PROGRESS_", "SHUTDOWN_", "PARTITION_"} {
+			if strings.HasPrefix(k, prefix) {
+				t.Setenv(k, "")
+				os.Unsetenv(k)
+			}
+		}
+	}
+}
+
+func TestUsageListsEveryVariable(t *testing.T) {
+	var b bytes.Buffer
+	if err := Usage(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"KAFKA_TOPICS", "KAFKA_GROUP_ID", "OUTPUT_DIR", "BATCH_MAX_RECORDS", "ROTATE_INTERVAL", "OUTPUT_COMPRESSION", "KAFKA_SESSION_TIMEOUT"} {
+		if !strings.Contains(b.String(), v) {
+			t.Errorf("usage does not list %s", v)
+		}
+	}
+}

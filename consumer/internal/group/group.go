@@ -1,0 +1,390 @@
+// Package group runs the Kafka consumer group: for each generation it starts
+// one loop per assigned partition, which batches messages, hands each full
+// batch to the archive (append, fsync, checkpoint) and only then commits the
+// offsets to Kafka. A crash at any instant therefore loses nothing, and the
+// archive's checkpoint skips what was written but not yet committed.
+package group
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
+	"github.com/tweetpipe/tweetpipe/consumer/internal/batch"
+)
+
+// Config is what the group needs of the service's configuration.
+type Config struct {
+	Brokers          []string
+	Topics           []string
+	GroupID          string
+	SessionTimeout   time.Duration
+	RebalanceTimeout time.Duration
+	FetchMaxBytes    int
+	FetchMaxWait     time.Duration
+	WatchInterval    time.Duration
+	Batch            batch.Limits
+	RotateCheck      time.Duration // how often an idle partition checks rotation by age
+	ShutdownTimeout  time.Duration // bound on the final write and commit
+	Dialer           *kafka.Dialer
+}
+
+// Stats are running totals; safe to read at any time.
+type Stats struct {
+	Consumed     atomic.Int64 // messages fetched
+	Written      atomic.Int64 // lines durably written
+	Bytes        atomic.Int64 // value bytes durably written
+	DeadLettered atomic.Int64
+	Skipped      atomic.Int64 // already archived before (redelivered after a crash)
+	Batches      atomic.Int64
+	WriteErrors  atomic.Int64
+	CommitErrors atomic.Int64
+	Partitions   atomic.Int64 // partitions owned now
+	Lag          atomic.Int64 // sum over owned partitions of high water mark - next offset
+	Ready        atomic.Bool  // joined the group
+}
+
+// Archive is the part of the archive a partition loop uses.
+type Archive interface {
+	Partition(ctx context.Context, topic string, partition int) (*archive.Partition, error)
+}
+
+// Runner owns the consumer group.
+type Runner struct {
+	cfg    Config
+	client *kafka.Client
+	arch   Archive
+	log    *slog.Logger
+	Stats  Stats
+}
+
+// New returns a runner; Run joins the group.
+func New(cfg Config, arch Archive, log *slog.Logger) *Runner {
+	if cfg.RotateCheck <= 0 {
+		cfg.RotateCheck = time.Second
+	}
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second}
+	if cfg.Dialer != nil {
+		client.Transport = &kafka.Transport{TLS: cfg.Dialer.TLS, SASL: cfg.Dialer.SASLMechanism}
+	}
+	return &Runner{cfg: cfg, client: client, arch: arch, log: log}
+}
+
+// Run consumes until ctx ends, then writes and commits what it holds and
+// leaves the group.
+func (r *Runner) Run(ctx context.Context) error {
+	g, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:      r.cfg.GroupID,
+		Brokers: r.cfg.Brokers,
+		Dialer:  r.cfg.Dialer,
+		Topics:  r.cfg.Topics,
+		// kafka-go's default is 30 s: every crashed member would stall its
+		// partitions that long. Chosen in KAFKA_SESSION_TIMEOUT.
+		SessionTimeout:    r.cfg.SessionTimeout,
+		HeartbeatInterval: r.cfg.SessionTimeout / 5,
+		RebalanceTimeout:  r.cfg.RebalanceTimeout,
+		// Topics and partitions created later are found by watchPartitions:
+		// kafka-go's own watcher gives up on a topic that does not exist yet.
+		WatchPartitionChanges: false,
+		// A group with no committed offsets starts at the beginning, so
+		// nothing published before the first start is lost.
+		StartOffset:      kafka.FirstOffset,
+		RetentionTime:    7 * 24 * time.Hour,
+		JoinGroupBackoff: time.Second,
+		Timeout:          10 * time.Second,
+	})
+	if err != nil {
+		return fmt.Errorf("creating consumer group %s: %w", r.cfg.GroupID, err)
+	}
+	defer g.Close()
+
+	backoff := time.Second
+	for {
+		gen, err := g.Next(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, kafka.ErrGroupClosed):
+			return nil
+		case err != nil:
+			r.Stats.Ready.Store(false)
+			r.log.Warn("joining consumer group failed; retrying", "group", r.cfg.GroupID, "topics", r.cfg.Topics, "retry_in", backoff, "error", err)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return nil
+			}
+			backoff = min(backoff*2, 10*time.Second)
+			continue
+		}
+		backoff = time.Second
+		r.Stats.Ready.Store(true)
+		n := 0
+		for topic, parts := range gen.Assignments {
+			for _, a := range parts {
+				n++
+				gen.Start(func(gctx context.Context) {
+					r.partition(ctx, gctx, gen, topic, a)
+				})
+			}
+		}
+		counts := r.partitionCounts(ctx)
+		gen.Start(func(gctx context.Context) { r.watchPartitions(ctx, gctx, counts) })
+		r.log.Info("joined consumer group", "group", r.cfg.GroupID, "generation", gen.ID, "member", gen.MemberID, "partitions", n, "assignments", describe(gen.Assignments))
+		if n == 0 {
+			// Nothing assigned (more members than partitions, or the topics
+			// do not exist yet): wait for the next generation or the stop.
+			r.log.Info("no partitions assigned; waiting", "topics", r.cfg.Topics)
+		}
+	}
+}
+
+// partitionCounts returns how many partitions each topic has now (0 for a
+// topic that does not exist yet), or nil when the broker did not answer.
+func (r *Runner) partitionCounts(ctx context.Context) map[string]int {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	resp, err := r.client.Metadata(ctx, &kafka.MetadataRequest{Topics: r.cfg.Topics})
+	if err != nil {
+		return nil
+	}
+	counts := make(map[string]int, len(r.cfg.Topics))
+	for _, t := range resp.Topics {
+		if t.Error == nil {
+			counts[t.Name] = len(t.Partitions)
+		}
+	}
+	return counts
+}
+
+// watchPartitions returns, which ends the generation and makes the group
+// rebalance, once a topic appears or gains partitions. It runs as one of the
+// generation's functions, so it also returns when the generation ends or the
+// service stops.
+func (r *Runner) watchPartitions(runCtx, gctx context.Context, counts map[string]int) {
+	t := time.NewTicker(r.cfg.WatchInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-gctx.Done():
+			return
+		case <-runCtx.Done():
+			return
+		case <-t.C:
+		}
+		now := r.partitionCounts(gctx)
+		if now == nil {
+			continue // broker unreachable: the partition loops report it
+		}
+		if counts == nil {
+			counts = now
+			continue
+		}
+		for _, topic := range r.cfg.Topics {
+			if now[topic] != counts[topic] {
+				r.log.Info("partitions changed; rebalancing", "topic", topic, "partitions", now[topic], "before", counts[topic])
+				return
+			}
+		}
+	}
+}
+
+func describe(assignments map[string][]kafka.PartitionAssignment) map[string][]int {
+	out := make(map[string][]int, len(assignments))
+	for t, parts := range assignments {
+		for _, p := range parts {
+			out[t] = append(out[t], p.ID)
+		}
+	}
+	return out
+}
+
+// partition owns one partition for one generation. It returns only when the
+// generation ends or the service stops; returning early would end the
+// generation for every partition (kafka-go's contract).
+func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, topic string, a kafka.PartitionAssignment) {
+	ctx, cancel := context.WithCancel(gctx)
+	defer cancel()
+	stopOnSignal := context.AfterFunc(runCtx, cancel)
+	defer stopOnSignal()
+
+	log := r.log.With("topic", topic, "partition", a.ID)
+	p := r.openPartition(ctx, log, topic, a.ID)
+	if p == nil {
+		return
+	}
+	defer func() {
+		if err := p.Close(); err != nil {
+			log.Error("closing partition archive", "error", err)
+		}
+	}()
+	r.Stats.Partitions.Add(1)
+	defer r.Stats.Partitions.Add(-1)
+
+	start := a.Offset
+	if next := p.NextOffset(); next >= 0 && (start < 0 || next > start) {
+		// Written and checkpointed, but the commit did not reach Kafka.
+		start = next
+	}
+	rd := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:   r.cfg.Brokers,
+		Dialer:    r.cfg.Dialer,
+		Topic:     topic,
+		Partition: a.ID,
+		MinBytes:  1,
+		MaxBytes:  r.cfg.FetchMaxBytes,
+		MaxWait:   r.cfg.FetchMaxWait,
+		// Reading only: offsets are committed through the generation.
+	})
+	defer rd.Close()
+	if err := rd.SetOffset(start); err != nil {
+		log.Error("setting start offset", "offset", start, "error", err)
+		<-ctx.Done()
+		return
+	}
+	log.Info("partition assigned", "offset", start, "committed", a.Offset, "checkpoint", p.NextOffset())
+
+	l := loop{r: r, log: log, gen: gen, p: p, topic: topic, partition: a.ID, b: batch.New(r.cfg.Batch)}
+	l.run(ctx, rd)
+	defer l.setLag(0)
+	// Stopping: write and commit what is held, bounded by the shutdown timeout.
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout)
+	defer fcancel()
+	if l.flush(fctx) {
+		log.Info("partition released", "next_offset", l.committed)
+	}
+}
+
+func (r *Runner) openPartition(ctx context.Context, log *slog.Logger, topic string, partition int) *archive.Partition {
+	backoff := 500 * time.Millisecond
+	for {
+		p, err := r.arch.Partition(ctx, topic, partition)
+		if err == nil {
+			return p
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		log.Error("opening partition archive; retrying", "retry_in", backoff, "error", err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return nil
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}
+
+type loop struct {
+	r         *Runner
+	log       *slog.Logger
+	gen       *kafka.Generation
+	p         *archive.Partition
+	topic     string
+	partition int
+	b         *batch.Batcher
+	recs      []archive.Record
+	committed int64 // next offset committed to Kafka
+	lag       int64 // messages behind the high water mark at the last fetch
+}
+
+// run fetches until ctx ends, flushing each batch when it is full or due,
+// and rotating idle files on time.
+func (l *loop) run(ctx context.Context, rd *kafka.Reader) {
+	nextTick := time.Now().Add(l.r.cfg.RotateCheck)
+	for ctx.Err() == nil {
+		wake := nextTick
+		if d, ok := l.b.Deadline(); ok && d.Before(wake) {
+			wake = d
+		}
+		fctx, cancel := context.WithDeadline(ctx, wake)
+		m, err := rd.FetchMessage(fctx)
+		cancel()
+		now := time.Now()
+		switch {
+		case err == nil:
+			l.r.Stats.Consumed.Add(1)
+			if !l.b.Fits(len(m.Value)) {
+				if !l.flush(ctx) {
+					return
+				}
+			}
+			l.recs = append(l.recs, archive.Record{Offset: m.Offset, Time: m.Time, Value: m.Value})
+			l.b.Add(len(m.Value), now)
+			if lag := m.HighWaterMark - m.Offset - 1; lag >= 0 {
+				l.setLag(lag)
+			}
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, context.DeadlineExceeded):
+		default:
+			l.log.Warn("fetching messages", "error", err)
+		}
+		if l.b.Full() || l.b.Due(now) {
+			if !l.flush(ctx) {
+				return
+			}
+		}
+		if !now.Before(nextTick) {
+			nextTick = now.Add(l.r.cfg.RotateCheck)
+			if err := l.p.Tick(); err != nil {
+				l.log.Error("rotating file", "error", err)
+			}
+		}
+	}
+}
+
+// setLag keeps Stats.Lag the sum of every owned partition's lag.
+func (l *loop) setLag(lag int64) {
+	l.r.Stats.Lag.Add(lag - l.lag)
+	l.lag = lag
+}
+
+// flush writes the held records (append, fsync, checkpoint), retrying until
+// it succeeds or ctx ends, then commits the next offset to Kafka. It reports
+// false when ctx ended before the records were durable.
+func (l *loop) flush(ctx context.Context) bool {
+	if len(l.recs) == 0 {
+		return true
+	}
+	backoff := 500 * time.Millisecond
+	for {
+		res, err := l.p.Append(l.recs)
+		if err == nil {
+			l.r.Stats.Written.Add(int64(res.Written))
+			l.r.Stats.Bytes.Add(res.Bytes)
+			l.r.Stats.DeadLettered.Add(int64(res.DeadLettered))
+			l.r.Stats.Skipped.Add(int64(res.Skipped))
+			l.r.Stats.Batches.Add(1)
+			break
+		}
+		l.r.Stats.WriteErrors.Add(1)
+		// Not committed: Kafka keeps the messages, the archive keeps its
+		// last checkpoint. Retry the same batch.
+		l.log.Error("writing batch failed; not committing, retrying", "count", len(l.recs), "retry_in", backoff, "error", err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return false
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+	next := l.recs[len(l.recs)-1].Offset + 1
+	l.recs = l.recs[:0]
+	l.b.Reset()
+	if err := l.gen.CommitOffsets(map[string]map[int]int64{l.topic: {l.partition: next}}); err != nil {
+		// The checkpoint already covers these offsets: a redelivery after a
+		// lost commit is skipped by the archive, never written twice.
+		l.r.Stats.CommitErrors.Add(1)
+		l.log.Warn("committing offset failed; the archive checkpoint covers it", "offset", next, "error", err)
+		return true
+	}
+	l.committed = next
+	return true
+}

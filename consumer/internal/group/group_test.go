@@ -1,0 +1,227 @@
+package group
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
+	"github.com/tweetpipe/tweetpipe/consumer/internal/batch"
+)
+
+// cluster starts an in-process broker with one topic.
+func cluster(t *testing.T, topic string, partitions int) []string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(int32(partitions), topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()
+}
+
+func produce(t *testing.T, brokers []string, topic string, from, n int) {
+	t.Helper()
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, RequiredAcks: kafka.RequireAll,
+		BatchTimeout: time.Millisecond, Balancer: &kafka.Murmur2Balancer{}}
+	defer w.Close()
+	msgs := make([]kafka.Message, 0, n)
+	for i := from; i < from+n; i++ {
+		msgs = append(msgs, kafka.Message{Key: []byte(fmt.Sprint(i)), Value: []byte(fmt.Sprintf(`{"id":%d}`, i)), Time: time.Unix(1700000000, 0)})
+	}
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		t.Fatalf("producing: %v", err)
+	}
+}
+
+func newRunner(t *testing.T, brokers []string, topic, dir string) *Runner {
+	t.Helper()
+	arch, err := archive.Open(archive.Config{Dir: dir}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(Config{
+		Brokers: brokers, Topics: []string{topic}, GroupID: "test-group",
+		SessionTimeout: 6 * time.Second, RebalanceTimeout: 5 * time.Second,
+		FetchMaxBytes: 1 << 20, FetchMaxWait: 100 * time.Millisecond, WatchInterval: 200 * time.Millisecond,
+		Batch:           batch.Limits{MaxRecords: 100, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond},
+		ShutdownTimeout: 5 * time.Second,
+	}, arch, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// runUntil runs r until cond holds, then stops it and waits for Run to return.
+func runUntil(t *testing.T, r *Runner, within time.Duration, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var runErr error
+	wg.Add(1)
+	go func() { defer wg.Done(); runErr = r.Run(ctx) }()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			cancel()
+			wg.Wait()
+			t.Fatalf("condition not met within %s (written %d)", within, r.Stats.Written.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	if runErr != nil {
+		t.Fatalf("Run: %v", runErr)
+	}
+}
+
+func outputIDs(t *testing.T, dir, topic string) map[string]int {
+	t.Helper()
+	ids := map[string]int{}
+	files, _ := filepath.Glob(filepath.Join(dir, topic, "*", "*", "*.jsonl"))
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(fh)
+		for sc.Scan() {
+			ids[strings.TrimSuffix(strings.TrimPrefix(sc.Text(), `{"id":`), "}")]++
+		}
+		fh.Close()
+	}
+	return ids
+}
+
+func committed(t *testing.T, brokers []string, topic string, partitions int) int64 {
+	t.Helper()
+	c := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	req := &kafka.OffsetFetchRequest{GroupID: "test-group", Topics: map[string][]int{topic: {}}}
+	for p := range partitions {
+		req.Topics[topic] = append(req.Topics[topic], p)
+	}
+	resp, err := c.OffsetFetch(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	for _, p := range resp.Topics[topic] {
+		if p.CommittedOffset > 0 {
+			sum += p.CommittedOffset
+		}
+	}
+	return sum
+}
+
+// TestArchivesAndCommits: every message lands in the files once, and the
+// committed offsets cover exactly what was written.
+func TestArchivesAndCommits(t *testing.T) {
+	const topic, n = "tweets", 1000
+	brokers := cluster(t, topic, 3)
+	produce(t, brokers, topic, 0, n)
+	dir := t.TempDir()
+	r := newRunner(t, brokers, topic, dir)
+	runUntil(t, r, 30*time.Second, func() bool { return r.Stats.Written.Load() == n })
+
+	ids := outputIDs(t, dir, topic)
+	if len(ids) != n {
+		t.Fatalf("got %d distinct ids in the output; want %d", len(ids), n)
+	}
+	for id, c := range ids {
+		if c != 1 {
+			t.Fatalf("id %s written %d times; want once", id, c)
+		}
+	}
+	if got := committed(t, brokers, topic, 3); got != n {
+		t.Fatalf("committed offsets sum to %d; want %d", got, n)
+	}
+}
+
+// TestRestartResumes: a second run picks up where the first stopped and
+// writes only the new messages.
+func TestRestartResumes(t *testing.T) {
+	const topic = "tweets"
+	brokers := cluster(t, topic, 3)
+	dir := t.TempDir()
+	produce(t, brokers, topic, 0, 500)
+	r1 := newRunner(t, brokers, topic, dir)
+	runUntil(t, r1, 30*time.Second, func() bool { return r1.Stats.Written.Load() == 500 })
+
+	produce(t, brokers, topic, 500, 300)
+	r2 := newRunner(t, brokers, topic, dir)
+	runUntil(t, r2, 30*time.Second, func() bool { return r2.Stats.Written.Load() == 300 })
+	if got := r2.Stats.Consumed.Load(); got != 300 {
+		t.Errorf("second run consumed %d messages; want only the 300 new ones", got)
+	}
+	ids := outputIDs(t, dir, topic)
+	if len(ids) != 800 {
+		t.Fatalf("got %d distinct ids; want 800", len(ids))
+	}
+	for id, c := range ids {
+		if c != 1 {
+			t.Fatalf("id %s written %d times; want once", id, c)
+		}
+	}
+}
+
+// TestLostCommitIsSkipped: when the archive holds offsets that Kafka never
+// saw committed (a crash between checkpoint and commit), a new group
+// starting from the earliest offset writes nothing twice.
+func TestLostCommitIsSkipped(t *testing.T) {
+	const topic = "tweets"
+	brokers := cluster(t, topic, 3)
+	dir := t.TempDir()
+	produce(t, brokers, topic, 0, 600)
+	r1 := newRunner(t, brokers, topic, dir)
+	runUntil(t, r1, 30*time.Second, func() bool { return r1.Stats.Written.Load() == 600 })
+
+	// A different group id has no commits: it is handed every offset again.
+	r2 := newRunner(t, brokers, topic, dir)
+	r2.cfg.GroupID = "another-group"
+	produce(t, brokers, topic, 600, 10)
+	runUntil(t, r2, 30*time.Second, func() bool { return r2.Stats.Written.Load() == 10 })
+	ids := outputIDs(t, dir, topic)
+	if len(ids) != 610 {
+		t.Fatalf("got %d distinct ids; want 610", len(ids))
+	}
+	for id, c := range ids {
+		if c != 1 {
+			t.Fatalf("id %s written %d times; want once", id, c)
+		}
+	}
+}
+
+// TestTopicCreatedLater: the group waits for a topic that does not exist
+// yet and archives it once it appears.
+func TestTopicCreatedLater(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	brokers := c.ListenAddrs()
+	dir := t.TempDir()
+	r := newRunner(t, brokers, "later", dir)
+	go func() {
+		time.Sleep(time.Second)
+		cl := &kafka.Client{Addr: kafka.TCP(brokers...)}
+		if _, err := cl.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: "later", NumPartitions: 2, ReplicationFactor: 1}}}); err != nil {
+			t.Errorf("creating topic: %v", err)
+			return
+		}
+		produce(t, brokers, "later", 0, 50)
+	}()
+	runUntil(t, r, 30*time.Second, func() bool { return r.Stats.Written.Load() == 50 })
+	if ids := outputIDs(t, dir, "later"); len(ids) != 50 {
+		t.Fatalf("got %d ids; want 50", len(ids))
+	}
+}

@@ -1,0 +1,178 @@
+// Command consumer is a Kafka consumer group that batch-writes every message
+// into JSON Lines files: nothing lost, nothing written twice.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
+	"github.com/tweetpipe/tweetpipe/consumer/internal/batch"
+	"github.com/tweetpipe/tweetpipe/consumer/internal/config"
+	"github.com/tweetpipe/tweetpipe/consumer/internal/group"
+)
+
+// version is stamped at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	help := flag.Bool("h", false, "print every environment variable with its default")
+	flag.Parse()
+	if *help {
+		fmt.Fprintf(os.Stdout, "tweetpipe consumer %s: configured by environment variables\n\n", version)
+		if err := config.Usage(os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	cfg, err := config.Load()
+	log := newLogger(cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		log.Error("invalid configuration", "error", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, log); err != nil {
+		log.Error("consumer stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+func newLogger(level, format string) *slog.Logger {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		lv = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "text" || (format != "json" && isTerminal(os.Stderr)) {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	log.Info("consumer starting", "version", version, "config", cfg)
+
+	// Archive: the output directory.
+	arch, err := archive.Open(archive.Config{
+		Dir:            cfg.OutputDir,
+		RotateMaxBytes: cfg.RotateMaxBytes,
+		RotateInterval: cfg.RotateInterval,
+		Compression:    cfg.OutputCompression,
+	}, log)
+	if err != nil {
+		return err
+	}
+
+	// Kafka: wait for the broker.
+	if err := waitForKafka(ctx, cfg, log); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+
+	// Consumer group.
+	runner := group.New(group.Config{
+		Brokers:          cfg.KafkaBrokers,
+		Topics:           cfg.KafkaTopics,
+		GroupID:          cfg.KafkaGroupID,
+		SessionTimeout:   cfg.KafkaSessionTimeout,
+		RebalanceTimeout: cfg.KafkaRebalanceTimeout,
+		FetchMaxBytes:    cfg.KafkaFetchMaxBytes,
+		FetchMaxWait:     cfg.KafkaFetchMaxWait,
+		WatchInterval:    cfg.PartitionWatchInterval,
+		Batch: batch.Limits{
+			MaxRecords: cfg.BatchMaxRecords,
+			MaxBytes:   int(cfg.BatchMaxBytes),
+			MaxWait:    cfg.BatchMaxWait,
+		},
+		ShutdownTimeout: cfg.ShutdownTimeout,
+	}, arch, log)
+
+	progressCtx, stopProgress := context.WithCancel(context.Background())
+	var g errgroup.Group
+	g.Go(func() error {
+		defer stopProgress()
+		return runner.Run(ctx)
+	})
+	g.Go(func() error {
+		progress(progressCtx, cfg.ProgressInterval, cfg.OutputDir, &runner.Stats, log)
+		return nil
+	})
+	err = g.Wait()
+	s := &runner.Stats
+	log.Info("consumer totals", "consumed", s.Consumed.Load(), "written", s.Written.Load(), "bytes", s.Bytes.Load(),
+		"dead_lettered", s.DeadLettered.Load(), "skipped", s.Skipped.Load(), "batches", s.Batches.Load(),
+		"write_errors", s.WriteErrors.Load(), "commit_errors", s.CommitErrors.Load())
+	return err
+}
+
+// waitForKafka asks the brokers for metadata until one answers, logging each
+// try, for at most KAFKA_STARTUP_TIMEOUT.
+func waitForKafka(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	if cfg.KafkaStartupTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.KafkaStartupTimeout)
+		defer cancel()
+	}
+	client := &kafka.Client{Addr: kafka.TCP(cfg.KafkaBrokers...), Timeout: 10 * time.Second}
+	backoff := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		_, err := client.Metadata(ctx, &kafka.MetadataRequest{})
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			if ctx.Err() == context.Canceled {
+				return nil
+			}
+			return fmt.Errorf("waiting for Kafka at %s: gave up after %d tries (KAFKA_STARTUP_TIMEOUT=%s): %w",
+				client.Addr, attempt, cfg.KafkaStartupTimeout, err)
+		}
+		log.Warn("waiting for Kafka", "brokers", client.Addr.String(), "attempt", attempt, "retry_in", backoff, "error", err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+func progress(ctx context.Context, every time.Duration, dir string, s *group.Stats, log *slog.Logger) {
+	if every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	last, lastAt := s.Written.Load(), time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			n := s.Written.Load()
+			rate := float64(n-last) / now.Sub(lastAt).Seconds()
+			last, lastAt = n, now
+			log.Info("progress", "written", n, "lines_per_s", fmt.Sprintf("%.1f", rate), "lag", s.Lag.Load(),
+				"partitions", s.Partitions.Load(), "dead_lettered", s.DeadLettered.Load(),
+				"skipped", s.Skipped.Load(), "bytes", s.Bytes.Load(), "output", dir)
+		}
+	}
+}
