@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
@@ -109,7 +110,11 @@ func Load() (Config, error) {
 // Usage writes every variable with its type, default and description.
 func Usage(w io.Writer) error {
 	var cfg Config
-	return envconfig.Usagef("", &cfg, w, envconfig.DefaultTableFormat)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if err := envconfig.Usagef("", &cfg, tw, envconfig.DefaultTableFormat); err != nil {
+		return err
+	}
+	return tw.Flush()
 }
 
 func explain(err error) error {

@@ -1,0 +1,262 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// binDir holds the producer and consumer binaries built once by TestMain.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tweetpipe-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	for _, svc := range []string{"producer", "consumer"} {
+		cmd := exec.Command("go", "build", "-race", "-o", filepath.Join(dir, svc), ".")
+		cmd.Dir = filepath.Join("..", svc)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n", svc, err)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// broker returns the bootstrap address of the broker under test: the real
+// Kafka named by KAFKA_BROKERS, or an in-process kfake cluster.
+func broker(t *testing.T) string {
+	t.Helper()
+	if b := os.Getenv("KAFKA_BROKERS"); b != "" {
+		t.Logf("using the real Kafka broker at %s", b)
+		return b
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatalf("starting kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return strings.Join(c.ListenAddrs(), ",")
+}
+
+// unique returns a name no earlier run used, so tests can share a real broker.
+func unique(prefix string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return prefix + "-" + hex.EncodeToString(b)
+}
+
+// fixtures is the folder of real tweet payloads beside the repository.
+func fixtures(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", "..", "shared", "fixtures", "tweets"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("the shared fixtures are missing: want them at %s (shared/ beside the repository): %v", dir, err)
+	}
+	return dir
+}
+
+// proc is a service binary running under test.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+	err  error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// start runs a service with env (KEY=VALUE ...) added to a clean environment.
+func start(t *testing.T, svc string, env ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, svc))
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "LOG_FORMAT=text", "LOG_LEVEL=info", "PROGRESS_INTERVAL=1s"}, env...)
+	p := &proc{name: svc, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", svc, err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("--- %s output ---\n%s", svc, p.out.String())
+		}
+	})
+	return p
+}
+
+// wait waits for the process to exit on its own and fails unless it exits 0.
+func (p *proc) wait(t *testing.T, within time.Duration) {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(within):
+		t.Fatalf("%s did not exit within %s", p.name, within)
+	}
+	if p.err != nil {
+		t.Fatalf("%s exited with %v; want exit 0", p.name, p.err)
+	}
+}
+
+// stop sends SIGTERM and fails unless the process exits 0 within the bound.
+func (p *proc) stop(t *testing.T, within time.Duration) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t, within)
+}
+
+// kill sends SIGKILL: a crash at an arbitrary instant.
+func (p *proc) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// readOutput returns every line of every data file under dir/topic, plain
+// or compressed, in no particular order.
+func readOutput(t *testing.T, dir, topic string) [][]byte {
+	t.Helper()
+	var lines [][]byte
+	root := filepath.Join(dir, topic)
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) && path == root {
+				return fs.SkipDir
+			}
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		var r io.Reader
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		switch {
+		case strings.HasSuffix(path, ".jsonl"):
+			r = f
+		case strings.HasSuffix(path, ".jsonl.gz"):
+			zr, err := gzip.NewReader(f)
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			r = zr
+		case strings.HasSuffix(path, ".jsonl.zst"):
+			zr, err := zstd.NewReader(f)
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			defer zr.Close()
+			r = zr
+		default:
+			return fmt.Errorf("unexpected file in the output: %s", path)
+		}
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", path, err)
+		}
+		if len(data) > 0 && data[len(data)-1] != '\n' {
+			return fmt.Errorf("%s ends in a partial line", path)
+		}
+		for _, l := range bytes.SplitAfter(data, []byte("\n")) {
+			if len(l) > 0 {
+				lines = append(lines, bytes.TrimSuffix(l, []byte("\n")))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("reading output: %v", err)
+	}
+	return lines
+}
+
+// fileLines returns the non-blank lines of a file, LF or CRLF ended.
+func fileLines(t *testing.T, path string) [][]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out [][]byte
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		l := bytes.TrimSuffix(sc.Bytes(), []byte("\r"))
+		if len(bytes.TrimSpace(l)) > 0 {
+			out = append(out, bytes.Clone(l))
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// eventually polls cond until it holds or the bound passes.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
