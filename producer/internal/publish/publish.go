@@ -21,10 +21,10 @@ import (
 // Config is what the publisher needs of the service's configuration.
 type Config struct {
 	Brokers      []string
-	Topic        string // statuses
-	ControlTopic string // everything else; "" = count and drop
-	SourceName   string // the "source" header
-	Compression  string // none, gzip, snappy, lz4, zstd
+	Topic        string        // statuses
+	ControlTopic string        // everything else; "" = count and drop
+	SourceName   string        // the "source" header
+	Compression  string        // none, gzip, snappy, lz4, zstd
 	BatchSize    int           // messages per produce call
 	BatchBytes   int64         // bytes per partition batch
 	BatchTimeout time.Duration // linger of a partial batch
