@@ -104,6 +104,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			MaxWait:    cfg.BatchMaxWait,
 		},
 		ShutdownTimeout: cfg.ShutdownTimeout,
+		OutputDir:       cfg.OutputDir,
 	}, arch, log)
 
 	progressCtx, stopProgress := context.WithCancel(context.Background())

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,7 @@ type Config struct {
 	RotateCheck      time.Duration // how often an idle partition checks rotation by age
 	ShutdownTimeout  time.Duration // bound on the final write and commit
 	Dialer           *kafka.Dialer
+	OutputDir        string // named in error messages only
 }
 
 // Stats are running totals; safe to read at any time.
@@ -227,6 +229,9 @@ func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, 
 	r.Stats.Partitions.Add(1)
 	defer r.Stats.Partitions.Add(-1)
 
+	if !r.checkpointMatches(ctx, log, topic, a.ID, p.NextOffset()) {
+		return
+	}
 	start := a.Offset
 	if next := p.NextOffset(); next >= 0 && (start < 0 || next > start) {
 		// Written and checkpointed, but the commit did not reach Kafka.
@@ -259,6 +264,59 @@ func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, 
 	if l.flush(fctx) {
 		log.Info("partition released", "next_offset", l.committed)
 	}
+}
+
+// checkpointMatches guards against a topic that was deleted and created
+// again: its offsets restart at 0, and the archive would skip every offset
+// below its checkpoint as already written. A partition's offsets never go
+// down otherwise, so a checkpoint past the partition's end means the archive
+// describes another partition. It is reported and the partition is left
+// alone (nothing is skipped, nothing overwritten) until an operator moves
+// the old checkpoint away. It returns false when the partition must not be
+// consumed; then it has waited for ctx to end.
+func (r *Runner) checkpointMatches(ctx context.Context, log *slog.Logger, topic string, partition int, next int64) bool {
+	if next <= 0 {
+		return true
+	}
+	for {
+		end, err := r.endOffset(ctx, topic, partition)
+		switch {
+		case err == nil && end >= next:
+			return true
+		case err == nil:
+			log.Error("the archive's checkpoint is past the end of the partition: was the topic deleted and created again? "+
+				"Not consuming it, so nothing is skipped; move the checkpoint file (and this partition's files) away to start it afresh",
+				"checkpoint_next_offset", next, "partition_end_offset", end,
+				"checkpoint", filepath.Join(r.cfg.OutputDir, "_state", fmt.Sprintf("%s-%d.json", topic, partition)))
+		case ctx.Err() == nil:
+			log.Warn("reading the partition's end offset; retrying", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(30 * time.Second):
+		}
+	}
+}
+
+func (r *Runner) endOffset(ctx context.Context, topic string, partition int) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	resp, err := r.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{
+		Topics: map[string][]kafka.OffsetRequest{topic: {kafka.LastOffsetOf(partition)}},
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, po := range resp.Topics[topic] {
+		if po.Partition == partition {
+			if po.Error != nil {
+				return 0, po.Error
+			}
+			return po.LastOffset, nil
+		}
+	}
+	return 0, fmt.Errorf("no offsets for %s partition %d in the answer", topic, partition)
 }
 
 func (r *Runner) openPartition(ctx context.Context, log *slog.Logger, topic string, partition int) *archive.Partition {

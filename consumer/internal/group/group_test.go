@@ -225,3 +225,37 @@ func TestTopicCreatedLater(t *testing.T) {
 		t.Fatalf("got %d ids; want 50", len(ids))
 	}
 }
+
+// TestRecreatedTopicIsNotSkipped: a topic deleted and created again starts
+// its offsets at 0 again; the archive's old checkpoint must not make the
+// consumer skip the new messages as already written.
+func TestRecreatedTopicIsNotSkipped(t *testing.T) {
+	const topic = "tweets"
+	dir := t.TempDir()
+	first := cluster(t, topic, 1)
+	produce(t, first, topic, 0, 300)
+	r1 := newRunner(t, first, topic, dir)
+	runUntil(t, r1, 30*time.Second, func() bool { return r1.Stats.Written.Load() == 300 })
+
+	// Same topic name, offsets from 0 again, fewer messages than the old
+	// checkpoint counted. More arrive while the consumer runs: one trusting
+	// the old checkpoint would skip offsets 0-299 and write from 300 on.
+	second := cluster(t, topic, 1)
+	produce(t, second, topic, 1000, 100)
+	r2 := newRunner(t, second, topic, dir)
+	started := time.Now()
+	go func() {
+		time.Sleep(time.Second)
+		produce(t, second, topic, 1100, 250)
+	}()
+	runUntil(t, r2, 30*time.Second, func() bool { return time.Since(started) > 4*time.Second })
+	if got := r2.Stats.Skipped.Load(); got != 0 {
+		t.Fatalf("skipped %d new messages as if already written; want 0", got)
+	}
+	if got := r2.Stats.Written.Load(); got != 0 {
+		t.Fatalf("wrote %d messages into an archive that describes another partition; want 0 until an operator acts", got)
+	}
+	if ids := outputIDs(t, dir, topic); len(ids) != 300 {
+		t.Fatalf("got %d ids; want the first run's 300 untouched", len(ids))
+	}
+}

@@ -8,6 +8,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -29,18 +30,21 @@ func main() {
 	port := flag.Int("port", 9092, "loopback port of the in-process broker")
 	bin := flag.String("bin", "bin", "folder holding the producer and consumer binaries")
 	out := flag.String("out", "data", "output folder of the consumer")
+	state := flag.String("state", ".devstack/kafka", "folder where the in-process broker keeps its topics between runs")
 	flag.Parse()
-	if err := run(*port, *bin, *out); err != nil {
+	if err := run(*port, *bin, *out, *state); err != nil {
 		log.Printf("devstack: %v", err)
 		os.Exit(1)
 	}
 }
 
-func run(port int, bin, out string) error {
+func run(port int, bin, out, state string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port))
+	// The broker keeps its topics and the group's offsets on disk, so a
+	// second run continues the offsets the archive's checkpoints know.
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.DataDir(state))
 	if err != nil {
 		return fmt.Errorf("starting the in-process broker on 127.0.0.1:%d (is a Kafka already there? set -port): %w", port, err)
 	}
@@ -114,32 +118,11 @@ func exitErr(name string, err error) error {
 func prefixed(name string, w io.Writer) io.Writer {
 	pr, pw := io.Pipe()
 	go func() {
-		buf := make([]byte, 0, 4096)
-		tmp := make([]byte, 4096)
-		for {
-			n, err := pr.Read(tmp)
-			buf = append(buf, tmp[:n]...)
-			for {
-				i := indexByte(buf, '\n')
-				if i < 0 {
-					break
-				}
-				fmt.Fprintf(w, "%-8s | %s\n", name, buf[:i])
-				buf = buf[i+1:]
-			}
-			if err != nil {
-				return
-			}
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			fmt.Fprintf(w, "%-8s | %s\n", name, sc.Bytes())
 		}
 	}()
 	return pw
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }

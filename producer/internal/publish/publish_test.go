@@ -1,0 +1,285 @@
+package publish
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/tweetpipe/tweetpipe/producer/internal/source"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func testConfig(brokers []string) Config {
+	return Config{
+		Brokers: brokers, Topic: "tweets", ControlTopic: "tweets.control", SourceName: "test",
+		Compression: "zstd", BatchSize: 100, BatchBytes: 1 << 20, BatchTimeout: time.Millisecond,
+		WriteTimeout: 5 * time.Second, PendingMax: 1000,
+	}
+}
+
+func startCluster(t *testing.T, opts ...kfake.Opt) []string {
+	t.Helper()
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()
+}
+
+func ensure(t *testing.T, brokers []string, topics ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	if err := EnsureTopics(ctx, client, topics, TopicSpec{Partitions: 3, ReplicationFactor: 1}, quiet()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readAll reads every message of every partition of topic.
+func readAll(t *testing.T, brokers []string, topic string, partitions int) []kafka.Message {
+	t.Helper()
+	var out []kafka.Message
+	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	for p := range partitions {
+		resp, err := client.ListOffsets(context.Background(), &kafka.ListOffsetsRequest{
+			Topics: map[string][]kafka.OffsetRequest{topic: {kafka.LastOffsetOf(p)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := resp.Topics[topic][0].LastOffset
+		if last == 0 {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p, MaxWait: 100 * time.Millisecond})
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			m, err := r.ReadMessage(ctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("reading %s/%d: %v", topic, p, err)
+			}
+			out = append(out, m)
+			if m.Offset+1 >= last {
+				break
+			}
+		}
+		r.Close()
+	}
+	return out
+}
+
+func header(m kafka.Message, key string) string {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// TestRoutingAndContract: statuses and control messages reach their topics
+// with the key, value, time and headers of the message contract; a line
+// that is not a JSON object is counted, not sent; acks come in order.
+func TestRoutingAndContract(t *testing.T) {
+	brokers := startCluster(t)
+	ensure(t, brokers, "tweets", "tweets.control")
+	p, err := New(testConfig(brokers), quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := []string{
+		`{"created_at":"Wed Mar 07 12:00:00 +0000 2018","id":971726741583605760,"id_str":"971726741583605760","text":"नमस्ते 🙏","user":{},"timestamp_ms":"1520424000123"}`,
+		`{"delete":{"status":{"id":42,"id_str":"42","user_id":1}}}`,
+		`not json at all`,
+		`{"limit":{"track":7}} `,
+		`{"text":"old","created_at":"Mon Apr 19 17:52:00 +0000 2010","user":{},"id":12476305734}`,
+	}
+	var mu sync.Mutex
+	var acked []int
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background()) }()
+	for i, l := range lines {
+		err := p.Emit(context.Background(), source.Record{Value: []byte(l), Ack: func() {
+			mu.Lock()
+			acked = append(acked, i)
+			mu.Unlock()
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if want := []int{0, 1, 2, 3, 4}; !slices.Equal(acked, want) {
+		t.Fatalf("acks = %v; want %v (every record, in order)", acked, want)
+	}
+	if got := p.Stats.Invalid.Load(); got != 1 {
+		t.Errorf("invalid = %d; want 1", got)
+	}
+	if got := p.Stats.Statuses.Load(); got != 2 {
+		t.Errorf("statuses = %d; want 2", got)
+	}
+	if got := p.Stats.Control.Load(); got != 2 {
+		t.Errorf("control = %d; want 2", got)
+	}
+
+	statuses := readAll(t, brokers, "tweets", 3)
+	if len(statuses) != 2 {
+		t.Fatalf("got %d messages on tweets; want 2", len(statuses))
+	}
+	byKey := map[string]kafka.Message{}
+	for _, m := range statuses {
+		byKey[string(m.Key)] = m
+	}
+	m := byKey["971726741583605760"]
+	if string(m.Value) != lines[0] {
+		t.Errorf("value = %q; want the raw line %q", m.Value, lines[0])
+	}
+	if !m.Time.Equal(time.UnixMilli(1520424000123)) {
+		t.Errorf("time = %v; want timestamp_ms", m.Time)
+	}
+	if header(m, "kind") != "status" || header(m, "source") != "test" {
+		t.Errorf("headers = %v; want kind=status source=test", m.Headers)
+	}
+	old := byKey["12476305734"]
+	if !old.Time.Equal(time.Date(2010, 4, 19, 17, 52, 0, 0, time.UTC)) {
+		t.Errorf("time = %v; want created_at", old.Time)
+	}
+
+	control := readAll(t, brokers, "tweets.control", 3)
+	kinds := map[string]string{}
+	for _, m := range control {
+		kinds[header(m, "kind")] = string(m.Value)
+	}
+	if kinds["delete"] != lines[1] || kinds["limit"] != lines[3] {
+		t.Fatalf("control topic = %v; want the delete and the limit (trailing space kept)", kinds)
+	}
+}
+
+// TestNoControlTopic: with KAFKA_CONTROL_TOPIC empty, control messages are
+// counted and dropped, and still acknowledged in order.
+func TestNoControlTopic(t *testing.T) {
+	brokers := startCluster(t)
+	ensure(t, brokers, "tweets")
+	cfg := testConfig(brokers)
+	cfg.ControlTopic = ""
+	p, err := New(cfg, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background()) }()
+	acks := 0
+	for _, l := range []string{`{"delete":{"status":{"id":1}}}`, `{"id_str":"9","text":"x","user":{}}`} {
+		if err := p.Emit(context.Background(), source.Record{Value: []byte(l), Ack: func() { acks++ }}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if acks != 2 || p.Stats.ControlDropped.Load() != 1 || p.Stats.Statuses.Load() != 1 {
+		t.Fatalf("acks=%d dropped=%d statuses=%d; want 2, 1, 1", acks, p.Stats.ControlDropped.Load(), p.Stats.Statuses.Load())
+	}
+}
+
+// TestManyMessagesAllDelivered: a burst larger than the queue is delivered
+// whole after Close (the shutdown flush).
+func TestManyMessagesAllDelivered(t *testing.T) {
+	brokers := startCluster(t)
+	ensure(t, brokers, "tweets", "tweets.control")
+	cfg := testConfig(brokers)
+	cfg.PendingMax = 50
+	p, err := New(cfg, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background()) }()
+	const n = 5000
+	for i := range n {
+		v := fmt.Sprintf(`{"id_str":"%d","text":"t","user":{}}`, i)
+		if err := p.Emit(context.Background(), source.Record{Value: []byte(v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got := readAll(t, brokers, "tweets", 3)
+	seen := map[string]bool{}
+	for _, m := range got {
+		seen[string(m.Key)] = true
+	}
+	if len(got) != n || len(seen) != n {
+		t.Fatalf("got %d messages, %d distinct keys; want %d", len(got), len(seen), n)
+	}
+	if p.Stats.Pending.Load() != 0 {
+		t.Fatalf("pending = %d after Run; want 0", p.Stats.Pending.Load())
+	}
+}
+
+// TestEnsureTopicsWaitsForBroker: the producer starts before Kafka; it
+// retries until the broker is up, then creates the topics.
+func TestEnsureTopicsWaitsForBroker(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+
+	go func() {
+		time.Sleep(1500 * time.Millisecond)
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port))
+		if err != nil {
+			t.Errorf("starting kfake late: %v", err)
+			return
+		}
+		t.Cleanup(c.Close)
+	}()
+	start := time.Now()
+	ensure(t, []string{addr}, "tweets", "tweets.control")
+	if waited := time.Since(start); waited < time.Second {
+		t.Fatalf("EnsureTopics returned after %s, before the broker existed", waited)
+	}
+	client := &kafka.Client{Addr: kafka.TCP(addr)}
+	md, err := client.Metadata(context.Background(), &kafka.MetadataRequest{Topics: []string{"tweets", "tweets.control"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tp := range md.Topics {
+		if tp.Error != nil || len(tp.Partitions) != 3 {
+			t.Errorf("topic %s: err %v, %d partitions; want 3", tp.Name, tp.Error, len(tp.Partitions))
+		}
+	}
+}
+
+func TestCompressionNames(t *testing.T) {
+	for _, name := range []string{"none", "gzip", "snappy", "lz4", "zstd"} {
+		if _, err := Compression(name); err != nil {
+			t.Errorf("Compression(%q): %v", name, err)
+		}
+	}
+	if _, err := Compression("brotli"); err == nil {
+		t.Error("Compression(brotli): want an error")
+	}
+}
