@@ -208,18 +208,13 @@ func (l *LineReader) LineNumber() int64 { return l.line }
 // *LineTooLongError for a line over the limit (then Next may be called again).
 func (l *LineReader) Next() ([]byte, error) {
 	l.buf = l.buf[:0]
-	tooLong := false
-	size := 0
+	size := 0 // bytes of the line read so far, terminator included
 	for {
 		chunk, err := l.br.ReadSlice('\n')
 		size += len(chunk)
-		if !tooLong {
-			if size > l.max+2 { // +2: the terminator does not count
-				tooLong = true
-				l.buf = l.buf[:0]
-			} else {
-				l.buf = append(l.buf, chunk...)
-			}
+		// Keep at most max bytes plus a CRLF; past that only count.
+		if room := l.max + 2 - len(l.buf); room > 0 {
+			l.buf = append(l.buf, chunk[:min(len(chunk), room)]...)
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
@@ -231,11 +226,14 @@ func (l *LineReader) Next() ([]byte, error) {
 			return nil, io.EOF
 		}
 		l.line++
-		if tooLong {
+		if size > len(l.buf) {
 			return nil, &LineTooLongError{Line: l.line, Size: size}
 		}
 		line := bytes.TrimSuffix(l.buf, []byte("\n"))
 		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) > l.max {
+			return nil, &LineTooLongError{Line: l.line, Size: size}
+		}
 		return bytes.Clone(line), nil
 	}
 }
