@@ -103,7 +103,6 @@ func TestTwoConsumersSharePartitions(t *testing.T) {
 	if writtenA+writtenB != count {
 		t.Errorf("consumer totals: A wrote %d and B wrote %d, %d in all; want %d", writtenA, writtenB, writtenA+writtenB, count)
 	}
-	t.Logf("A:\n%s\nB:\n%s", a.out.String(), b.out.String())
 	t.Logf("%d statuses archived exactly once by two consumers (A wrote %d before its stop, B %d)", len(ids), writtenA, writtenB)
 }
 

@@ -83,7 +83,7 @@ func TestFormats(t *testing.T) {
 		t.Fatal("fixture python-twitter/lines.json missing (shared/ beside the repository)")
 	}
 	want = append(want, strings.SplitN(string(plain), "\n", 4)[:3]...) // d.json.bz2 holds its first 3 lines
-	want = append(want, `{"n":5}`, `{"n":6}`)                           // sub/c.json.zst sorts last
+	want = append(want, `{"n":5}`, `{"n":6}`)                          // sub/c.json.zst sorts last
 	if len(got) != len(want) {
 		t.Fatalf("got %d lines; want %d: %q", len(got), len(want), got)
 	}
