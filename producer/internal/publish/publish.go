@@ -31,6 +31,10 @@ type Config struct {
 	WriteTimeout time.Duration
 	PendingMax   int // records buffered before Emit blocks
 	Transport    kafka.RoundTripper
+	// Classify gives a record's kind, key and time. nil means the v1.1
+	// classifier (message.Classify); sources with another payload shape
+	// (X API v2, Jetstream) bring their own.
+	Classify func(raw []byte) (message.Message, error)
 }
 
 // Stats are the publisher's running totals; safe to read at any time.
@@ -68,6 +72,9 @@ type Publisher struct {
 
 // New builds the publisher and its kafka-go Writer. Nothing is dialled yet.
 func New(cfg Config, log *slog.Logger) (*Publisher, error) {
+	if cfg.Classify == nil {
+		cfg.Classify = message.Classify
+	}
 	codec, err := Compression(cfg.Compression)
 	if err != nil {
 		return nil, err
@@ -127,7 +134,7 @@ var ErrClosed = errors.New("publisher closed")
 // PendingMax records wait. It implements source.Emit.
 func (p *Publisher) Emit(ctx context.Context, r source.Record) error {
 	p.Stats.In.Add(1)
-	m, err := message.Classify(r.Value)
+	m, err := p.cfg.Classify(r.Value)
 	it := item{ack: r.Ack, kind: m.Kind}
 	switch {
 	case err != nil:
