@@ -75,6 +75,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		RotateMaxBytes: cfg.RotateMaxBytes,
 		RotateInterval: cfg.RotateInterval,
 		Compression:    cfg.OutputCompression,
+		DedupWindow:    cfg.DedupWindow,
 	}, log)
 	if err != nil {
 		return err
@@ -120,7 +121,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	err = g.Wait()
 	s := &runner.Stats
 	log.Info("consumer totals", "consumed", s.Consumed.Load(), "written", s.Written.Load(), "bytes", s.Bytes.Load(),
-		"dead_lettered", s.DeadLettered.Load(), "skipped", s.Skipped.Load(), "batches", s.Batches.Load(),
+		"dead_lettered", s.DeadLettered.Load(), "skipped", s.Skipped.Load(), "duplicates", s.Duplicates.Load(), "batches", s.Batches.Load(),
 		"write_errors", s.WriteErrors.Load(), "commit_errors", s.CommitErrors.Load())
 	return err
 }

@@ -50,6 +50,10 @@ type Config struct {
 	// goroutine calling Append or Tick, possibly for several partitions at
 	// once, so it must be quick and safe for concurrent use.
 	OnRotate func(path string)
+	// DedupWindow is how many recently written keys (per partition, at
+	// least; up to twice as many) a record marked Dedup is checked against.
+	// 0 turns deduplication off.
+	DedupWindow int
 }
 
 // withDefaults fills unset fields and checks the rest.
@@ -90,6 +94,11 @@ type Record struct {
 	// Config.Now at the time of Append.
 	Time  time.Time
 	Value []byte
+	// Key is the Kafka record key. With Dedup set and Config.DedupWindow
+	// above 0, a record whose key was written recently is dropped as a
+	// duplicate (dedup.go).
+	Key   []byte
+	Dedup bool
 }
 
 // Result counts what one Append did with its records.
@@ -97,6 +106,7 @@ type Result struct {
 	Written      int   // lines appended to data files
 	DeadLettered int   // records sent to the dead-letter file
 	Skipped      int   // records with offsets already written
+	Duplicates   int   // records dropped because their key was written recently
 	Bytes        int64 // bytes appended to data files, newlines included
 }
 

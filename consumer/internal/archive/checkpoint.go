@@ -59,6 +59,8 @@ func (p *Partition) snapshot(next int64) checkpoint {
 		NextOffset:     next,
 		DeadLetter:     DeadLetterPath(p.topic, p.partition),
 		DeadLetterSize: p.dlSize,
+		KeysGen:        p.keysGen,
+		KeysSize:       p.keysSize,
 	}
 	if a := p.active; a != nil {
 		c.Active, c.ActiveSize, c.ActiveHour, c.ActiveCreated = a.rel, a.size, a.hour, a.created
@@ -111,12 +113,16 @@ func (p *Partition) commit(next int64) error {
 		p.dlSize += int64(len(p.dlBuf))
 		p.dlBuf = p.dlBuf[:0]
 	}
-	c := p.snapshot(next)
-	if c.NextOffset == p.ckpt.NextOffset && c.Active == p.ckpt.Active &&
-		c.ActiveSize == p.ckpt.ActiveSize && c.DeadLetterSize == p.ckpt.DeadLetterSize {
-		return nil
+	if err := p.writeKeys(); err != nil {
+		return err
 	}
-	return p.writeCheckpoint(c)
+	c := p.snapshot(next)
+	if c != p.ckpt {
+		if err := p.writeCheckpoint(c); err != nil {
+			return err
+		}
+	}
+	return p.shiftKeys()
 }
 
 // openDeadLetters opens the dead-letter file for appending, creating it the
@@ -258,6 +264,9 @@ func (p *Partition) recover() error {
 		return err
 	}
 	p.dl, p.dlSize = f, size
+	if err := p.recoverKeys(); err != nil {
+		return err
+	}
 
 	if p.ckpt.Active == "" {
 		return nil

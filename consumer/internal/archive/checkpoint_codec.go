@@ -40,6 +40,12 @@ type checkpoint struct {
 	// DeadLetterSize how many of its bytes are durable and belong there.
 	DeadLetter     string
 	DeadLetterSize int64
+	// KeysGen is the generation of the dedup window's key file being
+	// appended to (see dedup.go), and KeysSize how many of its bytes are
+	// durable and belong there. Generation KeysGen-1, when there is one, is
+	// complete. Both are 0 while deduplication has never run.
+	KeysGen  int64
+	KeysSize int64
 }
 
 // checkpointJSON is the file format. Every field is a pointer so that the
@@ -55,6 +61,8 @@ type checkpointJSON struct {
 	ActiveCreated  *time.Time `json:"active_created,omitempty"`
 	DeadLetter     *string    `json:"deadletter"`
 	DeadLetterSize *int64     `json:"deadletter_size"`
+	KeysGen        *int64     `json:"keys_gen,omitempty"`
+	KeysSize       *int64     `json:"keys_size,omitempty"`
 }
 
 // encodeCheckpoint returns the file contents for c.
@@ -69,6 +77,8 @@ func encodeCheckpoint(c checkpoint) ([]byte, error) {
 		ActiveSize:     &c.ActiveSize,
 		DeadLetter:     &c.DeadLetter,
 		DeadLetterSize: &c.DeadLetterSize,
+		KeysGen:        &c.KeysGen,
+		KeysSize:       &c.KeysSize,
 	}
 	if c.Active != "" {
 		hour, created := c.ActiveHour.UTC(), c.ActiveCreated.UTC()
@@ -132,6 +142,17 @@ func decodeCheckpointJSON(data []byte) (checkpoint, error) {
 		ActiveSize:     *j.ActiveSize,
 		DeadLetter:     *j.DeadLetter,
 		DeadLetterSize: *j.DeadLetterSize,
+	}
+	// The key file fields came after version 1's first release: missing
+	// means no dedup state yet.
+	if j.KeysGen != nil {
+		c.KeysGen = *j.KeysGen
+	}
+	if j.KeysSize != nil {
+		c.KeysSize = *j.KeysSize
+	}
+	if c.KeysGen < 0 || c.KeysSize < 0 {
+		return checkpoint{}, fmt.Errorf("keys_gen %d or keys_size %d is negative", c.KeysGen, c.KeysSize)
 	}
 	if err := checkTopic(c.Topic); err != nil {
 		return checkpoint{}, err

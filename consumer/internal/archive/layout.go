@@ -38,6 +38,11 @@ func checkpointPath(topic string, partition int) string {
 // lockPath returns the lock file of a partition, relative to Dir. Lock files
 // are never removed: removing one while another process waits on it would let
 // two processes hold "the" lock on different inodes.
+// keysPath returns generation gen of a partition's dedup key file, relative to Dir.
+func keysPath(topic string, partition int, gen int64) string {
+	return filepath.Join(stateDirName, fmt.Sprintf("%s-%d.keys.%d", topic, partition, gen))
+}
+
 func lockPath(topic string, partition int) string {
 	return filepath.Join(stateDirName, fmt.Sprintf("%s-%d.lock", topic, partition))
 }

@@ -24,6 +24,12 @@ type Partition struct {
 	dl     *os.File    // the dead-letter file; nil until one is needed
 	dlSize int64       // bytes written and fsynced to dl
 
+	keys     keyWindow // recently written keys (dedup.go)
+	keysBuf  []byte    // keys for keysFile, not yet written
+	keysFile *os.File  // generation keysGen of the key file; nil until needed
+	keysGen  int64
+	keysSize int64 // bytes written and fsynced to keysFile
+
 	dataBuf []byte // lines for active, not yet written
 	dlBuf   []byte // lines for dl, not yet written
 	broken  bool   // an operation failed part way; recover before the next
@@ -102,6 +108,12 @@ func (p *Partition) append(recs []Record) (Result, error) {
 			continue
 		}
 
+		if p.isDuplicate(r) {
+			res.Duplicates++
+			next = r.Offset + 1
+			continue
+		}
+
 		hour := t.UTC().Truncate(time.Hour)
 		if p.active != nil && p.rotateBefore(hour, now) {
 			if err := p.commit(next); err != nil {
@@ -124,6 +136,13 @@ func (p *Partition) append(recs []Record) (Result, error) {
 		res.Written++
 		res.Bytes += int64(len(r.Value)) + 1
 		next = r.Offset + 1
+		if p.dedupOn() && len(p.keys.cur) >= p.cfg.DedupWindow {
+			// The key file generation is full: commit, and commit starts
+			// the next generation.
+			if err := p.commit(next); err != nil {
+				return res, err
+			}
+		}
 
 		// Size rotation happens after the record that reached the limit, so
 		// a record larger than the limit still gets written, alone.
@@ -215,7 +234,7 @@ func (p *Partition) ready() error {
 		return nil
 	}
 	p.closeFiles()
-	p.dataBuf, p.dlBuf = p.dataBuf[:0], p.dlBuf[:0]
+	p.dataBuf, p.dlBuf, p.keysBuf = p.dataBuf[:0], p.dlBuf[:0], p.keysBuf[:0]
 	if err := p.recover(); err != nil {
 		p.closeFiles()
 		return fmt.Errorf("recovering after an earlier error: %w", err)
@@ -234,6 +253,10 @@ func (p *Partition) closeFiles() error {
 	if p.dl != nil {
 		errs = append(errs, p.dl.Close())
 		p.dl = nil
+	}
+	if p.keysFile != nil {
+		errs = append(errs, p.keysFile.Close())
+		p.keysFile = nil
 	}
 	return errors.Join(errs...)
 }

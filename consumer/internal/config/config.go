@@ -34,6 +34,7 @@ type Config struct {
 	BatchMaxWait      time.Duration `envconfig:"BATCH_MAX_WAIT" default:"1s" desc:"... or when its first message has waited this long"`
 	RotateMaxBytes    int64         `envconfig:"ROTATE_MAX_BYTES" default:"134217728" desc:"a file is closed once it is this large"`
 	RotateInterval    time.Duration `envconfig:"ROTATE_INTERVAL" default:"1h" desc:"... or this old, even when no new data arrives"`
+	DedupWindow       int           `envconfig:"DEDUP_WINDOW" default:"20000" desc:"per partition, a status whose key is among the last this many written is dropped as a duplicate (0: off)"`
 	OutputCompression string        `envconfig:"OUTPUT_COMPRESSION" default:"none" desc:"none, gzip or zstd, applied when a file is closed"`
 
 	LogLevel         string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
@@ -136,6 +137,9 @@ func (c Config) Validate() error {
 	}
 	if c.RotateInterval < time.Second {
 		bad("ROTATE_INTERVAL=%s: accepts 1s or more", c.RotateInterval)
+	}
+	if c.DedupWindow < 0 || c.DedupWindow > 10_000_000 {
+		bad("DEDUP_WINDOW=%d: accepts 0 (off) to 10000000", c.DedupWindow)
 	}
 	switch c.OutputCompression {
 	case "none", "gzip", "zstd":

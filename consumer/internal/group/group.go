@@ -44,6 +44,7 @@ type Stats struct {
 	Bytes        atomic.Int64 // value bytes durably written
 	DeadLettered atomic.Int64
 	Skipped      atomic.Int64 // already archived before (redelivered after a crash)
+	Duplicates   atomic.Int64 // statuses dropped: their key was written recently
 	Batches      atomic.Int64
 	WriteErrors  atomic.Int64
 	CommitErrors atomic.Int64
@@ -373,7 +374,8 @@ func (l *loop) run(ctx context.Context, rd *kafka.Reader) {
 					return
 				}
 			}
-			l.recs = append(l.recs, archive.Record{Offset: m.Offset, Time: m.Time, Value: m.Value})
+			l.recs = append(l.recs, archive.Record{Offset: m.Offset, Time: m.Time, Value: m.Value,
+				Key: m.Key, Dedup: isStatus(m.Headers)})
 			l.b.Add(len(m.Value), now)
 			if lag := m.HighWaterMark - m.Offset - 1; lag >= 0 {
 				l.setLag(lag)
@@ -398,6 +400,19 @@ func (l *loop) run(ctx context.Context, rd *kafka.Reader) {
 	}
 }
 
+// isStatus reports whether the producer marked the message a status (the
+// "kind" header of the message contract). Only statuses are deduplicated:
+// control messages may share keys legitimately (two scrub_geo notices of a
+// user), and messages from other producers carry no such promise.
+func isStatus(headers []kafka.Header) bool {
+	for _, h := range headers {
+		if h.Key == "kind" {
+			return string(h.Value) == "status"
+		}
+	}
+	return false
+}
+
 // setLag keeps Stats.Lag the sum of every owned partition's lag.
 func (l *loop) setLag(lag int64) {
 	l.r.Stats.Lag.Add(lag - l.lag)
@@ -419,6 +434,7 @@ func (l *loop) flush(ctx context.Context) bool {
 			l.r.Stats.Bytes.Add(res.Bytes)
 			l.r.Stats.DeadLettered.Add(int64(res.DeadLettered))
 			l.r.Stats.Skipped.Add(int64(res.Skipped))
+			l.r.Stats.Duplicates.Add(int64(res.Duplicates))
 			l.r.Stats.Batches.Add(1)
 			break
 		}

@@ -47,7 +47,7 @@ func produce(t *testing.T, brokers []string, topic string, from, n int) {
 
 func newRunner(t *testing.T, brokers []string, topic, dir string) *Runner {
 	t.Helper()
-	arch, err := archive.Open(archive.Config{Dir: dir}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	arch, err := archive.Open(archive.Config{Dir: dir, DedupWindow: 1000}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,5 +257,43 @@ func TestRecreatedTopicIsNotSkipped(t *testing.T) {
 	}
 	if ids := outputIDs(t, dir, topic); len(ids) != 300 {
 		t.Fatalf("got %d ids; want the first run's 300 untouched", len(ids))
+	}
+}
+
+// TestDuplicatesDropped: a status sent twice (a producer retry, a source
+// resuming early) has two offsets; the archive keeps the first copy only.
+// Control messages with repeated keys are all kept.
+func TestDuplicatesDropped(t *testing.T) {
+	const topic = "tweets"
+	brokers := cluster(t, topic, 3)
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, RequiredAcks: kafka.RequireAll,
+		BatchTimeout: time.Millisecond, Balancer: &kafka.Murmur2Balancer{}}
+	defer w.Close()
+	status := []kafka.Header{{Key: "kind", Value: []byte("status")}}
+	scrub := []kafka.Header{{Key: "kind", Value: []byte("scrub_geo")}}
+	var msgs []kafka.Message
+	for round := range 2 {
+		for i := range 100 {
+			msgs = append(msgs, kafka.Message{Key: []byte(fmt.Sprint(i)), Value: []byte(fmt.Sprintf(`{"id":%d}`, i)), Headers: status})
+		}
+		msgs = append(msgs, kafka.Message{Key: []byte("user-7"), Value: []byte(fmt.Sprintf(`{"id":"scrub-%d"}`, round)), Headers: scrub})
+	}
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	r := newRunner(t, brokers, topic, dir)
+	runUntil(t, r, 30*time.Second, func() bool { return r.Stats.Written.Load()+r.Stats.Duplicates.Load() == 202 })
+	ids := outputIDs(t, dir, topic)
+	if len(ids) != 102 {
+		t.Fatalf("got %d distinct lines; want 100 statuses and 2 scrub_geo", len(ids))
+	}
+	for id, c := range ids {
+		if c != 1 {
+			t.Fatalf("%s written %d times; want once", id, c)
+		}
+	}
+	if got := r.Stats.Duplicates.Load(); got != 100 {
+		t.Fatalf("duplicates = %d; want 100", got)
 	}
 }

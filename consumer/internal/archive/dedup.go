@@ -1,0 +1,197 @@
+package archive
+
+// Deduplication window
+//
+// Exactly once per Kafka offset does not stop a post that reached Kafka
+// twice (a producer retry after a broker timeout, a source that resumes a
+// few seconds early) from being archived twice: the copies have different
+// offsets. Records marked Dedup carry a key (the post's id); the partition
+// drops a record whose key is among the keys of the last DedupWindow to
+// 2*DedupWindow records it wrote. The producer partitions by key, so copies
+// of a post meet in the same partition.
+//
+// The window survives restarts: each written key is appended, base64 and a
+// newline, to _state/<topic>-<partition>.keys.<gen>, fsynced with the batch
+// and counted in the checkpoint (KeysGen, KeysSize) like the data file, so
+// recovery truncates it to the checkpoint with the rest. When generation
+// gen holds DedupWindow keys, generation gen+1 starts (checkpointed first)
+// and gen-1 is deleted; the window is always the keys of gen-1 and gen.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+)
+
+// keyWindow is the in-memory set of recent keys, in two generations.
+type keyWindow struct {
+	set  map[string]struct{}
+	prev []string // keys of generation gen-1
+	cur  []string // keys of generation gen
+}
+
+func (w *keyWindow) reset() {
+	w.set = make(map[string]struct{})
+	w.prev, w.cur = nil, nil
+}
+
+func (w *keyWindow) has(key []byte) bool {
+	_, ok := w.set[string(key)]
+	return ok
+}
+
+func (w *keyWindow) add(key string) {
+	w.set[key] = struct{}{}
+	w.cur = append(w.cur, key)
+}
+
+// shift starts a new generation: the keys of the oldest one leave the set.
+func (w *keyWindow) shift() {
+	for _, k := range w.prev {
+		delete(w.set, k)
+	}
+	// A key is written at most once while it is in the set, so no key of
+	// cur was also in prev.
+	w.prev, w.cur = w.cur, nil
+}
+
+// dedupOn reports whether this partition keeps a window.
+func (p *Partition) dedupOn() bool { return p.cfg.DedupWindow > 0 }
+
+// isDuplicate reports whether r is a copy of a record written earlier, and
+// otherwise remembers its key (buffered with the batch).
+func (p *Partition) isDuplicate(r *Record) bool {
+	if !p.dedupOn() || !r.Dedup || len(r.Key) == 0 {
+		return false
+	}
+	if p.keys.has(r.Key) {
+		return true
+	}
+	k := string(r.Key)
+	p.keys.add(k)
+	p.keysBuf = base64.StdEncoding.AppendEncode(p.keysBuf, r.Key)
+	p.keysBuf = append(p.keysBuf, '\n')
+	return false
+}
+
+// writeKeys writes and fsyncs the buffered keys (part of commit).
+func (p *Partition) writeKeys() error {
+	if len(p.keysBuf) == 0 {
+		return nil
+	}
+	if p.keysFile == nil {
+		f, err := os.OpenFile(p.abs(keysPath(p.topic, p.partition, p.keysGen)), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("opening dedup key file: %w", err)
+		}
+		p.keysFile = f
+	}
+	if _, err := p.keysFile.Write(p.keysBuf); err != nil {
+		return fmt.Errorf("writing dedup key file: %w", err)
+	}
+	if err := p.keysFile.Sync(); err != nil {
+		return fmt.Errorf("syncing dedup key file: %w", err)
+	}
+	p.keysSize += int64(len(p.keysBuf))
+	p.keysBuf = p.keysBuf[:0]
+	return nil
+}
+
+// shiftKeys starts the next key file generation once the current one is
+// full: checkpoint first, then the oldest file goes.
+func (p *Partition) shiftKeys() error {
+	if len(p.keys.cur) < p.cfg.DedupWindow {
+		return nil
+	}
+	if p.keysFile != nil {
+		if err := p.keysFile.Close(); err != nil {
+			return fmt.Errorf("closing dedup key file: %w", err)
+		}
+		p.keysFile = nil
+	}
+	p.keysGen++
+	p.keysSize = 0
+	p.keys.shift()
+	if err := p.writeCheckpoint(p.snapshot(p.ckpt.NextOffset)); err != nil {
+		return err
+	}
+	if p.keysGen >= 2 {
+		old := p.abs(keysPath(p.topic, p.partition, p.keysGen-2))
+		if err := os.Remove(old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing old dedup key file: %w", err)
+		}
+	}
+	return nil
+}
+
+// recoverKeys loads the window from the key files, truncating the current
+// one to the checkpoint (part of recover).
+func (p *Partition) recoverKeys() error {
+	p.keys.reset()
+	p.keysBuf = p.keysBuf[:0]
+	p.keysGen, p.keysSize = p.ckpt.KeysGen, p.ckpt.KeysSize
+	if !p.dedupOn() {
+		return nil
+	}
+	if p.keysGen > 0 {
+		prev := keysPath(p.topic, p.partition, p.keysGen-1)
+		keys, err := readKeys(p.abs(prev), -1)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			p.keys.set[k] = struct{}{}
+		}
+		p.keys.prev = keys
+	}
+	rel := keysPath(p.topic, p.partition, p.keysGen)
+	f, size, err := p.truncateTo(rel, p.keysSize)
+	if err != nil {
+		return err
+	}
+	p.keysFile, p.keysSize = f, size
+	if f == nil {
+		return nil
+	}
+	keys, err := readKeys(p.abs(rel), size)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		p.keys.add(k)
+	}
+	return nil
+}
+
+// readKeys reads the first size bytes of a key file (all of it when size is
+// -1; a missing file is empty).
+func readKeys(path string, size int64) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && size <= 0 {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading dedup key file: %w", err)
+	}
+	if size >= 0 && int64(len(data)) >= size {
+		data = data[:size]
+	}
+	var keys []string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		k, err := base64.StdEncoding.DecodeString(sc.Text())
+		if err != nil {
+			return nil, fmt.Errorf("dedup key file %s line %d is corrupt: %w", path, line, err)
+		}
+		keys = append(keys, string(k))
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading dedup key file %s: %w", path, err)
+	}
+	return keys, nil
+}

@@ -1,0 +1,160 @@
+package archive
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// keyed returns records at offsets from.. with the given keys, marked Dedup.
+func keyed(from int64, keys ...string) []Record {
+	var rs []Record
+	for i, k := range keys {
+		o := from + int64(i)
+		r := Record{Offset: o, Time: t0(), Value: []byte(fmt.Sprintf(`{"id":%q,"o":%d}`, k, o)), Dedup: true}
+		if k != "" {
+			r.Key = []byte(k)
+		}
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+func ids(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	for _, l := range allLines(t, dir, "tweets") {
+		var id string
+		var o int
+		if _, err := fmt.Sscanf(l, `{"id":%q,"o":%d}`, &id, &o); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
+func TestDedupDropsRepeatedKeys(t *testing.T) {
+	a := testArchive(t, Config{DedupWindow: 100})
+	p := openPartition(t, a, "tweets", 0)
+
+	res := mustAppend(t, p, keyed(0, "a", "b", "a", "c"))
+	if res.Written != 3 || res.Duplicates != 1 {
+		t.Fatalf("first batch: written %d duplicates %d; want 3 and 1", res.Written, res.Duplicates)
+	}
+	res = mustAppend(t, p, keyed(4, "b", "d", ""))
+	if res.Written != 2 || res.Duplicates != 1 {
+		t.Fatalf("second batch: written %d duplicates %d; want 2 (d and the keyless one) and 1", res.Written, res.Duplicates)
+	}
+	// Not marked Dedup (a control message, a foreign producer): kept.
+	rs := keyed(7, "a")
+	rs[0].Dedup = false
+	if res := mustAppend(t, p, rs); res.Written != 1 {
+		t.Fatalf("unmarked record: written %d; want 1", res.Written)
+	}
+	if p.NextOffset() != 8 {
+		t.Fatalf("NextOffset = %d; want 8 (duplicates are consumed too)", p.NextOffset())
+	}
+	if got, want := ids(t, a.Dir()), []string{"a", "b", "c", "d", "", "a"}; !slices.Equal(got, want) {
+		t.Fatalf("archived ids %q; want %q", got, want)
+	}
+}
+
+func TestDedupOff(t *testing.T) {
+	a := testArchive(t, Config{})
+	p := openPartition(t, a, "tweets", 0)
+	if res := mustAppend(t, p, keyed(0, "a", "a")); res.Written != 2 || res.Duplicates != 0 {
+		t.Fatalf("written %d duplicates %d; want 2 and 0 with DedupWindow 0", res.Written, res.Duplicates)
+	}
+}
+
+// TestDedupSurvivesRestart: the window is persisted with the checkpoint.
+func TestDedupSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	a := testArchive(t, Config{Dir: dir, DedupWindow: 100})
+	p, err := a.Partition(t.Context(), "tweets", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, p, keyed(0, "a", "b"))
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p2 := openPartition(t, testArchive(t, Config{Dir: dir, DedupWindow: 100}), "tweets", 0)
+	res := mustAppend(t, p2, keyed(2, "b", "c", "a"))
+	if res.Written != 1 || res.Duplicates != 2 {
+		t.Fatalf("after restart: written %d duplicates %d; want 1 and 2", res.Written, res.Duplicates)
+	}
+}
+
+// TestDedupGenerations: the window holds between DedupWindow and twice as
+// many keys, in at most two key files.
+func TestDedupGenerations(t *testing.T) {
+	dir := t.TempDir()
+	a := testArchive(t, Config{Dir: dir, DedupWindow: 3})
+	p := openPartition(t, a, "tweets", 0)
+	mustAppend(t, p, keyed(0, "k0", "k1", "k2", "k3", "k4", "k5", "k6"))
+	// Generations: {k0 k1 k2} {k3 k4 k5} {k6}: k0-k2 have left the window.
+	files, _ := filepath.Glob(filepath.Join(dir, "_state", "tweets-0.keys.*"))
+	if len(files) != 2 {
+		t.Fatalf("key files %v; want 2 generations", files)
+	}
+	res := mustAppend(t, p, keyed(7, "k0", "k3", "k5", "k6"))
+	if res.Written != 1 || res.Duplicates != 3 {
+		t.Fatalf("written %d duplicates %d; want k0 written again and k3, k5, k6 dropped", res.Written, res.Duplicates)
+	}
+	// The same holds after a restart.
+	p.Close()
+	p2 := openPartition(t, testArchive(t, Config{Dir: dir, DedupWindow: 3}), "tweets", 0)
+	res = mustAppend(t, p2, keyed(11, "k4", "k5", "k6", "k0", "k1"))
+	if res.Duplicates != 4 || res.Written != 1 {
+		t.Fatalf("after restart: written %d duplicates %d; want k1 written and k4, k5, k6, k0 dropped", res.Written, res.Duplicates)
+	}
+}
+
+// TestDedupCrashBeforeCheckpoint: keys fsynced but not checkpointed belong
+// to records that were not archived; after recovery those records must be
+// written when they come again, not dropped as duplicates.
+func TestDedupCrashBeforeCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	a := testArchive(t, Config{Dir: dir, DedupWindow: 100})
+	p, err := a.Partition(t.Context(), "tweets", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, p, keyed(0, "a"))
+	p.Close()
+	// The crash: the key of offset 1 ("b") reached the key file, its
+	// checkpoint did not.
+	appendBytes(t, filepath.Join(dir, keysPath("tweets", 0, 0)), []byte("Yg==\n"))
+	p2 := openPartition(t, testArchive(t, Config{Dir: dir, DedupWindow: 100}), "tweets", 0)
+	res := mustAppend(t, p2, keyed(1, "b", "a"))
+	if res.Written != 1 || res.Duplicates != 1 {
+		t.Fatalf("written %d duplicates %d; want b written and a dropped", res.Written, res.Duplicates)
+	}
+	if got := ids(t, dir); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("archived ids %q; want [a b]", got)
+	}
+}
+
+func TestDedupCorruptKeyFileNamesIt(t *testing.T) {
+	dir := t.TempDir()
+	a := testArchive(t, Config{Dir: dir, DedupWindow: 100})
+	p, err := a.Partition(t.Context(), "tweets", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, p, keyed(0, "a"))
+	p.Close()
+	path := filepath.Join(dir, keysPath("tweets", 0, 0))
+	if err := os.WriteFile(path, []byte("!!!\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = testArchive(t, Config{Dir: dir, DedupWindow: 100}).Partition(t.Context(), "tweets", 0)
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("err = %v; want one naming %s", err, path)
+	}
+}
