@@ -297,3 +297,132 @@ func TestDuplicatesDropped(t *testing.T) {
 		t.Fatalf("duplicates = %d; want 100", got)
 	}
 }
+
+// TestWriteFailureHoldsCommits: while the output cannot be written (a file
+// stands where the topic's folder must go, as a full or broken disk would
+// fail), nothing is committed; once it can, everything lands once.
+func TestWriteFailureHoldsCommits(t *testing.T) {
+	const topic = "tweets"
+	brokers := cluster(t, topic, 3)
+	produce(t, brokers, topic, 0, 100)
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, topic)
+	if err := os.WriteFile(blocker, []byte("not a folder"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := newRunner(t, brokers, topic, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for r.Stats.WriteErrors.Load() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("no write errors reported")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := committed(t, brokers, topic, 3); got != 0 {
+		t.Fatalf("committed %d offsets while nothing could be written; want 0", got)
+	}
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	for r.Stats.Written.Load() < 100 {
+		if time.Now().After(deadline.Add(20 * time.Second)) {
+			t.Fatalf("written %d after the disk recovered; want 100", r.Stats.Written.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if ids := outputIDs(t, dir, topic); len(ids) != 100 {
+		t.Fatalf("got %d ids; want 100", len(ids))
+	}
+	if got := committed(t, brokers, topic, 3); got != 100 {
+		t.Fatalf("committed %d; want 100", got)
+	}
+}
+
+// TestBadValuesDeadLettered: values that are not one line of JSON go to the
+// dead-letter area with their coordinates, and the partition keeps flowing.
+func TestBadValuesDeadLettered(t *testing.T) {
+	const topic = "tweets"
+	brokers := cluster(t, topic, 1)
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	values := []string{`{"id":1}`, ``, `not json`, "\"\xff\xfe\"", "{\"a\":1}\n{\"b\":2}", `{"id":2}`, `{"id":3`, `{"id":4}`}
+	var msgs []kafka.Message
+	for _, v := range values {
+		msgs = append(msgs, kafka.Message{Value: []byte(v)})
+	}
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	r := newRunner(t, brokers, topic, dir)
+	runUntil(t, r, 30*time.Second, func() bool { return r.Stats.Written.Load()+r.Stats.DeadLettered.Load() == int64(len(values)) })
+	if w, d := r.Stats.Written.Load(), r.Stats.DeadLettered.Load(); w != 3 || d != 5 {
+		t.Fatalf("written %d dead-lettered %d; want 3 and 5", w, d)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "_deadletter", topic, topic+"-p0.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("dead-letter file has %d lines; want 5:\n%s", len(lines), data)
+	}
+	for _, want := range []string{`"offset":1`, `"offset":2`, `"offset":3`, `"offset":4`, `"offset":6`} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("dead-letter file lacks %s:\n%s", want, data)
+		}
+	}
+	if !strings.Contains(lines[0], `"topic":"tweets"`) || !strings.Contains(lines[0], `"reason"`) {
+		t.Errorf("dead-letter line lacks topic or reason: %s", lines[0])
+	}
+}
+
+// TestRebalanceMidBatch: a second member joins while the first holds an
+// open batch, then the first leaves; every message is archived once.
+func TestRebalanceMidBatch(t *testing.T) {
+	const topic = "tweets"
+	brokers := cluster(t, topic, 4)
+	dir := t.TempDir()
+	r1 := newRunner(t, brokers, topic, dir)
+	r1.cfg.Batch.MaxWait = 2 * time.Second // batches stay open across the rebalance
+	r2 := newRunner(t, brokers, topic, dir)
+
+	ctx1, stop1 := context.WithCancel(context.Background())
+	ctx2, stop2 := context.WithCancel(context.Background())
+	done1, done2 := make(chan error, 1), make(chan error, 1)
+	go func() { done1 <- r1.Run(ctx1) }()
+	produce(t, brokers, topic, 0, 500)
+	time.Sleep(500 * time.Millisecond)
+	go func() { done2 <- r2.Run(ctx2) }()
+	produce(t, brokers, topic, 500, 500)
+	time.Sleep(2 * time.Second)
+	stop1()
+	if err := <-done1; err != nil {
+		t.Fatal(err)
+	}
+	produce(t, brokers, topic, 1000, 500)
+	deadline := time.Now().Add(40 * time.Second)
+	for len(outputIDs(t, dir, topic)) < 1500 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop2()
+	if err := <-done2; err != nil {
+		t.Fatal(err)
+	}
+	ids := outputIDs(t, dir, topic)
+	if len(ids) != 1500 {
+		t.Fatalf("got %d distinct ids; want 1500", len(ids))
+	}
+	for id, c := range ids {
+		if c != 1 {
+			t.Fatalf("id %s written %d times; want once", id, c)
+		}
+	}
+}
