@@ -113,7 +113,7 @@ func (s *syncBuffer) String() string {
 func start(t *testing.T, svc string, env ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, svc))
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "LOG_FORMAT=text", "LOG_LEVEL=info", "PROGRESS_INTERVAL=1s"}, env...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "LOG_FORMAT=text", "LOG_LEVEL=info", "PROGRESS_INTERVAL=1s", "HTTP_ADDR=127.0.0.1:0"}, env...)
 	p := &proc{name: svc, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {

@@ -17,11 +17,14 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tweetpipe/tweetpipe/producer/internal/config"
+	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/publish"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/jetstream"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/replay"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/synthetic"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/twitter"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/xv2"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -111,6 +114,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		BatchTimeout: cfg.KafkaBatchTimeout,
 		WriteTimeout: cfg.KafkaWriteTimeout,
 		PendingMax:   cfg.PendingMax,
+		Classify:     classifier(cfg.Source),
 	}, log)
 	if err != nil {
 		return err
@@ -170,8 +174,39 @@ func newSource(cfg config.Config, log *slog.Logger) (source.Source, error) {
 			MaxMessageBytes: cfg.TwitterMaxMessageBytes,
 			StallTimeout:    cfg.TwitterStallTimeout,
 		}, log)
+	case "xv2":
+		return xv2.New(xv2.Config{
+			BearerToken:     cfg.XBearerToken.Reveal(),
+			URL:             cfg.XStreamURL,
+			TweetFields:     cfg.XTweetFields,
+			Expansions:      cfg.XExpansions,
+			UserFields:      cfg.XUserFields,
+			BackfillMinutes: cfg.XBackfillMinutes,
+			StallTimeout:    cfg.XStallTimeout,
+		}, log)
+	case "jetstream":
+		return jetstream.New(jetstream.Config{
+			URL:          cfg.JetstreamURL,
+			Collections:  cfg.JetstreamCollections,
+			Langs:        cfg.JetstreamLangs,
+			StateDir:     cfg.StateDir,
+			Rewind:       cfg.JetstreamRewind,
+			StallTimeout: cfg.JetstreamStallTimeout,
+		}, log)
 	}
-	return nil, fmt.Errorf("SOURCE=%q: accepts synthetic, replay or twitter", cfg.Source)
+	return nil, fmt.Errorf("SOURCE=%q: accepts synthetic, replay, twitter, xv2 or jetstream", cfg.Source)
+}
+
+// classifier returns how the source's payloads are read: v1.1 JSON for
+// synthetic, replay and twitter, their own shape for the others.
+func classifier(source string) func([]byte) (message.Message, error) {
+	switch source {
+	case "xv2":
+		return xv2.Classify
+	case "jetstream":
+		return jetstream.Classify
+	}
+	return message.Classify
 }
 
 func progress(ctx context.Context, every time.Duration, s *publish.Stats, log *slog.Logger) {

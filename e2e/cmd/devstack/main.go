@@ -69,12 +69,14 @@ func run(port int, bin, out, state string) error {
 		return env
 	}
 	env = setDefault(env, "PROGRESS_INTERVAL", "5s", "SOURCE", "synthetic")
+	// Both services on one host: each its own health and metrics port.
+	httpAddr := map[string]string{"producer": "127.0.0.1:8081", "consumer": "127.0.0.1:8082"}
 
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	for i, name := range []string{"consumer", "producer"} {
 		cmd := exec.Command(filepath.Join(bin, name))
-		cmd.Env = env
+		cmd.Env = append(env, "HTTP_ADDR="+httpAddr[name])
 		cmd.Stdout = prefixed(name, os.Stdout)
 		cmd.Stderr = prefixed(name, os.Stderr)
 		// Own process group: the terminal's Ctrl-C reaches devstack, which

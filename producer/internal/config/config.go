@@ -56,7 +56,8 @@ type Config struct {
 	KafkaStartupTimeout    time.Duration `envconfig:"KAFKA_STARTUP_TIMEOUT" default:"2m" desc:"how long to wait for the broker at start before giving up (0: forever)"`
 	PendingMax             int           `envconfig:"PENDING_MAX" default:"10000" desc:"messages held in memory waiting for Kafka before the source is paused"`
 
-	Source string `envconfig:"SOURCE" default:"synthetic" desc:"synthetic, replay or twitter"`
+	Source   string `envconfig:"SOURCE" default:"synthetic" desc:"synthetic, replay, twitter, xv2 or jetstream"`
+	StateDir string `envconfig:"STATE_DIR" default:"./state" desc:"where resumable sources (replay, jetstream) keep the position Kafka acknowledged"`
 
 	SyntheticRate  float64 `envconfig:"SYNTHETIC_RATE" default:"50" desc:"synthetic posts per second (0: as fast as possible)"`
 	SyntheticCount int64   `envconfig:"SYNTHETIC_COUNT" default:"0" desc:"synthetic posts to generate, then exit (0: endless)"`
@@ -76,6 +77,21 @@ type Config struct {
 	TwitterLocations       []string      `envconfig:"TWITTER_LOCATIONS" desc:"comma list of bounding-box coordinates (sw lon,sw lat,ne lon,ne lat, ...)"`
 	TwitterMaxMessageBytes int           `envconfig:"TWITTER_MAX_MESSAGE_BYTES" default:"1048576" desc:"larger stream messages are dropped, counted and logged"`
 	TwitterStallTimeout    time.Duration `envconfig:"TWITTER_STALL_TIMEOUT" default:"90s" desc:"no byte for this long means the connection is dead"`
+
+	HTTPAddr         string        `envconfig:"HTTP_ADDR" default:":8080" desc:"address of /healthz, /readyz and /metrics (empty: off)"`
+	XBearerToken     Secret        `envconfig:"X_BEARER_TOKEN" desc:"X API v2 app-only bearer token for SOURCE=xv2; or X_BEARER_TOKEN_FILE"`
+	XStreamURL       string        `envconfig:"X_STREAM_URL" default:"https://api.x.com/2/tweets/sample/stream" desc:"X API v2 sampled stream URL (sample10 too)"`
+	XTweetFields     []string      `envconfig:"X_TWEET_FIELDS" default:"created_at,author_id,lang,conversation_id,referenced_tweets,entities,public_metrics,possibly_sensitive" desc:"tweet.fields to request"`
+	XExpansions      []string      `envconfig:"X_EXPANSIONS" default:"author_id" desc:"expansions to request"`
+	XUserFields      []string      `envconfig:"X_USER_FIELDS" default:"created_at,username,name,description,location,public_metrics,verified" desc:"user.fields to request"`
+	XBackfillMinutes int           `envconfig:"X_BACKFILL_MINUTES" default:"0" desc:"minutes of backfill asked for on reconnect (0-5; needs an academic/enterprise project)"`
+	XStallTimeout    time.Duration `envconfig:"X_STALL_TIMEOUT" default:"20s" desc:"no byte (heartbeats included) for this long means the connection is dead"`
+
+	JetstreamURL          string        `envconfig:"JETSTREAM_URL" default:"wss://jetstream2.us-east.bsky.network/subscribe" desc:"Bluesky Jetstream websocket URL"`
+	JetstreamCollections  []string      `envconfig:"JETSTREAM_COLLECTIONS" default:"app.bsky.feed.post" desc:"collections to subscribe to (NSIDs or prefix.*)"`
+	JetstreamLangs        []string      `envconfig:"JETSTREAM_LANGS" desc:"keep only posts whose langs include one of these (e.g. hi,en); empty keeps all"`
+	JetstreamRewind       time.Duration `envconfig:"JETSTREAM_REWIND" default:"5s" desc:"a reconnection resumes this long before the last acknowledged event"`
+	JetstreamStallTimeout time.Duration `envconfig:"JETSTREAM_STALL_TIMEOUT" default:"60s" desc:"no message for this long means the connection is dead"`
 
 	LogLevel         string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat        string        `envconfig:"LOG_FORMAT" default:"auto" desc:"json, text, or auto (text on a terminal, json otherwise)"`
@@ -129,6 +145,7 @@ func explain(err error) error {
 // with _FILE appended (Docker secrets in /run/secrets/), when that is set.
 func loadSecretFiles(cfg *Config) error {
 	targets := map[string]*Secret{
+		"X_BEARER_TOKEN":          &cfg.XBearerToken,
 		"TWITTER_CONSUMER_KEY":    &cfg.TwitterConsumerKey,
 		"TWITTER_CONSUMER_SECRET": &cfg.TwitterConsumerSecret,
 		"TWITTER_ACCESS_TOKEN":    &cfg.TwitterAccessToken,
@@ -231,8 +248,16 @@ func (c Config) Validate() error {
 		if c.TwitterStallTimeout <= 0 {
 			bad("TWITTER_STALL_TIMEOUT=%s: must be positive", c.TwitterStallTimeout)
 		}
+	case "xv2":
+		if c.XBearerToken == "" {
+			bad("X_BEARER_TOKEN is required for SOURCE=xv2 (or X_BEARER_TOKEN_FILE naming a file that holds it)")
+		}
+	case "jetstream":
+		if c.StateDir == "" {
+			bad("STATE_DIR is required for SOURCE=jetstream: the resume position lives there")
+		}
 	default:
-		bad("SOURCE=%q: accepts synthetic, replay or twitter", c.Source)
+		bad("SOURCE=%q: accepts synthetic, replay, twitter, xv2 or jetstream", c.Source)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -20,7 +20,11 @@ func TestLoad(t *testing.T) {
 		{"replay needs a path", map[string]string{"SOURCE": "replay"}, "REPLAY_PATH is required"},
 		{"replay", map[string]string{"SOURCE": "replay", "REPLAY_PATH": "/x", "REPLAY_SPEED": "2.5"}, ""},
 		{"negative replay speed", map[string]string{"SOURCE": "replay", "REPLAY_PATH": "/x", "REPLAY_SPEED": "-1"}, "REPLAY_SPEED=-1"},
-		{"unknown source", map[string]string{"SOURCE": "myspace"}, `SOURCE="myspace": accepts synthetic, replay or twitter`},
+		{"unknown source", map[string]string{"SOURCE": "myspace"}, `SOURCE="myspace": accepts synthetic, replay, twitter, xv2 or jetstream`},
+		{"xv2 without token", map[string]string{"SOURCE": "xv2"}, "X_BEARER_TOKEN is required for SOURCE=xv2"},
+		{"xv2", map[string]string{"SOURCE": "xv2", "X_BEARER_TOKEN": "t"}, ""},
+		{"jetstream needs no account", map[string]string{"SOURCE": "jetstream"}, ""},
+		{"jetstream without a state dir", map[string]string{"SOURCE": "jetstream", "STATE_DIR": ""}, "STATE_DIR is required"},
 		{"partitions not a number", map[string]string{"KAFKA_PARTITIONS": "three"}, `KAFKA_PARTITIONS="three" does not parse as int`},
 		{"partitions out of range", map[string]string{"KAFKA_PARTITIONS": "0"}, "KAFKA_PARTITIONS=0: accepts 1 to 10000"},
 		{"bad compression", map[string]string{"KAFKA_COMPRESSION": "brotli"}, `KAFKA_COMPRESSION="brotli"`},
@@ -54,7 +58,7 @@ func clearEnv(t *testing.T) {
 	t.Helper()
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		for _, prefix := range []string{"KAFKA_", "SOURCE", "SYNTHETIC_", "REPLAY_", "TWITTER_", "LOG_", "PROGRESS_", "SHUTDOWN_", "PENDING_"} {
+		for _, prefix := range []string{"KAFKA_", "SOURCE", "SYNTHETIC_", "REPLAY_", "TWITTER_", "X_", "JETSTREAM_", "STATE_", "HTTP_", "LOG_", "PROGRESS_", "SHUTDOWN_", "PENDING_"} {
 			if strings.HasPrefix(k, prefix) {
 				t.Setenv(k, "")
 				os.Unsetenv(k)

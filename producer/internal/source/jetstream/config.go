@@ -1,0 +1,221 @@
+package jetstream
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/twitter"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultURL             = "wss://jetstream2.us-east.bsky.network/subscribe"
+	DefaultCollection      = "app.bsky.feed.post"
+	DefaultRewind          = 5 * time.Second
+	DefaultStallTimeout    = 60 * time.Second
+	DefaultMaxMessageBytes = 1 << 20
+	DefaultSaveInterval    = time.Second
+)
+
+// maxCollections is how many wantedCollections Jetstream accepts.
+const maxCollections = 100
+
+// Config is what SOURCE=jetstream needs. The service's config package fills
+// it from the variables named in the comments; zero values take the
+// defaults. Lists hold one item per element (the variables are comma lists).
+type Config struct {
+	URL         string   // JETSTREAM_URL, default DefaultURL (ws, wss, http or https)
+	Collections []string // JETSTREAM_COLLECTIONS: NSIDs or prefixes ending ".*"; default app.bsky.feed.post
+	// Langs (JETSTREAM_LANGS) keeps only the posts (app.bsky.feed.post
+	// creates and updates) whose record.langs has a tag in the list, by
+	// BCP 47 prefix: "en" keeps "en" and "en-US". Empty keeps everything.
+	// Other events (deletes, identity, account, other collections) pass.
+	Langs []string
+
+	// StateDir (STATE_DIR, required) holds the resume file, StateFile:
+	// the time_us of the last event Kafka acknowledged.
+	StateDir string
+	// Rewind (JETSTREAM_REWIND, default 5s) is how far before the saved or
+	// last seen time_us a (re)connection's cursor starts, so that nothing
+	// falls between two connections; the copies are dropped downstream.
+	Rewind       time.Duration
+	StallTimeout time.Duration // JETSTREAM_STALL_TIMEOUT, default 60s without a message
+	// MaxMessageBytes (default 1 MiB) drops larger messages, counted and
+	// logged, keeping the connection.
+	MaxMessageBytes int
+	// SaveInterval (default 1s) is how often the resume file is rewritten
+	// while acknowledgements come in; it is also written when Run returns
+	// and when the last record in flight is acknowledged after that.
+	SaveInterval time.Duration
+
+	// The reconnect schedule, the v1.1 source's; zero values take its
+	// numbers (twitter.Default*Backoff*). Tests shorten them.
+	NetworkBackoffStep      time.Duration
+	NetworkBackoffMax       time.Duration
+	HTTPBackoffInitial      time.Duration
+	HTTPBackoffMax          time.Duration
+	RateLimitBackoffInitial time.Duration
+	RateLimitBackoffMax     time.Duration
+
+	// Transport carries the websocket handshake; nil uses a clone of
+	// http.DefaultTransport (proxy from the environment).
+	Transport http.RoundTripper
+}
+
+// LogValue shows the configuration for the start-up log.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("url", redactURL(c.URL)),
+		slog.Any("collections", c.Collections),
+		slog.Any("langs", c.Langs),
+		slog.String("state_dir", c.StateDir),
+		slog.Duration("rewind", c.Rewind),
+		slog.Duration("stall_timeout", c.StallTimeout),
+		slog.Int("max_message_bytes", c.MaxMessageBytes),
+	)
+}
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "[unparsable]"
+	}
+	return u.Redacted()
+}
+
+// withDefaults validates c and returns it cleaned up: list items trimmed,
+// empty ones dropped, languages in lower case, defaults filled in.
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	if c.URL == "" {
+		c.URL = DefaultURL
+	}
+	if u, err := url.Parse(c.URL); err != nil || !slices.Contains([]string{"ws", "wss", "http", "https"}, u.Scheme) || u.Host == "" {
+		errs = append(errs, fmt.Errorf("JETSTREAM_URL %q is not a ws(s) URL, such as %s", redactURL(c.URL), DefaultURL))
+	}
+
+	c.Collections = cleanList(c.Collections, false)
+	if len(c.Collections) == 0 {
+		c.Collections = []string{DefaultCollection}
+	}
+	if len(c.Collections) > maxCollections {
+		errs = append(errs, fmt.Errorf("JETSTREAM_COLLECTIONS: %d collections; Jetstream accepts at most %d", len(c.Collections), maxCollections))
+	}
+	for _, col := range c.Collections {
+		if !isCollection(col) {
+			errs = append(errs, fmt.Errorf("JETSTREAM_COLLECTIONS: %q is not an NSID such as app.bsky.feed.post, or a prefix such as app.bsky.graph.*", col))
+		}
+	}
+	c.Langs = cleanList(c.Langs, true)
+	for _, l := range c.Langs {
+		if !isLangTag(l) {
+			errs = append(errs, fmt.Errorf("JETSTREAM_LANGS: %q is not a language tag such as en or pt-BR", l))
+		}
+	}
+
+	if strings.TrimSpace(c.StateDir) == "" {
+		errs = append(errs, errors.New("STATE_DIR is required for SOURCE=jetstream: a directory that keeps the stream position across restarts (a volume in a container)"))
+	}
+	for _, d := range []struct {
+		v    *time.Duration
+		def  time.Duration
+		name string
+	}{
+		{&c.Rewind, DefaultRewind, "JETSTREAM_REWIND"},
+		{&c.StallTimeout, DefaultStallTimeout, "JETSTREAM_STALL_TIMEOUT"},
+		{&c.SaveInterval, DefaultSaveInterval, "the state save interval"},
+		{&c.NetworkBackoffStep, twitter.DefaultNetworkBackoffStep, "the network back-off step"},
+		{&c.NetworkBackoffMax, twitter.DefaultNetworkBackoffMax, "the network back-off maximum"},
+		{&c.HTTPBackoffInitial, twitter.DefaultHTTPBackoffInitial, "the HTTP back-off start"},
+		{&c.HTTPBackoffMax, twitter.DefaultHTTPBackoffMax, "the HTTP back-off maximum"},
+		{&c.RateLimitBackoffInitial, twitter.DefaultRateLimitBackoffInitial, "the rate-limit back-off start"},
+		{&c.RateLimitBackoffMax, twitter.DefaultRateLimitBackoffMax, "the rate-limit back-off maximum"},
+	} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+		if *d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %s", d.name, *d.v))
+		}
+	}
+	for _, p := range []struct {
+		start, ceiling time.Duration
+		name           string
+	}{
+		{c.NetworkBackoffStep, c.NetworkBackoffMax, "network"},
+		{c.HTTPBackoffInitial, c.HTTPBackoffMax, "HTTP"},
+		{c.RateLimitBackoffInitial, c.RateLimitBackoffMax, "rate-limit"},
+	} {
+		if p.ceiling < p.start {
+			errs = append(errs, fmt.Errorf("the %s back-off maximum %s is below its start %s", p.name, p.ceiling, p.start))
+		}
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.MaxMessageBytes < 0 {
+		errs = append(errs, fmt.Errorf("the maximum message size must be positive, got %d", c.MaxMessageBytes))
+	}
+	return c, errors.Join(errs...)
+}
+
+func cleanList(in []string, lower bool) []string {
+	var out []string
+	for _, s := range in {
+		s = strings.TrimSpace(s)
+		if lower {
+			s = strings.ToLower(s)
+		}
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// isCollection checks an NSID (three or more dot-separated segments of
+// letters, digits and '-') or a prefix of one ending in ".*".
+func isCollection(s string) bool {
+	segs := strings.Split(s, ".")
+	if segs[len(segs)-1] == "*" {
+		segs = segs[:len(segs)-1]
+		if len(segs) < 2 {
+			return false
+		}
+	} else if len(segs) < 3 {
+		return false
+	}
+	for _, seg := range segs {
+		if seg == "" || len(seg) > 63 {
+			return false
+		}
+		for _, r := range seg {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return len(s) <= 317
+}
+
+// isLangTag checks the shape of a BCP 47 tag: subtags of 1 to 8 letters or
+// digits joined by '-'.
+func isLangTag(s string) bool {
+	for _, sub := range strings.Split(s, "-") {
+		if sub == "" || len(sub) > 8 {
+			return false
+		}
+		for _, r := range sub {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,456 @@
+package jetstream
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tweetpipe/tweetpipe/producer/internal/source"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/twitter"
+)
+
+var _ source.Source = (*Source)(nil)
+
+var postsOnly = []string{"app.bsky.feed.post"}
+
+func testConfig(url, dir string) Config {
+	return Config{
+		URL:                     url,
+		Collections:             postsOnly,
+		StateDir:                dir,
+		Rewind:                  5 * time.Second,
+		StallTimeout:            2 * time.Second,
+		SaveInterval:            20 * time.Millisecond,
+		NetworkBackoffStep:      2 * time.Millisecond,
+		NetworkBackoffMax:       20 * time.Millisecond,
+		HTTPBackoffInitial:      5 * time.Millisecond,
+		HTTPBackoffMax:          50 * time.Millisecond,
+		RateLimitBackoffInitial: 10 * time.Millisecond,
+		RateLimitBackoffMax:     100 * time.Millisecond,
+	}
+}
+
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func newTestSource(t *testing.T, cfg Config) (*Source, *logBuffer) {
+	t.Helper()
+	logs := &logBuffer{}
+	src, err := New(cfg, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return src, logs
+}
+
+// collector is an Emit that keeps what it is given. With autoAck it
+// acknowledges each record at once, as a pipeline whose Kafka never lags.
+type collector struct {
+	autoAck bool
+
+	mu      sync.Mutex
+	records []source.Record
+	acked   int // records[:acked] are acknowledged
+}
+
+func (c *collector) emit(ctx context.Context, r source.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.records = append(c.records, r)
+	if c.autoAck {
+		c.ackLocked(len(c.records))
+	}
+	return nil
+}
+
+// ack acknowledges the records up to n, in order, as the publisher does.
+func (c *collector) ack(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ackLocked(n)
+}
+
+func (c *collector) ackLocked(n int) {
+	for ; c.acked < n; c.acked++ {
+		if a := c.records[c.acked].Ack; a != nil {
+			a()
+		}
+	}
+}
+
+func (c *collector) values() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out [][]byte
+	for _, r := range c.records {
+		out = append(out, r.Value)
+	}
+	return out
+}
+
+func (c *collector) waitFor(t *testing.T, n int, errc <-chan error) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for len(c.values()) < n {
+		select {
+		case err := <-errc:
+			t.Fatalf("Run returned %v with %d records; want %d records first", err, len(c.values()), n)
+		case <-deadline:
+			t.Fatalf("got %d records after 10s; want %d", len(c.values()), n)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func run(t *testing.T, src *Source, c *collector) (<-chan error, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- src.Run(ctx, c.emit) }()
+	return errc, func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-errc:
+			if err != nil {
+				t.Errorf("Run after cancel: got %v; want nil", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Run did not return within 5s of cancel")
+		}
+	}
+}
+
+// savedPosition reads the state file's time_us; 0 when there is none.
+func savedPosition(t *testing.T, dir string) int64 {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, StateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s state
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatalf("state file %q: %v", data, err)
+	}
+	if want := time.UnixMicro(s.TimeUS).UTC().Format(time.RFC3339Nano); s.Time != want {
+		t.Errorf("state file time %q; want %q", s.Time, want)
+	}
+	return s.TimeUS
+}
+
+func waitSaved(t *testing.T, dir string, want int64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for savedPosition(t, dir) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("state file holds time_us %d after 5s; want %d", savedPosition(t, dir), want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestResumeFromAcknowledged: a source reads ten events, Kafka acknowledges
+// seven, the source stops. A new source on the same STATE_DIR asks for the
+// events from JETSTREAM_REWIND before the seventh; the server replays from
+// there. Every event comes out at least once, byte for byte, and the only
+// ones that come out twice are those at or after the cursor that the first
+// run had read: the copies the consumer's dedup window drops by key.
+func TestResumeFromAcknowledged(t *testing.T) {
+	const step = 1500 * time.Millisecond // rewind 5s = 3.33 steps: the cursor falls between events
+	events := timeline(20, step)
+	srv := newJSServer(t, postsOnly, replay(events[:10], endHold), replay(events, endHold))
+	dir := t.TempDir()
+	cfg := testConfig(srv.wsURL(), dir)
+
+	// Run 1: live (no cursor); seven of ten acknowledged, then stopped.
+	src1, _ := newTestSource(t, cfg)
+	first := &collector{}
+	errc, stop := run(t, src1, first)
+	first.waitFor(t, 10, errc)
+	first.ack(7)
+	acked := events[6].timeUS
+	waitSaved(t, dir, acked) // saved while running, by the ticker
+	stop()
+	if got := savedPosition(t, dir); got != acked {
+		t.Fatalf("after stop the state file holds %d; want %d (the seventh event)", got, acked)
+	}
+	if c := srv.cursorOf(t, 0); c != "" {
+		t.Errorf("first connection: cursor=%s; want none (live)", c)
+	}
+
+	// Run 2: a new source on the same STATE_DIR resumes.
+	src2, _ := newTestSource(t, cfg)
+	second := &collector{}
+	errc, stop = run(t, src2, second)
+	wantCursor := acked - cfg.Rewind.Microseconds()
+	var replayed []testEvent
+	for _, e := range events {
+		if e.timeUS >= wantCursor {
+			replayed = append(replayed, e)
+		}
+	}
+	second.waitFor(t, len(replayed), errc)
+	stop()
+	if got := srv.cursorOf(t, 1); got != strconv.FormatInt(wantCursor, 10) {
+		t.Errorf("second connection: cursor=%s; want %d (last acknowledged %d minus 5s)", got, wantCursor, acked)
+	}
+	for i, q := range srv.connections() {
+		if got := q["wantedCollections"]; !slices.Equal(got, postsOnly) {
+			t.Errorf("connection %d: wantedCollections %q; want %q", i+1, got, postsOnly)
+		}
+	}
+
+	// Byte for byte, in order, each run.
+	compare(t, "first run", first.values(), events[:10])
+	compare(t, "second run", second.values(), replayed)
+
+	// Every event at least once; the overlap is exactly the events of the
+	// first run at or after the cursor.
+	count := map[string]int{}
+	for _, v := range append(first.values(), second.values()...) {
+		count[string(v)]++
+	}
+	var overlap []int64
+	for i, e := range events {
+		switch n := count[string(e.raw)]; {
+		case n == 0:
+			t.Errorf("event %d (time_us %d) never emitted", i, e.timeUS)
+		case n == 2:
+			overlap = append(overlap, e.timeUS)
+		case n > 2:
+			t.Errorf("event %d emitted %d times", i, n)
+		}
+	}
+	var wantOverlap []int64
+	for _, e := range events[:10] {
+		if e.timeUS >= wantCursor {
+			wantOverlap = append(wantOverlap, e.timeUS)
+		}
+	}
+	if !slices.Equal(overlap, wantOverlap) {
+		t.Errorf("events emitted twice: %v; want %v (events 3 to 9)", overlap, wantOverlap)
+	}
+	if len(wantOverlap) != 7 {
+		t.Fatalf("test setup: overlap of %d events; want 7", len(wantOverlap))
+	}
+	// Copies carry the key of the first delivery.
+	for _, e := range events {
+		m, err := Classify(e.raw)
+		if err != nil || string(m.Key) != e.key {
+			t.Errorf("Classify(%.60s): key %q, %v; want %q", e.raw, m.Key, err, e.key)
+		}
+	}
+	if st := src2.Stats(); st.Connections != 1 || st.Messages != int64(len(replayed)) || st.LastEventTimeUS != events[19].timeUS {
+		t.Errorf("second run stats %+v", st)
+	}
+}
+
+func compare(t *testing.T, what string, got [][]byte, want []testEvent) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: got %d records; want %d", what, len(got), len(want))
+	}
+	for i := range min(len(got), len(want)) {
+		if !bytes.Equal(got[i], want[i].raw) {
+			t.Errorf("%s: record %d is %.100q; want %.100q", what, i, got[i], want[i].raw)
+			return
+		}
+	}
+}
+
+// TestPositionSavedAfterRunReturns: acknowledgements that come while the
+// publisher drains, after Run returned, still move the saved position: on
+// a timer, and at once when the last record in flight is acknowledged.
+func TestPositionSavedAfterRunReturns(t *testing.T) {
+	events := timeline(5, time.Second)
+	srv := newJSServer(t, postsOnly, replay(events, endHold))
+	dir := t.TempDir()
+	cfg := testConfig(srv.wsURL(), dir)
+	cfg.SaveInterval = 50 * time.Millisecond
+	src, _ := newTestSource(t, cfg)
+	c := &collector{}
+	errc, stop := run(t, src, c)
+	c.waitFor(t, 5, errc)
+	stop()
+	if got := savedPosition(t, dir); got != 0 {
+		t.Fatalf("nothing acknowledged, yet the state file holds %d", got)
+	}
+	c.ack(2)
+	waitSaved(t, dir, events[1].timeUS) // the timer
+	c.ack(5)
+	if got := savedPosition(t, dir); got != events[4].timeUS {
+		t.Errorf("after the last acknowledgement the state file holds %d; want %d at once", got, events[4].timeUS)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != StateFile {
+		t.Errorf("STATE_DIR holds %v; want only %s (no temporary files left)", entries, StateFile)
+	}
+	if st := src.Stats(); st.StateWrites != 2 || st.SavedTimeUS != events[4].timeUS || st.StateFailures != 0 {
+		t.Errorf("stats %+v; want 2 writes", st)
+	}
+}
+
+// TestLangsFilter: JETSTREAM_LANGS keeps the posts whose langs match, by
+// BCP 47 prefix, and every other event. A filtered event still moves the
+// position when nothing is in flight.
+func TestLangsFilter(t *testing.T) {
+	ts := func(i int) int64 { return timeAt(i, time.Second) }
+	like := testEvent{raw: []byte(`{"did":"` + didA + `","time_us":` + strconv.FormatInt(ts(9), 10) + `,"kind":"commit","commit":{"rev":"3l3qo2vutsw2b","operation":"create","collection":"app.bsky.feed.like","rkey":"3l3qo2vuowo2b","record":{"$type":"app.bsky.feed.like","createdAt":"2024-09-09T19:46:02.102Z","subject":{"cid":"bafyreidc6sydkkbchcyg62v77wbhzvb2mvytlmsychqgwf2xojjtirmzj4","uri":"at://did:plc:wa7b35aakoll7hugkrjtf3xf/app.bsky.feed.post/3l3pte3p2e325"}},"cid":"bafyreidwaivazkwu67xztlmuobx35hs2lnfh3kolmgfmucldvhd3sgzcqi"}}`), timeUS: ts(9)}
+	update := testEvent{raw: []byte(`{"did":"` + didA + `","time_us":` + strconv.FormatInt(ts(10), 10) + `,"kind":"commit","commit":{"rev":"3l3qo2vutsw2c","operation":"update","collection":"app.bsky.feed.post","rkey":"3l3qo2vu00001","record":{"$type":"app.bsky.feed.post","createdAt":"2024-09-09T19:46:02.102Z","langs":["ja"],"text":"\u3053\u3093\u306b\u3061\u306f"},"cid":"bafyreib2"}}`), timeUS: ts(10)}
+	events := []testEvent{
+		postEvent(ts(0), didA, "3l3qo2vu00001", "hello", "en"),          // keep
+		postEvent(ts(1), didA, "3l3qo2vu00002", "hallo", "de"),          // drop
+		postEvent(ts(2), didA, "3l3qo2vu00003", "howdy", "en-US"),       // keep: en covers en-US
+		postEvent(ts(3), didB, "3l3qo2vu00004", "ol\u00e1", "pt", "en"), // keep: one matches
+		postEvent(ts(4), didB, "3l3qo2vu00005", "no langs"),             // drop: nothing to match
+		postEvent(ts(5), didB, "3l3qo2vu00006", "HELLO", "EN"),          // keep: case does not matter
+		deleteEvent(ts(6), didB, "app.bsky.feed.post", "3l3qo2vu00005"), // keep
+		identityEvent(ts(7), didB),                                      // keep
+		accountEvent(ts(8), didB),                                       // keep
+		like,                                                            // keep: not a post
+		update,                                                          // drop: a post in ja
+	}
+	keep := []testEvent{events[0], events[2], events[3], events[5], events[6], events[7], events[8], events[9]}
+	srv := newJSServer(t, postsOnly, replay(events, endHold))
+	dir := t.TempDir()
+	cfg := testConfig(srv.wsURL(), dir)
+	cfg.Langs = []string{"en"}
+	src, _ := newTestSource(t, cfg)
+	c := &collector{autoAck: true}
+	errc, stop := run(t, src, c)
+	c.waitFor(t, len(keep), errc)
+	// The last event is filtered: wait until it was read.
+	for deadline := time.Now().Add(5 * time.Second); src.Stats().Filtered < 3; {
+		if time.Now().After(deadline) {
+			t.Fatalf("filtered %d events after 5s; want 3", src.Stats().Filtered)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	compare(t, "records", c.values(), keep)
+	if got := savedPosition(t, dir); got != update.timeUS {
+		t.Errorf("state file holds %d; want %d (the filtered last event, nothing being in flight)", got, update.timeUS)
+	}
+	if st := src.Stats(); st.Posts != 4+1 || st.Filtered != 3 {
+		t.Errorf("stats %+v; want 5 posts (4 and a like), 3 filtered", st)
+	}
+}
+
+// TestReconnects: a 503 is retried, silence past the stall timeout and a
+// close frame reconnect; a reconnect's cursor is the last event read minus
+// the rewind, and what it replays comes out again (the copies are dropped
+// downstream). A message over the maximum is dropped, keeping the connection.
+func TestReconnects(t *testing.T) {
+	events := timeline(8, time.Second)
+	big := postEvent(timeAt(1, time.Second)+1, didA, "3l3qo2vubig00", strings.Repeat("x", 5000), "en")
+	srv := newJSServer(t, postsOnly,
+		status(http.StatusServiceUnavailable, "over capacity"),
+		replay([]testEvent{events[0], events[1], big, events[2]}, endHold), // then silence: a stall
+		replay(events[:5], endClose),
+		replay(events, endHold),
+	)
+	cfg := testConfig(srv.wsURL(), t.TempDir())
+	cfg.StallTimeout = 300 * time.Millisecond
+	cfg.MaxMessageBytes = 4096
+	src, logs := newTestSource(t, cfg)
+	c := &collector{}
+	errc, stop := run(t, src, c)
+	// Connection 1: e0 e1 e2 (big dropped), stall. Connection 2 from
+	// e2-5s: e0..e4, close. Connection 3 from e4-5s: e0..e7.
+	want := append(append([]testEvent{events[0], events[1], events[2]}, events[:5]...), events...)
+	c.waitFor(t, len(want), errc)
+	stop()
+	compare(t, "records", c.values(), want)
+
+	rewind := cfg.Rewind.Microseconds()
+	// Requests: the refused one, then connections 1 to 3.
+	for i, wantCursor := range []string{"", "", strconv.FormatInt(events[2].timeUS-rewind, 10), strconv.FormatInt(events[4].timeUS-rewind, 10)} {
+		if got := srv.cursorOf(t, i); got != wantCursor {
+			t.Errorf("request %d: cursor=%q; want %q", i+1, got, wantCursor)
+		}
+	}
+	st := src.Stats()
+	if st.Connections != 3 || st.Stalls != 1 || st.DroppedOversize != 1 ||
+		st.Reconnects[twitter.ReasonHTTP] != 1 || st.Reconnects[twitter.ReasonStall] != 1 || st.Reconnects[twitter.ReasonNetwork] != 1 {
+		t.Errorf("stats %+v; want 3 connections, 1 stall, 1 oversize, reconnects http 1 stall 1 network 1", st)
+	}
+	if !strings.Contains(logs.String(), "instance restarting") {
+		t.Error("the close frame's reason was not logged")
+	}
+}
+
+func TestFatalHandshake(t *testing.T) {
+	srv := newJSServer(t, []string{"app.bsky.feed.like"}) // refuses our collections with 400
+	src, _ := newTestSource(t, testConfig(srv.wsURL(), t.TempDir()))
+	err := src.Run(context.Background(), (&collector{}).emit)
+	var se *StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusBadRequest {
+		t.Fatalf("Run: got %v; want a *StatusError with code 400", err)
+	}
+	for _, want := range []string{"JETSTREAM_COLLECTIONS", "wantedCollections"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+}
+
+func TestRunReturnsTheEmitError(t *testing.T) {
+	events := timeline(3, time.Second)
+	srv := newJSServer(t, postsOnly, replay(events, endHold))
+	dir := t.TempDir()
+	src, _ := newTestSource(t, testConfig(srv.wsURL(), dir))
+	stopped := errors.New("pipeline stopped")
+	err := src.Run(context.Background(), func(context.Context, source.Record) error { return stopped })
+	if !errors.Is(err, stopped) {
+		t.Errorf("Run: got %v; want the emit error", err)
+	}
+	if got := savedPosition(t, dir); got != 0 {
+		t.Errorf("state file holds %d; want none (nothing acknowledged)", got)
+	}
+}
+
+func TestResumeCursor(t *testing.T) {
+	for _, tc := range []struct {
+		acked, read int64
+		rewind      time.Duration
+		want        int64
+	}{
+		{0, 0, 5 * time.Second, 0},
+		{baseTimeUS, 0, 5 * time.Second, baseTimeUS - 5_000_000},
+		{baseTimeUS, baseTimeUS + 9_000_000, 5 * time.Second, baseTimeUS + 4_000_000},
+		{baseTimeUS + 9_000_000, baseTimeUS, time.Second, baseTimeUS + 8_000_000},
+		{3_000_000, 0, 5 * time.Second, 1},
+	} {
+		if got := ResumeCursor(tc.acked, tc.read, tc.rewind); got != tc.want {
+			t.Errorf("ResumeCursor(%d, %d, %s) = %d; want %d", tc.acked, tc.read, tc.rewind, got, tc.want)
+		}
+	}
+}

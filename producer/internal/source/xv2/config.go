@@ -1,0 +1,218 @@
+package xv2
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/twitter"
+)
+
+// Defaults for the zero values of Config, and suggested defaults for the
+// field lists (the service's config package owns those: an empty list sends
+// no parameter).
+const (
+	DefaultURL             = "https://api.x.com/2/tweets/sample/stream"
+	DefaultStallTimeout    = 20 * time.Second // X sends a "\r\n" heartbeat every 20 s at most
+	DefaultMaxMessageBytes = 1 << 20
+
+	// DefaultTweetFields, DefaultExpansions and DefaultUserFields are comma
+	// lists for X_TWEET_FIELDS, X_EXPANSIONS and X_USER_FIELDS: the post's
+	// time, author and language, and its author's profile in includes.
+	DefaultTweetFields = "created_at,author_id,lang,conversation_id,referenced_tweets,entities,public_metrics,possibly_sensitive"
+	DefaultExpansions  = "author_id"
+	DefaultUserFields  = "created_at,username,name,description,location,public_metrics,verified"
+
+	// MaxBackfillMinutes is the most X_BACKFILL_MINUTES the API accepts.
+	MaxBackfillMinutes = 5
+)
+
+// createdAt is always requested: it is the time of every record.
+const createdAt = "created_at"
+
+// Config is what SOURCE=xv2 needs. The service's config package fills it
+// from the X_* variables named in the comments; zero durations take the
+// defaults. Lists hold one item per element (the variables are comma lists).
+type Config struct {
+	BearerToken string // X_BEARER_TOKEN (or X_BEARER_TOKEN_FILE), required: an OAuth 2.0 app-only token
+
+	URL         string   // X_STREAM_URL, default DefaultURL; .../sample10/stream works too
+	TweetFields []string // X_TWEET_FIELDS: tweet.fields; created_at is always added
+	Expansions  []string // X_EXPANSIONS: expansions
+	UserFields  []string // X_USER_FIELDS: user.fields
+	// BackfillMinutes (X_BACKFILL_MINUTES, 0 to 5) is the most backfill a
+	// reconnect asks for; each asks for the minutes since the last post,
+	// rounded up, at most this. 0 asks for none.
+	BackfillMinutes int
+
+	StallTimeout    time.Duration // X_STALL_TIMEOUT, default 20s without a byte
+	MaxMessageBytes int           // X_MAX_MESSAGE_BYTES, default 1 MiB; larger lines are dropped
+
+	// The reconnect schedule, as for SOURCE=twitter; zero values take the
+	// guideline numbers (twitter.Default*Backoff*). Tests shorten them.
+	NetworkBackoffStep      time.Duration
+	NetworkBackoffMax       time.Duration
+	HTTPBackoffInitial      time.Duration
+	HTTPBackoffMax          time.Duration
+	RateLimitBackoffInitial time.Duration
+	RateLimitBackoffMax     time.Duration
+
+	// Transport carries the requests; nil uses a clone of
+	// http.DefaultTransport (proxy from the environment).
+	Transport http.RoundTripper
+}
+
+// LogValue shows the configuration with the token redacted, so that
+// logging a Config never leaks it.
+func (c Config) LogValue() slog.Value {
+	token := ""
+	if c.BearerToken != "" {
+		token = "[redacted]"
+	}
+	return slog.GroupValue(
+		slog.String("bearer_token", token),
+		slog.String("url", redactURL(c.URL)),
+		slog.Any("tweet_fields", c.TweetFields),
+		slog.Any("expansions", c.Expansions),
+		slog.Any("user_fields", c.UserFields),
+		slog.Int("backfill_minutes", c.BackfillMinutes),
+		slog.Duration("stall_timeout", c.StallTimeout),
+		slog.Int("max_message_bytes", c.MaxMessageBytes),
+	)
+}
+
+// String keeps fmt from printing the token.
+func (c Config) String() string { return c.LogValue().String() }
+
+// GoString keeps %#v from printing the token.
+func (c Config) GoString() string { return c.String() }
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "[unparsable]"
+	}
+	return u.Redacted()
+}
+
+// withDefaults validates c and returns it cleaned up: token and list items
+// trimmed, empty items dropped, created_at in TweetFields, defaults filled in.
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	// A secret file usually ends with a newline; a token holds no spaces.
+	c.BearerToken = strings.TrimSpace(c.BearerToken)
+	c.BearerToken = strings.TrimPrefix(c.BearerToken, "Bearer ")
+	switch {
+	case c.BearerToken == "":
+		errs = append(errs, errors.New("X_BEARER_TOKEN is required for SOURCE=xv2 (or X_BEARER_TOKEN_FILE naming a file that holds it): an app-only bearer token from the X developer portal"))
+	case strings.ContainsFunc(c.BearerToken, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		errs = append(errs, errors.New("X_BEARER_TOKEN holds spaces or control characters: it must be the token alone"))
+	}
+
+	if c.URL == "" {
+		c.URL = DefaultURL
+	}
+	if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("X_STREAM_URL %q is not an http(s) URL, such as %s", redactURL(c.URL), DefaultURL))
+	}
+
+	var err error
+	if c.TweetFields, err = fieldList(c.TweetFields, "X_TWEET_FIELDS"); err != nil {
+		errs = append(errs, err)
+	}
+	if !slices.Contains(c.TweetFields, createdAt) {
+		c.TweetFields = append([]string{createdAt}, c.TweetFields...)
+	}
+	if c.Expansions, err = fieldList(c.Expansions, "X_EXPANSIONS"); err != nil {
+		errs = append(errs, err)
+	}
+	if c.UserFields, err = fieldList(c.UserFields, "X_USER_FIELDS"); err != nil {
+		errs = append(errs, err)
+	}
+	if c.BackfillMinutes < 0 || c.BackfillMinutes > MaxBackfillMinutes {
+		errs = append(errs, fmt.Errorf("X_BACKFILL_MINUTES=%d: accepts 0 (none) to %d", c.BackfillMinutes, MaxBackfillMinutes))
+	}
+
+	if c.StallTimeout == 0 {
+		c.StallTimeout = DefaultStallTimeout
+	}
+	if c.StallTimeout < 0 {
+		errs = append(errs, fmt.Errorf("X_STALL_TIMEOUT must be positive, got %s", c.StallTimeout))
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.MaxMessageBytes < 0 {
+		errs = append(errs, fmt.Errorf("X_MAX_MESSAGE_BYTES must be positive, got %d", c.MaxMessageBytes))
+	}
+	for _, d := range []struct {
+		v    *time.Duration
+		def  time.Duration
+		name string
+	}{
+		{&c.NetworkBackoffStep, twitter.DefaultNetworkBackoffStep, "network back-off step"},
+		{&c.NetworkBackoffMax, twitter.DefaultNetworkBackoffMax, "network back-off maximum"},
+		{&c.HTTPBackoffInitial, twitter.DefaultHTTPBackoffInitial, "HTTP back-off start"},
+		{&c.HTTPBackoffMax, twitter.DefaultHTTPBackoffMax, "HTTP back-off maximum"},
+		{&c.RateLimitBackoffInitial, twitter.DefaultRateLimitBackoffInitial, "rate-limit back-off start"},
+		{&c.RateLimitBackoffMax, twitter.DefaultRateLimitBackoffMax, "rate-limit back-off maximum"},
+	} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+		if *d.v < 0 {
+			errs = append(errs, fmt.Errorf("the %s must be positive, got %s", d.name, *d.v))
+		}
+	}
+	for _, p := range []struct {
+		start, ceiling time.Duration
+		name           string
+	}{
+		{c.NetworkBackoffStep, c.NetworkBackoffMax, "network"},
+		{c.HTTPBackoffInitial, c.HTTPBackoffMax, "HTTP"},
+		{c.RateLimitBackoffInitial, c.RateLimitBackoffMax, "rate-limit"},
+	} {
+		if p.ceiling < p.start {
+			errs = append(errs, fmt.Errorf("the %s back-off maximum %s is below its start %s", p.name, p.ceiling, p.start))
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+// fieldList trims the items of a field list, drops empty ones and checks
+// that each is a field name (letters, digits, '_' and '.').
+func fieldList(in []string, name string) ([]string, error) {
+	var out []string
+	var bad []string
+	for _, s := range in {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if !isFieldName(s) {
+			bad = append(bad, fmt.Sprintf("%q", s))
+			continue
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	if len(bad) > 0 {
+		return out, fmt.Errorf("%s: %s not a field name (letters, digits, '_' and '.', comma separated)", name, strings.Join(bad, ", "))
+	}
+	return out, nil
+}
+
+func isFieldName(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}

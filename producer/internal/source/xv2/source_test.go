@@ -1,0 +1,398 @@
+package xv2
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tweetpipe/tweetpipe/producer/internal/message"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/twitter"
+)
+
+var _ source.Source = (*Source)(nil)
+
+// The schedule of the tests: the v1.1 shape, shortened.
+const (
+	testNetworkStep = 2 * time.Millisecond
+	testHTTPInitial = 10 * time.Millisecond
+	testRateInitial = 30 * time.Millisecond
+	testStall       = 500 * time.Millisecond
+)
+
+func testConfig(url string) Config {
+	return Config{
+		BearerToken:             serverToken,
+		URL:                     url,
+		TweetFields:             []string{"author_id", "lang", "public_metrics"},
+		Expansions:              []string{"author_id"},
+		UserFields:              []string{"created_at", "public_metrics"},
+		BackfillMinutes:         2,
+		StallTimeout:            testStall,
+		NetworkBackoffStep:      testNetworkStep,
+		NetworkBackoffMax:       64 * testNetworkStep,
+		HTTPBackoffInitial:      testHTTPInitial,
+		HTTPBackoffMax:          64 * testHTTPInitial,
+		RateLimitBackoffInitial: testRateInitial,
+		RateLimitBackoffMax:     16 * testRateInitial,
+	}
+}
+
+// logBuffer collects logs from concurrent writers.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func newTestSource(t *testing.T, cfg Config) (*Source, *logBuffer) {
+	t.Helper()
+	logs := &logBuffer{}
+	src, err := New(cfg, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return src, logs
+}
+
+// collector is an Emit that keeps what it is given.
+type collector struct {
+	mu      sync.Mutex
+	records []source.Record
+}
+
+func (c *collector) emit(ctx context.Context, r source.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.records = append(c.records, r)
+	return nil
+}
+
+func (c *collector) values() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out [][]byte
+	for _, r := range c.records {
+		out = append(out, r.Value)
+	}
+	return out
+}
+
+// waitFor polls until the collector holds n records.
+func (c *collector) waitFor(t *testing.T, n int, errc <-chan error) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		if got := len(c.values()); got >= n {
+			return
+		}
+		select {
+		case err := <-errc:
+			t.Fatalf("Run returned %v with %d records; want %d records first", err, len(c.values()), n)
+		case <-deadline:
+			t.Fatalf("got %d records after 10s; want %d", len(c.values()), n)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// run starts src.Run and returns its result channel and a stop function
+// that cancels it and waits for Run to return nil.
+func run(t *testing.T, src *Source, c *collector) (<-chan error, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- src.Run(ctx, c.emit) }()
+	return errc, func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-errc:
+			if err != nil {
+				t.Errorf("Run after cancel: got %v; want nil", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Run did not return within 5s of cancel")
+		}
+	}
+}
+
+func compareMessages(t *testing.T, what string, got, want [][]byte) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("got %d %s; want %d", len(got), what, len(want))
+	}
+	for i := range min(len(got), len(want)) {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Errorf("%s %d: got %.120q; want %.120q", what, i, got[i], want[i])
+			return
+		}
+	}
+}
+
+// TestRunAgainstServer plays the v2 stream's situations on one source: a
+// 429, heartbeats, an error object, an operational-disconnect on a stream
+// the server keeps open, a backfill that re-sends posts already delivered, a
+// cut in the middle of a line. What comes out is every line delivered whole,
+// in order, byte for byte, the backfill's copies included: the consumer's
+// dedup window drops them by key, so the keys of copies must be identical.
+func TestRunAgainstServer(t *testing.T) {
+	p := testPosts(t)
+
+	// 1. Rate limited. 2. Heartbeats, posts, an error, then
+	// operational-disconnect on a stream the server leaves open.
+	first := (&wire{}).heartbeat().line(p[0]).heartbeat().heartbeat().line(p[1], p[2], streamError, p[3], p[4]).
+		heartbeat().line(opDisconnect)
+	// 3. A reconnect with backfill: p[2..4] again, then new posts, cut
+	// inside p[8].
+	second := (&wire{}).line(p[2], p[3], p[4]).heartbeat().line(p[5], p[6]).heartbeat().line(p[7]).raw(partial(p[8]))
+	// 4. The next reconnect: p[8] whole, the rest; the server holds.
+	third := (&wire{}).line(p[8], p[9]).heartbeat().line(p[10], p[11]).heartbeat()
+	srv := newStreamServer(t,
+		answer(http.StatusTooManyRequests, tooMany),
+		first.serve(endHold),
+		second.serve(endCut),
+		third.serve(endHold),
+	)
+	src, logs := newTestSource(t, testConfig(srv.streamURL()))
+	c := &collector{}
+	errc, stop := run(t, src, c)
+
+	var want [][]byte
+	for _, w := range []*wire{first, second, third} {
+		want = append(want, w.want...)
+	}
+	c.waitFor(t, len(want), errc)
+	stop()
+	got := c.values()
+	compareMessages(t, "records", got, want)
+	for i, r := range c.records {
+		if r.Ack != nil {
+			t.Errorf("record %d has an Ack; want none (the stream cannot resume)", i)
+		}
+		if bytes.ContainsAny(r.Value, "\r\n") {
+			t.Errorf("record %d holds a line terminator: %.80q", i, r.Value)
+		}
+	}
+
+	// Copies from the backfill: same key as the first delivery.
+	seen := map[string]int{}
+	duplicates := 0
+	for _, v := range got {
+		m, err := Classify(v)
+		if err != nil {
+			t.Fatalf("Classify(%.60q): %v", v, err)
+		}
+		if m.Kind != message.KindStatus {
+			continue
+		}
+		if seen[string(m.Key)]++; seen[string(m.Key)] > 1 {
+			duplicates++
+		}
+	}
+	if duplicates != 3 {
+		t.Errorf("got %d duplicate posts from the backfill; want 3 (p2, p3, p4)", duplicates)
+	}
+	if len(seen) != 12 {
+		t.Errorf("got %d distinct posts; want 12", len(seen))
+	}
+
+	reqs := srv.requests()
+	if len(reqs) != 4 {
+		t.Fatalf("got %d requests; want 4", len(reqs))
+	}
+	for i, q := range reqs {
+		for param, want := range map[string]string{
+			"tweet.fields": "created_at,author_id,lang,public_metrics",
+			"expansions":   "author_id",
+			"user.fields":  "created_at,public_metrics",
+		} {
+			if got := q.Get(param); got != want {
+				t.Errorf("request %d: %s=%q; want %q", i+1, param, got, want)
+			}
+		}
+		// The 429 opened no stream: its retry is not a reconnect.
+		wantBackfill := map[int]string{0: "", 1: "", 2: "1", 3: "1"}[i]
+		if got := q.Get("backfill_minutes"); got != wantBackfill {
+			t.Errorf("request %d: backfill_minutes=%q; want %q", i+1, got, wantBackfill)
+		}
+	}
+
+	st := src.Stats()
+	for reason, want := range map[string]int64{
+		twitter.ReasonRateLimit: 1, twitter.ReasonDisconnect: 1, twitter.ReasonNetwork: 1,
+		twitter.ReasonStall: 0, twitter.ReasonHTTP: 0,
+	} {
+		if got := st.Reconnects[reason]; got != want {
+			t.Errorf("Reconnects[%s] = %d; want %d", reason, got, want)
+		}
+	}
+	if st.Connections != 3 || st.Posts != 15 || st.Errors != 2 || st.Disconnects != 1 || st.Backfills != 2 || st.Messages != int64(len(want)) {
+		t.Errorf("stats %+v; want 3 connections, 15 posts, 2 errors, 1 disconnect, 2 backfills, %d messages", st, len(want))
+	}
+	if st.Connected {
+		t.Error("Connected after Run returned")
+	}
+	if strings.Contains(logs.String(), serverToken) {
+		t.Error("the logs hold the bearer token")
+	}
+	if !strings.Contains(logs.String(), "UpstreamOperationalDisconnect") {
+		t.Error("the operational-disconnect was not logged")
+	}
+}
+
+// TestWrongTokenIsFatal: a refused token stops the source at once with an
+// error saying which variable to fix, without the token.
+func TestWrongTokenIsFatal(t *testing.T) {
+	srv := newStreamServer(t)
+	cfg := testConfig(srv.streamURL())
+	const wrong = "AAAAAAAAAAAAAAAAAAAAAwrongtokenQz9"
+	cfg.BearerToken = wrong
+	src, logs := newTestSource(t, cfg)
+
+	err := src.Run(context.Background(), (&collector{}).emit)
+	var se *twitter.StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusUnauthorized {
+		t.Fatalf("Run: got %v; want a *twitter.StatusError with code 401", err)
+	}
+	for _, want := range []string{"X_BEARER_TOKEN", "401", `"detail":"Unauthorized"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+	for _, secret := range []string{wrong, serverToken} {
+		if strings.Contains(err.Error(), secret) || strings.Contains(logs.String(), secret) {
+			t.Error("the error or the logs hold a token")
+		}
+	}
+	if n := srv.refusedCount(); n != 1 {
+		t.Errorf("the server refused %d requests; want 1 (no retry)", n)
+	}
+}
+
+func TestFatalStatuses(t *testing.T) {
+	for _, tc := range []struct {
+		code int
+		fix  string
+	}{
+		{http.StatusBadRequest, "X_TWEET_FIELDS"},
+		{http.StatusForbidden, "access level"},
+		{http.StatusNotFound, "X_STREAM_URL"},
+	} {
+		t.Run(http.StatusText(tc.code), func(t *testing.T) {
+			srv := newStreamServer(t, answer(tc.code, `{"title":"refused"}`))
+			src, _ := newTestSource(t, testConfig(srv.streamURL()))
+			err := src.Run(context.Background(), (&collector{}).emit)
+			var se *twitter.StatusError
+			if !errors.As(err, &se) || se.Code != tc.code {
+				t.Fatalf("Run: got %v; want a *twitter.StatusError with code %d", err, tc.code)
+			}
+			if !strings.Contains(err.Error(), tc.fix) {
+				t.Errorf("error %q does not mention %s", err, tc.fix)
+			}
+		})
+	}
+}
+
+// TestHeartbeatsAreNotStalls: heartbeats keep a quiet stream alive; silence
+// past the stall timeout reconnects. A 503 before that is retried.
+func TestHeartbeatsAreNotStalls(t *testing.T) {
+	p := testPosts(t)
+	heartbeats := func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		for range 15 { // 15 × 20ms, each gap well under the stall timeout
+			w.Write([]byte("\r\n"))
+			w.(http.Flusher).Flush()
+			time.Sleep(20 * time.Millisecond)
+		}
+		w.Write(append(bytes.Clone(p[0]), "\r\n"...))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // then silence: a stall
+	}
+	srv := newStreamServer(t,
+		answer(http.StatusServiceUnavailable, `{"title":"Service Unavailable"}`),
+		heartbeats,
+		(&wire{}).line(p[1]).serve(endHold),
+	)
+	cfg := testConfig(srv.streamURL())
+	cfg.StallTimeout = 250 * time.Millisecond
+	src, _ := newTestSource(t, cfg)
+	c := &collector{}
+	errc, stop := run(t, src, c)
+	c.waitFor(t, 2, errc)
+	stop()
+	compareMessages(t, "records", c.values(), [][]byte{p[0], p[1]})
+	st := src.Stats()
+	if st.Stalls != 1 || st.Reconnects[twitter.ReasonStall] != 1 || st.Reconnects[twitter.ReasonHTTP] != 1 {
+		t.Errorf("stats %+v; want 1 stall and 1 HTTP retry", st)
+	}
+}
+
+// TestOversizeLinesAreDropped: a line over the maximum is dropped and
+// counted; the stream goes on.
+func TestOversizeLinesAreDropped(t *testing.T) {
+	p := testPosts(t)
+	big := []byte(`{"data":{"id":"1","text":"` + strings.Repeat("x", 5000) + `"}}`)
+	w := (&wire{}).line(p[0]).raw(append(big, "\r\n"...)).line(p[1])
+	srv := newStreamServer(t, w.serve(endHold))
+	cfg := testConfig(srv.streamURL())
+	cfg.MaxMessageBytes = 4096
+	src, _ := newTestSource(t, cfg)
+	c := &collector{}
+	errc, stop := run(t, src, c)
+	c.waitFor(t, 2, errc)
+	stop()
+	compareMessages(t, "records", c.values(), [][]byte{p[0], p[1]})
+	if n := src.Stats().DroppedOversize; n != 1 {
+		t.Errorf("DroppedOversize = %d; want 1", n)
+	}
+}
+
+func TestRunReturnsTheEmitError(t *testing.T) {
+	p := testPosts(t)
+	srv := newStreamServer(t, (&wire{}).line(p[0]).serve(endHold))
+	src, _ := newTestSource(t, testConfig(srv.streamURL()))
+	stopped := errors.New("pipeline stopped")
+	err := src.Run(context.Background(), func(context.Context, source.Record) error { return stopped })
+	if !errors.Is(err, stopped) {
+		t.Errorf("Run: got %v; want the emit error", err)
+	}
+}
+
+func TestBackfillMinutes(t *testing.T) {
+	for _, tc := range []struct {
+		limit int
+		gap   time.Duration
+		want  int
+	}{
+		{0, time.Hour, 0},
+		{5, 0, 1},
+		{5, time.Second, 1},
+		{5, time.Minute, 1},
+		{5, time.Minute + time.Millisecond, 2},
+		{5, 4*time.Minute + 30*time.Second, 5},
+		{5, time.Hour, 5},
+		{2, 3 * time.Minute, 2},
+	} {
+		if got := BackfillMinutes(tc.limit, tc.gap); got != tc.want {
+			t.Errorf("BackfillMinutes(%d, %s) = %d; want %d", tc.limit, tc.gap, got, tc.want)
+		}
+	}
+}
