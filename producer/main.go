@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -42,29 +43,32 @@ func main() {
 		return
 	}
 	cfg, err := config.Load()
-	log := newLogger(cfg.LogLevel, cfg.LogFormat)
+	// The log and replay's progress bar share stderr: each log line is
+	// written above the bar.
+	stderr := replay.NewTerminal(os.Stderr)
+	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		log.Error("invalid configuration", "error", err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, cfg, log); err != nil {
+	if err := run(ctx, cfg, log, stderr); err != nil {
 		log.Error("producer stopped", "error", err)
 		os.Exit(1)
 	}
 }
 
-func newLogger(level, format string) *slog.Logger {
+func newLogger(w io.Writer, level, format string) *slog.Logger {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		lv = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	if format == "text" || (format != "json" && isTerminal(os.Stderr)) {
-		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+		return slog.New(slog.NewTextHandler(w, opts))
 	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
 func isTerminal(f *os.File) bool {
@@ -72,11 +76,11 @@ func isTerminal(f *os.File) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *replay.Terminal) error {
 	log.Info("producer starting", "version", version, "config", cfg)
 
 	// Source.
-	src, err := newSource(cfg, log)
+	src, err := newSource(cfg, log, stderr)
 	if err != nil {
 		return err
 	}
@@ -154,12 +158,19 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return err
 }
 
-func newSource(cfg config.Config, log *slog.Logger) (source.Source, error) {
+func newSource(cfg config.Config, log *slog.Logger, stderr *replay.Terminal) (source.Source, error) {
 	switch cfg.Source {
 	case "synthetic":
 		return synthetic.New(synthetic.Config{Rate: cfg.SyntheticRate, Count: cfg.SyntheticCount, Seed: cfg.SyntheticSeed}), nil
 	case "replay":
-		return replay.New(replay.Config{Path: cfg.ReplayPath, Speed: cfg.ReplaySpeed}, log), nil
+		return replay.New(replay.Config{
+			Path:             cfg.ReplayPath,
+			Speed:            cfg.ReplaySpeed,
+			StateDir:         cfg.StateDir,
+			ProgressInterval: cfg.ReplayProgressInterval,
+			DrainTimeout:     cfg.ShutdownTimeout,
+			Terminal:         stderr,
+		}, log), nil
 	case "twitter":
 		return twitter.New(twitter.Config{
 			ConsumerKey:     cfg.TwitterConsumerKey.Reveal(),

@@ -63,8 +63,9 @@ type Config struct {
 	SyntheticCount int64   `envconfig:"SYNTHETIC_COUNT" default:"0" desc:"synthetic posts to generate, then exit (0: endless)"`
 	SyntheticSeed  int64   `envconfig:"SYNTHETIC_SEED" default:"1" desc:"seed of the synthetic generator (same seed, same posts)"`
 
-	ReplayPath  string  `envconfig:"REPLAY_PATH" desc:"file, directory or glob of .json/.jsonl files (.gz, .bz2, .zst too) for SOURCE=replay"`
-	ReplaySpeed float64 `envconfig:"REPLAY_SPEED" default:"0" desc:"0: as fast as possible; 1: original pace from the posts' timestamps; N: N times faster"`
+	ReplayPath             string        `envconfig:"REPLAY_PATH" desc:"file, directory or glob of .json/.jsonl files (.gz, .bz2, .zst too) and Stream Grab .tar/.zip archives, for SOURCE=replay"`
+	ReplaySpeed            float64       `envconfig:"REPLAY_SPEED" default:"0" desc:"0: as fast as possible; 1: original pace from the posts' timestamps; N: N times faster"`
+	ReplayProgressInterval time.Duration `envconfig:"REPLAY_PROGRESS_INTERVAL" default:"10s" desc:"how often replay progress (files, lines, percent, rate, ETA) is logged (0: never)"`
 
 	TwitterConsumerKey     Secret        `envconfig:"TWITTER_CONSUMER_KEY" desc:"OAuth1 consumer (API) key for SOURCE=twitter; or TWITTER_CONSUMER_KEY_FILE"`
 	TwitterConsumerSecret  Secret        `envconfig:"TWITTER_CONSUMER_SECRET" desc:"OAuth1 consumer secret; or TWITTER_CONSUMER_SECRET_FILE"`
@@ -268,6 +269,9 @@ func (c Config) Validate() error {
 	case "json", "text", "auto":
 	default:
 		bad("LOG_FORMAT=%q: accepts json, text or auto", c.LogFormat)
+	}
+	if c.ReplayProgressInterval < 0 {
+		bad("REPLAY_PROGRESS_INTERVAL=%s: must be 0 (never) or positive", c.ReplayProgressInterval)
 	}
 	if c.ProgressInterval < 0 {
 		bad("PROGRESS_INTERVAL=%s: must be 0 (never) or positive", c.ProgressInterval)

@@ -1,8 +1,15 @@
-// Package replay reads archived stream files (JSON Lines, optionally
-// compressed) and emits their lines, at full speed or at the posts' own pace.
+// Package replay reads archived stream files and emits their lines, at full
+// speed or at the posts' own pace: JSON Lines files (plain, .gz, .bz2, .zst)
+// and the Internet Archive's Twitter Stream Grab archives (.tar, .tar.gz,
+// .zip of YYYY/MM/DD/HH/MM.json.bz2 or .json.gz), read in place in time order.
+//
+// With a StateDir, the position Kafka has acknowledged is kept there and a
+// restart resumes after it: nothing acknowledged is sent again, what was sent
+// but not acknowledged is (the archive's dedup drops the overlap).
 package replay
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
 	"compress/bzip2"
@@ -15,6 +22,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -24,13 +32,27 @@ import (
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 )
 
-// Config selects the files and the pace.
+// Config selects the files, the pace, where the position is kept and how
+// progress is shown.
 type Config struct {
 	Path  string  // a file, a directory (all files below it) or a glob
 	Speed float64 // 0 = as fast as possible; 1 = original pace; N = N times faster
 	// MaxLineBytes bounds one line; a longer one is skipped and logged.
 	// 0 means 16 MiB.
 	MaxLineBytes int
+	// StateDir keeps the replay position (PositionFile); "" keeps none and
+	// every run starts from the beginning.
+	StateDir string
+	// ProgressInterval is how often progress is logged; 0 never.
+	ProgressInterval time.Duration
+	// DrainTimeout bounds how long a stop waits for Kafka to acknowledge what
+	// was already sent, so that the saved position includes it. 0 means 10 s.
+	DrainTimeout time.Duration
+	// Terminal is the stderr shared with the log, where the progress bar is
+	// drawn when it is a terminal; nil means os.Stderr.
+	Terminal *Terminal
+	// saveInterval is how often the position is saved; 0 means once a second.
+	saveInterval time.Duration
 }
 
 // Source replays files.
@@ -44,6 +66,15 @@ func New(cfg Config, log *slog.Logger) *Source {
 	if cfg.MaxLineBytes == 0 {
 		cfg.MaxLineBytes = 16 << 20
 	}
+	if cfg.DrainTimeout == 0 {
+		cfg.DrainTimeout = 10 * time.Second
+	}
+	if cfg.saveInterval == 0 {
+		cfg.saveInterval = time.Second
+	}
+	if cfg.Terminal == nil {
+		cfg.Terminal = NewTerminal(os.Stderr)
+	}
 	return &Source{cfg: cfg, log: log}
 }
 
@@ -51,8 +82,9 @@ func New(cfg Config, log *slog.Logger) *Source {
 func (s *Source) Name() string { return "replay" }
 
 // Files lists what path names, in name order: a file, every file below a
-// directory, or what a glob matches. Only .json and .jsonl files, plain or
-// with .gz, .bz2 or .zst, are taken from directories and globs.
+// directory, or what a glob matches. From directories and globs it takes
+// .json and .jsonl files, plain or with .gz, .bz2 or .zst, and .tar,
+// .tar.gz, .tgz and .zip archives.
 func Files(path string) ([]string, error) {
 	info, err := os.Stat(path)
 	switch {
@@ -64,7 +96,7 @@ func Files(path string) ([]string, error) {
 			if err != nil {
 				return err
 			}
-			if !d.IsDir() && isStreamFile(p) {
+			if !d.IsDir() && isInput(p) {
 				files = append(files, p)
 			}
 			return nil
@@ -74,7 +106,7 @@ func Files(path string) ([]string, error) {
 		}
 		slices.Sort(files)
 		if len(files) == 0 {
-			return nil, fmt.Errorf("REPLAY_PATH: no .json or .jsonl files (plain, .gz, .bz2 or .zst) under %s", path)
+			return nil, fmt.Errorf("REPLAY_PATH: no .json or .jsonl files (plain, .gz, .bz2 or .zst) nor .tar, .tar.gz, .tgz or .zip archives under %s", path)
 		}
 		return files, nil
 	}
@@ -84,76 +116,359 @@ func Files(path string) ([]string, error) {
 	}
 	var files []string
 	for _, m := range matches {
-		if fi, err := os.Stat(m); err == nil && !fi.IsDir() && isStreamFile(m) {
+		if fi, err := os.Stat(m); err == nil && !fi.IsDir() && isInput(m) {
 			files = append(files, m)
 		}
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("REPLAY_PATH: %s: no such file, directory or matching .json/.jsonl files", path)
+		return nil, fmt.Errorf("REPLAY_PATH: %s: no such file, directory or matching .json/.jsonl files or .tar/.tar.gz/.tgz/.zip archives", path)
 	}
 	slices.Sort(files)
 	return files, nil
 }
+
+func isInput(p string) bool { return isStreamFile(p) || isArchive(p) }
 
 func isStreamFile(p string) bool {
 	base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(p, ".gz"), ".bz2"), ".zst")
 	return strings.HasSuffix(base, ".json") || strings.HasSuffix(base, ".jsonl")
 }
 
-// Run emits every line of every file, then returns nil.
+// Run emits every line of every file in order, then returns nil. With a
+// StateDir it first skips what an earlier run got acknowledged and, before
+// returning, waits for the acknowledgements of what it sent (at most
+// DrainTimeout once ctx is done) and saves the position.
 func (s *Source) Run(ctx context.Context, emit source.Emit) error {
-	files, err := Files(s.cfg.Path)
+	paths, err := Files(s.cfg.Path)
 	if err != nil {
 		return err
 	}
-	s.log.Info("replay starting", "files", len(files), "path", s.cfg.Path, "speed", s.cfg.Speed)
-	p := pacer{speed: s.cfg.Speed}
-	for _, f := range files {
-		if err := s.replayFile(ctx, f, &p, emit); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
+	inputs, err := list(paths)
+	if err != nil {
+		return err
+	}
+	for _, in := range inputs {
+		if in.kind != plainFile && len(in.members) == 0 {
+			s.log.Warn("replay: archive holds no .json or .jsonl files", "file", in.path)
+		}
+	}
+
+	var track *tracker
+	var resume *Position
+	if s.cfg.StateDir != "" {
+		if err := checkStateDir(s.cfg.StateDir); err != nil {
 			return err
 		}
+		if resume, err = loadPosition(s.cfg.StateDir); err != nil {
+			return err
+		}
+		if resume != nil && resume.Path != s.cfg.Path {
+			s.log.Info("replay: the saved position is for another REPLAY_PATH; starting from the beginning",
+				"saved_path", resume.Path, "path", s.cfg.Path)
+			resume = nil
+		}
+		track = newTracker(s.cfg.StateDir, s.cfg.Path)
+	}
+	prog := newProgress(inputs)
+	args := []any{"source", "replay", "path", s.cfg.Path, "inputs", len(inputs), "files", prog.filesTotal,
+		"bytes", prog.total, "speed", s.cfg.Speed}
+	if resume != nil {
+		args = append(args, "resume_input", resume.Input, "resume_member", resume.Member, "resume_after_line", resume.Line)
+	}
+	s.log.Info("replay starting", args...)
+
+	rctx, fail := context.WithCancelCause(ctx)
+	defer fail(nil)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	if track != nil {
+		wg.Go(func() { track.saveEvery(s.cfg.saveInterval, stop, fail) })
+	}
+	rep := newReporter(prog, s.log, s.cfg.Terminal, s.cfg.ProgressInterval)
+	wg.Go(func() { rep.run(stop) })
+
+	r := runner{cfg: &s.cfg, log: s.log, emit: emit, pace: pacer{speed: s.cfg.Speed}, prog: prog, track: track, resume: resume}
+	began := time.Now()
+	err = r.run(rctx, inputs)
+	var unacked int64
+	var saveErr error
+	if track != nil {
+		// What was sent may still be acknowledged: wait for it so the
+		// position includes it, unless the pipeline refused a record.
+		if r.emitFailed {
+			unacked = r.emitted - track.count()
+		} else {
+			unacked = track.waitAcked(rctx, r.emitted, s.cfg.DrainTimeout)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if track != nil {
+		saveErr = track.save()
+	}
+
+	cur := prog.sample(time.Now())
+	msg := "replay finished"
+	if err != nil {
+		msg = "replay stopped"
+	}
+	args = cur.logArgs(measure(sample{At: began}, sample{At: began}, cur))
+	if track != nil {
+		args = append(args, "acknowledged", track.count(), "unacknowledged", unacked)
+	}
+	s.log.Info(msg, args...)
+
+	if cause := context.Cause(rctx); cause != nil && ctx.Err() == nil {
+		return cause // a periodic save failed
+	}
+	if saveErr != nil {
+		return saveErr
+	}
+	if err != nil && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// runner is one Run's walk through the inputs.
+type runner struct {
+	cfg     *Config
+	log     *slog.Logger
+	emit    source.Emit
+	pace    pacer
+	prog    *progress
+	track   *tracker  // nil without StateDir
+	resume  *Position // where to resume; nil once reached
+	emitted int64     // records handed to emit and accepted
+
+	emitFailed bool // emit refused a record for another reason than ctx
+}
+
+func (r *runner) run(ctx context.Context, inputs []input) error {
+	for i := range inputs {
+		in := &inputs[i]
+		base := r.prog.read.Load()
+		if r.resume != nil && in.path < r.resume.Input {
+			r.prog.filesDone.Add(in.files()) // acknowledged in an earlier run
+			r.prog.advanceTo(base + in.size)
+			continue
+		}
+		var err error
+		switch in.kind {
+		case plainFile:
+			err = r.plain(ctx, in)
+		case tarArchive:
+			err = r.tar(ctx, in)
+		case tgzArchive:
+			err = r.tgz(ctx, in)
+		case zipArchive:
+			err = r.zip(ctx, in)
+		}
+		if err != nil {
+			return err
+		}
+		r.prog.advanceTo(base + in.size)
 	}
 	return nil
 }
 
-func (s *Source) replayFile(ctx context.Context, path string, p *pacer, emit source.Emit) error {
-	f, err := os.Open(path)
+// skip says how many leading lines of a member (or plain file) an earlier
+// run got acknowledged, or that it got all of them.
+func (r *runner) skip(input, member string) (lines int64, whole bool) {
+	p := r.resume
+	if p == nil {
+		return 0, false
+	}
+	c := strings.Compare(input, p.Input)
+	if c == 0 {
+		c = compareMembers(member, p.Member)
+	}
+	switch {
+	case c < 0:
+		return 0, true
+	case c == 0:
+		r.resume = nil
+		return p.Line, false
+	}
+	r.resume = nil // the saved member is gone: resume at the first one after it
+	return 0, false
+}
+
+func (r *runner) plain(ctx context.Context, in *input) error {
+	skip, whole := r.skip(in.path, "")
+	if whole {
+		r.prog.filesDone.Add(1)
+		return nil
+	}
+	f, err := os.Open(in.path)
 	if err != nil {
-		return fmt.Errorf("replay: opening %s: %w", path, err)
+		return fmt.Errorf("replay: opening %s: %w", in.path, err)
 	}
 	defer f.Close()
-	r, err := Decompress(path, f)
+	err = r.lines(ctx, in.path, "", &meter{r: f, p: r.prog, left: in.size}, skip)
+	r.prog.filesDone.Add(1)
+	return err
+}
+
+func (r *runner) tar(ctx context.Context, in *input) error {
+	f, err := os.Open(in.path)
 	if err != nil {
-		return fmt.Errorf("replay: %s: %w", path, err)
+		return fmt.Errorf("replay: opening %s: %w", in.path, err)
 	}
-	defer r.Close()
-	lines := NewLineReader(r, s.cfg.MaxLineBytes)
+	defer f.Close()
+	for _, m := range in.members {
+		base := r.prog.read.Load()
+		if skip, whole := r.skip(in.path, m.name); !whole {
+			data := io.NewSectionReader(f, m.offset, m.size)
+			if err := r.lines(ctx, in.path, m.name, &meter{r: data, p: r.prog, left: m.size}, skip); err != nil {
+				return err
+			}
+		}
+		r.prog.advanceTo(base + m.size)
+		r.prog.filesDone.Add(1)
+	}
+	return nil
+}
+
+func (r *runner) zip(ctx context.Context, in *input) error {
+	zr, err := openZip(in.path)
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	if len(zr.File) != in.entries {
+		return fmt.Errorf("replay: %s changed while being replayed", in.path)
+	}
+	for _, m := range in.members {
+		base := r.prog.read.Load()
+		if skip, whole := r.skip(in.path, m.name); !whole {
+			zf := zr.File[m.index]
+			if zf.Name != m.name {
+				return fmt.Errorf("replay: %s changed while being replayed", in.path)
+			}
+			rc, err := zf.Open()
+			if err != nil {
+				return fmt.Errorf("replay: %s member %s: %w", in.path, m.name, err)
+			}
+			err = r.lines(ctx, in.path, m.name, &meter{r: rc, p: r.prog, left: m.size}, skip)
+			rc.Close()
+			if err != nil {
+				return err
+			}
+		}
+		r.prog.advanceTo(base + m.size)
+		r.prog.filesDone.Add(1)
+	}
+	return nil
+}
+
+// tgz reads a compressed tar front to back; list checked its members are in
+// order. Read bytes are counted below the decompression.
+func (r *runner) tgz(ctx context.Context, in *input) error {
+	f, err := os.Open(in.path)
+	if err != nil {
+		return fmt.Errorf("replay: opening %s: %w", in.path, err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(&meter{r: f, p: r.prog, left: in.size})
+	if err != nil {
+		return fmt.Errorf("replay: %s: opening gzip: %w", in.path, err)
+	}
+	defer zr.Close()
+	tr := tar.NewReader(zr)
+	next := 0
+	for {
+		h, err := nextHeader(tr)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("replay: reading %s: %w", in.path, err)
+		}
+		if ok, err := tarMember(in.path, h); err != nil || !ok {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if next >= len(in.members) || in.members[next].name != h.Name {
+			return fmt.Errorf("replay: %s changed while being replayed", in.path)
+		}
+		next++
+		if skip, whole := r.skip(in.path, h.Name); !whole {
+			if err := r.lines(ctx, in.path, h.Name, tr, skip); err != nil {
+				return err
+			}
+		}
+		r.prog.filesDone.Add(1)
+	}
+	return nil
+}
+
+// lines emits the lines of one stream file after its first skip lines.
+// member is "" for a plain file, else the name that picks the decompressor.
+func (r *runner) lines(ctx context.Context, input, member string, raw io.Reader, skip int64) error {
+	where, name := input, input
+	if member != "" {
+		where, name = input+" member "+member, member
+	}
+	dec, err := Decompress(name, raw)
+	if err != nil {
+		return fmt.Errorf("replay: %s: %w", where, err)
+	}
+	defer dec.Close()
+	lines := NewLineReader(dec, r.cfg.MaxLineBytes)
 	for {
 		line, err := lines.Next()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
+		n := lines.LineNumber()
 		var tooLong *LineTooLongError
 		if errors.As(err, &tooLong) {
-			s.log.Warn("replay: line too long, skipped", "file", path, "line", tooLong.Line, "bytes", tooLong.Size, "max", s.cfg.MaxLineBytes)
+			if n > skip {
+				r.log.Warn("replay: line too long, skipped", "file", where, "line", tooLong.Line, "bytes", tooLong.Size, "max", r.cfg.MaxLineBytes)
+			}
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("replay: reading %s line %d: %w", path, lines.LineNumber(), err)
+			return fmt.Errorf("replay: reading %s line %d: %w", where, n, err)
 		}
-		if len(line) == 0 {
+		if n <= skip || len(line) == 0 {
 			continue
 		}
-		if err := p.wait(ctx, line); err != nil {
+		if err := r.pace.wait(ctx, line); err != nil {
 			return err
 		}
-		if err := emit(ctx, source.Record{Value: line}); err != nil {
+		rec := source.Record{Value: line}
+		if r.track != nil {
+			rec.Ack = func() { r.track.ack(input, member, n) }
+		}
+		r.prog.begin()
+		if err := r.emit(ctx, rec); err != nil {
+			r.emitFailed = ctx.Err() == nil
 			return err
 		}
+		r.emitted++
+		r.prog.lines.Add(1)
+		r.prog.bytes.Add(int64(len(line)))
 	}
+}
+
+// meter counts the bytes read from an input into the progress, at most left.
+type meter struct {
+	r    io.Reader
+	p    *progress
+	left int64
+}
+
+func (m *meter) Read(b []byte) (int, error) {
+	n, err := m.r.Read(b)
+	if c := min(int64(n), m.left); c > 0 {
+		m.p.read.Add(c)
+		m.left -= c
+	}
+	return n, err
 }
 
 // Decompress picks the decoder from the file name's last extension.

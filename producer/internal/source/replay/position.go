@@ -1,0 +1,229 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// PositionFile is the name of the replay position inside STATE_DIR.
+const PositionFile = "replay-position.json"
+
+// Position is how far Kafka has acknowledged a replay: line Line of Member
+// in Input (Member is empty for a plain file) and everything before it, in
+// replay order. A restart skips all that and emits from the next line.
+type Position struct {
+	Path   string // the REPLAY_PATH it belongs to; another path starts over
+	Input  string // a file REPLAY_PATH lists
+	Member string // the archive member, "" for a plain file
+	Line   int64  // the last acknowledged line, counting from 1
+}
+
+// positionJSON is the file's layout; version 1 is the only one so far.
+type positionJSON struct {
+	Version int    `json:"version"`
+	Path    string `json:"replay_path"`
+	Input   string `json:"input"`
+	Member  string `json:"member"`
+	Line    int64  `json:"line"`
+}
+
+// EncodePosition is the content of the position file.
+func EncodePosition(p Position) []byte {
+	b, _ := json.MarshalIndent(positionJSON{Version: 1, Path: p.Path, Input: p.Input, Member: p.Member, Line: p.Line}, "", "  ")
+	return append(b, '\n')
+}
+
+// DecodePosition reads a position file strictly: one JSON object, only the
+// known fields, version 1, a path, an input and a line of at least 1.
+func DecodePosition(data []byte) (Position, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var f positionJSON
+	if err := dec.Decode(&f); err != nil {
+		return Position{}, fmt.Errorf("not a replay position: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return Position{}, errors.New("not a replay position: data after the object")
+	}
+	switch {
+	case f.Version != 1:
+		return Position{}, fmt.Errorf("replay position version %d: this producer reads version 1", f.Version)
+	case f.Path == "":
+		return Position{}, errors.New("replay position without replay_path")
+	case f.Input == "":
+		return Position{}, errors.New("replay position without input")
+	case f.Line < 1:
+		return Position{}, fmt.Errorf("replay position line %d: must be 1 or more", f.Line)
+	}
+	return Position{Path: f.Path, Input: f.Input, Member: f.Member, Line: f.Line}, nil
+}
+
+// loadPosition reads dir/PositionFile; nil when there is none yet.
+func loadPosition(dir string) (*Position, error) {
+	name := filepath.Join(dir, PositionFile)
+	data, err := os.ReadFile(name)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("STATE_DIR: reading %s: %w", name, err)
+	}
+	p, err := DecodePosition(data)
+	if err != nil {
+		return nil, fmt.Errorf("STATE_DIR: %s: %w (delete it to replay from the start)", name, err)
+	}
+	return &p, nil
+}
+
+// savePosition replaces dir/PositionFile atomically: a temporary file in the
+// same directory, written, synced, renamed over it, then the directory synced.
+func savePosition(dir string, p Position) error {
+	name := filepath.Join(dir, PositionFile)
+	tmp, err := os.CreateTemp(dir, "."+PositionFile+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("saving the replay position: %w", err)
+	}
+	_, err = tmp.Write(EncodePosition(p))
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), name)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("saving the replay position to %s: %w", name, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync() // the rename is durable once the directory is; best effort
+		d.Close()
+	}
+	return nil
+}
+
+// checkStateDir creates dir and proves it writable, so that a bad STATE_DIR
+// fails at start rather than at the first save. It removes the temporary
+// files a crash during a save may have left.
+func checkStateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("STATE_DIR: %w", err)
+	}
+	if stale, err := filepath.Glob(filepath.Join(dir, "."+PositionFile+".*.tmp")); err == nil {
+		for _, f := range stale {
+			os.Remove(f)
+		}
+	}
+	f, err := os.CreateTemp(dir, ".write-test-*")
+	if err != nil {
+		return fmt.Errorf("STATE_DIR %s is not writable: %w", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// tracker follows the acknowledgements of one run and saves the position.
+// Acks arrive in emit order, so the last one is the position.
+type tracker struct {
+	dir  string
+	path string // REPLAY_PATH
+
+	mu    sync.Mutex
+	last  Position
+	acked int64
+
+	saved  int64         // acked at the last save; only the saving goroutine uses it
+	signal chan struct{} // a token after each ack, for waitAcked
+}
+
+func newTracker(dir, path string) *tracker {
+	return &tracker{dir: dir, path: path, signal: make(chan struct{}, 1)}
+}
+
+// ack records that Kafka acknowledged line of member in input.
+func (t *tracker) ack(input, member string, line int64) {
+	t.mu.Lock()
+	t.last = Position{Path: t.path, Input: input, Member: member, Line: line}
+	t.acked++
+	t.mu.Unlock()
+	select {
+	case t.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (t *tracker) count() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.acked
+}
+
+// save writes the last acknowledged position if it moved since the last save.
+func (t *tracker) save() error {
+	t.mu.Lock()
+	p, n := t.last, t.acked
+	t.mu.Unlock()
+	if n == t.saved {
+		return nil
+	}
+	if err := savePosition(t.dir, p); err != nil {
+		return err
+	}
+	t.saved = n
+	return nil
+}
+
+// saveEvery saves at most once per interval until stop is closed.
+func (t *tracker) saveEvery(interval time.Duration, stop <-chan struct{}, fail context.CancelCauseFunc) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+			if err := t.save(); err != nil {
+				fail(err)
+				return
+			}
+		}
+	}
+}
+
+// waitAcked waits until emitted records are all acknowledged. While ctx lives
+// it waits as long as that takes (Kafka may be retrying); once ctx is done it
+// waits at most drain more. It returns how many are still unacknowledged.
+func (t *tracker) waitAcked(ctx context.Context, emitted int64, drain time.Duration) int64 {
+	var deadline <-chan time.Time
+	for {
+		left := emitted - t.count()
+		if left <= 0 {
+			return 0
+		}
+		if deadline == nil && ctx.Err() != nil {
+			timer := time.NewTimer(drain)
+			defer timer.Stop()
+			deadline = timer.C
+		}
+		done := ctx.Done()
+		if deadline != nil {
+			done = nil
+		}
+		select {
+		case <-t.signal:
+		case <-done:
+		case <-deadline:
+			return emitted - t.count()
+		}
+	}
+}
