@@ -42,7 +42,7 @@ bench: ## benchmarks of the hot paths (figures go in the README)
 .PHONY: lint
 lint: ## go vet, staticcheck and gofmt on every module
 	@test -z "$$(gofmt -l $(MODULES))" || { gofmt -l $(MODULES); echo "gofmt: files above need formatting"; exit 1; }
-	@for m in $(MODULES); do (cd $$m && go vet ./... && go run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...) || exit 1; done
+	@for m in $(MODULES); do (cd $$m && go vet ./... && go run honnef.co/go/tools/cmd/staticcheck@v0.6.1 ./...) || exit 1; done
 
 .PHONY: network
 network: ## create the shared docker network kafka-network (idempotent)
@@ -55,8 +55,11 @@ kafka-up: network ## start the Kafka stack and wait until it is healthy
 .PHONY: apps-up
 apps-up: network ## build and start the producer and consumer stack
 	@test -f .env || { cp .env.example .env; echo "created .env from .env.example"; }
-	@mkdir -p $(OUTPUT_DIR)
-	$(COMPOSE) -f docker-compose.apps.yml up -d --build
+	@mkdir -p $(OUTPUT_DIR) replay state secrets
+	@for s in twitter_consumer_key twitter_consumer_secret twitter_access_token twitter_access_secret x_bearer_token; do \
+		test -f secrets/$$s || { touch secrets/$$s; chmod 600 secrets/$$s; }; done
+	TWEETPIPE_UID=$$(id -u) TWEETPIPE_GID=$$(id -g) HOST_OUTPUT_DIR=$(OUTPUT_DIR) TWEETPIPE_VERSION=$(VERSION) \
+		$(COMPOSE) -f docker-compose.apps.yml up -d --build
 
 .PHONY: up
 up: kafka-up apps-up ## network, Kafka, then the apps
@@ -74,6 +77,10 @@ logs: ## follow the logs of both stacks
 ps: ## list the containers of both stacks
 	$(COMPOSE) -f docker-compose.kafka.yml ps
 	$(COMPOSE) -f docker-compose.apps.yml ps
+
+.PHONY: env-example
+env-example: build ## regenerate .env.example from the services' -h output
+	@scripts/env-example.sh > .env.example
 
 .PHONY: clean
 clean: ## remove bin/ (never the data)

@@ -3,15 +3,20 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
@@ -19,6 +24,7 @@ import (
 	"github.com/tweetpipe/tweetpipe/consumer/internal/batch"
 	"github.com/tweetpipe/tweetpipe/consumer/internal/config"
 	"github.com/tweetpipe/tweetpipe/consumer/internal/group"
+	"github.com/tweetpipe/tweetpipe/consumer/internal/ops"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -26,7 +32,15 @@ var version = "dev"
 
 func main() {
 	help := flag.Bool("h", false, "print every environment variable with its default")
+	healthcheck := flag.Bool("healthcheck", false, "probe this service's /healthz (HTTP_ADDR) and exit 0 if it answers: the image's HEALTHCHECK")
 	flag.Parse()
+	if *healthcheck {
+		if err := probe(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *help {
 		fmt.Fprintf(os.Stdout, "tweetpipe consumer %s: configured by environment variables\n\n", version)
 		if err := config.Usage(os.Stdout); err != nil {
@@ -49,6 +63,16 @@ func main() {
 	}
 }
 
+// probe asks the running service's /healthz; distroless images have no
+// shell or curl for a HEALTHCHECK.
+func probe() error {
+	u, err := ops.LocalURL(cmp.Or(os.Getenv("HTTP_ADDR"), ":8080"), "/healthz")
+	if err != nil {
+		return err
+	}
+	return ops.Probe(u)
+}
+
 func newLogger(level, format string) *slog.Logger {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
@@ -69,8 +93,25 @@ func isTerminal(f *os.File) bool {
 func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	log.Info("consumer starting", "version", version, "config", cfg)
 
+	// Health and metrics, first, so /healthz answers while Kafka is awaited.
+	reg := prometheus.NewRegistry()
+	var stats atomic.Pointer[group.Stats] // set once the group is built
+	ready := func() error {
+		if s := stats.Load(); s == nil || !s.Ready.Load() {
+			return errors.New("not a member of the consumer group yet")
+		}
+		return nil
+	}
+	stopOps, err := startOps(ctx, cfg.HTTPAddr, reg, ready, log)
+	if err != nil {
+		return err
+	}
+	defer stopOps()
+
 	// Archive: the output directory.
+	var rotated atomic.Int64
 	arch, err := archive.Open(archive.Config{
+		OnRotate:       func(string) { rotated.Add(1) },
 		Dir:            cfg.OutputDir,
 		RotateMaxBytes: cfg.RotateMaxBytes,
 		RotateInterval: cfg.RotateInterval,
@@ -107,6 +148,12 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		OutputDir:       cfg.OutputDir,
 	}, arch, log)
+	observeBatch, err := registerMetrics(reg, &runner.Stats, &rotated)
+	if err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
+	}
+	runner.ObserveBatch(observeBatch)
+	stats.Store(&runner.Stats)
 
 	progressCtx, stopProgress := context.WithCancel(context.Background())
 	var g errgroup.Group
@@ -124,6 +171,30 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		"dead_lettered", s.DeadLettered.Load(), "skipped", s.Skipped.Load(), "duplicates", s.Duplicates.Load(), "batches", s.Batches.Load(),
 		"write_errors", s.WriteErrors.Load(), "commit_errors", s.CommitErrors.Load())
 	return err
+}
+
+// startOps serves /healthz, /readyz and /metrics on addr ("" turns them
+// off) until the returned stop is called; they outlive ctx so metrics stay
+// up while a stop drains.
+func startOps(ctx context.Context, addr string, reg *prometheus.Registry, ready func() error, log *slog.Logger) (stop func(), err error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("HTTP_ADDR=%s: %w", addr, err)
+	}
+	srv := ops.New(addr, reg, ops.Checks{Ready: ready}, log)
+	opsCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(opsCtx, ln) }()
+	log.Info("serving /healthz, /readyz and /metrics", "addr", ln.Addr().String())
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			log.Warn("health and metrics server", "error", err)
+		}
+	}, nil
 }
 
 // waitForKafka asks the brokers for metadata until one answers, logging each

@@ -3,22 +3,27 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tweetpipe/tweetpipe/producer/internal/config"
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
+	"github.com/tweetpipe/tweetpipe/producer/internal/ops"
 	"github.com/tweetpipe/tweetpipe/producer/internal/publish"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/jetstream"
@@ -26,6 +31,7 @@ import (
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/synthetic"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/twitter"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/xv2"
+	"github.com/tweetpipe/tweetpipe/producer/internal/spool"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -33,7 +39,15 @@ var version = "dev"
 
 func main() {
 	help := flag.Bool("h", false, "print every environment variable with its default")
+	healthcheck := flag.Bool("healthcheck", false, "probe this service's /healthz (HTTP_ADDR) and exit 0 if it answers: the image's HEALTHCHECK")
 	flag.Parse()
+	if *healthcheck {
+		if err := probe(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *help {
 		fmt.Fprintf(os.Stdout, "tweetpipe producer %s: configured by environment variables\n\n", version)
 		if err := config.Usage(os.Stdout); err != nil {
@@ -59,6 +73,16 @@ func main() {
 	}
 }
 
+// probe asks the running service's /healthz; distroless images have no
+// shell or curl for a HEALTHCHECK.
+func probe() error {
+	u, err := ops.LocalURL(cmp.Or(os.Getenv("HTTP_ADDR"), ":8080"), "/healthz")
+	if err != nil {
+		return err
+	}
+	return ops.Probe(u)
+}
+
 func newLogger(w io.Writer, level, format string) *slog.Logger {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
@@ -79,10 +103,23 @@ func isTerminal(f *os.File) bool {
 func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *replay.Terminal) error {
 	log.Info("producer starting", "version", version, "config", cfg)
 
+	// Health and metrics, first, so /healthz answers while Kafka is awaited.
+	reg := prometheus.NewRegistry()
+	var stats publish.Stats
+	ready := readiness{stats: &stats}
+	stopOps, err := startOps(ctx, cfg.HTTPAddr, reg, ready.check, log)
+	if err != nil {
+		return err
+	}
+	defer stopOps()
+
 	// Source.
 	src, err := newSource(cfg, log, stderr)
 	if err != nil {
 		return err
+	}
+	if c, ok := src.(source.Connector); ok {
+		ready.source.Store(&c)
 	}
 
 	// Kafka: wait for the broker and create the topics.
@@ -106,7 +143,21 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *repla
 		return err
 	}
 
+	// Spool, for when Kafka is away longer than the memory queue covers.
+	var sp *spool.Spool
+	if cfg.SpoolDir != "" {
+		sp, err = spool.Open(cfg.SpoolDir, spool.Options{MaxBytes: cfg.SpoolMaxBytes, Logger: log})
+		if err != nil {
+			return fmt.Errorf("SPOOL_DIR: %w", err)
+		}
+		defer sp.Close()
+	}
+
 	// Publisher.
+	observeBatch, err := registerMetrics(reg, src.Name(), &stats)
+	if err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
+	}
 	pub, err := publish.New(publish.Config{
 		Brokers:      cfg.KafkaBrokers,
 		Topic:        cfg.KafkaTopic,
@@ -119,10 +170,15 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *repla
 		WriteTimeout: cfg.KafkaWriteTimeout,
 		PendingMax:   cfg.PendingMax,
 		Classify:     classifier(cfg.Source),
-	}, log)
+		ObserveBatch: observeBatch,
+		Spool:        sp,
+		SpoolDir:     cfg.SpoolDir,
+	}, &stats, log)
 	if err != nil {
 		return err
 	}
+	stats.Connected.Store(true) // the topics were just created: Kafka answers
+	ready.started.Store(true)
 
 	// The publisher outlives ctx by ShutdownTimeout so that what the source
 	// already handed over is flushed after a signal.
@@ -150,12 +206,56 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *repla
 		return err
 	})
 	g.Go(func() error {
-		progress(drainCtx, cfg.ProgressInterval, &pub.Stats, log)
+		progress(drainCtx, cfg.ProgressInterval, &stats, log)
 		return nil
 	})
 	err = g.Wait()
-	logTotals(&pub.Stats, log)
+	logTotals(&stats, log)
 	return err
+}
+
+// readiness is /readyz: Kafka answers and, for a stream source, the stream
+// is connected. Its parts are set as run builds them.
+type readiness struct {
+	stats   *publish.Stats
+	started atomic.Bool                      // Kafka answered and the topics exist
+	source  atomic.Pointer[source.Connector] // nil for sources without a connection
+}
+
+func (r *readiness) check() error {
+	switch c := r.source.Load(); {
+	case !r.started.Load():
+		return errors.New("waiting for Kafka")
+	case !r.stats.Connected.Load():
+		return errors.New("Kafka is not acknowledging writes")
+	case c != nil && !(*c).Connected():
+		return errors.New("the source is not connected")
+	}
+	return nil
+}
+
+// startOps serves /healthz, /readyz and /metrics on addr ("" turns them
+// off) until the returned stop is called; they outlive ctx so metrics stay
+// up while a stop drains.
+func startOps(ctx context.Context, addr string, reg *prometheus.Registry, ready func() error, log *slog.Logger) (stop func(), err error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("HTTP_ADDR=%s: %w", addr, err)
+	}
+	srv := ops.New(addr, reg, ops.Checks{Ready: ready}, log)
+	opsCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(opsCtx, ln) }()
+	log.Info("serving /healthz, /readyz and /metrics", "addr", ln.Addr().String())
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			log.Warn("health and metrics server", "error", err)
+		}
+	}, nil
 }
 
 func newSource(cfg config.Config, log *slog.Logger, stderr *replay.Terminal) (source.Source, error) {

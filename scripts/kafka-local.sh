@@ -320,9 +320,38 @@ cmd_status() {
     return 1
 }
 
+# kill: SIGKILL the broker, as a crash would (for fault tests); its data stays.
+cmd_kill() {
+    local pid
+    pid="$(node_pid "$NODE_DIR")" || { log "not running"; return 0; }
+    kill -KILL "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+    rm -f "$NODE_DIR/kafka.pid"
+    log "killed (pid $pid)"
+}
+
+# resume: start the broker again on the data it has (after stop or kill).
+cmd_resume() {
+    local libs t0=$SECONDS
+    [ -f "$NODE_DIR/server.properties" ] || die "no broker data in $NODE_DIR: use start"
+    if node_pid "$NODE_DIR" >/dev/null; then log "already running"; return 0; fi
+    JAVA="$(java_bin)"
+    libs="$(ensure_jars "$(kafka_version)")"
+    log "resuming Apache Kafka $(kafka_version) on $HOST:$PORT with the data in $NODE_DIR"
+    start_node "$libs" "$NODE_DIR"
+    if ! wait_node_ready "$libs" "$NODE_DIR" "$PORT" "$START_TIMEOUT"; then
+        tail -n 40 "$NODE_DIR/logs/server.log" >&2 2>/dev/null || true
+        stop_node "$NODE_DIR"
+        exit 1
+    fi
+    log "ready (pid $(cat "$NODE_DIR/kafka.pid"), $((SECONDS - t0))s)"
+}
+
 case "${1:-}" in
     start) cmd_start ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
-    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+    kill) cmd_kill ;;
+    resume) cmd_resume ;;
+    *) echo "usage: $0 start|stop|status|kill|resume" >&2; exit 2 ;;
 esac

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,8 +34,11 @@ type Config struct {
 	Batch            batch.Limits
 	RotateCheck      time.Duration // how often an idle partition checks rotation by age
 	ShutdownTimeout  time.Duration // bound on the final write and commit
-	Dialer           *kafka.Dialer
-	OutputDir        string // named in error messages only
+	// ObserveBatch, when not nil, is told how long each batch took from
+	// the start of its write to the archive until its offsets were committed.
+	ObserveBatch func(time.Duration)
+	Dialer       *kafka.Dialer
+	OutputDir    string // named in error messages only
 }
 
 // Stats are running totals; safe to read at any time.
@@ -51,6 +55,45 @@ type Stats struct {
 	Partitions   atomic.Int64 // partitions owned now
 	Lag          atomic.Int64 // sum over owned partitions of high water mark - next offset
 	Ready        atomic.Bool  // joined the group
+
+	lags   sync.Map // partitionKey -> *atomic.Int64, for owned partitions
+	topics sync.Map // topic -> *TopicCounts
+}
+
+type partitionKey struct {
+	topic     string
+	partition int
+}
+
+// TopicCounts are one topic's running totals.
+type TopicCounts struct {
+	Consumed, Written, Bytes, DeadLettered, Duplicates atomic.Int64
+}
+
+// Topic returns the totals of one topic.
+func (s *Stats) Topic(topic string) *TopicCounts {
+	if v, ok := s.topics.Load(topic); ok {
+		return v.(*TopicCounts)
+	}
+	v, _ := s.topics.LoadOrStore(topic, &TopicCounts{})
+	return v.(*TopicCounts)
+}
+
+// EachTopic calls fn with every topic's totals.
+func (s *Stats) EachTopic(fn func(topic string, c *TopicCounts)) {
+	s.topics.Range(func(k, v any) bool {
+		fn(k.(string), v.(*TopicCounts))
+		return true
+	})
+}
+
+// EachLag calls fn with the lag of every partition this instance owns.
+func (s *Stats) EachLag(fn func(topic string, partition int, lag int64)) {
+	s.lags.Range(func(k, v any) bool {
+		key := k.(partitionKey)
+		fn(key.topic, key.partition, v.(*atomic.Int64).Load())
+		return true
+	})
 }
 
 // Archive is the part of the archive a partition loop uses.
@@ -79,6 +122,10 @@ func New(cfg Config, arch Archive, log *slog.Logger) *Runner {
 	return &Runner{cfg: cfg, client: client, arch: arch, log: log}
 }
 
+// ObserveBatch sets the hook told each batch's duration (Config.ObserveBatch);
+// call it before Run.
+func (r *Runner) ObserveBatch(fn func(time.Duration)) { r.cfg.ObserveBatch = fn }
+
 // Run consumes until ctx ends, then writes and commits what it holds and
 // leaves the group.
 func (r *Runner) Run(ctx context.Context) error {
@@ -100,7 +147,10 @@ func (r *Runner) Run(ctx context.Context) error {
 		StartOffset:      kafka.FirstOffset,
 		RetentionTime:    7 * 24 * time.Hour,
 		JoinGroupBackoff: time.Second,
-		Timeout:          10 * time.Second,
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			r.log.Warn("kafka consumer group: " + fmt.Sprintf(msg, args...))
+		}),
+		Timeout: 10 * time.Second,
 	})
 	if err != nil {
 		return fmt.Errorf("creating consumer group %s: %w", r.cfg.GroupID, err)
@@ -247,6 +297,9 @@ func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, 
 		MaxBytes:  r.cfg.FetchMaxBytes,
 		MaxWait:   r.cfg.FetchMaxWait,
 		// Reading only: offsets are committed through the generation.
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			log.Warn("kafka reader: " + fmt.Sprintf(msg, args...))
+		}),
 	})
 	defer rd.Close()
 	if err := rd.SetOffset(start); err != nil {
@@ -257,7 +310,9 @@ func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, 
 	log.Info("partition assigned", "offset", start, "committed", a.Offset, "checkpoint", p.NextOffset())
 
 	l := loop{r: r, log: log, gen: gen, p: p, topic: topic, partition: a.ID, b: batch.New(r.cfg.Batch)}
+	l.counts = r.Stats.Topic(topic)
 	l.run(ctx, rd)
+	defer r.Stats.lags.Delete(partitionKey{topic, a.ID})
 	defer l.setLag(0)
 	// Stopping: write and commit what is held, bounded by the shutdown timeout.
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout)
@@ -351,6 +406,7 @@ type loop struct {
 	recs      []archive.Record
 	committed int64 // next offset committed to Kafka
 	lag       int64 // messages behind the high water mark at the last fetch
+	counts    *TopicCounts
 }
 
 // run fetches until ctx ends, flushing each batch when it is full or due,
@@ -369,6 +425,7 @@ func (l *loop) run(ctx context.Context, rd *kafka.Reader) {
 		switch {
 		case err == nil:
 			l.r.Stats.Consumed.Add(1)
+			l.counts.Consumed.Add(1)
 			if !l.b.Fits(len(m.Value)) {
 				if !l.flush(ctx) {
 					return
@@ -413,10 +470,19 @@ func isStatus(headers []kafka.Header) bool {
 	return false
 }
 
-// setLag keeps Stats.Lag the sum of every owned partition's lag.
+// setLag keeps Stats.Lag the sum of every owned partition's lag, and the
+// partition's own for metrics.
 func (l *loop) setLag(lag int64) {
 	l.r.Stats.Lag.Add(lag - l.lag)
 	l.lag = lag
+	key := partitionKey{l.topic, l.partition}
+	if v, ok := l.r.Stats.lags.Load(key); ok {
+		v.(*atomic.Int64).Store(lag)
+		return
+	}
+	v := &atomic.Int64{}
+	v.Store(lag)
+	l.r.Stats.lags.Store(key, v)
 }
 
 // flush writes the held records (append, fsync, checkpoint), retrying until
@@ -427,9 +493,14 @@ func (l *loop) flush(ctx context.Context) bool {
 		return true
 	}
 	backoff := 500 * time.Millisecond
+	started := time.Now()
 	for {
 		res, err := l.p.Append(l.recs)
 		if err == nil {
+			l.counts.Written.Add(int64(res.Written))
+			l.counts.Bytes.Add(res.Bytes)
+			l.counts.DeadLettered.Add(int64(res.DeadLettered))
+			l.counts.Duplicates.Add(int64(res.Duplicates))
 			l.r.Stats.Written.Add(int64(res.Written))
 			l.r.Stats.Bytes.Add(res.Bytes)
 			l.r.Stats.DeadLettered.Add(int64(res.DeadLettered))
@@ -460,5 +531,8 @@ func (l *loop) flush(ctx context.Context) bool {
 		return true
 	}
 	l.committed = next
+	if l.r.cfg.ObserveBatch != nil {
+		l.r.cfg.ObserveBatch(time.Since(started))
+	}
 	return true
 }

@@ -54,6 +54,8 @@ type Config struct {
 	KafkaBatchTimeout      time.Duration `envconfig:"KAFKA_BATCH_TIMEOUT" default:"10ms" desc:"how long a partial batch waits for more messages (linger)"`
 	KafkaWriteTimeout      time.Duration `envconfig:"KAFKA_WRITE_TIMEOUT" default:"10s" desc:"timeout of one produce request"`
 	KafkaStartupTimeout    time.Duration `envconfig:"KAFKA_STARTUP_TIMEOUT" default:"2m" desc:"how long to wait for the broker at start before giving up (0: forever)"`
+	SpoolDir               string        `envconfig:"SPOOL_DIR" desc:"while Kafka is unreachable and PENDING_MAX is reached, records are spooled here and sent in order when it returns (empty: off, the source waits)"`
+	SpoolMaxBytes          int64         `envconfig:"SPOOL_MAX_BYTES" default:"1073741824" desc:"most bytes the spool may hold; beyond, the source waits"`
 	PendingMax             int           `envconfig:"PENDING_MAX" default:"10000" desc:"messages held in memory waiting for Kafka before the source is paused"`
 
 	Source   string `envconfig:"SOURCE" default:"synthetic" desc:"synthetic, replay, twitter, xv2 or jetstream"`
@@ -213,6 +215,9 @@ func (c Config) Validate() error {
 	}
 	if c.KafkaStartupTimeout < 0 {
 		bad("KAFKA_STARTUP_TIMEOUT=%s: must be 0 (forever) or positive", c.KafkaStartupTimeout)
+	}
+	if c.SpoolMaxBytes < 1<<20 {
+		bad("SPOOL_MAX_BYTES=%d: accepts 1048576 (1 MiB) or more", c.SpoolMaxBytes)
 	}
 	if c.PendingMax < 1 {
 		bad("PENDING_MAX=%d: accepts 1 or more", c.PendingMax)

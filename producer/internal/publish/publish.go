@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
+	"github.com/tweetpipe/tweetpipe/producer/internal/spool"
 )
 
 // Config is what the publisher needs of the service's configuration.
@@ -35,6 +37,13 @@ type Config struct {
 	// classifier (message.Classify); sources with another payload shape
 	// (X API v2, Jetstream) bring their own.
 	Classify func(raw []byte) (message.Message, error)
+	// Spool, when not nil, takes new records while Kafka is unreachable and
+	// the memory queue is full (spool.go); SpoolDir names it in messages.
+	Spool    *spool.Spool
+	SpoolDir string
+	// ObserveBatch, when not nil, is told how long each batch took from the
+	// first produce attempt until Kafka acknowledged all of it.
+	ObserveBatch func(time.Duration)
 }
 
 // Stats are the publisher's running totals; safe to read at any time.
@@ -48,7 +57,36 @@ type Stats struct {
 	TooLarge       atomic.Int64 // messages the broker refused as too large
 	WriteErrors    atomic.Int64 // failed produce attempts
 	Pending        atomic.Int64 // records accepted but not yet acknowledged
+	Retries        atomic.Int64 // messages written again after a failed attempt
+	Spooled        atomic.Int64 // records written to the spool
 	Connected      atomic.Bool  // the last produce call succeeded
+	ReceivedBytes  atomic.Int64 // value bytes the source emitted
+
+	sent sync.Map // sentKey -> *sentCount: acknowledged messages by topic and kind
+}
+
+type sentKey struct{ topic, kind string }
+
+type sentCount struct{ messages, bytes atomic.Int64 }
+
+func (s *Stats) addSent(topic string, kind message.Kind, bytes int) {
+	v, ok := s.sent.Load(sentKey{topic, string(kind)})
+	if !ok {
+		v, _ = s.sent.LoadOrStore(sentKey{topic, string(kind)}, &sentCount{})
+	}
+	c := v.(*sentCount)
+	c.messages.Add(1)
+	c.bytes.Add(int64(bytes))
+}
+
+// EachSent calls fn with the messages and bytes Kafka acknowledged for each
+// topic and kind so far.
+func (s *Stats) EachSent(fn func(topic, kind string, messages, bytes int64)) {
+	s.sent.Range(func(k, v any) bool {
+		key, c := k.(sentKey), v.(*sentCount)
+		fn(key.topic, key.kind, c.messages.Load(), c.bytes.Load())
+		return true
+	})
 }
 
 type item struct {
@@ -65,13 +103,24 @@ type Publisher struct {
 	w      *kafka.Writer
 	queue  chan item
 	closed chan struct{}
-	Stats  Stats
+	Stats  *Stats
 
 	invalidLogged int
+
+	spool      *spool.Spool
+	spoolKick  chan struct{} // a record was spooled: Run looks at the spool
+	mu         sync.Mutex    // guards the fields below and spool appends
+	spooling   bool          // new records go to the spool until it is drained
+	spoolAcks  []spoolAck    // acknowledgements owed, in order, while spooling
+	oldSpooled int64         // records an earlier run left in the spool
 }
 
-// New builds the publisher and its kafka-go Writer. Nothing is dialled yet.
-func New(cfg Config, log *slog.Logger) (*Publisher, error) {
+// New builds the publisher and its kafka-go Writer; it keeps its totals in
+// stats (nil: its own). Nothing is dialled yet.
+func New(cfg Config, stats *Stats, log *slog.Logger) (*Publisher, error) {
+	if stats == nil {
+		stats = &Stats{}
+	}
 	if cfg.Classify == nil {
 		cfg.Classify = message.Classify
 	}
@@ -101,13 +150,25 @@ func New(cfg Config, log *slog.Logger) (*Publisher, error) {
 		AllowAutoTopicCreation: false, // EnsureTopics creates them with the configured partitions
 		Transport:              cfg.Transport,
 	}
-	return &Publisher{
-		cfg:    cfg,
-		log:    log,
-		w:      w,
-		queue:  make(chan item, cfg.PendingMax),
-		closed: make(chan struct{}),
-	}, nil
+	p := &Publisher{
+		cfg:       cfg,
+		log:       log,
+		w:         w,
+		Stats:     stats,
+		queue:     make(chan item, cfg.PendingMax),
+		closed:    make(chan struct{}),
+		spool:     cfg.Spool,
+		spoolKick: make(chan struct{}, 1),
+	}
+	if p.spool != nil && !p.spool.Empty() {
+		// An earlier run's records: they go first, and what comes now
+		// queues behind them.
+		p.oldSpooled = p.spool.Len()
+		p.spooling = true
+		stats.Pending.Add(p.oldSpooled)
+		log.Info("the spool holds records from an earlier run; sending them first", "count", p.oldSpooled, "spool_dir", cfg.SpoolDir)
+	}
+	return p, nil
 }
 
 // Compression maps KAFKA_COMPRESSION to kafka-go's codec.
@@ -134,6 +195,7 @@ var ErrClosed = errors.New("publisher closed")
 // PendingMax records wait. It implements source.Emit.
 func (p *Publisher) Emit(ctx context.Context, r source.Record) error {
 	p.Stats.In.Add(1)
+	p.Stats.ReceivedBytes.Add(int64(len(r.Value)))
 	m, err := p.cfg.Classify(r.Value)
 	it := item{ack: r.Ack, kind: m.Kind}
 	switch {
@@ -152,14 +214,40 @@ func (p *Publisher) Emit(ctx context.Context, r source.Record) error {
 	if it.drop && it.ack == nil {
 		return nil
 	}
+	if spooled, err := p.spoolIfSpooling(ctx, it); spooled || err != nil {
+		return err
+	}
 	select {
 	case p.queue <- it:
 		p.Stats.Pending.Add(1)
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-p.closed:
-		return ErrClosed
+	default:
+	}
+	// The queue is full: wait for room, or, while Kafka is unreachable and
+	// a spool is configured, spool.
+	var tick <-chan time.Time
+	if p.spool != nil {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case p.queue <- it:
+			p.Stats.Pending.Add(1)
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.closed:
+			return ErrClosed
+		case <-tick:
+			if !p.Stats.Connected.Load() {
+				p.startSpooling()
+			}
+			if spooled, err := p.spoolIfSpooling(ctx, it); spooled || err != nil {
+				return err
+			}
+		}
 	}
 }
 
@@ -201,49 +289,75 @@ func (p *Publisher) Close() {
 	}
 }
 
-// Run writes queued records until Close and the queue is empty. ctx bounds
-// the whole run including the final flush: when it ends, Run returns an error
-// saying how many accepted records Kafka has not acknowledged.
+// Run writes queued records until Close and the queue (and the spool) are
+// empty. ctx bounds the whole run including the final flush: when it ends
+// with records not acknowledged, they are spooled if a spool is configured
+// (nothing is lost), else Run returns an error saying how many.
 func (p *Publisher) Run(ctx context.Context) error {
 	defer p.w.Close()
 	batch := make([]item, 0, p.cfg.BatchSize)
 	for {
-		batch = batch[:0]
-		select {
-		case it := <-p.queue:
-			batch = append(batch, it)
-		case <-p.closed:
-			select {
-			case it := <-p.queue:
-				batch = append(batch, it)
-			default:
-				return nil
+		// The memory queue holds older records than the spool: it goes first.
+		batch = p.fill(batch[:0])
+		if len(batch) == 0 {
+			if p.spoolPending() {
+				if err := p.drainSpool(ctx); err != nil {
+					return err
+				}
+				continue
 			}
-		case <-ctx.Done():
-			return p.abandoned(ctx)
-		}
-	fill:
-		for len(batch) < p.cfg.BatchSize {
 			select {
 			case it := <-p.queue:
-				batch = append(batch, it)
-			default:
-				break fill
+				batch = p.fill(append(batch, it))
+			case <-p.spoolKick:
+				continue
+			case <-p.closed:
+				if len(p.queue) == 0 && !p.spoolPending() {
+					return nil
+				}
+				continue
+			case <-ctx.Done():
+				return p.abandoned(ctx, nil)
 			}
 		}
 		if err := p.write(ctx, batch); err != nil {
+			if errors.Is(err, errStopped) {
+				return p.abandoned(ctx, batch)
+			}
 			return err
 		}
 	}
 }
 
-func (p *Publisher) abandoned(ctx context.Context) error {
+// fill adds queued records to batch, without waiting, up to BatchSize.
+func (p *Publisher) fill(batch []item) []item {
+	for len(batch) < p.cfg.BatchSize {
+		select {
+		case it := <-p.queue:
+			batch = append(batch, it)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// abandoned is the stop while records wait for Kafka: held (the batch being
+// written) and queued ones go to the spool when there is one; otherwise
+// they are reported.
+func (p *Publisher) abandoned(ctx context.Context, held []item) error {
+	if p.spool != nil {
+		return p.spoolAtStop(held)
+	}
 	n := p.Stats.Pending.Load()
 	if n == 0 {
 		return nil
 	}
 	return fmt.Errorf("stopped with %d accepted messages not acknowledged by Kafka: %w", n, context.Cause(ctx))
 }
+
+// errStopped is write's answer when ctx ended before Kafka took the batch.
+var errStopped = errors.New("stopped before Kafka acknowledged the batch")
 
 // write sends batch until Kafka acknowledged every message, retrying only
 // the ones that failed, then acknowledges them to the source in order.
@@ -256,6 +370,7 @@ func (p *Publisher) write(ctx context.Context, batch []item) error {
 	}
 	msgs := make([]kafka.Message, 0, len(todo))
 	backoff := 100 * time.Millisecond
+	started := time.Now()
 	for attempt := 1; len(todo) > 0; attempt++ {
 		msgs = msgs[:0]
 		for _, i := range todo {
@@ -271,7 +386,7 @@ func (p *Publisher) write(ctx context.Context, batch []item) error {
 		}
 		p.Stats.WriteErrors.Add(1)
 		if ctx.Err() != nil {
-			return p.abandoned(ctx)
+			return errStopped
 		}
 		var failed []int
 		var werrs kafka.WriteErrors
@@ -295,13 +410,17 @@ func (p *Publisher) write(ctx context.Context, batch []item) error {
 			break
 		}
 		p.Stats.Connected.Store(false)
+		p.Stats.Retries.Add(int64(len(todo)))
 		p.log.Warn("kafka write failed; retrying", "count", len(todo), "attempt", attempt, "retry_in", backoff, "error", err)
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
-			return p.abandoned(ctx)
+			return errStopped
 		}
 		backoff = min(backoff*2, 10*time.Second)
+	}
+	if p.cfg.ObserveBatch != nil && len(msgs) > 0 {
+		p.cfg.ObserveBatch(time.Since(started))
 	}
 	for _, it := range batch {
 		if !it.drop {
@@ -311,6 +430,7 @@ func (p *Publisher) write(ctx context.Context, batch []item) error {
 				p.Stats.Control.Add(1)
 			}
 			p.Stats.Bytes.Add(int64(len(it.msg.Value)))
+			p.Stats.addSent(it.msg.Topic, it.kind, len(it.msg.Value))
 		}
 		if it.ack != nil {
 			it.ack()

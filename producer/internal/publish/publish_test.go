@@ -96,7 +96,7 @@ func header(m kafka.Message, key string) string {
 func TestRoutingAndContract(t *testing.T) {
 	brokers := startCluster(t)
 	ensure(t, brokers, "tweets", "tweets.control")
-	p, err := New(testConfig(brokers), quiet())
+	p, err := New(testConfig(brokers), nil, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestNoControlTopic(t *testing.T) {
 	ensure(t, brokers, "tweets")
 	cfg := testConfig(brokers)
 	cfg.ControlTopic = ""
-	p, err := New(cfg, quiet())
+	p, err := New(cfg, nil, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestManyMessagesAllDelivered(t *testing.T) {
 	ensure(t, brokers, "tweets", "tweets.control")
 	cfg := testConfig(brokers)
 	cfg.PendingMax = 50
-	p, err := New(cfg, quiet())
+	p, err := New(cfg, nil, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}

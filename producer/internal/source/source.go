@@ -31,3 +31,9 @@ type Source interface {
 	// is cancelled, and an error that says what to fix when it cannot go on.
 	Run(ctx context.Context, emit Emit) error
 }
+
+// Connector is implemented by sources that hold a connection (a stream):
+// Connected reports whether it is open now. /readyz uses it.
+type Connector interface {
+	Connected() bool
+}

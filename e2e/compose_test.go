@@ -1,0 +1,439 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/template"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+const (
+	kafkaCompose = "docker-compose.kafka.yml"
+	appsCompose  = "docker-compose.apps.yml"
+	network      = "kafka-network"
+)
+
+// appServices are the services of docker-compose.apps.yml, each built from
+// the folder of the same name into the binary /<name>.
+var appServices = []string{"producer", "consumer"}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// loadCompose parses file the way `docker compose` does, with env as the
+// only environment for interpolation (no shell, no .env), and without
+// reading env_file: .env is the user's copy of .env.example and need not
+// exist. compose-go does not open secret files or build contexts while
+// loading, so missing ./secrets/* do not fail it either.
+func loadCompose(t *testing.T, root, file string, env ...string) *types.Project {
+	t.Helper()
+	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, file)},
+		cli.WithWorkingDirectory(root),
+		cli.WithName("tweetpipe"),
+		cli.WithEnv(env),
+		cli.WithLoadOptions(func(o *loader.Options) { o.SkipResolveEnvironment = true }),
+	)
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	p, err := opts.LoadProject(context.Background())
+	if err != nil {
+		t.Fatalf("loading %s with compose-go: %v", file, err)
+	}
+	return p
+}
+
+func readFile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// serviceVars returns the variables a service binary reads: the KEY column
+// of its -h table, the *_FILE variables its descriptions name, and HTTP_ADDR.
+func serviceVars(t *testing.T, svc string) []string {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, svc), "-h")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s -h: %v", svc, err)
+	}
+	var vars []string
+	table := false
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		switch {
+		case len(f) >= 2 && f[0] == "KEY" && f[1] == "TYPE":
+			table = true
+		case table && len(f) > 0:
+			vars = append(vars, f[0])
+		}
+	}
+	if len(vars) == 0 {
+		t.Fatalf("%s -h: no KEY column in\n%s", svc, out)
+	}
+	vars = append(vars, regexp.MustCompile(`\b[A-Z][A-Z0-9_]*_FILE\b`).FindAllString(string(out), -1)...)
+	if !slices.Contains(vars, "HTTP_ADDR") {
+		t.Errorf("%s -h does not list HTTP_ADDR; want it (the address of /healthz, /readyz and /metrics, default :8080)", svc)
+		vars = append(vars, "HTTP_ADDR")
+	}
+	slices.Sort(vars)
+	return slices.Compact(vars)
+}
+
+// documented returns the variables .env.example names, set or commented out.
+func documented(t *testing.T, root string) map[string]bool {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^#?\s*([A-Z][A-Z0-9_]*)=`)
+	doc := map[string]bool{}
+	for _, m := range re.FindAllStringSubmatch(readFile(t, filepath.Join(root, ".env.example")), -1) {
+		doc[m[1]] = true
+	}
+	return doc
+}
+
+// dockerfile is what the tests need of a Dockerfile: its instructions, with
+// continuation lines joined and comments dropped.
+func dockerfile(t *testing.T, name string) []string {
+	t.Helper()
+	text := strings.ReplaceAll(readFile(t, name), "\\\n", " ")
+	var lines []string
+	for _, l := range strings.Split(text, "\n") {
+		l = strings.TrimSpace(l)
+		if l != "" && !strings.HasPrefix(l, "#") {
+			lines = append(lines, strings.Join(strings.Fields(l), " "))
+		}
+	}
+	return lines
+}
+
+func TestComposeFiles(t *testing.T) {
+	root := repoRoot(t)
+	kafka := loadCompose(t, root, kafkaCompose)
+	apps := loadCompose(t, root, appsCompose, "TWEETPIPE_VERSION=1.2.3")
+	projects := map[string]*types.Project{kafkaCompose: kafka, appsCompose: apps}
+
+	t.Run("no top-level version", func(t *testing.T) {
+		// compose-go drops `version` with a warning, so read the files.
+		re := regexp.MustCompile(`(?m)^["']?version["']?\s*:`)
+		for file := range projects {
+			if re.MatchString(readFile(t, filepath.Join(root, file))) {
+				t.Errorf("%s has a top-level version key; want none (obsolete in the Compose specification)", file)
+			}
+		}
+	})
+
+	t.Run("external network", func(t *testing.T) {
+		for file, p := range projects {
+			n, ok := p.Networks["default"]
+			if !ok || !bool(n.External) || n.Name != network {
+				t.Errorf("%s: networks.default = %+v; want {name: %s, external: true}", file, n, network)
+			}
+			for _, s := range p.Services {
+				for name := range s.Networks {
+					if name != "default" {
+						t.Errorf("%s: service %s joins network %q; want only the default (%s)", file, s.Name, name, network)
+					}
+				}
+			}
+		}
+	})
+
+	t.Run("healthchecks", func(t *testing.T) {
+		for file, p := range projects {
+			for _, s := range p.Services {
+				if h := s.HealthCheck; h == nil || h.Disable || len(h.Test) == 0 {
+					t.Errorf("%s: service %s has no healthcheck; want one", file, s.Name)
+				}
+			}
+		}
+		for _, svc := range appServices {
+			s := apps.Services[svc]
+			want := []string{"CMD", "/" + svc, "-healthcheck"}
+			if s.HealthCheck == nil || !slices.Equal([]string(s.HealthCheck.Test), want) {
+				t.Errorf("%s: %s healthcheck test = %v; want %q (the binary probes itself: no shell or curl in the image)", appsCompose, svc, s.HealthCheck, want)
+			}
+		}
+	})
+
+	t.Run("consumer scales", func(t *testing.T) {
+		s, ok := apps.Services["consumer"]
+		if !ok {
+			t.Fatalf("%s has no consumer service", appsCompose)
+		}
+		if s.ContainerName != "" {
+			t.Errorf("consumer container_name = %q; want none (--scale consumer=N needs distinct names)", s.ContainerName)
+		}
+		for _, p := range s.Ports {
+			if p.Published != "" {
+				t.Errorf("consumer publishes host port %s; want none (--scale consumer=N would collide)", p.Published)
+			}
+		}
+	})
+
+	t.Run("app services", func(t *testing.T) {
+		for _, svc := range appServices {
+			s, ok := apps.Services[svc]
+			if !ok {
+				t.Errorf("%s has no %s service", appsCompose, svc)
+				continue
+			}
+			if s.Restart == "" || s.Restart == "no" {
+				t.Errorf("%s restart = %q; want a restart policy", svc, s.Restart)
+			}
+			if !slices.ContainsFunc(s.EnvFiles, func(e types.EnvFile) bool { return e.Path == filepath.Join(root, ".env") }) {
+				t.Errorf("%s env_file = %v; want .env (the user's copy of .env.example)", svc, s.EnvFiles)
+			}
+			if want := "tweetpipe-" + svc + ":1.2.3"; s.Image != want {
+				t.Errorf("%s image with TWEETPIPE_VERSION=1.2.3 = %q; want %q", svc, s.Image, want)
+			}
+			if s.Build == nil || s.Build.Context != filepath.Join(root, svc) {
+				t.Errorf("%s build = %+v; want the context ./%s", svc, s.Build, svc)
+			} else if v := s.Build.Args["VERSION"]; v == nil || *v != "1.2.3" {
+				t.Errorf("%s build arg VERSION = %v; want TWEETPIPE_VERSION (1.2.3)", svc, v)
+			}
+			if a := s.Environment["HTTP_ADDR"]; a == nil || *a != ":8080" {
+				t.Errorf("%s environment HTTP_ADDR = %v; want \":8080\" (the port the image EXPOSEs)", svc, a)
+			}
+		}
+	})
+
+	t.Run("consumer output on the host", func(t *testing.T) {
+		s := apps.Services["consumer"]
+		dir := s.Environment["OUTPUT_DIR"]
+		if dir == nil || *dir == "" {
+			t.Fatalf("consumer environment OUTPUT_DIR not set; want the mount point of the host folder")
+		}
+		if !slices.ContainsFunc(s.Volumes, func(v types.ServiceVolumeConfig) bool {
+			return v.Type == types.VolumeTypeBind && v.Target == *dir && !v.ReadOnly
+		}) {
+			t.Errorf("consumer volumes = %+v; want a writable bind mount of a host folder at OUTPUT_DIR=%s", s.Volumes, *dir)
+		}
+	})
+
+	doc := documented(t, root)
+	vars := map[string][]string{}
+	for _, svc := range appServices {
+		vars[svc] = serviceVars(t, svc)
+	}
+
+	t.Run("variables documented", func(t *testing.T) {
+		for _, svc := range appServices {
+			for _, v := range vars[svc] {
+				if !doc[v] {
+					t.Errorf("%s reads %s; .env.example does not list it", svc, v)
+				}
+			}
+			// What compose sets must be something the service reads.
+			for k := range apps.Services[svc].Environment {
+				if !slices.Contains(vars[svc], k) {
+					t.Errorf("%s: %s environment sets %s; the %s does not read it (its -h does not list it)", appsCompose, svc, k, svc)
+				}
+			}
+		}
+		// .env is also where Compose reads its own variables from.
+		model, err := loader.LoadModelWithContext(context.Background(), types.ConfigDetails{
+			WorkingDir:  root,
+			ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(root, appsCompose)}},
+		}, func(o *loader.Options) {
+			o.SkipInterpolation = true
+			o.SkipResolveEnvironment = true
+			o.SetProjectName("tweetpipe", true)
+		})
+		if err != nil {
+			t.Fatalf("loading the raw model of %s: %v", appsCompose, err)
+		}
+		for name := range template.ExtractVariables(model, template.DefaultPattern) {
+			if !doc[name] {
+				t.Errorf("%s interpolates ${%s}; .env.example does not list it", appsCompose, name)
+			}
+		}
+	})
+
+	t.Run("secrets as files", func(t *testing.T) {
+		// Every *_FILE variable the producer reads names a Compose secret
+		// the service mounts and the file declares with `file:`.
+		s := apps.Services["producer"]
+		mounted := map[string]string{} // target path -> secret
+		for _, sec := range s.Secrets {
+			target := sec.Target
+			if target == "" {
+				target = sec.Source
+			}
+			if !path.IsAbs(target) {
+				target = "/run/secrets/" + target
+			}
+			mounted[target] = sec.Source
+		}
+		n := 0
+		for _, v := range vars["producer"] {
+			if !strings.HasSuffix(v, "_FILE") {
+				continue
+			}
+			n++
+			p := s.Environment[v]
+			if p == nil {
+				t.Errorf("producer environment does not set %s; want the path of a Compose secret", v)
+				continue
+			}
+			name, ok := mounted[*p]
+			if !ok {
+				t.Errorf("producer %s=%s; no secret is mounted there (mounted: %v)", v, *p, mounted)
+				continue
+			}
+			if d, ok := apps.Secrets[name]; !ok || d.File == "" {
+				t.Errorf("secret %s = %+v; want a file-based secret (secrets.%s.file)", name, d, name)
+			}
+		}
+		if n == 0 {
+			t.Errorf("producer -h names no *_FILE variable; want the Twitter credentials readable from files")
+		}
+	})
+
+	t.Run("kafka version", func(t *testing.T) {
+		k, ok := kafka.Services["kafka"]
+		if !ok {
+			t.Fatalf("%s has no kafka service", kafkaCompose)
+		}
+		m := regexp.MustCompile(`^apache/kafka:(\d+\.\d+\.\d+)$`).FindStringSubmatch(k.Image)
+		if m == nil {
+			t.Fatalf("kafka image = %q; want apache/kafka:<x.y.z>", k.Image)
+		}
+		// scripts/kafka-local.sh (the Docker-free broker of make test-kafka
+		// and CI) parses the version from the same file: run its parser.
+		script := readFile(t, filepath.Join(root, "scripts", "kafka-local.sh"))
+		fn := regexp.MustCompile(`(?ms)^kafka_version\(\) \{\n.*?^\}\n`).FindString(script)
+		if fn == "" {
+			t.Fatalf("scripts/kafka-local.sh has no kafka_version function")
+		}
+		cmd := exec.Command("bash", "-c", "die() { echo \"$*\" >&2; exit 1; }\n"+fn+"kafka_version")
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "COMPOSE_FILE=" + filepath.Join(root, kafkaCompose)}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("kafka_version of scripts/kafka-local.sh: %v: %s", err, stderr.String())
+		}
+		if got := strings.TrimSpace(string(out)); got != m[1] {
+			t.Errorf("scripts/kafka-local.sh runs Kafka %s; %s runs %s; want the same", got, kafkaCompose, m[1])
+		}
+	})
+
+	t.Run("images", func(t *testing.T) {
+		goFrom := regexp.MustCompile(`^FROM golang:(\d+)\.(\d+)(?:\.(\d+))?\S* AS \S+$`)
+		goDirective := regexp.MustCompile(`(?m)^go (\d+)\.(\d+)(?:\.(\d+))?$`)
+		var tags []string
+		for _, svc := range appServices {
+			lines := dockerfile(t, filepath.Join(root, svc, "Dockerfile"))
+			var gm []string
+			for _, l := range lines {
+				if m := goFrom.FindStringSubmatch(l); m != nil {
+					gm = m
+					tags = append(tags, strings.Fields(l)[1])
+				}
+			}
+			if gm == nil {
+				t.Errorf("%s/Dockerfile: no `FROM golang:<x.y.z>-... AS build` stage", svc)
+				continue
+			}
+			dm := goDirective.FindStringSubmatch(readFile(t, filepath.Join(root, svc, "go.mod")))
+			if dm == nil {
+				t.Fatalf("%s/go.mod has no go directive", svc)
+			}
+			if gm[1] != dm[1] || gm[2] != dm[2] || atoi(gm[3]) < atoi(dm[3]) {
+				t.Errorf("%s/Dockerfile builds with Go %s.%s.%s; go.mod says go %s.%s.%s: want the same minor, at least that patch",
+					svc, gm[1], gm[2], gm[3], dm[1], dm[2], dm[3])
+			}
+			for _, want := range []string{
+				"FROM gcr.io/distroless/static-debian12:nonroot",
+				"EXPOSE 8080",
+				`ENTRYPOINT ["/` + svc + `"]`,
+			} {
+				if !slices.Contains(lines, want) {
+					t.Errorf("%s/Dockerfile has no line %q", svc, want)
+				}
+			}
+			if !slices.ContainsFunc(lines, func(l string) bool {
+				return strings.HasPrefix(l, "HEALTHCHECK ") && strings.HasSuffix(l, `CMD ["/`+svc+`", "-healthcheck"]`)
+			}) {
+				t.Errorf("%s/Dockerfile has no HEALTHCHECK ... CMD [\"/%s\", \"-healthcheck\"]", svc, svc)
+			}
+		}
+		if len(tags) == 2 && tags[0] != tags[1] {
+			t.Errorf("the Dockerfiles build with %s and %s; want the same Go image", tags[0], tags[1])
+		}
+	})
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+// TestComposeConfigCLI runs `docker-compose config` on both files: the
+// Compose implementation users have must accept them, not only compose-go.
+func TestComposeConfigCLI(t *testing.T) {
+	bin, err := exec.LookPath("docker-compose")
+	if err != nil {
+		t.Skip("docker-compose not found (Debian package docker-compose): cannot check the files with it")
+	}
+	root := repoRoot(t)
+	ver, _ := exec.Command(bin, "version", "--short").Output()
+	t.Logf("%s version %s", bin, strings.TrimSpace(string(ver)))
+
+	// A project folder as `make apps-up` leaves it: .env copied from
+	// .env.example, the build contexts, no secrets files yet.
+	dir := t.TempDir()
+	for _, f := range []string{kafkaCompose, appsCompose} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(readFile(t, filepath.Join(root, f))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte(readFile(t, filepath.Join(root, ".env.example"))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range appServices {
+		if err := os.Symlink(filepath.Join(root, svc), filepath.Join(dir, svc)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{kafkaCompose, appsCompose} {
+		cmd := exec.Command(bin, "-f", f, "config")
+		cmd.Dir = dir
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Errorf("docker-compose -f %s config: %v\n%s", f, err, stderr.String())
+			continue
+		}
+		if !bytes.Contains(out, []byte("name: "+network)) {
+			t.Errorf("docker-compose -f %s config: no network named %s in\n%s", f, network, out)
+		}
+	}
+}

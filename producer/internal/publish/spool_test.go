@@ -1,0 +1,203 @@
+package publish
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/tweetpipe/tweetpipe/producer/internal/source"
+	"github.com/tweetpipe/tweetpipe/producer/internal/spool"
+)
+
+// stoppableBroker is a kfake broker on a fixed port that keeps its data
+// across stop and start.
+type stoppableBroker struct {
+	t    *testing.T
+	port int
+	dir  string
+	c    *kfake.Cluster
+}
+
+func newStoppableBroker(t *testing.T) *stoppableBroker {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &stoppableBroker{t: t, port: l.Addr().(*net.TCPAddr).Port, dir: t.TempDir()}
+	l.Close()
+	b.start()
+	t.Cleanup(func() {
+		if b.c != nil {
+			b.c.Close()
+		}
+	})
+	return b
+}
+
+func (b *stoppableBroker) addr() []string { return []string{fmt.Sprintf("127.0.0.1:%d", b.port)} }
+
+func (b *stoppableBroker) start() {
+	var err error
+	for range 50 {
+		if b.c, err = kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(b.port), kfake.DataDir(b.dir)); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.t.Fatalf("starting kfake: %v", err)
+}
+
+func (b *stoppableBroker) stop() { b.c.Close(); b.c = nil }
+
+func status(i int) []byte { return []byte(fmt.Sprintf(`{"id_str":"%d","text":"t","user":{}}`, i)) }
+
+// TestSpoolWhileKafkaIsDown: with Kafka gone and the memory queue full,
+// records go to the spool instead of stopping the source; when Kafka is
+// back the spool drains, everything arrives, and acks come in order.
+func TestSpoolWhileKafkaIsDown(t *testing.T) {
+	b := newStoppableBroker(t)
+	ensure(t, b.addr(), "tweets", "tweets.control")
+	sp, err := spool.Open(t.TempDir(), spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	cfg := testConfig(b.addr())
+	cfg.PendingMax = 20
+	cfg.WriteTimeout = time.Second
+	cfg.Spool, cfg.SpoolDir = sp, "test-spool"
+	p, err := New(cfg, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background()) }()
+
+	var mu sync.Mutex
+	var acked []int
+	emit := func(i int) {
+		if err := p.Emit(context.Background(), source.Record{Value: status(i), Ack: func() {
+			mu.Lock()
+			acked = append(acked, i)
+			mu.Unlock()
+		}}); err != nil {
+			t.Fatalf("Emit %d: %v", i, err)
+		}
+	}
+	for i := range 50 {
+		emit(i)
+	}
+	b.stop()
+	emitted := make(chan struct{})
+	go func() {
+		for i := 50; i < 600; i++ {
+			emit(i) // must not block for ever: the spool takes them
+		}
+		close(emitted)
+	}()
+	select {
+	case <-emitted:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the source was blocked while Kafka was down; want the spool to take its records")
+	}
+	if p.Stats.Spooled.Load() == 0 {
+		t.Fatal("nothing was spooled while Kafka was down")
+	}
+	b.start()
+	p.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	got := readAll(t, b.addr(), "tweets", 3)
+	keys := map[string]bool{}
+	for _, m := range got {
+		keys[string(m.Key)] = true
+	}
+	if len(keys) != 600 {
+		t.Fatalf("got %d distinct statuses in Kafka; want 600 (spooled %d)", len(keys), p.Stats.Spooled.Load())
+	}
+	if len(acked) != 600 {
+		t.Fatalf("%d acks; want 600", len(acked))
+	}
+	for i, a := range acked {
+		if a != i {
+			t.Fatalf("ack %d was for record %d; want acks in order", i, a)
+		}
+	}
+	if !sp.Empty() {
+		t.Fatalf("spool holds %d records after draining; want 0", sp.Len())
+	}
+	t.Logf("spooled %d of 600 while Kafka was down; all delivered, acks in order", p.Stats.Spooled.Load())
+}
+
+// TestStopSpoolsWhatKafkaDidNotTake: a stop while Kafka is down spools what
+// memory holds; the next run sends it.
+func TestStopSpoolsWhatKafkaDidNotTake(t *testing.T) {
+	b := newStoppableBroker(t)
+	ensure(t, b.addr(), "tweets", "tweets.control")
+	dir := t.TempDir()
+	sp, err := spool.Open(dir, spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(b.addr())
+	cfg.WriteTimeout = time.Second
+	cfg.Spool, cfg.SpoolDir = sp, dir
+	b.stop()
+	p, err := New(cfg, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	for i := range 100 {
+		if err := p.Emit(context.Background(), source.Record{Value: status(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Close()
+	time.Sleep(500 * time.Millisecond)
+	cancel() // the shutdown timeout, with Kafka still down
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v; want nil: the spool holds what Kafka did not take", err)
+	}
+	if sp.Len() != 100 {
+		t.Fatalf("spool holds %d records; want 100", sp.Len())
+	}
+	sp.Close()
+
+	// Next start, Kafka back.
+	b.start()
+	sp2, err := spool.Open(dir, spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp2.Close()
+	cfg.Spool = sp2
+	p2, err := New(cfg, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done2 := make(chan error, 1)
+	go func() { done2 <- p2.Run(context.Background()) }()
+	if err := p2.Emit(context.Background(), source.Record{Value: status(100)}); err != nil {
+		t.Fatal(err)
+	}
+	p2.Close()
+	if err := <-done2; err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	for _, m := range readAll(t, b.addr(), "tweets", 3) {
+		keys[string(m.Key)] = true
+	}
+	if len(keys) != 101 {
+		t.Fatalf("got %d distinct statuses; want the 100 spooled and 1 new", len(keys))
+	}
+}

@@ -1,0 +1,824 @@
+// Package spool is a durable first-in first-out queue of records in a local
+// directory: where the producer keeps what it accepted while Kafka is away.
+// Append makes records durable before it returns, Peek reads the oldest back
+// from disk, Remove drops them once Kafka has acknowledged them.
+//
+// Files in the directory:
+//
+//	spool-<20-digit sequence>.log   segments, oldest first; Append writes to the last
+//	spool.head                      the oldest record not yet removed: segment and offset
+//	spool.head.tmp                  a head being replaced; deleted by Open
+//	spool.lock                      flock held while the spool is open
+//
+// format.go describes their bytes. A segment grows to Options.SegmentBytes
+// (one Append is never split, so a large one can go past it); once Remove
+// has consumed a segment it is deleted, and when Remove empties the spool
+// the last segment is replaced by an empty one, so a drained spool holds no
+// old records.
+//
+// # Guarantee
+//
+// When Append returns nil its records are on disk (written and fsynced) and
+// stay there, across crashes and restarts, until Remove drops them; Peek
+// returns them in Append order. Delivery is at least once: records Kafka
+// acknowledged but Remove did not yet drop are sent again after a crash, and
+// the consumer deduplicates them by key.
+//
+// # Crashes, step by step
+//
+//   - During Append, before its fsync returned: the last segment may hold
+//     any part of the Append's bytes (after a power loss even later pages
+//     without earlier ones). Open cuts the file back to where that Append
+//     began and logs a warning with the file, offset and bytes: an Append
+//     is kept whole or not at all. It never returned nil, so nothing
+//     accepted is lost.
+//   - After Append returned nil: its records are kept.
+//   - While a new segment is created: a last segment with no complete
+//     header is deleted by Open; it held no record.
+//   - After Kafka acknowledged records, before Remove replaced the head
+//     file (including a crash while it writes spool.head.tmp): the old head
+//     stands, the records are sent again (at least once).
+//   - After the head file was renamed into place, before consumed segments
+//     were deleted: Open deletes every segment older than the head's.
+//
+// # Damage
+//
+// A record whose length, checksum or encoding is wrong is an error wrapping
+// ErrCorrupt that names the file and the offset, from Open (which checks
+// every record not yet removed) or from Peek (damage that appeared later):
+// the spool never skips records on its own. To start anyway, move that
+// segment out of the directory: Open then warns that its records are lost
+// and goes on with the other segments. A damaged spool.head stops Open the
+// same way; deleting it makes the spool start from its oldest segment
+// (records already sent are sent again). One limit: damage
+// inside the last Append of the last segment looks exactly like a torn
+// Append and is cut away like one, with the same warning. Damage with a
+// later Append after it cannot be a torn write, because an Append starts only
+// after the previous one is on disk.
+//
+// # Use
+//
+// One process per directory (Open takes a lock). Append may run in one
+// goroutine while Peek and Remove run in another; an Append waits for no
+// reader while it writes and fsyncs. Open reads every record not yet
+// removed once, sequentially, to check and count them.
+package spool
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Record is one Kafka message, as the publisher will write it.
+type Record struct {
+	Topic   string
+	Key     []byte    // nil and empty are kept apart
+	Value   []byte    // nil and empty are kept apart
+	Time    time.Time // zero when unset; read back in UTC
+	Headers []Header
+}
+
+// Header is a Kafka record header.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// DefaultSegmentBytes is the segment size when Options.SegmentBytes is 0.
+const DefaultSegmentBytes = 64 << 20
+
+// Options tune a spool; the zero value is durable and unbounded.
+type Options struct {
+	// SegmentBytes is the size past which Append starts a new segment file.
+	// 0 means DefaultSegmentBytes.
+	SegmentBytes int64
+	// MaxBytes bounds Bytes: Append returns ErrFull rather than go past it.
+	// 0 means unlimited. The disk holds up to one segment more: the
+	// consumed part of the oldest segment.
+	MaxBytes int64
+	// NoSync skips every fsync. The spool then survives the process
+	// crashing (the kernel holds the writes) but not the machine losing
+	// power. For tests and benchmarks.
+	NoSync bool
+	// Logger receives recovery warnings; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Sentinels, checked with errors.Is.
+var (
+	ErrFull     = errors.New("spool full")
+	ErrClosed   = errors.New("spool closed")
+	ErrTooLarge = errors.New("record too large for the spool")
+)
+
+// position is where a record starts: a segment and a byte offset in it.
+type position struct {
+	seq uint64
+	off int64
+}
+
+// segment is a segment file and how far its records go.
+type segment struct {
+	seq  uint64
+	size int64 // end of the records Append made durable
+}
+
+// mark is where a peeked record ends, and the bytes from the head up to it.
+type mark struct {
+	end   position
+	bytes int64
+}
+
+// Spool is a durable FIFO of records. Open it with Open.
+type Spool struct {
+	dir  string
+	opts Options
+	log  *slog.Logger
+	lock *os.File
+
+	// wmu serialises Append and the creation of segments. It is held
+	// across the write and the fsync; mu is not. Lock order: wmu, then mu.
+	wmu   sync.Mutex
+	w     *os.File // the last segment
+	wseq  uint64
+	wsize int64  // bytes of w that are written and durable
+	wbuf  []byte // encoding buffer
+	wErr  error  // a failed fsync: nothing more is appended
+
+	mu     sync.Mutex
+	closed bool      // set holding wmu and mu; read holding either
+	segs   []segment // from the head's segment to the last
+	head   position
+	count  int64
+	bytes  int64
+	r      *os.File // segment being read, or nil
+	rseq   uint64
+	rr     *recordReader
+	buf    []byte // payload buffer for Remove
+	// peeked marks the records the last Peek returned, while the head is
+	// still peekedFrom, so that Remove need not read them again.
+	peeked     []mark
+	peekedFrom position
+}
+
+// Open opens the spool in dir, creating dir if needed, and recovers it: a
+// torn last Append is cut away (logged), consumed segments left by a crash
+// are deleted, every record not yet removed is checked and counted.
+func Open(dir string, opts Options) (*Spool, error) {
+	if opts.SegmentBytes == 0 {
+		opts.SegmentBytes = DefaultSegmentBytes
+	}
+	if opts.SegmentBytes < 0 || opts.MaxBytes < 0 {
+		return nil, fmt.Errorf("spool options: SegmentBytes=%d and MaxBytes=%d must not be negative", opts.SegmentBytes, opts.MaxBytes)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("creating spool directory: %w", err)
+	}
+	lock, err := lockFile(filepath.Join(dir, lockName))
+	if err != nil {
+		return nil, fmt.Errorf("locking spool %s: %w", dir, err)
+	}
+	s := &Spool{dir: dir, opts: opts, log: opts.Logger, lock: lock, rr: newRecordReader()}
+	if err := s.recover(); err != nil {
+		_ = s.closeFiles()
+		return nil, fmt.Errorf("opening spool %s: %w", dir, err)
+	}
+	if s.count > 0 {
+		s.log.Info("spool holds records from a previous run", "dir", dir, "count", s.count, "bytes", s.bytes)
+	}
+	return s, nil
+}
+
+// recover reads the directory into s; see the package documentation.
+func (s *Spool) recover() error {
+	if err := os.Remove(s.path(headName + ".tmp")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing an unfinished head file: %w", err)
+	}
+	seqs, err := s.listSegments()
+	if err != nil {
+		return err
+	}
+	head, haveHead, err := s.readHead()
+	if err != nil {
+		return err
+	}
+	next := uint64(1) // sequence of a new segment
+	if len(seqs) > 0 {
+		next = seqs[len(seqs)-1] + 1
+	}
+	if haveHead {
+		next = max(next, head.seq+1)
+		// Segments before the head's were consumed; a crash kept them.
+		for len(seqs) > 0 && seqs[0] < head.seq {
+			if err := os.Remove(s.path(segmentName(seqs[0]))); err != nil {
+				return fmt.Errorf("deleting consumed segment: %w", err)
+			}
+			seqs = seqs[1:]
+		}
+	}
+	// A last segment without its header is a creation a crash
+	// interrupted; no record was written to it.
+	if n := len(seqs); n > 0 {
+		torn, err := tornCreation(s.path(segmentName(seqs[n-1])))
+		if err != nil {
+			return err
+		}
+		if torn {
+			s.log.Warn("spool: deleting a segment whose creation was interrupted", "file", s.path(segmentName(seqs[n-1])))
+			if err := os.Remove(s.path(segmentName(seqs[n-1]))); err != nil {
+				return fmt.Errorf("deleting torn segment: %w", err)
+			}
+			seqs = seqs[:n-1]
+		}
+	}
+	if len(seqs) == 0 {
+		if err := s.startSegment(next); err != nil {
+			return err
+		}
+		s.segs = []segment{{seq: next, size: segmentHeaderLen}}
+		return s.commitHead(position{seq: next, off: segmentHeaderLen})
+	}
+	if !haveHead {
+		head = position{seq: seqs[0], off: segmentHeaderLen}
+	}
+	// Segments are numbered without gaps and the spool deletes only
+	// segments before the head's: a missing one was taken away by hand
+	// (see "Damage" in the package documentation). Its records are gone
+	// either way; say so and go on with the rest.
+	if seqs[0] != head.seq {
+		s.log.Warn("spool: segments missing, their records are lost", "from", segmentName(head.seq), "to", segmentName(seqs[0]-1))
+		head = position{seq: seqs[0], off: segmentHeaderLen}
+		haveHead = false // commit the new head below
+	}
+	for i, seq := range seqs {
+		if i > 0 && seq != seqs[i-1]+1 {
+			s.log.Warn("spool: segments missing, their records are lost", "from", segmentName(seqs[i-1]+1), "to", segmentName(seq-1))
+		}
+		start := segmentHeaderLen
+		if seq == head.seq {
+			start = head.off
+		}
+		if err := s.recoverSegment(seq, start, i == len(seqs)-1); err != nil {
+			return err
+		}
+	}
+	s.head = head
+	if to := s.normalize(head); to != head || !haveHead {
+		return s.commitHead(to)
+	}
+	return nil
+}
+
+// recoverSegment checks the records of segment seq from start, cuts a torn
+// tail off the last segment, and adds the segment to s.
+func (s *Spool) recoverSegment(seq uint64, start int64, last bool) error {
+	path := s.path(segmentName(seq))
+	flag := os.O_RDONLY
+	if last {
+		flag = os.O_RDWR
+	}
+	f, err := os.OpenFile(path, flag, 0)
+	if err != nil {
+		return fmt.Errorf("opening segment: %w", err)
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			_ = f.Close()
+		}
+	}()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("opening segment: %w", err)
+	}
+	size := fi.Size()
+	if err := checkSegmentHeader(f, size); err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	if start > size {
+		return fmt.Errorf("%w: head offset %d is past the end of %s (%d bytes)", ErrCorrupt, start, path, size)
+	}
+	res, err := scanSegment(f, start, size, last)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	if res.end < size {
+		s.log.Warn("spool: cutting off an append a crash interrupted", "file", path, "offset", res.end, "bytes", size-res.end)
+		if err := f.Truncate(res.end); err != nil {
+			return fmt.Errorf("truncating torn append: %w", err)
+		}
+		if err := s.sync(f); err != nil {
+			return fmt.Errorf("truncating torn append: %w", err)
+		}
+	}
+	s.segs = append(s.segs, segment{seq: seq, size: res.end})
+	s.count += res.count
+	s.bytes += res.bytes
+	if last {
+		keep = true
+		s.w, s.wseq, s.wsize = f, seq, res.end
+	}
+	return nil
+}
+
+// checkSegmentHeader checks the magic and version at the start of a segment.
+func checkSegmentHeader(f io.ReaderAt, size int64) error {
+	if size < segmentHeaderLen {
+		return fmt.Errorf("%w: no segment header", ErrCorrupt)
+	}
+	b := make([]byte, segmentHeaderLen)
+	if _, err := f.ReadAt(b, 0); err != nil {
+		return fmt.Errorf("reading segment header: %w", noEOF(err))
+	}
+	if string(b) != segmentMagic {
+		return fmt.Errorf("%w: not a version 1 spool segment", ErrCorrupt)
+	}
+	return nil
+}
+
+// tornCreation reports whether a segment file holds no more than an
+// incomplete header: what a crash while creating it leaves.
+func tornCreation(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("reading last segment: %w", err)
+	}
+	defer f.Close() // read-only
+	b, err := io.ReadAll(io.LimitReader(f, segmentHeaderLen+1))
+	if err != nil {
+		return false, fmt.Errorf("reading last segment: %w", err)
+	}
+	return int64(len(b)) <= segmentHeaderLen && string(b) != segmentMagic, nil
+}
+
+// listSegments returns the sequences of the segment files, in order.
+func (s *Spool) listSegments() ([]uint64, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("listing spool directory: %w", err)
+	}
+	var seqs []uint64
+	for _, e := range entries {
+		if seq, ok := parseSegmentName(e.Name()); ok && e.Type().IsRegular() {
+			seqs = append(seqs, seq)
+		}
+	}
+	slices.Sort(seqs)
+	return seqs, nil
+}
+
+// readHead reads the head file; ok is false when there is none.
+func (s *Spool) readHead() (p position, ok bool, err error) {
+	b, err := os.ReadFile(s.path(headName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return position{}, false, nil
+	}
+	if err != nil {
+		return position{}, false, fmt.Errorf("reading head file: %w", err)
+	}
+	p, err = decodeHead(b)
+	if err != nil {
+		return position{}, false, fmt.Errorf("reading %s: %w", s.path(headName), err)
+	}
+	return p, true, nil
+}
+
+// Append adds records at the tail, as one unit: when it returns nil they are
+// durable; after a crash during Append either all of them are in the spool
+// or none. It returns ErrFull, writing nothing, when they would take Bytes
+// past Options.MaxBytes (so a batch larger than MaxBytes never fits). After
+// a failed fsync every later Append fails: what reached the disk is known
+// again only after Close and Open.
+func (s *Spool) Append(recs ...Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.wErr != nil {
+		return s.wErr
+	}
+	buf := s.wbuf[:0]
+	for i, r := range recs {
+		var flags byte
+		if i == 0 {
+			flags |= flagFirst
+		}
+		if i == len(recs)-1 {
+			flags |= flagLast
+		}
+		var err error
+		if buf, err = appendRecord(buf, r, flags); err != nil {
+			return fmt.Errorf("encoding record %d: %w", i, err)
+		}
+	}
+	if cap(buf) <= 4<<20 { // keep a usual batch's buffer, not an outsized one
+		s.wbuf = buf
+	}
+	n := int64(len(buf))
+
+	s.mu.Lock()
+	used := s.bytes
+	s.mu.Unlock()
+	if s.opts.MaxBytes > 0 && used+n > s.opts.MaxBytes {
+		return ErrFull
+	}
+	if s.wsize > segmentHeaderLen && s.wsize+n > s.opts.SegmentBytes {
+		if err := s.roll(); err != nil {
+			return err
+		}
+	}
+	if _, err := s.w.WriteAt(buf, s.wsize); err != nil {
+		// Take the partial write back, so the next Append starts clean.
+		if terr := s.w.Truncate(s.wsize); terr != nil {
+			s.wErr = fmt.Errorf("spool unusable after a failed append to %s: %w", s.w.Name(), errors.Join(err, terr))
+			return s.wErr
+		}
+		return fmt.Errorf("appending to %s: %w", s.w.Name(), err)
+	}
+	if err := s.sync(s.w); err != nil {
+		// After a failed fsync the kernel may have dropped the pages: what
+		// is on disk is unknown until Open checks it again.
+		s.wErr = fmt.Errorf("spool unusable after a failed fsync of %s: %w", s.w.Name(), err)
+		return s.wErr
+	}
+	s.wsize += n
+
+	s.mu.Lock()
+	s.segs[len(s.segs)-1].size = s.wsize
+	s.count += int64(len(recs))
+	s.bytes += n
+	s.mu.Unlock()
+	return nil
+}
+
+// roll starts the next segment and makes it the one Append writes to.
+// The caller holds wmu.
+func (s *Spool) roll() error {
+	old := s.w
+	if err := s.startSegment(s.wseq + 1); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.segs = append(s.segs, segment{seq: s.wseq, size: s.wsize})
+	s.mu.Unlock()
+	_ = old.Close() // every Append to it was fsynced; nothing is left to flush
+	return nil
+}
+
+// startSegment creates segment seq durably and makes it the writer's file.
+func (s *Spool) startSegment(seq uint64) error {
+	path := s.path(segmentName(seq))
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return fmt.Errorf("creating segment: %w", err)
+	}
+	_, err = f.Write([]byte(segmentMagic))
+	if err == nil {
+		err = s.sync(f)
+	}
+	if err == nil {
+		err = s.syncDir()
+	}
+	if err != nil {
+		_ = f.Close()
+		_ = os.Remove(path)
+		return fmt.Errorf("creating segment %s: %w", path, err)
+	}
+	s.w, s.wseq, s.wsize = f, seq, segmentHeaderLen
+	return nil
+}
+
+// Peek returns the oldest records not yet removed, in order, without
+// removing them: at most maxRecords records, and no more than maxBytes of framed
+// record size (see Bytes) unless the first record alone is larger, which is
+// then returned alone. maxBytes <= 0 means no byte limit. The records are
+// read from disk and belong to the caller. Peek sees only records whose
+// Append has returned.
+func (s *Spool) Peek(maxRecords, maxBytes int) ([]Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	var recs []Record
+	marks := s.peeked[:0]
+	s.peeked = nil
+	p := s.head
+	var total int64
+	for i := 0; i < len(s.segs) && len(recs) < maxRecords; i++ {
+		seg := s.segs[i]
+		if p.seq != seg.seq {
+			p = position{seq: seg.seq, off: segmentHeaderLen}
+		}
+		if p.off >= seg.size {
+			continue
+		}
+		if err := s.readFrom(p, seg.size); err != nil {
+			return nil, err
+		}
+		for len(recs) < maxRecords && s.rr.off < seg.size {
+			at := s.rr.off
+			size, err := s.rr.size()
+			if err != nil {
+				return nil, s.readError(at, err)
+			}
+			if maxBytes > 0 && len(recs) > 0 && total+size > int64(maxBytes) {
+				s.peeked, s.peekedFrom = marks, s.head
+				return recs, nil
+			}
+			payload, err := s.rr.next(nil)
+			if err != nil {
+				return nil, s.readError(at, err)
+			}
+			r, _, err := decodeRecord(payload)
+			if err != nil {
+				return nil, s.readError(at, err)
+			}
+			recs = append(recs, r)
+			total += size
+			p.off = s.rr.off
+			marks = append(marks, mark{end: p, bytes: total})
+		}
+	}
+	s.peeked, s.peekedFrom = marks, s.head
+	return recs, nil
+}
+
+// readFrom points s.rr at segment p.seq from p.off to end, opening the
+// segment if needed. The caller holds mu.
+func (s *Spool) readFrom(p position, end int64) error {
+	if s.r == nil || s.rseq != p.seq {
+		if s.r != nil {
+			_ = s.r.Close() // read-only
+			s.r = nil
+		}
+		f, err := os.Open(s.path(segmentName(p.seq)))
+		if err != nil {
+			return fmt.Errorf("opening segment to read: %w", err)
+		}
+		s.r, s.rseq = f, p.seq
+	}
+	s.rr.reset(s.r, p.off, end)
+	return nil
+}
+
+// readError names the file and offset of a failed read.
+func (s *Spool) readError(off int64, err error) error {
+	return fmt.Errorf("reading %s at offset %d: %w", s.path(segmentName(s.rseq)), off, err)
+}
+
+// Remove drops the n oldest records, durably: after a crash they do not come
+// back. Call it once Kafka has acknowledged them. Segments it consumes
+// entirely are deleted. Removing more records than Len is an error and
+// removes nothing.
+func (s *Spool) Remove(n int) error {
+	if n < 0 {
+		return fmt.Errorf("removing %d records: negative count", n)
+	}
+	if n == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	emptied, err := s.remove(int64(n))
+	s.mu.Unlock()
+	if err != nil || !emptied {
+		return err
+	}
+	s.reclaim()
+	return nil
+}
+
+// remove moves the head past n records; it reports whether the spool is now
+// empty. The caller holds mu.
+func (s *Spool) remove(n int64) (bool, error) {
+	if s.closed {
+		return false, ErrClosed
+	}
+	if n > s.count {
+		return false, fmt.Errorf("removing %d records: the spool holds %d", n, s.count)
+	}
+	to, bytes, err := s.advance(n)
+	if err != nil {
+		return false, err
+	}
+	if err := s.commitHead(s.normalize(to)); err != nil {
+		return false, err
+	}
+	s.count -= n
+	s.bytes -= bytes
+	return s.count == 0, nil
+}
+
+// advance returns the position n records past the head and the bytes they
+// take, from the last Peek's marks when it covered them, else by reading the
+// records. The caller holds mu.
+func (s *Spool) advance(n int64) (position, int64, error) {
+	if s.peekedFrom == s.head && n <= int64(len(s.peeked)) {
+		m := s.peeked[n-1]
+		return m.end, m.bytes, nil
+	}
+	p := s.head
+	var total int64
+	for i := 0; i < len(s.segs) && n > 0; i++ {
+		seg := s.segs[i]
+		if p.seq != seg.seq {
+			p = position{seq: seg.seq, off: segmentHeaderLen}
+		}
+		if err := s.readFrom(p, seg.size); err != nil {
+			return position{}, 0, err
+		}
+		for n > 0 && s.rr.off < seg.size {
+			at := s.rr.off
+			payload, err := s.rr.next(s.buf)
+			if err != nil {
+				return position{}, 0, s.readError(at, err)
+			}
+			s.buf = payload
+			total += s.rr.off - at
+			n--
+		}
+		p.off = s.rr.off
+	}
+	if n > 0 { // count and segments disagree: a bug, not damage
+		return position{}, 0, fmt.Errorf("removing records: %d fewer on disk than counted", n)
+	}
+	return p, total, nil
+}
+
+// normalize moves a position at the end of a segment that is not the last
+// to the start of the next one. The caller holds mu (or is Open).
+func (s *Spool) normalize(p position) position {
+	for i, seg := range s.segs[:len(s.segs)-1] {
+		if seg.seq == p.seq && p.off >= seg.size {
+			p = position{seq: s.segs[i+1].seq, off: segmentHeaderLen}
+		}
+	}
+	return p
+}
+
+// commitHead durably records p as the head, then deletes the segments
+// before p's. The caller holds mu (or is Open).
+func (s *Spool) commitHead(p position) error {
+	if err := s.writeHead(p); err != nil {
+		return err
+	}
+	s.head = p
+	s.peeked = nil
+	for len(s.segs) > 0 && s.segs[0].seq < p.seq {
+		seq := s.segs[0].seq
+		if s.r != nil && s.rseq == seq {
+			_ = s.r.Close() // read-only
+			s.r = nil
+		}
+		// The head no longer points into it: a segment left behind is
+		// deleted by the next Open.
+		if err := os.Remove(s.path(segmentName(seq))); err != nil {
+			s.log.Warn("spool: deleting a consumed segment", "file", s.path(segmentName(seq)), "err", err)
+		}
+		s.segs = s.segs[1:]
+	}
+	return nil
+}
+
+// writeHead replaces the head file atomically: temporary file, fsync,
+// rename, directory fsync.
+func (s *Spool) writeHead(p position) error {
+	tmp, path := s.path(headName+".tmp"), s.path(headName)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return fmt.Errorf("writing head file: %w", err)
+	}
+	_, err = f.Write(encodeHead(p))
+	if err == nil {
+		err = s.sync(f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = s.syncDir()
+	}
+	if err != nil {
+		return fmt.Errorf("writing head file: %w", err)
+	}
+	return nil
+}
+
+// reclaim replaces a fully consumed last segment by an empty one, so that a
+// drained spool keeps no old records on disk. Best effort: a failure is
+// logged and leaves the spool as it was.
+func (s *Spool) reclaim() {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	drained := !s.closed && s.wErr == nil && s.count == 0 &&
+		s.wsize > segmentHeaderLen && s.head == position{seq: s.wseq, off: s.wsize}
+	s.mu.Unlock()
+	if !drained {
+		return
+	}
+	if err := s.roll(); err != nil {
+		s.log.Warn("spool: starting an empty segment after draining", "err", err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.commitHead(s.normalize(s.head)); err != nil {
+		s.log.Warn("spool: moving the head after draining", "err", err)
+	}
+}
+
+// Len returns the number of records not yet removed.
+func (s *Spool) Len() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.count
+}
+
+// Bytes returns the framed size of the records not yet removed: their
+// encoded topic, key, value, time and headers plus 8 bytes each.
+func (s *Spool) Bytes() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bytes
+}
+
+// Empty reports whether every record appended has been removed.
+func (s *Spool) Empty() bool { return s.Len() == 0 }
+
+// Close closes the files and releases the directory. Records not yet
+// removed stay for the next Open. Close waits for an Append in progress.
+func (s *Spool) Close() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if err := s.closeFiles(); err != nil {
+		return fmt.Errorf("closing spool %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+// closeFiles closes every file s holds, the lock last.
+func (s *Spool) closeFiles() error {
+	var errs []error
+	for _, f := range []*os.File{s.w, s.r, s.lock} {
+		if f != nil {
+			errs = append(errs, f.Close())
+		}
+	}
+	s.w, s.r, s.lock = nil, nil, nil
+	return errors.Join(errs...)
+}
+
+func (s *Spool) path(name string) string { return filepath.Join(s.dir, name) }
+
+// sync fsyncs f unless Options.NoSync.
+func (s *Spool) sync(f *os.File) error {
+	if s.opts.NoSync {
+		return nil
+	}
+	return f.Sync()
+}
+
+// syncDir fsyncs the directory, making file creations, renames and
+// deletions in it durable, unless Options.NoSync.
+func (s *Spool) syncDir() error {
+	if s.opts.NoSync {
+		return nil
+	}
+	d, err := os.Open(s.dir)
+	if err != nil {
+		return fmt.Errorf("opening directory to sync: %w", err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("syncing directory: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tweetpipe/tweetpipe/producer/internal/ops"
+	"github.com/tweetpipe/tweetpipe/producer/internal/publish"
+)
+
+// registerMetrics exposes the publisher's running totals on /metrics and
+// returns the hook that times each batch.
+func registerMetrics(reg *prometheus.Registry, source string, s *publish.Stats) (func(time.Duration), error) {
+	src := prometheus.Labels{"source": source}
+	batch := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "tweetpipe_producer_batch_duration_seconds",
+		Help:    "Time from a batch's first produce attempt until Kafka acknowledged all of it, retries included.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
+	})
+	err := errors.Join(
+		reg.Register(batch),
+		ops.CounterFunc(reg, "tweetpipe_producer_messages_received_total", "Messages the source emitted.", src, ops.Int64(&s.In)),
+		ops.CounterFunc(reg, "tweetpipe_producer_received_bytes_total", "Bytes of the messages the source emitted.", src, ops.Int64(&s.ReceivedBytes)),
+		ops.CounterVecFunc(reg, "tweetpipe_producer_messages_sent_total", "Messages Kafka acknowledged, by topic and kind.",
+			[]string{"topic", "kind"}, func(emit ops.Emit) {
+				s.EachSent(func(topic, kind string, messages, _ int64) { emit(float64(messages), topic, kind) })
+			}),
+		ops.CounterVecFunc(reg, "tweetpipe_producer_sent_bytes_total", "Value bytes Kafka acknowledged, by topic and kind.",
+			[]string{"topic", "kind"}, func(emit ops.Emit) {
+				s.EachSent(func(topic, kind string, _, bytes int64) { emit(float64(bytes), topic, kind) })
+			}),
+		ops.CounterFunc(reg, "tweetpipe_producer_messages_dropped_total", "Messages dropped, by reason.", prometheus.Labels{"reason": "not_json_object"}, ops.Int64(&s.Invalid)),
+		ops.CounterFunc(reg, "tweetpipe_producer_messages_dropped_total", "Messages dropped, by reason.", prometheus.Labels{"reason": "no_control_topic"}, ops.Int64(&s.ControlDropped)),
+		ops.CounterFunc(reg, "tweetpipe_producer_messages_dropped_total", "Messages dropped, by reason.", prometheus.Labels{"reason": "too_large"}, ops.Int64(&s.TooLarge)),
+		ops.GaugeFunc(reg, "tweetpipe_producer_pending_messages", "Messages accepted from the source and not yet acknowledged by Kafka.", nil, ops.Int64(&s.Pending)),
+		ops.CounterFunc(reg, "tweetpipe_producer_spooled_total", "Records written to the spool while Kafka was unreachable.", nil, ops.Int64(&s.Spooled)),
+		ops.CounterFunc(reg, "tweetpipe_producer_kafka_write_errors_total", "Produce calls that failed.", nil, ops.Int64(&s.WriteErrors)),
+		ops.CounterFunc(reg, "tweetpipe_producer_kafka_write_retries_total", "Messages written again after a failed produce call.", nil, ops.Int64(&s.Retries)),
+		ops.GaugeFunc(reg, "tweetpipe_producer_kafka_connected", "1 while the last produce call succeeded.", nil, ops.Bool(&s.Connected)),
+	)
+	return func(d time.Duration) { batch.Observe(d.Seconds()) }, err
+}
