@@ -121,6 +121,11 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *repla
 	if c, ok := src.(source.Connector); ok {
 		ready.source.Store(&c)
 	}
+	if ss, ok := src.(streamSource); ok {
+		if err := registerSourceMetrics(reg, src.Name(), ss); err != nil {
+			return fmt.Errorf("registering metrics: %w", err)
+		}
+	}
 
 	// Kafka: wait for the broker and create the topics.
 	client := &kafka.Client{Addr: kafka.TCP(cfg.KafkaBrokers...), Timeout: 10 * time.Second}

@@ -8,7 +8,38 @@ import (
 
 	"github.com/tweetpipe/tweetpipe/producer/internal/ops"
 	"github.com/tweetpipe/tweetpipe/producer/internal/publish"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream"
 )
+
+// streamSource is a source that keeps the stream counters (twitter, xv2,
+// jetstream).
+type streamSource interface {
+	StreamStats() stream.Stats
+}
+
+// registerSourceMetrics exposes a stream source's connection counters.
+func registerSourceMetrics(reg *prometheus.Registry, name string, src streamSource) error {
+	labels := prometheus.Labels{"source": name}
+	read := func(f func(stream.Stats) int64) func() float64 {
+		return func() float64 { return float64(f(src.StreamStats())) }
+	}
+	return errors.Join(
+		ops.GaugeFunc(reg, "tweetpipe_producer_source_connected", "1 while the source's stream is open.", labels, func() float64 {
+			if src.StreamStats().Connected {
+				return 1
+			}
+			return 0
+		}),
+		ops.CounterFunc(reg, "tweetpipe_producer_source_connections_total", "Streams opened.", labels, read(func(s stream.Stats) int64 { return s.Connections })),
+		ops.CounterFunc(reg, "tweetpipe_producer_source_stalls_total", "Connections closed because nothing came for the stall timeout.", labels, read(func(s stream.Stats) int64 { return s.Stalls })),
+		ops.CounterFunc(reg, "tweetpipe_producer_source_dropped_oversize_total", "Stream messages over the maximum size, dropped.", labels, read(func(s stream.Stats) int64 { return s.DroppedOversize })),
+		ops.CounterVecFunc(reg, "tweetpipe_producer_source_reconnects_total", "Reconnects, by reason.", []string{"source", "reason"}, func(emit ops.Emit) {
+			for reason, n := range src.StreamStats().Reconnects {
+				emit(float64(n), name, reason)
+			}
+		}),
+	)
+}
 
 // registerMetrics exposes the publisher's running totals on /metrics and
 // returns the hook that times each batch.

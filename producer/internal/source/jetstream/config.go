@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/tweetpipe/tweetpipe/producer/internal/source/twitter"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream"
 )
 
 // Defaults for the zero values of Config.
@@ -55,13 +54,8 @@ type Config struct {
 	SaveInterval time.Duration
 
 	// The reconnect schedule, the v1.1 source's; zero values take its
-	// numbers (twitter.Default*Backoff*). Tests shorten them.
-	NetworkBackoffStep      time.Duration
-	NetworkBackoffMax       time.Duration
-	HTTPBackoffInitial      time.Duration
-	HTTPBackoffMax          time.Duration
-	RateLimitBackoffInitial time.Duration
-	RateLimitBackoffMax     time.Duration
+	// numbers (stream.Default*Backoff*). Tests shorten them.
+	stream.Schedule
 
 	// Transport carries the websocket handshake; nil uses a clone of
 	// http.DefaultTransport (proxy from the environment).
@@ -71,7 +65,7 @@ type Config struct {
 // LogValue shows the configuration for the start-up log.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("url", redactURL(c.URL)),
+		slog.String("url", stream.RedactURL(c.URL)),
 		slog.Any("collections", c.Collections),
 		slog.Any("langs", c.Langs),
 		slog.String("state_dir", c.StateDir),
@@ -81,14 +75,6 @@ func (c Config) LogValue() slog.Value {
 	)
 }
 
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "[unparsable]"
-	}
-	return u.Redacted()
-}
-
 // withDefaults validates c and returns it cleaned up: list items trimmed,
 // empty ones dropped, languages in lower case, defaults filled in.
 func (c Config) withDefaults() (Config, error) {
@@ -96,8 +82,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.URL == "" {
 		c.URL = DefaultURL
 	}
-	if u, err := url.Parse(c.URL); err != nil || !slices.Contains([]string{"ws", "wss", "http", "https"}, u.Scheme) || u.Host == "" {
-		errs = append(errs, fmt.Errorf("JETSTREAM_URL %q is not a ws(s) URL, such as %s", redactURL(c.URL), DefaultURL))
+	if _, ok := stream.ParseURL(c.URL, "ws", "wss", "http", "https"); !ok {
+		errs = append(errs, fmt.Errorf("JETSTREAM_URL %q is not a ws(s) URL, such as %s", stream.RedactURL(c.URL), DefaultURL))
 	}
 
 	c.Collections = cleanList(c.Collections, false)
@@ -122,46 +108,14 @@ func (c Config) withDefaults() (Config, error) {
 	if strings.TrimSpace(c.StateDir) == "" {
 		errs = append(errs, errors.New("STATE_DIR is required for SOURCE=jetstream: a directory that keeps the stream position across restarts (a volume in a container)"))
 	}
-	for _, d := range []struct {
-		v    *time.Duration
-		def  time.Duration
-		name string
-	}{
-		{&c.Rewind, DefaultRewind, "JETSTREAM_REWIND"},
-		{&c.StallTimeout, DefaultStallTimeout, "JETSTREAM_STALL_TIMEOUT"},
-		{&c.SaveInterval, DefaultSaveInterval, "the state save interval"},
-		{&c.NetworkBackoffStep, twitter.DefaultNetworkBackoffStep, "the network back-off step"},
-		{&c.NetworkBackoffMax, twitter.DefaultNetworkBackoffMax, "the network back-off maximum"},
-		{&c.HTTPBackoffInitial, twitter.DefaultHTTPBackoffInitial, "the HTTP back-off start"},
-		{&c.HTTPBackoffMax, twitter.DefaultHTTPBackoffMax, "the HTTP back-off maximum"},
-		{&c.RateLimitBackoffInitial, twitter.DefaultRateLimitBackoffInitial, "the rate-limit back-off start"},
-		{&c.RateLimitBackoffMax, twitter.DefaultRateLimitBackoffMax, "the rate-limit back-off maximum"},
-	} {
-		if *d.v == 0 {
-			*d.v = d.def
-		}
-		if *d.v < 0 {
-			errs = append(errs, fmt.Errorf("%s must be positive, got %s", d.name, *d.v))
-		}
-	}
-	for _, p := range []struct {
-		start, ceiling time.Duration
-		name           string
-	}{
-		{c.NetworkBackoffStep, c.NetworkBackoffMax, "network"},
-		{c.HTTPBackoffInitial, c.HTTPBackoffMax, "HTTP"},
-		{c.RateLimitBackoffInitial, c.RateLimitBackoffMax, "rate-limit"},
-	} {
-		if p.ceiling < p.start {
-			errs = append(errs, fmt.Errorf("the %s back-off maximum %s is below its start %s", p.name, p.ceiling, p.start))
-		}
-	}
-	if c.MaxMessageBytes == 0 {
-		c.MaxMessageBytes = DefaultMaxMessageBytes
-	}
-	if c.MaxMessageBytes < 0 {
-		errs = append(errs, fmt.Errorf("the maximum message size must be positive, got %d", c.MaxMessageBytes))
-	}
+	errs = append(errs,
+		stream.Positive(&c.Rewind, DefaultRewind, "JETSTREAM_REWIND"),
+		stream.Positive(&c.StallTimeout, DefaultStallTimeout, "JETSTREAM_STALL_TIMEOUT"),
+		stream.Positive(&c.SaveInterval, DefaultSaveInterval, "the state save interval"))
+	var err error
+	c.Schedule, err = c.Schedule.WithDefaults()
+	errs = append(errs, err,
+		stream.Positive(&c.MaxMessageBytes, DefaultMaxMessageBytes, "the maximum message size"))
 	return c, errors.Join(errs...)
 }
 

@@ -7,7 +7,7 @@
 // is saved in STATE_DIR, and a restart (or a reconnect) asks for the events
 // from a few seconds (JETSTREAM_REWIND) before it. The events of that overlap
 // come twice with the same key, and the consumer's dedup window drops the
-// copies. The reconnect schedule is the v1.1 source's.
+// copies. The reconnect schedule is the v1.1 source's (package stream).
 package jetstream
 
 import (
@@ -19,22 +19,17 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
-	"github.com/tweetpipe/tweetpipe/producer/internal/source/twitter"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream"
 )
 
-// userAgent identifies the producer to the server.
-const userAgent = "tweetpipe"
-
-// errorBodyLimit bounds how much of a refused handshake's body is reported
-// (coder/websocket keeps no more).
-const errorBodyLimit = 1024
+// service names the server in a *stream.StatusError.
+const service = "jetstream"
 
 // Source reads Jetstream.
 type Source struct {
@@ -53,58 +48,37 @@ func New(cfg Config, log *slog.Logger) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configuring SOURCE=jetstream: %w", err)
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	log = log.With("source", "jetstream")
+	log = stream.Logger(log, "jetstream")
 	cur, err := openCursor(cfg.StateDir, cfg.SaveInterval, log)
 	if err != nil {
 		return nil, fmt.Errorf("configuring SOURCE=jetstream: %w", err)
 	}
-	transport := cfg.Transport
-	if transport == nil {
-		transport = http.DefaultTransport.(*http.Transport).Clone()
-	}
-	return &Source{cfg: cfg, log: log, client: &http.Client{Transport: transport}, cursor: cur}, nil
+	return &Source{cfg: cfg, log: log, client: stream.Client(cfg.Transport), cursor: cur}, nil
 }
 
 // Name is the SOURCE value that selects this source.
 func (s *Source) Name() string { return "jetstream" }
 
 // Stats returns the counters; safe to call while Run runs.
+// Connected reports whether a stream is open now (source.Connector, for
+// /readyz).
+func (s *Source) Connected() bool { return s.stats.Connected.Load() }
+
+// StreamStats returns the counters every stream source keeps, for metrics.
+func (s *Source) StreamStats() stream.Stats { return s.Stats().Stats }
+
 func (s *Source) Stats() Stats {
 	st := s.stats.snapshot()
 	st.AckedTimeUS, st.SavedTimeUS, st.StateWrites, st.StateFailures = s.cursor.counts()
 	return st
 }
 
-// ending says why a connection ended and how to back off before the next.
-type ending struct {
-	class  twitter.Class
-	reason string
-	err    error
-}
-
-// StatusError is a handshake status that retrying cannot fix. Run returns it.
-type StatusError struct {
-	Code int
-	Body string // the server's body on one line, shortened
-	Fix  string
-}
-
-func (e *StatusError) Error() string {
-	body := e.Body
-	if body == "" {
-		body = "(empty)"
-	}
-	return fmt.Sprintf("jetstream answered HTTP %d %s, body %s: %s", e.Code, http.StatusText(e.Code), body, e.Fix)
-}
-
 // Run connects, emits every event and reconnects on the v1.1 schedule until
 // ctx is done (nil), emit fails (its error) or the handshake answers a
-// status that retrying cannot fix (*StatusError). The position is saved
-// every SaveInterval while it runs and when it returns; acknowledgements
-// that come after that are saved too (see Config.SaveInterval).
+// status that retrying cannot fix (*stream.StatusError). The position is
+// saved every SaveInterval while it runs and when it returns;
+// acknowledgements that come after that are saved too (see
+// Config.SaveInterval).
 func (s *Source) Run(ctx context.Context, emit source.Emit) error {
 	s.cursor.start()
 	defer s.cursor.stop()
@@ -125,33 +99,9 @@ func (s *Source) Run(ctx context.Context, emit source.Emit) error {
 	}()
 	defer func() { stopSaver(); <-saverDone }()
 
-	schedule := twitter.Backoff{
-		NetworkStep:      s.cfg.NetworkBackoffStep,
-		NetworkMax:       s.cfg.NetworkBackoffMax,
-		HTTPInitial:      s.cfg.HTTPBackoffInitial,
-		HTTPMax:          s.cfg.HTTPBackoffMax,
-		RateLimitInitial: s.cfg.RateLimitBackoffInitial,
-		RateLimitMax:     s.cfg.RateLimitBackoffMax,
-	}
-	for {
-		end, err := s.connect(ctx, emit, &schedule)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		wait := schedule.Next(end.class)
-		s.stats.reconnect(end.reason)
-		s.log.Warn("waiting to reconnect", "reason", end.reason, "wait", wait, "error", end.err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-	}
+	return stream.Reconnect(ctx, s.cfg.Schedule, &s.stats.Counters, s.log, func(schedule *stream.Backoff) (stream.Ending, error) {
+		return s.connect(ctx, emit, schedule)
+	})
 }
 
 // ResumeCursor is the cursor a connection asks for: rewind before the later
@@ -184,52 +134,54 @@ func (s *Source) subscribeURL(cursor int64) string {
 
 // connect makes one connection and reads it to its end. A non-nil error
 // stops Run; otherwise the ending says how to reconnect.
-func (s *Source) connect(ctx context.Context, emit source.Emit, schedule *twitter.Backoff) (ending, error) {
+func (s *Source) connect(ctx context.Context, emit source.Emit, schedule *stream.Backoff) (stream.Ending, error) {
 	cur := ResumeCursor(s.cursor.position(), s.stats.lastEvent.Load(), s.cfg.Rewind)
 	addr := s.subscribeURL(cur)
 	dialCtx, cancelDial := context.WithTimeout(ctx, s.cfg.StallTimeout)
 	conn, resp, err := websocket.Dial(dialCtx, addr, &websocket.DialOptions{
 		HTTPClient: s.client,
-		HTTPHeader: http.Header{"User-Agent": {userAgent}},
+		HTTPHeader: http.Header{"User-Agent": {stream.UserAgent}},
 	})
 	stalled := errors.Is(dialCtx.Err(), context.DeadlineExceeded)
 	cancelDial()
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
-			return s.refused(resp.StatusCode, errorBody(resp.Body))
+			// As v1.1, and 400, which Jetstream answers for a bad
+			// parameter, is fatal too.
+			code := resp.StatusCode
+			class := stream.ClassifyStatus(code, http.StatusBadRequest)
+			return stream.Refused(service, class, code, stream.ErrorBody(resp.Body), fixFor(code))
 		}
 		if stalled && ctx.Err() == nil {
-			s.stats.stalls.Add(1)
-			return ending{class: twitter.ClassNetwork, reason: twitter.ReasonStall, err: fmt.Errorf("no handshake within %s", s.cfg.StallTimeout)}, nil
+			return stream.Stalled(fmt.Errorf("no handshake within %s", s.cfg.StallTimeout)), nil
 		}
-		return ending{class: twitter.ClassNetwork, reason: twitter.ReasonNetwork, err: fmt.Errorf("connecting: %w", err)}, nil
+		return stream.Broken(fmt.Errorf("connecting: %w", err)), nil
 	}
 	defer conn.CloseNow()
 	conn.SetReadLimit(-1) // readMessage applies MaxMessageBytes and keeps the connection
 
 	schedule.Reset()
-	s.stats.connections.Add(1)
-	s.stats.connected.Store(true)
-	defer s.stats.connected.Store(false)
-	s.log.Info("connected", "url", redactURL(addr), "cursor", cur)
+	s.stats.Connections.Add(1)
+	s.stats.Connected.Store(true)
+	defer s.stats.Connected.Store(false)
+	s.log.Info("connected", "url", stream.RedactURL(addr), "cursor", cur)
 
 	for {
 		data, size, err := s.readMessage(ctx, conn)
 		if err != nil {
 			if ctx.Err() != nil {
-				return ending{}, nil
+				return stream.Ending{}, nil
 			}
 			if errors.Is(err, errStalled) {
-				s.stats.stalls.Add(1)
-				return ending{class: twitter.ClassNetwork, reason: twitter.ReasonStall, err: err}, nil
+				return stream.Stalled(err), nil
 			}
 			if code := websocket.CloseStatus(err); code != -1 {
 				err = fmt.Errorf("the server closed the websocket: %w", err)
 			}
-			return ending{class: twitter.ClassNetwork, reason: twitter.ReasonNetwork, err: fmt.Errorf("reading: %w", err)}, nil
+			return stream.Broken(fmt.Errorf("reading: %w", err)), nil
 		}
 		if data == nil {
-			s.stats.droppedOversize.Add(1)
+			s.stats.DroppedOversize.Add(1)
 			s.log.Warn("dropped an oversize message", "bytes", size, "max_bytes", s.cfg.MaxMessageBytes)
 			continue
 		}
@@ -257,9 +209,9 @@ func (s *Source) connect(ctx context.Context, emit source.Emit, schedule *twitte
 			if rec.Ack != nil {
 				s.cursor.notEmitted()
 			}
-			return ending{}, fmt.Errorf("emitting a Jetstream event: %w", err)
+			return stream.Ending{}, fmt.Errorf("emitting a Jetstream event: %w", err)
 		}
-		s.stats.messages.Add(1)
+		s.stats.Messages.Add(1)
 		if m.Kind == message.KindStatus {
 			s.stats.posts.Add(1)
 		}
@@ -301,28 +253,6 @@ func (s *Source) readMessage(ctx context.Context, conn *websocket.Conn) ([]byte,
 	return nil, int64(len(data)) + rest, nil
 }
 
-// ClassifyStatus sorts a refused handshake: as v1.1 (twitter.ClassifyStatus:
-// 429 rate limit; 401, 403, 404 ... fatal; others retried), and 400, which
-// Jetstream answers for a bad parameter, is fatal too.
-func ClassifyStatus(code int) twitter.Class {
-	if code == http.StatusBadRequest {
-		return twitter.ClassFatal
-	}
-	return twitter.ClassifyStatus(code)
-}
-
-// refused turns a refused handshake into an ending, or an error when fatal.
-func (s *Source) refused(code int, body string) (ending, error) {
-	switch class := ClassifyStatus(code); class {
-	case twitter.ClassFatal:
-		return ending{}, &StatusError{Code: code, Body: body, Fix: fixFor(code)}
-	case twitter.ClassRateLimit:
-		return ending{class: class, reason: twitter.ReasonRateLimit, err: fmt.Errorf("HTTP %d: %s", code, body)}, nil
-	default:
-		return ending{class: class, reason: twitter.ReasonHTTP, err: fmt.Errorf("HTTP %d: %s", code, body)}, nil
-	}
-}
-
 func fixFor(code int) string {
 	switch code {
 	case http.StatusBadRequest:
@@ -331,13 +261,4 @@ func fixFor(code int) string {
 		return "no Jetstream at this address: check JETSTREAM_URL (default " + DefaultURL + ", path /subscribe)"
 	}
 	return "the server refuses the connection: check JETSTREAM_URL (default " + DefaultURL + "), or try another public instance"
-}
-
-// errorBody reads the start of a refused handshake's body, on one line.
-func errorBody(body io.Reader) string {
-	if body == nil {
-		return ""
-	}
-	raw, _ := io.ReadAll(io.LimitReader(body, errorBodyLimit))
-	return strings.Join(strings.Fields(string(raw)), " ")
 }

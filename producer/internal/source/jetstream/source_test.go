@@ -5,19 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
-	"github.com/tweetpipe/tweetpipe/producer/internal/source/twitter"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream/streamtest"
 )
 
 var _ source.Source = (*Source)(nil)
@@ -26,124 +25,26 @@ var postsOnly = []string{"app.bsky.feed.post"}
 
 func testConfig(url, dir string) Config {
 	return Config{
-		URL:                     url,
-		Collections:             postsOnly,
-		StateDir:                dir,
-		Rewind:                  5 * time.Second,
-		StallTimeout:            2 * time.Second,
-		SaveInterval:            20 * time.Millisecond,
-		NetworkBackoffStep:      2 * time.Millisecond,
-		NetworkBackoffMax:       20 * time.Millisecond,
-		HTTPBackoffInitial:      5 * time.Millisecond,
-		HTTPBackoffMax:          50 * time.Millisecond,
-		RateLimitBackoffInitial: 10 * time.Millisecond,
-		RateLimitBackoffMax:     100 * time.Millisecond,
+		URL:          url,
+		Collections:  postsOnly,
+		StateDir:     dir,
+		Rewind:       5 * time.Second,
+		StallTimeout: 2 * time.Second,
+		SaveInterval: 20 * time.Millisecond,
+		Schedule: stream.Schedule{
+			NetworkBackoffStep:      2 * time.Millisecond,
+			NetworkBackoffMax:       20 * time.Millisecond,
+			HTTPBackoffInitial:      5 * time.Millisecond,
+			HTTPBackoffMax:          50 * time.Millisecond,
+			RateLimitBackoffInitial: 10 * time.Millisecond,
+			RateLimitBackoffMax:     100 * time.Millisecond,
+		},
 	}
 }
 
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func newTestSource(t *testing.T, cfg Config) (*Source, *logBuffer) {
+func newTestSource(t *testing.T, cfg Config) (*Source, *streamtest.LogBuffer) {
 	t.Helper()
-	logs := &logBuffer{}
-	src, err := New(cfg, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return src, logs
-}
-
-// collector is an Emit that keeps what it is given. With autoAck it
-// acknowledges each record at once, as a pipeline whose Kafka never lags.
-type collector struct {
-	autoAck bool
-
-	mu      sync.Mutex
-	records []source.Record
-	acked   int // records[:acked] are acknowledged
-}
-
-func (c *collector) emit(ctx context.Context, r source.Record) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.records = append(c.records, r)
-	if c.autoAck {
-		c.ackLocked(len(c.records))
-	}
-	return nil
-}
-
-// ack acknowledges the records up to n, in order, as the publisher does.
-func (c *collector) ack(n int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.ackLocked(n)
-}
-
-func (c *collector) ackLocked(n int) {
-	for ; c.acked < n; c.acked++ {
-		if a := c.records[c.acked].Ack; a != nil {
-			a()
-		}
-	}
-}
-
-func (c *collector) values() [][]byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out [][]byte
-	for _, r := range c.records {
-		out = append(out, r.Value)
-	}
-	return out
-}
-
-func (c *collector) waitFor(t *testing.T, n int, errc <-chan error) {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for len(c.values()) < n {
-		select {
-		case err := <-errc:
-			t.Fatalf("Run returned %v with %d records; want %d records first", err, len(c.values()), n)
-		case <-deadline:
-			t.Fatalf("got %d records after 10s; want %d", len(c.values()), n)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-}
-
-func run(t *testing.T, src *Source, c *collector) (<-chan error, func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- src.Run(ctx, c.emit) }()
-	return errc, func() {
-		t.Helper()
-		cancel()
-		select {
-		case err := <-errc:
-			if err != nil {
-				t.Errorf("Run after cancel: got %v; want nil", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("Run did not return within 5s of cancel")
-		}
-	}
+	return streamtest.New(t, New, cfg)
 }
 
 // savedPosition reads the state file's time_us; 0 when there is none.
@@ -192,10 +93,10 @@ func TestResumeFromAcknowledged(t *testing.T) {
 
 	// Run 1: live (no cursor); seven of ten acknowledged, then stopped.
 	src1, _ := newTestSource(t, cfg)
-	first := &collector{}
-	errc, stop := run(t, src1, first)
-	first.waitFor(t, 10, errc)
-	first.ack(7)
+	first := &streamtest.Collector{}
+	errc, stop := streamtest.Run(t, src1, first)
+	first.WaitFor(t, 10, errc)
+	first.Ack(7)
 	acked := events[6].timeUS
 	waitSaved(t, dir, acked) // saved while running, by the ticker
 	stop()
@@ -208,8 +109,8 @@ func TestResumeFromAcknowledged(t *testing.T) {
 
 	// Run 2: a new source on the same STATE_DIR resumes.
 	src2, _ := newTestSource(t, cfg)
-	second := &collector{}
-	errc, stop = run(t, src2, second)
+	second := &streamtest.Collector{}
+	errc, stop = streamtest.Run(t, src2, second)
 	wantCursor := acked - cfg.Rewind.Microseconds()
 	var replayed []testEvent
 	for _, e := range events {
@@ -217,7 +118,7 @@ func TestResumeFromAcknowledged(t *testing.T) {
 			replayed = append(replayed, e)
 		}
 	}
-	second.waitFor(t, len(replayed), errc)
+	second.WaitFor(t, len(replayed), errc)
 	stop()
 	if got := srv.cursorOf(t, 1); got != strconv.FormatInt(wantCursor, 10) {
 		t.Errorf("second connection: cursor=%s; want %d (last acknowledged %d minus 5s)", got, wantCursor, acked)
@@ -229,13 +130,13 @@ func TestResumeFromAcknowledged(t *testing.T) {
 	}
 
 	// Byte for byte, in order, each run.
-	compare(t, "first run", first.values(), events[:10])
-	compare(t, "second run", second.values(), replayed)
+	compare(t, "first run", first.Values(), events[:10])
+	compare(t, "second run", second.Values(), replayed)
 
 	// Every event at least once; the overlap is exactly the events of the
 	// first run at or after the cursor.
 	count := map[string]int{}
-	for _, v := range append(first.values(), second.values()...) {
+	for _, v := range append(first.Values(), second.Values()...) {
 		count[string(v)]++
 	}
 	var overlap []int64
@@ -296,16 +197,16 @@ func TestPositionSavedAfterRunReturns(t *testing.T) {
 	cfg := testConfig(srv.wsURL(), dir)
 	cfg.SaveInterval = 50 * time.Millisecond
 	src, _ := newTestSource(t, cfg)
-	c := &collector{}
-	errc, stop := run(t, src, c)
-	c.waitFor(t, 5, errc)
+	c := &streamtest.Collector{}
+	errc, stop := streamtest.Run(t, src, c)
+	c.WaitFor(t, 5, errc)
 	stop()
 	if got := savedPosition(t, dir); got != 0 {
 		t.Fatalf("nothing acknowledged, yet the state file holds %d", got)
 	}
-	c.ack(2)
+	c.Ack(2)
 	waitSaved(t, dir, events[1].timeUS) // the timer
-	c.ack(5)
+	c.Ack(5)
 	if got := savedPosition(t, dir); got != events[4].timeUS {
 		t.Errorf("after the last acknowledgement the state file holds %d; want %d at once", got, events[4].timeUS)
 	}
@@ -344,9 +245,9 @@ func TestLangsFilter(t *testing.T) {
 	cfg := testConfig(srv.wsURL(), dir)
 	cfg.Langs = []string{"en"}
 	src, _ := newTestSource(t, cfg)
-	c := &collector{autoAck: true}
-	errc, stop := run(t, src, c)
-	c.waitFor(t, len(keep), errc)
+	c := &streamtest.Collector{AutoAck: true}
+	errc, stop := streamtest.Run(t, src, c)
+	c.WaitFor(t, len(keep), errc)
 	// The last event is filtered: wait until it was read.
 	for deadline := time.Now().Add(5 * time.Second); src.Stats().Filtered < 3; {
 		if time.Now().After(deadline) {
@@ -355,7 +256,7 @@ func TestLangsFilter(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	stop()
-	compare(t, "records", c.values(), keep)
+	compare(t, "records", c.Values(), keep)
 	if got := savedPosition(t, dir); got != update.timeUS {
 		t.Errorf("state file holds %d; want %d (the filtered last event, nothing being in flight)", got, update.timeUS)
 	}
@@ -381,14 +282,14 @@ func TestReconnects(t *testing.T) {
 	cfg.StallTimeout = 300 * time.Millisecond
 	cfg.MaxMessageBytes = 4096
 	src, logs := newTestSource(t, cfg)
-	c := &collector{}
-	errc, stop := run(t, src, c)
+	c := &streamtest.Collector{}
+	errc, stop := streamtest.Run(t, src, c)
 	// Connection 1: e0 e1 e2 (big dropped), stall. Connection 2 from
 	// e2-5s: e0..e4, close. Connection 3 from e4-5s: e0..e7.
 	want := append(append([]testEvent{events[0], events[1], events[2]}, events[:5]...), events...)
-	c.waitFor(t, len(want), errc)
+	c.WaitFor(t, len(want), errc)
 	stop()
-	compare(t, "records", c.values(), want)
+	compare(t, "records", c.Values(), want)
 
 	rewind := cfg.Rewind.Microseconds()
 	// Requests: the refused one, then connections 1 to 3.
@@ -399,7 +300,7 @@ func TestReconnects(t *testing.T) {
 	}
 	st := src.Stats()
 	if st.Connections != 3 || st.Stalls != 1 || st.DroppedOversize != 1 ||
-		st.Reconnects[twitter.ReasonHTTP] != 1 || st.Reconnects[twitter.ReasonStall] != 1 || st.Reconnects[twitter.ReasonNetwork] != 1 {
+		st.Reconnects[stream.ReasonHTTP] != 1 || st.Reconnects[stream.ReasonStall] != 1 || st.Reconnects[stream.ReasonNetwork] != 1 {
 		t.Errorf("stats %+v; want 3 connections, 1 stall, 1 oversize, reconnects http 1 stall 1 network 1", st)
 	}
 	if !strings.Contains(logs.String(), "instance restarting") {
@@ -410,12 +311,12 @@ func TestReconnects(t *testing.T) {
 func TestFatalHandshake(t *testing.T) {
 	srv := newJSServer(t, []string{"app.bsky.feed.like"}) // refuses our collections with 400
 	src, _ := newTestSource(t, testConfig(srv.wsURL(), t.TempDir()))
-	err := src.Run(context.Background(), (&collector{}).emit)
-	var se *StatusError
+	err := src.Run(context.Background(), (&streamtest.Collector{}).Emit)
+	var se *stream.StatusError
 	if !errors.As(err, &se) || se.Code != http.StatusBadRequest {
-		t.Fatalf("Run: got %v; want a *StatusError with code 400", err)
+		t.Fatalf("Run: got %v; want a *stream.StatusError with code 400", err)
 	}
-	for _, want := range []string{"JETSTREAM_COLLECTIONS", "wantedCollections"} {
+	for _, want := range []string{"JETSTREAM_COLLECTIONS", "wantedCollections", "jetstream answered HTTP 400"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}

@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream"
 )
 
 // Defaults for the zero values of Config.
@@ -37,13 +38,8 @@ type Config struct {
 	StallTimeout    time.Duration // TWITTER_STALL_TIMEOUT, default 90s without a byte
 
 	// The reconnect schedule; zero values take the guideline numbers
-	// (Default*Backoff*). Tests shorten them.
-	NetworkBackoffStep      time.Duration
-	NetworkBackoffMax       time.Duration
-	HTTPBackoffInitial      time.Duration
-	HTTPBackoffMax          time.Duration
-	RateLimitBackoffInitial time.Duration
-	RateLimitBackoffMax     time.Duration
+	// (stream.Default*Backoff*). Tests shorten them.
+	stream.Schedule
 
 	// Transport carries the signed requests; nil uses a clone of
 	// http.DefaultTransport (proxy from the environment).
@@ -54,11 +50,11 @@ type Config struct {
 // logging a Config never leaks them.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("consumer_key", redacted(c.ConsumerKey)),
-		slog.String("consumer_secret", redacted(c.ConsumerSecret)),
-		slog.String("access_token", redacted(c.AccessToken)),
-		slog.String("access_secret", redacted(c.AccessSecret)),
-		slog.String("base_url", redactURL(c.BaseURL)),
+		slog.String("consumer_key", stream.Redacted(c.ConsumerKey)),
+		slog.String("consumer_secret", stream.Redacted(c.ConsumerSecret)),
+		slog.String("access_token", stream.Redacted(c.AccessToken)),
+		slog.String("access_secret", stream.Redacted(c.AccessSecret)),
+		slog.String("base_url", stream.RedactURL(c.BaseURL)),
 		slog.Any("language", c.Language),
 		slog.Any("track", c.Track),
 		slog.Any("follow", c.Follow),
@@ -73,21 +69,6 @@ func (c Config) String() string { return c.LogValue().String() }
 
 // GoString keeps %#v from printing the credentials.
 func (c Config) GoString() string { return c.String() }
-
-func redacted(s string) string {
-	if s == "" {
-		return ""
-	}
-	return "[redacted]"
-}
-
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "[unparsable]"
-	}
-	return u.Redacted()
-}
 
 // withDefaults validates c and returns it cleaned up: credentials and list
 // items trimmed, empty items dropped, defaults filled in.
@@ -113,8 +94,8 @@ func (c Config) withDefaults() (Config, error) {
 		c.BaseURL = DefaultBaseURL
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
-	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
-		errs = append(errs, fmt.Errorf("TWITTER_STREAM_BASE_URL %q is not an http(s) URL without a query, such as %s", redactURL(c.BaseURL), DefaultBaseURL))
+	if u, ok := stream.ParseURL(c.BaseURL, "http", "https"); !ok || u.RawQuery != "" {
+		errs = append(errs, fmt.Errorf("TWITTER_STREAM_BASE_URL %q is not an http(s) URL without a query, such as %s", stream.RedactURL(c.BaseURL), DefaultBaseURL))
 	}
 
 	c.Language = cleanList(c.Language)
@@ -130,49 +111,12 @@ func (c Config) withDefaults() (Config, error) {
 		errs = append(errs, fmt.Errorf("TWITTER_LOCATIONS: %w", err))
 	}
 
-	if c.MaxMessageBytes == 0 {
-		c.MaxMessageBytes = DefaultMaxMessageBytes
-	}
-	if c.MaxMessageBytes < 0 {
-		errs = append(errs, fmt.Errorf("TWITTER_MAX_MESSAGE_BYTES must be positive, got %d", c.MaxMessageBytes))
-	}
-	if c.StallTimeout == 0 {
-		c.StallTimeout = DefaultStallTimeout
-	}
-	if c.StallTimeout < 0 {
-		errs = append(errs, fmt.Errorf("TWITTER_STALL_TIMEOUT must be positive, got %s", c.StallTimeout))
-	}
-	for _, d := range []struct {
-		v    *time.Duration
-		def  time.Duration
-		name string
-	}{
-		{&c.NetworkBackoffStep, DefaultNetworkBackoffStep, "network back-off step"},
-		{&c.NetworkBackoffMax, DefaultNetworkBackoffMax, "network back-off maximum"},
-		{&c.HTTPBackoffInitial, DefaultHTTPBackoffInitial, "HTTP back-off start"},
-		{&c.HTTPBackoffMax, DefaultHTTPBackoffMax, "HTTP back-off maximum"},
-		{&c.RateLimitBackoffInitial, DefaultRateLimitBackoffInitial, "rate-limit back-off start"},
-		{&c.RateLimitBackoffMax, DefaultRateLimitBackoffMax, "rate-limit back-off maximum"},
-	} {
-		if *d.v == 0 {
-			*d.v = d.def
-		}
-		if *d.v < 0 {
-			errs = append(errs, fmt.Errorf("the %s must be positive, got %s", d.name, *d.v))
-		}
-	}
-	for _, p := range []struct {
-		start, ceiling time.Duration
-		name           string
-	}{
-		{c.NetworkBackoffStep, c.NetworkBackoffMax, "network"},
-		{c.HTTPBackoffInitial, c.HTTPBackoffMax, "HTTP"},
-		{c.RateLimitBackoffInitial, c.RateLimitBackoffMax, "rate-limit"},
-	} {
-		if p.ceiling < p.start {
-			errs = append(errs, fmt.Errorf("the %s back-off maximum %s is below its start %s", p.name, p.ceiling, p.start))
-		}
-	}
+	errs = append(errs,
+		stream.Positive(&c.MaxMessageBytes, DefaultMaxMessageBytes, "TWITTER_MAX_MESSAGE_BYTES"),
+		stream.Positive(&c.StallTimeout, DefaultStallTimeout, "TWITTER_STALL_TIMEOUT"))
+	var err error
+	c.Schedule, err = c.Schedule.WithDefaults()
+	errs = append(errs, err)
 	return c, errors.Join(errs...)
 }
 

@@ -2,7 +2,6 @@ package twitter
 
 import (
 	"bytes"
-	"compress/gzip"
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
@@ -10,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -22,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream/streamtest"
 )
 
 // This file is the stand-in for stream.twitter.com: an httptest server that
@@ -222,91 +222,8 @@ func answer(code int, body string) http.HandlerFunc {
 	}
 }
 
-// How a scripted stream ends.
-type streamEnd int
-
-const (
-	endClose streamEnd = iota // the server ends the response cleanly
-	endCut                    // the connection drops (no final chunk)
-	endHold                   // the server goes silent until the client leaves
-)
-
-// wire builds a stream's bytes and records which messages it delivers whole.
-type wire struct {
-	buf  bytes.Buffer
-	want [][]byte
-}
-
-// length frames msg as delimited=length does.
-func (w *wire) length(msg []byte) *wire {
-	fmt.Fprintf(&w.buf, "%d\r\n%s\r\n", len(msg)+2, msg)
-	w.want = append(w.want, msg)
-	return w
-}
-
-// plain frames msg with its "\r\n" only.
-func (w *wire) plain(msg []byte) *wire {
-	fmt.Fprintf(&w.buf, "%s\r\n", msg)
-	w.want = append(w.want, msg)
-	return w
-}
-
-func (w *wire) keepAlive() *wire {
-	w.buf.WriteString("\r\n")
-	return w
-}
-
-// raw adds bytes that deliver no message (an oversize one, a partial one).
-func (w *wire) raw(b []byte) *wire {
-	w.buf.Write(b)
-	return w
-}
-
-// serve plays the stream: 200, the bytes in uneven flushed chunks, the end.
-func (w *wire) serve(gzipped bool, end streamEnd) http.HandlerFunc {
-	data := bytes.Clone(w.buf.Bytes())
-	return func(rw http.ResponseWriter, r *http.Request) {
-		flusher := rw.(http.Flusher)
-		rw.Header().Set("Content-Type", "application/json")
-		var out io.Writer = rw
-		var gz *gzip.Writer
-		if gzipped {
-			if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
-				http.Error(rw, "gzip not accepted", http.StatusBadRequest)
-				return
-			}
-			rw.Header().Set("Content-Encoding", "gzip")
-			gz = gzip.NewWriter(rw)
-			out = gz
-		}
-		rw.WriteHeader(http.StatusOK)
-		rng := rand.New(rand.NewPCG(uint64(len(data)), 5))
-		for rest := data; len(rest) > 0; {
-			n := min(len(rest), 1+rng.IntN(8192))
-			if _, err := out.Write(rest[:n]); err != nil {
-				return
-			}
-			rest = rest[n:]
-			if gz != nil {
-				gz.Flush()
-			}
-			flusher.Flush()
-		}
-		switch end {
-		case endClose:
-			if gz != nil {
-				gz.Close()
-			}
-		case endCut:
-			panic(http.ErrAbortHandler) // the server drops the connection
-		case endHold:
-			select {
-			case <-r.Context().Done():
-			case <-time.After(20 * time.Second):
-			}
-		}
-	}
-}
+// newWire starts a scripted stream, sent in chunks of up to 8 KiB.
+func newWire() *streamtest.Wire { return streamtest.NewWire(8192, 5) }
 
 // Fixtures.
 

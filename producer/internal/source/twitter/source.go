@@ -21,23 +21,17 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	gotwitter "github.com/dghubble/go-twitter/twitter"
 	"github.com/dghubble/oauth1"
 
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream"
 )
 
-// errStalled is the cause given to a connection closed for silence.
-var errStalled = errors.New("no data from the server within the stall timeout")
-
-// errorBodyLimit bounds how much of an error response is read and reported.
-const errorBodyLimit = 1024
-
-// userAgent identifies the producer to the server.
-const userAgent = "tweetpipe"
+// service names the server in a *stream.StatusError.
+const service = "twitter stream"
 
 // Source reads the v1.1 stream. Statuses and notices are all emitted, raw;
 // the source also acts on the notices (reconnect on disconnect, log
@@ -56,123 +50,79 @@ func New(cfg Config, log *slog.Logger) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configuring SOURCE=twitter: %w", err)
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	base := cfg.Transport
-	if base == nil {
-		base = http.DefaultTransport.(*http.Transport).Clone()
-	}
 	// oauth1 takes its underlying transport from the context it is given.
-	ctx := context.WithValue(context.Background(), oauth1.HTTPClient, &http.Client{Transport: base})
+	ctx := context.WithValue(context.Background(), oauth1.HTTPClient, stream.Client(cfg.Transport))
 	client := oauth1.NewConfig(cfg.ConsumerKey, cfg.ConsumerSecret).
 		Client(ctx, oauth1.NewToken(cfg.AccessToken, cfg.AccessSecret))
-	return &Source{cfg: cfg, log: log.With("source", "twitter"), client: client}, nil
+	return &Source{cfg: cfg, log: stream.Logger(log, "twitter"), client: client}, nil
 }
 
 // Name is the SOURCE value that selects this source.
 func (s *Source) Name() string { return "twitter" }
 
 // Stats returns the counters; safe to call while Run runs.
-func (s *Source) Stats() Stats { return s.stats.snapshot() }
+// Connected reports whether a stream is open now (source.Connector, for
+// /readyz).
+func (s *Source) Connected() bool { return s.stats.Connected.Load() }
 
-// ending says why a connection ended and how to back off before the next.
-type ending struct {
-	class  Class
-	reason string
-	err    error
-}
+// StreamStats returns the counters every stream source keeps, for metrics.
+func (s *Source) StreamStats() stream.Stats { return s.Stats().Stats }
+
+func (s *Source) Stats() Stats { return s.stats.snapshot() }
 
 // Run connects, emits every message and reconnects per the guidelines until
 // ctx is done (nil), emit fails (its error) or the server answers a status
-// that retrying cannot fix (*StatusError).
+// that retrying cannot fix (*stream.StatusError).
 func (s *Source) Run(ctx context.Context, emit source.Emit) error {
-	schedule := Backoff{
-		NetworkStep:      s.cfg.NetworkBackoffStep,
-		NetworkMax:       s.cfg.NetworkBackoffMax,
-		HTTPInitial:      s.cfg.HTTPBackoffInitial,
-		HTTPMax:          s.cfg.HTTPBackoffMax,
-		RateLimitInitial: s.cfg.RateLimitBackoffInitial,
-		RateLimitMax:     s.cfg.RateLimitBackoffMax,
-	}
 	frames := NewFrameReader(nil, s.cfg.MaxMessageBytes)
-	for {
-		end, err := s.connect(ctx, frames, emit, &schedule)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		wait := schedule.Next(end.class)
-		s.stats.reconnect(end.reason)
-		s.log.Warn("waiting to reconnect", "reason", end.reason, "wait", wait, "error", end.err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-	}
+	return stream.Reconnect(ctx, s.cfg.Schedule, &s.stats.Counters, s.log, func(schedule *stream.Backoff) (stream.Ending, error) {
+		return s.connect(ctx, frames, emit, schedule)
+	})
 }
 
 // connect makes one connection and reads it to its end. A non-nil error
 // stops Run; otherwise the ending says how to reconnect.
-func (s *Source) connect(ctx context.Context, frames *FrameReader, emit source.Emit, schedule *Backoff) (ending, error) {
-	connCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	// The watchdog runs while the source waits for the server, never while
-	// emit blocks: a full pipeline is not a dead connection.
-	watchdog := time.AfterFunc(s.cfg.StallTimeout, func() { cancel(errStalled) })
-	defer watchdog.Stop()
+func (s *Source) connect(ctx context.Context, frames *FrameReader, emit source.Emit, schedule *stream.Backoff) (stream.Ending, error) {
+	connCtx, watchdog := stream.Watch(ctx, s.cfg.StallTimeout)
+	defer watchdog.Close()
 
 	req, err := s.newRequest(connCtx)
 	if err != nil {
-		return ending{}, err
+		return stream.Ending{}, err
 	}
 	resp, err := s.client.Do(req)
 	watchdog.Stop()
 	if err != nil {
-		return s.broken(connCtx, fmt.Errorf("connecting: %w", err)), nil
+		return watchdog.Broken(fmt.Errorf("connecting: %w", err)), nil
 	}
 	defer resp.Body.Close()
-	body := io.Reader(&watchedReader{r: resp.Body, watchdog: watchdog, timeout: s.cfg.StallTimeout})
+	body := watchdog.Body(resp.Body)
 	gzipped := strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip")
 
-	if resp.StatusCode != http.StatusOK {
-		return s.refused(resp.StatusCode, s.errorBody(body, gzipped))
+	if code := resp.StatusCode; code != http.StatusOK {
+		return stream.Refused(service, stream.ClassifyStatus(code), code, s.errorBody(body, gzipped), fixFor(code))
 	}
 
 	schedule.Reset()
-	s.stats.connections.Add(1)
-	s.stats.connected.Store(true)
-	defer s.stats.connected.Store(false)
-	s.log.Info("connected", "url", redactURL(req.URL.String()), "method", req.Method, "gzip", gzipped)
+	s.stats.Connections.Add(1)
+	s.stats.Connected.Store(true)
+	defer s.stats.Connected.Store(false)
+	s.log.Info("connected", "url", stream.RedactURL(req.URL.String()), "method", req.Method, "gzip", gzipped)
 
 	if gzipped {
 		zr, err := gzip.NewReader(body)
 		if err != nil {
-			return s.broken(connCtx, fmt.Errorf("reading the gzip header: %w", err)), nil
+			return watchdog.Broken(fmt.Errorf("reading the gzip header: %w", err)), nil
 		}
 		body = zr
 	}
 	frames.Reset(body)
 	var lastTrack int64 // limit notices count since the connection opened
 	for {
-		frame, err := frames.Next()
-		if oversize := (*OversizeError)(nil); errors.As(err, &oversize) {
-			s.stats.droppedOversize.Add(1)
-			s.log.Warn("dropped an oversize message", "bytes", oversize.Bytes, "max_bytes", oversize.Max)
-			continue
-		}
+		value, err := ReadMessage(frames, &s.stats.Counters, s.log)
 		if err != nil {
-			if err == io.EOF {
-				err = errors.New("the server closed the stream")
-			}
-			return s.broken(connCtx, fmt.Errorf("reading the stream: %w", err)), nil
+			return watchdog.Broken(err), nil
 		}
-		value := bytes.Clone(frame)
 		var disconnect *gotwitter.StreamDisconnect
 		if m, err := message.Classify(value); err == nil {
 			switch m.Kind {
@@ -185,13 +135,34 @@ func (s *Source) connect(ctx context.Context, frames *FrameReader, emit source.E
 			}
 		}
 		if err := emit(ctx, source.Record{Value: value}); err != nil {
-			return ending{}, fmt.Errorf("emitting a twitter message: %w", err)
+			return stream.Ending{}, fmt.Errorf("emitting a twitter message: %w", err)
 		}
-		s.stats.messages.Add(1)
+		s.stats.Messages.Add(1)
 		if disconnect != nil {
-			return ending{class: ClassNetwork, reason: ReasonDisconnect,
-				err: fmt.Errorf("the server sent disconnect code %d: %s", disconnect.Code, disconnect.Reason)}, nil
+			return stream.Ending{Class: stream.ClassNetwork, Reason: stream.ReasonDisconnect,
+				Err: fmt.Errorf("the server sent disconnect code %d: %s", disconnect.Code, disconnect.Reason)}, nil
 		}
+	}
+}
+
+// ReadMessage reads the next message from frames for a stream source, as a
+// copy the caller may keep. A message over the maximum is dropped, counted
+// in stats and logged; the end of the stream, clean or not, is an error.
+func ReadMessage(frames *FrameReader, stats *stream.Counters, log *slog.Logger) ([]byte, error) {
+	for {
+		frame, err := frames.Next()
+		if oversize := (*OversizeError)(nil); errors.As(err, &oversize) {
+			stats.DroppedOversize.Add(1)
+			log.Warn("dropped an oversize message", "bytes", oversize.Bytes, "max_bytes", oversize.Max)
+			continue
+		}
+		if err == io.EOF {
+			err = errors.New("the server closed the stream")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading the stream: %w", err)
+		}
+		return bytes.Clone(frame), nil
 	}
 }
 
@@ -227,32 +198,10 @@ func (s *Source) newRequest(ctx context.Context) (*http.Request, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building the stream request: %w", err)
 	}
-	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set("User-Agent", stream.UserAgent)
 	// Set by hand, so the transport leaves the body compressed: gunzipped here.
 	req.Header.Set("Accept-Encoding", "gzip")
 	return req, nil
-}
-
-// broken is the ending of a connection that failed below HTTP: refused, cut,
-// closed, or stalled (the watchdog cancelled it).
-func (s *Source) broken(connCtx context.Context, err error) ending {
-	if errors.Is(context.Cause(connCtx), errStalled) {
-		s.stats.stalls.Add(1)
-		return ending{class: ClassNetwork, reason: ReasonStall, err: errStalled}
-	}
-	return ending{class: ClassNetwork, reason: ReasonNetwork, err: err}
-}
-
-// refused turns a non-200 answer into an ending, or an error when fatal.
-func (s *Source) refused(code int, body string) (ending, error) {
-	switch class := ClassifyStatus(code); class {
-	case ClassFatal:
-		return ending{}, &StatusError{Code: code, Body: body, Fix: fixFor(code)}
-	case ClassRateLimit:
-		return ending{class: class, reason: ReasonRateLimit, err: fmt.Errorf("HTTP %d: %s", code, body)}, nil
-	default:
-		return ending{class: class, reason: ReasonHTTP, err: fmt.Errorf("HTTP %d: %s", code, body)}, nil
-	}
 }
 
 // errorBody reads the start of an error response for the logs, on one line,
@@ -261,19 +210,12 @@ func (s *Source) errorBody(body io.Reader, gzipped bool) string {
 	raw, _ := io.ReadAll(io.LimitReader(body, 64<<10))
 	if gzipped {
 		if zr, err := gzip.NewReader(bytes.NewReader(raw)); err == nil {
-			if plain, err := io.ReadAll(io.LimitReader(zr, errorBodyLimit)); len(plain) > 0 || err == nil {
+			if plain, err := io.ReadAll(io.LimitReader(zr, stream.ErrorBodyLimit)); len(plain) > 0 || err == nil {
 				raw = plain
 			}
 		}
 	}
-	text := strings.Join(strings.Fields(string(raw[:min(len(raw), errorBodyLimit)])), " ")
-	for _, secret := range []string{s.cfg.ConsumerKey, s.cfg.ConsumerSecret, s.cfg.AccessToken, s.cfg.AccessSecret} {
-		if secret == "" {
-			continue
-		}
-		text = strings.ReplaceAll(text, secret, "[redacted]")
-	}
-	return text
+	return stream.ErrorBody(bytes.NewReader(raw), s.cfg.ConsumerKey, s.cfg.ConsumerSecret, s.cfg.AccessToken, s.cfg.AccessSecret)
 }
 
 func (s *Source) onDisconnect(raw []byte) *gotwitter.StreamDisconnect {
@@ -313,17 +255,31 @@ func (s *Source) onLimit(raw []byte, last int64) int64 {
 	return last
 }
 
-// watchedReader arms the stall watchdog for each read: a read that waits
-// longer than timeout for a byte gets the connection cancelled.
-type watchedReader struct {
-	r        io.Reader
-	watchdog *time.Timer
-	timeout  time.Duration
-}
-
-func (w *watchedReader) Read(p []byte) (int, error) {
-	w.watchdog.Reset(w.timeout)
-	n, err := w.r.Read(p)
-	w.watchdog.Stop()
-	return n, err
+// fixFor says what to do about a fatal status.
+func fixFor(code int) string {
+	switch code {
+	case http.StatusUnauthorized:
+		return "the credentials were refused: check TWITTER_CONSUMER_KEY, TWITTER_CONSUMER_SECRET, " +
+			"TWITTER_ACCESS_TOKEN and TWITTER_ACCESS_SECRET (or their _FILE forms), and that this " +
+			"host's clock is right (OAuth1 signatures carry a timestamp)"
+	case http.StatusForbidden:
+		return "the app or account may not use this endpoint (access level, suspension): " +
+			"check the app's permissions, or use another source"
+	case http.StatusNotFound:
+		return "no stream at this address: check TWITTER_STREAM_BASE_URL (default " + DefaultBaseURL + ")"
+	case http.StatusNotAcceptable:
+		return "a filter parameter was refused: check TWITTER_TRACK (phrases of at most 60 bytes), " +
+			"TWITTER_FOLLOW (numeric user ids), TWITTER_LOCATIONS (south-west lon,lat then north-east " +
+			"lon,lat per box) and TWITTER_LANGUAGE (BCP 47 codes)"
+	case http.StatusGone:
+		return "the endpoint is retired (Twitter shut the v1.1 streams down): use another source such as " +
+			"SOURCE=replay, xv2 or jetstream, or point TWITTER_STREAM_BASE_URL at a compatible service"
+	case http.StatusRequestEntityTooLarge:
+		return "the filter is too large: shorten TWITTER_TRACK (at most 400 phrases), TWITTER_FOLLOW " +
+			"(at most 5000 ids) or TWITTER_LOCATIONS (at most 25 boxes)"
+	case http.StatusRequestedRangeNotSatisfiable:
+		return "the server refused a range or count parameter this source does not send: check that " +
+			"TWITTER_STREAM_BASE_URL is a v1.1 streaming service"
+	}
+	return "the server refuses the request"
 }

@@ -9,12 +9,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream/streamtest"
 )
 
 var _ source.Source = (*Source)(nil)
@@ -32,85 +33,22 @@ func testConfig(baseURL string) Config {
 	return Config{
 		ConsumerKey: c.consumerKey, ConsumerSecret: c.consumerSecret,
 		AccessToken: c.accessToken, AccessSecret: c.accessSecret,
-		BaseURL:                 baseURL,
-		StallTimeout:            testStall,
-		NetworkBackoffStep:      testNetworkStep,
-		NetworkBackoffMax:       64 * testNetworkStep,
-		HTTPBackoffInitial:      testHTTPInitial,
-		HTTPBackoffMax:          64 * testHTTPInitial,
-		RateLimitBackoffInitial: testRateInitial,
-		RateLimitBackoffMax:     16 * testRateInitial,
+		BaseURL:      baseURL,
+		StallTimeout: testStall,
+		Schedule: stream.Schedule{
+			NetworkBackoffStep:      testNetworkStep,
+			NetworkBackoffMax:       64 * testNetworkStep,
+			HTTPBackoffInitial:      testHTTPInitial,
+			HTTPBackoffMax:          64 * testHTTPInitial,
+			RateLimitBackoffInitial: testRateInitial,
+			RateLimitBackoffMax:     16 * testRateInitial,
+		},
 	}
 }
 
-// logBuffer collects JSON logs from concurrent writers.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// entries returns the log records with the given message.
-func (b *logBuffer) entries(t *testing.T, msg string) []map[string]any {
+func newTestSource(t *testing.T, cfg Config) (*Source, *streamtest.LogBuffer) {
 	t.Helper()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var e map[string]any
-		if err := json.Unmarshal([]byte(line), &e); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
-		if e["msg"] == msg {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-func newTestSource(t *testing.T, cfg Config) (*Source, *logBuffer) {
-	t.Helper()
-	logs := &logBuffer{}
-	src, err := New(cfg, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return src, logs
-}
-
-// collector is an Emit that keeps what it is given.
-type collector struct {
-	mu      sync.Mutex
-	records []source.Record
-}
-
-func (c *collector) emit(ctx context.Context, r source.Record) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.records = append(c.records, r)
-	return nil
-}
-
-func (c *collector) values() [][]byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out [][]byte
-	for _, r := range c.records {
-		out = append(out, r.Value)
-	}
-	return out
+	return streamtest.New(t, New, cfg)
 }
 
 // statuses keeps the messages that are statuses.
@@ -130,20 +68,6 @@ func oversizeStatus(id string, size int) []byte {
 	return fmt.Appendf(nil, `{"id_str":"%s","user":{},"text":"%s"}`, id, strings.Repeat("x", size))
 }
 
-// compareMessages fails unless got and want hold the same bytes in order.
-func compareMessages(t *testing.T, what string, got, want [][]byte) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Errorf("got %d %s; want %d", len(got), what, len(want))
-	}
-	for i := range min(len(got), len(want)) {
-		if !bytes.Equal(got[i], want[i]) {
-			t.Errorf("%s %d: got %.120q; want %.120q", what, i, got[i], want[i])
-			return
-		}
-	}
-}
-
 // TestRunAgainstServer plays every situation of the protocol on one source:
 // retried HTTP errors, a rate limit, both framings, gzip, keep-alives, a cut
 // in the middle of a message, a disconnect, a stall, a clean close, then the
@@ -158,63 +82,63 @@ func TestRunAgainstServer(t *testing.T) {
 	const maxBytes = 20000
 
 	// 1. gzip, length framing; the last python status is cut halfway.
-	first := &wire{}
-	first.keepAlive()
+	first := newWire()
+	first.KeepAlive()
 	for i, line := range python[:len(python)-1] {
-		first.length(line)
+		first.Length(line)
 		if i%10 == 0 {
-			first.keepAlive()
+			first.KeepAlive()
 		}
 		if i == 30 {
-			first.raw([]byte(fmt.Sprintf("%d\r\n%s\r\n", 2+len(oversizeStatus("1", 30000)), oversizeStatus("1", 30000))))
+			first.Raw([]byte(fmt.Sprintf("%d\r\n%s\r\n", 2+len(oversizeStatus("1", 30000)), oversizeStatus("1", 30000))))
 		}
 	}
 	cut := python[len(python)-1]
 	cutKey, _ := message.Classify(cut)
-	first.raw(fmt.Appendf(nil, "%d\r\n%s", len(cut)+2, cut[:len(cut)/2]))
+	first.Raw(fmt.Appendf(nil, "%d\r\n%s", len(cut)+2, cut[:len(cut)/2]))
 
 	// 2. plain framing, a status holding raw newlines, a stall warning,
 	// then a disconnect while the server holds the connection open.
-	second := &wire{}
+	second := newWire()
 	for _, line := range t4j {
-		second.plain(line).keepAlive()
+		second.Line(line).KeepAlive()
 	}
 	var pretty bytes.Buffer
 	if err := json.Indent(&pretty, t4j[1], "", "  "); err != nil {
 		t.Fatal(err)
 	}
-	second.plain(pretty.Bytes())
-	second.raw(append(oversizeStatus("2", 25000), "\r\n"...))
-	second.plain(stallWarning[0])
+	second.Line(pretty.Bytes())
+	second.Raw(append(oversizeStatus("2", 25000), "\r\n"...))
+	second.Line(stallWarning[0])
 	disconnect := []byte(`{"disconnect":{"code":7,"stream_name":"tweetpipe-statuses","reason":"admin logout"}}`)
-	second.plain(disconnect)
+	second.Line(disconnect)
 
 	// 3. length framing from a CRLF file, limit notices, then silence.
-	third := &wire{}
+	third := newWire()
 	for i, line := range ast {
-		third.length(line)
+		third.Length(line)
 		if i%7 == 0 {
-			third.keepAlive().keepAlive()
+			third.KeepAlive().KeepAlive()
 		}
 		if i == 40 {
-			third.length([]byte(`{"limit":{"track":5,"timestamp_ms":"1520690595660"}}`))
+			third.Length([]byte(`{"limit":{"track":5,"timestamp_ms":"1520690595660"}}`))
 		}
 	}
-	third.length([]byte(`{"limit":{"track":12,"timestamp_ms":"1520690595661"}}`))
+	third.Length([]byte(`{"limit":{"track":12,"timestamp_ms":"1520690595661"}}`))
 
 	// 4. gzip, plain framing, the server closes the stream.
-	fourth := &wire{}
-	fourth.plain(extended[0]).keepAlive()
+	fourth := newWire()
+	fourth.Line(extended[0]).KeepAlive()
 
 	srv := newStreamServer(t,
 		answer(http.StatusServiceUnavailable, "Service Unavailable"),
 		answer(http.StatusServiceUnavailable, "Service Unavailable"),
 		answer(420, "Enhance Your Calm"),
-		first.serve(true, endCut),
+		first.Serve(streamtest.EndCut, true),
 		answer(http.StatusServiceUnavailable, "Service Unavailable"),
-		second.serve(false, endHold),
-		third.serve(false, endHold),
-		fourth.serve(true, endClose),
+		second.Serve(streamtest.EndHold, false),
+		third.Serve(streamtest.EndHold, false),
+		fourth.Serve(streamtest.EndClose, true),
 		answer(http.StatusGone, `{"errors":[{"code":410,"message":"Gone"}]}`),
 	)
 	cfg := testConfig(srv.URL)
@@ -222,13 +146,13 @@ func TestRunAgainstServer(t *testing.T) {
 	cfg.MaxMessageBytes = maxBytes
 	src, logs := newTestSource(t, cfg)
 
-	var out collector
+	var out streamtest.Collector
 	start := time.Now()
-	err := src.Run(t.Context(), out.emit)
+	err := src.Run(t.Context(), out.Emit)
 	elapsed := time.Since(start)
 
 	// It ends on the 410, saying what to do.
-	var status *StatusError
+	var status *stream.StatusError
 	if !errors.As(err, &status) || status.Code != http.StatusGone {
 		t.Fatalf("got error %v; want a *StatusError for 410", err)
 	}
@@ -240,12 +164,12 @@ func TestRunAgainstServer(t *testing.T) {
 
 	// Every message delivered whole, once, byte-identical, in order.
 	var want [][]byte
-	for _, w := range []*wire{first, second, third, fourth} {
-		want = append(want, w.want...)
+	for _, w := range []*streamtest.Wire{first, second, third, fourth} {
+		want = append(want, w.Want...)
 	}
-	got := out.values()
-	compareMessages(t, "messages", got, want)
-	compareMessages(t, "statuses", statuses(t, got), statuses(t, want))
+	got := out.Values()
+	streamtest.CompareMessages(t, "messages", got, want)
+	streamtest.CompareMessages(t, "statuses", statuses(t, got), statuses(t, want))
 	if n := len(statuses(t, want)); n != 71+3+1+95+1 {
 		t.Errorf("the test delivers %d whole statuses; want 171", n)
 	}
@@ -257,7 +181,7 @@ func TestRunAgainstServer(t *testing.T) {
 			t.Errorf("message %d has %d bytes; want at most %d", i, len(v), maxBytes)
 		}
 	}
-	for i, r := range out.records {
+	for i, r := range out.Records() {
 		if r.Ack != nil {
 			t.Errorf("record %d has an Ack; the v1.1 stream cannot resume", i)
 		}
@@ -269,17 +193,17 @@ func TestRunAgainstServer(t *testing.T) {
 		Wait   time.Duration
 	}
 	wantWaits := []wait{
-		{ReasonHTTP, testHTTPInitial},
-		{ReasonHTTP, 2 * testHTTPInitial},
-		{ReasonRateLimit, testRateInitial},
-		{ReasonNetwork, testNetworkStep}, // the cut; the connection had reset the schedule
-		{ReasonHTTP, testHTTPInitial},
-		{ReasonDisconnect, testNetworkStep},
-		{ReasonStall, testNetworkStep},
-		{ReasonNetwork, testNetworkStep}, // the clean close
+		{stream.ReasonHTTP, testHTTPInitial},
+		{stream.ReasonHTTP, 2 * testHTTPInitial},
+		{stream.ReasonRateLimit, testRateInitial},
+		{stream.ReasonNetwork, testNetworkStep}, // the cut; the connection had reset the schedule
+		{stream.ReasonHTTP, testHTTPInitial},
+		{stream.ReasonDisconnect, testNetworkStep},
+		{stream.ReasonStall, testNetworkStep},
+		{stream.ReasonNetwork, testNetworkStep}, // the clean close
 	}
 	var gotWaits []wait
-	for _, e := range logs.entries(t, "waiting to reconnect") {
+	for _, e := range logs.Entries(t, "waiting to reconnect") {
 		reason, _ := e["reason"].(string)
 		ns, _ := e["wait"].(float64)
 		gotWaits = append(gotWaits, wait{reason, time.Duration(ns)})
@@ -297,29 +221,31 @@ func TestRunAgainstServer(t *testing.T) {
 	// The counters tell the same story.
 	stats := src.Stats()
 	wantStats := Stats{
-		Connected:   false,
-		Connections: 4,
-		Reconnects: map[string]int64{
-			ReasonNetwork: 2, ReasonStall: 1, ReasonDisconnect: 1, ReasonHTTP: 3, ReasonRateLimit: 1,
+		Stats: stream.Stats{
+			Connected:   false,
+			Connections: 4,
+			Reconnects: map[string]int64{
+				stream.ReasonNetwork: 2, stream.ReasonStall: 1, stream.ReasonDisconnect: 1, stream.ReasonHTTP: 3, stream.ReasonRateLimit: 1,
+			},
+			Stalls:          1,
+			Messages:        int64(len(want)),
+			DroppedOversize: 2,
 		},
-		Stalls:          1,
-		Messages:        int64(len(want)),
-		LimitTrack:      121564 + 12, // the Twitter4J notice, then 5 and 12 on one connection
-		LimitNotices:    3,
-		StallWarnings:   1,
-		Disconnects:     1,
-		DroppedOversize: 2,
+		LimitTrack:    121564 + 12, // the Twitter4J notice, then 5 and 12 on one connection
+		LimitNotices:  3,
+		StallWarnings: 1,
+		Disconnects:   1,
 	}
 	if fmt.Sprintf("%+v", stats) != fmt.Sprintf("%+v", wantStats) {
 		t.Errorf("got stats %+v; want %+v", stats, wantStats)
 	}
-	if d := logs.entries(t, "the server sent a disconnect"); len(d) != 1 || d[0]["code"] != float64(7) || d[0]["reason"] != "admin logout" {
+	if d := logs.Entries(t, "the server sent a disconnect"); len(d) != 1 || d[0]["code"] != float64(7) || d[0]["reason"] != "admin logout" {
 		t.Errorf("got disconnect logs %v; want one with code 7 and its reason", d)
 	}
-	if w := logs.entries(t, "the server warns this client is falling behind"); len(w) != 1 || w[0]["percent_full"] != float64(60) {
+	if w := logs.Entries(t, "the server warns this client is falling behind"); len(w) != 1 || w[0]["percent_full"] != float64(60) {
 		t.Errorf("got warning logs %v; want one with percent_full 60", w)
 	}
-	if d := logs.entries(t, "dropped an oversize message"); len(d) != 2 {
+	if d := logs.Entries(t, "dropped an oversize message"); len(d) != 2 {
 		t.Errorf("got %d oversize logs; want 2", len(d))
 	}
 
@@ -354,8 +280,8 @@ func TestRunAgainstServer(t *testing.T) {
 
 func TestRunFilterPostsASignedForm(t *testing.T) {
 	status := fixtureLines(t, "Twitter4J/streamingapi-testcase.json")[1]
-	stream := (&wire{}).length(status)
-	srv := newStreamServer(t, stream.serve(true, endHold))
+	w := newWire().Length(status)
+	srv := newStreamServer(t, w.Serve(streamtest.EndHold, true))
 	cfg := testConfig(srv.URL + "/")
 	cfg.Track = []string{"#golang", "kafka streams", "café", "a+b&c=d"}
 	cfg.Follow = []string{"12", " 783214"}
@@ -374,7 +300,7 @@ func TestRunFilterPostsASignedForm(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run returned %v; want nil once the context is cancelled", err)
 	}
-	compareMessages(t, "messages", got, [][]byte{status})
+	streamtest.CompareMessages(t, "messages", got, [][]byte{status})
 
 	reqs := srv.requests()
 	if len(reqs) != 1 {
@@ -422,8 +348,8 @@ func TestRunWithWrongCredentialsStops(t *testing.T) {
 			tt.change(&cfg)
 			src, logs := newTestSource(t, cfg)
 
-			err := src.Run(t.Context(), (&collector{}).emit)
-			var status *StatusError
+			err := src.Run(t.Context(), (&streamtest.Collector{}).Emit)
+			var status *stream.StatusError
 			if !errors.As(err, &status) || status.Code != http.StatusUnauthorized {
 				t.Fatalf("got error %v; want a *StatusError for 401", err)
 			}
@@ -463,8 +389,8 @@ func TestRunStopsOnFatalStatuses(t *testing.T) {
 			srv := newStreamServer(t, answer(tt.code, body))
 			src, _ := newTestSource(t, testConfig(srv.URL))
 
-			err := src.Run(t.Context(), (&collector{}).emit)
-			var status *StatusError
+			err := src.Run(t.Context(), (&streamtest.Collector{}).Emit)
+			var status *stream.StatusError
 			if !errors.As(err, &status) {
 				t.Fatalf("got error %v; want a *StatusError", err)
 			}
@@ -478,6 +404,30 @@ func TestRunStopsOnFatalStatuses(t *testing.T) {
 				t.Errorf("got %d requests; want 1 (no retry)", n)
 			}
 		})
+	}
+}
+
+func TestStatusErrorSaysWhatToFix(t *testing.T) {
+	tests := []struct {
+		code int
+		want []string
+	}{
+		{401, []string{"TWITTER_CONSUMER_KEY", "TWITTER_CONSUMER_SECRET", "TWITTER_ACCESS_TOKEN", "TWITTER_ACCESS_SECRET", "clock"}},
+		{403, []string{"permissions"}},
+		{404, []string{"TWITTER_STREAM_BASE_URL"}},
+		{406, []string{"TWITTER_TRACK", "TWITTER_FOLLOW", "TWITTER_LOCATIONS"}},
+		{410, []string{"retired", "SOURCE=replay, xv2 or jetstream"}},
+		{413, []string{"TWITTER_TRACK", "400"}},
+		{416, []string{"TWITTER_STREAM_BASE_URL"}},
+	}
+	for _, tt := range tests {
+		err := &stream.StatusError{Service: service, Code: tt.code, Body: "the body", Fix: fixFor(tt.code)}
+		msg := err.Error()
+		for _, want := range append(tt.want, fmt.Sprint(tt.code), "the body", "twitter stream answered") {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%d: got %q; want it to mention %q", tt.code, msg, want)
+			}
+		}
 	}
 }
 
@@ -496,38 +446,38 @@ func TestKeepAlivesAreNotStalls(t *testing.T) {
 	srv := newStreamServer(t, quiet, answer(http.StatusGone, "gone"))
 	src, _ := newTestSource(t, testConfig(srv.URL))
 
-	var out collector
-	err := src.Run(t.Context(), out.emit)
-	if status := (*StatusError)(nil); !errors.As(err, &status) || status.Code != http.StatusGone {
+	var out streamtest.Collector
+	err := src.Run(t.Context(), out.Emit)
+	if status := (*stream.StatusError)(nil); !errors.As(err, &status) || status.Code != http.StatusGone {
 		t.Fatalf("got error %v; want the scripted 410", err)
 	}
-	compareMessages(t, "messages", out.values(), [][]byte{status})
-	if s := src.Stats(); s.Stalls != 0 || s.Reconnects[ReasonNetwork] != 1 {
-		t.Errorf("got %d stalls, %d network reconnects; want 0 and 1", s.Stalls, s.Reconnects[ReasonNetwork])
+	streamtest.CompareMessages(t, "messages", out.Values(), [][]byte{status})
+	if s := src.Stats(); s.Stalls != 0 || s.Reconnects[stream.ReasonNetwork] != 1 {
+		t.Errorf("got %d stalls, %d network reconnects; want 0 and 1", s.Stalls, s.Reconnects[stream.ReasonNetwork])
 	}
 }
 
 // A full pipeline holds the source back; that is not a stall.
 func TestSlowEmitIsNotAStall(t *testing.T) {
 	lines := fixtureLines(t, "ast/test.json")[:5]
-	stream := &wire{}
+	w := newWire()
 	for _, l := range lines {
-		stream.length(l)
+		w.Length(l)
 	}
-	srv := newStreamServer(t, stream.serve(false, endClose), answer(http.StatusGone, "gone"))
+	srv := newStreamServer(t, w.Serve(streamtest.EndClose, false), answer(http.StatusGone, "gone"))
 	src, _ := newTestSource(t, testConfig(srv.URL))
 
-	var out collector
+	var out streamtest.Collector
 	err := src.Run(t.Context(), func(ctx context.Context, r source.Record) error {
-		if len(out.values()) == 0 {
+		if len(out.Values()) == 0 {
 			time.Sleep(3 * testStall)
 		}
-		return out.emit(ctx, r)
+		return out.Emit(ctx, r)
 	})
-	if status := (*StatusError)(nil); !errors.As(err, &status) {
+	if status := (*stream.StatusError)(nil); !errors.As(err, &status) {
 		t.Fatalf("got error %v; want the scripted 410", err)
 	}
-	compareMessages(t, "messages", out.values(), stream.want)
+	streamtest.CompareMessages(t, "messages", out.Values(), w.Want)
 	if s := src.Stats(); s.Stalls != 0 {
 		t.Errorf("got %d stalls; want 0", s.Stalls)
 	}
@@ -538,11 +488,11 @@ func TestStallBeforeHeaders(t *testing.T) {
 	silent := func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
 	srv := newStreamServer(t, silent, answer(http.StatusGone, "gone"))
 	src, _ := newTestSource(t, testConfig(srv.URL))
-	err := src.Run(t.Context(), (&collector{}).emit)
-	if status := (*StatusError)(nil); !errors.As(err, &status) {
+	err := src.Run(t.Context(), (&streamtest.Collector{}).Emit)
+	if status := (*stream.StatusError)(nil); !errors.As(err, &status) {
 		t.Fatalf("got error %v; want the scripted 410", err)
 	}
-	if s := src.Stats(); s.Stalls != 1 || s.Reconnects[ReasonStall] != 1 || s.Connections != 0 {
+	if s := src.Stats(); s.Stalls != 1 || s.Reconnects[stream.ReasonStall] != 1 || s.Connections != 0 {
 		t.Errorf("got stats %+v; want one stall and no connection", s)
 	}
 }
@@ -556,16 +506,16 @@ func TestRunReturnsWhenCancelledDuringAWait(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx, (&collector{}).emit) }()
+	go func() { done <- src.Run(ctx, (&streamtest.Collector{}).Emit) }()
 	deadline := time.Now().Add(5 * time.Second)
-	for len(logs.entries(t, "waiting to reconnect")) == 0 {
+	for len(logs.Entries(t, "waiting to reconnect")) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("no wait logged within 5s")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	wait := logs.entries(t, "waiting to reconnect")[0]
-	if wait["wait"] != float64(time.Hour) || wait["reason"] != ReasonHTTP {
+	wait := logs.Entries(t, "waiting to reconnect")[0]
+	if wait["wait"] != float64(time.Hour) || wait["reason"] != stream.ReasonHTTP {
 		t.Errorf("got wait %v; want an hour for an HTTP error", wait)
 	}
 	cancel()
@@ -582,7 +532,7 @@ func TestRunReturnsWhenCancelledDuringAWait(t *testing.T) {
 // When the pipeline stops, Run returns its error and does not reconnect.
 func TestRunReturnsTheEmitError(t *testing.T) {
 	status := fixtureLines(t, "Twitter4J/streamingapi-testcase.json")[1]
-	srv := newStreamServer(t, (&wire{}).length(status).serve(false, endHold))
+	srv := newStreamServer(t, newWire().Length(status).Serve(streamtest.EndHold, false))
 	src, _ := newTestSource(t, testConfig(srv.URL))
 	stopped := errors.New("pipeline stopped")
 	err := src.Run(t.Context(), func(context.Context, source.Record) error { return stopped })
@@ -594,15 +544,15 @@ func TestRunReturnsTheEmitError(t *testing.T) {
 // Records stay valid after the reader has moved on.
 func TestRecordsAreNotOverwritten(t *testing.T) {
 	lines := fixtureLines(t, "python-twitter/lines.json")[:20]
-	stream := &wire{}
+	w := newWire()
 	for _, l := range lines {
-		stream.plain(l)
+		w.Line(l)
 	}
-	srv := newStreamServer(t, stream.serve(false, endClose), answer(http.StatusGone, "gone"))
+	srv := newStreamServer(t, w.Serve(streamtest.EndClose, false), answer(http.StatusGone, "gone"))
 	src, _ := newTestSource(t, testConfig(srv.URL))
-	var out collector
-	src.Run(t.Context(), out.emit)
-	compareMessages(t, "messages", out.values(), stream.want)
+	var out streamtest.Collector
+	src.Run(t.Context(), out.Emit)
+	streamtest.CompareMessages(t, "messages", out.Values(), w.Want)
 }
 
 func TestNewValidates(t *testing.T) {

@@ -1,82 +1,48 @@
 package xv2
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream/streamtest"
 )
 
 func TestClassify(t *testing.T) {
 	post := testPosts(t)[1]
-	for _, tc := range []struct {
-		name    string
-		raw     string
-		kind    message.Kind
-		key     string
-		time    time.Time
-		notJSON bool
-	}{
-		{name: "post", raw: string(post), kind: message.KindStatus, key: "1790000000000001137",
-			time: time.Date(2024, 5, 13, 9, 1, 3, 0, time.UTC)},
-		{name: "post without includes", raw: `{"data":{"id":"20","text":"just setting up my twttr","created_at":"2006-03-21T20:50:14.000Z","edit_history_tweet_ids":["20"]}}`,
-			kind: message.KindStatus, key: "20", time: time.Date(2006, 3, 21, 20, 50, 14, 0, time.UTC)},
-		{name: "post with an offset and fractions", raw: `{"data":{"id":"21","created_at":"2024-05-13T11:00:00.123+02:00"}}`,
-			kind: message.KindStatus, key: "21", time: time.Date(2024, 5, 13, 9, 0, 0, 123e6, time.UTC)},
-		{name: "post without created_at", raw: `{"data":{"id":"22","text":"t"}}`, kind: message.KindStatus, key: "22"},
-		{name: "post with a bad created_at", raw: `{"data":{"id":"23","created_at":"Mon May 13 09:00:00 +0000 2024"}}`, kind: message.KindStatus, key: "23"},
-		{name: "numeric id", raw: `{"data":{"id":1790000000000000000}}`, kind: message.KindStatus, key: "1790000000000000000"},
-		{name: "post with partial errors", raw: `{"data":{"id":"24"},"errors":[{"title":"Not Found Error","type":"https://api.twitter.com/2/problems/resource-not-found"}]}`,
-			kind: message.KindStatus, key: "24"},
-		{name: "data without id", raw: `{"data":{"text":"t"}}`, kind: message.KindUnknown},
-		{name: "data with an empty id", raw: `{"data":{"id":""}}`, kind: message.KindUnknown},
-		{name: "data of another type", raw: `{"data":[1,2]}`, kind: message.KindUnknown},
-		{name: "error object", raw: string(streamError), kind: KindError},
-		{name: "bare problem", raw: tooMany, kind: KindError},
-		{name: "operational-disconnect", raw: string(opDisconnect), kind: KindOperationalDisconnect},
-		{name: "operational-disconnect by type", raw: `{"errors":[{"title":"x","type":"https://api.twitter.com/2/problems/operational-disconnect"}]}`,
-			kind: KindOperationalDisconnect},
-		{name: "disconnect after another error", raw: `{"errors":[{"title":"a"},{"title":"operational-disconnect"}]}`, kind: KindOperationalDisconnect},
-		{name: "errors of another type", raw: `{"errors":"boom"}`, kind: message.KindUnknown},
-		{name: "empty object", raw: `{}`, kind: message.KindUnknown},
-		{name: "other object", raw: `{"matching_rules":[{"id":"1","tag":"cats"}]}`, kind: message.KindUnknown},
-		{name: "leading whitespace", raw: " \t{\"data\":{\"id\":\"25\"}}", kind: message.KindStatus, key: "25"},
-		{name: "array", raw: `[{"data":{"id":"1"}}]`, notJSON: true},
-		{name: "number", raw: `123`, notJSON: true},
-		{name: "empty", raw: ``, notJSON: true},
-		{name: "truncated", raw: `{"data":{"id":"1","text":"cut he`, notJSON: true},
-		{name: "trailing garbage", raw: `{"data":{"id":"1"}} x`, notJSON: true},
-		{name: "not JSON", raw: `Rate limit exceeded`, notJSON: true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			raw := []byte(tc.raw)
-			m, err := Classify(raw)
-			if !bytes.Equal(m.Value, raw) {
-				t.Errorf("Value = %q; want the raw bytes", m.Value)
-			}
-			if tc.notJSON {
-				if !errors.Is(err, message.ErrNotObject) {
-					t.Errorf("got error %v; want one wrapping message.ErrNotObject", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("got error %v; want none", err)
-			}
-			if m.Kind != tc.kind {
-				t.Errorf("got kind %q; want %q", m.Kind, tc.kind)
-			}
-			if string(m.Key) != tc.key {
-				t.Errorf("got key %q; want %q", m.Key, tc.key)
-			}
-			if !m.Time.Equal(tc.time) {
-				t.Errorf("got time %v; want %v", m.Time, tc.time)
-			}
-		})
-	}
+	streamtest.TestClassify(t, Classify, []streamtest.ClassifyCase{
+		{Name: "post", Raw: string(post), Kind: message.KindStatus, Key: "1790000000000001137",
+			Time: time.Date(2024, 5, 13, 9, 1, 3, 0, time.UTC)},
+		{Name: "post without includes", Raw: `{"data":{"id":"20","text":"just setting up my twttr","created_at":"2006-03-21T20:50:14.000Z","edit_history_tweet_ids":["20"]}}`,
+			Kind: message.KindStatus, Key: "20", Time: time.Date(2006, 3, 21, 20, 50, 14, 0, time.UTC)},
+		{Name: "post with an offset and fractions", Raw: `{"data":{"id":"21","created_at":"2024-05-13T11:00:00.123+02:00"}}`,
+			Kind: message.KindStatus, Key: "21", Time: time.Date(2024, 5, 13, 9, 0, 0, 123e6, time.UTC)},
+		{Name: "post without created_at", Raw: `{"data":{"id":"22","text":"t"}}`, Kind: message.KindStatus, Key: "22"},
+		{Name: "post with a bad created_at", Raw: `{"data":{"id":"23","created_at":"Mon May 13 09:00:00 +0000 2024"}}`, Kind: message.KindStatus, Key: "23"},
+		{Name: "numeric id", Raw: `{"data":{"id":1790000000000000000}}`, Kind: message.KindStatus, Key: "1790000000000000000"},
+		{Name: "post with partial errors", Raw: `{"data":{"id":"24"},"errors":[{"title":"Not Found Error","type":"https://api.twitter.com/2/problems/resource-not-found"}]}`,
+			Kind: message.KindStatus, Key: "24"},
+		{Name: "data without id", Raw: `{"data":{"text":"t"}}`, Kind: message.KindUnknown},
+		{Name: "data with an empty id", Raw: `{"data":{"id":""}}`, Kind: message.KindUnknown},
+		{Name: "data of another type", Raw: `{"data":[1,2]}`, Kind: message.KindUnknown},
+		{Name: "error object", Raw: string(streamError), Kind: KindError},
+		{Name: "bare problem", Raw: tooMany, Kind: KindError},
+		{Name: "operational-disconnect", Raw: string(opDisconnect), Kind: KindOperationalDisconnect},
+		{Name: "operational-disconnect by type", Raw: `{"errors":[{"title":"x","type":"https://api.twitter.com/2/problems/operational-disconnect"}]}`,
+			Kind: KindOperationalDisconnect},
+		{Name: "disconnect after another error", Raw: `{"errors":[{"title":"a"},{"title":"operational-disconnect"}]}`, Kind: KindOperationalDisconnect},
+		{Name: "errors of another type", Raw: `{"errors":"boom"}`, Kind: message.KindUnknown},
+		{Name: "empty object", Raw: `{}`, Kind: message.KindUnknown},
+		{Name: "other object", Raw: `{"matching_rules":[{"id":"1","tag":"cats"}]}`, Kind: message.KindUnknown},
+		{Name: "leading whitespace", Raw: " \t{\"data\":{\"id\":\"25\"}}", Kind: message.KindStatus, Key: "25"},
+		{Name: "array", Raw: `[{"data":{"id":"1"}}]`, NotJSON: true},
+		{Name: "number", Raw: `123`, NotJSON: true},
+		{Name: "empty", Raw: ``, NotJSON: true},
+		{Name: "truncated", Raw: `{"data":{"id":"1","text":"cut he`, NotJSON: true},
+		{Name: "trailing garbage", Raw: `{"data":{"id":"1"}} x`, NotJSON: true},
+		{Name: "not JSON", Raw: `Rate limit exceeded`, NotJSON: true},
+	})
 }
 
 // Every post of the sample classifies as a status keyed by data.id.
@@ -109,26 +75,9 @@ func FuzzClassify(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		in := bytes.Clone(raw)
-		m, err := Classify(raw)
-		if !bytes.Equal(raw, in) {
-			t.Fatal("Classify changed its input")
-		}
-		if !bytes.Equal(m.Value, raw) {
-			t.Fatal("Value is not the raw bytes")
-		}
-		isObject := json.Valid(raw) && bytes.TrimLeft(raw, " \t\r\n")[0] == '{'
-		if err != nil {
-			if !errors.Is(err, message.ErrNotObject) {
-				t.Fatalf("error %v does not wrap ErrNotObject", err)
-			}
-			if isObject {
-				t.Fatalf("a JSON object was refused: %v", err)
-			}
+		m, ok := streamtest.CheckClassify(t, Classify, raw)
+		if !ok {
 			return
-		}
-		if !isObject {
-			t.Fatalf("accepted %q, which is not a JSON object", raw)
 		}
 		switch m.Kind {
 		case message.KindStatus:

@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/tweetpipe/tweetpipe/producer/internal/source/twitter"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream"
 )
 
 // Defaults for the zero values of Config, and suggested defaults for the
@@ -54,13 +53,8 @@ type Config struct {
 	MaxMessageBytes int           // X_MAX_MESSAGE_BYTES, default 1 MiB; larger lines are dropped
 
 	// The reconnect schedule, as for SOURCE=twitter; zero values take the
-	// guideline numbers (twitter.Default*Backoff*). Tests shorten them.
-	NetworkBackoffStep      time.Duration
-	NetworkBackoffMax       time.Duration
-	HTTPBackoffInitial      time.Duration
-	HTTPBackoffMax          time.Duration
-	RateLimitBackoffInitial time.Duration
-	RateLimitBackoffMax     time.Duration
+	// guideline numbers (stream.Default*Backoff*). Tests shorten them.
+	stream.Schedule
 
 	// Transport carries the requests; nil uses a clone of
 	// http.DefaultTransport (proxy from the environment).
@@ -70,13 +64,9 @@ type Config struct {
 // LogValue shows the configuration with the token redacted, so that
 // logging a Config never leaks it.
 func (c Config) LogValue() slog.Value {
-	token := ""
-	if c.BearerToken != "" {
-		token = "[redacted]"
-	}
 	return slog.GroupValue(
-		slog.String("bearer_token", token),
-		slog.String("url", redactURL(c.URL)),
+		slog.String("bearer_token", stream.Redacted(c.BearerToken)),
+		slog.String("url", stream.RedactURL(c.URL)),
 		slog.Any("tweet_fields", c.TweetFields),
 		slog.Any("expansions", c.Expansions),
 		slog.Any("user_fields", c.UserFields),
@@ -91,14 +81,6 @@ func (c Config) String() string { return c.LogValue().String() }
 
 // GoString keeps %#v from printing the token.
 func (c Config) GoString() string { return c.String() }
-
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "[unparsable]"
-	}
-	return u.Redacted()
-}
 
 // withDefaults validates c and returns it cleaned up: token and list items
 // trimmed, empty items dropped, created_at in TweetFields, defaults filled in.
@@ -117,8 +99,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.URL == "" {
 		c.URL = DefaultURL
 	}
-	if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("X_STREAM_URL %q is not an http(s) URL, such as %s", redactURL(c.URL), DefaultURL))
+	if _, ok := stream.ParseURL(c.URL, "http", "https"); !ok {
+		errs = append(errs, fmt.Errorf("X_STREAM_URL %q is not an http(s) URL, such as %s", stream.RedactURL(c.URL), DefaultURL))
 	}
 
 	var err error
@@ -138,49 +120,11 @@ func (c Config) withDefaults() (Config, error) {
 		errs = append(errs, fmt.Errorf("X_BACKFILL_MINUTES=%d: accepts 0 (none) to %d", c.BackfillMinutes, MaxBackfillMinutes))
 	}
 
-	if c.StallTimeout == 0 {
-		c.StallTimeout = DefaultStallTimeout
-	}
-	if c.StallTimeout < 0 {
-		errs = append(errs, fmt.Errorf("X_STALL_TIMEOUT must be positive, got %s", c.StallTimeout))
-	}
-	if c.MaxMessageBytes == 0 {
-		c.MaxMessageBytes = DefaultMaxMessageBytes
-	}
-	if c.MaxMessageBytes < 0 {
-		errs = append(errs, fmt.Errorf("X_MAX_MESSAGE_BYTES must be positive, got %d", c.MaxMessageBytes))
-	}
-	for _, d := range []struct {
-		v    *time.Duration
-		def  time.Duration
-		name string
-	}{
-		{&c.NetworkBackoffStep, twitter.DefaultNetworkBackoffStep, "network back-off step"},
-		{&c.NetworkBackoffMax, twitter.DefaultNetworkBackoffMax, "network back-off maximum"},
-		{&c.HTTPBackoffInitial, twitter.DefaultHTTPBackoffInitial, "HTTP back-off start"},
-		{&c.HTTPBackoffMax, twitter.DefaultHTTPBackoffMax, "HTTP back-off maximum"},
-		{&c.RateLimitBackoffInitial, twitter.DefaultRateLimitBackoffInitial, "rate-limit back-off start"},
-		{&c.RateLimitBackoffMax, twitter.DefaultRateLimitBackoffMax, "rate-limit back-off maximum"},
-	} {
-		if *d.v == 0 {
-			*d.v = d.def
-		}
-		if *d.v < 0 {
-			errs = append(errs, fmt.Errorf("the %s must be positive, got %s", d.name, *d.v))
-		}
-	}
-	for _, p := range []struct {
-		start, ceiling time.Duration
-		name           string
-	}{
-		{c.NetworkBackoffStep, c.NetworkBackoffMax, "network"},
-		{c.HTTPBackoffInitial, c.HTTPBackoffMax, "HTTP"},
-		{c.RateLimitBackoffInitial, c.RateLimitBackoffMax, "rate-limit"},
-	} {
-		if p.ceiling < p.start {
-			errs = append(errs, fmt.Errorf("the %s back-off maximum %s is below its start %s", p.name, p.ceiling, p.start))
-		}
-	}
+	errs = append(errs,
+		stream.Positive(&c.StallTimeout, DefaultStallTimeout, "X_STALL_TIMEOUT"),
+		stream.Positive(&c.MaxMessageBytes, DefaultMaxMessageBytes, "X_MAX_MESSAGE_BYTES"))
+	c.Schedule, err = c.Schedule.WithDefaults()
+	errs = append(errs, err)
 	return c, errors.Join(errs...)
 }
 

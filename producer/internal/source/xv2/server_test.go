@@ -3,14 +3,14 @@ package xv2
 import (
 	"bytes"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"sync"
 	"testing"
-	"time"
+
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream/streamtest"
 )
 
 // This file is the stand-in for api.x.com: an httptest server that checks
@@ -83,10 +83,7 @@ func (s *streamServer) streamURL() string { return s.URL + "/2/tweets/sample/str
 func hold(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	w.(http.Flusher).Flush()
-	select {
-	case <-r.Context().Done():
-	case <-time.After(20 * time.Second):
-	}
+	streamtest.Hold(r)
 }
 
 // answer replies with a status and body.
@@ -98,71 +95,9 @@ func answer(code int, body string) http.HandlerFunc {
 	}
 }
 
-// How a scripted stream ends.
-type streamEnd int
-
-const (
-	endClose streamEnd = iota // the server ends the response cleanly
-	endCut                    // the connection drops (no final chunk)
-	endHold                   // the server goes silent until the client leaves
-)
-
-// wire builds a stream's bytes and records which lines it delivers whole.
-type wire struct {
-	buf  bytes.Buffer
-	want [][]byte
-}
-
-// line sends msg and its "\r\n".
-func (w *wire) line(msgs ...[]byte) *wire {
-	for _, msg := range msgs {
-		w.buf.Write(msg)
-		w.buf.WriteString("\r\n")
-		w.want = append(w.want, msg)
-	}
-	return w
-}
-
-// heartbeat sends the blank line X sends to keep the stream alive.
-func (w *wire) heartbeat() *wire {
-	w.buf.WriteString("\r\n")
-	return w
-}
-
-// raw adds bytes that deliver no line (a partial one).
-func (w *wire) raw(b []byte) *wire {
-	w.buf.Write(b)
-	return w
-}
-
-// serve plays the stream: 200, the bytes in uneven flushed chunks, the end.
-func (w *wire) serve(end streamEnd) http.HandlerFunc {
-	data := bytes.Clone(w.buf.Bytes())
-	return func(rw http.ResponseWriter, r *http.Request) {
-		flusher := rw.(http.Flusher)
-		rw.Header().Set("Content-Type", "application/json")
-		rw.WriteHeader(http.StatusOK)
-		rng := rand.New(rand.NewPCG(uint64(len(data)), 7))
-		for rest := data; len(rest) > 0; {
-			n := min(len(rest), 1+rng.IntN(700))
-			if _, err := rw.Write(rest[:n]); err != nil {
-				return
-			}
-			rest = rest[n:]
-			flusher.Flush()
-		}
-		switch end {
-		case endClose:
-		case endCut:
-			panic(http.ErrAbortHandler) // the server drops the connection
-		case endHold:
-			select {
-			case <-r.Context().Done():
-			case <-time.After(20 * time.Second):
-			}
-		}
-	}
-}
+// newWire starts a scripted stream, sent in chunks of up to 700 bytes
+// (most posts are cut at least once).
+func newWire() *streamtest.Wire { return streamtest.NewWire(700, 7) }
 
 // testPosts reads testdata/posts.jsonl: v2 lines as the sampled stream
 // sends them, with includes, escapes, raw UTF-8 and a partial error.

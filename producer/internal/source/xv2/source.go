@@ -4,19 +4,16 @@
 // Each line of the stream ({"data":...,"includes":...}, or an error object)
 // is emitted raw. The stream is "\r\n"-delimited JSON with blank lines as
 // heartbeats, which the v1.1 source's FrameReader reads as it is; the
-// reconnect schedule, the fatal statuses and the stall watchdog are the v1.1
-// source's too, with 429 as the rate-limit status. The stream cannot resume
-// by position, so records have no Ack; a reconnect asks for backfill instead,
-// and the copies it brings are dropped by the consumer's dedup window (same
-// key, data.id).
+// reconnect schedule, the fatal statuses and the stall watchdog are package
+// stream's, shared with the v1.1 source, with 429 as the rate-limit status.
+// The stream cannot resume by position, so records have no Ack; a reconnect
+// asks for backfill instead, and the copies it brings are dropped by the
+// consumer's dedup window (same key, data.id).
 package xv2
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -26,17 +23,12 @@ import (
 
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/twitter"
 )
 
-// errStalled is the cause given to a connection closed for silence.
-var errStalled = errors.New("no data from the server within the stall timeout")
-
-// errorBodyLimit bounds how much of an error response is reported.
-const errorBodyLimit = 1024
-
-// userAgent identifies the producer to the server.
-const userAgent = "tweetpipe"
+// service names the server in a *stream.StatusError.
+const service = "X API v2 stream"
 
 // Source reads the v2 sampled stream.
 type Source struct {
@@ -54,30 +46,21 @@ func New(cfg Config, log *slog.Logger) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configuring SOURCE=xv2: %w", err)
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	transport := cfg.Transport
-	if transport == nil {
-		transport = http.DefaultTransport.(*http.Transport).Clone()
-	}
-	// No client timeout: a stream is one endless response. The watchdog
-	// bounds each wait instead.
-	return &Source{cfg: cfg, log: log.With("source", "xv2"), client: &http.Client{Transport: transport}}, nil
+	return &Source{cfg: cfg, log: stream.Logger(log, "xv2"), client: stream.Client(cfg.Transport)}, nil
 }
 
 // Name is the SOURCE value that selects this source.
 func (s *Source) Name() string { return "xv2" }
 
 // Stats returns the counters; safe to call while Run runs.
-func (s *Source) Stats() Stats { return s.stats.snapshot() }
+// Connected reports whether a stream is open now (source.Connector, for
+// /readyz).
+func (s *Source) Connected() bool { return s.stats.Connected.Load() }
 
-// ending says why a connection ended and how to back off before the next.
-type ending struct {
-	class  twitter.Class
-	reason string
-	err    error
-}
+// StreamStats returns the counters every stream source keeps, for metrics.
+func (s *Source) StreamStats() stream.Stats { return s.Stats().Stats }
+
+func (s *Source) Stats() Stats { return s.stats.snapshot() }
 
 // progress is what Run carries from one connection to the next.
 type progress struct {
@@ -87,37 +70,13 @@ type progress struct {
 
 // Run connects, emits every line and reconnects on the v1.1 schedule until
 // ctx is done (nil), emit fails (its error) or the server answers a status
-// that retrying cannot fix (*twitter.StatusError).
+// that retrying cannot fix (*stream.StatusError).
 func (s *Source) Run(ctx context.Context, emit source.Emit) error {
-	schedule := twitter.Backoff{
-		NetworkStep:      s.cfg.NetworkBackoffStep,
-		NetworkMax:       s.cfg.NetworkBackoffMax,
-		HTTPInitial:      s.cfg.HTTPBackoffInitial,
-		HTTPMax:          s.cfg.HTTPBackoffMax,
-		RateLimitInitial: s.cfg.RateLimitBackoffInitial,
-		RateLimitMax:     s.cfg.RateLimitBackoffMax,
-	}
 	frames := twitter.NewFrameReader(nil, s.cfg.MaxMessageBytes)
 	var p progress
-	for {
-		end, err := s.connect(ctx, frames, emit, &schedule, &p)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		wait := schedule.Next(end.class)
-		s.stats.reconnect(end.reason)
-		s.log.Warn("waiting to reconnect", "reason", end.reason, "wait", wait, "error", end.err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-	}
+	return stream.Reconnect(ctx, s.cfg.Schedule, &s.stats.Counters, s.log, func(schedule *stream.Backoff) (stream.Ending, error) {
+		return s.connect(ctx, frames, emit, schedule, &p)
+	})
 }
 
 // BackfillMinutes is what a reconnect asks for when the last post arrived
@@ -138,13 +97,9 @@ func BackfillMinutes(limit int, gap time.Duration) int {
 
 // connect makes one connection and reads it to its end. A non-nil error
 // stops Run; otherwise the ending says how to reconnect.
-func (s *Source) connect(ctx context.Context, frames *twitter.FrameReader, emit source.Emit, schedule *twitter.Backoff, p *progress) (ending, error) {
-	connCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	// The watchdog runs while the source waits for the server, never while
-	// emit blocks: a full pipeline is not a dead connection.
-	watchdog := time.AfterFunc(s.cfg.StallTimeout, func() { cancel(errStalled) })
-	defer watchdog.Stop()
+func (s *Source) connect(ctx context.Context, frames *twitter.FrameReader, emit source.Emit, schedule *stream.Backoff, p *progress) (stream.Ending, error) {
+	connCtx, watchdog := stream.Watch(ctx, s.cfg.StallTimeout)
+	defer watchdog.Close()
 
 	backfill := 0
 	if p.connected {
@@ -152,45 +107,39 @@ func (s *Source) connect(ctx context.Context, frames *twitter.FrameReader, emit 
 	}
 	req, err := s.newRequest(connCtx, backfill)
 	if err != nil {
-		return ending{}, err
+		return stream.Ending{}, err
 	}
 	resp, err := s.client.Do(req)
 	watchdog.Stop()
 	if err != nil {
-		return s.broken(connCtx, fmt.Errorf("connecting: %w", err)), nil
+		return watchdog.Broken(fmt.Errorf("connecting: %w", err)), nil
 	}
 	defer resp.Body.Close()
-	body := &watchedReader{r: resp.Body, watchdog: watchdog, timeout: s.cfg.StallTimeout}
+	body := watchdog.Body(resp.Body)
 
-	if resp.StatusCode != http.StatusOK {
-		return s.refused(resp.StatusCode, s.errorBody(body))
+	if code := resp.StatusCode; code != http.StatusOK {
+		// As v1.1, and 400 is fatal too: v2 answers it for a bad field
+		// name or parameter, which no retry fixes.
+		class := stream.ClassifyStatus(code, http.StatusBadRequest)
+		return stream.Refused(service, class, code, stream.ErrorBody(body, s.cfg.BearerToken), fixFor(code))
 	}
 
 	schedule.Reset()
 	p.connected, p.lastSeen = true, time.Now()
-	s.stats.connections.Add(1)
+	s.stats.Connections.Add(1)
 	if backfill > 0 {
 		s.stats.backfills.Add(1)
 	}
-	s.stats.connected.Store(true)
-	defer s.stats.connected.Store(false)
-	s.log.Info("connected", "url", redactURL(req.URL.String()), "backfill_minutes", backfill)
+	s.stats.Connected.Store(true)
+	defer s.stats.Connected.Store(false)
+	s.log.Info("connected", "url", stream.RedactURL(req.URL.String()), "backfill_minutes", backfill)
 
 	frames.Reset(body)
 	for {
-		frame, err := frames.Next()
-		if oversize := (*twitter.OversizeError)(nil); errors.As(err, &oversize) {
-			s.stats.droppedOversize.Add(1)
-			s.log.Warn("dropped an oversize message", "bytes", oversize.Bytes, "max_bytes", oversize.Max)
-			continue
-		}
+		value, err := twitter.ReadMessage(frames, &s.stats.Counters, s.log)
 		if err != nil {
-			if err == io.EOF {
-				err = errors.New("the server closed the stream")
-			}
-			return s.broken(connCtx, fmt.Errorf("reading the stream: %w", err)), nil
+			return watchdog.Broken(err), nil
 		}
-		value := bytes.Clone(frame)
 		var disconnect *Problem
 		if m, problems, err := classify(value); err == nil {
 			switch m.Kind {
@@ -207,12 +156,12 @@ func (s *Source) connect(ctx context.Context, frames *twitter.FrameReader, emit 
 			}
 		}
 		if err := emit(ctx, source.Record{Value: value}); err != nil {
-			return ending{}, fmt.Errorf("emitting an X API v2 message: %w", err)
+			return stream.Ending{}, fmt.Errorf("emitting an X API v2 message: %w", err)
 		}
-		s.stats.messages.Add(1)
+		s.stats.Messages.Add(1)
 		if disconnect != nil {
-			return ending{class: twitter.ClassNetwork, reason: twitter.ReasonDisconnect,
-				err: fmt.Errorf("the server sent operational-disconnect (%s): %s", disconnect.DisconnectType, disconnect.Detail)}, nil
+			return stream.Ending{Class: stream.ClassNetwork, Reason: stream.ReasonDisconnect,
+				Err: fmt.Errorf("the server sent operational-disconnect (%s): %s", disconnect.DisconnectType, disconnect.Detail)}, nil
 		}
 	}
 }
@@ -247,42 +196,9 @@ func (s *Source) newRequest(ctx context.Context, backfill int) (*http.Request, e
 		return nil, fmt.Errorf("building the stream request: %w", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+s.cfg.BearerToken)
-	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set("User-Agent", stream.UserAgent)
 	// Accept-Encoding is left to the transport, which then ungzips for us.
 	return req, nil
-}
-
-// broken is the ending of a connection that failed below HTTP: refused, cut,
-// closed, or stalled (the watchdog cancelled it).
-func (s *Source) broken(connCtx context.Context, err error) ending {
-	if errors.Is(context.Cause(connCtx), errStalled) {
-		s.stats.stalls.Add(1)
-		return ending{class: twitter.ClassNetwork, reason: twitter.ReasonStall, err: errStalled}
-	}
-	return ending{class: twitter.ClassNetwork, reason: twitter.ReasonNetwork, err: err}
-}
-
-// ClassifyStatus sorts a non-200 answer of the v2 stream: as v1.1
-// (twitter.ClassifyStatus: 429 rate limit; 401, 403, 404 ... fatal; others
-// retried), and 400 is fatal too: v2 answers it for a bad field name or
-// parameter, which no retry fixes.
-func ClassifyStatus(code int) twitter.Class {
-	if code == http.StatusBadRequest {
-		return twitter.ClassFatal
-	}
-	return twitter.ClassifyStatus(code)
-}
-
-// refused turns a non-200 answer into an ending, or an error when fatal.
-func (s *Source) refused(code int, body string) (ending, error) {
-	switch class := ClassifyStatus(code); class {
-	case twitter.ClassFatal:
-		return ending{}, &twitter.StatusError{Code: code, Body: body, Fix: fixFor(code)}
-	case twitter.ClassRateLimit:
-		return ending{class: class, reason: twitter.ReasonRateLimit, err: fmt.Errorf("HTTP %d: %s", code, body)}, nil
-	default:
-		return ending{class: class, reason: twitter.ReasonHTTP, err: fmt.Errorf("HTTP %d: %s", code, body)}, nil
-	}
 }
 
 // fixFor says what to do about a fatal status.
@@ -304,14 +220,6 @@ func fixFor(code int) string {
 	return "the server refuses the request: check X_STREAM_URL (default " + DefaultURL + ")"
 }
 
-// errorBody reads the start of an error response for the logs, on one line,
-// with the token redacted should the server echo it.
-func (s *Source) errorBody(body io.Reader) string {
-	raw, _ := io.ReadAll(io.LimitReader(body, errorBodyLimit))
-	text := strings.Join(strings.Fields(string(raw)), " ")
-	return strings.ReplaceAll(text, s.cfg.BearerToken, "[redacted]")
-}
-
 func (s *Source) onError(problems []Problem) {
 	for _, p := range problems {
 		s.log.Warn("the stream sent an error", "title", p.Title, "detail", p.Detail, "type", p.Type)
@@ -327,19 +235,4 @@ func (s *Source) onDisconnect(problems []Problem) *Problem {
 		}
 	}
 	return &Problem{}
-}
-
-// watchedReader arms the stall watchdog for each read: a read that waits
-// longer than timeout for a byte gets the connection cancelled.
-type watchedReader struct {
-	r        io.Reader
-	watchdog *time.Timer
-	timeout  time.Duration
-}
-
-func (w *watchedReader) Read(p []byte) (int, error) {
-	w.watchdog.Reset(w.timeout)
-	n, err := w.r.Read(p)
-	w.watchdog.Stop()
-	return n, err
 }

@@ -4,16 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
-	"github.com/tweetpipe/tweetpipe/producer/internal/source/twitter"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream/streamtest"
 )
 
 var _ source.Source = (*Source)(nil)
@@ -28,123 +27,27 @@ const (
 
 func testConfig(url string) Config {
 	return Config{
-		BearerToken:             serverToken,
-		URL:                     url,
-		TweetFields:             []string{"author_id", "lang", "public_metrics"},
-		Expansions:              []string{"author_id"},
-		UserFields:              []string{"created_at", "public_metrics"},
-		BackfillMinutes:         2,
-		StallTimeout:            testStall,
-		NetworkBackoffStep:      testNetworkStep,
-		NetworkBackoffMax:       64 * testNetworkStep,
-		HTTPBackoffInitial:      testHTTPInitial,
-		HTTPBackoffMax:          64 * testHTTPInitial,
-		RateLimitBackoffInitial: testRateInitial,
-		RateLimitBackoffMax:     16 * testRateInitial,
+		BearerToken:     serverToken,
+		URL:             url,
+		TweetFields:     []string{"author_id", "lang", "public_metrics"},
+		Expansions:      []string{"author_id"},
+		UserFields:      []string{"created_at", "public_metrics"},
+		BackfillMinutes: 2,
+		StallTimeout:    testStall,
+		Schedule: stream.Schedule{
+			NetworkBackoffStep:      testNetworkStep,
+			NetworkBackoffMax:       64 * testNetworkStep,
+			HTTPBackoffInitial:      testHTTPInitial,
+			HTTPBackoffMax:          64 * testHTTPInitial,
+			RateLimitBackoffInitial: testRateInitial,
+			RateLimitBackoffMax:     16 * testRateInitial,
+		},
 	}
 }
 
-// logBuffer collects logs from concurrent writers.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func newTestSource(t *testing.T, cfg Config) (*Source, *logBuffer) {
+func newTestSource(t *testing.T, cfg Config) (*Source, *streamtest.LogBuffer) {
 	t.Helper()
-	logs := &logBuffer{}
-	src, err := New(cfg, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return src, logs
-}
-
-// collector is an Emit that keeps what it is given.
-type collector struct {
-	mu      sync.Mutex
-	records []source.Record
-}
-
-func (c *collector) emit(ctx context.Context, r source.Record) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.records = append(c.records, r)
-	return nil
-}
-
-func (c *collector) values() [][]byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out [][]byte
-	for _, r := range c.records {
-		out = append(out, r.Value)
-	}
-	return out
-}
-
-// waitFor polls until the collector holds n records.
-func (c *collector) waitFor(t *testing.T, n int, errc <-chan error) {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		if got := len(c.values()); got >= n {
-			return
-		}
-		select {
-		case err := <-errc:
-			t.Fatalf("Run returned %v with %d records; want %d records first", err, len(c.values()), n)
-		case <-deadline:
-			t.Fatalf("got %d records after 10s; want %d", len(c.values()), n)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-}
-
-// run starts src.Run and returns its result channel and a stop function
-// that cancels it and waits for Run to return nil.
-func run(t *testing.T, src *Source, c *collector) (<-chan error, func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- src.Run(ctx, c.emit) }()
-	return errc, func() {
-		t.Helper()
-		cancel()
-		select {
-		case err := <-errc:
-			if err != nil {
-				t.Errorf("Run after cancel: got %v; want nil", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("Run did not return within 5s of cancel")
-		}
-	}
-}
-
-func compareMessages(t *testing.T, what string, got, want [][]byte) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Errorf("got %d %s; want %d", len(got), what, len(want))
-	}
-	for i := range min(len(got), len(want)) {
-		if !bytes.Equal(got[i], want[i]) {
-			t.Errorf("%s %d: got %.120q; want %.120q", what, i, got[i], want[i])
-			return
-		}
-	}
+	return streamtest.New(t, New, cfg)
 }
 
 // TestRunAgainstServer plays the v2 stream's situations on one source: a
@@ -158,32 +61,32 @@ func TestRunAgainstServer(t *testing.T) {
 
 	// 1. Rate limited. 2. Heartbeats, posts, an error, then
 	// operational-disconnect on a stream the server leaves open.
-	first := (&wire{}).heartbeat().line(p[0]).heartbeat().heartbeat().line(p[1], p[2], streamError, p[3], p[4]).
-		heartbeat().line(opDisconnect)
+	first := newWire().KeepAlive().Line(p[0]).KeepAlive().KeepAlive().Line(p[1], p[2], streamError, p[3], p[4]).
+		KeepAlive().Line(opDisconnect)
 	// 3. A reconnect with backfill: p[2..4] again, then new posts, cut
 	// inside p[8].
-	second := (&wire{}).line(p[2], p[3], p[4]).heartbeat().line(p[5], p[6]).heartbeat().line(p[7]).raw(partial(p[8]))
+	second := newWire().Line(p[2], p[3], p[4]).KeepAlive().Line(p[5], p[6]).KeepAlive().Line(p[7]).Raw(partial(p[8]))
 	// 4. The next reconnect: p[8] whole, the rest; the server holds.
-	third := (&wire{}).line(p[8], p[9]).heartbeat().line(p[10], p[11]).heartbeat()
+	third := newWire().Line(p[8], p[9]).KeepAlive().Line(p[10], p[11]).KeepAlive()
 	srv := newStreamServer(t,
 		answer(http.StatusTooManyRequests, tooMany),
-		first.serve(endHold),
-		second.serve(endCut),
-		third.serve(endHold),
+		first.Serve(streamtest.EndHold, false),
+		second.Serve(streamtest.EndCut, false),
+		third.Serve(streamtest.EndHold, false),
 	)
 	src, logs := newTestSource(t, testConfig(srv.streamURL()))
-	c := &collector{}
-	errc, stop := run(t, src, c)
+	c := &streamtest.Collector{}
+	errc, stop := streamtest.Run(t, src, c)
 
 	var want [][]byte
-	for _, w := range []*wire{first, second, third} {
-		want = append(want, w.want...)
+	for _, w := range []*streamtest.Wire{first, second, third} {
+		want = append(want, w.Want...)
 	}
-	c.waitFor(t, len(want), errc)
+	c.WaitFor(t, len(want), errc)
 	stop()
-	got := c.values()
-	compareMessages(t, "records", got, want)
-	for i, r := range c.records {
+	got := c.Values()
+	streamtest.CompareMessages(t, "records", got, want)
+	for i, r := range c.Records() {
 		if r.Ack != nil {
 			t.Errorf("record %d has an Ack; want none (the stream cannot resume)", i)
 		}
@@ -237,8 +140,8 @@ func TestRunAgainstServer(t *testing.T) {
 
 	st := src.Stats()
 	for reason, want := range map[string]int64{
-		twitter.ReasonRateLimit: 1, twitter.ReasonDisconnect: 1, twitter.ReasonNetwork: 1,
-		twitter.ReasonStall: 0, twitter.ReasonHTTP: 0,
+		stream.ReasonRateLimit: 1, stream.ReasonDisconnect: 1, stream.ReasonNetwork: 1,
+		stream.ReasonStall: 0, stream.ReasonHTTP: 0,
 	} {
 		if got := st.Reconnects[reason]; got != want {
 			t.Errorf("Reconnects[%s] = %d; want %d", reason, got, want)
@@ -267,12 +170,12 @@ func TestWrongTokenIsFatal(t *testing.T) {
 	cfg.BearerToken = wrong
 	src, logs := newTestSource(t, cfg)
 
-	err := src.Run(context.Background(), (&collector{}).emit)
-	var se *twitter.StatusError
+	err := src.Run(context.Background(), (&streamtest.Collector{}).Emit)
+	var se *stream.StatusError
 	if !errors.As(err, &se) || se.Code != http.StatusUnauthorized {
-		t.Fatalf("Run: got %v; want a *twitter.StatusError with code 401", err)
+		t.Fatalf("Run: got %v; want a *stream.StatusError with code 401", err)
 	}
-	for _, want := range []string{"X_BEARER_TOKEN", "401", `"detail":"Unauthorized"`} {
+	for _, want := range []string{"X_BEARER_TOKEN", "401", `"detail":"Unauthorized"`, "X API v2 stream answered"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}
@@ -299,10 +202,10 @@ func TestFatalStatuses(t *testing.T) {
 		t.Run(http.StatusText(tc.code), func(t *testing.T) {
 			srv := newStreamServer(t, answer(tc.code, `{"title":"refused"}`))
 			src, _ := newTestSource(t, testConfig(srv.streamURL()))
-			err := src.Run(context.Background(), (&collector{}).emit)
-			var se *twitter.StatusError
+			err := src.Run(context.Background(), (&streamtest.Collector{}).Emit)
+			var se *stream.StatusError
 			if !errors.As(err, &se) || se.Code != tc.code {
-				t.Fatalf("Run: got %v; want a *twitter.StatusError with code %d", err, tc.code)
+				t.Fatalf("Run: got %v; want a *stream.StatusError with code %d", err, tc.code)
 			}
 			if !strings.Contains(err.Error(), tc.fix) {
 				t.Errorf("error %q does not mention %s", err, tc.fix)
@@ -329,18 +232,18 @@ func TestHeartbeatsAreNotStalls(t *testing.T) {
 	srv := newStreamServer(t,
 		answer(http.StatusServiceUnavailable, `{"title":"Service Unavailable"}`),
 		heartbeats,
-		(&wire{}).line(p[1]).serve(endHold),
+		newWire().Line(p[1]).Serve(streamtest.EndHold, false),
 	)
 	cfg := testConfig(srv.streamURL())
 	cfg.StallTimeout = 250 * time.Millisecond
 	src, _ := newTestSource(t, cfg)
-	c := &collector{}
-	errc, stop := run(t, src, c)
-	c.waitFor(t, 2, errc)
+	c := &streamtest.Collector{}
+	errc, stop := streamtest.Run(t, src, c)
+	c.WaitFor(t, 2, errc)
 	stop()
-	compareMessages(t, "records", c.values(), [][]byte{p[0], p[1]})
+	streamtest.CompareMessages(t, "records", c.Values(), [][]byte{p[0], p[1]})
 	st := src.Stats()
-	if st.Stalls != 1 || st.Reconnects[twitter.ReasonStall] != 1 || st.Reconnects[twitter.ReasonHTTP] != 1 {
+	if st.Stalls != 1 || st.Reconnects[stream.ReasonStall] != 1 || st.Reconnects[stream.ReasonHTTP] != 1 {
 		t.Errorf("stats %+v; want 1 stall and 1 HTTP retry", st)
 	}
 }
@@ -350,16 +253,16 @@ func TestHeartbeatsAreNotStalls(t *testing.T) {
 func TestOversizeLinesAreDropped(t *testing.T) {
 	p := testPosts(t)
 	big := []byte(`{"data":{"id":"1","text":"` + strings.Repeat("x", 5000) + `"}}`)
-	w := (&wire{}).line(p[0]).raw(append(big, "\r\n"...)).line(p[1])
-	srv := newStreamServer(t, w.serve(endHold))
+	w := newWire().Line(p[0]).Raw(append(big, "\r\n"...)).Line(p[1])
+	srv := newStreamServer(t, w.Serve(streamtest.EndHold, false))
 	cfg := testConfig(srv.streamURL())
 	cfg.MaxMessageBytes = 4096
 	src, _ := newTestSource(t, cfg)
-	c := &collector{}
-	errc, stop := run(t, src, c)
-	c.waitFor(t, 2, errc)
+	c := &streamtest.Collector{}
+	errc, stop := streamtest.Run(t, src, c)
+	c.WaitFor(t, 2, errc)
 	stop()
-	compareMessages(t, "records", c.values(), [][]byte{p[0], p[1]})
+	streamtest.CompareMessages(t, "records", c.Values(), [][]byte{p[0], p[1]})
 	if n := src.Stats().DroppedOversize; n != 1 {
 		t.Errorf("DroppedOversize = %d; want 1", n)
 	}
@@ -367,7 +270,7 @@ func TestOversizeLinesAreDropped(t *testing.T) {
 
 func TestRunReturnsTheEmitError(t *testing.T) {
 	p := testPosts(t)
-	srv := newStreamServer(t, (&wire{}).line(p[0]).serve(endHold))
+	srv := newStreamServer(t, newWire().Line(p[0]).Serve(streamtest.EndHold, false))
 	src, _ := newTestSource(t, testConfig(srv.streamURL()))
 	stopped := errors.New("pipeline stopped")
 	err := src.Run(context.Background(), func(context.Context, source.Record) error { return stopped })

@@ -1,8 +1,7 @@
-package twitter
+package stream
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 )
@@ -84,7 +83,7 @@ func TestBackoffResetAndIndependentClasses(t *testing.T) {
 }
 
 func TestBackoffConfiguredBases(t *testing.T) {
-	b := Backoff{NetworkStep: 1 * ms, NetworkMax: 3 * ms, HTTPInitial: 2 * ms, HTTPMax: 7 * ms, RateLimitInitial: 5 * ms, RateLimitMax: 20 * ms}
+	b := Backoff{Schedule: Schedule{NetworkBackoffStep: 1 * ms, NetworkBackoffMax: 3 * ms, HTTPBackoffInitial: 2 * ms, HTTPBackoffMax: 7 * ms, RateLimitBackoffInitial: 5 * ms, RateLimitBackoffMax: 20 * ms}}
 	var got []time.Duration
 	for range 4 {
 		got = append(got, b.Next(ClassNetwork), b.Next(ClassHTTP), b.Next(ClassRateLimit))
@@ -108,30 +107,6 @@ func TestClassifyStatus(t *testing.T) {
 	for _, tt := range tests {
 		if got := ClassifyStatus(tt.code); got != tt.want {
 			t.Errorf("ClassifyStatus(%d): got %v; want %v", tt.code, got, tt.want)
-		}
-	}
-}
-
-func TestStatusErrorSaysWhatToFix(t *testing.T) {
-	tests := []struct {
-		code int
-		want []string
-	}{
-		{401, []string{"TWITTER_CONSUMER_KEY", "TWITTER_CONSUMER_SECRET", "TWITTER_ACCESS_TOKEN", "TWITTER_ACCESS_SECRET", "clock"}},
-		{403, []string{"permissions"}},
-		{404, []string{"TWITTER_STREAM_BASE_URL"}},
-		{406, []string{"TWITTER_TRACK", "TWITTER_FOLLOW", "TWITTER_LOCATIONS"}},
-		{410, []string{"retired", "SOURCE=replay, xv2 or jetstream"}},
-		{413, []string{"TWITTER_TRACK", "400"}},
-		{416, []string{"TWITTER_STREAM_BASE_URL"}},
-	}
-	for _, tt := range tests {
-		err := &StatusError{Code: tt.code, Body: "the body", Fix: fixFor(tt.code)}
-		msg := err.Error()
-		for _, want := range append(tt.want, fmt.Sprint(tt.code), "the body") {
-			if !strings.Contains(msg, want) {
-				t.Errorf("%d: got %q; want it to mention %q", tt.code, msg, want)
-			}
 		}
 	}
 }

@@ -1,0 +1,170 @@
+package stream
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+)
+
+// The reconnect schedule of Twitter's streaming guidelines ("Connecting to a
+// streaming endpoint"), which every stream source follows. The guidelines
+// give no ceiling for 420; doubling stops at 16 minutes, past the 15-minute
+// rate-limit window.
+const (
+	DefaultNetworkBackoffStep      = 250 * time.Millisecond
+	DefaultNetworkBackoffMax       = 16 * time.Second
+	DefaultHTTPBackoffInitial      = 5 * time.Second
+	DefaultHTTPBackoffMax          = 320 * time.Second
+	DefaultRateLimitBackoffInitial = time.Minute
+	DefaultRateLimitBackoffMax     = 16 * time.Minute
+)
+
+// Class is what kind of failure ended a connection attempt; each class has
+// its own back-off.
+type Class int
+
+const (
+	// ClassNetwork is a TCP/IP-level failure: refused, reset, cut, stalled,
+	// closed by the server, or a disconnect message. Linear back-off.
+	ClassNetwork Class = iota
+	// ClassHTTP is an HTTP error worth retrying (5xx and unlisted codes).
+	// Exponential back-off.
+	ClassHTTP
+	// ClassRateLimit is 420 Enhance Your Calm or 429 Too Many Requests.
+	// Exponential back-off from a longer start.
+	ClassRateLimit
+	// ClassFatal is a status that retrying cannot fix: the source stops.
+	ClassFatal
+)
+
+func (c Class) String() string {
+	switch c {
+	case ClassNetwork:
+		return "network"
+	case ClassHTTP:
+		return "http"
+	case ClassRateLimit:
+		return "rate_limit"
+	case ClassFatal:
+		return "fatal"
+	}
+	return fmt.Sprintf("Class(%d)", int(c))
+}
+
+// ClassifyStatus sorts a non-200 HTTP status into its class, as the v1.1
+// guidelines do: 420 and 429 are rate limits; 401, 403, 404, 406, 410, 413
+// and 416 are fatal, and so is any code in fatal (a source whose server
+// answers 400 for a bad parameter passes it); the rest are retried.
+func ClassifyStatus(code int, fatal ...int) Class {
+	if slices.Contains(fatal, code) {
+		return ClassFatal
+	}
+	switch code {
+	case 420, http.StatusTooManyRequests:
+		return ClassRateLimit
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound,
+		http.StatusNotAcceptable, http.StatusGone, http.StatusRequestEntityTooLarge,
+		http.StatusRequestedRangeNotSatisfiable:
+		return ClassFatal
+	}
+	return ClassHTTP
+}
+
+// Schedule is the reconnect schedule as a source's Config holds it; zero
+// fields take the guideline numbers (Default*). Tests shorten them.
+type Schedule struct {
+	NetworkBackoffStep      time.Duration // added per attempt: 250ms, 500ms, ...
+	NetworkBackoffMax       time.Duration
+	HTTPBackoffInitial      time.Duration // doubled per attempt: 5s, 10s, ...
+	HTTPBackoffMax          time.Duration
+	RateLimitBackoffInitial time.Duration // doubled per attempt: 1m, 2m, ...
+	RateLimitBackoffMax     time.Duration
+}
+
+// WithDefaults checks s and returns it with the zero fields filled in: every
+// field must be positive and every maximum at least its start.
+func (s Schedule) WithDefaults() (Schedule, error) {
+	var errs []error
+	for _, d := range []struct {
+		v    *time.Duration
+		def  time.Duration
+		name string
+	}{
+		{&s.NetworkBackoffStep, DefaultNetworkBackoffStep, "the network back-off step"},
+		{&s.NetworkBackoffMax, DefaultNetworkBackoffMax, "the network back-off maximum"},
+		{&s.HTTPBackoffInitial, DefaultHTTPBackoffInitial, "the HTTP back-off start"},
+		{&s.HTTPBackoffMax, DefaultHTTPBackoffMax, "the HTTP back-off maximum"},
+		{&s.RateLimitBackoffInitial, DefaultRateLimitBackoffInitial, "the rate-limit back-off start"},
+		{&s.RateLimitBackoffMax, DefaultRateLimitBackoffMax, "the rate-limit back-off maximum"},
+	} {
+		errs = append(errs, Positive(d.v, d.def, d.name))
+	}
+	for _, p := range []struct {
+		start, ceiling time.Duration
+		name           string
+	}{
+		{s.NetworkBackoffStep, s.NetworkBackoffMax, "network"},
+		{s.HTTPBackoffInitial, s.HTTPBackoffMax, "HTTP"},
+		{s.RateLimitBackoffInitial, s.RateLimitBackoffMax, "rate-limit"},
+	} {
+		if p.ceiling < p.start {
+			errs = append(errs, fmt.Errorf("the %s back-off maximum %s is below its start %s", p.name, p.ceiling, p.start))
+		}
+	}
+	return s, errors.Join(errs...)
+}
+
+// Backoff is the reconnect schedule in use. Each class counts its own
+// attempts; a successful connection (Reset) starts every class over. The
+// zero value uses the guideline delays.
+type Backoff struct {
+	Schedule
+
+	network, http, rateLimit int
+}
+
+// Next returns the wait before the next attempt after a failure of class c
+// and counts the attempt. It returns 0 for ClassFatal, which is not retried.
+func (b *Backoff) Next(c Class) time.Duration {
+	switch c {
+	case ClassNetwork:
+		b.network++
+		return linear(orDefault(b.NetworkBackoffStep, DefaultNetworkBackoffStep), orDefault(b.NetworkBackoffMax, DefaultNetworkBackoffMax), b.network)
+	case ClassHTTP:
+		b.http++
+		return exponential(orDefault(b.HTTPBackoffInitial, DefaultHTTPBackoffInitial), orDefault(b.HTTPBackoffMax, DefaultHTTPBackoffMax), b.http)
+	case ClassRateLimit:
+		b.rateLimit++
+		return exponential(orDefault(b.RateLimitBackoffInitial, DefaultRateLimitBackoffInitial), orDefault(b.RateLimitBackoffMax, DefaultRateLimitBackoffMax), b.rateLimit)
+	}
+	return 0
+}
+
+// Reset starts the schedule over, after a successful connection.
+func (b *Backoff) Reset() { b.network, b.http, b.rateLimit = 0, 0, 0 }
+
+// linear returns step*attempt, at most ceiling.
+func linear(step, ceiling time.Duration, attempt int) time.Duration {
+	if time.Duration(attempt) > ceiling/step {
+		return ceiling
+	}
+	return min(step*time.Duration(attempt), ceiling)
+}
+
+// exponential returns initial*2^(attempt-1), at most ceiling.
+func exponential(initial, ceiling time.Duration, attempt int) time.Duration {
+	d := initial
+	for i := 1; i < attempt && d < ceiling; i++ {
+		d *= 2
+	}
+	return min(d, ceiling)
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}

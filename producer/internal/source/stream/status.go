@@ -1,0 +1,60 @@
+package stream
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// ErrorBodyLimit bounds how much of an error response is read and reported.
+const ErrorBodyLimit = 1024
+
+// StatusError is a status the source does not retry (ClassFatal). Run
+// returns it; Error says which service answered what, and what to fix.
+type StatusError struct {
+	Service string // who answered: "twitter stream", "jetstream", ...
+	Code    int
+	Body    string // the server's body on one line, shortened, secrets redacted
+	Fix     string
+}
+
+func (e *StatusError) Error() string {
+	body := e.Body
+	if body == "" {
+		body = "(empty)"
+	}
+	return fmt.Sprintf("%s answered HTTP %d %s, body %s: %s",
+		e.Service, e.Code, http.StatusText(e.Code), body, e.Fix)
+}
+
+// Refused turns a refused request of class (ClassifyStatus) into the Ending
+// to back off from, or, for ClassFatal, a *StatusError from service that
+// says fix.
+func Refused(service string, class Class, code int, body, fix string) (Ending, error) {
+	switch class {
+	case ClassFatal:
+		return Ending{}, &StatusError{Service: service, Code: code, Body: body, Fix: fix}
+	case ClassRateLimit:
+		return Ending{Class: class, Reason: ReasonRateLimit, Err: fmt.Errorf("HTTP %d: %s", code, body)}, nil
+	default:
+		return Ending{Class: class, Reason: ReasonHTTP, Err: fmt.Errorf("HTTP %d: %s", code, body)}, nil
+	}
+}
+
+// ErrorBody reads the start of an error response for the logs: at most
+// ErrorBodyLimit bytes, on one line, with every non-empty secret redacted
+// should the server echo it. A nil body reads as "".
+func ErrorBody(body io.Reader, secrets ...string) string {
+	if body == nil {
+		return ""
+	}
+	raw, _ := io.ReadAll(io.LimitReader(body, ErrorBodyLimit))
+	text := strings.Join(strings.Fields(string(raw)), " ")
+	for _, secret := range secrets {
+		if secret != "" {
+			text = strings.ReplaceAll(text, secret, "[redacted]")
+		}
+	}
+	return text
+}

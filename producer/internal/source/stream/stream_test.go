@@ -1,0 +1,271 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestClassifyStatusExtraFatal(t *testing.T) {
+	tests := []struct {
+		code  int
+		fatal []int
+		want  Class
+	}{
+		{400, nil, ClassHTTP},
+		{400, []int{http.StatusBadRequest}, ClassFatal},
+		{401, []int{http.StatusBadRequest}, ClassFatal},
+		{429, []int{http.StatusBadRequest}, ClassRateLimit},
+		{503, []int{http.StatusBadRequest}, ClassHTTP},
+	}
+	for _, tt := range tests {
+		if got := ClassifyStatus(tt.code, tt.fatal...); got != tt.want {
+			t.Errorf("ClassifyStatus(%d, %v): got %v; want %v", tt.code, tt.fatal, got, tt.want)
+		}
+	}
+}
+
+func TestRefused(t *testing.T) {
+	tests := []struct {
+		name       string
+		class      Class
+		code       int
+		wantReason string // "" means a *StatusError
+	}{
+		{"fatal", ClassFatal, 401, ""},
+		{"rate limit", ClassRateLimit, 429, ReasonRateLimit},
+		{"retried", ClassHTTP, 503, ReasonHTTP},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			end, err := Refused("the service", tt.class, tt.code, "why", "the fix")
+			if tt.wantReason == "" {
+				var se *StatusError
+				if !errors.As(err, &se) || se.Code != tt.code || se.Body != "why" || se.Fix != "the fix" {
+					t.Fatalf("got %v; want a *StatusError for %d", err, tt.code)
+				}
+				want := "the service answered HTTP 401 Unauthorized, body why: the fix"
+				if err.Error() != want {
+					t.Errorf("got %q; want %q", err, want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got error %v; want an ending", err)
+			}
+			if end.Class != tt.class || end.Reason != tt.wantReason || end.Err == nil || !strings.Contains(end.Err.Error(), "why") {
+				t.Errorf("got %+v; want class %v, reason %s and the body in the error", end, tt.class, tt.wantReason)
+			}
+		})
+	}
+}
+
+func TestStatusErrorWithoutBody(t *testing.T) {
+	err := &StatusError{Service: "jetstream", Code: 404, Fix: "check the URL"}
+	if got, want := err.Error(), "jetstream answered HTTP 404 Not Found, body (empty): check the URL"; got != want {
+		t.Errorf("got %q; want %q", got, want)
+	}
+}
+
+func TestErrorBody(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    io.Reader
+		secrets []string
+		want    string
+	}{
+		{"nil", nil, nil, ""},
+		{"one line", strings.NewReader("{\n  \"title\": \"Unauthorized\"\r\n}\n"), nil, `{ "title": "Unauthorized" }`},
+		{"secrets", strings.NewReader("token tok123 and key k-9 echoed"), []string{"", "tok123", "k-9"}, "token [redacted] and key [redacted] echoed"},
+		{"shortened", strings.NewReader(strings.Repeat("x", 3*ErrorBodyLimit)), nil, strings.Repeat("x", ErrorBodyLimit)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ErrorBody(tt.body, tt.secrets...); got != tt.want {
+				t.Errorf("got %q; want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestScheduleWithDefaults(t *testing.T) {
+	got, err := Schedule{HTTPBackoffInitial: time.Second}.WithDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Schedule{DefaultNetworkBackoffStep, DefaultNetworkBackoffMax, time.Second, DefaultHTTPBackoffMax,
+		DefaultRateLimitBackoffInitial, DefaultRateLimitBackoffMax}
+	if got != want {
+		t.Errorf("got %+v; want %+v", got, want)
+	}
+
+	_, err = Schedule{NetworkBackoffStep: -time.Second, RateLimitBackoffInitial: time.Hour}.WithDefaults()
+	for _, w := range []string{"the network back-off step must be positive, got -1s",
+		"the rate-limit back-off maximum 16m0s is below its start 1h0m0s"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("got %v; want it to contain %q", err, w)
+		}
+	}
+}
+
+func TestPositive(t *testing.T) {
+	d := time.Duration(0)
+	if err := Positive(&d, time.Minute, "X_TIMEOUT"); err != nil || d != time.Minute {
+		t.Errorf("zero: got %v, %v; want the default and no error", d, err)
+	}
+	n := -3
+	if err := Positive(&n, 7, "X_SIZE"); err == nil || err.Error() != "X_SIZE must be positive, got -3" {
+		t.Errorf("negative: got %v; want X_SIZE must be positive, got -3", err)
+	}
+	n = 5
+	if err := Positive(&n, 7, "X_SIZE"); err != nil || n != 5 {
+		t.Errorf("positive: got %d, %v; want 5 kept", n, err)
+	}
+}
+
+func TestParseURL(t *testing.T) {
+	tests := []struct {
+		url  string
+		want bool
+	}{
+		{"https://stream.example.com/1.1", true},
+		{"http://localhost:8080/x?a=b", true},
+		{"wss://jetstream.example/subscribe", false},
+		{"ftp://stream.example.com", false},
+		{"https:///path", false},
+		{"stream.example.com", false},
+		{"http://[::1", false},
+	}
+	for _, tt := range tests {
+		if _, got := ParseURL(tt.url, "http", "https"); got != tt.want {
+			t.Errorf("ParseURL(%q): got %v; want %v", tt.url, got, tt.want)
+		}
+	}
+	if got := RedactURL("https://user:pw@example.com/x"); strings.Contains(got, "pw") {
+		t.Errorf("RedactURL: got %q; want the password redacted", got)
+	}
+}
+
+// Reconnect waits as the schedule says after each ending, counts it, and
+// stops on an error or when the context is done.
+func TestReconnect(t *testing.T) {
+	endings := []Ending{
+		{ClassHTTP, ReasonHTTP, errors.New("503")},
+		{ClassHTTP, ReasonHTTP, errors.New("503")},
+		{ClassRateLimit, ReasonRateLimit, errors.New("429")},
+		{ClassNetwork, ReasonStall, errors.New("silence")}, // after a connection: reset
+		{ClassNetwork, ReasonNetwork, errors.New("cut")},
+	}
+	fatal := &StatusError{Service: "test", Code: 401}
+	var logs bytes.Buffer
+	var stats Counters
+	calls := 0
+	schedule := Schedule{NetworkBackoffStep: time.Millisecond, HTTPBackoffInitial: 2 * time.Millisecond, RateLimitBackoffInitial: 5 * time.Millisecond}
+	err := Reconnect(t.Context(), schedule, &stats, slog.New(slog.NewJSONHandler(&logs, nil)), func(b *Backoff) (Ending, error) {
+		calls++
+		if calls == 4 {
+			b.Reset()
+		}
+		if calls > len(endings) {
+			return Ending{}, fatal
+		}
+		return endings[calls-1], nil
+	})
+	if err != fatal {
+		t.Fatalf("got %v; want the error connect returned", err)
+	}
+	var waits []string
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var e struct {
+			Msg, Reason, Error string
+			Wait               time.Duration
+		}
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Msg != "waiting to reconnect" || e.Error == "" {
+			t.Errorf("got log %s; want a wait with its error", line)
+		}
+		waits = append(waits, e.Reason+" "+e.Wait.String())
+	}
+	want := []string{"http_error 2ms", "http_error 4ms", "rate_limit 5ms", "stall 1ms", "network 2ms"}
+	if strings.Join(waits, ", ") != strings.Join(want, ", ") {
+		t.Errorf("got waits %v; want %v", waits, want)
+	}
+	s := stats.Snapshot(Reasons())
+	if s.Stalls != 1 || len(s.Reconnects) != 5 || s.Reconnects[ReasonHTTP] != 2 || s.Reconnects[ReasonRateLimit] != 1 ||
+		s.Reconnects[ReasonStall] != 1 || s.Reconnects[ReasonNetwork] != 1 || s.Reconnects[ReasonDisconnect] != 0 {
+		t.Errorf("got %+v; want the reconnects counted by reason and one stall", s)
+	}
+	if s := stats.Snapshot([]string{ReasonNetwork, ReasonHTTP}); len(s.Reconnects) != 2 {
+		t.Errorf("got %v; want only the reasons asked for", s.Reconnects)
+	}
+}
+
+func TestReconnectReturnsWhenCancelledDuringAWait(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	schedule := Schedule{HTTPBackoffInitial: time.Hour, HTTPBackoffMax: time.Hour}
+	var once sync.Once
+	done := make(chan error, 1)
+	go func() {
+		done <- Reconnect(ctx, schedule, &Counters{}, slog.New(slog.DiscardHandler), func(*Backoff) (Ending, error) {
+			once.Do(func() { time.AfterFunc(10*time.Millisecond, cancel) })
+			return Ending{Class: ClassHTTP, Reason: ReasonHTTP}, nil
+		})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("got %v; want nil on shutdown", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Reconnect did not return within 5s of the cancel")
+	}
+}
+
+func TestWatchdog(t *testing.T) {
+	t.Run("stall while waiting for the response", func(t *testing.T) {
+		ctx, w := Watch(t.Context(), 20*time.Millisecond)
+		defer w.Close()
+		<-ctx.Done()
+		w.Stop()
+		if end := w.Broken(ctx.Err()); end.Reason != ReasonStall || end.Class != ClassNetwork {
+			t.Errorf("got %+v; want a stall", end)
+		}
+	})
+	t.Run("stall inside a read", func(t *testing.T) {
+		ctx, w := Watch(t.Context(), 20*time.Millisecond)
+		defer w.Close()
+		w.Stop()
+		pr, pw := io.Pipe()
+		go func() { <-ctx.Done(); pw.CloseWithError(context.Cause(ctx)) }()
+		_, err := w.Body(pr).Read(make([]byte, 1))
+		if end := w.Broken(err); end.Reason != ReasonStall {
+			t.Errorf("got %+v; want a stall", end)
+		}
+	})
+	t.Run("no stall while the source is busy", func(t *testing.T) {
+		ctx, w := Watch(t.Context(), 20*time.Millisecond)
+		defer w.Close()
+		w.Stop()
+		if _, err := w.Body(strings.NewReader("x")).Read(make([]byte, 1)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(60 * time.Millisecond) // emit blocking: not a wait for the server
+		if ctx.Err() != nil {
+			t.Fatalf("got %v; want the connection kept", context.Cause(ctx))
+		}
+		cut := errors.New("cut")
+		if end := w.Broken(cut); end.Reason != ReasonNetwork || end.Err != cut {
+			t.Errorf("got %+v; want a network ending with its error", end)
+		}
+	})
+}
