@@ -112,7 +112,13 @@ func (s *syncBuffer) String() string {
 // start runs a service with env (KEY=VALUE ...) added to a clean environment.
 func start(t *testing.T, svc string, env ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, svc))
+	return startArgs(t, svc, nil, env...)
+}
+
+// startArgs is start with command-line arguments.
+func startArgs(t *testing.T, svc string, args []string, env ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, svc), args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "LOG_FORMAT=text", "LOG_LEVEL=info", "PROGRESS_INTERVAL=1s", "HTTP_ADDR=127.0.0.1:0"}, env...)
 	p := &proc{name: svc, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out

@@ -1,0 +1,100 @@
+package e2e
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestHealthReadyMetrics: each service is alive at once, ready only once
+// Kafka answers (and for the consumer, once it joined the group), and
+// exposes its counters on /metrics; -healthcheck probes /healthz.
+func TestHealthReadyMetrics(t *testing.T) {
+	// Kafka that is not there yet: alive, not ready.
+	dead := freeAddr(t)
+	paddr, caddr := freeAddr(t), freeAddr(t)
+	prod := start(t, "producer", "KAFKA_BROKERS="+dead, "HTTP_ADDR="+paddr, "SYNTHETIC_RATE=200")
+	cons := start(t, "consumer", "KAFKA_BROKERS="+dead, "HTTP_ADDR="+caddr, "OUTPUT_DIR="+t.TempDir())
+	for _, addr := range []string{paddr, caddr} {
+		eventually(t, 10*time.Second, "/healthz on "+addr, func() bool {
+			code, _ := get(t, "http://"+addr+"/healthz")
+			return code == 200
+		})
+		if code, body := get(t, "http://"+addr+"/readyz"); code != 503 {
+			t.Fatalf("/readyz on %s with no Kafka: %d %q; want 503", addr, code, body)
+		}
+	}
+	prod.stop(t, 15*time.Second)
+	cons.stop(t, 15*time.Second)
+
+	// With Kafka: ready, and counting.
+	brokers := broker(t)
+	topic := unique("tweets")
+	paddr, caddr = freeAddr(t), freeAddr(t)
+	prod = start(t, "producer", "KAFKA_BROKERS="+brokers, "HTTP_ADDR="+paddr, "SYNTHETIC_RATE=500", "KAFKA_TOPIC="+topic, "KAFKA_CONTROL_TOPIC="+topic+".control")
+	cons = start(t, "consumer", "KAFKA_BROKERS="+brokers, "HTTP_ADDR="+caddr, "OUTPUT_DIR="+t.TempDir(),
+		"KAFKA_TOPICS="+topic, "KAFKA_GROUP_ID="+unique("g"), "BATCH_MAX_WAIT=100ms", "PARTITION_WATCH_INTERVAL=500ms")
+	for _, addr := range []string{paddr, caddr} {
+		eventually(t, 30*time.Second, "/readyz 200 on "+addr, func() bool {
+			code, _ := get(t, "http://"+addr+"/readyz")
+			return code == 200
+		})
+	}
+	eventually(t, 30*time.Second, "statuses counted on both /metrics", func() bool {
+		_, pm := get(t, "http://"+paddr+"/metrics")
+		_, cm := get(t, "http://"+caddr+"/metrics")
+		return strings.Contains(pm, `tweetpipe_producer_messages_sent_total{kind="status",topic="`+topic+`"}`) &&
+			strings.Contains(cm, `tweetpipe_consumer_messages_written_total{topic="`+topic+`"}`) &&
+			strings.Contains(cm, "tweetpipe_consumer_batch_duration_seconds_count")
+	})
+	_, pm := get(t, "http://"+paddr+"/metrics")
+	for _, want := range []string{"tweetpipe_producer_messages_received_total", "tweetpipe_producer_batch_duration_seconds_bucket",
+		"tweetpipe_producer_kafka_connected 1", "go_goroutines", "process_resident_memory_bytes"} {
+		if !strings.Contains(pm, want) {
+			t.Errorf("producer /metrics lacks %s", want)
+		}
+	}
+	_, cm := get(t, "http://"+caddr+"/metrics")
+	for _, want := range []string{"tweetpipe_consumer_lag_messages{", "tweetpipe_consumer_group_member 1", "tweetpipe_consumer_files_rotated_total"} {
+		if !strings.Contains(cm, want) {
+			t.Errorf("consumer /metrics lacks %s", want)
+		}
+	}
+
+	// The image HEALTHCHECK: the binary probes its own /healthz.
+	for svc, addr := range map[string]string{"producer": paddr, "consumer": caddr} {
+		probe := startArgs(t, svc, []string{"-healthcheck"}, "HTTP_ADDR="+addr)
+		probe.wait(t, 10*time.Second)
+		bad := startArgs(t, svc, []string{"-healthcheck"}, "HTTP_ADDR="+dead)
+		<-bad.done
+		if bad.err == nil {
+			t.Errorf("%s -healthcheck against nothing exited 0; want 1", svc)
+		}
+	}
+	prod.stop(t, 15*time.Second)
+	cons.stop(t, 15*time.Second)
+}
