@@ -119,7 +119,7 @@ func start(t *testing.T, svc string, env ...string) *proc {
 func startArgs(t *testing.T, svc string, args []string, env ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, svc), args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "LOG_FORMAT=text", "LOG_LEVEL=info", "PROGRESS_INTERVAL=1s", "HTTP_ADDR=127.0.0.1:0"}, env...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "LOG_FORMAT=text", "LOG_LEVEL=info", "PROGRESS_INTERVAL=1s", "HTTP_ADDR=127.0.0.1:0", "STATE_DIR=" + t.TempDir()}, env...)
 	p := &proc{name: svc, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -390,6 +391,17 @@ func (p *Publisher) write(ctx context.Context, batch []item) error {
 		}
 		var failed []int
 		var werrs kafka.WriteErrors
+		var tooLarge kafka.MessageTooLargeError
+		if errors.As(err, &tooLarge) {
+			// kafka-go refused the whole call before sending anything,
+			// because of one message larger than a batch may be: drop it
+			// and send the others at once.
+			if j := slices.IndexFunc(todo, func(i int) bool { return sameMessage(batch[i].msg, tooLarge.Message) }); j >= 0 {
+				p.dropTooLarge(&batch[todo[j]], err)
+				todo = slices.Delete(todo, j, j+1)
+				continue
+			}
+		}
 		if errors.As(err, &werrs) && len(werrs) == len(todo) {
 			for j, e := range werrs {
 				switch {
@@ -438,6 +450,12 @@ func (p *Publisher) write(ctx context.Context, batch []item) error {
 		p.Stats.Pending.Add(-1)
 	}
 	return nil
+}
+
+// sameMessage reports whether a and b share their value's bytes: kafka-go
+// hands back a copy of the message it refused.
+func sameMessage(a, b kafka.Message) bool {
+	return len(a.Value) > 0 && len(a.Value) == len(b.Value) && &a.Value[0] == &b.Value[0]
 }
 
 func isTooLarge(err error) bool {

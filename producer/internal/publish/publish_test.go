@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -281,5 +282,40 @@ func TestCompressionNames(t *testing.T) {
 	}
 	if _, err := Compression("brotli"); err == nil {
 		t.Error("Compression(brotli): want an error")
+	}
+}
+
+// TestTooLargeDropped: a message larger than a batch may be is dropped and
+// counted; the messages around it are delivered.
+func TestTooLargeDropped(t *testing.T) {
+	brokers := startCluster(t)
+	ensure(t, brokers, "tweets", "tweets.control")
+	cfg := testConfig(brokers)
+	cfg.BatchBytes = 4096
+	p, err := New(cfg, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background()) }()
+	big := fmt.Sprintf(`{"id_str":"big","text":"%s","user":{}}`, strings.Repeat("x", 10000))
+	for _, v := range []string{`{"id_str":"1","text":"a","user":{}}`, big, `{"id_str":"2","text":"b","user":{}}`} {
+		if err := p.Emit(context.Background(), source.Record{Value: []byte(v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Stats.TooLarge.Load(); got != 1 {
+		t.Fatalf("too large = %d; want 1", got)
+	}
+	keys := map[string]bool{}
+	for _, m := range readAll(t, brokers, "tweets", 3) {
+		keys[string(m.Key)] = true
+	}
+	if len(keys) != 2 || !keys["1"] || !keys["2"] {
+		t.Fatalf("delivered %v; want statuses 1 and 2", keys)
 	}
 }
