@@ -43,18 +43,19 @@ type Config struct {
 
 // Stats are running totals; safe to read at any time.
 type Stats struct {
-	Consumed     atomic.Int64 // messages fetched
-	Written      atomic.Int64 // lines durably written
-	Bytes        atomic.Int64 // value bytes durably written
-	DeadLettered atomic.Int64
-	Skipped      atomic.Int64 // already archived before (redelivered after a crash)
-	Duplicates   atomic.Int64 // statuses dropped: their key was written recently
-	Batches      atomic.Int64
-	WriteErrors  atomic.Int64
-	CommitErrors atomic.Int64
-	Partitions   atomic.Int64 // partitions owned now
-	Lag          atomic.Int64 // sum over owned partitions of high water mark - next offset
-	Ready        atomic.Bool  // joined the group
+	Consumed       atomic.Int64 // messages fetched
+	Written        atomic.Int64 // lines durably written
+	Bytes          atomic.Int64 // value bytes durably written
+	DeadLettered   atomic.Int64
+	Skipped        atomic.Int64 // already archived before (redelivered after a crash)
+	Duplicates     atomic.Int64 // statuses dropped: their key was written recently
+	Batches        atomic.Int64
+	WriteErrors    atomic.Int64
+	CommitErrors   atomic.Int64
+	ReaderRestarts atomic.Int64 // partition readers replaced after stalling
+	Partitions     atomic.Int64 // partitions owned now
+	Lag            atomic.Int64 // sum over owned partitions of high water mark - next offset
+	Ready          atomic.Bool  // joined the group
 
 	lags   sync.Map // partitionKey -> *atomic.Int64, for owned partitions
 	topics sync.Map // topic -> *TopicCounts
@@ -288,30 +289,21 @@ func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, 
 		// Written and checkpointed, but the commit did not reach Kafka.
 		start = next
 	}
-	rd := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:   r.cfg.Brokers,
-		Dialer:    r.cfg.Dialer,
-		Topic:     topic,
-		Partition: a.ID,
-		MinBytes:  1,
-		MaxBytes:  r.cfg.FetchMaxBytes,
-		MaxWait:   r.cfg.FetchMaxWait,
-		// Reading only: offsets are committed through the generation.
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
-			log.Warn("kafka reader: " + fmt.Sprintf(msg, args...))
-		}),
-	})
-	defer rd.Close()
-	if err := rd.SetOffset(start); err != nil {
-		log.Error("setting start offset", "offset", start, "error", err)
-		<-ctx.Done()
-		return
-	}
 	log.Info("partition assigned", "offset", start, "committed", a.Offset, "checkpoint", p.NextOffset())
 
-	l := loop{r: r, log: log, gen: gen, p: p, topic: topic, partition: a.ID, b: batch.New(r.cfg.Batch)}
+	l := loop{r: r, log: log, gen: gen, p: p, topic: topic, partition: a.ID, b: batch.New(r.cfg.Batch), next: start}
 	l.counts = r.Stats.Topic(topic)
-	l.run(ctx, rd)
+	for ctx.Err() == nil {
+		rd := r.newReader(log, topic, a.ID)
+		if err := rd.SetOffset(l.next); err != nil {
+			log.Error("setting start offset", "offset", l.next, "error", err)
+			rd.Close()
+			<-ctx.Done()
+			break
+		}
+		l.run(ctx, rd) // returns when ctx ends, or when the reader stalled
+		rd.Close()
+	}
 	defer r.Stats.lags.Delete(partitionKey{topic, a.ID})
 	defer l.setLag(0)
 	// Stopping: write and commit what is held, bounded by the shutdown timeout.
@@ -375,6 +367,23 @@ func (r *Runner) endOffset(ctx context.Context, topic string, partition int) (in
 	return 0, fmt.Errorf("no offsets for %s partition %d in the answer", topic, partition)
 }
 
+// newReader reads one partition, without a group: offsets are committed
+// through the generation.
+func (r *Runner) newReader(log *slog.Logger, topic string, partition int) *kafka.Reader {
+	return kafka.NewReader(kafka.ReaderConfig{
+		Brokers:   r.cfg.Brokers,
+		Dialer:    r.cfg.Dialer,
+		Topic:     topic,
+		Partition: partition,
+		MinBytes:  1,
+		MaxBytes:  r.cfg.FetchMaxBytes,
+		MaxWait:   r.cfg.FetchMaxWait,
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			log.Warn("kafka reader: " + fmt.Sprintf(msg, args...))
+		}),
+	})
+}
+
 func (r *Runner) openPartition(ctx context.Context, log *slog.Logger, topic string, partition int) *archive.Partition {
 	backoff := 500 * time.Millisecond
 	for {
@@ -407,12 +416,20 @@ type loop struct {
 	committed int64 // next offset committed to Kafka
 	lag       int64 // messages behind the high water mark at the last fetch
 	counts    *TopicCounts
+	next      int64     // offset of the next message to fetch (kafka.FirstOffset at first)
+	lastFetch time.Time // when a message last arrived (or the reader started)
 }
+
+// stallAfter is how long a partition may go without a message before the
+// loop asks Kafka whether there is anything to read: a kafka-go reader can
+// stop delivering after network errors without returning one.
+const stallAfter = 30 * time.Second
 
 // run fetches until ctx ends, flushing each batch when it is full or due,
 // and rotating idle files on time.
 func (l *loop) run(ctx context.Context, rd *kafka.Reader) {
 	nextTick := time.Now().Add(l.r.cfg.RotateCheck)
+	l.lastFetch = time.Now()
 	for ctx.Err() == nil {
 		wake := nextTick
 		if d, ok := l.b.Deadline(); ok && d.Before(wake) {
@@ -434,6 +451,7 @@ func (l *loop) run(ctx context.Context, rd *kafka.Reader) {
 			l.recs = append(l.recs, archive.Record{Offset: m.Offset, Time: m.Time, Value: m.Value,
 				Key: m.Key, Dedup: isStatus(m.Headers)})
 			l.b.Add(len(m.Value), now)
+			l.next, l.lastFetch = m.Offset+1, now
 			if lag := m.HighWaterMark - m.Offset - 1; lag >= 0 {
 				l.setLag(lag)
 			}
@@ -453,8 +471,25 @@ func (l *loop) run(ctx context.Context, rd *kafka.Reader) {
 			if err := l.p.Tick(); err != nil {
 				l.log.Error("rotating file", "error", err)
 			}
+			if now.Sub(l.lastFetch) > stallAfter && l.stalled(ctx) {
+				return // the caller starts a new reader at l.next
+			}
 		}
 	}
+}
+
+// stalled reports whether the partition holds messages past the last one
+// fetched although none came for stallAfter: the reader is stuck.
+func (l *loop) stalled(ctx context.Context) bool {
+	l.lastFetch = time.Now() // ask again in stallAfter, not at every tick
+	end, err := l.r.endOffset(ctx, l.topic, l.partition)
+	if err != nil || l.next < 0 || end <= l.next {
+		return false
+	}
+	l.log.Warn("no message for a while although the partition has more: starting a new reader",
+		"offset", l.next, "end_offset", end, "silent_for", stallAfter)
+	l.r.Stats.ReaderRestarts.Add(1)
+	return true
 }
 
 // isStatus reports whether the producer marked the message a status (the
