@@ -29,7 +29,7 @@ tail: ## follow the newest output files as they grow
 
 .PHONY: test
 test: ## all unit and integration tests of every module, with -race, on an in-process broker
-	@for m in $(MODULES); do echo "== $$m"; (cd $$m && go test -race -count=1 ./...) || exit 1; done
+	@for m in $(MODULES); do echo "== $$m"; (cd $$m && go test -race -count=1 -timeout 20m ./...) || exit 1; done
 
 .PHONY: test-kafka
 test-kafka: ## start a real Apache Kafka (no Docker), run every test against it, stop it

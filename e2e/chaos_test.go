@@ -18,9 +18,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
-// chaosCount is how many statuses a chaos test sends: CHAOS_STATUSES, or
-// the 200,000.
+// chaosCount is how many statuses a chaos test sends: CHAOS_STATUSES, else
+// 200,000 against a real broker (the real-broker suite of CI) and a tenth
+// of that on the in-process one (make test).
 func chaosCount(t *testing.T, def int) int {
+	if os.Getenv("KAFKA_BROKERS") == "" && os.Getenv("CHAOS_STATUSES") == "" {
+		def /= 10
+	}
 	if s := os.Getenv("CHAOS_STATUSES"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1000 {

@@ -48,10 +48,17 @@ func TestReplayFixtures(t *testing.T) {
 	if len(files) < 5 {
 		t.Fatalf("found %d fixture files in %s; want 5", len(files), dir)
 	}
+	seen := map[string]bool{}
 	for _, f := range files {
 		for _, l := range fileLines(t, f) {
 			if isStatus(t, l) {
-				wantStatuses = append(wantStatuses, l)
+				// The fixtures hold one status twice (python-twitter's
+				// lines.json, lines 32 and 55): sent twice, it is archived
+				// once, by the consumer's dedup window.
+				if !seen[string(l)] {
+					wantStatuses = append(wantStatuses, l)
+				}
+				seen[string(l)] = true
 			} else {
 				wantControl = append(wantControl, l)
 			}

@@ -137,8 +137,16 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *repla
 	if cfg.KafkaStartupTimeout > 0 {
 		startCtx, cancelStart = context.WithTimeout(ctx, cfg.KafkaStartupTimeout)
 	}
+	retention := int64(-1)
+	if cfg.KafkaRetention > 0 {
+		retention = cfg.KafkaRetention.Milliseconds()
+	}
 	err = publish.EnsureTopics(startCtx, client, topics, publish.TopicSpec{
-		Partitions: cfg.KafkaPartitions, ReplicationFactor: cfg.KafkaReplicationFactor,
+		Partitions:        cfg.KafkaPartitions,
+		ReplicationFactor: cfg.KafkaReplicationFactor,
+		MinInsyncReplicas: cfg.KafkaMinInsyncReplicas,
+		RetentionMs:       retention,
+		RetentionBytes:    cfg.KafkaRetentionBytes,
 	}, log)
 	cancelStart()
 	if err != nil {

@@ -48,6 +48,9 @@ type Config struct {
 	KafkaControlTopic      string        `envconfig:"KAFKA_CONTROL_TOPIC" default:"tweets.control" desc:"topic for everything else the stream says (delete, limit, ...); empty: count and drop them"`
 	KafkaPartitions        int           `envconfig:"KAFKA_PARTITIONS" default:"3" desc:"partitions of topics the producer creates (1-10000)"`
 	KafkaReplicationFactor int           `envconfig:"KAFKA_REPLICATION_FACTOR" default:"1" desc:"replication factor of topics the producer creates (1-32)"`
+	KafkaMinInsyncReplicas int           `envconfig:"KAFKA_MIN_INSYNC_REPLICAS" default:"0" desc:"min.insync.replicas of topics the producer creates (0: the broker's default; 2 with a replication factor of 3)"`
+	KafkaRetention         time.Duration `envconfig:"KAFKA_RETENTION" default:"0" desc:"retention.ms of topics the producer creates (0: keep whatever the age: records carry the posts' own, possibly old, times)"`
+	KafkaRetentionBytes    int64         `envconfig:"KAFKA_RETENTION_BYTES" default:"-1" desc:"retention.bytes per partition of topics the producer creates (-1: no limit)"`
 	KafkaCompression       string        `envconfig:"KAFKA_COMPRESSION" default:"zstd" desc:"none, gzip, snappy, lz4 or zstd"`
 	KafkaBatchSize         int           `envconfig:"KAFKA_BATCH_SIZE" default:"1000" desc:"most messages sent in one produce call (1-100000)"`
 	KafkaBatchBytes        int64         `envconfig:"KAFKA_BATCH_BYTES" default:"1048576" desc:"most bytes in one partition's batch; keep under the broker's message.max.bytes"`
@@ -195,6 +198,15 @@ func (c Config) Validate() error {
 	}
 	if c.KafkaReplicationFactor < 1 || c.KafkaReplicationFactor > 32 {
 		bad("KAFKA_REPLICATION_FACTOR=%d: accepts 1 to 32", c.KafkaReplicationFactor)
+	}
+	if c.KafkaMinInsyncReplicas < 0 || c.KafkaMinInsyncReplicas > c.KafkaReplicationFactor {
+		bad("KAFKA_MIN_INSYNC_REPLICAS=%d: accepts 0 (the broker's default) to KAFKA_REPLICATION_FACTOR (%d)", c.KafkaMinInsyncReplicas, c.KafkaReplicationFactor)
+	}
+	if c.KafkaRetention < 0 {
+		bad("KAFKA_RETENTION=%s: accepts 0 (keep) or a positive duration", c.KafkaRetention)
+	}
+	if c.KafkaRetentionBytes < -1 || c.KafkaRetentionBytes == 0 {
+		bad("KAFKA_RETENTION_BYTES=%d: accepts -1 (no limit) or a positive size", c.KafkaRetentionBytes)
 	}
 	switch c.KafkaCompression {
 	case "none", "gzip", "snappy", "lz4", "zstd":

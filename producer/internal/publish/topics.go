@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -14,6 +15,25 @@ import (
 type TopicSpec struct {
 	Partitions        int
 	ReplicationFactor int
+	MinInsyncReplicas int // 0: the broker's default
+	// RetentionMs is the topic's retention.ms; -1 keeps messages whatever
+	// their age. The record timestamp is the post's own time, and Kafka
+	// deletes a segment by its newest timestamp: with a time limit, a
+	// replay of last year's archive would be deleted before it is read.
+	RetentionMs int64
+	// RetentionBytes is retention.bytes per partition; -1: no limit.
+	RetentionBytes int64
+}
+
+func (s TopicSpec) configs() []kafka.ConfigEntry {
+	c := []kafka.ConfigEntry{
+		{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(s.RetentionMs, 10)},
+		{ConfigName: "retention.bytes", ConfigValue: strconv.FormatInt(s.RetentionBytes, 10)},
+	}
+	if s.MinInsyncReplicas > 0 {
+		c = append(c, kafka.ConfigEntry{ConfigName: "min.insync.replicas", ConfigValue: strconv.Itoa(s.MinInsyncReplicas)})
+	}
+	return c
 }
 
 // EnsureTopics waits for the broker and creates the topics that are
@@ -46,6 +66,7 @@ func createTopics(ctx context.Context, client *kafka.Client, topics []string, sp
 			Topic:             t,
 			NumPartitions:     spec.Partitions,
 			ReplicationFactor: spec.ReplicationFactor,
+			ConfigEntries:     spec.configs(),
 		})
 	}
 	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -58,7 +79,8 @@ func createTopics(ctx context.Context, client *kafka.Client, topics []string, sp
 	for _, t := range topics {
 		switch terr := resp.Errors[t]; {
 		case terr == nil:
-			log.Info("created topic", "topic", t, "partitions", spec.Partitions, "replication_factor", spec.ReplicationFactor)
+			log.Info("created topic", "topic", t, "partitions", spec.Partitions, "replication_factor", spec.ReplicationFactor,
+				"min_insync_replicas", spec.MinInsyncReplicas, "retention_ms", spec.RetentionMs, "retention_bytes", spec.RetentionBytes)
 		case errors.Is(terr, kafka.TopicAlreadyExists):
 			log.Debug("topic exists", "topic", t)
 		default:
