@@ -56,7 +56,7 @@ kafka-up: network ## start the Kafka stack and wait until it is healthy
 apps-up: network ## build and start the producer and consumer stack
 	@test -f .env || { cp .env.example .env; echo "created .env from .env.example"; }
 	@mkdir -p $(OUTPUT_DIR) replay state secrets
-	@for s in twitter_consumer_key twitter_consumer_secret twitter_access_token twitter_access_secret x_bearer_token; do \
+	@for s in twitter_consumer_key twitter_consumer_secret twitter_access_token twitter_access_secret x_bearer_token kafka_sasl_password; do \
 		test -f secrets/$$s || { touch secrets/$$s; chmod 600 secrets/$$s; }; done
 	TWEETPIPE_UID=$$(id -u) TWEETPIPE_GID=$$(id -g) HOST_OUTPUT_DIR=$(OUTPUT_DIR) TWEETPIPE_VERSION=$(VERSION) \
 		$(COMPOSE) -f docker-compose.apps.yml up -d --build

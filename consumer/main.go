@@ -24,6 +24,7 @@ import (
 	"github.com/tweetpipe/tweetpipe/consumer/internal/batch"
 	"github.com/tweetpipe/tweetpipe/consumer/internal/config"
 	"github.com/tweetpipe/tweetpipe/consumer/internal/group"
+	"github.com/tweetpipe/tweetpipe/consumer/internal/kafkaconn"
 	"github.com/tweetpipe/tweetpipe/consumer/internal/ops"
 )
 
@@ -122,8 +123,17 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 
-	// Kafka: wait for the broker.
-	if err := waitForKafka(ctx, cfg, log); err != nil {
+	// Kafka: how to reach it, then wait for it.
+	kc := cfg.Kafka()
+	dialer, err := kc.Dialer(log)
+	if err != nil {
+		return err
+	}
+	transport, err := kc.Transport(log)
+	if err != nil {
+		return err
+	}
+	if err := waitForKafka(ctx, cfg, transport, kc, log); err != nil {
 		return err
 	}
 	if ctx.Err() != nil {
@@ -147,6 +157,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		},
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		OutputDir:       cfg.OutputDir,
+		Dialer:          dialer,
 	}, arch, log)
 	observeBatch, err := registerMetrics(reg, &runner.Stats, &rotated)
 	if err != nil {
@@ -199,18 +210,24 @@ func startOps(ctx context.Context, addr string, reg *prometheus.Registry, ready 
 
 // waitForKafka asks the brokers for metadata until one answers, logging each
 // try, for at most KAFKA_STARTUP_TIMEOUT.
-func waitForKafka(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+func waitForKafka(ctx context.Context, cfg config.Config, transport kafka.RoundTripper, kc kafkaconn.Config, log *slog.Logger) error {
 	if cfg.KafkaStartupTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.KafkaStartupTimeout)
 		defer cancel()
 	}
-	client := &kafka.Client{Addr: kafka.TCP(cfg.KafkaBrokers...), Timeout: 10 * time.Second}
+	client := &kafka.Client{Addr: kafka.TCP(cfg.KafkaBrokers...), Timeout: 10 * time.Second, Transport: transport}
 	backoff := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		_, err := client.Metadata(ctx, &kafka.MetadataRequest{})
 		if err == nil {
 			return nil
+		}
+		if fatal, explained := kc.Fatal(err); fatal {
+			return fmt.Errorf("connecting to Kafka at %s: %w", client.Addr, explained)
+		}
+		if diagnosis := kc.Diagnose(ctx, cfg.KafkaBrokers); diagnosis != nil {
+			return fmt.Errorf("connecting to Kafka at %s: %w", client.Addr, diagnosis)
 		}
 		if ctx.Err() != nil {
 			if ctx.Err() == context.Canceled {

@@ -128,7 +128,12 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *repla
 	}
 
 	// Kafka: wait for the broker and create the topics.
-	client := &kafka.Client{Addr: kafka.TCP(cfg.KafkaBrokers...), Timeout: 10 * time.Second}
+	kc := cfg.Kafka()
+	transport, err := kc.Transport(log)
+	if err != nil {
+		return err
+	}
+	client := &kafka.Client{Addr: kafka.TCP(cfg.KafkaBrokers...), Timeout: 10 * time.Second, Transport: transport}
 	topics := []string{cfg.KafkaTopic}
 	if cfg.KafkaControlTopic != "" {
 		topics = append(topics, cfg.KafkaControlTopic)
@@ -147,6 +152,11 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *repla
 		MinInsyncReplicas: cfg.KafkaMinInsyncReplicas,
 		RetentionMs:       retention,
 		RetentionBytes:    cfg.KafkaRetentionBytes,
+	}, func(err error) error {
+		if fatal, explained := kc.Fatal(err); fatal {
+			return explained
+		}
+		return kc.Diagnose(startCtx, cfg.KafkaBrokers)
 	}, log)
 	cancelStart()
 	if err != nil {
@@ -182,6 +192,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *repla
 		BatchTimeout: cfg.KafkaBatchTimeout,
 		WriteTimeout: cfg.KafkaWriteTimeout,
 		PendingMax:   cfg.PendingMax,
+		Transport:    transport,
 		Classify:     classifier(cfg.Source),
 		ObserveBatch: observeBatch,
 		Spool:        sp,

@@ -40,6 +40,7 @@ cat <<'TAIL'
 #TWITTER_ACCESS_TOKEN_FILE=
 #TWITTER_ACCESS_SECRET_FILE=
 #X_BEARER_TOKEN_FILE=
+#KAFKA_SASL_PASSWORD_FILE=
 
 # ==================================================================
 # read by docker compose itself (docker-compose.apps.yml), not the services

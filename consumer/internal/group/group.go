@@ -106,9 +106,13 @@ type Archive interface {
 type Runner struct {
 	cfg    Config
 	client *kafka.Client
-	arch   Archive
-	log    *slog.Logger
-	Stats  Stats
+	// baseline is the partition count of each topic when the last
+	// generation ended; only Run's goroutine and the generation's watcher
+	// (which has returned before Next gives the next generation) touch it.
+	baseline map[string]int
+	arch     Archive
+	log      *slog.Logger
+	Stats    Stats
 }
 
 // New returns a runner; Run joins the group.
@@ -158,6 +162,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	defer g.Close()
 
+	r.baseline = r.partitionCounts(ctx)
 	backoff := time.Second
 	for {
 		gen, err := g.Next(ctx)
@@ -188,8 +193,12 @@ func (r *Runner) Run(ctx context.Context) error {
 				})
 			}
 		}
-		counts := r.partitionCounts(ctx)
-		gen.Start(func(gctx context.Context) { r.watchPartitions(ctx, gctx, counts) })
+		// The watcher compares against the partition counts read when the
+		// previous generation ended (before this one's join): reading them
+		// now could miss a topic created between the leader's assignment
+		// and now, and the group would never pick it up.
+		counts := r.baseline
+		gen.Start(func(gctx context.Context) { r.baseline = r.watchPartitions(ctx, gctx, counts) })
 		r.log.Info("joined consumer group", "group", r.cfg.GroupID, "generation", gen.ID, "member", gen.MemberID, "partitions", n, "assignments", describe(gen.Assignments))
 		if n == 0 {
 			// Nothing assigned (more members than partitions, or the topics
@@ -220,16 +229,17 @@ func (r *Runner) partitionCounts(ctx context.Context) map[string]int {
 // watchPartitions returns, which ends the generation and makes the group
 // rebalance, once a topic appears or gains partitions. It runs as one of the
 // generation's functions, so it also returns when the generation ends or the
-// service stops.
-func (r *Runner) watchPartitions(runCtx, gctx context.Context, counts map[string]int) {
+// service stops. It returns the partition counts as they are when it
+// stops: the next generation's baseline.
+func (r *Runner) watchPartitions(runCtx, gctx context.Context, counts map[string]int) map[string]int {
 	t := time.NewTicker(r.cfg.WatchInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-gctx.Done():
-			return
+			return r.partitionCounts(runCtx)
 		case <-runCtx.Done():
-			return
+			return counts
 		case <-t.C:
 		}
 		now := r.partitionCounts(gctx)
@@ -243,7 +253,7 @@ func (r *Runner) watchPartitions(runCtx, gctx context.Context, counts map[string
 		for _, topic := range r.cfg.Topics {
 			if now[topic] != counts[topic] {
 				r.log.Info("partitions changed; rebalancing", "topic", topic, "partitions", now[topic], "before", counts[topic])
-				return
+				return now
 			}
 		}
 	}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/tweetpipe/tweetpipe/producer/internal/kafkaconn"
 )
 
 // Secret is a string that never prints: logs, errors and -h show it redacted.
@@ -43,23 +45,31 @@ func (s Secret) redacted() string {
 // Config is every setting of the producer. Names are the environment
 // variables users, compose files and scripts rely on.
 type Config struct {
-	KafkaBrokers           []string      `envconfig:"KAFKA_BROKERS" default:"localhost:9092" desc:"comma-separated Kafka bootstrap brokers (host:port)"`
-	KafkaTopic             string        `envconfig:"KAFKA_TOPIC" default:"tweets" desc:"topic for statuses (posts)"`
-	KafkaControlTopic      string        `envconfig:"KAFKA_CONTROL_TOPIC" default:"tweets.control" desc:"topic for everything else the stream says (delete, limit, ...); empty: count and drop them"`
-	KafkaPartitions        int           `envconfig:"KAFKA_PARTITIONS" default:"3" desc:"partitions of topics the producer creates (1-10000)"`
-	KafkaReplicationFactor int           `envconfig:"KAFKA_REPLICATION_FACTOR" default:"1" desc:"replication factor of topics the producer creates (1-32)"`
-	KafkaMinInsyncReplicas int           `envconfig:"KAFKA_MIN_INSYNC_REPLICAS" default:"0" desc:"min.insync.replicas of topics the producer creates (0: the broker's default; 2 with a replication factor of 3)"`
-	KafkaRetention         time.Duration `envconfig:"KAFKA_RETENTION" default:"0" desc:"retention.ms of topics the producer creates (0: keep whatever the age: records carry the posts' own, possibly old, times)"`
-	KafkaRetentionBytes    int64         `envconfig:"KAFKA_RETENTION_BYTES" default:"-1" desc:"retention.bytes per partition of topics the producer creates (-1: no limit)"`
-	KafkaCompression       string        `envconfig:"KAFKA_COMPRESSION" default:"zstd" desc:"none, gzip, snappy, lz4 or zstd"`
-	KafkaBatchSize         int           `envconfig:"KAFKA_BATCH_SIZE" default:"1000" desc:"most messages sent in one produce call (1-100000)"`
-	KafkaBatchBytes        int64         `envconfig:"KAFKA_BATCH_BYTES" default:"1048576" desc:"most bytes in one partition's batch; keep under the broker's message.max.bytes"`
-	KafkaBatchTimeout      time.Duration `envconfig:"KAFKA_BATCH_TIMEOUT" default:"10ms" desc:"how long a partial batch waits for more messages (linger)"`
-	KafkaWriteTimeout      time.Duration `envconfig:"KAFKA_WRITE_TIMEOUT" default:"10s" desc:"timeout of one produce request"`
-	KafkaStartupTimeout    time.Duration `envconfig:"KAFKA_STARTUP_TIMEOUT" default:"2m" desc:"how long to wait for the broker at start before giving up (0: forever)"`
-	SpoolDir               string        `envconfig:"SPOOL_DIR" desc:"while Kafka is unreachable and PENDING_MAX is reached, records are spooled here and sent in order when it returns (empty: off, the source waits)"`
-	SpoolMaxBytes          int64         `envconfig:"SPOOL_MAX_BYTES" default:"1073741824" desc:"most bytes the spool may hold; beyond, the source waits"`
-	PendingMax             int           `envconfig:"PENDING_MAX" default:"10000" desc:"messages held in memory waiting for Kafka before the source is paused"`
+	KafkaBrokers           []string         `envconfig:"KAFKA_BROKERS" default:"localhost:9092" desc:"comma-separated Kafka bootstrap brokers (host:port)"`
+	KafkaTopic             string           `envconfig:"KAFKA_TOPIC" default:"tweets" desc:"topic for statuses (posts)"`
+	KafkaControlTopic      string           `envconfig:"KAFKA_CONTROL_TOPIC" default:"tweets.control" desc:"topic for everything else the stream says (delete, limit, ...); empty: count and drop them"`
+	KafkaPartitions        int              `envconfig:"KAFKA_PARTITIONS" default:"3" desc:"partitions of topics the producer creates (1-10000)"`
+	KafkaReplicationFactor int              `envconfig:"KAFKA_REPLICATION_FACTOR" default:"1" desc:"replication factor of topics the producer creates (1-32)"`
+	KafkaMinInsyncReplicas int              `envconfig:"KAFKA_MIN_INSYNC_REPLICAS" default:"0" desc:"min.insync.replicas of topics the producer creates (0: the broker's default; 2 with a replication factor of 3)"`
+	KafkaRetention         time.Duration    `envconfig:"KAFKA_RETENTION" default:"0" desc:"retention.ms of topics the producer creates (0: keep whatever the age: records carry the posts' own, possibly old, times)"`
+	KafkaRetentionBytes    int64            `envconfig:"KAFKA_RETENTION_BYTES" default:"-1" desc:"retention.bytes per partition of topics the producer creates (-1: no limit)"`
+	KafkaCompression       string           `envconfig:"KAFKA_COMPRESSION" default:"zstd" desc:"none, gzip, snappy, lz4 or zstd"`
+	KafkaBatchSize         int              `envconfig:"KAFKA_BATCH_SIZE" default:"1000" desc:"most messages sent in one produce call (1-100000)"`
+	KafkaBatchBytes        int64            `envconfig:"KAFKA_BATCH_BYTES" default:"1048576" desc:"most bytes in one partition's batch; keep under the broker's message.max.bytes"`
+	KafkaBatchTimeout      time.Duration    `envconfig:"KAFKA_BATCH_TIMEOUT" default:"10ms" desc:"how long a partial batch waits for more messages (linger)"`
+	KafkaWriteTimeout      time.Duration    `envconfig:"KAFKA_WRITE_TIMEOUT" default:"10s" desc:"timeout of one produce request"`
+	KafkaTLS               kafkaconn.Switch `envconfig:"KAFKA_TLS" default:"off" desc:"on: connect to Kafka over TLS"`
+	KafkaTLSCAFile         string           `envconfig:"KAFKA_TLS_CA_FILE" desc:"PEM file of the CA that signed the brokers' certificates (empty: the system's)"`
+	KafkaTLSCertFile       string           `envconfig:"KAFKA_TLS_CERT_FILE" desc:"client certificate (PEM) for mutual TLS, with KAFKA_TLS_KEY_FILE"`
+	KafkaTLSKeyFile        string           `envconfig:"KAFKA_TLS_KEY_FILE" desc:"client key (PEM) for mutual TLS"`
+	KafkaTLSSkipVerify     kafkaconn.Switch `envconfig:"KAFKA_TLS_SKIP_VERIFY" default:"off" desc:"on: do not check the brokers' certificates (tests only; logged loudly)"`
+	KafkaSASLMechanism     string           `envconfig:"KAFKA_SASL_MECHANISM" desc:"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: no SASL)"`
+	KafkaSASLUsername      string           `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user"`
+	KafkaSASLPassword      Secret           `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password; or KAFKA_SASL_PASSWORD_FILE"`
+	KafkaStartupTimeout    time.Duration    `envconfig:"KAFKA_STARTUP_TIMEOUT" default:"2m" desc:"how long to wait for the broker at start before giving up (0: forever)"`
+	SpoolDir               string           `envconfig:"SPOOL_DIR" desc:"while Kafka is unreachable and PENDING_MAX is reached, records are spooled here and sent in order when it returns (empty: off, the source waits)"`
+	SpoolMaxBytes          int64            `envconfig:"SPOOL_MAX_BYTES" default:"1073741824" desc:"most bytes the spool may hold; beyond, the source waits"`
+	PendingMax             int              `envconfig:"PENDING_MAX" default:"10000" desc:"messages held in memory waiting for Kafka before the source is paused"`
 
 	Source   string `envconfig:"SOURCE" default:"synthetic" desc:"synthetic, replay, twitter, xv2 or jetstream"`
 	StateDir string `envconfig:"STATE_DIR" default:"./state" desc:"where resumable sources (replay, jetstream) keep the position Kafka acknowledged"`
@@ -103,6 +113,20 @@ type Config struct {
 	LogFormat        string        `envconfig:"LOG_FORMAT" default:"auto" desc:"json, text, or auto (text on a terminal, json otherwise)"`
 	ProgressInterval time.Duration `envconfig:"PROGRESS_INTERVAL" default:"10s" desc:"how often progress (rates, totals) is logged (0: never)"`
 	ShutdownTimeout  time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"how long a stop may spend flushing what Kafka has not acknowledged"`
+}
+
+// Kafka returns the settings that reach a secured cluster.
+func (c Config) Kafka() kafkaconn.Config {
+	return kafkaconn.Config{
+		TLS:           bool(c.KafkaTLS),
+		CAFile:        c.KafkaTLSCAFile,
+		CertFile:      c.KafkaTLSCertFile,
+		KeyFile:       c.KafkaTLSKeyFile,
+		SkipVerify:    bool(c.KafkaTLSSkipVerify),
+		SASLMechanism: c.KafkaSASLMechanism,
+		SASLUsername:  c.KafkaSASLUsername,
+		SASLPassword:  c.KafkaSASLPassword.Reveal(),
+	}
 }
 
 // LogValue logs the effective configuration under the variables' names,
@@ -152,6 +176,7 @@ func explain(err error) error {
 func loadSecretFiles(cfg *Config) error {
 	targets := map[string]*Secret{
 		"X_BEARER_TOKEN":          &cfg.XBearerToken,
+		"KAFKA_SASL_PASSWORD":     &cfg.KafkaSASLPassword,
 		"TWITTER_CONSUMER_KEY":    &cfg.TwitterConsumerKey,
 		"TWITTER_CONSUMER_SECRET": &cfg.TwitterConsumerSecret,
 		"TWITTER_ACCESS_TOKEN":    &cfg.TwitterAccessToken,
@@ -179,6 +204,9 @@ func (c Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
+	if err := c.Kafka().Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if len(c.KafkaBrokers) == 0 {
 		bad("KAFKA_BROKERS is empty: give at least one host:port")
 	}

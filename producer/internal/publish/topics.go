@@ -38,13 +38,21 @@ func (s TopicSpec) configs() []kafka.ConfigEntry {
 
 // EnsureTopics waits for the broker and creates the topics that are
 // missing. It retries with backoff, logging each try, until ctx ends (the
-// caller bounds it with KAFKA_STARTUP_TIMEOUT).
-func EnsureTopics(ctx context.Context, client *kafka.Client, topics []string, spec TopicSpec, log *slog.Logger) error {
+// caller bounds it with KAFKA_STARTUP_TIMEOUT), except on an error that
+// fatal says retrying cannot fix (wrong credentials, an untrusted
+// certificate): fatal, given the error, returns such a failure explained,
+// and EnsureTopics returns it at once. fatal may be nil.
+func EnsureTopics(ctx context.Context, client *kafka.Client, topics []string, spec TopicSpec, fatal func(error) error, log *slog.Logger) error {
 	backoff := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := createTopics(ctx, client, topics, spec, log)
 		if err == nil {
 			return nil
+		}
+		if fatal != nil {
+			if diagnosis := fatal(err); diagnosis != nil {
+				return fmt.Errorf("connecting to Kafka at %s: %w", client.Addr, diagnosis)
+			}
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("waiting for Kafka at %s: gave up after %d tries: %w", client.Addr, attempt, err)

@@ -1,0 +1,351 @@
+// Command bench measures tweetpipe's producer and consumer binaries against
+// kcat on one machine and one broker, on the same generated statuses and the
+// same compression (zstd), and prints the figures as a markdown table.
+// scripts/bench.sh (make bench) drives it:
+//
+//	bench gen     -templates lines.json -n 200000 -out statuses.jsonl -keyed statuses.tsv
+//	bench run     -label kfake -brokers 127.0.0.1:PORT -bin BIN -data statuses.jsonl -keyed statuses.tsv -out kfake.json
+//	bench rss     -label kfake -brokers ... -data backlog.jsonl -out rss.json
+//	bench profile -label kfake -brokers ... -data statuses.jsonl -perf perf -out-dir DIR
+//	bench report  -brokers-desc "..." kfake.json kafka.json rss.json
+//
+// Every program runs as its own process, built without -race; each figure
+// is one run, measured in the same invocation as the kcat figure it is
+// compared with.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "gen":
+		err = cmdGen(os.Args[2:])
+	case "run":
+		err = cmdRun(ctx, os.Args[2:])
+	case "rss":
+		err = cmdRSS(ctx, os.Args[2:])
+	case "profile":
+		err = cmdProfile(ctx, os.Args[2:])
+	case "report":
+		err = cmdReport(os.Args[2:])
+	default:
+		usage()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: bench gen|run|rss|profile|report [flags]   (bench <cmd> -h for the flags)")
+	os.Exit(2)
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
+
+// result is what run and rss write, and report reads.
+type result struct {
+	Label   string    `json:"label"`
+	Brokers string    `json:"brokers"`
+	Data    genStats  `json:"data"`
+	Produce []measure `json:"produce,omitempty"` // tweetpipe, kcat keyed, kcat unkeyed
+	Consume []measure `json:"consume,omitempty"` // tweetpipe, kcat
+	Latency []latency `json:"latency,omitempty"` // tweetpipe and kcat at each rate
+	// rss: the same programs on the large backlog, for peak memory.
+	Backlog    *genStats `json:"backlog,omitempty"`
+	RSSProduce []measure `json:"rss_produce,omitempty"`
+	RSSConsume []measure `json:"rss_consume,omitempty"`
+}
+
+func cmdGen(args []string) error {
+	fs := flag.NewFlagSet("gen", flag.ExitOnError)
+	templates := fs.String("templates", "", "JSON Lines file of real v1.1 statuses to draw from")
+	n := fs.Int("n", 200000, "statuses to generate")
+	seed := fs.Uint64("seed", 1, "same seed, same file")
+	out := fs.String("out", "", "output file, one status a line")
+	keyed := fs.String("keyed", "", "also write id_str<TAB>status lines here, for kcat -K")
+	fs.Parse(args)
+	if *templates == "" || *out == "" || *n <= 0 {
+		return errors.New("-templates, -out and a positive -n are required")
+	}
+	ts, err := loadTemplates(*templates)
+	if err != nil {
+		return err
+	}
+	t := time.Now()
+	st, err := generateFile(ts, *n, *seed, *out, *keyed)
+	if err != nil {
+		return err
+	}
+	logf("generated %d statuses (%.1f MB, mean %.0f B, p50 %d B, p99 %d B, zstd ratio %.1f) in %s into %s",
+		st.Count, float64(st.Bytes)/1e6, st.MeanBytes, st.P50Bytes, st.P99Bytes, st.ZstdRatio, time.Since(t).Round(time.Millisecond), *out)
+	return writeJSON(*out+".stats.json", st)
+}
+
+// runnerFlags are the flags every command that runs programs shares.
+type runnerFlags struct {
+	label, brokers, bin, kcat, work, data, out string
+	partitions                                 int
+	timeout                                    time.Duration
+}
+
+func (f *runnerFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.label, "label", "kfake", "name of the broker in the report")
+	fs.StringVar(&f.brokers, "brokers", "", "bootstrap address of the broker")
+	fs.StringVar(&f.bin, "bin", "bin", "folder holding the producer and consumer binaries")
+	fs.StringVar(&f.kcat, "kcat", "kcat", "kcat binary")
+	fs.StringVar(&f.work, "work", os.TempDir(), "scratch folder (logs, outputs)")
+	fs.StringVar(&f.data, "data", "", "statuses file made by bench gen")
+	fs.StringVar(&f.out, "out", "", "result file (JSON)")
+	fs.IntVar(&f.partitions, "partitions", 3, "partitions of every topic (the producer's default)")
+	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "bound on any one program")
+}
+
+func (f *runnerFlags) runner() (*runner, genStats, error) {
+	if f.brokers == "" || f.data == "" || f.out == "" {
+		return nil, genStats{}, errors.New("-brokers, -data and -out are required")
+	}
+	var st genStats
+	if err := readJSON(f.data+".stats.json", &st); err != nil {
+		return nil, st, fmt.Errorf("reading the statistics bench gen wrote beside %s: %w", f.data, err)
+	}
+	bin, err := filepath.Abs(f.bin)
+	if err != nil {
+		return nil, st, err
+	}
+	work, err := filepath.Abs(f.work)
+	if err != nil {
+		return nil, st, err
+	}
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return nil, st, err
+	}
+	return &runner{label: f.label, brokers: f.brokers, bin: bin, kcat: f.kcat, work: work,
+		partitions: f.partitions, timeout: f.timeout, adm: newAdmin(f.brokers)}, st, nil
+}
+
+func cmdRun(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	var rf runnerFlags
+	rf.register(fs)
+	keyed := fs.String("keyed", "", "the same statuses as id<TAB>status lines (bench gen -keyed)")
+	templates := fs.String("templates", "", "the templates bench gen used, for the latency runs' live statuses")
+	latSeconds := fs.Int("lat-seconds", 30, "length of the 50 posts/s latency runs")
+	latRate := fs.Float64("lat-rate", 50, "posts per second of the paced latency runs")
+	latFull := fs.Int("lat-full", 20000, "statuses in the full-speed latency runs")
+	fs.Parse(args)
+	r, st, err := rf.runner()
+	if err != nil {
+		return err
+	}
+	if *keyed == "" || *templates == "" {
+		return errors.New("-keyed and -templates are required")
+	}
+	ts, err := loadTemplates(*templates)
+	if err != nil {
+		return err
+	}
+	defer r.cleanup()
+	res := result{Label: r.label, Brokers: r.brokers, Data: st}
+	n, b := int64(st.Count), st.Bytes
+	abs, err := filepath.Abs(rf.data)
+	if err != nil {
+		return err
+	}
+
+	// Producer throughput: the same file, three topics.
+	topicA, err := r.topic(ctx, "a")
+	if err != nil {
+		return err
+	}
+	m, err := r.produce(ctx, topicA, abs, n, b)
+	if err != nil {
+		return fmt.Errorf("producer: %w", err)
+	}
+	logRate(r.label, m)
+	res.Produce = append(res.Produce, m)
+	for _, withKey := range []bool{true, false} {
+		t, err := r.topic(ctx, "b")
+		if err != nil {
+			return err
+		}
+		file := abs
+		if withKey {
+			file = *keyed
+		}
+		m, err := r.kcatProduce(ctx, t, file, withKey, n, b)
+		if err != nil {
+			return fmt.Errorf("kcat -P: %w", err)
+		}
+		logRate(r.label, m)
+		res.Produce = append(res.Produce, m)
+	}
+
+	// Consumer throughput: both read topic A, the producer's.
+	m, err = r.consume(ctx, topicA, n, b)
+	if err != nil {
+		return fmt.Errorf("consumer: %w", err)
+	}
+	logRate(r.label, m)
+	res.Consume = append(res.Consume, m)
+	m, err = r.kcatConsume(ctx, topicA, n, b)
+	if err != nil {
+		return fmt.Errorf("kcat -C: %w", err)
+	}
+	logRate(r.label, m)
+	res.Consume = append(res.Consume, m)
+
+	// Latency, paced then at full speed.
+	g := newGenerator(ts, uint64(time.Now().UnixNano()))
+	for _, c := range []struct {
+		rate  float64
+		count int
+	}{{*latRate, int(*latRate) * *latSeconds}, {0, *latFull}} {
+		l, err := r.latencyTweetpipe(ctx, g, c.rate, c.count)
+		if err != nil {
+			return err
+		}
+		logLatency(r.label, l)
+		res.Latency = append(res.Latency, l)
+		l, err = r.latencyKcat(ctx, g, c.rate, c.count)
+		if err != nil {
+			return err
+		}
+		logLatency(r.label, l)
+		res.Latency = append(res.Latency, l)
+	}
+	return writeJSON(rf.out, res)
+}
+
+func cmdRSS(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("rss", flag.ExitOnError)
+	var rf runnerFlags
+	rf.register(fs)
+	withKcat := fs.Bool("with-kcat", true, "also measure kcat -P (from stdin) and kcat -C on the backlog")
+	fs.Parse(args)
+	r, st, err := rf.runner()
+	if err != nil {
+		return err
+	}
+	defer r.cleanup()
+	abs, err := filepath.Abs(rf.data)
+	if err != nil {
+		return err
+	}
+	res := result{Label: r.label, Brokers: r.brokers, Backlog: &st}
+	n, b := int64(st.Count), st.Bytes
+	topic, err := r.topic(ctx, "rss")
+	if err != nil {
+		return err
+	}
+	m, err := r.produce(ctx, topic, abs, n, b)
+	if err != nil {
+		return fmt.Errorf("producer: %w", err)
+	}
+	logRate(r.label, m)
+	res.RSSProduce = append(res.RSSProduce, m)
+	if *withKcat {
+		t, err := r.topic(ctx, "rssk")
+		if err != nil {
+			return err
+		}
+		m, err := r.kcatProduceStdin(ctx, t, abs, n, b)
+		if err != nil {
+			return fmt.Errorf("kcat -P: %w", err)
+		}
+		logRate(r.label, m)
+		res.RSSProduce = append(res.RSSProduce, m)
+	}
+	m, err = r.consume(ctx, topic, n, b)
+	if err != nil {
+		return fmt.Errorf("consumer: %w", err)
+	}
+	logRate(r.label, m)
+	res.RSSConsume = append(res.RSSConsume, m)
+	if *withKcat {
+		m, err := r.kcatConsume(ctx, topic, n, b)
+		if err != nil {
+			return fmt.Errorf("kcat -C: %w", err)
+		}
+		logRate(r.label, m)
+		res.RSSConsume = append(res.RSSConsume, m)
+	}
+	return writeJSON(rf.out, res)
+}
+
+func cmdProfile(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("profile", flag.ExitOnError)
+	var rf runnerFlags
+	rf.register(fs)
+	perf := fs.String("perf", "perf", "perf binary")
+	fs.Parse(args)
+	rf.out = "-" // profile writes perf.data files, not a result
+	r, st, err := rf.runner()
+	if err != nil {
+		return err
+	}
+	defer r.cleanup()
+	r.perf = *perf
+	abs, err := filepath.Abs(rf.data)
+	if err != nil {
+		return err
+	}
+	return r.profile(ctx, abs, int64(st.Count), st.Bytes)
+}
+
+func logRate(label string, m measure) {
+	logf("[%s] %-26s %8d msgs in %6.2fs: %8.0f msg/s, %6.1f MB/s, peak RSS %5.1f MiB, CPU %.2fs%s",
+		label, m.Tool, m.Msgs, m.WallS, m.rate(), float64(m.Bytes)/m.WallS/1e6, float64(m.MaxRSS)/(1<<20), m.CPUS, allocNote(m))
+}
+
+func allocNote(m measure) string {
+	if m.AllocsPerMsg == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %.1f allocs/msg, %.0f B/msg allocated", m.AllocsPerMsg, m.AllocBPerMsg)
+}
+
+func logLatency(label string, l latency) {
+	rate := "full speed"
+	if l.Rate > 0 {
+		rate = fmt.Sprintf("%g/s", l.Rate)
+	}
+	logf("[%s] latency %-30s at %-10s (%d posts, %.0f/s): p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms",
+		label, l.Tool, rate, l.Count, l.Achieved, l.P50MS, l.P90MS, l.P99MS, l.MaxMS)
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Goals of issue 8.
+const (
+	goalRatio    = 1.0        // throughput, tweetpipe ÷ kcat
+	goalP99MS    = 1000 + 100 // BATCH_MAX_WAIT (1 s) + 100 ms, at 50 posts/s
+	goalRSSBytes = 100 << 20  // per service, whatever the backlog
+	mib          = float64(1 << 20)
+)
+
+func cmdReport(args []string) error {
+	fs := flag.NewFlagSet("report", flag.ExitOnError)
+	brokers := fs.String("brokers-desc", "", "what the brokers are, for the machine line")
+	kcat := fs.String("kcat", "kcat", "kcat binary, for its version")
+	out := fs.String("out", "", "also write the table to this file")
+	fs.Parse(args)
+	var runs, rss []result
+	for _, path := range fs.Args() {
+		var r result
+		if err := readJSON(path, &r); err != nil {
+			return fmt.Errorf("reading %s: %w", path, err)
+		}
+		if r.Backlog != nil {
+			rss = append(rss, r)
+		} else {
+			runs = append(runs, r)
+		}
+	}
+	if len(runs) == 0 && len(rss) == 0 {
+		return errors.New("no result files given")
+	}
+	var b bytes.Buffer
+	writeReport(&b, runs, rss, machine(*kcat), *brokers)
+	os.Stdout.Write(b.Bytes())
+	if *out != "" {
+		return os.WriteFile(*out, b.Bytes(), 0o644)
+	}
+	return nil
+}
+
+func writeReport(w io.Writer, runs, rss []result, machine, brokers string) {
+	fmt.Fprintf(w, "Measured by `make bench` (`scripts/bench.sh`) on %s.\n\n", time.Now().UTC().Format("2006-01-02"))
+	fmt.Fprintf(w, "- Machine: %s.\n", machine)
+	if brokers != "" {
+		fmt.Fprintf(w, "- Brokers, on the same machine: %s.\n", brokers)
+	}
+	if len(runs) > 0 {
+		d := runs[0].Data
+		fmt.Fprintf(w, "- Data: %s v1.1 statuses drawn from %d real stream payloads (ids, times, counts and words replaced), "+
+			"mean %s B (p50 %s B, p99 %s B); zstd on both sides (%.1f:1 on 1,000 statuses), %s partitions, acks=all; "+
+			"producer and consumer at their defaults (the consumer appends, fsyncs and checkpoints every batch of 1,000 records, 4 MiB or 1 s, before committing).\n",
+			group(float64(d.Count)), d.Templates, group(d.MeanBytes), group(float64(d.P50Bytes)), group(float64(d.P99Bytes)), d.ZstdRatio, "3")
+		fmt.Fprintf(w, "- kcat: `kcat -P -z zstd -X acks=all -K '\\t' -X partitioner=murmur2_random -l FILE` (same keys, same partitions as the producer) "+
+			"and `kcat -C -e -o beginning -q -f '%%s\\n' > FILE` (no fsync; fsyncing its file afterwards took %s).\n", fsyncNote(runs))
+	}
+	if len(rss) > 0 {
+		d := rss[0].Backlog
+		fmt.Fprintf(w, "- Peak RSS: a backlog of %s statuses (mean %s B, %.1f GB), VmHWM from wait4's rusage at exit.\n",
+			group(float64(d.Count)), group(d.MeanBytes), float64(d.Bytes)/1e9)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| measure | broker | tweetpipe | kcat | tweetpipe ÷ kcat | goal |")
+	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | --- |")
+	for _, r := range runs {
+		if len(r.Produce) >= 2 {
+			tp, kc := r.Produce[0], r.Produce[1]
+			ratio := tp.rate() / kc.rate()
+			fmt.Fprintf(w, "| producer throughput, replay → Kafka (msg/s) | %s | %s (%.2f s) | %s (%.2f s) | %.2f× | ≥ %.1f× %s |\n",
+				r.Label, group(tp.rate()), tp.WallS, group(kc.rate()), kc.WallS, ratio, goalRatio, mark(ratio >= goalRatio))
+		}
+		if len(r.Produce) >= 3 {
+			tp, kc := r.Produce[0], r.Produce[2]
+			fmt.Fprintf(w, "| … against kcat without keys (msg/s) | %s | %s | %s (%.2f s) | %.2f× | |\n",
+				r.Label, group(tp.rate()), group(kc.rate()), kc.WallS, tp.rate()/kc.rate())
+		}
+		if len(r.Consume) >= 2 {
+			tp, kc := r.Consume[0], r.Consume[1]
+			ratio := tp.rate() / kc.rate()
+			fmt.Fprintf(w, "| consumer throughput, backlog → files (msg/s) | %s | %s (%.2f s; first line at %.2f s) | %s (%.2f s) | %.2f× | ≥ %.1f× %s |\n",
+				r.Label, group(tp.rate()), tp.WallS, tp.FirstS, group(kc.rate()), kc.WallS, ratio, goalRatio, mark(ratio >= goalRatio))
+		}
+		for i := 0; i+1 < len(r.Latency); i += 2 {
+			tp, kc := r.Latency[i], r.Latency[i+1]
+			what, goal := "latency at full speed, p50 / p99", ""
+			if tp.Rate > 0 {
+				what = fmt.Sprintf("latency at %g posts/s, p50 / p99", tp.Rate)
+				goal = fmt.Sprintf("p99 ≤ %s ms %s", group(goalP99MS), mark(tp.P99MS <= goalP99MS))
+			}
+			fmt.Fprintf(w, "| %s (%s posts, %s/s) | %s | %s / %s ms | %s / %s ms | %.1f× (p99) | %s |\n",
+				what, group(float64(tp.Count)), group(tp.Achieved), r.Label, ms(tp.P50MS), ms(tp.P99MS), ms(kc.P50MS), ms(kc.P99MS), tp.P99MS/kc.P99MS, goal)
+		}
+	}
+	for _, r := range rss {
+		for _, side := range []struct {
+			name string
+			ms   []measure
+		}{{"producer", r.RSSProduce}, {"consumer", r.RSSConsume}} {
+			if len(side.ms) == 0 {
+				continue
+			}
+			tp := side.ms[0]
+			kc, ratio := "—", "—"
+			if len(side.ms) > 1 {
+				kc = fmt.Sprintf("%.1f MiB (%s)", float64(side.ms[1].MaxRSS)/mib, side.ms[1].Tool)
+				ratio = fmt.Sprintf("%.1f×", float64(tp.MaxRSS)/float64(side.ms[1].MaxRSS))
+			}
+			fmt.Fprintf(w, "| peak RSS, %s, %s backlog (%s msg/s) | %s | %.1f MiB | %s | %s | ≤ 100 MiB %s |\n",
+				side.name, group(float64(r.Backlog.Count)), group(tp.rate()), r.Label, float64(tp.MaxRSS)/mib, kc, ratio, mark(tp.MaxRSS <= goalRSSBytes))
+		}
+	}
+
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Cost per message in the throughput runs (CPU: user + system time of the process; allocations: the binary's own `go_memstats_mallocs_total` and `go_memstats_alloc_bytes_total` from `/metrics`, steady state):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| program | broker | CPU µs/msg | heap allocs/msg | heap bytes/msg | peak RSS |")
+	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: |")
+	for _, r := range runs {
+		for _, m := range append(append([]measure{}, r.Produce...), r.Consume...) {
+			allocs, bytes := "—", "—"
+			if m.AllocsPerMsg > 0 {
+				allocs, bytes = fmt.Sprintf("%.1f", m.AllocsPerMsg), group(m.AllocBPerMsg)
+			}
+			fmt.Fprintf(w, "| %s | %s | %.1f | %s | %s | %.1f MiB |\n", m.Tool, r.Label, m.CPUS/float64(m.Msgs)*1e6, allocs, bytes, float64(m.MaxRSS)/mib)
+		}
+	}
+}
+
+func fsyncNote(runs []result) string {
+	var parts []string
+	for _, r := range runs {
+		if len(r.Consume) >= 2 {
+			parts = append(parts, fmt.Sprintf("%.2f s on %s", r.Consume[1].FsyncS, r.Label))
+		}
+	}
+	if len(parts) == 0 {
+		return "—"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func mark(ok bool) string {
+	if ok {
+		return "✅"
+	}
+	return "❌"
+}
+
+func ms(v float64) string {
+	if v < 10 {
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return group(v)
+}
+
+// group formats v rounded to an integer with thousands separators.
+func group(v float64) string {
+	s := strconv.FormatInt(int64(v+0.5), 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// machine describes this machine: CPUs, model, memory, kernel, Go, kcat.
+func machine(kcat string) string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		if m := regexp.MustCompile(`(?m)^model name\s*:\s*(.+)$`).FindSubmatch(b); m != nil {
+			model = strings.TrimSpace(string(m[1]))
+		}
+	}
+	mem := "? GiB"
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if m := regexp.MustCompile(`(?m)^MemTotal:\s*(\d+) kB`).FindSubmatch(b); m != nil {
+			kb, _ := strconv.ParseFloat(string(m[1]), 64)
+			mem = fmt.Sprintf("%.1f GiB", kb/(1<<20))
+		}
+	}
+	kernel := "?"
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		kernel = strings.TrimSpace(string(b))
+	}
+	kv := "kcat ?"
+	if out, err := exec.Command(kcat, "-V").CombinedOutput(); err == nil {
+		if m := regexp.MustCompile(`Version (\S+) .*librdkafka (\S+)`).FindSubmatch(out); m != nil {
+			kv = fmt.Sprintf("kcat %s (librdkafka %s)", m[1], m[2])
+		}
+	}
+	return fmt.Sprintf("nproc %d, %s, %s RAM, Linux %s, %s, %s", runtime.NumCPU(), model, mem, kernel, runtime.Version(), kv)
+}

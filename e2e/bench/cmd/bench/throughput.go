@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// runner runs the programs against one broker.
+type runner struct {
+	label      string // "kfake" or "kafka"
+	brokers    string
+	bin        string // folder of producer and consumer
+	kcat       string
+	work       string // scratch folder for this broker
+	partitions int
+	timeout    time.Duration // bound on any one program
+	adm        *admin
+	topics     []string // created, deleted at the end
+	perf       string   // perf binary for profile runs
+}
+
+// measure is one program's run.
+type measure struct {
+	Tool          string  `json:"tool"`
+	Msgs          int64   `json:"msgs"`
+	Bytes         int64   `json:"bytes"`          // value bytes
+	WallS         float64 `json:"wall_s"`         // start to done
+	FirstS        float64 `json:"first_s"`        // consumer: start to the first line in the output
+	MaxRSS        int64   `json:"max_rss"`        // peak resident set, bytes
+	CPUS          float64 `json:"cpu_s"`          // user + system seconds
+	AllocsPerMsg  float64 `json:"allocs_per_msg"` // heap allocations per message (Go services, from /metrics)
+	AllocBPerMsg  float64 `json:"alloc_bytes_per_msg"`
+	FsyncS        float64 `json:"fsync_s,omitempty"` // kcat -C: fsync of its output after it exited (not in WallS)
+	Note          string  `json:"note,omitempty"`
+	OutputBytes   int64   `json:"output_bytes,omitempty"`
+	OutputMatches bool    `json:"output_matches,omitempty"`
+}
+
+func (m measure) rate() float64 {
+	if m.WallS <= 0 {
+		return 0
+	}
+	return float64(m.Msgs) / m.WallS
+}
+
+func (r *runner) topic(ctx context.Context, prefix string) (string, error) {
+	t := unique("bench-" + prefix)
+	if err := r.adm.create(ctx, r.partitions, t); err != nil {
+		return "", err
+	}
+	r.topics = append(r.topics, t)
+	return t, nil
+}
+
+func (r *runner) cleanup() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.adm.remove(ctx, r.topics...); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: deleting the benchmark topics: %v\n", err)
+	}
+}
+
+// producerEnv is the producer's configuration for replaying path to topic:
+// the defaults a user gets (zstd, batches of 1000, 10 ms linger, acks=all,
+// the replay position saved in STATE_DIR), at full speed.
+func (r *runner) producerEnv(topic, path, httpAddr string) []string {
+	return []string{
+		"KAFKA_BROKERS=" + r.brokers,
+		"SOURCE=replay", "REPLAY_PATH=" + path, "REPLAY_SPEED=0",
+		"KAFKA_TOPIC=" + topic, "KAFKA_CONTROL_TOPIC=",
+		fmt.Sprintf("KAFKA_PARTITIONS=%d", r.partitions), "KAFKA_COMPRESSION=zstd",
+		"STATE_DIR=" + mustTemp(r.work, "state"),
+		"HTTP_ADDR=" + httpAddr, "LOG_FORMAT=json", "LOG_LEVEL=info",
+		"PROGRESS_INTERVAL=5s", "REPLAY_PROGRESS_INTERVAL=5s",
+	}
+}
+
+// consumerEnv archives topic into out with the defaults (batches of 1000
+// records, 4 MiB or 1 s, fsync and checkpoint per batch, dedup on).
+func (r *runner) consumerEnv(topic, out, httpAddr string) []string {
+	return []string{
+		"KAFKA_BROKERS=" + r.brokers,
+		"KAFKA_TOPICS=" + topic, "KAFKA_GROUP_ID=" + unique("bench"),
+		"OUTPUT_DIR=" + out,
+		"HTTP_ADDR=" + httpAddr, "LOG_FORMAT=json", "LOG_LEVEL=info", "PROGRESS_INTERVAL=5s",
+	}
+}
+
+func mustTemp(dir, prefix string) string {
+	d, err := os.MkdirTemp(dir, prefix+"-")
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// produce runs the producer on the replay file path (n statuses) into topic.
+func (r *runner) produce(ctx context.Context, topic, path string, n int64, bytes int64) (measure, error) {
+	m := measure{Tool: "tweetpipe producer", Msgs: n, Bytes: bytes}
+	addr, err := freeAddr()
+	if err != nil {
+		return m, err
+	}
+	sc := newScraper(addr, "tweetpipe_producer_messages_sent_total", 250*time.Millisecond)
+	p, err := startProc(ctx, "producer", filepath.Join(r.bin, "producer"), nil, r.producerEnv(topic, path, addr),
+		filepath.Join(r.work, "producer-"+topic+".log"), nil, nil)
+	if err != nil {
+		sc.finish()
+		return m, err
+	}
+	err = p.wait(r.timeout)
+	sc.finish()
+	if err != nil {
+		return m, err
+	}
+	m.WallS = p.ended.Sub(p.started).Seconds()
+	m.MaxRSS, m.CPUS = p.maxRSS(), p.cpu().Seconds()
+	if a, b, err := sc.perMessage(); err == nil {
+		m.AllocsPerMsg, m.AllocBPerMsg = a, b
+	}
+	return m, r.checkCount(ctx, topic, n)
+}
+
+// kcatProduce runs kcat -P -l on file into topic. keyed: lines are
+// "key<TAB>value" and kcat uses murmur2 like the producer (same partitions).
+func (r *runner) kcatProduce(ctx context.Context, topic, file string, keyed bool, n, bytes int64) (measure, error) {
+	args := []string{"-P", "-b", r.brokers, "-t", topic, "-z", "zstd", "-X", "acks=all", "-q"}
+	m := measure{Tool: "kcat -P -l", Msgs: n, Bytes: bytes}
+	if keyed {
+		args = append(args, "-K", "\t", "-X", "partitioner=murmur2_random")
+		m.Tool = "kcat -P -l -K (keyed)"
+	}
+	args = append(args, "-l", file)
+	p, err := startProc(ctx, "kcat -P", r.kcat, args, nil, filepath.Join(r.work, "kcat-P-"+topic+".log"), nil, nil)
+	if err != nil {
+		return m, err
+	}
+	if err := p.wait(r.timeout); err != nil {
+		return m, err
+	}
+	m.WallS = p.ended.Sub(p.started).Seconds()
+	m.MaxRSS, m.CPUS = p.maxRSS(), p.cpu().Seconds()
+	if s := strings.TrimSpace(tail(p.logPath, 5)); s != "" {
+		m.Note = s
+	}
+	return m, r.checkCount(ctx, topic, n)
+}
+
+func (r *runner) checkCount(ctx context.Context, topic string, want int64) error {
+	got, err := r.adm.count(ctx, topic, r.partitions)
+	if err != nil {
+		return err
+	}
+	if got != want {
+		return fmt.Errorf("topic %s holds %d messages; want %d", topic, got, want)
+	}
+	return nil
+}
+
+// consume runs the consumer on topic (holding n statuses of bytes value
+// bytes) until every line is in its output, then stops it.
+func (r *runner) consume(ctx context.Context, topic string, n, bytes int64) (measure, error) {
+	m := measure{Tool: "tweetpipe consumer", Msgs: n, Bytes: bytes}
+	out := mustTemp(r.work, "out")
+	defer os.RemoveAll(out)
+	addr, err := freeAddr()
+	if err != nil {
+		return m, err
+	}
+	sc := newScraper(addr, "tweetpipe_consumer_messages_written_total", 250*time.Millisecond)
+	p, err := startProc(ctx, "consumer", filepath.Join(r.bin, "consumer"), nil, r.consumerEnv(topic, out, addr),
+		filepath.Join(r.work, "consumer-"+topic+".log"), nil, nil)
+	if err != nil {
+		sc.finish()
+		return m, err
+	}
+	want := bytes + n // a newline after each value
+	var first, done time.Time
+	deadline := time.Now().Add(r.timeout)
+	for {
+		size := dirSize(filepath.Join(out, topic))
+		now := time.Now()
+		if size > 0 && first.IsZero() {
+			first = now
+		}
+		if size >= want {
+			done = now
+			m.OutputBytes = size
+			m.OutputMatches = size == want
+			break
+		}
+		if !p.running() {
+			sc.finish()
+			return m, fmt.Errorf("consumer exited before writing everything (%d of %d bytes): %v\n%s", size, want, p.err, tail(p.logPath, 15))
+		}
+		if now.After(deadline) {
+			sc.finish()
+			p.kill()
+			return m, fmt.Errorf("consumer wrote %d of %d bytes within %s; log %s", size, want, r.timeout, p.logPath)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	sc.finish()
+	if err := p.stop(30 * time.Second); err != nil {
+		return m, err
+	}
+	m.WallS = done.Sub(p.started).Seconds()
+	m.FirstS = first.Sub(p.started).Seconds()
+	m.MaxRSS, m.CPUS = p.maxRSS(), p.cpu().Seconds()
+	if a, b, err := sc.perMessage(); err == nil {
+		m.AllocsPerMsg, m.AllocBPerMsg = a, b
+	}
+	if !m.OutputMatches {
+		return m, fmt.Errorf("consumer output is %d bytes; want %d", m.OutputBytes, want)
+	}
+	return m, nil
+}
+
+// kcatConsume runs kcat -C -e from the beginning of topic into a file.
+func (r *runner) kcatConsume(ctx context.Context, topic string, n, bytes int64) (measure, error) {
+	m := measure{Tool: "kcat -C -e", Msgs: n, Bytes: bytes}
+	out := filepath.Join(r.work, "kcat-C-"+topic+".jsonl")
+	defer os.Remove(out)
+	f, err := os.Create(out)
+	if err != nil {
+		return m, err
+	}
+	defer f.Close()
+	args := []string{"-C", "-b", r.brokers, "-t", topic, "-e", "-o", "beginning", "-q", "-f", `%s\n`}
+	p, err := startProc(ctx, "kcat -C", r.kcat, args, nil, filepath.Join(r.work, "kcat-C-"+topic+".log"), f, nil)
+	if err != nil {
+		return m, err
+	}
+	if err := p.wait(r.timeout); err != nil {
+		return m, err
+	}
+	m.WallS = p.ended.Sub(p.started).Seconds()
+	m.MaxRSS, m.CPUS = p.maxRSS(), p.cpu().Seconds()
+	t := time.Now()
+	if err := f.Sync(); err != nil {
+		return m, err
+	}
+	m.FsyncS = time.Since(t).Seconds()
+	fi, err := f.Stat()
+	if err != nil {
+		return m, err
+	}
+	m.OutputBytes = fi.Size()
+	m.OutputMatches = fi.Size() == bytes+n
+	if !m.OutputMatches {
+		return m, fmt.Errorf("kcat -C output is %d bytes; want %d", fi.Size(), bytes+n)
+	}
+	return m, nil
+}
+
+// dirSize sums the sizes of the files below dir (0 when it does not exist).
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// waitAssigned waits until the consumer at addr owns want partitions.
+func waitAssigned(ctx context.Context, p *proc, addr string, want int, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	c := http.Client{Timeout: 2 * time.Second}
+	for {
+		if resp, err := c.Get("http://" + addr + "/metrics"); err == nil {
+			b := new(strings.Builder)
+			_, _ = io.Copy(b, io.LimitReader(resp.Body, 4<<20))
+			resp.Body.Close()
+			for _, l := range strings.Split(b.String(), "\n") {
+				if name, v, ok := cutMetric(l); ok && name == "tweetpipe_consumer_assigned_partitions" && int(v) == want {
+					return nil
+				}
+			}
+		}
+		if !p.running() {
+			return fmt.Errorf("consumer exited: %v\n%s", p.err, tail(p.logPath, 15))
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("consumer did not own %d partitions within %s; log %s", want, within, p.logPath)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,221 @@
+// Package kafkaconn turns the KAFKA_TLS_* and KAFKA_SASL_* settings into
+// kafka-go's dialer and transport, and explains connection failures in
+// terms of the setting at fault.
+//
+// The consumer module has the same package: each service builds on its own.
+package kafkaconn
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+)
+
+// Config is how the services reach a secured cluster.
+type Config struct {
+	TLS           bool
+	CAFile        string // PEM; empty: the system's roots
+	CertFile      string // client certificate (mutual TLS), with KeyFile
+	KeyFile       string
+	SkipVerify    bool
+	SASLMechanism string // "", PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+	SASLUsername  string
+	SASLPassword  string
+}
+
+// Validate checks what can be checked without a broker; errors name the
+// variable.
+func (c Config) Validate() error {
+	var errs []error
+	switch c.SASLMechanism {
+	case "":
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		if c.SASLUsername == "" {
+			errs = append(errs, fmt.Errorf("KAFKA_SASL_USERNAME is required with KAFKA_SASL_MECHANISM=%s", c.SASLMechanism))
+		}
+		if c.SASLPassword == "" {
+			errs = append(errs, fmt.Errorf("KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE) is required with KAFKA_SASL_MECHANISM=%s", c.SASLMechanism))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("KAFKA_SASL_MECHANISM=%q: accepts PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.SASLMechanism))
+	}
+	if !c.TLS && (c.CAFile != "" || c.CertFile != "" || c.KeyFile != "" || c.SkipVerify) {
+		errs = append(errs, errors.New("KAFKA_TLS_* settings are given but KAFKA_TLS is off: set KAFKA_TLS=on"))
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		errs = append(errs, errors.New("KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE go together: set both or neither"))
+	}
+	return errors.Join(errs...)
+}
+
+// Dialer returns the dialer of the consumer group and partition readers.
+func (c Config) Dialer(log *slog.Logger) (*kafka.Dialer, error) {
+	tlsCfg, mech, err := c.build(log)
+	if err != nil {
+		return nil, err
+	}
+	return &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: tlsCfg, SASLMechanism: mech}, nil
+}
+
+// Transport returns the transport of writers and admin clients.
+func (c Config) Transport(log *slog.Logger) (*kafka.Transport, error) {
+	tlsCfg, mech, err := c.build(log)
+	if err != nil {
+		return nil, err
+	}
+	return &kafka.Transport{DialTimeout: 10 * time.Second, TLS: tlsCfg, SASL: mech}, nil
+}
+
+func (c Config) build(log *slog.Logger) (*tls.Config, sasl.Mechanism, error) {
+	var tlsCfg *tls.Config
+	if c.TLS {
+		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
+		if c.CAFile != "" {
+			pem, err := os.ReadFile(c.CAFile)
+			if err != nil {
+				return nil, nil, fmt.Errorf("KAFKA_TLS_CA_FILE: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, nil, fmt.Errorf("KAFKA_TLS_CA_FILE=%s: no PEM certificate in it", c.CAFile)
+			}
+			tlsCfg.RootCAs = pool
+		}
+		if c.CertFile != "" {
+			cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+			if err != nil {
+				return nil, nil, fmt.Errorf("KAFKA_TLS_CERT_FILE=%s, KAFKA_TLS_KEY_FILE=%s: %w", c.CertFile, c.KeyFile, err)
+			}
+			tlsCfg.Certificates = []tls.Certificate{cert}
+		}
+		if c.SkipVerify {
+			log.Warn("KAFKA_TLS_SKIP_VERIFY is on: the broker's certificate is NOT checked; anyone on the path can read and change the traffic, credentials included")
+			tlsCfg.InsecureSkipVerify = true
+		}
+	}
+	var mech sasl.Mechanism
+	switch c.SASLMechanism {
+	case "PLAIN":
+		mech = plain.Mechanism{Username: c.SASLUsername, Password: c.SASLPassword}
+	case "SCRAM-SHA-256", "SCRAM-SHA-512":
+		algo := scram.SHA256
+		if c.SASLMechanism == "SCRAM-SHA-512" {
+			algo = scram.SHA512
+		}
+		m, err := scram.Mechanism(algo, c.SASLUsername, c.SASLPassword)
+		if err != nil {
+			return nil, nil, fmt.Errorf("KAFKA_SASL_MECHANISM=%s: %w", c.SASLMechanism, err)
+		}
+		mech = m
+	}
+	if mech != nil && tlsCfg == nil {
+		log.Warn("SASL without TLS: the credentials cross the network in the clear (PLAIN) or can be attacked offline (SCRAM); set KAFKA_TLS=on", "mechanism", c.SASLMechanism)
+	}
+	return tlsCfg, mech, nil
+}
+
+// Fatal reports whether err is a connection failure that retrying cannot
+// fix, and returns it explained in terms of the setting at fault; for
+// anything else it returns false and err unchanged.
+func (c Config) Fatal(err error) (bool, error) {
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var recordHeader tls.RecordHeaderError
+	switch {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, kafka.SASLAuthenticationFailed):
+		return true, fmt.Errorf("Kafka refused the credentials: check KAFKA_SASL_USERNAME=%q and KAFKA_SASL_PASSWORD for KAFKA_SASL_MECHANISM=%s: %w", c.SASLUsername, c.SASLMechanism, err)
+	case errors.Is(err, kafka.UnsupportedSASLMechanism):
+		return true, fmt.Errorf("the broker does not accept KAFKA_SASL_MECHANISM=%s: %w", c.SASLMechanism, err)
+	case errors.As(err, &unknownCA):
+		return true, fmt.Errorf("the broker's certificate is not signed by a CA this service trusts: set KAFKA_TLS_CA_FILE to the CA that signed it (now %q): %w", c.CAFile, err)
+	case errors.As(err, &hostname):
+		return true, fmt.Errorf("the broker's certificate is not for the address in KAFKA_BROKERS: %w", err)
+	case errors.As(err, &invalid):
+		return true, fmt.Errorf("the broker's certificate is not valid (expired, or not for a server): %w", err)
+	case errors.As(err, &recordHeader):
+		return true, fmt.Errorf("KAFKA_TLS is on but the broker did not answer with TLS: is KAFKA_BROKERS a plaintext listener? %w", err)
+	case !c.TLS && plaintextOnTLS(err):
+		return true, fmt.Errorf("the broker closed the connection at the first request: if it is a TLS listener, set KAFKA_TLS=on (and KAFKA_TLS_CA_FILE): %w", err)
+	}
+	return false, err
+}
+
+// Diagnose connects to each broker as the services do (TLS handshake, SASL
+// authentication, one request) and returns the first failure that retrying
+// cannot fix, explained; nil when there is none. kafka-go's Transport
+// reports a failed handshake or authentication only as "Broker Not
+// Available", so the wait loops ask Diagnose why.
+func (c Config) Diagnose(ctx context.Context, brokers []string) error {
+	d, err := c.Dialer(slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	for _, b := range brokers {
+		err := func() error {
+			ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			conn, err := d.DialContext(ctx, "tcp", b)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			_, err = conn.ApiVersions()
+			return err
+		}()
+		if fatal, explained := c.Fatal(err); fatal {
+			return explained
+		}
+	}
+	return nil
+}
+
+// plaintextOnTLS reports the signs of a plaintext client talking to a TLS
+// listener: the broker drops the connection (or answers garbage) at once.
+func plaintextOnTLS(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || strings.Contains(err.Error(), "connection reset") ||
+		(errors.As(err, &netErr) && netErr.Timeout() && strings.Contains(err.Error(), "read"))
+}
+
+// Switch is an on/off setting: on, off, true, false, yes, no, 1, 0.
+type Switch bool
+
+// Decode implements envconfig.Decoder.
+func (s *Switch) Decode(v string) error {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "on", "true", "yes", "1":
+		*s = true
+	case "off", "false", "no", "0", "":
+		*s = false
+	default:
+		return fmt.Errorf("%q is not on or off", v)
+	}
+	return nil
+}
+
+// String shows the setting as users write it.
+func (s Switch) String() string {
+	if s {
+		return "on"
+	}
+	return "off"
+}

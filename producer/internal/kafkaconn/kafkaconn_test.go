@@ -1,0 +1,117 @@
+package kafkaconn
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/segmentio/kafka-go"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     Config
+		wantErr string
+	}{
+		{"nothing", Config{}, ""},
+		{"scram", Config{TLS: true, SASLMechanism: "SCRAM-SHA-512", SASLUsername: "u", SASLPassword: "p"}, ""},
+		{"unknown mechanism", Config{SASLMechanism: "GSSAPI"}, `KAFKA_SASL_MECHANISM="GSSAPI"`},
+		{"no user", Config{SASLMechanism: "PLAIN", SASLPassword: "p"}, "KAFKA_SASL_USERNAME is required"},
+		{"no password", Config{SASLMechanism: "SCRAM-SHA-256", SASLUsername: "u"}, "KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE) is required"},
+		{"TLS files without TLS", Config{CAFile: "/ca.pem"}, "set KAFKA_TLS=on"},
+		{"cert without key", Config{TLS: true, CertFile: "/c.pem"}, "KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE go together"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("got %v; want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestTLSFiles(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.pem")
+	os.WriteFile(bad, []byte("not a certificate"), 0o600)
+	if _, err := (Config{TLS: true, CAFile: bad}).Transport(quiet()); err == nil || !strings.Contains(err.Error(), "KAFKA_TLS_CA_FILE="+bad+": no PEM certificate") {
+		t.Fatalf("got %v; want an error naming KAFKA_TLS_CA_FILE", err)
+	}
+	if _, err := (Config{TLS: true, CAFile: filepath.Join(dir, "missing.pem")}).Dialer(quiet()); err == nil || !strings.Contains(err.Error(), "KAFKA_TLS_CA_FILE") {
+		t.Fatalf("got %v; want an error naming KAFKA_TLS_CA_FILE", err)
+	}
+	if _, err := (Config{TLS: true, CertFile: bad, KeyFile: bad}).Transport(quiet()); err == nil || !strings.Contains(err.Error(), "KAFKA_TLS_CERT_FILE") {
+		t.Fatalf("got %v; want an error naming KAFKA_TLS_CERT_FILE", err)
+	}
+	tr, err := (Config{TLS: true, SkipVerify: true, SASLMechanism: "SCRAM-SHA-512", SASLUsername: "u", SASLPassword: "p"}).Transport(quiet())
+	if err != nil || tr.TLS == nil || !tr.TLS.InsecureSkipVerify || tr.SASL == nil || tr.SASL.Name() != "SCRAM-SHA-512" {
+		t.Fatalf("transport %+v, %v; want TLS without verification and SCRAM-SHA-512", tr, err)
+	}
+}
+
+// TestSkipVerifyIsLoud: turning verification off is logged as a warning.
+func TestSkipVerifyIsLoud(t *testing.T) {
+	var b strings.Builder
+	log := slog.New(slog.NewTextHandler(&b, nil))
+	if _, err := (Config{TLS: true, SkipVerify: true}).Dialer(log); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "level=WARN") || !strings.Contains(b.String(), "KAFKA_TLS_SKIP_VERIFY is on") {
+		t.Fatalf("log %q; want a warning naming KAFKA_TLS_SKIP_VERIFY", b.String())
+	}
+}
+
+func TestFatal(t *testing.T) {
+	cfg := Config{SASLMechanism: "SCRAM-SHA-512", SASLUsername: "tweetpipe", SASLPassword: "hunter2", CAFile: "/ca.pem", TLS: true}
+	plain := Config{}
+	tests := []struct {
+		name      string
+		cfg       Config
+		err       error
+		wantFatal bool
+		wantText  string
+	}{
+		{"wrong password", cfg, fmt.Errorf("sasl: %w", kafka.SASLAuthenticationFailed), true, "check KAFKA_SASL_USERNAME"},
+		{"mechanism refused", cfg, kafka.UnsupportedSASLMechanism, true, "does not accept KAFKA_SASL_MECHANISM=SCRAM-SHA-512"},
+		{"untrusted certificate", cfg, &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}, true, "set KAFKA_TLS_CA_FILE"},
+		{"TLS client, plaintext listener", cfg, tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}, true, "is KAFKA_BROKERS a plaintext listener"},
+		{"plaintext client, TLS listener", plain, fmt.Errorf("reading: %w", io.ErrUnexpectedEOF), true, "set KAFKA_TLS=on"},
+		{"broker down", plain, errors.New("dial tcp 127.0.0.1:9092: connect: connection refused"), false, "connection refused"},
+		{"EOF with TLS on is not a TLS mix-up", cfg, io.EOF, false, "EOF"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fatal, err := tt.cfg.Fatal(tt.err)
+			if fatal != tt.wantFatal || !strings.Contains(err.Error(), tt.wantText) {
+				t.Fatalf("Fatal = %v, %v; want %v and %q", fatal, err, tt.wantFatal, tt.wantText)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Fatalf("the password leaked: %v", err)
+			}
+		})
+	}
+}
+
+func TestSwitch(t *testing.T) {
+	for in, want := range map[string]bool{"on": true, "ON": true, "true": true, "1": true, "yes": true, "off": false, "false": false, "0": false, "": false} {
+		var s Switch
+		if err := s.Decode(in); err != nil || bool(s) != want {
+			t.Errorf("Decode(%q) = %v, %v; want %v", in, s, err, want)
+		}
+	}
+	var s Switch
+	if err := s.Decode("maybe"); err == nil {
+		t.Error("Decode(maybe): want an error")
+	}
+}
