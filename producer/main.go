@@ -251,7 +251,7 @@ func (r *readiness) check() error {
 	case !r.started.Load():
 		return errors.New("waiting for Kafka")
 	case !r.stats.Connected.Load():
-		return errors.New("Kafka is not acknowledging writes")
+		return errors.New("writes to Kafka are failing")
 	case c != nil && !(*c).Connected():
 		return errors.New("the source is not connected")
 	}

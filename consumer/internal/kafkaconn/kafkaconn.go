@@ -140,7 +140,7 @@ func (c Config) Fatal(err error) (bool, error) {
 	case err == nil:
 		return false, nil
 	case errors.Is(err, kafka.SASLAuthenticationFailed):
-		return true, fmt.Errorf("Kafka refused the credentials: check KAFKA_SASL_USERNAME=%q and KAFKA_SASL_PASSWORD for KAFKA_SASL_MECHANISM=%s: %w", c.SASLUsername, c.SASLMechanism, err)
+		return true, fmt.Errorf("the broker refused the credentials: check KAFKA_SASL_USERNAME=%q and KAFKA_SASL_PASSWORD for KAFKA_SASL_MECHANISM=%s: %w", c.SASLUsername, c.SASLMechanism, err)
 	case errors.Is(err, kafka.UnsupportedSASLMechanism):
 		return true, fmt.Errorf("the broker does not accept KAFKA_SASL_MECHANISM=%s: %w", c.SASLMechanism, err)
 	case errors.As(err, &unknownCA):

@@ -53,6 +53,7 @@ func run(port int, bin, out, state string) error {
 	abs, _ := filepath.Abs(out)
 	fmt.Printf("devstack: in-process Kafka broker on %s\n", brokers)
 	fmt.Printf("devstack: statuses land in %s/tweets/<YYYY-MM-DD>/<HH>/*.jsonl  (follow them: make tail)\n", abs)
+	fmt.Printf("devstack: metrics on http://127.0.0.1:8081/metrics (producer) and http://127.0.0.1:8082/metrics (consumer)\n")
 	fmt.Printf("devstack: Ctrl-C stops everything cleanly\n\n")
 
 	env := append(os.Environ(),

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	//lint:ignore SA1019 go-twitter is frozen, not broken: its v1.1 types are what this project decodes with
 	"github.com/dghubble/go-twitter/twitter"
 )
 

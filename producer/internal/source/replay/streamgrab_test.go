@@ -74,9 +74,7 @@ func streamGrab(t *testing.T) (members []grabMember, want []string) {
 	for _, l := range astLines {
 		want = append(want, strings.TrimRight(l, "\r\n"))
 	}
-	for _, l := range strings.Split(strings.TrimSuffix(plain.String(), "\n"), "\n") {
-		want = append(want, l)
-	}
+	want = append(want, strings.Split(strings.TrimSuffix(plain.String(), "\n"), "\n")...)
 	return members, want
 }
 

@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"strings"
 
+	//lint:ignore SA1019 go-twitter is frozen, not broken: its v1.1 types are what this project decodes with
 	gotwitter "github.com/dghubble/go-twitter/twitter"
 	"github.com/dghubble/oauth1"
 
