@@ -18,7 +18,10 @@
 #
 # Exported to the tests: KAFKA_BROKERS, and KAFKA_LOCAL_SCRIPT (this
 # kafka-local.sh) when the broker is the local one, so that fault tests can
-# kill and resume it.
+# kill and resume it. With the local broker it also starts a SASL_SSL broker
+# (KAFKA_SECURE_BROKERS, KAFKA_SECURE_CA_FILE, KAFKA_SECURE_PASSWORD) and a
+# three-broker cluster (KAFKA_CLUSTER_BROKERS) for the production tests;
+# TWEETPIPE_SKIP_PRODUCTION=1 leaves those two out.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,8 +31,18 @@ KAFKA_LOCAL="$SCRIPT_DIR/kafka-local.sh"
 log() { echo "test-kafka: $*"; }
 
 started=  # set when this script started the broker (and so stops it)
+started_secure=
+started_cluster=
 test_pid= # go test, leader of its own process group
 stop_broker() {
+    if [[ -n "$started_secure" ]]; then
+        started_secure=
+        "$KAFKA_LOCAL" stop-secure || log "warning: stopping the secure broker failed"
+    fi
+    if [[ -n "$started_cluster" ]]; then
+        started_cluster=
+        "$KAFKA_LOCAL" stop-cluster || log "warning: stopping the cluster failed"
+    fi
     if [[ -n "$started" ]]; then
         started=
         "$KAFKA_LOCAL" stop || log "warning: stopping the broker failed"
@@ -61,6 +74,24 @@ else
     export KAFKA_BROKERS="127.0.0.1:${KAFKA_LOCAL_PORT:-9092}"
     # Fault tests crash and resume this broker through the script.
     export KAFKA_LOCAL_SCRIPT="$KAFKA_LOCAL"
+    if [[ -z "${TWEETPIPE_SKIP_PRODUCTION:-}" ]]; then
+        started_secure=yes
+        # start-secure prints `export KAFKA_BROKERS=... KAFKA_TLS_CA_FILE=... KAFKA_SASL_PASSWORD=...`
+        secure_env="$("$KAFKA_LOCAL" start-secure | tee /dev/stderr | sed -n 's/^export //p' | tail -n 1)"
+        for kv in $secure_env; do
+            case "$kv" in
+                KAFKA_BROKERS=*) export KAFKA_SECURE_BROKERS="${kv#*=}" ;;
+                KAFKA_TLS_CA_FILE=*) export KAFKA_SECURE_CA_FILE="${kv#*=}" ;;
+                KAFKA_SASL_PASSWORD=*) export KAFKA_SECURE_PASSWORD="${kv#*=}" ;;
+            esac
+        done
+        [[ -n "${KAFKA_SECURE_BROKERS:-}" ]] || { log "start-secure printed no broker address"; exit 1; }
+        started_cluster=yes
+        cluster_env="$("$KAFKA_LOCAL" start-cluster | tee /dev/stderr | sed -n 's/^export KAFKA_BROKERS=//p' | tail -n 1)"
+        [[ -n "$cluster_env" ]] || { log "start-cluster printed no broker addresses"; exit 1; }
+        export KAFKA_CLUSTER_BROKERS="$cluster_env"
+        log "SASL_SSL broker at $KAFKA_SECURE_BROKERS, three-broker cluster at $KAFKA_CLUSTER_BROKERS"
+    fi
 fi
 
 log "go test -race -count=1 -timeout 40m -v ${GO_TEST_FLAGS:+$GO_TEST_FLAGS }./... in e2e/ with KAFKA_BROKERS=$KAFKA_BROKERS"
