@@ -92,6 +92,7 @@ func isTerminal(f *os.File) bool {
 }
 
 func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	kafkaconn.UseSmallZstd() // 1 MiB zstd windows: most of the memory a service uses otherwise
 	log.Info("consumer starting", "version", version, "config", cfg)
 
 	// Health and metrics, first, so /healthz answers while Kafka is awaited.

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tweetpipe/tweetpipe/producer/internal/config"
+	"github.com/tweetpipe/tweetpipe/producer/internal/kafkaconn"
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/ops"
 	"github.com/tweetpipe/tweetpipe/producer/internal/publish"
@@ -101,6 +102,7 @@ func isTerminal(f *os.File) bool {
 }
 
 func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *replay.Terminal) error {
+	kafkaconn.UseSmallZstd() // 1 MiB zstd windows: most of the memory a service uses otherwise
 	log.Info("producer starting", "version", version, "config", cfg)
 
 	// Health and metrics, first, so /healthz answers while Kafka is awaited.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 	"unicode/utf8"
+
+	"github.com/valyala/fastjson"
 )
 
 // Reasons a value goes to the dead-letter file instead of a data file.
@@ -30,10 +32,24 @@ func checkValue(v []byte) string {
 		return ReasonInvalidUTF8
 	case bytes.IndexByte(v, '\n') >= 0 || bytes.IndexByte(v, '\r') >= 0:
 		return ReasonLineBreak
-	case !json.Valid(v):
+	case !validJSON(v):
 		return ReasonInvalidJSON
 	}
 	return ""
+}
+
+// validJSON is json.Valid, faster: fastjson's validator is about three
+// times quicker on tweets (json.Valid was half the consumer's CPU), but it
+// lets raw control characters through inside strings, so a value holding
+// any byte below 0x20 (rare: a tab, a stray control byte) gets the standard
+// library's strict answer. FuzzValidJSON checks the two agree.
+func validJSON(v []byte) bool {
+	for _, c := range v {
+		if c < 0x20 {
+			return json.Valid(v)
+		}
+	}
+	return fastjson.ValidateBytes(v) == nil
 }
 
 // deadLetter is one line of a dead-letter file. The original value is kept

@@ -90,3 +90,16 @@ func TestAppendDeadLetter(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// FuzzValidJSON: the fast validator agrees with encoding/json.
+func FuzzValidJSON(f *testing.F) {
+	for _, s := range []string{`{"a":1}`, ` {"a":1} `, `[1,2]`, `"x"`, `1e5`, `-0`, `01`, `{"a":1,}`, `NaN`,
+		"{\"a\":\"\x01\"}", "\"\x17\\b\"", `"\u12"`, `tru`, `{"a" 1}`, `{"a":1}{"b":2}`, `1.`, "\"\t\"", "[\t1]"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := validJSON(b), json.Valid(b); got != want {
+			t.Fatalf("validJSON(%q) = %v; encoding/json says %v", b, got, want)
+		}
+	})
+}
