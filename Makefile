@@ -36,8 +36,8 @@ test-kafka: ## start a real Apache Kafka (no Docker), run every test against it,
 	@scripts/test-kafka.sh
 
 .PHONY: bench
-bench: ## benchmarks of the hot paths (figures go in the README)
-	@for m in producer consumer; do (cd $$m && go test -run '^$$' -bench . -benchmem ./...) || exit 1; done
+bench: ## producer and consumer against kcat: throughput, latency, peak RSS (figures go in the README)
+	@scripts/bench.sh
 
 .PHONY: lint
 lint: ## go vet, staticcheck and gofmt on every module

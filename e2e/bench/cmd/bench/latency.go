@@ -24,6 +24,10 @@ import (
 // "available to the producer"; at full speed the pipe is full and a line
 // waits there for the producer to drain up to 64 KiB, which is counted.
 //
+// The first second of statuses (2,000 at full speed) is not measured, and
+// the writer goes on after the measured ones until they are all in the
+// output, so that neither start-up nor the run's last partial batches count.
+//
 // The synthetic source is not used: its timestamp_ms is start + n x 20 ms,
 // the schedule of SYNTHETIC_RATE=50 and not the generation time, so at any
 // other rate (and at 50/s by one period) it is not the time the post was read.
@@ -40,33 +44,61 @@ type latency struct {
 	MaxMS    float64 `json:"max_ms"`
 }
 
-// sendTimes records when each status id was handed over.
+// sendTimes records when each status id was handed over, and which ones
+// are measured.
 type sendTimes struct {
 	mu sync.Mutex
-	m  map[string]time.Time
+	m  map[string]sent
 }
 
-func (s *sendTimes) set(id string, t time.Time) {
+type sent struct {
+	at       time.Time
+	measured bool
+}
+
+func (s *sendTimes) set(id string, t time.Time, measured bool) {
 	s.mu.Lock()
-	s.m[id] = t
+	s.m[id] = sent{t, measured}
 	s.mu.Unlock()
 }
 
-func (s *sendTimes) get(id string) (time.Time, bool) {
+func (s *sendTimes) get(id string) (sent, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.m[id]
-	return t, ok
+	v, ok := s.m[id]
+	return v, ok
 }
 
-// writeStatuses writes count statuses to w, paced at rate per second (0:
-// as fast as w takes them), keyed lines ("id<TAB>status") when keyed, and
-// closes w at the end.
-func writeStatuses(ctx context.Context, w io.WriteCloser, g *generator, rate float64, count int, keyed bool, st *sendTimes) (achieved float64, err error) {
+// warmup is how many statuses go first, unmeasured, while connections and
+// consumer fetches settle: one second's worth, at least 50.
+func warmup(rate float64) int {
+	if rate > 0 {
+		return max(50, int(rate))
+	}
+	return 2000
+}
+
+// writeStatuses writes statuses to w, paced at rate per second (0: as fast
+// as w takes them), as keyed lines ("id<TAB>status") when keyed: warm-up
+// ones, then count measured ones, then more, unmeasured, until done is
+// closed, so that the measured ones see a pipeline in its steady state to
+// the end (the last partial batches would otherwise wait BATCH_MAX_WAIT
+// for records that never come). It closes w when it returns and reports
+// the rate over the measured statuses.
+func writeStatuses(ctx context.Context, w io.WriteCloser, g *generator, rate float64, count int, keyed bool, st *sendTimes, done <-chan struct{}) (achieved float64, err error) {
 	defer w.Close()
+	warm := warmup(rate)
 	start := time.Now()
+	var first, last time.Time
 	var buf []byte
-	for i := range count {
+	for i := 0; ; i++ {
+		if i >= warm+count {
+			select {
+			case <-done:
+				return float64(count) / last.Sub(first).Seconds(), nil
+			default:
+			}
+		}
 		if rate > 0 {
 			due := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
 			if d := time.Until(due); d > 0 {
@@ -76,9 +108,10 @@ func writeStatuses(ctx context.Context, w io.WriteCloser, g *generator, rate flo
 				case <-time.After(d):
 				}
 			}
+		} else if ctx.Err() != nil {
+			return 0, ctx.Err()
 		}
-		now := time.Now()
-		line := g.status(now)
+		line := g.status(time.Now())
 		id := statusKey(line)
 		buf = buf[:0]
 		if keyed {
@@ -87,12 +120,19 @@ func writeStatuses(ctx context.Context, w io.WriteCloser, g *generator, rate flo
 		}
 		buf = append(buf, line...)
 		buf = append(buf, '\n')
-		st.set(id, time.Now())
+		now := time.Now()
+		measured := i >= warm && i < warm+count
+		st.set(id, now, measured)
+		switch i {
+		case warm:
+			first = now
+		case warm + count - 1:
+			last = now
+		}
 		if _, err := w.Write(buf); err != nil {
 			return 0, fmt.Errorf("writing status %d: %w", i, err)
 		}
 	}
-	return float64(count) / time.Since(start).Seconds(), nil
 }
 
 // tailer follows every file below root (or root itself, a file) and
@@ -102,8 +142,8 @@ type tailer struct {
 	st      *sendTimes
 	offsets map[string]int64
 	partial map[string][]byte
-	lats    []time.Duration
-	unknown int
+	lats    []time.Duration // of the measured statuses
+	unknown int             // lines with an id never sent
 	buf     []byte
 }
 
@@ -111,15 +151,15 @@ func newTailer(root string, st *sendTimes) *tailer {
 	return &tailer{root: root, st: st, offsets: map[string]int64{}, partial: map[string][]byte{}, buf: make([]byte, 1<<20)}
 }
 
-// follow polls until want lines were seen or ctx ends.
+// follow polls until want measured lines were seen or ctx ends.
 func (t *tailer) follow(ctx context.Context, want int) error {
-	for len(t.lats)+t.unknown < want {
+	for len(t.lats) < want {
 		if err := t.poll(); err != nil {
 			return err
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("saw %d of %d lines: %w", len(t.lats)+t.unknown, want, ctx.Err())
+			return fmt.Errorf("saw %d of %d measured lines: %w", len(t.lats), want, ctx.Err())
 		case <-time.After(time.Millisecond):
 		}
 	}
@@ -178,12 +218,13 @@ func (t *tailer) readNew(path string) error {
 }
 
 func (t *tailer) line(l []byte, seen time.Time) {
-	sent, ok := t.st.get(statusKey(l))
-	if !ok {
+	s, ok := t.st.get(statusKey(l))
+	switch {
+	case !ok:
 		t.unknown++
-		return
+	case s.measured:
+		t.lats = append(t.lats, seen.Sub(s.at))
 	}
-	t.lats = append(t.lats, seen.Sub(sent))
 }
 
 func (t *tailer) result(tool string, rate float64, count int, achieved float64) latency {
@@ -211,6 +252,7 @@ func (r *runner) latencyTweetpipe(ctx context.Context, g *generator, rate float6
 	if err != nil {
 		return latency{}, err
 	}
+	defer r.drop(topic)
 	out := mustTemp(r.work, "lat-out")
 	defer os.RemoveAll(out)
 	caddr, err := freeAddr()
@@ -244,10 +286,11 @@ func (r *runner) latencyTweetpipe(ctx context.Context, g *generator, rate float6
 	}
 	defer prod.kill()
 
-	st := &sendTimes{m: make(map[string]time.Time, count)}
+	st := &sendTimes{m: make(map[string]sent, count)}
 	tctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	werr := make(chan error, 1)
+	done := make(chan struct{})
 	var achieved float64
 	go func() {
 		// Opening blocks until the producer opens the FIFO to read it.
@@ -256,11 +299,13 @@ func (r *runner) latencyTweetpipe(ctx context.Context, g *generator, rate float6
 			werr <- err
 			return
 		}
-		achieved, err = writeStatuses(tctx, w, g, rate, count, false, st)
+		achieved, err = writeStatuses(tctx, w, g, rate, count, false, st, done)
 		werr <- err
 	}()
 	tl := newTailer(filepath.Join(out, topic), st)
-	if err := tl.follow(tctx, count); err != nil {
+	err = tl.follow(tctx, count)
+	close(done)
+	if err != nil {
 		return latency{}, fmt.Errorf("tweetpipe latency at %v/s: %w (logs %s, %s)", rate, err, prod.logPath, cons.logPath)
 	}
 	if err := <-werr; err != nil {
@@ -282,6 +327,7 @@ func (r *runner) latencyKcat(ctx context.Context, g *generator, rate float64, co
 	if err != nil {
 		return latency{}, err
 	}
+	defer r.drop(topic)
 	outDir := mustTemp(r.work, "latk-out")
 	defer os.RemoveAll(outDir)
 	f, err := os.Create(filepath.Join(outDir, "out.jsonl"))
@@ -312,18 +358,21 @@ func (r *runner) latencyKcat(ctx context.Context, g *generator, rate float64, co
 	}
 	defer prod.kill()
 
-	st := &sendTimes{m: make(map[string]time.Time, count)}
+	st := &sendTimes{m: make(map[string]sent, count)}
 	tctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	werr := make(chan error, 1)
+	done := make(chan struct{})
 	var achieved float64
 	go func() {
 		var err error
-		achieved, err = writeStatuses(tctx, pw, g, rate, count, true, st)
+		achieved, err = writeStatuses(tctx, pw, g, rate, count, true, st, done)
 		werr <- err
 	}()
 	tl := newTailer(f.Name(), st)
-	if err := tl.follow(tctx, count); err != nil {
+	err = tl.follow(tctx, count)
+	close(done)
+	if err != nil {
 		return latency{}, fmt.Errorf("kcat latency at %v/s: %w", rate, err)
 	}
 	if err := <-werr; err != nil {

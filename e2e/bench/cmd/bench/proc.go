@@ -130,21 +130,6 @@ func (p *proc) rusage() (*syscall.Rusage, bool) {
 	return ru, ok
 }
 
-// vmHWM reads the peak resident set of a running process.
-func vmHWM(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
-}
-
 // tail returns the last n lines of a file.
 func tail(path string, n int) string {
 	b, err := os.ReadFile(path)

@@ -28,6 +28,8 @@ func cmdReport(args []string) error {
 	brokers := fs.String("brokers-desc", "", "what the brokers are, for the machine line")
 	kcat := fs.String("kcat", "kcat", "kcat binary, for its version")
 	out := fs.String("out", "", "also write the table to this file")
+	revision := fs.String("revision", "", "the source revision measured (git describe)")
+	load := fs.String("load", "", "load averages during the run, for the reader to judge the noise")
 	fs.Parse(args)
 	var runs, rss []result
 	for _, path := range fs.Args() {
@@ -45,7 +47,11 @@ func cmdReport(args []string) error {
 		return errors.New("no result files given")
 	}
 	var b bytes.Buffer
-	writeReport(&b, runs, rss, machine(*kcat), *brokers)
+	m := machine(*kcat)
+	if *load != "" {
+		m += "; load average " + *load
+	}
+	writeReport(&b, runs, rss, m, *brokers, *revision)
 	os.Stdout.Write(b.Bytes())
 	if *out != "" {
 		return os.WriteFile(*out, b.Bytes(), 0o644)
@@ -53,8 +59,12 @@ func cmdReport(args []string) error {
 	return nil
 }
 
-func writeReport(w io.Writer, runs, rss []result, machine, brokers string) {
-	fmt.Fprintf(w, "Measured by `make bench` (`scripts/bench.sh`) on %s.\n\n", time.Now().UTC().Format("2006-01-02"))
+func writeReport(w io.Writer, runs, rss []result, machine, brokers, revision string) {
+	at := time.Now().UTC().Format("2006-01-02")
+	if revision != "" {
+		at += ", source " + revision
+	}
+	fmt.Fprintf(w, "Measured by `make bench` (`scripts/bench.sh`) on %s.\n\n", at)
 	fmt.Fprintf(w, "- Machine: %s.\n", machine)
 	if brokers != "" {
 		fmt.Fprintf(w, "- Brokers, on the same machine: %s.\n", brokers)
@@ -68,10 +78,21 @@ func writeReport(w io.Writer, runs, rss []result, machine, brokers string) {
 		fmt.Fprintf(w, "- kcat: `kcat -P -z zstd -X acks=all -K '\\t' -X partitioner=murmur2_random -l FILE` (same keys, same partitions as the producer) "+
 			"and `kcat -C -e -o beginning -q -f '%%s\\n' > FILE` (no fsync; fsyncing its file afterwards took %s).\n", fsyncNote(runs))
 	}
+	if len(runs) > 0 && len(runs[0].Latency) > 0 {
+		fmt.Fprintf(w, "- Latency: live statuses written into a FIFO that the producer replays (kcat -P: its stdin); from each write to its line "+
+			"appearing in the output (files polled every millisecond; kcat -C with -u); the first second (2,000 statuses at full speed) "+
+			"is not measured and writing goes on until every measured line is out, so start-up and the last partial batches do not count.\n")
+	}
+	for _, r := range append(append([]result{}, runs...), rss...) {
+		if len(r.ProducerEnv)+len(r.ConsumerEnv) > 0 {
+			fmt.Fprintf(w, "- **Not the defaults** on %s: producer `%s`, consumer `%s`.\n", r.Label, strings.Join(r.ProducerEnv, " "), strings.Join(r.ConsumerEnv, " "))
+		}
+	}
 	if len(rss) > 0 {
 		d := rss[0].Backlog
-		fmt.Fprintf(w, "- Peak RSS: a backlog of %s statuses (mean %s B, %.1f GB), VmHWM from wait4's rusage at exit.\n",
-			group(float64(d.Count)), group(d.MeanBytes), float64(d.Bytes)/1e9)
+		fmt.Fprintf(w, "- Peak RSS: a backlog of %s statuses (mean %s B, %.1f GB) on %s, VmHWM from wait4's rusage at exit; "+
+			"kcat -P reads it from stdin, and its RSS is librdkafka's producer queue (queue.buffering.max.kbytes, 1 GiB by default) filling up.\n",
+			group(float64(d.Count)), group(d.MeanBytes), float64(d.Bytes)/1e9, rss[0].Label)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| measure | broker | tweetpipe | kcat | tweetpipe ÷ kcat | goal |")

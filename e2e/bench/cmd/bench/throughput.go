@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -25,6 +26,8 @@ type runner struct {
 	adm        *admin
 	topics     []string // created, deleted at the end
 	perf       string   // perf binary for profile runs
+	// Settings added to the services' defaults (-producer-env, -consumer-env).
+	extraProducer, extraConsumer []string
 }
 
 // measure is one program's run.
@@ -60,6 +63,17 @@ func (r *runner) topic(ctx context.Context, prefix string) (string, error) {
 	return t, nil
 }
 
+// drop deletes a topic now, to give the broker its memory or disk back.
+func (r *runner) drop(topic string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.adm.remove(ctx, topic); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: deleting topic %s: %v\n", topic, err)
+		return
+	}
+	r.topics = slices.DeleteFunc(r.topics, func(t string) bool { return t == topic })
+}
+
 func (r *runner) cleanup() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -72,7 +86,7 @@ func (r *runner) cleanup() {
 // the defaults a user gets (zstd, batches of 1000, 10 ms linger, acks=all,
 // the replay position saved in STATE_DIR), at full speed.
 func (r *runner) producerEnv(topic, path, httpAddr string) []string {
-	return []string{
+	return append([]string{
 		"KAFKA_BROKERS=" + r.brokers,
 		"SOURCE=replay", "REPLAY_PATH=" + path, "REPLAY_SPEED=0",
 		"KAFKA_TOPIC=" + topic, "KAFKA_CONTROL_TOPIC=",
@@ -80,18 +94,18 @@ func (r *runner) producerEnv(topic, path, httpAddr string) []string {
 		"STATE_DIR=" + mustTemp(r.work, "state"),
 		"HTTP_ADDR=" + httpAddr, "LOG_FORMAT=json", "LOG_LEVEL=info",
 		"PROGRESS_INTERVAL=5s", "REPLAY_PROGRESS_INTERVAL=5s",
-	}
+	}, r.extraProducer...)
 }
 
 // consumerEnv archives topic into out with the defaults (batches of 1000
 // records, 4 MiB or 1 s, fsync and checkpoint per batch, dedup on).
 func (r *runner) consumerEnv(topic, out, httpAddr string) []string {
-	return []string{
+	return append([]string{
 		"KAFKA_BROKERS=" + r.brokers,
 		"KAFKA_TOPICS=" + topic, "KAFKA_GROUP_ID=" + unique("bench"),
 		"OUTPUT_DIR=" + out,
 		"HTTP_ADDR=" + httpAddr, "LOG_FORMAT=json", "LOG_LEVEL=info", "PROGRESS_INTERVAL=5s",
-	}
+	}, r.extraConsumer...)
 }
 
 func mustTemp(dir, prefix string) string {

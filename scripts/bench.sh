@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# bench.sh: tweetpipe against kcat on this machine (what `make bench` runs).
+#
+# Builds the producer and consumer without -race, starts franz-go's kfake
+# broker as its own process, and on the same generated statuses, with zstd and
+# acks=all on both sides, measures:
+#   1. producer throughput: SOURCE=replay REPLAY_SPEED=0 vs kcat -P -l
+#   2. consumer throughput: archiving the backlog (fsync and checkpoint per
+#      batch) vs kcat -C -e > file
+#   3. end-to-end latency (post read -> line in file), p50/p99, at 50 posts/s
+#      and at full speed, for both pipelines
+#   4. peak RSS of each service on a large backlog (BENCH_BACKLOG)
+# then the same against a real Kafka when KAFKA_BROKERS is set, CPU profiles of
+# both binaries under perf, and the Go micro-benchmarks (allocations per op,
+# with -cpuprofile). It ends with a markdown table ready for the README.
+#
+#   scripts/bench.sh                                # kfake only
+#   KAFKA_BROKERS=127.0.0.1:9092 scripts/bench.sh   # and a real Kafka
+#   BENCH_N=50000 BENCH_BACKLOG=0 BENCH_PROFILE=0 BENCH_MICRO=0 scripts/bench.sh   # quick
+#
+# Environment:
+#   BENCH_N            statuses in the throughput runs (default 200000)
+#   BENCH_BACKLOG      statuses in the peak-RSS backlog (default 1000000; 0 skips it)
+#   BENCH_RSS_ON       kfake or kafka: the broker of the backlog run
+#                      (default: kafka when KAFKA_BROKERS is set, else kfake)
+#   BENCH_RSS_KCAT     1: also run kcat on the backlog, for its RSS (default 1)
+#   BENCH_REPEAT       throughput runs of each program, the fastest kept (default 2)
+#   BENCH_LAT_SECONDS  length of the 50 posts/s latency runs (default 30)
+#   BENCH_LAT_FULL     statuses in the full-speed latency runs (default 20000)
+#   BENCH_PROFILE      1: perf profiles of the binaries, on the BENCH_RSS_ON broker (default 1)
+#   BENCH_MICRO        1: go test -bench -benchmem -cpuprofile in producer and consumer (default 1)
+#   BENCH_DIR          scratch and results folder (default /tmp/tweetpipe-bench);
+#                      the generated files are removed at the end unless BENCH_KEEP=1
+#   BENCH_TEMPLATES    real v1.1 statuses to draw sizes and shapes from
+#                      (default <repo>/../shared/fixtures/tweets/python-twitter/lines.json)
+#   KAFKA_BROKERS      also measure against this Kafka (topics bench-* are
+#                      created and deleted); BENCH_KAFKA_DESC describes it
+#   BENCH_PRODUCER_ENV, BENCH_CONSUMER_ENV
+#                      extra KEY=VALUE settings for the services, space separated,
+#                      to try a change (e.g. "GOMEMLIMIT=64MiB PENDING_MAX=2000");
+#                      the table says they are not the defaults
+#   KCAT, PERF         the kcat and perf binaries (default: from PATH)
+#
+# Results: $BENCH_DIR/results.md (the table), results-*.json, logs in
+# $BENCH_DIR/work-*, profiles in $BENCH_DIR/profiles.
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
+
+N="${BENCH_N:-200000}"
+BACKLOG="${BENCH_BACKLOG:-1000000}"
+REPEAT="${BENCH_REPEAT:-2}"
+LAT_SECONDS="${BENCH_LAT_SECONDS:-30}"
+LAT_FULL="${BENCH_LAT_FULL:-20000}"
+PROFILE="${BENCH_PROFILE:-1}"
+MICRO="${BENCH_MICRO:-1}"
+RSS_KCAT="${BENCH_RSS_KCAT:-1}"
+DIR="${BENCH_DIR:-/tmp/tweetpipe-bench}"
+TEMPLATES="${BENCH_TEMPLATES:-$REPO_ROOT/../shared/fixtures/tweets/python-twitter/lines.json}"
+KCAT="${KCAT:-kcat}"
+PERF="${PERF:-perf}"
+if [[ -n "${KAFKA_BROKERS:-}" ]]; then RSS_ON="${BENCH_RSS_ON:-kafka}"; else RSS_ON="${BENCH_RSS_ON:-kfake}"; fi
+
+log() { echo "bench.sh: $*" >&2; }
+die() { echo "bench.sh: error: $*" >&2; exit 1; }
+
+command -v go >/dev/null || die "go not found"
+command -v "$KCAT" >/dev/null || die "kcat not found (apt-get install kcat), or set KCAT"
+[[ -f "$TEMPLATES" ]] || die "no templates at $TEMPLATES: the shared fixtures (shared/ beside the repository) hold real v1.1 statuses; or set BENCH_TEMPLATES"
+[[ "$RSS_ON" == kfake || "$RSS_ON" == kafka ]] || die "BENCH_RSS_ON=$RSS_ON: accepts kfake or kafka"
+[[ "$RSS_ON" == kfake || -n "${KAFKA_BROKERS:-}" ]] || die "BENCH_RSS_ON=kafka needs KAFKA_BROKERS"
+
+BIN="$DIR/bin"
+mkdir -p "$BIN" "$DIR/profiles"
+rm -rf "$DIR"/results*.json "$DIR/results.md" "$DIR"/work-* "$DIR"/profiles/*
+
+broker_pid=
+cleanup() {
+    if [[ -n "$broker_pid" ]] && kill -0 "$broker_pid" 2>/dev/null; then
+        kill -TERM "$broker_pid" 2>/dev/null || true
+        wait "$broker_pid" 2>/dev/null || true
+    fi
+    broker_pid=
+    if [[ "${BENCH_KEEP:-0}" != 1 ]]; then
+        rm -f "$DIR"/*.jsonl "$DIR"/*.tsv "$DIR"/profiles/*.perf.data
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+t0=$SECONDS
+load_start="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
+revision="$(git -C "$REPO_ROOT" describe --tags --always --dirty 2>/dev/null || echo unknown)"
+
+# --- build ------------------------------------------------------------------
+# No -race, no -s -w: perf needs the symbol table.
+log "building producer, consumer, the kfake broker and the bench tool into $BIN"
+(cd "$REPO_ROOT/producer" && go build -trimpath -o "$BIN/producer" .)
+(cd "$REPO_ROOT/consumer" && go build -trimpath -o "$BIN/consumer" .)
+(cd "$REPO_ROOT/e2e" && go build -trimpath -o "$BIN/broker" ./bench/cmd/broker && go build -trimpath -o "$BIN/bench" ./bench/cmd/bench)
+
+# --- data -------------------------------------------------------------------
+"$BIN/bench" gen -templates "$TEMPLATES" -n "$N" -out "$DIR/statuses.jsonl" -keyed "$DIR/statuses.tsv"
+
+# --- kfake --------------------------------------------------------------------
+rm -f "$DIR/broker.addr"
+"$BIN/broker" -addr-file "$DIR/broker.addr" >"$DIR/broker.log" 2>&1 &
+broker_pid=$!
+for _ in $(seq 100); do [[ -s "$DIR/broker.addr" ]] && break; sleep 0.1; done
+[[ -s "$DIR/broker.addr" ]] || die "the kfake broker did not start: $(cat "$DIR/broker.log")"
+KFAKE="$(cat "$DIR/broker.addr")"
+log "kfake broker on $KFAKE (pid $broker_pid)"
+
+svc_env=(-producer-env "${BENCH_PRODUCER_ENV:-}" -consumer-env "${BENCH_CONSUMER_ENV:-}")
+run() { # run LABEL BROKERS
+    "$BIN/bench" run -label "$1" -brokers "$2" -bin "$BIN" -kcat "$KCAT" -work "$DIR/work-$1" "${svc_env[@]}" \
+        -data "$DIR/statuses.jsonl" -keyed "$DIR/statuses.tsv" -templates "$TEMPLATES" \
+        -lat-seconds "$LAT_SECONDS" -lat-full "$LAT_FULL" -repeat "$REPEAT" -out "$DIR/results-$1.json"
+}
+run kfake "$KFAKE"
+if [[ -n "${KAFKA_BROKERS:-}" ]]; then
+    run kafka "$KAFKA_BROKERS"
+fi
+
+# The backlog and profile runs use one broker: the real one when there is one.
+rss_brokers="$KFAKE"
+[[ "$RSS_ON" == kafka ]] && rss_brokers="$KAFKA_BROKERS"
+
+# --- CPU profiles of the binaries (perf) ---------------------------------------
+perf_top() { # perf_top FILE: flat (self) and cumulative (children) top symbols
+    echo "self (flat):"
+    "$PERF" report -i "$1" --stdio --no-children --sort symbol -g none --percent-limit 0.7 2>/dev/null \
+        | grep -v '^#' | grep -v '^$' | sed -n '1,30p'
+    echo "cumulative (children):"
+    "$PERF" report -i "$1" --stdio --children --sort symbol -g none --percent-limit 4 2>/dev/null \
+        | grep -v '^#' | grep -v '^$' | sed -n '1,45p'
+}
+if [[ "$PROFILE" == 1 ]]; then
+    if ! command -v "$PERF" >/dev/null || ! "$PERF" record -e cpu-clock -o /dev/null -- true >/dev/null 2>&1; then
+        log "perf is missing or not allowed here (perf_event_paranoid): skipping the binaries' profiles"
+    else
+        "$BIN/bench" profile -label "$RSS_ON" -brokers "$rss_brokers" -bin "$BIN" -perf "$PERF" -work "$DIR/profiles" \
+            "${svc_env[@]}" -data "$DIR/statuses.jsonl"
+        for svc in producer consumer; do
+            perf_top "$DIR/profiles/$RSS_ON-$svc.perf.data" >"$DIR/profiles/$svc-perf.txt"
+        done
+    fi
+fi
+
+# --- peak RSS on a large backlog ----------------------------------------------
+if [[ "$BACKLOG" -gt 0 ]]; then
+    rm -f "$DIR/statuses.jsonl" "$DIR/statuses.tsv" # room on the disk
+    "$BIN/bench" gen -templates "$TEMPLATES" -n "$BACKLOG" -seed 2 -out "$DIR/backlog.jsonl"
+    with_kcat=true
+    [[ "$RSS_KCAT" == 1 ]] || with_kcat=false
+    "$BIN/bench" rss -label "$RSS_ON" -brokers "$rss_brokers" -bin "$BIN" -kcat "$KCAT" -work "$DIR/work-rss" "${svc_env[@]}" \
+        -data "$DIR/backlog.jsonl" -with-kcat="$with_kcat" -out "$DIR/results-rss.json"
+    rm -f "$DIR/backlog.jsonl"
+fi
+
+# The broker is no longer needed.
+kill -TERM "$broker_pid" 2>/dev/null || true
+wait "$broker_pid" 2>/dev/null || true
+broker_pid=
+
+# --- Go micro-benchmarks ----------------------------------------------------------
+if [[ "$MICRO" == 1 ]]; then
+    : >"$DIR/profiles/micro.txt"
+    for m in producer consumer; do
+        # -cpuprofile takes one package at a time: every package with a benchmark.
+        for pkg in $(cd "$REPO_ROOT/$m" && grep -rl --include='*_test.go' '^func Benchmark' . | xargs -rn1 dirname | sort -u); do
+            name="$m-$(echo "${pkg#./}" | tr / -)"
+            log "go test -bench in $m/$pkg"
+            (cd "$REPO_ROOT/$m" && go test -run '^$' -bench . -benchmem -count 1 \
+                -cpuprofile "$DIR/profiles/$name.cpu.pprof" -o "$DIR/profiles/$name.test" "$pkg") >>"$DIR/profiles/micro.txt" 2>&1
+            {
+                echo "== go tool pprof -top $name.cpu.pprof"
+                go tool pprof -top -nodecount 20 "$DIR/profiles/$name.test" "$DIR/profiles/$name.cpu.pprof" 2>/dev/null | sed -n '1,30p'
+            } >>"$DIR/profiles/micro.txt"
+            rm -f "$DIR/profiles/$name.test"
+        done
+    done
+fi
+
+# --- report ---------------------------------------------------------------------
+kfake_version="$(cd "$REPO_ROOT/e2e" && go list -m -f '{{.Version}}' github.com/twmb/franz-go/pkg/kfake)"
+desc="**kfake** = franz-go's in-process Kafka-protocol broker ($kfake_version), in memory, as its own process"
+if [[ -n "${KAFKA_BROKERS:-}" ]]; then
+    kafka_version="$(sed -nE 's/^[[:space:]]*image:[[:space:]]*["'\'']?apache\/kafka:([0-9][0-9A-Za-z.-]*).*$/\1/p' "$REPO_ROOT/docker-compose.kafka.yml" | sed -n 1p)"
+    desc="$desc; **kafka** = ${BENCH_KAFKA_DESC:-Apache Kafka $kafka_version, one KRaft node (scripts/kafka-local.sh), at $KAFKA_BROKERS}"
+fi
+echo
+if [[ "$MICRO" == 1 ]]; then
+    echo "## Go micro-benchmarks (allocations per op; an op is a batch: 1,000 records for archive.BenchmarkAppend, 100 for spool)"
+    grep -E '^(Benchmark|pkg:)' "$DIR/profiles/micro.txt" || true
+    echo
+fi
+for svc in producer consumer; do
+    if [[ -f "$DIR/profiles/$svc-perf.txt" ]]; then
+        echo "## CPU profile of the $svc binary (perf, $RSS_ON broker, $N statuses)"
+        cat "$DIR/profiles/$svc-perf.txt"
+        echo
+    fi
+done
+echo "## Results"
+echo
+files=()
+for f in kfake kafka rss; do [[ -f "$DIR/results-$f.json" ]] && files+=("$DIR/results-$f.json"); done
+load_end="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
+"$BIN/bench" report -kcat "$KCAT" -brokers-desc "$desc" -revision "$revision" \
+    -load "$load_start at the start, $load_end at the end (1, 5, 15 min)" -out "$DIR/results.md" "${files[@]}"
+echo
+log "done in $((SECONDS - t0))s; table in $DIR/results.md, logs in $DIR/work-*, profiles in $DIR/profiles"
