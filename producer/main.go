@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -102,6 +103,9 @@ func isTerminal(f *os.File) bool {
 }
 
 func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *replay.Terminal) error {
+	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimit > 0 {
+		debug.SetMemoryLimit(cfg.MemoryLimit) // bounds the heap's growth between collections
+	}
 	kafkaconn.UseSmallZstd() // 1 MiB zstd windows: most of the memory a service uses otherwise
 	log.Info("producer starting", "version", version, "config", cfg)
 

@@ -49,7 +49,7 @@ type Config struct {
 	KafkaGroupID           string           `envconfig:"KAFKA_GROUP_ID" default:"tweetpipe-archiver" desc:"consumer group; instances with the same id share the partitions"`
 	KafkaSessionTimeout    time.Duration    `envconfig:"KAFKA_SESSION_TIMEOUT" default:"10s" desc:"a member that stops heartbeating (crash, SIGKILL) keeps its partitions this long (6s-300s)"`
 	KafkaRebalanceTimeout  time.Duration    `envconfig:"KAFKA_REBALANCE_TIMEOUT" default:"30s" desc:"how long members get to finish their batch and rejoin during a rebalance"`
-	KafkaFetchMaxBytes     int              `envconfig:"KAFKA_FETCH_MAX_BYTES" default:"10485760" desc:"most bytes one fetch request returns per partition"`
+	KafkaFetchMaxBytes     int              `envconfig:"KAFKA_FETCH_MAX_BYTES" default:"2097152" desc:"most bytes one fetch request returns per partition"`
 	KafkaFetchMaxWait      time.Duration    `envconfig:"KAFKA_FETCH_MAX_WAIT" default:"500ms" desc:"how long the broker holds a fetch waiting for data"`
 	KafkaTLS               kafkaconn.Switch `envconfig:"KAFKA_TLS" default:"off" desc:"on: connect to Kafka over TLS"`
 	KafkaTLSCAFile         string           `envconfig:"KAFKA_TLS_CA_FILE" desc:"PEM file of the CA that signed the brokers' certificates (empty: the system's)"`
@@ -72,6 +72,7 @@ type Config struct {
 	OutputCompression string        `envconfig:"OUTPUT_COMPRESSION" default:"none" desc:"none, gzip or zstd, applied when a file is closed"`
 
 	HTTPAddr         string        `envconfig:"HTTP_ADDR" default:":8080" desc:"address of /healthz, /readyz and /metrics (empty: off)"`
+	MemoryLimit      int64         `envconfig:"MEMORY_LIMIT" default:"83886080" desc:"soft memory limit in bytes (Go's GOMEMLIMIT, which wins when set); the garbage collector works harder near it (0: none)"`
 	LogLevel         string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat        string        `envconfig:"LOG_FORMAT" default:"auto" desc:"json, text, or auto (text on a terminal, json otherwise)"`
 	ProgressInterval time.Duration `envconfig:"PROGRESS_INTERVAL" default:"10s" desc:"how often progress (rates, totals) is logged (0: never)"`
@@ -220,6 +221,9 @@ func (c Config) Validate() error {
 	}
 	if c.ProgressInterval < 0 {
 		bad("PROGRESS_INTERVAL=%s: must be 0 (never) or positive", c.ProgressInterval)
+	}
+	if c.MemoryLimit != 0 && c.MemoryLimit < 16<<20 {
+		bad("MEMORY_LIMIT=%d: accepts 0 (none) or 16777216 (16 MiB) and more", c.MemoryLimit)
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT=%s: must be positive", c.ShutdownTimeout)

@@ -69,7 +69,7 @@ type Config struct {
 	KafkaStartupTimeout    time.Duration    `envconfig:"KAFKA_STARTUP_TIMEOUT" default:"2m" desc:"how long to wait for the broker at start before giving up (0: forever)"`
 	SpoolDir               string           `envconfig:"SPOOL_DIR" desc:"while Kafka is unreachable and PENDING_MAX is reached, records are spooled here and sent in order when it returns (empty: off, the source waits)"`
 	SpoolMaxBytes          int64            `envconfig:"SPOOL_MAX_BYTES" default:"1073741824" desc:"most bytes the spool may hold; beyond, the source waits"`
-	PendingMax             int              `envconfig:"PENDING_MAX" default:"10000" desc:"messages held in memory waiting for Kafka before the source is paused"`
+	PendingMax             int              `envconfig:"PENDING_MAX" default:"2000" desc:"messages held in memory waiting for Kafka before the source is paused"`
 
 	Source   string `envconfig:"SOURCE" default:"synthetic" desc:"synthetic, replay, twitter, xv2 or jetstream"`
 	StateDir string `envconfig:"STATE_DIR" default:"./state" desc:"where resumable sources (replay, jetstream) keep the position Kafka acknowledged"`
@@ -109,6 +109,7 @@ type Config struct {
 	JetstreamRewind       time.Duration `envconfig:"JETSTREAM_REWIND" default:"5s" desc:"a reconnection resumes this long before the last acknowledged event"`
 	JetstreamStallTimeout time.Duration `envconfig:"JETSTREAM_STALL_TIMEOUT" default:"60s" desc:"no message for this long means the connection is dead"`
 
+	MemoryLimit      int64         `envconfig:"MEMORY_LIMIT" default:"83886080" desc:"soft memory limit in bytes (Go's GOMEMLIMIT, which wins when set); the garbage collector works harder near it (0: none)"`
 	LogLevel         string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat        string        `envconfig:"LOG_FORMAT" default:"auto" desc:"json, text, or auto (text on a terminal, json otherwise)"`
 	ProgressInterval time.Duration `envconfig:"PROGRESS_INTERVAL" default:"10s" desc:"how often progress (rates, totals) is logged (0: never)"`
@@ -320,6 +321,9 @@ func (c Config) Validate() error {
 	}
 	if c.ProgressInterval < 0 {
 		bad("PROGRESS_INTERVAL=%s: must be 0 (never) or positive", c.ProgressInterval)
+	}
+	if c.MemoryLimit != 0 && c.MemoryLimit < 16<<20 {
+		bad("MEMORY_LIMIT=%d: accepts 0 (none) or 16777216 (16 MiB) and more", c.MemoryLimit)
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT=%s: must be positive", c.ShutdownTimeout)
