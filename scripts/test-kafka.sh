@@ -77,7 +77,10 @@ else
     if [[ -z "${TWEETPIPE_SKIP_PRODUCTION:-}" ]]; then
         started_secure=yes
         # start-secure prints `export KAFKA_BROKERS=... KAFKA_TLS_CA_FILE=... KAFKA_SASL_PASSWORD=...`
-        secure_env="$("$KAFKA_LOCAL" start-secure | tee /dev/stderr | sed -n 's/^export //p' | tail -n 1)"
+        # (not `tee /dev/stderr`: reopening stderr by name truncates a log file)
+        secure_out="$("$KAFKA_LOCAL" start-secure)"
+        echo "$secure_out"
+        secure_env="$(sed -n 's/^export //p' <<<"$secure_out" | tail -n 1)"
         for kv in $secure_env; do
             case "$kv" in
                 KAFKA_BROKERS=*) export KAFKA_SECURE_BROKERS="${kv#*=}" ;;
@@ -87,7 +90,9 @@ else
         done
         [[ -n "${KAFKA_SECURE_BROKERS:-}" ]] || { log "start-secure printed no broker address"; exit 1; }
         started_cluster=yes
-        cluster_env="$("$KAFKA_LOCAL" start-cluster | tee /dev/stderr | sed -n 's/^export KAFKA_BROKERS=//p' | tail -n 1)"
+        cluster_out="$("$KAFKA_LOCAL" start-cluster)"
+        echo "$cluster_out"
+        cluster_env="$(sed -n 's/^export KAFKA_BROKERS=//p' <<<"$cluster_out" | tail -n 1)"
         [[ -n "$cluster_env" ]] || { log "start-cluster printed no broker addresses"; exit 1; }
         export KAFKA_CLUSTER_BROKERS="$cluster_env"
         log "SASL_SSL broker at $KAFKA_SECURE_BROKERS, three-broker cluster at $KAFKA_CLUSTER_BROKERS"
