@@ -301,8 +301,11 @@ func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, 
 	}
 	log.Info("partition assigned", "offset", start, "committed", a.Offset, "checkpoint", p.NextOffset())
 
-	l := loop{r: r, log: log, gen: gen, p: p, topic: topic, partition: a.ID, b: batch.New(r.cfg.Batch), next: start}
-	l.counts = r.Stats.Topic(topic)
+	l := loop{r: r, log: log, gen: gen, p: p, topic: topic, partition: a.ID, b: batch.New(r.cfg.Batch), next: start,
+		counts: r.Stats.Topic(topic), lag: &atomic.Int64{}}
+	r.Stats.lags.Store(partitionKey{topic, a.ID}, l.lag)
+	defer r.Stats.lags.Delete(partitionKey{topic, a.ID})
+	defer l.setLag(0)
 	for ctx.Err() == nil {
 		rd := r.newReader(log, topic, a.ID)
 		if err := rd.SetOffset(l.next); err != nil {
@@ -314,8 +317,6 @@ func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, 
 		l.run(ctx, rd) // returns when ctx ends, or when the reader stalled
 		rd.Close()
 	}
-	defer r.Stats.lags.Delete(partitionKey{topic, a.ID})
-	defer l.setLag(0)
 	// Stopping: write and commit what is held, bounded by the shutdown timeout.
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout)
 	defer fcancel()
@@ -423,8 +424,8 @@ type loop struct {
 	partition int
 	b         *batch.Batcher
 	recs      []archive.Record
-	committed int64 // next offset committed to Kafka
-	lag       int64 // messages behind the high water mark at the last fetch
+	committed int64         // next offset committed to Kafka
+	lag       *atomic.Int64 // messages behind the high water mark at the last fetch (in Stats.lags)
 	counts    *TopicCounts
 	next      int64     // offset of the next message to fetch (kafka.FirstOffset at first)
 	lastFetch time.Time // when a message last arrived (or the reader started)
@@ -515,19 +516,10 @@ func isStatus(headers []kafka.Header) bool {
 	return false
 }
 
-// setLag keeps Stats.Lag the sum of every owned partition's lag, and the
-// partition's own for metrics.
+// setLag records the partition's lag (its gauge in Stats.lags, registered once
+// when the partition loop starts) and keeps Stats.Lag the sum over owned partitions.
 func (l *loop) setLag(lag int64) {
-	l.r.Stats.Lag.Add(lag - l.lag)
-	l.lag = lag
-	key := partitionKey{l.topic, l.partition}
-	if v, ok := l.r.Stats.lags.Load(key); ok {
-		v.(*atomic.Int64).Store(lag)
-		return
-	}
-	v := &atomic.Int64{}
-	v.Store(lag)
-	l.r.Stats.lags.Store(key, v)
+	l.r.Stats.Lag.Add(lag - l.lag.Swap(lag))
 }
 
 // flush writes the held records (append, fsync, checkpoint), retrying until
