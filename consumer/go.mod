@@ -3,12 +3,12 @@ module github.com/tweetpipe/tweetpipe/consumer
 go 1.26.8
 
 require (
+	github.com/goccy/go-json v0.12.0
 	github.com/kelseyhightower/envconfig v1.4.0
 	github.com/klauspost/compress v1.20.4
 	github.com/prometheus/client_golang v1.23.2
 	github.com/segmentio/kafka-go v0.4.51
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c
-	github.com/valyala/fastjson v1.6.10
 	golang.org/x/sync v0.25.0
 )
 

@@ -24,7 +24,8 @@
 #   BENCH_RSS_ON       kfake or kafka: the broker of the backlog run
 #                      (default: kafka when KAFKA_BROKERS is set, else kfake)
 #   BENCH_RSS_KCAT     1: also run kcat on the backlog, for its RSS (default 1)
-#   BENCH_REPEAT       throughput runs of each program, the fastest kept (default 2)
+#   BENCH_REPEAT       throughput runs of each program, the fastest kept (default 2);
+#                      the first round runs tweetpipe first, the second kcat, and so on
 #   BENCH_LAT_SECONDS  length of the 50 posts/s latency runs (default 30)
 #   BENCH_LAT_FULL     statuses in the full-speed latency runs (default 20000)
 #   BENCH_PROFILE      1: perf profiles of the binaries, on the BENCH_RSS_ON broker (default 1)

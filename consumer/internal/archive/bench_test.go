@@ -59,3 +59,22 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCheckValue is the per-record validation of Append (UTF-8, line
+// breaks, JSON) on values of about 4 KB; MB/s counts value bytes.
+func BenchmarkCheckValue(b *testing.B) {
+	vals := tweetValues(1000, 4096)
+	var size int64
+	for _, v := range vals {
+		size += int64(len(v))
+	}
+	b.SetBytes(size / int64(len(vals)))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if reason := checkValue(vals[i%len(vals)]); reason != "" {
+			b.Fatalf("value %d: %s", i, reason)
+		}
+		i++
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -31,6 +33,13 @@ func TestCheckValue(t *testing.T) {
 		{"trailing newline", "{\"id\":1}\n", ReasonLineBreak},
 		{"raw carriage return", "{\"id\":1}\r", ReasonLineBreak},
 		{"only whitespace", "   ", ReasonInvalidJSON},
+		{"raw control byte inside a string", "{\"a\":\"\x01\"}", ReasonInvalidJSON},
+		{"raw tab inside a string", "{\"a\":\"\t\"}", ReasonInvalidJSON},
+		{"control bytes and a newline", "{\"a\":\"\x01\"}\n", ReasonLineBreak},
+		{"nested 10,000 deep", strings.Repeat("[", 10000) + strings.Repeat("]", 10000), ""},
+		// Deeper than encoding/json's limit: dead-lettered, and no stack
+		// overflow (fastjson's validator crashed the process at 2,000,000).
+		{"nested 3,000,000 deep", strings.Repeat("[", 3000000) + strings.Repeat("]", 3000000), ReasonInvalidJSON},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,6 +109,32 @@ func FuzzValidJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if got, want := validJSON(b), json.Valid(b); got != want {
 			t.Fatalf("validJSON(%q) = %v; encoding/json says %v", b, got, want)
+		}
+	})
+}
+
+// FuzzHasControl: the word-at-a-time scan finds a byte below 0x20 exactly
+// when a byte loop does, wherever it sits and whatever surrounds it.
+func FuzzHasControl(f *testing.F) {
+	for _, s := range []string{"", "a", "\x1f", " ", "\x20\x20\x20\x20\x20\x20\x20\x20\x1f", "\xff\xff\xff\xff\xff\xff\xff\xff\x00",
+		"héllo wörld 🐦 \x7f\x80\x9f\xa0", "12345678\n", "1234567\r", "\x00\x00\x00\x00\x00\x00\x00\x00"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want := slices.ContainsFunc(b, func(c byte) bool { return c < 0x20 })
+		if got := hasControl(b); got != want {
+			t.Fatalf("hasControl(%q) = %v; a byte loop says %v", b, got, want)
+		}
+		// Every alignment of every byte value at every position of a word.
+		for i := range min(len(b), 8) {
+			for c := range 256 {
+				v := slices.Clone(b)
+				v[i] = byte(c)
+				want := slices.ContainsFunc(v, func(c byte) bool { return c < 0x20 })
+				if got := hasControl(v); got != want {
+					t.Fatalf("hasControl(%q) = %v; a byte loop says %v", v, got, want)
+				}
+			}
 		}
 	})
 }

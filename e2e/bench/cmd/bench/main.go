@@ -193,46 +193,72 @@ func cmdRun(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		m, err := r.produce(ctx, topic, abs, n, b)
-		if err != nil {
-			return fmt.Errorf("producer: %w", err)
-		}
-		logRate(r.label, m)
-		keepFastest(&res.Produce[0], m)
-		if backlog == "" {
-			backlog = topic
-		} else {
-			r.drop(topic)
-		}
-		for j, withKey := range []bool{true, false} {
-			t, err := r.topic(ctx, "b")
+		produceTweetpipe := func() error {
+			m, err := r.produce(ctx, topic, abs, n, b)
 			if err != nil {
-				return err
-			}
-			file := abs
-			if withKey {
-				file = *keyed
-			}
-			m, err := r.kcatProduce(ctx, t, file, withKey, n, b)
-			if err != nil {
-				return fmt.Errorf("kcat -P: %w", err)
+				return fmt.Errorf("producer: %w", err)
 			}
 			logRate(r.label, m)
-			keepFastest(&res.Produce[1+j], m)
-			r.drop(t)
+			keepFastest(&res.Produce[0], m)
+			if backlog == "" {
+				backlog = topic
+			} else {
+				r.drop(topic)
+			}
+			return nil
 		}
-		m, err = r.consume(ctx, backlog, n, b)
-		if err != nil {
-			return fmt.Errorf("consumer: %w", err)
+		produceKcat := func() error {
+			for j, withKey := range []bool{true, false} {
+				t, err := r.topic(ctx, "b")
+				if err != nil {
+					return err
+				}
+				file := abs
+				if withKey {
+					file = *keyed
+				}
+				m, err := r.kcatProduce(ctx, t, file, withKey, n, b)
+				if err != nil {
+					return fmt.Errorf("kcat -P: %w", err)
+				}
+				logRate(r.label, m)
+				keepFastest(&res.Produce[1+j], m)
+				r.drop(t)
+			}
+			return nil
 		}
-		logRate(r.label, m)
-		keepFastest(&res.Consume[0], m)
-		m, err = r.kcatConsume(ctx, backlog, n, b)
-		if err != nil {
-			return fmt.Errorf("kcat -C: %w", err)
+		consumeTweetpipe := func() error {
+			m, err := r.consume(ctx, backlog, n, b)
+			if err != nil {
+				return fmt.Errorf("consumer: %w", err)
+			}
+			logRate(r.label, m)
+			keepFastest(&res.Consume[0], m)
+			return nil
 		}
-		logRate(r.label, m)
-		keepFastest(&res.Consume[1], m)
+		consumeKcat := func() error {
+			m, err := r.kcatConsume(ctx, backlog, n, b)
+			if err != nil {
+				return fmt.Errorf("kcat -C: %w", err)
+			}
+			logRate(r.label, m)
+			keepFastest(&res.Consume[1], m)
+			return nil
+		}
+		// Every second round runs kcat first: a program that writes right after
+		// another's output was deleted reuses its freed memory, which on a
+		// virtual machine is several times cheaper than memory touched for
+		// the first time (480 MB written: 0.09 s of system time against 1.5
+		// s here), so a fixed order would favour whoever goes second.
+		order := []func() error{produceTweetpipe, produceKcat, consumeTweetpipe, consumeKcat}
+		if i%2 == 1 {
+			order = []func() error{produceKcat, produceTweetpipe, consumeKcat, consumeTweetpipe}
+		}
+		for _, step := range order {
+			if err := step(); err != nil {
+				return err
+			}
+		}
 		if *repeat > 1 {
 			logf("[%s] round %d of %d done", r.label, i+1, *repeat)
 		}
