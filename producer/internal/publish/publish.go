@@ -101,12 +101,16 @@ type item struct {
 type Publisher struct {
 	cfg    Config
 	log    *slog.Logger
-	w      *kafka.Writer
+	w      *kafka.Writer // async: the memory queue's batches (flight.go)
+	sw     *kafka.Writer // synchronous: writes again what failed, and the spool
 	queue  chan item
 	closed chan struct{}
 	Stats  *Stats
 
 	invalidLogged int
+
+	flights  chan *flight  // handed to kafka-go, in order, for the acker
+	inflight chan struct{} // one token per flight not yet acknowledged
 
 	spool      *spool.Spool
 	spoolKick  chan struct{} // a record was spooled: Run looks at the spool
@@ -129,38 +133,48 @@ func New(cfg Config, stats *Stats, log *slog.Logger) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &kafka.Writer{
-		Addr: kafka.TCP(cfg.Brokers...),
-		// Every message names its topic (statuses or control).
-		Balancer: &kafka.Murmur2Balancer{}, // same partition for a key as Java clients
-		// kafka-go's default is RequireNone: fire and forget. The guarantee
-		// needs every in-sync replica to hold a message before it counts.
-		RequiredAcks: kafka.RequireAll,
-		// kafka-go's default linger is 1 s; a synchronous call waits for it
-		// whenever a partition's batch is not full.
-		BatchTimeout: cfg.BatchTimeout,
-		BatchSize:    cfg.BatchSize,
-		BatchBytes:   cfg.BatchBytes,
-		Compression:  codec,
-		WriteTimeout: cfg.WriteTimeout,
-		ReadTimeout:  cfg.WriteTimeout,
-		// A few quick retries inside kafka-go; Run retries for ever on top.
-		MaxAttempts:            3,
-		WriteBackoffMin:        100 * time.Millisecond,
-		WriteBackoffMax:        time.Second,
-		AllowAutoTopicCreation: false, // EnsureTopics creates them with the configured partitions
-		Transport:              cfg.Transport,
+	writer := func() *kafka.Writer {
+		return &kafka.Writer{
+			Addr: kafka.TCP(cfg.Brokers...),
+			// Every message names its topic (statuses or control).
+			Balancer: &kafka.Murmur2Balancer{}, // same partition for a key as Java clients
+			// kafka-go's default is RequireNone: fire and forget. The guarantee
+			// needs every in-sync replica to hold a message before it counts.
+			RequiredAcks: kafka.RequireAll,
+			// kafka-go's default linger is 1 s; a synchronous call waits for it
+			// whenever a partition's batch is not full.
+			BatchTimeout: cfg.BatchTimeout,
+			BatchSize:    cfg.BatchSize,
+			BatchBytes:   cfg.BatchBytes,
+			Compression:  codec,
+			WriteTimeout: cfg.WriteTimeout,
+			ReadTimeout:  cfg.WriteTimeout,
+			// A few quick retries inside kafka-go; the acker retries for ever on top.
+			MaxAttempts:            3,
+			WriteBackoffMin:        100 * time.Millisecond,
+			WriteBackoffMax:        time.Second,
+			AllowAutoTopicCreation: false, // EnsureTopics creates them with the configured partitions
+			Transport:              cfg.Transport,
+		}
 	}
+	// Batches in flight: enough to keep every partition's connection busy
+	// while the oldest is acknowledged, and no more than PENDING_MAX records
+	// beyond the queue's (at least two).
+	maxFlights := max(2, cfg.PendingMax/max(1, cfg.BatchSize))
 	p := &Publisher{
 		cfg:       cfg,
 		log:       log,
-		w:         w,
+		w:         writer(),
+		sw:        writer(),
+		flights:   make(chan *flight, maxFlights),
+		inflight:  make(chan struct{}, maxFlights),
 		Stats:     stats,
 		queue:     make(chan item, cfg.PendingMax),
 		closed:    make(chan struct{}),
 		spool:     cfg.Spool,
 		spoolKick: make(chan struct{}, 1),
 	}
+	p.w.Async, p.w.Completion = true, p.completed
 	if p.spool != nil && !p.spool.Empty() {
 		// An earlier run's records: they go first, and what comes now
 		// queues behind them.
@@ -295,15 +309,40 @@ func (p *Publisher) Close() {
 // with records not acknowledged, they are spooled if a spool is configured
 // (nothing is lost), else Run returns an error saying how many.
 func (p *Publisher) Run(ctx context.Context) error {
-	defer p.w.Close()
-	batch := make([]item, 0, p.cfg.BatchSize)
+	ackCtx, stopAcker := context.WithCancel(ctx)
+	defer stopAcker()
+	acked := make(chan []item, 1)
+	go func() { acked <- p.acker(ackCtx) }()
+	held, err := p.dispatchLoop(ctx)
+	if err != nil && !errors.Is(err, errStopped) {
+		stopAcker() // a fatal error: do not wait for Kafka
+	}
+	close(p.flights)
+	inFlight := <-acked
+	p.closeWriters(ctx)
+	switch {
+	case err != nil && !errors.Is(err, errStopped):
+		return err
+	case err != nil || inFlight != nil:
+		return p.abandoned(ctx, append(inFlight, held...))
+	}
+	return nil
+}
+
+// dispatchLoop hands the queue's records to kafka-go in batches, and drains
+// the spool when it holds records, until Close and nothing is left. On a
+// stop it returns errStopped and the batch it had not handed over yet.
+func (p *Publisher) dispatchLoop(ctx context.Context) ([]item, error) {
 	for {
 		// The memory queue holds older records than the spool: it goes first.
-		batch = p.fill(batch[:0])
+		batch := p.fill(make([]item, 0, p.cfg.BatchSize))
 		if len(batch) == 0 {
 			if p.spoolPending() {
+				if err := p.waitIdle(ctx); err != nil {
+					return nil, err
+				}
 				if err := p.drainSpool(ctx); err != nil {
-					return err
+					return nil, err
 				}
 				continue
 			}
@@ -314,20 +353,29 @@ func (p *Publisher) Run(ctx context.Context) error {
 				continue
 			case <-p.closed:
 				if len(p.queue) == 0 && !p.spoolPending() {
-					return nil
+					return nil, nil
 				}
 				continue
 			case <-ctx.Done():
-				return p.abandoned(ctx, nil)
+				return nil, errStopped
 			}
 		}
-		if err := p.write(ctx, batch); err != nil {
-			if errors.Is(err, errStopped) {
-				return p.abandoned(ctx, batch)
-			}
-			return err
+		if err := p.dispatch(ctx, batch); err != nil {
+			return batch, err
 		}
 	}
+}
+
+// closeWriters closes the writers. On a stop the async one may still be
+// trying a dead broker; its records are spooled or reported by then, so
+// its close is not waited for.
+func (p *Publisher) closeWriters(ctx context.Context) {
+	if ctx.Err() != nil {
+		go p.w.Close()
+	} else {
+		p.w.Close()
+	}
+	p.sw.Close()
 }
 
 // fill adds queued records to batch, without waiting, up to BatchSize.
@@ -360,8 +408,9 @@ func (p *Publisher) abandoned(ctx context.Context, held []item) error {
 // errStopped is write's answer when ctx ended before Kafka took the batch.
 var errStopped = errors.New("stopped before Kafka acknowledged the batch")
 
-// write sends batch until Kafka acknowledged every message, retrying only
-// the ones that failed, then acknowledges them to the source in order.
+// write sends batch synchronously until Kafka acknowledged every message,
+// retrying only the ones that failed, then acknowledges them to the source
+// in order.
 func (p *Publisher) write(ctx context.Context, batch []item) error {
 	todo := make([]int, 0, len(batch)) // indexes into batch still to write
 	for i, it := range batch {
@@ -369,15 +418,30 @@ func (p *Publisher) write(ctx context.Context, batch []item) error {
 			todo = append(todo, i)
 		}
 	}
+	started := time.Now()
+	if err := p.send(ctx, batch, todo); err != nil {
+		return err
+	}
+	if p.cfg.ObserveBatch != nil && len(todo) > 0 {
+		p.cfg.ObserveBatch(time.Since(started))
+	}
+	p.acknowledge(batch)
+	return nil
+}
+
+// send writes batch[i] for each i in todo with the synchronous writer until
+// Kafka took them all, retrying only the ones that failed, with backoff; a
+// message Kafka refuses as too large is dropped (marked drop). It returns
+// errStopped when ctx ends first.
+func (p *Publisher) send(ctx context.Context, batch []item, todo []int) error {
 	msgs := make([]kafka.Message, 0, len(todo))
 	backoff := 100 * time.Millisecond
-	started := time.Now()
 	for attempt := 1; len(todo) > 0; attempt++ {
 		msgs = msgs[:0]
 		for _, i := range todo {
 			msgs = append(msgs, batch[i].msg)
 		}
-		err := p.w.WriteMessages(ctx, msgs...)
+		err := p.sw.WriteMessages(ctx, msgs...)
 		if err == nil {
 			p.Stats.Connected.Store(true)
 			if attempt > 1 {
@@ -431,9 +495,12 @@ func (p *Publisher) write(ctx context.Context, batch []item) error {
 		}
 		backoff = min(backoff*2, 10*time.Second)
 	}
-	if p.cfg.ObserveBatch != nil && len(msgs) > 0 {
-		p.cfg.ObserveBatch(time.Since(started))
-	}
+	return nil
+}
+
+// acknowledge counts batch's records as sent (those not dropped) and
+// acknowledges each to its source, in order.
+func (p *Publisher) acknowledge(batch []item) {
 	for _, it := range batch {
 		if !it.drop {
 			if it.msg.Topic == p.cfg.Topic {
@@ -449,7 +516,6 @@ func (p *Publisher) write(ctx context.Context, batch []item) error {
 		}
 		p.Stats.Pending.Add(-1)
 	}
-	return nil
 }
 
 // sameMessage reports whether a and b share their value's bytes: kafka-go

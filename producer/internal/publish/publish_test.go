@@ -10,11 +10,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 )
@@ -318,4 +321,88 @@ func TestTooLargeDropped(t *testing.T) {
 	if len(keys) != 2 || !keys["1"] || !keys["2"] {
 		t.Fatalf("delivered %v; want statuses 1 and 2", keys)
 	}
+}
+
+// TestFailedRequestsWrittenAgain: produce requests the broker refuses after
+// kafka-go's own attempts (a non-retriable error on a few requests, while
+// later batches are in flight) are written again; every message is in
+// Kafka once and every record is acknowledged once, in order.
+func TestFailedRequestsWrittenAgain(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	brokers := c.ListenAddrs()
+	ensure(t, brokers, "tweets", "tweets.control")
+	var requests, refused atomic.Int32
+	c.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if requests.Add(1)%4 != 0 || refused.Load() >= 5 {
+			return nil, nil, false
+		}
+		refused.Add(1)
+		req := kreq.(*kmsg.ProduceRequest)
+		resp := req.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.InvalidRecord.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+
+	cfg := testConfig(brokers)
+	cfg.PendingMax = 400 // four flights of 100
+	p, err := New(cfg, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background()) }()
+	const n = 3000
+	var mu sync.Mutex
+	var acked []int
+	for i := range n {
+		v := fmt.Sprintf(`{"id_str":"%d","text":"t","user":{}}`, i)
+		if err := p.Emit(context.Background(), source.Record{Value: []byte(v), Ack: func() {
+			mu.Lock()
+			acked = append(acked, i)
+			mu.Unlock()
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if refused.Load() == 0 {
+		t.Fatal("the broker refused no produce request: the test tested nothing")
+	}
+	got := readAll(t, brokers, "tweets", 3)
+	count := map[string]int{}
+	for _, m := range got {
+		count[string(m.Key)]++
+	}
+	if len(got) != n || len(count) != n {
+		t.Fatalf("got %d messages, %d distinct keys; want %d of each", len(got), len(count), n)
+	}
+	inOrder := len(acked) == n
+	for i := 0; inOrder && i < n; i++ {
+		inOrder = acked[i] == i
+	}
+	if !inOrder {
+		t.Fatalf("acknowledgements not each once in order: %d of them, first %v", len(acked), acked[:min(len(acked), 20)])
+	}
+	if p.Stats.Retries.Load() == 0 || p.Stats.WriteErrors.Load() == 0 {
+		t.Fatalf("retries = %d, write errors = %d; want both > 0", p.Stats.Retries.Load(), p.Stats.WriteErrors.Load())
+	}
+	t.Logf("%d produce requests, %d refused; %d messages written again", requests.Load(), refused.Load(), p.Stats.Retries.Load())
 }
