@@ -302,10 +302,19 @@ func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, 
 	log.Info("partition assigned", "offset", start, "committed", a.Offset, "checkpoint", p.NextOffset())
 
 	l := loop{r: r, log: log, gen: gen, p: p, topic: topic, partition: a.ID, b: batch.New(r.cfg.Batch), next: start,
-		counts: r.Stats.Topic(topic), lag: &atomic.Int64{}}
+		counts: r.Stats.Topic(topic), lag: &atomic.Int64{},
+		work: make(chan []archive.Record), spare: make(chan []archive.Record, 1)}
 	r.Stats.lags.Store(partitionKey{topic, a.ID}, l.lag)
 	defer r.Stats.lags.Delete(partitionKey{topic, a.ID})
 	defer l.setLag(0)
+
+	// The writer outlives ctx by up to the shutdown timeout, to finish
+	// what is held when the partition is revoked or the service stops.
+	wctx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWriter()
+	written := make(chan bool, 1)
+	go func() { written <- l.write(wctx) }()
+
 	for ctx.Err() == nil {
 		rd := r.newReader(log, topic, a.ID)
 		if err := rd.SetOffset(l.next); err != nil {
@@ -317,10 +326,18 @@ func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, 
 		l.run(ctx, rd) // returns when ctx ends, or when the reader stalled
 		rd.Close()
 	}
-	// Stopping: write and commit what is held, bounded by the shutdown timeout.
-	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout)
-	defer fcancel()
-	if l.flush(fctx) {
+	// Stopping: write and commit what is held (the writer's batch and the
+	// one being filled), bounded by the shutdown timeout.
+	deadline := time.AfterFunc(r.cfg.ShutdownTimeout, stopWriter)
+	defer deadline.Stop()
+	if len(l.recs) > 0 {
+		select {
+		case l.work <- l.recs:
+		case <-wctx.Done():
+		}
+	}
+	close(l.work)
+	if <-written {
 		log.Info("partition released", "next_offset", l.committed)
 	}
 }
@@ -429,6 +446,14 @@ type loop struct {
 	counts    *TopicCounts
 	next      int64     // offset of the next message to fetch (kafka.FirstOffset at first)
 	lastFetch time.Time // when a message last arrived (or the reader started)
+
+	// The fetching goroutine (run) fills recs and hands full batches over
+	// work to the writing one (write), which owns p and committed, and
+	// gives the emptied slices back on spare. So the next batch is fetched,
+	// decompressed and checked while the last is written and fsynced; at
+	// most two batches are held.
+	work  chan []archive.Record
+	spare chan []archive.Record
 }
 
 // stallAfter is how long a partition may go without a message before the
@@ -436,26 +461,26 @@ type loop struct {
 // stop delivering after network errors without returning one.
 const stallAfter = 30 * time.Second
 
-// run fetches until ctx ends, flushing each batch when it is full or due,
-// and rotating idle files on time.
+// run fetches until ctx ends, handing each batch to the writer when it is
+// full or due. It returns when ctx ends, or when the reader stalled.
 func (l *loop) run(ctx context.Context, rd *kafka.Reader) {
 	nextTick := time.Now().Add(l.r.cfg.RotateCheck)
 	l.lastFetch = time.Now()
+	var wc wakeCtx
+	defer wc.stop()
 	for ctx.Err() == nil {
 		wake := nextTick
 		if d, ok := l.b.Deadline(); ok && d.Before(wake) {
 			wake = d
 		}
-		fctx, cancel := context.WithDeadline(ctx, wake)
-		m, err := rd.FetchMessage(fctx)
-		cancel()
+		m, err := rd.FetchMessage(wc.until(ctx, wake))
 		now := time.Now()
 		switch {
 		case err == nil:
 			l.r.Stats.Consumed.Add(1)
 			l.counts.Consumed.Add(1)
 			if !l.b.Fits(len(m.Value)) {
-				if !l.flush(ctx) {
+				if !l.handoff(ctx) {
 					return
 				}
 			}
@@ -473,17 +498,88 @@ func (l *loop) run(ctx context.Context, rd *kafka.Reader) {
 			l.log.Warn("fetching messages", "error", err)
 		}
 		if l.b.Full() || l.b.Due(now) {
-			if !l.flush(ctx) {
+			if !l.handoff(ctx) {
 				return
 			}
 		}
 		if !now.Before(nextTick) {
 			nextTick = now.Add(l.r.cfg.RotateCheck)
-			if err := l.p.Tick(); err != nil {
-				l.log.Error("rotating file", "error", err)
-			}
 			if now.Sub(l.lastFetch) > stallAfter && l.stalled(ctx) {
 				return // the caller starts a new reader at l.next
+			}
+		}
+	}
+}
+
+// wakeCtx is a fetch context that ends at a wake-up time, made once per
+// wake-up time rather than once per message.
+type wakeCtx struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	at     time.Time
+}
+
+func (w *wakeCtx) until(parent context.Context, at time.Time) context.Context {
+	if w.ctx == nil || !at.Equal(w.at) || w.ctx.Err() != nil {
+		w.stop()
+		w.ctx, w.cancel = context.WithDeadline(parent, at)
+		w.at = at
+	}
+	return w.ctx
+}
+
+func (w *wakeCtx) stop() {
+	if w.cancel != nil {
+		w.cancel()
+	}
+}
+
+// handoff gives the held records to the writer and starts a new batch. It
+// waits while the writer is busy with the batch before, and reports false
+// when ctx ends first (the records stay held).
+func (l *loop) handoff(ctx context.Context) bool {
+	if len(l.recs) == 0 {
+		return true
+	}
+	select {
+	case l.work <- l.recs:
+	case <-ctx.Done():
+		return false
+	}
+	select {
+	case l.recs = <-l.spare:
+	default:
+		l.recs = make([]archive.Record, 0, cap(l.recs))
+	}
+	l.b.Reset()
+	return true
+}
+
+// write writes and commits the batches run hands over, in order, and
+// rotates idle files on time, until work is closed. It reports false when
+// ctx ended before everything handed over was durable.
+func (l *loop) write(ctx context.Context) bool {
+	tick := time.NewTicker(l.r.cfg.RotateCheck)
+	defer tick.Stop()
+	for {
+		select {
+		case recs, ok := <-l.work:
+			if !ok {
+				return true
+			}
+			if !l.flush(ctx, recs) {
+				for range l.work { // let run and the stop hand over, unwritten
+				}
+				return false
+			}
+			clear(recs) // drop the values: the slice waits on spare
+			select {
+			case l.spare <- recs[:0]:
+			default:
+			}
+		case <-tick.C:
+			if err := l.p.Tick(); err != nil {
+				l.log.Error("rotating file", "error", err)
 			}
 		}
 	}
@@ -522,17 +618,17 @@ func (l *loop) setLag(lag int64) {
 	l.r.Stats.Lag.Add(lag - l.lag.Swap(lag))
 }
 
-// flush writes the held records (append, fsync, checkpoint), retrying until
-// it succeeds or ctx ends, then commits the next offset to Kafka. It reports
+// flush writes recs (append, fsync, checkpoint), retrying until it
+// succeeds or ctx ends, then commits the next offset to Kafka. It reports
 // false when ctx ended before the records were durable.
-func (l *loop) flush(ctx context.Context) bool {
-	if len(l.recs) == 0 {
+func (l *loop) flush(ctx context.Context, recs []archive.Record) bool {
+	if len(recs) == 0 {
 		return true
 	}
 	backoff := 500 * time.Millisecond
 	started := time.Now()
 	for {
-		res, err := l.p.Append(l.recs)
+		res, err := l.p.Append(recs)
 		if err == nil {
 			l.counts.Written.Add(int64(res.Written))
 			l.counts.Bytes.Add(res.Bytes)
@@ -549,7 +645,7 @@ func (l *loop) flush(ctx context.Context) bool {
 		l.r.Stats.WriteErrors.Add(1)
 		// Not committed: Kafka keeps the messages, the archive keeps its
 		// last checkpoint. Retry the same batch.
-		l.log.Error("writing batch failed; not committing, retrying", "count", len(l.recs), "retry_in", backoff, "error", err)
+		l.log.Error("writing batch failed; not committing, retrying", "count", len(recs), "retry_in", backoff, "error", err)
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
@@ -557,9 +653,7 @@ func (l *loop) flush(ctx context.Context) bool {
 		}
 		backoff = min(backoff*2, 30*time.Second)
 	}
-	next := l.recs[len(l.recs)-1].Offset + 1
-	l.recs = l.recs[:0]
-	l.b.Reset()
+	next := recs[len(recs)-1].Offset + 1
 	if err := l.gen.CommitOffsets(map[string]map[int]int64{l.topic: {l.partition: next}}); err != nil {
 		// The checkpoint already covers these offsets: a redelivery after a
 		// lost commit is skipped by the archive, never written twice.

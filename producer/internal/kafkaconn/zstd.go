@@ -12,7 +12,9 @@ import (
 // 1 MiB window and whose decoders save memory. kafka-go's keeps klauspost's
 // 8 MiB default window in each pooled encoder (about 18 MiB apiece); a
 // batch is at most KAFKA_BATCH_BYTES (1 MiB) anyway, so the ratio is the
-// same. The codec table is kafka-go's; main calls this once at start.
+// same. Its frames carry no content checksum (libzstd's default; klauspost
+// adds one unless told): the record batch's CRC-32C covers them already.
+// The codec table is kafka-go's; main calls this once at start.
 func UseSmallZstd() {
 	compress.Codecs[compress.Zstd] = &zstdCodec{}
 }
@@ -45,7 +47,7 @@ func (c *zstdCodec) NewWriter(w io.Writer) io.WriteCloser {
 	if e == nil {
 		var err error
 		e, err = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20),
-			zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithZeroFrames(true))
+			zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithZeroFrames(true), zstd.WithEncoderCRC(false))
 		if err != nil {
 			return &zstdWriter{err: err}
 		}
