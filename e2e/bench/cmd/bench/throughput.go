@@ -36,6 +36,7 @@ type measure struct {
 	Msgs          int64   `json:"msgs"`
 	Bytes         int64   `json:"bytes"`          // value bytes
 	WallS         float64 `json:"wall_s"`         // start to done
+	SteadyRate    float64 `json:"steady_rate"`    // msg/s from 10% to 90% of the messages (progress.go)
 	FirstS        float64 `json:"first_s"`        // consumer: start to the first line in the output
 	MaxRSS        int64   `json:"max_rss"`        // peak resident set, bytes
 	CPUS          float64 `json:"cpu_s"`          // user + system seconds
@@ -52,6 +53,11 @@ func (m measure) rate() float64 {
 		return 0
 	}
 	return float64(m.Msgs) / m.WallS
+}
+
+// watchTopic follows how many messages topic holds (its end offsets).
+func (r *runner) watchTopic(ctx context.Context, topic string, n int64) *steady {
+	return watchSteady(ctx, n, func(ctx context.Context) (int64, error) { return r.adm.count(ctx, topic, r.partitions) })
 }
 
 func (r *runner) topic(ctx context.Context, prefix string) (string, error) {
@@ -124,14 +130,17 @@ func (r *runner) produce(ctx context.Context, topic, path string, n int64, bytes
 		return m, err
 	}
 	sc := newScraper(addr, "tweetpipe_producer_messages_sent_total", 250*time.Millisecond)
+	st := r.watchTopic(ctx, topic, n)
 	p, err := startProc(ctx, "producer", filepath.Join(r.bin, "producer"), nil, r.producerEnv(topic, path, addr),
 		filepath.Join(r.work, "producer-"+topic+".log"), nil, nil)
 	if err != nil {
 		sc.finish()
+		st.rate(n)
 		return m, err
 	}
 	err = p.wait(r.timeout)
 	sc.finish()
+	m.SteadyRate = st.rate(n)
 	if err != nil {
 		return m, err
 	}
@@ -153,11 +162,15 @@ func (r *runner) kcatProduce(ctx context.Context, topic, file string, keyed bool
 		m.Tool = "kcat -P -l -K (keyed)"
 	}
 	args = append(args, "-l", file)
+	st := r.watchTopic(ctx, topic, n)
 	p, err := startProc(ctx, "kcat -P", r.kcat, args, nil, filepath.Join(r.work, "kcat-P-"+topic+".log"), nil, nil)
 	if err != nil {
+		st.rate(n)
 		return m, err
 	}
-	if err := p.wait(r.timeout); err != nil {
+	err = p.wait(r.timeout)
+	m.SteadyRate = st.rate(n)
+	if err != nil {
 		return m, err
 	}
 	m.WallS = p.ended.Sub(p.started).Seconds()
@@ -197,6 +210,8 @@ func (r *runner) consume(ctx context.Context, topic string, n, bytes int64) (mea
 		return m, err
 	}
 	want := bytes + n // a newline after each value
+	st := watchSteady(ctx, want, func(context.Context) (int64, error) { return dirSize(filepath.Join(out, topic)), nil })
+	defer st.rate(n)
 	var first, done time.Time
 	deadline := time.Now().Add(r.timeout)
 	for {
@@ -223,6 +238,7 @@ func (r *runner) consume(ctx context.Context, topic string, n, bytes int64) (mea
 		time.Sleep(5 * time.Millisecond)
 	}
 	sc.finish()
+	m.SteadyRate = st.rate(n)
 	if err := p.stop(30 * time.Second); err != nil {
 		return m, err
 	}
@@ -249,11 +265,21 @@ func (r *runner) kcatConsume(ctx context.Context, topic string, n, bytes int64) 
 	}
 	defer f.Close()
 	args := []string{"-C", "-b", r.brokers, "-t", topic, "-e", "-o", "beginning", "-q", "-f", `%s\n`}
+	st := watchSteady(ctx, bytes+n, func(context.Context) (int64, error) {
+		fi, err := f.Stat()
+		if err != nil {
+			return 0, err
+		}
+		return fi.Size(), nil
+	})
 	p, err := startProc(ctx, "kcat -C", r.kcat, args, nil, filepath.Join(r.work, "kcat-C-"+topic+".log"), f, nil)
 	if err != nil {
+		st.rate(n)
 		return m, err
 	}
-	if err := p.wait(r.timeout); err != nil {
+	err = p.wait(r.timeout)
+	m.SteadyRate = st.rate(n)
+	if err != nil {
 		return m, err
 	}
 	m.WallS = p.ended.Sub(p.started).Seconds()
