@@ -96,7 +96,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimit > 0 {
 		debug.SetMemoryLimit(cfg.MemoryLimit) // bounds the heap's growth between collections
 	}
-	kafkaconn.UseSmallZstd() // 1 MiB zstd windows: most of the memory a service uses otherwise
+	kafkaconn.UseSmallZstd(0) // 1 MiB zstd windows: most of the memory a service uses otherwise
 	log.Info("consumer starting", "version", version, "config", cfg)
 
 	// Health and metrics, first, so /healthz answers while Kafka is awaited.

@@ -20,6 +20,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/compress"
+	"github.com/segmentio/kafka-go/compress/gzip"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tweetpipe/tweetpipe/producer/internal/config"
@@ -106,7 +108,10 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *repla
 	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimit > 0 {
 		debug.SetMemoryLimit(cfg.MemoryLimit) // bounds the heap's growth between collections
 	}
-	kafkaconn.UseSmallZstd() // 1 MiB zstd windows: most of the memory a service uses otherwise
+	kafkaconn.UseSmallZstd(cfg.KafkaCompressionLevel) // 1 MiB zstd windows: most of the memory a service uses otherwise
+	if cfg.KafkaCompression == "gzip" && cfg.KafkaCompressionLevel > 0 {
+		compress.Codecs[compress.Gzip] = &gzip.Codec{Level: cfg.KafkaCompressionLevel}
+	}
 	log.Info("producer starting", "version", version, "config", cfg)
 
 	// Health and metrics, first, so /healthz answers while Kafka is awaited.

@@ -14,12 +14,19 @@ import (
 // batch is at most KAFKA_BATCH_BYTES (1 MiB) anyway, so the ratio is the
 // same. Its frames carry no content checksum (libzstd's default; klauspost
 // adds one unless told): the record batch's CRC-32C covers them already.
-// The codec table is kafka-go's; main calls this once at start.
-func UseSmallZstd() {
-	compress.Codecs[compress.Zstd] = &zstdCodec{}
+// level is a zstd level (1 to 22, mapped to klauspost's four speeds; 0:
+// its default, about level 3). The codec table is kafka-go's; main calls
+// this once at start.
+func UseSmallZstd(level int) {
+	l := zstd.SpeedDefault
+	if level > 0 {
+		l = zstd.EncoderLevelFromZstd(level)
+	}
+	compress.Codecs[compress.Zstd] = &zstdCodec{level: l}
 }
 
 type zstdCodec struct {
+	level    zstd.EncoderLevel
 	encoders sync.Pool // *zstd.Encoder
 	decoders sync.Pool // *zstd.Decoder
 }
@@ -47,7 +54,7 @@ func (c *zstdCodec) NewWriter(w io.Writer) io.WriteCloser {
 	if e == nil {
 		var err error
 		e, err = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20),
-			zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithZeroFrames(true), zstd.WithEncoderCRC(false))
+			zstd.WithEncoderLevel(c.level), zstd.WithZeroFrames(true), zstd.WithEncoderCRC(false))
 		if err != nil {
 			return &zstdWriter{err: err}
 		}

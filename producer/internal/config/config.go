@@ -54,6 +54,7 @@ type Config struct {
 	KafkaRetention         time.Duration    `envconfig:"KAFKA_RETENTION" default:"0" desc:"retention.ms of topics the producer creates (0: keep whatever the age: records carry the posts' own, possibly old, times)"`
 	KafkaRetentionBytes    int64            `envconfig:"KAFKA_RETENTION_BYTES" default:"-1" desc:"retention.bytes per partition of topics the producer creates (-1: no limit)"`
 	KafkaCompression       string           `envconfig:"KAFKA_COMPRESSION" default:"zstd" desc:"none, gzip, snappy, lz4 or zstd"`
+	KafkaCompressionLevel  int              `envconfig:"KAFKA_COMPRESSION_LEVEL" default:"0" desc:"zstd 1-22 (1: fastest, 2-5: default, 6-9: better, 10+: best ratio) or gzip 1-9; 0: the codec's default (zstd about level 3)"`
 	KafkaBatchSize         int              `envconfig:"KAFKA_BATCH_SIZE" default:"1000" desc:"most messages sent in one produce call (1-100000)"`
 	KafkaBatchBytes        int64            `envconfig:"KAFKA_BATCH_BYTES" default:"1048576" desc:"most bytes in one partition's batch; keep under the broker's message.max.bytes"`
 	KafkaBatchTimeout      time.Duration    `envconfig:"KAFKA_BATCH_TIMEOUT" default:"10ms" desc:"how long a partial batch waits for more messages (linger)"`
@@ -241,6 +242,15 @@ func (c Config) Validate() error {
 	case "none", "gzip", "snappy", "lz4", "zstd":
 	default:
 		bad("KAFKA_COMPRESSION=%q: accepts none, gzip, snappy, lz4 or zstd", c.KafkaCompression)
+	}
+	switch {
+	case c.KafkaCompressionLevel == 0:
+	case c.KafkaCompression == "zstd" && (c.KafkaCompressionLevel < 1 || c.KafkaCompressionLevel > 22):
+		bad("KAFKA_COMPRESSION_LEVEL=%d: zstd accepts 1 to 22, or 0 for its default", c.KafkaCompressionLevel)
+	case c.KafkaCompression == "gzip" && (c.KafkaCompressionLevel < 1 || c.KafkaCompressionLevel > 9):
+		bad("KAFKA_COMPRESSION_LEVEL=%d: gzip accepts 1 to 9, or 0 for its default", c.KafkaCompressionLevel)
+	case c.KafkaCompression != "zstd" && c.KafkaCompression != "gzip":
+		bad("KAFKA_COMPRESSION_LEVEL=%d: only zstd and gzip have levels (KAFKA_COMPRESSION=%s); leave it 0", c.KafkaCompressionLevel, c.KafkaCompression)
 	}
 	if c.KafkaBatchSize < 1 || c.KafkaBatchSize > 100000 {
 		bad("KAFKA_BATCH_SIZE=%d: accepts 1 to 100000", c.KafkaBatchSize)
