@@ -36,6 +36,8 @@
 #                      (default <repo>/../shared/fixtures/tweets/python-twitter/lines.json)
 #   KAFKA_BROKERS      also measure against this Kafka (topics bench-* are
 #                      created and deleted); BENCH_KAFKA_DESC describes it
+#   BENCH_ZSTD_LEVEL   zstd level of both the producer (KAFKA_COMPRESSION_LEVEL) and
+#                      kcat (compression.level); default 0: each one's default, level 3
 #   BENCH_PRODUCER_ENV, BENCH_CONSUMER_ENV
 #                      extra KEY=VALUE settings for the services, space separated,
 #                      to try a change (e.g. "GOMEMLIMIT=64MiB PENDING_MAX=2000");
@@ -113,7 +115,7 @@ for _ in $(seq 100); do [[ -s "$DIR/broker.addr" ]] && break; sleep 0.1; done
 KFAKE="$(cat "$DIR/broker.addr")"
 log "kfake broker on $KFAKE (pid $broker_pid)"
 
-svc_env=(-producer-env "${BENCH_PRODUCER_ENV:-}" -consumer-env "${BENCH_CONSUMER_ENV:-}")
+svc_env=(-producer-env "${BENCH_PRODUCER_ENV:-}" -consumer-env "${BENCH_CONSUMER_ENV:-}" -zstd-level "${BENCH_ZSTD_LEVEL:-0}")
 run() { # run LABEL BROKERS
     "$BIN/bench" run -label "$1" -brokers "$2" -bin "$BIN" -kcat "$KCAT" -work "$DIR/work-$1" "${svc_env[@]}" \
         -data "$DIR/statuses.jsonl" -keyed "$DIR/statuses.tsv" -templates "$TEMPLATES" \

@@ -349,7 +349,7 @@ func (r *runner) latencyKcat(ctx context.Context, g *generator, rate float64, co
 		return latency{}, err
 	}
 	prod, err := startProc(ctx, "kcat -P", r.kcat,
-		[]string{"-P", "-b", r.brokers, "-t", topic, "-z", "zstd", "-X", "acks=all", "-K", "\t", "-X", "partitioner=murmur2_random", "-q"},
+		append([]string{"-P", "-b", r.brokers, "-t", topic, "-X", "acks=all", "-K", "\t", "-X", "partitioner=murmur2_random", "-q"}, r.kcatZstd()...),
 		nil, filepath.Join(r.work, "kcat-P-"+topic+".log"), nil, pr)
 	pr.Close()
 	if err != nil {

@@ -72,10 +72,11 @@ type result struct {
 	ProducerEnv []string  `json:"producer_env,omitempty"`
 	ConsumerEnv []string  `json:"consumer_env,omitempty"`
 	Data        genStats  `json:"data"`
-	Repeat      int       `json:"repeat,omitempty"`  // throughput runs of each program
-	Produce     []measure `json:"produce,omitempty"` // tweetpipe, kcat keyed, kcat unkeyed
-	Consume     []measure `json:"consume,omitempty"` // tweetpipe, kcat
-	Latency     []latency `json:"latency,omitempty"` // tweetpipe and kcat at each rate
+	Repeat      int       `json:"repeat,omitempty"`     // throughput runs of each program
+	ZstdLevel   int       `json:"zstd_level,omitempty"` // 0: each program's default
+	Produce     []measure `json:"produce,omitempty"`    // tweetpipe, kcat keyed, kcat unkeyed
+	Consume     []measure `json:"consume,omitempty"`    // tweetpipe, kcat
+	Latency     []latency `json:"latency,omitempty"`    // tweetpipe and kcat at each rate
 	// rss: the same programs on the large backlog, for peak memory.
 	Backlog    *genStats `json:"backlog,omitempty"`
 	RSSProduce []measure `json:"rss_produce,omitempty"`
@@ -112,6 +113,7 @@ type runnerFlags struct {
 	label, brokers, bin, kcat, work, data, out string
 	producerEnv, consumerEnv                   string
 	partitions                                 int
+	zstdLevel                                  int
 	timeout                                    time.Duration
 }
 
@@ -124,6 +126,7 @@ func (f *runnerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.data, "data", "", "statuses file made by bench gen")
 	fs.StringVar(&f.out, "out", "", "result file (JSON)")
 	fs.IntVar(&f.partitions, "partitions", 3, "partitions of every topic (the producer's default)")
+	fs.IntVar(&f.zstdLevel, "zstd-level", 0, "zstd level of both programs (KAFKA_COMPRESSION_LEVEL, kcat's compression.level); 0: each one's default, level 3")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "bound on any one program")
 	fs.StringVar(&f.producerEnv, "producer-env", "", "extra KEY=VALUE settings for the producer, space separated (to try a change; the report names them)")
 	fs.StringVar(&f.consumerEnv, "consumer-env", "", "extra KEY=VALUE settings for the consumer, space separated")
@@ -150,7 +153,7 @@ func (f *runnerFlags) runner() (*runner, genStats, error) {
 	}
 	return &runner{label: f.label, brokers: f.brokers, bin: bin, kcat: f.kcat, work: work,
 		partitions: f.partitions, timeout: f.timeout, adm: newAdmin(f.brokers),
-		extraProducer: strings.Fields(f.producerEnv), extraConsumer: strings.Fields(f.consumerEnv)}, st, nil
+		extraProducer: strings.Fields(f.producerEnv), extraConsumer: strings.Fields(f.consumerEnv), zstdLevel: f.zstdLevel}, st, nil
 }
 
 func cmdRun(ctx context.Context, args []string) error {
@@ -176,7 +179,7 @@ func cmdRun(ctx context.Context, args []string) error {
 		return err
 	}
 	defer r.cleanup()
-	res := result{Label: r.label, Brokers: r.brokers, Data: st, ProducerEnv: r.extraProducer, ConsumerEnv: r.extraConsumer, Repeat: *repeat}
+	res := result{Label: r.label, Brokers: r.brokers, Data: st, ProducerEnv: r.extraProducer, ConsumerEnv: r.extraConsumer, Repeat: *repeat, ZstdLevel: r.zstdLevel}
 	n, b := int64(st.Count), st.Bytes
 	abs, err := filepath.Abs(rf.data)
 	if err != nil {
@@ -303,7 +306,7 @@ func cmdRSS(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	res := result{Label: r.label, Brokers: r.brokers, Backlog: &st, ProducerEnv: r.extraProducer, ConsumerEnv: r.extraConsumer}
+	res := result{Label: r.label, Brokers: r.brokers, Backlog: &st, ProducerEnv: r.extraProducer, ConsumerEnv: r.extraConsumer, ZstdLevel: r.zstdLevel}
 	n, b := int64(st.Count), st.Bytes
 	topic, err := r.topic(ctx, "rss")
 	if err != nil {

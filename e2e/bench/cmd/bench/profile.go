@@ -100,7 +100,7 @@ func (r *runner) kcatProduceStdin(ctx context.Context, topic, file string, n, by
 		return m, err
 	}
 	defer in.Close()
-	args := []string{"-P", "-b", r.brokers, "-t", topic, "-z", "zstd", "-X", "acks=all", "-q"}
+	args := append([]string{"-P", "-b", r.brokers, "-t", topic, "-X", "acks=all", "-q"}, r.kcatZstd()...)
 	p, err := startProc(ctx, "kcat -P", r.kcat, args, nil, filepath.Join(r.work, "kcat-P-"+topic+".log"), nil, in)
 	if err != nil {
 		return m, err

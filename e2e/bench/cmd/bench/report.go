@@ -72,9 +72,9 @@ func writeReport(w io.Writer, runs, rss []result, machine, brokers, revision str
 	if len(runs) > 0 {
 		d := runs[0].Data
 		fmt.Fprintf(w, "- Data: %s v1.1 statuses drawn from %d real stream payloads (ids, times, counts and words replaced), "+
-			"mean %s B (p50 %s B, p99 %s B); zstd on both sides (%.1f:1 on 1,000 statuses), %s partitions, acks=all; "+
+			"mean %s B (p50 %s B, p99 %s B); zstd on both sides, %s (%.1f:1 on 1,000 statuses at level 3), %s partitions, acks=all; "+
 			"producer and consumer at their defaults (the consumer appends, fsyncs and checkpoints every batch of 1,000 records, 4 MiB or 1 s, before committing).\n",
-			group(float64(d.Count)), d.Templates, group(d.MeanBytes), group(float64(d.P50Bytes)), group(float64(d.P99Bytes)), d.ZstdRatio, "3")
+			group(float64(d.Count)), d.Templates, group(d.MeanBytes), group(float64(d.P50Bytes)), group(float64(d.P99Bytes)), zstdLevelNote(runs[0].ZstdLevel), d.ZstdRatio, "3")
 		fmt.Fprintf(w, "- kcat: `kcat -P -z zstd -X acks=all -K '\\t' -X partitioner=murmur2_random -l FILE` (same keys, same partitions as the producer) "+
 			"and `kcat -C -e -o beginning -q -f '%%s\\n' > FILE` (no fsync; fsyncing its file afterwards took %s).\n", fsyncNote(runs))
 	}
@@ -174,6 +174,13 @@ func writeReport(w io.Writer, runs, rss []result, machine, brokers, revision str
 			fmt.Fprintf(w, "| %s | %s | %.1f | %s | %s | %.1f MiB |\n", m.Tool, r.Label, m.CPUS/float64(m.Msgs)*1e6, allocs, bytes, float64(m.MaxRSS)/mib)
 		}
 	}
+}
+
+func zstdLevelNote(level int) string {
+	if level > 0 {
+		return fmt.Sprintf("**level %d** (the producer's `KAFKA_COMPRESSION_LEVEL`, kcat's `compression.level`)", level)
+	}
+	return "each at its default level (3 for librdkafka; klauspost's default speed, about 3, for the producer)"
 }
 
 func fsyncNote(runs []result) string {

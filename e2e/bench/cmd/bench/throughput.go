@@ -28,6 +28,7 @@ type runner struct {
 	perf       string   // perf binary for profile runs
 	// Settings added to the services' defaults (-producer-env, -consumer-env).
 	extraProducer, extraConsumer []string
+	zstdLevel                    int // 0: each program's default
 }
 
 // measure is one program's run.
@@ -53,6 +54,14 @@ func (m measure) rate() float64 {
 		return 0
 	}
 	return float64(m.Msgs) / m.WallS
+}
+
+// kcatZstd is kcat's compression: zstd, at the level the producer uses.
+func (r *runner) kcatZstd() []string {
+	if r.zstdLevel > 0 {
+		return []string{"-z", "zstd", "-X", fmt.Sprintf("compression.level=%d", r.zstdLevel)}
+	}
+	return []string{"-z", "zstd"}
 }
 
 // watchTopic follows how many messages topic holds (its end offsets).
@@ -97,6 +106,7 @@ func (r *runner) producerEnv(topic, path, httpAddr string) []string {
 		"SOURCE=replay", "REPLAY_PATH=" + path, "REPLAY_SPEED=0",
 		"KAFKA_TOPIC=" + topic, "KAFKA_CONTROL_TOPIC=",
 		fmt.Sprintf("KAFKA_PARTITIONS=%d", r.partitions), "KAFKA_COMPRESSION=zstd",
+		fmt.Sprintf("KAFKA_COMPRESSION_LEVEL=%d", r.zstdLevel),
 		"STATE_DIR=" + mustTemp(r.work, "state"),
 		"HTTP_ADDR=" + httpAddr, "LOG_FORMAT=json", "LOG_LEVEL=info",
 		"PROGRESS_INTERVAL=5s", "REPLAY_PROGRESS_INTERVAL=5s",
@@ -155,7 +165,7 @@ func (r *runner) produce(ctx context.Context, topic, path string, n int64, bytes
 // kcatProduce runs kcat -P -l on file into topic. keyed: lines are
 // "key<TAB>value" and kcat uses murmur2 like the producer (same partitions).
 func (r *runner) kcatProduce(ctx context.Context, topic, file string, keyed bool, n, bytes int64) (measure, error) {
-	args := []string{"-P", "-b", r.brokers, "-t", topic, "-z", "zstd", "-X", "acks=all", "-q"}
+	args := append([]string{"-P", "-b", r.brokers, "-t", topic, "-X", "acks=all", "-q"}, r.kcatZstd()...)
 	m := measure{Tool: "kcat -P -l", Msgs: n, Bytes: bytes}
 	if keyed {
 		args = append(args, "-K", "\t", "-X", "partitioner=murmur2_random")
