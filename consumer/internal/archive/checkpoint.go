@@ -89,16 +89,16 @@ func (p *Partition) writeCheckpoint(c checkpoint) error {
 // commit writes and fsyncs the buffered lines, then checkpoints them with
 // next as the next offset (rules 1 and 3).
 func (p *Partition) commit(next int64) error {
-	if len(p.dataBuf) > 0 {
+	if p.data.size > 0 {
 		a := p.active
-		if _, err := a.f.Write(p.dataBuf); err != nil {
+		if err := p.data.writeTo(a.f); err != nil {
 			return fmt.Errorf("writing data file: %w", err)
 		}
 		if err := a.f.Sync(); err != nil {
 			return fmt.Errorf("syncing data file: %w", err)
 		}
-		a.size += int64(len(p.dataBuf))
-		p.dataBuf = p.dataBuf[:0]
+		a.size += p.data.size
+		p.data.reset()
 	}
 	if len(p.dlBuf) > 0 {
 		if err := p.openDeadLetters(); err != nil {

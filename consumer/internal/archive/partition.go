@@ -30,10 +30,10 @@ type Partition struct {
 	keysGen  int64
 	keysSize int64 // bytes written and fsynced to keysFile
 
-	dataBuf []byte // lines for active, not yet written
-	dlBuf   []byte // lines for dl, not yet written
-	broken  bool   // an operation failed part way; recover before the next
-	closed  bool
+	data   lines  // lines for active, not yet written (the records' own bytes)
+	dlBuf  []byte // lines for dl, not yet written
+	broken bool   // an operation failed part way; recover before the next
+	closed bool
 }
 
 // activeFile is the plain data file a partition appends to.
@@ -131,8 +131,7 @@ func (p *Partition) append(recs []Record) (Result, error) {
 				return res, err
 			}
 		}
-		p.dataBuf = append(p.dataBuf, r.Value...)
-		p.dataBuf = append(p.dataBuf, '\n')
+		p.data.add(r.Value)
 		res.Written++
 		res.Bytes += int64(len(r.Value)) + 1
 		next = r.Offset + 1
@@ -146,7 +145,7 @@ func (p *Partition) append(recs []Record) (Result, error) {
 
 		// Size rotation happens after the record that reached the limit, so
 		// a record larger than the limit still gets written, alone.
-		if p.active.size+int64(len(p.dataBuf)) >= p.cfg.RotateMaxBytes {
+		if p.active.size+p.data.size >= p.cfg.RotateMaxBytes {
 			if err := p.commit(next); err != nil {
 				return res, err
 			}
@@ -174,7 +173,7 @@ func (p *Partition) append(recs []Record) (Result, error) {
 func (p *Partition) rotateBefore(hour, now time.Time) bool {
 	a := p.active
 	return hour.After(a.hour) ||
-		a.size+int64(len(p.dataBuf)) >= p.cfg.RotateMaxBytes || // reached after a restart
+		a.size+p.data.size >= p.cfg.RotateMaxBytes || // reached after a restart
 		now.Sub(a.created) >= p.cfg.RotateInterval
 }
 
@@ -234,7 +233,8 @@ func (p *Partition) ready() error {
 		return nil
 	}
 	p.closeFiles()
-	p.dataBuf, p.dlBuf, p.keysBuf = p.dataBuf[:0], p.dlBuf[:0], p.keysBuf[:0]
+	p.data.reset()
+	p.dlBuf, p.keysBuf = p.dlBuf[:0], p.keysBuf[:0]
 	if err := p.recover(); err != nil {
 		p.closeFiles()
 		return fmt.Errorf("recovering after an earlier error: %w", err)
