@@ -163,6 +163,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		OutputDir:       cfg.OutputDir,
 		Dialer:          dialer,
+		DedupWindow:     cfg.DedupWindow,
 	}, arch, log)
 	observeBatch, err := registerMetrics(reg, &runner.Stats, &rotated)
 	if err != nil {

@@ -2,12 +2,15 @@ package group
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -423,6 +426,39 @@ func TestRebalanceMidBatch(t *testing.T) {
 	for id, c := range ids {
 		if c != 1 {
 			t.Fatalf("id %s written %d times; want once", id, c)
+		}
+	}
+}
+
+// TestMemoryWarning: at the defaults three partitions fit the default 80 MiB
+// soft limit and twelve do not; the warning names the partitions, the
+// estimate and the limit, and stays quiet without a limit.
+func TestMemoryWarning(t *testing.T) {
+	cfg := Config{Batch: batch.Limits{MaxBytes: 4 << 20}, FetchMaxBytes: 2 << 20, DedupWindow: 20000}
+	const limit = 80 << 20
+	if need := cfg.memoryNeed(3); need > limit {
+		t.Fatalf("3 partitions at the defaults: estimated %d MiB; want at most 80", need>>20)
+	}
+	if need := cfg.memoryNeed(12); need <= limit {
+		t.Fatalf("12 partitions at the defaults: estimated %d MiB; want more than 80", need>>20)
+	}
+	old := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(old) })
+	for _, tc := range []struct {
+		limit int64
+		n     int
+		warn  bool
+	}{{limit, 3, false}, {limit, 12, true}, {math.MaxInt64, 12, false}} {
+		var out bytes.Buffer
+		r := New(cfg, nil, slog.New(slog.NewTextHandler(&out, nil)))
+		debug.SetMemoryLimit(tc.limit)
+		r.warnMemory(tc.n)
+		got := strings.Contains(out.String(), "raise MEMORY_LIMIT")
+		if got != tc.warn {
+			t.Fatalf("limit %d, %d partitions: warned %v; want %v: %q", tc.limit, tc.n, got, tc.warn, out.String())
+		}
+		if got && !strings.Contains(out.String(), "partitions=12") || got && !strings.Contains(out.String(), "memory_limit_mib=80") {
+			t.Fatalf("warning lacks the partitions or the limit: %q", out.String())
 		}
 	}
 }
