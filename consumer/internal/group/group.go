@@ -144,6 +144,13 @@ type Runner struct {
 	arch     Archive
 	log      *slog.Logger
 	Stats    Stats
+
+	// commitMu lets one partition commit at a time. The commits share the
+	// coordinator's connection, where kafka-go waits for its response by
+	// yielding in a loop while another request's answer is ahead: three
+	// partitions committing at once spent about 5% of the consumer's CPU
+	// there.
+	commitMu sync.Mutex
 }
 
 // New returns a runner; Run joins the group.
@@ -686,7 +693,10 @@ func (l *loop) flush(ctx context.Context, recs []archive.Record) bool {
 		backoff = min(backoff*2, 30*time.Second)
 	}
 	next := recs[len(recs)-1].Offset + 1
-	if err := l.gen.CommitOffsets(map[string]map[int]int64{l.topic: {l.partition: next}}); err != nil {
+	l.r.commitMu.Lock()
+	err := l.gen.CommitOffsets(map[string]map[int]int64{l.topic: {l.partition: next}})
+	l.r.commitMu.Unlock()
+	if err != nil {
 		// The checkpoint already covers these offsets: a redelivery after a
 		// lost commit is skipped by the archive, never written twice.
 		l.r.Stats.CommitErrors.Add(1)
