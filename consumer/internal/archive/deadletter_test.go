@@ -113,27 +113,32 @@ func FuzzValidJSON(f *testing.F) {
 	})
 }
 
-// FuzzHasControl: the word-at-a-time scan finds a byte below 0x20 exactly
-// when a byte loop does, wherever it sits and whatever surrounds it.
-func FuzzHasControl(f *testing.F) {
+// FuzzScan: the word-at-a-time scan finds a byte below 0x20, and one above
+// 0x7f, exactly when a byte loop does, wherever they sit and whatever
+// surrounds them.
+func FuzzScan(f *testing.F) {
 	for _, s := range []string{"", "a", "\x1f", " ", "\x20\x20\x20\x20\x20\x20\x20\x20\x1f", "\xff\xff\xff\xff\xff\xff\xff\xff\x00",
-		"héllo wörld 🐦 \x7f\x80\x9f\xa0", "12345678\n", "1234567\r", "\x00\x00\x00\x00\x00\x00\x00\x00"} {
+		"héllo wörld 🐦 \x7f\x80\x9f\xa0", "12345678\n", "1234567\r", "\x00\x00\x00\x00\x00\x00\x00\x00", "1234567\x80"} {
 		f.Add([]byte(s))
 	}
+	loop := func(b []byte) (control, nonASCII bool) {
+		return slices.ContainsFunc(b, func(c byte) bool { return c < 0x20 }), slices.ContainsFunc(b, func(c byte) bool { return c > 0x7f })
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		want := slices.ContainsFunc(b, func(c byte) bool { return c < 0x20 })
-		if got := hasControl(b); got != want {
-			t.Fatalf("hasControl(%q) = %v; a byte loop says %v", b, got, want)
+		check := func(v []byte) {
+			c, h := scan(v)
+			wc, wh := loop(v)
+			if c != wc || h != wh {
+				t.Fatalf("scan(%q) = %v, %v; a byte loop says %v, %v", v, c, h, wc, wh)
+			}
 		}
-		// Every alignment of every byte value at every position of a word.
+		check(b)
+		// Every byte value at every position of the first word.
 		for i := range min(len(b), 8) {
 			for c := range 256 {
 				v := slices.Clone(b)
 				v[i] = byte(c)
-				want := slices.ContainsFunc(v, func(c byte) bool { return c < 0x20 })
-				if got := hasControl(v); got != want {
-					t.Fatalf("hasControl(%q) = %v; a byte loop says %v", v, got, want)
-				}
+				check(v)
 			}
 		}
 	})
