@@ -21,6 +21,7 @@ package publish
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -98,16 +99,10 @@ func (p *Publisher) dispatch(ctx context.Context, batch []item) error {
 		}
 		var tooLarge kafka.MessageTooLargeError
 		if errors.As(err, &tooLarge) {
-			if s, ok := tooLarge.Message.WriterData.(*slot); ok {
-				j := 0
-				for j < len(msgs) && msgs[j].WriterData != tooLarge.Message.WriterData {
-					j++
-				}
-				if j < len(msgs) {
-					s.complete(err) // the acker drops it
-					msgs = append(msgs[:j], msgs[j+1:]...)
-					continue
-				}
+			if j := slices.IndexFunc(msgs, func(m kafka.Message) bool { return sameMessage(m, tooLarge.Message) }); j >= 0 {
+				msgs[j].WriterData.(*slot).complete(err) // the acker drops it
+				msgs = slices.Delete(msgs, j, j+1)
+				continue
 			}
 		}
 		// Kafka unreachable (no metadata), or stopping: the acker writes
