@@ -95,6 +95,17 @@ func outputBytes(dir, topic string) int64 {
 	return total
 }
 
+// waitForAllStatuses waits, up to five minutes, until the output under
+// dir/topic is as large as the statuses in want, one line each.
+func waitForAllStatuses(t *testing.T, dir, topic string, want map[string][]byte) {
+	t.Helper()
+	total := wantBytes(want)
+	eventually(t, 5*time.Minute, "every status in the output", func() bool {
+		time.Sleep(time.Second)
+		return outputBytes(dir, topic) >= total
+	})
+}
+
 // verifyExactlyOnce checks that the output holds every input status once,
 // byte-identical, and nothing else.
 func verifyExactlyOnce(t *testing.T, dir, topic string, want map[string][]byte) {
@@ -184,11 +195,7 @@ func TestChaosConsumerKills(t *testing.T) {
 	}
 	t.Logf("consumer SIGKILLed and restarted %d times; a second consumer joined and left", kills)
 	prod.wait(t, 5*time.Minute)
-	total := wantBytes(want)
-	eventually(t, 5*time.Minute, "every status in the output", func() bool {
-		time.Sleep(time.Second)
-		return outputBytes(out, topic) >= total
-	})
+	waitForAllStatuses(t, out, topic, want)
 	a.stop(t, 30*time.Second)
 	verifyExactlyOnce(t, out, topic, want)
 	t.Logf("%d statuses in, %d out, each once, byte-identical, after %d kills", n, len(want), kills)
@@ -214,10 +221,7 @@ func TestChaosProducerRestarts(t *testing.T) {
 	}
 	last := start(t, "producer", penv...)
 	last.wait(t, 5*time.Minute)
-	eventually(t, 5*time.Minute, "every status in the output", func() bool {
-		time.Sleep(time.Second)
-		return outputBytes(out, topic) >= wantBytes(want)
-	})
+	waitForAllStatuses(t, out, topic, want)
 	time.Sleep(2 * time.Second) // any duplicate still in flight gets its chance to show
 	cons.stop(t, 30*time.Second)
 	verifyExactlyOnce(t, out, topic, want)
@@ -306,10 +310,7 @@ func TestChaosBrokerRestarts(t *testing.T) {
 		t.Logf("broker restart %d done", i+1)
 	}
 	prod.wait(t, 5*time.Minute)
-	eventually(t, 5*time.Minute, "every status in the output", func() bool {
-		time.Sleep(time.Second)
-		return outputBytes(out, topic) >= wantBytes(want)
-	})
+	waitForAllStatuses(t, out, topic, want)
 	cons.stop(t, 30*time.Second)
 	verifyExactlyOnce(t, out, topic, want)
 	t.Logf("broker restarted twice: %d statuses in, %d out, each once; producer: %s", n, len(want), lastLine(prod.out.String(), "producer totals"))

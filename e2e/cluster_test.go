@@ -70,10 +70,7 @@ func TestClusterLosesPartitionLeader(t *testing.T) {
 	time.Sleep(5 * time.Second)
 	c.run(t, "resume-node", node)
 	prod.wait(t, 5*time.Minute)
-	eventually(t, 5*time.Minute, "every status in the output", func() bool {
-		time.Sleep(time.Second)
-		return outputBytes(out, topic) >= wantBytes(want)
-	})
+	waitForAllStatuses(t, out, topic, want)
 	cons.stop(t, 30*time.Second)
 	verifyExactlyOnce(t, out, topic, want)
 	t.Logf("leader lost and back: %d statuses in, %d out, each once; producer: %s; consumer: %s", n, len(want),
@@ -110,10 +107,7 @@ func TestClusterLosesTwoBrokers(t *testing.T) {
 	c.run(t, "resume-node", "3")
 	t.Logf("brokers back after %s", time.Since(down).Round(time.Second))
 	prod.wait(t, 5*time.Minute)
-	eventually(t, 5*time.Minute, "every status in the output", func() bool {
-		time.Sleep(time.Second)
-		return outputBytes(out, topic) >= wantBytes(want)
-	})
+	waitForAllStatuses(t, out, topic, want)
 	cons.stop(t, 30*time.Second)
 	verifyExactlyOnce(t, out, topic, want)
 	logs := prod.out.String()
