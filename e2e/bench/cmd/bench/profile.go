@@ -101,14 +101,8 @@ func (r *runner) kcatProduceStdin(ctx context.Context, topic, file string, n, by
 	}
 	defer in.Close()
 	args := append([]string{"-P", "-b", r.brokers, "-t", topic, "-X", "acks=all", "-q"}, r.kcatZstd()...)
-	p, err := startProc(ctx, "kcat -P", r.kcat, args, nil, filepath.Join(r.work, "kcat-P-"+topic+".log"), nil, in)
-	if err != nil {
+	if _, err := r.timed(ctx, &m, nil, "kcat -P", r.kcat, args, nil, filepath.Join(r.work, "kcat-P-"+topic+".log"), nil, in); err != nil {
 		return m, err
 	}
-	if err := p.wait(r.timeout); err != nil {
-		return m, err
-	}
-	m.WallS = p.ended.Sub(p.started).Seconds()
-	m.MaxRSS, m.CPUS = p.maxRSS(), p.cpu().Seconds()
 	return m, r.checkCount(ctx, topic, n)
 }

@@ -56,6 +56,25 @@ func (m measure) rate() float64 {
 	return float64(m.Msgs) / m.WallS
 }
 
+// timed runs a program to its end and records in m its wall time, peak RSS
+// and CPU, and with st (nil: none) its steady-state rate.
+func (r *runner) timed(ctx context.Context, m *measure, st *steady, name, path string, args, env []string,
+	logPath string, stdout io.Writer, stdin io.Reader) (*proc, error) {
+	p, err := startProc(ctx, name, path, args, env, logPath, stdout, stdin)
+	if err == nil {
+		err = p.wait(r.timeout)
+	}
+	if st != nil {
+		m.SteadyRate = st.rate(m.Msgs)
+	}
+	if err != nil {
+		return nil, err
+	}
+	m.WallS = p.ended.Sub(p.started).Seconds()
+	m.MaxRSS, m.CPUS = p.maxRSS(), p.cpu().Seconds()
+	return p, nil
+}
+
 // kcatZstd is kcat's compression: zstd, at the level the producer uses.
 func (r *runner) kcatZstd() []string {
 	if r.zstdLevel > 0 {
@@ -140,22 +159,12 @@ func (r *runner) produce(ctx context.Context, topic, path string, n int64, bytes
 		return m, err
 	}
 	sc := newScraper(addr, "tweetpipe_producer_messages_sent_total", 250*time.Millisecond)
-	st := r.watchTopic(ctx, topic, n)
-	p, err := startProc(ctx, "producer", filepath.Join(r.bin, "producer"), nil, r.producerEnv(topic, path, addr),
-		filepath.Join(r.work, "producer-"+topic+".log"), nil, nil)
-	if err != nil {
-		sc.finish()
-		st.rate(n)
-		return m, err
-	}
-	err = p.wait(r.timeout)
+	_, err = r.timed(ctx, &m, r.watchTopic(ctx, topic, n), "producer", filepath.Join(r.bin, "producer"), nil,
+		r.producerEnv(topic, path, addr), filepath.Join(r.work, "producer-"+topic+".log"), nil, nil)
 	sc.finish()
-	m.SteadyRate = st.rate(n)
 	if err != nil {
 		return m, err
 	}
-	m.WallS = p.ended.Sub(p.started).Seconds()
-	m.MaxRSS, m.CPUS = p.maxRSS(), p.cpu().Seconds()
 	if a, b, err := sc.perMessage(); err == nil {
 		m.AllocsPerMsg, m.AllocBPerMsg = a, b
 	}
@@ -172,19 +181,11 @@ func (r *runner) kcatProduce(ctx context.Context, topic, file string, keyed bool
 		m.Tool = "kcat -P -l -K (keyed)"
 	}
 	args = append(args, "-l", file)
-	st := r.watchTopic(ctx, topic, n)
-	p, err := startProc(ctx, "kcat -P", r.kcat, args, nil, filepath.Join(r.work, "kcat-P-"+topic+".log"), nil, nil)
-	if err != nil {
-		st.rate(n)
-		return m, err
-	}
-	err = p.wait(r.timeout)
-	m.SteadyRate = st.rate(n)
+	p, err := r.timed(ctx, &m, r.watchTopic(ctx, topic, n), "kcat -P", r.kcat, args, nil,
+		filepath.Join(r.work, "kcat-P-"+topic+".log"), nil, nil)
 	if err != nil {
 		return m, err
 	}
-	m.WallS = p.ended.Sub(p.started).Seconds()
-	m.MaxRSS, m.CPUS = p.maxRSS(), p.cpu().Seconds()
 	if s := strings.TrimSpace(tail(p.logPath, 5)); s != "" {
 		m.Note = s
 	}
@@ -282,18 +283,9 @@ func (r *runner) kcatConsume(ctx context.Context, topic string, n, bytes int64) 
 		}
 		return fi.Size(), nil
 	})
-	p, err := startProc(ctx, "kcat -C", r.kcat, args, nil, filepath.Join(r.work, "kcat-C-"+topic+".log"), f, nil)
-	if err != nil {
-		st.rate(n)
+	if _, err := r.timed(ctx, &m, st, "kcat -C", r.kcat, args, nil, filepath.Join(r.work, "kcat-C-"+topic+".log"), f, nil); err != nil {
 		return m, err
 	}
-	err = p.wait(r.timeout)
-	m.SteadyRate = st.rate(n)
-	if err != nil {
-		return m, err
-	}
-	m.WallS = p.ended.Sub(p.started).Seconds()
-	m.MaxRSS, m.CPUS = p.maxRSS(), p.cpu().Seconds()
 	t := time.Now()
 	if err := f.Sync(); err != nil {
 		return m, err
