@@ -498,12 +498,18 @@ cmd_status() {
 
 # kill: SIGKILL the broker, as a crash would (for fault tests); its data stays.
 cmd_kill() {
-    local pid
-    pid="$(node_pid "$NODE_DIR")" || { log "not running"; return 0; }
+    kill_node_dir "$NODE_DIR" ""
+}
+
+# kill_node_dir DIR WHAT: SIGKILL the broker whose pid file is in DIR and wait
+# until it is gone; WHAT ("" or "node N") prefixes the log lines.
+kill_node_dir() {
+    local dir="$1" what="${2:+$2 }" pid
+    pid="$(node_pid "$dir")" || { log "${what}not running"; return 0; }
     kill -KILL "$pid" 2>/dev/null || true
     while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-    rm -f "$NODE_DIR/kafka.pid"
-    log "killed (pid $pid)"
+    rm -f "$dir/kafka.pid"
+    log "${what}killed (pid $pid)"
 }
 
 # resume: start the broker again on the data it has (after stop or kill).
@@ -821,14 +827,9 @@ cmd_status_cluster() {
 
 # kill-node N: SIGKILL node N, as a crash would; its data stays.
 cmd_kill_node() {
-    local n="$1" dir pid
+    local n="$1"
     check_node_arg "$n"
-    dir="$(cluster_node_dir "$n")"
-    pid="$(node_pid "$dir")" || { log "node $n not running"; return 0; }
-    kill -KILL "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-    rm -f "$dir/kafka.pid"
-    log "node $n killed (pid $pid)"
+    kill_node_dir "$(cluster_node_dir "$n")" "node $n"
 }
 
 # resume-node N: start node N again on its data; ready once it answers, is
