@@ -13,7 +13,10 @@ package archive
 // The window survives restarts: each written key is appended, base64 and a
 // newline, to _state/<topic>-<partition>.keys.<gen>, fsynced with the batch
 // and counted in the checkpoint (KeysGen, KeysSize) like the data file, so
-// recovery truncates it to the checkpoint with the rest. When generation
+// recovery truncates it to the checkpoint with the rest. A key is buffered
+// only once its line is, so no checkpoint counts a key without its line:
+// otherwise a record whose write was cut short would come again and be
+// dropped as a copy of itself. When generation
 // gen holds DedupWindow keys, generation gen+1 starts (checkpointed first)
 // and gen-1 is deleted; the window is always the keys of gen-1 and gen.
 
@@ -62,20 +65,23 @@ func (w *keyWindow) shift() {
 // dedupOn reports whether this partition keeps a window.
 func (p *Partition) dedupOn() bool { return p.cfg.DedupWindow > 0 }
 
-// isDuplicate reports whether r is a copy of a record written earlier, and
-// otherwise remembers its key (buffered with the batch).
+// isDuplicate reports whether r is a copy of a record written earlier.
 func (p *Partition) isDuplicate(r *Record) bool {
+	return p.dedupOn() && r.Dedup && len(r.Key) > 0 && p.keys.has(r.Key)
+}
+
+// remember adds r's key to the window and buffers it for the key file. Call
+// it once r's line is buffered for the active file, after any commit that
+// makes room for it (a new file, a rotation): a checkpoint must never count
+// a key whose line it does not count, or after a crash the record would be
+// dropped as a copy of itself.
+func (p *Partition) remember(r *Record) {
 	if !p.dedupOn() || !r.Dedup || len(r.Key) == 0 {
-		return false
+		return
 	}
-	if p.keys.has(r.Key) {
-		return true
-	}
-	k := string(r.Key)
-	p.keys.add(k)
+	p.keys.add(string(r.Key))
 	p.keysBuf = base64.StdEncoding.AppendEncode(p.keysBuf, r.Key)
 	p.keysBuf = append(p.keysBuf, '\n')
-	return false
 }
 
 // writeKeys writes and fsyncs the buffered keys (part of commit).

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // keyed returns records at offsets from.. with the given keys, marked Dedup.
@@ -157,4 +158,76 @@ func TestDedupCorruptKeyFileNamesIt(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("err = %v; want one naming %s", err, path)
 	}
+}
+
+// TestDedupKeyGoesWithItsLine: a record's key reaches the key file only with
+// its line. When a write fails (or the process dies) after the checkpoint
+// that starts a new data file and before the record's own checkpoint, the
+// record comes again and must be written, not dropped as a duplicate: the
+// first record of a partition, and the first after an hour rotation.
+func TestDedupKeyGoesWithItsLine(t *testing.T) {
+	hour11 := time.Date(2024, 3, 9, 11, 5, 0, 0, time.UTC)
+	tests := []struct {
+		name    string
+		before  []Record // appended before the fault
+		batch   []Record // fails, then is retried
+		blocked string   // the directory the new data file cannot be made in
+		want    []string
+	}{
+		{
+			name:    "first record of the partition",
+			batch:   keyed(0, "a", "b"),
+			blocked: "tweets/2024-03-09/10",
+			want:    []string{"a", "b"},
+		},
+		{
+			name:    "first record after an hour rotation",
+			before:  keyed(0, "a"),
+			batch:   atTime(keyed(1, "b", "c"), hour11),
+			blocked: "tweets/2024-03-09/11",
+			want:    []string{"a", "b", "c"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := openPartition(t, testArchive(t, Config{Dir: dir, DedupWindow: 100}), "tweets", 0)
+			if tt.before != nil {
+				mustAppend(t, p, tt.before)
+			}
+			blocked := filepath.Join(dir, tt.blocked)
+			if err := os.MkdirAll(filepath.Dir(blocked), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(blocked, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Append(tt.batch); err == nil {
+				t.Fatalf("Append with %s blocked: got nil error", tt.blocked)
+			}
+			// A crash here leaves the same files as the failure: a restart
+			// must agree with the retry below.
+			if err := p.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(blocked); err != nil {
+				t.Fatal(err)
+			}
+			p = openPartition(t, testArchive(t, Config{Dir: dir, DedupWindow: 100}), "tweets", 0)
+			res := mustAppend(t, p, tt.batch)
+			if res.Duplicates != 0 || res.Written != len(tt.batch) {
+				t.Fatalf("retry: written %d duplicates %d; want %d and 0", res.Written, res.Duplicates, len(tt.batch))
+			}
+			if got := ids(t, dir); !slices.Equal(got, tt.want) {
+				t.Fatalf("archived ids %q; want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func atTime(rs []Record, ts time.Time) []Record {
+	for i := range rs {
+		rs[i].Time = ts
+	}
+	return rs
 }

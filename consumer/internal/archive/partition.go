@@ -132,6 +132,7 @@ func (p *Partition) append(recs []Record) (Result, error) {
 			}
 		}
 		p.data.add(r.Value)
+		p.remember(r)
 		res.Written++
 		res.Bytes += int64(len(r.Value)) + 1
 		next = r.Offset + 1
