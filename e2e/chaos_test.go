@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -100,10 +101,54 @@ func outputBytes(dir, topic string) int64 {
 func waitForAllStatuses(t *testing.T, dir, topic string, want map[string][]byte) {
 	t.Helper()
 	total := wantBytes(want)
-	eventually(t, 5*time.Minute, "every status in the output", func() bool {
+	deadline := time.Now().Add(5 * time.Minute)
+	for outputBytes(dir, topic) < total {
+		if time.Now().After(deadline) {
+			fatalf(t, "timed out after 5m waiting for every status in the output: %s", outputReport(t, dir, topic, want))
+		}
 		time.Sleep(time.Second)
-		return outputBytes(dir, topic) >= total
-	})
+	}
+}
+
+// outputReport says what the output under dir/topic holds against want:
+// lines, statuses missing and written twice, and the partitions'
+// checkpoints.
+func outputReport(t *testing.T, dir, topic string, want map[string][]byte) string {
+	t.Helper()
+	lines := readOutput(t, dir, topic)
+	count := make(map[string]int, len(lines))
+	for _, l := range lines {
+		var s struct {
+			IDStr string `json:"id_str"`
+		}
+		_ = json.Unmarshal(l, &s)
+		count[s.IDStr]++
+	}
+	var missing, twice []string
+	for id := range want {
+		switch {
+		case count[id] == 0:
+			missing = append(missing, id)
+		case count[id] > 1:
+			twice = append(twice, id)
+		}
+	}
+	slices.Sort(missing)
+	slices.Sort(twice)
+	var ckpts []string
+	files, _ := filepath.Glob(filepath.Join(dir, "_state", topic+"-*.json"))
+	for _, f := range files {
+		var c struct {
+			Partition  int   `json:"partition"`
+			NextOffset int64 `json:"next_offset"`
+		}
+		if data, err := os.ReadFile(f); err == nil && json.Unmarshal(data, &c) == nil {
+			ckpts = append(ckpts, fmt.Sprintf("p%d=%d", c.Partition, c.NextOffset))
+		}
+	}
+	slices.Sort(ckpts)
+	return fmt.Sprintf("%d lines for %d statuses sent; %d missing %v; %d written more than once %v; checkpoints' next offsets %v",
+		len(lines), len(want), len(missing), missing[:min(len(missing), 10)], len(twice), twice[:min(len(twice), 10)], ckpts)
 }
 
 // verifyExactlyOnce checks that the output holds every input status once,
@@ -120,7 +165,7 @@ func verifyExactlyOnce(t *testing.T, dir, topic string, want map[string][]byte) 
 			t.Fatalf("output line is not JSON: %v: %.100s", err, l)
 		}
 		if seen[s.IDStr] {
-			t.Fatalf("status %s is in the output twice", s.IDStr)
+			fatalf(t, "status %s is in the output twice: %s", s.IDStr, outputReport(t, dir, topic, want))
 		}
 		seen[s.IDStr] = true
 		in, ok := want[s.IDStr]
@@ -132,7 +177,7 @@ func verifyExactlyOnce(t *testing.T, dir, topic string, want map[string][]byte) 
 		}
 	}
 	if len(seen) != len(want) {
-		t.Fatalf("output holds %d of the %d statuses sent", len(seen), len(want))
+		fatalf(t, "output holds %d of the %d statuses sent: %s", len(seen), len(want), outputReport(t, dir, topic, want))
 	}
 }
 

@@ -118,6 +118,7 @@ func start(t *testing.T, svc string, env ...string) *proc {
 // startArgs is start with command-line arguments.
 func startArgs(t *testing.T, svc string, args []string, env ...string) *proc {
 	t.Helper()
+	logs := logsOf(t) // before the cleanup below, so that it prints after the process is stopped
 	cmd := exec.Command(filepath.Join(binDir, svc), args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "LOG_FORMAT=text", "LOG_LEVEL=info", "PROGRESS_INTERVAL=1s", "HTTP_ADDR=127.0.0.1:0", "STATE_DIR=" + t.TempDir()}, env...)
 	p := &proc{name: svc, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
@@ -129,6 +130,7 @@ func startArgs(t *testing.T, svc string, args []string, env ...string) *proc {
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
+	logs.add(p)
 	t.Cleanup(func() {
 		select {
 		case <-p.done:
@@ -136,11 +138,77 @@ func startArgs(t *testing.T, svc string, args []string, env ...string) *proc {
 			_ = cmd.Process.Kill()
 			<-p.done
 		}
-		if t.Failed() {
-			t.Logf("--- %s output ---\n%s", svc, p.out.String())
-		}
 	})
 	return p
+}
+
+// testLogs are the services one test started and the summary of its
+// failure. When the test fails, their logs are printed once every service
+// has stopped, and the summary after them: the end of a long CI log, where
+// an excerpt that ends at the failure shows it.
+type testLogs struct {
+	mu    sync.Mutex
+	procs []*proc
+	notes []string
+}
+
+var logsByTest sync.Map // *testing.T -> *testLogs
+
+// logsOf returns t's logs, registering the cleanup that prints them.
+func logsOf(t *testing.T) *testLogs {
+	if v, ok := logsByTest.Load(t); ok {
+		return v.(*testLogs)
+	}
+	l := &testLogs{}
+	logsByTest.Store(t, l)
+	t.Cleanup(func() {
+		logsByTest.Delete(t)
+		if t.Failed() {
+			l.print(t)
+		}
+	})
+	return l
+}
+
+func (l *testLogs) add(p *proc) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.procs = append(l.procs, p)
+}
+
+// fatalf fails the test with a message that is also repeated after the
+// services' logs.
+func fatalf(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	l := logsOf(t)
+	l.mu.Lock()
+	l.notes = append(l.notes, msg)
+	l.mu.Unlock()
+	t.Fatal(msg)
+}
+
+// print logs each service's output, whole with E2E_FULL_LOGS=1 and
+// otherwise its last lines (about 300 lines in all), then the notes.
+func (l *testLogs) print(t *testing.T) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	keep := max(20, 300/max(1, len(l.procs)))
+	if os.Getenv("E2E_FULL_LOGS") != "" {
+		keep = -1
+	}
+	for i, p := range l.procs {
+		lines := strings.Split(strings.TrimRight(p.out.String(), "\n"), "\n")
+		head := fmt.Sprintf("--- %s #%d output (%d lines) ---", p.name, i+1, len(lines))
+		if keep >= 0 && len(lines) > keep {
+			head = fmt.Sprintf("--- %s #%d output: last %d of %d lines (E2E_FULL_LOGS=1 prints all) ---", p.name, i+1, keep, len(lines))
+			lines = lines[len(lines)-keep:]
+		}
+		t.Logf("%s\n%s", head, strings.Join(lines, "\n"))
+	}
+	for _, n := range l.notes {
+		t.Logf("--- failed: %s", n)
+	}
 }
 
 // wait waits for the process to exit on its own and fails unless it exits 0.
@@ -149,10 +217,10 @@ func (p *proc) wait(t *testing.T, within time.Duration) {
 	select {
 	case <-p.done:
 	case <-time.After(within):
-		t.Fatalf("%s did not exit within %s", p.name, within)
+		fatalf(t, "%s did not exit within %s", p.name, within)
 	}
 	if p.err != nil {
-		t.Fatalf("%s exited with %v; want exit 0", p.name, p.err)
+		fatalf(t, "%s exited with %v; want exit 0", p.name, p.err)
 	}
 }
 
