@@ -43,9 +43,11 @@ func compressFile(plain, compression string) (string, error) {
 		_ = os.Remove(tmp) // best effort; recovery removes leftovers too
 		return "", fmt.Errorf("compressing %s: %w", plain, err)
 	}
+	crashPoint("rotate: compressed to temp file")
 	if err := os.Rename(tmp, final); err != nil {
 		return "", fmt.Errorf("renaming compressed file: %w", err)
 	}
+	crashPoint("rotate: compressed file renamed")
 	dir := filepath.Dir(plain)
 	if err := syncDir(dir); err != nil {
 		return "", err
@@ -53,6 +55,7 @@ func compressFile(plain, compression string) (string, error) {
 	if err := os.Remove(plain); err != nil {
 		return "", fmt.Errorf("removing rotated file: %w", err)
 	}
+	crashPoint("rotate: plain file removed")
 	if err := syncDir(dir); err != nil {
 		return "", err
 	}

@@ -99,6 +99,7 @@ func (p *Partition) writeKeys() error {
 	if _, err := p.keysFile.Write(p.keysBuf); err != nil {
 		return fmt.Errorf("writing dedup key file: %w", err)
 	}
+	crashPoint("commit: keys written")
 	if err := p.keysFile.Sync(); err != nil {
 		return fmt.Errorf("syncing dedup key file: %w", err)
 	}
@@ -110,7 +111,7 @@ func (p *Partition) writeKeys() error {
 // shiftKeys starts the next key file generation once the current one is
 // full: checkpoint first, then the oldest file goes.
 func (p *Partition) shiftKeys() error {
-	if len(p.keys.cur) < p.cfg.DedupWindow {
+	if !p.dedupOn() || len(p.keys.cur) < p.cfg.DedupWindow {
 		return nil
 	}
 	if p.keysFile != nil {
@@ -125,11 +126,19 @@ func (p *Partition) shiftKeys() error {
 	if err := p.writeCheckpoint(p.snapshot(p.ckpt.NextOffset)); err != nil {
 		return err
 	}
-	if p.keysGen >= 2 {
-		old := p.abs(keysPath(p.topic, p.partition, p.keysGen-2))
-		if err := os.Remove(old); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("removing old dedup key file: %w", err)
-		}
+	crashPoint("keys: next generation checkpointed")
+	return p.removeOldKeys()
+}
+
+// removeOldKeys removes the key file generation that left the window, if
+// it is still there. Recovery calls it too, for a crash just before.
+func (p *Partition) removeOldKeys() error {
+	if p.keysGen < 2 {
+		return nil
+	}
+	old := p.abs(keysPath(p.topic, p.partition, p.keysGen-2))
+	if err := os.Remove(old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing old dedup key file: %w", err)
 	}
 	return nil
 }
@@ -142,6 +151,9 @@ func (p *Partition) recoverKeys() error {
 	p.keysGen, p.keysSize = p.ckpt.KeysGen, p.ckpt.KeysSize
 	if !p.dedupOn() {
 		return nil
+	}
+	if err := p.removeOldKeys(); err != nil {
+		return err
 	}
 	if p.keysGen > 0 {
 		prev := keysPath(p.topic, p.partition, p.keysGen-1)

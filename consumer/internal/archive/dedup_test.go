@@ -65,10 +65,20 @@ func TestDedupDropsRepeatedKeys(t *testing.T) {
 }
 
 func TestDedupOff(t *testing.T) {
-	a := testArchive(t, Config{})
+	dir := t.TempDir()
+	a := testArchive(t, Config{Dir: dir})
 	p := openPartition(t, a, "tweets", 0)
 	if res := mustAppend(t, p, keyed(0, "a", "a")); res.Written != 2 || res.Duplicates != 0 {
 		t.Fatalf("written %d duplicates %d; want 2 and 0 with DedupWindow 0", res.Written, res.Duplicates)
+	}
+	mustAppend(t, p, keyed(2, "b"))
+	// No window, so no key file generations either (a shift per commit
+	// once cost a second checkpoint for every batch).
+	if p.ckpt.KeysGen != 0 {
+		t.Errorf("checkpoint key generation %d; want 0 with DedupWindow 0", p.ckpt.KeysGen)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "_state", "tweets-0.keys.*")); len(files) != 0 {
+		t.Errorf("key files %v; want none with DedupWindow 0", files)
 	}
 }
 

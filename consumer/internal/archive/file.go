@@ -58,12 +58,14 @@ func writeFileAtomic(path string, data []byte) (renamed bool, err error) {
 		err = cerr
 	}
 	if err == nil {
+		crashPoint("atomic: temp file written")
 		err = os.Rename(tmp, path)
 	}
 	if err != nil {
 		_ = os.Remove(tmp) // best effort; an old temp file is overwritten next time
 		return false, err
 	}
+	crashPoint("atomic: renamed")
 	return true, syncDir(filepath.Dir(path))
 }
 
