@@ -44,8 +44,15 @@ func (p *Publisher) spoolIfSpooling(ctx context.Context, it item) (bool, error) 
 	if !p.spooling {
 		return false, nil
 	}
-	return true, p.spoolAppend(ctx, it)
+	if err := p.spoolAppend(ctx, it); err != errDrained {
+		return true, err
+	}
+	return false, nil
 }
+
+// errDrained is spoolAppend's answer when the spool was drained while the
+// record waited for room in it.
+var errDrained = errors.New("spool drained while waiting for room")
 
 // startSpooling switches new records to the spool.
 func (p *Publisher) startSpooling() {
@@ -58,7 +65,10 @@ func (p *Publisher) startSpooling() {
 }
 
 // spoolAppend writes it to the spool (p.mu held). A full spool waits for
-// room (Run drains it once Kafka is back); a write error stops the producer.
+// room (Run drains it once Kafka is back); when Run drains it completely
+// meanwhile, spooling is over and errDrained says so: the record goes to
+// the memory queue, ahead of the records after it, not into the spool
+// behind them. A write error stops the producer.
 func (p *Publisher) spoolAppend(ctx context.Context, it item) error {
 	if it.drop {
 		p.spoolAcks = append(p.spoolAcks, spoolAck{ack: it.ack})
@@ -81,6 +91,9 @@ func (p *Publisher) spoolAppend(ctx context.Context, it item) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 		p.mu.Lock()
+		if !p.spooling {
+			return errDrained
+		}
 	}
 	p.spoolAcks = append(p.spoolAcks, spoolAck{ack: it.ack, spooled: true})
 	p.Stats.Pending.Add(1)
