@@ -205,6 +205,7 @@ func (s *Spool) recover() error {
 	if err := os.Remove(s.path(headName + ".tmp")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("removing an unfinished head file: %w", err)
 	}
+	crashPoint("open: unfinished head removed")
 	seqs, err := s.listSegments()
 	if err != nil {
 		return err
@@ -224,6 +225,7 @@ func (s *Spool) recover() error {
 			if err := os.Remove(s.path(segmentName(seqs[0]))); err != nil {
 				return fmt.Errorf("deleting consumed segment: %w", err)
 			}
+			crashPoint("open: consumed segment deleted")
 			seqs = seqs[1:]
 		}
 	}
@@ -239,6 +241,7 @@ func (s *Spool) recover() error {
 			if err := os.Remove(s.path(segmentName(seqs[n-1]))); err != nil {
 				return fmt.Errorf("deleting torn segment: %w", err)
 			}
+			crashPoint("open: torn segment deleted")
 			seqs = seqs[:n-1]
 		}
 	}
@@ -318,6 +321,7 @@ func (s *Spool) recoverSegment(seq uint64, start int64, last bool) error {
 		if err := f.Truncate(res.end); err != nil {
 			return fmt.Errorf("truncating torn append: %w", err)
 		}
+		crashPoint("open: torn append cut")
 		if err := s.sync(f); err != nil {
 			return fmt.Errorf("truncating torn append: %w", err)
 		}
@@ -442,6 +446,7 @@ func (s *Spool) Append(recs ...Record) error {
 			return err
 		}
 	}
+	crashPoint("append")
 	if _, err := s.w.WriteAt(buf, s.wsize); err != nil {
 		// Take the partial write back, so the next Append starts clean.
 		if terr := s.w.Truncate(s.wsize); terr != nil {
@@ -450,6 +455,7 @@ func (s *Spool) Append(recs ...Record) error {
 		}
 		return fmt.Errorf("appending to %s: %w", s.w.Name(), err)
 	}
+	crashPoint("append: written")
 	if err := s.sync(s.w); err != nil {
 		// After a failed fsync the kernel may have dropped the pages: what
 		// is on disk is unknown until Open checks it again.
@@ -487,8 +493,10 @@ func (s *Spool) startSegment(seq uint64) error {
 	if err != nil {
 		return fmt.Errorf("creating segment: %w", err)
 	}
+	crashPoint("segment: created")
 	_, err = f.Write([]byte(segmentMagic))
 	if err == nil {
+		crashPoint("segment: header written")
 		err = s.sync(f)
 	}
 	if err == nil {
@@ -690,6 +698,7 @@ func (s *Spool) commitHead(p position) error {
 		if err := os.Remove(s.path(segmentName(seq))); err != nil {
 			s.log.Warn("spool: deleting a consumed segment", "file", s.path(segmentName(seq)), "err", err)
 		}
+		crashPoint("head: consumed segment deleted")
 		s.segs = s.segs[1:]
 	}
 	return nil
@@ -703,8 +712,10 @@ func (s *Spool) writeHead(p position) error {
 	if err != nil {
 		return fmt.Errorf("writing head file: %w", err)
 	}
+	crashPoint("head: temp file created")
 	_, err = f.Write(encodeHead(p))
 	if err == nil {
+		crashPoint("head: temp file written")
 		err = s.sync(f)
 	}
 	if cerr := f.Close(); err == nil {
@@ -714,6 +725,7 @@ func (s *Spool) writeHead(p position) error {
 		err = os.Rename(tmp, path)
 	}
 	if err == nil {
+		crashPoint("head: renamed")
 		err = s.syncDir()
 	}
 	if err != nil {
@@ -739,6 +751,7 @@ func (s *Spool) reclaim() {
 		s.log.Warn("spool: starting an empty segment after draining", "err", err)
 		return
 	}
+	crashPoint("reclaim: new segment started")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.commitHead(s.normalize(s.head)); err != nil {
