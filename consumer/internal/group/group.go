@@ -285,10 +285,11 @@ func (r *Runner) watchPartitions(runCtx, gctx context.Context, counts map[string
 		if now == nil {
 			continue // broker unreachable: the partition loops report it
 		}
-		if counts == nil {
-			counts = now
-			continue
-		}
+		// A nil baseline (the broker did not answer when the last
+		// generation ended) reads as no partitions: any topic there is now
+		// makes one rebalance, which costs little. Taking now as the
+		// baseline instead would miss a topic created since the leader's
+		// assignment, for good.
 		for _, topic := range r.cfg.Topics {
 			if now[topic] != counts[topic] {
 				r.log.Info("partitions changed; rebalancing", "topic", topic, "partitions", now[topic], "before", counts[topic])
@@ -414,11 +415,21 @@ func (r *Runner) checkpointMatches(ctx context.Context, log *slog.Logger, topic 
 	}
 }
 
+// endOffset returns the offset the partition's next message will get.
 func (r *Runner) endOffset(ctx context.Context, topic string, partition int) (int64, error) {
+	return r.listOffset(ctx, topic, partition, kafka.LastOffsetOf(partition))
+}
+
+// startOffset returns the offset of the partition's oldest message.
+func (r *Runner) startOffset(ctx context.Context, topic string, partition int) (int64, error) {
+	return r.listOffset(ctx, topic, partition, kafka.FirstOffsetOf(partition))
+}
+
+func (r *Runner) listOffset(ctx context.Context, topic string, partition int, req kafka.OffsetRequest) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	resp, err := r.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{
-		Topics: map[string][]kafka.OffsetRequest{topic: {kafka.LastOffsetOf(partition)}},
+		Topics: map[string][]kafka.OffsetRequest{topic: {req}},
 	})
 	if err != nil {
 		return 0, err
@@ -427,6 +438,9 @@ func (r *Runner) endOffset(ctx context.Context, topic string, partition int) (in
 		if po.Partition == partition {
 			if po.Error != nil {
 				return 0, po.Error
+			}
+			if req.Timestamp == kafka.FirstOffset {
+				return po.FirstOffset, nil
 			}
 			return po.LastOffset, nil
 		}
@@ -629,7 +643,13 @@ func (l *loop) write(ctx context.Context) bool {
 func (l *loop) stalled(ctx context.Context) bool {
 	l.lastFetch = time.Now() // ask again in stallAfter, not at every tick
 	end, err := l.r.endOffset(ctx, l.topic, l.partition)
-	if err != nil || l.next < 0 || end <= l.next {
+	from := l.next
+	if err == nil && from < 0 {
+		// Nothing fetched yet (kafka.FirstOffset): the reader owes the
+		// partition's oldest message, if there is one.
+		from, err = l.r.startOffset(ctx, l.topic, l.partition)
+	}
+	if err != nil || end <= from {
 		return false
 	}
 	l.log.Warn("no message for a while although the partition has more: starting a new reader",

@@ -1,0 +1,108 @@
+package group
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TestStalledBeforeFirstMessage: a partition with no commit and no
+// checkpoint starts at kafka.FirstOffset; a reader stuck before its first
+// message is noticed like one stuck later, and an empty partition is not
+// taken for a stuck one.
+func TestStalledBeforeFirstMessage(t *testing.T) {
+	const topic = "tweets"
+	brokers := cluster(t, topic, 2)
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, RequiredAcks: kafka.RequireAll,
+		BatchTimeout: time.Millisecond, Balancer: kafka.BalancerFunc(func(kafka.Message, ...int) int { return 0 })}
+	defer w.Close()
+	if err := w.WriteMessages(context.Background(), kafka.Message{Value: []byte(`{"id":1}`)}, kafka.Message{Value: []byte(`{"id":2}`)}); err != nil {
+		t.Fatal(err)
+	}
+	r := newRunner(t, brokers, topic, t.TempDir())
+	for _, tt := range []struct {
+		partition int
+		next      int64
+		want      bool
+	}{
+		{0, kafka.FirstOffset, true}, // holds two messages, none fetched
+		{0, 0, true},
+		{0, 2, false},                 // all fetched
+		{1, kafka.FirstOffset, false}, // empty
+	} {
+		l := loop{r: r, log: r.log, topic: topic, partition: tt.partition, next: tt.next}
+		if got := l.stalled(context.Background()); got != tt.want {
+			t.Errorf("partition %d, next offset %d: stalled() = %v; want %v", tt.partition, tt.next, got, tt.want)
+		}
+	}
+}
+
+// TestTopicCreatedWhileMetadataFailed: the broker did not answer the
+// partition counts when Run started (so the watcher has no baseline), and
+// the topic is created after the group formed. It is still picked up: the
+// watcher's first answer makes the group rebalance.
+func TestTopicCreatedWhileMetadataFailed(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	brokers := c.ListenAddrs()
+	var refuse atomic.Bool
+	refuse.Store(true)
+	c.ControlKey(int16(kmsg.Metadata), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if refuse.Load() {
+			return nil, fmt.Errorf("metadata refused"), true
+		}
+		return nil, nil, false
+	})
+	r := newRunner(t, brokers, "later", t.TempDir())
+	r.cfg.WatchInterval = 2 * time.Second // the topic is created before the watcher's first read
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(time.Second) // Run's read of the partition counts has failed
+	refuse.Store(false)
+	for !r.Stats.Ready.Load() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Fresh transports: the default one may hold the refused metadata.
+	cl := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: &kafka.Transport{}}
+	if _, err := cl.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{
+		Topics: []kafka.TopicConfig{{Topic: "later", NumPartitions: 2, ReplicationFactor: 1}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: "later", RequiredAcks: kafka.RequireAll,
+		BatchTimeout: time.Millisecond, Transport: &kafka.Transport{}}
+	defer w.Close()
+	var msgs []kafka.Message
+	for i := range 50 {
+		msgs = append(msgs, kafka.Message{Value: []byte(fmt.Sprintf(`{"id":%d}`, i))})
+	}
+	for try := 0; ; try++ { // the new topic's metadata may take a moment
+		err := w.WriteMessages(context.Background(), msgs...)
+		if err == nil {
+			break
+		}
+		if try == 20 {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for r.Stats.Written.Load() < 50 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := r.Stats.Written.Load(); got != 50 {
+		t.Fatalf("written %d of 50 within 20 s of the topic's creation (partitions owned: %d)", got, r.Stats.Partitions.Load())
+	}
+}
