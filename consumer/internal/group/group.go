@@ -379,6 +379,9 @@ func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, 
 	close(l.work)
 	if <-written {
 		log.Info("partition released", "next_offset", l.committed)
+	} else {
+		log.Warn("partition released before what it held was written (SHUTDOWN_TIMEOUT); its owner reads it again from the last commit",
+			"next_offset", l.committed)
 	}
 }
 
