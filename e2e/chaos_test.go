@@ -118,11 +118,7 @@ func outputReport(t *testing.T, dir, topic string, want map[string][]byte) strin
 	lines := readOutput(t, dir, topic)
 	count := make(map[string]int, len(lines))
 	for _, l := range lines {
-		var s struct {
-			IDStr string `json:"id_str"`
-		}
-		_ = json.Unmarshal(l, &s)
-		count[s.IDStr]++
+		count[idOf(l)]++
 	}
 	var missing, twice []string
 	for id := range want {
@@ -158,22 +154,17 @@ func verifyExactlyOnce(t *testing.T, dir, topic string, want map[string][]byte) 
 	lines := readOutput(t, dir, topic)
 	seen := make(map[string]bool, len(lines))
 	for _, l := range lines {
-		var s struct {
-			IDStr string `json:"id_str"`
+		id := statusID(t, l)
+		if seen[id] {
+			fatalf(t, "status %s is in the output twice: %s", id, outputReport(t, dir, topic, want))
 		}
-		if err := json.Unmarshal(l, &s); err != nil {
-			t.Fatalf("output line is not JSON: %v: %.100s", err, l)
-		}
-		if seen[s.IDStr] {
-			fatalf(t, "status %s is in the output twice: %s", s.IDStr, outputReport(t, dir, topic, want))
-		}
-		seen[s.IDStr] = true
-		in, ok := want[s.IDStr]
+		seen[id] = true
+		in, ok := want[id]
 		if !ok {
-			t.Fatalf("status %s in the output was never sent", s.IDStr)
+			t.Fatalf("status %s in the output was never sent", id)
 		}
 		if !bytes.Equal(in, l) {
-			t.Fatalf("status %s differs from the input:\n got %.200s\nwant %.200s", s.IDStr, l, in)
+			t.Fatalf("status %s differs from the input:\n got %.200s\nwant %.200s", id, l, in)
 		}
 	}
 	if len(seen) != len(want) {

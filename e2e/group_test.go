@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
@@ -86,16 +85,11 @@ func TestTwoConsumersSharePartitions(t *testing.T) {
 	lines := readOutput(t, out, topic)
 	ids := make(map[string]bool, count)
 	for _, l := range lines {
-		var s struct {
-			IDStr string `json:"id_str"`
+		id := statusID(t, l)
+		if ids[id] {
+			t.Fatalf("status %s written twice", id)
 		}
-		if err := json.Unmarshal(l, &s); err != nil || s.IDStr == "" {
-			t.Fatalf("output line is not a status: %v: %.100s", err, l)
-		}
-		if ids[s.IDStr] {
-			t.Fatalf("status %s written twice", s.IDStr)
-		}
-		ids[s.IDStr] = true
+		ids[id] = true
 	}
 	if len(ids) != count {
 		t.Fatalf("got %d distinct statuses in %d lines; want %d", len(ids), len(lines), count)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -235,6 +236,28 @@ func (p *proc) stop(t *testing.T, within time.Duration) {
 func (p *proc) kill() {
 	_ = p.cmd.Process.Kill()
 	<-p.done
+}
+
+// idOf returns the id_str of a status line, "" when the line is not one.
+func idOf(line []byte) string {
+	var s struct {
+		IDStr string `json:"id_str"`
+	}
+	if json.Unmarshal(line, &s) != nil {
+		return ""
+	}
+	return s.IDStr
+}
+
+// statusID returns the id_str of a status line, failing the test when the
+// line is not a status (not JSON, or no id_str).
+func statusID(t *testing.T, line []byte) string {
+	t.Helper()
+	id := idOf(line)
+	if id == "" {
+		t.Fatalf("line is not a status (no id_str): %.100s", line)
+	}
+	return id
 }
 
 // readOutput returns every line of every data file under dir/topic, plain

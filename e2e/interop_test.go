@@ -444,14 +444,8 @@ func TestInteropKcatMessagesArchived(t *testing.T) {
 		if bytes.Equal(raw, l) || !hasMultibyte(raw) {
 			continue
 		}
-		var s struct {
-			IDStr string `json:"id_str"`
-		}
-		if err := json.Unmarshal(raw, &s); err != nil || s.IDStr == "" {
-			t.Fatalf("re-encoded status is not a status: %v: %.100s", err, raw)
-		}
 		lines = append(lines, raw)
-		keys = append(keys, s.IDStr)
+		keys = append(keys, statusID(t, raw))
 		multibyte++
 	}
 	if multibyte == 0 || !slices.ContainsFunc(lines, hasFourByteRune) {

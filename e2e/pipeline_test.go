@@ -129,16 +129,11 @@ func TestSyntheticPipeline(t *testing.T) {
 	lines := readOutput(t, out, topic)
 	ids := map[string]bool{}
 	for _, l := range lines {
-		var s struct {
-			IDStr string `json:"id_str"`
+		id := statusID(t, l)
+		if ids[id] {
+			t.Fatalf("status %s written twice", id)
 		}
-		if err := json.Unmarshal(l, &s); err != nil || s.IDStr == "" {
-			t.Fatalf("output line is not a status: %v: %.100s", err, l)
-		}
-		if ids[s.IDStr] {
-			t.Fatalf("status %s written twice", s.IDStr)
-		}
-		ids[s.IDStr] = true
+		ids[id] = true
 	}
 	if len(ids) != count {
 		t.Fatalf("got %d distinct statuses; want %d", len(ids), count)
