@@ -36,6 +36,11 @@ type flight struct {
 	left    atomic.Int64  // messages kafka-go has not completed yet
 	done    chan struct{} // closed when left reaches zero
 	started time.Time
+	// Set under p.mu when spooling began while the flight was out: its
+	// records were copied to the spool, ncopies of them (all not dropped
+	// then; a record refused later as too large is still one of them).
+	copied  bool
+	ncopies int
 }
 
 // slot is one record's outcome, set once by kafka-go's completion callback
@@ -74,6 +79,12 @@ func (p *Publisher) completed(msgs []kafka.Message, err error) {
 func (p *Publisher) dispatch(ctx context.Context, batch []item) error {
 	select {
 	case p.inflight <- struct{}{}:
+	case reply := <-p.spoolReq:
+		// Every flight is waiting for Kafka and the queue is full: the
+		// spool takes this batch, after copies of the flights.
+		err := p.beginSpooling(batch)
+		close(reply)
+		return err
 	case <-ctx.Done():
 		return errStopped
 	}
@@ -89,7 +100,10 @@ func (p *Publisher) dispatch(ctx context.Context, batch []item) error {
 		msgs = append(msgs, m)
 	}
 	fl.left.Store(int64(len(msgs)) + 1) // +1: held until every message is handed over
-	p.flights <- fl                     // never blocks: p.inflight bounds the flights
+	p.mu.Lock()
+	p.unlanded = append(p.unlanded, fl)
+	p.mu.Unlock()
+	p.flights <- fl // never blocks: p.inflight bounds the flights
 	for len(msgs) > 0 {
 		// An error means kafka-go queued nothing of this call: it checks
 		// sizes and looks partitions up before it batches.
@@ -138,20 +152,34 @@ func (p *Publisher) waitIdle(ctx context.Context) error {
 }
 
 // acker acknowledges the flights in order until p.flights is closed and
-// empty. When ctx ends first it returns the records of the flights it had
-// not acknowledged, oldest first, for the stop to spool or report.
-func (p *Publisher) acker(ctx context.Context) []item {
+// empty. When ctx ends first it reports stopped, with the records of the
+// flights it had not acknowledged, oldest first, for the stop to spool or
+// report: those the spool does not hold already.
+func (p *Publisher) acker(ctx context.Context) (held []item, stopped bool) {
 	for fl := range p.flights {
 		if err := p.land(ctx, fl); err != nil {
-			held := fl.items
+			rest := []*flight{fl}
 			for fl := range p.flights {
-				held = append(held, fl.items...)
+				rest = append(rest, fl)
 			}
-			return held
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			for _, fl := range rest {
+				if !fl.copied {
+					held = append(held, fl.items...)
+				}
+			}
+			return held, true
 		}
+		p.mu.Lock()
+		p.unlanded = p.unlanded[1:]
+		if fl.copied {
+			p.landed += int64(fl.ncopies)
+		}
+		p.mu.Unlock()
 		<-p.inflight
 	}
-	return nil
+	return nil, false
 }
 
 // land waits for fl, writes again what failed, and acknowledges fl's

@@ -3,6 +3,8 @@ package publish
 import (
 	"context"
 	"fmt"
+	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -48,6 +50,130 @@ func checkAscending(t *testing.T, what string, order []int) {
 	}
 }
 
+// TestStopWhileSpoolingKeepsKeyOrder: Kafka goes away, the memory queue
+// fills, later records go to the spool; then the shutdown timeout passes
+// with Kafka still down. What memory held is older than what the spool
+// holds, so the spool (sent first at the next start) must hold them first.
+func TestStopWhileSpoolingKeepsKeyOrder(t *testing.T) {
+	b := newStoppableBroker(t)
+	ensure(t, b.addr(), "tweets", "tweets.control")
+	dir := t.TempDir()
+	sp, err := spool.Open(dir, spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	cfg := testConfig(b.addr())
+	cfg.PendingMax, cfg.BatchSize = 20, 5
+	cfg.WriteTimeout = time.Second
+	cfg.Spool, cfg.SpoolDir = sp, dir
+	b.stop()
+	p, err := New(cfg, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	for i := range 100 {
+		if err := p.Emit(context.Background(), source.Record{Value: v42(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Close()
+	time.Sleep(500 * time.Millisecond)
+	cancel() // SHUTDOWN_TIMEOUT passes, Kafka still down
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	recs, err := sp.Peek(1000, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []int
+	for _, r := range recs {
+		order = append(order, textOf(t, r.Value))
+	}
+	t.Logf("spool after the stop, in the order the next start sends it: %v", order)
+	checkAscending(t, "spool after a stop", order)
+	if len(order) != 100 {
+		t.Fatalf("the spool holds %d records; want the 100 sent, each once", len(order))
+	}
+}
+
+// TestSIGKILLWhileSpoolingKeepsKeyOrder: the same, but the producer is
+// killed while spooling; the source (nothing acknowledged) hands every
+// record over again at the next start, with Kafka back.
+func TestSIGKILLWhileSpoolingKeepsKeyOrder(t *testing.T) {
+	b := newStoppableBroker(t)
+	ensure(t, b.addr(), "tweets", "tweets.control")
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.Addr().String()
+	dead.Close()
+
+	// Run 1: Kafka unreachable for ever.
+	dir1 := t.TempDir()
+	sp1, err := spool.Open(dir1, spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig([]string{deadAddr})
+	cfg.PendingMax, cfg.BatchSize = 20, 5
+	cfg.WriteTimeout = time.Second
+	cfg.Spool, cfg.SpoolDir = sp1, dir1
+	p1, err := New(cfg, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	defer cancel1()
+	go p1.Run(ctx1)
+	for i := range 100 {
+		if err := p1.Emit(context.Background(), source.Record{Value: v42(i), Ack: func() { t.Errorf("record %d acknowledged", i) }}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// SIGKILL: the spool directory as it is now.
+	dir2 := t.TempDir()
+	if err := os.CopyFS(dir2, os.DirFS(dir1)); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("run 1 killed with %d records in the spool", sp1.Len())
+
+	// Run 2: Kafka is back; the source replays from its last ack (none).
+	sp2, err := spool.Open(dir2, spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp2.Close()
+	cfg2 := testConfig(b.addr())
+	cfg2.Spool, cfg2.SpoolDir = sp2, dir2
+	p2, err := New(cfg2, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p2.Run(context.Background()) }()
+	for i := range 100 {
+		if err := p2.Emit(context.Background(), source.Record{Value: v42(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p2.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var order []int
+	for _, m := range readAll(t, b.addr(), "tweets", 3) {
+		order = append(order, textOf(t, m.Value))
+	}
+	t.Logf("key 42 in Kafka (%d messages), first copies: %v", len(order), firstSeenOrder(order))
+	checkAscending(t, "Kafka after a SIGKILL, first copies", firstSeenOrder(order))
+}
+
 // TestFullSpoolWaiterKeepsKeyOrder: a record waits for room in a full spool
 // while Run drains it; the spool empties and the records after it go to
 // the memory queue. The waiting record must not be spooled behind them:
@@ -56,7 +182,10 @@ func TestFullSpoolWaiterKeepsKeyOrder(t *testing.T) {
 	b := newStoppableBroker(t)
 	ensure(t, b.addr(), "tweets", "tweets.control")
 	dir := t.TempDir()
-	sp, err := spool.Open(dir, spool.Options{MaxBytes: 2000})
+	// Room for what memory holds when spooling begins (4 flights and the
+	// queue: 45 records), and not much more.
+	const maxBytes = 6000
+	sp, err := spool.Open(dir, spool.Options{MaxBytes: maxBytes})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +211,11 @@ func TestFullSpoolWaiterKeepsKeyOrder(t *testing.T) {
 			}
 		}
 	}()
-	for p.Stats.Spooled.Load() == 0 || sp.Bytes()+200 < 2000 {
+	deadline := time.Now().Add(10 * time.Second)
+	for p.Stats.Spooled.Load() == 0 || sp.Bytes()+200 < maxBytes {
+		if time.Now().After(deadline) {
+			t.Fatalf("the spool did not fill: %d records spooled, %d bytes", p.Stats.Spooled.Load(), sp.Bytes())
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(300 * time.Millisecond) // an Emit now waits on ErrFull
@@ -98,4 +231,9 @@ func TestFullSpoolWaiterKeepsKeyOrder(t *testing.T) {
 	}
 	t.Logf("key 42 in Kafka (%d messages), first copies: %v", len(order), firstSeenOrder(order))
 	checkAscending(t, "Kafka, first copies", firstSeenOrder(order))
+	// The copies of the flights spooled when spooling began are removed
+	// unsent once their flights land: each status is sent and counted once.
+	if got := p.Stats.Statuses.Load(); got != 200 {
+		t.Fatalf("%d statuses acknowledged; want 200", got)
+	}
 }

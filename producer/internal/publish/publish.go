@@ -112,12 +112,20 @@ type Publisher struct {
 	flights  chan *flight  // handed to kafka-go, in order, for the acker
 	inflight chan struct{} // one token per flight not yet acknowledged
 
-	spool      *spool.Spool
-	spoolKick  chan struct{} // a record was spooled: Run looks at the spool
-	mu         sync.Mutex    // guards the fields below and spool appends
-	spooling   bool          // new records go to the spool until it is drained
-	spoolAcks  []spoolAck    // acknowledgements owed, in order, while spooling
-	oldSpooled int64         // records an earlier run left in the spool
+	spool     *spool.Spool
+	spoolKick chan struct{}      // a record was spooled: Run looks at the spool
+	spoolReq  chan chan struct{} // Emit asks Run's loop to start spooling (spool.go)
+	loopDone  chan struct{}      // closed when Run's loop has returned
+	backlog   []item             // records taken from the queue and given back; Run's loop only
+
+	mu         sync.Mutex // guards the fields below and spool appends
+	spooling   bool       // new records go to the spool until it is drained
+	spoolAcks  []spoolAck // acknowledgements owed, in order, while spooling
+	oldSpooled int64      // records an earlier run left in the spool
+	unlanded   []*flight  // flights handed to kafka-go and not yet acknowledged, oldest first
+	landed     int64      // records at the spool's head copied from flights Kafka has since acknowledged
+
+	tooSmallLogged bool // the spool could not take what memory held (logged once)
 }
 
 // New builds the publisher and its kafka-go Writer; it keeps its totals in
@@ -173,6 +181,8 @@ func New(cfg Config, stats *Stats, log *slog.Logger) (*Publisher, error) {
 		closed:    make(chan struct{}),
 		spool:     cfg.Spool,
 		spoolKick: make(chan struct{}, 1),
+		spoolReq:  make(chan chan struct{}),
+		loopDone:  make(chan struct{}),
 	}
 	p.w.Async, p.w.Completion = true, p.completed
 	if p.spool != nil && !p.spool.Empty() {
@@ -257,7 +267,7 @@ func (p *Publisher) Emit(ctx context.Context, r source.Record) error {
 			return ErrClosed
 		case <-tick:
 			if !p.Stats.Connected.Load() {
-				p.startSpooling()
+				p.startSpooling(ctx)
 			}
 			if spooled, err := p.spoolIfSpooling(ctx, it); spooled || err != nil {
 				return err
@@ -311,20 +321,30 @@ func (p *Publisher) Close() {
 func (p *Publisher) Run(ctx context.Context) error {
 	ackCtx, stopAcker := context.WithCancel(ctx)
 	defer stopAcker()
-	acked := make(chan []item, 1)
-	go func() { acked <- p.acker(ackCtx) }()
+	type ackerResult struct {
+		held    []item
+		stopped bool
+	}
+	acked := make(chan ackerResult, 1)
+	go func() {
+		held, stopped := p.acker(ackCtx)
+		acked <- ackerResult{held, stopped}
+	}()
 	held, err := p.dispatchLoop(ctx)
+	close(p.loopDone)
 	if err != nil && !errors.Is(err, errStopped) {
 		stopAcker() // a fatal error: do not wait for Kafka
 	}
 	close(p.flights)
-	inFlight := <-acked
+	a := <-acked
 	p.closeWriters(ctx)
 	switch {
 	case err != nil && !errors.Is(err, errStopped):
 		return err
-	case err != nil || inFlight != nil:
-		return p.abandoned(ctx, append(inFlight, held...))
+	case err != nil || a.stopped:
+		// Oldest first: the flights, the batch being handed over, then
+		// what was given back and what is queued.
+		return p.abandoned(ctx, slices.Concat(a.held, held, p.backlog))
 	}
 	return nil
 }
@@ -349,6 +369,13 @@ func (p *Publisher) dispatchLoop(ctx context.Context) ([]item, error) {
 			select {
 			case it := <-p.queue:
 				batch = p.fill(append(batch, it))
+			case reply := <-p.spoolReq:
+				err := p.beginSpooling(nil)
+				close(reply)
+				if err != nil {
+					return nil, err
+				}
+				continue
 			case <-p.spoolKick:
 				continue
 			case <-p.closed:
@@ -378,8 +405,13 @@ func (p *Publisher) closeWriters(ctx context.Context) {
 	p.sw.Close()
 }
 
-// fill adds queued records to batch, without waiting, up to BatchSize.
+// fill adds records given back (the backlog) and then queued ones to
+// batch, without waiting, up to BatchSize.
 func (p *Publisher) fill(batch []item) []item {
+	if n := min(len(p.backlog), p.cfg.BatchSize-len(batch)); n > 0 {
+		batch = append(batch, p.backlog[:n]...)
+		p.backlog = p.backlog[n:]
+	}
 	for len(batch) < p.cfg.BatchSize {
 		select {
 		case it := <-p.queue:

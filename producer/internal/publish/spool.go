@@ -1,14 +1,18 @@
 package publish
 
 // The spool: when Kafka is unreachable for longer than the memory queue
-// (PENDING_MAX records) can cover, new records go to a durable FIFO on disk
-// (SPOOL_DIR) instead of stopping the source, and every record after them
-// goes there too, so order is kept: memory queue first, then the spool. When
-// Kafka answers again Run drains the spool, oldest first, and only then
-// returns to the memory queue. A spool left by an earlier run is drained
-// first. Records still in memory when a stop gives up waiting for Kafka are
-// spooled too (after what the spool holds), so a stop loses nothing; they
-// are sent at the next start.
+// (PENDING_MAX records) can cover, records go to a durable FIFO on disk
+// (SPOOL_DIR) instead of stopping the source. Spooling begins with
+// everything not yet acknowledged, in the source's order: copies of the
+// records in flight (kafka-go keeps trying them), then the queued ones;
+// every new record follows. So the spool alone holds, in order, all that a
+// stop or a crash could lose or reorder. When Kafka answers again the
+// flights land first, their copies are removed from the spool unsent, and
+// Run drains the rest, oldest first, then returns to the memory queue. A
+// spool left by an earlier run is drained first (copies whose flights had
+// landed are sent again then, and the consumer's dedup window drops them).
+// Records still in memory when a stop gives up waiting for Kafka and not
+// spooled yet are spooled too, so a stop loses nothing.
 //
 // Sources are acknowledged once Kafka holds a record, spooled or not; a
 // crash between Kafka's acknowledgement and the spool's Remove sends those
@@ -54,14 +58,115 @@ func (p *Publisher) spoolIfSpooling(ctx context.Context, it item) (bool, error) 
 // record waited for room in it.
 var errDrained = errors.New("spool drained while waiting for room")
 
-// startSpooling switches new records to the spool.
-func (p *Publisher) startSpooling() {
+// startSpooling asks Run's loop to begin spooling (beginSpooling) and waits
+// until it has, or could not.
+func (p *Publisher) startSpooling(ctx context.Context) {
+	p.mu.Lock()
+	on := p.spooling
+	p.mu.Unlock()
+	if on {
+		return
+	}
+	reply := make(chan struct{})
+	select {
+	case p.spoolReq <- reply:
+	case <-ctx.Done():
+		return
+	case <-p.loopDone:
+		return
+	}
+	select {
+	case <-reply:
+	case <-ctx.Done():
+	}
+}
+
+// beginSpooling runs in Run's loop, so that no batch is half taken from the
+// queue: the spool takes copies of the records in flight, then held (a
+// batch taken from the queue and not handed over), the backlog and the
+// queue, in one append, and new records follow. When they do not fit, held,
+// the backlog and the queue become the backlog (sent before anything
+// queued later) and spooling waits.
+func (p *Publisher) beginSpooling(held []item) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.spooling {
-		p.spooling = true
-		p.log.Warn("Kafka is unreachable and the memory queue is full: spooling to disk", "spool_dir", p.cfg.SpoolDir, "pending", p.Stats.Pending.Load())
+	moved := append(held, p.backlog...)
+	for done := false; !done; {
+		select {
+		case it := <-p.queue:
+			moved = append(moved, it)
+		default:
+			done = true
+		}
 	}
+	var recs []spool.Record
+	copies := make([]int, len(p.unlanded))
+	if !p.spooling {
+		for i, fl := range p.unlanded {
+			for _, it := range fl.items {
+				if !it.drop {
+					recs = append(recs, toSpool(it.msg))
+					copies[i]++
+				}
+			}
+		}
+	}
+	for _, it := range moved {
+		if !it.drop {
+			recs = append(recs, toSpool(it.msg))
+		}
+	}
+	if err := p.spool.Append(recs...); err != nil {
+		p.backlog = moved
+		if errors.Is(err, spool.ErrFull) {
+			if !p.tooSmallLogged {
+				p.tooSmallLogged = true
+				p.log.Warn("Kafka is unreachable and the memory queue is full, but the spool cannot take the records held in memory; waiting for Kafka (raise SPOOL_MAX_BYTES)",
+					"records", len(recs), "spool_dir", p.cfg.SpoolDir)
+			}
+			return nil
+		}
+		return fmt.Errorf("spooling to %s: %w", p.cfg.SpoolDir, err)
+	}
+	p.backlog = nil
+	for _, it := range moved {
+		p.spoolAcks = append(p.spoolAcks, spoolAck{ack: it.ack, spooled: !it.drop})
+	}
+	p.Stats.Spooled.Add(int64(len(recs)))
+	if !p.spooling {
+		n := 0
+		for i, fl := range p.unlanded {
+			fl.copied, fl.ncopies = true, copies[i]
+			n += copies[i]
+		}
+		p.landed = 0
+		p.spooling = true
+		p.log.Warn("Kafka is unreachable and the memory queue is full: spooling to disk", "spool_dir", p.cfg.SpoolDir,
+			"pending", p.Stats.Pending.Load(), "in_flight_copied", n, "queued_moved", len(moved))
+	}
+	select {
+	case p.spoolKick <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// removeLandedCopies removes from the spool's head the copies of flights
+// Kafka has acknowledged since spooling began: they are not sent again.
+func (p *Publisher) removeLandedCopies() error {
+	p.mu.Lock()
+	n := p.landed
+	p.mu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	if err := p.spool.Remove(int(n)); err != nil {
+		return fmt.Errorf("removing from the spool in %s the copies of records Kafka acknowledged: %w", p.cfg.SpoolDir, err)
+	}
+	p.mu.Lock()
+	p.landed -= n
+	p.mu.Unlock()
+	return nil
 }
 
 // spoolAppend writes it to the spool (p.mu held). A full spool waits for
@@ -111,28 +216,36 @@ func (p *Publisher) spoolPending() bool {
 }
 
 // drainSpool sends one batch from the head of the spool, then removes it
-// and acknowledges its records to the source.
+// and acknowledges its records to the source. Run calls it once every
+// flight has landed, so the copies of the flights go first, unsent.
 func (p *Publisher) drainSpool(ctx context.Context) error {
-	recs, err := p.spool.Peek(p.cfg.BatchSize, int(p.cfg.BatchBytes))
-	if err != nil {
-		return fmt.Errorf("reading the spool in %s: %w", p.cfg.SpoolDir, err)
-	}
-	batch := make([]item, len(recs))
-	for i, r := range recs {
-		batch[i] = item{msg: fromSpool(r), kind: kindOf(r)}
-	}
-	if err := p.write(ctx, batch); err != nil {
-		if errors.Is(err, errStopped) {
-			return nil // still in the spool: sent at the next start
-		}
+	if err := p.removeLandedCopies(); err != nil {
 		return err
 	}
-	if err := p.spool.Remove(len(recs)); err != nil {
-		return fmt.Errorf("removing sent records from the spool in %s: %w", p.cfg.SpoolDir, err)
+	if !p.spool.Empty() {
+		recs, err := p.spool.Peek(p.cfg.BatchSize, int(p.cfg.BatchBytes))
+		if err != nil {
+			return fmt.Errorf("reading the spool in %s: %w", p.cfg.SpoolDir, err)
+		}
+		batch := make([]item, len(recs))
+		for i, r := range recs {
+			batch[i] = item{msg: fromSpool(r), kind: kindOf(r)}
+		}
+		if err := p.write(ctx, batch); err != nil {
+			if errors.Is(err, errStopped) {
+				return nil // still in the spool: sent at the next start
+			}
+			return err
+		}
+		if err := p.spool.Remove(len(recs)); err != nil {
+			return fmt.Errorf("removing sent records from the spool in %s: %w", p.cfg.SpoolDir, err)
+		}
+		p.mu.Lock()
+		p.ackSpooled(len(recs))
+		p.mu.Unlock()
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.ackSpooled(len(recs))
 	if p.spool.Empty() && p.spooling {
 		p.spooling = false
 		for _, a := range p.spoolAcks { // drops handed over after the last record
@@ -166,9 +279,14 @@ func (p *Publisher) ackSpooled(n int) {
 	p.spoolAcks = p.spoolAcks[i:]
 }
 
-// spoolAtStop spools what a stop found waiting in memory: the batch being
-// written and the queue. Nothing accepted is lost; it is sent next start.
+// spoolAtStop spools what a stop found waiting in memory and not in the
+// spool yet: flights not copied, the batch being handed over, the backlog
+// and the queue. Nothing accepted is lost; it is sent at the next start.
+// Copies of flights Kafka acknowledged meanwhile are removed first.
 func (p *Publisher) spoolAtStop(held []item) error {
+	if err := p.removeLandedCopies(); err != nil {
+		return err
+	}
 	var recs []spool.Record
 	for _, it := range held {
 		if !it.drop {
