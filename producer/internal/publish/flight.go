@@ -37,8 +37,8 @@ type flight struct {
 	done    chan struct{} // closed when left reaches zero
 	started time.Time
 	// Set under p.mu when spooling began while the flight was out: its
-	// records were copied to the spool, ncopies of them (all not dropped
-	// then; a record refused later as too large is still one of them).
+	// records were copied to the spool, ncopies of them (those handed to
+	// kafka-go; one refused later as too large is still one of them).
 	copied  bool
 	ncopies int
 }

@@ -103,9 +103,12 @@ func (p *Publisher) beginSpooling(held []item) error {
 	copies := make([]int, len(p.unlanded))
 	if !p.spooling {
 		for i, fl := range p.unlanded {
-			for _, it := range fl.items {
-				if !it.drop {
-					recs = append(recs, toSpool(it.msg))
+			// The records dispatch handed to kafka-go (a slot with its
+			// flight): set before the flight was added to p.unlanded,
+			// unlike drop, which the acker may set meanwhile.
+			for j := range fl.items {
+				if fl.slots[j].fl != nil {
+					recs = append(recs, toSpool(fl.items[j].msg))
 					copies[i]++
 				}
 			}
