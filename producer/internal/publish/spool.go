@@ -90,15 +90,7 @@ func (p *Publisher) startSpooling(ctx context.Context) {
 func (p *Publisher) beginSpooling(held []item) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	moved := append(held, p.backlog...)
-	for done := false; !done; {
-		select {
-		case it := <-p.queue:
-			moved = append(moved, it)
-		default:
-			done = true
-		}
-	}
+	moved := p.takeQueued(append(held, p.backlog...))
 	var recs []spool.Record
 	copies := make([]int, len(p.unlanded))
 	if !p.spooling {
@@ -114,11 +106,7 @@ func (p *Publisher) beginSpooling(held []item) error {
 			}
 		}
 	}
-	for _, it := range moved {
-		if !it.drop {
-			recs = append(recs, toSpool(it.msg))
-		}
-	}
+	recs = appendSpoolRecords(recs, moved)
 	if err := p.spool.Append(recs...); err != nil {
 		p.backlog = moved
 		if errors.Is(err, spool.ErrFull) {
@@ -290,23 +278,7 @@ func (p *Publisher) spoolAtStop(held []item) error {
 	if err := p.removeLandedCopies(); err != nil {
 		return err
 	}
-	var recs []spool.Record
-	for _, it := range held {
-		if !it.drop {
-			recs = append(recs, toSpool(it.msg))
-		}
-	}
-	for {
-		select {
-		case it := <-p.queue:
-			if !it.drop {
-				recs = append(recs, toSpool(it.msg))
-			}
-			continue
-		default:
-		}
-		break
-	}
+	recs := appendSpoolRecords(nil, p.takeQueued(held))
 	if len(recs) == 0 {
 		return nil
 	}
@@ -317,6 +289,28 @@ func (p *Publisher) spoolAtStop(held []item) error {
 	p.log.Warn("stopped before Kafka acknowledged everything: spooled the rest; it is sent at the next start",
 		"count", len(recs), "spool_dir", p.cfg.SpoolDir)
 	return nil
+}
+
+// takeQueued appends to items what the queue holds now, without waiting.
+func (p *Publisher) takeQueued(items []item) []item {
+	for {
+		select {
+		case it := <-p.queue:
+			items = append(items, it)
+		default:
+			return items
+		}
+	}
+}
+
+// appendSpoolRecords appends the spool records of items, those not dropped.
+func appendSpoolRecords(recs []spool.Record, items []item) []spool.Record {
+	for _, it := range items {
+		if !it.drop {
+			recs = append(recs, toSpool(it.msg))
+		}
+	}
+	return recs
 }
 
 func toSpool(m kafka.Message) spool.Record {
