@@ -50,19 +50,18 @@ func checkAscending(t *testing.T, what string, order []int) {
 	}
 }
 
-// TestStopWhileSpoolingKeepsKeyOrder: Kafka goes away, the memory queue
-// fills, later records go to the spool; then the shutdown timeout passes
-// with Kafka still down. What memory held is older than what the spool
-// holds, so the spool (sent first at the next start) must hold them first.
-func TestStopWhileSpoolingKeepsKeyOrder(t *testing.T) {
-	b := newStoppableBroker(t)
+// newSpoolingPublisher returns a publisher, not running yet, with a spool
+// (opts) in a new directory, a memory queue of 20 records and batches of 5,
+// writing to b, which it stops: Kafka is unreachable from the start.
+func newSpoolingPublisher(t *testing.T, b *stoppableBroker, opts spool.Options) (*Publisher, *spool.Spool) {
+	t.Helper()
 	ensure(t, b.addr(), "tweets", "tweets.control")
 	dir := t.TempDir()
-	sp, err := spool.Open(dir, spool.Options{})
+	sp, err := spool.Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sp.Close()
+	t.Cleanup(func() { sp.Close() })
 	cfg := testConfig(b.addr())
 	cfg.PendingMax, cfg.BatchSize = 20, 5
 	cfg.WriteTimeout = time.Second
@@ -72,6 +71,16 @@ func TestStopWhileSpoolingKeepsKeyOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p, sp
+}
+
+// TestStopWhileSpoolingKeepsKeyOrder: Kafka goes away, the memory queue
+// fills, later records go to the spool; then the shutdown timeout passes
+// with Kafka still down. What memory held is older than what the spool
+// holds, so the spool (sent first at the next start) must hold them first.
+func TestStopWhileSpoolingKeepsKeyOrder(t *testing.T) {
+	b := newStoppableBroker(t)
+	p, sp := newSpoolingPublisher(t, b, spool.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -180,25 +189,10 @@ func TestSIGKILLWhileSpoolingKeepsKeyOrder(t *testing.T) {
 // Kafka gets every version of the key in the order sent.
 func TestFullSpoolWaiterKeepsKeyOrder(t *testing.T) {
 	b := newStoppableBroker(t)
-	ensure(t, b.addr(), "tweets", "tweets.control")
-	dir := t.TempDir()
 	// Room for what memory holds when spooling begins (4 flights and the
 	// queue: 45 records), and not much more.
 	const maxBytes = 6000
-	sp, err := spool.Open(dir, spool.Options{MaxBytes: maxBytes})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sp.Close()
-	cfg := testConfig(b.addr())
-	cfg.PendingMax, cfg.BatchSize = 20, 5
-	cfg.WriteTimeout = time.Second
-	cfg.Spool, cfg.SpoolDir = sp, dir
-	b.stop()
-	p, err := New(cfg, nil, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, sp := newSpoolingPublisher(t, b, spool.Options{MaxBytes: maxBytes})
 	done := make(chan error, 1)
 	go func() { done <- p.Run(context.Background()) }()
 	emitted := make(chan struct{})
