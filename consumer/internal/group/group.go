@@ -139,7 +139,8 @@ type Runner struct {
 	client *kafka.Client
 	// baseline is the partition count of each topic when the last
 	// generation ended; only Run's goroutine and the generation's watcher
-	// (which has returned before Next gives the next generation) touch it.
+	// (which has returned before Next gives the next generation, see
+	// ended) touch it.
 	baseline map[string]int
 	arch     Archive
 	log      *slog.Logger
@@ -236,7 +237,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		// now could miss a topic created between the leader's assignment
 		// and now, and the group would never pick it up.
 		counts := r.baseline
-		gen.Start(func(gctx context.Context) { r.baseline = r.watchPartitions(ctx, gctx, counts) })
+		gen.Start(func(gctx context.Context) { r.watch(ctx, gctx, counts) })
 		r.log.Info("joined consumer group", "group", r.cfg.GroupID, "generation", gen.ID, "member", gen.MemberID, "partitions", n, "assignments", describe(gen.Assignments))
 		r.warnMemory(n)
 		if n == 0 {
@@ -263,6 +264,24 @@ func (r *Runner) partitionCounts(ctx context.Context) map[string]int {
 		}
 	}
 	return counts
+}
+
+// ended reports whether the generation had ended when a function given to
+// its Start began. kafka-go still runs such a function, so that a caller
+// waiting on it is not stuck, but no longer waits for it before the next
+// generation: the function must return at once and touch nothing the next
+// generation owns (a partition's archive, the watcher's baseline). Start
+// decides under the generation's lock, and the generation's context is done
+// from the moment it ends, so this check cannot miss that case.
+func ended(gctx context.Context) bool { return gctx.Err() != nil }
+
+// watch runs watchPartitions for one generation and keeps the counts it
+// returns as the next generation's baseline.
+func (r *Runner) watch(runCtx, gctx context.Context, counts map[string]int) {
+	if ended(gctx) {
+		return
+	}
+	r.baseline = r.watchPartitions(runCtx, gctx, counts)
 }
 
 // watchPartitions returns, which ends the generation and makes the group
@@ -313,6 +332,9 @@ func describe(assignments map[string][]kafka.PartitionAssignment) map[string][]i
 // generation ends or the service stops; returning early would end the
 // generation for every partition (kafka-go's contract).
 func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, topic string, a kafka.PartitionAssignment) {
+	if ended(gctx) {
+		return
+	}
 	ctx, cancel := context.WithCancel(gctx)
 	defer cancel()
 	stopOnSignal := context.AfterFunc(runCtx, cancel)

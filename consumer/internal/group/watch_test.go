@@ -10,6 +10,8 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
 )
 
 // TestStalledBeforeFirstMessage: a partition with no commit and no
@@ -104,5 +106,67 @@ func TestTopicCreatedWhileMetadataFailed(t *testing.T) {
 	}
 	if got := r.Stats.Written.Load(); got != 50 {
 		t.Fatalf("written %d of 50 within 20 s of the topic's creation (partitions owned: %d)", got, r.Stats.Partitions.Load())
+	}
+}
+
+// countingArchive counts the partitions opened.
+type countingArchive struct {
+	Archive
+	opened atomic.Int32
+}
+
+func (a *countingArchive) Partition(ctx context.Context, topic string, partition int) (*archive.Partition, error) {
+	a.opened.Add(1)
+	return a.Archive.Partition(ctx, topic, partition)
+}
+
+// TestEndedGenerationStartsNothing: kafka-go still runs a function given to
+// Start after the generation ended (the group lost its coordinator while
+// Run was starting the partitions), and no longer waits for it before the
+// next generation. Such a function must neither open the partition's
+// archive, which the next generation owns, nor change the watcher's
+// baseline.
+func TestEndedGenerationStartsNothing(t *testing.T) {
+	const topic = "tweets"
+	brokers := cluster(t, topic, 1)
+	r := newRunner(t, brokers, topic, t.TempDir())
+	arch := &countingArchive{Archive: r.arch}
+	r.arch = arch
+	g, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{ID: "test-group", Brokers: brokers, Topics: []string{topic},
+		SessionTimeout: 6 * time.Second, RebalanceTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	gen, err := g.Next(ctx)
+	if err != nil {
+		t.Fatalf("joining: %v", err)
+	}
+	if err := g.Close(); err != nil { // ends the generation
+		t.Fatal(err)
+	}
+	if len(gen.Assignments[topic]) != 1 {
+		t.Fatalf("assignments %v; want the topic's one partition", gen.Assignments)
+	}
+	baseline := map[string]int{topic: 7}
+	r.baseline = baseline
+	ran := make(chan struct{}, 2)
+	for _, a := range gen.Assignments[topic] {
+		gen.Start(func(gctx context.Context) { r.partition(ctx, gctx, gen, topic, a); ran <- struct{}{} })
+	}
+	gen.Start(func(gctx context.Context) { r.watch(ctx, gctx, baseline); ran <- struct{}{} })
+	for range 2 {
+		select {
+		case <-ran:
+		case <-ctx.Done():
+			t.Fatal("the functions started on the ended generation did not return")
+		}
+	}
+	if n := arch.opened.Load(); n != 0 {
+		t.Errorf("partition archive opened %d times by an ended generation; want 0", n)
+	}
+	if r.baseline[topic] != 7 || len(r.baseline) != 1 {
+		t.Errorf("baseline = %v after an ended generation's watcher; want it unchanged (%s: 7)", r.baseline, topic)
 	}
 }
