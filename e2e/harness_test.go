@@ -206,9 +206,34 @@ func (l *testLogs) print(t *testing.T) {
 			lines = lines[len(lines)-keep:]
 		}
 		t.Logf("%s\n%s", head, strings.Join(lines, "\n"))
+		if keep >= 0 {
+			for j, r := range raceReports(p.out.String()) {
+				t.Logf("--- %s #%d data race report %d, whole ---\n%s", p.name, i+1, j+1, r)
+			}
+		}
 	}
 	for _, n := range l.notes {
 		t.Logf("--- failed: %s", n)
+	}
+}
+
+// raceReports returns the race detector's reports in a service's output
+// (the services are built with -race), which a tail of the log cuts.
+func raceReports(out string) []string {
+	const sep = "==================\n"
+	var reports []string
+	for {
+		i := strings.Index(out, sep+"WARNING: DATA RACE")
+		if i < 0 {
+			return reports
+		}
+		out = out[i+len(sep):]
+		end := strings.Index(out, sep)
+		if end < 0 {
+			end = len(out)
+		}
+		reports = append(reports, strings.TrimRight(out[:end], "\n"))
+		out = out[end:]
 	}
 }
 
