@@ -484,6 +484,10 @@ func (r *Runner) newReader(log *slog.Logger, topic string, partition int) *kafka
 		MinBytes:  1,
 		MaxBytes:  r.cfg.FetchMaxBytes,
 		MaxWait:   r.cfg.FetchMaxWait,
+		// The lag comes with each message (HighWaterMark); kafka-go's own
+		// lag reader would dial the partition's leader every minute from a
+		// goroutine that Close does not wait for.
+		ReadLagInterval: -1,
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
 			log.Warn("kafka reader: " + fmt.Sprintf(msg, args...))
 		}),
