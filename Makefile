@@ -4,7 +4,7 @@ SHELL := bash
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
-MODULES := producer consumer e2e
+MODULES := internal producer consumer e2e
 COMPOSE ?= docker compose
 OUTPUT_DIR ?= ./data
 

@@ -3,16 +3,13 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -25,34 +22,17 @@ import (
 	"github.com/tweetpipe/tweetpipe/consumer/internal/batch"
 	"github.com/tweetpipe/tweetpipe/consumer/internal/config"
 	"github.com/tweetpipe/tweetpipe/consumer/internal/group"
-	"github.com/tweetpipe/tweetpipe/consumer/internal/kafkaconn"
-	"github.com/tweetpipe/tweetpipe/consumer/internal/ops"
+	"github.com/tweetpipe/tweetpipe/internal/kafkaconn"
+	"github.com/tweetpipe/tweetpipe/internal/ops"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
-	help := flag.Bool("h", false, "print every environment variable with its default")
-	healthcheck := flag.Bool("healthcheck", false, "probe this service's /healthz (HTTP_ADDR) and exit 0 if it answers: the image's HEALTHCHECK")
-	flag.Parse()
-	if *healthcheck {
-		if err := probe(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		return
-	}
-	if *help {
-		fmt.Fprintf(os.Stdout, "tweetpipe consumer %s: configured by environment variables\n\n", version)
-		if err := config.Usage(os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		return
-	}
+	ops.Flags("consumer", version, config.Usage)
 	cfg, err := config.Load()
-	log := newLogger(cfg.LogLevel, cfg.LogFormat)
+	log := ops.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		log.Error("invalid configuration", "error", err)
 		os.Exit(2)
@@ -65,37 +45,8 @@ func main() {
 	}
 }
 
-// probe asks the running service's /healthz; distroless images have no
-// shell or curl for a HEALTHCHECK.
-func probe() error {
-	u, err := ops.LocalURL(cmp.Or(os.Getenv("HTTP_ADDR"), ":8080"), "/healthz")
-	if err != nil {
-		return err
-	}
-	return ops.Probe(u)
-}
-
-func newLogger(level, format string) *slog.Logger {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		lv = slog.LevelInfo
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	if format == "text" || (format != "json" && isTerminal(os.Stderr)) {
-		return slog.New(slog.NewTextHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-}
-
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
 func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimit > 0 {
-		debug.SetMemoryLimit(cfg.MemoryLimit) // bounds the heap's growth between collections
-	}
+	ops.SetMemoryLimit(cfg.MemoryLimit)
 	kafkaconn.UseSmallZstd(0) // 1 MiB zstd windows: most of the memory a service uses otherwise
 	log.Info("consumer starting", "version", version, "config", cfg)
 

@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tweetpipe/tweetpipe/consumer/internal/group"
-	"github.com/tweetpipe/tweetpipe/consumer/internal/ops"
+	"github.com/tweetpipe/tweetpipe/internal/ops"
 )
 
 // registerMetrics exposes the group's running totals on /metrics and

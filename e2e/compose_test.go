@@ -27,7 +27,8 @@ const (
 )
 
 // appServices are the services of docker-compose.apps.yml, each built from
-// the folder of the same name into the binary /<name>.
+// the module of the same name (with the Dockerfile there, from the
+// repository's root) into the binary /<name>.
 var appServices = []string{"producer", "consumer"}
 
 func repoRoot(t *testing.T) string {
@@ -211,8 +212,8 @@ func TestComposeFiles(t *testing.T) {
 			if want := "tweetpipe-" + svc + ":1.2.3"; s.Image != want {
 				t.Errorf("%s image with TWEETPIPE_VERSION=1.2.3 = %q; want %q", svc, s.Image, want)
 			}
-			if s.Build == nil || s.Build.Context != filepath.Join(root, svc) {
-				t.Errorf("%s build = %+v; want the context ./%s", svc, s.Build, svc)
+			if s.Build == nil || s.Build.Context != root || s.Build.Dockerfile != svc+"/Dockerfile" {
+				t.Errorf("%s build = %+v; want the context . (the modules it shares with the other service are there) and the dockerfile %s/Dockerfile", svc, s.Build, svc)
 			} else if v := s.Build.Args["VERSION"]; v == nil || *v != "1.2.3" {
 				t.Errorf("%s build arg VERSION = %v; want TWEETPIPE_VERSION (1.2.3)", svc, v)
 			}

@@ -3,17 +3,13 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -24,10 +20,10 @@ import (
 	"github.com/segmentio/kafka-go/compress/gzip"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tweetpipe/tweetpipe/internal/kafkaconn"
+	"github.com/tweetpipe/tweetpipe/internal/ops"
 	"github.com/tweetpipe/tweetpipe/producer/internal/config"
-	"github.com/tweetpipe/tweetpipe/producer/internal/kafkaconn"
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
-	"github.com/tweetpipe/tweetpipe/producer/internal/ops"
 	"github.com/tweetpipe/tweetpipe/producer/internal/publish"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/jetstream"
@@ -42,29 +38,12 @@ import (
 var version = "dev"
 
 func main() {
-	help := flag.Bool("h", false, "print every environment variable with its default")
-	healthcheck := flag.Bool("healthcheck", false, "probe this service's /healthz (HTTP_ADDR) and exit 0 if it answers: the image's HEALTHCHECK")
-	flag.Parse()
-	if *healthcheck {
-		if err := probe(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		return
-	}
-	if *help {
-		fmt.Fprintf(os.Stdout, "tweetpipe producer %s: configured by environment variables\n\n", version)
-		if err := config.Usage(os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		return
-	}
+	ops.Flags("producer", version, config.Usage)
 	cfg, err := config.Load()
 	// The log and replay's progress bar share stderr: each log line is
 	// written above the bar.
 	stderr := replay.NewTerminal(os.Stderr)
-	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	log := ops.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		log.Error("invalid configuration", "error", err)
 		os.Exit(2)
@@ -77,37 +56,8 @@ func main() {
 	}
 }
 
-// probe asks the running service's /healthz; distroless images have no
-// shell or curl for a HEALTHCHECK.
-func probe() error {
-	u, err := ops.LocalURL(cmp.Or(os.Getenv("HTTP_ADDR"), ":8080"), "/healthz")
-	if err != nil {
-		return err
-	}
-	return ops.Probe(u)
-}
-
-func newLogger(w io.Writer, level, format string) *slog.Logger {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		lv = slog.LevelInfo
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	if format == "text" || (format != "json" && isTerminal(os.Stderr)) {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
-}
-
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
 func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *replay.Terminal) error {
-	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimit > 0 {
-		debug.SetMemoryLimit(cfg.MemoryLimit) // bounds the heap's growth between collections
-	}
+	ops.SetMemoryLimit(cfg.MemoryLimit)
 	kafkaconn.UseSmallZstd(cfg.KafkaCompressionLevel) // 1 MiB zstd windows: most of the memory a service uses otherwise
 	if cfg.KafkaCompression == "gzip" && cfg.KafkaCompressionLevel > 0 {
 		compress.Codecs[compress.Gzip] = &gzip.Codec{Level: cfg.KafkaCompressionLevel}

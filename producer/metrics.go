@@ -6,7 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/tweetpipe/tweetpipe/producer/internal/ops"
+	"github.com/tweetpipe/tweetpipe/internal/ops"
 	"github.com/tweetpipe/tweetpipe/producer/internal/publish"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream"
 )

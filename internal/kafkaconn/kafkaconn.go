@@ -1,8 +1,6 @@
 // Package kafkaconn turns the KAFKA_TLS_* and KAFKA_SASL_* settings into
 // kafka-go's dialer and transport, and explains connection failures in
-// terms of the setting at fault.
-//
-// The consumer module has the same package: each service builds on its own.
+// terms of the setting at fault. Both services use it.
 package kafkaconn
 
 import (
@@ -23,6 +21,8 @@ import (
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/tweetpipe/tweetpipe/internal/envconf"
 )
 
 // Config is how the services reach a secured cluster.
@@ -35,6 +35,33 @@ type Config struct {
 	SASLMechanism string // "", PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
 	SASLUsername  string
 	SASLPassword  string
+}
+
+// Settings are the KAFKA_TLS_* and KAFKA_SASL_* variables. Each service's
+// config embeds them, so both read the same variables the same way.
+type Settings struct {
+	KafkaTLS           Switch         `envconfig:"KAFKA_TLS" default:"off" desc:"on: connect to Kafka over TLS"`
+	KafkaTLSCAFile     string         `envconfig:"KAFKA_TLS_CA_FILE" desc:"PEM file of the CA that signed the brokers' certificates (empty: the system's)"`
+	KafkaTLSCertFile   string         `envconfig:"KAFKA_TLS_CERT_FILE" desc:"client certificate (PEM) for mutual TLS, with KAFKA_TLS_KEY_FILE"`
+	KafkaTLSKeyFile    string         `envconfig:"KAFKA_TLS_KEY_FILE" desc:"client key (PEM) for mutual TLS"`
+	KafkaTLSSkipVerify Switch         `envconfig:"KAFKA_TLS_SKIP_VERIFY" default:"off" desc:"on: do not check the brokers' certificates (tests only; logged loudly)"`
+	KafkaSASLMechanism string         `envconfig:"KAFKA_SASL_MECHANISM" desc:"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: no SASL)"`
+	KafkaSASLUsername  string         `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user"`
+	KafkaSASLPassword  envconf.Secret `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password; or KAFKA_SASL_PASSWORD_FILE"`
+}
+
+// Kafka returns the settings that reach a secured cluster.
+func (s Settings) Kafka() Config {
+	return Config{
+		TLS:           bool(s.KafkaTLS),
+		CAFile:        s.KafkaTLSCAFile,
+		CertFile:      s.KafkaTLSCertFile,
+		KeyFile:       s.KafkaTLSKeyFile,
+		SkipVerify:    bool(s.KafkaTLSSkipVerify),
+		SASLMechanism: s.KafkaSASLMechanism,
+		SASLUsername:  s.KafkaSASLUsername,
+		SASLPassword:  s.KafkaSASLPassword.Reveal(),
+	}
 }
 
 // Validate checks what can be checked without a broker; errors name the

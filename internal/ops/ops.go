@@ -25,8 +25,9 @@ const shutdownTimeout = 3 * time.Second
 
 // Checks are the service's answers to the probes.
 type Checks struct {
-	// Ready returns nil when the service can do its work (connected to Kafka
-	// and to its source), else why not. nil means always ready.
+	// Ready returns nil when the service can do its work (the producer:
+	// connected to Kafka and to its source; the consumer: a member of its
+	// consumer group), else why not. nil means always ready.
 	Ready func() error
 }
 

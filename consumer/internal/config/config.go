@@ -2,65 +2,31 @@
 package config
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"reflect"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
-	"github.com/kelseyhightower/envconfig"
-
-	"github.com/tweetpipe/tweetpipe/consumer/internal/kafkaconn"
+	"github.com/tweetpipe/tweetpipe/internal/envconf"
+	"github.com/tweetpipe/tweetpipe/internal/kafkaconn"
 )
-
-// Secret is a string that never prints: logs, errors and -h show it redacted.
-type Secret string
-
-// LogValue implements slog.LogValuer.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.redacted()) }
-
-// String implements fmt.Stringer so %v and %s redact it too.
-func (s Secret) String() string { return s.redacted() }
-
-// MarshalJSON keeps the secret out of JSON output too.
-func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.redacted()) }
-
-// Reveal returns the secret itself, for the one place that needs it.
-func (s Secret) Reveal() string { return string(s) }
-
-func (s Secret) redacted() string {
-	if s == "" {
-		return ""
-	}
-	return "[redacted]"
-}
 
 // Config is every setting of the consumer. Names are the environment
 // variables users, compose files and scripts rely on.
 type Config struct {
-	KafkaBrokers           []string         `envconfig:"KAFKA_BROKERS" default:"localhost:9092" desc:"comma-separated Kafka bootstrap brokers (host:port)"`
-	KafkaTopics            []string         `envconfig:"KAFKA_TOPICS" default:"tweets" desc:"comma list of topics to archive"`
-	KafkaGroupID           string           `envconfig:"KAFKA_GROUP_ID" default:"tweetpipe-archiver" desc:"consumer group; instances with the same id share the partitions"`
-	KafkaSessionTimeout    time.Duration    `envconfig:"KAFKA_SESSION_TIMEOUT" default:"10s" desc:"a member that stops heartbeating (crash, SIGKILL) keeps its partitions this long (6s-300s)"`
-	KafkaRebalanceTimeout  time.Duration    `envconfig:"KAFKA_REBALANCE_TIMEOUT" default:"30s" desc:"how long members get to finish their batch and rejoin during a rebalance"`
-	KafkaFetchMaxBytes     int              `envconfig:"KAFKA_FETCH_MAX_BYTES" default:"2097152" desc:"most bytes one fetch request returns per partition"`
-	KafkaFetchMaxWait      time.Duration    `envconfig:"KAFKA_FETCH_MAX_WAIT" default:"500ms" desc:"how long the broker holds a fetch waiting for data"`
-	KafkaTLS               kafkaconn.Switch `envconfig:"KAFKA_TLS" default:"off" desc:"on: connect to Kafka over TLS"`
-	KafkaTLSCAFile         string           `envconfig:"KAFKA_TLS_CA_FILE" desc:"PEM file of the CA that signed the brokers' certificates (empty: the system's)"`
-	KafkaTLSCertFile       string           `envconfig:"KAFKA_TLS_CERT_FILE" desc:"client certificate (PEM) for mutual TLS, with KAFKA_TLS_KEY_FILE"`
-	KafkaTLSKeyFile        string           `envconfig:"KAFKA_TLS_KEY_FILE" desc:"client key (PEM) for mutual TLS"`
-	KafkaTLSSkipVerify     kafkaconn.Switch `envconfig:"KAFKA_TLS_SKIP_VERIFY" default:"off" desc:"on: do not check the brokers' certificates (tests only; logged loudly)"`
-	KafkaSASLMechanism     string           `envconfig:"KAFKA_SASL_MECHANISM" desc:"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: no SASL)"`
-	KafkaSASLUsername      string           `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user"`
-	KafkaSASLPassword      Secret           `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password; or KAFKA_SASL_PASSWORD_FILE"`
-	KafkaStartupTimeout    time.Duration    `envconfig:"KAFKA_STARTUP_TIMEOUT" default:"2m" desc:"how long to wait for the broker at start before giving up (0: forever)"`
-	PartitionWatchInterval time.Duration    `envconfig:"PARTITION_WATCH_INTERVAL" default:"5s" desc:"how often new topics and partitions are looked for"`
+	KafkaBrokers           []string      `envconfig:"KAFKA_BROKERS" default:"localhost:9092" desc:"comma-separated Kafka bootstrap brokers (host:port)"`
+	KafkaTopics            []string      `envconfig:"KAFKA_TOPICS" default:"tweets" desc:"comma list of topics to archive"`
+	KafkaGroupID           string        `envconfig:"KAFKA_GROUP_ID" default:"tweetpipe-archiver" desc:"consumer group; instances with the same id share the partitions"`
+	KafkaSessionTimeout    time.Duration `envconfig:"KAFKA_SESSION_TIMEOUT" default:"10s" desc:"a member that stops heartbeating (crash, SIGKILL) keeps its partitions this long (6s-300s)"`
+	KafkaRebalanceTimeout  time.Duration `envconfig:"KAFKA_REBALANCE_TIMEOUT" default:"30s" desc:"how long members get to finish their batch and rejoin during a rebalance"`
+	KafkaFetchMaxBytes     int           `envconfig:"KAFKA_FETCH_MAX_BYTES" default:"2097152" desc:"most bytes one fetch request returns per partition"`
+	KafkaFetchMaxWait      time.Duration `envconfig:"KAFKA_FETCH_MAX_WAIT" default:"500ms" desc:"how long the broker holds a fetch waiting for data"`
+	kafkaconn.Settings                   // KAFKA_TLS_*, KAFKA_SASL_*
+	KafkaStartupTimeout    time.Duration `envconfig:"KAFKA_STARTUP_TIMEOUT" default:"2m" desc:"how long to wait for the broker at start before giving up (0: forever)"`
+	PartitionWatchInterval time.Duration `envconfig:"PARTITION_WATCH_INTERVAL" default:"5s" desc:"how often new topics and partitions are looked for"`
 
 	OutputDir         string        `envconfig:"OUTPUT_DIR" default:"./data" desc:"where the JSON Lines files go"`
 	BatchMaxRecords   int           `envconfig:"BATCH_MAX_RECORDS" default:"1000" desc:"a batch is written when it holds this many messages (1-1000000)"`
@@ -79,62 +45,23 @@ type Config struct {
 	ShutdownTimeout  time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"how long a stop may spend writing the open batch and committing"`
 }
 
-// Kafka returns the settings that reach a secured cluster.
-func (c Config) Kafka() kafkaconn.Config {
-	return kafkaconn.Config{
-		TLS:           bool(c.KafkaTLS),
-		CAFile:        c.KafkaTLSCAFile,
-		CertFile:      c.KafkaTLSCertFile,
-		KeyFile:       c.KafkaTLSKeyFile,
-		SkipVerify:    bool(c.KafkaTLSSkipVerify),
-		SASLMechanism: c.KafkaSASLMechanism,
-		SASLUsername:  c.KafkaSASLUsername,
-		SASLPassword:  c.KafkaSASLPassword.Reveal(),
-	}
-}
-
 // LogValue logs the effective configuration under the variables' names.
 func (c Config) LogValue() slog.Value {
-	v := reflect.ValueOf(c)
-	attrs := make([]slog.Attr, 0, v.NumField())
-	for i := range v.NumField() {
-		name := v.Type().Field(i).Tag.Get("envconfig")
-		attrs = append(attrs, slog.String(name, fmt.Sprint(v.Field(i).Interface())))
-	}
-	return slog.GroupValue(attrs...)
+	return envconf.LogValue(c)
 }
 
-// Load reads the environment and validates.
+// Load reads the environment (KAFKA_SASL_PASSWORD_FILE too) and validates.
 func Load() (Config, error) {
 	var cfg Config
-	if err := envconfig.Process("", &cfg); err != nil {
-		var pe *envconfig.ParseError
-		if errors.As(err, &pe) {
-			return cfg, fmt.Errorf("%s=%q does not parse as %s: %v", pe.KeyName, pe.Value, pe.TypeName, pe.Err)
-		}
+	if err := envconf.Process(&cfg, map[string]*envconf.Secret{"KAFKA_SASL_PASSWORD": &cfg.KafkaSASLPassword}); err != nil {
 		return cfg, err
-	}
-	if path := os.Getenv("KAFKA_SASL_PASSWORD_FILE"); path != "" {
-		if cfg.KafkaSASLPassword != "" {
-			return cfg, errors.New("KAFKA_SASL_PASSWORD and KAFKA_SASL_PASSWORD_FILE are both set: set one")
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return cfg, fmt.Errorf("KAFKA_SASL_PASSWORD_FILE: reading %s: %w", path, err)
-		}
-		cfg.KafkaSASLPassword = Secret(strings.TrimSpace(string(b)))
 	}
 	return cfg, cfg.Validate()
 }
 
 // Usage writes every variable with its type, default and description.
 func Usage(w io.Writer) error {
-	var cfg Config
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	if err := envconfig.Usagef("", &cfg, tw, envconfig.DefaultTableFormat); err != nil {
-		return err
-	}
-	return tw.Flush()
+	return envconf.Usage(w, &Config{})
 }
 
 // Validate checks ranges and rules across fields; each error names the variable.

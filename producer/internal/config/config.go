@@ -2,75 +2,40 @@
 package config
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
-	"os"
-	"reflect"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
-	"github.com/kelseyhightower/envconfig"
-
-	"github.com/tweetpipe/tweetpipe/producer/internal/kafkaconn"
+	"github.com/tweetpipe/tweetpipe/internal/envconf"
+	"github.com/tweetpipe/tweetpipe/internal/kafkaconn"
 )
-
-// Secret is a string that never prints: logs, errors and -h show it redacted.
-type Secret string
-
-// LogValue implements slog.LogValuer.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.redacted()) }
-
-// String implements fmt.Stringer so %v and %s redact it too.
-func (s Secret) String() string { return s.redacted() }
-
-// Reveal returns the secret itself, for the one place that needs it.
-func (s Secret) Reveal() string { return string(s) }
-
-// MarshalJSON keeps the secret out of JSON output too.
-func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.redacted()) }
-
-func (s Secret) redacted() string {
-	if s == "" {
-		return ""
-	}
-	return "[redacted]"
-}
 
 // Config is every setting of the producer. Names are the environment
 // variables users, compose files and scripts rely on.
 type Config struct {
-	KafkaBrokers           []string         `envconfig:"KAFKA_BROKERS" default:"localhost:9092" desc:"comma-separated Kafka bootstrap brokers (host:port)"`
-	KafkaTopic             string           `envconfig:"KAFKA_TOPIC" default:"tweets" desc:"topic for statuses (posts)"`
-	KafkaControlTopic      string           `envconfig:"KAFKA_CONTROL_TOPIC" default:"tweets.control" desc:"topic for everything else the stream says (delete, limit, ...); empty: count and drop them"`
-	KafkaPartitions        int              `envconfig:"KAFKA_PARTITIONS" default:"3" desc:"partitions of topics the producer creates (1-10000)"`
-	KafkaReplicationFactor int              `envconfig:"KAFKA_REPLICATION_FACTOR" default:"1" desc:"replication factor of topics the producer creates (1-32)"`
-	KafkaMinInsyncReplicas int              `envconfig:"KAFKA_MIN_INSYNC_REPLICAS" default:"0" desc:"min.insync.replicas of topics the producer creates (0: the broker's default; 2 with a replication factor of 3)"`
-	KafkaRetention         time.Duration    `envconfig:"KAFKA_RETENTION" default:"0" desc:"retention.ms of topics the producer creates (0: keep whatever the age: records carry the posts' own, possibly old, times)"`
-	KafkaRetentionBytes    int64            `envconfig:"KAFKA_RETENTION_BYTES" default:"-1" desc:"retention.bytes per partition of topics the producer creates (-1: no limit)"`
-	KafkaCompression       string           `envconfig:"KAFKA_COMPRESSION" default:"zstd" desc:"none, gzip, snappy, lz4 or zstd"`
-	KafkaCompressionLevel  int              `envconfig:"KAFKA_COMPRESSION_LEVEL" default:"0" desc:"zstd 1-22 (1: fastest, 2-5: default, 6-9: better, 10+: best ratio) or gzip 1-9; 0: the codec's default (zstd about level 3)"`
-	KafkaBatchSize         int              `envconfig:"KAFKA_BATCH_SIZE" default:"1000" desc:"most messages sent in one produce call (1-100000)"`
-	KafkaBatchBytes        int64            `envconfig:"KAFKA_BATCH_BYTES" default:"1048576" desc:"most bytes in one partition's batch; keep under the broker's message.max.bytes"`
-	KafkaBatchTimeout      time.Duration    `envconfig:"KAFKA_BATCH_TIMEOUT" default:"10ms" desc:"how long a partial batch waits for more messages (linger)"`
-	KafkaWriteTimeout      time.Duration    `envconfig:"KAFKA_WRITE_TIMEOUT" default:"10s" desc:"timeout of one produce request"`
-	KafkaTLS               kafkaconn.Switch `envconfig:"KAFKA_TLS" default:"off" desc:"on: connect to Kafka over TLS"`
-	KafkaTLSCAFile         string           `envconfig:"KAFKA_TLS_CA_FILE" desc:"PEM file of the CA that signed the brokers' certificates (empty: the system's)"`
-	KafkaTLSCertFile       string           `envconfig:"KAFKA_TLS_CERT_FILE" desc:"client certificate (PEM) for mutual TLS, with KAFKA_TLS_KEY_FILE"`
-	KafkaTLSKeyFile        string           `envconfig:"KAFKA_TLS_KEY_FILE" desc:"client key (PEM) for mutual TLS"`
-	KafkaTLSSkipVerify     kafkaconn.Switch `envconfig:"KAFKA_TLS_SKIP_VERIFY" default:"off" desc:"on: do not check the brokers' certificates (tests only; logged loudly)"`
-	KafkaSASLMechanism     string           `envconfig:"KAFKA_SASL_MECHANISM" desc:"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: no SASL)"`
-	KafkaSASLUsername      string           `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user"`
-	KafkaSASLPassword      Secret           `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password; or KAFKA_SASL_PASSWORD_FILE"`
-	KafkaStartupTimeout    time.Duration    `envconfig:"KAFKA_STARTUP_TIMEOUT" default:"2m" desc:"how long to wait for the broker at start before giving up (0: forever)"`
-	SpoolDir               string           `envconfig:"SPOOL_DIR" desc:"while Kafka is unreachable and PENDING_MAX is reached, records are spooled here and sent in order when it returns (empty: off, the source waits)"`
-	SpoolMaxBytes          int64            `envconfig:"SPOOL_MAX_BYTES" default:"1073741824" desc:"most bytes the spool may hold; beyond, the source waits. It must hold what memory holds when spooling begins (PENDING_MAX records and those in flight), and stay well below the free space of SPOOL_DIR's volume: draining needs some too"`
-	PendingMax             int              `envconfig:"PENDING_MAX" default:"2000" desc:"messages queued in memory for Kafka before the source is paused; up to max(PENDING_MAX, 2 x KAFKA_BATCH_SIZE) more are in flight"`
+	KafkaBrokers           []string      `envconfig:"KAFKA_BROKERS" default:"localhost:9092" desc:"comma-separated Kafka bootstrap brokers (host:port)"`
+	KafkaTopic             string        `envconfig:"KAFKA_TOPIC" default:"tweets" desc:"topic for statuses (posts)"`
+	KafkaControlTopic      string        `envconfig:"KAFKA_CONTROL_TOPIC" default:"tweets.control" desc:"topic for everything else the stream says (delete, limit, ...); empty: count and drop them"`
+	KafkaPartitions        int           `envconfig:"KAFKA_PARTITIONS" default:"3" desc:"partitions of topics the producer creates (1-10000)"`
+	KafkaReplicationFactor int           `envconfig:"KAFKA_REPLICATION_FACTOR" default:"1" desc:"replication factor of topics the producer creates (1-32)"`
+	KafkaMinInsyncReplicas int           `envconfig:"KAFKA_MIN_INSYNC_REPLICAS" default:"0" desc:"min.insync.replicas of topics the producer creates (0: the broker's default; 2 with a replication factor of 3)"`
+	KafkaRetention         time.Duration `envconfig:"KAFKA_RETENTION" default:"0" desc:"retention.ms of topics the producer creates (0: keep whatever the age: records carry the posts' own, possibly old, times)"`
+	KafkaRetentionBytes    int64         `envconfig:"KAFKA_RETENTION_BYTES" default:"-1" desc:"retention.bytes per partition of topics the producer creates (-1: no limit)"`
+	KafkaCompression       string        `envconfig:"KAFKA_COMPRESSION" default:"zstd" desc:"none, gzip, snappy, lz4 or zstd"`
+	KafkaCompressionLevel  int           `envconfig:"KAFKA_COMPRESSION_LEVEL" default:"0" desc:"zstd 1-22 (1: fastest, 2-5: default, 6-9: better, 10+: best ratio) or gzip 1-9; 0: the codec's default (zstd about level 3)"`
+	KafkaBatchSize         int           `envconfig:"KAFKA_BATCH_SIZE" default:"1000" desc:"most messages sent in one produce call (1-100000)"`
+	KafkaBatchBytes        int64         `envconfig:"KAFKA_BATCH_BYTES" default:"1048576" desc:"most bytes in one partition's batch; keep under the broker's message.max.bytes"`
+	KafkaBatchTimeout      time.Duration `envconfig:"KAFKA_BATCH_TIMEOUT" default:"10ms" desc:"how long a partial batch waits for more messages (linger)"`
+	KafkaWriteTimeout      time.Duration `envconfig:"KAFKA_WRITE_TIMEOUT" default:"10s" desc:"timeout of one produce request"`
+	kafkaconn.Settings                   // KAFKA_TLS_*, KAFKA_SASL_*
+	KafkaStartupTimeout    time.Duration `envconfig:"KAFKA_STARTUP_TIMEOUT" default:"2m" desc:"how long to wait for the broker at start before giving up (0: forever)"`
+	SpoolDir               string        `envconfig:"SPOOL_DIR" desc:"while Kafka is unreachable and PENDING_MAX is reached, records are spooled here and sent in order when it returns (empty: off, the source waits)"`
+	SpoolMaxBytes          int64         `envconfig:"SPOOL_MAX_BYTES" default:"1073741824" desc:"most bytes the spool may hold; beyond, the source waits. It must hold what memory holds when spooling begins (PENDING_MAX records and those in flight), and stay well below the free space of SPOOL_DIR's volume: draining needs some too"`
+	PendingMax             int           `envconfig:"PENDING_MAX" default:"2000" desc:"messages queued in memory for Kafka before the source is paused; up to max(PENDING_MAX, 2 x KAFKA_BATCH_SIZE) more are in flight"`
 
 	Source   string `envconfig:"SOURCE" default:"synthetic" desc:"synthetic, replay, twitter, xv2 or jetstream"`
 	StateDir string `envconfig:"STATE_DIR" default:"./state" desc:"where resumable sources (replay, jetstream) keep the position Kafka acknowledged"`
@@ -83,26 +48,26 @@ type Config struct {
 	ReplaySpeed            float64       `envconfig:"REPLAY_SPEED" default:"0" desc:"0: as fast as possible; 1: original pace from the posts' timestamps; N: N times faster"`
 	ReplayProgressInterval time.Duration `envconfig:"REPLAY_PROGRESS_INTERVAL" default:"10s" desc:"how often replay progress (files, lines, percent, rate, ETA) is logged (0: never)"`
 
-	TwitterConsumerKey     Secret        `envconfig:"TWITTER_CONSUMER_KEY" desc:"OAuth1 consumer (API) key for SOURCE=twitter; or TWITTER_CONSUMER_KEY_FILE"`
-	TwitterConsumerSecret  Secret        `envconfig:"TWITTER_CONSUMER_SECRET" desc:"OAuth1 consumer secret; or TWITTER_CONSUMER_SECRET_FILE"`
-	TwitterAccessToken     Secret        `envconfig:"TWITTER_ACCESS_TOKEN" desc:"OAuth1 access token; or TWITTER_ACCESS_TOKEN_FILE"`
-	TwitterAccessSecret    Secret        `envconfig:"TWITTER_ACCESS_SECRET" desc:"OAuth1 access token secret; or TWITTER_ACCESS_SECRET_FILE"`
-	TwitterStreamBaseURL   string        `envconfig:"TWITTER_STREAM_BASE_URL" default:"https://stream.twitter.com/1.1" desc:"base URL of the v1.1 streaming API (a proxy or compatible service)"`
-	TwitterLanguage        []string      `envconfig:"TWITTER_LANGUAGE" desc:"comma list of BCP 47 languages to keep (e.g. hi,en)"`
-	TwitterTrack           []string      `envconfig:"TWITTER_TRACK" desc:"comma list of phrases; any of TRACK, FOLLOW, LOCATIONS selects statuses/filter"`
-	TwitterFollow          []string      `envconfig:"TWITTER_FOLLOW" desc:"comma list of user ids to follow"`
-	TwitterLocations       []string      `envconfig:"TWITTER_LOCATIONS" desc:"comma list of bounding-box coordinates (sw lon,sw lat,ne lon,ne lat, ...)"`
-	TwitterMaxMessageBytes int           `envconfig:"TWITTER_MAX_MESSAGE_BYTES" default:"1048576" desc:"larger stream messages are dropped, counted and logged"`
-	TwitterStallTimeout    time.Duration `envconfig:"TWITTER_STALL_TIMEOUT" default:"90s" desc:"no byte for this long means the connection is dead"`
+	TwitterConsumerKey     envconf.Secret `envconfig:"TWITTER_CONSUMER_KEY" desc:"OAuth1 consumer (API) key for SOURCE=twitter; or TWITTER_CONSUMER_KEY_FILE"`
+	TwitterConsumerSecret  envconf.Secret `envconfig:"TWITTER_CONSUMER_SECRET" desc:"OAuth1 consumer secret; or TWITTER_CONSUMER_SECRET_FILE"`
+	TwitterAccessToken     envconf.Secret `envconfig:"TWITTER_ACCESS_TOKEN" desc:"OAuth1 access token; or TWITTER_ACCESS_TOKEN_FILE"`
+	TwitterAccessSecret    envconf.Secret `envconfig:"TWITTER_ACCESS_SECRET" desc:"OAuth1 access token secret; or TWITTER_ACCESS_SECRET_FILE"`
+	TwitterStreamBaseURL   string         `envconfig:"TWITTER_STREAM_BASE_URL" default:"https://stream.twitter.com/1.1" desc:"base URL of the v1.1 streaming API (a proxy or compatible service)"`
+	TwitterLanguage        []string       `envconfig:"TWITTER_LANGUAGE" desc:"comma list of BCP 47 languages to keep (e.g. hi,en)"`
+	TwitterTrack           []string       `envconfig:"TWITTER_TRACK" desc:"comma list of phrases; any of TRACK, FOLLOW, LOCATIONS selects statuses/filter"`
+	TwitterFollow          []string       `envconfig:"TWITTER_FOLLOW" desc:"comma list of user ids to follow"`
+	TwitterLocations       []string       `envconfig:"TWITTER_LOCATIONS" desc:"comma list of bounding-box coordinates (sw lon,sw lat,ne lon,ne lat, ...)"`
+	TwitterMaxMessageBytes int            `envconfig:"TWITTER_MAX_MESSAGE_BYTES" default:"1048576" desc:"larger stream messages are dropped, counted and logged"`
+	TwitterStallTimeout    time.Duration  `envconfig:"TWITTER_STALL_TIMEOUT" default:"90s" desc:"no byte for this long means the connection is dead"`
 
-	HTTPAddr         string        `envconfig:"HTTP_ADDR" default:":8080" desc:"address of /healthz, /readyz and /metrics (empty: off)"`
-	XBearerToken     Secret        `envconfig:"X_BEARER_TOKEN" desc:"X API v2 app-only bearer token for SOURCE=xv2; or X_BEARER_TOKEN_FILE"`
-	XStreamURL       string        `envconfig:"X_STREAM_URL" default:"https://api.x.com/2/tweets/sample/stream" desc:"X API v2 sampled stream URL (sample10 too)"`
-	XTweetFields     []string      `envconfig:"X_TWEET_FIELDS" default:"created_at,author_id,lang,conversation_id,referenced_tweets,entities,public_metrics,possibly_sensitive" desc:"tweet.fields to request"`
-	XExpansions      []string      `envconfig:"X_EXPANSIONS" default:"author_id" desc:"expansions to request"`
-	XUserFields      []string      `envconfig:"X_USER_FIELDS" default:"created_at,username,name,description,location,public_metrics,verified" desc:"user.fields to request"`
-	XBackfillMinutes int           `envconfig:"X_BACKFILL_MINUTES" default:"0" desc:"minutes of backfill asked for on reconnect (0-5; needs an academic/enterprise project)"`
-	XStallTimeout    time.Duration `envconfig:"X_STALL_TIMEOUT" default:"20s" desc:"no byte (heartbeats included) for this long means the connection is dead"`
+	HTTPAddr         string         `envconfig:"HTTP_ADDR" default:":8080" desc:"address of /healthz, /readyz and /metrics (empty: off)"`
+	XBearerToken     envconf.Secret `envconfig:"X_BEARER_TOKEN" desc:"X API v2 app-only bearer token for SOURCE=xv2; or X_BEARER_TOKEN_FILE"`
+	XStreamURL       string         `envconfig:"X_STREAM_URL" default:"https://api.x.com/2/tweets/sample/stream" desc:"X API v2 sampled stream URL (sample10 too)"`
+	XTweetFields     []string       `envconfig:"X_TWEET_FIELDS" default:"created_at,author_id,lang,conversation_id,referenced_tweets,entities,public_metrics,possibly_sensitive" desc:"tweet.fields to request"`
+	XExpansions      []string       `envconfig:"X_EXPANSIONS" default:"author_id" desc:"expansions to request"`
+	XUserFields      []string       `envconfig:"X_USER_FIELDS" default:"created_at,username,name,description,location,public_metrics,verified" desc:"user.fields to request"`
+	XBackfillMinutes int            `envconfig:"X_BACKFILL_MINUTES" default:"0" desc:"minutes of backfill asked for on reconnect (0-5; needs an academic/enterprise project)"`
+	XStallTimeout    time.Duration  `envconfig:"X_STALL_TIMEOUT" default:"20s" desc:"no byte (heartbeats included) for this long means the connection is dead"`
 
 	JetstreamURL          string        `envconfig:"JETSTREAM_URL" default:"wss://jetstream2.us-east.bsky.network/subscribe" desc:"Bluesky Jetstream websocket URL"`
 	JetstreamCollections  []string      `envconfig:"JETSTREAM_COLLECTIONS" default:"app.bsky.feed.post" desc:"collections to subscribe to (NSIDs or prefix.*)"`
@@ -117,66 +82,16 @@ type Config struct {
 	ShutdownTimeout  time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"how long a stop may spend flushing what Kafka has not acknowledged"`
 }
 
-// Kafka returns the settings that reach a secured cluster.
-func (c Config) Kafka() kafkaconn.Config {
-	return kafkaconn.Config{
-		TLS:           bool(c.KafkaTLS),
-		CAFile:        c.KafkaTLSCAFile,
-		CertFile:      c.KafkaTLSCertFile,
-		KeyFile:       c.KafkaTLSKeyFile,
-		SkipVerify:    bool(c.KafkaTLSSkipVerify),
-		SASLMechanism: c.KafkaSASLMechanism,
-		SASLUsername:  c.KafkaSASLUsername,
-		SASLPassword:  c.KafkaSASLPassword.Reveal(),
-	}
-}
-
 // LogValue logs the effective configuration under the variables' names,
 // secrets redacted.
 func (c Config) LogValue() slog.Value {
-	v := reflect.ValueOf(c)
-	attrs := make([]slog.Attr, 0, v.NumField())
-	for i := range v.NumField() {
-		name := v.Type().Field(i).Tag.Get("envconfig")
-		attrs = append(attrs, slog.String(name, fmt.Sprint(v.Field(i).Interface())))
-	}
-	return slog.GroupValue(attrs...)
+	return envconf.LogValue(c)
 }
 
 // Load reads the environment, applies *_FILE variables and validates.
 func Load() (Config, error) {
 	var cfg Config
-	if err := envconfig.Process("", &cfg); err != nil {
-		return cfg, explain(err)
-	}
-	if err := loadSecretFiles(&cfg); err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.Validate()
-}
-
-// Usage writes every variable with its type, default and description.
-func Usage(w io.Writer) error {
-	var cfg Config
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	if err := envconfig.Usagef("", &cfg, tw, envconfig.DefaultTableFormat); err != nil {
-		return err
-	}
-	return tw.Flush()
-}
-
-func explain(err error) error {
-	var pe *envconfig.ParseError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("%s=%q does not parse as %s: %v", pe.KeyName, pe.Value, pe.TypeName, pe.Err)
-	}
-	return err
-}
-
-// loadSecretFiles reads each secret from the file named by the same variable
-// with _FILE appended (Docker secrets in /run/secrets/), when that is set.
-func loadSecretFiles(cfg *Config) error {
-	targets := map[string]*Secret{
+	secrets := map[string]*envconf.Secret{
 		"X_BEARER_TOKEN":          &cfg.XBearerToken,
 		"KAFKA_SASL_PASSWORD":     &cfg.KafkaSASLPassword,
 		"TWITTER_CONSUMER_KEY":    &cfg.TwitterConsumerKey,
@@ -184,21 +99,15 @@ func loadSecretFiles(cfg *Config) error {
 		"TWITTER_ACCESS_TOKEN":    &cfg.TwitterAccessToken,
 		"TWITTER_ACCESS_SECRET":   &cfg.TwitterAccessSecret,
 	}
-	for _, name := range slices.Sorted(maps.Keys(targets)) {
-		path := os.Getenv(name + "_FILE")
-		if path == "" {
-			continue
-		}
-		if *targets[name] != "" {
-			return fmt.Errorf("%s and %s_FILE are both set: set one", name, name)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return fmt.Errorf("%s_FILE: reading %s: %w", name, path, err)
-		}
-		*targets[name] = Secret(strings.TrimSpace(string(b)))
+	if err := envconf.Process(&cfg, secrets); err != nil {
+		return cfg, err
 	}
-	return nil
+	return cfg, cfg.Validate()
+}
+
+// Usage writes every variable with its type, default and description.
+func Usage(w io.Writer) error {
+	return envconf.Usage(w, &Config{})
 }
 
 // Validate checks ranges and rules across fields; each error names the variable.
@@ -289,7 +198,7 @@ func (c Config) Validate() error {
 			bad("REPLAY_SPEED=%g: accepts 0 (as fast as possible) or more", c.ReplaySpeed)
 		}
 	case "twitter":
-		for name, v := range map[string]Secret{
+		for name, v := range map[string]envconf.Secret{
 			"TWITTER_CONSUMER_KEY":    c.TwitterConsumerKey,
 			"TWITTER_CONSUMER_SECRET": c.TwitterConsumerSecret,
 			"TWITTER_ACCESS_TOKEN":    c.TwitterAccessToken,

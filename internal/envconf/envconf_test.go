@@ -1,0 +1,105 @@
+package envconf
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+type Embedded struct {
+	Level string `envconfig:"ENVCONF_TEST_LEVEL" default:"info" desc:"a level"`
+}
+
+type spec struct {
+	Embedded
+	Wait    time.Duration `envconfig:"ENVCONF_TEST_WAIT" default:"1s" desc:"how long"`
+	Token   Secret        `envconfig:"ENVCONF_TEST_TOKEN" desc:"a token"`
+	Brokers []string      `envconfig:"ENVCONF_TEST_BROKERS" default:"a:1,b:2" desc:"brokers"`
+}
+
+func TestProcess(t *testing.T) {
+	t.Run("defaults", func(t *testing.T) {
+		var s spec
+		if err := Process(&s, map[string]*Secret{"ENVCONF_TEST_TOKEN": &s.Token}); err != nil {
+			t.Fatal(err)
+		}
+		if s.Wait != time.Second || len(s.Brokers) != 2 || s.Token != "" || s.Level != "info" {
+			t.Fatalf("got %+v; want the defaults", s)
+		}
+	})
+	t.Run("a bad value names its variable", func(t *testing.T) {
+		t.Setenv("ENVCONF_TEST_WAIT", "soon")
+		var s spec
+		err := Process(&s, nil)
+		if err == nil || !strings.HasPrefix(err.Error(), `ENVCONF_TEST_WAIT="soon" does not parse as time.Duration`) {
+			t.Fatalf("error = %v; want it to name ENVCONF_TEST_WAIT and its value", err)
+		}
+	})
+	t.Run("secret from a file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "token")
+		if err := os.WriteFile(path, []byte("s3cret\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("ENVCONF_TEST_TOKEN_FILE", path)
+		var s spec
+		if err := Process(&s, map[string]*Secret{"ENVCONF_TEST_TOKEN": &s.Token}); err != nil {
+			t.Fatal(err)
+		}
+		if s.Token.Reveal() != "s3cret" {
+			t.Fatalf("token = %q; want the file's content without the newline", s.Token.Reveal())
+		}
+	})
+	t.Run("secret and its file both set", func(t *testing.T) {
+		t.Setenv("ENVCONF_TEST_TOKEN", "x")
+		t.Setenv("ENVCONF_TEST_TOKEN_FILE", "/nonexistent")
+		var s spec
+		err := Process(&s, map[string]*Secret{"ENVCONF_TEST_TOKEN": &s.Token})
+		if err == nil || err.Error() != "ENVCONF_TEST_TOKEN and ENVCONF_TEST_TOKEN_FILE are both set: set one" {
+			t.Fatalf("error = %v", err)
+		}
+	})
+	t.Run("missing secret file", func(t *testing.T) {
+		t.Setenv("ENVCONF_TEST_TOKEN_FILE", "/nonexistent/token")
+		var s spec
+		err := Process(&s, map[string]*Secret{"ENVCONF_TEST_TOKEN": &s.Token})
+		if err == nil || !strings.HasPrefix(err.Error(), "ENVCONF_TEST_TOKEN_FILE: reading /nonexistent/token:") {
+			t.Fatalf("error = %v; want it to name the variable and the file", err)
+		}
+	})
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	s := spec{Token: "s3cret", Wait: time.Second, Embedded: Embedded{Level: "debug"}}
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "config", LogValue(s), "token", s.Token)
+	j, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	printed := logs.String() + fmt.Sprintf("%v %s %+v", s.Token, s.Token, s) + string(j)
+	if strings.Contains(printed, "s3cret") {
+		t.Fatalf("the secret leaked: %s", printed)
+	}
+	if !strings.Contains(logs.String(), `"ENVCONF_TEST_TOKEN":"[redacted]"`) || !strings.Contains(logs.String(), `"ENVCONF_TEST_WAIT":"1s"`) ||
+		!strings.Contains(logs.String(), `"ENVCONF_TEST_LEVEL":"debug"`) {
+		t.Fatalf("want the config under its variables' names, the secret redacted; got %s", logs.String())
+	}
+}
+
+func TestUsage(t *testing.T) {
+	var b bytes.Buffer
+	if err := Usage(&b, &spec{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ENVCONF_TEST_WAIT", "1s", "how long", "ENVCONF_TEST_BROKERS", "a:1,b:2", "ENVCONF_TEST_LEVEL", "a level"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("usage has no %q:\n%s", want, b.String())
+		}
+	}
+}

@@ -1,0 +1,79 @@
+package ops
+
+import (
+	"cmp"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+)
+
+// NewLogger returns a service's logger writing to w. level is debug, info,
+// warn or error (info when it is none of them); format is json, text, or
+// auto: text when stderr is a terminal, JSON otherwise.
+func NewLogger(w io.Writer, level, format string) *slog.Logger {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		lv = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "text" || (format != "json" && isTerminal(os.Stderr)) {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// Flags parses the command line of the service name, which has no flags
+// but these two, each of which ends the process:
+//   - -healthcheck asks the running service's /healthz (HTTP_ADDR) and exits
+//     0 when it answers: the image's HEALTHCHECK, as distroless images have
+//     no shell or curl;
+//   - -h prints the environment variables (usage writes them) and exits.
+func Flags(name, version string, usage func(io.Writer) error) {
+	help := flag.Bool("h", false, "print every environment variable with its default")
+	healthcheck := flag.Bool("healthcheck", false, "probe this service's /healthz (HTTP_ADDR) and exit 0 if it answers: the image's HEALTHCHECK")
+	flag.Parse()
+	switch {
+	case *healthcheck:
+		exitOn(probeSelf())
+	case *help:
+		fmt.Fprintf(os.Stdout, "tweetpipe %s %s: configured by environment variables\n\n", name, version)
+		exitOn(usage(os.Stdout))
+	default:
+		return
+	}
+	os.Exit(0)
+}
+
+func exitOn(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// probeSelf asks the running service's /healthz on HTTP_ADDR (default
+// :8080).
+func probeSelf() error {
+	u, err := LocalURL(cmp.Or(os.Getenv("HTTP_ADDR"), ":8080"), "/healthz")
+	if err != nil {
+		return err
+	}
+	return Probe(u)
+}
+
+// SetMemoryLimit sets Go's soft memory limit to limit bytes, which bounds
+// the heap's growth between collections; GOMEMLIMIT, when set, wins, and 0
+// means none.
+func SetMemoryLimit(limit int64) {
+	if os.Getenv("GOMEMLIMIT") == "" && limit > 0 {
+		debug.SetMemoryLimit(limit)
+	}
+}
