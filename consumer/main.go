@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -59,7 +58,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 		return nil
 	}
-	stopOps, err := startOps(ctx, cfg.HTTPAddr, reg, ready, log)
+	stopOps, err := ops.Start(ctx, cfg.HTTPAddr, reg, ops.Checks{Ready: ready}, log)
 	if err != nil {
 		return err
 	}
@@ -139,30 +138,6 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		"dead_lettered", s.DeadLettered.Load(), "skipped", s.Skipped.Load(), "duplicates", s.Duplicates.Load(), "batches", s.Batches.Load(),
 		"write_errors", s.WriteErrors.Load(), "commit_errors", s.CommitErrors.Load())
 	return err
-}
-
-// startOps serves /healthz, /readyz and /metrics on addr ("" turns them
-// off) until the returned stop is called; they outlive ctx so metrics stay
-// up while a stop drains.
-func startOps(ctx context.Context, addr string, reg *prometheus.Registry, ready func() error, log *slog.Logger) (stop func(), err error) {
-	if addr == "" {
-		return func() {}, nil
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("HTTP_ADDR=%s: %w", addr, err)
-	}
-	srv := ops.New(addr, reg, ops.Checks{Ready: ready}, log)
-	opsCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(opsCtx, ln) }()
-	log.Info("serving /healthz, /readyz and /metrics", "addr", ln.Addr().String())
-	return func() {
-		cancel()
-		if err := <-done; err != nil {
-			log.Warn("health and metrics server", "error", err)
-		}
-	}, nil
 }
 
 // waitForKafka asks the brokers for metadata until one answers, logging each

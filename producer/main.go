@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -68,7 +67,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *repla
 	reg := prometheus.NewRegistry()
 	var stats publish.Stats
 	ready := readiness{stats: &stats}
-	stopOps, err := startOps(ctx, cfg.HTTPAddr, reg, ready.check, log)
+	stopOps, err := ops.Start(ctx, cfg.HTTPAddr, reg, ops.Checks{Ready: ready.check}, log)
 	if err != nil {
 		return err
 	}
@@ -217,30 +216,6 @@ func (r *readiness) check() error {
 		return errors.New("the source is not connected")
 	}
 	return nil
-}
-
-// startOps serves /healthz, /readyz and /metrics on addr ("" turns them
-// off) until the returned stop is called; they outlive ctx so metrics stay
-// up while a stop drains.
-func startOps(ctx context.Context, addr string, reg *prometheus.Registry, ready func() error, log *slog.Logger) (stop func(), err error) {
-	if addr == "" {
-		return func() {}, nil
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("HTTP_ADDR=%s: %w", addr, err)
-	}
-	srv := ops.New(addr, reg, ops.Checks{Ready: ready}, log)
-	opsCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(opsCtx, ln) }()
-	log.Info("serving /healthz, /readyz and /metrics", "addr", ln.Addr().String())
-	return func() {
-		cancel()
-		if err := <-done; err != nil {
-			log.Warn("health and metrics server", "error", err)
-		}
-	}, nil
 }
 
 func newSource(cfg config.Config, log *slog.Logger, stderr *replay.Terminal) (source.Source, error) {

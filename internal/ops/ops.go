@@ -81,16 +81,6 @@ func New(addr string, reg *prometheus.Registry, checks Checks, log *slog.Logger)
 // Handler returns the server's routes, for tests.
 func (s *Server) Handler() http.Handler { return s.srv.Handler }
 
-// Run listens on the server's address and serves until ctx ends, then shuts
-// down gracefully. A port that cannot be bound is returned at once.
-func (s *Server) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.addr)
-	if err != nil {
-		return fmt.Errorf("HTTP_ADDR=%s: %w", s.addr, err)
-	}
-	return s.Serve(ctx, ln)
-}
-
 // Serve serves on ln until ctx ends, then stops accepting, waits up to a few
 // seconds for open requests and returns nil. It closes ln.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
@@ -139,4 +129,29 @@ func LocalURL(addr, path string) (string, error) {
 		host = "127.0.0.1"
 	}
 	return "http://" + net.JoinHostPort(host, port) + path, nil
+}
+
+// Start serves /healthz, /readyz and /metrics on addr ("" turns them off)
+// until the returned stop is called; they outlive ctx, so metrics stay up
+// while a stop drains. An address that cannot be listened on is an error
+// naming HTTP_ADDR.
+func Start(ctx context.Context, addr string, reg *prometheus.Registry, checks Checks, log *slog.Logger) (stop func(), err error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("HTTP_ADDR=%s: %w", addr, err)
+	}
+	srv := New(addr, reg, checks, log)
+	opsCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(opsCtx, ln) }()
+	log.Info("serving /healthz, /readyz and /metrics", "addr", ln.Addr().String())
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			log.Warn("health and metrics server", "error", err)
+		}
+	}, nil
 }

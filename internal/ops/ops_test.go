@@ -220,18 +220,39 @@ func TestServeShutdown(t *testing.T) {
 	}
 }
 
-func TestRunPortInUse(t *testing.T) {
+// TestStart: the server outlives ctx (metrics stay up while a stop drains)
+// until stop is called; a taken port is an error naming HTTP_ADDR; an empty
+// address serves nothing.
+func TestStart(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err = New(ln.Addr().String(), nil, Checks{}, discard()).Run(ctx)
-	if err == nil || !strings.Contains(err.Error(), "HTTP_ADDR="+ln.Addr().String()) {
-		t.Errorf("Run on a taken port = %v; want an error naming HTTP_ADDR", err)
+	addr := ln.Addr().String()
+	if _, err := Start(context.Background(), addr, nil, Checks{}, discard()); err == nil || !strings.Contains(err.Error(), "HTTP_ADDR="+addr) {
+		t.Errorf("Start on a taken port = %v; want an error naming HTTP_ADDR", err)
 	}
+	ln.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	stop, err := Start(ctx, addr, nil, Checks{}, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := Probe("http://" + addr + "/healthz"); err != nil {
+		t.Errorf("Probe after ctx ended, before stop: %v; want the server still up", err)
+	}
+	stop()
+	if err := Probe("http://" + addr + "/healthz"); err == nil {
+		t.Errorf("Probe after stop = nil; want an error")
+	}
+
+	stop, err = Start(context.Background(), "", nil, Checks{}, discard())
+	if err != nil || stop == nil {
+		t.Fatalf("Start with no address = %v; want nothing served and no error", err)
+	}
+	stop()
 }
 
 func TestLocalURL(t *testing.T) {
