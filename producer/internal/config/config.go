@@ -34,7 +34,7 @@ type Config struct {
 	kafkaconn.Settings                   // KAFKA_TLS_*, KAFKA_SASL_*
 	KafkaStartupTimeout    time.Duration `envconfig:"KAFKA_STARTUP_TIMEOUT" default:"2m" desc:"how long to wait for the broker at start before giving up (0: forever)"`
 	SpoolDir               string        `envconfig:"SPOOL_DIR" desc:"while Kafka is unreachable and PENDING_MAX is reached, records are spooled here and sent in order when it returns (empty: off, the source waits)"`
-	SpoolMaxBytes          int64         `envconfig:"SPOOL_MAX_BYTES" default:"1073741824" desc:"most bytes the spool may hold; beyond, the source waits. It must hold what memory holds when spooling begins (PENDING_MAX records and those in flight), and stay well below the free space of SPOOL_DIR's volume: draining needs some too"`
+	SpoolMaxBytes          int64         `envconfig:"SPOOL_MAX_BYTES" default:"1073741824" desc:"most bytes the spool may hold; beyond, the source waits. It must hold what memory holds when spooling begins (PENDING_MAX records and those in flight), and stay below the free space of SPOOL_DIR's volume"`
 	PendingMax             int           `envconfig:"PENDING_MAX" default:"2000" desc:"messages queued in memory for Kafka before the source is paused; up to max(PENDING_MAX, 2 x KAFKA_BATCH_SIZE) more are in flight"`
 
 	Source   string `envconfig:"SOURCE" default:"synthetic" desc:"synthetic, replay, twitter, xv2 or jetstream"`

@@ -320,7 +320,7 @@ func TestSpoolCrashPointsAreReached(t *testing.T) {
 	}
 	for _, point := range []string{
 		"append", "append: written", "segment: created", "segment: header written",
-		"head: temp file created", "head: temp file written", "head: renamed",
+		"head: temp file created", "head: temp file written", "head: renamed", "head: slot written",
 		"head: consumed segment deleted", "reclaim: new segment started",
 	} {
 		if !seen[point] {

@@ -36,9 +36,18 @@ import (
 // away whole) from damage to records an earlier Append made durable (an
 // error). See the package documentation.
 //
-// Head file spool.head (28 bytes): "TPSHEAD" + version byte 0x01, uint64
-// segment sequence, uint64 offset of the oldest record not yet removed,
-// uint32 CRC-32C of the 24 bytes before it.
+// Head file spool.head, version 2 (72 bytes): two slots of 36 bytes, each
+// "TPSHEAD" + version byte 0x02, uint64 generation, uint64 segment
+// sequence, uint64 offset of the oldest record not yet removed, uint32
+// CRC-32C of the 32 bytes before it. The head is the valid slot with the
+// higher generation. A new head goes into the other slot, written in place
+// and fsynced: moving the head allocates nothing, so a spool drains on a
+// full disk, and a write torn by a crash leaves the slot before it intact.
+// The file is made whole (both slots) when the spool is created.
+//
+// Version 1 (28 bytes, one slot without the generation: "TPSHEAD\x01",
+// sequence, offset, CRC-32C of the 24 bytes before it) is still read; Open
+// replaces it with version 2.
 const (
 	segmentMagic     = "TPSPOOL\x01"
 	segmentHeaderLen = int64(len(segmentMagic))
@@ -54,8 +63,11 @@ const (
 	minUnix = -62135596800
 	maxUnix = 253402300799
 
-	headMagic   = "TPSHEAD\x01"
-	headFileLen = len(headMagic) + 8 + 8 + 4
+	headMagicV1   = "TPSHEAD\x01"
+	headFileLenV1 = len(headMagicV1) + 8 + 8 + 4
+	headMagic     = "TPSHEAD\x02"
+	headSlotLen   = len(headMagic) + 8 + 8 + 8 + 4
+	headFileLen   = 2 * headSlotLen
 
 	segmentPrefix = "spool-"
 	segmentSuffix = ".log"
@@ -259,30 +271,59 @@ func (d *decoder) nullable() []byte {
 	return d.take(n - 1)
 }
 
-// encodeHead returns the head file contents for p.
-func encodeHead(p position) []byte {
-	b := make([]byte, 0, headFileLen)
+// encodeHeadSlot returns the head slot of generation gen for p.
+func encodeHeadSlot(gen uint64, p position) []byte {
+	b := make([]byte, 0, headSlotLen)
 	b = append(b, headMagic...)
+	b = binary.LittleEndian.AppendUint64(b, gen)
 	b = binary.LittleEndian.AppendUint64(b, p.seq)
 	b = binary.LittleEndian.AppendUint64(b, uint64(p.off))
 	return binary.LittleEndian.AppendUint32(b, checksum(nil, b))
 }
 
-// decodeHead parses a head file.
-func decodeHead(b []byte) (position, error) {
-	if len(b) != headFileLen || string(b[:len(headMagic)]) != headMagic {
-		return position{}, fmt.Errorf("%w: not a version 1 head file", ErrCorrupt)
-	}
-	body, sum := b[:headFileLen-4], binary.LittleEndian.Uint32(b[headFileLen-4:])
-	if checksum(nil, body) != sum {
-		return position{}, errChecksum
-	}
-	p := position{
-		seq: binary.LittleEndian.Uint64(body[len(headMagic):]),
-		off: int64(binary.LittleEndian.Uint64(body[len(headMagic)+8:])),
+// decodeHead parses a head file of either version and returns the head
+// and its generation (0 for version 1).
+func decodeHead(b []byte) (p position, gen uint64, err error) {
+	switch {
+	case len(b) == headFileLenV1 && string(b[:len(headMagicV1)]) == headMagicV1:
+		body, sum := b[:headFileLenV1-4], binary.LittleEndian.Uint32(b[headFileLenV1-4:])
+		if checksum(nil, body) != sum {
+			return position{}, 0, errChecksum
+		}
+		p = position{
+			seq: binary.LittleEndian.Uint64(body[len(headMagicV1):]),
+			off: int64(binary.LittleEndian.Uint64(body[len(headMagicV1)+8:])),
+		}
+	case len(b) == headFileLen:
+		found := false
+		for slot := range 2 {
+			sp, sgen, ok := decodeHeadSlot(b[slot*headSlotLen : (slot+1)*headSlotLen])
+			if ok && (!found || sgen > gen) {
+				p, gen, found = sp, sgen, true
+			}
+		}
+		if !found {
+			return position{}, 0, fmt.Errorf("%w: neither slot of the head file is valid", ErrCorrupt)
+		}
+	default:
+		return position{}, 0, fmt.Errorf("%w: not a head file (%d bytes)", ErrCorrupt, len(b))
 	}
 	if p.off < segmentHeaderLen {
-		return position{}, fmt.Errorf("%w: head offset %d inside the segment header", ErrCorrupt, p.off)
+		return position{}, 0, fmt.Errorf("%w: head offset %d inside the segment header", ErrCorrupt, p.off)
 	}
-	return p, nil
+	return p, gen, nil
+}
+
+// decodeHeadSlot parses one slot of a version 2 head file; ok is false for
+// a slot never written or torn.
+func decodeHeadSlot(b []byte) (p position, gen uint64, ok bool) {
+	if string(b[:len(headMagic)]) != headMagic || checksum(nil, b[:headSlotLen-4]) != binary.LittleEndian.Uint32(b[headSlotLen-4:]) {
+		return position{}, 0, false
+	}
+	gen = binary.LittleEndian.Uint64(b[len(headMagic):])
+	p = position{
+		seq: binary.LittleEndian.Uint64(b[len(headMagic)+8:]),
+		off: int64(binary.LittleEndian.Uint64(b[len(headMagic)+16:])),
+	}
+	return p, gen, true
 }

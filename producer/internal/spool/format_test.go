@@ -158,21 +158,50 @@ func TestSegmentName(t *testing.T) {
 	}
 }
 
+// TestHeadRoundTrip: the head is the valid slot of the higher generation;
+// a damaged slot (a torn write) leaves the other; both damaged is
+// ErrCorrupt. A version 1 head file is still read.
 func TestHeadRoundTrip(t *testing.T) {
-	want := position{seq: 7, off: 12345}
-	b := encodeHead(want)
-	got, err := decodeHead(b)
-	if err != nil || got != want {
-		t.Fatalf("decodeHead = %v, %v; want %v", got, err, want)
-	}
-	for i := range b {
-		bad := bytes.Clone(b)
-		bad[i] ^= 1
-		if _, err := decodeHead(bad); !errors.Is(err, ErrCorrupt) {
-			t.Errorf("byte %d flipped: got %v; want ErrCorrupt", i, err)
+	older, newer := position{seq: 7, off: 12345}, position{seq: 8, off: 99}
+	for _, tt := range []struct {
+		b       []byte
+		newerAt int // the slot of the higher generation
+	}{
+		{append(encodeHeadSlot(4, newer), encodeHeadSlot(3, older)...), 0},
+		{append(encodeHeadSlot(5, older), encodeHeadSlot(6, newer)...), 1},
+	} {
+		b, newerAt := tt.b, tt.newerAt
+		if got, _, err := decodeHead(b); err != nil || got != newer {
+			t.Fatalf("decodeHead = %v, %v; want %v", got, err, newer)
+		}
+		for i := range headSlotLen {
+			bad := bytes.Clone(b)
+			bad[newerAt*headSlotLen+i] ^= 1
+			if got, _, err := decodeHead(bad); err != nil || got != older {
+				t.Errorf("byte %d of the newer slot flipped: got %v, %v; want the older slot's %v", i, got, err, older)
+			}
+			bad[(1-newerAt)*headSlotLen+i] ^= 1
+			if _, _, err := decodeHead(bad); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("byte %d of both slots flipped: got %v; want ErrCorrupt", i, err)
+			}
+		}
+		if _, _, err := decodeHead(b[:len(b)-1]); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("short head: got %v; want ErrCorrupt", err)
 		}
 	}
-	if _, err := decodeHead(b[:len(b)-1]); !errors.Is(err, ErrCorrupt) {
-		t.Errorf("short head: got %v; want ErrCorrupt", err)
+
+	v1 := []byte(headMagicV1)
+	v1 = binary.LittleEndian.AppendUint64(v1, older.seq)
+	v1 = binary.LittleEndian.AppendUint64(v1, uint64(older.off))
+	v1 = binary.LittleEndian.AppendUint32(v1, checksum(nil, v1))
+	if got, gen, err := decodeHead(v1); err != nil || got != older || gen != 0 {
+		t.Fatalf("decodeHead(version 1) = %v, %d, %v; want %v, 0", got, gen, err, older)
+	}
+	for i := range v1 {
+		bad := bytes.Clone(v1)
+		bad[i] ^= 1
+		if _, _, err := decodeHead(bad); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("version 1, byte %d flipped: got %v; want ErrCorrupt", i, err)
+		}
 	}
 }

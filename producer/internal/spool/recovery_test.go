@@ -256,7 +256,7 @@ func TestCrashLeftovers(t *testing.T) {
 	checkRecords(t, peekAll(t, s), 20, 45)
 }
 
-// TestCorruptHeadAndMissingSegments: a damaged head file stops Open with an
+// TestCorruptHeadAndMissingSegments: a damaged head file (both slots) stops Open with an
 // error naming it; once it is deleted the spool starts from its oldest
 // segment. A missing segment (set aside by hand) is warned about and the
 // others are read.
@@ -286,7 +286,10 @@ func TestCorruptHeadAndMissingSegments(t *testing.T) {
 	t.Run("head", func(t *testing.T) {
 		dir := t.TempDir()
 		copyDir(t, base, dir)
+		// Both slots: one damaged slot is a torn write, and the other is
+		// the head (TestTornHeadWrite).
 		flipByte(t, filepath.Join(dir, headName), 10)
+		flipByte(t, filepath.Join(dir, headName), int64(headSlotLen)+10)
 		_, err := Open(dir, Options{Logger: quiet()})
 		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), headName) {
 			t.Fatalf("Open: got %v; want ErrCorrupt naming %s", err, headName)
@@ -334,4 +337,72 @@ func TestCorruptHeadAndMissingSegments(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTornHeadWrite: a crash tearing the write of the head's next slot
+// (only its first bytes reached the disk) leaves the slot of the head
+// before it, so Open starts from that head.
+func TestTornHeadWrite(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, Options{SegmentBytes: 1000})
+	appendEach(t, s, 0, 40)
+	if err := s.Remove(10); err != nil {
+		t.Fatal(err)
+	}
+	next := s.hgen + 1
+	closeSpool(t, s)
+	// The file holds the last two heads, one a slot: a new one never goes
+	// over the last.
+	b, err := os.ReadFile(filepath.Join(dir, headName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []uint64{next - 1, next - 2} {
+		slot := int(want % 2)
+		if _, gen, ok := decodeHeadSlot(b[slot*headSlotLen : (slot+1)*headSlotLen]); !ok || gen != want {
+			t.Fatalf("slot %d: generation %d (valid %v); want %d", slot, gen, ok, want)
+		}
+	}
+	torn := encodeHeadSlot(next, position{seq: 99, off: 99})[:20]
+	f, err := os.OpenFile(filepath.Join(dir, headName), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(torn, int64(next%2)*int64(headSlotLen)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	s = open(t, dir, Options{SegmentBytes: 1000})
+	defer closeSpool(t, s)
+	checkRecords(t, peekAll(t, s), 10, 40)
+}
+
+// TestVersion1Head: a spool written with a version 1 head file (28 bytes,
+// one slot) opens at that head, and Open replaces the file by a version 2
+// one.
+func TestVersion1Head(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, Options{SegmentBytes: 1000})
+	appendEach(t, s, 0, 40)
+	if err := s.Remove(7); err != nil {
+		t.Fatal(err)
+	}
+	head := s.head
+	closeSpool(t, s)
+	v1 := []byte(headMagicV1)
+	v1 = binary.LittleEndian.AppendUint64(v1, head.seq)
+	v1 = binary.LittleEndian.AppendUint64(v1, uint64(head.off))
+	v1 = binary.LittleEndian.AppendUint32(v1, checksum(nil, v1))
+	if err := os.WriteFile(filepath.Join(dir, headName), v1, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, dir, Options{SegmentBytes: 1000})
+	checkRecords(t, peekAll(t, s), 7, 40)
+	closeSpool(t, s)
+	if n := fileSize(t, filepath.Join(dir, headName)); n != int64(headFileLen) {
+		t.Fatalf("head file after Open: %d bytes; want version 2 (%d)", n, headFileLen)
+	}
+	s = open(t, dir, Options{SegmentBytes: 1000})
+	defer closeSpool(t, s)
+	checkRecords(t, peekAll(t, s), 7, 40)
 }

@@ -6,8 +6,9 @@
 // Files in the directory:
 //
 //	spool-<20-digit sequence>.log   segments, oldest first; Append writes to the last
-//	spool.head                      the oldest record not yet removed: segment and offset
-//	spool.head.tmp                  a head being replaced; deleted by Open
+//	spool.head                      the oldest record not yet removed: segment and offset,
+//	                                in two slots written in turn, in place
+//	spool.head.tmp                  a head file being created; deleted by Open
 //	spool.lock                      flock held while the spool is open
 //
 // format.go describes their bytes. A segment grows to Options.SegmentBytes
@@ -35,11 +36,14 @@
 //   - After Append returned nil: its records are kept.
 //   - While a new segment is created: a last segment with no complete
 //     header is deleted by Open; it held no record.
-//   - After Kafka acknowledged records, before Remove replaced the head
-//     file (including a crash while it writes spool.head.tmp): the old head
-//     stands, the records are sent again (at least once).
-//   - After the head file was renamed into place, before consumed segments
-//     were deleted: Open deletes every segment older than the head's.
+//   - After Kafka acknowledged records, before Remove's new head reached
+//     the disk (including a crash that tore the write of its slot): the
+//     other slot's head stands, the records are sent again (at least once).
+//   - After the new head was fsynced, before consumed segments were
+//     deleted: Open deletes every segment older than the head's.
+//   - While the head file is created (a new spool, or one whose head file
+//     version 1 wrote): spool.head.tmp is deleted by Open, and the head
+//     is the old file's, or the oldest segment's start.
 //
 // # Damage
 //
@@ -102,7 +106,7 @@ type Options struct {
 	SegmentBytes int64
 	// MaxBytes bounds Bytes: Append returns ErrFull rather than go past it.
 	// 0 means unlimited. The disk holds up to one segment more: the
-	// consumed part of the oldest segment.
+	// consumed part of the oldest segment. Draining needs no free space.
 	MaxBytes int64
 	// NoSync skips every fsync. The spool then survives the process
 	// crashing (the kernel holds the writes) but not the machine losing
@@ -157,6 +161,8 @@ type Spool struct {
 	closed bool      // set holding wmu and mu; read holding either
 	segs   []segment // from the head's segment to the last
 	head   position
+	hf     *os.File // the head file (version 2), written in place; nil until Open has one
+	hgen   uint64   // generation of the head in hf
 	count  int64
 	bytes  int64
 	r      *os.File // segment being read, or nil
@@ -277,7 +283,8 @@ func (s *Spool) recover() error {
 		}
 	}
 	s.head = head
-	if to := s.normalize(head); to != head || !haveHead {
+	// A version 1 head file (s.hf nil) is replaced by a version 2 one.
+	if to := s.normalize(head); to != head || !haveHead || s.hf == nil {
 		return s.commitHead(to)
 	}
 	return nil
@@ -382,18 +389,31 @@ func (s *Spool) listSegments() ([]uint64, error) {
 	return seqs, nil
 }
 
-// readHead reads the head file; ok is false when there is none.
+// readHead reads the head file; ok is false when there is none. A version
+// 2 file stays open in s.hf for writeHead; a version 1 file does not, so
+// that Open replaces it.
 func (s *Spool) readHead() (p position, ok bool, err error) {
-	b, err := os.ReadFile(s.path(headName))
+	f, err := os.OpenFile(s.path(headName), os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return position{}, false, nil
 	}
 	if err != nil {
 		return position{}, false, fmt.Errorf("reading head file: %w", err)
 	}
-	p, err = decodeHead(b)
+	b, err := io.ReadAll(io.LimitReader(f, int64(headFileLen)+1))
 	if err != nil {
+		_ = f.Close()
+		return position{}, false, fmt.Errorf("reading head file: %w", err)
+	}
+	p, gen, err := decodeHead(b)
+	if err != nil {
+		_ = f.Close()
 		return position{}, false, fmt.Errorf("reading %s: %w", s.path(headName), err)
+	}
+	if len(b) == headFileLen {
+		s.hf, s.hgen = f, gen
+	} else {
+		_ = f.Close()
 	}
 	return p, true, nil
 }
@@ -704,22 +724,44 @@ func (s *Spool) commitHead(p position) error {
 	return nil
 }
 
-// writeHead replaces the head file atomically: temporary file, fsync,
-// rename, directory fsync.
+// writeHead makes p the head durably. It writes the slot of the head file
+// the current head is not in, in place, and fsyncs it: nothing is
+// allocated, so it works on a full disk, and a crash tearing the write
+// leaves the current head's slot as it was. Without a version 2 head file
+// (a new spool, or one written by version 1) it creates one.
 func (s *Spool) writeHead(p position) error {
+	if s.hf == nil {
+		return s.createHead(p)
+	}
+	gen := s.hgen + 1
+	_, err := s.hf.WriteAt(encodeHeadSlot(gen, p), int64(gen%2)*int64(headSlotLen))
+	if err == nil {
+		crashPoint("head: slot written")
+		err = s.sync(s.hf)
+	}
+	if err != nil {
+		// The other slot still holds the current head, and the next try
+		// writes this slot again.
+		return fmt.Errorf("writing head file: %w", err)
+	}
+	s.hgen = gen
+	return nil
+}
+
+// createHead writes a version 2 head file holding p in both slots:
+// temporary file, fsync, rename, directory fsync. The file stays open for
+// writeHead.
+func (s *Spool) createHead(p position) error {
 	tmp, path := s.path(headName+".tmp"), s.path(headName)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return fmt.Errorf("writing head file: %w", err)
 	}
 	crashPoint("head: temp file created")
-	_, err = f.Write(encodeHead(p))
+	_, err = f.Write(append(encodeHeadSlot(0, p), encodeHeadSlot(1, p)...))
 	if err == nil {
 		crashPoint("head: temp file written")
 		err = s.sync(f)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
 	}
 	if err == nil {
 		err = os.Rename(tmp, path)
@@ -729,8 +771,10 @@ func (s *Spool) writeHead(p position) error {
 		err = s.syncDir()
 	}
 	if err != nil {
+		_ = f.Close()
 		return fmt.Errorf("writing head file: %w", err)
 	}
+	s.hf, s.hgen = f, 1
 	return nil
 }
 
@@ -797,12 +841,12 @@ func (s *Spool) Close() error {
 // closeFiles closes every file s holds, the lock last.
 func (s *Spool) closeFiles() error {
 	var errs []error
-	for _, f := range []*os.File{s.w, s.r, s.lock} {
+	for _, f := range []*os.File{s.w, s.r, s.hf, s.lock} {
 		if f != nil {
 			errs = append(errs, f.Close())
 		}
 	}
-	s.w, s.r, s.lock = nil, nil, nil
+	s.w, s.r, s.hf, s.lock = nil, nil, nil, nil
 	return errors.Join(errs...)
 }
 
