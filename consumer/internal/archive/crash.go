@@ -1,14 +1,12 @@
 package archive
 
-// crashAt, when a test sets it, is called between the archive's file
-// operations with the name of the point reached. The test stops the archive
-// there by panicking, which leaves the files as a SIGKILL at that instant
-// would (the archive writes with plain syscalls: nothing is held in user
-// space), then recovers from a copy of them. Nil outside tests.
-var crashAt func(point string)
+import "github.com/tweetpipe/tweetpipe/internal/crashpoint"
 
-func crashPoint(point string) {
-	if crashAt != nil {
-		crashAt(point)
-	}
-}
+// crash is the archive's crash points (see package crashpoint): crashPoint
+// is called between its file operations with the name of the point
+// reached, and crash_test.go stops the archive there. The archive writes
+// with plain syscalls, so nothing is held in user space that a SIGKILL
+// would lose. Disarmed outside tests.
+var crash crashpoint.Hook
+
+func crashPoint(point string) { crash.Reach(point) }

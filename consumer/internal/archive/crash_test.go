@@ -8,10 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// crashed is the panic a crash test raises at a crash point.
-type crashed struct{ point string }
+	"github.com/tweetpipe/tweetpipe/internal/crashpoint"
+)
 
 // crashScript is what the crash tests archive, batch by batch: statuses
 // with repeated keys, values that are dead-lettered, records that are not
@@ -49,28 +48,9 @@ func crashConfig(dir string) Config {
 // the final directory and the crash points passed and crashed at.
 func runCrashScript(t *testing.T, crashes ...int) (dir string, passed int, crashedAt []string) {
 	t.Helper()
-	n := 0
-	crashAt = func(point string) {
-		n++
-		if slices.Contains(crashes, n) {
-			panic(crashed{point})
-		}
-	}
-	defer func() { crashAt = nil }()
-	// try runs f and reports where it crashed, if it did.
-	try := func(f func()) (point string) {
-		defer func() {
-			if r := recover(); r != nil {
-				c, ok := r.(crashed)
-				if !ok {
-					panic(r)
-				}
-				point = c.point
-			}
-		}()
-		f()
-		return ""
-	}
+	reached, disarm := crash.Arm(crashes...)
+	defer disarm()
+	try := crashpoint.Try
 
 	dir = memDir(t)
 	committed := int64(-1)
@@ -106,7 +86,7 @@ func runCrashScript(t *testing.T, crashes ...int) (dir string, passed int, crash
 			if err := p.Close(); err != nil {
 				t.Fatal(err)
 			}
-			return dir, n, crashedAt
+			return dir, reached(), crashedAt
 		}
 		crashedAt = append(crashedAt, point)
 		copied := memDir(t)
@@ -210,14 +190,14 @@ func decompressed(t *testing.T, path string) string {
 // where the script takes the archive (a renamed point would silently leave
 // its state untested).
 func TestCrashPointsAreReached(t *testing.T) {
-	seen := map[string]bool{}
-	crashAt = func(point string) { seen[point] = true }
-	defer func() { crashAt = nil }()
+	reached, disarm := crash.Record()
+	defer disarm()
 	dir := t.TempDir()
 	p := openPartition(t, testArchive(t, crashConfig(dir)), "tweets", 0)
 	for _, batch := range crashScript() {
 		mustAppend(t, p, batch)
 	}
+	seen := reached()
 	for _, point := range []string{
 		"commit", "commit: data written", "commit: dead letters written", "commit: keys written",
 		"atomic: temp file written", "atomic: renamed", "new data file created",

@@ -1,13 +1,10 @@
 package spool
 
-// crashAt, when a test sets it, is called between the spool's file
-// operations with the name of the point reached. crash_test.go stops the
-// spool there by panicking, which leaves the files as a SIGKILL at that
-// instant would, and reopens a copy of them. Nil outside tests.
-var crashAt func(point string)
+import "github.com/tweetpipe/tweetpipe/internal/crashpoint"
 
-func crashPoint(point string) {
-	if crashAt != nil {
-		crashAt(point)
-	}
-}
+// crash is the spool's crash points (see package crashpoint): crashPoint is
+// called between its file operations with the name of the point reached,
+// and crash_test.go stops the spool there. Disarmed outside tests.
+var crash crashpoint.Hook
+
+func crashPoint(point string) { crash.Reach(point) }

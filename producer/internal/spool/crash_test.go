@@ -6,10 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-)
 
-// crashed is the panic a crash test raises at a crash point.
-type crashed struct{ point string }
+	"github.com/tweetpipe/tweetpipe/internal/crashpoint"
+)
 
 // crashOp is one step of the crash script: append a batch of record ids, or
 // send and remove up to drain records, two at a time (-1: all of them).
@@ -74,26 +73,9 @@ func memDir(t *testing.T) string {
 func runSpoolCrash(t *testing.T, resume bool, crashes ...int) crashRun {
 	t.Helper()
 	var run crashRun
-	crashAt = func(point string) {
-		run.points++
-		if slices.Contains(crashes, run.points) {
-			panic(crashed{point})
-		}
-	}
-	defer func() { crashAt = nil }()
-	try := func(f func()) (point string) {
-		defer func() {
-			if r := recover(); r != nil {
-				c, ok := r.(crashed)
-				if !ok {
-					panic(r)
-				}
-				point = c.point
-			}
-		}()
-		f()
-		return ""
-	}
+	passed, disarm := crash.Arm(crashes...)
+	defer disarm()
+	try := crashpoint.Try
 	fail := func(what string, err error) {
 		t.Helper()
 		t.Fatalf("crashes %v at %q: %s: %v", crashes, run.at, what, err)
@@ -188,6 +170,7 @@ func runSpoolCrash(t *testing.T, resume bool, crashes ...int) crashRun {
 			if strings.Contains(log.String(), "lost") {
 				t.Errorf("crashes %v at %q: recovery says records were lost: %s", crashes, run.at, log.String())
 			}
+			run.points = passed()
 			return run
 		}
 		run.at = append(run.at, point)
@@ -294,9 +277,8 @@ func TestSpoolCrashAtEveryPoint(t *testing.T) {
 // crash point but the recovery ones (a renamed point would silently leave
 // its state untested).
 func TestSpoolCrashPointsAreReached(t *testing.T) {
-	seen := map[string]bool{}
-	crashAt = func(point string) { seen[point] = true }
-	defer func() { crashAt = nil }()
+	reached, disarm := crash.Record()
+	defer disarm()
 	s, err := Open(memDir(t), Options{SegmentBytes: 300})
 	if err != nil {
 		t.Fatal(err)
@@ -318,6 +300,7 @@ func TestSpoolCrashPointsAreReached(t *testing.T) {
 			}
 		}
 	}
+	seen := reached()
 	for _, point := range []string{
 		"append", "append: written", "segment: created", "segment: header written",
 		"head: temp file created", "head: temp file written", "head: renamed", "head: slot written",
