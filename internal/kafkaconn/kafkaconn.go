@@ -37,9 +37,9 @@ type Config struct {
 	SASLPassword  string
 }
 
-// Settings are the KAFKA_TLS_* and KAFKA_SASL_* variables. Each service's
-// config embeds them, so both read the same variables the same way.
-type Settings struct {
+// Security is the KAFKA_TLS_* and KAFKA_SASL_* variables. Each service's
+// config embeds it, so both read the same variables the same way.
+type Security struct {
 	KafkaTLS           Switch         `envconfig:"KAFKA_TLS" default:"off" desc:"on: connect to Kafka over TLS"`
 	KafkaTLSCAFile     string         `envconfig:"KAFKA_TLS_CA_FILE" desc:"PEM file of the CA that signed the brokers' certificates (empty: the system's)"`
 	KafkaTLSCertFile   string         `envconfig:"KAFKA_TLS_CERT_FILE" desc:"client certificate (PEM) for mutual TLS, with KAFKA_TLS_KEY_FILE"`
@@ -51,7 +51,7 @@ type Settings struct {
 }
 
 // Kafka returns the settings that reach a secured cluster.
-func (s Settings) Kafka() Config {
+func (s Security) Kafka() Config {
 	return Config{
 		TLS:           bool(s.KafkaTLS),
 		CAFile:        s.KafkaTLSCAFile,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tweetpipe/tweetpipe/internal/envconf"
 	"github.com/tweetpipe/tweetpipe/internal/kafkaconn"
+	"github.com/tweetpipe/tweetpipe/internal/ops"
 )
 
 // Config is every setting of the consumer. Names are the environment
@@ -24,7 +25,7 @@ type Config struct {
 	KafkaRebalanceTimeout  time.Duration `envconfig:"KAFKA_REBALANCE_TIMEOUT" default:"30s" desc:"how long members get to finish their batch and rejoin during a rebalance"`
 	KafkaFetchMaxBytes     int           `envconfig:"KAFKA_FETCH_MAX_BYTES" default:"2097152" desc:"most bytes one fetch request returns per partition"`
 	KafkaFetchMaxWait      time.Duration `envconfig:"KAFKA_FETCH_MAX_WAIT" default:"500ms" desc:"how long the broker holds a fetch waiting for data"`
-	kafkaconn.Settings                   // KAFKA_TLS_*, KAFKA_SASL_*
+	kafkaconn.Security                   // KAFKA_TLS_*, KAFKA_SASL_*
 	KafkaStartupTimeout    time.Duration `envconfig:"KAFKA_STARTUP_TIMEOUT" default:"2m" desc:"how long to wait for the broker at start before giving up (0: forever)"`
 	PartitionWatchInterval time.Duration `envconfig:"PARTITION_WATCH_INTERVAL" default:"5s" desc:"how often new topics and partitions are looked for"`
 
@@ -37,12 +38,9 @@ type Config struct {
 	DedupWindow       int           `envconfig:"DEDUP_WINDOW" default:"20000" desc:"per partition, a status whose key is among the last this many written is dropped as a duplicate (0: off)"`
 	OutputCompression string        `envconfig:"OUTPUT_COMPRESSION" default:"none" desc:"none, gzip or zstd, applied when a file is closed"`
 
-	HTTPAddr         string        `envconfig:"HTTP_ADDR" default:":8080" desc:"address of /healthz, /readyz and /metrics (empty: off)"`
-	MemoryLimit      int64         `envconfig:"MEMORY_LIMIT" default:"83886080" desc:"soft memory limit in bytes (Go's GOMEMLIMIT, which wins when set); the garbage collector works harder near it (0: none)"`
-	LogLevel         string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
-	LogFormat        string        `envconfig:"LOG_FORMAT" default:"auto" desc:"json, text, or auto (text on a terminal, json otherwise)"`
-	ProgressInterval time.Duration `envconfig:"PROGRESS_INTERVAL" default:"10s" desc:"how often progress (rates, totals) is logged (0: never)"`
-	ShutdownTimeout  time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"how long a stop may spend writing the open batch and committing"`
+	HTTPAddr        string        `envconfig:"HTTP_ADDR" default:":8080" desc:"address of /healthz, /readyz and /metrics (empty: off)"`
+	ops.Settings                  // MEMORY_LIMIT, LOG_LEVEL, LOG_FORMAT, PROGRESS_INTERVAL
+	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"how long a stop may spend writing the open batch and committing"`
 }
 
 // LogValue logs the effective configuration under the variables' names.
@@ -72,6 +70,7 @@ func (c Config) Validate() error {
 	if err := c.Kafka().Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.Settings.Validate()...)
 	if len(c.KafkaBrokers) == 0 {
 		bad("KAFKA_BROKERS is empty: give at least one host:port")
 	}
@@ -135,22 +134,6 @@ func (c Config) Validate() error {
 	case "none", "gzip", "zstd":
 	default:
 		bad("OUTPUT_COMPRESSION=%q: accepts none, gzip or zstd", c.OutputCompression)
-	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("LOG_LEVEL=%q: accepts debug, info, warn or error", c.LogLevel)
-	}
-	switch c.LogFormat {
-	case "json", "text", "auto":
-	default:
-		bad("LOG_FORMAT=%q: accepts json, text or auto", c.LogFormat)
-	}
-	if c.ProgressInterval < 0 {
-		bad("PROGRESS_INTERVAL=%s: must be 0 (never) or positive", c.ProgressInterval)
-	}
-	if c.MemoryLimit != 0 && c.MemoryLimit < 16<<20 {
-		bad("MEMORY_LIMIT=%d: accepts 0 (none) or 16777216 (16 MiB) and more", c.MemoryLimit)
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT=%s: must be positive", c.ShutdownTimeout)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tweetpipe/tweetpipe/internal/envconf"
 	"github.com/tweetpipe/tweetpipe/internal/kafkaconn"
+	"github.com/tweetpipe/tweetpipe/internal/ops"
 )
 
 // Config is every setting of the producer. Names are the environment
@@ -31,7 +32,7 @@ type Config struct {
 	KafkaBatchBytes        int64         `envconfig:"KAFKA_BATCH_BYTES" default:"1048576" desc:"most bytes in one partition's batch; keep under the broker's message.max.bytes"`
 	KafkaBatchTimeout      time.Duration `envconfig:"KAFKA_BATCH_TIMEOUT" default:"10ms" desc:"how long a partial batch waits for more messages (linger)"`
 	KafkaWriteTimeout      time.Duration `envconfig:"KAFKA_WRITE_TIMEOUT" default:"10s" desc:"timeout of one produce request"`
-	kafkaconn.Settings                   // KAFKA_TLS_*, KAFKA_SASL_*
+	kafkaconn.Security                   // KAFKA_TLS_*, KAFKA_SASL_*
 	KafkaStartupTimeout    time.Duration `envconfig:"KAFKA_STARTUP_TIMEOUT" default:"2m" desc:"how long to wait for the broker at start before giving up (0: forever)"`
 	SpoolDir               string        `envconfig:"SPOOL_DIR" desc:"while Kafka is unreachable and PENDING_MAX is reached, records are spooled here and sent in order when it returns (empty: off, the source waits)"`
 	SpoolMaxBytes          int64         `envconfig:"SPOOL_MAX_BYTES" default:"1073741824" desc:"most bytes the spool may hold; beyond, the source waits. It must hold what memory holds when spooling begins (PENDING_MAX records and those in flight), and stay below the free space of SPOOL_DIR's volume"`
@@ -75,11 +76,8 @@ type Config struct {
 	JetstreamRewind       time.Duration `envconfig:"JETSTREAM_REWIND" default:"5s" desc:"a reconnection resumes this long before the last acknowledged event"`
 	JetstreamStallTimeout time.Duration `envconfig:"JETSTREAM_STALL_TIMEOUT" default:"60s" desc:"no message for this long means the connection is dead"`
 
-	MemoryLimit      int64         `envconfig:"MEMORY_LIMIT" default:"83886080" desc:"soft memory limit in bytes (Go's GOMEMLIMIT, which wins when set); the garbage collector works harder near it (0: none)"`
-	LogLevel         string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
-	LogFormat        string        `envconfig:"LOG_FORMAT" default:"auto" desc:"json, text, or auto (text on a terminal, json otherwise)"`
-	ProgressInterval time.Duration `envconfig:"PROGRESS_INTERVAL" default:"10s" desc:"how often progress (rates, totals) is logged (0: never)"`
-	ShutdownTimeout  time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"how long a stop may spend flushing what Kafka has not acknowledged"`
+	ops.Settings                  // MEMORY_LIMIT, LOG_LEVEL, LOG_FORMAT, PROGRESS_INTERVAL
+	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"how long a stop may spend flushing what Kafka has not acknowledged"`
 }
 
 // LogValue logs the effective configuration under the variables' names,
@@ -118,6 +116,7 @@ func (c Config) Validate() error {
 	if err := c.Kafka().Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.Settings.Validate()...)
 	if len(c.KafkaBrokers) == 0 {
 		bad("KAFKA_BROKERS is empty: give at least one host:port")
 	}
@@ -225,24 +224,8 @@ func (c Config) Validate() error {
 	default:
 		bad("SOURCE=%q: accepts synthetic, replay, twitter, xv2 or jetstream", c.Source)
 	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("LOG_LEVEL=%q: accepts debug, info, warn or error", c.LogLevel)
-	}
-	switch c.LogFormat {
-	case "json", "text", "auto":
-	default:
-		bad("LOG_FORMAT=%q: accepts json, text or auto", c.LogFormat)
-	}
 	if c.ReplayProgressInterval < 0 {
 		bad("REPLAY_PROGRESS_INTERVAL=%s: must be 0 (never) or positive", c.ReplayProgressInterval)
-	}
-	if c.ProgressInterval < 0 {
-		bad("PROGRESS_INTERVAL=%s: must be 0 (never) or positive", c.ProgressInterval)
-	}
-	if c.MemoryLimit != 0 && c.MemoryLimit < 16<<20 {
-		bad("MEMORY_LIMIT=%d: accepts 0 (none) or 16777216 (16 MiB) and more", c.MemoryLimit)
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT=%s: must be positive", c.ShutdownTimeout)
