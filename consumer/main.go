@@ -177,24 +177,11 @@ func waitForKafka(ctx context.Context, cfg config.Config, transport kafka.RoundT
 	}
 }
 
+// progress logs the consumer's progress every PROGRESS_INTERVAL.
 func progress(ctx context.Context, every time.Duration, dir string, s *group.Stats, log *slog.Logger) {
-	if every <= 0 {
-		return
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	last, lastAt := s.Written.Load(), time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			n := s.Written.Load()
-			rate := float64(n-last) / now.Sub(lastAt).Seconds()
-			last, lastAt = n, now
-			log.Info("progress", "written", n, "lines_per_s", fmt.Sprintf("%.1f", rate), "lag", s.Lag.Load(),
-				"partitions", s.Partitions.Load(), "dead_lettered", s.DeadLettered.Load(),
-				"skipped", s.Skipped.Load(), "bytes", s.Bytes.Load(), "output", dir)
-		}
-	}
+	ops.Progress(ctx, every, s.Written.Load, func(n int64, rate float64) {
+		log.Info("progress", "written", n, "lines_per_s", fmt.Sprintf("%.1f", rate), "lag", s.Lag.Load(),
+			"partitions", s.Partitions.Load(), "dead_lettered", s.DeadLettered.Load(),
+			"skipped", s.Skipped.Load(), "bytes", s.Bytes.Load(), "output", dir)
+	})
 }

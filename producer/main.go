@@ -280,26 +280,13 @@ func classifier(source string) func([]byte) (message.Message, error) {
 	return message.Classify
 }
 
+// progress logs the producer's progress every PROGRESS_INTERVAL.
 func progress(ctx context.Context, every time.Duration, s *publish.Stats, log *slog.Logger) {
-	if every <= 0 {
-		return
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	last, lastAt := s.Statuses.Load(), time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			n := s.Statuses.Load()
-			rate := float64(n-last) / now.Sub(lastAt).Seconds()
-			last, lastAt = n, now
-			log.Info("progress", "statuses", n, "statuses_per_s", fmt.Sprintf("%.1f", rate),
-				"control", s.Control.Load(), "invalid", s.Invalid.Load(), "pending", s.Pending.Load(),
-				"bytes", s.Bytes.Load(), "write_errors", s.WriteErrors.Load())
-		}
-	}
+	ops.Progress(ctx, every, s.Statuses.Load, func(n int64, rate float64) {
+		log.Info("progress", "statuses", n, "statuses_per_s", fmt.Sprintf("%.1f", rate),
+			"control", s.Control.Load(), "invalid", s.Invalid.Load(), "pending", s.Pending.Load(),
+			"bytes", s.Bytes.Load(), "write_errors", s.WriteErrors.Load())
+	})
 }
 
 func logTotals(s *publish.Stats, log *slog.Logger) {

@@ -2,12 +2,14 @@ package ops
 
 import (
 	"cmp"
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"time"
 )
 
 // NewLogger returns a service's logger writing to w. level is debug, info,
@@ -75,5 +77,27 @@ func probeSelf() error {
 func SetMemoryLimit(limit int64) {
 	if os.Getenv("GOMEMLIMIT") == "" && limit > 0 {
 		debug.SetMemoryLimit(limit)
+	}
+}
+
+// Progress calls report every interval until ctx ends (never when every is
+// 0 or less) with the running total that count returns and its rate per
+// second since the last report: the services' progress log lines.
+func Progress(ctx context.Context, every time.Duration, count func() int64, report func(total int64, perSecond float64)) {
+	if every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	last, lastAt := count(), time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			n := count()
+			report(n, float64(n-last)/now.Sub(lastAt).Seconds())
+			last, lastAt = n, now
+		}
 	}
 }

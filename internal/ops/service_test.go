@@ -2,8 +2,12 @@ package ops
 
 import (
 	"bytes"
+	"context"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestNewLogger(t *testing.T) {
@@ -41,5 +45,43 @@ func TestSettingsValidate(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestProgress(t *testing.T) {
+	var n atomic.Int64
+	n.Store(100)
+	reports := make(chan [2]float64, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	started := make(chan struct{})
+	var once sync.Once
+	count := func() int64 { // the first call is the baseline
+		v := n.Load()
+		once.Do(func() { close(started) })
+		return v
+	}
+	go func() {
+		defer close(done)
+		Progress(ctx, 20*time.Millisecond, count, func(total int64, rate float64) {
+			reports <- [2]float64{float64(total), rate}
+		})
+	}()
+	<-started
+	n.Store(300)
+	r := <-reports
+	for r[0] == 100 { // ticks before the store, on a loaded machine
+		r = <-reports
+	}
+	if r[0] != 300 || r[1] <= 0 {
+		t.Errorf("first report: total %v, rate %v; want 300 and a positive rate (200 since the start)", r[0], r[1])
+	}
+	cancel()
+	<-done
+
+	called := false
+	Progress(context.Background(), 0, n.Load, func(int64, float64) { called = true }) // returns at once
+	if called {
+		t.Error("PROGRESS_INTERVAL=0 reported progress; want never")
 	}
 }
