@@ -10,7 +10,8 @@ import (
 	"time"
 )
 
-// On-disk format, version 1. All integers are little endian.
+// On-disk format: segments version 1, head file version 2. All integers
+// are little endian.
 //
 // Segment file spool-<20-digit sequence>.log:
 //
@@ -36,18 +37,19 @@ import (
 // away whole) from damage to records an earlier Append made durable (an
 // error). See the package documentation.
 //
-// Head file spool.head, version 2 (72 bytes): two slots of 36 bytes, each
-// "TPSHEAD" + version byte 0x02, uint64 generation, uint64 segment
-// sequence, uint64 offset of the oldest record not yet removed, uint32
-// CRC-32C of the 32 bytes before it. The head is the valid slot with the
+// Head file spool.head, version 2 (548 bytes): two slots of 36 bytes, at
+// offsets 0 and 512 (two sectors of one block), each "TPSHEAD" + version
+// byte 0x02, uint64 generation, uint64 segment sequence, uint64 offset of
+// the oldest record not yet removed, uint32 CRC-32C of the 32 bytes before
+// it. Generation g lives in slot g%2. The head is the valid slot of the
 // higher generation. A new head goes into the other slot, written in place
 // and fsynced: moving the head allocates nothing, so a spool drains on a
-// full disk, and a write torn by a crash leaves the slot before it intact.
-// The file is made whole (both slots) when the spool is created.
+// full disk, and a write torn by a crash spoils only the slot written.
 //
-// Version 1 (28 bytes, one slot without the generation: "TPSHEAD\x01",
-// sequence, offset, CRC-32C of the 24 bytes before it) is still read; Open
-// replaces it with version 2.
+// Version 1 (28 bytes: "TPSHEAD\x01", sequence, offset, CRC-32C of the 24
+// bytes before it) is read as generation 0. The first head written after
+// it is generation 1, in slot 1: the file becomes version 2 in place, with
+// the version 1 bytes left in slot 0's place until generation 2 covers them.
 const (
 	segmentMagic     = "TPSPOOL\x01"
 	segmentHeaderLen = int64(len(segmentMagic))
@@ -67,7 +69,8 @@ const (
 	headFileLenV1 = len(headMagicV1) + 8 + 8 + 4
 	headMagic     = "TPSHEAD\x02"
 	headSlotLen   = len(headMagic) + 8 + 8 + 8 + 4
-	headFileLen   = 2 * headSlotLen
+	headSlot1Off  = 512
+	headFileLen   = headSlot1Off + headSlotLen
 
 	segmentPrefix = "spool-"
 	segmentSuffix = ".log"
@@ -281,37 +284,55 @@ func encodeHeadSlot(gen uint64, p position) []byte {
 	return binary.LittleEndian.AppendUint32(b, checksum(nil, b))
 }
 
-// decodeHead parses a head file of either version and returns the head
-// and its generation (0 for version 1).
-func decodeHead(b []byte) (p position, gen uint64, err error) {
-	switch {
-	case len(b) == headFileLenV1 && string(b[:len(headMagicV1)]) == headMagicV1:
-		body, sum := b[:headFileLenV1-4], binary.LittleEndian.Uint32(b[headFileLenV1-4:])
-		if checksum(nil, body) != sum {
-			return position{}, 0, errChecksum
+// headSlotOff is where the slot of generation gen starts.
+func headSlotOff(gen uint64) int64 { return int64(gen%2) * headSlot1Off }
+
+// decodeHead parses a head file and returns the head, its generation, and
+// whether a slot is unreadable (a write torn by a crash, or damage) while
+// the other is read. Version 1 bytes are generation 0. A file between the
+// two versions' lengths is one a crash left while it grew into version 2.
+func decodeHead(b []byte) (p position, gen uint64, spoiled bool, err error) {
+	if len(b) < headFileLenV1 || len(b) > headFileLen {
+		return position{}, 0, false, fmt.Errorf("%w: not a head file (%d bytes)", ErrCorrupt, len(b))
+	}
+	found := false
+	take := func(sp position, sgen uint64) {
+		if !found || sgen > gen {
+			p, gen, found = sp, sgen, true
 		}
-		p = position{
-			seq: binary.LittleEndian.Uint64(body[len(headMagicV1):]),
-			off: int64(binary.LittleEndian.Uint64(body[len(headMagicV1)+8:])),
+	}
+	v1, v1ok := decodeHeadV1(b[:headFileLenV1])
+	if v1ok {
+		take(v1, 0)
+	}
+	for _, off := range []int{0, headSlot1Off} {
+		if len(b) < off+headSlotLen || (off == 0 && v1ok) {
+			continue
 		}
-	case len(b) == headFileLen:
-		found := false
-		for slot := range 2 {
-			sp, sgen, ok := decodeHeadSlot(b[slot*headSlotLen : (slot+1)*headSlotLen])
-			if ok && (!found || sgen > gen) {
-				p, gen, found = sp, sgen, true
-			}
+		if sp, sgen, ok := decodeHeadSlot(b[off : off+headSlotLen]); ok {
+			take(sp, sgen)
+		} else {
+			spoiled = true
 		}
-		if !found {
-			return position{}, 0, fmt.Errorf("%w: neither slot of the head file is valid", ErrCorrupt)
-		}
-	default:
-		return position{}, 0, fmt.Errorf("%w: not a head file (%d bytes)", ErrCorrupt, len(b))
+	}
+	if !found {
+		return position{}, 0, false, fmt.Errorf("%w: no valid head in the head file", ErrCorrupt)
 	}
 	if p.off < segmentHeaderLen {
-		return position{}, 0, fmt.Errorf("%w: head offset %d inside the segment header", ErrCorrupt, p.off)
+		return position{}, 0, false, fmt.Errorf("%w: head offset %d inside the segment header", ErrCorrupt, p.off)
 	}
-	return p, gen, nil
+	return p, gen, spoiled, nil
+}
+
+// decodeHeadV1 parses a version 1 head.
+func decodeHeadV1(b []byte) (position, bool) {
+	if string(b[:len(headMagicV1)]) != headMagicV1 || checksum(nil, b[:headFileLenV1-4]) != binary.LittleEndian.Uint32(b[headFileLenV1-4:]) {
+		return position{}, false
+	}
+	return position{
+		seq: binary.LittleEndian.Uint64(b[len(headMagicV1):]),
+		off: int64(binary.LittleEndian.Uint64(b[len(headMagicV1)+8:])),
+	}, true
 }
 
 // decodeHeadSlot parses one slot of a version 2 head file; ok is false for

@@ -158,50 +158,84 @@ func TestSegmentName(t *testing.T) {
 	}
 }
 
+// headFile returns a version 2 head file with these slots (nil: zeros).
+func headFile(slot0, slot1 []byte) []byte {
+	b := make([]byte, headFileLen)
+	copy(b[headSlotOff(0):], slot0)
+	copy(b[headSlotOff(1):], slot1)
+	return b
+}
+
+// headV1 returns a version 1 head file.
+func headV1(p position) []byte {
+	b := []byte(headMagicV1)
+	b = binary.LittleEndian.AppendUint64(b, p.seq)
+	b = binary.LittleEndian.AppendUint64(b, uint64(p.off))
+	return binary.LittleEndian.AppendUint32(b, checksum(nil, b))
+}
+
 // TestHeadRoundTrip: the head is the valid slot of the higher generation;
-// a damaged slot (a torn write) leaves the other; both damaged is
-// ErrCorrupt. A version 1 head file is still read.
+// a damaged slot (a torn write) leaves the other, and says so; both damaged
+// is ErrCorrupt. A version 1 file is generation 0, also while it grows into
+// version 2.
 func TestHeadRoundTrip(t *testing.T) {
 	older, newer := position{seq: 7, off: 12345}, position{seq: 8, off: 99}
 	for _, tt := range []struct {
 		b       []byte
 		newerAt int // the slot of the higher generation
 	}{
-		{append(encodeHeadSlot(4, newer), encodeHeadSlot(3, older)...), 0},
-		{append(encodeHeadSlot(5, older), encodeHeadSlot(6, newer)...), 1},
+		{headFile(encodeHeadSlot(4, newer), encodeHeadSlot(3, older)), 0},
+		{headFile(encodeHeadSlot(6, older), encodeHeadSlot(7, newer)), 1},
 	} {
 		b, newerAt := tt.b, tt.newerAt
-		if got, _, err := decodeHead(b); err != nil || got != newer {
-			t.Fatalf("decodeHead = %v, %v; want %v", got, err, newer)
+		if got, _, spoiled, err := decodeHead(b); err != nil || got != newer || spoiled {
+			t.Fatalf("decodeHead = %v, %v (spoiled %v); want %v", got, err, spoiled, newer)
 		}
-		for i := range headSlotLen {
+		newerOff, olderOff := headSlotOff(uint64(newerAt)), headSlotOff(uint64(1-newerAt))
+		for i := range int64(headSlotLen) {
 			bad := bytes.Clone(b)
-			bad[newerAt*headSlotLen+i] ^= 1
-			if got, _, err := decodeHead(bad); err != nil || got != older {
-				t.Errorf("byte %d of the newer slot flipped: got %v, %v; want the older slot's %v", i, got, err, older)
+			bad[newerOff+i] ^= 1
+			if got, _, spoiled, err := decodeHead(bad); err != nil || got != older || !spoiled {
+				t.Errorf("byte %d of the newer slot flipped: got %v, %v (spoiled %v); want the older slot's %v, spoiled", i, got, err, spoiled, older)
 			}
-			bad[(1-newerAt)*headSlotLen+i] ^= 1
-			if _, _, err := decodeHead(bad); !errors.Is(err, ErrCorrupt) {
+			bad[olderOff+i] ^= 1
+			if _, _, _, err := decodeHead(bad); !errors.Is(err, ErrCorrupt) {
 				t.Errorf("byte %d of both slots flipped: got %v; want ErrCorrupt", i, err)
 			}
 		}
-		if _, _, err := decodeHead(b[:len(b)-1]); !errors.Is(err, ErrCorrupt) {
-			t.Errorf("short head: got %v; want ErrCorrupt", err)
+		if _, _, _, err := decodeHead(append(bytes.Clone(b), 0)); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("long head file: got %v; want ErrCorrupt", err)
 		}
 	}
 
-	v1 := []byte(headMagicV1)
-	v1 = binary.LittleEndian.AppendUint64(v1, older.seq)
-	v1 = binary.LittleEndian.AppendUint64(v1, uint64(older.off))
-	v1 = binary.LittleEndian.AppendUint32(v1, checksum(nil, v1))
-	if got, gen, err := decodeHead(v1); err != nil || got != older || gen != 0 {
+	v1 := headV1(older)
+	if got, gen, _, err := decodeHead(v1); err != nil || got != older || gen != 0 {
 		t.Fatalf("decodeHead(version 1) = %v, %d, %v; want %v, 0", got, gen, err, older)
 	}
 	for i := range v1 {
 		bad := bytes.Clone(v1)
 		bad[i] ^= 1
-		if _, _, err := decodeHead(bad); !errors.Is(err, ErrCorrupt) {
+		if _, _, _, err := decodeHead(bad); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("version 1, byte %d flipped: got %v; want ErrCorrupt", i, err)
 		}
+	}
+	// Growing into version 2: generation 1 goes to slot 1, the version 1
+	// bytes stay in slot 0's place.
+	grown := headFile(v1, encodeHeadSlot(1, newer))
+	for _, tt := range []struct {
+		name string
+		b    []byte
+		want position
+	}{
+		{"grown", grown, newer},
+		{"slot 1 torn", headFile(v1, encodeHeadSlot(1, newer)[:20]), older},
+		{"cut short while growing", grown[:300], older},
+	} {
+		if got, _, _, err := decodeHead(tt.b); err != nil || got != tt.want {
+			t.Errorf("%s: decodeHead = %v, %v; want %v", tt.name, got, err, tt.want)
+		}
+	}
+	if _, _, _, err := decodeHead(v1[:20]); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("short head file: got %v; want ErrCorrupt", err)
 	}
 }

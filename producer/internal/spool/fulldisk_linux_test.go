@@ -51,19 +51,75 @@ func fill(t *testing.T, dir string) {
 
 // TestDrainOnFullDisk: with the spool's file system full (Kafka came back
 // after something else took the rest of the disk), the spool still drains:
-// Remove writes nothing new, and the segments it consumes are deleted,
-// which gives the space back.
+// Remove writes nothing new, and the space comes back: consumed segments
+// are deleted, and a last segment, with no room for an empty one, has its
+// records freed in place.
 func TestDrainOnFullDisk(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		segment int64
+	}{{"many segments", 16 << 10}, {"one segment", DefaultSegmentBytes}} {
+		t.Run(tt.name, func(t *testing.T) {
+			disk := smallDisk(t, "1m")
+			dir := filepath.Join(disk, "spool")
+			s := open(t, dir, Options{SegmentBytes: tt.segment})
+			defer func() { _ = s.Close() }() // before the unmount, whatever happens
+			appendEach(t, s, 0, 2000)
+			fill(t, disk)
+			if err := s.Append(recs(2000, 2100)...); !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("Append on a full disk = %v; want ENOSPC", err)
+			}
+			got := 0
+			for !s.Empty() {
+				batch, err := s.Peek(100, 0)
+				if err != nil {
+					t.Fatalf("Peek on a full disk after %d records: %v", got, err)
+				}
+				checkRecords(t, batch, got, got+len(batch))
+				if err := s.Remove(len(batch)); err != nil {
+					t.Fatalf("Remove on a full disk after %d records: %v", got, err)
+				}
+				got += len(batch)
+			}
+			if got != 2000 {
+				t.Fatalf("drained %d records; want 2000", got)
+			}
+			var st syscall.Statfs_t
+			if err := syscall.Statfs(disk, &st); err != nil {
+				t.Fatal(err)
+			}
+			if free := int64(st.Bavail) * st.Bsize; free < 64<<10 {
+				t.Errorf("%d bytes free after draining; want the consumed records' space back", free)
+			}
+			closeSpool(t, s)
+			s = open(t, dir, Options{SegmentBytes: tt.segment})
+			if !s.Empty() {
+				t.Errorf("reopened after draining on a full disk: %d records; want none", len(peekAll(t, s)))
+			}
+		})
+	}
+}
+
+// TestUpgradeOnFullDisk: a spool a version 1 producer left (a 28-byte head
+// file) on a disk that is now full opens and drains: the head file becomes
+// version 2 in its own block.
+func TestUpgradeOnFullDisk(t *testing.T) {
 	disk := smallDisk(t, "1m")
 	dir := filepath.Join(disk, "spool")
 	s := open(t, dir, Options{SegmentBytes: 16 << 10})
 	defer func() { _ = s.Close() }() // before the unmount, whatever happens
 	appendEach(t, s, 0, 2000)
-	fill(t, disk)
-	if err := s.Append(recs(2000, 2100)...); !errors.Is(err, syscall.ENOSPC) {
-		t.Fatalf("Append on a full disk = %v; want ENOSPC", err)
+	if err := s.Remove(5); err != nil {
+		t.Fatal(err)
 	}
-	got := 0
+	head := s.head
+	closeSpool(t, s)
+	if err := os.WriteFile(filepath.Join(dir, headName), headV1(head), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	fill(t, disk)
+	s = open(t, dir, Options{SegmentBytes: 16 << 10})
+	got := 5
 	for !s.Empty() {
 		batch, err := s.Peek(100, 0)
 		if err != nil {
@@ -76,18 +132,6 @@ func TestDrainOnFullDisk(t *testing.T) {
 		got += len(batch)
 	}
 	if got != 2000 {
-		t.Fatalf("drained %d records; want 2000", got)
-	}
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(disk, &st); err != nil {
-		t.Fatal(err)
-	}
-	if free := int64(st.Bavail) * st.Bsize; free < 64<<10 {
-		t.Errorf("%d bytes free after draining; want the consumed segments' space back", free)
-	}
-	closeSpool(t, s)
-	s = open(t, dir, Options{SegmentBytes: 16 << 10})
-	if !s.Empty() {
-		t.Errorf("reopened after draining on a full disk: %d records; want none", len(peekAll(t, s)))
+		t.Fatalf("drained up to record %d; want 2000", got)
 	}
 }

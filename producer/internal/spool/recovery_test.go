@@ -289,7 +289,7 @@ func TestCorruptHeadAndMissingSegments(t *testing.T) {
 		// Both slots: one damaged slot is a torn write, and the other is
 		// the head (TestTornHeadWrite).
 		flipByte(t, filepath.Join(dir, headName), 10)
-		flipByte(t, filepath.Join(dir, headName), int64(headSlotLen)+10)
+		flipByte(t, filepath.Join(dir, headName), headSlot1Off+10)
 		_, err := Open(dir, Options{Logger: quiet()})
 		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), headName) {
 			t.Fatalf("Open: got %v; want ErrCorrupt naming %s", err, headName)
@@ -358,9 +358,9 @@ func TestTornHeadWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []uint64{next - 1, next - 2} {
-		slot := int(want % 2)
-		if _, gen, ok := decodeHeadSlot(b[slot*headSlotLen : (slot+1)*headSlotLen]); !ok || gen != want {
-			t.Fatalf("slot %d: generation %d (valid %v); want %d", slot, gen, ok, want)
+		off := headSlotOff(want)
+		if _, gen, ok := decodeHeadSlot(b[off : off+int64(headSlotLen)]); !ok || gen != want {
+			t.Fatalf("slot at %d: generation %d (valid %v); want %d", off, gen, ok, want)
 		}
 	}
 	torn := encodeHeadSlot(next, position{seq: 99, off: 99})[:20]
@@ -368,18 +368,22 @@ func TestTornHeadWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.WriteAt(torn, int64(next%2)*int64(headSlotLen)); err != nil {
+	if _, err := f.WriteAt(torn, headSlotOff(next)); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
-	s = open(t, dir, Options{SegmentBytes: 1000})
+	var log logBuffer
+	s = open(t, dir, Options{SegmentBytes: 1000, Logger: log.logger()})
 	defer closeSpool(t, s)
 	checkRecords(t, peekAll(t, s), 10, 40)
+	if !strings.Contains(log.String(), "one slot of the head file is unreadable") {
+		t.Errorf("Open after a torn head write logged %q; want a warning about the slot", log.String())
+	}
 }
 
 // TestVersion1Head: a spool written with a version 1 head file (28 bytes,
-// one slot) opens at that head, and Open replaces the file by a version 2
-// one.
+// one slot) opens at that head; the first Remove makes the file version 2
+// in place, and the spool reopens at the new head.
 func TestVersion1Head(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir, Options{SegmentBytes: 1000})
@@ -389,20 +393,19 @@ func TestVersion1Head(t *testing.T) {
 	}
 	head := s.head
 	closeSpool(t, s)
-	v1 := []byte(headMagicV1)
-	v1 = binary.LittleEndian.AppendUint64(v1, head.seq)
-	v1 = binary.LittleEndian.AppendUint64(v1, uint64(head.off))
-	v1 = binary.LittleEndian.AppendUint32(v1, checksum(nil, v1))
-	if err := os.WriteFile(filepath.Join(dir, headName), v1, 0o640); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, headName), headV1(head), 0o640); err != nil {
 		t.Fatal(err)
 	}
 	s = open(t, dir, Options{SegmentBytes: 1000})
 	checkRecords(t, peekAll(t, s), 7, 40)
+	if err := s.Remove(1); err != nil {
+		t.Fatal(err)
+	}
 	closeSpool(t, s)
 	if n := fileSize(t, filepath.Join(dir, headName)); n != int64(headFileLen) {
-		t.Fatalf("head file after Open: %d bytes; want version 2 (%d)", n, headFileLen)
+		t.Fatalf("head file after a Remove: %d bytes; want version 2 (%d)", n, headFileLen)
 	}
 	s = open(t, dir, Options{SegmentBytes: 1000})
 	defer closeSpool(t, s)
-	checkRecords(t, peekAll(t, s), 7, 40)
+	checkRecords(t, peekAll(t, s), 8, 40)
 }

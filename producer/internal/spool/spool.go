@@ -14,8 +14,10 @@
 // format.go describes their bytes. A segment grows to Options.SegmentBytes
 // (one Append is never split, so a large one can go past it); once Remove
 // has consumed a segment it is deleted, and when Remove empties the spool
-// the last segment is replaced by an empty one, so a drained spool holds no
-// old records.
+// the last segment is replaced by an empty one (on a full disk, where there
+// is no room for one, its records are freed in place instead), so a drained
+// spool holds no old records. Draining writes no new block: a full disk
+// does not stop it, and it gives the space back.
 //
 // # Guarantee
 //
@@ -52,9 +54,11 @@
 // every record not yet removed) or from Peek (damage that appeared later):
 // the spool never skips records on its own. To start anyway, move that
 // segment out of the directory: Open then warns that its records are lost
-// and goes on with the other segments. A damaged spool.head stops Open the
-// same way; deleting it makes the spool start from its oldest segment
-// (records already sent are sent again). One limit: damage
+// and goes on with the other segments. The head file has two slots: one
+// unreadable is warned about and the other used (records removed last may
+// be sent again); both unreadable stop Open the same way as a damaged
+// segment, and deleting the file makes the spool start from its oldest
+// segment (records already sent are sent again). One limit: damage
 // inside the last Append of the last segment looks exactly like a torn
 // Append and is cut away like one, with the same warning. Damage with a
 // later Append after it cannot be a torn write, because an Append starts only
@@ -106,7 +110,8 @@ type Options struct {
 	SegmentBytes int64
 	// MaxBytes bounds Bytes: Append returns ErrFull rather than go past it.
 	// 0 means unlimited. The disk holds up to one segment more: the
-	// consumed part of the oldest segment. Draining needs no free space.
+	// consumed part of the oldest segment. Draining needs no free space
+	// (see the package documentation).
 	MaxBytes int64
 	// NoSync skips every fsync. The spool then survives the process
 	// crashing (the kernel holds the writes) but not the machine losing
@@ -225,6 +230,13 @@ func (s *Spool) recover() error {
 		next = seqs[len(seqs)-1] + 1
 	}
 	if haveHead {
+		// The head read may be one a crash left written but not fsynced:
+		// make it durable before acting on it, or a power loss after the
+		// deletions below could bring back an older head whose segments
+		// are gone.
+		if err := s.sync(s.hf); err != nil {
+			return fmt.Errorf("syncing head file: %w", err)
+		}
 		next = max(next, head.seq+1)
 		// Segments before the head's were consumed; a crash kept them.
 		for len(seqs) > 0 && seqs[0] < head.seq {
@@ -283,8 +295,7 @@ func (s *Spool) recover() error {
 		}
 	}
 	s.head = head
-	// A version 1 head file (s.hf nil) is replaced by a version 2 one.
-	if to := s.normalize(head); to != head || !haveHead || s.hf == nil {
+	if to := s.normalize(head); to != head || !haveHead {
 		return s.commitHead(to)
 	}
 	return nil
@@ -389,9 +400,9 @@ func (s *Spool) listSegments() ([]uint64, error) {
 	return seqs, nil
 }
 
-// readHead reads the head file; ok is false when there is none. A version
-// 2 file stays open in s.hf for writeHead; a version 1 file does not, so
-// that Open replaces it.
+// readHead reads the head file; ok is false when there is none. The file
+// stays open in s.hf for writeHead (a version 1 file too: writeHead makes
+// it version 2 in place).
 func (s *Spool) readHead() (p position, ok bool, err error) {
 	f, err := os.OpenFile(s.path(headName), os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -405,16 +416,16 @@ func (s *Spool) readHead() (p position, ok bool, err error) {
 		_ = f.Close()
 		return position{}, false, fmt.Errorf("reading head file: %w", err)
 	}
-	p, gen, err := decodeHead(b)
+	p, gen, spoiled, err := decodeHead(b)
 	if err != nil {
 		_ = f.Close()
 		return position{}, false, fmt.Errorf("reading %s: %w", s.path(headName), err)
 	}
-	if len(b) == headFileLen {
-		s.hf, s.hgen = f, gen
-	} else {
-		_ = f.Close()
+	if spoiled {
+		s.log.Warn("spool: one slot of the head file is unreadable (a write a crash cut short, or damage); using the other: records removed last may be sent again",
+			"file", s.path(headName), "generation", gen)
 	}
+	s.hf, s.hgen = f, gen
 	return p, true, nil
 }
 
@@ -727,14 +738,14 @@ func (s *Spool) commitHead(p position) error {
 // writeHead makes p the head durably. It writes the slot of the head file
 // the current head is not in, in place, and fsyncs it: nothing is
 // allocated, so it works on a full disk, and a crash tearing the write
-// leaves the current head's slot as it was. Without a version 2 head file
-// (a new spool, or one written by version 1) it creates one.
+// leaves the current head's slot as it was. Without a head file (a new
+// spool) it creates one.
 func (s *Spool) writeHead(p position) error {
 	if s.hf == nil {
 		return s.createHead(p)
 	}
 	gen := s.hgen + 1
-	_, err := s.hf.WriteAt(encodeHeadSlot(gen, p), int64(gen%2)*int64(headSlotLen))
+	_, err := s.hf.WriteAt(encodeHeadSlot(gen, p), headSlotOff(gen))
 	if err == nil {
 		crashPoint("head: slot written")
 		err = s.sync(s.hf)
@@ -748,9 +759,8 @@ func (s *Spool) writeHead(p position) error {
 	return nil
 }
 
-// createHead writes a version 2 head file holding p in both slots:
-// temporary file, fsync, rename, directory fsync. The file stays open for
-// writeHead.
+// createHead writes a head file holding p in both slots: temporary file,
+// fsync, rename, directory fsync. The file stays open for writeHead.
 func (s *Spool) createHead(p position) error {
 	tmp, path := s.path(headName+".tmp"), s.path(headName)
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o640)
@@ -758,7 +768,10 @@ func (s *Spool) createHead(p position) error {
 		return fmt.Errorf("writing head file: %w", err)
 	}
 	crashPoint("head: temp file created")
-	_, err = f.Write(append(encodeHeadSlot(0, p), encodeHeadSlot(1, p)...))
+	b := make([]byte, headFileLen)
+	copy(b[headSlotOff(0):], encodeHeadSlot(0, p))
+	copy(b[headSlotOff(1):], encodeHeadSlot(1, p))
+	_, err = f.Write(b)
 	if err == nil {
 		crashPoint("head: temp file written")
 		err = s.sync(f)
@@ -779,8 +792,9 @@ func (s *Spool) createHead(p position) error {
 }
 
 // reclaim replaces a fully consumed last segment by an empty one, so that a
-// drained spool keeps no old records on disk. Best effort: a failure is
-// logged and leaves the spool as it was.
+// drained spool keeps no old records on disk; without room for a new
+// segment (Linux) it frees the old one's records in place. Best effort: a
+// failure is logged and leaves the spool as it was.
 func (s *Spool) reclaim() {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -792,7 +806,13 @@ func (s *Spool) reclaim() {
 		return
 	}
 	if err := s.roll(); err != nil {
-		s.log.Warn("spool: starting an empty segment after draining", "err", err)
+		// No room for a new segment (a full disk): free the consumed
+		// records' blocks in place. The head does not move and nothing
+		// before it is read again, so a crash at any point leaves the
+		// spool as it is.
+		if perr := punchHole(s.w, segmentHeaderLen, s.wsize-segmentHeaderLen); perr != nil {
+			s.log.Warn("spool: starting an empty segment after draining", "err", err, "freeing_in_place", perr)
+		}
 		return
 	}
 	crashPoint("reclaim: new segment started")
