@@ -305,11 +305,11 @@ func decodeHead(b []byte) (p position, gen uint64, spoiled bool, err error) {
 	if v1ok {
 		take(v1, 0)
 	}
-	for _, off := range []int{0, headSlot1Off} {
+	for slot, off := range []int{0, headSlot1Off} {
 		if len(b) < off+headSlotLen || (off == 0 && v1ok) {
 			continue
 		}
-		if sp, sgen, ok := decodeHeadSlot(b[off : off+headSlotLen]); ok {
+		if sp, sgen, ok := decodeHeadSlot(b[off : off+headSlotLen]); ok && sgen%2 == uint64(slot) {
 			take(sp, sgen)
 		} else {
 			spoiled = true

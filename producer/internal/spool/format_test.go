@@ -230,6 +230,7 @@ func TestHeadRoundTrip(t *testing.T) {
 		{"grown", grown, newer},
 		{"slot 1 torn", headFile(v1, encodeHeadSlot(1, newer)[:20]), older},
 		{"cut short while growing", grown[:300], older},
+		{"a generation in the wrong slot", headFile(v1, encodeHeadSlot(2, newer)), older},
 	} {
 		if got, _, _, err := decodeHead(tt.b); err != nil || got != tt.want {
 			t.Errorf("%s: decodeHead = %v, %v; want %v", tt.name, got, err, tt.want)
