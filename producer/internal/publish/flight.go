@@ -133,20 +133,24 @@ func (p *Publisher) dispatch(ctx context.Context, batch []item) error {
 }
 
 // waitIdle returns once every flight is acknowledged (the spool is only
-// drained then, as its records are newer), or errStopped when ctx ends.
+// drained then, as its records are newer), or errStopped when ctx ends. It
+// holds every in-flight token for a moment, and gives back only those it
+// took: the others belong to flights the acker has yet to acknowledge, and
+// it takes one back after each.
 func (p *Publisher) waitIdle(ctx context.Context) error {
+	taken := 0
+	defer func() {
+		for range taken {
+			<-p.inflight
+		}
+	}()
 	for range cap(p.inflight) {
 		select {
 		case p.inflight <- struct{}{}:
+			taken++
 		case <-ctx.Done():
-			for range len(p.inflight) {
-				<-p.inflight
-			}
 			return errStopped
 		}
-	}
-	for range cap(p.inflight) {
-		<-p.inflight
 	}
 	return nil
 }
