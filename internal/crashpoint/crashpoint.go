@@ -17,28 +17,28 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // Hook is a component's crash points. The zero value is disarmed.
 type Hook struct {
-	mu sync.Mutex
-	fn func(point string)
+	fn atomic.Pointer[func(point string)]
 }
 
 // Reach tells the hook that the component reached point.
 func (h *Hook) Reach(point string) {
-	h.mu.Lock()
-	fn := h.fn
-	h.mu.Unlock()
-	if fn != nil {
-		fn(point)
+	if fn := h.fn.Load(); fn != nil {
+		(*fn)(point)
 	}
 }
 
+// set arms the hook with fn, or disarms it when fn is nil.
 func (h *Hook) set(fn func(point string)) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.fn = fn
+	if fn == nil {
+		h.fn.Store(nil)
+		return
+	}
+	h.fn.Store(&fn)
 }
 
 // crashed is the panic an armed hook raises.
