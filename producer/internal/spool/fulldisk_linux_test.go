@@ -49,6 +49,27 @@ func fill(t *testing.T, dir string) {
 	}
 }
 
+// drain peeks and removes 100 records at a time until s is empty, and
+// checks that they are rec(from) .. rec(to-1), in order.
+func drain(t *testing.T, s *Spool, from, to int) {
+	t.Helper()
+	got := from
+	for !s.Empty() {
+		batch, err := s.Peek(100, 0)
+		if err != nil {
+			t.Fatalf("Peek on a full disk after record %d: %v", got, err)
+		}
+		checkRecords(t, batch, got, got+len(batch))
+		if err := s.Remove(len(batch)); err != nil {
+			t.Fatalf("Remove on a full disk after record %d: %v", got, err)
+		}
+		got += len(batch)
+	}
+	if got != to {
+		t.Fatalf("drained up to record %d; want %d", got, to)
+	}
+}
+
 // TestDrainOnFullDisk: with the spool's file system full (Kafka came back
 // after something else took the rest of the disk), the spool still drains:
 // Remove writes nothing new, and the space comes back: consumed segments
@@ -69,21 +90,7 @@ func TestDrainOnFullDisk(t *testing.T) {
 			if err := s.Append(recs(2000, 2100)...); !errors.Is(err, syscall.ENOSPC) {
 				t.Fatalf("Append on a full disk = %v; want ENOSPC", err)
 			}
-			got := 0
-			for !s.Empty() {
-				batch, err := s.Peek(100, 0)
-				if err != nil {
-					t.Fatalf("Peek on a full disk after %d records: %v", got, err)
-				}
-				checkRecords(t, batch, got, got+len(batch))
-				if err := s.Remove(len(batch)); err != nil {
-					t.Fatalf("Remove on a full disk after %d records: %v", got, err)
-				}
-				got += len(batch)
-			}
-			if got != 2000 {
-				t.Fatalf("drained %d records; want 2000", got)
-			}
+			drain(t, s, 0, 2000)
 			var st syscall.Statfs_t
 			if err := syscall.Statfs(disk, &st); err != nil {
 				t.Fatal(err)
@@ -101,8 +108,8 @@ func TestDrainOnFullDisk(t *testing.T) {
 }
 
 // TestUpgradeOnFullDisk: a spool a version 1 producer left (a 28-byte head
-// file) on a disk that is now full opens and drains: the head file becomes
-// version 2 in its own block.
+// file) on a disk that is now full opens and drains: the head file grows
+// into version 2 in place, within its block.
 func TestUpgradeOnFullDisk(t *testing.T) {
 	disk := smallDisk(t, "1m")
 	dir := filepath.Join(disk, "spool")
@@ -119,19 +126,5 @@ func TestUpgradeOnFullDisk(t *testing.T) {
 	}
 	fill(t, disk)
 	s = open(t, dir, Options{SegmentBytes: 16 << 10})
-	got := 5
-	for !s.Empty() {
-		batch, err := s.Peek(100, 0)
-		if err != nil {
-			t.Fatalf("Peek on a full disk after %d records: %v", got, err)
-		}
-		checkRecords(t, batch, got, got+len(batch))
-		if err := s.Remove(len(batch)); err != nil {
-			t.Fatalf("Remove on a full disk after %d records: %v", got, err)
-		}
-		got += len(batch)
-	}
-	if got != 2000 {
-		t.Fatalf("drained up to record %d; want 2000", got)
-	}
+	drain(t, s, 5, 2000)
 }

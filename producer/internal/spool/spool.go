@@ -166,7 +166,7 @@ type Spool struct {
 	closed bool      // set holding wmu and mu; read holding either
 	segs   []segment // from the head's segment to the last
 	head   position
-	hf     *os.File // the head file (version 2), written in place; nil until Open has one
+	hf     *os.File // the head file, written in place (a version 1 file grows into version 2); nil until Open has one
 	hgen   uint64   // generation of the head in hf
 	count  int64
 	bytes  int64
