@@ -237,7 +237,7 @@ func newSource(cfg config.Config, log *slog.Logger, stderr *replay.Terminal) (so
 			ConsumerSecret:  cfg.TwitterConsumerSecret.Reveal(),
 			AccessToken:     cfg.TwitterAccessToken.Reveal(),
 			AccessSecret:    cfg.TwitterAccessSecret.Reveal(),
-			BaseURL:         cfg.TwitterStreamBaseURL,
+			BaseURL:         cfg.TwitterStreamBaseURL.Reveal(),
 			Language:        cfg.TwitterLanguage,
 			Track:           cfg.TwitterTrack,
 			Follow:          cfg.TwitterFollow,
@@ -248,7 +248,7 @@ func newSource(cfg config.Config, log *slog.Logger, stderr *replay.Terminal) (so
 	case "xv2":
 		return xv2.New(xv2.Config{
 			BearerToken:     cfg.XBearerToken.Reveal(),
-			URL:             cfg.XStreamURL,
+			URL:             cfg.XStreamURL.Reveal(),
 			TweetFields:     cfg.XTweetFields,
 			Expansions:      cfg.XExpansions,
 			UserFields:      cfg.XUserFields,
@@ -257,7 +257,7 @@ func newSource(cfg config.Config, log *slog.Logger, stderr *replay.Terminal) (so
 		}, log)
 	case "jetstream":
 		return jetstream.New(jetstream.Config{
-			URL:          cfg.JetstreamURL,
+			URL:          cfg.JetstreamURL.Reveal(),
 			Collections:  cfg.JetstreamCollections,
 			Langs:        cfg.JetstreamLangs,
 			StateDir:     cfg.StateDir,

@@ -53,7 +53,7 @@ type Config struct {
 	TwitterConsumerSecret  envconf.Secret `envconfig:"TWITTER_CONSUMER_SECRET" desc:"OAuth1 consumer secret; or TWITTER_CONSUMER_SECRET_FILE"`
 	TwitterAccessToken     envconf.Secret `envconfig:"TWITTER_ACCESS_TOKEN" desc:"OAuth1 access token; or TWITTER_ACCESS_TOKEN_FILE"`
 	TwitterAccessSecret    envconf.Secret `envconfig:"TWITTER_ACCESS_SECRET" desc:"OAuth1 access token secret; or TWITTER_ACCESS_SECRET_FILE"`
-	TwitterStreamBaseURL   string         `envconfig:"TWITTER_STREAM_BASE_URL" default:"https://stream.twitter.com/1.1" desc:"base URL of the v1.1 streaming API (a proxy or compatible service)"`
+	TwitterStreamBaseURL   envconf.URL    `envconfig:"TWITTER_STREAM_BASE_URL" default:"https://stream.twitter.com/1.1" desc:"base URL of the v1.1 streaming API (a proxy or compatible service)"`
 	TwitterLanguage        []string       `envconfig:"TWITTER_LANGUAGE" desc:"comma list of BCP 47 languages to keep (e.g. hi,en)"`
 	TwitterTrack           []string       `envconfig:"TWITTER_TRACK" desc:"comma list of phrases; any of TRACK, FOLLOW, LOCATIONS selects statuses/filter"`
 	TwitterFollow          []string       `envconfig:"TWITTER_FOLLOW" desc:"comma list of user ids to follow"`
@@ -63,14 +63,14 @@ type Config struct {
 
 	HTTPAddr         string         `envconfig:"HTTP_ADDR" default:":8080" desc:"address of /healthz, /readyz and /metrics (empty: off)"`
 	XBearerToken     envconf.Secret `envconfig:"X_BEARER_TOKEN" desc:"X API v2 app-only bearer token for SOURCE=xv2; or X_BEARER_TOKEN_FILE"`
-	XStreamURL       string         `envconfig:"X_STREAM_URL" default:"https://api.x.com/2/tweets/sample/stream" desc:"X API v2 sampled stream URL (sample10 too)"`
+	XStreamURL       envconf.URL    `envconfig:"X_STREAM_URL" default:"https://api.x.com/2/tweets/sample/stream" desc:"X API v2 sampled stream URL (sample10 too)"`
 	XTweetFields     []string       `envconfig:"X_TWEET_FIELDS" default:"created_at,author_id,lang,conversation_id,referenced_tweets,entities,public_metrics,possibly_sensitive" desc:"tweet.fields to request"`
 	XExpansions      []string       `envconfig:"X_EXPANSIONS" default:"author_id" desc:"expansions to request"`
 	XUserFields      []string       `envconfig:"X_USER_FIELDS" default:"created_at,username,name,description,location,public_metrics,verified" desc:"user.fields to request"`
 	XBackfillMinutes int            `envconfig:"X_BACKFILL_MINUTES" default:"0" desc:"minutes of backfill asked for on reconnect (0-5; needs an academic/enterprise project)"`
 	XStallTimeout    time.Duration  `envconfig:"X_STALL_TIMEOUT" default:"20s" desc:"no byte (heartbeats included) for this long means the connection is dead"`
 
-	JetstreamURL          string        `envconfig:"JETSTREAM_URL" default:"wss://jetstream2.us-east.bsky.network/subscribe" desc:"Bluesky Jetstream websocket URL"`
+	JetstreamURL          envconf.URL   `envconfig:"JETSTREAM_URL" default:"wss://jetstream2.us-east.bsky.network/subscribe" desc:"Bluesky Jetstream websocket URL"`
 	JetstreamCollections  []string      `envconfig:"JETSTREAM_COLLECTIONS" default:"app.bsky.feed.post" desc:"collections to subscribe to (NSIDs or prefix.*)"`
 	JetstreamLangs        []string      `envconfig:"JETSTREAM_LANGS" desc:"keep only posts whose langs include one of these (e.g. hi,en); empty keeps all"`
 	JetstreamRewind       time.Duration `envconfig:"JETSTREAM_REWIND" default:"5s" desc:"a reconnection resumes this long before the last acknowledged event"`

@@ -125,3 +125,43 @@ func TestUsageListsEveryVariable(t *testing.T) {
 		}
 	}
 }
+
+// TestURLCredentialsNeverPrint sets stream URLs that carry a user, a
+// password and secret query values: the start-up log, %v and -h must show
+// none of them, and the sources must still get the URLs whole.
+func TestURLCredentialsNeverPrint(t *testing.T) {
+	clearEnv(t)
+	urls := map[string]string{
+		"X_STREAM_URL":            "https://xuser:xpass@api.example.com/2/tweets/sample/stream?access_token=xtoken&tweet.fields=lang",
+		"JETSTREAM_URL":           "wss://juser:jpass@jetstream.example.com/subscribe?api_key=jkey&sig=jsig",
+		"TWITTER_STREAM_BASE_URL": "https://tuser:tpass@stream.example.com/1.1?client_secret=tsecret#access_token=tfrag",
+	}
+	for k, v := range urls {
+		t.Setenv(k, v)
+	}
+	cfg, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(cfg.XStreamURL); got != urls["X_STREAM_URL"] {
+		t.Errorf("X_STREAM_URL: got %q; want %q, as set", got, urls["X_STREAM_URL"])
+	}
+
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("producer starting", "config", cfg)
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("producer starting", "config", cfg)
+	if err := Usage(&logs); err != nil {
+		t.Fatal(err)
+	}
+	printed := logs.String() + fmt.Sprintf("%v %+v %s", cfg, cfg, cfg.JetstreamURL)
+	for _, secret := range []string{"xuser", "xpass", "xtoken", "juser", "jpass", "jkey", "jsig", "tuser", "tpass", "tsecret", "tfrag"} {
+		if strings.Contains(printed, secret) {
+			t.Errorf("got %q in what the producer prints; want it redacted", secret)
+		}
+	}
+	for _, want := range []string{"api.example.com/2/tweets/sample/stream", "tweet.fields=lang", "jetstream.example.com/subscribe", "stream.example.com/1.1"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("got a log without %q; want the URLs shown, credentials redacted:\n%s", want, logs.String())
+		}
+	}
+}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/tweetpipe/tweetpipe/internal/envconf"
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream"
@@ -150,12 +151,12 @@ func (s *Source) connect(ctx context.Context, emit source.Emit, schedule *stream
 			// parameter, is fatal too.
 			code := resp.StatusCode
 			class := stream.ClassifyStatus(code, http.StatusBadRequest)
-			return stream.Refused(service, class, code, stream.ErrorBody(resp.Body), fixFor(code))
+			return stream.Refused(service, class, code, stream.ErrorBody(resp.Body, envconf.URLSecrets(s.cfg.URL)...), fixFor(code))
 		}
 		if stalled && ctx.Err() == nil {
 			return stream.Stalled(fmt.Errorf("no handshake within %s", s.cfg.StallTimeout)), nil
 		}
-		return stream.Broken(fmt.Errorf("connecting: %w", err)), nil
+		return stream.Broken(stream.Scrub(fmt.Errorf("connecting: %w", err), s.cfg.URL)), nil
 	}
 	defer conn.CloseNow()
 	conn.SetReadLimit(-1) // readMessage applies MaxMessageBytes and keeps the connection

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -353,5 +355,57 @@ func TestResumeCursor(t *testing.T) {
 		if got := ResumeCursor(tc.acked, tc.read, tc.rewind); got != tc.want {
 			t.Errorf("ResumeCursor(%d, %d, %s) = %d; want %d", tc.acked, tc.read, tc.rewind, got, tc.want)
 		}
+	}
+}
+
+// TestURLCredentialsNeverLogged: JETSTREAM_URL may carry a user, a
+// password and a key in its query (an instance behind an authenticating
+// proxy). Neither a refused connection, nor a server that echoes the
+// request in its answer, nor the log of an open connection shows them.
+func TestURLCredentialsNeverLogged(t *testing.T) {
+	events := timeline(1, time.Second)
+	echo := func(w http.ResponseWriter, r *http.Request, cursor int64) {
+		http.Error(w, "over capacity, retry "+r.URL.String(), http.StatusServiceUnavailable)
+	}
+	srv := newJSServer(t, postsOnly, echo, replay(events, endHold))
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close() // connections are refused: the error quotes the URL
+	withCredentials := func(base string) string {
+		u, err := url.Parse(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Scheme = "ws"
+		u.Path = "/subscribe"
+		u.User = url.UserPassword("streamuser", "streampass")
+		u.RawQuery = "api_key=querykey"
+		return u.String()
+	}
+
+	for _, base := range []string{gone.URL, srv.URL} {
+		src, logs := newTestSource(t, testConfig(withCredentials(base), t.TempDir()))
+		c := &streamtest.Collector{}
+		errc, stop := streamtest.Run(t, src, c)
+		if base == srv.URL {
+			c.WaitFor(t, 1, errc)
+		} else {
+			for deadline := time.Now().Add(10 * time.Second); len(logs.Entries(t, "waiting to reconnect")) == 0; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("no reconnect logged after 10s")
+				}
+			}
+		}
+		stop()
+		if base == srv.URL && !strings.Contains(logs.String(), "over capacity") {
+			t.Errorf("got logs without the refusal; want it logged:\n%s", logs.String())
+		}
+		for _, secret := range []string{"streamuser", "streampass", "querykey"} {
+			if strings.Contains(logs.String(), secret) {
+				t.Errorf("got %q in the logs; want it redacted:\n%s", secret, logs.String())
+			}
+		}
+	}
+	if got := srv.connections()[0].Get("api_key"); got != "querykey" {
+		t.Errorf("got api_key=%q at the server; want the URL's query sent as set", got)
 	}
 }

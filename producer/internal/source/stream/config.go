@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"slices"
 	"time"
+
+	"github.com/tweetpipe/tweetpipe/internal/envconf"
 )
 
 // Positive fills a zero *v with def and returns an error naming the
@@ -28,14 +30,32 @@ func ParseURL(s string, schemes ...string) (*url.URL, bool) {
 	return u, slices.Contains(schemes, u.Scheme) && u.Host != ""
 }
 
-// RedactURL returns s with any password in it redacted, for logs and errors.
-func RedactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "[unparsable]"
+// RedactURL returns s for logs and errors: its user, password, fragment
+// and credential-looking query values redacted (envconf.RedactURL).
+func RedactURL(s string) string { return envconf.RedactURL(s) }
+
+// Scrub returns err with the credentials of rawURL, as RedactURL finds
+// them, taken out of its text, for an error that quotes the URL (as
+// net/http's and the websocket dialer's do); errors.Is and errors.As still
+// see err. nil stays nil.
+func Scrub(err error, rawURL string) error {
+	if err == nil {
+		return nil
 	}
-	return u.Redacted()
+	secrets := envconf.URLSecrets(rawURL)
+	if len(secrets) == 0 {
+		return err
+	}
+	return &scrubbed{err: err, text: envconf.ScrubSecrets(err.Error(), secrets)}
 }
+
+type scrubbed struct {
+	err  error
+	text string
+}
+
+func (e *scrubbed) Error() string { return e.text }
+func (e *scrubbed) Unwrap() error { return e.err }
 
 // Redacted stands for a secret in logs: "[redacted]", or "" when there is
 // none.

@@ -26,6 +26,7 @@ import (
 	gotwitter "github.com/dghubble/go-twitter/twitter"
 	"github.com/dghubble/oauth1"
 
+	"github.com/tweetpipe/tweetpipe/internal/envconf"
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream"
@@ -94,7 +95,7 @@ func (s *Source) connect(ctx context.Context, frames *FrameReader, emit source.E
 	resp, err := s.client.Do(req)
 	watchdog.Stop()
 	if err != nil {
-		return watchdog.Broken(fmt.Errorf("connecting: %w", err)), nil
+		return watchdog.Broken(stream.Scrub(fmt.Errorf("connecting: %w", err), s.cfg.BaseURL)), nil
 	}
 	defer resp.Body.Close()
 	body := watchdog.Body(resp.Body)
@@ -216,7 +217,8 @@ func (s *Source) errorBody(body io.Reader, gzipped bool) string {
 			}
 		}
 	}
-	return stream.ErrorBody(bytes.NewReader(raw), s.cfg.ConsumerKey, s.cfg.ConsumerSecret, s.cfg.AccessToken, s.cfg.AccessSecret)
+	secrets := append(envconf.URLSecrets(s.cfg.BaseURL), s.cfg.ConsumerKey, s.cfg.ConsumerSecret, s.cfg.AccessToken, s.cfg.AccessSecret)
+	return stream.ErrorBody(bytes.NewReader(raw), secrets...)
 }
 
 func (s *Source) onDisconnect(raw []byte) *gotwitter.StreamDisconnect {

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tweetpipe/tweetpipe/internal/envconf"
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream"
@@ -112,7 +113,7 @@ func (s *Source) connect(ctx context.Context, frames *twitter.FrameReader, emit 
 	resp, err := s.client.Do(req)
 	watchdog.Stop()
 	if err != nil {
-		return watchdog.Broken(fmt.Errorf("connecting: %w", err)), nil
+		return watchdog.Broken(stream.Scrub(fmt.Errorf("connecting: %w", err), s.cfg.URL)), nil
 	}
 	defer resp.Body.Close()
 	body := watchdog.Body(resp.Body)
@@ -121,7 +122,8 @@ func (s *Source) connect(ctx context.Context, frames *twitter.FrameReader, emit 
 		// As v1.1, and 400 is fatal too: v2 answers it for a bad field
 		// name or parameter, which no retry fixes.
 		class := stream.ClassifyStatus(code, http.StatusBadRequest)
-		return stream.Refused(service, class, code, stream.ErrorBody(body, s.cfg.BearerToken), fixFor(code))
+		secrets := append(envconf.URLSecrets(s.cfg.URL), s.cfg.BearerToken)
+		return stream.Refused(service, class, code, stream.ErrorBody(body, secrets...), fixFor(code))
 	}
 
 	schedule.Reset()

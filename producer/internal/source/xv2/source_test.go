@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -297,5 +299,49 @@ func TestBackfillMinutes(t *testing.T) {
 		if got := BackfillMinutes(tc.limit, tc.gap); got != tc.want {
 			t.Errorf("BackfillMinutes(%d, %s) = %d; want %d", tc.limit, tc.gap, got, tc.want)
 		}
+	}
+}
+
+// TestURLCredentialsNeverLogged: X_STREAM_URL may carry a user, a password
+// and a token in its query. The source sends them as given, but neither
+// the log of a failed connection (whose error quotes the URL) nor that of
+// an open one shows them.
+func TestURLCredentialsNeverLogged(t *testing.T) {
+	p := testPosts(t)
+	withCredentials := func(base string) string {
+		u, err := url.Parse(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.User = url.UserPassword("streamuser", "streampass")
+		u.RawQuery = "access_token=querytoken&lang=en"
+		return u.String()
+	}
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close() // connections are refused: the error quotes the URL
+	srv := newStreamServer(t, newWire().Line(p[0]).Serve(streamtest.EndHold, false))
+
+	for _, base := range []string{gone.URL + "/2/tweets/sample/stream", srv.streamURL()} {
+		src, logs := newTestSource(t, testConfig(withCredentials(base)))
+		c := &streamtest.Collector{}
+		errc, stop := streamtest.Run(t, src, c)
+		if base == srv.streamURL() {
+			c.WaitFor(t, 1, errc)
+		} else {
+			for deadline := time.Now().Add(10 * time.Second); len(logs.Entries(t, "waiting to reconnect")) == 0; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("no reconnect logged after 10s")
+				}
+			}
+		}
+		stop()
+		for _, secret := range []string{"streamuser", "streampass", "querytoken"} {
+			if strings.Contains(logs.String(), secret) {
+				t.Errorf("got %q in the logs; want it redacted:\n%s", secret, logs.String())
+			}
+		}
+	}
+	if q := srv.requests(); len(q) == 0 || q[0].Get("access_token") != "querytoken" {
+		t.Errorf("got requests %v; want the URL's query sent as set", q)
 	}
 }
