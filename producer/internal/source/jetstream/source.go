@@ -156,7 +156,11 @@ func (s *Source) connect(ctx context.Context, emit source.Emit, schedule *stream
 		if stalled && ctx.Err() == nil {
 			return stream.Stalled(fmt.Errorf("no handshake within %s", s.cfg.StallTimeout)), nil
 		}
-		return stream.Broken(stream.Scrub(fmt.Errorf("connecting: %w", err), s.cfg.URL)), nil
+		err = stream.Scrub(fmt.Errorf("connecting: %w", err), s.cfg.URL)
+		if errors.Is(err, stream.ErrRedirect) {
+			return stream.Ending{}, fmt.Errorf("%w (JETSTREAM_URL)", err)
+		}
+		return stream.Broken(err), nil
 	}
 	defer conn.CloseNow()
 	conn.SetReadLimit(-1) // readMessage applies MaxMessageBytes and keeps the connection

@@ -18,12 +18,12 @@ const UserAgent = "tweetpipe"
 // Client returns the HTTP client of a stream source, over rt or, when rt is
 // nil, a clone of http.DefaultTransport (proxy from the environment). It has
 // no timeout: a stream is one endless response; a Watchdog bounds each wait
-// instead.
+// instead. It follows only the redirects CheckRedirect allows.
 func Client(rt http.RoundTripper) *http.Client {
 	if rt == nil {
 		rt = http.DefaultTransport.(*http.Transport).Clone()
 	}
-	return &http.Client{Transport: rt}
+	return &http.Client{Transport: rt, CheckRedirect: CheckRedirect}
 }
 
 // Logger returns log, or a logger that discards when log is nil, with the

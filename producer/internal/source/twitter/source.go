@@ -56,6 +56,9 @@ func New(cfg Config, log *slog.Logger) (*Source, error) {
 	ctx := context.WithValue(context.Background(), oauth1.HTTPClient, stream.Client(cfg.Transport))
 	client := oauth1.NewConfig(cfg.ConsumerKey, cfg.ConsumerSecret).
 		Client(ctx, oauth1.NewToken(cfg.AccessToken, cfg.AccessSecret))
+	// The oauth1 transport signs every request it carries, a redirect's
+	// too: only those to the same host are followed.
+	client.CheckRedirect = stream.CheckRedirect
 	return &Source{cfg: cfg, log: stream.Logger(log, "twitter"), client: client}, nil
 }
 
@@ -95,7 +98,11 @@ func (s *Source) connect(ctx context.Context, frames *FrameReader, emit source.E
 	resp, err := s.client.Do(req)
 	watchdog.Stop()
 	if err != nil {
-		return watchdog.Broken(stream.Scrub(fmt.Errorf("connecting: %w", err), s.cfg.BaseURL)), nil
+		err = stream.Scrub(fmt.Errorf("connecting: %w", err), s.cfg.BaseURL)
+		if errors.Is(err, stream.ErrRedirect) {
+			return stream.Ending{}, fmt.Errorf("%w (TWITTER_STREAM_BASE_URL)", err)
+		}
+		return watchdog.Broken(err), nil
 	}
 	defer resp.Body.Close()
 	body := watchdog.Body(resp.Body)

@@ -13,6 +13,7 @@ package xv2
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -113,7 +114,11 @@ func (s *Source) connect(ctx context.Context, frames *twitter.FrameReader, emit 
 	resp, err := s.client.Do(req)
 	watchdog.Stop()
 	if err != nil {
-		return watchdog.Broken(stream.Scrub(fmt.Errorf("connecting: %w", err), s.cfg.URL)), nil
+		err = stream.Scrub(fmt.Errorf("connecting: %w", err), s.cfg.URL)
+		if errors.Is(err, stream.ErrRedirect) {
+			return stream.Ending{}, fmt.Errorf("%w (X_STREAM_URL)", err)
+		}
+		return watchdog.Broken(err), nil
 	}
 	defer resp.Body.Close()
 	body := watchdog.Body(resp.Body)

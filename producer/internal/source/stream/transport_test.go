@@ -1,0 +1,32 @@
+package stream
+
+import (
+	"errors"
+	"net/http"
+	"testing"
+)
+
+func TestCheckRedirect(t *testing.T) {
+	for _, tc := range []struct {
+		from, to string
+		refused  bool
+	}{
+		{"https://api.x.com/2/stream", "https://api.x.com/2/stream?x=1", false},
+		{"http://127.0.0.1:8080/a", "https://127.0.0.1:8080/b", false},
+		{"https://API.x.com/a", "https://api.X.com/b", false},
+		{"https://api.x.com/a", "https://evil.example/a", true},
+		{"https://api.x.com/a", "https://sub.api.x.com/a", true},
+		{"https://api.x.com/a", "https://api.x.com:8443/a", true},
+		{"https://api.x.com/a", "http://api.x.com/a", true},
+	} {
+		t.Run(tc.from+" to "+tc.to, func(t *testing.T) {
+			from, _ := http.NewRequest(http.MethodGet, tc.from, nil)
+			to, _ := http.NewRequest(http.MethodGet, tc.to, nil)
+			err := CheckRedirect(to, []*http.Request{from})
+			if got := errors.Is(err, ErrRedirect); got != tc.refused {
+				t.Errorf("got %v; want refused %v", err, tc.refused)
+			}
+		})
+	}
+}
+

@@ -1,0 +1,45 @@
+package twitter
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream/streamtest"
+)
+
+// TestRedirectToAnotherHostIsNotSigned: the oauth1 transport signs every
+// request it carries. A server that redirects the stream to another host
+// must not get a signed request sent there (it would hold the consumer key,
+// the access token and a signature valid for that host): the source stops
+// with an error naming TWITTER_STREAM_BASE_URL, and the other host sees
+// nothing.
+func TestRedirectToAnotherHostIsNotSigned(t *testing.T) {
+	other := newStreamServer(t, newWire().Line([]byte(`{"id":1,"text":"x"}`)).Serve(streamtest.EndHold, false))
+	otherURL, err := url.Parse(other.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherURL.Host = "localhost:" + otherURL.Port() // another host name, on loopback
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, otherURL.String()+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(front.Close)
+
+	src, _ := newTestSource(t, testConfig(front.URL+"/1.1"))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	c := &streamtest.Collector{}
+	err = src.Run(ctx, c.Emit)
+	if err == nil || !strings.Contains(err.Error(), "TWITTER_STREAM_BASE_URL") || !strings.Contains(err.Error(), "another host") {
+		t.Errorf("Run: got %v; want an error saying the redirect to another host was refused, naming TWITTER_STREAM_BASE_URL", err)
+	}
+	if n, refused := len(other.requests()), other.refusedCount(); n+refused != 0 {
+		t.Errorf("got %d signed requests (%d refused) at the other host, %d records; want none", n, refused, len(c.Values()))
+	}
+}
+
