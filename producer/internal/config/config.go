@@ -70,6 +70,8 @@ type Config struct {
 	XBackfillMinutes int            `envconfig:"X_BACKFILL_MINUTES" default:"0" desc:"minutes of backfill asked for on reconnect (0-5; needs an academic/enterprise project)"`
 	XStallTimeout    time.Duration  `envconfig:"X_STALL_TIMEOUT" default:"20s" desc:"no byte (heartbeats included) for this long means the connection is dead"`
 
+	AllowInsecureHTTP bool `envconfig:"ALLOW_INSECURE_HTTP" default:"false" desc:"accept http:// (ws://) stream URLs to hosts other than loopback that would carry credentials in clear text: X_STREAM_URL, TWITTER_STREAM_BASE_URL, a JETSTREAM_URL with a user or key"`
+
 	JetstreamURL          envconf.URL   `envconfig:"JETSTREAM_URL" default:"wss://jetstream2.us-east.bsky.network/subscribe" desc:"Bluesky Jetstream websocket URL"`
 	JetstreamCollections  []string      `envconfig:"JETSTREAM_COLLECTIONS" default:"app.bsky.feed.post" desc:"collections to subscribe to (NSIDs or prefix.*)"`
 	JetstreamLangs        []string      `envconfig:"JETSTREAM_LANGS" desc:"keep only posts whose langs include one of these (e.g. hi,en); empty keeps all"`

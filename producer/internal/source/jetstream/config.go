@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tweetpipe/tweetpipe/internal/envconf"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream"
 )
 
@@ -53,6 +54,12 @@ type Config struct {
 	// and when the last record in flight is acknowledged after that.
 	SaveInterval time.Duration
 
+	// AllowInsecureHTTP (ALLOW_INSECURE_HTTP) accepts a ws:// or http://
+	// URL that carries credentials (a user, a password or a key in the
+	// query) to a host other than loopback: they would cross the network
+	// in clear text. A URL without credentials needs no opt-in.
+	AllowInsecureHTTP bool
+
 	// The reconnect schedule, the v1.1 source's; zero values take its
 	// numbers (stream.Default*Backoff*). Tests shorten them.
 	stream.Schedule
@@ -72,6 +79,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("rewind", c.Rewind),
 		slog.Duration("stall_timeout", c.StallTimeout),
 		slog.Int("max_message_bytes", c.MaxMessageBytes),
+		slog.Bool("allow_insecure_http", c.AllowInsecureHTTP),
 	)
 }
 
@@ -82,8 +90,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.URL == "" {
 		c.URL = DefaultURL
 	}
-	if _, ok := stream.ParseURL(c.URL, "ws", "wss", "http", "https"); !ok {
+	if u, ok := stream.ParseURL(c.URL, "ws", "wss", "http", "https"); !ok {
 		errs = append(errs, fmt.Errorf("JETSTREAM_URL %q is not a ws(s) URL, such as %s", stream.RedactURL(c.URL), DefaultURL))
+	} else {
+		errs = append(errs, stream.PlainText(u, len(envconf.URLSecrets(c.URL)) > 0, c.AllowInsecureHTTP, "JETSTREAM_URL"))
 	}
 
 	c.Collections = cleanList(c.Collections, false)

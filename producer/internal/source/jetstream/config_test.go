@@ -131,3 +131,39 @@ func TestNewReadsTheSavedPosition(t *testing.T) {
 		t.Errorf("stats %+v; want the saved position %d", st, baseTimeUS)
 	}
 }
+
+// TestPlainTextNeedsOptIn: a ws:// (or http://) JETSTREAM_URL that carries
+// credentials would send them in clear text; it takes ALLOW_INSECURE_HTTP,
+// except to a loopback host. Without credentials, as the public instances
+// are reached, ws:// needs nothing.
+func TestPlainTextNeedsOptIn(t *testing.T) {
+	for _, tc := range []struct {
+		url     string
+		allow   bool
+		wantErr bool
+	}{
+		{"wss://u:p@jetstream.example/subscribe?api_key=k", false, false},
+		{"ws://jetstream.example/subscribe", false, false},
+		{"ws://u:p@jetstream.example/subscribe", false, true},
+		{"ws://jetstream.example/subscribe?api_key=k", false, true},
+		{"http://jetstream.example/subscribe?token=k", false, true},
+		{"ws://jetstream.example/subscribe?api_key=k", true, false},
+		{"ws://u:p@127.0.0.1:6008/subscribe", false, false},
+		{"ws://localhost:6008/subscribe?api_key=k", false, false},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			cfg := testConfig(tc.url, t.TempDir())
+			cfg.AllowInsecureHTTP = tc.allow
+			_, err := New(cfg, nil)
+			switch {
+			case tc.wantErr && (err == nil || !strings.Contains(err.Error(), "ALLOW_INSECURE_HTTP") || !strings.Contains(err.Error(), "JETSTREAM_URL")):
+				t.Errorf("New: got %v; want an error naming JETSTREAM_URL and ALLOW_INSECURE_HTTP", err)
+			case !tc.wantErr && err != nil:
+				t.Errorf("New: got %v; want no error", err)
+			}
+			if err != nil && (strings.Contains(err.Error(), ":p@") || strings.Contains(err.Error(), "=k")) {
+				t.Errorf("New: got %v; want the URL's credentials redacted", err)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package stream
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"testing"
 )
 
@@ -30,3 +31,35 @@ func TestCheckRedirect(t *testing.T) {
 	}
 }
 
+func TestPlainText(t *testing.T) {
+	for _, tc := range []struct {
+		url         string
+		credentials bool
+		allow       bool
+		wantErr     bool
+	}{
+		{"https://example.com/", true, false, false},
+		{"wss://example.com/", true, false, false},
+		{"http://example.com/", false, false, false},
+		{"http://example.com/", true, false, true},
+		{"ws://example.com/", true, false, true},
+		{"http://example.com/", true, true, false},
+		{"http://127.0.0.2:80/", true, false, false},
+		{"ws://[::1]:80/", true, false, false},
+		{"http://LOCALHOST./", true, false, false},
+		{"http://kafka.localhost/", true, false, false},
+		{"http://localhost.example.com/", true, false, true},
+		{"http://10.1.2.3/", true, false, true},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			u, err := url.Parse(tc.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = PlainText(u, tc.credentials, tc.allow, "X_URL")
+			if got := err != nil; got != tc.wantErr {
+				t.Errorf("got %v; want an error: %v", err, tc.wantErr)
+			}
+		})
+	}
+}

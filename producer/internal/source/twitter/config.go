@@ -37,6 +37,11 @@ type Config struct {
 	MaxMessageBytes int           // TWITTER_MAX_MESSAGE_BYTES, default 1 MiB; larger messages are dropped
 	StallTimeout    time.Duration // TWITTER_STALL_TIMEOUT, default 90s without a byte
 
+	// AllowInsecureHTTP (ALLOW_INSECURE_HTTP) accepts an http:// URL to a
+	// host other than loopback, which sends the consumer key, the access
+	// token and each request's signature in clear text.
+	AllowInsecureHTTP bool
+
 	// The reconnect schedule; zero values take the guideline numbers
 	// (stream.Default*Backoff*). Tests shorten them.
 	stream.Schedule
@@ -61,6 +66,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("locations", c.Locations),
 		slog.Int("max_message_bytes", c.MaxMessageBytes),
 		slog.Duration("stall_timeout", c.StallTimeout),
+		slog.Bool("allow_insecure_http", c.AllowInsecureHTTP),
 	)
 }
 
@@ -96,6 +102,8 @@ func (c Config) withDefaults() (Config, error) {
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	if u, ok := stream.ParseURL(c.BaseURL, "http", "https"); !ok || u.RawQuery != "" {
 		errs = append(errs, fmt.Errorf("TWITTER_STREAM_BASE_URL %q is not an http(s) URL without a query, such as %s", stream.RedactURL(c.BaseURL), DefaultBaseURL))
+	} else {
+		errs = append(errs, stream.PlainText(u, true, c.AllowInsecureHTTP, "TWITTER_STREAM_BASE_URL"))
 	}
 
 	c.Language = cleanList(c.Language)

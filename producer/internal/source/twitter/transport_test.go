@@ -43,3 +43,33 @@ func TestRedirectToAnotherHostIsNotSigned(t *testing.T) {
 	}
 }
 
+// TestPlainTextNeedsOptIn: an http:// TWITTER_STREAM_BASE_URL sends the
+// consumer key, the access token and replayable signatures in clear text;
+// it takes ALLOW_INSECURE_HTTP, except to a loopback host.
+func TestPlainTextNeedsOptIn(t *testing.T) {
+	for _, tc := range []struct {
+		url     string
+		allow   bool
+		wantErr bool
+	}{
+		{"https://stream.example.com/1.1", false, false},
+		{"http://stream.example.com/1.1", false, true},
+		{"http://10.0.0.5:8080/1.1", false, true},
+		{"http://stream.example.com/1.1", true, false},
+		{"http://127.0.0.1:8080/1.1", false, false},
+		{"http://localhost:8080/1.1", false, false},
+		{"http://[::1]:8080/1.1", false, false},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			cfg := testConfig(tc.url)
+			cfg.AllowInsecureHTTP = tc.allow
+			_, err := New(cfg, nil)
+			switch {
+			case tc.wantErr && (err == nil || !strings.Contains(err.Error(), "ALLOW_INSECURE_HTTP") || !strings.Contains(err.Error(), "TWITTER_STREAM_BASE_URL")):
+				t.Errorf("New: got %v; want an error naming TWITTER_STREAM_BASE_URL and ALLOW_INSECURE_HTTP", err)
+			case !tc.wantErr && err != nil:
+				t.Errorf("New: got %v; want no error", err)
+			}
+		})
+	}
+}

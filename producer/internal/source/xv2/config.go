@@ -52,6 +52,10 @@ type Config struct {
 	StallTimeout    time.Duration // X_STALL_TIMEOUT, default 20s without a byte
 	MaxMessageBytes int           // X_MAX_MESSAGE_BYTES, default 1 MiB; larger lines are dropped
 
+	// AllowInsecureHTTP (ALLOW_INSECURE_HTTP) accepts an http:// URL to a
+	// host other than loopback, which sends the token in clear text.
+	AllowInsecureHTTP bool
+
 	// The reconnect schedule, as for SOURCE=twitter; zero values take the
 	// guideline numbers (stream.Default*Backoff*). Tests shorten them.
 	stream.Schedule
@@ -73,6 +77,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("backfill_minutes", c.BackfillMinutes),
 		slog.Duration("stall_timeout", c.StallTimeout),
 		slog.Int("max_message_bytes", c.MaxMessageBytes),
+		slog.Bool("allow_insecure_http", c.AllowInsecureHTTP),
 	)
 }
 
@@ -99,8 +104,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.URL == "" {
 		c.URL = DefaultURL
 	}
-	if _, ok := stream.ParseURL(c.URL, "http", "https"); !ok {
+	if u, ok := stream.ParseURL(c.URL, "http", "https"); !ok {
 		errs = append(errs, fmt.Errorf("X_STREAM_URL %q is not an http(s) URL, such as %s", stream.RedactURL(c.URL), DefaultURL))
+	} else {
+		errs = append(errs, stream.PlainText(u, true, c.AllowInsecureHTTP, "X_STREAM_URL"))
 	}
 
 	var err error

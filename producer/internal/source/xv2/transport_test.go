@@ -38,3 +38,31 @@ func TestRedirectToAnotherHostGetsNoToken(t *testing.T) {
 	}
 }
 
+// TestPlainTextNeedsOptIn: an http:// X_STREAM_URL sends the bearer token
+// in clear text; it takes ALLOW_INSECURE_HTTP, except to a loopback host.
+func TestPlainTextNeedsOptIn(t *testing.T) {
+	for _, tc := range []struct {
+		url     string
+		allow   bool
+		wantErr bool
+	}{
+		{"https://api.x.com/2/tweets/sample/stream", false, false},
+		{"http://api.x.com/2/tweets/sample/stream", false, true},
+		{"http://proxy:8080/2/tweets/sample/stream", false, true},
+		{"http://api.x.com/2/tweets/sample/stream", true, false},
+		{"http://127.0.0.1:8080/2/tweets/sample/stream", false, false},
+		{"http://localhost:8080/2/tweets/sample/stream", false, false},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			cfg := testConfig(tc.url)
+			cfg.AllowInsecureHTTP = tc.allow
+			_, err := New(cfg, nil)
+			switch {
+			case tc.wantErr && (err == nil || !strings.Contains(err.Error(), "ALLOW_INSECURE_HTTP") || !strings.Contains(err.Error(), "X_STREAM_URL")):
+				t.Errorf("New: got %v; want an error naming X_STREAM_URL and ALLOW_INSECURE_HTTP", err)
+			case !tc.wantErr && err != nil:
+				t.Errorf("New: got %v; want no error", err)
+			}
+		})
+	}
+}
