@@ -12,6 +12,17 @@ import (
 // The stream cannot be resynchronised after it; the caller reconnects.
 var ErrBadLength = errors.New("malformed length prefix")
 
+// ErrEndlessFrame is returned for a frame that runs past MaxDropBytes, or
+// whose length prefix announces more: a stream that sends it is broken or
+// hostile, and reading on would discard it for ever, each read keeping the
+// stall watchdog fed and the source "connected". The caller reconnects.
+var ErrEndlessFrame = errors.New("a message that does not end")
+
+// MaxDropBytes is the size past which a frame is no longer read and
+// dropped as oversize but ends the stream with ErrEndlessFrame, unless the
+// maximum message size is larger: then four times that.
+const MaxDropBytes = 64 << 20
+
 // OversizeError reports a message larger than the configured maximum. The
 // message has been read and discarded and the reader is at the next frame:
 // the caller counts it, logs it and calls Next again.
@@ -46,9 +57,10 @@ const readBufferSize = 64 << 10
 // The reader reuses one buffer: the slice Next returns is valid only until the
 // next call. Callers that keep the bytes copy them.
 type FrameReader struct {
-	br  *bufio.Reader
-	max int
-	buf []byte
+	br      *bufio.Reader
+	max     int
+	maxDrop int64 // the longest frame that is dropped rather than ending the stream
+	buf     []byte
 }
 
 // NewFrameReader reads frames from r; messages over maxBytes are dropped.
@@ -56,7 +68,8 @@ func NewFrameReader(r io.Reader, maxBytes int) *FrameReader {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxMessageBytes
 	}
-	return &FrameReader{br: bufio.NewReaderSize(r, readBufferSize), max: maxBytes}
+	return &FrameReader{br: bufio.NewReaderSize(r, readBufferSize), max: maxBytes,
+		maxDrop: max(MaxDropBytes, 4*int64(maxBytes))}
 }
 
 // Reset discards any buffered data and reads from r, keeping the buffers.
@@ -66,7 +79,8 @@ func (f *FrameReader) Reset(r io.Reader) { f.br.Reset(r) }
 // trailing "\r\n". It returns io.EOF when the stream ends on a frame boundary
 // and io.ErrUnexpectedEOF when it ends inside a frame (the partial message is
 // never returned). It returns an *OversizeError, after which reading may go
-// on, for a message over the maximum; any other error ends the stream.
+// on, for a message over the maximum, and ErrEndlessFrame for one over
+// MaxDropBytes; any other error ends the stream.
 func (f *FrameReader) Next() ([]byte, error) {
 	for {
 		line, overflow, n, err := f.readLine(f.max + 2)
@@ -98,6 +112,9 @@ func (f *FrameReader) Next() ([]byte, error) {
 
 // readSized reads a frame of size bytes announced by a length prefix.
 func (f *FrameReader) readSized(size int64) ([]byte, error) {
+	if size > f.maxDrop {
+		return nil, fmt.Errorf("%w: a length prefix of %d bytes, over %d", ErrEndlessFrame, size, f.maxDrop)
+	}
 	if size > int64(f.max)+2 {
 		if err := f.discard(size); err != nil {
 			return nil, err
@@ -135,8 +152,9 @@ func (f *FrameReader) discard(size int64) error {
 
 // readLine reads up to and including the next "\r\n" (a lone "\n" does not end
 // a line). It keeps at most limit bytes in f.buf; when the line is longer it
-// reads on to the terminator without keeping anything and reports overflow.
-// n is the full length of the line read.
+// reads on to the terminator without keeping anything and reports overflow,
+// up to f.maxDrop bytes: past that it returns ErrEndlessFrame. n is the full
+// length of the line read.
 func (f *FrameReader) readLine(limit int) (line []byte, overflow bool, n int64, err error) {
 	f.buf = f.buf[:0]
 	var last byte // the byte before the current chunk
@@ -148,6 +166,9 @@ func (f *FrameReader) readLine(limit int) (line []byte, overflow bool, n int64, 
 		} else if !overflow {
 			overflow = true
 			f.buf = f.buf[:0]
+		}
+		if n > f.maxDrop {
+			return nil, false, n, fmt.Errorf("%w: a line of over %d bytes", ErrEndlessFrame, f.maxDrop)
 		}
 		switch {
 		case err == nil: // chunk ends with '\n'

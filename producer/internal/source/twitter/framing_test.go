@@ -241,3 +241,51 @@ func isNumber(b []byte) bool {
 	}
 	return true
 }
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// TestFrameReaderGivesUpOnEndlessFrames: a line that never ends, or a
+// length prefix of 10^18-1, is not read and discarded for ever, which would
+// keep the stall watchdog fed and the stream "connected": past
+// MaxDropBytes (or at once, for a length over it) Next returns
+// ErrEndlessFrame and the caller reconnects. The stream here is longer than
+// that, then ends, so that a reader which does not give up returns
+// io.ErrUnexpectedEOF after reading all of it.
+func TestFrameReaderGivesUpOnEndlessFrames(t *testing.T) {
+	const streamBytes = MaxDropBytes + 8<<20
+	for _, tc := range []struct {
+		name, head string
+		maxRead    int64 // the most bytes Next may read before it gives up
+	}{
+		{"endless line", `{"text":"`, MaxDropBytes + 2*readBufferSize},
+		{"endless line after a message", sized(`{"a":1}`) + `{"text":"`, MaxDropBytes + 2*readBufferSize},
+		{"length prefix of 10^18-1", "999999999999999999\r\n", 2 * readBufferSize},
+		{"length prefix over the limit", fmt.Sprintf("%d\r\n", MaxDropBytes+1), 2 * readBufferSize},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := io.LimitReader(&repeatReader{b: bytes.Repeat([]byte("x"), 64<<10)}, streamBytes)
+			cr := &countingReader{r: io.MultiReader(strings.NewReader(tc.head), body)}
+			f := NewFrameReader(cr, 4096)
+			var err error
+			for err == nil {
+				_, err = f.Next()
+			}
+			if !errors.Is(err, ErrEndlessFrame) {
+				t.Errorf("got error %v after reading %d bytes; want ErrEndlessFrame", err, cr.n)
+			}
+			if cr.n > tc.maxRead {
+				t.Errorf("got %d bytes read before giving up; want at most %d", cr.n, tc.maxRead)
+			}
+		})
+	}
+}

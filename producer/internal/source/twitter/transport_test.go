@@ -1,6 +1,7 @@
 package twitter
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream/streamtest"
 )
 
@@ -71,5 +73,43 @@ func TestPlainTextNeedsOptIn(t *testing.T) {
 				t.Errorf("New: got %v; want no error", err)
 			}
 		})
+	}
+}
+
+// TestEndlessLineReconnects: a server that sends one line without end
+// (a broken proxy, a hostile service) never stalls, since bytes keep
+// coming; the source must not read and drop it for ever, looking connected.
+// It gives up past MaxDropBytes and reconnects, and the next connection's
+// statuses come through.
+func TestEndlessLineReconnects(t *testing.T) {
+	status := []byte(`{"id":1,"id_str":"1","text":"after the endless line","user":{"id":2}}`)
+	testDone := make(chan struct{})
+	endless := func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		chunk := bytes.Repeat([]byte("x"), 64<<10)
+		w.Write([]byte(`{"text":"`))
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-testDone: // the test failed: let the server close
+				return
+			default:
+			}
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}
+	srv := newStreamServer(t, endless, newWire().Length(status).Serve(streamtest.EndHold, false))
+	t.Cleanup(func() { close(testDone) }) // runs before the server's Close
+	src, _ := newTestSource(t, testConfig(srv.URL+"/1.1"))
+	c := &streamtest.Collector{}
+	errc, stop := streamtest.Run(t, src, c)
+	c.WaitFor(t, 1, errc)
+	stop()
+	streamtest.CompareMessages(t, "records", c.Values(), [][]byte{status})
+	if st := src.Stats(); st.Reconnects[stream.ReasonNetwork] != 1 || st.DroppedOversize != 0 {
+		t.Errorf("got stats %+v; want one network reconnect, nothing counted as dropped", st)
 	}
 }
