@@ -15,6 +15,22 @@ import (
 // StateFile is the resume file's name in STATE_DIR.
 const StateFile = "jetstream-cursor.json"
 
+// MaxTimeAhead is how far ahead of this host's clock an event's time_us
+// may be and still move the resume position. Jetstream stamps time_us
+// with its own clock when it sends an event, so a later one comes from a
+// broken clock or a forged event; taken as the position, it would pin it
+// there (the position only grows), and a resume would ask for a cursor
+// past everything the stream delivered. Such an event is emitted, but
+// does not move the position. The bound leaves room for clocks a little
+// apart; a host clock behind by more stops the position (a warning says
+// so).
+const MaxTimeAhead = time.Minute
+
+// plausible reports whether t, a time_us read at now, may be a position.
+func plausible(t int64, now time.Time) bool {
+	return t <= now.Add(MaxTimeAhead).UnixMicro()
+}
+
 // state is the resume file: the time_us of the last event Kafka
 // acknowledged, and the same as a time for people reading it.
 type state struct {
@@ -66,6 +82,12 @@ func openCursor(dir string, interval time.Duration, log *slog.Logger) (*cursor, 
 	var s state
 	if err := json.Unmarshal(data, &s); err != nil || s.TimeUS <= 0 {
 		return nil, fmt.Errorf("the Jetstream position %s holds no time_us (%q): fix it, or delete it to start from the live stream", c.path, truncate(data, 80))
+	}
+	if !plausible(s.TimeUS, time.Now()) {
+		// Written before positions were checked: the first save replaces it.
+		log.Warn("the saved Jetstream position is ahead of this host's clock: starting from the live stream",
+			"path", c.path, "time_us", s.TimeUS, "time", s.Time)
+		return c, nil
 	}
 	c.acked, c.saved = s.TimeUS, s.TimeUS
 	return c, nil

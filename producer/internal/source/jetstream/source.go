@@ -3,7 +3,8 @@
 // needs no account.
 //
 // Every event is emitted raw, except the posts JETSTREAM_LANGS filters out.
-// Each record's Ack moves the resume position to its time_us; the position
+// Each record's Ack moves the resume position to its time_us (unless that
+// lies more than MaxTimeAhead ahead of this host's clock); the position
 // is saved in STATE_DIR, and a restart (or a reconnect) asks for the events
 // from a few seconds (JETSTREAM_REWIND) before it. The events of that overlap
 // come twice with the same key, and the consumer's dedup window drops the
@@ -170,6 +171,7 @@ func (s *Source) connect(ctx context.Context, emit source.Emit, schedule *stream
 	s.stats.Connected.Store(true)
 	defer s.stats.Connected.Store(false)
 	s.log.Info("connected", "url", stream.RedactURL(addr), "cursor", cur)
+	warnedAhead := false // once per connection
 
 	for {
 		data, size, err := s.readMessage(ctx, conn)
@@ -191,8 +193,17 @@ func (s *Source) connect(ctx context.Context, emit source.Emit, schedule *stream
 			continue
 		}
 		m, ev, cerr := classify(data)
-		var timeUS int64
-		if cerr == nil && ev.TimeUS > 0 {
+		var timeUS int64 // the event's position; 0 when it has none that may be used
+		switch now := time.Now(); {
+		case cerr != nil || ev.TimeUS <= 0:
+		case !plausible(ev.TimeUS, now):
+			s.stats.aheadOfClock.Add(1)
+			if !warnedAhead {
+				warnedAhead = true
+				s.log.Warn("an event's time_us is ahead of this host's clock: emitted, but the resume position does not move to it; check this host's clock if this repeats",
+					"time_us", ev.TimeUS, "ahead", time.UnixMicro(ev.TimeUS).Sub(now).Round(time.Millisecond), "events_ahead", s.stats.aheadOfClock.Load())
+			}
+		default:
 			timeUS = ev.TimeUS
 			if timeUS > s.stats.lastEvent.Load() {
 				s.stats.lastEvent.Store(timeUS)

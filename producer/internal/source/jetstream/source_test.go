@@ -409,3 +409,56 @@ func TestURLCredentialsNeverLogged(t *testing.T) {
 		t.Errorf("got api_key=%q at the server; want the URL's query sent as set", got)
 	}
 }
+
+// TestFutureTimeDoesNotMoveTheCursor: an event whose time_us lies ahead of
+// this host's clock (a server's broken clock, a forged event) is emitted
+// like any other, but the resume position does not jump to it: neither the
+// next connection's cursor nor the state file, which would otherwise pin
+// every later resume there (the position only grows) and skip what the
+// stream really delivers until that time. A state file that already holds
+// such a position is set aside: the source starts live and overwrites it.
+func TestFutureTimeDoesNotMoveTheCursor(t *testing.T) {
+	events := timeline(4, time.Second)
+	future := postEvent(time.Now().Add(time.Hour).UnixMicro(), didB, "3l3qofuture00", "from the future", "en")
+	first := []testEvent{events[0], events[1], future, events[2], events[3]}
+	srv := newJSServer(t, postsOnly, replay(first, endClose), replay(events, endHold))
+	dir := t.TempDir()
+	cfg := testConfig(srv.wsURL(), dir)
+	src, _ := newTestSource(t, cfg)
+	c := &streamtest.Collector{}
+	errc, stop := streamtest.Run(t, src, c)
+	c.WaitFor(t, len(first), errc)
+	c.Ack(len(first))
+	waitSaved(t, dir, events[3].timeUS)
+	c.WaitFor(t, len(first)+1, errc) // the second connection replays from its cursor
+	stop()
+	compare(t, "first connection", c.Values()[:len(first)], first)
+	if got, want := srv.cursorOf(t, 1), strconv.FormatInt(events[3].timeUS-cfg.Rewind.Microseconds(), 10); got != want {
+		t.Errorf("second connection: cursor=%s; want %s (the last plausible event minus the rewind)", got, want)
+	}
+	if got := savedPosition(t, dir); got != events[3].timeUS {
+		t.Errorf("state file holds %d; want %d (the last plausible event)", got, events[3].timeUS)
+	}
+	if st := src.Stats(); st.AheadOfClock != 1 || st.LastEventTimeUS != events[3].timeUS {
+		t.Errorf("got stats %+v; want 1 event ahead of the clock, the last event read at %d", st, events[3].timeUS)
+	}
+
+	// A state file from the future: the next run starts live.
+	if err := writeState(dir, filepath.Join(dir, StateFile), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()); err != nil {
+		t.Fatal(err)
+	}
+	srv2 := newJSServer(t, postsOnly, replay(events[:2], endHold))
+	src2, logs := newTestSource(t, testConfig(srv2.wsURL(), dir))
+	c2 := &streamtest.Collector{}
+	errc, stop = streamtest.Run(t, src2, c2)
+	c2.WaitFor(t, 2, errc)
+	c2.Ack(2)
+	waitSaved(t, dir, events[1].timeUS)
+	stop()
+	if got := srv2.cursorOf(t, 0); got != "" {
+		t.Errorf("after a state file from the future: cursor=%s; want none (live)", got)
+	}
+	if !strings.Contains(logs.String(), "ahead of this host's clock") {
+		t.Errorf("got logs without a warning about the state file from the future:\n%s", logs.String())
+	}
+}

@@ -21,7 +21,11 @@ type Stats struct {
 	Posts    int64 // create and update commits emitted (the tweets topic)
 	Filtered int64 // posts dropped by JETSTREAM_LANGS
 
-	LastEventTimeUS int64 // time_us of the last event read
+	// AheadOfClock counts events whose time_us was more than MaxTimeAhead
+	// ahead of this host's clock: emitted, but not taken as the position.
+	AheadOfClock int64
+
+	LastEventTimeUS int64 // time_us of the last event read that may be a position
 	AckedTimeUS     int64 // the resume position: time_us of the last event Kafka acknowledged
 	SavedTimeUS     int64 // the position in the state file
 	StateWrites     int64 // state file writes
@@ -33,6 +37,8 @@ type counters struct {
 	posts     atomic.Int64
 	filtered  atomic.Int64
 	lastEvent atomic.Int64
+
+	aheadOfClock atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
@@ -41,5 +47,6 @@ func (c *counters) snapshot() Stats {
 		Posts:           c.posts.Load(),
 		Filtered:        c.filtered.Load(),
 		LastEventTimeUS: c.lastEvent.Load(),
+		AheadOfClock:    c.aheadOfClock.Load(),
 	}
 }
