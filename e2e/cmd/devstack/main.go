@@ -31,14 +31,17 @@ func main() {
 	bin := flag.String("bin", "bin", "folder holding the producer and consumer binaries")
 	out := flag.String("out", "data", "output folder of the consumer")
 	state := flag.String("state", ".devstack/kafka", "folder where the in-process broker keeps its topics between runs")
+	producerHTTP := flag.String("producer-http", "127.0.0.1:8081", "the producer's health and metrics address (HTTP_ADDR)")
+	consumerHTTP := flag.String("consumer-http", "127.0.0.1:8082", "the consumer's health and metrics address (HTTP_ADDR)")
 	flag.Parse()
-	if err := run(*port, *bin, *out, *state); err != nil {
+	httpAddr := map[string]string{"producer": *producerHTTP, "consumer": *consumerHTTP}
+	if err := run(*port, *bin, *out, *state, httpAddr); err != nil {
 		log.Printf("devstack: %v", err)
 		os.Exit(1)
 	}
 }
 
-func run(port int, bin, out, state string) error {
+func run(port int, bin, out, state string, httpAddr map[string]string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -53,7 +56,7 @@ func run(port int, bin, out, state string) error {
 	abs, _ := filepath.Abs(out)
 	fmt.Printf("devstack: in-process Kafka broker on %s\n", brokers)
 	fmt.Printf("devstack: statuses land in %s/tweets/<YYYY-MM-DD>/<HH>/*.jsonl  (follow them: make tail)\n", abs)
-	fmt.Printf("devstack: metrics on http://127.0.0.1:8081/metrics (producer) and http://127.0.0.1:8082/metrics (consumer)\n")
+	fmt.Printf("devstack: metrics on http://%s/metrics (producer) and http://%s/metrics (consumer)\n", httpAddr["producer"], httpAddr["consumer"])
 	fmt.Printf("devstack: Ctrl-C stops everything cleanly\n\n")
 
 	env := append(os.Environ(),
@@ -70,8 +73,6 @@ func run(port int, bin, out, state string) error {
 		return env
 	}
 	env = setDefault(env, "PROGRESS_INTERVAL", "5s", "SOURCE", "synthetic")
-	// Both services on one host: each its own health and metrics port.
-	httpAddr := map[string]string{"producer": "127.0.0.1:8081", "consumer": "127.0.0.1:8082"}
 
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
