@@ -19,9 +19,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"sync"
 	"syscall"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -73,42 +71,89 @@ func run(port int, bin, out, state string, httpAddr map[string]string) error {
 		return env
 	}
 	env = setDefault(env, "PROGRESS_INTERVAL", "5s", "SOURCE", "synthetic")
+	env = env[:len(env):len(env)] // each service's append below copies it
 
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i, name := range []string{"consumer", "producer"} {
-		cmd := exec.Command(filepath.Join(bin, name))
-		cmd.Env = append(env, "HTTP_ADDR="+httpAddr[name])
-		cmd.Stdout = prefixed(name, os.Stdout)
-		cmd.Stderr = prefixed(name, os.Stderr)
-		// Own process group: the terminal's Ctrl-C reaches devstack, which
-		// stops the services in order (producer, then consumer).
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("starting %s (run make build first): %w", name, err)
-		}
-		wg.Add(1)
+	consumer, err := startService(bin, "consumer", append(env, "HTTP_ADDR="+httpAddr["consumer"]))
+	if err != nil {
+		return err
+	}
+	producer, err := startService(bin, "producer", append(env, "HTTP_ADDR="+httpAddr["producer"]))
+	if err != nil {
+		_ = consumer.Process.Signal(syscall.SIGTERM)
+		<-consumer.done
+		return err
+	}
+
+	// The producer stops first: on Ctrl-C, or on its own when its source
+	// ends (a replay, SYNTHETIC_COUNT). Then the consumer gets until it has
+	// written everything the producer published; a second Ctrl-C cuts that
+	// short, and what it did not write stays in the broker for the next run.
+	var perr, cerr error
+	consumerDone := false
+	select {
+	case err := <-producer.done:
+		perr = exitErr("producer", err)
+	case err := <-consumer.done:
+		cerr, consumerDone = exitErr("consumer", err), true
+		_ = producer.Process.Signal(syscall.SIGTERM)
+		perr = exitErr("producer", <-producer.done)
+	case <-ctx.Done():
+		_ = producer.Process.Signal(syscall.SIGTERM)
+		perr = exitErr("producer", <-producer.done)
+	}
+	if !consumerDone {
+		// A new signal context for the wait, since the first Ctrl-C may be
+		// spent; registered before the first is released, so no signal
+		// finds devstack without a handler and leaves the services behind.
+		waitCtx, cancelWait := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		stop()
+		watched := make(chan struct{})
 		go func() {
-			defer wg.Done()
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
+			defer close(watched)
 			select {
-			case err := <-done:
-				errs[i] = exitErr(name, err)
-				stop() // one service ended: stop the other
-			case <-ctx.Done():
-				if name == "consumer" {
-					// Let the producer's last messages arrive first.
-					time.Sleep(500 * time.Millisecond)
-				}
-				_ = cmd.Process.Signal(syscall.SIGTERM)
-				errs[i] = exitErr(name, <-done)
+			case err := <-consumer.done:
+				cerr, consumerDone = exitErr("consumer", err), true
+				cancelWait()
+			case <-waitCtx.Done():
 			}
 		}()
+		if a, err := consumerSettings(bin, env); err != nil {
+			fmt.Fprintf(os.Stderr, "devstack: %v; stopping the consumer without waiting\n", err)
+		} else {
+			waitArchived(waitCtx, brokers, a)
+		}
+		cancelWait()
+		<-watched
+		if !consumerDone {
+			_ = consumer.Process.Signal(syscall.SIGTERM)
+			cerr = exitErr("consumer", <-consumer.done)
+		}
 	}
-	wg.Wait()
 	fmt.Printf("\ndevstack: stopped; output in %s\n", abs)
-	return errors.Join(errs...)
+	return errors.Join(perr, cerr)
+}
+
+// service is a started child process; done yields its Wait's result once.
+type service struct {
+	*exec.Cmd
+	done chan error
+}
+
+// startService runs bin/name with env, its output prefixed with its name.
+func startService(bin, name string, env []string) (*service, error) {
+	cmd := exec.Command(filepath.Join(bin, name))
+	cmd.Env = env
+	cmd.Stdout = prefixed(name, os.Stdout)
+	cmd.Stderr = prefixed(name, os.Stderr)
+	// Own process group: the terminal's Ctrl-C reaches devstack, which
+	// stops the services in order (producer, then consumer).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s (run make build first): %w", name, err)
+	}
+	s := &service{Cmd: cmd, done: make(chan error, 1)}
+	go func() { s.done <- cmd.Wait() }()
+	return s, nil
 }
 
 func exitErr(name string, err error) error {
