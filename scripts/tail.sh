@@ -1,20 +1,45 @@
-#!/usr/bin/env bash
+#!/bin/sh
 # Follows the newest active .jsonl file of every partition under a topic's
 # output folder, and switches to the new files when the consumer rotates.
-set -euo pipefail
+#
+# POSIX sh, find, awk and sort only, plus tail -F (GNU, BSD and busybox
+# all have it): it runs on Linux and on macOS or a BSD alike.
+set -eu
 dir=${1:-./data/tweets}
+
+# newest prints, one a line and sorted, the file of each partition with the
+# highest first offset: names are <topic>-p<N>-<offset>.jsonl, so that is the
+# active one, whatever the files' times say.
 newest() {
-  # The newest plain (active) file per partition: names are <topic>-p<N>-<offset>.jsonl.
-  find "$dir" -name '*.jsonl' -printf '%T@ %p\n' 2>/dev/null | sort -n | awk '
-    { n = split($2, parts, "/"); f = parts[n]; sub(/-[0-9]+\.jsonl$/, "", f); last[f] = $2 }
-    END { for (p in last) print last[p] }' | sort
+  find "$dir" -type f -name '*.jsonl' 2>/dev/null | awk '
+    {
+      n = split($0, parts, "/"); f = parts[n]
+      if (!match(f, /-[0-9]+\.jsonl$/)) next
+      part = substr(f, 1, RSTART - 1); off = substr(f, RSTART + 1, RLENGTH - 7) + 0
+      if (!(part in best) || off > best[part]) { best[part] = off; path[part] = $0 }
+    }
+    END { for (p in path) print path[p] }' | sort
 }
-until [ -n "$(newest)" ]; do echo "waiting for files under $dir ..."; sleep 2; done
-while true; do
+
+files=$(newest)
+while [ -z "$files" ]; do
+  echo "waiting for files under $dir ..."
+  sleep 2
   files=$(newest)
+done
+pid=
+trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null; exit 0' INT TERM
+while :; do
+  # One path a line: split on newlines only, so folders with spaces work.
+  old_ifs=$IFS
+  IFS='
+'
+  # shellcheck disable=SC2086
   tail -n 5 -F $files &
   pid=$!
+  IFS=$old_ifs
   while [ "$(newest)" = "$files" ]; do sleep 5; done
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  files=$(newest)
 done

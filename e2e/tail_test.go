@@ -1,0 +1,104 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// bsdShims writes, into a folder to put first in PATH, wrappers of find,
+// stat, sort, tail, xargs and date that refuse the GNU-only options (as
+// macOS and the BSDs do) and otherwise run the real command.
+func bsdShims(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	refused := map[string]string{
+		"find":  "-printf|-fprintf|-regextype|-readable|-executable|--*",
+		"stat":  "-c|--*",
+		"sort":  "-z|-V|--*",
+		"tail":  "--*",
+		"xargs": "-r|-d|--*",
+		"date":  "-d|--*",
+	}
+	for cmd, opts := range refused {
+		real, err := exec.LookPath(cmd)
+		if err != nil {
+			t.Fatalf("%s is not in PATH: %v", cmd, err)
+		}
+		script := "#!/bin/sh\nfor a in \"$@\"; do case $a in " + opts + ") echo \"" + cmd + ": illegal option $a\" >&2; exit 1;; esac; done\nexec " + real + " \"$@\"\n"
+		if err := os.WriteFile(filepath.Join(dir, cmd), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestTailWithoutGNUTools: make tail, where find, stat, sort and tail have
+// no GNU extensions (macOS, the BSDs), shows the last lines of each
+// partition's active file, and moves to a partition's new file when the
+// consumer starts one.
+func TestTailWithoutGNUTools(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "tweets")
+	write := func(rel, content string, mtime time.Time) {
+		t.Helper()
+		p := filepath.Join(out, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	write("2026-12-02/13/tweets-p0-000000000000.jsonl", "{\"id_str\":\"closed\"}\n", now)
+	// The active file of partition 0, older by its time than the closed one
+	// (a copied folder, a clock step): the offset in the name decides.
+	write("2026-12-02/14/tweets-p0-000000000010.jsonl", "{\"id_str\":\"p0-a\"}\n{\"id_str\":\"p0-b\"}\n", now.Add(-time.Hour))
+	write("2026-12-02/13/tweets-p1-000000000000.jsonl", "{\"id_str\":\"p1-a\"}\n", now)
+
+	cmd := exec.Command(filepath.Join("..", "scripts", "tail.sh"), out)
+	cmd.Env = []string{"PATH=" + bsdShims(t) + string(os.PathListSeparator) + os.Getenv("PATH")}
+	got := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = got, got
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // tail.sh starts tail: stop both
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting scripts/tail.sh: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	})
+	waitFor := func(within time.Duration, lines ...string) {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for {
+			s := got.String()
+			missing := ""
+			for _, l := range lines {
+				if !strings.Contains(s, l) {
+					missing = l
+				}
+			}
+			if missing == "" {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("make tail printed, within %s:\n%s\ngot no %s; want every line of %q", within, s, missing, lines)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitFor(10*time.Second, `"p0-a"`, `"p0-b"`, `"p1-a"`)
+	if s := got.String(); strings.Contains(s, `"closed"`) {
+		t.Fatalf("make tail printed the closed file of partition 0:\n%s", s)
+	}
+	write("2026-12-02/15/tweets-p0-000000000012.jsonl", "{\"id_str\":\"p0-next\"}\n", now)
+	waitFor(20*time.Second, `"p0-next"`)
+}
