@@ -1,7 +1,9 @@
 // Command devstack runs the whole pipeline on one machine with nothing but
 // Go: an in-process Kafka-protocol broker (kfake) on loopback, the producer
-// on the synthetic source and the consumer writing to ./data. Ctrl-C stops
-// the producer and the consumer (each flushes and commits), then the broker.
+// on the synthetic source and the consumer writing to ./data. The producer
+// stops first, on Ctrl-C or when its source ends (a replay); the consumer is
+// stopped once its group has committed every message of the topics it
+// archives, which it does only after writing them; then the broker.
 //
 // It is what `make run` starts; the services are the real binaries, given
 // the same environment a user would give them.
