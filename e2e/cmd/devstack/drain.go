@@ -167,7 +167,7 @@ func waitArchived(ctx context.Context, brokers string, a archived) {
 			fmt.Printf("devstack: the consumer has written everything the producer published to %s\n", strings.Join(a.topics, ", "))
 			return
 		case err == nil && !said:
-			fmt.Printf("devstack: the producer has stopped; waiting for the consumer to write its last %d messages (Ctrl-C again stops it now)\n", n)
+			fmt.Printf("devstack: the producer has stopped; waiting for the consumer to write its last %d messages (Ctrl-C stops it now; the next run writes the rest)\n", n)
 			said = true
 		}
 		select {
