@@ -1,13 +1,16 @@
 package message
 
 import (
-	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/tweetpipe/tweetpipe/producer/internal/corpus"
 )
 
 func TestClassify(t *testing.T) {
@@ -73,10 +76,58 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-// TestClassifyFixtures runs the real payloads: every line is classified, and
-// the kinds add up to what the fixtures' README describes.
-func TestClassifyFixtures(t *testing.T) {
-	dir := filepath.Join("..", "..", "..", "..", "shared", "fixtures", "tweets")
+// TestClassifyCorpus classifies every line of the project's own payloads:
+// each kind of v1.1 message, raw and escaped Devanagari and emoji, U+2028,
+// CRLF lines, statuses without id_str and one over 64 KiB. A status is keyed
+// by its id_str (else its id) and timed by timestamp_ms (else created_at),
+// as read here with encoding/json; the value is the line, unchanged.
+func TestClassifyCorpus(t *testing.T) {
+	big := corpus.BigStatus("1399614700000000000", 70<<10)
+	tests := []struct {
+		name  string
+		lines [][]byte
+		want  map[Kind]int
+	}{
+		{"v1.1/sample.jsonl", corpus.Lines(t, corpus.Path(t, "v1.1/sample.jsonl")), map[Kind]int{KindStatus: 12}},
+		{"v1.1/notices.jsonl", corpus.Lines(t, corpus.Path(t, "v1.1/notices.jsonl")), map[Kind]int{
+			KindStatus: 2, KindDelete: 1, KindScrubGeo: 1, KindLimit: 2, KindStatusWithheld: 1,
+			KindUserWithheld: 1, KindWarning: 1, KindDisconnect: 1}},
+		{"v1.1/legacy-2010.json", corpus.Lines(t, corpus.Path(t, "v1.1/legacy-2010.json")), map[Kind]int{KindStatus: 8, KindDelete: 2}},
+		{"a status over 64 KiB", [][]byte{big}, map[Kind]int{KindStatus: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkKinds(t, tt.lines, tt.want)
+		})
+	}
+}
+
+// TestClassifyBadLines: every line of bad/lines.txt is refused as not an
+// object, its bytes kept for the log.
+func TestClassifyBadLines(t *testing.T) {
+	data, err := os.ReadFile(corpus.Path(t, "bad/lines.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+	if len(lines) != 9 {
+		t.Fatalf("bad/lines.txt holds %d lines; want 9", len(lines))
+	}
+	for _, line := range lines {
+		m, err := Classify(line)
+		if !errors.Is(err, ErrNotObject) {
+			t.Errorf("Classify(%q) = %q, %v; want ErrNotObject", line, m.Kind, err)
+		}
+		if !bytes.Equal(m.Value, line) {
+			t.Errorf("value = %q; want the raw bytes %q", m.Value, line)
+		}
+	}
+}
+
+// TestClassifySharedFixtures runs the real payloads beside the repository,
+// where they are: the kinds add up to what the fixtures' README describes.
+func TestClassifySharedFixtures(t *testing.T) {
+	dir := corpus.Shared(t)
 	want := map[string]map[Kind]int{
 		"python-twitter/lines.json":                    {KindStatus: 72},
 		"python-twitter/streaming_extended_tweet.json": {KindStatus: 1},
@@ -86,43 +137,77 @@ func TestClassifyFixtures(t *testing.T) {
 	}
 	for name, kinds := range want {
 		t.Run(name, func(t *testing.T) {
-			f, err := os.Open(filepath.Join(dir, name))
-			if err != nil {
-				t.Fatalf("fixture missing (shared/ must sit beside the repository): %v", err)
-			}
-			defer f.Close()
-			got := map[Kind]int{}
-			sc := bufio.NewScanner(f)
-			sc.Buffer(nil, 1<<20)
-			for sc.Scan() {
-				line := bytes.TrimSuffix(sc.Bytes(), []byte("\r"))
-				m, err := Classify(line)
-				if err != nil {
-					t.Fatalf("line %q: %v", line[:min(len(line), 60)], err)
-				}
-				if m.Kind == KindStatus && (len(m.Key) == 0 || m.Time.IsZero()) {
-					t.Errorf("status without key or time: %.80s", line)
-				}
-				got[m.Kind]++
-			}
-			if len(got) != len(kinds) {
-				t.Fatalf("kinds = %v; want %v", got, kinds)
-			}
-			for k, n := range kinds {
-				if got[k] != n {
-					t.Errorf("%s: got %d; want %d", k, got[k], n)
-				}
-			}
+			checkKinds(t, corpus.Lines(t, filepath.Join(dir, filepath.FromSlash(name))), kinds)
 		})
 	}
 }
 
-func BenchmarkClassify(b *testing.B) {
-	f, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "shared", "fixtures", "tweets", "python-twitter", "lines.json"))
-	if err != nil {
-		b.Fatal(err)
+// checkKinds classifies lines and compares the kinds with want; each
+// status must have the key and time its own fields give.
+func checkKinds(t *testing.T, lines [][]byte, want map[Kind]int) {
+	t.Helper()
+	got := map[Kind]int{}
+	for _, line := range lines {
+		m, err := Classify(line)
+		if err != nil {
+			t.Fatalf("line %.60q: %v", line, err)
+		}
+		if !bytes.Equal(m.Value, line) {
+			t.Errorf("value = %.60q; want the raw bytes %.60q", m.Value, line)
+		}
+		if m.Kind == KindStatus {
+			key, at := statusKeyAndTime(t, line)
+			if string(m.Key) != key || !m.Time.Equal(at) {
+				t.Errorf("status %.60q: key %q, time %v; want %q, %v", line, m.Key, m.Time, key, at)
+			}
+		}
+		got[m.Kind]++
 	}
-	lines := bytes.Split(bytes.TrimSpace(f), []byte("\n"))
+	if len(got) != len(want) {
+		t.Fatalf("kinds = %v; want %v", got, want)
+	}
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("%s: got %d; want %d", k, got[k], n)
+		}
+	}
+}
+
+// statusKeyAndTime reads a status's key and time with encoding/json: id_str
+// or else id as written; timestamp_ms or else created_at.
+func statusKeyAndTime(t *testing.T, line []byte) (string, time.Time) {
+	t.Helper()
+	var s struct {
+		IDStr       string      `json:"id_str"`
+		ID          json.Number `json:"id"`
+		TimestampMs string      `json:"timestamp_ms"`
+		CreatedAt   string      `json:"created_at"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber()
+	if err := dec.Decode(&s); err != nil {
+		t.Fatalf("status %.60q: %v", line, err)
+	}
+	key := s.IDStr
+	if key == "" {
+		key = s.ID.String()
+	}
+	if s.TimestampMs != "" {
+		ms, err := strconv.ParseInt(s.TimestampMs, 10, 64)
+		if err != nil {
+			t.Fatalf("timestamp_ms %q: %v", s.TimestampMs, err)
+		}
+		return key, time.UnixMilli(ms).UTC()
+	}
+	at, err := time.Parse(time.RubyDate, s.CreatedAt)
+	if err != nil {
+		t.Fatalf("created_at %q: %v", s.CreatedAt, err)
+	}
+	return key, at.UTC()
+}
+
+func BenchmarkClassify(b *testing.B) {
+	lines := corpus.Lines(b, corpus.Path(b, "v1.1/sample.jsonl"))
 	var total int
 	for _, l := range lines {
 		total += len(l)
