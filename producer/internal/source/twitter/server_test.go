@@ -1,18 +1,15 @@
 package twitter
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -21,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tweetpipe/tweetpipe/producer/internal/corpus"
+	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream/streamtest"
 )
 
@@ -225,31 +224,57 @@ func answer(code int, body string) http.HandlerFunc {
 // newWire starts a scripted stream, sent in chunks of up to 8 KiB.
 func newWire() *streamtest.Wire { return streamtest.NewWire(8192, 5) }
 
-// Fixtures.
+// Payloads.
 
-// fixturesDir is ../shared/fixtures/tweets from the repository root.
-const fixturesDir = "../../../../../shared/fixtures/tweets"
+// payloads are the messages TestRunAgainstServer plays, from the project's
+// testdata or from the shared real captures, and what they must add up to.
+type payloads struct {
+	sample   [][]byte // statuses, LF lines; the last one is cut mid-way
+	mixed    [][]byte // statuses and notices (no warning, no disconnect)
+	warning  []byte   // a FALLING_BEHIND warning at 60 percent
+	legacy   [][]byte // a CRLF file of pre-v1.1 statuses and deletes
+	extended []byte   // a status with extended_tweet
 
-// fixtureLines reads a fixture of one JSON message per line ("\n" or "\r\n").
-func fixtureLines(t *testing.T, name string) [][]byte {
+	statuses     int   // whole statuses the test delivers
+	limitTrack   int64 // what mixed's limit notices report
+	limitNotices int64 // limit notices in mixed
+}
+
+// projectPayloads are testdata/tweets/v1.1 at the repository root.
+func projectPayloads(t *testing.T) payloads {
 	t.Helper()
-	path := filepath.Join(fixturesDir, filepath.FromSlash(name))
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		abs, _ := filepath.Abs(path)
-		t.Fatalf("fixture %s is missing: the tests read the shared fixtures from ../shared beside the repository root; clone or copy them there (%v)", abs, err)
+	p := payloads{
+		sample:   corpus.Lines(t, corpus.Path(t, "v1.1/sample.jsonl")),
+		legacy:   corpus.Lines(t, corpus.Path(t, "v1.1/legacy-2010.json")),
+		statuses: 11 + 2 + 1 + 8 + 1, limitTrack: 2210, limitNotices: 2,
 	}
-	if err != nil {
-		t.Fatalf("reading fixture: %v", err)
-	}
-	var lines [][]byte
-	for _, line := range bytes.Split(data, []byte("\n")) {
-		if line = bytes.TrimSuffix(line, []byte("\r")); len(line) > 0 {
-			lines = append(lines, line)
+	p.extended = p.sample[3]
+	for _, line := range corpus.Lines(t, corpus.Path(t, "v1.1/notices.jsonl")) {
+		m, err := message.Classify(line)
+		switch {
+		case err != nil:
+			t.Fatalf("notices.jsonl: %v", err)
+		case m.Kind == message.KindWarning:
+			p.warning = line
+		case m.Kind != message.KindDisconnect:
+			p.mixed = append(p.mixed, line)
 		}
 	}
-	if len(lines) == 0 {
-		t.Fatalf("fixture %s holds no messages", path)
+	return p
+}
+
+// sharedPayloads are the real captures beside the repository; the test is
+// skipped where they are missing, and fails then if CI=true.
+func sharedPayloads(t *testing.T) payloads {
+	t.Helper()
+	dir := corpus.Shared(t)
+	lines := func(name string) [][]byte { return corpus.Lines(t, filepath.Join(dir, filepath.FromSlash(name))) }
+	return payloads{
+		sample:   lines("python-twitter/lines.json"),
+		mixed:    lines("Twitter4J/streamingapi-testcase.json"),
+		warning:  lines("Twitter4J/stallwarning.json")[0],
+		legacy:   lines("ast/test.json"),
+		extended: lines("python-twitter/streaming_extended_tweet.json")[0],
+		statuses: 71 + 3 + 1 + 95 + 1, limitTrack: 121564, limitNotices: 1,
 	}
-	return lines
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tweetpipe/tweetpipe/producer/internal/corpus"
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream"
@@ -63,7 +64,7 @@ func statuses(t *testing.T, msgs [][]byte) [][]byte {
 	return out
 }
 
-// oversizeStatus is a status larger than any fixture message.
+// oversizeStatus is a status larger than any message of the payloads.
 func oversizeStatus(id string, size int) []byte {
 	return fmt.Appendf(nil, `{"id_str":"%s","user":{},"text":"%s"}`, id, strings.Repeat("x", size))
 }
@@ -72,13 +73,15 @@ func oversizeStatus(id string, size int) []byte {
 // retried HTTP errors, a rate limit, both framings, gzip, keep-alives, a cut
 // in the middle of a message, a disconnect, a stall, a clean close, then the
 // 410 the real endpoint gives today. What comes out is every message that
-// arrived whole, once, unchanged, in order.
+// arrived whole, once, unchanged, in order. It runs on the project's
+// payloads, and on the shared real ones where they are.
 func TestRunAgainstServer(t *testing.T) {
-	python := fixtureLines(t, "python-twitter/lines.json")
-	t4j := fixtureLines(t, "Twitter4J/streamingapi-testcase.json")
-	stallWarning := fixtureLines(t, "Twitter4J/stallwarning.json")
-	ast := fixtureLines(t, "ast/test.json")
-	extended := fixtureLines(t, "python-twitter/streaming_extended_tweet.json")
+	t.Run("testdata", func(t *testing.T) { runAgainstServer(t, projectPayloads(t)) })
+	t.Run("shared", func(t *testing.T) { runAgainstServer(t, sharedPayloads(t)) })
+}
+
+func runAgainstServer(t *testing.T, p payloads) {
+	python, t4j, ast := p.sample, p.mixed, p.legacy
 	const maxBytes = 20000
 
 	// 1. gzip, length framing; the last python status is cut halfway.
@@ -89,7 +92,7 @@ func TestRunAgainstServer(t *testing.T) {
 		if i%10 == 0 {
 			first.KeepAlive()
 		}
-		if i == 30 {
+		if i == min(30, len(python)/2) {
 			first.Raw([]byte(fmt.Sprintf("%d\r\n%s\r\n", 2+len(oversizeStatus("1", 30000)), oversizeStatus("1", 30000))))
 		}
 	}
@@ -104,12 +107,12 @@ func TestRunAgainstServer(t *testing.T) {
 		second.Line(line).KeepAlive()
 	}
 	var pretty bytes.Buffer
-	if err := json.Indent(&pretty, t4j[1], "", "  "); err != nil {
+	if err := json.Indent(&pretty, statuses(t, t4j)[0], "", "  "); err != nil {
 		t.Fatal(err)
 	}
 	second.Line(pretty.Bytes())
 	second.Raw(append(oversizeStatus("2", 25000), "\r\n"...))
-	second.Line(stallWarning[0])
+	second.Line(p.warning)
 	disconnect := []byte(`{"disconnect":{"code":7,"stream_name":"tweetpipe-statuses","reason":"admin logout"}}`)
 	second.Line(disconnect)
 
@@ -120,7 +123,7 @@ func TestRunAgainstServer(t *testing.T) {
 		if i%7 == 0 {
 			third.KeepAlive().KeepAlive()
 		}
-		if i == 40 {
+		if i == min(40, len(ast)/2) {
 			third.Length([]byte(`{"limit":{"track":5,"timestamp_ms":"1520690595660"}}`))
 		}
 	}
@@ -128,7 +131,7 @@ func TestRunAgainstServer(t *testing.T) {
 
 	// 4. gzip, plain framing, the server closes the stream.
 	fourth := newWire()
-	fourth.Line(extended[0]).KeepAlive()
+	fourth.Line(p.extended).KeepAlive()
 
 	srv := newStreamServer(t,
 		answer(http.StatusServiceUnavailable, "Service Unavailable"),
@@ -170,8 +173,8 @@ func TestRunAgainstServer(t *testing.T) {
 	got := out.Values()
 	streamtest.CompareMessages(t, "messages", got, want)
 	streamtest.CompareMessages(t, "statuses", statuses(t, got), statuses(t, want))
-	if n := len(statuses(t, want)); n != 71+3+1+95+1 {
-		t.Errorf("the test delivers %d whole statuses; want 171", n)
+	if n := len(statuses(t, want)); n != p.statuses {
+		t.Errorf("the test delivers %d whole statuses; want %d", n, p.statuses)
 	}
 	for i, v := range got {
 		if m, _ := message.Classify(v); bytes.Equal(m.Key, cutKey.Key) || bytes.HasPrefix(cut, v) {
@@ -231,8 +234,8 @@ func TestRunAgainstServer(t *testing.T) {
 			Messages:        int64(len(want)),
 			DroppedOversize: 2,
 		},
-		LimitTrack:    121564 + 12, // the Twitter4J notice, then 5 and 12 on one connection
-		LimitNotices:  3,
+		LimitTrack:    p.limitTrack + 12, // the notices of mixed, then 5 and 12 on one connection
+		LimitNotices:  p.limitNotices + 2,
 		StallWarnings: 1,
 		Disconnects:   1,
 	}
@@ -279,7 +282,7 @@ func TestRunAgainstServer(t *testing.T) {
 }
 
 func TestRunFilterPostsASignedForm(t *testing.T) {
-	status := fixtureLines(t, "Twitter4J/streamingapi-testcase.json")[1]
+	status := corpus.Lines(t, corpus.Path(t, "v1.1/sample.jsonl"))[0]
 	w := newWire().Length(status)
 	srv := newStreamServer(t, w.Serve(streamtest.EndHold, true))
 	cfg := testConfig(srv.URL + "/")
@@ -433,7 +436,7 @@ func TestStatusErrorSaysWhatToFix(t *testing.T) {
 
 // Keep-alives alone keep a quiet connection open.
 func TestKeepAlivesAreNotStalls(t *testing.T) {
-	status := fixtureLines(t, "Twitter4J/streamingapi-testcase.json")[1]
+	status := corpus.Lines(t, corpus.Path(t, "v1.1/sample.jsonl"))[0]
 	quiet := func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		for range 12 { // 3 stall timeouts of keep-alives
@@ -459,7 +462,7 @@ func TestKeepAlivesAreNotStalls(t *testing.T) {
 
 // A full pipeline holds the source back; that is not a stall.
 func TestSlowEmitIsNotAStall(t *testing.T) {
-	lines := fixtureLines(t, "ast/test.json")[:5]
+	lines := corpus.Lines(t, corpus.Path(t, "v1.1/legacy-2010.json"))[:5]
 	w := newWire()
 	for _, l := range lines {
 		w.Length(l)
@@ -531,7 +534,7 @@ func TestRunReturnsWhenCancelledDuringAWait(t *testing.T) {
 
 // When the pipeline stops, Run returns its error and does not reconnect.
 func TestRunReturnsTheEmitError(t *testing.T) {
-	status := fixtureLines(t, "Twitter4J/streamingapi-testcase.json")[1]
+	status := corpus.Lines(t, corpus.Path(t, "v1.1/sample.jsonl"))[0]
 	srv := newStreamServer(t, newWire().Length(status).Serve(streamtest.EndHold, false))
 	src, _ := newTestSource(t, testConfig(srv.URL))
 	stopped := errors.New("pipeline stopped")
@@ -543,7 +546,14 @@ func TestRunReturnsTheEmitError(t *testing.T) {
 
 // Records stay valid after the reader has moved on.
 func TestRecordsAreNotOverwritten(t *testing.T) {
-	lines := fixtureLines(t, "python-twitter/lines.json")[:20]
+	t.Run("testdata", func(t *testing.T) {
+		p := projectPayloads(t)
+		recordsAreNotOverwritten(t, append(append(p.sample, p.mixed...), p.legacy...))
+	})
+	t.Run("shared", func(t *testing.T) { recordsAreNotOverwritten(t, sharedPayloads(t).sample[:20]) })
+}
+
+func recordsAreNotOverwritten(t *testing.T, lines [][]byte) {
 	w := newWire()
 	for _, l := range lines {
 		w.Line(l)
@@ -638,5 +648,24 @@ func TestConfigNeverShowsCredentials(t *testing.T) {
 	}
 	if !strings.Contains(shown, "proxy.example.com") {
 		t.Errorf("got %s; want the non-secret fields shown", shown)
+	}
+}
+
+// A status over 64 KiB (a long extended_tweet) comes out whole in both
+// framings, under the default TWITTER_MAX_MESSAGE_BYTES.
+func TestStatusOver64KiB(t *testing.T) {
+	big := corpus.BigStatus("1399614700000000000", 70<<10)
+	w := newWire()
+	w.Length(big).KeepAlive()
+	w.Line(big)
+	srv := newStreamServer(t, w.Serve(streamtest.EndClose, true), answer(http.StatusGone, "gone"))
+	src, _ := newTestSource(t, testConfig(srv.URL))
+	var out streamtest.Collector
+	if err := src.Run(t.Context(), out.Emit); err == nil {
+		t.Fatal("got no error; want the scripted 410")
+	}
+	streamtest.CompareMessages(t, "messages", out.Values(), [][]byte{big, big})
+	if s := src.Stats(); s.DroppedOversize != 0 {
+		t.Errorf("got %d oversize drops; want 0", s.DroppedOversize)
 	}
 }
