@@ -126,44 +126,47 @@ func (l *logRecords) named(msg string) []map[string]string {
 // come at the interval with growing counts, and the summary accounts for
 // every member, line and byte of the archive.
 func TestProgressLog(t *testing.T) {
-	members, want := streamGrab(t)
-	path := filepath.Join(t.TempDir(), "grab.tar")
-	tarFile(t, path, "", members, shuffled)
-	logs := &logRecords{}
-	s := New(Config{Path: path, ProgressInterval: 20 * time.Millisecond}, slog.New(logs))
-	n := 0
-	err := s.Run(context.Background(), func(context.Context, source.Record) error {
-		n++
-		time.Sleep(time.Millisecond) // a slow Kafka, so that the interval passes
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	progress := logs.named("replay progress")
-	if len(progress) < 2 {
-		t.Fatalf("%d progress lines in %d records; want at least 2", len(progress), n)
-	}
-	last := -1.0
-	for _, p := range progress {
-		pct, _ := strconv.ParseFloat(p["percent"], 64)
-		if pct < last || p["files_total"] != "8" {
-			t.Fatalf("progress %v after %.1f%%; want percent growing and files_total 8", p, last)
+	eachGrab(t, func(t *testing.T, g grab) {
+		members, want := g.members, g.want
+		path := filepath.Join(t.TempDir(), "grab.tar")
+		tarFile(t, path, "", members, shuffled)
+		logs := &logRecords{}
+		s := New(Config{Path: path, ProgressInterval: 20 * time.Millisecond}, slog.New(logs))
+		pause := max(time.Millisecond, 100*time.Millisecond/time.Duration(len(want)))
+		n := 0
+		err := s.Run(context.Background(), func(context.Context, source.Record) error {
+			n++
+			time.Sleep(pause) // a slow Kafka, so that the interval passes
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		last = pct
-	}
-	end := logs.named("replay finished")
-	if len(end) != 1 {
-		t.Fatalf("%d summary lines; want 1", len(end))
-	}
-	bytes := 0
-	for _, l := range want {
-		bytes += len(l)
-	}
-	sum := end[0]
-	total := strconv.FormatInt(fileSize(t, path), 10)
-	if sum["files"] != "8" || sum["lines"] != strconv.Itoa(len(want)) || sum["bytes"] != strconv.Itoa(bytes) ||
-		sum["percent"] != "100.0" || sum["read_bytes"] != total || sum["total_bytes"] != total {
-		t.Fatalf("summary %v; want 8 files, %d lines, %d bytes, 100.0%% of %s bytes", sum, len(want), bytes, total)
-	}
+		progress := logs.named("replay progress")
+		if len(progress) < 2 {
+			t.Fatalf("%d progress lines in %d records; want at least 2", len(progress), n)
+		}
+		last := -1.0
+		for _, p := range progress {
+			pct, _ := strconv.ParseFloat(p["percent"], 64)
+			if pct < last || p["files_total"] != "8" {
+				t.Fatalf("progress %v after %.1f%%; want percent growing and files_total 8", p, last)
+			}
+			last = pct
+		}
+		end := logs.named("replay finished")
+		if len(end) != 1 {
+			t.Fatalf("%d summary lines; want 1", len(end))
+		}
+		bytes := 0
+		for _, l := range want {
+			bytes += len(l)
+		}
+		sum := end[0]
+		total := strconv.FormatInt(fileSize(t, path), 10)
+		if sum["files"] != "8" || sum["lines"] != strconv.Itoa(len(want)) || sum["bytes"] != strconv.Itoa(bytes) ||
+			sum["percent"] != "100.0" || sum["read_bytes"] != total || sum["total_bytes"] != total {
+			t.Fatalf("summary %v; want 8 files, %d lines, %d bytes, 100.0%% of %s bytes", sum, len(want), bytes, total)
+		}
+	})
 }

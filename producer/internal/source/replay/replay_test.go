@@ -15,6 +15,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/tweetpipe/tweetpipe/producer/internal/corpus"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 )
 
@@ -64,26 +65,31 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 
 // TestFormats: plain, gzip, bzip2 and zstd files, LF and CRLF, blank lines
 // and a missing final newline, replayed in name order with bytes unchanged.
+// The bzip2 file holds the first 3 lines of the project's sample, or of the
+// shared real captures where they are.
 func TestFormats(t *testing.T) {
+	t.Run("testdata", func(t *testing.T) {
+		formats(t, filepath.Join("testdata", "streamgrab", "sample-0.json.bz2"), corpus.Path(t, "v1.1/sample.jsonl"))
+	})
+	t.Run("shared", func(t *testing.T) {
+		formats(t, filepath.Join("testdata", "three.json.bz2"), filepath.Join(corpus.Shared(t), "python-twitter", "lines.json"))
+	})
+}
+
+// formats replays the files of TestFormats with bz2 as the bzip2 one, whose
+// lines are the first 3 of plain.
+func formats(t *testing.T, bz2, plain string) {
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "a.json"), []byte("{\"n\":1}\r\n{\"n\":2}\r\n\r\n"))
 	write(t, filepath.Join(dir, "b.jsonl.gz"), gz(t, []byte("{\"n\":3}\n{\"n\":4} \n")))
 	write(t, filepath.Join(dir, "sub", "c.json.zst"), zst(t, []byte("{\"n\":5}\n{\"n\":6}")))
-	bz, err := os.ReadFile(filepath.Join("testdata", "three.json.bz2"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	write(t, filepath.Join(dir, "d.json.bz2"), bz)
+	write(t, filepath.Join(dir, "d.json.bz2"), readFile(t, bz2))
 	write(t, filepath.Join(dir, "notes.txt"), []byte("not a stream file\n"))
 
 	got := collect(t, New(Config{Path: dir}, quiet()))
 	want := []string{`{"n":1}`, `{"n":2}`, `{"n":3}`, `{"n":4} `}
-	plain, _ := os.ReadFile(filepath.Join("..", "..", "..", "..", "..", "shared", "fixtures", "tweets", "python-twitter", "lines.json"))
-	if len(plain) == 0 {
-		t.Fatal("fixture python-twitter/lines.json missing (shared/ beside the repository)")
-	}
-	want = append(want, strings.SplitN(string(plain), "\n", 4)[:3]...) // d.json.bz2 holds its first 3 lines
-	want = append(want, `{"n":5}`, `{"n":6}`)                          // sub/c.json.zst sorts last
+	want = append(want, strings.SplitN(string(readFile(t, plain)), "\n", 4)[:3]...) // d.json.bz2 holds its first 3 lines
+	want = append(want, `{"n":5}`, `{"n":6}`)                                       // sub/c.json.zst sorts last
 	if len(got) != len(want) {
 		t.Fatalf("got %d lines; want %d: %q", len(got), len(want), got)
 	}

@@ -16,19 +16,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tweetpipe/tweetpipe/producer/internal/corpus"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 )
 
-// fixtureDir holds real tweets, shared by the repositories of the project.
-const fixtureDir = "../../../../../shared/fixtures/tweets"
-
-func fixture(t *testing.T, name string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(fixtureDir, name))
-	if err != nil {
-		t.Fatalf("fixture %s missing (%v): the tests read shared/fixtures/tweets beside the repository", name, err)
-	}
-	return data
+// grab is a Stream Grab archive's minute files, in time order, and every
+// line they hold, in that order.
+type grab struct {
+	members   []grabMember
+	want      []string
+	lastLines int   // lines in the last member
+	kills     []int // acks after which TestStreamGrabKilledAndResumed kills the replay
 }
 
 // grabMember is one minute file of a Stream Grab archive, as stored.
@@ -37,45 +35,75 @@ type grabMember struct {
 	data []byte
 }
 
-// streamGrab splits the fixtures into Stream Grab minute files, in time
-// order: ast/test.json (April 2010, CRLF lines) in four .json.gz parts built
-// here, python-twitter/lines.json (March 2018) in the four .json.bz2 parts
-// under testdata/streamgrab. want is every fixture line, in that order.
-func streamGrab(t *testing.T) (members []grabMember, want []string) {
+// eachGrab runs f on the project's payloads, and on the shared real
+// captures where they are (skipped where missing, failing if CI=true).
+func eachGrab(t *testing.T, f func(t *testing.T, g grab)) {
+	t.Run("testdata", func(t *testing.T) {
+		// Kill points: the first line, inside a member, at the boundary
+		// between the 2010 .json.gz and the 2021 .json.bz2 members, inside
+		// a .json.bz2, inside the last member with fewer than 5 lines left,
+		// and the very end.
+		f(t, streamGrab(t, corpus.Path(t, "v1.1/legacy-2010.json"), "2010/04/19/17", corpus.Path(t, "v1.1/sample.jsonl"),
+			"sample", []string{"2021/06/01/06/30", "2021/06/01/06/31", "2021/06/01/06/32", "2021/06/01/06/33"}, []int{1, 4, 10, 17, 20, 22}))
+	})
+	t.Run("shared", func(t *testing.T) {
+		dir := corpus.Shared(t)
+		f(t, streamGrab(t, filepath.Join(dir, "ast", "test.json"), "2010/04/19/17", filepath.Join(dir, "python-twitter", "lines.json"),
+			"lines", []string{"2018/03/10/14/58", "2018/03/10/14/59", "2018/03/10/15/00", "2018/03/10/15/01"}, []int{1, 37, 100, 130, 170, 172}))
+	})
+}
+
+// streamGrab splits two files into Stream Grab minute files, in time order:
+// legacy (CRLF lines, 2010) in four .json.gz parts built here, named from
+// minute 52 of hour, and modern in the four .json.bz2 parts
+// testdata/streamgrab/<bz2>-0..3.json.bz2, named minutes. want is every
+// line of both, in that order.
+func streamGrab(t *testing.T, legacy, hour, modern, bz2 string, minutes []string, kills []int) grab {
 	t.Helper()
-	ast := fixture(t, "ast/test.json")
-	astLines := strings.SplitAfter(string(ast), "\n")
-	if astLines[len(astLines)-1] == "" {
-		astLines = astLines[:len(astLines)-1]
+	data, err := os.ReadFile(legacy)
+	if err != nil {
+		t.Fatal(err)
 	}
+	legacyLines := strings.SplitAfter(string(data), "\n")
+	if legacyLines[len(legacyLines)-1] == "" {
+		legacyLines = legacyLines[:len(legacyLines)-1]
+	}
+	g := grab{kills: kills}
+	per := (len(legacyLines) + 3) / 4
 	for i := range 4 {
-		part := strings.Join(astLines[i*25:min((i+1)*25, len(astLines))], "")
-		members = append(members, grabMember{fmt.Sprintf("2010/04/19/17/%02d.json.gz", 52+i), gz(t, []byte(part))})
-	}
-	if len(astLines) != 100 {
-		t.Fatalf("ast/test.json has %d lines; the test splits 100", len(astLines))
+		part := strings.Join(legacyLines[min(i*per, len(legacyLines)):min((i+1)*per, len(legacyLines))], "")
+		if part == "" {
+			t.Fatalf("%s has %d lines: too few for four parts", legacy, len(legacyLines))
+		}
+		g.members = append(g.members, grabMember{fmt.Sprintf("%s/%02d.json.gz", hour, 52+i), gz(t, []byte(part))})
 	}
 
 	var plain bytes.Buffer
-	for i, name := range []string{"2018/03/10/14/58", "2018/03/10/14/59", "2018/03/10/15/00", "2018/03/10/15/01"} {
-		data, err := os.ReadFile(filepath.Join("testdata", "streamgrab", fmt.Sprintf("lines-%d.json.bz2", i)))
+	for i, name := range minutes {
+		file := filepath.Join("testdata", "streamgrab", fmt.Sprintf("%s-%d.json.bz2", bz2, i))
+		data, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
 		}
+		n := plain.Len()
 		if _, err := io.Copy(&plain, bzip2.NewReader(bytes.NewReader(data))); err != nil {
-			t.Fatalf("testdata/streamgrab/lines-%d.json.bz2: %v", i, err)
+			t.Fatalf("%s: %v", file, err)
 		}
-		members = append(members, grabMember{name + ".json.bz2", data})
+		g.lastLines = bytes.Count(plain.Bytes()[n:], []byte("\n"))
+		g.members = append(g.members, grabMember{name + ".json.bz2", data})
 	}
-	if lines := fixture(t, "python-twitter/lines.json"); !bytes.Equal(plain.Bytes(), lines) {
-		t.Fatal("testdata/streamgrab/lines-*.json.bz2 no longer add up to python-twitter/lines.json: remake them (see README.md there)")
+	if lines, err := os.ReadFile(modern); err != nil || !bytes.Equal(plain.Bytes(), lines) {
+		t.Fatalf("testdata/streamgrab/%s-*.json.bz2 no longer add up to %s (%v): remake them (see README.md there)", bz2, modern, err)
 	}
 
-	for _, l := range astLines {
-		want = append(want, strings.TrimRight(l, "\r\n"))
+	for _, l := range legacyLines {
+		g.want = append(g.want, strings.TrimRight(l, "\r\n"))
 	}
-	want = append(want, strings.Split(strings.TrimSuffix(plain.String(), "\n"), "\n")...)
-	return members, want
+	g.want = append(g.want, strings.Split(strings.TrimSuffix(plain.String(), "\n"), "\n")...)
+	if last := g.kills[len(g.kills)-1]; last != len(g.want) {
+		t.Fatalf("the last kill point is %d; want the end, %d", last, len(g.want))
+	}
+	return g
 }
 
 // shuffled is the order members are added to the archives: not time order.
@@ -266,181 +294,192 @@ func sameLines(t *testing.T, what string, got, want []string) {
 // runs Kafka acknowledges every fixture line exactly once, in time order; the
 // restart sends exactly what was not acknowledged; a third run sends nothing.
 func TestStreamGrabKilledAndResumed(t *testing.T) {
-	members, want := streamGrab(t)
-	inOrder := []int{0, 1, 2, 3, 4, 5, 6, 7}
-	archives := []struct {
-		name  string
-		build func(t *testing.T, path string)
-	}{
-		{"archiveteam-twitter-stream-2018-03.tar", func(t *testing.T, p string) {
-			tarFile(t, p, "archiveteam-twitter-stream-2018-03/", members, shuffled)
-		}},
-		{"twitter-stream.zip", func(t *testing.T, p string) { zipFile(t, p, "", members, shuffled) }},
-		{"twitter-stream.tar.gz", func(t *testing.T, p string) { tgzFile(t, p, "stream/", members, inOrder) }},
-	}
-	for _, a := range archives {
-		// Kill points: the first line, inside a member, at the boundary
-		// between the 2010 .json.gz and the 2018 .json.bz2 members, inside
-		// the last member with fewer than 5 lines left, and the very end.
-		for _, kill := range []int{1, 37, 100, 130, 170, len(want)} {
-			t.Run(fmt.Sprintf("%s/killed after %d acks", a.name, kill), func(t *testing.T) {
-				t.Parallel()
-				path := filepath.Join(t.TempDir(), a.name)
-				a.build(t, path)
-				cfg := Config{Path: path, StateDir: filepath.Join(t.TempDir(), "state"), DrainTimeout: 20 * time.Millisecond}
-
-				hold := min(5, len(want)-kill)
-				emitted1, acked1 := replayRun(t, cfg, kill, hold)
-				sameLines(t, "first run, acknowledged", acked1, want[:kill])
-				sameLines(t, "first run, emitted", emitted1, want[:kill+hold])
-
-				emitted2, acked2 := replayRun(t, cfg, -1, 0)
-				sameLines(t, "second run, emitted", emitted2, want[kill:])
-				sameLines(t, "both runs, acknowledged", append(acked1, acked2...), want)
-
-				if emitted3, _ := replayRun(t, cfg, -1, 0); len(emitted3) != 0 {
-					t.Fatalf("third run emitted %d lines; want 0: all were acknowledged", len(emitted3))
-				}
-			})
+	eachGrab(t, func(t *testing.T, g grab) {
+		members, want := g.members, g.want
+		inOrder := []int{0, 1, 2, 3, 4, 5, 6, 7}
+		archives := []struct {
+			name  string
+			build func(t *testing.T, path string)
+		}{
+			{"archiveteam-twitter-stream-2018-03.tar", func(t *testing.T, p string) {
+				tarFile(t, p, "archiveteam-twitter-stream-2018-03/", members, shuffled)
+			}},
+			{"twitter-stream.zip", func(t *testing.T, p string) { zipFile(t, p, "", members, shuffled) }},
+			{"twitter-stream.tar.gz", func(t *testing.T, p string) { tgzFile(t, p, "stream/", members, inOrder) }},
 		}
-	}
+		for _, a := range archives {
+			for _, kill := range g.kills {
+				t.Run(fmt.Sprintf("%s/killed after %d acks", a.name, kill), func(t *testing.T) {
+					t.Parallel()
+					path := filepath.Join(t.TempDir(), a.name)
+					a.build(t, path)
+					cfg := Config{Path: path, StateDir: filepath.Join(t.TempDir(), "state"), DrainTimeout: 20 * time.Millisecond}
+
+					hold := min(5, len(want)-kill)
+					emitted1, acked1 := replayRun(t, cfg, kill, hold)
+					sameLines(t, "first run, acknowledged", acked1, want[:kill])
+					sameLines(t, "first run, emitted", emitted1, want[:kill+hold])
+
+					emitted2, acked2 := replayRun(t, cfg, -1, 0)
+					sameLines(t, "second run, emitted", emitted2, want[kill:])
+					sameLines(t, "both runs, acknowledged", append(acked1, acked2...), want)
+
+					if emitted3, _ := replayRun(t, cfg, -1, 0); len(emitted3) != 0 {
+						t.Fatalf("third run emitted %d lines; want 0: all were acknowledged", len(emitted3))
+					}
+				})
+			}
+		}
+	})
 }
 
 // TestStopWaitsForAcknowledgements: records sent before a stop and
 // acknowledged while Run drains are in the saved position, so the restart
 // does not send them again.
 func TestStopWaitsForAcknowledgements(t *testing.T) {
-	members, want := streamGrab(t)
-	path := filepath.Join(t.TempDir(), "grab.tar")
-	tarFile(t, path, "", members, shuffled)
-	cfg := Config{Path: path, StateDir: t.TempDir(), DrainTimeout: 10 * time.Second}
+	eachGrab(t, func(t *testing.T, g grab) {
+		members, want := g.members, g.want
+		path := filepath.Join(t.TempDir(), "grab.tar")
+		tarFile(t, path, "", members, shuffled)
+		cfg := Config{Path: path, StateDir: t.TempDir(), DrainTimeout: 10 * time.Second}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	p := newPipeline(-1, nil)
-	p.release = make(chan struct{})
-	p.start()
-	var once sync.Once
-	emit := func(ctx context.Context, r source.Record) error {
-		err := p.emit(ctx, r)
-		if err == nil && r.Ack != nil {
-			p.mu.Lock()
-			n := len(p.emitted)
-			p.mu.Unlock()
-			if n == 3 {
-				once.Do(func() {
-					cancel() // a stop with 3 records sent, none acknowledged yet
-					time.AfterFunc(50*time.Millisecond, func() { close(p.release) })
-				})
+		ctx, cancel := context.WithCancel(context.Background())
+		p := newPipeline(-1, nil)
+		p.release = make(chan struct{})
+		p.start()
+		var once sync.Once
+		emit := func(ctx context.Context, r source.Record) error {
+			err := p.emit(ctx, r)
+			if err == nil && r.Ack != nil {
+				p.mu.Lock()
+				n := len(p.emitted)
+				p.mu.Unlock()
+				if n == 3 {
+					once.Do(func() {
+						cancel() // a stop with 3 records sent, none acknowledged yet
+						time.AfterFunc(50*time.Millisecond, func() { close(p.release) })
+					})
+				}
 			}
+			return err
 		}
-		return err
-	}
-	began := time.Now()
-	if err := New(cfg, quiet()).Run(ctx, emit); err != nil {
-		t.Fatal(err)
-	}
-	if d := time.Since(began); d < 50*time.Millisecond {
-		t.Fatalf("Run returned after %s, before the acknowledgements came", d)
-	}
-	emitted1, acked1 := p.stop()
-	sameLines(t, "acknowledged while draining", acked1, emitted1)
+		began := time.Now()
+		if err := New(cfg, quiet()).Run(ctx, emit); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(began); d < 50*time.Millisecond {
+			t.Fatalf("Run returned after %s, before the acknowledgements came", d)
+		}
+		emitted1, acked1 := p.stop()
+		sameLines(t, "acknowledged while draining", acked1, emitted1)
 
-	emitted2, _ := replayRun(t, cfg, -1, 0)
-	sameLines(t, "after the restart", emitted2, want[len(acked1):])
+		emitted2, _ := replayRun(t, cfg, -1, 0)
+		sameLines(t, "after the restart", emitted2, want[len(acked1):])
+	})
 }
 
 // TestResumeOnlyForTheSameReplayPath: a position saved for another
 // REPLAY_PATH is not applied; the replay starts over and replaces it.
 func TestResumeOnlyForTheSameReplayPath(t *testing.T) {
-	members, want := streamGrab(t)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "grab.zip")
-	zipFile(t, path, "", members, shuffled)
-	state := t.TempDir()
-	other := Position{Path: filepath.Join(dir, "other.tar"), Input: path, Member: members[7].name, Line: 3}
-	write(t, filepath.Join(state, PositionFile), EncodePosition(other))
+	eachGrab(t, func(t *testing.T, g grab) {
+		members, want := g.members, g.want
+		dir := t.TempDir()
+		path := filepath.Join(dir, "grab.zip")
+		zipFile(t, path, "", members, shuffled)
+		state := t.TempDir()
+		other := Position{Path: filepath.Join(dir, "other.tar"), Input: path, Member: members[7].name, Line: 3}
+		write(t, filepath.Join(state, PositionFile), EncodePosition(other))
 
-	emitted, _ := replayRun(t, Config{Path: path, StateDir: state}, -1, 0)
-	sameLines(t, "emitted", emitted, want)
-	got, err := loadPosition(state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantPos := Position{Path: path, Input: path, Member: members[7].name, Line: 18}
-	if *got != wantPos {
-		t.Fatalf("saved position %+v; want %+v", *got, wantPos)
-	}
+		emitted, _ := replayRun(t, Config{Path: path, StateDir: state}, -1, 0)
+		sameLines(t, "emitted", emitted, want)
+		got, err := loadPosition(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantPos := Position{Path: path, Input: path, Member: members[7].name, Line: int64(g.lastLines)}
+		if *got != wantPos {
+			t.Fatalf("saved position %+v; want %+v", *got, wantPos)
+		}
+	})
 }
 
 // TestMixedInputsInNameOrder: a directory with archives and a plain file is
 // replayed input by input in name order, each archive in time order.
 func TestMixedInputsInNameOrder(t *testing.T) {
-	members, want := streamGrab(t)
-	dir := t.TempDir()
-	tarFile(t, filepath.Join(dir, "a-2010.tar"), "", members[:4], []int{3, 1, 0, 2})
-	zipFile(t, filepath.Join(dir, "b-2018.zip"), "x/", members[4:], []int{2, 3, 0, 1})
-	write(t, filepath.Join(dir, "c-extra.jsonl"), []byte("{\"n\":1}\n"))
-	write(t, filepath.Join(dir, "notes.txt"), []byte("skipped\n"))
+	eachGrab(t, func(t *testing.T, g grab) {
+		members, want := g.members, g.want
+		dir := t.TempDir()
+		tarFile(t, filepath.Join(dir, "a-2010.tar"), "", members[:4], []int{3, 1, 0, 2})
+		zipFile(t, filepath.Join(dir, "b-2018.zip"), "x/", members[4:], []int{2, 3, 0, 1})
+		write(t, filepath.Join(dir, "c-extra.jsonl"), []byte("{\"n\":1}\n"))
+		write(t, filepath.Join(dir, "notes.txt"), []byte("skipped\n"))
 
-	for _, path := range []string{dir, filepath.Join(dir, "*")} {
-		got := collect(t, New(Config{Path: path}, quiet()))
-		sameLines(t, path, got, append(append([]string(nil), want...), `{"n":1}`))
-	}
+		for _, path := range []string{dir, filepath.Join(dir, "*")} {
+			got := collect(t, New(Config{Path: path}, quiet()))
+			sameLines(t, path, got, append(append([]string(nil), want...), `{"n":1}`))
+		}
+	})
 }
 
 // TestCompressedTarOutOfOrder: a .tar.gz can only be read front to back, so
 // one whose members are not in time order is refused before anything is
 // sent, with a message saying what to do.
 func TestCompressedTarOutOfOrder(t *testing.T) {
-	members, _ := streamGrab(t)
-	path := filepath.Join(t.TempDir(), "grab.tgz")
-	tgzFile(t, path, "", members, shuffled)
-	n := 0
-	err := New(Config{Path: path}, quiet()).Run(context.Background(), func(context.Context, source.Record) error {
-		n++
-		return nil
+	eachGrab(t, func(t *testing.T, g grab) {
+		members := g.members
+		path := filepath.Join(t.TempDir(), "grab.tgz")
+		tgzFile(t, path, "", members, shuffled)
+		n := 0
+		err := New(Config{Path: path}, quiet()).Run(context.Background(), func(context.Context, source.Record) error {
+			n++
+			return nil
+		})
+		if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "gunzip") || n != 0 {
+			t.Fatalf("Run = %v after %d records; want an error naming %s and saying gunzip, before any record", err, n, path)
+		}
 	})
-	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "gunzip") || n != 0 {
-		t.Fatalf("Run = %v after %d records; want an error naming %s and saying gunzip, before any record", err, n, path)
-	}
 }
 
 // TestCorruptMemberNamesIt: a damaged minute file fails with the archive and
 // the member in the message.
 func TestCorruptMemberNamesIt(t *testing.T) {
-	members, _ := streamGrab(t)
-	bad := append([]grabMember(nil), members...)
-	bad[2].data = []byte("not gzip at all")
-	for _, name := range []string{"grab.tar", "grab.zip"} {
-		path := filepath.Join(t.TempDir(), name)
-		if strings.HasSuffix(name, ".tar") {
-			tarFile(t, path, "", bad, shuffled)
-		} else {
-			zipFile(t, path, "", bad, shuffled)
+	eachGrab(t, func(t *testing.T, g grab) {
+		members := g.members
+		bad := append([]grabMember(nil), members...)
+		bad[2].data = []byte("not gzip at all")
+		for _, name := range []string{"grab.tar", "grab.zip"} {
+			path := filepath.Join(t.TempDir(), name)
+			if strings.HasSuffix(name, ".tar") {
+				tarFile(t, path, "", bad, shuffled)
+			} else {
+				zipFile(t, path, "", bad, shuffled)
+			}
+			err := New(Config{Path: path}, quiet()).Run(context.Background(), func(context.Context, source.Record) error { return nil })
+			if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), members[2].name) {
+				t.Errorf("%s: err = %v; want one naming the archive and %s", name, err, members[2].name)
+			}
 		}
-		err := New(Config{Path: path}, quiet()).Run(context.Background(), func(context.Context, source.Record) error { return nil })
-		if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), members[2].name) {
-			t.Errorf("%s: err = %v; want one naming the archive and %s", name, err, members[2].name)
-		}
-	}
+	})
 }
 
 // TestTruncatedTarFailsAtStart: a cut-off download is found while listing,
 // before any record is sent.
 func TestTruncatedTarFailsAtStart(t *testing.T) {
-	members, _ := streamGrab(t)
-	var b bytes.Buffer
-	writeTar(t, &b, "", members, shuffled)
-	path := filepath.Join(t.TempDir(), "grab.tar")
-	write(t, path, b.Bytes()[:b.Len()/2])
-	n := 0
-	err := New(Config{Path: path}, quiet()).Run(context.Background(), func(context.Context, source.Record) error {
-		n++
-		return nil
+	eachGrab(t, func(t *testing.T, g grab) {
+		members := g.members
+		var b bytes.Buffer
+		writeTar(t, &b, "", members, shuffled)
+		path := filepath.Join(t.TempDir(), "grab.tar")
+		write(t, path, b.Bytes()[:b.Len()/2])
+		n := 0
+		err := New(Config{Path: path}, quiet()).Run(context.Background(), func(context.Context, source.Record) error {
+			n++
+			return nil
+		})
+		if err == nil || !strings.Contains(err.Error(), path) || n != 0 {
+			t.Fatalf("Run = %v after %d records; want an error naming %s before any record", err, n, path)
+		}
 	})
-	if err == nil || !strings.Contains(err.Error(), path) || n != 0 {
-		t.Fatalf("Run = %v after %d records; want an error naming %s before any record", err, n, path)
-	}
 }
 
 // TestBadStateDir: an unusable STATE_DIR or a corrupt position fails at start
