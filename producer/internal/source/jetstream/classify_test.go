@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tweetpipe/tweetpipe/producer/internal/corpus"
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream/streamtest"
 )
@@ -43,6 +44,30 @@ func TestClassify(t *testing.T) {
 		{Name: "empty", Raw: ``, NotJSON: true},
 		{Name: "truncated", Raw: issueEvent[:100], NotJSON: true},
 		{Name: "zstd bytes", Raw: "\x28\xb5\x2f\xfd\x00\x58", NotJSON: true},
+	})
+}
+
+// TestClassifyCorpus classifies the Jetstream events of testdata/tweets:
+// Hindi-English text raw, emoji escaped, each kind once.
+func TestClassifyCorpus(t *testing.T) {
+	ev := corpus.Lines(t, corpus.Path(t, "jetstream/events.jsonl"))
+	if len(ev) != 7 {
+		t.Fatalf("jetstream/events.jsonl holds %d events; want 7", len(ev))
+	}
+	const ana, bo, cy = "did:plc:4x2zq7kt3mfb5yq6ehwlrkav", "did:plc:m3vbq2hrk5wqzeyt7dfp4nxa", "did:plc:x7pk3cmt2d6gqzr4lvw5hyub"
+	streamtest.TestClassify(t, Classify, []streamtest.ClassifyCase{
+		{Name: "post", Raw: string(ev[0]), Kind: message.KindStatus,
+			Key: "at://" + ana + "/app.bsky.feed.post/3l3qo2vuowo2b", Time: time.UnixMicro(1725911162329308).UTC()},
+		{Name: "post in Hindi and English", Raw: string(ev[1]), Kind: message.KindStatus,
+			Key: "at://" + bo + "/app.bsky.feed.post/3l3qo2w3zz22c", Time: time.UnixMicro(1725911162401177).UTC()},
+		{Name: "like", Raw: string(ev[2]), Kind: message.KindStatus,
+			Key: "at://" + bo + "/app.bsky.feed.like/3l3qo2wt4aq2c", Time: time.UnixMicro(1725911163120004).UTC()},
+		{Name: "post edited", Raw: string(ev[3]), Kind: message.KindStatus,
+			Key: "at://" + ana + "/app.bsky.feed.post/3l3qo2vuowo2b#bafyreie5xq3k7pxgyutbsr4nzwqkujx2vhd6l2xmo7ytgvmjl4bsf3rtuq", Time: time.UnixMicro(1725911164002931).UTC()},
+		{Name: "post deleted", Raw: string(ev[4]), Kind: KindDelete,
+			Key: "at://" + cy + "/app.bsky.feed.post/3l3qnz7bvdc2x", Time: time.UnixMicro(1725911164550010).UTC()},
+		{Name: "identity", Raw: string(ev[5]), Kind: KindIdentity, Key: cy, Time: time.UnixMicro(1725911165000123).UTC()},
+		{Name: "account", Raw: string(ev[6]), Kind: KindAccount, Key: cy, Time: time.UnixMicro(1725911165000456).UTC()},
 	})
 }
 
