@@ -22,6 +22,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/tweetpipe/tweetpipe/e2e/internal/corpus"
 )
 
 // binDir holds the producer and consumer binaries built once by TestMain.
@@ -71,17 +73,70 @@ func unique(prefix string) string {
 	return prefix + "-" + hex.EncodeToString(b)
 }
 
-// fixtures is the folder of real tweet payloads beside the repository.
-func fixtures(t *testing.T) string {
+// payloadSet is a folder of v1.1 payloads to replay.
+type payloadSet struct {
+	dir     string // the REPLAY_PATH
+	escaped string // a file in dir of statuses with \u-escaped multibyte text
+}
+
+// eachPayloads runs f on the project's own v1.1 payloads, and on the shared
+// real captures beside the repository where they are (skipped where
+// missing, failing if CI=true).
+func eachPayloads(t *testing.T, f func(t *testing.T, p payloadSet)) {
+	t.Run("testdata", func(t *testing.T) {
+		dir := projectPayloads(t)
+		f(t, payloadSet{dir: dir, escaped: filepath.Join(dir, "sample.jsonl")})
+	})
+	t.Run("shared", func(t *testing.T) {
+		dir := corpus.Shared(t)
+		f(t, payloadSet{dir: dir, escaped: filepath.Join(dir, "python-twitter", "lines.json")})
+	})
+}
+
+// projectPayloads is a folder holding testdata/tweets/v1.1 and a status over
+// 64 KiB (longer than a bufio.Scanner's default line).
+func projectPayloads(t *testing.T) string {
 	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "shared", "fixtures", "tweets"))
+	dir := t.TempDir()
+	src := corpus.Path(t, "v1.1")
+	entries, err := os.ReadDir(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("the shared fixtures are missing: want them at %s (shared/ beside the repository): %v", dir, err)
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	big := append(corpus.BigStatus("1399614700000000000", 70<<10), '\n')
+	if err := os.WriteFile(filepath.Join(dir, "big.jsonl"), big, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	return dir
+}
+
+// payloadFiles are the files a replay of dir reads: .json and .jsonl, at
+// any depth.
+func payloadFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && (strings.HasSuffix(path, ".json") || strings.HasSuffix(path, ".jsonl")) {
+			files = append(files, path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no .json or .jsonl files in %s", dir)
+	}
+	return files
 }
 
 // proc is a service binary running under test.

@@ -83,12 +83,8 @@ func fixtureMessages(t *testing.T, dir string) []fixtureMessage {
 	// The kinds of control message, by the top-level field that marks them.
 	kinds := []string{"delete", "scrub_geo", "limit", "status_withheld", "user_withheld",
 		"disconnect", "warning", "friends", "event", "direct_message"}
-	files, _ := filepath.Glob(filepath.Join(dir, "*", "*.json"))
-	if len(files) < 5 {
-		t.Fatalf("found %d fixture files in %s; want 5", len(files), dir)
-	}
 	var msgs []fixtureMessage
-	for _, f := range files {
+	for _, f := range payloadFiles(t, dir) {
 		for _, l := range fileLines(t, f) {
 			m := fixtureMessage{value: l, ts: -1, status: isStatus(t, l)}
 			var fields map[string]json.RawMessage
@@ -397,29 +393,31 @@ func TestInteropReadersSeeMessageContract(t *testing.T) {
 	brokers := realBroker(t)
 	needKafkaPython(t)
 	needKcat(t)
-	dir := fixtures(t)
-	want := fixtureMessages(t, dir)
+	eachPayloads(t, func(t *testing.T, p payloadSet) {
+		dir := p.dir
+		want := fixtureMessages(t, dir)
 
-	for _, codec := range []string{"zstd", "lz4", "snappy", "gzip", "none"} {
-		t.Run(codec, func(t *testing.T) {
-			topic := unique("tweets-" + codec)
-			control := topic + ".control"
-			from := time.Now()
-			// STATE_DIR of its own: the replay source resumes from a saved
-			// position, and every run here must send the whole fixture set.
-			prod := start(t, "producer", "KAFKA_BROKERS="+brokers, "SOURCE=replay", "REPLAY_PATH="+dir,
-				"STATE_DIR="+t.TempDir(), "KAFKA_TOPIC="+topic, "KAFKA_CONTROL_TOPIC="+control, "KAFKA_COMPRESSION="+codec)
-			prod.wait(t, 60*time.Second)
-			to := time.Now()
+		for _, codec := range []string{"zstd", "lz4", "snappy", "gzip", "none"} {
+			t.Run(codec, func(t *testing.T) {
+				topic := unique("tweets-" + codec)
+				control := topic + ".control"
+				from := time.Now()
+				// STATE_DIR of its own: the replay source resumes from a saved
+				// position, and every run here must send the whole fixture set.
+				prod := start(t, "producer", "KAFKA_BROKERS="+brokers, "SOURCE=replay", "REPLAY_PATH="+dir,
+					"STATE_DIR="+t.TempDir(), "KAFKA_TOPIC="+topic, "KAFKA_CONTROL_TOPIC="+control, "KAFKA_COMPRESSION="+codec)
+				prod.wait(t, 60*time.Second)
+				to := time.Now()
 
-			t.Run("kafka-python", func(t *testing.T) {
-				checkContract(t, readWithKafkaPython(t, brokers, topic, control), want, topic, control, from, to)
+				t.Run("kafka-python", func(t *testing.T) {
+					checkContract(t, readWithKafkaPython(t, brokers, topic, control), want, topic, control, from, to)
+				})
+				t.Run("kcat", func(t *testing.T) {
+					checkContract(t, readWithKcat(t, brokers, topic, control), want, topic, control, from, to)
+				})
 			})
-			t.Run("kcat", func(t *testing.T) {
-				checkContract(t, readWithKcat(t, brokers, topic, control), want, topic, control, from, to)
-			})
-		})
-	}
+		}
+	})
 }
 
 // TestInteropKcatMessagesArchived publishes the fixture lines, and statuses
@@ -430,99 +428,101 @@ func TestInteropReadersSeeMessageContract(t *testing.T) {
 func TestInteropKcatMessagesArchived(t *testing.T) {
 	brokers := realBroker(t)
 	needKcat(t)
-	dir := fixtures(t)
+	eachPayloads(t, func(t *testing.T, p payloadSet) {
+		dir := p.dir
 
-	var lines [][]byte
-	var keys []string
-	for _, m := range fixtureMessages(t, dir) {
-		lines = append(lines, m.value)
-		keys = append(keys, string(m.key))
-	}
-	multibyte := 0
-	for _, l := range fileLines(t, filepath.Join(dir, "python-twitter", "lines.json")) {
-		raw := rawUTF8(t, l)
-		if bytes.Equal(raw, l) || !hasMultibyte(raw) {
-			continue
+		var lines [][]byte
+		var keys []string
+		for _, m := range fixtureMessages(t, dir) {
+			lines = append(lines, m.value)
+			keys = append(keys, string(m.key))
 		}
-		lines = append(lines, raw)
-		keys = append(keys, statusID(t, raw))
-		multibyte++
-	}
-	if multibyte == 0 || !slices.ContainsFunc(lines, hasFourByteRune) {
-		t.Fatalf("want statuses with raw multibyte UTF-8, including a 4-byte rune (emoji); got %d", multibyte)
-	}
-
-	base := unique("kcat")
-	type run struct {
-		topic string
-		args  []string
-		keyed bool
-	}
-	runs := []run{{topic: base + "-plain"}}
-	for _, codec := range []string{"gzip", "snappy", "lz4", "zstd"} {
-		runs = append(runs, run{topic: base + "-keyed-" + codec, args: []string{"-K:", "-z", codec}, keyed: true})
-	}
-	var topics []string
-	for _, r := range runs {
-		topics = append(topics, r.topic)
-	}
-	createTopics(t, brokers, 3, topics...)
-
-	for _, r := range runs {
-		var in bytes.Buffer
-		for i, l := range lines {
-			if r.keyed {
-				in.WriteString(keys[i] + ":")
+		multibyte := 0
+		for _, l := range fileLines(t, p.escaped) {
+			raw := rawUTF8(t, l)
+			if bytes.Equal(raw, l) || !hasMultibyte(raw) {
+				continue
 			}
-			in.Write(l)
-			in.WriteByte('\n')
+			lines = append(lines, raw)
+			keys = append(keys, statusID(t, raw))
+			multibyte++
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		args := append([]string{"-P", "-b", brokers, "-t", r.topic}, r.args...)
-		cmd := exec.CommandContext(ctx, "kcat", args...)
-		cmd.Stdin = &in
-		out, err := cmd.CombinedOutput()
-		cancel()
-		if err != nil {
-			t.Fatalf("kcat %s: %v\n%s", strings.Join(args, " "), err, out)
+		if multibyte == 0 || !slices.ContainsFunc(lines, hasFourByteRune) {
+			t.Fatalf("want statuses with raw multibyte UTF-8, including a 4-byte rune (emoji); got %d", multibyte)
 		}
-		if len(bytes.TrimSpace(out)) > 0 {
-			t.Logf("kcat %s said: %s", strings.Join(args, " "), bytes.TrimSpace(out))
-		}
-	}
 
-	out := t.TempDir()
-	cons := start(t, "consumer", "KAFKA_BROKERS="+brokers, "KAFKA_TOPICS="+strings.Join(topics, ","),
-		"KAFKA_GROUP_ID="+unique("archiver"), "OUTPUT_DIR="+out, "BATCH_MAX_WAIT=100ms",
-		"KAFKA_SESSION_TIMEOUT=6s", "PARTITION_WATCH_INTERVAL=500ms")
-	for _, topic := range topics {
-		eventually(t, 60*time.Second, fmt.Sprintf("%d lines of %s in the output", len(lines), topic), func() bool {
-			return countLines(t, out, topic) >= len(lines)
-		})
-	}
-	cons.stop(t, 15*time.Second)
+		base := unique("kcat")
+		type run struct {
+			topic string
+			args  []string
+			keyed bool
+		}
+		runs := []run{{topic: base + "-plain"}}
+		for _, codec := range []string{"gzip", "snappy", "lz4", "zstd"} {
+			runs = append(runs, run{topic: base + "-keyed-" + codec, args: []string{"-K:", "-z", codec}, keyed: true})
+		}
+		var topics []string
+		for _, r := range runs {
+			topics = append(topics, r.topic)
+		}
+		createTopics(t, brokers, 3, topics...)
 
-	want := sortedStrings(lines)
-	for _, r := range runs {
-		got := sortedStrings(readOutput(t, out, r.topic))
-		if !slices.Equal(got, want) {
-			var missing, extra int
-			for _, l := range want {
-				if !slices.Contains(got, l) {
-					missing++
+		for _, r := range runs {
+			var in bytes.Buffer
+			for i, l := range lines {
+				if r.keyed {
+					in.WriteString(keys[i] + ":")
 				}
+				in.Write(l)
+				in.WriteByte('\n')
 			}
-			for _, l := range got {
-				if !slices.Contains(want, l) {
-					extra++
-				}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			args := append([]string{"-P", "-b", brokers, "-t", r.topic}, r.args...)
+			cmd := exec.CommandContext(ctx, "kcat", args...)
+			cmd.Stdin = &in
+			out, err := cmd.CombinedOutput()
+			cancel()
+			if err != nil {
+				t.Fatalf("kcat %s: %v\n%s", strings.Join(args, " "), err, out)
 			}
-			t.Errorf("%s (kcat %s): archived %d lines; want the %d lines kcat sent, byte-for-byte (%d missing, %d not sent)",
-				r.topic, strings.Join(r.args, " "), len(got), len(want), missing, extra)
+			if len(bytes.TrimSpace(out)) > 0 {
+				t.Logf("kcat %s said: %s", strings.Join(args, " "), bytes.TrimSpace(out))
+			}
 		}
-	}
-	t.Logf("%d topics written by kcat (plain; keyed with gzip, snappy, lz4, zstd), %d lines each (%d with raw multibyte UTF-8), archived byte-for-byte",
-		len(runs), len(lines), multibyte)
+
+		out := t.TempDir()
+		cons := start(t, "consumer", "KAFKA_BROKERS="+brokers, "KAFKA_TOPICS="+strings.Join(topics, ","),
+			"KAFKA_GROUP_ID="+unique("archiver"), "OUTPUT_DIR="+out, "BATCH_MAX_WAIT=100ms",
+			"KAFKA_SESSION_TIMEOUT=6s", "PARTITION_WATCH_INTERVAL=500ms")
+		for _, topic := range topics {
+			eventually(t, 60*time.Second, fmt.Sprintf("%d lines of %s in the output", len(lines), topic), func() bool {
+				return countLines(t, out, topic) >= len(lines)
+			})
+		}
+		cons.stop(t, 15*time.Second)
+
+		want := sortedStrings(lines)
+		for _, r := range runs {
+			got := sortedStrings(readOutput(t, out, r.topic))
+			if !slices.Equal(got, want) {
+				var missing, extra int
+				for _, l := range want {
+					if !slices.Contains(got, l) {
+						missing++
+					}
+				}
+				for _, l := range got {
+					if !slices.Contains(want, l) {
+						extra++
+					}
+				}
+				t.Errorf("%s (kcat %s): archived %d lines; want the %d lines kcat sent, byte-for-byte (%d missing, %d not sent)",
+					r.topic, strings.Join(r.args, " "), len(got), len(want), missing, extra)
+			}
+		}
+		t.Logf("%d topics written by kcat (plain; keyed with gzip, snappy, lz4, zstd), %d lines each (%d with raw multibyte UTF-8), archived byte-for-byte",
+			len(runs), len(lines), multibyte)
+	})
 }
 
 // createTopics creates topics the way an operator would before pointing
@@ -590,55 +590,57 @@ func hasFourByteRune(b []byte) bool {
 // archiver has read it or not.
 func TestInteropReplayedPostsSurviveRetention(t *testing.T) {
 	brokers := realBroker(t)
-	dir := fixtures(t)
-	want := fixtureMessages(t, dir)
-	topic := unique("tweets-retention")
-	control := topic + ".control"
-	prod := start(t, "producer", "KAFKA_BROKERS="+brokers, "SOURCE=replay", "REPLAY_PATH="+dir,
-		"STATE_DIR="+t.TempDir(), "KAFKA_TOPIC="+topic, "KAFKA_CONTROL_TOPIC="+control)
-	prod.wait(t, 60*time.Second)
+	eachPayloads(t, func(t *testing.T, p payloadSet) {
+		dir := p.dir
+		want := fixtureMessages(t, dir)
+		topic := unique("tweets-retention")
+		control := topic + ".control"
+		prod := start(t, "producer", "KAFKA_BROKERS="+brokers, "SOURCE=replay", "REPLAY_PATH="+dir,
+			"STATE_DIR="+t.TempDir(), "KAFKA_TOPIC="+topic, "KAFKA_CONTROL_TOPIC="+control)
+		prod.wait(t, 60*time.Second)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	resp, err := kafkaClient(t, brokers).DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{
-		Resources: []kafka.DescribeConfigRequestResource{
-			{ResourceType: kafka.ResourceTypeTopic, ResourceName: topic, ConfigNames: []string{"retention.ms", "message.timestamp.type"}},
-		},
-	})
-	if err != nil {
-		t.Fatalf("describing the configuration of %s: %v", topic, err)
-	}
-	configs := map[string]string{}
-	for _, r := range resp.Resources {
-		if r.Error != nil {
-			t.Fatalf("describing the configuration of %s: %v", topic, r.Error)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		resp, err := kafkaClient(t, brokers).DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{
+			Resources: []kafka.DescribeConfigRequestResource{
+				{ResourceType: kafka.ResourceTypeTopic, ResourceName: topic, ConfigNames: []string{"retention.ms", "message.timestamp.type"}},
+			},
+		})
+		if err != nil {
+			t.Fatalf("describing the configuration of %s: %v", topic, err)
 		}
-		for _, e := range r.ConfigEntries {
-			configs[e.ConfigName] = e.ConfigValue
-		}
-	}
-	retention, err := strconv.ParseInt(configs["retention.ms"], 10, 64)
-	if err != nil {
-		t.Fatalf("retention.ms of %s is %q: %v", topic, configs["retention.ms"], err)
-	}
-	t.Logf("topic %s: retention.ms=%d message.timestamp.type=%s", topic, retention, configs["message.timestamp.type"])
-	if retention < 0 || configs["message.timestamp.type"] == "LogAppendTime" {
-		return
-	}
-	cutoff := time.Now().Add(-time.Duration(retention) * time.Millisecond).UnixMilli()
-	doomed, oldest := 0, int64(0)
-	for _, m := range want {
-		if m.ts >= 0 && m.ts < cutoff {
-			doomed++
-			if oldest == 0 || m.ts < oldest {
-				oldest = m.ts
+		configs := map[string]string{}
+		for _, r := range resp.Resources {
+			if r.Error != nil {
+				t.Fatalf("describing the configuration of %s: %v", topic, r.Error)
+			}
+			for _, e := range r.ConfigEntries {
+				configs[e.ConfigName] = e.ConfigValue
 			}
 		}
-	}
-	if doomed > 0 {
-		t.Errorf("%d of the %d replayed messages carry post times older than the topic's retention.ms=%d (%s), the oldest %s: "+
-			"Apache Kafka deletes them at its next retention check, read or not; topics the producer creates must keep them "+
-			"(the broker logs \"Deleting segment ... due to log retention time %dms breach based on the largest record timestamp in the segment\")",
-			doomed, len(want), retention, time.Duration(retention)*time.Millisecond, time.UnixMilli(oldest).UTC(), retention)
-	}
+		retention, err := strconv.ParseInt(configs["retention.ms"], 10, 64)
+		if err != nil {
+			t.Fatalf("retention.ms of %s is %q: %v", topic, configs["retention.ms"], err)
+		}
+		t.Logf("topic %s: retention.ms=%d message.timestamp.type=%s", topic, retention, configs["message.timestamp.type"])
+		if retention < 0 || configs["message.timestamp.type"] == "LogAppendTime" {
+			return
+		}
+		cutoff := time.Now().Add(-time.Duration(retention) * time.Millisecond).UnixMilli()
+		doomed, oldest := 0, int64(0)
+		for _, m := range want {
+			if m.ts >= 0 && m.ts < cutoff {
+				doomed++
+				if oldest == 0 || m.ts < oldest {
+					oldest = m.ts
+				}
+			}
+		}
+		if doomed > 0 {
+			t.Errorf("%d of the %d replayed messages carry post times older than the topic's retention.ms=%d (%s), the oldest %s: "+
+				"Apache Kafka deletes them at its next retention check, read or not; topics the producer creates must keep them "+
+				"(the broker logs \"Deleting segment ... due to log retention time %dms breach based on the largest record timestamp in the segment\")",
+				doomed, len(want), retention, time.Duration(retention)*time.Millisecond, time.UnixMilli(oldest).UTC(), retention)
+		}
+	})
 }

@@ -33,23 +33,25 @@ func sortedStrings(lines [][]byte) []string {
 	return out
 }
 
-// TestReplayFixtures sends every real payload in shared/fixtures through the
-// producer, the broker and the consumer: the statuses come out byte-identical,
-// each exactly once, and every other message is on the control topic.
+// TestReplayFixtures sends every payload of testdata/tweets/v1.1 and a
+// status over 64 KiB, then every real payload of shared/fixtures where they
+// are, through the producer, the broker and the consumer: the statuses come
+// out byte-identical, each exactly once, and every other message is on the
+// control topic.
 func TestReplayFixtures(t *testing.T) {
+	eachPayloads(t, replayFixtures)
+}
+
+func replayFixtures(t *testing.T, p payloadSet) {
 	brokers := broker(t)
-	dir := fixtures(t)
+	dir := p.dir
 	topic := unique("tweets")
 	control := topic + ".control"
 	out := t.TempDir()
 
 	var wantStatuses, wantControl [][]byte
-	files, _ := filepath.Glob(filepath.Join(dir, "*", "*.json"))
-	if len(files) < 5 {
-		t.Fatalf("found %d fixture files in %s; want 5", len(files), dir)
-	}
 	seen := map[string]bool{}
-	for _, f := range files {
+	for _, f := range payloadFiles(t, dir) {
 		for _, l := range fileLines(t, f) {
 			if isStatus(t, l) {
 				// The fixtures hold one status twice (python-twitter's
