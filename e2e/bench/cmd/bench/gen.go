@@ -352,12 +352,18 @@ func (g *generator) status(at time.Time) []byte {
 }
 
 // mapID gives an id of the template a new value, the same for every
-// occurrence in one status (id and id_str agree).
+// occurrence in one status (id and id_str agree). Ids are 64-bit signed
+// integers, so a 19-digit one (user ids since 2020) starts with 1 to 8:
+// readers decode the number in "id" as an int64.
 func (g *generator) mapID(old string) string {
 	if n, ok := g.ids[old]; ok {
 		return n
 	}
-	n := string(g.appendDigits(nil, len(old)))
+	b := g.appendDigits(nil, len(old))
+	if len(b) == 19 && b[0] == '9' {
+		b[0] = byte('1' + g.rng.IntN(8))
+	}
+	n := string(b)
 	g.ids[old] = n
 	return n
 }

@@ -3,30 +3,26 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tweetpipe/tweetpipe/e2e/internal/corpus"
 )
 
-// templatesPath is the shared folder of real payloads beside the repository,
-// as the e2e suite uses it.
-func templatesPath(t testing.TB) string {
-	t.Helper()
-	p, err := filepath.Abs(filepath.Join("..", "..", "..", "..", "..", "shared", "fixtures", "tweets", "python-twitter", "lines.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("the shared fixtures are missing: want them at %s (shared/ beside the repository): %v", p, err)
-	}
-	return p
+// TestGeneratedStatuses draws statuses from the project's sample, and from
+// the shared real captures where they are (the templates make bench uses).
+func TestGeneratedStatuses(t *testing.T) {
+	t.Run("testdata", func(t *testing.T) { generatedStatuses(t, corpus.Path(t, "v1.1/sample.jsonl")) })
+	t.Run("shared", func(t *testing.T) {
+		generatedStatuses(t, filepath.Join(corpus.Shared(t), "python-twitter", "lines.json"))
+	})
 }
 
-func TestGeneratedStatuses(t *testing.T) {
-	ts, err := loadTemplates(templatesPath(t))
+func generatedStatuses(t *testing.T, templates string) {
+	ts, err := loadTemplates(templates)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +111,7 @@ func TestStatusKeyIgnoresNested(t *testing.T) {
 
 // BenchmarkStatus is the generator's cost per status.
 func BenchmarkStatus(b *testing.B) {
-	ts, err := loadTemplates(templatesPath(b))
+	ts, err := loadTemplates(corpus.Path(b, "v1.1/sample.jsonl"))
 	if err != nil {
 		b.Fatal(err)
 	}
