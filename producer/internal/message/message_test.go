@@ -206,8 +206,17 @@ func statusKeyAndTime(t *testing.T, line []byte) (string, time.Time) {
 	return key, at.UTC()
 }
 
+// BenchmarkClassify classifies the project's sample statuses, and the
+// shared real ones where they are (the figures the README quotes).
 func BenchmarkClassify(b *testing.B) {
-	lines := corpus.Lines(b, corpus.Path(b, "v1.1/sample.jsonl"))
+	b.Run("testdata", func(b *testing.B) { benchmarkClassify(b, corpus.Path(b, "v1.1/sample.jsonl")) })
+	b.Run("shared", func(b *testing.B) {
+		benchmarkClassify(b, filepath.Join(corpus.Shared(b), "python-twitter", "lines.json"))
+	})
+}
+
+func benchmarkClassify(b *testing.B, path string) {
+	lines := corpus.Lines(b, path)
 	var total int
 	for _, l := range lines {
 		total += len(l)
