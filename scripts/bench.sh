@@ -70,7 +70,7 @@ die() { echo "bench.sh: error: $*" >&2; exit 1; }
 
 command -v go >/dev/null || die "go not found"
 command -v "$KCAT" >/dev/null || die "kcat not found (apt-get install kcat), or set KCAT"
-[[ -f "$TEMPLATES" ]] || die "no templates at $TEMPLATES: the shared fixtures (shared/ beside the repository) hold real v1.1 statuses; or set BENCH_TEMPLATES"
+[[ -f "$TEMPLATES" ]] || die "no templates at $TEMPLATES: the README's figures draw from the shared real captures (shared/ beside the repository); without them set BENCH_TEMPLATES=$REPO_ROOT/testdata/tweets/v1.1/sample.jsonl (the project's 12 statuses: sizes, and so figures, differ)"
 [[ "$RSS_ON" == kfake || "$RSS_ON" == kafka ]] || die "BENCH_RSS_ON=$RSS_ON: accepts kfake or kafka"
 [[ "$RSS_ON" == kfake || -n "${KAFKA_BROKERS:-}" ]] || die "BENCH_RSS_ON=kafka needs KAFKA_BROKERS"
 
