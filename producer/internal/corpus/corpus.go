@@ -70,7 +70,7 @@ func sharedVerdict(dir string, statErr error, ci string) (msg string, fail bool)
 	if required {
 		return fmt.Sprintf("CI=%s and the shared real payloads are missing: want them at %s (shared/ beside the repository)", ci, dir), true
 	}
-	return fmt.Sprintf("no shared real payloads at %s (they sit beside the repository only where the project is developed); this check runs on testdata/tweets alone", dir), false
+	return fmt.Sprintf("no shared real payloads at %s (they sit beside the repository only where the project is developed): skipped; the tests on testdata/tweets still run", dir), false
 }
 
 // repoRoot is the nearest folder above the working directory that holds

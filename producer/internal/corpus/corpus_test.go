@@ -23,7 +23,7 @@ func TestSharedVerdict(t *testing.T) {
 		{"present", nil, "", false, ""},
 		{"present in CI", nil, "true", false, ""},
 		{"missing on a user's machine", missing, "", false, "no shared real payloads at " + dir},
-		{"missing, CI=false", missing, "false", false, "this check runs on testdata/tweets alone"},
+		{"missing, CI=false", missing, "false", false, "skipped; the tests on testdata/tweets still run"},
 		{"missing in CI", missing, "true", true, "CI=true and the shared real payloads are missing: want them at " + dir},
 		{"missing, CI=1", missing, "1", true, "are missing"},
 		{"unreadable", denied, "", true, "permission denied"},
