@@ -96,11 +96,17 @@ func fixtureMessages(t *testing.T, dir string) []fixtureMessage {
 				ID          json.Number `json:"id"`
 				TimestampMs string      `json:"timestamp_ms"`
 				CreatedAt   string      `json:"created_at"`
+				Delete      struct {
+					TimestampMs string `json:"timestamp_ms"`
+				} `json:"delete"`
 			}
 			dec := json.NewDecoder(bytes.NewReader(l))
 			dec.UseNumber()
 			if err := dec.Decode(&env); err != nil {
 				t.Fatalf("%s: %v", f, err)
+			}
+			if env.TimestampMs == "" {
+				env.TimestampMs = env.Delete.TimestampMs // a delete notice carries its own, inside "delete"
 			}
 			switch {
 			case env.TimestampMs != "":
