@@ -291,7 +291,7 @@ func sameLines(t *testing.T, what string, got, want []string) {
 // folder), a zip and a .tar.gz in the Stream Grab layout, their minute files
 // added out of time order, replayed, killed after some acks with records
 // sent but not acknowledged, and restarted with the same STATE_DIR. Over both
-// runs Kafka acknowledges every fixture line exactly once, in time order; the
+// runs Kafka acknowledges every line exactly once, in time order; the
 // restart sends exactly what was not acknowledged; a third run sends nothing.
 func TestStreamGrabKilledAndResumed(t *testing.T) {
 	eachGrab(t, func(t *testing.T, g grab) {
