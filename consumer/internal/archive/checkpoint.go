@@ -29,12 +29,15 @@ package archive
 //  4. Append skips records below the checkpoint's next offset, so offsets
 //     handed over again after a lost Kafka commit are not written twice.
 //  5. Rotation happens while the checkpoint still names the file. The file is
-//     compressed into a temp file, fsynced and renamed into place before the
-//     plain file is removed; then a checkpoint with no active file is
-//     written. Recovery reads how far it got from the files: plain only, the
-//     file is still active; compressed only, rotation is done; both, rotation
-//     is done (the rename is atomic, so the compressed file is complete) and
-//     the plain file is removed.
+//     compressed into a temp file and fsynced; a checkpoint naming the
+//     compressed file and its size is written; the temp file gets the final
+//     name (a hard link, which never replaces a file) before the plain file
+//     is removed; then a checkpoint with no active file is written.
+//     Recovery finishes the rotation only when the checkpoint names the
+//     compressed file and the file there has the size it gives: then the
+//     plain file is removed. Any other compressed file beside the active one
+//     (gzip -k, zstd, a cron job) is not the archive's: the plain file stays
+//     active, and at rotation it stays plain rather than take the name.
 //  6. An flock on _state/<topic>-<partition>.lock, held from Partition to
 //     Close, keeps two processes sharing a volume from writing one partition.
 //  7. When an operation fails part way, the partition is marked broken and
@@ -219,7 +222,7 @@ func (p *Partition) rotate() error {
 		}
 	case p.cfg.Compression != CompressionNone:
 		var err error
-		if final, err = compressFile(path, p.cfg.Compression); err != nil {
+		if final, err = p.compressActive(a); err != nil {
 			return err
 		}
 	}
@@ -296,38 +299,14 @@ func (p *Partition) recoverFiles() error {
 		return nil
 	}
 	path := p.abs(p.ckpt.Active)
-	compressed := ""
 	for _, ext := range compressedExts() {
 		// A temp file is what an interrupted compression left behind.
 		if err := os.Remove(path + ext + ".tmp"); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("removing partial compressed file: %w", err)
 		}
-		ok, err := exists(path + ext)
-		if err != nil {
-			return fmt.Errorf("checking compressed file: %w", err)
-		}
-		if ok {
-			compressed = path + ext
-		}
 	}
-	if compressed != "" {
-		// The rotation got as far as the rename: the compressed file is
-		// complete, the plain one, if still there, is a leftover.
-		ok, err := exists(path)
-		if err != nil {
-			return fmt.Errorf("checking data file: %w", err)
-		}
-		if ok {
-			if err := os.Remove(path); err != nil {
-				return fmt.Errorf("removing data file already compressed: %w", err)
-			}
-			crashPoint("recover: compressed file's plain file removed")
-			if err := syncDir(filepath.Dir(path)); err != nil {
-				return err
-			}
-			p.log.Info("finished interrupted rotation", "path", compressed)
-		}
-		return nil
+	if done, err := p.rotatedBefore(); err != nil || done {
+		return err
 	}
 	f, size, err = p.truncateTo(p.ckpt.Active, p.ckpt.ActiveSize)
 	if err != nil {
@@ -337,6 +316,46 @@ func (p *Partition) recoverFiles() error {
 		p.active = &activeFile{f: f, rel: p.ckpt.Active, size: size, hour: p.ckpt.ActiveHour, created: p.ckpt.ActiveCreated}
 	}
 	return nil
+}
+
+// rotatedBefore finishes a rotation that a crash interrupted after the
+// compressed file got its name: the checkpoint names that file and its
+// size, and the file found there has that size. Then the plain file, if
+// still there, is a leftover and goes. A compressed file the checkpoint does
+// not name is not the archive's (gzip -k, a cron job) and is left alone; the
+// plain file stays active.
+func (p *Partition) rotatedBefore() (bool, error) {
+	if p.ckpt.Rotated == "" {
+		return false, nil
+	}
+	compressed := p.abs(p.ckpt.Rotated)
+	fi, err := os.Stat(compressed)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("checking compressed file: %w", err)
+	case fi.Size() != p.ckpt.RotatedSize:
+		p.log.Warn("a file the archive did not write has the rotated file's name; the data file stays active",
+			"path", p.abs(p.ckpt.Active), "other", compressed, "bytes", fi.Size())
+		return false, nil
+	}
+	path := p.abs(p.ckpt.Active)
+	ok, err := exists(path)
+	if err != nil {
+		return false, fmt.Errorf("checking data file: %w", err)
+	}
+	if ok {
+		if err := os.Remove(path); err != nil {
+			return false, fmt.Errorf("removing data file already compressed: %w", err)
+		}
+		crashPoint("recover: compressed file's plain file removed")
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			return false, err
+		}
+		p.log.Info("finished interrupted rotation", "path", compressed)
+	}
+	return true, nil
 }
 
 // truncateTo opens the file rel for appending and cuts it to size, the size

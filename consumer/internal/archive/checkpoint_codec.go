@@ -46,6 +46,15 @@ type checkpoint struct {
 	// complete. Both are 0 while deduplication has never run.
 	KeysGen  int64
 	KeysSize int64
+	// Rotated is set while Active is being rotated into a compressed file:
+	// that file's path, relative to Dir, and RotatedSize its size. It is
+	// written after the compressed file is complete and before it gets its
+	// name, so a file found at Rotated with RotatedSize bytes is the
+	// rotation's own, and the plain file may go. Any other file of that name
+	// (a copy made by gzip -k, zstd or a cron job) is not the archive's and
+	// proves nothing.
+	Rotated     string
+	RotatedSize int64
 }
 
 // checkpointJSON is the file format. Every field is a pointer so that the
@@ -63,6 +72,8 @@ type checkpointJSON struct {
 	DeadLetterSize *int64     `json:"deadletter_size"`
 	KeysGen        *int64     `json:"keys_gen,omitempty"`
 	KeysSize       *int64     `json:"keys_size,omitempty"`
+	Rotated        *string    `json:"rotated,omitempty"`
+	RotatedSize    *int64     `json:"rotated_size,omitempty"`
 }
 
 // encodeCheckpoint returns the file contents for c.
@@ -79,6 +90,9 @@ func encodeCheckpoint(c checkpoint) ([]byte, error) {
 		DeadLetterSize: &c.DeadLetterSize,
 		KeysGen:        &c.KeysGen,
 		KeysSize:       &c.KeysSize,
+	}
+	if c.Rotated != "" {
+		j.Rotated, j.RotatedSize = &c.Rotated, &c.RotatedSize
 	}
 	if c.Active != "" {
 		hour, created := c.ActiveHour.UTC(), c.ActiveCreated.UTC()
@@ -171,6 +185,23 @@ func decodeCheckpointJSON(data []byte) (checkpoint, error) {
 	}
 	if want := DeadLetterPath(c.Topic, c.Partition); c.DeadLetter != want {
 		return checkpoint{}, fmt.Errorf("deadletter %q, want %q", c.DeadLetter, want)
+	}
+
+	if (j.Rotated == nil) != (j.RotatedSize == nil) {
+		return checkpoint{}, errors.New("rotated and rotated_size go together")
+	}
+	if j.Rotated != nil {
+		c.Rotated, c.RotatedSize = *j.Rotated, *j.RotatedSize
+		ok := false
+		for _, ext := range compressedExts() {
+			ok = ok || (c.Active != "" && c.Rotated == c.Active+ext)
+		}
+		if !ok {
+			return checkpoint{}, fmt.Errorf("rotated %q is not the active file %q compressed", c.Rotated, c.Active)
+		}
+		if c.RotatedSize < 0 {
+			return checkpoint{}, fmt.Errorf("rotated_size %d is negative", c.RotatedSize)
+		}
 	}
 
 	if c.Active == "" {

@@ -26,7 +26,9 @@ func equalCheckpoint(a, b checkpoint) bool {
 	return a.Topic == b.Topic && a.Partition == b.Partition && a.NextOffset == b.NextOffset &&
 		a.Active == b.Active && a.ActiveSize == b.ActiveSize &&
 		a.ActiveHour.Equal(b.ActiveHour) && a.ActiveCreated.Equal(b.ActiveCreated) &&
-		a.DeadLetter == b.DeadLetter && a.DeadLetterSize == b.DeadLetterSize
+		a.DeadLetter == b.DeadLetter && a.DeadLetterSize == b.DeadLetterSize &&
+		a.KeysGen == b.KeysGen && a.KeysSize == b.KeysSize &&
+		a.Rotated == b.Rotated && a.RotatedSize == b.RotatedSize
 }
 
 func TestCheckpointRoundTrip(t *testing.T) {
@@ -34,6 +36,8 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	noActive.Active, noActive.ActiveSize, noActive.ActiveHour, noActive.ActiveCreated = "", 0, time.Time{}, time.Time{}
 	fresh := noActive
 	fresh.NextOffset, fresh.DeadLetterSize = -1, 0
+	rotating := validCheckpoint()
+	rotating.Rotated, rotating.RotatedSize = rotating.Active+".zst", 4321
 
 	tests := []struct {
 		name string
@@ -42,6 +46,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		{"active file", validCheckpoint()},
 		{"no active file", noActive},
 		{"nothing written yet", fresh},
+		{"rotating into a compressed file", rotating},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,6 +106,8 @@ func TestDecodeCheckpointRejects(t *testing.T) {
 		{"missing active hour", edit(`"active_hour": "2024-03-09T07:00:00Z",`, ``), `missing field "active_hour"`},
 		{"bad time", edit(`"active_hour": "2024-03-09T07:00:00Z"`, `"active_hour": "yesterday"`), "cannot parse"},
 		{"dead-letter path elsewhere", edit(`"deadletter": "_deadletter/tweets/tweets-p3.jsonl"`, `"deadletter": "/etc/passwd"`), "deadletter"},
+		{"rotated without its size", edit(`"deadletter_size": 77`, `"deadletter_size": 77, "rotated": "x.gz"`), "go together"},
+		{"rotated is another file", edit(`"deadletter_size": 77`, `"deadletter_size": 77, "rotated": "tweets/x.jsonl.gz", "rotated_size": 5`), "not the active file"},
 		{"size without active file", edit(`"active": "tweets/2024-03-09/07/tweets-p3-000000000900.jsonl"`, `"active": ""`), "no active file"},
 	}
 	const name = "/out/_state/tweets-3.json"

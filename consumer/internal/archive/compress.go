@@ -1,8 +1,10 @@
 package archive
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -32,20 +34,54 @@ func compressedExt(compression string) string {
 	return ""
 }
 
-// compressFile replaces the complete, closed file plain with its compressed
-// form and returns the new path. A reader never sees a partial compressed
-// file: it is written as <final>.tmp, fsynced, renamed into place and the
-// directory fsynced, and only then is plain removed.
-func compressFile(plain, compression string) (string, error) {
-	final := plain + compressedExt(compression)
+// compressActive replaces a, the closed file being rotated, with its
+// compressed form and returns the new path. A reader never sees a partial
+// compressed file: it is written as <final>.tmp and fsynced, a checkpoint
+// names it with its size (so recovery can tell it from a file the archive
+// did not write, rule 5 of checkpoint.go), it gets its final name, and only
+// then is the plain file removed. The final name is never taken over: when
+// a file is already there (a copy made by gzip -k or a cron job), the data
+// file stays plain, uncompressed, and the other file is left alone.
+func (p *Partition) compressActive(a *activeFile) (string, error) {
+	plain := p.abs(a.rel)
+	rel := a.rel + compressedExt(p.cfg.Compression)
+	final := p.abs(rel)
+	inTheWay := func() (string, error) {
+		p.log.Warn("a file the archive did not write has the rotated file's name; leaving the data file uncompressed",
+			"path", plain, "other", final)
+		return plain, nil
+	}
+	if ok, err := exists(final); err != nil {
+		return "", fmt.Errorf("checking compressed file: %w", err)
+	} else if ok {
+		return inTheWay()
+	}
 	tmp := final + ".tmp"
-	if err := compressTo(tmp, plain, compression); err != nil {
+	if err := compressTo(tmp, plain, p.cfg.Compression); err != nil {
 		_ = os.Remove(tmp) // best effort; recovery removes leftovers too
 		return "", fmt.Errorf("compressing %s: %w", plain, err)
 	}
 	crashPoint("rotate: compressed to temp file")
-	if err := os.Rename(tmp, final); err != nil {
-		return "", fmt.Errorf("renaming compressed file: %w", err)
+	size, err := fileSize(tmp)
+	if err != nil {
+		return "", fmt.Errorf("checking compressed file: %w", err)
+	}
+	c := p.snapshot(p.ckpt.NextOffset)
+	c.Active, c.ActiveSize, c.ActiveHour, c.ActiveCreated = a.rel, a.size, a.hour, a.created
+	c.Rotated, c.RotatedSize = rel, size
+	if err := p.writeCheckpoint(c); err != nil {
+		return "", err
+	}
+	placed, err := placeNew(tmp, final)
+	if err != nil {
+		return "", fmt.Errorf("naming compressed file: %w", err)
+	}
+	if !placed {
+		// Another file took the name while this one was compressed.
+		if err := os.Remove(tmp); err != nil {
+			return "", fmt.Errorf("removing compressed file: %w", err)
+		}
+		return inTheWay()
 	}
 	crashPoint("rotate: compressed file renamed")
 	dir := filepath.Dir(plain)
@@ -60,6 +96,25 @@ func compressFile(plain, compression string) (string, error) {
 		return "", err
 	}
 	return final, nil
+}
+
+// placeNew gives the file tmp the name path, unless path exists: then it
+// returns false and leaves both alone. A hard link does that atomically;
+// on a file system without them it falls back to a check and a rename.
+// tmp is gone once placed.
+func placeNew(tmp, path string) (placed bool, err error) {
+	err = os.Link(tmp, path)
+	switch {
+	case err == nil:
+		crashPoint("rotate: compressed file linked")
+		return true, os.Remove(tmp)
+	case errors.Is(err, fs.ErrExist):
+		return false, nil
+	}
+	if ok, err := exists(path); err != nil || ok {
+		return false, err
+	}
+	return true, os.Rename(tmp, path)
 }
 
 // compressTo writes src, compressed, to the new file dst and fsyncs it.

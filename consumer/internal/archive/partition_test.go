@@ -441,11 +441,14 @@ func TestRecovery(t *testing.T) {
 func TestRecoveryAfterInterruptedRotation(t *testing.T) {
 	fileA := DataPath("tweets", 0, 0, t0())
 	fileB := DataPath("tweets", 0, 5, t0())
+	// compress does what a rotation does up to the compressed file's name:
+	// the file, and the checkpoint naming it with its size.
 	compress := func(ext, compression string) func(t *testing.T, plain string) {
 		return func(t *testing.T, plain string) {
 			if err := compressTo(plain+ext, plain, compression); err != nil {
 				t.Fatal(err)
 			}
+			markRotated(t, filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(plain)))), plain+ext)
 		}
 	}
 	remove := func(t *testing.T, path string) {
@@ -511,6 +514,87 @@ func TestRecoveryAfterInterruptedRotation(t *testing.T) {
 			}
 			if got := allLines(t, dir, "tweets"); !slices.Equal(got, values(0, 9)) {
 				t.Errorf("lines: got %q; want %q", got, values(0, 9))
+			}
+		})
+	}
+}
+
+// markRotated edits the checkpoint of tweets partition 0 in dir as a
+// rotation into compressed writes it before giving the file its name.
+func markRotated(t *testing.T, dir, compressed string) {
+	t.Helper()
+	name := filepath.Join(dir, checkpointPath("tweets", 0))
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := decodeCheckpoint(name, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(compressed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Rotated, c.RotatedSize = strings.TrimPrefix(compressed, dir+"/"), fi.Size()
+	if data, err = encodeCheckpoint(c); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(name, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCompressedCopyBesideActiveFile: a compressed copy of the active file
+// made by someone else (gzip -k, zstd, a cron job) is not a finished
+// rotation. Recovery keeps the plain file and every line written after the
+// copy; the rotation leaves the copy alone and the data file plain.
+func TestCompressedCopyBesideActiveFile(t *testing.T) {
+	fileA := DataPath("tweets", 0, 0, t0())
+	for _, tt := range []struct{ ext, compression string }{
+		{".gz", CompressionGzip},
+		{".zst", CompressionZstd},
+	} {
+		t.Run(tt.ext, func(t *testing.T) {
+			dir := t.TempDir()
+			a := testArchive(t, Config{Dir: dir, Compression: tt.compression, RotateMaxBytes: 100})
+			p := openPartition(t, a, "tweets", 0)
+			mustAppend(t, p, recs(0, 2, t0()))
+			plain := filepath.Join(dir, fileA)
+			if err := compressTo(plain+tt.ext, plain, tt.compression); err != nil {
+				t.Fatal(err)
+			}
+			copied, err := os.ReadFile(plain + tt.ext)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustAppend(t, p, recs(3, 4, t0()))
+			if err := p.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			p = openPartition(t, a, "tweets", 0)
+			if got, want := readLines(t, plain), values(0, 4); !slices.Equal(got, want) {
+				t.Fatalf("after recovery, %s: got %q; want %q", fileA, got, want)
+			}
+			mustAppend(t, p, recs(5, 19, t0())) // past RotateMaxBytes: A rotates
+			if got := readLines(t, plain); len(got) < 5 || !slices.Equal(got, values(0, int64(len(got)-1))) {
+				t.Errorf("after rotation, %s: got %q; want offsets 0 to at least 4, plain", fileA, got)
+			}
+			if got, err := os.ReadFile(plain + tt.ext); err != nil || string(got) != string(copied) {
+				t.Errorf("the copy %s changed: got %d bytes, %v; want the %d bytes made", fileA+tt.ext, len(got), err, len(copied))
+			}
+			var lines []string
+			for _, f := range dataFiles(t, dir, "tweets") {
+				if f != fileA+tt.ext {
+					lines = append(lines, readLines(t, filepath.Join(dir, f))...)
+				}
+			}
+			if got := len(dataFiles(t, dir, "tweets")); got < 3 {
+				t.Errorf("got %d data files, the copy included; want the copy and at least 2 (A rotated)", got)
+			}
+			if !slices.Equal(lines, values(0, 19)) {
+				t.Errorf("lines: got %q; want %q", lines, values(0, 19))
 			}
 		})
 	}
