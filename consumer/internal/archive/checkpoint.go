@@ -67,10 +67,13 @@ func (p *Partition) snapshot(next int64) checkpoint {
 		Topic:          p.topic,
 		Partition:      p.partition,
 		NextOffset:     next,
-		DeadLetter:     DeadLetterPath(p.topic, p.partition),
+		DeadLetter:     p.dlRel,
 		DeadLetterSize: p.dlSize,
 		KeysGen:        p.keysGen,
 		KeysSize:       p.keysSize,
+	}
+	if p.dlRel != "" {
+		c.DeadLetterCreated = p.dlCreated
 	}
 	if a := p.active; a != nil {
 		c.Active, c.ActiveSize, c.ActiveHour, c.ActiveCreated = a.rel, a.size, a.hour, a.created
@@ -100,6 +103,13 @@ func (p *Partition) writeCheckpoint(c checkpoint) error {
 // next as the next offset (rules 1 and 3).
 func (p *Partition) commit(next int64) error {
 	crashPoint("commit")
+	if len(p.dlBuf) > 0 {
+		// Before the data: a new dead-letter file is checkpointed first,
+		// and that checkpoint must count no data byte not yet committed.
+		if err := p.openDeadLetters(); err != nil {
+			return err
+		}
+	}
 	if p.data.size > 0 {
 		a := p.active
 		if err := p.data.writeTo(a.f); err != nil {
@@ -113,9 +123,6 @@ func (p *Partition) commit(next int64) error {
 		p.data.reset()
 	}
 	if len(p.dlBuf) > 0 {
-		if err := p.openDeadLetters(); err != nil {
-			return err
-		}
 		if _, err := p.dl.Write(p.dlBuf); err != nil {
 			return fmt.Errorf("writing dead-letter file: %w", err)
 		}
@@ -138,26 +145,87 @@ func (p *Partition) commit(next int64) error {
 	return p.shiftKeys()
 }
 
-// openDeadLetters opens the dead-letter file for appending, creating it the
-// first time a partition needs one.
+// openDeadLetters makes p.dl the dead-letter file to append the buffered
+// dead letters to. The current one rotates once it reaches RotateMaxBytes
+// or RotateInterval, like a data file; one that was moved or removed while
+// open is left to whoever did that, logged. A new one is named by the
+// offset of its first dead letter and checkpointed, with size 0, before it
+// is created (rule 3).
 func (p *Partition) openDeadLetters() error {
+	now := p.cfg.Now()
+	if p.dlRel != "" && (p.dlSize >= p.cfg.RotateMaxBytes || now.Sub(p.dlCreated) >= p.cfg.RotateInterval) {
+		p.rotateDeadLetters()
+	}
 	if p.dl != nil {
-		return nil
+		gone, err := movedAway(p.dl, p.abs(p.dlRel))
+		if err != nil {
+			return fmt.Errorf("checking dead-letter file: %w", err)
+		}
+		if !gone {
+			return nil
+		}
+		p.log.Warn("the dead-letter file was moved or removed; starting a new one", "path", p.abs(p.dlRel))
+		_ = p.dl.Close() // its bytes were fsynced; it is not ours any more
+		p.dl, p.dlRel, p.dlSize = nil, "", 0
 	}
-	path := p.abs(DeadLetterPath(p.topic, p.partition))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("creating dead-letter directory: %w", err)
+	if p.dlRel == "" {
+		rel := DeadLetterPath(p.topic, p.partition, p.dlFirst)
+		if fi, err := os.Stat(p.abs(rel)); err == nil && fi.Size() > 0 {
+			return fmt.Errorf("refusing to overwrite %s: it holds %d bytes no checkpoint covers (was %s removed?)",
+				p.abs(rel), fi.Size(), p.abs(stateDirName))
+		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("checking new dead-letter file: %w", err)
+		}
+		if err := os.MkdirAll(filepath.Dir(p.abs(rel)), 0o755); err != nil {
+			return fmt.Errorf("creating dead-letter directory: %w", err)
+		}
+		p.dlRel, p.dlSize, p.dlCreated = rel, 0, now
+		if err := p.writeCheckpoint(p.snapshot(p.ckpt.NextOffset)); err != nil {
+			return err
+		}
 	}
+	// The checkpoint names the file with its size, so creating it, or
+	// opening the one recovery found missing with size 0, is safe.
+	path := p.abs(p.dlRel)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("opening dead-letter file: %w", err)
 	}
+	crashPoint("dead letters: file created")
 	if err := syncDirs(filepath.Dir(path), p.cfg.Dir); err != nil {
 		_ = f.Close()
 		return err
 	}
 	p.dl = f
 	return nil
+}
+
+// rotateDeadLetters closes the current dead-letter file: it is complete and
+// never written again. The next checkpoint names none, or the next one.
+func (p *Partition) rotateDeadLetters() {
+	if p.dl != nil {
+		_ = p.dl.Close() // its bytes were fsynced with the checkpoint that counts them
+		p.dl = nil
+	}
+	p.log.Info("rotated dead-letter file", "path", p.abs(p.dlRel), "bytes", p.dlSize)
+	p.dlRel, p.dlSize = "", 0
+}
+
+// movedAway reports whether the open file f is no longer at path: removed,
+// renamed, or replaced by another file.
+func movedAway(f *os.File, path string) (bool, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	open, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	return !os.SameFile(fi, open), nil
 }
 
 // startFile makes a new active data file for a record at offset first whose
@@ -256,19 +324,11 @@ func (p *Partition) recoverFiles() error {
 	data, err := os.ReadFile(name)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		// A partition seen for the first time. A dead-letter file found
-		// here is kept as it is: no checkpoint covers it, so it is not
-		// ours to truncate.
-		size, err := fileSize(p.abs(DeadLetterPath(p.topic, p.partition)))
-		if err != nil {
-			return fmt.Errorf("checking dead-letter file: %w", err)
-		}
+		// A partition seen for the first time.
 		c := checkpoint{
-			Topic:          p.topic,
-			Partition:      p.partition,
-			NextOffset:     -1,
-			DeadLetter:     DeadLetterPath(p.topic, p.partition),
-			DeadLetterSize: size,
+			Topic:      p.topic,
+			Partition:  p.partition,
+			NextOffset: -1,
 		}
 		if err := p.writeCheckpoint(c); err != nil {
 			return err
@@ -286,11 +346,9 @@ func (p *Partition) recoverFiles() error {
 		p.ckpt = c
 	}
 
-	f, size, err := p.truncateTo(p.ckpt.DeadLetter, p.ckpt.DeadLetterSize)
-	if err != nil {
+	if err := p.recoverDeadLetters(); err != nil {
 		return err
 	}
-	p.dl, p.dlSize = f, size
 	if err := p.recoverKeys(); err != nil {
 		return err
 	}
@@ -308,13 +366,40 @@ func (p *Partition) recoverFiles() error {
 	if done, err := p.rotatedBefore(); err != nil || done {
 		return err
 	}
-	f, size, err = p.truncateTo(p.ckpt.Active, p.ckpt.ActiveSize)
+	f, size, err := p.truncateTo(p.ckpt.Active, p.ckpt.ActiveSize)
 	if err != nil {
 		return err
 	}
 	if f != nil {
 		p.active = &activeFile{f: f, rel: p.ckpt.Active, size: size, hour: p.ckpt.ActiveHour, created: p.ckpt.ActiveCreated}
 	}
+	return nil
+}
+
+// recoverDeadLetters opens the checkpoint's dead-letter file, cut to its
+// size. One that is missing was moved or removed by someone: the next dead
+// letter starts a new one.
+func (p *Partition) recoverDeadLetters() error {
+	c := p.ckpt
+	p.dlRel, p.dlSize, p.dlCreated = c.DeadLetter, c.DeadLetterSize, c.DeadLetterCreated
+	if c.DeadLetter == "" {
+		return nil
+	}
+	ok, err := exists(p.abs(c.DeadLetter))
+	if err != nil {
+		return fmt.Errorf("checking dead-letter file: %w", err)
+	}
+	if !ok && c.DeadLetterSize > 0 {
+		p.log.Warn("the dead-letter file is missing (moved or removed); the next dead letter starts a new one",
+			"path", p.abs(c.DeadLetter), "bytes", c.DeadLetterSize)
+		p.dlRel, p.dlSize = "", 0
+		return nil
+	}
+	f, size, err := p.truncateTo(c.DeadLetter, c.DeadLetterSize)
+	if err != nil {
+		return err
+	}
+	p.dl, p.dlSize = f, size
 	return nil
 }
 

@@ -36,10 +36,14 @@ type checkpoint struct {
 	// ActiveCreated is when Active was created (zero when Active is ""); the
 	// file rotates RotateInterval later.
 	ActiveCreated time.Time
-	// DeadLetter is the partition's dead-letter file, relative to Dir, and
-	// DeadLetterSize how many of its bytes are durable and belong there.
-	DeadLetter     string
-	DeadLetterSize int64
+	// DeadLetter is the partition's dead-letter file being appended to,
+	// relative to Dir, or "" when there is none; DeadLetterSize is how many
+	// of its bytes are durable and belong there, and DeadLetterCreated when
+	// it was created (zero for a file of an earlier version: it rotates at
+	// the next dead letter).
+	DeadLetter        string
+	DeadLetterSize    int64
+	DeadLetterCreated time.Time
 	// KeysGen is the generation of the dedup window's key file being
 	// appended to (see dedup.go), and KeysSize how many of its bytes are
 	// durable and belong there. Generation KeysGen-1, when there is one, is
@@ -70,6 +74,7 @@ type checkpointJSON struct {
 	ActiveCreated  *time.Time `json:"active_created,omitempty"`
 	DeadLetter     *string    `json:"deadletter"`
 	DeadLetterSize *int64     `json:"deadletter_size"`
+	DeadLetterNew  *time.Time `json:"deadletter_created,omitempty"`
 	KeysGen        *int64     `json:"keys_gen,omitempty"`
 	KeysSize       *int64     `json:"keys_size,omitempty"`
 	Rotated        *string    `json:"rotated,omitempty"`
@@ -90,6 +95,10 @@ func encodeCheckpoint(c checkpoint) ([]byte, error) {
 		DeadLetterSize: &c.DeadLetterSize,
 		KeysGen:        &c.KeysGen,
 		KeysSize:       &c.KeysSize,
+	}
+	if c.DeadLetter != "" && !c.DeadLetterCreated.IsZero() {
+		created := c.DeadLetterCreated.UTC()
+		j.DeadLetterNew = &created
 	}
 	if c.Rotated != "" {
 		j.Rotated, j.RotatedSize = &c.Rotated, &c.RotatedSize
@@ -183,8 +192,14 @@ func decodeCheckpointJSON(data []byte) (checkpoint, error) {
 	if c.DeadLetterSize < 0 {
 		return checkpoint{}, fmt.Errorf("deadletter_size %d is negative", c.DeadLetterSize)
 	}
-	if want := DeadLetterPath(c.Topic, c.Partition); c.DeadLetter != want {
-		return checkpoint{}, fmt.Errorf("deadletter %q, want %q", c.DeadLetter, want)
+	if err := checkDeadLetterPath(c); err != nil {
+		return checkpoint{}, err
+	}
+	if j.DeadLetterNew != nil {
+		if c.DeadLetter == "" {
+			return checkpoint{}, errors.New("deadletter_created with no dead-letter file")
+		}
+		c.DeadLetterCreated = j.DeadLetterNew.UTC()
 	}
 
 	if (j.Rotated == nil) != (j.RotatedSize == nil) {
@@ -229,21 +244,47 @@ func decodeCheckpointJSON(data []byte) (checkpoint, error) {
 	return c, nil
 }
 
-// checkActivePath returns an error unless c.Active is exactly the path
-// DataPath gives for c's topic, partition and active hour, for some offset.
-func checkActivePath(c checkpoint) error {
-	prefix := fmt.Sprintf("%s-p%d-", c.Topic, c.Partition)
-	digits, ok := strings.CutPrefix(filepath.Base(c.Active), prefix)
+// checkDeadLetterPath returns an error unless c.DeadLetter is "" (with
+// size 0), the path DeadLetterPath gives for c's topic and partition and
+// some offset, or the one of an earlier version.
+func checkDeadLetterPath(c checkpoint) error {
+	switch c.DeadLetter {
+	case "":
+		if c.DeadLetterSize != 0 {
+			return fmt.Errorf("deadletter_size %d with no dead-letter file", c.DeadLetterSize)
+		}
+		return nil
+	case legacyDeadLetterPath(c.Topic, c.Partition):
+		return nil
+	}
+	if first, ok := offsetInName(c.DeadLetter, c.Topic, c.Partition); !ok || c.DeadLetter != DeadLetterPath(c.Topic, c.Partition, first) {
+		return fmt.Errorf("deadletter %q is not a dead-letter file of %s partition %d", c.DeadLetter, c.Topic, c.Partition)
+	}
+	return nil
+}
+
+// offsetInName returns the first offset in the name of a data or
+// dead-letter file of topic and partition: <topic>-p<partition>-<offset,
+// at least 12 digits>.jsonl.
+func offsetInName(path, topic string, partition int) (int64, bool) {
+	prefix := fmt.Sprintf("%s-p%d-", topic, partition)
+	digits, ok := strings.CutPrefix(filepath.Base(path), prefix)
 	if ok {
 		digits, ok = strings.CutSuffix(digits, ".jsonl")
 	}
-	var first int64 = -1
 	if ok && len(digits) >= 12 && strings.Trim(digits, "0123456789") == "" {
 		if n, err := strconv.ParseInt(digits, 10, 64); err == nil {
-			first = n
+			return n, true
 		}
 	}
-	if first < 0 || c.Active != DataPath(c.Topic, c.Partition, first, c.ActiveHour) {
+	return -1, false
+}
+
+// checkActivePath returns an error unless c.Active is exactly the path
+// DataPath gives for c's topic, partition and active hour, for some offset.
+func checkActivePath(c checkpoint) error {
+	first, ok := offsetInName(c.Active, c.Topic, c.Partition)
+	if !ok || c.Active != DataPath(c.Topic, c.Partition, first, c.ActiveHour) {
 		return fmt.Errorf("active %q is not a data file of %s partition %d for hour %s",
 			c.Active, c.Topic, c.Partition, c.ActiveHour.Format(time.RFC3339))
 	}

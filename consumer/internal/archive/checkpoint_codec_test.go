@@ -10,15 +10,16 @@ import (
 func validCheckpoint() checkpoint {
 	hour := time.Date(2024, 3, 9, 7, 0, 0, 0, time.UTC)
 	return checkpoint{
-		Topic:          "tweets",
-		Partition:      3,
-		NextOffset:     1000,
-		Active:         DataPath("tweets", 3, 900, hour),
-		ActiveSize:     12345,
-		ActiveHour:     hour,
-		ActiveCreated:  hour.Add(90 * time.Second),
-		DeadLetter:     DeadLetterPath("tweets", 3),
-		DeadLetterSize: 77,
+		Topic:             "tweets",
+		Partition:         3,
+		NextOffset:        1000,
+		Active:            DataPath("tweets", 3, 900, hour),
+		ActiveSize:        12345,
+		ActiveHour:        hour,
+		ActiveCreated:     hour.Add(90 * time.Second),
+		DeadLetter:        DeadLetterPath("tweets", 3, 950),
+		DeadLetterSize:    77,
+		DeadLetterCreated: hour.Add(time.Minute),
 	}
 }
 
@@ -26,7 +27,7 @@ func equalCheckpoint(a, b checkpoint) bool {
 	return a.Topic == b.Topic && a.Partition == b.Partition && a.NextOffset == b.NextOffset &&
 		a.Active == b.Active && a.ActiveSize == b.ActiveSize &&
 		a.ActiveHour.Equal(b.ActiveHour) && a.ActiveCreated.Equal(b.ActiveCreated) &&
-		a.DeadLetter == b.DeadLetter && a.DeadLetterSize == b.DeadLetterSize &&
+		a.DeadLetter == b.DeadLetter && a.DeadLetterSize == b.DeadLetterSize && a.DeadLetterCreated.Equal(b.DeadLetterCreated) &&
 		a.KeysGen == b.KeysGen && a.KeysSize == b.KeysSize &&
 		a.Rotated == b.Rotated && a.RotatedSize == b.RotatedSize
 }
@@ -35,7 +36,9 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	noActive := validCheckpoint()
 	noActive.Active, noActive.ActiveSize, noActive.ActiveHour, noActive.ActiveCreated = "", 0, time.Time{}, time.Time{}
 	fresh := noActive
-	fresh.NextOffset, fresh.DeadLetterSize = -1, 0
+	fresh.NextOffset, fresh.DeadLetter, fresh.DeadLetterSize, fresh.DeadLetterCreated = -1, "", 0, time.Time{}
+	legacy := validCheckpoint()
+	legacy.DeadLetter, legacy.DeadLetterCreated = legacyDeadLetterPath("tweets", 3), time.Time{}
 	rotating := validCheckpoint()
 	rotating.Rotated, rotating.RotatedSize = rotating.Active+".zst", 4321
 
@@ -46,6 +49,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		{"active file", validCheckpoint()},
 		{"no active file", noActive},
 		{"nothing written yet", fresh},
+		{"dead-letter file of an earlier version", legacy},
 		{"rotating into a compressed file", rotating},
 	}
 	for _, tt := range tests {
@@ -105,7 +109,9 @@ func TestDecodeCheckpointRejects(t *testing.T) {
 		{"active hour not whole", edit(`"active_hour": "2024-03-09T07:00:00Z"`, `"active_hour": "2024-03-09T07:00:01Z"`), "whole hour"},
 		{"missing active hour", edit(`"active_hour": "2024-03-09T07:00:00Z",`, ``), `missing field "active_hour"`},
 		{"bad time", edit(`"active_hour": "2024-03-09T07:00:00Z"`, `"active_hour": "yesterday"`), "cannot parse"},
-		{"dead-letter path elsewhere", edit(`"deadletter": "_deadletter/tweets/tweets-p3.jsonl"`, `"deadletter": "/etc/passwd"`), "deadletter"},
+		{"dead-letter path elsewhere", edit(`"deadletter": "_deadletter/tweets/tweets-p3-000000000950.jsonl"`, `"deadletter": "/etc/passwd"`), "deadletter"},
+		{"dead-letter file of another partition", edit(`tweets-p3-000000000950`, `tweets-p4-000000000950`), "not a dead-letter file"},
+		{"dead-letter size with no file", edit(`"deadletter": "_deadletter/tweets/tweets-p3-000000000950.jsonl"`, `"deadletter": ""`), "no dead-letter file"},
 		{"rotated without its size", edit(`"deadletter_size": 77`, `"deadletter_size": 77, "rotated": "x.gz"`), "go together"},
 		{"rotated is another file", edit(`"deadletter_size": 77`, `"deadletter_size": 77, "rotated": "tweets/x.jsonl.gz", "rotated_size": 5`), "not the active file"},
 		{"size without active file", edit(`"active": "tweets/2024-03-09/07/tweets-p3-000000000900.jsonl"`, `"active": ""`), "no active file"},
@@ -139,6 +145,7 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 	}
 	f.Add([]byte(`{"version":1}`))
 	f.Add([]byte(`{"version":1,"topic":"t","partition":0,"next_offset":-1,"active":"","active_size":0,"deadletter":"_deadletter/t/t-p0.jsonl","deadletter_size":0}`))
+	f.Add([]byte(`{"version":1,"topic":"t","partition":0,"next_offset":-1,"active":"","active_size":0,"deadletter":"","deadletter_size":0}`))
 	f.Add([]byte(`null`))
 	f.Add([]byte{})
 

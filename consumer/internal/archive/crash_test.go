@@ -203,6 +203,7 @@ func TestCrashPointsAreReached(t *testing.T) {
 		"atomic: temp file written", "atomic: renamed", "new data file created",
 		"rotate: data file closed", "rotate: compressed to temp file", "rotate: compressed file renamed",
 		"rotate: plain file removed", "keys: next generation checkpointed",
+		"rotate: compressed file linked", "dead letters: file created",
 	} {
 		if !seen[point] {
 			t.Errorf("crash point %q not reached", point)

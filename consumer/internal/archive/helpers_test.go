@@ -177,6 +177,17 @@ func dataFiles(t testing.TB, dir, topic string) []string {
 	return files
 }
 
+// deadLetters returns the lines of every dead-letter file of topic, files
+// in path order (so in offset order).
+func deadLetters(t testing.TB, dir, topic string) []string {
+	t.Helper()
+	var lines []string
+	for _, f := range dataFiles(t, filepath.Join(dir, deadLetterDirName), topic) {
+		lines = append(lines, readLines(t, filepath.Join(dir, deadLetterDirName, f))...)
+	}
+	return lines
+}
+
 // allLines returns the lines of every data file of topic, files in path
 // order.
 func allLines(t testing.TB, dir, topic string) []string {

@@ -25,8 +25,20 @@ func DataPath(topic string, partition int, firstOffset int64, firstTime time.Tim
 	return filepath.Join(topic, t.Format("2006-01-02"), t.Format("15"), name)
 }
 
-// DeadLetterPath returns the dead-letter file of a partition, relative to Dir.
-func DeadLetterPath(topic string, partition int) string {
+// DeadLetterPath returns where a dead-letter file starts, relative to Dir:
+//
+//	_deadletter/<topic>/<topic>-p<partition>-<first offset, 12 digits>.jsonl
+//
+// firstOffset is the offset of its first dead letter. Dead-letter files
+// rotate like data files (by size and age) and are never compressed.
+func DeadLetterPath(topic string, partition int, firstOffset int64) string {
+	return filepath.Join(deadLetterDirName, topic, fmt.Sprintf("%s-p%d-%012d.jsonl", topic, partition, firstOffset))
+}
+
+// legacyDeadLetterPath is the one dead-letter file a partition had before
+// dead letters rotated. A checkpoint naming it goes on appending to it until
+// it rotates.
+func legacyDeadLetterPath(topic string, partition int) string {
 	return filepath.Join(deadLetterDirName, topic, fmt.Sprintf("%s-p%d.jsonl", topic, partition))
 }
 

@@ -56,7 +56,7 @@ func TestStatePaths(t *testing.T) {
 		got  string
 		want string
 	}{
-		{"dead letters", DeadLetterPath("tweets", 3), "_deadletter/tweets/tweets-p3.jsonl"},
+		{"dead letters", DeadLetterPath("tweets", 3, 42), "_deadletter/tweets/tweets-p3-000000000042.jsonl"},
 		{"checkpoint", checkpointPath("tweets", 3), "_state/tweets-3.json"},
 		{"lock", lockPath("tweets", 3), "_state/tweets-3.lock"},
 	}

@@ -19,10 +19,12 @@ type Partition struct {
 	partition int
 	lock      *os.File
 
-	ckpt   checkpoint  // the checkpoint on disk
-	active *activeFile // the data file being appended to; nil when none
-	dl     *os.File    // the dead-letter file; nil until one is needed
-	dlSize int64       // bytes written and fsynced to dl
+	ckpt      checkpoint  // the checkpoint on disk
+	active    *activeFile // the data file being appended to; nil when none
+	dl        *os.File    // the dead-letter file dlRel, open; nil until one is needed
+	dlRel     string      // the dead-letter file being appended to; "" when none
+	dlSize    int64       // bytes written and fsynced to dlRel
+	dlCreated time.Time   // when dlRel was created (Config.Now)
 
 	keys     keyWindow // recently written keys (dedup.go)
 	keysBuf  []byte    // keys for keysFile, not yet written
@@ -30,10 +32,11 @@ type Partition struct {
 	keysGen  int64
 	keysSize int64 // bytes written and fsynced to keysFile
 
-	data   lines  // lines for active, not yet written (the records' own bytes)
-	dlBuf  []byte // lines for dl, not yet written
-	broken bool   // an operation failed part way; recover before the next
-	closed bool
+	data    lines  // lines for active, not yet written (the records' own bytes)
+	dlBuf   []byte // lines for dl, not yet written
+	dlFirst int64  // offset of the first dead letter in dlBuf
+	broken  bool   // an operation failed part way; recover before the next
+	closed  bool
 }
 
 // activeFile is the plain data file a partition appends to.
@@ -97,6 +100,9 @@ func (p *Partition) append(recs []Record) (Result, error) {
 
 		if reason := checkValue(r.Value); reason != "" {
 			var err error
+			if len(p.dlBuf) == 0 {
+				p.dlFirst = r.Offset
+			}
 			if p.dlBuf, err = appendDeadLetter(p.dlBuf, p.topic, p.partition, *r, t, reason); err != nil {
 				return res, err
 			}
@@ -160,7 +166,7 @@ func (p *Partition) append(recs []Record) (Result, error) {
 	}
 	if res.DeadLettered > 0 {
 		p.log.Warn("dead-lettered records", "count", res.DeadLettered, "offset", dlOffset, "reason", dlReason,
-			"path", p.abs(DeadLetterPath(p.topic, p.partition)))
+			"path", p.abs(p.dlRel))
 	}
 	return res, nil
 }
@@ -185,12 +191,19 @@ func (p *Partition) Tick() error {
 	if err := p.ready(); err != nil {
 		return err
 	}
-	if p.active == nil || p.cfg.Now().Sub(p.active.created) < p.cfg.RotateInterval {
-		return nil
+	now := p.cfg.Now()
+	if p.active != nil && now.Sub(p.active.created) >= p.cfg.RotateInterval {
+		if err := p.rotate(); err != nil {
+			p.broken = true
+			return err
+		}
 	}
-	if err := p.rotate(); err != nil {
-		p.broken = true
-		return err
+	if p.dlRel != "" && now.Sub(p.dlCreated) >= p.cfg.RotateInterval {
+		p.rotateDeadLetters()
+		if err := p.writeCheckpoint(p.snapshot(p.ckpt.NextOffset)); err != nil {
+			p.broken = true
+			return err
+		}
 	}
 	return nil
 }

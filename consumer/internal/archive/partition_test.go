@@ -331,14 +331,13 @@ func TestRotateByInterval(t *testing.T) {
 func TestRecovery(t *testing.T) {
 	fileA := DataPath("tweets", 0, 0, t0())
 	fileB := DataPath("tweets", 0, 5, t0())
-	dlFile := DeadLetterPath("tweets", 0)
+	dlFile := DeadLetterPath("tweets", 0, 10)
 	// moveToB writes the checkpoint a rotation then a new file would: A is
 	// complete, B is named with size 0.
 	moveToB := func(t *testing.T, dir string) {
 		c := checkpoint{
 			Topic: "tweets", Partition: 0, NextOffset: 5,
 			Active: fileB, ActiveHour: t0().Truncate(time.Hour), ActiveCreated: t0(),
-			DeadLetter: dlFile,
 		}
 		data, err := encodeCheckpoint(c)
 		if err != nil {
@@ -375,6 +374,8 @@ func TestRecovery(t *testing.T) {
 		{
 			name: "dead letters written, checkpoint not",
 			crash: func(t *testing.T, dir string) {
+				// The checkpoint names a new dead-letter file before it is created.
+				editCheckpoint(t, dir, func(c *checkpoint) { c.DeadLetter, c.DeadLetterCreated = dlFile, t0() })
 				if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, dlFile)), 0o755); err != nil {
 					t.Fatal(err)
 				}
@@ -519,9 +520,8 @@ func TestRecoveryAfterInterruptedRotation(t *testing.T) {
 	}
 }
 
-// markRotated edits the checkpoint of tweets partition 0 in dir as a
-// rotation into compressed writes it before giving the file its name.
-func markRotated(t *testing.T, dir, compressed string) {
+// editCheckpoint changes the checkpoint of tweets partition 0 in dir.
+func editCheckpoint(t *testing.T, dir string, edit func(c *checkpoint)) {
 	t.Helper()
 	name := filepath.Join(dir, checkpointPath("tweets", 0))
 	data, err := os.ReadFile(name)
@@ -532,17 +532,26 @@ func markRotated(t *testing.T, dir, compressed string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fi, err := os.Stat(compressed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Rotated, c.RotatedSize = strings.TrimPrefix(compressed, dir+"/"), fi.Size()
+	edit(&c)
 	if data, err = encodeCheckpoint(c); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(name, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// markRotated edits the checkpoint of tweets partition 0 in dir as a
+// rotation into compressed writes it before giving the file its name.
+func markRotated(t *testing.T, dir, compressed string) {
+	t.Helper()
+	fi, err := os.Stat(compressed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	editCheckpoint(t, dir, func(c *checkpoint) {
+		c.Rotated, c.RotatedSize = strings.TrimPrefix(compressed, dir+"/"), fi.Size()
+	})
 }
 
 // TestCompressedCopyBesideActiveFile: a compressed copy of the active file
@@ -602,7 +611,7 @@ func TestCompressedCopyBesideActiveFile(t *testing.T) {
 
 func TestRecoveryRefusesLostData(t *testing.T) {
 	fileA := DataPath("tweets", 0, 0, t0())
-	dlFile := DeadLetterPath("tweets", 0)
+	dlFile := DeadLetterPath("tweets", 0, 5)
 	ckptFile := checkpointPath("tweets", 0)
 	tests := []struct {
 		name     string
@@ -818,7 +827,7 @@ func TestDeadLetters(t *testing.T) {
 				t.Errorf("NextOffset: got %d; want 3", got)
 			}
 
-			dlPath := filepath.Join(dir, DeadLetterPath("tweets", 1))
+			dlPath := filepath.Join(dir, DeadLetterPath("tweets", 1, 1))
 			if tt.wantReason == "" {
 				if _, err := os.Stat(dlPath); !os.IsNotExist(err) {
 					t.Errorf("dead-letter file: got stat error %v; want it not to exist", err)
@@ -1109,7 +1118,7 @@ func TestAppendErrorThenRetry(t *testing.T) {
 				t.Errorf("lines: got %q; want %q", got, wantLines)
 			}
 			if tt.wantDL > 0 {
-				if got := readLines(t, filepath.Join(dir, DeadLetterPath("tweets", 0))); len(got) != tt.wantDL {
+				if got := deadLetters(t, dir, "tweets"); len(got) != tt.wantDL {
 					t.Errorf("dead letters: got %d; want %d", len(got), tt.wantDL)
 				}
 			}
@@ -1148,7 +1157,6 @@ func TestEmptyActiveFileIsDropped(t *testing.T) {
 	c := checkpoint{
 		Topic: "tweets", Partition: 0, NextOffset: 5,
 		Active: fileB, ActiveHour: t0().Truncate(time.Hour), ActiveCreated: t0(),
-		DeadLetter: DeadLetterPath("tweets", 0),
 	}
 	data, err := encodeCheckpoint(c)
 	if err != nil {

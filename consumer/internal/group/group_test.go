@@ -369,7 +369,7 @@ func TestBadValuesDeadLettered(t *testing.T) {
 	if w, d := r.Stats.Written.Load(), r.Stats.DeadLettered.Load(); w != 3 || d != 5 {
 		t.Fatalf("written %d dead-lettered %d; want 3 and 5", w, d)
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "_deadletter", topic, topic+"-p0.jsonl"))
+	data, err := os.ReadFile(filepath.Join(dir, "_deadletter", topic, topic+"-p0-000000000001.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
