@@ -90,8 +90,8 @@ func (c Config) withDefaults() (Config, error) {
 type Record struct {
 	Offset int64
 	// Time is the Kafka record timestamp; it picks the file's date and hour
-	// directory. A zero (or pre-1970, Kafka's "no timestamp" -1) time means
-	// Config.Now at the time of Append.
+	// directory. A zero, pre-1970 (Kafka's "no timestamp" is -1) or
+	// year 10000 and later time means Config.Now at the time of Append.
 	Time  time.Time
 	Value []byte
 	// Key is the Kafka record key. With Dedup set and Config.DedupWindow

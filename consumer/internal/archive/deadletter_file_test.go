@@ -125,3 +125,50 @@ func TestDeadLettersRotate(t *testing.T) {
 		t.Errorf("dead letters: got offsets %v; want %v", got, want)
 	}
 }
+
+// TestRecordTimeOutOfRange: a record whose timestamp is at or past the
+// year 10000 (a producer's bug, or a hostile client) is archived as if read
+// now: in the current hour's file, its dead letter stamped now, and the
+// partition goes on and reopens. Such a time cannot be written in RFC 3339.
+func TestRecordTimeOutOfRange(t *testing.T) {
+	for _, ts := range []time.Time{
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.FixedZone("", -3600)), // 10000 in UTC
+		time.UnixMilli(1<<62 - 1),
+	} {
+		t.Run(ts.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			a := testArchive(t, Config{Dir: dir})
+			p := openPartition(t, a, "tweets", 0)
+			batch := []Record{
+				{Offset: 0, Time: ts, Value: []byte(value(0))},
+				{Offset: 1, Time: ts, Value: []byte("not json")},
+				{Offset: 2, Time: t0(), Value: []byte(value(2))},
+			}
+			res, err := p.Append(batch)
+			if err != nil {
+				t.Fatalf("Append: %v", err)
+			}
+			if want := (Result{Written: 2, DeadLettered: 1, Bytes: 16}); res != want {
+				t.Errorf("Result: got %+v; want %+v", res, want)
+			}
+			if got, want := dataFiles(t, dir, "tweets"), []string{DataPath("tweets", 0, 0, t0())}; !slices.Equal(got, want) {
+				t.Errorf("data files: got %v; want %v", got, want)
+			}
+			dl := deadLetters(t, dir, "tweets")
+			if len(dl) != 1 || !strings.Contains(dl[0], `"time":"2024-03-09T10:15:00Z"`) {
+				t.Errorf("dead letters: got %q; want one stamped with the read time", dl)
+			}
+			if err := p.Close(); err != nil {
+				t.Fatal(err)
+			}
+			p = openPartition(t, a, "tweets", 0)
+			if got := p.NextOffset(); got != 3 {
+				t.Errorf("NextOffset after a restart: got %d; want 3", got)
+			}
+			if got := allLines(t, dir, "tweets"); !slices.Equal(got, []string{value(0), value(2)}) {
+				t.Errorf("lines: got %q", got)
+			}
+		})
+	}
+}

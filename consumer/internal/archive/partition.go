@@ -94,7 +94,7 @@ func (p *Partition) append(recs []Record) (Result, error) {
 			continue
 		}
 		t := r.Time
-		if t.IsZero() || t.UnixMilli() < 0 {
+		if !validTime(t) {
 			t = now
 		}
 
@@ -169,6 +169,14 @@ func (p *Partition) append(recs []Record) (Result, error) {
 			"path", p.abs(p.dlRel))
 	}
 	return res, nil
+}
+
+// validTime reports whether t is a record time the archive can use: set,
+// not before 1970 (Kafka's "no timestamp" is -1) and before the year 10000,
+// past which RFC 3339, and so the checkpoint and the dead letters, cannot
+// write it. Other times are taken as the time the record was read.
+func validTime(t time.Time) bool {
+	return !t.IsZero() && t.UnixMilli() >= 0 && t.UTC().Year() <= 9999
 }
 
 // rotateBefore reports whether the active file must be rotated before a
