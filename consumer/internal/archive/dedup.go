@@ -8,7 +8,9 @@ package archive
 // offsets. Records marked Dedup carry a key (the post's id); the partition
 // drops a record whose key is among the keys of the last DedupWindow to
 // 2*DedupWindow records it wrote. The producer partitions by key, so copies
-// of a post meet in the same partition.
+// of a post meet in the same partition. A key longer than maxKeyLen bytes
+// is kept as its SHA-512 digest, so what the window holds per key is
+// bounded whatever the records carry.
 //
 // The window survives restarts: each written key is appended, base64 and a
 // newline, to _state/<topic>-<partition>.keys.<gen>, fsynced with the batch
@@ -21,14 +23,29 @@ package archive
 // and gen-1 is deleted; the window is always the keys of gen-1 and gen.
 
 import (
-	"bufio"
 	"bytes"
+	"crypto/sha512"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 )
+
+// maxKeyLen is the longest key the window keeps as it is. Post ids are
+// about 20 bytes.
+const maxKeyLen = 64
+
+// windowKey returns what the window keeps for key: key itself, or for a
+// longer one its SHA-512 digest and a '#', 65 bytes, a length no key kept
+// as it is has.
+func windowKey(key []byte) []byte {
+	if len(key) <= maxKeyLen {
+		return key
+	}
+	sum := sha512.Sum512(key)
+	return append(sum[:], '#')
+}
 
 // keyWindow is the in-memory set of recent keys, in two generations.
 type keyWindow struct {
@@ -67,7 +84,7 @@ func (p *Partition) dedupOn() bool { return p.cfg.DedupWindow > 0 }
 
 // isDuplicate reports whether r is a copy of a record written earlier.
 func (p *Partition) isDuplicate(r *Record) bool {
-	return p.dedupOn() && r.Dedup && len(r.Key) > 0 && p.keys.has(r.Key)
+	return p.dedupOn() && r.Dedup && len(r.Key) > 0 && p.keys.has(windowKey(r.Key))
 }
 
 // remember adds r's key to the window and buffers it for the key file. Call
@@ -79,8 +96,9 @@ func (p *Partition) remember(r *Record) {
 	if !p.dedupOn() || !r.Dedup || len(r.Key) == 0 {
 		return
 	}
-	p.keys.add(string(r.Key))
-	p.keysBuf = base64.StdEncoding.AppendEncode(p.keysBuf, r.Key)
+	k := windowKey(r.Key)
+	p.keys.add(string(k))
+	p.keysBuf = base64.StdEncoding.AppendEncode(p.keysBuf, k)
 	p.keysBuf = append(p.keysBuf, '\n')
 }
 
@@ -198,18 +216,23 @@ func readKeys(path string, size int64) ([]string, error) {
 	if size >= 0 && int64(len(data)) >= size {
 		data = data[:size]
 	}
+	// Lines are read without a length limit: files of earlier versions
+	// hold long keys whole.
 	var keys []string
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 1<<20)
-	for line := 1; sc.Scan(); line++ {
-		k, err := base64.StdEncoding.DecodeString(sc.Text())
+	for line := 1; len(data) > 0; line++ {
+		text, rest, _ := bytes.Cut(data, []byte{'\n'})
+		data = rest
+		k, err := base64.StdEncoding.AppendDecode(nil, text)
 		if err != nil {
 			return nil, fmt.Errorf("dedup key file %s line %d is corrupt: %w", path, line, err)
 		}
+		if len(k) > maxKeyLen+1 {
+			// A long key kept whole by an earlier version. (One of
+			// exactly 65 bytes is taken for a digest and matches no
+			// more: at worst one copy of it is archived twice.)
+			k = windowKey(k)
+		}
 		keys = append(keys, string(k))
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading dedup key file %s: %w", path, err)
 	}
 	return keys, nil
 }

@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -240,4 +241,52 @@ func atTime(rs []Record, ts time.Time) []Record {
 		rs[i].Time = ts
 	}
 	return rs
+}
+
+// TestDedupLongKey: a record with a key of a megabyte is archived, its
+// partition reopens, and a copy of it is still dropped; the key file holds a
+// digest of such a key, not the key.
+func TestDedupLongKey(t *testing.T) {
+	long := strings.Repeat("k", 1<<20)
+	short := strings.Repeat("s", maxKeyLen)
+	dir := t.TempDir()
+	a := testArchive(t, Config{Dir: dir, DedupWindow: 10})
+	p := openPartition(t, a, "tweets", 0)
+	mustAppend(t, p, keyed(0, long, short))
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, keysPath("tweets", 0, 0))); err != nil || fi.Size() > 300 {
+		t.Errorf("key file: got %v, error %v; want at most 300 bytes for two keys", fi.Size(), err)
+	}
+
+	p = openPartition(t, a, "tweets", 0)
+	res := mustAppend(t, p, keyed(2, long, "other", short, long+"x"))
+	if res.Written != 2 || res.Duplicates != 2 {
+		t.Errorf("Result after a restart: got %+v; want 2 written, 2 duplicates", res)
+	}
+	if got, want := ids(t, dir), []string{long, short, "other", long + "x"}; !slices.Equal(got, want) {
+		t.Errorf("got %d ids; want %d: the long key, the short one, other, and a longer one", len(got), len(want))
+	}
+}
+
+// TestDedupKeyFileOfEarlierVersion: a key file that holds a long key whole,
+// as earlier versions wrote it, is read, and the key still matches.
+func TestDedupKeyFileOfEarlierVersion(t *testing.T) {
+	long := strings.Repeat("k", 1<<20)
+	dir := t.TempDir()
+	a := testArchive(t, Config{Dir: dir, DedupWindow: 10})
+	p := openPartition(t, a, "tweets", 0)
+	mustAppend(t, p, keyed(0, "a"))
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	line := base64.StdEncoding.EncodeToString([]byte(long)) + "\n"
+	appendBytes(t, filepath.Join(dir, keysPath("tweets", 0, 0)), []byte(line))
+	editCheckpoint(t, dir, func(c *checkpoint) { c.KeysSize += int64(len(line)) })
+
+	p = openPartition(t, a, "tweets", 0)
+	if res := mustAppend(t, p, keyed(1, long, "a", "b")); res.Written != 1 || res.Duplicates != 2 {
+		t.Errorf("Result: got %+v; want 1 written, 2 duplicates", res)
+	}
 }
