@@ -19,7 +19,7 @@ import (
 // variables users, compose files and scripts rely on.
 type Config struct {
 	KafkaBrokers           []string      `envconfig:"KAFKA_BROKERS" default:"localhost:9092" desc:"comma-separated Kafka bootstrap brokers (host:port)"`
-	KafkaTopics            []string      `envconfig:"KAFKA_TOPICS" default:"tweets" desc:"comma list of topics to archive"`
+	KafkaTopics            []string      `envconfig:"KAFKA_TOPICS" default:"tweets,tweets.control" desc:"comma list of topics to archive; the control topic holds the deletions researchers must honour (a topic that does not exist yet is waited for)"`
 	KafkaGroupID           string        `envconfig:"KAFKA_GROUP_ID" default:"tweetpipe-archiver" desc:"consumer group; instances with the same id share the partitions"`
 	KafkaSessionTimeout    time.Duration `envconfig:"KAFKA_SESSION_TIMEOUT" default:"10s" desc:"a member that stops heartbeating (crash, SIGKILL) keeps its partitions this long (6s-300s)"`
 	KafkaRebalanceTimeout  time.Duration `envconfig:"KAFKA_REBALANCE_TIMEOUT" default:"30s" desc:"how long members get to finish their batch and rejoin during a rebalance"`

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -70,5 +71,18 @@ func TestUsageListsEveryVariable(t *testing.T) {
 		if !strings.Contains(b.String(), v) {
 			t.Errorf("usage does not list %s", v)
 		}
+	}
+}
+
+// TestDefaultTopicsIncludeControl: by default the archive holds the control
+// topic too, where deletions arrive that researchers must honour.
+func TestDefaultTopicsIncludeControl(t *testing.T) {
+	clearEnv(t)
+	cfg, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.KafkaTopics, []string{"tweets", "tweets.control"}; !slices.Equal(got, want) {
+		t.Errorf("KAFKA_TOPICS default: got %q; want %q", got, want)
 	}
 }

@@ -170,3 +170,37 @@ func TestEndedGenerationStartsNothing(t *testing.T) {
 		t.Errorf("baseline = %v after an ended generation's watcher; want it unchanged (%s: 7)", r.baseline, topic)
 	}
 }
+
+// TestMissingTopicDoesNotBlockOthers: with the default KAFKA_TOPICS, a
+// producer run with KAFKA_CONTROL_TOPIC empty never creates the control
+// topic. The group archives the topic that exists, and takes the other
+// once it appears.
+func TestMissingTopicDoesNotBlockOthers(t *testing.T) {
+	const topic, control = "tweets", "tweets.control"
+	brokers := cluster(t, topic, 2)
+	produce(t, brokers, topic, 0, 100)
+	dir := t.TempDir()
+	r := newRunner(t, brokers, topic, dir)
+	r.cfg.Topics = []string{topic, control}
+	go func() {
+		for deadline := time.Now().Add(20 * time.Second); r.Stats.Written.Load() < 100; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Errorf("%s: %d of 100 written while %s did not exist; want all", topic, r.Stats.Written.Load(), control)
+				break
+			}
+		}
+		cl := &kafka.Client{Addr: kafka.TCP(brokers...)}
+		if _, err := cl.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: control, NumPartitions: 1, ReplicationFactor: 1}}}); err != nil {
+			t.Errorf("creating topic: %v", err)
+			return
+		}
+		produce(t, brokers, control, 1000, 10)
+	}()
+	runUntil(t, r, 30*time.Second, func() bool { return r.Stats.Written.Load() == 110 })
+	if ids := outputIDs(t, dir, topic); len(ids) != 100 {
+		t.Errorf("%s: got %d ids; want 100", topic, len(ids))
+	}
+	if ids := outputIDs(t, dir, control); len(ids) != 10 {
+		t.Errorf("%s: got %d ids; want 10", control, len(ids))
+	}
+}
