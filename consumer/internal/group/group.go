@@ -13,6 +13,7 @@ import (
 	"math"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -173,11 +174,59 @@ func (r *Runner) ObserveBatch(fn func(time.Duration)) { r.cfg.ObserveBatch = fn 
 // Run consumes until ctx ends, then writes and commits what it holds and
 // leaves the group.
 func (r *Runner) Run(ctx context.Context) error {
+	r.baseline = r.partitionCounts(ctx)
+	waiting := false
+	for ctx.Err() == nil {
+		topics := r.subscribable(r.baseline)
+		if len(topics) == 0 {
+			if !waiting {
+				r.log.Info("none of the topics exists yet; waiting", "topics", r.cfg.Topics)
+				waiting = true
+			}
+			select {
+			case <-time.After(r.cfg.WatchInterval):
+			case <-ctx.Done():
+				return nil
+			}
+			r.baseline = r.partitionCounts(ctx)
+			continue
+		}
+		waiting = false
+		if err := r.runGroup(ctx, topics); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// subscribable returns the configured topics that exist, by counts; all of
+// them when counts is nil (the broker did not answer: joining will tell).
+// The group subscribes to these only: kafka-go's group leader assigns no
+// partition at all, of any topic, while one topic it is given does not
+// exist, so a control topic never created would stop the archive.
+func (r *Runner) subscribable(counts map[string]int) []string {
+	if counts == nil {
+		return r.cfg.Topics
+	}
+	var topics []string
+	for _, t := range r.cfg.Topics {
+		if counts[t] > 0 {
+			topics = append(topics, t)
+		}
+	}
+	return topics
+}
+
+// runGroup is a member of the consumer group subscribed to topics until the
+// service stops or the configured topics that exist change (one that was
+// missing appears); then it leaves the group (its partitions written and
+// committed) for Run to join again with the topics there are now.
+func (r *Runner) runGroup(ctx context.Context, topics []string) error {
 	g, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:      r.cfg.GroupID,
 		Brokers: r.cfg.Brokers,
 		Dialer:  r.cfg.Dialer,
-		Topics:  r.cfg.Topics,
+		Topics:  topics,
 		// kafka-go's default is 30 s: every crashed member would stall its
 		// partitions that long. Chosen in KAFKA_SESSION_TIMEOUT.
 		SessionTimeout:    r.cfg.SessionTimeout,
@@ -200,22 +249,25 @@ func (r *Runner) Run(ctx context.Context) error {
 		return fmt.Errorf("creating consumer group %s: %w", r.cfg.GroupID, err)
 	}
 	defer g.Close()
+	// appeared ends this membership when the watcher sees the topics that
+	// exist change; ctx, the service's, still stops the partitions.
+	gctx, appeared := context.WithCancel(ctx)
+	defer appeared()
 
-	r.baseline = r.partitionCounts(ctx)
 	backoff := time.Second
 	for {
-		gen, err := g.Next(ctx)
+		gen, err := g.Next(gctx)
 		switch {
-		case ctx.Err() != nil:
+		case gctx.Err() != nil:
 			return nil
 		case errors.Is(err, kafka.ErrGroupClosed):
 			return nil
 		case err != nil:
 			r.Stats.Ready.Store(false)
-			r.log.Warn("joining consumer group failed; retrying", "group", r.cfg.GroupID, "topics", r.cfg.Topics, "retry_in", backoff, "error", err)
+			r.log.Warn("joining consumer group failed; retrying", "group", r.cfg.GroupID, "topics", topics, "retry_in", backoff, "error", err)
 			select {
 			case <-time.After(backoff):
-			case <-ctx.Done():
+			case <-gctx.Done():
 				return nil
 			}
 			backoff = min(backoff*2, 10*time.Second)
@@ -237,13 +289,13 @@ func (r *Runner) Run(ctx context.Context) error {
 		// now could miss a topic created between the leader's assignment
 		// and now, and the group would never pick it up.
 		counts := r.baseline
-		gen.Start(func(gctx context.Context) { r.watch(ctx, gctx, counts) })
+		gen.Start(func(genCtx context.Context) { r.watch(ctx, genCtx, counts, topics, appeared) })
 		r.log.Info("joined consumer group", "group", r.cfg.GroupID, "generation", gen.ID, "member", gen.MemberID, "partitions", n, "assignments", describe(gen.Assignments))
 		r.warnMemory(n)
 		if n == 0 {
 			// Nothing assigned (more members than partitions, or the topics
-			// do not exist yet): wait for the next generation or the stop.
-			r.log.Info("no partitions assigned; waiting", "topics", r.cfg.Topics)
+			// have no partitions yet): wait for the next generation or the stop.
+			r.log.Info("no partitions assigned; waiting", "topics", topics)
 		}
 	}
 }
@@ -277,11 +329,15 @@ func ended(gctx context.Context) bool { return gctx.Err() != nil }
 
 // watch runs watchPartitions for one generation and keeps the counts it
 // returns as the next generation's baseline.
-func (r *Runner) watch(runCtx, gctx context.Context, counts map[string]int) {
+func (r *Runner) watch(runCtx, gctx context.Context, counts map[string]int, subscribed []string, appeared func()) {
 	if ended(gctx) {
 		return
 	}
 	r.baseline = r.watchPartitions(runCtx, gctx, counts)
+	if now := r.subscribable(r.baseline); !slices.Equal(now, subscribed) {
+		r.log.Info("the topics that exist changed; joining the group again", "topics", now, "before", subscribed)
+		appeared()
+	}
 }
 
 // watchPartitions returns, which ends the generation and makes the group

@@ -155,7 +155,10 @@ func TestEndedGenerationStartsNothing(t *testing.T) {
 	for _, a := range gen.Assignments[topic] {
 		gen.Start(func(gctx context.Context) { r.partition(ctx, gctx, gen, topic, a); ran <- struct{}{} })
 	}
-	gen.Start(func(gctx context.Context) { r.watch(ctx, gctx, baseline); ran <- struct{}{} })
+	gen.Start(func(gctx context.Context) {
+		r.watch(ctx, gctx, baseline, []string{topic}, func() {})
+		ran <- struct{}{}
+	})
 	for range 2 {
 		select {
 		case <-ran:
