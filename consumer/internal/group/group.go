@@ -86,8 +86,11 @@ type Stats struct {
 	CommitErrors   atomic.Int64
 	ReaderRestarts atomic.Int64 // partition readers replaced after stalling
 	Partitions     atomic.Int64 // partitions owned now
-	Lag            atomic.Int64 // sum over owned partitions of high water mark - next offset
-	Ready          atomic.Bool  // joined the group
+	// PartitionsStopped counts owned partitions not consumed because their
+	// offsets went back (a topic deleted and created again).
+	PartitionsStopped atomic.Int64
+	Lag               atomic.Int64 // sum over owned partitions of high water mark - next offset
+	Ready             atomic.Bool  // joined the group
 
 	lags   sync.Map // partitionKey -> *atomic.Int64, for owned partitions
 	topics sync.Map // topic -> *TopicCounts
@@ -441,8 +444,16 @@ func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, 
 			<-ctx.Done()
 			break
 		}
-		l.run(ctx, rd) // returns when ctx ends, or when the reader stalled
+		l.run(ctx, rd) // returns when ctx ends, when the reader stalled, or when the partition went back
 		rd.Close()
+		if l.wentBack != "" {
+			r.Stats.PartitionsStopped.Add(1)
+			log.Error("the partition's offsets went back below what was read ("+l.wentBack+"): was the topic deleted and created again? "+
+				"Not consuming it, so nothing is skipped; stop the consumer, move the checkpoint file (and this partition's files) away, and start it again",
+				"offset", l.next, "checkpoint", filepath.Join(r.cfg.OutputDir, "_state", fmt.Sprintf("%s-%d.json", topic, a.ID)))
+			<-ctx.Done()
+			r.Stats.PartitionsStopped.Add(-1)
+		}
 	}
 	// Stopping: write and commit what is held (the writer's batch and the
 	// one being filled), bounded by the shutdown timeout.
@@ -584,6 +595,9 @@ type loop struct {
 	counts    *TopicCounts
 	next      int64     // offset of the next message to fetch (kafka.FirstOffset at first)
 	lastFetch time.Time // when a message last arrived (or the reader started)
+	lastEnd   time.Time // when the partition's end offset was last checked
+	hwm       int64     // highest high water mark a fetch reported
+	wentBack  string    // set when the partition's offsets went back: what was seen
 
 	// The fetching goroutine (run) fills recs and hands full batches over
 	// work to the writing one (write), which owns p and committed, and
@@ -614,7 +628,13 @@ func (l *loop) run(ctx context.Context, rd *kafka.Reader) {
 		m, err := rd.FetchMessage(wc.until(ctx, wake))
 		now := time.Now()
 		switch {
+		case err == nil && m.HighWaterMark < l.hwm:
+			// Offsets never go back in a partition: this one is another
+			// partition of the same name.
+			l.wentBack = fmt.Sprintf("high water mark %d after %d", m.HighWaterMark, l.hwm)
+			return
 		case err == nil:
+			l.hwm = m.HighWaterMark
 			l.r.Stats.Consumed.Add(1)
 			l.counts.Consumed.Add(1)
 			if !l.b.Fits(len(m.Value)) {
@@ -642,6 +662,9 @@ func (l *loop) run(ctx context.Context, rd *kafka.Reader) {
 		}
 		if !now.Before(nextTick) {
 			nextTick = now.Add(l.r.cfg.RotateCheck)
+			if idle := now.Sub(l.lastFetch); idle >= l.r.cfg.WatchInterval && now.Sub(l.lastEnd) >= l.r.cfg.WatchInterval && l.endWentBack(ctx) {
+				return
+			}
 			if now.Sub(l.lastFetch) > stallAfter && l.stalled(ctx) {
 				return // the caller starts a new reader at l.next
 			}
@@ -741,6 +764,28 @@ func (l *loop) stalled(ctx context.Context) bool {
 		"offset", l.next, "end_offset", end, "silent_for", stallAfter)
 	l.r.Stats.ReaderRestarts.Add(1)
 	return true
+}
+
+// endWentBack reports whether the partition now ends below the next offset
+// to fetch. Offsets never go back in a partition, so it was deleted and
+// created again (or lost messages on the broker): a reader would wait
+// there until the new partition grew past that offset, then go on,
+// silently skipping its first messages. Checked while no message comes,
+// which is how such a reader looks until then.
+func (l *loop) endWentBack(ctx context.Context) bool {
+	l.lastEnd = time.Now()
+	if l.next < 0 && l.hwm <= 0 {
+		return false // nothing read yet: nothing to go back from
+	}
+	end, err := l.r.endOffset(ctx, l.topic, l.partition)
+	if err != nil {
+		return false // the broker did not answer: the next check asks again
+	}
+	if end < l.next || end < l.hwm {
+		l.wentBack = fmt.Sprintf("end offset %d, next offset %d, high water mark seen %d", end, l.next, l.hwm)
+		return true
+	}
+	return false
 }
 
 // isStatus reports whether the producer marked the message a status (the

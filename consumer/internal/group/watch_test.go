@@ -1,8 +1,12 @@
 package group
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -206,4 +210,71 @@ func TestMissingTopicDoesNotBlockOthers(t *testing.T) {
 	if ids := outputIDs(t, dir, control); len(ids) != 10 {
 		t.Errorf("%s: got %d ids; want 10", control, len(ids))
 	}
+}
+
+// TestTopicRecreatedWhileRunning: a topic deleted and created again while
+// the consumer reads it starts its offsets at 0. The consumer must not wait
+// at its old offset and go on once the new topic grows past it, silently
+// skipping the new topic's first messages: it stops the partition, says
+// why, and writes nothing more of it.
+func TestTopicRecreatedWhileRunning(t *testing.T) {
+	const topic = "tweets"
+	brokers := cluster(t, topic, 1)
+	produce(t, brokers, topic, 0, 300)
+	dir := t.TempDir()
+	r := newRunner(t, brokers, topic, dir)
+	var logs syncBuffer
+	r.log = slog.New(slog.NewTextHandler(&logs, nil))
+	cl := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	var stage atomic.Int32
+	go func() {
+		for r.Stats.Written.Load() < 300 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if _, err := cl.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{topic}}); err != nil {
+			t.Errorf("deleting topic: %v", err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		if _, err := cl.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: 1}}}); err != nil {
+			t.Errorf("creating topic: %v", err)
+		}
+		produce(t, brokers, topic, 1000, 100)
+		time.Sleep(2 * time.Second) // the partition checks its end while idle
+		produce(t, brokers, topic, 1100, 250)
+		stage.Store(1)
+	}()
+	runUntil(t, r, 30*time.Second, func() bool {
+		if stage.Load() == 1 {
+			time.Sleep(3 * time.Second) // time to write what a skipping consumer would
+			return true
+		}
+		return false
+	})
+	if got := r.Stats.Written.Load(); got != 300 {
+		t.Errorf("written %d; want the first topic's 300 and nothing of the new one (its offsets 0-299 would be skipped)", got)
+	}
+	if ids := outputIDs(t, dir, topic); len(ids) != 300 {
+		t.Errorf("got %d ids in the files; want 300", len(ids))
+	}
+	if !strings.Contains(logs.String(), "deleted and created again") {
+		t.Errorf("log does not say the topic was created again:\n%s", logs.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer for a logger that several goroutines use.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
