@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -59,6 +60,12 @@ func (p *Partition) compressActive(a *activeFile) (string, error) {
 	tmp := final + ".tmp"
 	if err := compressTo(tmp, plain, p.cfg.Compression); err != nil {
 		_ = os.Remove(tmp) // best effort; recovery removes leftovers too
+		if noSpace(err) {
+			// Retrying would compress the whole file again at every
+			// attempt, and fail again while the disk is full.
+			p.log.Warn("no space to compress the rotated file; leaving it uncompressed", "path", plain, "error", err)
+			return plain, nil
+		}
 		return "", fmt.Errorf("compressing %s: %w", plain, err)
 	}
 	crashPoint("rotate: compressed to temp file")
@@ -96,6 +103,12 @@ func (p *Partition) compressActive(a *activeFile) (string, error) {
 		return "", err
 	}
 	return final, nil
+}
+
+// noSpace reports whether err says the file system is full (or the
+// user's quota is).
+func noSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
 // placeNew gives the file tmp the name path, unless path exists: then it
