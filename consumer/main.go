@@ -72,6 +72,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		RotateMaxBytes: cfg.RotateMaxBytes,
 		RotateInterval: cfg.RotateInterval,
 		Compression:    cfg.OutputCompression,
+		FileMode:       cfg.FileMode(),
 		DedupWindow:    cfg.DedupWindow,
 	}, log)
 	if err != nil {

@@ -33,7 +33,14 @@ import (
 const (
 	DefaultRotateMaxBytes = 128 << 20 // 128 MiB
 	DefaultRotateInterval = time.Hour
+	DefaultFileMode       = 0o640
 )
+
+// dirMode returns the permission of directories: the file mode plus search
+// wherever it allows reading.
+func (c Config) dirMode() os.FileMode {
+	return c.FileMode | (c.FileMode&0o444)>>2
+}
 
 // Config says where and how to archive.
 type Config struct {
@@ -50,6 +57,12 @@ type Config struct {
 	// goroutine calling Append or Tick, possibly for several partitions at
 	// once, so it must be quick and safe for concurrent use.
 	OnRotate func(path string)
+	// FileMode is the permission of every file the archive creates
+	// (OUTPUT_FILE_MODE, default 0640: an archive of other people's posts
+	// is not for every user of the machine); directories get the same
+	// bits plus search (x) wherever read is set (0750). The process umask
+	// still applies.
+	FileMode os.FileMode
 	// DedupWindow is how many recently written keys (per partition, at
 	// least; up to twice as many) a record marked Dedup is checked against.
 	// 0 turns deduplication off.
@@ -82,6 +95,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	switch {
+	case c.FileMode == 0:
+		c.FileMode = DefaultFileMode
+	case c.FileMode&^os.ModePerm != 0 || c.FileMode&0o600 != 0o600:
+		return c, fmt.Errorf("file mode %#o is not permission bits with read and write for the owner", c.FileMode)
 	}
 	return c, nil
 }
@@ -133,7 +152,7 @@ func Open(cfg Config, log *slog.Logger) (*Archive, error) {
 		return nil, fmt.Errorf("resolving output directory %s: %w", cfg.Dir, err)
 	}
 	cfg.Dir = dir
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, cfg.dirMode()); err != nil {
 		return nil, fmt.Errorf("creating output directory %s: %w", dir, err)
 	}
 	probe, err := os.CreateTemp(dir, ".write-test-*")
@@ -145,7 +164,7 @@ func Open(cfg Config, log *slog.Logger) (*Archive, error) {
 		return nil, fmt.Errorf("output directory %s: removing write test: %w", dir, err)
 	}
 	for _, sub := range []string{stateDirName, deadLetterDirName} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(dir, sub), cfg.dirMode()); err != nil {
 			return nil, fmt.Errorf("output directory %s: creating %s: %w", dir, sub, err)
 		}
 	}
@@ -171,7 +190,7 @@ func (a *Archive) Partition(ctx context.Context, topic string, partition int) (*
 		return nil, fmt.Errorf("opening partition: partition %d out of range", partition)
 	}
 	log := a.log.With("topic", topic, "partition", partition)
-	lock, err := lockFile(ctx, filepath.Join(a.cfg.Dir, lockPath(topic, partition)), log)
+	lock, err := lockFile(ctx, filepath.Join(a.cfg.Dir, lockPath(topic, partition)), a.cfg.FileMode, log)
 	if err != nil {
 		return nil, fmt.Errorf("locking %s partition %d: %w", topic, partition, err)
 	}

@@ -89,7 +89,7 @@ func (p *Partition) writeCheckpoint(c checkpoint) error {
 	if err != nil {
 		return err
 	}
-	renamed, err := writeFileAtomic(p.abs(checkpointPath(p.topic, p.partition)), data)
+	renamed, err := writeFileAtomic(p.abs(checkpointPath(p.topic, p.partition)), data, p.cfg.FileMode)
 	if renamed {
 		p.ckpt = c
 	}
@@ -176,7 +176,7 @@ func (p *Partition) openDeadLetters() error {
 		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("checking new dead-letter file: %w", err)
 		}
-		if err := os.MkdirAll(filepath.Dir(p.abs(rel)), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(p.abs(rel)), p.cfg.dirMode()); err != nil {
 			return fmt.Errorf("creating dead-letter directory: %w", err)
 		}
 		p.dlRel, p.dlSize, p.dlCreated = rel, 0, now
@@ -187,7 +187,7 @@ func (p *Partition) openDeadLetters() error {
 	// The checkpoint names the file with its size, so creating it, or
 	// opening the one recovery found missing with size 0, is safe.
 	path := p.abs(p.dlRel)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, p.cfg.FileMode)
 	if err != nil {
 		return fmt.Errorf("opening dead-letter file: %w", err)
 	}
@@ -242,7 +242,7 @@ func (p *Partition) startFile(first int64, hour, now time.Time) error {
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("checking new data file: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), p.cfg.dirMode()); err != nil {
 		return fmt.Errorf("creating data directory: %w", err)
 	}
 
@@ -253,7 +253,7 @@ func (p *Partition) startFile(first int64, hour, now time.Time) error {
 	}
 
 	// The checkpoint names the file, so truncating it is safe.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, p.cfg.FileMode)
 	if err != nil {
 		return fmt.Errorf("creating data file: %w", err)
 	}

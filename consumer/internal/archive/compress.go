@@ -58,7 +58,7 @@ func (p *Partition) compressActive(a *activeFile) (string, error) {
 		return inTheWay()
 	}
 	tmp := final + ".tmp"
-	if err := compressTo(tmp, plain, p.cfg.Compression); err != nil {
+	if err := compressTo(tmp, plain, p.cfg.Compression, p.cfg.FileMode); err != nil {
 		_ = os.Remove(tmp) // best effort; recovery removes leftovers too
 		if noSpace(err) {
 			// Retrying would compress the whole file again at every
@@ -131,13 +131,13 @@ func placeNew(tmp, path string) (placed bool, err error) {
 }
 
 // compressTo writes src, compressed, to the new file dst and fsyncs it.
-func compressTo(dst, src, compression string) error {
+func compressTo(dst, src, compression string, mode os.FileMode) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
 	if err != nil {
 		return err
 	}

@@ -108,7 +108,7 @@ func (p *Partition) writeKeys() error {
 		return nil
 	}
 	if p.keysFile == nil {
-		f, err := os.OpenFile(p.abs(keysPath(p.topic, p.partition, p.keysGen)), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		f, err := os.OpenFile(p.abs(keysPath(p.topic, p.partition, p.keysGen)), os.O_WRONLY|os.O_CREATE|os.O_APPEND, p.cfg.FileMode)
 		if err != nil {
 			return fmt.Errorf("opening dedup key file: %w", err)
 		}

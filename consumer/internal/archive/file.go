@@ -44,9 +44,9 @@ func syncDirs(dir, root string) error {
 // renames it over path and fsyncs the directory. renamed reports whether the
 // rename happened; if it did, readers see the new contents even when err
 // (from the directory fsync) is not nil.
-func writeFileAtomic(path string, data []byte) (renamed bool, err error) {
+func writeFileAtomic(path string, data []byte, mode os.FileMode) (renamed bool, err error) {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
 	if err != nil {
 		return false, err
 	}

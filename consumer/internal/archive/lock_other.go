@@ -11,6 +11,6 @@ import (
 
 // lockFile needs flock, which only unix systems have; the consumer ships as a
 // Linux container.
-func lockFile(context.Context, string, *slog.Logger) (*os.File, error) {
+func lockFile(context.Context, string, os.FileMode, *slog.Logger) (*os.File, error) {
 	return nil, errors.ErrUnsupported
 }

@@ -19,8 +19,8 @@ const lockRetry = 100 * time.Millisecond
 // and returns the open file that holds it; closing the file releases it.
 // While another process (or another open of the file) holds the lock it
 // retries every lockRetry until ctx is done.
-func lockFile(ctx context.Context, path string, log *slog.Logger) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+func lockFile(ctx context.Context, path string, mode os.FileMode, log *slog.Logger) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, mode)
 	if err != nil {
 		return nil, fmt.Errorf("opening lock file: %w", err)
 	}

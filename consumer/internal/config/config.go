@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,6 +39,7 @@ type Config struct {
 	RotateInterval    time.Duration `envconfig:"ROTATE_INTERVAL" default:"1h" desc:"... or this old, even when no new data arrives"`
 	DedupWindow       int           `envconfig:"DEDUP_WINDOW" default:"20000" desc:"per partition, a status whose key is among the last this many written is dropped as a duplicate (0: off)"`
 	OutputCompression string        `envconfig:"OUTPUT_COMPRESSION" default:"none" desc:"none, gzip or zstd, applied when a file is closed"`
+	OutputFileMode    string        `envconfig:"OUTPUT_FILE_MODE" default:"0640" desc:"permission of the files written, octal; folders also get x where r is set (0640: owner and group only; 0644: every user of the host may read)"`
 
 	HTTPAddr        string        `envconfig:"HTTP_ADDR" default:":8080" desc:"address of /healthz, /readyz and /metrics (empty: off)"`
 	ops.Settings                  // MEMORY_LIMIT, LOG_LEVEL, LOG_FORMAT, PROGRESS_INTERVAL
@@ -60,6 +63,12 @@ func Load() (Config, error) {
 // Usage writes every variable with its type, default and description.
 func Usage(w io.Writer) error {
 	return envconf.Usage(w, &Config{})
+}
+
+// FileMode returns OUTPUT_FILE_MODE; call it on a validated Config.
+func (c Config) FileMode() os.FileMode {
+	m, _ := strconv.ParseUint(c.OutputFileMode, 8, 32)
+	return os.FileMode(m)
 }
 
 // Validate checks ranges and rules across fields; each error names the variable.
@@ -134,6 +143,9 @@ func (c Config) Validate() error {
 	case "none", "gzip", "zstd":
 	default:
 		bad("OUTPUT_COMPRESSION=%q: accepts none, gzip or zstd", c.OutputCompression)
+	}
+	if m, err := strconv.ParseUint(c.OutputFileMode, 8, 32); err != nil || m > 0o777 || m&0o600 != 0o600 {
+		bad("OUTPUT_FILE_MODE=%q: accepts an octal mode from 0600 to 0777 (the owner must read and write)", c.OutputFileMode)
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT=%s: must be positive", c.ShutdownTimeout)
