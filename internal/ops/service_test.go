@@ -3,6 +3,9 @@ package ops
 import (
 	"bytes"
 	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,5 +86,40 @@ func TestProgress(t *testing.T) {
 	Progress(context.Background(), 0, n.Load, func(int64, float64) { called = true }) // returns at once
 	if called {
 		t.Error("PROGRESS_INTERVAL=0 reported progress; want never")
+	}
+}
+
+// TestProbeSelfFollowsHTTPAddr: -healthcheck asks the address the service
+// serves on, read from HTTP_ADDR as the service reads it; with HTTP_ADDR
+// set and empty the service serves nothing, and the probe does not report
+// a healthy service as failing.
+func TestProbeSelfFollowsHTTPAddr(t *testing.T) {
+	srv := httptest.NewServer(New("", nil, Checks{}, slog.New(slog.DiscardHandler)).Handler())
+	defer srv.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedAddr := closed.Listener.Addr().String()
+	closed.Close()
+	for _, tt := range []struct {
+		name, addr, wantErr, wantOut string
+	}{
+		{"the service's address", srv.Listener.Addr().String(), "", ""},
+		{"nothing listening", closedAddr, "probing http://" + closedAddr + "/healthz", ""},
+		{"health endpoint off", "", "", "HTTP_ADDR is empty"},
+		{"not an address", "8080", `HTTP_ADDR="8080"`, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("HTTP_ADDR", tt.addr)
+			var out bytes.Buffer
+			err := probeSelf(&out)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("got error %v; want none", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("got error %v; want one containing %q", err, tt.wantErr)
+			}
+			if !strings.Contains(out.String(), tt.wantOut) {
+				t.Errorf("printed %q; want %q", out.String(), tt.wantOut)
+			}
+		})
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tweetpipe/tweetpipe/internal/ops"
 )
 
 func TestLoad(t *testing.T) {
@@ -88,5 +90,19 @@ func TestDefaultTopicsIncludeControl(t *testing.T) {
 	}
 	if got, want := cfg.KafkaTopics, []string{"tweets", "tweets.control"}; !slices.Equal(got, want) {
 		t.Errorf("KAFKA_TOPICS default: got %q; want %q", got, want)
+	}
+}
+
+// TestHTTPAddrDefaultIsTheProbes: -healthcheck, with HTTP_ADDR unset, asks
+// the address the service serves on by default.
+func TestHTTPAddrDefaultIsTheProbes(t *testing.T) {
+	clearEnv(t)
+	os.Unsetenv("HTTP_ADDR")
+	cfg, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTPAddr != ops.DefaultHTTPAddr {
+		t.Errorf("HTTP_ADDR default: got %q; the probe's is %q", cfg.HTTPAddr, ops.DefaultHTTPAddr)
 	}
 }
