@@ -171,6 +171,13 @@ func Open(cfg Config, log *slog.Logger) (*Archive, error) {
 	if err := syncDir(dir); err != nil {
 		return nil, fmt.Errorf("output directory %s: %w", dir, err)
 	}
+	if fs, err := networkFS(dir); err != nil {
+		log.Warn("could not tell the output directory's file system", "path", dir, "error", err)
+	} else if fs != "" {
+		log.Warn("the output directory is on a network file system: its locks may not keep two consumers on two hosts "+
+			"from writing one partition, and fsync may not make writes durable; run the consumers of one directory on one host, "+
+			"or use a local disk", "path", dir, "fs", fs)
+	}
 	return &Archive{cfg: cfg, log: log}, nil
 }
 
