@@ -5,12 +5,15 @@
 //
 //	<topic>/<YYYY-MM-DD>/<HH>/<topic>-p<partition>-<first offset>.jsonl   data, one value per line
 //	<topic>/<YYYY-MM-DD>/<HH>/<...>.jsonl.gz or .jsonl.zst                 rotated, compressed
-//	_deadletter/<topic>/<topic>-p<partition>.jsonl                        values that cannot be a line
+//	_deadletter/<topic>/<topic>-p<partition>-<first offset>.jsonl         values that cannot be a line
 //	_state/<topic>-<partition>.json                                       checkpoint
 //	_state/<topic>-<partition>.lock                                       partition lock
 //
-// Each partition has at most one active (plain, growing) data file; users can
-// tail -F it. Rotated files are complete and never change again.
+// Each partition has at most one active (plain, growing) data file and one
+// active dead-letter file; users can tail -F them. Rotated files are complete
+// and never change again; dead-letter files rotate like data files but are
+// not compressed. Files are created with Config.FileMode (0640), folders
+// with search added (0750).
 //
 // Exactly once: when Partition.Append returns nil, every record up to the
 // last offset it was given is in the archive once (a data line or a dead

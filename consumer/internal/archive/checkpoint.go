@@ -14,18 +14,20 @@ package archive
 // How:
 //
 //  1. Each partition has a checkpoint, _state/<topic>-<partition>.json: the
-//     next offset, the active data file and its size, the dead-letter file and
-//     its size. It is replaced atomically (temp file, fsync, rename, fsync of
+//     next offset, the active data file and its size, the active dead-letter
+//     file and its size. It is replaced atomically (temp file, fsync, rename, fsync of
 //     the directory) and only after the bytes it counts were fsynced, so it
 //     never counts a byte that is not durable.
 //  2. Bytes past a checkpointed size do not belong to the archive yet.
 //     Recovery truncates them. Their records' offsets were not committed, so
 //     Kafka hands them over again and they are written again.
 //  3. Only files the checkpoint names can hold such bytes. Before the first
-//     byte goes into a new data file, a checkpoint naming it with size 0 is
-//     written; the dead-letter file is always named. A data file that stopped
-//     being active is complete and is never written or truncated again, and a
-//     new data file is never created over one that holds bytes.
+//     byte goes into a new data or dead-letter file, a checkpoint naming it
+//     with size 0 is written. A file that stopped being active is complete
+//     and is never written or truncated again, and a new file is never
+//     created over one that holds bytes. A dead-letter file that was moved
+//     or removed (found missing, or no longer at its path while open) is
+//     left to whoever did that: the next dead letter starts a new file.
 //  4. Append skips records below the checkpoint's next offset, so offsets
 //     handed over again after a lost Kafka commit are not written twice.
 //  5. Rotation happens while the checkpoint still names the file. The file is
