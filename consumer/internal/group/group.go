@@ -178,24 +178,8 @@ func (r *Runner) ObserveBatch(fn func(time.Duration)) { r.cfg.ObserveBatch = fn 
 // leaves the group.
 func (r *Runner) Run(ctx context.Context) error {
 	r.baseline = r.partitionCounts(ctx)
-	waiting := false
 	for ctx.Err() == nil {
-		topics := r.subscribable(r.baseline)
-		if len(topics) == 0 {
-			if !waiting {
-				r.log.Info("none of the topics exists yet; waiting", "topics", r.cfg.Topics)
-				waiting = true
-			}
-			select {
-			case <-time.After(r.cfg.WatchInterval):
-			case <-ctx.Done():
-				return nil
-			}
-			r.baseline = r.partitionCounts(ctx)
-			continue
-		}
-		waiting = false
-		if err := r.runGroup(ctx, topics); err != nil {
+		if err := r.runGroup(ctx, r.subscribable(r.baseline)); err != nil {
 			return err
 		}
 	}
@@ -203,19 +187,21 @@ func (r *Runner) Run(ctx context.Context) error {
 }
 
 // subscribable returns the configured topics that exist, by counts; all of
-// them when counts is nil (the broker did not answer: joining will tell).
-// The group subscribes to these only: kafka-go's group leader assigns no
+// them when none does or counts is nil (the broker did not answer). The
+// group subscribes to these only: kafka-go's group leader assigns no
 // partition at all, of any topic, while one topic it is given does not
-// exist, so a control topic never created would stop the archive.
+// exist, so a control topic never created would stop the archive. While
+// none exists, the group is joined with all of them, no partition is
+// assigned, and the watcher sees the first one appear.
 func (r *Runner) subscribable(counts map[string]int) []string {
-	if counts == nil {
-		return r.cfg.Topics
-	}
 	var topics []string
 	for _, t := range r.cfg.Topics {
 		if counts[t] > 0 {
 			topics = append(topics, t)
 		}
+	}
+	if len(topics) == 0 {
+		return r.cfg.Topics
 	}
 	return topics
 }
