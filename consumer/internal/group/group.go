@@ -582,7 +582,7 @@ type loop struct {
 	next      int64     // offset of the next message to fetch (kafka.FirstOffset at first)
 	lastFetch time.Time // when a message last arrived (or the reader started)
 	lastEnd   time.Time // when the partition's end offset was last checked
-	hwm       int64     // highest high water mark a fetch reported
+	endBelow  int       // consecutive checks that found the end below next
 	wentBack  string    // set when the partition's offsets went back: what was seen
 
 	// The fetching goroutine (run) fills recs and hands full batches over
@@ -614,13 +614,7 @@ func (l *loop) run(ctx context.Context, rd *kafka.Reader) {
 		m, err := rd.FetchMessage(wc.until(ctx, wake))
 		now := time.Now()
 		switch {
-		case err == nil && m.HighWaterMark < l.hwm:
-			// Offsets never go back in a partition: this one is another
-			// partition of the same name.
-			l.wentBack = fmt.Sprintf("high water mark %d after %d", m.HighWaterMark, l.hwm)
-			return
 		case err == nil:
-			l.hwm = m.HighWaterMark
 			l.r.Stats.Consumed.Add(1)
 			l.counts.Consumed.Add(1)
 			if !l.b.Fits(len(m.Value)) {
@@ -752,26 +746,32 @@ func (l *loop) stalled(ctx context.Context) bool {
 	return true
 }
 
-// endWentBack reports whether the partition now ends below the next offset
-// to fetch. Offsets never go back in a partition, so it was deleted and
-// created again (or lost messages on the broker): a reader would wait
-// there until the new partition grew past that offset, then go on,
-// silently skipping its first messages. Checked while no message comes,
-// which is how such a reader looks until then.
+// endWentBack reports whether the partition ends below the next offset to
+// fetch, at two checks in a row (a broker that just became the leader may
+// answer from behind once). Offsets never go back in a partition, so it was
+// deleted and created again (or lost messages on the broker): a reader
+// would wait there until the new partition grew past that offset, then go
+// on, silently skipping its first messages. Checked while no message
+// comes, which is how such a reader looks until then.
 func (l *loop) endWentBack(ctx context.Context) bool {
 	l.lastEnd = time.Now()
-	if l.next < 0 && l.hwm <= 0 {
+	if l.next < 0 {
 		return false // nothing read yet: nothing to go back from
 	}
 	end, err := l.r.endOffset(ctx, l.topic, l.partition)
 	if err != nil {
 		return false // the broker did not answer: the next check asks again
 	}
-	if end < l.next || end < l.hwm {
-		l.wentBack = fmt.Sprintf("end offset %d, next offset %d, high water mark seen %d", end, l.next, l.hwm)
-		return true
+	if end >= l.next {
+		l.endBelow = 0
+		return false
 	}
-	return false
+	l.endBelow++
+	if l.endBelow < 2 {
+		return false
+	}
+	l.wentBack = fmt.Sprintf("its end offset is %d, the next offset to read %d", end, l.next)
+	return true
 }
 
 // isStatus reports whether the producer marked the message a status (the
