@@ -77,6 +77,7 @@ func (p *Partition) compressActive(a *activeFile) (string, error) {
 	c.Active, c.ActiveSize, c.ActiveHour, c.ActiveCreated = a.rel, a.size, a.hour, a.created
 	c.Rotated, c.RotatedSize = rel, size
 	if err := p.writeCheckpoint(c); err != nil {
+		_ = os.Remove(tmp) // its space may be what the checkpoint lacked
 		return "", err
 	}
 	placed, err := placeNew(tmp, final)

@@ -36,7 +36,12 @@ type Partition struct {
 	dlBuf   []byte // lines for dl, not yet written
 	dlFirst int64  // offset of the first dead letter in dlBuf
 	broken  bool   // an operation failed part way; recover before the next
-	closed  bool
+	// tickAfter is when Tick may try again after a failed rotation, and
+	// tickBackoff how long it waited last: a rotation compresses the whole
+	// file, so it is not retried at every Tick while, say, the disk is full.
+	tickAfter   time.Time
+	tickBackoff time.Duration
+	closed      bool
 }
 
 // activeFile is the plain data file a partition appends to.
@@ -192,19 +197,29 @@ func (p *Partition) rotateBefore(hour, now time.Time) bool {
 		now.Sub(a.created) >= p.cfg.RotateInterval
 }
 
+// maxTickBackoff bounds how long Tick waits after failed rotations.
+const maxTickBackoff = time.Minute
+
 // Tick rotates the active file once it is RotateInterval old, even when no
 // record has come since. Call it periodically (every few seconds) from the
-// goroutine that calls Append.
+// goroutine that calls Append. After a failed rotation it waits (1 s,
+// doubling up to a minute) before trying again.
 func (p *Partition) Tick() error {
+	now := p.cfg.Now()
+	if now.Before(p.tickAfter) {
+		return nil
+	}
 	if err := p.ready(); err != nil {
 		return err
 	}
-	now := p.cfg.Now()
 	if p.active != nil && now.Sub(p.active.created) >= p.cfg.RotateInterval {
 		if err := p.rotate(); err != nil {
 			p.broken = true
-			return err
+			p.tickBackoff = min(max(2*p.tickBackoff, time.Second), maxTickBackoff)
+			p.tickAfter = now.Add(p.tickBackoff)
+			return fmt.Errorf("%w (next try in %s)", err, p.tickBackoff)
 		}
+		p.tickBackoff = 0
 	}
 	if p.dlRel != "" && now.Sub(p.dlCreated) >= p.cfg.RotateInterval {
 		p.rotateDeadLetters()
