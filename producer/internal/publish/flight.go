@@ -194,16 +194,26 @@ func (p *Publisher) land(ctx context.Context, fl *flight) error {
 	case <-ctx.Done():
 		return errStopped
 	}
-	var retry []int
+	var retry, refused []int
 	for i := range fl.slots {
 		s := &fl.slots[i]
 		switch {
 		case s.fl == nil || s.err == nil:
 		case isTooLarge(s.err):
 			p.dropTooLarge(&fl.items[i], s.err)
+		case refusalReason(s.err) != "":
+			refused = append(refused, i)
 		default:
 			retry = append(retry, i)
 		}
+	}
+	if len(refused) > 0 {
+		again, err := p.settleRefused(ctx, fl.items, refused)
+		if err != nil {
+			return err
+		}
+		retry = append(retry, again...)
+		slices.Sort(retry)
 	}
 	if len(retry) > 0 {
 		p.Stats.Retries.Add(int64(len(retry)))

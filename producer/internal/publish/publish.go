@@ -16,6 +16,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/tweetpipe/tweetpipe/producer/internal/deadletter"
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 	"github.com/tweetpipe/tweetpipe/producer/internal/spool"
@@ -45,6 +46,14 @@ type Config struct {
 	// ObserveBatch, when not nil, is told how long each batch took from the
 	// first produce attempt until Kafka acknowledged all of it.
 	ObserveBatch func(time.Duration)
+	// MaxTimestampAhead: a record whose own time is further ahead of the
+	// time it is read is sent with the time it is read as its timestamp,
+	// and its own time in the post_time header (reject.go). 0: only once
+	// the broker refused its timestamp.
+	MaxTimestampAhead time.Duration
+	// DeadLetter takes the records Kafka refuses for good (reject.go);
+	// nil: they are logged, counted and dropped.
+	DeadLetter *deadletter.Writer
 }
 
 // Stats are the publisher's running totals; safe to read at any time.
@@ -60,10 +69,29 @@ type Stats struct {
 	Pending        atomic.Int64 // records accepted but not yet acknowledged
 	Retries        atomic.Int64 // messages written again after a failed attempt
 	Spooled        atomic.Int64 // records written to the spool
+	Retimed        atomic.Int64 // records sent with the time they were read as their timestamp
 	Connected      atomic.Bool  // the last produce call succeeded
 	ReceivedBytes  atomic.Int64 // value bytes the source emitted
 
-	sent sync.Map // sentKey -> *sentCount: acknowledged messages by topic and kind
+	sent         sync.Map // sentKey -> *sentCount: acknowledged messages by topic and kind
+	deadLettered sync.Map // reason -> *atomic.Int64: records Kafka refused for good
+}
+
+func (s *Stats) addDeadLettered(reason string) {
+	v, ok := s.deadLettered.Load(reason)
+	if !ok {
+		v, _ = s.deadLettered.LoadOrStore(reason, &atomic.Int64{})
+	}
+	v.(*atomic.Int64).Add(1)
+}
+
+// EachDeadLettered calls fn with the records written to the dead-letter
+// file for each reason so far.
+func (s *Stats) EachDeadLettered(fn func(reason string, records int64)) {
+	s.deadLettered.Range(func(k, v any) bool {
+		fn(k.(string), v.(*atomic.Int64).Load())
+		return true
+	})
 }
 
 type sentKey struct{ topic, kind string }
@@ -94,7 +122,8 @@ type item struct {
 	msg  kafka.Message
 	kind message.Kind
 	ack  func()
-	drop bool // counted and acknowledged in order, never written
+	drop bool      // counted and acknowledged in order, never written
+	read time.Time // when Emit took it; zero for records read back from the spool
 }
 
 // Publisher routes and writes records. Emit feeds it; Run writes.
@@ -103,6 +132,7 @@ type Publisher struct {
 	log    *slog.Logger
 	w      *kafka.Writer // async: the memory queue's batches (flight.go)
 	sw     *kafka.Writer // synchronous: writes again what failed, and the spool
+	one    *kafka.Writer // synchronous, one record a request: records a broker refused (reject.go)
 	queue  chan item
 	closed chan struct{}
 	Stats  *Stats
@@ -141,7 +171,7 @@ func New(cfg Config, stats *Stats, log *slog.Logger) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	writer := func() *kafka.Writer {
+	writer := func(batchSize int) *kafka.Writer {
 		return &kafka.Writer{
 			Addr: kafka.TCP(cfg.Brokers...),
 			// Every message names its topic (statuses or control).
@@ -152,7 +182,7 @@ func New(cfg Config, stats *Stats, log *slog.Logger) (*Publisher, error) {
 			// kafka-go's default linger is 1 s; a synchronous call waits for it
 			// whenever a partition's batch is not full.
 			BatchTimeout: cfg.BatchTimeout,
-			BatchSize:    cfg.BatchSize,
+			BatchSize:    batchSize,
 			BatchBytes:   cfg.BatchBytes,
 			Compression:  codec,
 			WriteTimeout: cfg.WriteTimeout,
@@ -172,8 +202,9 @@ func New(cfg Config, stats *Stats, log *slog.Logger) (*Publisher, error) {
 	p := &Publisher{
 		cfg:       cfg,
 		log:       log,
-		w:         writer(),
-		sw:        writer(),
+		w:         writer(cfg.BatchSize),
+		sw:        writer(cfg.BatchSize),
+		one:       writer(1),
 		flights:   make(chan *flight, maxFlights),
 		inflight:  make(chan struct{}, maxFlights),
 		Stats:     stats,
@@ -222,19 +253,19 @@ func (p *Publisher) Emit(ctx context.Context, r source.Record) error {
 	p.Stats.In.Add(1)
 	p.Stats.ReceivedBytes.Add(int64(len(r.Value)))
 	m, err := p.cfg.Classify(r.Value)
-	it := item{ack: r.Ack, kind: m.Kind}
+	it := item{ack: r.Ack, kind: m.Kind, read: time.Now()}
 	switch {
 	case err != nil:
 		p.Stats.Invalid.Add(1)
 		p.logInvalid(r.Value, err)
 		it.drop = true
 	case m.Kind.IsStatus():
-		it.msg = p.kafkaMessage(p.cfg.Topic, m)
+		it.msg = p.kafkaMessage(p.cfg.Topic, m, it.read)
 	case p.cfg.ControlTopic == "":
 		p.Stats.ControlDropped.Add(1)
 		it.drop = true
 	default:
-		it.msg = p.kafkaMessage(p.cfg.ControlTopic, m)
+		it.msg = p.kafkaMessage(p.cfg.ControlTopic, m, it.read)
 	}
 	if it.drop && it.ack == nil {
 		return nil
@@ -276,12 +307,15 @@ func (p *Publisher) Emit(ctx context.Context, r source.Record) error {
 	}
 }
 
-func (p *Publisher) kafkaMessage(topic string, m message.Message) kafka.Message {
+// kafkaMessage builds m's Kafka record. Its timestamp is m's own time, or
+// read when it has none or when it is further ahead of read than
+// MaxTimestampAhead (its own time then goes in the post_time header).
+func (p *Publisher) kafkaMessage(topic string, m message.Message, read time.Time) kafka.Message {
 	t := m.Time
 	if t.IsZero() {
-		t = time.Now()
+		t = read
 	}
-	return kafka.Message{
+	km := kafka.Message{
 		Topic: topic,
 		Key:   m.Key,
 		Value: m.Value,
@@ -291,6 +325,14 @@ func (p *Publisher) kafkaMessage(topic string, m message.Message) kafka.Message 
 			{Key: "kind", Value: []byte(m.Kind)},
 		},
 	}
+	if p.cfg.MaxTimestampAhead > 0 && t.Sub(read) > p.cfg.MaxTimestampAhead {
+		retime(&km, read)
+		if p.Stats.Retimed.Add(1) == 1 {
+			p.log.Warn("a record's own time is further ahead than KAFKA_MAX_TIMESTAMP_AHEAD: it is sent with the time it was read, its own time in the "+PostTimeHeader+" header (counted, logged once)",
+				"topic", topic, "key", string(m.Key), "post_time", t.UTC().Format(postTimeLayout), "read", read.UTC().Format(postTimeLayout))
+		}
+	}
+	return km
 }
 
 func (p *Publisher) logInvalid(raw []byte, err error) {
@@ -403,6 +445,7 @@ func (p *Publisher) closeWriters(ctx context.Context) {
 		p.w.Close()
 	}
 	p.sw.Close()
+	p.one.Close()
 }
 
 // fill adds records given back (the backlog) and then queued ones to
@@ -485,7 +528,7 @@ func (p *Publisher) send(ctx context.Context, batch []item, todo []int) error {
 		if ctx.Err() != nil {
 			return errStopped
 		}
-		var failed []int
+		var failed, refused []int
 		var werrs kafka.WriteErrors
 		var tooLarge kafka.MessageTooLargeError
 		if errors.As(err, &tooLarge) {
@@ -504,6 +547,8 @@ func (p *Publisher) send(ctx context.Context, batch []item, todo []int) error {
 				case e == nil:
 				case isTooLarge(e):
 					p.dropTooLarge(&batch[todo[j]], e)
+				case refusalReason(e) != "":
+					refused = append(refused, todo[j])
 				default:
 					failed = append(failed, todo[j])
 				}
@@ -512,6 +557,14 @@ func (p *Publisher) send(ctx context.Context, batch []item, todo []int) error {
 			p.dropTooLarge(&batch[todo[0]], err)
 		} else {
 			failed = todo
+		}
+		if len(refused) > 0 {
+			again, err := p.settleRefused(ctx, batch, refused)
+			if err != nil {
+				return err
+			}
+			failed = append(failed, again...)
+			slices.Sort(failed)
 		}
 		todo = failed
 		if len(todo) == 0 {

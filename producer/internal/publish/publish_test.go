@@ -85,15 +85,6 @@ func readAll(t *testing.T, brokers []string, topic string, partitions int) []kaf
 	return out
 }
 
-func header(m kafka.Message, key string) string {
-	for _, h := range m.Headers {
-		if h.Key == key {
-			return string(h.Value)
-		}
-	}
-	return ""
-}
-
 // TestRoutingAndContract: statuses and control messages reach their topics
 // with the key, value, time and headers of the message contract; a line
 // that is not a JSON object is counted, not sent; acks come in order.
@@ -324,9 +315,10 @@ func TestTooLargeDropped(t *testing.T) {
 }
 
 // TestFailedRequestsWrittenAgain: produce requests the broker refuses after
-// kafka-go's own attempts (a non-retriable error on a few requests, while
-// later batches are in flight) are written again; every message is in
-// Kafka once and every record is acknowledged once, in order.
+// kafka-go's own attempts (an error kafka-go does not retry, but that an
+// operator cures, such as a missing ACL, on a few requests, while later
+// batches are in flight) are written again; every message is in Kafka once
+// and every record is acknowledged once, in order.
 func TestFailedRequestsWrittenAgain(t *testing.T) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
@@ -350,7 +342,7 @@ func TestFailedRequestsWrittenAgain(t *testing.T) {
 			for _, rp := range rt.Partitions {
 				sp := kmsg.NewProduceResponseTopicPartition()
 				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.InvalidRecord.Code
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 				st.Partitions = append(st.Partitions, sp)
 			}
 			resp.Topics = append(resp.Topics, st)
