@@ -22,6 +22,7 @@ import (
 	"github.com/tweetpipe/tweetpipe/internal/kafkaconn"
 	"github.com/tweetpipe/tweetpipe/internal/ops"
 	"github.com/tweetpipe/tweetpipe/producer/internal/config"
+	"github.com/tweetpipe/tweetpipe/producer/internal/deadletter"
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/publish"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
@@ -136,6 +137,13 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *repla
 		defer sp.Close()
 	}
 
+	// Dead letters: records Kafka refuses for good.
+	dl, err := deadletter.Open(cfg.DeadLetterPath())
+	if err != nil {
+		return fmt.Errorf("DEADLETTER_DIR: %w", err)
+	}
+	defer dl.Close()
+
 	// Publisher.
 	observeBatch, err := registerMetrics(reg, src.Name(), &stats)
 	if err != nil {
@@ -157,6 +165,9 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *repla
 		ObserveBatch: observeBatch,
 		Spool:        sp,
 		SpoolDir:     cfg.SpoolDir,
+
+		MaxTimestampAhead: cfg.KafkaMaxTimestampAhead,
+		DeadLetter:        dl,
 	}, &stats, log)
 	if err != nil {
 		return err
@@ -295,5 +306,13 @@ func progress(ctx context.Context, every time.Duration, s *publish.Stats, log *s
 func logTotals(s *publish.Stats, log *slog.Logger) {
 	log.Info("producer totals", "read", s.In.Load(), "statuses", s.Statuses.Load(), "control", s.Control.Load(),
 		"control_dropped", s.ControlDropped.Load(), "invalid", s.Invalid.Load(), "too_large", s.TooLarge.Load(),
+		"dead_lettered", deadLettered(s), "retimed", s.Retimed.Load(),
 		"bytes", s.Bytes.Load(), "write_errors", s.WriteErrors.Load(), "unacknowledged", s.Pending.Load())
+}
+
+// deadLettered is how many records went to the dead-letter file, all reasons.
+func deadLettered(s *publish.Stats) int64 {
+	var n int64
+	s.EachDeadLettered(func(_ string, records int64) { n += records })
+	return n
 }

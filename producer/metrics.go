@@ -65,6 +65,11 @@ func registerMetrics(reg *prometheus.Registry, source string, s *publish.Stats) 
 		ops.CounterFunc(reg, "tweetpipe_producer_messages_dropped_total", "Messages dropped, by reason.", prometheus.Labels{"reason": "not_json_object"}, ops.Int64(&s.Invalid)),
 		ops.CounterFunc(reg, "tweetpipe_producer_messages_dropped_total", "Messages dropped, by reason.", prometheus.Labels{"reason": "no_control_topic"}, ops.Int64(&s.ControlDropped)),
 		ops.CounterFunc(reg, "tweetpipe_producer_messages_dropped_total", "Messages dropped, by reason.", prometheus.Labels{"reason": "too_large"}, ops.Int64(&s.TooLarge)),
+		ops.CounterVecFunc(reg, "tweetpipe_producer_messages_deadlettered_total", "Records Kafka refused for good, written to the dead-letter file, by reason.",
+			[]string{"reason"}, func(emit ops.Emit) {
+				s.EachDeadLettered(func(reason string, n int64) { emit(float64(n), reason) })
+			}),
+		ops.CounterFunc(reg, "tweetpipe_producer_messages_retimed_total", "Records sent with the time they were read as their timestamp, their own time (further ahead than the broker accepts) in the post_time header.", nil, ops.Int64(&s.Retimed)),
 		ops.GaugeFunc(reg, "tweetpipe_producer_pending_messages", "Messages accepted from the source and not yet acknowledged by Kafka.", nil, ops.Int64(&s.Pending)),
 		ops.CounterFunc(reg, "tweetpipe_producer_spooled_total", "Records written to the spool while Kafka was unreachable.", nil, ops.Int64(&s.Spooled)),
 		ops.CounterFunc(reg, "tweetpipe_producer_kafka_write_errors_total", "Produce calls that failed.", nil, ops.Int64(&s.WriteErrors)),

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -36,6 +37,8 @@ type Config struct {
 	KafkaStartupTimeout    time.Duration `envconfig:"KAFKA_STARTUP_TIMEOUT" default:"2m" desc:"how long to wait for the broker at start before giving up (0: forever)"`
 	SpoolDir               string        `envconfig:"SPOOL_DIR" desc:"while Kafka is unreachable and PENDING_MAX is reached, records are spooled here and sent in order when it returns (empty: off, the source waits)"`
 	SpoolMaxBytes          int64         `envconfig:"SPOOL_MAX_BYTES" default:"1073741824" desc:"most bytes the spool may hold; beyond, the source waits. It must hold what memory holds when spooling begins (PENDING_MAX records and those in flight), and stay below the free space of SPOOL_DIR's volume"`
+	KafkaMaxTimestampAhead time.Duration `envconfig:"KAFKA_MAX_TIMESTAMP_AHEAD" default:"55m" desc:"a post whose own time is further ahead than this of when it was read is sent with the time it was read as its Kafka timestamp and its own time in the post_time header (RFC 3339); keep below the topic's message.timestamp.after.max.ms (Kafka 4: 1h), minus clock skew (0: only after the broker refused its timestamp)"`
+	DeadLetterDir          string        `envconfig:"DEADLETTER_DIR" desc:"records Kafka refuses for good (invalid timestamp even at the time read, invalid or corrupt record) are appended here to deadletter.jsonl with the reason, and the records behind them go on (empty: STATE_DIR/deadletter)"`
 	PendingMax             int           `envconfig:"PENDING_MAX" default:"2000" desc:"messages queued in memory for Kafka before the source is paused; up to max(PENDING_MAX, 2 x KAFKA_BATCH_SIZE) more are in flight"`
 
 	Source   string `envconfig:"SOURCE" default:"synthetic" desc:"synthetic, replay, twitter, xv2 or jetstream"`
@@ -110,6 +113,18 @@ func Usage(w io.Writer) error {
 	return envconf.Usage(w, &Config{})
 }
 
+// DeadLetterPath is DEADLETTER_DIR, or STATE_DIR/deadletter when it is
+// empty; "" when both are.
+func (c Config) DeadLetterPath() string {
+	switch {
+	case c.DeadLetterDir != "":
+		return c.DeadLetterDir
+	case c.StateDir != "":
+		return filepath.Join(c.StateDir, "deadletter")
+	}
+	return ""
+}
+
 // Validate checks ranges and rules across fields; each error names the variable.
 func (c Config) Validate() error {
 	var errs []error
@@ -179,6 +194,12 @@ func (c Config) Validate() error {
 	}
 	if c.SpoolMaxBytes < 1<<20 {
 		bad("SPOOL_MAX_BYTES=%d: accepts 1048576 (1 MiB) or more", c.SpoolMaxBytes)
+	}
+	if c.KafkaMaxTimestampAhead < 0 {
+		bad("KAFKA_MAX_TIMESTAMP_AHEAD=%s: must be 0 (off) or positive", c.KafkaMaxTimestampAhead)
+	}
+	if c.DeadLetterPath() == "" {
+		bad("DEADLETTER_DIR and STATE_DIR are both empty: name a folder for records Kafka refuses for good")
 	}
 	if c.PendingMax < 1 {
 		bad("PENDING_MAX=%d: accepts 1 or more", c.PendingMax)
