@@ -18,7 +18,7 @@ type Config struct {
 	Rate  float64   // posts per second; 0 = as fast as possible
 	Count int64     // statuses to generate; 0 = endless
 	Seed  int64     // same seed, same posts
-	Start time.Time // time of the first post; zero = now
+	Start time.Time // time of the first post; zero = now. No post is timed after the moment it is made
 	// DeleteEvery makes one delete notice after every DeleteEvery statuses
 	// (0 = the default of 20; negative = never).
 	DeleteEvery int
@@ -43,6 +43,9 @@ func (s *Source) Name() string { return "synthetic" }
 // Run emits Count statuses (or forever), paced at Rate.
 func (s *Source) Run(ctx context.Context, emit source.Emit) error {
 	g := NewGenerator(s.cfg.Seed, s.cfg.Start)
+	if s.cfg.Rate > 0 {
+		g.step = time.Duration(float64(time.Second) / s.cfg.Rate)
+	}
 	start := time.Now()
 	var timer *time.Timer
 	for i := int64(0); s.cfg.Count == 0 || i < s.cfg.Count; i++ {
@@ -81,11 +84,17 @@ func ignoreCancel(ctx context.Context, err error) error {
 }
 
 // Generator makes one post at a time. Its output depends only on the seed,
-// the start time and how many posts it made before.
+// the start time and how many posts it made before, except that a post is
+// never timed after the moment it is made: posts are spaced step apart from
+// start, and a run faster than that (a high rate, or as fast as possible)
+// would otherwise time its posts ever further ahead, past what Kafka
+// accepts (Kafka 4 refuses timestamps more than an hour ahead).
 type Generator struct {
 	rng   *rand.Rand
 	seed  int64
 	start time.Time
+	step  time.Duration // between two posts' times; 20 ms unless the rate says
+	now   func() time.Time
 	n     int64
 	ids   []string // recent status ids, for delete notices
 }
@@ -99,6 +108,8 @@ func NewGenerator(seed int64, start time.Time) *Generator {
 		rng:   rand.New(rand.NewPCG(uint64(seed), 0x7765657470697065)),
 		seed:  seed,
 		start: start.UTC().Truncate(time.Millisecond),
+		step:  20 * time.Millisecond,
+		now:   time.Now,
 	}
 }
 
@@ -192,7 +203,7 @@ var names = [...]string{"Aarav Sharma", "Priya Patel", "Rohan Gupta", "Ananya Iy
 // Status returns the next status as one line of JSON (no line terminator).
 func (g *Generator) Status() []byte {
 	g.n++
-	t := g.start.Add(time.Duration(g.n) * 20 * time.Millisecond)
+	t := g.postTime()
 	id := g.statusID(t)
 	idStr := strconv.FormatInt(id, 10)
 	g.ids = append(g.ids, idStr)
@@ -256,12 +267,22 @@ func (g *Generator) Delete() []byte {
 	}
 	d.Delete.Status.UserID = 792_190_000
 	d.Delete.Status.UserIDStr = "792190000"
-	d.Delete.TimestampMs = strconv.FormatInt(g.start.Add(time.Duration(g.n)*20*time.Millisecond).UnixMilli(), 10)
+	d.Delete.TimestampMs = strconv.FormatInt(g.postTime().UnixMilli(), 10)
 	b, err := json.Marshal(d)
 	if err != nil {
 		panic(fmt.Sprintf("synthetic: encoding a delete: %v", err))
 	}
 	return b
+}
+
+// postTime is the time of post n: step after post n-1, or now when that is
+// later than now.
+func (g *Generator) postTime() time.Time {
+	t := g.start.Add(time.Duration(g.n) * g.step)
+	if now := g.now().UTC().Truncate(time.Millisecond); t.After(now) {
+		return now
+	}
+	return t
 }
 
 // statusID builds a snowflake-shaped id: the post's time in milliseconds since

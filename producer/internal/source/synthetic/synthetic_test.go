@@ -121,3 +121,40 @@ func BenchmarkStatus(b *testing.B) {
 		g.Status()
 	}
 }
+
+// TestNeverTimedAhead: however fast a run goes, no post is timed after the
+// moment it is emitted (posts used to be 20 ms apart whatever the rate, so
+// a fast run drifted ahead, past what Kafka accepts).
+func TestNeverTimedAhead(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		rate  float64
+		count int64
+	}{
+		{"as fast as possible", 0, 20000},
+		{"1000 a second", 1000, 300},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var worst time.Duration
+			n := 0
+			err := New(Config{Rate: tc.rate, Count: tc.count, Seed: 1}).Run(context.Background(), func(_ context.Context, r source.Record) error {
+				now := time.Now()
+				m, err := message.Classify(r.Value)
+				if err != nil {
+					return err
+				}
+				if m.Kind == message.KindStatus {
+					worst = max(worst, m.Time.Sub(now))
+					n++
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != int(tc.count) || worst > 0 {
+				t.Fatalf("%d statuses, the furthest %s ahead of when it was emitted; want %d, none ahead", n, worst, tc.count)
+			}
+		})
+	}
+}
