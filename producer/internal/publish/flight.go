@@ -41,6 +41,9 @@ type flight struct {
 	// kafka-go; one refused later as too large is still one of them).
 	copied  bool
 	ncopies int
+	// acked is set under p.mu once its records were acknowledged to their
+	// sources: when it landed, or when the spool took copies of them.
+	acked bool
 }
 
 // slot is one record's outcome, set once by kafka-go's completion callback
@@ -226,6 +229,12 @@ func (p *Publisher) land(ctx context.Context, fl *flight) error {
 	if p.cfg.ObserveBatch != nil && len(fl.items) > 0 {
 		p.cfg.ObserveBatch(time.Since(fl.started))
 	}
-	p.acknowledge(fl.items)
+	p.count(fl.items)
+	p.mu.Lock()
+	if !fl.acked { // else acknowledged when the spool took copies
+		fl.acked = true
+		ackSources(fl.items)
+	}
+	p.mu.Unlock()
 	return nil
 }

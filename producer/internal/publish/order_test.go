@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,8 +112,9 @@ func TestStopWhileSpoolingKeepsKeyOrder(t *testing.T) {
 }
 
 // TestSIGKILLWhileSpoolingKeepsKeyOrder: the same, but the producer is
-// killed while spooling; the source (nothing acknowledged) hands every
-// record over again at the next start, with Kafka back.
+// killed while spooling; the source, acknowledged up to what the spool
+// held, hands the records after that over again at the next start, with
+// Kafka back. Every version arrives, the first copies in order.
 func TestSIGKILLWhileSpoolingKeepsKeyOrder(t *testing.T) {
 	b := newStoppableBroker(t)
 	ensure(t, b.addr(), "tweets", "tweets.control")
@@ -140,19 +142,29 @@ func TestSIGKILLWhileSpoolingKeepsKeyOrder(t *testing.T) {
 	ctx1, cancel1 := context.WithCancel(context.Background())
 	defer cancel1()
 	go p1.Run(ctx1)
+	var position atomic.Int64 // records acknowledged, in order
 	for i := range 100 {
-		if err := p1.Emit(context.Background(), source.Record{Value: v42(i), Ack: func() { t.Errorf("record %d acknowledged", i) }}); err != nil {
+		if err := p1.Emit(context.Background(), source.Record{Value: v42(i), Ack: func() {
+			if !position.CompareAndSwap(int64(i), int64(i)+1) {
+				t.Errorf("record %d acknowledged after %d records", i, position.Load())
+			}
+		}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// SIGKILL: the spool directory as it is now.
+	// SIGKILL: the source's position, then the spool directory as it is
+	// now (it holds at least what was acknowledged).
+	resume := int(position.Load())
 	dir2 := t.TempDir()
 	if err := os.CopyFS(dir2, os.DirFS(dir1)); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("run 1 killed with %d records in the spool", sp1.Len())
+	t.Logf("run 1 killed with %d records in the spool, %d acknowledged", sp1.Len(), resume)
+	if resume == 0 {
+		t.Fatal("nothing acknowledged while spooling; want what the spool holds")
+	}
 
-	// Run 2: Kafka is back; the source replays from its last ack (none).
+	// Run 2: Kafka is back; the source replays from its last ack.
 	sp2, err := spool.Open(dir2, spool.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +178,7 @@ func TestSIGKILLWhileSpoolingKeepsKeyOrder(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- p2.Run(context.Background()) }()
-	for i := range 100 {
+	for i := resume; i < 100; i++ {
 		if err := p2.Emit(context.Background(), source.Record{Value: v42(i)}); err != nil {
 			t.Fatal(err)
 		}
@@ -181,6 +193,9 @@ func TestSIGKILLWhileSpoolingKeepsKeyOrder(t *testing.T) {
 	}
 	t.Logf("key 42 in Kafka (%d messages), first copies: %v", len(order), firstSeenOrder(order))
 	checkAscending(t, "Kafka after a SIGKILL, first copies", firstSeenOrder(order))
+	if got := len(firstSeenOrder(order)); got != 100 {
+		t.Fatalf("%d versions of key 42 in Kafka; want all 100", got)
+	}
 }
 
 // TestFullSpoolWaiterKeepsKeyOrder: a record waits for room in a full spool

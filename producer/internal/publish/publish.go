@@ -1,7 +1,8 @@
 // Package publish owns the Kafka writer: it classifies each record, routes it
 // to the tweets or the control topic, writes it with acks from all in-sync
 // replicas, retries what the broker did not take, and acknowledges records to
-// their source only once Kafka holds them.
+// their source only once Kafka (or, while Kafka is away, the spool) holds
+// them.
 package publish
 
 import (
@@ -148,12 +149,10 @@ type Publisher struct {
 	loopDone  chan struct{}      // closed when Run's loop has returned
 	backlog   []item             // records taken from the queue and given back; Run's loop only
 
-	mu         sync.Mutex // guards the fields below and spool appends
-	spooling   bool       // new records go to the spool until it is drained
-	spoolAcks  []spoolAck // acknowledgements owed, in order, while spooling
-	oldSpooled int64      // records an earlier run left in the spool
-	unlanded   []*flight  // flights handed to kafka-go and not yet acknowledged, oldest first
-	landed     int64      // records at the spool's head copied from flights Kafka has since acknowledged
+	mu       sync.Mutex // guards the fields below, spool appends and acknowledgements to sources
+	spooling bool       // new records go to the spool until it is drained
+	unlanded []*flight  // flights handed to kafka-go and not yet acknowledged, oldest first
+	landed   int64      // records at the spool's head copied from flights Kafka has since acknowledged
 
 	tooSmallLogged bool // the spool could not take what memory held (logged once)
 }
@@ -219,10 +218,10 @@ func New(cfg Config, stats *Stats, log *slog.Logger) (*Publisher, error) {
 	if p.spool != nil && !p.spool.Empty() {
 		// An earlier run's records: they go first, and what comes now
 		// queues behind them.
-		p.oldSpooled = p.spool.Len()
+		n := p.spool.Len()
 		p.spooling = true
-		stats.Pending.Add(p.oldSpooled)
-		log.Info("the spool holds records from an earlier run; sending them first", "count", p.oldSpooled, "spool_dir", cfg.SpoolDir)
+		stats.Pending.Add(n)
+		log.Info("the spool holds records from an earlier run; sending them first", "count", n, "spool_dir", cfg.SpoolDir)
 	}
 	return p, nil
 }
@@ -586,6 +585,26 @@ func (p *Publisher) send(ctx context.Context, batch []item, todo []int) error {
 // acknowledge counts batch's records as sent (those not dropped) and
 // acknowledges each to its source, in order.
 func (p *Publisher) acknowledge(batch []item) {
+	p.count(batch)
+	p.mu.Lock()
+	ackSources(batch)
+	p.mu.Unlock()
+}
+
+// ackSources acknowledges each record of batch to its source, in order
+// (p.mu held: acknowledgements go out in order, from the acker, the spool
+// and the stop).
+func ackSources(batch []item) {
+	for _, it := range batch {
+		if it.ack != nil {
+			it.ack()
+		}
+	}
+}
+
+// count counts batch's records as sent (those not dropped) and no longer
+// pending.
+func (p *Publisher) count(batch []item) {
 	for _, it := range batch {
 		if !it.drop {
 			if it.msg.Topic == p.cfg.Topic {
@@ -595,9 +614,6 @@ func (p *Publisher) acknowledge(batch []item) {
 			}
 			p.Stats.Bytes.Add(int64(len(it.msg.Value)))
 			p.Stats.addSent(it.msg.Topic, it.kind, len(it.msg.Value))
-		}
-		if it.ack != nil {
-			it.ack()
 		}
 		p.Stats.Pending.Add(-1)
 	}

@@ -14,9 +14,17 @@ package publish
 // Records still in memory when a stop gives up waiting for Kafka and not
 // spooled yet are spooled too, so a stop loses nothing.
 //
-// Sources are acknowledged once Kafka holds a record, spooled or not; a
-// crash between Kafka's acknowledgement and the spool's Remove sends those
-// records again, and the consumer's dedup window drops the copies.
+// Sources are acknowledged once a record is durable: once Kafka holds it,
+// or once the spool does (its Append fsynced), whichever comes first, and
+// always in the order they were emitted. When spooling begins, the copies
+// of the flights and the queued records reach the disk in one append, and
+// all are acknowledged then, flights first; each later record is
+// acknowledged as its append returns, and a dropped one (not JSON, no
+// control topic) at once, as everything before it is acknowledged already.
+// So a restart resumes the source after what the spool holds, instead of
+// reading it again, and no acknowledgement waits in memory while spooling.
+// A crash between Kafka's acknowledgement and the spool's Remove sends
+// those records again, and the consumer's dedup window drops the copies.
 
 import (
 	"context"
@@ -29,14 +37,6 @@ import (
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/spool"
 )
-
-// spoolAck is the acknowledgement owed for one record handed over while
-// spooling: spooled ones are acknowledged when Kafka holds them, dropped
-// ones (not JSON, no control topic) once everything before them is.
-type spoolAck struct {
-	ack     func()
-	spooled bool
-}
 
 // spoolIfSpooling appends it to the spool while the spool holds records.
 func (p *Publisher) spoolIfSpooling(ctx context.Context, it item) (bool, error) {
@@ -120,9 +120,6 @@ func (p *Publisher) beginSpooling(held []item) error {
 		return fmt.Errorf("spooling to %s: %w", p.cfg.SpoolDir, err)
 	}
 	p.backlog = nil
-	for _, it := range moved {
-		p.spoolAcks = append(p.spoolAcks, spoolAck{ack: it.ack, spooled: !it.drop})
-	}
 	p.Stats.Spooled.Add(int64(len(recs)))
 	if !p.spooling {
 		n := 0
@@ -130,10 +127,23 @@ func (p *Publisher) beginSpooling(held []item) error {
 			fl.copied, fl.ncopies = true, copies[i]
 			n += copies[i]
 		}
+		// The spool holds them all now: acknowledge them, in order.
+		for _, fl := range p.unlanded {
+			if !fl.acked {
+				fl.acked = true
+				ackSources(fl.items)
+			}
+		}
 		p.landed = 0
 		p.spooling = true
 		p.log.Warn("Kafka is unreachable and the memory queue is full: spooling to disk", "spool_dir", p.cfg.SpoolDir,
 			"pending", p.Stats.Pending.Load(), "in_flight_copied", n, "queued_moved", len(moved))
+	}
+	ackSources(moved)
+	for _, it := range moved {
+		if it.drop {
+			p.Stats.Pending.Add(-1) // never sent: not pending any more
+		}
 	}
 	select {
 	case p.spoolKick <- struct{}{}:
@@ -167,7 +177,9 @@ func (p *Publisher) removeLandedCopies() error {
 // behind them. A write error stops the producer.
 func (p *Publisher) spoolAppend(ctx context.Context, it item) error {
 	if it.drop {
-		p.spoolAcks = append(p.spoolAcks, spoolAck{ack: it.ack})
+		if it.ack != nil {
+			it.ack() // everything before it is acknowledged: see the header
+		}
 		return nil
 	}
 	rec := toSpool(it.msg)
@@ -191,7 +203,9 @@ func (p *Publisher) spoolAppend(ctx context.Context, it item) error {
 			return errDrained
 		}
 	}
-	p.spoolAcks = append(p.spoolAcks, spoolAck{ack: it.ack, spooled: true})
+	if it.ack != nil {
+		it.ack() // durable now, and everything before it is acknowledged
+	}
 	p.Stats.Pending.Add(1)
 	p.Stats.Spooled.Add(1)
 	select {
@@ -207,8 +221,9 @@ func (p *Publisher) spoolPending() bool {
 }
 
 // drainSpool sends one batch from the head of the spool, then removes it
-// and acknowledges its records to the source. Run calls it once every
-// flight has landed, so the copies of the flights go first, unsent.
+// (its records were acknowledged to the source when spooled). Run calls it
+// once every flight has landed, so the copies of the flights go first,
+// unsent.
 func (p *Publisher) drainSpool(ctx context.Context) error {
 	if err := p.removeLandedCopies(); err != nil {
 		return err
@@ -231,43 +246,14 @@ func (p *Publisher) drainSpool(ctx context.Context) error {
 		if err := p.spool.Remove(len(recs)); err != nil {
 			return fmt.Errorf("removing sent records from the spool in %s: %w", p.cfg.SpoolDir, err)
 		}
-		p.mu.Lock()
-		p.ackSpooled(len(recs))
-		p.mu.Unlock()
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.spool.Empty() && p.spooling {
 		p.spooling = false
-		for _, a := range p.spoolAcks { // drops handed over after the last record
-			if a.ack != nil {
-				a.ack()
-			}
-		}
-		p.spoolAcks = p.spoolAcks[:0]
 		p.log.Info("spool drained: back to the memory queue", "spooled_total", p.Stats.Spooled.Load())
 	}
 	return nil
-}
-
-// ackSpooled acknowledges the n oldest spooled records (p.mu held). Records
-// spooled by an earlier run have no acknowledgement owed.
-func (p *Publisher) ackSpooled(n int) {
-	if p.oldSpooled > 0 {
-		k := min(int64(n), p.oldSpooled)
-		p.oldSpooled -= k
-		n -= int(k)
-	}
-	i := 0
-	for ; i < len(p.spoolAcks) && (n > 0 || !p.spoolAcks[i].spooled); i++ {
-		if p.spoolAcks[i].spooled {
-			n--
-		}
-		if a := p.spoolAcks[i].ack; a != nil {
-			a()
-		}
-	}
-	p.spoolAcks = p.spoolAcks[i:]
 }
 
 // spoolAtStop spools what a stop found waiting in memory and not in the
@@ -278,12 +264,18 @@ func (p *Publisher) spoolAtStop(held []item) error {
 	if err := p.removeLandedCopies(); err != nil {
 		return err
 	}
-	recs := appendSpoolRecords(nil, p.takeQueued(held))
+	items := p.takeQueued(held)
+	recs := appendSpoolRecords(nil, items)
+	if len(recs) > 0 {
+		if err := p.spool.Append(recs...); err != nil {
+			return fmt.Errorf("stopped with %d messages not acknowledged by Kafka, and spooling them to %s failed: %w", len(recs), p.cfg.SpoolDir, err)
+		}
+	}
+	p.mu.Lock()
+	ackSources(items) // durable now; the acker has returned
+	p.mu.Unlock()
 	if len(recs) == 0 {
 		return nil
-	}
-	if err := p.spool.Append(recs...); err != nil {
-		return fmt.Errorf("stopped with %d messages not acknowledged by Kafka, and spooling them to %s failed: %w", len(recs), p.cfg.SpoolDir, err)
 	}
 	p.Stats.Spooled.Add(int64(len(recs)))
 	p.log.Warn("stopped before Kafka acknowledged everything: spooled the rest; it is sent at the next start",

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -199,5 +201,120 @@ func TestStopSpoolsWhatKafkaDidNotTake(t *testing.T) {
 	}
 	if len(keys) != 101 {
 		t.Fatalf("got %d distinct statuses; want the 100 spooled and 1 new", len(keys))
+	}
+}
+
+// TestDropsWhileSpoolingAcknowledged: while Kafka is down and records go
+// to the spool, lines that are dropped (not JSON) are acknowledged at once:
+// a long outage with many of them holds no acknowledgement in memory.
+func TestDropsWhileSpoolingAcknowledged(t *testing.T) {
+	b := newStoppableBroker(t)
+	p, sp := newSpoolingPublisher(t, b, spool.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	var acked atomic.Int64
+	ack := func() { acked.Add(1) }
+	for i := 0; sp.Empty(); i++ {
+		if i == 1000 {
+			t.Fatal("nothing was spooled after 1000 statuses with Kafka down")
+		}
+		if err := p.Emit(context.Background(), source.Record{Value: status(i), Ack: ack}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const drops = 20000
+	base := acked.Load()
+	for range drops {
+		if err := p.Emit(context.Background(), source.Record{Value: []byte("not json"), Ack: ack}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := acked.Load() - base; got != drops {
+		t.Fatalf("%d of the %d lines dropped while spooling were acknowledged; want all: the others are held in memory until Kafka returns", got, drops)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSpooledRecordsCountAsTaken: a record fsynced into the spool counts as
+// taken for the source's position. Kafka is down, records are spooled and
+// a stop spools the rest; every record is acknowledged, in order. The next
+// run, with Kafka back, drains the spool while the source resumes after
+// the last acknowledgement: each status is in Kafka once.
+func TestSpooledRecordsCountAsTaken(t *testing.T) {
+	b := newStoppableBroker(t)
+	p, sp := newSpoolingPublisher(t, b, spool.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	const n = 300
+	var mu sync.Mutex
+	var acked []int
+	position := func() []int {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(acked)
+	}
+	for i := range n {
+		if err := p.Emit(context.Background(), source.Record{Value: status(i), Ack: func() {
+			mu.Lock()
+			acked = append(acked, i)
+			mu.Unlock()
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(position()); got == 0 || int64(got) > sp.Len() {
+		t.Fatalf("while Kafka is down, %d records acknowledged, %d in the spool; want those the spool holds acknowledged", got, sp.Len())
+	}
+	p.Close()
+	time.Sleep(300 * time.Millisecond)
+	cancel() // SHUTDOWN_TIMEOUT passes, Kafka still down
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	checkAcksInOrder(t, position(), n)
+	if sp.Len() != n {
+		t.Fatalf("the spool holds %d records; want %d", sp.Len(), n)
+	}
+
+	// The process exits: kafka-go's writer, still trying the flights in
+	// the background, ends with it (Close waits for its last attempts).
+	p.w.Close()
+
+	// Next start, Kafka back: the source resumes after its position.
+	b.start()
+	cfg := testConfig(b.addr())
+	cfg.Spool, cfg.SpoolDir = sp, "test-spool"
+	p2, err := New(cfg, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done2 := make(chan error, 1)
+	go func() { done2 <- p2.Run(context.Background()) }()
+	for i := len(position()); i < n+10; i++ {
+		if err := p2.Emit(context.Background(), source.Record{Value: status(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p2.Close()
+	if err := <-done2; err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, m := range readAll(t, b.addr(), "tweets", 3) {
+		count[string(m.Key)]++
+	}
+	for k, c := range count {
+		if c != 1 {
+			t.Fatalf("status %s is in Kafka %d times; want once (the source read again what the spool held)", k, c)
+		}
+	}
+	if len(count) != n+10 {
+		t.Fatalf("got %d distinct statuses in Kafka; want %d", len(count), n+10)
 	}
 }

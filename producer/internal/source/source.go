@@ -3,8 +3,9 @@
 // A source reads posts from somewhere (a stream, files, a generator) and hands
 // each one, as the raw bytes it received, to the pipeline. Sources that can
 // resume (a replay position, a stream cursor) attach an Ack to each record;
-// the pipeline calls it only once Kafka has acknowledged the record, so a
-// restart resumes from what Kafka holds, never from what was merely read.
+// the pipeline calls it only once the record is durable (Kafka acknowledged
+// it, or the producer's spool fsynced it while Kafka was away), so a
+// restart resumes from what is kept, never from what was merely read.
 package source
 
 import "context"
@@ -13,7 +14,8 @@ import "context"
 type Record struct {
 	// Value is the message exactly as received (no trailing line terminator).
 	Value []byte
-	// Ack, when not nil, is called once Kafka has acknowledged this record.
+	// Ack, when not nil, is called once Kafka has acknowledged this record,
+	// or the spool (SPOOL_DIR) holds it on disk, whichever comes first.
 	// Records are acknowledged in the order they were emitted.
 	Ack func()
 }
