@@ -137,6 +137,9 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *repla
 		defer sp.Close()
 	}
 
+	// How far from the broker's clock the topics accept record timestamps.
+	maxAhead, maxBehind := timestampLimits(ctx, client, topics, cfg.KafkaMaxTimestampAhead, log)
+
 	// Dead letters: records Kafka refuses for good.
 	dl, err := deadletter.Open(cfg.DeadLetterPath())
 	if err != nil {
@@ -166,8 +169,9 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *repla
 		Spool:        sp,
 		SpoolDir:     cfg.SpoolDir,
 
-		MaxTimestampAhead: cfg.KafkaMaxTimestampAhead,
-		DeadLetter:        dl,
+		MaxTimestampAhead:  maxAhead,
+		MaxTimestampBehind: maxBehind,
+		DeadLetter:         dl,
 	}, &stats, log)
 	if err != nil {
 		return err
@@ -207,6 +211,23 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *repla
 	err = g.Wait()
 	logTotals(&stats, log)
 	return err
+}
+
+// timestampLimits reads the topics' timestamp limits and returns how far
+// ahead and behind the time it is read a post's own time may be before it
+// is sent with the time it was read: KAFKA_MAX_TIMESTAMP_AHEAD alone when
+// the broker does not say.
+func timestampLimits(ctx context.Context, client *kafka.Client, topics []string, maxAhead time.Duration, log *slog.Logger) (ahead, behind time.Duration) {
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	limits, err := publish.ReadTimestampLimits(rctx, client, topics)
+	if err != nil {
+		log.Warn("could not read the topics' timestamp limits; KAFKA_MAX_TIMESTAMP_AHEAD alone applies", "error", err)
+	}
+	ahead, behind = limits.Within(maxAhead)
+	log.Info("record timestamps", "topic_max_ahead", limits.Ahead, "topic_max_behind", limits.Behind,
+		"retimed_beyond_ahead", ahead, "retimed_beyond_behind", behind)
+	return ahead, behind
 }
 
 // readiness is /readyz: Kafka answers and, for a stream source, the stream

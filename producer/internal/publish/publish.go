@@ -47,11 +47,13 @@ type Config struct {
 	// ObserveBatch, when not nil, is told how long each batch took from the
 	// first produce attempt until Kafka acknowledged all of it.
 	ObserveBatch func(time.Duration)
-	// MaxTimestampAhead: a record whose own time is further ahead of the
-	// time it is read is sent with the time it is read as its timestamp,
-	// and its own time in the post_time header (reject.go). 0: only once
-	// the broker refused its timestamp.
-	MaxTimestampAhead time.Duration
+	// MaxTimestampAhead and MaxTimestampBehind: a record whose own time is
+	// further ahead of (behind) the time it is read is sent with the time
+	// it is read as its timestamp, and its own time in the post_time
+	// header (reject.go). 0: only once the broker refused its timestamp.
+	// TimestampLimits.Within gives them.
+	MaxTimestampAhead  time.Duration
+	MaxTimestampBehind time.Duration
 	// DeadLetter takes the records Kafka refuses for good (reject.go);
 	// nil: they are logged, counted and dropped.
 	DeadLetter *deadletter.Writer
@@ -308,7 +310,8 @@ func (p *Publisher) Emit(ctx context.Context, r source.Record) error {
 
 // kafkaMessage builds m's Kafka record. Its timestamp is m's own time, or
 // read when it has none or when it is further ahead of read than
-// MaxTimestampAhead (its own time then goes in the post_time header).
+// MaxTimestampAhead, or behind it than MaxTimestampBehind (its own time
+// then goes in the post_time header).
 func (p *Publisher) kafkaMessage(topic string, m message.Message, read time.Time) kafka.Message {
 	t := m.Time
 	if t.IsZero() {
@@ -324,11 +327,13 @@ func (p *Publisher) kafkaMessage(topic string, m message.Message, read time.Time
 			{Key: "kind", Value: []byte(m.Kind)},
 		},
 	}
-	if p.cfg.MaxTimestampAhead > 0 && t.Sub(read) > p.cfg.MaxTimestampAhead {
+	ahead, behind := p.cfg.MaxTimestampAhead > 0 && t.Sub(read) > p.cfg.MaxTimestampAhead, p.cfg.MaxTimestampBehind > 0 && read.Sub(t) > p.cfg.MaxTimestampBehind
+	if ahead || behind {
 		retime(&km, read)
 		if p.Stats.Retimed.Add(1) == 1 {
-			p.log.Warn("a record's own time is further ahead than KAFKA_MAX_TIMESTAMP_AHEAD: it is sent with the time it was read, its own time in the "+PostTimeHeader+" header (counted, logged once)",
-				"topic", topic, "key", string(m.Key), "post_time", t.UTC().Format(postTimeLayout), "read", read.UTC().Format(postTimeLayout))
+			p.log.Warn("a record's own time is further from the time it was read than the topic accepts: it is sent with the time it was read, its own time in the "+PostTimeHeader+" header (counted, logged once)",
+				"topic", topic, "key", string(m.Key), "post_time", t.UTC().Format(postTimeLayout), "read", read.UTC().Format(postTimeLayout),
+				"max_ahead", p.cfg.MaxTimestampAhead, "max_behind", p.cfg.MaxTimestampBehind)
 		}
 	}
 	return km
