@@ -8,11 +8,13 @@ package publish
 // goroutine takes the flights in order, waits until kafka-go completed every
 // message of the oldest, writes again (synchronously, with backoff, until
 // Kafka takes them) the ones whose produce request failed after kafka-go's
-// own attempts, and only then acknowledges the flight's records to the
-// source, in order. A synchronous call per batch, as before, left the
-// connection idle while each batch's last partial request waited for its
-// linger and every acknowledgement came back; against Apache Kafka that
-// halved the producer's throughput.
+// own attempts (a record the broker refused for good is settled on its own,
+// reject.go), and only then acknowledges the flight's records to the
+// source, in order (unless the spool took copies of them first, spool.go).
+// A synchronous call per batch, as before, left the connection idle while
+// each batch's last partial request waited for its linger and every
+// acknowledgement came back; against Apache Kafka that halved the
+// producer's throughput.
 //
 // Order within a partition holds unless a produce request fails after
 // kafka-go's attempts: its records are written again after the ones behind
