@@ -141,9 +141,11 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *repla
 	maxAhead, maxBehind := timestampLimits(ctx, client, topics, cfg.KafkaMaxTimestampAhead, log)
 
 	// Dead letters: records Kafka refuses for good.
-	dl, err := deadletter.Open(cfg.DeadLetterPath())
-	if err != nil {
-		return fmt.Errorf("DEADLETTER_DIR: %w", err)
+	// A folder that cannot be written is no reason not to start (most runs
+	// refuse nothing): a refused record waits, and is retried, until it can.
+	dl := deadletter.New(cfg.DeadLetterPath())
+	if err := dl.Check(); err != nil {
+		log.Warn("DEADLETTER_DIR: records Kafka refuses for good cannot be kept there; such a record would wait, with the ones behind it, until they can", "error", err)
 	}
 	defer dl.Close()
 

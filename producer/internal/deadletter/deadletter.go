@@ -53,26 +53,32 @@ type line struct {
 	ValueBase64 *string           `json:"value_base64,omitempty"`
 }
 
-// Writer appends records to the file in one directory. The file is opened
-// at the first record: a run that refuses nothing leaves no file.
+// Writer appends records to the file in one directory. The file (and the
+// directory, unless Check made it) is made at the first record: a run that
+// refuses nothing leaves no file.
 type Writer struct {
 	dir string
 	mu  sync.Mutex
 	f   *os.File
 }
 
-// Open makes dir if needed and checks that a file can be created in it.
-func Open(dir string) (*Writer, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating the dead-letter directory: %w", err)
+// New returns a writer to dir; it touches nothing yet.
+func New(dir string) *Writer {
+	return &Writer{dir: dir}
+}
+
+// Check makes the directory if needed and checks that a file can be
+// created in it, so that a start can say early what a write would meet.
+func (w *Writer) Check() error {
+	if err := os.MkdirAll(w.dir, 0o755); err != nil {
+		return fmt.Errorf("creating the dead-letter directory: %w", err)
 	}
-	probe, err := os.CreateTemp(dir, ".deadletter-probe-*")
+	probe, err := os.CreateTemp(w.dir, ".deadletter-probe-*")
 	if err != nil {
-		return nil, fmt.Errorf("the dead-letter directory %s is not writable: %w", dir, err)
+		return fmt.Errorf("the dead-letter directory %s is not writable: %w", w.dir, err)
 	}
 	probe.Close()
-	os.Remove(probe.Name())
-	return &Writer{dir: dir}, nil
+	return os.Remove(probe.Name())
 }
 
 // Path is the file the records go to.
@@ -102,6 +108,9 @@ func (w *Writer) Write(r Record) error {
 }
 
 func (w *Writer) open() error {
+	if err := os.MkdirAll(w.dir, 0o755); err != nil {
+		return fmt.Errorf("creating the dead-letter directory: %w", err)
+	}
 	f, err := os.OpenFile(w.Path(), os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("opening the dead-letter file: %w", err)

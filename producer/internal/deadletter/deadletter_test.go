@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"encoding/json"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -12,9 +14,8 @@ import (
 // (a JSON string when UTF-8, base64 otherwise), with its reason; a line a
 // crash left half written does not swallow the next one.
 func TestWrite(t *testing.T) {
-	dir := t.TempDir()
-	w, err := Open(dir)
-	if err != nil {
+	w := New(filepath.Join(t.TempDir(), "deadletter"))
+	if err := os.MkdirAll(filepath.Dir(w.Path()), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(w.Path(), []byte(`{"topic":"half`), 0o644); err != nil {
@@ -68,5 +69,25 @@ func TestWrite(t *testing.T) {
 		if gotValue != tc.value || gotBase64 != tc.base64 || l.Reason != tc.reason || l.Key != tc.key || !l.Time.Equal(at) {
 			t.Errorf("line %d = %s; want value %q, value_base64 %q, reason %s, key %q, time %s", i+1, lines[i+1], tc.value, tc.base64, tc.reason, tc.key, at)
 		}
+	}
+}
+
+// TestWriteMakesDirectory: nothing is made before the first record, and
+// the first record makes the directory (it may not exist at start).
+func TestWriteMakesDirectory(t *testing.T) {
+	w := New(filepath.Join(t.TempDir(), "state", "deadletter"))
+	defer w.Close()
+	if _, err := os.Stat(filepath.Dir(w.Path())); !os.IsNotExist(err) {
+		t.Fatalf("stat of the directory before any record: %v; want it not to exist", err)
+	}
+	if err := w.Write(Record{Topic: "tweets", Reason: "invalid_record", Value: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(w.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")); n != 1 {
+		t.Fatalf("the file holds %d lines; want 1", n)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -195,10 +196,7 @@ func TestRefusedRecordDeadLettered(t *testing.T) {
 	brokers, refused := refusingBroker(t)
 	ensure(t, brokers, "tweets", "tweets.control")
 	dir := t.TempDir()
-	dl, err := deadletter.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dl := deadletter.New(filepath.Join(dir, "deadletter"))
 	defer dl.Close()
 	cfg := testConfig(brokers)
 	cfg.Compression = "none" // the broker looks for "poison" in the batch's bytes
