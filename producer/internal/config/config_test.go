@@ -40,6 +40,10 @@ func TestLoad(t *testing.T) {
 		{"negative rate", map[string]string{"SYNTHETIC_RATE": "-5"}, "SYNTHETIC_RATE=-5"},
 		{"bad log format", map[string]string{"LOG_FORMAT": "xml"}, `LOG_FORMAT="xml"`},
 		{"twitter without credentials", map[string]string{"SOURCE": "twitter"}, "TWITTER_ACCESS_SECRET is required for SOURCE=twitter"},
+		{"timestamps never retimed before sending", map[string]string{"KAFKA_MAX_TIMESTAMP_AHEAD": "0"}, ""},
+		{"negative timestamp limit", map[string]string{"KAFKA_MAX_TIMESTAMP_AHEAD": "-1m"}, "KAFKA_MAX_TIMESTAMP_AHEAD=-1m0s: must be 0 (off) or positive"},
+		{"dead letters beside no state", map[string]string{"STATE_DIR": "", "DEADLETTER_DIR": "/var/deadletter"}, ""},
+		{"no folder for dead letters", map[string]string{"STATE_DIR": ""}, "DEADLETTER_DIR and STATE_DIR are both empty"},
 		{"twitter with credentials", map[string]string{"SOURCE": "twitter", "TWITTER_CONSUMER_KEY": "a", "TWITTER_CONSUMER_SECRET": "b", "TWITTER_ACCESS_TOKEN": "c", "TWITTER_ACCESS_SECRET": "d"}, ""},
 	}
 	for _, tt := range tests {
@@ -162,6 +166,21 @@ func TestURLCredentialsNeverPrint(t *testing.T) {
 	for _, want := range []string{"api.example.com/2/tweets/sample/stream", "tweet.fields=lang", "jetstream.example.com/subscribe", "stream.example.com/1.1"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("got a log without %q; want the URLs shown, credentials redacted:\n%s", want, logs.String())
+		}
+	}
+}
+
+func TestDeadLetterPath(t *testing.T) {
+	for _, tc := range []struct {
+		stateDir, deadLetterDir, want string
+	}{
+		{"./state", "", filepath.Join("state", "deadletter")},
+		{"/state", "/var/tweetpipe/refused", "/var/tweetpipe/refused"},
+		{"", "", ""},
+	} {
+		c := Config{StateDir: tc.stateDir, DeadLetterDir: tc.deadLetterDir}
+		if got := c.DeadLetterPath(); got != tc.want {
+			t.Errorf("STATE_DIR=%q DEADLETTER_DIR=%q: got %q; want %q", tc.stateDir, tc.deadLetterDir, got, tc.want)
 		}
 	}
 }
