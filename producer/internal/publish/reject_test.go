@@ -20,6 +20,7 @@ import (
 
 	"github.com/tweetpipe/tweetpipe/producer/internal/deadletter"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
+	"github.com/tweetpipe/tweetpipe/producer/internal/spool"
 )
 
 // refusingBroker is a kfake broker that refuses batches as Apache Kafka
@@ -34,6 +35,11 @@ func refusingBroker(t *testing.T) ([]string, *atomic.Int32) {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
+	return c.ListenAddrs(), refuse(c)
+}
+
+// refuse makes c refuse batches as refusingBroker says, and counts them.
+func refuse(c *kfake.Cluster) *atomic.Int32 {
 	var refused atomic.Int32
 	c.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
@@ -75,7 +81,7 @@ func refusingBroker(t *testing.T) ([]string, *atomic.Int32) {
 		}
 		return resp, nil, true
 	})
-	return c.ListenAddrs(), &refused
+	return &refused
 }
 
 // emitAll emits values, each with an Ack that records its index, and
@@ -257,5 +263,58 @@ func TestRefusedRecordDeadLettered(t *testing.T) {
 	}
 	if got := p.Stats.Statuses.Load(); got != n-1 {
 		t.Fatalf("statuses = %d; want %d", got, n-1)
+	}
+}
+
+// TestRefusedRecordInSpoolDeadLettered: the same for a record the spool
+// held while Kafka was down, refused when the spool drains.
+func TestRefusedRecordInSpoolDeadLettered(t *testing.T) {
+	b := newStoppableBroker(t)
+	p, sp := newSpoolingPublisher(t, b, spool.Options{})
+	p.cfg.Compression = "none"
+	p.sw.Compression, p.one.Compression = 0, 0 // the broker looks for "poison" in the batch's bytes
+	dl := deadletter.New(filepath.Join(t.TempDir(), "deadletter"))
+	defer dl.Close()
+	p.cfg.DeadLetter = dl
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background()) }()
+	const n, bad = 200, 150
+	for i := range n {
+		v := status(i)
+		if i == bad {
+			v = []byte(fmt.Sprintf(`{"id_str":"%d","text":"poison","user":{}}`, i))
+		}
+		if err := p.Emit(context.Background(), source.Record{Value: v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sp.Len() < n-bad {
+		t.Fatalf("the spool holds %d records; want at least the last %d", sp.Len(), n-bad)
+	}
+	b.start()
+	refused := refuse(b.c)
+	p.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if refused.Load() == 0 {
+		t.Fatal("the broker refused no batch: the test tested nothing")
+	}
+	keys := map[string]bool{}
+	for _, m := range readAll(t, b.addr(), "tweets", 3) {
+		keys[string(m.Key)] = true
+	}
+	if len(keys) != n-1 || keys[fmt.Sprint(bad)] {
+		t.Fatalf("got %d distinct statuses in Kafka, the refused one: %v; want %d, not it", len(keys), keys[fmt.Sprint(bad)], n-1)
+	}
+	data, err := os.ReadFile(dl.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte(`"reason":"invalid_record"`)) || bytes.Count(data, []byte("\n")) != 1 {
+		t.Fatalf("dead-letter file:\n%s\nwant one line, reason invalid_record", data)
+	}
+	if !sp.Empty() {
+		t.Fatalf("the spool holds %d records after draining; want 0", sp.Len())
 	}
 }
