@@ -275,10 +275,11 @@ func (g *Generator) Delete() []byte {
 	return b
 }
 
-// postTime is the time of post n: step after post n-1, or now when that is
-// later than now.
+// postTime is the time of post n: start for the first, step after post
+// n-1 for the others (when Run paces them, the moment it emits them), or
+// now when that is later than now.
 func (g *Generator) postTime() time.Time {
-	t := g.start.Add(time.Duration(g.n) * g.step)
+	t := g.start.Add(time.Duration(g.n-1) * g.step)
 	if now := g.now().UTC().Truncate(time.Millisecond); t.After(now) {
 		return now
 	}
