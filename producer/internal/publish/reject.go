@@ -12,6 +12,14 @@ package publish
 // timestamp and its own time in the post_time header; one still refused
 // goes to the dead-letter file with its reason, and is then acknowledged
 // to its source like any other. Any other error is retried as before.
+//
+// Most records never get that far: kafkaMessage gives the time it was read
+// to a record whose own time is beyond the limits the topics' configuration
+// states (limits.go) or KAFKA_MAX_TIMESTAMP_AHEAD, before it is sent. What
+// is refused anyway (clocks apart, a limit changed while running) is
+// settled here. CORRUPT_MESSAGE is one kafka-go retries on its own; it gets
+// here only once those attempts failed, and writing the record alone is
+// one more.
 
 import (
 	"context"
