@@ -32,14 +32,17 @@ import (
 type holeKind uint8
 
 const (
-	static      holeKind = iota
-	holeID               // a number that is an id: mapped to a new id per status
-	holeIDStr            // the same id as a string
-	holeTimeMs           // "timestamp_ms": the status's time in milliseconds
-	holeCreated          // the top-level "created_at": the status's time
-	holeText             // text, names, descriptions: words replaced
-	holeCount            // *_count: a random count of the same number of digits
-	holeURL              // URLs: digit runs (user and media ids) replaced
+	static         holeKind = iota
+	holeID                  // a number that is an id: mapped to a new id per status
+	holeIDStr               // the same id as a string
+	holeTimeMs              // "timestamp_ms": the status's time in milliseconds
+	holeCreated             // the top-level "created_at": the status's time
+	holeText                // text, names, descriptions: words replaced
+	holeCount               // *_count: a random count of the same number of digits
+	holeURL                 // URLs: digit runs (user and media ids) replaced
+	holeTimeUS              // Jetstream's top-level "time_us": the event's time in microseconds
+	holeCreatedISO          // Jetstream's "createdAt": the event's time, RFC 3339 with milliseconds
+	holeToken               // Jetstream's did, rev, rkey, cid and uri: their base32 runs replaced
 )
 
 // part is a run of bytes copied as is, or a hole filled per status.
@@ -53,10 +56,10 @@ type part struct {
 // span is a run of a text or URL value: kept (sep), or replaced by a word of
 // the same script (a word) or by as many random digits (digits).
 type span struct {
-	kind  byte     // 's' sep, 'w' word, 'd' digits
+	kind  byte     // 's' sep, 'w' word, 'd' digits, 'b' base32 characters
 	raw   []byte   // the run, escaped as Twitter did
 	words [][]byte // 'w': the escaped words to draw from
-	n     int      // 'd': how many digits
+	n     int      // 'd', 'b': how many characters
 }
 
 // template is one real status, ready to be filled.
@@ -196,6 +199,10 @@ func parseTemplate(line []byte) (template, error) {
 				hole(holeTimeMs, v)
 			case key == "created_at" && depth == 1:
 				hole(holeCreated, v)
+			case key == "createdAt":
+				hole(holeCreatedISO, v)
+			case isTokenKey(key) && v != "":
+				hole(holeToken, v)
 			case isTextKey(key) && v != "":
 				hole(holeText, v)
 			case strings.Contains(key, "url") && strings.ContainsAny(v, "0123456789"):
@@ -213,6 +220,9 @@ func parseTemplate(line []byte) (template, error) {
 					t.topID = s
 				}
 				hole(holeID, s)
+			case key == "time_us" && depth == 1 && isDigits(s):
+				t.topID = s // a Jetstream event: its time is what makes it distinct
+				hole(holeTimeUS, s)
 			case strings.HasSuffix(key, "_count") && isDigits(s):
 				hole(holeCount, s)
 			default:
@@ -236,6 +246,16 @@ func parseTemplate(line []byte) (template, error) {
 func isTextKey(k string) bool {
 	switch k {
 	case "text", "full_text", "description", "name", "screen_name", "location":
+		return true
+	}
+	return false
+}
+
+// isTokenKey says whether a Jetstream string is an identifier made of
+// base32 characters (a DID, a record key, a revision, a CID, an at:// URI).
+func isTokenKey(k string) bool {
+	switch k {
+	case "did", "rev", "rkey", "cid", "uri":
 		return true
 	}
 	return false
@@ -291,6 +311,14 @@ func newGenerator(ts []template, seed uint64) *generator {
 						p.pieces = append(p.pieces, span{kind: 's', raw: escaped(w.s)})
 					}
 				}
+			case holeToken:
+				for _, d := range splitToken(p.old) {
+					if d.word {
+						p.pieces = append(p.pieces, span{kind: 'b', n: len(d.s)})
+					} else {
+						p.pieces = append(p.pieces, span{kind: 's', raw: escaped(d.s)})
+					}
+				}
 			case holeURL:
 				for _, d := range splitDigits(p.old) {
 					if d.word {
@@ -341,8 +369,14 @@ func (g *generator) status(at time.Time) []byte {
 			b = append(b, '"')
 			b = at.UTC().AppendFormat(b, time.RubyDate)
 			b = append(b, '"')
-		case holeText, holeURL:
+		case holeText, holeURL, holeToken:
 			b = g.appendPieces(b, p.pieces)
+		case holeTimeUS:
+			b = strconv.AppendInt(b, at.UnixMicro(), 10)
+		case holeCreatedISO:
+			b = append(b, '"')
+			b = at.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
+			b = append(b, '"')
 		case holeCount:
 			b = g.appendDigits(b, len(p.old))
 		}
@@ -394,6 +428,11 @@ func (g *generator) appendPieces(b []byte, ps []span) []byte {
 			for range p.n {
 				b = append(b, byte('0'+g.rng.IntN(10)))
 			}
+		case 'b':
+			const base32 = "234567abcdefghijklmnopqrstuvwxyz" // the alphabet of record keys and CIDs
+			for range p.n {
+				b = append(b, base32[g.rng.IntN(len(base32))])
+			}
 		default:
 			b = append(b, p.raw...)
 		}
@@ -420,6 +459,34 @@ func splitDigits(s string) []piece {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// splitToken cuts a Jetstream identifier into what stays (the did:plc:
+// method, a CID's "bafyrei" prefix, an at:// URI's scheme, slashes and
+// collection) and base32 runs to replace (the words).
+func splitToken(s string) []piece {
+	var ps []piece
+	for i, seg := range strings.Split(s, "/") {
+		if i > 0 {
+			ps = append(ps, piece{"/", false})
+		}
+		switch {
+		case seg == "":
+		case seg == "at:" || strings.Contains(seg, "."):
+			ps = append(ps, piece{seg, false}) // scheme, empty, a collection NSID
+		case strings.HasPrefix(seg, "did:"):
+			j := strings.LastIndexByte(seg, ':') + 1
+			ps = append(ps, piece{seg[:j], false})
+			if j < len(seg) {
+				ps = append(ps, piece{seg[j:], true})
+			}
+		case strings.HasPrefix(seg, "bafyrei") && len(seg) > 7:
+			ps = append(ps, piece{seg[:7], false}, piece{seg[7:], true})
+		default:
+			ps = append(ps, piece{seg, true})
+		}
+	}
+	return ps
+}
 
 // splitWords cuts s into runs of letters (with their combining marks) and
 // runs of anything else.
@@ -485,13 +552,15 @@ func appendTwitterString(b []byte, s string) []byte {
 // genStats describes a generated file.
 type genStats struct {
 	Count     int     `json:"count"`
-	Bytes     int64   `json:"bytes"`      // value bytes, without line terminators
-	MeanBytes float64 `json:"mean_bytes"` // per status
-	P50Bytes  int     `json:"p50_bytes"`  // median status size
-	P99Bytes  int     `json:"p99_bytes"`  // 99th percentile status size
-	MaxBytes  int     `json:"max_bytes"`  // largest status
-	Templates int     `json:"templates"`  // real statuses the sizes were drawn from
-	ZstdRatio float64 `json:"zstd_ratio"` // raw/compressed of the first 1000 lines, zstd default level
+	Bytes     int64   `json:"bytes"`           // value bytes, without line terminators
+	MeanBytes float64 `json:"mean_bytes"`      // per status
+	P50Bytes  int     `json:"p50_bytes"`       // median status size
+	P99Bytes  int     `json:"p99_bytes"`       // 99th percentile status size
+	MaxBytes  int     `json:"max_bytes"`       // largest status
+	Templates int     `json:"templates"`       // real statuses the sizes were drawn from
+	ZstdRatio float64 `json:"zstd_ratio"`      // raw/compressed of the first 1000 lines, zstd default level
+	Class     string  `json:"class,omitempty"` // size class (sizeclass.go); "": the templates as drawn
+	Title     string  `json:"title,omitempty"` // the class for a reader
 }
 
 // generateFile writes n statuses, one a line, to out and, when keyed is not
@@ -533,7 +602,7 @@ func generateFile(templates []template, n int, seed uint64, out, keyed string) (
 			return genStats{}, fmt.Errorf("writing %s: %w", out, err)
 		}
 		if kw != nil {
-			kw.WriteString(statusKey(line))
+			kw.WriteString(messageKey(line))
 			kw.WriteByte('\t')
 			kw.Write(line)
 			if err := kw.WriteByte('\n'); err != nil {

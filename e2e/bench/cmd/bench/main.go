@@ -89,12 +89,25 @@ func cmdGen(args []string) error {
 	n := fs.Int("n", 200000, "statuses to generate")
 	seed := fs.Uint64("seed", 1, "same seed, same file")
 	out := fs.String("out", "", "output file, one status a line")
-	keyed := fs.String("keyed", "", "also write id_str<TAB>status lines here, for kcat -K")
+	keyed := fs.String("keyed", "", "also write key<TAB>status lines here, for kcat -K")
+	class := fs.String("class", "", "size class: jetstream, v1.1-1k or v1.1-5k (-templates then holds Jetstream events for jetstream); nothing: the templates as they are")
 	fs.Parse(args)
 	if *templates == "" || *out == "" || *n <= 0 {
 		return errors.New("-templates, -out and a positive -n are required")
 	}
-	ts, err := loadTemplates(*templates)
+	c, err := lookupClass(*class)
+	if err != nil {
+		return err
+	}
+	var ts []template
+	if c.name == "" {
+		ts, err = loadTemplates(*templates)
+	} else {
+		var lines [][]byte
+		if lines, err = readLines(*templates); err == nil {
+			ts, err = classTemplates(lines, c)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -103,8 +116,9 @@ func cmdGen(args []string) error {
 	if err != nil {
 		return err
 	}
-	logf("generated %d statuses (%.1f MB, mean %.0f B, p50 %d B, p99 %d B, zstd ratio %.1f) in %s into %s",
-		st.Count, float64(st.Bytes)/1e6, st.MeanBytes, st.P50Bytes, st.P99Bytes, st.ZstdRatio, time.Since(t).Round(time.Millisecond), *out)
+	st.Class, st.Title = c.name, c.title
+	logf("generated %d %s (%.1f MB, mean %.0f B, p50 %d B, p99 %d B, zstd ratio %.1f) in %s into %s",
+		st.Count, c.title, float64(st.Bytes)/1e6, st.MeanBytes, st.P50Bytes, st.P99Bytes, st.ZstdRatio, time.Since(t).Round(time.Millisecond), *out)
 	return writeJSON(*out+".stats.json", st)
 }
 
