@@ -66,6 +66,7 @@ type span struct {
 type template struct {
 	parts []part
 	topID string // the template's own status id, replaced by the new one
+	plain bool   // strings escaped as encoding/json does (Jetstream), not as Twitter did
 }
 
 // generator makes distinct statuses from templates; not safe for concurrent
@@ -123,8 +124,13 @@ type frame struct {
 func parseTemplate(line []byte) (template, error) {
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.UseNumber()
+	plain := bytes.Contains(line, []byte(`"time_us":`))
+	appendString := appendTwitterString
+	if plain {
+		appendString = appendPlainString
+	}
 	var (
-		t     template
+		t     = template{plain: plain}
 		stack []frame
 		cur   []byte
 	)
@@ -186,7 +192,7 @@ func parseTemplate(line []byte) (template, error) {
 				if f.n > 0 {
 					cur = append(cur, ',')
 				}
-				cur = appendTwitterString(cur, v)
+				cur = appendString(cur, v)
 				cur = append(cur, ':')
 				f.key, f.expectKey = v, false
 				continue
@@ -208,7 +214,7 @@ func parseTemplate(line []byte) (template, error) {
 			case strings.Contains(key, "url") && strings.ContainsAny(v, "0123456789"):
 				hole(holeURL, v)
 			default:
-				cur = appendTwitterString(cur, v)
+				cur = appendString(cur, v)
 			}
 			afterValue()
 		case json.Number:
@@ -279,17 +285,26 @@ func isDigits(s string) bool {
 func newGenerator(ts []template, seed uint64) *generator {
 	g := &generator{templates: slices.Clone(ts), rng: rand.New(rand.NewPCG(seed, 0x62656e6368)), ids: map[string]string{}}
 	// The words of every text, by 128-rune block of their first rune.
-	vocab := map[rune][][]byte{}
-	seen := map[string]bool{}
+	// Twitter's and Jetstream's escaping of the same word differ.
+	type bucket struct {
+		plain bool
+		block rune
+	}
+	vocab := map[bucket][][]byte{}
+	seen := map[bucket]map[string]bool{}
 	for _, t := range ts {
 		for _, p := range t.parts {
 			if p.kind != holeText {
 				continue
 			}
 			for _, w := range splitWords(p.old) {
-				if w.word && !seen[w.s] {
-					seen[w.s] = true
-					vocab[block(w.s)] = append(vocab[block(w.s)], escaped(w.s))
+				k := bucket{t.plain, block(w.s)}
+				if seen[k] == nil {
+					seen[k] = map[string]bool{}
+				}
+				if w.word && !seen[k][w.s] {
+					seen[k][w.s] = true
+					vocab[k] = append(vocab[k], escaped(w.s, t.plain))
 				}
 			}
 		}
@@ -306,9 +321,9 @@ func newGenerator(ts []template, seed uint64) *generator {
 			case holeText:
 				for _, w := range splitWords(p.old) {
 					if w.word {
-						p.pieces = append(p.pieces, span{kind: 'w', words: vocab[block(w.s)]})
+						p.pieces = append(p.pieces, span{kind: 'w', words: vocab[bucket{t.plain, block(w.s)}]})
 					} else {
-						p.pieces = append(p.pieces, span{kind: 's', raw: escaped(w.s)})
+						p.pieces = append(p.pieces, span{kind: 's', raw: escaped(w.s, t.plain)})
 					}
 				}
 			case holeToken:
@@ -316,7 +331,7 @@ func newGenerator(ts []template, seed uint64) *generator {
 					if d.word {
 						p.pieces = append(p.pieces, span{kind: 'b', n: len(d.s)})
 					} else {
-						p.pieces = append(p.pieces, span{kind: 's', raw: escaped(d.s)})
+						p.pieces = append(p.pieces, span{kind: 's', raw: escaped(d.s, t.plain)})
 					}
 				}
 			case holeURL:
@@ -324,7 +339,7 @@ func newGenerator(ts []template, seed uint64) *generator {
 					if d.word {
 						p.pieces = append(p.pieces, span{kind: 'd', n: len(d.s)})
 					} else {
-						p.pieces = append(p.pieces, span{kind: 's', raw: escaped(d.s)})
+						p.pieces = append(p.pieces, span{kind: 's', raw: escaped(d.s, t.plain)})
 					}
 				}
 			}
@@ -334,7 +349,12 @@ func newGenerator(ts []template, seed uint64) *generator {
 }
 
 // escaped is s as Twitter escaped it inside a JSON string, without quotes.
-func escaped(s string) []byte {
+// plain: as encoding/json escapes it (Jetstream's events), UTF-8 as is.
+func escaped(s string, plain bool) []byte {
+	if plain {
+		b := appendPlainString(nil, s)
+		return b[1 : len(b)-1]
+	}
 	b := appendTwitterString(nil, s)
 	return b[1 : len(b)-1]
 }
@@ -512,6 +532,27 @@ func splitWords(s string) []piece {
 func block(w string) rune {
 	r, _ := utf8.DecodeRuneInString(w)
 	return r >> 7
+}
+
+// appendPlainString appends s as a JSON string with only what JSON
+// requires escaped (quote, backslash, control characters): UTF-8 stays
+// UTF-8, as in Jetstream's events.
+func appendPlainString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\n':
+			b = append(b, '\\', 'n')
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }
 
 // appendTwitterString appends s as a JSON string the way Twitter's stream

@@ -245,19 +245,23 @@ func embed(outer, inner []byte, key string) ([]byte, bool) {
 
 // retweets builds retweets of one template by another, and retweets of a
 // quote of a third, in a fixed order, until maxVariants of them fall in
-// the class's band.
+// the class's band. A pair whose sizes add up to outside the band is not
+// built: embedding adds only the member's name.
 func retweets(lines [][]byte, c sizeClass) [][]byte {
 	var out [][]byte
+	const slack = 64 // `,"retweeted_status":`, `,"quoted_status":`, "true" for "false"
+	near := func(n int) bool { return n+slack >= c.lo && n <= c.hi }
 	in := func(v []byte) bool { return len(v) >= c.lo && len(v) <= c.hi }
 	n := len(lines)
 	for step := 1; step < n && len(out) < maxVariants; step++ {
 		for i := 0; i < n && len(out) < maxVariants; i++ {
 			a, b := lines[i], lines[(i+step)%n]
-			if rt, ok := embed(a, b, "retweeted_status"); ok && in(rt) {
-				out = append(out, rt)
+			if near(len(a) + len(b)) {
+				if rt, ok := embed(a, b, "retweeted_status"); ok && in(rt) {
+					out = append(out, rt)
+				}
 			}
-			if step+1 < n {
-				q := lines[(i+step+1)%n]
+			if q := lines[(i+step+1)%n]; step+1 < n && near(len(a)+len(b)+len(q)) {
 				if quote, ok := embed(b, q, "quoted_status"); ok {
 					if rt, ok := embed(a, quote, "retweeted_status"); ok && in(rt) {
 						out = append(out, rt)

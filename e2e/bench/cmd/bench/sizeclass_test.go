@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/tweetpipe/tweetpipe/e2e/internal/corpus"
 )
@@ -60,6 +61,9 @@ func TestSizeClasses(t *testing.T) {
 				lines := bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n"))
 				if len(lines) != st.Count {
 					t.Fatalf("got %d lines; want %d", len(lines), st.Count)
+				}
+				if c.class == "jetstream" && (bytes.Contains(b, []byte(`\u`)) || !utf8.Valid(b)) {
+					t.Error("Jetstream events carry \\u escapes or invalid UTF-8; want UTF-8 as is, as Jetstream sends it")
 				}
 				keys := map[string]bool{}
 				retweets := 0
@@ -163,5 +167,18 @@ func TestSplitToken(t *testing.T) {
 func TestLookupClassRejectsUnknown(t *testing.T) {
 	if _, err := lookupClass("v2"); err == nil || !strings.Contains(err.Error(), "v1.1-1k") {
 		t.Errorf("lookupClass(v2) error = %v; want one naming the classes", err)
+	}
+}
+
+func TestPlainString(t *testing.T) {
+	for _, in := range []string{`a/b "c" \`, "<a>&", "é😀\n\x01"} {
+		got := appendPlainString(nil, in)
+		var back string
+		if err := json.Unmarshal(got, &back); err != nil || back != in {
+			t.Errorf("%s decodes to %q, %v; want %q", got, back, err, in)
+		}
+		if strings.Contains(in, "é") && !bytes.Contains(got, []byte("é😀")) {
+			t.Errorf("appendPlainString(%q) = %s; want UTF-8 kept as is", in, got)
+		}
 	}
 }
