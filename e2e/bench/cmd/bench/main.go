@@ -129,6 +129,7 @@ type runnerFlags struct {
 	partitions                                 int
 	zstdLevel                                  int
 	timeout                                    time.Duration
+	java, kafkaLibs                            string
 }
 
 func (f *runnerFlags) register(fs *flag.FlagSet) {
@@ -144,6 +145,8 @@ func (f *runnerFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "bound on any one program")
 	fs.StringVar(&f.producerEnv, "producer-env", "", "extra KEY=VALUE settings for the producer, space separated (to try a change; the report names them)")
 	fs.StringVar(&f.consumerEnv, "consumer-env", "", "extra KEY=VALUE settings for the consumer, space separated")
+	fs.StringVar(&f.java, "java", "java", "java binary, for the Kafka peers")
+	fs.StringVar(&f.kafkaLibs, "kafka-libs", "", "folder of the Kafka jars (kafka-tools, connect-runtime, connect-file): also run Kafka's console producer and Connect's file sink; empty: kcat only")
 }
 
 func (f *runnerFlags) runner() (*runner, genStats, error) {
@@ -167,7 +170,8 @@ func (f *runnerFlags) runner() (*runner, genStats, error) {
 	}
 	return &runner{label: f.label, brokers: f.brokers, bin: bin, kcat: f.kcat, work: work,
 		partitions: f.partitions, timeout: f.timeout, adm: newAdmin(f.brokers),
-		extraProducer: strings.Fields(f.producerEnv), extraConsumer: strings.Fields(f.consumerEnv), zstdLevel: f.zstdLevel}, st, nil
+		extraProducer: strings.Fields(f.producerEnv), extraConsumer: strings.Fields(f.consumerEnv), zstdLevel: f.zstdLevel,
+		peers: peers{java: f.java, libs: f.kafkaLibs}, jetstream: st.Class == "jetstream"}, st, nil
 }
 
 func cmdRun(ctx context.Context, args []string) error {
@@ -180,17 +184,20 @@ func cmdRun(ctx context.Context, args []string) error {
 	latRate := fs.Float64("lat-rate", 50, "posts per second of the paced latency runs")
 	latFull := fs.Int("lat-full", 20000, "statuses in the full-speed latency runs")
 	repeat := fs.Int("repeat", 1, "throughput runs of each program; the fastest is kept")
+	withLatency := fs.Bool("latency", true, "also measure latency (needs -templates)")
 	fs.Parse(args)
 	r, st, err := rf.runner()
 	if err != nil {
 		return err
 	}
-	if *keyed == "" || *templates == "" {
-		return errors.New("-keyed and -templates are required")
+	if *keyed == "" || (*withLatency && *templates == "") {
+		return errors.New("-keyed, and -templates for the latency runs, are required")
 	}
-	ts, err := loadTemplates(*templates)
-	if err != nil {
-		return err
+	var ts []template
+	if *withLatency {
+		if ts, err = loadTemplates(*templates); err != nil {
+			return err
+		}
 	}
 	defer r.cleanup()
 	res := result{Label: r.label, Brokers: r.brokers, Data: st, ProducerEnv: r.extraProducer, ConsumerEnv: r.extraConsumer, Repeat: *repeat, ZstdLevel: r.zstdLevel}
@@ -203,8 +210,11 @@ func cmdRun(ctx context.Context, args []string) error {
 	// Throughput, each program repeat times, alternating, keeping each
 	// one's fastest run: on a shared machine the fastest is the least
 	// disturbed. The producer's first topic is the consumers' backlog.
-	res.Produce = make([]measure, 3)
-	res.Consume = make([]measure, 2)
+	res.Produce = make([]measure, 3, 4)
+	res.Consume = make([]measure, 2, 3)
+	if r.peers.enabled() {
+		res.Produce, res.Consume = res.Produce[:4], res.Consume[:3]
+	}
 	var backlog string
 	for i := range *repeat {
 		topic, err := r.topic(ctx, "a")
@@ -245,6 +255,35 @@ func cmdRun(ctx context.Context, args []string) error {
 			}
 			return nil
 		}
+		produceConsole := func() error {
+			if !r.peers.enabled() {
+				return nil
+			}
+			t, err := r.topic(ctx, "c")
+			if err != nil {
+				return err
+			}
+			m, err := r.consoleProduce(ctx, t, *keyed, n, b)
+			if err != nil {
+				return fmt.Errorf("console producer: %w", err)
+			}
+			logRate(r.label, m)
+			keepFastest(&res.Produce[3], m)
+			r.drop(t)
+			return nil
+		}
+		consumeConnect := func() error {
+			if !r.peers.enabled() {
+				return nil
+			}
+			m, err := r.connectSink(ctx, backlog, n, b)
+			if err != nil {
+				return fmt.Errorf("connect: %w", err)
+			}
+			logRate(r.label, m)
+			keepFastest(&res.Consume[2], m)
+			return nil
+		}
 		consumeTweetpipe := func() error {
 			m, err := r.consume(ctx, backlog, n, b)
 			if err != nil {
@@ -268,9 +307,9 @@ func cmdRun(ctx context.Context, args []string) error {
 		// virtual machine is several times cheaper than memory touched for
 		// the first time (480 MB written: 0.09 s of system time against 1.5
 		// s here), so a fixed order would favour whoever goes second.
-		order := []func() error{produceTweetpipe, produceKcat, consumeTweetpipe, consumeKcat}
+		order := []func() error{produceTweetpipe, produceKcat, produceConsole, consumeTweetpipe, consumeKcat, consumeConnect}
 		if i%2 == 1 {
-			order = []func() error{produceKcat, produceTweetpipe, consumeKcat, consumeTweetpipe}
+			order = []func() error{produceConsole, produceKcat, produceTweetpipe, consumeConnect, consumeKcat, consumeTweetpipe}
 		}
 		for _, step := range order {
 			if err := step(); err != nil {
@@ -283,6 +322,9 @@ func cmdRun(ctx context.Context, args []string) error {
 	}
 	r.drop(backlog)
 
+	if !*withLatency {
+		return writeJSON(rf.out, res)
+	}
 	// Latency, paced then at full speed.
 	g := newGenerator(ts, uint64(time.Now().UnixNano()))
 	for _, c := range []struct {
