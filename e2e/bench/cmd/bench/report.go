@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,20 +32,24 @@ func cmdReport(args []string) error {
 	out := fs.String("out", "", "also write the table to this file")
 	revision := fs.String("revision", "", "the source revision measured (git describe)")
 	load := fs.String("load", "", "load averages during the run, for the reader to judge the noise")
+	chart := fs.String("chart", "", "write the chart of messages per second by post size (SVG) here")
 	fs.Parse(args)
-	var runs, rss []result
+	var runs, rss, sizes []result
 	for _, path := range fs.Args() {
 		var r result
 		if err := readJSON(path, &r); err != nil {
 			return fmt.Errorf("reading %s: %w", path, err)
 		}
-		if r.Backlog != nil {
+		switch {
+		case r.Backlog != nil:
 			rss = append(rss, r)
-		} else {
+		case r.Data.Class != "":
+			sizes = append(sizes, r)
+		default:
 			runs = append(runs, r)
 		}
 	}
-	if len(runs) == 0 && len(rss) == 0 {
+	if len(runs)+len(rss)+len(sizes) == 0 {
 		return errors.New("no result files given")
 	}
 	var b bytes.Buffer
@@ -52,7 +58,28 @@ func cmdReport(args []string) error {
 		m += "; load average " + *load
 	}
 	writeReport(&b, runs, rss, m, *brokers, *revision)
+	sortBySize(sizes)
+	writeSizeReport(&b, sizes)
 	os.Stdout.Write(b.Bytes())
+	if *chart != "" && len(sizes) > 0 {
+		f, err := os.Create(*chart)
+		if err != nil {
+			return fmt.Errorf("writing the chart: %w", err)
+		}
+		sub := time.Now().UTC().Format("2006-01-02")
+		if *revision != "" {
+			sub += ", source " + *revision
+		}
+		sub += "; " + m
+		err = writeChart(f, "tweetpipe beside kcat and Kafka's own tools, by post size", sub, sizePanels(sizes))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("writing the chart: %w", err)
+		}
+		logf("chart in %s", *chart)
+	}
 	if *out != "" {
 		return os.WriteFile(*out, b.Bytes(), 0o644)
 	}
@@ -249,4 +276,141 @@ func machine(kcat string) string {
 		}
 	}
 	return fmt.Sprintf("nproc %d, %s, %s RAM, Linux %s, %s, %s", runtime.NumCPU(), model, mem, kernel, runtime.Version(), kv)
+}
+
+// Goals by post size: tweetpipe's whole-run rate over kcat's, and the
+// consumer's steady state over Connect's file sink.
+func sizeGoal(class string) float64 {
+	if class == "v1.1-5k" {
+		return 1.0
+	}
+	return 0.8
+}
+
+const goalOverConnect = 1.2
+
+// sortBySize orders size runs by broker, then by mean post size.
+func sortBySize(rs []result) {
+	slices.SortStableFunc(rs, func(a, b result) int {
+		if a.Label != b.Label {
+			return strings.Compare(brokerRank(a.Label), brokerRank(b.Label))
+		}
+		return cmp.Compare(a.Data.MeanBytes, b.Data.MeanBytes)
+	})
+}
+
+func brokerRank(label string) string {
+	if label == "kfake" {
+		return "0"
+	}
+	return "1" + label
+}
+
+func sizeLabel(d genStats) string {
+	return fmt.Sprintf("%s (mean %s B)", d.Title, group(d.MeanBytes))
+}
+
+// writeSizeReport writes the size axis: every program on every class and
+// broker, whole run and steady state, against kcat (and, for the consumer,
+// Connect's file sink), with its cost per message.
+func writeSizeReport(w io.Writer, sizes []result) {
+	if len(sizes) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "By post size, throughput runs only (no latency), each program on the same generated data:")
+	fmt.Fprintln(w)
+	for _, r := range sizes {
+		fmt.Fprintf(w, "- %s on %s: %s messages, p50 %s B, p99 %s B, zstd %.1f:1.\n", sizeLabel(r.Data), r.Label,
+			group(float64(r.Data.Count)), group(float64(r.Data.P50Bytes)), group(float64(r.Data.P99Bytes)), r.Data.ZstdRatio)
+	}
+	fmt.Fprintln(w, "- Kafka console producer: `org.apache.kafka.tools.ConsoleProducer --producer-property acks=all --producer-property compression.type=zstd "+
+		"--property parse.key=true` on the keyed file (same keys, same partitions), -Xmx256M as kafka-run-class.sh gives it; "+
+		"Kafka Connect file sink: a standalone worker (ConnectStandalone, -Xms256M -Xmx2G as connect-standalone.sh) with one "+
+		"FileStreamSinkConnector task, StringConverter values, no fsync, at least once. Their whole-run figures include the JVM's start and, for Connect, its group join.")
+	fmt.Fprintln(w, "- Jetstream events: replay reads lines as v1.1 messages, so the producer routes these to its control topic, the one measured here; "+
+		"the Jetstream source's own reader is not in this figure.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| post size | broker | program | msg/s (whole run) | steady msg/s | ÷ kcat (whole run) | CPU µs/msg | heap allocs/msg | peak RSS | goal |")
+	fmt.Fprintln(w, "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+	for _, r := range sizes {
+		goal := sizeGoal(r.Data.Class)
+		row := func(m measure, kcat measure, isTweetpipe bool, extra string) {
+			if m.Msgs == 0 {
+				return
+			}
+			ratio, g := "—", extra
+			if kcat.WallS > 0 && m.WallS > 0 {
+				q := m.rate() / kcat.rate()
+				ratio = fmt.Sprintf("%.2f×", q)
+				if isTweetpipe {
+					g = strings.TrimSpace(fmt.Sprintf("≥ %.1f× kcat %s%s", goal, mark(q >= goal), extra))
+				}
+			}
+			allocs := "—"
+			if m.AllocsPerMsg > 0 {
+				allocs = fmt.Sprintf("%.1f", m.AllocsPerMsg)
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %.1f | %s | %.1f MiB | %s |\n", r.Data.Title, r.Label, m.Tool,
+				group(m.rate()), group(m.SteadyRate), ratio, m.CPUS/float64(m.Msgs)*1e6, allocs, float64(m.MaxRSS)/mib, g)
+		}
+		if len(r.Produce) >= 2 {
+			for i, m := range r.Produce {
+				row(m, r.Produce[1], i == 0, "")
+			}
+		}
+		if len(r.Consume) >= 2 {
+			for i, m := range r.Consume {
+				extra := ""
+				if i == 0 && len(r.Consume) >= 3 && r.Consume[2].SteadyRate > 0 {
+					q := m.SteadyRate / r.Consume[2].SteadyRate
+					extra = fmt.Sprintf("; steady %.2f× Connect, ≥ %.1f× %s", q, goalOverConnect, mark(q >= goalOverConnect))
+				}
+				row(m, r.Consume[1], i == 0, extra)
+			}
+		}
+	}
+}
+
+// sizePanels turns size runs into chart panels: producers and consumers,
+// per broker, with a group of bars per post size.
+func sizePanels(sizes []result) []chartPanel {
+	var panels []chartPanel
+	var labels []string
+	byLabel := map[string][]result{}
+	for _, r := range sizes {
+		if byLabel[r.Label] == nil {
+			labels = append(labels, r.Label)
+		}
+		byLabel[r.Label] = append(byLabel[r.Label], r)
+	}
+	for _, label := range labels {
+		for _, side := range []string{"producers", "consumers"} {
+			p := chartPanel{title: fmt.Sprintf("%s, %s broker", side, label)}
+			for _, r := range byLabel[label] {
+				ms := r.Produce
+				if side == "consumers" {
+					ms = r.Consume
+				}
+				g := chartGroup{label: fmt.Sprintf("%s B", group(r.Data.MeanBytes))}
+				if r.Data.Class == "jetstream" {
+					g.label = "Jetstream " + g.label
+				}
+				for _, m := range ms {
+					i := slices.Index(p.series, m.Tool)
+					if i < 0 {
+						p.series = append(p.series, m.Tool)
+						i = len(p.series) - 1
+					}
+					for len(g.values) <= i {
+						g.values, g.steady = append(g.values, 0), append(g.steady, 0)
+					}
+					g.values[i], g.steady[i] = m.rate(), m.SteadyRate
+				}
+				p.groups = append(p.groups, g)
+			}
+			panels = append(panels, p)
+		}
+	}
+	return panels
 }
