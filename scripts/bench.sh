@@ -10,15 +10,26 @@
 #   3. end-to-end latency (post read -> line in file), p50/p99, at 50 posts/s
 #      and at full speed, for both pipelines
 #   4. peak RSS of each service on a large backlog (BENCH_BACKLOG)
+#   5. the size axis: throughput by post size (Jetstream-shaped events, v1.1
+#      statuses of the 1 KB and of the 5 KB class, generated from the same
+#      templates), each program beside kcat and beside Kafka's own tools:
+#      the console producer (org.apache.kafka.tools.ConsoleProducer, zstd,
+#      acks=all) and Kafka Connect's FileStreamSinkConnector in a
+#      standalone worker; CPU time and allocations per message for each,
+#      and a chart of messages per second by post size (BENCH_CHART)
 # then the same against a real Kafka when KAFKA_BROKERS is set, CPU profiles of
 # both binaries under perf, and the Go micro-benchmarks (allocations per op,
 # with -cpuprofile). It ends with a markdown table ready for the README.
 #
 #   scripts/bench.sh                                # kfake only
 #   KAFKA_BROKERS=127.0.0.1:9092 scripts/bench.sh   # and a real Kafka
-#   BENCH_N=50000 BENCH_BACKLOG=0 BENCH_PROFILE=0 BENCH_MICRO=0 scripts/bench.sh   # quick
+#   BENCH_QUICK=1 scripts/bench.sh                  # a smoke run, a few minutes
 #
 # Environment:
+#   BENCH_QUICK        1: a smoke run at small counts (BENCH_N=20000, BENCH_SIZE_N=10000,
+#                      BENCH_REPEAT=1, short latency runs, no backlog, profiles or
+#                      micro-benchmarks; the chart goes to BENCH_DIR); a setting
+#                      given explicitly still wins
 #   BENCH_N            statuses in the throughput runs (default 200000)
 #   BENCH_BACKLOG      statuses in the peak-RSS backlog (default 1000000; 0 skips it)
 #   BENCH_RSS_ON       kfake or kafka: the broker of the backlog run
@@ -33,7 +44,19 @@
 #   BENCH_DIR          scratch and results folder (default /tmp/tweetpipe-bench);
 #                      the generated files are removed at the end unless BENCH_KEEP=1
 #   BENCH_TEMPLATES    real v1.1 statuses to draw sizes and shapes from
-#                      (default <repo>/../shared/fixtures/tweets/python-twitter/lines.json)
+#                      (default <repo>/../shared/fixtures/tweets/python-twitter/lines.json
+#                      where it exists, else the project's <repo>/testdata/tweets/v1.1/sample.jsonl)
+#   BENCH_JETSTREAM_TEMPLATES  Jetstream events to draw the jetstream class from
+#                      (default <repo>/testdata/tweets/jetstream/events.jsonl)
+#   BENCH_SIZES        size classes of the size axis, space separated (default
+#                      "jetstream v1.1-1k v1.1-5k"; empty: no size axis)
+#   BENCH_SIZE_N       messages of each size class (default 100000)
+#   BENCH_PEERS        1: Kafka's console producer and Connect's file sink on the size
+#                      axis (default 1; needs java 17+ and, once, mvn to fetch the jars
+#                      of the Kafka version docker-compose.kafka.yml names)
+#   BENCH_CHART        the chart (SVG) of the size axis (default <repo>/docs/bench.svg;
+#                      with BENCH_QUICK=1, $BENCH_DIR/bench.svg)
+#   TWEETPIPE_CACHE    jar cache root, as scripts/kafka-local.sh (default $HOME/.cache/tweetpipe)
 #   KAFKA_BROKERS      also measure against this Kafka (topics bench-* are
 #                      created and deleted); BENCH_KAFKA_DESC describes it
 #   BENCH_ZSTD_LEVEL   zstd level of both the producer (KAFKA_COMPRESSION_LEVEL) and
@@ -51,16 +74,31 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 
-N="${BENCH_N:-200000}"
-BACKLOG="${BENCH_BACKLOG:-1000000}"
-REPEAT="${BENCH_REPEAT:-2}"
-LAT_SECONDS="${BENCH_LAT_SECONDS:-30}"
-LAT_FULL="${BENCH_LAT_FULL:-20000}"
-PROFILE="${BENCH_PROFILE:-1}"
-MICRO="${BENCH_MICRO:-1}"
+QUICK="${BENCH_QUICK:-0}"
+if [[ "$QUICK" == 1 ]]; then
+    N="${BENCH_N:-20000}" BACKLOG="${BENCH_BACKLOG:-0}" REPEAT="${BENCH_REPEAT:-1}"
+    LAT_SECONDS="${BENCH_LAT_SECONDS:-5}" LAT_FULL="${BENCH_LAT_FULL:-5000}"
+    PROFILE="${BENCH_PROFILE:-0}" MICRO="${BENCH_MICRO:-0}" SIZE_N="${BENCH_SIZE_N:-10000}"
+else
+    N="${BENCH_N:-200000}" BACKLOG="${BENCH_BACKLOG:-1000000}" REPEAT="${BENCH_REPEAT:-2}"
+    LAT_SECONDS="${BENCH_LAT_SECONDS:-30}" LAT_FULL="${BENCH_LAT_FULL:-20000}"
+    PROFILE="${BENCH_PROFILE:-1}" MICRO="${BENCH_MICRO:-1}" SIZE_N="${BENCH_SIZE_N:-100000}"
+fi
 RSS_KCAT="${BENCH_RSS_KCAT:-1}"
 DIR="${BENCH_DIR:-/tmp/tweetpipe-bench}"
-TEMPLATES="${BENCH_TEMPLATES:-$REPO_ROOT/../shared/fixtures/tweets/python-twitter/lines.json}"
+SIZES="${BENCH_SIZES-jetstream v1.1-1k v1.1-5k}"
+PEERS="${BENCH_PEERS:-1}"
+if [[ "$QUICK" == 1 ]]; then CHART="${BENCH_CHART:-$DIR/bench.svg}"; else CHART="${BENCH_CHART:-$REPO_ROOT/docs/bench.svg}"; fi
+CACHE_ROOT="${TWEETPIPE_CACHE:-$HOME/.cache/tweetpipe}"
+SHARED_TEMPLATES="$REPO_ROOT/../shared/fixtures/tweets/python-twitter/lines.json"
+if [[ -n "${BENCH_TEMPLATES:-}" ]]; then
+    TEMPLATES="$BENCH_TEMPLATES"
+elif [[ -f "$SHARED_TEMPLATES" ]]; then
+    TEMPLATES="$SHARED_TEMPLATES"
+else
+    TEMPLATES="$REPO_ROOT/testdata/tweets/v1.1/sample.jsonl"
+fi
+JETSTREAM_TEMPLATES="${BENCH_JETSTREAM_TEMPLATES:-$REPO_ROOT/testdata/tweets/jetstream/events.jsonl}"
 KCAT="${KCAT:-kcat}"
 PERF="${PERF:-perf}"
 if [[ -n "${KAFKA_BROKERS:-}" ]]; then RSS_ON="${BENCH_RSS_ON:-kafka}"; else RSS_ON="${BENCH_RSS_ON:-kfake}"; fi
@@ -70,7 +108,10 @@ die() { echo "bench.sh: error: $*" >&2; exit 1; }
 
 command -v go >/dev/null || die "go not found"
 command -v "$KCAT" >/dev/null || die "kcat not found (apt-get install kcat), or set KCAT"
-[[ -f "$TEMPLATES" ]] || die "no templates at $TEMPLATES: the README's figures draw from the shared real captures (shared/ beside the repository); without them set BENCH_TEMPLATES=$REPO_ROOT/testdata/tweets/v1.1/sample.jsonl (the project's 12 statuses: sizes, and so figures, differ)"
+[[ -f "$TEMPLATES" ]] || die "no templates at $TEMPLATES (BENCH_TEMPLATES): a JSON Lines file of v1.1 statuses"
+[[ "$TEMPLATES" == "$SHARED_TEMPLATES" ]] \
+    || log "drawing statuses from $TEMPLATES (the shared real captures are not beside the repository: sizes, and so figures, differ from the README's)"
+[[ -f "$JETSTREAM_TEMPLATES" ]] || die "no Jetstream templates at $JETSTREAM_TEMPLATES (BENCH_JETSTREAM_TEMPLATES)"
 [[ "$RSS_ON" == kfake || "$RSS_ON" == kafka ]] || die "BENCH_RSS_ON=$RSS_ON: accepts kfake or kafka"
 [[ "$RSS_ON" == kfake || -n "${KAFKA_BROKERS:-}" ]] || die "BENCH_RSS_ON=kafka needs KAFKA_BROKERS"
 
@@ -103,6 +144,60 @@ log "building producer, consumer, the kfake broker and the bench tool into $BIN"
 (cd "$REPO_ROOT/consumer" && go build -trimpath -o "$BIN/consumer" .)
 (cd "$REPO_ROOT/e2e" && go build -trimpath -o "$BIN/broker" ./bench/cmd/broker && go build -trimpath -o "$BIN/bench" ./bench/cmd/bench)
 
+# --- Kafka's own tools (the size axis's peers) ---------------------------------
+kafka_version="$(sed -nE 's/^[[:space:]]*image:[[:space:]]*["'\'']?apache\/kafka:([0-9][0-9A-Za-z.-]*).*$/\1/p' "$REPO_ROOT/docker-compose.kafka.yml" | sed -n 1p)"
+# peers_pom VERSION: a throwaway pom whose runtime dependencies are the console
+# producer (kafka-tools), a standalone Connect worker and its file connector.
+peers_pom() {
+    cat <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<!-- Generated by scripts/bench.sh: only used to resolve jars. -->
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>tweetpipe.local</groupId>
+  <artifactId>bench-peers</artifactId>
+  <version>0</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>$1</version></dependency>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>connect-runtime</artifactId><version>$1</version></dependency>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>connect-file</artifactId><version>$1</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>2.24.3</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>2.24.3</version></dependency>
+  </dependencies>
+</project>
+EOF
+}
+# peers_libs: prints the folder of the peers' jars, fetched with Maven once.
+peers_libs() {
+    local dir="$CACHE_ROOT/kafka-$kafka_version-bench-peers" pom
+    pom="$(peers_pom "$kafka_version")"
+    if [[ -f "$dir/.complete" && "$(cat "$dir/pom.xml" 2>/dev/null)" == "$pom" ]]; then
+        echo "$dir/libs"
+        return
+    fi
+    command -v mvn >/dev/null || die "mvn not found: it fetches Kafka $kafka_version's tools and Connect once (or BENCH_PEERS=0)"
+    log "fetching Kafka $kafka_version's tools and Connect with Maven into $dir (first run only)"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    printf '%s\n' "$pom" >"$dir/pom.xml"
+    if ! mvn -q -B -f "$dir/pom.xml" org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
+            -DincludeScope=runtime -DoutputDirectory="$dir/libs" >"$dir/mvn.log" 2>&1; then
+        cat "$dir/mvn.log" >&2
+        rm -rf "$dir"
+        die "could not resolve Kafka $kafka_version's tools and Connect with Maven (or BENCH_PEERS=0)"
+    fi
+    rm -rf "$dir/target"
+    touch "$dir/.complete"
+    echo "$dir/libs"
+}
+peer_args=()
+if [[ -n "$SIZES" && "$PEERS" == 1 ]]; then
+    command -v java >/dev/null || die "java not found: Kafka's console producer and Connect need Java 17+ (or BENCH_PEERS=0)"
+    libs="$(peers_libs)"
+    peer_args=(-kafka-libs "$libs" -java "$(command -v java)")
+fi
+
 # --- data -------------------------------------------------------------------
 "$BIN/bench" gen -templates "$TEMPLATES" -n "$N" -out "$DIR/statuses.jsonl" -keyed "$DIR/statuses.tsv"
 
@@ -125,6 +220,25 @@ run kfake "$KFAKE"
 if [[ -n "${KAFKA_BROKERS:-}" ]]; then
     run kafka "$KAFKA_BROKERS"
 fi
+
+# --- the size axis ----------------------------------------------------------------
+# One class at a time, on every broker, its data removed after.
+for class in $SIZES; do
+    tpl="$TEMPLATES"
+    [[ "$class" == jetstream ]] && tpl="$JETSTREAM_TEMPLATES"
+    "$BIN/bench" gen -class "$class" -templates "$tpl" -n "$SIZE_N" -seed 3 -out "$DIR/size.jsonl" -keyed "$DIR/size.tsv"
+    for target in kfake kafka; do
+        brokers="$KFAKE"
+        if [[ "$target" == kafka ]]; then
+            [[ -n "${KAFKA_BROKERS:-}" ]] || continue
+            brokers="$KAFKA_BROKERS"
+        fi
+        "$BIN/bench" run -label "$target" -brokers "$brokers" -bin "$BIN" -kcat "$KCAT" -work "$DIR/work-$target-$class" \
+            "${svc_env[@]}" "${peer_args[@]}" -latency=false -repeat "$REPEAT" \
+            -data "$DIR/size.jsonl" -keyed "$DIR/size.tsv" -out "$DIR/results-size-$target-$class.json"
+    done
+    rm -f "$DIR/size.jsonl" "$DIR/size.tsv" "$DIR/size.jsonl.stats.json"
+done
 
 # The backlog and profile runs use one broker: the real one when there is one.
 rss_brokers="$KFAKE"
@@ -190,7 +304,6 @@ fi
 kfake_version="$(cd "$REPO_ROOT/e2e" && go list -m -f '{{.Version}}' github.com/twmb/franz-go/pkg/kfake)"
 desc="**kfake** = franz-go's in-process Kafka-protocol broker ($kfake_version), in memory, as its own process"
 if [[ -n "${KAFKA_BROKERS:-}" ]]; then
-    kafka_version="$(sed -nE 's/^[[:space:]]*image:[[:space:]]*["'\'']?apache\/kafka:([0-9][0-9A-Za-z.-]*).*$/\1/p' "$REPO_ROOT/docker-compose.kafka.yml" | sed -n 1p)"
     desc="$desc; **kafka** = ${BENCH_KAFKA_DESC:-Apache Kafka $kafka_version, one KRaft node (scripts/kafka-local.sh), at $KAFKA_BROKERS}"
 fi
 echo
@@ -210,8 +323,12 @@ echo "## Results"
 echo
 files=()
 for f in kfake kafka rss; do [[ -f "$DIR/results-$f.json" ]] && files+=("$DIR/results-$f.json"); done
+for f in "$DIR"/results-size-*.json; do [[ -f "$f" ]] && files+=("$f"); done
+chart_args=()
+[[ -n "$SIZES" ]] && chart_args=(-chart "$CHART")
 load_end="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 "$BIN/bench" report -kcat "$KCAT" -brokers-desc "$desc" -revision "$revision" \
-    -load "$load_start at the start, $load_end at the end (1, 5, 15 min)" -out "$DIR/results.md" "${files[@]}"
+    -load "$load_start at the start, $load_end at the end (1, 5, 15 min)" -out "$DIR/results.md" "${chart_args[@]}" "${files[@]}"
 echo
+[[ -n "$SIZES" ]] && log "chart in $CHART"
 log "done in $((SECONDS - t0))s; table in $DIR/results.md, logs in $DIR/work-*, profiles in $DIR/profiles"
