@@ -27,7 +27,7 @@
 #
 # Environment:
 #   BENCH_QUICK        1: a smoke run at small counts (BENCH_N=20000, BENCH_SIZE_N=10000,
-#                      BENCH_REPEAT=1, short latency runs, no backlog, profiles or
+#                      BENCH_REPEAT=1, BENCH_SIZE_REPEAT=1, short latency runs, no backlog, profiles or
 #                      micro-benchmarks; the chart goes to BENCH_DIR); a setting
 #                      given explicitly still wins
 #   BENCH_N            statuses in the throughput runs (default 200000)
@@ -50,7 +50,8 @@
 #                      (default <repo>/testdata/tweets/jetstream/events.jsonl)
 #   BENCH_SIZES        size classes of the size axis, space separated (default
 #                      "jetstream v1.1-1k v1.1-5k"; empty: no size axis)
-#   BENCH_SIZE_N       messages of each size class (default 100000)
+#   BENCH_SIZE_N       messages of each size class (default 50000)
+#   BENCH_SIZE_REPEAT  runs of each program on each size class, the fastest kept (default 2)
 #   BENCH_PEERS        1: Kafka's console producer and Connect's file sink on the size
 #                      axis (default 1; needs java 17+ and, once, mvn to fetch the jars
 #                      of the Kafka version docker-compose.kafka.yml names)
@@ -79,10 +80,12 @@ if [[ "$QUICK" == 1 ]]; then
     N="${BENCH_N:-20000}" BACKLOG="${BENCH_BACKLOG:-0}" REPEAT="${BENCH_REPEAT:-1}"
     LAT_SECONDS="${BENCH_LAT_SECONDS:-5}" LAT_FULL="${BENCH_LAT_FULL:-5000}"
     PROFILE="${BENCH_PROFILE:-0}" MICRO="${BENCH_MICRO:-0}" SIZE_N="${BENCH_SIZE_N:-10000}"
+    SIZE_REPEAT="${BENCH_SIZE_REPEAT:-1}"
 else
     N="${BENCH_N:-200000}" BACKLOG="${BENCH_BACKLOG:-1000000}" REPEAT="${BENCH_REPEAT:-2}"
     LAT_SECONDS="${BENCH_LAT_SECONDS:-30}" LAT_FULL="${BENCH_LAT_FULL:-20000}"
-    PROFILE="${BENCH_PROFILE:-1}" MICRO="${BENCH_MICRO:-1}" SIZE_N="${BENCH_SIZE_N:-100000}"
+    PROFILE="${BENCH_PROFILE:-1}" MICRO="${BENCH_MICRO:-1}" SIZE_N="${BENCH_SIZE_N:-50000}"
+    SIZE_REPEAT="${BENCH_SIZE_REPEAT:-2}"
 fi
 RSS_KCAT="${BENCH_RSS_KCAT:-1}"
 DIR="${BENCH_DIR:-/tmp/tweetpipe-bench}"
@@ -234,7 +237,7 @@ for class in $SIZES; do
             brokers="$KAFKA_BROKERS"
         fi
         "$BIN/bench" run -label "$target" -brokers "$brokers" -bin "$BIN" -kcat "$KCAT" -work "$DIR/work-$target-$class" \
-            "${svc_env[@]}" "${peer_args[@]}" -latency=false -repeat "$REPEAT" \
+            "${svc_env[@]}" "${peer_args[@]}" -latency=false -repeat "$SIZE_REPEAT" \
             -data "$DIR/size.jsonl" -keyed "$DIR/size.tsv" -out "$DIR/results-size-$target-$class.json"
     done
     rm -f "$DIR/size.jsonl" "$DIR/size.tsv" "$DIR/size.jsonl.stats.json"

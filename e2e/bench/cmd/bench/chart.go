@@ -69,12 +69,14 @@ func shortRate(v float64) string {
 	return strconv.FormatFloat(v, 'f', 0, 64)
 }
 
-// writeChart writes panels, chartCols a row, under title.
-func writeChart(out io.Writer, title, subtitle string, panels []chartPanel) error {
+// writeChart writes panels, chartCols a row, under title and subtitle,
+// above notes (a line each) and the key to bars and lines.
+func writeChart(out io.Writer, title, subtitle string, notes []string, panels []chartPanel) error {
+	notes = append(notes, "Bars: messages per second over the whole run, from the process's start to the last message; black lines: the steady state, 10% to 90% of the messages.")
 	w := bufio.NewWriter(out)
 	rows := (len(panels) + chartCols - 1) / chartCols
 	width := panelW * min(chartCols, max(1, len(panels)))
-	height := chartTitleHeight + 20 + rows*panelH + 20
+	height := chartTitleHeight + 20 + rows*panelH + 16*len(notes)
 	fmt.Fprintf(w, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
 		width, height, width, height)
 	fmt.Fprintf(w, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", width, height)
@@ -85,8 +87,10 @@ func writeChart(out io.Writer, title, subtitle string, panels []chartPanel) erro
 		y0 := chartTitleHeight + 20 + (i/chartCols)*panelH
 		writePanel(w, p, x0, y0)
 	}
-	fmt.Fprintf(w, `<text x="%d" y="%d" text-anchor="middle" fill="#555555">Bars: messages per second over the whole run, from the process's start to the last message; black lines: the steady state, 10%% to 90%% of the messages.</text>`+"\n",
-		width/2, height-8)
+	for i, n := range notes {
+		fmt.Fprintf(w, `<text x="%d" y="%d" text-anchor="middle" fill="#555555" font-size="11">%s</text>`+"\n",
+			width/2, height-16*(len(notes)-i)+10, esc(n))
+	}
 	fmt.Fprintln(w, "</svg>")
 	return w.Flush()
 }

@@ -56,7 +56,7 @@ func TestChartBars(t *testing.T) {
 		}},
 	}
 	var b bytes.Buffer
-	if err := writeChart(&b, "title", "sub & more", panels); err != nil {
+	if err := writeChart(&b, "title", "sub & more", []string{"machine <x>"}, panels); err != nil {
 		t.Fatal(err)
 	}
 	var root svgNode
@@ -113,7 +113,7 @@ func TestChartBars(t *testing.T) {
 		t.Errorf("steady lines %v; want [60000]", steady)
 	}
 	all := strings.Join(texts, "|")
-	for _, want := range []string{"producers <kfake>", "kcat & co", "sub & more", "4,700 B", "200k"} {
+	for _, want := range []string{"producers <kfake>", "kcat & co", "sub & more", "4,700 B", "200k", "machine <x>"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("the chart's texts lack %q: %s", want, all)
 		}

@@ -70,8 +70,7 @@ func cmdReport(args []string) error {
 		if *revision != "" {
 			sub += ", source " + *revision
 		}
-		sub += "; " + m
-		err = writeChart(f, "tweetpipe beside kcat and Kafka's own tools, by post size", sub, sizePanels(sizes))
+		err = writeChart(f, "tweetpipe beside kcat and Kafka's own tools, by post size", sub, []string{"Machine: " + m}, sizePanels(sizes))
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
@@ -351,8 +350,12 @@ func writeSizeReport(w io.Writer, sizes []result) {
 			if m.AllocsPerMsg > 0 {
 				allocs = fmt.Sprintf("%.1f", m.AllocsPerMsg)
 			}
+			steady := "—" // too fast for the 10 ms samples
+			if m.SteadyRate > 0 {
+				steady = group(m.SteadyRate)
+			}
 			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %.1f | %s | %.1f MiB | %s |\n", r.Data.Title, r.Label, m.Tool,
-				group(m.rate()), group(m.SteadyRate), ratio, m.CPUS/float64(m.Msgs)*1e6, allocs, float64(m.MaxRSS)/mib, g)
+				group(m.rate()), steady, ratio, m.CPUS/float64(m.Msgs)*1e6, allocs, float64(m.MaxRSS)/mib, g)
 		}
 		if len(r.Produce) >= 2 {
 			for i, m := range r.Produce {
@@ -392,9 +395,9 @@ func sizePanels(sizes []result) []chartPanel {
 				if side == "consumers" {
 					ms = r.Consume
 				}
-				g := chartGroup{label: fmt.Sprintf("%s B", group(r.Data.MeanBytes))}
+				g := chartGroup{label: fmt.Sprintf("v1.1, %s B", group(r.Data.MeanBytes))}
 				if r.Data.Class == "jetstream" {
-					g.label = "Jetstream " + g.label
+					g.label = fmt.Sprintf("Jetstream, %s B", group(r.Data.MeanBytes))
 				}
 				for _, m := range ms {
 					i := slices.Index(p.series, m.Tool)

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestSizeReportGoals checks the size table's verdicts: tweetpipe's whole
+// run against kcat's (0.8× on small posts, 1.0× on the 5 KB class), and
+// the consumer's steady state against Connect's file sink (1.2×).
+func TestSizeReportGoals(t *testing.T) {
+	run := func(class, title string, tpRate, connectSteady float64) result {
+		ms := func(tool string, rate, steady float64) measure {
+			return measure{Tool: tool, Msgs: 1000, WallS: 1000 / rate, SteadyRate: steady, CPUS: 0.01, MaxRSS: 1 << 20}
+		}
+		return result{Label: "kfake", Data: genStats{Class: class, Title: title, Count: 1000, MeanBytes: 1000},
+			Produce: []measure{ms("tweetpipe producer", tpRate, 0), ms("kcat -P -l -K (keyed)", 1000, 0)},
+			Consume: []measure{ms("tweetpipe consumer", tpRate, 1200), ms("kcat -C -e", 1000, 2000), ms("Kafka Connect file sink", 100, connectSteady)},
+		}
+	}
+	for _, c := range []struct {
+		name string
+		r    result
+		want []string
+	}{
+		{"1 KB class at 0.85x kcat", run("v1.1-1k", "one k", 850, 1000),
+			[]string{"| one k | kfake | tweetpipe producer | 850 | — | 0.85× |", "≥ 0.8× kcat ✅ |", "steady 1.20× Connect, ≥ 1.2× ✅"}},
+		{"5 KB class at 0.9x kcat", run("v1.1-5k", "five k", 900, 1001),
+			[]string{"≥ 1.0× kcat ❌ |", "steady 1.20× Connect, ≥ 1.2× ❌"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var b bytes.Buffer
+			writeSizeReport(&b, []result{c.r})
+			for _, want := range c.want {
+				if !strings.Contains(b.String(), want) {
+					t.Errorf("the size table lacks %q:\n%s", want, b.String())
+				}
+			}
+		})
+	}
+}
+
+// TestSizePanels orders programs as series and sizes as groups, per broker
+// and side.
+func TestSizePanels(t *testing.T) {
+	r := func(label, class string, mean float64) result {
+		return result{Label: label, Data: genStats{Class: class, MeanBytes: mean},
+			Produce: []measure{{Tool: "a", Msgs: 10, WallS: 1}, {Tool: "b", Msgs: 10, WallS: 2}},
+			Consume: []measure{{Tool: "c", Msgs: 10, WallS: 1, SteadyRate: 50}}}
+	}
+	sizes := []result{r("kafka", "v1.1-1k", 1000), r("kfake", "v1.1-5k", 5000), r("kfake", "jetstream", 400)}
+	sortBySize(sizes)
+	ps := sizePanels(sizes)
+	var got []string
+	for _, p := range ps {
+		var groups []string
+		for _, g := range p.groups {
+			groups = append(groups, g.label)
+		}
+		got = append(got, p.title+": "+strings.Join(p.series, ",")+" / "+strings.Join(groups, ","))
+	}
+	want := []string{
+		"producers, kfake broker: a,b / Jetstream, 400 B,v1.1, 5,000 B",
+		"consumers, kfake broker: c / Jetstream, 400 B,v1.1, 5,000 B",
+		"producers, kafka broker: a,b / v1.1, 1,000 B",
+		"consumers, kafka broker: c / v1.1, 1,000 B",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got panels\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if v := ps[0].groups[1].values; len(v) != 2 || v[0] != 10 || v[1] != 5 {
+		t.Errorf("kfake producers at 5,000 B: values %v; want [10 5]", v)
+	}
+	if s := ps[1].groups[0].steady; len(s) != 1 || s[0] != 50 {
+		t.Errorf("kfake consumers at 400 B: steady %v; want [50]", s)
+	}
+}
