@@ -90,7 +90,7 @@ func cmdGen(args []string) error {
 	seed := fs.Uint64("seed", 1, "same seed, same file")
 	out := fs.String("out", "", "output file, one status a line")
 	keyed := fs.String("keyed", "", "also write key<TAB>status lines here, for kcat -K")
-	class := fs.String("class", "", "size class: jetstream, v1.1-1k or v1.1-5k (-templates then holds Jetstream events for jetstream); nothing: the templates as they are")
+	class := fs.String("class", "", "size class: jetstream, v1.1-1k or v1.1-5k (for jetstream, -templates holds Jetstream events); nothing: the templates as they are")
 	fs.Parse(args)
 	if *templates == "" || *out == "" || *n <= 0 {
 		return errors.New("-templates, -out and a positive -n are required")

@@ -327,8 +327,8 @@ func writeSizeReport(w io.Writer, sizes []result) {
 		"--property parse.key=true` on the keyed file (same keys, same partitions), -Xmx256M as kafka-run-class.sh gives it; "+
 		"Kafka Connect file sink: a standalone worker (ConnectStandalone, -Xms256M -Xmx2G as connect-standalone.sh) with one "+
 		"FileStreamSinkConnector task, StringConverter values, no fsync, at least once. Their whole-run figures include the JVM's start and, for Connect, its group join.")
-	fmt.Fprintln(w, "- Jetstream events: replay reads lines as v1.1 messages, so the producer routes these to its control topic, the one measured here; "+
-		"the Jetstream source's own reader is not in this figure.")
+	fmt.Fprintln(w, "- Jetstream commits: the producer runs its Jetstream source (SOURCE=jetstream) against a local websocket endpoint that sends "+
+		"every event at once; its wall time ends with the last message in Kafka, and it is then stopped.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| post size | broker | program | msg/s (whole run) | steady msg/s | ÷ kcat (whole run) | CPU µs/msg | heap allocs/msg | peak RSS | goal |")
 	fmt.Fprintln(w, "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")

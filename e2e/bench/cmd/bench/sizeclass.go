@@ -22,9 +22,10 @@ import (
 //   - v1.1-5k: v1.1 statuses of 4,000 to 6,000 bytes: the templates in that
 //     band, retweets (a status whose retweeted_status is another template)
 //     and retweets of a quote, in that band;
-//   - jetstream: Bluesky Jetstream events (commits, identity, account), from
-//     Jetstream templates, each with its DID, record key, revision, CID,
-//     text, createdAt and time_us replaced.
+//   - jetstream: Bluesky Jetstream commits that create or update a record
+//     (posts, likes: what the producer's Jetstream source publishes on its
+//     topic), from Jetstream templates, each with its DID, record key,
+//     revision, CID, text, createdAt and time_us replaced.
 //
 // Every variant is built from the templates' own bytes, so a clone with
 // only testdata/tweets/ makes the same classes as one with the shared
@@ -38,7 +39,7 @@ type sizeClass struct {
 // sizeClasses are the classes bench gen -class accepts, in chart order.
 func sizeClasses() []sizeClass {
 	return []sizeClass{
-		{name: "jetstream", title: "Jetstream events"},
+		{name: "jetstream", title: "Jetstream commits"},
 		{name: "v1.1-1k", lo: 700, hi: 1600, title: "v1.1 statuses, 1 KB class"},
 		{name: "v1.1-5k", lo: 4000, hi: 6000, title: "v1.1 statuses, 5 KB class"},
 	}
@@ -79,6 +80,12 @@ func classTemplates(lines [][]byte, c sizeClass) ([]template, error) {
 	case "v1.1-5k":
 		variants = append(variants, lines...)
 		variants = append(variants, retweets(lines, c)...)
+	case "jetstream":
+		for _, l := range lines {
+			if isRecordCommit(l) {
+				variants = append(variants, l)
+			}
+		}
 	default:
 		variants = lines
 	}

@@ -78,6 +78,9 @@ func TestSizeClasses(t *testing.T) {
 					if _, ok := m["retweeted_status"]; ok {
 						retweets++
 					}
+					if c.class == "jetstream" && !isRecordCommit(l) {
+						t.Fatalf("line %d is not a commit that creates or updates a record:\n%s", i, l)
+					}
 					k := messageKey(l)
 					if k == "" {
 						t.Fatalf("line %d has no key:\n%s", i, l)

@@ -30,9 +30,8 @@ type runner struct {
 	extraProducer, extraConsumer []string
 	zstdLevel                    int // 0: each program's default
 	peers                        peers
-	// jetstream: the data are Jetstream events, which replay (a v1.1
-	// reader) classifies as unknown and routes to the control topic: the
-	// producer's control topic is then the measured one.
+	// jetstream: the data are Jetstream events, which the producer reads
+	// from a local Jetstream endpoint (jetstream.go), not by replay.
 	jetstream bool
 }
 
@@ -113,12 +112,6 @@ func (r *runner) drop(topic string) {
 	r.topics = slices.DeleteFunc(r.topics, func(t string) bool { return t == topic })
 }
 
-// dropUncreated deletes a topic the benchmark did not create itself.
-func (r *runner) dropUncreated(topic string) {
-	r.topics = append(r.topics, topic)
-	r.drop(topic)
-}
-
 func (r *runner) cleanup() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -131,14 +124,10 @@ func (r *runner) cleanup() {
 // the defaults a user gets (zstd, batches of 1000, 10 ms linger, acks=all,
 // the replay position saved in STATE_DIR), at full speed.
 func (r *runner) producerEnv(topic, path, httpAddr string) []string {
-	statuses, control := topic, ""
-	if r.jetstream {
-		statuses, control = topic+"-statuses", topic
-	}
 	env := []string{
 		"KAFKA_BROKERS=" + r.brokers,
 		"SOURCE=replay", "REPLAY_PATH=" + path, "REPLAY_SPEED=0",
-		"KAFKA_TOPIC=" + statuses, "KAFKA_CONTROL_TOPIC=" + control,
+		"KAFKA_TOPIC=" + topic, "KAFKA_CONTROL_TOPIC=",
 		fmt.Sprintf("KAFKA_PARTITIONS=%d", r.partitions), "KAFKA_COMPRESSION=zstd",
 		fmt.Sprintf("KAFKA_COMPRESSION_LEVEL=%d", r.zstdLevel),
 		"STATE_DIR=" + mustTemp(r.work, "state"),
@@ -169,6 +158,9 @@ func mustTemp(dir, prefix string) string {
 
 // produce runs the producer on the replay file path (n statuses) into topic.
 func (r *runner) produce(ctx context.Context, topic, path string, n int64, bytes int64) (measure, error) {
+	if r.jetstream {
+		return r.produceJetstream(ctx, topic, path, n, bytes)
+	}
 	m := measure{Tool: "tweetpipe producer", Msgs: n, Bytes: bytes}
 	addr, err := freeAddr()
 	if err != nil {
@@ -178,9 +170,6 @@ func (r *runner) produce(ctx context.Context, topic, path string, n int64, bytes
 	_, err = r.timed(ctx, &m, r.watchTopic(ctx, topic, n), "producer", filepath.Join(r.bin, "producer"), nil,
 		r.producerEnv(topic, path, addr), filepath.Join(r.work, "producer-"+topic+".log"), nil, nil)
 	sc.finish()
-	if r.jetstream {
-		r.dropUncreated(topic + "-statuses") // the producer made it, empty
-	}
 	if err != nil {
 		return m, err
 	}
