@@ -10,9 +10,11 @@
 #   3. end-to-end latency (post read -> line in file), p50/p99, at 50 posts/s
 #      and at full speed, for both pipelines
 #   4. peak RSS of each service on a large backlog (BENCH_BACKLOG)
-#   5. the size axis: throughput by post size (Jetstream-shaped events, v1.1
-#      statuses of the 1 KB and of the 5 KB class, generated from the same
-#      templates), each program beside kcat and beside Kafka's own tools:
+#   5. the size axis: throughput by post size (Jetstream commits, which the
+#      producer reads through its Jetstream source from a local websocket
+#      endpoint; v1.1 statuses of the 1 KB and of the 5 KB class, generated
+#      from the same templates), each program beside kcat and beside Kafka's
+#      own tools:
 #      the console producer (org.apache.kafka.tools.ConsoleProducer, zstd,
 #      acks=all) and Kafka Connect's FileStreamSinkConnector in a
 #      standalone worker; CPU time and allocations per message for each,
