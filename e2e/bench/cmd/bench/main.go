@@ -9,6 +9,13 @@
 //	bench profile -label kfake -brokers ... -data statuses.jsonl -perf perf -out-dir DIR
 //	bench report  -brokers-desc "..." kfake.json kafka.json rss.json
 //
+// and, for the size axis (sizeclass.go), a class at a time, with Kafka's
+// console producer and Connect's file sink beside kcat (peers.go):
+//
+//	bench gen     -class v1.1-1k -templates lines.json -n 50000 -out size.jsonl -keyed size.tsv
+//	bench run     -latency=false -kafka-libs JARS -data size.jsonl -keyed size.tsv -out size-kfake-v1.1-1k.json ...
+//	bench report  -chart docs/bench.svg ... size-*.json
+//
 // Every program runs as its own process, built without -race; each figure
 // is one run, measured in the same invocation as the kcat figure it is
 // compared with.
