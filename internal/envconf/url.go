@@ -32,10 +32,10 @@ func (u URL) Reveal() string { return string(u) }
 // RedactURL returns s for a log or an error: the userinfo (user and
 // password), the fragment, and the value of every query parameter whose
 // name looks like a credential (secretParam) replaced by "xxxxx", the rest
-// as written. A string that does not parse as a URL shows as "[unparsable]".
+// as written. A string that ParseURL refuses shows as "[unparsable]".
 func RedactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
+	u, ok := ParseURL(s)
+	if !ok {
 		return "[unparsable]"
 	}
 	if u.User != nil {
@@ -50,13 +50,37 @@ func RedactURL(s string) string {
 	return u.String()
 }
 
+// ParseURL parses s as RedactURL and URLSecrets read it, and reports
+// false where they could not tell its credentials from the rest: s does not
+// parse, is opaque ("https:user:pass@host/...", "user:pass@host/..." read
+// as the scheme "user"), or holds an '@' yet has no user
+// ("https://user:12/pass@host/" parses with the host "user:12"). Such a URL
+// is never printed and never used.
+func ParseURL(s string) (*url.URL, bool) {
+	u, err := url.Parse(s)
+	if err != nil || u.Opaque != "" || (u.User == nil && strings.Contains(s, "@")) {
+		return nil, false
+	}
+	return u, true
+}
+
 // URLSecrets returns the credentials s holds, as RedactURL finds them, each
 // as written and unescaped: what an error or a server's answer that quotes
-// the URL must not show. ScrubSecrets takes them out of a text.
+// the URL must not show. ScrubSecrets takes them out of a text. Of a
+// string that ParseURL refuses, where the credentials cannot be told from
+// the rest, they are the whole string, all of it before its last '@', and
+// that part without what reads as a scheme and "//".
 func URLSecrets(s string) []string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return nil
+	u, ok := ParseURL(s)
+	if !ok {
+		out := []string{s}
+		if at := strings.LastIndex(s, "@"); at > 0 {
+			out = append(out, s[:at])
+			if _, rest, ok := strings.Cut(s[:at], ":"); ok && strings.TrimLeft(rest, "/") != "" {
+				out = append(out, strings.TrimLeft(rest, "/"))
+			}
+		}
+		return out
 	}
 	var out []string
 	add := func(v string) {

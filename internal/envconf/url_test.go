@@ -24,6 +24,16 @@ func TestRedactURL(t *testing.T) {
 			"https://example.com/x?client_secret=xxxxx&password=xxxxx&X-Amz-Credential=xxxxx&session_id=xxxxx"},
 		{"https://example.com/x#access_token=abc", "https://example.com/x#xxxxx"},
 		{"https://u:p%zz@example.com/", "[unparsable]"},
+		// No "//": url.Parse reads "alice:s3cret@..." as opaque, or
+		// "alice" as the scheme, and finds no user.
+		{"https:alice:s3cret@api.x.com/2/tweets/sample/stream", "[unparsable]"},
+		{"alice:s3cret@api.x.com/2/tweets/sample/stream", "[unparsable]"},
+		{"alice@api.x.com/stream", "[unparsable]"},
+		// A password starting with digits and holding a '/': the host
+		// parses as "alice:12", the rest of the password as the path.
+		{"https://alice:12/s3cret@api.x.com/", "[unparsable]"},
+		{"https://alice:s3/cret@api.x.com/", "[unparsable]"},
+		{"https://alice:s3cret@api.x.com/users/@bob", "https://xxxxx@api.x.com/users/@bob"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -50,6 +60,29 @@ func TestURLNeverPrintsCredentials(t *testing.T) {
 	}
 	if u.Reveal() != "https://alice:s3cret@example.com/stream?token=t0ken" {
 		t.Errorf("Reveal: got %q; want the URL as set", u.Reveal())
+	}
+}
+
+// TestURLSecretsUnclear: where the credentials of a URL cannot be told from
+// the rest, a text that quotes the URL keeps none of it.
+func TestURLSecretsUnclear(t *testing.T) {
+	for _, raw := range []string{
+		"https:alice:s3cret@api.x.com/2/tweets/sample/stream",
+		"alice:s3cret@api.x.com/2/tweets/sample/stream",
+		"https://alice:12/s3cret@api.x.com/",
+	} {
+		t.Run(raw, func(t *testing.T) {
+			text := fmt.Sprintf("Get %q: dial tcp: lookup failed; GET %s", raw, strings.TrimPrefix(raw, "https:"))
+			got := ScrubSecrets(text, URLSecrets(raw))
+			if strings.Contains(got, "s3cret") {
+				t.Errorf("got %q; want s3cret scrubbed", got)
+			}
+			var logs bytes.Buffer
+			slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "url", URL(raw))
+			if strings.Contains(logs.String(), "s3cret") {
+				t.Errorf("got %s; want the URL shown as [unparsable]", logs.String())
+			}
+		})
 	}
 }
 

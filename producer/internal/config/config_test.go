@@ -170,6 +170,38 @@ func TestURLCredentialsNeverPrint(t *testing.T) {
 	}
 }
 
+// TestUnclearURLCredentialsNeverPrint sets stream URLs whose user and
+// password url.Parse cannot find (no "//", or a password read as a host and
+// path): the start-up log and %v must show none of their text.
+func TestUnclearURLCredentialsNeverPrint(t *testing.T) {
+	for _, raw := range []string{
+		"https:alice:s3cret@api.x.com/2/tweets/sample/stream",
+		"alice:s3cret@api.x.com/2/tweets/sample/stream",
+		"https://alice:12/s3cret@api.x.com/2/tweets/sample/stream",
+	} {
+		t.Run(raw, func(t *testing.T) {
+			clearEnv(t)
+			for _, k := range []string{"X_STREAM_URL", "JETSTREAM_URL", "TWITTER_STREAM_BASE_URL"} {
+				t.Setenv(k, raw)
+			}
+			cfg, err := Load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logs bytes.Buffer
+			slog.New(slog.NewJSONHandler(&logs, nil)).Info("producer starting", "config", cfg)
+			slog.New(slog.NewTextHandler(&logs, nil)).Info("producer starting", "config", cfg)
+			printed := logs.String() + fmt.Sprintf("%v %+v %s %s", cfg, cfg, cfg.XStreamURL, cfg.JetstreamURL)
+			if strings.Contains(printed, "s3cret") {
+				t.Errorf("got s3cret in what the producer prints; want the URLs shown as [unparsable]:\n%s", printed)
+			}
+			if !strings.Contains(logs.String(), "[unparsable]") {
+				t.Errorf("got a log without [unparsable]:\n%s", logs.String())
+			}
+		})
+	}
+}
+
 func TestDeadLetterPath(t *testing.T) {
 	for _, tc := range []struct {
 		stateDir, deadLetterDir, want string

@@ -21,10 +21,11 @@ func Positive[T time.Duration | int](v *T, def T, name string) error {
 	return nil
 }
 
-// ParseURL parses s and reports whether it has a host and one of schemes.
+// ParseURL parses s and reports whether it has a host and one of schemes,
+// and credentials that can be told from the rest (envconf.ParseURL).
 func ParseURL(s string, schemes ...string) (*url.URL, bool) {
-	u, err := url.Parse(s)
-	if err != nil {
+	u, ok := envconf.ParseURL(s)
+	if !ok {
 		return nil, false
 	}
 	return u, slices.Contains(schemes, u.Scheme) && u.Host != ""

@@ -143,6 +143,8 @@ func TestParseURL(t *testing.T) {
 		{"https:///path", false},
 		{"stream.example.com", false},
 		{"http://[::1", false},
+		{"https:alice:s3cret@api.x.com/2/tweets/sample/stream", false},
+		{"https://alice:12/s3cret@api.x.com/", false},
 	}
 	for _, tt := range tests {
 		if _, got := ParseURL(tt.url, "http", "https"); got != tt.want {

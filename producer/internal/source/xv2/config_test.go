@@ -19,6 +19,9 @@ func TestNewValidates(t *testing.T) {
 		{"token with spaces", func(c *Config) { c.BearerToken = "abc def" }, []string{"X_BEARER_TOKEN"}},
 		{"bad url", func(c *Config) { c.URL = "ftp://api.x.com/2/tweets/sample/stream" }, []string{"X_STREAM_URL"}},
 		{"url without host", func(c *Config) { c.URL = "https:///2/tweets" }, []string{"X_STREAM_URL"}},
+		{"opaque url with a password", func(c *Config) { c.URL = "https:alice:s3cret@api.x.com/2/tweets/sample/stream" }, []string{"X_STREAM_URL", "[unparsable]"}},
+		{"url with a password and no scheme", func(c *Config) { c.URL = "alice:s3cret@api.x.com/2/tweets/sample/stream" }, []string{"X_STREAM_URL", "[unparsable]"}},
+		{"url with a password read as a host", func(c *Config) { c.URL = "https://alice:12/s3cret@api.x.com/2/tweets/sample/stream" }, []string{"X_STREAM_URL", "[unparsable]"}},
 		{"bad tweet field", func(c *Config) { c.TweetFields = []string{"created_at", "lang;drop"} }, []string{"X_TWEET_FIELDS", `"lang;drop"`}},
 		{"bad expansion", func(c *Config) { c.Expansions = []string{"author id"} }, []string{"X_EXPANSIONS"}},
 		{"bad user field", func(c *Config) { c.UserFields = []string{"a&b=c"} }, []string{"X_USER_FIELDS"}},
@@ -42,6 +45,9 @@ func TestNewValidates(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), serverToken) {
 				t.Error("the error holds the token")
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error %q holds the URL's password", err)
 			}
 		})
 	}
