@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/tweetpipe/tweetpipe/internal/envconf"
 )
 
 // ErrorBodyLimit bounds how much of an error response is read and reported.
@@ -43,18 +45,13 @@ func Refused(service string, class Class, code int, body, fix string) (Ending, e
 }
 
 // ErrorBody reads the start of an error response for the logs: at most
-// ErrorBodyLimit bytes, on one line, with every non-empty secret redacted
-// should the server echo it. A nil body reads as "".
+// ErrorBodyLimit bytes, on one line, with every non-empty secret replaced
+// by "xxxxx" should the server echo it (envconf.ScrubSecrets: longest
+// first, so a secret holding another goes whole). A nil body reads as "".
 func ErrorBody(body io.Reader, secrets ...string) string {
 	if body == nil {
 		return ""
 	}
 	raw, _ := io.ReadAll(io.LimitReader(body, ErrorBodyLimit))
-	text := strings.Join(strings.Fields(string(raw)), " ")
-	for _, secret := range secrets {
-		if secret != "" {
-			text = strings.ReplaceAll(text, secret, "[redacted]")
-		}
-	}
-	return text
+	return envconf.ScrubSecrets(strings.Join(strings.Fields(string(raw)), " "), secrets)
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tweetpipe/tweetpipe/internal/envconf"
 )
 
 func TestClassifyStatusExtraFatal(t *testing.T) {
@@ -84,7 +86,13 @@ func TestErrorBody(t *testing.T) {
 	}{
 		{"nil", nil, nil, ""},
 		{"one line", strings.NewReader("{\n  \"title\": \"Unauthorized\"\r\n}\n"), nil, `{ "title": "Unauthorized" }`},
-		{"secrets", strings.NewReader("token tok123 and key k-9 echoed"), []string{"", "tok123", "k-9"}, "token [redacted] and key [redacted] echoed"},
+		{"secrets", strings.NewReader("token tok123 and key k-9 echoed"), []string{"", "tok123", "k-9"}, "token xxxxx and key xxxxx echoed"},
+		// The secrets of a URL whose user is a prefix of its password, and
+		// one query value a prefix of another, given shortest first.
+		{"secret holding another",
+			strings.NewReader("bad credentials svc:svc-9f8e7d6c for ?key=abc&token=abcdef99"),
+			envconf.URLSecrets("wss://svc:svc-9f8e7d6c@jetstream.example/subscribe?key=abc&token=abcdef99"),
+			"bad credentials xxxxx:xxxxx for ?key=xxxxx&token=xxxxx"},
 		{"shortened", strings.NewReader(strings.Repeat("x", 3*ErrorBodyLimit)), nil, strings.Repeat("x", ErrorBodyLimit)},
 	}
 	for _, tt := range tests {
