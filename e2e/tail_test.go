@@ -102,3 +102,38 @@ func TestTailWithoutGNUTools(t *testing.T) {
 	write("2026-12-02/15/tweets-p0-000000000012.jsonl", "{\"id_str\":\"p0-next\"}\n", now)
 	waitFor(20*time.Second, `"p0-next"`)
 }
+
+// TestTailFolderWithGlobCharacters: a folder whose name holds [ ] is
+// followed as named, not as a pattern that matches a folder beside it.
+func TestTailFolderWithGlobCharacters(t *testing.T) {
+	base := t.TempDir()
+	const rel = "2026-12-02/14/tweets-p0-000000000000.jsonl"
+	for dir, id := range map[string]string{"out [x]": "wanted", "out x": "beside"} {
+		p := filepath.Join(base, dir, "tweets", rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(`{"id_str":"`+id+`"}`+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(filepath.Join("..", "scripts", "tail.sh"), filepath.Join(base, "out [x]", "tweets"))
+	got := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = got, got
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // tail.sh starts tail: stop both
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting scripts/tail.sh: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(got.String(), `"wanted"`) && !strings.Contains(got.String(), `"beside"`) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // let tail print everything it follows
+	if s := got.String(); !strings.Contains(s, `"wanted"`) || strings.Contains(s, `"beside"`) {
+		t.Fatalf("tail.sh \"out [x]/tweets\" printed:\n%s\nwant the line of out [x] only, not of out x", s)
+	}
+}

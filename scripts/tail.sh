@@ -30,13 +30,16 @@ done
 pid=
 trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null; exit 0' INT TERM
 while :; do
-  # One path a line: split on newlines only, so folders with spaces work.
+  # One path a line: split on newlines only, so folders with spaces work,
+  # and no globbing (set -f), so names with * ? [ are taken as written.
   old_ifs=$IFS
   IFS='
 '
+  set -f
   # shellcheck disable=SC2086
   tail -n 5 -F $files &
   pid=$!
+  set +f
   IFS=$old_ifs
   while [ "$(newest)" = "$files" ]; do sleep 5; done
   kill "$pid" 2>/dev/null || true
