@@ -411,6 +411,11 @@ func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, 
 	l := loop{r: r, log: log, gen: gen, p: p, topic: topic, partition: a.ID, b: batch.New(r.cfg.Batch), next: start,
 		counts: r.Stats.Topic(topic), lag: &atomic.Int64{},
 		work: make(chan []archive.Record), spare: make(chan []archive.Record, 1)}
+	if start > a.Offset {
+		// The checkpoint is ahead of the commit (a commit failed before
+		// the last owner stopped): the writer commits it, new data or not.
+		l.uncommitted = start
+	}
 	r.Stats.lags.Store(partitionKey{topic, a.ID}, l.lag)
 	defer r.Stats.lags.Delete(partitionKey{topic, a.ID})
 	defer l.setLag(0)
@@ -576,14 +581,20 @@ type loop struct {
 	partition int
 	b         *batch.Batcher
 	recs      []archive.Record
-	committed int64         // next offset committed to Kafka
-	lag       *atomic.Int64 // messages behind the high water mark at the last fetch (in Stats.lags)
-	counts    *TopicCounts
-	next      int64     // offset of the next message to fetch (kafka.FirstOffset at first)
-	lastFetch time.Time // when a message last arrived (or the reader started)
-	lastEnd   time.Time // when the partition's end offset was last checked
-	endBelow  int       // consecutive checks that found the end below next
-	wentBack  string    // set when the partition's offsets went back: what was seen
+	committed int64 // next offset committed to Kafka
+	// uncommitted is the next offset the archive has fsynced and
+	// checkpointed but whose commit failed; while it is above committed,
+	// the writer commits it again at retryAt (see retryCommit).
+	uncommitted int64
+	retryAt     time.Time
+	retryWait   time.Duration
+	lag         *atomic.Int64 // messages behind the high water mark at the last fetch (in Stats.lags)
+	counts      *TopicCounts
+	next        int64     // offset of the next message to fetch (kafka.FirstOffset at first)
+	lastFetch   time.Time // when a message last arrived (or the reader started)
+	lastEnd     time.Time // when the partition's end offset was last checked
+	endBelow    int       // consecutive checks that found the end below next
+	wentBack    string    // set when the partition's offsets went back: what was seen
 
 	// The fetching goroutine (run) fills recs and hands full batches over
 	// work to the writing one (write), which owns p and committed, and
@@ -722,6 +733,7 @@ func (l *loop) write(ctx context.Context) bool {
 			if err := l.p.Tick(); err != nil {
 				l.log.Error("rotating file", "error", err)
 			}
+			l.retryCommit()
 		}
 	}
 }
@@ -829,19 +841,54 @@ func (l *loop) flush(ctx context.Context, recs []archive.Record) bool {
 		backoff = min(backoff*2, 30*time.Second)
 	}
 	next := recs[len(recs)-1].Offset + 1
-	l.r.commitMu.Lock()
-	err := l.gen.CommitOffsets(map[string]map[int]int64{l.topic: {l.partition: next}})
-	l.r.commitMu.Unlock()
-	if err != nil {
+	if err := l.commit(next); err != nil {
 		// The checkpoint already covers these offsets: a redelivery after a
-		// lost commit is skipped by the archive, never written twice.
+		// lost commit is skipped by the archive, never written twice. The
+		// next batch's commit covers them, or retryCommit if none comes.
 		l.r.Stats.CommitErrors.Add(1)
-		l.log.Warn("committing offset failed; the archive checkpoint covers it", "offset", next, "error", err)
+		l.uncommitted, l.retryWait = next, time.Second
+		l.retryAt = time.Now().Add(l.retryWait)
+		l.log.Warn("committing offset failed; the archive checkpoint covers it, retrying", "offset", next, "retry_in", l.retryWait, "error", err)
 		return true
 	}
-	l.committed = next
 	if l.r.cfg.ObserveBatch != nil {
 		l.r.cfg.ObserveBatch(time.Since(started))
 	}
 	return true
+}
+
+// commit commits next, the offset after the last one the archive holds, to
+// Kafka with the partition's generation (which Kafka refuses once it has
+// ended), and records it as committed.
+func (l *loop) commit(next int64) error {
+	l.r.commitMu.Lock()
+	err := l.gen.CommitOffsets(map[string]map[int]int64{l.topic: {l.partition: next}})
+	l.r.commitMu.Unlock()
+	if err != nil {
+		return err
+	}
+	l.committed = next
+	return nil
+}
+
+// retryCommit commits again, when due, the offset whose commit failed after
+// its batch was written (or that the checkpoint held ahead of the commit
+// when the partition was assigned), unless a later commit has covered it.
+// Without it the committed offset of a partition that receives nothing
+// more stays behind what the archive holds, and whatever waits for the
+// group to catch up (lag, a drain) waits as long. Only offsets the archive
+// has fsynced and checkpointed are committed. The wait doubles from a
+// second to 30 s while the commit fails.
+func (l *loop) retryCommit() {
+	if l.uncommitted <= l.committed || time.Now().Before(l.retryAt) {
+		return
+	}
+	if err := l.commit(l.uncommitted); err != nil {
+		l.r.Stats.CommitErrors.Add(1)
+		l.retryWait = min(max(2*l.retryWait, time.Second), 30*time.Second)
+		l.retryAt = time.Now().Add(l.retryWait)
+		l.log.Warn("committing offset failed again; retrying", "offset", l.uncommitted, "retry_in", l.retryWait, "error", err)
+		return
+	}
+	l.log.Info("committed the offset the archive checkpoint covers", "offset", l.committed)
 }

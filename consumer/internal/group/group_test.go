@@ -13,11 +13,13 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
 	"github.com/tweetpipe/tweetpipe/consumer/internal/batch"
@@ -345,6 +347,57 @@ func TestWriteFailureHoldsCommits(t *testing.T) {
 	}
 	if got := committed(t, brokers, topic, 3); got != 100 {
 		t.Fatalf("committed %d; want 100", got)
+	}
+}
+
+// TestFailedCommitRetriedWhenIdle: the commit of the last batch fails once
+// and no message comes after it; the committed offset still reaches the
+// end of the partition (what a drain waits for), and nothing is written
+// twice.
+func TestFailedCommitRetriedWhenIdle(t *testing.T) {
+	const topic, n = "tweets", 50
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	brokers := c.ListenAddrs()
+	var refused atomic.Int32
+	c.ControlKey(int16(kmsg.OffsetCommit), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		req := kreq.(*kmsg.OffsetCommitRequest)
+		if len(req.Topics) != 1 || len(req.Topics[0].Partitions) != 1 ||
+			req.Topics[0].Partitions[0].Offset != n || !refused.CompareAndSwap(0, 1) {
+			return nil, nil, false
+		}
+		// The first commit of the end offset: the coordinator answers
+		// with an error, as one moving to another broker does.
+		resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+		rt := kmsg.NewOffsetCommitResponseTopic()
+		rt.Topic = topic
+		rp := kmsg.NewOffsetCommitResponseTopicPartition()
+		rp.ErrorCode = 7 // REQUEST_TIMED_OUT
+		rt.Partitions = append(rt.Partitions, rp)
+		resp.Topics = append(resp.Topics, rt)
+		return resp, nil, true
+	})
+	produce(t, brokers, topic, 0, n)
+	dir := t.TempDir()
+	r := newRunner(t, brokers, topic, dir)
+	runUntil(t, r, 20*time.Second, func() bool {
+		return r.Stats.Written.Load() == n && r.Stats.CommitErrors.Load() > 0 && committed(t, brokers, topic, 1) == n
+	})
+	if got := refused.Load(); got != 1 {
+		t.Fatalf("refused %d commits; want 1", got)
+	}
+	ids := outputIDs(t, dir, topic)
+	if len(ids) != n {
+		t.Fatalf("got %d distinct ids; want %d", len(ids), n)
+	}
+	for id, c := range ids {
+		if c != 1 {
+			t.Fatalf("id %s written %d times; want once", id, c)
+		}
 	}
 }
 
