@@ -23,7 +23,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/tweetpipe/tweetpipe/e2e/internal/corpus"
+	"github.com/tweetpipe/tweetpipe/internal/corpus"
 )
 
 // binDir holds the producer and consumer binaries built once by TestMain.

@@ -1,114 +1,22 @@
-// Package corpus finds the payloads the end-to-end tests and the bench
-// read: the project's own under testdata/tweets at the repository root,
-// always there, and the real captures in shared/fixtures/tweets beside the
-// repository, an extra check that exists only where the project is
-// developed and in CI. It is the e2e module's copy of the producer's
-// internal/corpus (a module cannot import another's internal packages).
+// Package corpus forwards to the shared module's internal/corpus, the one
+// copy, for the tests that still import it by this path.
 package corpus
 
 import (
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
+
+	shared "github.com/tweetpipe/tweetpipe/internal/corpus"
 )
 
-// Dir is testdata/tweets at the root of the repository, found from the
-// working directory of the test (its package's folder).
-func Dir(t testing.TB) string {
-	t.Helper()
-	root, err := repoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Join(root, "testdata", "tweets")
-}
-
-// Path is a file of the project's corpus, named with slashes
-// ("v1.1/sample.jsonl").
+// Path is shared.Path: a file of the project's corpus, named with slashes.
 func Path(t testing.TB, name string) string {
 	t.Helper()
-	return filepath.Join(Dir(t), filepath.FromSlash(name))
+	return shared.Path(t, name)
 }
 
-// Shared is shared/fixtures/tweets beside the repository. Where it is
-// missing the test is skipped, saying so; with CI=true it fails instead,
-// since CI must run the real payloads.
+// Shared is shared.Shared: shared/fixtures/tweets beside the repository,
+// the test skipped where it is missing (failed with CI=true).
 func Shared(t testing.TB) string {
 	t.Helper()
-	root, err := repoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(filepath.Dir(root), "shared", "fixtures", "tweets")
-	_, err = os.Stat(dir)
-	msg, fail := sharedVerdict(dir, err, os.Getenv("CI"))
-	switch {
-	case fail:
-		t.Fatal(msg)
-	case msg != "":
-		t.Skip(msg)
-	}
-	return dir
-}
-
-// sharedVerdict says what a test does about the shared payloads at dir,
-// given what os.Stat returned for it and $CI: run on them (msg ""), skip
-// with msg, or fail with msg.
-func sharedVerdict(dir string, statErr error, ci string) (msg string, fail bool) {
-	if statErr == nil {
-		return "", false
-	}
-	required, _ := strconv.ParseBool(ci)
-	if !errors.Is(statErr, fs.ErrNotExist) {
-		return fmt.Sprintf("reading the shared real payloads: %v", statErr), true
-	}
-	if required {
-		return fmt.Sprintf("CI=%s and the shared real payloads are missing: want them at %s (shared/ beside the repository)", ci, dir), true
-	}
-	return fmt.Sprintf("no shared real payloads at %s (they sit beside the repository only where the project is developed): skipped; the tests on testdata/tweets still run", dir), false
-}
-
-// repoRoot is the nearest folder above the working directory that holds
-// go.work and testdata/tweets.
-func repoRoot() (string, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("finding the repository root: %w", err)
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if isRoot(dir) {
-			return dir, nil
-		}
-		if filepath.Dir(dir) == dir {
-			return "", fmt.Errorf("no folder above %s holds go.work and testdata/tweets: run the tests inside the repository", wd)
-		}
-	}
-}
-
-func isRoot(dir string) bool {
-	if _, err := os.Stat(filepath.Join(dir, "go.work")); err != nil {
-		return false
-	}
-	fi, err := os.Stat(filepath.Join(dir, "testdata", "tweets"))
-	return err == nil && fi.IsDir()
-}
-
-// BigStatus is a v1.1 status of at least size bytes, the same for the same
-// arguments: a long extended_tweet of Hindi-English text, raw UTF-8, as a
-// status quoting a long thread reaches. Larger than 64 KiB it is longer
-// than a bufio.Scanner's default line.
-func BigStatus(id string, size int) []byte {
-	const word = "लंबा thread है yaar, पूरा पढ़ो 🧵 "
-	var text strings.Builder
-	for text.Len() < size {
-		text.WriteString(word)
-	}
-	return fmt.Appendf(nil, `{"created_at":"Tue Jun 01 06:32:10 +0000 2021","id":%s,"id_str":"%s","text":"लंबा thread है yaar\u2026","truncated":true,`+
-		`"user":{"id":3344556677,"id_str":"3344556677","name":"अमित","screen_name":"amit_fit"},"extended_tweet":{"full_text":"%s"},`+
-		`"lang":"hi","timestamp_ms":"1622529130000"}`, id, id, text.String())
+	return shared.Shared(t)
 }

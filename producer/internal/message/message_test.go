@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tweetpipe/tweetpipe/producer/internal/corpus"
+	"github.com/tweetpipe/tweetpipe/internal/corpus"
 )
 
 func TestClassify(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/tweetpipe/tweetpipe/producer/internal/corpus"
+	"github.com/tweetpipe/tweetpipe/internal/corpus"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 )
 

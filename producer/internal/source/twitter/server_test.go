@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tweetpipe/tweetpipe/producer/internal/corpus"
+	"github.com/tweetpipe/tweetpipe/internal/corpus"
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream/streamtest"
 )

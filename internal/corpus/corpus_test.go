@@ -50,7 +50,7 @@ func TestDirFromAPackageFolder(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if want, _ := filepath.Abs(filepath.Join("..", "..", "..", "testdata", "tweets")); dir != want {
+	if want, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "tweets")); dir != want {
 		t.Errorf("Dir = %s; want %s", dir, want)
 	}
 }

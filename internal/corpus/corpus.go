@@ -1,8 +1,9 @@
-// Package corpus finds the payloads the tests read: the project's own under
-// testdata/tweets at the repository root, always there, and the real
-// captures in shared/fixtures/tweets beside the repository, an extra check
-// that exists only where the project is developed and in CI. Only tests
-// import it.
+// Package corpus finds the payloads the tests and the bench read: the
+// project's own under testdata/tweets at the repository root, always there,
+// and the real captures in shared/fixtures/tweets beside the repository, an
+// extra check that exists only where the project is developed and in CI.
+// Only tests import it; it sits in the shared module so that the producer's
+// and the end-to-end tests use the one copy.
 package corpus
 
 import (
