@@ -37,6 +37,25 @@ func bsdShims(t *testing.T) string {
 	return dir
 }
 
+// startTail runs scripts/tail.sh on dir, with env when given (else this
+// process's), until the test ends, and returns what it prints.
+func startTail(t *testing.T, dir string, env ...string) *syncBuffer {
+	t.Helper()
+	cmd := exec.Command(filepath.Join("..", "scripts", "tail.sh"), dir)
+	cmd.Env = env
+	got := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = got, got
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // tail.sh starts tail: stop both
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting scripts/tail.sh: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	})
+	return got
+}
+
 // TestTailWithoutGNUTools: make tail, where find, stat, sort and tail have
 // no GNU extensions (macOS, the BSDs), shows the last lines of each
 // partition's active file, and moves to a partition's new file when the
@@ -63,18 +82,7 @@ func TestTailWithoutGNUTools(t *testing.T) {
 	write("2026-12-02/14/tweets-p0-000000000010.jsonl", "{\"id_str\":\"p0-a\"}\n{\"id_str\":\"p0-b\"}\n", now.Add(-time.Hour))
 	write("2026-12-02/13/tweets-p1-000000000000.jsonl", "{\"id_str\":\"p1-a\"}\n", now)
 
-	cmd := exec.Command(filepath.Join("..", "scripts", "tail.sh"), out)
-	cmd.Env = []string{"PATH=" + bsdShims(t) + string(os.PathListSeparator) + os.Getenv("PATH")}
-	got := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = got, got
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // tail.sh starts tail: stop both
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting scripts/tail.sh: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	})
+	got := startTail(t, out, "PATH="+bsdShims(t)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	waitFor := func(within time.Duration, lines ...string) {
 		t.Helper()
 		deadline := time.Now().Add(within)
@@ -117,17 +125,7 @@ func TestTailFolderWithGlobCharacters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(filepath.Join("..", "scripts", "tail.sh"), filepath.Join(base, "out [x]", "tweets"))
-	got := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = got, got
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // tail.sh starts tail: stop both
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting scripts/tail.sh: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	})
+	got := startTail(t, filepath.Join(base, "out [x]", "tweets"))
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(got.String(), `"wanted"`) && !strings.Contains(got.String(), `"beside"`) && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)

@@ -107,6 +107,21 @@ func outputIDs(t *testing.T, dir, topic string) map[string]int {
 	return ids
 }
 
+// eachOnce fails t unless the output holds n distinct ids, each written
+// once.
+func eachOnce(t *testing.T, dir, topic string, n int) {
+	t.Helper()
+	ids := outputIDs(t, dir, topic)
+	if len(ids) != n {
+		t.Fatalf("got %d distinct ids in the output; want %d", len(ids), n)
+	}
+	for id, c := range ids {
+		if c != 1 {
+			t.Fatalf("id %s written %d times; want once", id, c)
+		}
+	}
+}
+
 func committed(t *testing.T, brokers []string, topic string, partitions int) int64 {
 	t.Helper()
 	c := &kafka.Client{Addr: kafka.TCP(brokers...)}
@@ -137,15 +152,7 @@ func TestArchivesAndCommits(t *testing.T) {
 	r := newRunner(t, brokers, topic, dir)
 	runUntil(t, r, 30*time.Second, func() bool { return r.Stats.Written.Load() == n })
 
-	ids := outputIDs(t, dir, topic)
-	if len(ids) != n {
-		t.Fatalf("got %d distinct ids in the output; want %d", len(ids), n)
-	}
-	for id, c := range ids {
-		if c != 1 {
-			t.Fatalf("id %s written %d times; want once", id, c)
-		}
-	}
+	eachOnce(t, dir, topic, n)
 	if got := committed(t, brokers, topic, 3); got != n {
 		t.Fatalf("committed offsets sum to %d; want %d", got, n)
 	}
@@ -390,15 +397,7 @@ func TestFailedCommitRetriedWhenIdle(t *testing.T) {
 	if got := refused.Load(); got != 1 {
 		t.Fatalf("refused %d commits; want 1", got)
 	}
-	ids := outputIDs(t, dir, topic)
-	if len(ids) != n {
-		t.Fatalf("got %d distinct ids; want %d", len(ids), n)
-	}
-	for id, c := range ids {
-		if c != 1 {
-			t.Fatalf("id %s written %d times; want once", id, c)
-		}
-	}
+	eachOnce(t, dir, topic, n)
 }
 
 // TestBadValuesDeadLettered: values that are not one line of JSON go to the
