@@ -393,8 +393,9 @@ func checkContract(t *testing.T, recs []readRecord, want []fixtureMessage, topic
 // producer with each KAFKA_COMPRESSION (zstd is the default) and reads both
 // topics back with kafka-python and with kcat: every message is there once,
 // value byte-identical to its fixture line, with the key, the source and
-// kind headers and the timestamp the README's message contract promises,
-// and each status on the partition the Java client's partitioner picks.
+// kind headers and the timestamp the message contract (docs/architecture.md)
+// promises, and each status on the partition the Java client's partitioner
+// picks.
 func TestInteropReadersSeeMessageContract(t *testing.T) {
 	brokers := realBroker(t)
 	needKafkaPython(t)

@@ -207,7 +207,7 @@ func statusKeyAndTime(t *testing.T, line []byte) (string, time.Time) {
 }
 
 // BenchmarkClassify classifies the project's sample statuses, and the
-// shared real ones where they are (the figures the README quotes).
+// shared real ones where they are (the figures docs/performance.md quotes).
 func BenchmarkClassify(b *testing.B) {
 	b.Run("testdata", func(b *testing.B) { benchmarkClassify(b, corpus.Path(b, "v1.1/sample.jsonl")) })
 	b.Run("shared", func(b *testing.B) {
