@@ -8,6 +8,7 @@ import (
 
 	"github.com/tweetpipe/tweetpipe/internal/ops"
 	"github.com/tweetpipe/tweetpipe/producer/internal/publish"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/jetstream"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream"
 )
 
@@ -17,13 +18,25 @@ type streamSource interface {
 	StreamStats() stream.Stats
 }
 
+// jetstreamSource is the jetstream source, which also counts events timed
+// ahead of this host's clock.
+type jetstreamSource interface {
+	Stats() jetstream.Stats
+}
+
 // registerSourceMetrics exposes a stream source's connection counters.
 func registerSourceMetrics(reg *prometheus.Registry, name string, src streamSource) error {
 	labels := prometheus.Labels{"source": name}
 	read := func(f func(stream.Stats) int64) func() float64 {
 		return func() float64 { return float64(f(src.StreamStats())) }
 	}
-	return errors.Join(
+	var ahead error
+	if js, ok := src.(jetstreamSource); ok {
+		ahead = ops.CounterFunc(reg, "tweetpipe_producer_source_ahead_of_clock_total",
+			"Events whose time is further ahead of this host's clock than the source allows: published, but not taken as the resume position.",
+			labels, func() float64 { return float64(js.Stats().AheadOfClock) })
+	}
+	return errors.Join(ahead,
 		ops.GaugeFunc(reg, "tweetpipe_producer_source_connected", "1 while the source's stream is open.", labels, func() float64 {
 			if src.StreamStats().Connected {
 				return 1
