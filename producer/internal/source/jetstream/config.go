@@ -91,7 +91,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.URL = DefaultURL
 	}
 	if u, ok := stream.ParseURL(c.URL, "ws", "wss", "http", "https"); !ok {
-		errs = append(errs, fmt.Errorf("JETSTREAM_URL %q is not a ws(s) URL, such as %s", stream.RedactURL(c.URL), DefaultURL))
+		errs = append(errs, stream.URLError("JETSTREAM_URL", c.URL, "a ws(s) URL", DefaultURL))
 	} else {
 		errs = append(errs, stream.PlainText(u, len(envconf.URLSecrets(c.URL)) > 0, c.AllowInsecureHTTP, "JETSTREAM_URL"))
 	}

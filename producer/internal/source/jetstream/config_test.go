@@ -18,6 +18,7 @@ func TestNewValidates(t *testing.T) {
 		{"no state dir", func(c *Config) { c.StateDir = " " }, []string{"STATE_DIR"}},
 		{"bad url", func(c *Config) { c.URL = "ftp://jetstream" }, []string{"JETSTREAM_URL"}},
 		{"url without host", func(c *Config) { c.URL = "wss:///subscribe" }, []string{"JETSTREAM_URL"}},
+		{"password read as a host", func(c *Config) { c.URL = "wss://svc:12/s3cret@jetstream.example/subscribe" }, []string{"JETSTREAM_URL", "not shown"}},
 		{"bad collection", func(c *Config) { c.Collections = []string{"app.bsky.feed.post", "posts"} }, []string{"JETSTREAM_COLLECTIONS", `"posts"`}},
 		{"bad wildcard", func(c *Config) { c.Collections = []string{"app.*"} }, []string{"JETSTREAM_COLLECTIONS"}},
 		{"collection with a space", func(c *Config) { c.Collections = []string{"app.bsky.feed post"} }, []string{"JETSTREAM_COLLECTIONS"}},
@@ -43,6 +44,9 @@ func TestNewValidates(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %s", err, w)
 				}
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error %q holds the URL's password", err)
 			}
 		})
 	}

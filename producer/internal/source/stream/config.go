@@ -35,6 +35,18 @@ func ParseURL(s string, schemes ...string) (*url.URL, bool) {
 // and credential-looking query values redacted (envconf.RedactURL).
 func RedactURL(s string) string { return envconf.RedactURL(s) }
 
+// URLError is the error of a URL setting that is not what it must be
+// (what, such as example): it quotes the URL as RedactURL shows it. One
+// whose credentials cannot be told from the rest is not quoted at all; the
+// error says how to write them.
+func URLError(setting, rawURL, what, example string) error {
+	if _, ok := envconf.ParseURL(rawURL); !ok {
+		return fmt.Errorf("%s (not shown, as it may hold a password) is not %s, such as %s: write a user and password as scheme://user:password@host/..., "+
+			"percent-encoded (a '/' as %%2F, an '@' as %%40)", setting, what, example)
+	}
+	return fmt.Errorf("%s %q is not %s, such as %s", setting, RedactURL(rawURL), what, example)
+}
+
 // Scrub returns err with the credentials of rawURL, as RedactURL finds
 // them, taken out of its text, for an error that quotes the URL (as
 // net/http's and the websocket dialer's do); errors.Is and errors.As still

@@ -101,7 +101,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	if u, ok := stream.ParseURL(c.BaseURL, "http", "https"); !ok || u.RawQuery != "" {
-		errs = append(errs, fmt.Errorf("TWITTER_STREAM_BASE_URL %q is not an http(s) URL without a query, such as %s", stream.RedactURL(c.BaseURL), DefaultBaseURL))
+		errs = append(errs, stream.URLError("TWITTER_STREAM_BASE_URL", c.BaseURL, "an http(s) URL without a query", DefaultBaseURL))
 	} else {
 		errs = append(errs, stream.PlainText(u, true, c.AllowInsecureHTTP, "TWITTER_STREAM_BASE_URL"))
 	}

@@ -105,7 +105,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.URL = DefaultURL
 	}
 	if u, ok := stream.ParseURL(c.URL, "http", "https"); !ok {
-		errs = append(errs, fmt.Errorf("X_STREAM_URL %q is not an http(s) URL, such as %s", stream.RedactURL(c.URL), DefaultURL))
+		errs = append(errs, stream.URLError("X_STREAM_URL", c.URL, "an http(s) URL", DefaultURL))
 	} else {
 		errs = append(errs, stream.PlainText(u, true, c.AllowInsecureHTTP, "X_STREAM_URL"))
 	}
