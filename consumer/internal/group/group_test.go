@@ -400,6 +400,55 @@ func TestFailedCommitRetriedWhenIdle(t *testing.T) {
 	eachOnce(t, dir, topic, n)
 }
 
+// TestCheckpointAheadCommittedAtAssignment: a consumer wrote everything but
+// every commit failed before it stopped; the next one, given no new data,
+// commits what the checkpoint covers, and writes nothing again.
+func TestCheckpointAheadCommittedAtAssignment(t *testing.T) {
+	const topic, n = "tweets", 50
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	brokers := c.ListenAddrs()
+	var refuse atomic.Bool
+	refuse.Store(true)
+	c.ControlKey(int16(kmsg.OffsetCommit), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if !refuse.Load() {
+			return nil, nil, false
+		}
+		req := kreq.(*kmsg.OffsetCommitRequest)
+		resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+		for _, rt := range req.Topics {
+			ot := kmsg.NewOffsetCommitResponseTopic()
+			ot.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				op := kmsg.NewOffsetCommitResponseTopicPartition()
+				op.Partition, op.ErrorCode = rp.Partition, 7 // REQUEST_TIMED_OUT
+				ot.Partitions = append(ot.Partitions, op)
+			}
+			resp.Topics = append(resp.Topics, ot)
+		}
+		return resp, nil, true
+	})
+	produce(t, brokers, topic, 0, n)
+	dir := t.TempDir()
+	r1 := newRunner(t, brokers, topic, dir)
+	runUntil(t, r1, 20*time.Second, func() bool { return r1.Stats.Written.Load() == n && r1.Stats.CommitErrors.Load() > 0 })
+	if got := committed(t, brokers, topic, 1); got != 0 {
+		t.Fatalf("committed %d while every commit was refused; want 0", got)
+	}
+
+	refuse.Store(false)
+	r2 := newRunner(t, brokers, topic, dir)
+	runUntil(t, r2, 20*time.Second, func() bool { return committed(t, brokers, topic, 1) == n })
+	if got := r2.Stats.Written.Load(); got != 0 {
+		t.Errorf("the second consumer wrote %d lines; want 0 (all were written before)", got)
+	}
+	eachOnce(t, dir, topic, n)
+}
+
 // TestBadValuesDeadLettered: values that are not one line of JSON go to the
 // dead-letter area with their coordinates, and the partition keeps flowing.
 func TestBadValuesDeadLettered(t *testing.T) {
