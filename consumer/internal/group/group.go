@@ -2,7 +2,10 @@
 // one loop per assigned partition, which batches messages, hands each full
 // batch to the archive (append, fsync, checkpoint) and only then commits the
 // offsets to Kafka. A crash at any instant therefore loses nothing, and the
-// archive's checkpoint skips what was written but not yet committed.
+// archive's checkpoint skips what was written but not yet committed. A
+// commit that fails is made again by the next batch's, or, while no batch
+// comes, by the partition itself (retryCommit), so the committed offsets
+// reach what the archive holds without new data.
 package group
 
 import (
