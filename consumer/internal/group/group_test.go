@@ -357,36 +357,50 @@ func TestWriteFailureHoldsCommits(t *testing.T) {
 	}
 }
 
+// refusingCommits starts an in-process broker with one single-partition
+// topic whose coordinator answers an offset commit for which refuse reports
+// true with REQUEST_TIMED_OUT for every partition in it, as one moving to
+// another broker does.
+func refusingCommits(t *testing.T, topic string, refuse func(*kmsg.OffsetCommitRequest) bool) []string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	c.ControlKey(int16(kmsg.OffsetCommit), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		req := kreq.(*kmsg.OffsetCommitRequest)
+		if !refuse(req) {
+			return nil, nil, false
+		}
+		resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+		for _, rt := range req.Topics {
+			ot := kmsg.NewOffsetCommitResponseTopic()
+			ot.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				op := kmsg.NewOffsetCommitResponseTopicPartition()
+				op.Partition, op.ErrorCode = rp.Partition, 7 // REQUEST_TIMED_OUT
+				ot.Partitions = append(ot.Partitions, op)
+			}
+			resp.Topics = append(resp.Topics, ot)
+		}
+		return resp, nil, true
+	})
+	return c.ListenAddrs()
+}
+
 // TestFailedCommitRetriedWhenIdle: the commit of the last batch fails once
 // and no message comes after it; the committed offset still reaches the
 // end of the partition (what a drain waits for), and nothing is written
 // twice.
 func TestFailedCommitRetriedWhenIdle(t *testing.T) {
 	const topic, n = "tweets", 50
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	brokers := c.ListenAddrs()
 	var refused atomic.Int32
-	c.ControlKey(int16(kmsg.OffsetCommit), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		req := kreq.(*kmsg.OffsetCommitRequest)
-		if len(req.Topics) != 1 || len(req.Topics[0].Partitions) != 1 ||
-			req.Topics[0].Partitions[0].Offset != n || !refused.CompareAndSwap(0, 1) {
-			return nil, nil, false
-		}
-		// The first commit of the end offset: the coordinator answers
-		// with an error, as one moving to another broker does.
-		resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
-		rt := kmsg.NewOffsetCommitResponseTopic()
-		rt.Topic = topic
-		rp := kmsg.NewOffsetCommitResponseTopicPartition()
-		rp.ErrorCode = 7 // REQUEST_TIMED_OUT
-		rt.Partitions = append(rt.Partitions, rp)
-		resp.Topics = append(resp.Topics, rt)
-		return resp, nil, true
+	brokers := refusingCommits(t, topic, func(req *kmsg.OffsetCommitRequest) bool {
+		// The first commit of the end offset only.
+		return len(req.Topics) == 1 && len(req.Topics[0].Partitions) == 1 &&
+			req.Topics[0].Partitions[0].Offset == n && refused.CompareAndSwap(0, 1)
 	})
 	produce(t, brokers, topic, 0, n)
 	dir := t.TempDir()
@@ -405,33 +419,9 @@ func TestFailedCommitRetriedWhenIdle(t *testing.T) {
 // commits what the checkpoint covers, and writes nothing again.
 func TestCheckpointAheadCommittedAtAssignment(t *testing.T) {
 	const topic, n = "tweets", 50
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	brokers := c.ListenAddrs()
 	var refuse atomic.Bool
 	refuse.Store(true)
-	c.ControlKey(int16(kmsg.OffsetCommit), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		if !refuse.Load() {
-			return nil, nil, false
-		}
-		req := kreq.(*kmsg.OffsetCommitRequest)
-		resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
-		for _, rt := range req.Topics {
-			ot := kmsg.NewOffsetCommitResponseTopic()
-			ot.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				op := kmsg.NewOffsetCommitResponseTopicPartition()
-				op.Partition, op.ErrorCode = rp.Partition, 7 // REQUEST_TIMED_OUT
-				ot.Partitions = append(ot.Partitions, op)
-			}
-			resp.Topics = append(resp.Topics, ot)
-		}
-		return resp, nil, true
-	})
+	brokers := refusingCommits(t, topic, func(*kmsg.OffsetCommitRequest) bool { return refuse.Load() })
 	produce(t, brokers, topic, 0, n)
 	dir := t.TempDir()
 	r1 := newRunner(t, brokers, topic, dir)
