@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tweetpipe/tweetpipe/e2e/internal/corpus"
+	"github.com/tweetpipe/tweetpipe/internal/corpus"
 )
 
 // TestGeneratedStatuses draws statuses from the project's sample, and from

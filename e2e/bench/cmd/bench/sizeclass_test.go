@@ -9,7 +9,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/tweetpipe/tweetpipe/e2e/internal/corpus"
+	"github.com/tweetpipe/tweetpipe/internal/corpus"
 )
 
 // TestSizeClasses generates every size class from the project's own
