@@ -3,6 +3,7 @@
 #                start-secure|stop-secure|status-secure
 #                start-cluster|stop-cluster|status-cluster|kill-node N|resume-node N
 #                leader TOPIC PARTITION
+#                jars
 #
 # Runs Apache Kafka in KRaft mode on 127.0.0.1 without Docker, in three modes
 # that can run side by side (each has its own ports and its own directory):
@@ -27,6 +28,8 @@
 # Every start formats fresh data; kill/kill-node SIGKILL a node and keep its
 # data, resume/resume-node start it again on that data. `leader` prints the
 # node id leading a partition in the cluster (for tests that kill the leader).
+# `jars` prints the folder of the broker's cached jars, fetching them first
+# (scripts/docker-images.sh builds the apache/kafka image from them).
 # The status-* commands exit 0 only when everything of that mode runs.
 #
 # The broker's jars are resolved from Maven Central with Maven and cached, so
@@ -907,6 +910,7 @@ usage: $0 start|stop|status|kill|resume
        $0 start-secure|stop-secure|status-secure
        $0 start-cluster|stop-cluster|status-cluster|kill-node N|resume-node N
        $0 leader TOPIC PARTITION
+       $0 jars
 EOF
     exit 2
 }
@@ -926,5 +930,6 @@ case "${1:-}" in
     kill-node) cmd_kill_node "${2:-}" ;;
     resume-node) cmd_resume_node "${2:-}" ;;
     leader) cmd_leader "${2:-}" "${3:-}" ;;
+    jars) ensure_jars "$(kafka_version)" ;;
     *) usage ;;
 esac

@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# docker-images.sh [all|golang|distroless|kafka]
+#
+# Makes the three base images the Docker stacks use, locally, under the exact
+# names producer/Dockerfile, consumer/Dockerfile and docker-compose.kafka.yml
+# give them, for machines that reach no image registry (air-gapped sites, CI)
+# but do reach a Debian mirror and Maven Central or their local mirrors:
+#
+#   golang:<x.y.z>-bookworm            Go from this machine's GOROOT (it must
+#                                      be that version) on a Debian minbase
+#                                      root file system
+#   gcr.io/distroless/static-debian12:nonroot
+#                                      scratch with /etc/passwd and /etc/group
+#                                      naming nonroot (65532), /tmp, and the
+#                                      host's CA certificates
+#   apache/kafka:<x.y.z>               the broker's jars (scripts/kafka-local.sh
+#                                      jars) on OpenJDK 17 from Debian, run as
+#                                      appuser (1000) by an entrypoint that
+#                                      follows the official image's convention:
+#                                      every KAFKA_* variable becomes a line of
+#                                      /opt/kafka/config/server.properties
+#                                      (prefix dropped, lower case, _ to ., __
+#                                      to _, ___ to -), the data folder is
+#                                      formatted once with CLUSTER_ID, and
+#                                      /opt/kafka/bin holds
+#                                      kafka-broker-api-versions.sh (the health
+#                                      check), kafka-topics.sh,
+#                                      kafka-consumer-groups.sh and
+#                                      kafka-storage.sh
+#
+# An image that exists already (docker image inspect) is left alone, so a
+# second run costs seconds; `docker image rm` one to make it again. With
+# internet access none of this is needed: `docker compose` pulls the real
+# images. Needs root (debootstrap) and a running Docker engine.
+#
+# Environment:
+#   DEBIAN_MIRROR     Debian mirror for debootstrap (default: the first
+#                     deb.debian.org-style URI of /etc/apt, else
+#                     http://deb.debian.org/debian)
+#   TWEETPIPE_CACHE   cache root: the debootstrapped root file system is kept
+#                     there as a tar (default $HOME/.cache/tweetpipe)
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
+CACHE_ROOT="${TWEETPIPE_CACHE:-$HOME/.cache/tweetpipe}"
+SUITE=bookworm
+# The root file system every local image but distroless starts from.
+BASE_IMAGE=tweetpipe-local/bookworm-jre17:latest
+# The official image's default cluster id (used when CLUSTER_ID is unset).
+DEFAULT_CLUSTER_ID=5L6g3nShT-eMCtK--X86sw
+
+log() { echo "docker-images: $*"; }
+die() { echo "docker-images: error: $*" >&2; exit 1; }
+have() { docker image inspect "$1" >/dev/null 2>&1; }
+
+# from_image DOCKERFILE PATTERN: the image of the FROM line matching PATTERN.
+from_image() {
+    sed -nE "s#^FROM ($2)( AS [A-Za-z0-9_-]+)?[[:space:]]*\$#\1#p" "$1" | head -n1
+}
+
+GO_IMAGE="$(from_image "$REPO_ROOT/producer/Dockerfile" 'golang:[^ ]+')"
+RUNTIME_IMAGE="$(from_image "$REPO_ROOT/producer/Dockerfile" 'gcr\.io/distroless/[^ ]+')"
+KAFKA_IMAGE="$(sed -nE 's/^[[:space:]]*image:[[:space:]]*["'\'']?(apache\/kafka:[0-9][0-9A-Za-z.-]*).*/\1/p' "$REPO_ROOT/docker-compose.kafka.yml" | head -n1)"
+[[ -n "$GO_IMAGE" && -n "$RUNTIME_IMAGE" && -n "$KAFKA_IMAGE" ]] \
+    || die "could not read the image names from the Dockerfiles and docker-compose.kafka.yml"
+
+debian_mirror() {
+    if [[ -n "${DEBIAN_MIRROR:-}" ]]; then
+        echo "$DEBIAN_MIRROR"
+        return
+    fi
+    local m
+    m="$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null \
+        | sed -nE 's#^(URIs:[[:space:]]*|deb[[:space:]]+(\[[^]]*\][[:space:]]+)?)(https?://[^[:space:]]*/debian/?)([[:space:]].*)?$#\3#p' \
+        | grep -v security | head -n1)"
+    echo "${m:-http://deb.debian.org/debian}"
+}
+
+# base: Debian minbase with CA certificates and a headless OpenJDK 17,
+# imported as BASE_IMAGE; the tar is cached so a pruned image comes back
+# without the mirror.
+base() {
+    have "$BASE_IMAGE" && return 0
+    local tar="$CACHE_ROOT/docker-rootfs/$SUITE-minbase-jre17.tar"
+    if [[ ! -f "$tar" ]]; then
+        ((EUID == 0)) || die "debootstrap needs root"
+        command -v debootstrap >/dev/null || die "debootstrap not found (apt-get install debootstrap)"
+        local mirror dir
+        mirror="$(debian_mirror)"
+        dir="$(mktemp -d)"
+        log "debootstrap $SUITE minbase + openjdk-17-jre-headless from $mirror (first run only)"
+        if ! debootstrap --variant=minbase --include=ca-certificates,openjdk-17-jre-headless \
+                "$SUITE" "$dir" "$mirror" >"$dir.log" 2>&1; then
+            tail -n 30 "$dir.log" >&2
+            rm -rf "$dir"
+            die "debootstrap failed (log $dir.log)"
+        fi
+        rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
+        mkdir -p "$(dirname "$tar")"
+        tar --numeric-owner -C "$dir" -cf "$tar.tmp" .
+        mv "$tar.tmp" "$tar"
+        rm -rf "$dir" "$dir.log"
+    fi
+    log "importing $tar as $BASE_IMAGE"
+    docker import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+        --change 'CMD ["bash"]' "$tar" "$BASE_IMAGE" >/dev/null
+}
+
+golang_image() {
+    if have "$GO_IMAGE"; then
+        log "$GO_IMAGE exists"
+        return 0
+    fi
+    local want goroot got ctx
+    want="${GO_IMAGE#golang:}"
+    want="${want%%-*}"
+    command -v go >/dev/null || die "go not found: $GO_IMAGE is made from this machine's Go $want"
+    goroot="$(go env GOROOT)"
+    got="$(head -n1 "$goroot/VERSION")"
+    [[ "$got" == "go$want" ]] || die "$GO_IMAGE needs Go $want; $goroot is $got"
+    base
+    ctx="$(mktemp -d)"
+    cp -a "$goroot" "$ctx/go"
+    cat >"$ctx/Dockerfile" <<EOF
+FROM $BASE_IMAGE
+COPY go /usr/local/go
+ENV GOLANG_VERSION=$want GOTOOLCHAIN=local GOPATH=/go \\
+    PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+RUN mkdir -p /go/bin /go/src && chmod -R 1777 /go
+WORKDIR /go
+EOF
+    log "building $GO_IMAGE from $goroot"
+    DOCKER_BUILDKIT=0 docker build -q -t "$GO_IMAGE" "$ctx" >/dev/null
+    rm -rf "$ctx"
+}
+
+distroless_image() {
+    if have "$RUNTIME_IMAGE"; then
+        log "$RUNTIME_IMAGE exists"
+        return 0
+    fi
+    local certs=/etc/ssl/certs/ca-certificates.crt root
+    [[ -f "$certs" ]] || die "$certs not found (apt-get install ca-certificates)"
+    root="$(mktemp -d)"
+    mkdir -p "$root/etc/ssl/certs" "$root/tmp" "$root/home/nonroot" "$root/root"
+    cat >"$root/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/sbin/nologin
+nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin
+nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin
+EOF
+    cat >"$root/etc/group" <<'EOF'
+root:x:0:
+nobody:x:65534:
+tty:x:5:
+staff:x:50:
+nonroot:x:65532:
+EOF
+    cp "$certs" "$root/etc/ssl/certs/ca-certificates.crt"
+    chmod 1777 "$root/tmp"
+    chmod 0700 "$root/root" "$root/home/nonroot"
+    log "importing $RUNTIME_IMAGE (scratch, nonroot 65532, CA certificates)"
+    tar --numeric-owner --owner=0 --group=0 -C "$root" -c . \
+        | docker import --change 'USER 65532:65532' --change 'WORKDIR /home/nonroot' \
+            --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' \
+            - "$RUNTIME_IMAGE" >/dev/null
+    rm -rf "$root"
+    # nonroot's home belongs to it, as in the real image.
+    local ctx
+    ctx="$(mktemp -d)"
+    mkdir "$ctx/home"
+    printf 'FROM %s\nCOPY --chown=65532:65532 home /home/nonroot\n' "$RUNTIME_IMAGE" >"$ctx/Dockerfile"
+    DOCKER_BUILDKIT=0 docker build -q -t "$RUNTIME_IMAGE" "$ctx" >/dev/null
+    rm -rf "$ctx"
+}
+
+kafka_image() {
+    if have "$KAFKA_IMAGE"; then
+        log "$KAFKA_IMAGE exists"
+        return 0
+    fi
+    local libs ctx version="${KAFKA_IMAGE#apache/kafka:}"
+    libs="$("$SCRIPT_DIR/kafka-local.sh" jars)"
+    base
+    ctx="$(mktemp -d)"
+    mkdir -p "$ctx/bin" "$ctx/docker"
+    cp -r "$libs" "$ctx/libs"
+    tool() { # tool NAME CLASS
+        cat >"$ctx/bin/$1" <<EOF
+#!/usr/bin/env bash
+# $1: Kafka's $2 (KAFKA_HEAP_OPTS is the broker's: not used here).
+exec java -Xmx256m -XX:-UsePerfData -Dlog4j2.configurationFile=/etc/kafka/docker/tools-log4j2.xml \\
+    -cp '/opt/kafka/libs/*' $2 "\$@"
+EOF
+    }
+    tool kafka-broker-api-versions.sh org.apache.kafka.tools.BrokerApiVersionsCommand
+    tool kafka-topics.sh org.apache.kafka.tools.TopicCommand
+    tool kafka-consumer-groups.sh org.apache.kafka.tools.consumer.group.ConsumerGroupCommand
+    tool kafka-storage.sh kafka.tools.StorageTool
+    cat >"$ctx/docker/run" <<EOF
+#!/usr/bin/env bash
+# The entrypoint of the local apache/kafka image (scripts/docker-images.sh),
+# after the official image's convention: each KAFKA_* variable but the JVM's
+# own (KAFKA_HEAP_OPTS, KAFKA_OPTS, ...) is a line of server.properties, its
+# name without the prefix, in lower case, with ___ for -, __ for _ and _ for
+# a dot. The data folder is formatted once with CLUSTER_ID.
+set -euo pipefail
+props=/opt/kafka/config/server.properties
+: "\${CLUSTER_ID:=$DEFAULT_CLUSTER_ID}"
+echo "===> User"
+id
+echo "===> Configuring ..."
+: >"\$props"
+for name in \$(compgen -e | grep '^KAFKA_' | sort); do
+    case "\$name" in
+        KAFKA_HEAP_OPTS | KAFKA_OPTS | KAFKA_JVM_PERFORMANCE_OPTS | KAFKA_GC_LOG_OPTS | KAFKA_LOG4J_OPTS | \\
+            KAFKA_JMX_OPTS | KAFKA_JMX_PORT | KAFKA_JMX_HOSTNAME | KAFKA_VERSION | KAFKA_LOG4J_ROOT_LOGLEVEL | \\
+            KAFKA_LOG4J_LOGGERS | KAFKA_TOOLS_LOG4J_LOGLEVEL) continue ;;
+    esac
+    key="\${name#KAFKA_}"
+    key="\${key,,}"
+    key="\${key//___/-}"
+    key="\${key//__/@}"
+    key="\${key//_/.}"
+    key="\${key//@/_}"
+    printf '%s=%s\n' "\$key" "\${!name}" >>"\$props"
+done
+cat "\$props"
+java -Xmx256m -XX:-UsePerfData -Dlog4j2.configurationFile=/etc/kafka/docker/tools-log4j2.xml \\
+    -cp '/opt/kafka/libs/*' kafka.tools.StorageTool format --cluster-id "\$CLUSTER_ID" \\
+    --config "\$props" --ignore-formatted
+echo "===> Launching ... "
+# KAFKA_HEAP_OPTS and KAFKA_OPTS hold several flags: split on blanks.
+# shellcheck disable=SC2086
+exec java \${KAFKA_HEAP_OPTS:--Xmx1G -Xms1G} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \\
+    -Dlog4j2.configurationFile=/etc/kafka/docker/log4j2.xml -Dkafka.logs.dir=/opt/kafka/logs \\
+    \${KAFKA_OPTS:-} -cp '/opt/kafka/libs/*' kafka.Kafka "\$props"
+EOF
+    cat >"$ctx/docker/log4j2.xml" <<'EOF'
+<?xml version="1.0" encoding="UTF-8"?>
+<Configuration status="WARN">
+  <Appenders><Console name="stdout" target="SYSTEM_OUT"><PatternLayout pattern="[%d] %p %m (%c)%n"/></Console></Appenders>
+  <Loggers>
+    <Logger name="kafka.request.logger" level="WARN"/>
+    <Logger name="org.apache.kafka.controller" level="INFO"/>
+    <Root level="INFO"><AppenderRef ref="stdout"/></Root>
+  </Loggers>
+</Configuration>
+EOF
+    cat >"$ctx/docker/tools-log4j2.xml" <<'EOF'
+<?xml version="1.0" encoding="UTF-8"?>
+<Configuration status="WARN">
+  <Appenders><Console name="stderr" target="SYSTEM_ERR"><PatternLayout pattern="%p %m (%c)%n"/></Console></Appenders>
+  <Loggers><Root level="WARN"><AppenderRef ref="stderr"/></Root></Loggers>
+</Configuration>
+EOF
+    chmod 0755 "$ctx"/bin/* "$ctx/docker/run"
+    cat >"$ctx/Dockerfile" <<EOF
+FROM $BASE_IMAGE
+RUN useradd --uid 1000 --user-group --create-home --home-dir /home/appuser --shell /bin/bash appuser \\
+    && mkdir -p /var/lib/kafka/data /opt/kafka/config /opt/kafka/logs /mnt/shared/config /etc/kafka/docker \\
+    && chown appuser:appuser /var/lib/kafka/data /opt/kafka/config /opt/kafka/logs
+COPY libs /opt/kafka/libs
+COPY bin /opt/kafka/bin
+COPY docker /etc/kafka/docker
+ENV PATH=/opt/kafka/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+LABEL org.opencontainers.image.title="apache/kafka (local)" \\
+      org.opencontainers.image.description="Apache Kafka $version from Maven Central's jars on Debian's OpenJDK 17, made by tweetpipe's scripts/docker-images.sh" \\
+      org.opencontainers.image.version="$version"
+USER appuser
+WORKDIR /opt/kafka
+EXPOSE 9092
+CMD ["/etc/kafka/docker/run"]
+EOF
+    log "building $KAFKA_IMAGE from $libs"
+    DOCKER_BUILDKIT=0 docker build -q -t "$KAFKA_IMAGE" "$ctx" >/dev/null
+    rm -rf "$ctx"
+}
+
+case "${1:-all}" in
+    all)
+        golang_image
+        distroless_image
+        kafka_image
+        ;;
+    golang) golang_image ;;
+    distroless) distroless_image ;;
+    kafka) kafka_image ;;
+    *)
+        echo "usage: $0 [all|golang|distroless|kafka]" >&2
+        exit 2
+        ;;
+esac
+for i in "$GO_IMAGE" "$RUNTIME_IMAGE" "$KAFKA_IMAGE"; do
+    have "$i" && log "$(docker image inspect --format '{{index .RepoTags 0}} {{.Id}} {{.Size}}' "$i" | awk '{printf "%s %.19s %d MB", $1, $2, $3 / 1e6}')"
+done
