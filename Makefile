@@ -7,6 +7,17 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 MODULES := internal producer consumer e2e
 COMPOSE ?= docker compose
 OUTPUT_DIR ?= ./data
+KAFKA_STACK := -f docker-compose.kafka.yml
+APPS_STACK := -f docker-compose.apps.yml
+# What docker-compose.apps.yml reads from the environment: the containers run
+# as you (so ./data stays yours) and carry this version. Every target that
+# creates app containers passes all of it, or they come back as 65532.
+APPS_ENV = TWEETPIPE_UID=$$(id -u) TWEETPIPE_GID=$$(id -g) HOST_OUTPUT_DIR=$(OUTPUT_DIR) TWEETPIPE_VERSION=$(VERSION)
+# The image build fetches modules the way this machine's Go does (a site's
+# own proxy); without Go on the machine, Go's defaults.
+BUILD_ENV = $(if $(shell command -v go 2>/dev/null),GOPROXY='$(shell go env GOPROXY)' GOSUMDB='$(shell go env GOSUMDB)' GONOSUMDB='$(shell go env GONOSUMDB)' GOPRIVATE='$(shell go env GOPRIVATE)')
+# Without buildx, Compose builds with the engine's classic builder.
+BUILDER_ENV = $(shell docker buildx version >/dev/null 2>&1 || echo DOCKER_BUILDKIT=0 COMPOSE_BAKE=false)
 
 .PHONY: help
 help: ## list the targets
@@ -50,7 +61,7 @@ network: ## create the shared docker network kafka-network (idempotent)
 
 .PHONY: kafka-up
 kafka-up: network ## start the Kafka stack and wait until it is healthy
-	$(COMPOSE) -f docker-compose.kafka.yml up -d --wait
+	$(COMPOSE) $(KAFKA_STACK) up -d --wait
 
 .PHONY: apps-up
 apps-up: network ## build and start the producer and consumer stack
@@ -58,25 +69,31 @@ apps-up: network ## build and start the producer and consumer stack
 	@mkdir -p $(OUTPUT_DIR) replay state secrets
 	@for s in twitter_consumer_key twitter_consumer_secret twitter_access_token twitter_access_secret x_bearer_token kafka_sasl_password; do \
 		test -f secrets/$$s || { touch secrets/$$s; chmod 600 secrets/$$s; }; done
-	TWEETPIPE_UID=$$(id -u) TWEETPIPE_GID=$$(id -g) HOST_OUTPUT_DIR=$(OUTPUT_DIR) TWEETPIPE_VERSION=$(VERSION) \
-		$(COMPOSE) -f docker-compose.apps.yml up -d --build
+	$(APPS_ENV) $(BUILD_ENV) $(BUILDER_ENV) $(COMPOSE) $(APPS_STACK) up -d --build
+
+.PHONY: scale
+scale: ## run N consumers sharing the partitions: make scale CONSUMERS=N (as you, like apps-up)
+	@test -n "$(CONSUMERS)" || { echo "usage: make scale CONSUMERS=N"; exit 2; }
+	$(APPS_ENV) $(BUILD_ENV) $(BUILDER_ENV) $(COMPOSE) $(APPS_STACK) up -d --scale consumer=$(CONSUMERS) consumer
 
 .PHONY: up
 up: kafka-up apps-up ## network, Kafka, then the apps
 
 .PHONY: down
 down: ## stop both stacks (data volumes are kept)
-	-$(COMPOSE) -f docker-compose.apps.yml down
-	-$(COMPOSE) -f docker-compose.kafka.yml down
+	-$(COMPOSE) $(APPS_STACK) down
+	-$(COMPOSE) $(KAFKA_STACK) down
 
 .PHONY: logs
-logs: ## follow the logs of both stacks
-	$(COMPOSE) -f docker-compose.apps.yml logs -f --tail=100
+logs: ## follow the logs of both stacks (Ctrl-C stops)
+	@$(COMPOSE) $(KAFKA_STACK) logs -f --tail=100 & k=$$!; \
+	$(COMPOSE) $(APPS_STACK) logs -f --tail=100 & a=$$!; \
+	trap 'kill $$k $$a 2>/dev/null' INT TERM EXIT; wait
 
 .PHONY: ps
 ps: ## list the containers of both stacks
-	$(COMPOSE) -f docker-compose.kafka.yml ps
-	$(COMPOSE) -f docker-compose.apps.yml ps
+	$(COMPOSE) $(KAFKA_STACK) ps
+	$(COMPOSE) $(APPS_STACK) ps
 
 .PHONY: env-example
 env-example: build ## regenerate .env.example from the services' -h output

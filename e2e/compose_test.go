@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path"
@@ -321,6 +322,118 @@ func TestComposeFiles(t *testing.T) {
 		}
 	})
 
+	t.Run("containers reach kafka:9092 whatever .env says", func(t *testing.T) {
+		// .env is for the host (KAFKA_BROKERS=localhost:9094 there), but
+		// Compose interpolates it into the file and env_file hands it to
+		// the containers: environment must win, with kafka:9092.
+		for _, env := range [][]string{nil, {"KAFKA_BROKERS=localhost:9094"}} {
+			p := loadCompose(t, root, appsCompose, env...)
+			for _, svc := range appServices {
+				got := p.Services[svc].Environment["KAFKA_BROKERS"]
+				if got == nil || *got != "kafka:9092" {
+					t.Errorf("%s with %q: %s environment KAFKA_BROKERS = %v; want kafka:9092", appsCompose, env, svc, deref(got))
+				}
+			}
+		}
+		p := loadCompose(t, root, appsCompose, "TWEETPIPE_KAFKA_BROKERS=broker-1:9092")
+		for _, svc := range appServices {
+			if got := p.Services[svc].Environment["KAFKA_BROKERS"]; got == nil || *got != "broker-1:9092" {
+				t.Errorf("%s with TWEETPIPE_KAFKA_BROKERS=broker-1:9092: %s KAFKA_BROKERS = %v; want broker-1:9092", appsCompose, svc, deref(got))
+			}
+		}
+	})
+
+	t.Run("a project per stack", func(t *testing.T) {
+		// One project for both (the folder's name) makes each stack's
+		// containers orphans of the other: `up` warns, and
+		// `down --remove-orphans` of the apps stops Kafka.
+		names := map[string]string{}
+		for file := range projects {
+			m := regexp.MustCompile(`(?m)^name:\s*(\S+)\s*$`).FindStringSubmatch(readFile(t, filepath.Join(root, file)))
+			if m == nil {
+				t.Errorf("%s has no top-level name; want a Compose project of its own", file)
+				continue
+			}
+			opts, err := cli.NewProjectOptions([]string{filepath.Join(root, file)}, cli.WithWorkingDirectory(root),
+				cli.WithLoadOptions(func(o *loader.Options) { o.SkipResolveEnvironment = true }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := opts.LoadProject(context.Background())
+			if err != nil {
+				t.Fatalf("loading %s: %v", file, err)
+			}
+			if p.Name != m[1] {
+				t.Errorf("%s: project name = %q; want %q (its name key)", file, p.Name, m[1])
+			}
+			names[file] = p.Name
+		}
+		if len(names) == 2 && names[kafkaCompose] == names[appsCompose] {
+			t.Errorf("both stacks are project %q; want one each", names[kafkaCompose])
+		}
+	})
+
+	t.Run("hardened", func(t *testing.T) {
+		// Where each service may write besides its volumes: Kafka's
+		// entrypoint renders /opt/kafka/config, the broker logs to
+		// /opt/kafka/logs, the JVM unpacks native libraries to /tmp; the
+		// Go services write only to their mounts.
+		tmpfs := map[string][]string{"kafka": {"/opt/kafka/config", "/opt/kafka/logs", "/tmp"}}
+		for file, p := range projects {
+			for _, s := range p.Services {
+				if !s.ReadOnly {
+					t.Errorf("%s: %s read_only = false; want a read-only root file system", file, s.Name)
+				}
+				if !slices.Equal(s.CapDrop, []string{"ALL"}) || len(s.CapAdd) > 0 {
+					t.Errorf("%s: %s cap_drop = %v, cap_add = %v; want [ALL] and none", file, s.Name, s.CapDrop, s.CapAdd)
+				}
+				if !slices.ContainsFunc(s.SecurityOpt, func(o string) bool {
+					return o == "no-new-privileges:true" || o == "no-new-privileges"
+				}) {
+					t.Errorf("%s: %s security_opt = %v; want no-new-privileges:true", file, s.Name, s.SecurityOpt)
+				}
+				var got []string
+				for _, m := range s.Tmpfs {
+					got = append(got, strings.SplitN(m, ":", 2)[0])
+				}
+				slices.Sort(got)
+				if want := tmpfs[s.Name]; !slices.Equal(got, want) {
+					t.Errorf("%s: %s tmpfs at %q; want %q (only where it writes)", file, s.Name, got, want)
+				}
+			}
+		}
+	})
+
+	t.Run("image build takes the Go proxy from the shell", func(t *testing.T) {
+		// A site with its own module proxy (or none but a mirror) builds
+		// the images the way its Go does.
+		vars := []string{"GOPROXY", "GOSUMDB", "GONOSUMDB", "GOPRIVATE", "GOFLAGS"}
+		var env []string
+		for _, v := range vars {
+			env = append(env, v+"=site-"+strings.ToLower(v))
+		}
+		withGo := loadCompose(t, root, appsCompose, env...)
+		for _, svc := range appServices {
+			for _, v := range vars {
+				want := "site-" + strings.ToLower(v)
+				if a := withGo.Services[svc].Build.Args[v]; a == nil || *a != want {
+					t.Errorf("%s with %s=%s in the shell: build arg %s = %s; want %s", svc, v, want, v, deref(a), want)
+				}
+				// Unset in the shell: left out, so Go's defaults apply.
+				if a, ok := apps.Services[svc].Build.Args[v]; ok {
+					t.Errorf("%s with %s unset: build arg %s = %s; want it left out", svc, v, v, deref(a))
+				}
+			}
+			lines := dockerfile(t, filepath.Join(root, svc, "Dockerfile"))
+			download := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "RUN go mod download") })
+			for _, v := range vars {
+				if i := slices.Index(lines, "ARG "+v); i < 0 || download < 0 || i > download {
+					t.Errorf("%s/Dockerfile: ARG %s at line %d, go mod download at %d; want the ARG before it", svc, v, i, download)
+				}
+			}
+		}
+	})
+
 	t.Run("kafka version", func(t *testing.T) {
 		k, ok := kafka.Services["kafka"]
 		if !ok {
@@ -384,6 +497,19 @@ func TestComposeFiles(t *testing.T) {
 					t.Errorf("%s/Dockerfile has no line %q", svc, want)
 				}
 			}
+			// The licence the label names ships in the repository and the
+			// image; no label points at a source address nobody checked.
+			for _, l := range lines {
+				if strings.Contains(l, "org.opencontainers.image.source=") {
+					t.Errorf("%s/Dockerfile labels a source address (%s); want none", svc, l)
+				}
+			}
+			if !slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, `org.opencontainers.image.licenses="Apache-2.0"`) }) {
+				t.Errorf("%s/Dockerfile has no label org.opencontainers.image.licenses=\"Apache-2.0\"", svc)
+			}
+			if !slices.Contains(lines, "COPY LICENSE /LICENSE") {
+				t.Errorf("%s/Dockerfile does not COPY LICENSE /LICENSE into the image", svc)
+			}
 			if !slices.ContainsFunc(lines, func(l string) bool {
 				return strings.HasPrefix(l, "HEALTHCHECK ") && strings.HasSuffix(l, `CMD ["/`+svc+`", "-healthcheck"]`)
 			}) {
@@ -393,7 +519,21 @@ func TestComposeFiles(t *testing.T) {
 		if len(tags) == 2 && tags[0] != tags[1] {
 			t.Errorf("the Dockerfiles build with %s and %s; want the same Go image", tags[0], tags[1])
 		}
+		lic, err := os.ReadFile(filepath.Join(root, "LICENSE"))
+		if err != nil {
+			t.Fatalf("the images are labelled Apache-2.0; the licence text: %v", err)
+		}
+		if f := strings.Fields(string(lic)); len(f) < 4 || strings.Join(f[:4], " ") != "Apache License Version 2.0," {
+			t.Errorf("LICENSE begins %q; want the Apache License, Version 2.0", lic[:min(len(lic), 80)])
+		}
 	})
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return "<unset>"
+	}
+	return *p
 }
 
 func atoi(s string) int {
@@ -401,16 +541,17 @@ func atoi(s string) int {
 	return n
 }
 
-// TestComposeConfigCLI runs `docker-compose config` on both files: the
-// Compose implementation users have must accept them, not only compose-go.
+// TestComposeConfigCLI runs `docker compose config` (Compose v2, the
+// reference implementation) on both files: the Compose users run must
+// accept them, not only compose-go. Debian's docker-compose 1.29 cannot: it
+// rejects the top-level name each stack's project needs.
 func TestComposeConfigCLI(t *testing.T) {
-	bin, err := exec.LookPath("docker-compose")
-	if err != nil {
-		t.Skip("docker-compose not found (Debian package docker-compose): cannot check the files with it")
+	if err := exec.Command("docker", "compose", "version").Run(); err != nil {
+		t.Skip("docker compose (Compose v2) not found: scripts/docker-engine.sh compose builds it")
 	}
 	root := repoRoot(t)
-	ver, _ := exec.Command(bin, "version", "--short").Output()
-	t.Logf("%s version %s", bin, strings.TrimSpace(string(ver)))
+	ver, _ := exec.Command("docker", "compose", "version", "--short").Output()
+	t.Logf("docker compose version %s", strings.TrimSpace(string(ver)))
 
 	// A project folder as `make apps-up` leaves it: .env copied from
 	// .env.example, the build contexts, no secrets files yet.
@@ -428,19 +569,93 @@ func TestComposeConfigCLI(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, f := range []string{kafkaCompose, appsCompose} {
-		cmd := exec.Command(bin, "-f", f, "config")
+	for f, project := range map[string]string{kafkaCompose: "tweetpipe-kafka", appsCompose: "tweetpipe"} {
+		cmd := exec.Command("docker", "compose", "-f", f, "config")
 		cmd.Dir = dir
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		if err != nil {
-			t.Errorf("docker-compose -f %s config: %v\n%s", f, err, stderr.String())
+			t.Errorf("docker compose -f %s config: %v\n%s", f, err, stderr.String())
 			continue
 		}
+		if !bytes.HasPrefix(out, []byte("name: "+project+"\n")) {
+			t.Errorf("docker compose -f %s config: project is not %s in\n%s", f, project, out)
+		}
 		if !bytes.Contains(out, []byte("name: "+network)) {
-			t.Errorf("docker-compose -f %s config: no network named %s in\n%s", f, network, out)
+			t.Errorf("docker compose -f %s config: no network named %s in\n%s", f, network, out)
 		}
 	}
+}
+
+// TestMakeComposeTargets runs the Makefile's Compose targets with a stand-in
+// for `docker compose` that records what it was asked and with which of
+// Compose's variables: what a hand-typed command would get wrong, make must
+// get right.
+func TestMakeComposeTargets(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Fatalf("make not found: %v", err)
+	}
+	root := repoRoot(t)
+	run := func(t *testing.T, args ...string) (string, error) {
+		t.Helper()
+		dir := t.TempDir()
+		log := filepath.Join(dir, "calls")
+		fake := filepath.Join(dir, "compose")
+		script := "#!/bin/sh\necho \"$* | uid=${TWEETPIPE_UID-} gid=${TWEETPIPE_GID-} version=${TWEETPIPE_VERSION-} out=${HOST_OUTPUT_DIR-}\" >>" + log + "\n"
+		if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("make", append([]string{"--no-print-directory", "COMPOSE=" + fake, "VERSION=9.9.9"}, args...)...)
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		calls, _ := os.ReadFile(log)
+		if err != nil {
+			return string(calls), fmt.Errorf("make %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(calls), nil
+	}
+	ids := fmt.Sprintf("uid=%d gid=%d version=9.9.9 out=./data", os.Getuid(), os.Getgid())
+
+	t.Run("scale keeps uid and version", func(t *testing.T) {
+		calls, err := run(t, "scale", "CONSUMERS=3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "-f docker-compose.apps.yml up -d --scale consumer=3 consumer | " + ids + "\n"
+		if calls != want {
+			t.Errorf("make scale CONSUMERS=3 ran compose\n%s; want\n%s", calls, want)
+		}
+		if _, err := run(t, "scale"); err == nil {
+			t.Errorf("make scale without CONSUMERS succeeded; want a usage error")
+		}
+	})
+
+	t.Run("logs follows both stacks", func(t *testing.T) {
+		calls, err := run(t, "logs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Split(strings.TrimSpace(calls), "\n")
+		slices.Sort(got)
+		want := []string{
+			"-f docker-compose.apps.yml logs -f --tail=100 | uid= gid= version= out=",
+			"-f docker-compose.kafka.yml logs -f --tail=100 | uid= gid= version= out=",
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("make logs ran compose\n%s; want\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	})
+
+	t.Run("down stops both stacks", func(t *testing.T) {
+		calls, err := run(t, "down")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "-f docker-compose.apps.yml down | uid= gid= version= out=\n-f docker-compose.kafka.yml down | uid= gid= version= out=\n"
+		if calls != want {
+			t.Errorf("make down ran compose\n%s; want\n%s", calls, want)
+		}
+	})
 }

@@ -57,4 +57,10 @@ cat <<'TAIL'
 #REPLAY_DIR=./replay
 # host folder for the producer's resume positions (STATE_DIR=/state inside)
 #STATE_DIR_HOST=./state
+# the brokers the containers use (the Kafka stack's kafka:9092); KAFKA_BROKERS
+# above is for programs on the host and never reaches the containers
+#TWEETPIPE_KAFKA_BROKERS=kafka:9092
+# The image build takes GOPROXY, GOSUMDB, GONOSUMDB, GOPRIVATE and GOFLAGS
+# from the shell that runs compose (make passes `go env`'s); unset, Go's
+# defaults.
 TAIL
