@@ -1,0 +1,356 @@
+#!/usr/bin/env bash
+# docker-test.sh: the README's Docker path, run for real on a Docker engine
+# from a fresh clone of the committed HEAD, as root and then as a non-root
+# user, with the checks a user relies on:
+#
+#   1. root: make up; Kafka and both services healthy; statuses in ./data,
+#      owned by the user who ran make; the containers hardened (docker
+#      inspect: read-only root, all capabilities dropped, no-new-privileges,
+#      tmpfs only where a service writes); make tail shows new lines;
+#      make scale CONSUMERS=3, then 1; neither stack sees the other's
+#      containers as orphans and `down` of one leaves the other running;
+#      docker kill of a consumer while it writes; make down; make up;
+#      SOURCE=replay from ./replay until the producer stops; then every
+#      status in the tweets topic (read with kcat from the host, localhost:9094)
+#      is in the files exactly once; make down.
+#   2. a non-root user in the docker group: make up; ./data and the
+#      containers are that user's; make scale CONSUMERS=2; make down.
+#
+# It prints every step, the versions, the final counts and
+# `docker: N passed, M failed`; it exits non-zero on any failure.
+#
+# It REMOVES the Compose projects tweetpipe and tweetpipe-kafka (containers
+# and the Kafka volume) before and after: run it on a CI or scratch machine,
+# never beside stacks you keep. Needs a running engine, Compose v2, kcat,
+# python3, git, make, and the base images (docker pulls them, or
+# scripts/docker-images.sh makes them). scripts/docker-engine.sh sets up the
+# first two on Debian.
+#
+# Environment:
+#   DOCKER_TEST_USER      non-root user for part 2, created (in the docker
+#                         group) when missing; empty skips part 2
+#                         (default tweetpipe-ci when run as root, else empty)
+#   DOCKER_TEST_REPLAY    folder of .json/.jsonl files for SOURCE=replay
+#                         (default ../shared/fixtures/tweets)
+#   DOCKER_TEST_DIR       where the clones go (default: a new temporary folder)
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
+if ((EUID == 0)); then
+    TEST_USER="${DOCKER_TEST_USER-tweetpipe-ci}"
+else
+    TEST_USER="${DOCKER_TEST_USER:-}"
+fi
+REPLAY_SRC="${DOCKER_TEST_REPLAY:-$REPO_ROOT/../shared/fixtures/tweets}"
+WORK="${DOCKER_TEST_DIR:-$(mktemp -d /tmp/tweetpipe-docker-test.XXXXXX)}"
+APPS=tweetpipe
+KAFKA=tweetpipe-kafka
+TOPIC=tweets
+HOST_BROKER=localhost:9094
+
+t0=$SECONDS
+phase_t0=$SECONDS
+phase_name=
+passed=0
+failed=0
+timings=()
+
+phase() {
+    [[ -n "$phase_name" ]] && timings+=("$(printf '%-52s %4ds' "$phase_name" $((SECONDS - phase_t0)))")
+    phase_name="$*"
+    phase_t0=$SECONDS
+    [[ -n "$phase_name" ]] && printf '\n---------- %s (%ds) ----------\n' "$phase_name" $((SECONDS - t0))
+    return 0
+}
+step() { printf '[%4ds] %s\n' $((SECONDS - t0)) "$*"; }
+ok() { passed=$((passed + 1)); printf '[%4ds]   ok    %s\n' $((SECONDS - t0)) "$*"; }
+bad() { failed=$((failed + 1)); printf '[%4ds]   FAIL  %s\n' $((SECONDS - t0)) "$*"; }
+check() { # check DESCRIPTION COMMAND...
+    local d="$1"
+    shift
+    if "$@"; then ok "$d"; else bad "$d"; fi
+}
+die() {
+    bad "$*"
+    finish
+}
+finish() {
+    phase ""
+    printf '\n---------- timings ----------\n'
+    printf '%s\n' "${timings[@]}"
+    printf 'total %ds\n' $((SECONDS - t0))
+    printf '\ndocker: %d passed, %d failed\n' "$passed" "$failed"
+    ((failed == 0)) || exit 1
+    exit 0
+}
+
+# as USER DIR COMMAND: runs a shell command in DIR as USER (root: as is).
+as() {
+    local user="$1" dir="$2" cmd="$3"
+    if [[ "$user" == root ]]; then
+        (cd "$dir" && bash -c "$cmd")
+    else
+        runuser -l "$user" -c "cd '$dir' && $cmd"
+    fi
+}
+
+# containers PROJECT [SERVICE]: ids of the project's containers (running or not).
+containers() {
+    local f=(--filter "label=com.docker.compose.project=$1")
+    [[ -n "${2:-}" ]] && f+=(--filter "label=com.docker.compose.service=$2")
+    docker ps -aq "${f[@]}"
+}
+state() { docker inspect -f "$2" "$1" 2>/dev/null; }
+
+# wait_healthy PROJECT SERVICE N TIMEOUT: N containers of SERVICE, all healthy.
+wait_healthy() {
+    local p="$1" s="$2" n="$3" deadline=$((SECONDS + $4)) ids c healthy
+    while ((SECONDS < deadline)); do
+        mapfile -t ids < <(containers "$p" "$s")
+        healthy=0
+        for c in "${ids[@]}"; do
+            [[ "$(state "$c" '{{.State.Health.Status}}')" == healthy ]] && healthy=$((healthy + 1))
+        done
+        ((${#ids[@]} == n && healthy == n)) && return 0
+        sleep 2
+    done
+    step "$p/$s: ${#ids[@]} containers, $healthy healthy after $4s; want $n healthy"
+    for c in "${ids[@]}"; do docker logs --tail 20 "$c" 2>&1 | sed "s/^/    $s: /"; done
+    return 1
+}
+
+# hardened CONTAINER TMPFS...: read-only root, every capability dropped,
+# no-new-privileges, and tmpfs mounts exactly at TMPFS.
+hardened() {
+    local c="$1" name ro caps sec tmpfs want
+    shift
+    name="$(state "$c" '{{.Name}}')"
+    ro="$(state "$c" '{{.HostConfig.ReadonlyRootfs}}')"
+    caps="$(state "$c" '{{join .HostConfig.CapDrop ","}}')"
+    sec="$(state "$c" '{{join .HostConfig.SecurityOpt ","}}')"
+    tmpfs="$(state "$c" '{{range $k, $v := .HostConfig.Tmpfs}}{{$k}} {{end}}' | xargs -n1 2>/dev/null | sort | xargs)"
+    want="$(printf '%s\n' "$@" | sort | xargs)"
+    step "inspect $name: ReadonlyRootfs=$ro CapDrop=$caps SecurityOpt=$sec Tmpfs=[$tmpfs]"
+    [[ "$ro" == true && "${caps^^}" == ALL && ",$sec," == *,no-new-privileges* && "$tmpfs" == "$want" ]]
+}
+
+# runs_as CONTAINER UID:GID
+runs_as() { [[ "$(state "$1" '{{.Config.User}}')" == "$2" ]]; }
+
+no_orphans() { ! grep -qi orphan "$1"; }
+
+# count_lines DIR: JSON lines in the topic's data files.
+data_lines() { find "$1/$TOPIC" -name '*.jsonl' -exec cat {} + 2>/dev/null | wc -l; }
+
+# compare CLONE: every status in the topic is in the files exactly once.
+# Prints the counts; succeeds when nothing is missing or duplicated.
+compare() {
+    local dir="$1"
+    kcat -b "$HOST_BROKER" -C -t "$TOPIC" -o beginning -e -q -f '%s\n' >"$WORK/kafka.txt" 2>"$WORK/kcat.err" \
+        || { cat "$WORK/kcat.err"; return 1; }
+    python3 - "$WORK/kafka.txt" "$dir/data/$TOPIC" <<'EOF'
+import collections, gzip, json, os, sys
+
+def ident(line):
+    try:
+        v = json.loads(line)
+    except ValueError:
+        return None
+    return v.get("id_str") if isinstance(v, dict) else None
+
+kafka_ids, kafka_other, n_kafka = set(), collections.Counter(), 0
+with open(sys.argv[1], "rb") as f:
+    for line in f:
+        line = line.rstrip(b"\n")
+        n_kafka += 1
+        i = ident(line)
+        if i:
+            kafka_ids.add(i)
+        else:
+            kafka_other[line] += 1
+file_ids, file_other, n_files, odd = collections.Counter(), collections.Counter(), 0, []
+for root, _, names in os.walk(sys.argv[2]):
+    for name in names:
+        p = os.path.join(root, name)
+        if name.endswith(".jsonl"):
+            f = open(p, "rb")
+        elif name.endswith(".jsonl.gz"):
+            f = gzip.open(p, "rb")
+        else:
+            odd.append(p)
+            continue
+        with f:
+            for line in f:
+                line = line.rstrip(b"\n")
+                n_files += 1
+                i = ident(line)
+                if i:
+                    file_ids[i] += 1
+                else:
+                    file_other[line] += 1
+missing = len(kafka_ids - file_ids.keys())
+duplicated = sum(n - 1 for n in file_ids.values() if n > 1)
+extra = len(file_ids.keys() - kafka_ids)
+other_missing = sum((kafka_other - file_other).values())
+other_extra = sum((file_other - kafka_other).values())
+print(f"in Kafka ({sys.argv[1]}): {n_kafka} messages, {len(kafka_ids)} distinct statuses, {sum(kafka_other.values())} other values")
+print(f"in the files: {n_files} lines, {len(file_ids)} distinct statuses, {sum(file_other.values())} other values")
+print(f"missing {missing}, duplicated {duplicated}, not in Kafka {extra}; other values missing {other_missing}, not in Kafka {other_extra}; unexpected files {len(odd)}")
+sys.exit(0 if missing == duplicated == extra == other_missing == other_extra == len(odd) == 0 else 1)
+EOF
+}
+
+# fresh_clone DIR: the committed HEAD of this repository, cloned into DIR.
+fresh_clone() {
+    git clone -q --no-local --no-checkout "$REPO_ROOT" "$1"
+    git -C "$1" checkout -q --detach "$(git -C "$REPO_ROOT" rev-parse HEAD)"
+}
+
+reset_stacks() {
+    docker compose -p "$APPS" down --remove-orphans >/dev/null 2>&1 || true
+    docker compose -p "$KAFKA" down --remove-orphans --volumes >/dev/null 2>&1 || true
+    docker rm -f kafka >/dev/null 2>&1 || true
+}
+
+# ---------------------------------------------------------------------------
+
+phase "versions"
+docker info >/dev/null 2>&1 || { echo "no Docker engine answers (scripts/docker-engine.sh start)" >&2; exit 1; }
+step "engine $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}}), client {{.Client.Version}}')"
+step "$(docker compose version)"
+step "kcat $(kcat -V 2>&1 | sed -n '1s/^kcat - Apache Kafka producer and consumer tool //p;1q')"
+step "$(go version 2>/dev/null || echo 'go: not on PATH (image builds use Go defaults)')"
+docker buildx version >/dev/null 2>&1 && step "buildx $(docker buildx version)" || step "no buildx: the classic builder (the Makefile sets DOCKER_BUILDKIT=0)"
+step "commit $(git -C "$REPO_ROOT" rev-parse --short HEAD), clones under $WORK"
+for img in "$(sed -nE 's/^FROM (golang:[^ ]+) AS .*/\1/p' "$REPO_ROOT/producer/Dockerfile")" \
+    gcr.io/distroless/static-debian12:nonroot \
+    "$(sed -nE 's/^[[:space:]]*image:[[:space:]]*(apache\/kafka:[^ ]+).*/\1/p' "$REPO_ROOT/docker-compose.kafka.yml")"; do
+    docker image inspect "$img" >/dev/null 2>&1 && step "base image $img present" \
+        || step "base image $img missing: docker will pull it (scripts/docker-images.sh makes it without a registry)"
+done
+reset_stacks
+
+# ---------------------------------------------------------------------------
+phase "root: fresh clone, make up"
+ROOT_CLONE="$WORK/root/tweetpipe"
+mkdir -p "$WORK/root"
+fresh_clone "$ROOT_CLONE"
+mkdir -p "$ROOT_CLONE/replay"
+find "$REPLAY_SRC" -type f \( -name '*.json' -o -name '*.jsonl' \) -exec cp {} "$ROOT_CLONE/replay/" \;
+step "replay files: $(ls "$ROOT_CLONE/replay" | xargs)"
+step "make up"
+as root "$ROOT_CLONE" "make up" >"$WORK/up1.log" 2>&1 || { tail -n 40 "$WORK/up1.log"; die "make up failed"; }
+ok "make up"
+check "make up: no orphan warnings" no_orphans "$WORK/up1.log"
+check "kafka healthy" wait_healthy "$KAFKA" kafka 1 120
+check "producer healthy" wait_healthy "$APPS" producer 1 120
+check "consumer healthy" wait_healthy "$APPS" consumer 1 120
+
+phase "root: statuses on the host, owned by root"
+deadline=$((SECONDS + 60))
+until (($(data_lines "$ROOT_CLONE/data") > 0)) || ((SECONDS > deadline)); do sleep 2; done
+n=$(data_lines "$ROOT_CLONE/data")
+check "$n lines in ./data/$TOPIC" test "$n" -gt 0
+check "everything in ./data belongs to uid 0" test -z "$(find "$ROOT_CLONE/data" ! -uid 0 -print -quit)"
+
+phase "hardening (docker inspect)"
+check "kafka hardened, tmpfs at /opt/kafka/config /opt/kafka/logs /tmp" \
+    hardened "$(containers "$KAFKA" kafka)" /opt/kafka/config /opt/kafka/logs /tmp
+check "producer hardened, no tmpfs" hardened "$(containers "$APPS" producer)"
+check "consumer hardened, no tmpfs" hardened "$(containers "$APPS" consumer)"
+check "producer runs as 0:0 (make's user)" runs_as "$(containers "$APPS" producer)" 0:0
+
+phase "make tail"
+as root "$ROOT_CLONE" "timeout 20 make tail" >"$WORK/tail.log" 2>&1 || true
+files=$(grep '^==> ' "$WORK/tail.log" | sort -u | wc -l)
+lines=$(grep -c '^{' "$WORK/tail.log" || true)
+step "make tail for 20s: $lines lines from $files file headers"
+check "make tail shows new lines (more than the last 5 of each of $files files)" test "$lines" -gt $((files * 5))
+
+phase "make scale CONSUMERS=3, then 1"
+as root "$ROOT_CLONE" "make scale CONSUMERS=3" >"$WORK/scale3.log" 2>&1 || { tail -n 20 "$WORK/scale3.log"; bad "make scale CONSUMERS=3"; }
+check "3 consumers healthy" wait_healthy "$APPS" consumer 3 120
+for c in $(containers "$APPS" consumer); do
+    check "$(state "$c" '{{.Name}}') runs as 0:0" runs_as "$c" 0:0
+done
+as root "$ROOT_CLONE" "make scale CONSUMERS=1" >"$WORK/scale1.log" 2>&1 || { tail -n 20 "$WORK/scale1.log"; bad "make scale CONSUMERS=1"; }
+check "1 consumer healthy" wait_healthy "$APPS" consumer 1 120
+
+phase "two projects: no orphans, down of one leaves the other"
+as root "$ROOT_CLONE" "docker compose -f docker-compose.apps.yml down --remove-orphans" >"$WORK/apps-down.log" 2>&1
+check "apps down --remove-orphans: kafka still running" test "$(state kafka '{{.State.Running}}')" = true
+check "apps down: no app containers left" test -z "$(containers "$APPS")"
+as root "$ROOT_CLONE" "make apps-up" >"$WORK/apps-up.log" 2>&1 || { tail -n 20 "$WORK/apps-up.log"; bad "make apps-up"; }
+check "make apps-up: no orphan warnings" no_orphans "$WORK/apps-up.log"
+check "consumer healthy again" wait_healthy "$APPS" consumer 1 120
+as root "$ROOT_CLONE" "docker compose -f docker-compose.kafka.yml down --remove-orphans" >"$WORK/kafka-down.log" 2>&1
+check "kafka down --remove-orphans: producer and consumer still running" \
+    test "$(docker ps -q --filter "label=com.docker.compose.project=$APPS" | wc -l)" -eq 2
+as root "$ROOT_CLONE" "make kafka-up" >"$WORK/kafka-up.log" 2>&1 || { tail -n 20 "$WORK/kafka-up.log"; bad "make kafka-up"; }
+check "make kafka-up: no orphan warnings" no_orphans "$WORK/kafka-up.log"
+check "consumer healthy with Kafka back" wait_healthy "$APPS" consumer 1 180
+
+phase "docker kill a consumer while it writes; make down; make up"
+before=$(data_lines "$ROOT_CLONE/data")
+sleep 3
+c="$(containers "$APPS" consumer)"
+check "consumer writing before the kill ($before lines, then more)" test "$(data_lines "$ROOT_CLONE/data")" -gt "$before"
+docker kill "$c" >/dev/null
+step "killed $(state "$c" '{{.Name}}') (exit $(state "$c" '{{.State.ExitCode}}'))"
+as root "$ROOT_CLONE" "make down" >"$WORK/down1.log" 2>&1 || { tail -n 20 "$WORK/down1.log"; bad "make down"; }
+check "make down: no containers of either stack" test -z "$(containers "$APPS")$(containers "$KAFKA")"
+as root "$ROOT_CLONE" "make up" >"$WORK/up2.log" 2>&1 || { tail -n 40 "$WORK/up2.log"; die "make up (again) failed"; }
+ok "make up again"
+check "make up again: no orphan warnings" no_orphans "$WORK/up2.log"
+check "consumer healthy after make up" wait_healthy "$APPS" consumer 1 120
+
+phase "SOURCE=replay from ./replay until the producer stops"
+printf '\nSOURCE=replay\n' >>"$ROOT_CLONE/.env"
+as root "$ROOT_CLONE" "make apps-up" >"$WORK/replay.log" 2>&1 || { tail -n 20 "$WORK/replay.log"; bad "make apps-up with SOURCE=replay"; }
+p="$(containers "$APPS" producer)"
+deadline=$((SECONDS + 180))
+until [[ "$(state "$p" '{{.State.Status}}')" == exited ]] || ((SECONDS > deadline)); do sleep 2; done
+docker logs --tail 5 "$p" 2>&1 | sed 's/^/    producer: /'
+check "producer stopped with exit code 0" test "$(state "$p" '{{.State.Status}} {{.State.ExitCode}}')" = "exited 0"
+
+phase "every status in Kafka is in the files exactly once"
+deadline=$((SECONDS + 180))
+until compare "$ROOT_CLONE" >"$WORK/compare.log" 2>&1 || ((SECONDS > deadline)); do sleep 5; done
+sed 's/^/    /' "$WORK/compare.log"
+check "every status in $TOPIC is in the files exactly once (missing 0, duplicated 0)" compare "$ROOT_CLONE"
+as root "$ROOT_CLONE" "make down" >"$WORK/down2.log" 2>&1 || bad "make down"
+
+# ---------------------------------------------------------------------------
+if [[ -n "$TEST_USER" ]]; then
+    phase "non-root user $TEST_USER: make up, ./data is theirs, make down"
+    id "$TEST_USER" >/dev/null 2>&1 || useradd --create-home --groups docker --shell /bin/bash "$TEST_USER"
+    usermod -aG docker "$TEST_USER"
+    uid=$(id -u "$TEST_USER")
+    gid=$(id -g "$TEST_USER")
+    home=$(getent passwd "$TEST_USER" | cut -d: -f6)
+    USER_CLONE="$home/tweetpipe-docker-test"
+    rm -rf "$USER_CLONE"
+    fresh_clone "$USER_CLONE"
+    chown -R "$uid:$gid" "$USER_CLONE"
+    as "$TEST_USER" "$USER_CLONE" "make up" >"$WORK/user-up.log" 2>&1 || { tail -n 40 "$WORK/user-up.log"; bad "make up as $TEST_USER"; }
+    check "make up as $TEST_USER: no orphan warnings" no_orphans "$WORK/user-up.log"
+    check "consumer healthy" wait_healthy "$APPS" consumer 1 120
+    check "producer healthy" wait_healthy "$APPS" producer 1 120
+    check "producer runs as $uid:$gid" runs_as "$(containers "$APPS" producer)" "$uid:$gid"
+    as "$TEST_USER" "$USER_CLONE" "make scale CONSUMERS=2" >"$WORK/user-scale.log" 2>&1 || bad "make scale CONSUMERS=2 as $TEST_USER"
+    check "2 consumers healthy" wait_healthy "$APPS" consumer 2 120
+    for c in $(containers "$APPS" consumer); do
+        check "$(state "$c" '{{.Name}}') runs as $uid:$gid" runs_as "$c" "$uid:$gid"
+    done
+    deadline=$((SECONDS + 60))
+    until (($(data_lines "$USER_CLONE/data") > 0)) || ((SECONDS > deadline)); do sleep 2; done
+    n=$(data_lines "$USER_CLONE/data")
+    check "$n lines in ./data/$TOPIC" test "$n" -gt 0
+    check "everything in ./data belongs to $TEST_USER ($uid)" test -z "$(find "$USER_CLONE/data" ! -uid "$uid" -print -quit)"
+    as "$TEST_USER" "$USER_CLONE" "make down" >"$WORK/user-down.log" 2>&1 || bad "make down as $TEST_USER"
+    check "make down as $TEST_USER: no containers of either stack" test -z "$(containers "$APPS")$(containers "$KAFKA")"
+fi
+
+reset_stacks
+finish
