@@ -8,7 +8,8 @@
 #
 #   golang:<x.y.z>-bookworm            Go from this machine's GOROOT (it must
 #                                      be that version) on a Debian minbase
-#                                      root file system
+#                                      root file system, with this machine's
+#                                      CA certificates
 #   gcr.io/distroless/static-debian12:nonroot
 #                                      scratch with /etc/passwd and /etc/group
 #                                      naming nonroot (65532), /tmp, and the
@@ -53,6 +54,12 @@ DEFAULT_CLUSTER_ID=5L6g3nShT-eMCtK--X86sw
 log() { echo "docker-images: $*"; }
 die() { echo "docker-images: error: $*" >&2; exit 1; }
 have() { docker image inspect "$1" >/dev/null 2>&1; }
+# build TAG CONTEXT: the classic builder (no buildx needed); its output only
+# on failure.
+build() {
+    local out
+    out="$(DOCKER_BUILDKIT=0 docker build -t "$1" "$2" 2>&1)" || { echo "$out" >&2; die "building $1 failed"; }
+}
 
 # from_image DOCKERFILE PATTERN: the image of the FROM line matching PATTERN.
 from_image() {
@@ -119,11 +126,17 @@ golang_image() {
     goroot="$(go env GOROOT)"
     got="$(head -n1 "$goroot/VERSION")"
     [[ "$got" == "go$want" ]] || die "$GO_IMAGE needs Go $want; $goroot is $got"
+    local certs=/etc/ssl/certs/ca-certificates.crt
+    [[ -f "$certs" ]] || die "$certs not found (apt-get install ca-certificates)"
     base
     ctx="$(mktemp -d)"
     cp -a "$goroot" "$ctx/go"
+    # The build stage fetches modules through the site's proxy: it trusts
+    # what this machine trusts (a site's own CA included).
+    cp "$certs" "$ctx/ca-certificates.crt"
     cat >"$ctx/Dockerfile" <<EOF
 FROM $BASE_IMAGE
+COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY go /usr/local/go
 ENV GOLANG_VERSION=$want GOTOOLCHAIN=local GOPATH=/go \\
     PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -131,7 +144,7 @@ RUN mkdir -p /go/bin /go/src && chmod -R 1777 /go
 WORKDIR /go
 EOF
     log "building $GO_IMAGE from $goroot"
-    DOCKER_BUILDKIT=0 docker build -q -t "$GO_IMAGE" "$ctx" >/dev/null
+    build "$GO_IMAGE" "$ctx"
     rm -rf "$ctx"
 }
 
@@ -170,7 +183,7 @@ EOF
     ctx="$(mktemp -d)"
     mkdir "$ctx/home"
     printf 'FROM %s\nCOPY --chown=65532:65532 home /home/nonroot\n' "$RUNTIME_IMAGE" >"$ctx/Dockerfile"
-    DOCKER_BUILDKIT=0 docker build -q -t "$RUNTIME_IMAGE" "$ctx" >/dev/null
+    build "$RUNTIME_IMAGE" "$ctx"
     rm -rf "$ctx"
 }
 
@@ -273,7 +286,7 @@ EXPOSE 9092
 CMD ["/etc/kafka/docker/run"]
 EOF
     log "building $KAFKA_IMAGE from $libs"
-    DOCKER_BUILDKIT=0 docker build -q -t "$KAFKA_IMAGE" "$ctx" >/dev/null
+    build "$KAFKA_IMAGE" "$ctx"
     rm -rf "$ctx"
 }
 

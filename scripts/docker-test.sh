@@ -219,7 +219,7 @@ phase "versions"
 docker info >/dev/null 2>&1 || { echo "no Docker engine answers (scripts/docker-engine.sh start)" >&2; exit 1; }
 step "engine $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}}), client {{.Client.Version}}')"
 step "$(docker compose version)"
-step "kcat $(kcat -V 2>&1 | sed -n '1s/^kcat - Apache Kafka producer and consumer tool //p;1q')"
+step "kcat $(kcat -V 2>&1 | sed -nE 's/^Version ([^ ]+).*(librdkafka [^ ]+).*/\1 (\2)/p')"
 step "$(go version 2>/dev/null || echo 'go: not on PATH (image builds use Go defaults)')"
 docker buildx version >/dev/null 2>&1 && step "buildx $(docker buildx version)" || step "no buildx: the classic builder (the Makefile sets DOCKER_BUILDKIT=0)"
 step "commit $(git -C "$REPO_ROOT" rev-parse --short HEAD), clones under $WORK"
