@@ -9,10 +9,10 @@
 #      tmpfs only where a service writes); make tail shows new lines;
 #      make scale CONSUMERS=3, then 1; neither stack sees the other's
 #      containers as orphans and `down` of one leaves the other running;
-#      docker kill of a consumer while it writes; make down; make up;
-#      SOURCE=replay from ./replay until the producer stops; then every
-#      status in the tweets topic (read with kcat from the host, localhost:9094)
-#      is in the files exactly once; make down.
+#      docker kill of a consumer while it writes; make down; make up; make ps;
+#      SOURCE=replay in .env, make up, until the producer (reading ./replay)
+#      stops; then every status in the tweets topic (read with kcat from the
+#      host, localhost:9094) is in the files exactly once; make down.
 #   2. a non-root user in the docker group: make up; ./data and the
 #      containers are that user's; make scale CONSUMERS=2; make down.
 #
@@ -196,7 +196,7 @@ duplicated = sum(n - 1 for n in file_ids.values() if n > 1)
 extra = len(file_ids.keys() - kafka_ids)
 other_missing = sum((kafka_other - file_other).values())
 other_extra = sum((file_other - kafka_other).values())
-print(f"in Kafka (kcat -b localhost:9094 -t tweets): {n_kafka} messages: {len(kafka_ids)} distinct statuses, {copies} copies of a status already there (the dedup window drops them), {sum(kafka_other.values())} other values")
+print(f"in Kafka (kcat -b localhost:9094 -t tweets): {n_kafka} messages: {len(kafka_ids)} distinct statuses, {copies} more copies of one of them (the dedup window drops those), {sum(kafka_other.values())} other values")
 print(f"in the files: {n_files} lines, {len(file_ids)} distinct statuses, {sum(file_other.values())} other values")
 print(f"missing {missing}, duplicated {duplicated}, not in Kafka {extra}; other values missing {other_missing}, not in Kafka {other_extra}; unexpected files {len(odd)}")
 sys.exit(0 if missing == duplicated == extra == other_missing == other_extra == len(odd) == 0 else 1)
@@ -308,10 +308,15 @@ as root "$ROOT_CLONE" "make up" >"$WORK/up2.log" 2>&1 || { tail -n 40 "$WORK/up2
 ok "make up again"
 check "make up again: no orphan warnings" no_orphans "$WORK/up2.log"
 check "consumer healthy after make up" wait_healthy "$APPS" consumer 1 120
+as root "$ROOT_CLONE" "make ps" >"$WORK/ps.log" 2>&1 || bad "make ps"
+sed 's/^/    /' "$WORK/ps.log"
+check "make ps lists kafka, the producer and the consumer" \
+    grep -q -e '^kafka ' "$WORK/ps.log" -e '^tweetpipe-producer-1 ' -e '^tweetpipe-consumer-1 '
 
 phase "SOURCE=replay from ./replay until the producer stops"
 printf '\nSOURCE=replay\n' >>"$ROOT_CLONE/.env"
-as root "$ROOT_CLONE" "make apps-up" >"$WORK/replay.log" 2>&1 || { tail -n 20 "$WORK/replay.log"; bad "make apps-up with SOURCE=replay"; }
+step "SOURCE=replay in .env; make up"
+as root "$ROOT_CLONE" "make up" >"$WORK/replay.log" 2>&1 || { tail -n 20 "$WORK/replay.log"; bad "make up with SOURCE=replay"; }
 p="$(containers "$APPS" producer)"
 deadline=$((SECONDS + 180))
 until [[ "$(state "$p" '{{.State.Status}}')" == exited ]] || ((SECONDS > deadline)); do sleep 2; done
