@@ -61,6 +61,6 @@ cat <<'TAIL'
 # above is for programs on the host and never reaches the containers
 #TWEETPIPE_KAFKA_BROKERS=kafka:9092
 # The image build takes GOPROXY, GOSUMDB, GONOSUMDB, GOPRIVATE and GOFLAGS
-# from the shell that runs compose (make passes `go env`'s); unset, Go's
-# defaults.
+# from the shell that runs compose (make passes the first four from `go
+# env`); unset, Go's defaults.
 TAIL
