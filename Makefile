@@ -47,7 +47,7 @@ test-kafka: ## start a real Apache Kafka (no Docker), run every test against it,
 	@scripts/test-kafka.sh
 
 .PHONY: bench
-bench: ## producer and consumer against kcat: throughput, latency, peak RSS (figures go in the README)
+bench: ## producer and consumer against kcat and Kafka's own tools: throughput, latency, memory by post size (figures go in docs/performance.md)
 	@scripts/bench.sh
 
 .PHONY: lint

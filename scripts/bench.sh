@@ -21,7 +21,7 @@
 #      and a chart of messages per second by post size (BENCH_CHART)
 # then the same against a real Kafka when KAFKA_BROKERS is set, CPU profiles of
 # both binaries under perf, and the Go micro-benchmarks (allocations per op,
-# with -cpuprofile). It ends with a markdown table ready for the README.
+# with -cpuprofile). It ends with a markdown table ready for docs/performance.md.
 #
 #   scripts/bench.sh                                # kfake only
 #   KAFKA_BROKERS=127.0.0.1:9092 scripts/bench.sh   # and a real Kafka
@@ -115,7 +115,7 @@ command -v go >/dev/null || die "go not found"
 command -v "$KCAT" >/dev/null || die "kcat not found (apt-get install kcat), or set KCAT"
 [[ -f "$TEMPLATES" ]] || die "no templates at $TEMPLATES (BENCH_TEMPLATES): a JSON Lines file of v1.1 statuses"
 [[ "$TEMPLATES" == "$SHARED_TEMPLATES" ]] \
-    || log "drawing statuses from $TEMPLATES (the shared real captures are not beside the repository: sizes, and so figures, differ from the README's)"
+    || log "drawing statuses from $TEMPLATES (the shared real captures are not beside the repository: sizes, and so figures, differ from those in docs/performance.md)"
 [[ -f "$JETSTREAM_TEMPLATES" ]] || die "no Jetstream templates at $JETSTREAM_TEMPLATES (BENCH_JETSTREAM_TEMPLATES)"
 [[ "$RSS_ON" == kfake || "$RSS_ON" == kafka ]] || die "BENCH_RSS_ON=$RSS_ON: accepts kfake or kafka"
 [[ "$RSS_ON" == kfake || -n "${KAFKA_BROKERS:-}" ]] || die "BENCH_RSS_ON=kafka needs KAFKA_BROKERS"
