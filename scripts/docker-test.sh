@@ -31,7 +31,8 @@
 #                         group) when missing; empty skips part 2
 #                         (default tweetpipe-ci when run as root, else empty)
 #   DOCKER_TEST_REPLAY    folder of .json/.jsonl files for SOURCE=replay
-#                         (default ../shared/fixtures/tweets)
+#                         (default ../shared/fixtures/tweets where it
+#                         exists, else the project's testdata/tweets/v1.1)
 #   DOCKER_TEST_DIR       where the clones go (default: a new temporary folder)
 set -euo pipefail
 
@@ -43,6 +44,7 @@ else
     TEST_USER="${DOCKER_TEST_USER:-}"
 fi
 REPLAY_SRC="${DOCKER_TEST_REPLAY:-$REPO_ROOT/../shared/fixtures/tweets}"
+[[ -n "${DOCKER_TEST_REPLAY:-}" || -d "$REPLAY_SRC" ]] || REPLAY_SRC="$REPO_ROOT/testdata/tweets/v1.1"
 WORK="${DOCKER_TEST_DIR:-$(mktemp -d /tmp/tweetpipe-docker-test.XXXXXX)}"
 APPS=tweetpipe
 KAFKA=tweetpipe-kafka
