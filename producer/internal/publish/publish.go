@@ -157,6 +157,11 @@ type Publisher struct {
 	landed   int64      // records at the spool's head copied from flights Kafka has since acknowledged
 
 	tooSmallLogged bool // the spool could not take what memory held (logged once)
+
+	// statusHeaders are the headers of every status, built once: nothing
+	// writes to a record's headers in place (retime copies them first), so
+	// the records share them, with no allocation per status.
+	statusHeaders []kafka.Header
 }
 
 // New builds the publisher and its kafka-go Writer; it keeps its totals in
@@ -216,6 +221,7 @@ func New(cfg Config, stats *Stats, log *slog.Logger) (*Publisher, error) {
 		spoolReq:  make(chan chan struct{}),
 		loopDone:  make(chan struct{}),
 	}
+	p.statusHeaders = p.headers(message.KindStatus)
 	p.w.Async, p.w.Completion = true, p.completed
 	if p.spool != nil && !p.spool.Empty() {
 		// An earlier run's records: they go first, and what comes now
@@ -317,15 +323,16 @@ func (p *Publisher) kafkaMessage(topic string, m message.Message, read time.Time
 	if t.IsZero() {
 		t = read
 	}
+	hs := p.statusHeaders
+	if m.Kind != message.KindStatus || hs == nil {
+		hs = p.headers(m.Kind)
+	}
 	km := kafka.Message{
-		Topic: topic,
-		Key:   m.Key,
-		Value: m.Value,
-		Time:  t,
-		Headers: []kafka.Header{
-			{Key: "source", Value: []byte(p.cfg.SourceName)},
-			{Key: "kind", Value: []byte(m.Kind)},
-		},
+		Topic:   topic,
+		Key:     m.Key,
+		Value:   m.Value,
+		Time:    t,
+		Headers: hs,
 	}
 	ahead, behind := p.cfg.MaxTimestampAhead > 0 && t.Sub(read) > p.cfg.MaxTimestampAhead, p.cfg.MaxTimestampBehind > 0 && read.Sub(t) > p.cfg.MaxTimestampBehind
 	if ahead || behind {
@@ -337,6 +344,15 @@ func (p *Publisher) kafkaMessage(topic string, m message.Message, read time.Time
 		}
 	}
 	return km
+}
+
+// headers are the headers of a record of this kind. The slice is full
+// (len == cap), so an append never writes into a shared one.
+func (p *Publisher) headers(kind message.Kind) []kafka.Header {
+	return []kafka.Header{
+		{Key: "source", Value: []byte(p.cfg.SourceName)},
+		{Key: "kind", Value: []byte(kind)},
+	}
 }
 
 func (p *Publisher) logInvalid(raw []byte, err error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 )
 
@@ -397,4 +398,65 @@ func TestFailedRequestsWrittenAgain(t *testing.T) {
 		t.Fatalf("retries = %d, write errors = %d; want both > 0", p.Stats.Retries.Load(), p.Stats.WriteErrors.Load())
 	}
 	t.Logf("%d produce requests, %d refused; %d messages written again", requests.Load(), refused.Load(), p.Stats.Retries.Load())
+}
+
+// TestKafkaMessageHeaders: every record carries its source and kind headers,
+// statuses with no allocation for them, and a retimed record's post_time
+// header stays on that record alone.
+func TestKafkaMessageHeaders(t *testing.T) {
+	cfg := testConfig([]string{"127.0.0.1:1"})
+	cfg.MaxTimestampAhead = time.Hour
+	p, err := New(cfg, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		name string
+		m    message.Message
+		want string // the headers as key=value, in order
+	}{
+		{"status", message.Message{Kind: message.KindStatus, Key: []byte("1"), Time: read}, "source=test kind=status"},
+		{"retimed status", message.Message{Kind: message.KindStatus, Key: []byte("2"), Time: read.Add(48 * time.Hour)},
+			"source=test kind=status " + PostTimeHeader + "=" + read.Add(48*time.Hour).Format(postTimeLayout)},
+		{"status after a retimed one", message.Message{Kind: message.KindStatus, Key: []byte("3"), Time: read}, "source=test kind=status"},
+		{"delete", message.Message{Kind: message.KindDelete}, "source=test kind=delete"},
+		{"status after a delete", message.Message{Kind: message.KindStatus, Key: []byte("4")}, "source=test kind=status"},
+	}
+	var built []kafka.Message
+	for _, tt := range tests {
+		built = append(built, p.kafkaMessage("tweets", tt.m, read))
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, h := range built[i].Headers {
+				got = append(got, h.Key+"="+string(h.Value))
+			}
+			if g := strings.Join(got, " "); g != tt.want {
+				t.Errorf("got headers %q; want %q", g, tt.want)
+			}
+		})
+	}
+
+	status := message.Message{Kind: message.KindStatus, Key: []byte("5"), Value: []byte(`{}`), Time: read}
+	out := make([]kafka.Message, 1)
+	if got := testing.AllocsPerRun(100, func() { out[0] = p.kafkaMessage("tweets", status, read) }); got != 0 {
+		t.Errorf("got %v allocations to build a status's record; want 0", got)
+	}
+}
+
+// BenchmarkKafkaMessage is the building of one status's Kafka record.
+func BenchmarkKafkaMessage(b *testing.B) {
+	p, err := New(testConfig([]string{"127.0.0.1:1"}), nil, quiet())
+	if err != nil {
+		b.Fatal(err)
+	}
+	read := time.Now()
+	m := message.Message{Kind: message.KindStatus, Key: []byte("971726741583605760"), Value: []byte(`{}`), Time: read}
+	out := make([]kafka.Message, 1)
+	b.ReportAllocs()
+	for b.Loop() {
+		out[0] = p.kafkaMessage("tweets", m, read)
+	}
 }
