@@ -3,6 +3,7 @@ package archive
 import (
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -76,5 +77,31 @@ func BenchmarkCheckValue(b *testing.B) {
 			b.Fatalf("value %d: %s", i, reason)
 		}
 		i++
+	}
+}
+
+// BenchmarkDedupWindow is the window's part of appending one status: the
+// look-up, then the key kept (at the default window of 20,000 keys, two
+// generations full), with the key file's buffer emptied as a commit does.
+func BenchmarkDedupWindow(b *testing.B) {
+	const window = 20000
+	a := testArchive(b, Config{DedupWindow: window, Now: time.Now})
+	p := openPartition(b, a, "tweets", 0)
+	rs := make([]Record, 8*window)
+	for i := range rs {
+		rs[i] = Record{Key: []byte(strconv.FormatInt(1971726741583605760+int64(i), 10)), Dedup: true}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		r := &rs[i%len(rs)]
+		i++
+		if !p.isDuplicate(r) {
+			p.remember(r)
+		}
+		if len(p.keys.cur) >= window {
+			p.keys.shift()
+			p.keysBuf = p.keysBuf[:0]
+		}
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -288,5 +290,47 @@ func TestDedupKeyFileOfEarlierVersion(t *testing.T) {
 	p = openPartition(t, a, "tweets", 0)
 	if res := mustAppend(t, p, keyed(1, long, "a", "b")); res.Written != 1 || res.Duplicates != 2 {
 		t.Errorf("Result: got %+v; want 1 written, 2 duplicates", res)
+	}
+}
+
+// TestDedupWindowMemory: the window's memory per key, at the default window
+// with both generations full, is what keeps a consumer of many partitions
+// within its memory limit (it is held for every partition assigned); and
+// copies are still dropped, and keys that left the window kept again.
+func TestDedupWindowMemory(t *testing.T) {
+	const window, batchSize = 20000, 1000
+	a := testArchive(t, Config{DedupWindow: window})
+	p := openPartition(t, a, "tweets", 0)
+	// Post ids of 19 digits, as the producer keys statuses; 3*window-1 of
+	// them: the window then holds the last two generations, all but full.
+	rs := make([]Record, 3*window-1)
+	for i := range rs {
+		rs[i] = Record{Offset: int64(i), Time: t0(), Key: []byte(strconv.FormatInt(1971726741583605760+int64(i), 10)), Value: []byte(`{}`), Dedup: true}
+	}
+
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for b := range slices.Chunk(rs, batchSize) {
+		mustAppend(t, p, b)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perKey := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / (2*window - 1)
+	t.Logf("%d bytes of heap per key in the window", perKey)
+	if perKey > 60 {
+		t.Errorf("got %d bytes of heap per key in the window; want at most 60", perKey)
+	}
+
+	// The last 2*window-1 keys are copies; then the first generation's are
+	// not.
+	var again []Record
+	for _, r := range slices.Concat(rs[window:], rs[:window]) {
+		r.Offset = int64(len(rs) + len(again))
+		again = append(again, r)
+	}
+	res := mustAppend(t, p, again)
+	if res.Written != window || res.Duplicates != 2*window-1 {
+		t.Errorf("got written %d, duplicates %d; want %d and %d", res.Written, res.Duplicates, window, 2*window-1)
 	}
 }
