@@ -33,15 +33,14 @@ type Checks struct {
 
 // Server serves /healthz, /readyz and /metrics.
 type Server struct {
-	addr string
-	log  *slog.Logger
-	srv  *http.Server
+	log *slog.Logger
+	srv *http.Server
 }
 
-// New builds the server for addr (host:port, ":8080"). It adds the Go and
-// process collectors to reg (nil: a new registry) and serves reg on /metrics.
-// Nothing listens until Run.
-func New(addr string, reg *prometheus.Registry, checks Checks, log *slog.Logger) *Server {
+// New builds the server. It adds the Go and process collectors to reg
+// (nil: a new registry) and serves reg on /metrics. Nothing listens until
+// Serve.
+func New(reg *prometheus.Registry, checks Checks, log *slog.Logger) *Server {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
@@ -72,9 +71,8 @@ func New(addr string, reg *prometheus.Registry, checks Checks, log *slog.Logger)
 		ErrorHandling: promhttp.ContinueOnError,
 	}))
 	return &Server{
-		addr: addr,
-		log:  log,
-		srv:  &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second},
+		log: log,
+		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second},
 	}
 }
 
@@ -84,7 +82,6 @@ func (s *Server) Handler() http.Handler { return s.srv.Handler }
 // Serve serves on ln until ctx ends, then stops accepting, waits up to a few
 // seconds for open requests and returns nil. It closes ln.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	s.log.Info("serving health and metrics", "addr", ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(ln) }()
 	select {
@@ -143,7 +140,7 @@ func Start(ctx context.Context, addr string, reg *prometheus.Registry, checks Ch
 	if err != nil {
 		return nil, fmt.Errorf("HTTP_ADDR=%s: %w", addr, err)
 	}
-	srv := New(addr, reg, checks, log)
+	srv := New(reg, checks, log)
 	opsCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(opsCtx, ln) }()

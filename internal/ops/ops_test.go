@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -34,7 +36,7 @@ func get(t *testing.T, url string) (int, string) {
 
 func TestHealthz(t *testing.T) {
 	notReady := Checks{Ready: func() error { return errors.New("kafka: connection refused") }}
-	ts := httptest.NewServer(New(":0", nil, notReady, discard()).Handler())
+	ts := httptest.NewServer(New(nil, notReady, discard()).Handler())
 	defer ts.Close()
 
 	code, body := get(t, ts.URL+"/healthz")
@@ -56,7 +58,7 @@ func TestReadyz(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ts := httptest.NewServer(New(":0", nil, Checks{Ready: tt.ready}, discard()).Handler())
+			ts := httptest.NewServer(New(nil, Checks{Ready: tt.ready}, discard()).Handler())
 			defer ts.Close()
 			code, body := get(t, ts.URL+"/readyz")
 			if code != tt.wantCode || !strings.Contains(body, tt.wantBody) {
@@ -91,7 +93,7 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("registering the same counter twice: got no error; want one")
 	}
 
-	ts := httptest.NewServer(New(":0", reg, Checks{}, discard()).Handler())
+	ts := httptest.NewServer(New(reg, Checks{}, discard()).Handler())
 	defer ts.Close()
 
 	// Values are read at scrape time.
@@ -123,7 +125,7 @@ func TestMetrics(t *testing.T) {
 }
 
 func TestProbe(t *testing.T) {
-	ok := httptest.NewServer(New(":0", nil, Checks{}, discard()).Handler())
+	ok := httptest.NewServer(New(nil, Checks{}, discard()).Handler())
 	defer ok.Close()
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
@@ -165,7 +167,7 @@ func TestServeShutdown(t *testing.T) {
 	url := "http://" + ln.Addr().String()
 	inReady, release := make(chan struct{}), make(chan struct{})
 	var calls atomic.Int64
-	s := New(ln.Addr().String(), nil, Checks{Ready: func() error {
+	s := New(nil, Checks{Ready: func() error {
 		if calls.Add(1) == 2 { // the second /readyz is slow
 			close(inReady)
 			<-release
@@ -253,6 +255,39 @@ func TestStart(t *testing.T) {
 		t.Fatalf("Start with no address = %v; want nothing served and no error", err)
 	}
 	stop()
+}
+
+// TestStartLogsOnce: a start says once where the server listens.
+func TestStartLogsOnce(t *testing.T) {
+	var buf syncBuffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	stop, err := Start(context.Background(), "127.0.0.1:0", nil, Checks{}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	if got := strings.Count(buf.String(), "serving"); got != 1 {
+		t.Errorf("log lines saying serving = %d; want 1:\n%s", got, buf.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer that the server's goroutine and the test
+// may use at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestLocalURL(t *testing.T) {

@@ -94,7 +94,7 @@ func TestProgress(t *testing.T) {
 // set and empty the service serves nothing, and the probe does not report
 // a healthy service as failing.
 func TestProbeSelfFollowsHTTPAddr(t *testing.T) {
-	srv := httptest.NewServer(New("", nil, Checks{}, slog.New(slog.DiscardHandler)).Handler())
+	srv := httptest.NewServer(New(nil, Checks{}, slog.New(slog.DiscardHandler)).Handler())
 	defer srv.Close()
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closedAddr := closed.Listener.Addr().String()
