@@ -184,9 +184,6 @@ func Open(cfg Config, log *slog.Logger) (*Archive, error) {
 	return &Archive{cfg: cfg, log: log}, nil
 }
 
-// Dir returns the absolute output directory.
-func (a *Archive) Dir() string { return a.cfg.Dir }
-
 // Partition takes the lock of a topic partition, waiting while another
 // process holds it until ctx is done, then recovers its files from the
 // checkpoint (see checkpoint.go) and returns it ready for Append. Call it when

@@ -62,7 +62,7 @@ func TestDedupDropsRepeatedKeys(t *testing.T) {
 	if p.NextOffset() != 8 {
 		t.Fatalf("NextOffset = %d; want 8 (duplicates are consumed too)", p.NextOffset())
 	}
-	if got, want := ids(t, a.Dir()), []string{"a", "b", "c", "d", "", "a"}; !slices.Equal(got, want) {
+	if got, want := ids(t, a.cfg.Dir), []string{"a", "b", "c", "d", "", "a"}; !slices.Equal(got, want) {
 		t.Fatalf("archived ids %q; want %q", got, want)
 	}
 }

@@ -39,12 +39,12 @@ func TestAppendWritesValuesUnchanged(t *testing.T) {
 	if got := mustAppend(t, p, rs); got != want {
 		t.Errorf("Result: got %+v; want %+v", got, want)
 	}
-	files := dataFiles(t, a.Dir(), "tweets")
+	files := dataFiles(t, a.cfg.Dir, "tweets")
 	wantFiles := []string{DataPath("tweets", 0, 100, t0())}
 	if !slices.Equal(files, wantFiles) {
 		t.Fatalf("files: got %v; want %v", files, wantFiles)
 	}
-	got, err := os.ReadFile(filepath.Join(a.Dir(), files[0]))
+	got, err := os.ReadFile(filepath.Join(a.cfg.Dir, files[0]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,18 +118,18 @@ func TestRotateBySize(t *testing.T) {
 				wantFiles = append(wantFiles, DataPath("tweets", 0, first, t0()))
 			}
 			slices.Sort(wantFiles)
-			if got := dataFiles(t, a.Dir(), "tweets"); !slices.Equal(got, wantFiles) {
+			if got := dataFiles(t, a.cfg.Dir, "tweets"); !slices.Equal(got, wantFiles) {
 				t.Fatalf("files: got %v; want %v", got, wantFiles)
 			}
 			for first, want := range tt.wantFiles {
-				path := filepath.Join(a.Dir(), DataPath("tweets", 0, first, t0()))
+				path := filepath.Join(a.cfg.Dir, DataPath("tweets", 0, first, t0()))
 				if got := readLines(t, path); !slices.Equal(got, want) {
 					t.Errorf("%s: got lines %q; want %q", path, got, want)
 				}
 			}
 			var wantRotated []string
 			for _, first := range tt.wantRotated {
-				wantRotated = append(wantRotated, filepath.Join(a.Dir(), DataPath("tweets", 0, first, t0())))
+				wantRotated = append(wantRotated, filepath.Join(a.cfg.Dir, DataPath("tweets", 0, first, t0())))
 			}
 			if got := rot.get(); !slices.Equal(got, wantRotated) {
 				t.Errorf("OnRotate: got %v; want %v", got, wantRotated)
@@ -183,13 +183,13 @@ func TestRotateCompressed(t *testing.T) {
 				mustAppend(t, p, b)
 			}
 
-			files := dataFiles(t, a.Dir(), "tweets")
+			files := dataFiles(t, a.cfg.Dir, "tweets")
 			var rotated []string
 			for _, f := range files[:len(files)-1] {
 				if !strings.HasSuffix(f, ".jsonl"+tt.ext) {
 					t.Errorf("rotated file %s: want suffix .jsonl%s", f, tt.ext)
 				}
-				rotated = append(rotated, filepath.Join(a.Dir(), f))
+				rotated = append(rotated, filepath.Join(a.cfg.Dir, f))
 			}
 			if last := files[len(files)-1]; !strings.HasSuffix(last, ".jsonl") {
 				t.Errorf("active file %s: want a plain .jsonl", last)
@@ -200,7 +200,7 @@ func TestRotateCompressed(t *testing.T) {
 			if got := rot.get(); !slices.Equal(got, rotated) {
 				t.Errorf("OnRotate: got %v; want %v", got, rotated)
 			}
-			if got := allLines(t, a.Dir(), "tweets"); !slices.Equal(got, want) {
+			if got := allLines(t, a.cfg.Dir, "tweets"); !slices.Equal(got, want) {
 				t.Errorf("decompressed lines differ: got %d lines; want %d", len(got), len(want))
 			}
 		})
@@ -267,12 +267,12 @@ func TestRotateByHour(t *testing.T) {
 				for _, f := range tt.want {
 					path := DataPath("tweets", 0, f.first, f.hour)
 					wantFiles = append(wantFiles, path)
-					if got := readLines(t, filepath.Join(a.Dir(), path)); !slices.Equal(got, f.lines) {
+					if got := readLines(t, filepath.Join(a.cfg.Dir, path)); !slices.Equal(got, f.lines) {
 						t.Errorf("%s: got lines %q; want %q", path, got, f.lines)
 					}
 				}
 				slices.Sort(wantFiles)
-				if got := dataFiles(t, a.Dir(), "tweets"); !slices.Equal(got, wantFiles) {
+				if got := dataFiles(t, a.cfg.Dir, "tweets"); !slices.Equal(got, wantFiles) {
 					t.Errorf("files: got %v; want %v", got, wantFiles)
 				}
 				if got, want := len(rot.get()), len(tt.want)-1; got != want {
@@ -311,11 +311,11 @@ func TestRotateByInterval(t *testing.T) {
 		} else if err := p.Tick(); err != nil {
 			t.Fatalf("%s: Tick: %v", s.name, err)
 		}
-		if got := dataFiles(t, a.Dir(), "tweets"); !slices.Equal(got, s.wantFiles) {
+		if got := dataFiles(t, a.cfg.Dir, "tweets"); !slices.Equal(got, s.wantFiles) {
 			t.Fatalf("%s: files: got %v; want %v", s.name, got, s.wantFiles)
 		}
 	}
-	if got := allLines(t, a.Dir(), "tweets"); !slices.Equal(got, values(0, 5)) {
+	if got := allLines(t, a.cfg.Dir, "tweets"); !slices.Equal(got, values(0, 5)) {
 		t.Errorf("lines: got %q; want %q", got, values(0, 5))
 	}
 	if got := len(rot.get()); got != 2 {
@@ -760,7 +760,7 @@ func TestSkipsWrittenOffsets(t *testing.T) {
 					t.Errorf("batch %d: got %+v; want %+v", i, got, want)
 				}
 			}
-			if got := allLines(t, a.Dir(), "tweets"); !slices.Equal(got, tt.wantLines) {
+			if got := allLines(t, a.cfg.Dir, "tweets"); !slices.Equal(got, tt.wantLines) {
 				t.Errorf("lines: got %q; want %q", got, tt.wantLines)
 			}
 			if got := p.NextOffset(); got != tt.wantNext {

@@ -78,17 +78,16 @@ func (r *Runner) warnMemory(n int) {
 
 // Stats are running totals; safe to read at any time.
 type Stats struct {
-	Consumed       atomic.Int64 // messages fetched
-	Written        atomic.Int64 // lines durably written
-	Bytes          atomic.Int64 // value bytes durably written
-	DeadLettered   atomic.Int64
-	Skipped        atomic.Int64 // already archived before (redelivered after a crash)
-	Duplicates     atomic.Int64 // statuses dropped: their key was written recently
-	Batches        atomic.Int64
-	WriteErrors    atomic.Int64
-	CommitErrors   atomic.Int64
-	ReaderRestarts atomic.Int64 // partition readers replaced after stalling
-	Partitions     atomic.Int64 // partitions owned now
+	Consumed     atomic.Int64 // messages fetched
+	Written      atomic.Int64 // lines durably written
+	Bytes        atomic.Int64 // value bytes durably written
+	DeadLettered atomic.Int64
+	Skipped      atomic.Int64 // already archived before (redelivered after a crash)
+	Duplicates   atomic.Int64 // statuses dropped: their key was written recently
+	Batches      atomic.Int64
+	WriteErrors  atomic.Int64
+	CommitErrors atomic.Int64
+	Partitions   atomic.Int64 // partitions owned now
 	// PartitionsStopped counts owned partitions not consumed because their
 	// offsets went back (a topic deleted and created again).
 	PartitionsStopped atomic.Int64
@@ -757,7 +756,6 @@ func (l *loop) stalled(ctx context.Context) bool {
 	}
 	l.log.Warn("no message for a while although the partition has more: starting a new reader",
 		"offset", l.next, "end_offset", end, "silent_for", stallAfter)
-	l.r.Stats.ReaderRestarts.Add(1)
 	return true
 }
 
