@@ -83,23 +83,42 @@ type Schedule struct {
 	RateLimitBackoffMax     time.Duration
 }
 
-// WithDefaults checks s and returns it with the zero fields filled in: every
-// field must be positive and every maximum at least its start.
-func (s Schedule) WithDefaults() (Schedule, error) {
-	var errs []error
-	for _, d := range []struct {
-		v    *time.Duration
-		def  time.Duration
-		name string
-	}{
+// scheduleField is one field of a Schedule with its default and its name
+// in messages.
+type scheduleField struct {
+	v    *time.Duration
+	def  time.Duration
+	name string
+}
+
+// fields lists s's fields, each with its default: the one table of them.
+func (s *Schedule) fields() []scheduleField {
+	return []scheduleField{
 		{&s.NetworkBackoffStep, DefaultNetworkBackoffStep, "the network back-off step"},
 		{&s.NetworkBackoffMax, DefaultNetworkBackoffMax, "the network back-off maximum"},
 		{&s.HTTPBackoffInitial, DefaultHTTPBackoffInitial, "the HTTP back-off start"},
 		{&s.HTTPBackoffMax, DefaultHTTPBackoffMax, "the HTTP back-off maximum"},
 		{&s.RateLimitBackoffInitial, DefaultRateLimitBackoffInitial, "the rate-limit back-off start"},
 		{&s.RateLimitBackoffMax, DefaultRateLimitBackoffMax, "the rate-limit back-off maximum"},
-	} {
-		errs = append(errs, Positive(d.v, d.def, d.name))
+	}
+}
+
+// filled returns s with its zero fields set to their defaults.
+func (s Schedule) filled() Schedule {
+	for _, f := range s.fields() {
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	return s
+}
+
+// WithDefaults checks s and returns it with the zero fields filled in: every
+// field must be positive and every maximum at least its start.
+func (s Schedule) WithDefaults() (Schedule, error) {
+	var errs []error
+	for _, f := range s.fields() {
+		errs = append(errs, Positive(f.v, f.def, f.name))
 	}
 	for _, p := range []struct {
 		start, ceiling time.Duration
@@ -128,16 +147,17 @@ type Backoff struct {
 // Next returns the wait before the next attempt after a failure of class c
 // and counts the attempt. It returns 0 for ClassFatal, which is not retried.
 func (b *Backoff) Next(c Class) time.Duration {
+	s := b.Schedule.filled()
 	switch c {
 	case ClassNetwork:
 		b.network++
-		return linear(orDefault(b.NetworkBackoffStep, DefaultNetworkBackoffStep), orDefault(b.NetworkBackoffMax, DefaultNetworkBackoffMax), b.network)
+		return linear(s.NetworkBackoffStep, s.NetworkBackoffMax, b.network)
 	case ClassHTTP:
 		b.http++
-		return exponential(orDefault(b.HTTPBackoffInitial, DefaultHTTPBackoffInitial), orDefault(b.HTTPBackoffMax, DefaultHTTPBackoffMax), b.http)
+		return exponential(s.HTTPBackoffInitial, s.HTTPBackoffMax, b.http)
 	case ClassRateLimit:
 		b.rateLimit++
-		return exponential(orDefault(b.RateLimitBackoffInitial, DefaultRateLimitBackoffInitial), orDefault(b.RateLimitBackoffMax, DefaultRateLimitBackoffMax), b.rateLimit)
+		return exponential(s.RateLimitBackoffInitial, s.RateLimitBackoffMax, b.rateLimit)
 	}
 	return 0
 }
@@ -160,11 +180,4 @@ func exponential(initial, ceiling time.Duration, attempt int) time.Duration {
 		d *= 2
 	}
 	return min(d, ceiling)
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }
