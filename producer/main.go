@@ -266,41 +266,11 @@ func newSource(cfg config.Config, log *slog.Logger, stderr *replay.Terminal) (so
 			Terminal:         stderr,
 		}, log), nil
 	case "twitter":
-		return twitter.New(twitter.Config{
-			ConsumerKey:       cfg.TwitterConsumerKey.Reveal(),
-			ConsumerSecret:    cfg.TwitterConsumerSecret.Reveal(),
-			AccessToken:       cfg.TwitterAccessToken.Reveal(),
-			AccessSecret:      cfg.TwitterAccessSecret.Reveal(),
-			BaseURL:           cfg.TwitterStreamBaseURL.Reveal(),
-			Language:          cfg.TwitterLanguage,
-			Track:             cfg.TwitterTrack,
-			Follow:            cfg.TwitterFollow,
-			Locations:         cfg.TwitterLocations,
-			MaxMessageBytes:   cfg.TwitterMaxMessageBytes,
-			StallTimeout:      cfg.TwitterStallTimeout,
-			AllowInsecureHTTP: cfg.AllowInsecureHTTP,
-		}, log)
+		return twitter.New(cfg.Twitter(), log)
 	case "xv2":
-		return xv2.New(xv2.Config{
-			BearerToken:       cfg.XBearerToken.Reveal(),
-			URL:               cfg.XStreamURL.Reveal(),
-			TweetFields:       cfg.XTweetFields,
-			Expansions:        cfg.XExpansions,
-			UserFields:        cfg.XUserFields,
-			BackfillMinutes:   cfg.XBackfillMinutes,
-			StallTimeout:      cfg.XStallTimeout,
-			AllowInsecureHTTP: cfg.AllowInsecureHTTP,
-		}, log)
+		return xv2.New(cfg.XV2(), log)
 	case "jetstream":
-		return jetstream.New(jetstream.Config{
-			URL:               cfg.JetstreamURL.Reveal(),
-			Collections:       cfg.JetstreamCollections,
-			Langs:             cfg.JetstreamLangs,
-			StateDir:          cfg.StateDir,
-			Rewind:            cfg.JetstreamRewind,
-			StallTimeout:      cfg.JetstreamStallTimeout,
-			AllowInsecureHTTP: cfg.AllowInsecureHTTP,
-		}, log)
+		return jetstream.New(cfg.Jetstream(), log)
 	}
 	return nil, fmt.Errorf("SOURCE=%q: accepts synthetic, replay, twitter, xv2 or jetstream", cfg.Source)
 }

@@ -14,6 +14,9 @@ import (
 	"github.com/tweetpipe/tweetpipe/internal/envconf"
 	"github.com/tweetpipe/tweetpipe/internal/kafkaconn"
 	"github.com/tweetpipe/tweetpipe/internal/ops"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/jetstream"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/twitter"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/xv2"
 )
 
 // Config is every setting of the producer. Names are the environment
@@ -220,30 +223,17 @@ func (c Config) Validate() error {
 			bad("REPLAY_SPEED=%g: accepts 0 (as fast as possible) or more", c.ReplaySpeed)
 		}
 	case "twitter":
-		for name, v := range map[string]envconf.Secret{
-			"TWITTER_CONSUMER_KEY":    c.TwitterConsumerKey,
-			"TWITTER_CONSUMER_SECRET": c.TwitterConsumerSecret,
-			"TWITTER_ACCESS_TOKEN":    c.TwitterAccessToken,
-			"TWITTER_ACCESS_SECRET":   c.TwitterAccessSecret,
-		} {
-			if v == "" {
-				bad("%s is required for SOURCE=twitter (or %s_FILE naming a file that holds it)", name, name)
-			}
-		}
 		if c.TwitterMaxMessageBytes < 1024 {
 			bad("TWITTER_MAX_MESSAGE_BYTES=%d: accepts 1024 or more", c.TwitterMaxMessageBytes)
 		}
 		if c.TwitterStallTimeout <= 0 {
 			bad("TWITTER_STALL_TIMEOUT=%s: must be positive", c.TwitterStallTimeout)
 		}
+		errs = append(errs, c.Twitter().Validate())
 	case "xv2":
-		if c.XBearerToken == "" {
-			bad("X_BEARER_TOKEN is required for SOURCE=xv2 (or X_BEARER_TOKEN_FILE naming a file that holds it)")
-		}
+		errs = append(errs, c.XV2().Validate())
 	case "jetstream":
-		if c.StateDir == "" {
-			bad("STATE_DIR is required for SOURCE=jetstream: the resume position lives there")
-		}
+		errs = append(errs, c.Jetstream().Validate())
 	default:
 		bad("SOURCE=%q: accepts synthetic, replay, twitter, xv2 or jetstream", c.Source)
 	}
@@ -253,7 +243,62 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT=%s: must be positive", c.ShutdownTimeout)
 	}
-	// Sort for a stable message: map iteration above is random.
-	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	// Sort for a stable message, in the order the lines have always had.
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(errText(a), errText(b)) })
 	return errors.Join(errs...)
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// Twitter is SOURCE=twitter's configuration: the TWITTER_* variables and
+// ALLOW_INSECURE_HTTP.
+func (c Config) Twitter() twitter.Config {
+	return twitter.Config{
+		ConsumerKey:       c.TwitterConsumerKey.Reveal(),
+		ConsumerSecret:    c.TwitterConsumerSecret.Reveal(),
+		AccessToken:       c.TwitterAccessToken.Reveal(),
+		AccessSecret:      c.TwitterAccessSecret.Reveal(),
+		BaseURL:           c.TwitterStreamBaseURL.Reveal(),
+		Language:          c.TwitterLanguage,
+		Track:             c.TwitterTrack,
+		Follow:            c.TwitterFollow,
+		Locations:         c.TwitterLocations,
+		MaxMessageBytes:   c.TwitterMaxMessageBytes,
+		StallTimeout:      c.TwitterStallTimeout,
+		AllowInsecureHTTP: c.AllowInsecureHTTP,
+	}
+}
+
+// XV2 is SOURCE=xv2's configuration: the X_* variables and
+// ALLOW_INSECURE_HTTP.
+func (c Config) XV2() xv2.Config {
+	return xv2.Config{
+		BearerToken:       c.XBearerToken.Reveal(),
+		URL:               c.XStreamURL.Reveal(),
+		TweetFields:       c.XTweetFields,
+		Expansions:        c.XExpansions,
+		UserFields:        c.XUserFields,
+		BackfillMinutes:   c.XBackfillMinutes,
+		StallTimeout:      c.XStallTimeout,
+		AllowInsecureHTTP: c.AllowInsecureHTTP,
+	}
+}
+
+// Jetstream is SOURCE=jetstream's configuration: the JETSTREAM_* variables,
+// STATE_DIR and ALLOW_INSECURE_HTTP.
+func (c Config) Jetstream() jetstream.Config {
+	return jetstream.Config{
+		URL:               c.JetstreamURL.Reveal(),
+		Collections:       c.JetstreamCollections,
+		Langs:             c.JetstreamLangs,
+		StateDir:          c.StateDir,
+		Rewind:            c.JetstreamRewind,
+		StallTimeout:      c.JetstreamStallTimeout,
+		AllowInsecureHTTP: c.AllowInsecureHTTP,
+	}
 }

@@ -45,6 +45,14 @@ func TestLoad(t *testing.T) {
 		{"dead letters beside no state", map[string]string{"STATE_DIR": "", "DEADLETTER_DIR": "/var/deadletter"}, ""},
 		{"no folder for dead letters", map[string]string{"STATE_DIR": ""}, "DEADLETTER_DIR and STATE_DIR are both empty"},
 		{"twitter with credentials", map[string]string{"SOURCE": "twitter", "TWITTER_CONSUMER_KEY": "a", "TWITTER_CONSUMER_SECRET": "b", "TWITTER_ACCESS_TOKEN": "c", "TWITTER_ACCESS_SECRET": "d"}, ""},
+		// A source's own rules stop the producer at load, before it waits
+		// for Kafka, not when the source starts.
+		{"twitter follows a name", map[string]string{"SOURCE": "twitter", "TWITTER_CONSUMER_KEY": "a", "TWITTER_CONSUMER_SECRET": "b", "TWITTER_ACCESS_TOKEN": "c", "TWITTER_ACCESS_SECRET": "d", "TWITTER_FOLLOW": "jack"}, `TWITTER_FOLLOW: "jack" is not a numeric user id`},
+		{"twitter box of three numbers", map[string]string{"SOURCE": "twitter", "TWITTER_CONSUMER_KEY": "a", "TWITTER_CONSUMER_SECRET": "b", "TWITTER_ACCESS_TOKEN": "c", "TWITTER_ACCESS_SECRET": "d", "TWITTER_LOCATIONS": "1,2,3"}, "TWITTER_LOCATIONS: 3 numbers given"},
+		{"xv2 backfill too long", map[string]string{"SOURCE": "xv2", "X_BEARER_TOKEN": "t", "X_BACKFILL_MINUTES": "6"}, "X_BACKFILL_MINUTES=6: accepts 0 (none) to 5"},
+		{"xv2 token with a space", map[string]string{"SOURCE": "xv2", "X_BEARER_TOKEN": "a b"}, "X_BEARER_TOKEN holds spaces"},
+		{"jetstream collection not an NSID", map[string]string{"SOURCE": "jetstream", "JETSTREAM_COLLECTIONS": "posts"}, `JETSTREAM_COLLECTIONS: "posts" is not an NSID`},
+		{"jetstream negative rewind", map[string]string{"SOURCE": "jetstream", "JETSTREAM_REWIND": "-1s"}, "JETSTREAM_REWIND must be positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

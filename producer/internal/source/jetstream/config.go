@@ -83,6 +83,14 @@ func (c Config) LogValue() slog.Value {
 	)
 }
 
+// Validate checks c as New does; each error names the variable at fault.
+// The service's config calls it, so that a source's rules are written once
+// and a bad setting stops the producer before it connects to anything.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}
+
 // withDefaults validates c and returns it cleaned up: list items trimmed,
 // empty ones dropped, languages in lower case, defaults filled in.
 func (c Config) withDefaults() (Config, error) {

@@ -76,6 +76,14 @@ func (c Config) String() string { return c.LogValue().String() }
 // GoString keeps %#v from printing the credentials.
 func (c Config) GoString() string { return c.String() }
 
+// Validate checks c as New does; each error names the variable at fault.
+// The service's config calls it, so that a source's rules are written once
+// and a bad setting stops the producer before it connects to anything.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}
+
 // withDefaults validates c and returns it cleaned up: credentials and list
 // items trimmed, empty items dropped, defaults filled in.
 func (c Config) withDefaults() (Config, error) {
