@@ -23,6 +23,7 @@ import (
 	"github.com/tweetpipe/tweetpipe/consumer/internal/group"
 	"github.com/tweetpipe/tweetpipe/internal/kafkaconn"
 	"github.com/tweetpipe/tweetpipe/internal/ops"
+	"github.com/tweetpipe/tweetpipe/internal/retry"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -150,7 +151,7 @@ func waitForKafka(ctx context.Context, cfg config.Config, transport kafka.RoundT
 		defer cancel()
 	}
 	client := &kafka.Client{Addr: kafka.TCP(cfg.KafkaBrokers...), Timeout: 10 * time.Second, Transport: transport}
-	backoff := 500 * time.Millisecond
+	backoff := retry.Backoff{Initial: 500 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.2}
 	for attempt := 1; ; attempt++ {
 		_, err := client.Metadata(ctx, &kafka.MetadataRequest{})
 		if err == nil {
@@ -169,12 +170,9 @@ func waitForKafka(ctx context.Context, cfg config.Config, transport kafka.RoundT
 			return fmt.Errorf("waiting for Kafka at %s: gave up after %d tries (KAFKA_STARTUP_TIMEOUT=%s): %w",
 				client.Addr, attempt, cfg.KafkaStartupTimeout, err)
 		}
-		log.Warn("waiting for Kafka", "brokers", client.Addr.String(), "attempt", attempt, "retry_in", backoff, "error", err)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-		}
-		backoff = min(backoff*2, 5*time.Second)
+		wait := backoff.Next()
+		log.Warn("waiting for Kafka", "brokers", client.Addr.String(), "attempt", attempt, "retry_in", wait, "error", err)
+		retry.Wait(ctx, wait)
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 
 	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
 	"github.com/tweetpipe/tweetpipe/consumer/internal/batch"
+	"github.com/tweetpipe/tweetpipe/internal/retry"
 )
 
 // Config is what the group needs of the service's configuration.
@@ -245,7 +246,7 @@ func (r *Runner) runGroup(ctx context.Context, topics []string) error {
 	gctx, appeared := context.WithCancel(ctx)
 	defer appeared()
 
-	backoff := time.Second
+	backoff := retry.Backoff{Initial: time.Second, Max: 10 * time.Second, Jitter: 0.2}
 	for {
 		gen, err := g.Next(gctx)
 		switch {
@@ -255,16 +256,14 @@ func (r *Runner) runGroup(ctx context.Context, topics []string) error {
 			return nil
 		case err != nil:
 			r.Stats.Ready.Store(false)
-			r.log.Warn("joining consumer group failed; retrying", "group", r.cfg.GroupID, "topics", topics, "retry_in", backoff, "error", err)
-			select {
-			case <-time.After(backoff):
-			case <-gctx.Done():
+			wait := backoff.Next()
+			r.log.Warn("joining consumer group failed; retrying", "group", r.cfg.GroupID, "topics", topics, "retry_in", wait, "error", err)
+			if !retry.Wait(gctx, wait) {
 				return nil
 			}
-			backoff = min(backoff*2, 10*time.Second)
 			continue
 		}
-		backoff = time.Second
+		backoff.Reset()
 		r.Stats.Ready.Store(true)
 		n := 0
 		for topic, parts := range gen.Assignments {
@@ -412,7 +411,8 @@ func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, 
 
 	l := loop{r: r, log: log, gen: gen, p: p, topic: topic, partition: a.ID, b: batch.New(r.cfg.Batch), next: start,
 		counts: r.Stats.Topic(topic), lag: &atomic.Int64{},
-		work: make(chan []archive.Record), spare: make(chan []archive.Record, 1)}
+		commitWait: retry.Backoff{Initial: time.Second, Max: 30 * time.Second},
+		work:       make(chan []archive.Record), spare: make(chan []archive.Record, 1)}
 	if start > a.Offset {
 		// The checkpoint is ahead of the commit (a commit failed before
 		// the last owner stopped): the writer commits it, new data or not.
@@ -492,10 +492,8 @@ func (r *Runner) checkpointMatches(ctx context.Context, log *slog.Logger, topic 
 		case ctx.Err() == nil:
 			log.Warn("reading the partition's end offset; retrying", "error", err)
 		}
-		select {
-		case <-ctx.Done():
+		if !retry.Wait(ctx, 30*time.Second) {
 			return false
-		case <-time.After(30 * time.Second):
 		}
 	}
 }
@@ -555,7 +553,7 @@ func (r *Runner) newReader(log *slog.Logger, topic string, partition int) *kafka
 }
 
 func (r *Runner) openPartition(ctx context.Context, log *slog.Logger, topic string, partition int) *archive.Partition {
-	backoff := 500 * time.Millisecond
+	backoff := retry.Backoff{Initial: 500 * time.Millisecond, Max: 10 * time.Second, Jitter: 0.2}
 	for {
 		p, err := r.arch.Partition(ctx, topic, partition)
 		if err == nil {
@@ -564,13 +562,11 @@ func (r *Runner) openPartition(ctx context.Context, log *slog.Logger, topic stri
 		if ctx.Err() != nil {
 			return nil
 		}
-		log.Error("opening partition archive; retrying", "retry_in", backoff, "error", err)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
+		wait := backoff.Next()
+		log.Error("opening partition archive; retrying", "retry_in", wait, "error", err)
+		if !retry.Wait(ctx, wait) {
 			return nil
 		}
-		backoff = min(backoff*2, 10*time.Second)
 	}
 }
 
@@ -589,7 +585,7 @@ type loop struct {
 	// the writer commits it again at retryAt (see retryCommit).
 	uncommitted int64
 	retryAt     time.Time
-	retryWait   time.Duration
+	commitWait  retry.Backoff // 1 s doubling to 30 s while the commit fails
 	lag         *atomic.Int64 // messages behind the high water mark at the last fetch (in Stats.lags)
 	counts      *TopicCounts
 	next        int64     // offset of the next message to fetch (kafka.FirstOffset at first)
@@ -813,7 +809,7 @@ func (l *loop) flush(ctx context.Context, recs []archive.Record) bool {
 	if len(recs) == 0 {
 		return true
 	}
-	backoff := 500 * time.Millisecond
+	backoff := retry.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Jitter: 0.2}
 	started := time.Now()
 	for {
 		res, err := l.p.Append(recs)
@@ -833,13 +829,11 @@ func (l *loop) flush(ctx context.Context, recs []archive.Record) bool {
 		l.r.Stats.WriteErrors.Add(1)
 		// Not committed: Kafka keeps the messages, the archive keeps its
 		// last checkpoint. Retry the same batch.
-		l.log.Error("writing batch failed; not committing, retrying", "count", len(recs), "retry_in", backoff, "error", err)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
+		wait := backoff.Next()
+		l.log.Error("writing batch failed; not committing, retrying", "count", len(recs), "retry_in", wait, "error", err)
+		if !retry.Wait(ctx, wait) {
 			return false
 		}
-		backoff = min(backoff*2, 30*time.Second)
 	}
 	next := recs[len(recs)-1].Offset + 1
 	if err := l.commit(next); err != nil {
@@ -847,9 +841,11 @@ func (l *loop) flush(ctx context.Context, recs []archive.Record) bool {
 		// lost commit is skipped by the archive, never written twice. The
 		// next batch's commit covers them, or retryCommit if none comes.
 		l.r.Stats.CommitErrors.Add(1)
-		l.uncommitted, l.retryWait = next, time.Second
-		l.retryAt = time.Now().Add(l.retryWait)
-		l.log.Warn("committing offset failed; the archive checkpoint covers it, retrying", "offset", next, "retry_in", l.retryWait, "error", err)
+		l.uncommitted = next
+		l.commitWait.Reset()
+		wait := l.commitWait.Next()
+		l.retryAt = time.Now().Add(wait)
+		l.log.Warn("committing offset failed; the archive checkpoint covers it, retrying", "offset", next, "retry_in", wait, "error", err)
 		return true
 	}
 	if l.r.cfg.ObserveBatch != nil {
@@ -886,9 +882,9 @@ func (l *loop) retryCommit() {
 	}
 	if err := l.commit(l.uncommitted); err != nil {
 		l.r.Stats.CommitErrors.Add(1)
-		l.retryWait = min(max(2*l.retryWait, time.Second), 30*time.Second)
-		l.retryAt = time.Now().Add(l.retryWait)
-		l.log.Warn("committing offset failed again; retrying", "offset", l.uncommitted, "retry_in", l.retryWait, "error", err)
+		wait := l.commitWait.Next()
+		l.retryAt = time.Now().Add(wait)
+		l.log.Warn("committing offset failed again; retrying", "offset", l.uncommitted, "retry_in", wait, "error", err)
 		return
 	}
 	l.log.Info("committed the offset the archive checkpoint covers", "offset", l.committed)

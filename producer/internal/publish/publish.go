@@ -17,6 +17,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/tweetpipe/tweetpipe/internal/retry"
 	"github.com/tweetpipe/tweetpipe/producer/internal/deadletter"
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
@@ -530,7 +531,7 @@ func (p *Publisher) write(ctx context.Context, batch []item) error {
 // errStopped when ctx ends first.
 func (p *Publisher) send(ctx context.Context, batch []item, todo []int) error {
 	msgs := make([]kafka.Message, 0, len(todo))
-	backoff := 100 * time.Millisecond
+	backoff := retry.Backoff{Initial: 100 * time.Millisecond, Max: 10 * time.Second, Jitter: 0.2}
 	for attempt := 1; len(todo) > 0; attempt++ {
 		msgs = msgs[:0]
 		for _, i := range todo {
@@ -592,13 +593,11 @@ func (p *Publisher) send(ctx context.Context, batch []item, todo []int) error {
 		}
 		p.Stats.Connected.Store(false)
 		p.Stats.Retries.Add(int64(len(todo)))
-		p.log.Warn("kafka write failed; retrying", "count", len(todo), "attempt", attempt, "retry_in", backoff, "error", err)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
+		wait := backoff.Next()
+		p.log.Warn("kafka write failed; retrying", "count", len(todo), "attempt", attempt, "retry_in", wait, "error", err)
+		if !retry.Wait(ctx, wait) {
 			return errStopped
 		}
-		backoff = min(backoff*2, 10*time.Second)
 	}
 	return nil
 }

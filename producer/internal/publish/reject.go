@@ -28,6 +28,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/tweetpipe/tweetpipe/internal/retry"
 	"github.com/tweetpipe/tweetpipe/producer/internal/deadletter"
 )
 
@@ -134,19 +135,17 @@ func (p *Publisher) deadLetter(ctx context.Context, it *item, reason string, cau
 		for _, h := range it.msg.Headers {
 			r.Headers = append(r.Headers, deadletter.Header{Key: h.Key, Value: h.Value})
 		}
-		backoff := 100 * time.Millisecond
+		backoff := retry.Backoff{Initial: 100 * time.Millisecond, Max: 10 * time.Second, Jitter: 0.2}
 		for {
 			err := w.Write(r)
 			if err == nil {
 				break
 			}
-			p.log.Error("writing a record Kafka refused to the dead-letter file failed; retrying", "file", w.Path(), "retry_in", backoff, "error", err)
-			select {
-			case <-time.After(backoff):
-			case <-ctx.Done():
+			wait := backoff.Next()
+			p.log.Error("writing a record Kafka refused to the dead-letter file failed; retrying", "file", w.Path(), "retry_in", wait, "error", err)
+			if !retry.Wait(ctx, wait) {
 				return errStopped
 			}
-			backoff = min(backoff*2, 10*time.Second)
 		}
 	}
 	it.drop = true

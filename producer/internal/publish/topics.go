@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/tweetpipe/tweetpipe/internal/retry"
 )
 
 // TopicSpec is how the producer creates a topic that does not exist yet.
@@ -43,7 +45,7 @@ func (s TopicSpec) configs() []kafka.ConfigEntry {
 // certificate): fatal, given the error, returns such a failure explained,
 // and EnsureTopics returns it at once. fatal may be nil.
 func EnsureTopics(ctx context.Context, client *kafka.Client, topics []string, spec TopicSpec, fatal func(error) error, log *slog.Logger) error {
-	backoff := 500 * time.Millisecond
+	backoff := retry.Backoff{Initial: 500 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.2}
 	for attempt := 1; ; attempt++ {
 		err := createTopics(ctx, client, topics, spec, log)
 		if err == nil {
@@ -57,13 +59,11 @@ func EnsureTopics(ctx context.Context, client *kafka.Client, topics []string, sp
 		if ctx.Err() != nil {
 			return fmt.Errorf("waiting for Kafka at %s: gave up after %d tries: %w", client.Addr, attempt, err)
 		}
-		log.Warn("waiting for Kafka", "brokers", client.Addr.String(), "attempt", attempt, "retry_in", backoff, "error", err)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
+		wait := backoff.Next()
+		log.Warn("waiting for Kafka", "brokers", client.Addr.String(), "attempt", attempt, "retry_in", wait, "error", err)
+		if !retry.Wait(ctx, wait) {
 			return fmt.Errorf("waiting for Kafka at %s: gave up after %d tries: %w", client.Addr, attempt, err)
 		}
-		backoff = min(backoff*2, 5*time.Second)
 	}
 }
 
