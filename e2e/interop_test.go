@@ -22,6 +22,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/tweetpipe/tweetpipe/internal/contract"
 )
 
 // systemPython is Debian's interpreter: python3-kafka installs kafka-python
@@ -344,7 +346,7 @@ func checkContract(t *testing.T, recs []readRecord, want []fixtureMessage, topic
 			}
 			headers[h.Key] = string(h.Value)
 		}
-		if want := map[string]string{"source": "replay", "kind": m.kind}; !maps.Equal(headers, want) {
+		if want := map[string]string{contract.HeaderSource: "replay", contract.HeaderKind: m.kind}; !maps.Equal(headers, want) {
 			fail("%s: headers %v; want %v", where, headers, want)
 		}
 		if r.TimestampType != 0 {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
 	"github.com/tweetpipe/tweetpipe/consumer/internal/batch"
+	"github.com/tweetpipe/tweetpipe/internal/contract"
 	"github.com/tweetpipe/tweetpipe/internal/retry"
 )
 
@@ -632,7 +633,7 @@ func (l *loop) run(ctx context.Context, rd *kafka.Reader) {
 				}
 			}
 			l.recs = append(l.recs, archive.Record{Offset: m.Offset, Time: m.Time, Value: m.Value,
-				Key: m.Key, Dedup: isStatus(m.Headers)})
+				Key: m.Key, Dedup: contract.IsStatus(m.Headers)})
 			l.b.Add(len(m.Value), now)
 			l.next, l.lastFetch = m.Offset+1, now
 			if lag := m.HighWaterMark - m.Offset - 1; lag >= 0 {
@@ -781,19 +782,6 @@ func (l *loop) endWentBack(ctx context.Context) bool {
 	}
 	l.wentBack = fmt.Sprintf("its end offset is %d, the next offset to read %d", end, l.next)
 	return true
-}
-
-// isStatus reports whether the producer marked the message a status (the
-// "kind" header of the message contract). Only statuses are deduplicated:
-// control messages may share keys legitimately (two scrub_geo notices of a
-// user), and messages from other producers carry no such promise.
-func isStatus(headers []kafka.Header) bool {
-	for _, h := range headers {
-		if h.Key == "kind" {
-			return string(h.Value) == "status"
-		}
-	}
-	return false
 }
 
 // setLag records the partition's lag (its gauge in Stats.lags, registered once

@@ -23,6 +23,7 @@ import (
 
 	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
 	"github.com/tweetpipe/tweetpipe/consumer/internal/batch"
+	"github.com/tweetpipe/tweetpipe/internal/contract"
 )
 
 // cluster starts an in-process broker with one topic.
@@ -281,8 +282,8 @@ func TestDuplicatesDropped(t *testing.T) {
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, RequiredAcks: kafka.RequireAll,
 		BatchTimeout: time.Millisecond, Balancer: &kafka.Murmur2Balancer{}}
 	defer w.Close()
-	status := []kafka.Header{{Key: "kind", Value: []byte("status")}}
-	scrub := []kafka.Header{{Key: "kind", Value: []byte("scrub_geo")}}
+	status := []kafka.Header{{Key: contract.HeaderKind, Value: []byte(contract.KindStatus)}}
+	scrub := []kafka.Header{{Key: contract.HeaderKind, Value: []byte("scrub_geo")}}
 	var msgs []kafka.Message
 	for round := range 2 {
 		for i := range 100 {

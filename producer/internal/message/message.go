@@ -14,6 +14,8 @@ import (
 	//lint:ignore SA1019 go-twitter is frozen, not broken: its v1.1 types are what this project decodes with
 	"github.com/dghubble/go-twitter/twitter"
 	"github.com/valyala/fastjson"
+
+	"github.com/tweetpipe/tweetpipe/internal/contract"
 )
 
 // Kind names what a stream message is. Statuses go to the tweets topic,
@@ -23,7 +25,7 @@ type Kind string
 // The kinds of the Twitter v1.1 streaming API. Unknown is any other JSON
 // object: it is kept (on the control topic), never dropped silently.
 const (
-	KindStatus         Kind = "status"
+	KindStatus         Kind = contract.KindStatus
 	KindDelete         Kind = "delete"
 	KindScrubGeo       Kind = "scrub_geo"
 	KindLimit          Kind = "limit"

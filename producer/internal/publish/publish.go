@@ -17,6 +17,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/tweetpipe/tweetpipe/internal/contract"
 	"github.com/tweetpipe/tweetpipe/internal/retry"
 	"github.com/tweetpipe/tweetpipe/producer/internal/deadletter"
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
@@ -351,8 +352,8 @@ func (p *Publisher) kafkaMessage(topic string, m message.Message, read time.Time
 // (len == cap), so an append never writes into a shared one.
 func (p *Publisher) headers(kind message.Kind) []kafka.Header {
 	return []kafka.Header{
-		{Key: "source", Value: []byte(p.cfg.SourceName)},
-		{Key: "kind", Value: []byte(kind)},
+		{Key: contract.HeaderSource, Value: []byte(p.cfg.SourceName)},
+		{Key: contract.HeaderKind, Value: []byte(kind)},
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/tweetpipe/tweetpipe/internal/contract"
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 )
@@ -149,7 +150,7 @@ func TestRoutingAndContract(t *testing.T) {
 	if !m.Time.Equal(time.UnixMilli(1520424000123)) {
 		t.Errorf("time = %v; want timestamp_ms", m.Time)
 	}
-	if header(m, "kind") != "status" || header(m, "source") != "test" {
+	if header(m, contract.HeaderKind) != contract.KindStatus || header(m, contract.HeaderSource) != "test" {
 		t.Errorf("headers = %v; want kind=status source=test", m.Headers)
 	}
 	old := byKey["12476305734"]
@@ -160,7 +161,7 @@ func TestRoutingAndContract(t *testing.T) {
 	control := readAll(t, brokers, "tweets.control", 3)
 	kinds := map[string]string{}
 	for _, m := range control {
-		kinds[header(m, "kind")] = string(m.Value)
+		kinds[header(m, contract.HeaderKind)] = string(m.Value)
 	}
 	if kinds["delete"] != lines[1] || kinds["limit"] != lines[3] {
 		t.Fatalf("control topic = %v; want the delete and the limit (trailing space kept)", kinds)

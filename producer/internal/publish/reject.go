@@ -28,14 +28,14 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/tweetpipe/tweetpipe/internal/contract"
 	"github.com/tweetpipe/tweetpipe/internal/retry"
 	"github.com/tweetpipe/tweetpipe/producer/internal/deadletter"
 )
 
-// PostTimeHeader carries a record's own time (RFC 3339, UTC, milliseconds)
-// when its timestamp is the time it was read instead: its own time was
-// further ahead (or behind) than the broker accepts.
-const PostTimeHeader = "post_time"
+// PostTimeHeader carries a record's own time when its timestamp is the
+// time it was read instead (contract.HeaderPostTime).
+const PostTimeHeader = contract.HeaderPostTime
 
 // postTimeLayout is RFC 3339 with milliseconds, Kafka's resolution.
 const postTimeLayout = "2006-01-02T15:04:05.000Z07:00"
@@ -160,10 +160,6 @@ func (p *Publisher) deadLetter(ctx context.Context, it *item, reason string, cau
 }
 
 func header(m kafka.Message, key string) string {
-	for _, h := range m.Headers {
-		if h.Key == key {
-			return string(h.Value)
-		}
-	}
-	return ""
+	v, _ := contract.Header(m.Headers, key)
+	return v
 }

@@ -34,6 +34,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/tweetpipe/tweetpipe/internal/contract"
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/spool"
 )
@@ -323,7 +324,7 @@ func fromSpool(r spool.Record) kafka.Message {
 
 func kindOf(r spool.Record) message.Kind {
 	for _, h := range r.Headers {
-		if h.Key == "kind" {
+		if h.Key == contract.HeaderKind {
 			return message.Kind(h.Value)
 		}
 	}
