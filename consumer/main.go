@@ -113,10 +113,10 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			MaxWait:    cfg.BatchMaxWait,
 		},
 		ShutdownTimeout: cfg.ShutdownTimeout,
-		OutputDir:       cfg.OutputDir,
 		Dialer:          dialer,
+		Transport:       transport,
 		DedupWindow:     cfg.DedupWindow,
-	}, arch, log)
+	}, group.OnDisk(arch), log)
 	observeBatch, err := registerMetrics(reg, &runner.Stats, &rotated)
 	if err != nil {
 		return fmt.Errorf("registering metrics: %w", err)

@@ -184,6 +184,12 @@ func Open(cfg Config, log *slog.Logger) (*Archive, error) {
 	return &Archive{cfg: cfg, log: log}, nil
 }
 
+// CheckpointFile is the file that holds a partition's checkpoint: an
+// operator moves it away to start the partition afresh.
+func (a *Archive) CheckpointFile(topic string, partition int) string {
+	return filepath.Join(a.cfg.Dir, checkpointPath(topic, partition))
+}
+
 // Partition takes the lock of a topic partition, waiting while another
 // process holds it until ctx is done, then recovers its files from the
 // checkpoint (see checkpoint.go) and returns it ready for Append. Call it when

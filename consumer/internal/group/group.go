@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -45,9 +44,12 @@ type Config struct {
 	// ObserveBatch, when not nil, is told how long each batch took from
 	// the start of its write to the archive until its offsets were committed.
 	ObserveBatch func(time.Duration)
-	Dialer       *kafka.Dialer
-	OutputDir    string // named in error messages only
-	DedupWindow  int    // keys per generation of a partition's dedup window, for the memory estimate
+	// Dialer reaches the brokers for the group and the partition readers,
+	// Transport for metadata and offsets (kafkaconn's, with its dial
+	// timeout, TLS and SASL); nil: kafka-go's defaults.
+	Dialer      *kafka.Dialer
+	Transport   *kafka.Transport
+	DedupWindow int // keys per generation of a partition's dedup window, for the memory estimate
 }
 
 // memoryNeed estimates the live memory of n partitions consumed at once:
@@ -136,9 +138,37 @@ func (s *Stats) EachLag(fn func(topic string, partition int, lag int64)) {
 	})
 }
 
-// Archive is the part of the archive a partition loop uses.
+// Archive is the part of the archive the group uses: each partition's
+// files, and where a partition's checkpoint lives (named to operators).
 type Archive interface {
-	Partition(ctx context.Context, topic string, partition int) (*archive.Partition, error)
+	Partition(ctx context.Context, topic string, partition int) (Partition, error)
+	CheckpointFile(topic string, partition int) string
+}
+
+// Partition is one partition's files as its loop uses them: where they end,
+// a durable append (fsync and checkpoint), rotation by age, and release.
+type Partition interface {
+	NextOffset() int64
+	Append(recs []archive.Record) (archive.Result, error)
+	Tick() error
+	Close() error
+}
+
+// OnDisk is the archive in the output directory as the group uses it.
+func OnDisk(a *archive.Archive) Archive { return onDisk{a} }
+
+type onDisk struct{ a *archive.Archive }
+
+func (d onDisk) Partition(ctx context.Context, topic string, partition int) (Partition, error) {
+	p, err := d.a.Partition(ctx, topic, partition)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (d onDisk) CheckpointFile(topic string, partition int) string {
+	return d.a.CheckpointFile(topic, partition)
 }
 
 // Runner owns the consumer group.
@@ -168,8 +198,8 @@ func New(cfg Config, arch Archive, log *slog.Logger) *Runner {
 		cfg.RotateCheck = time.Second
 	}
 	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second}
-	if cfg.Dialer != nil {
-		client.Transport = &kafka.Transport{TLS: cfg.Dialer.TLS, SASL: cfg.Dialer.SASLMechanism}
+	if cfg.Transport != nil {
+		client.Transport = cfg.Transport
 	}
 	return &Runner{cfg: cfg, client: client, arch: arch, log: log}
 }
@@ -444,7 +474,7 @@ func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, 
 			r.Stats.PartitionsStopped.Add(1)
 			log.Error("the partition's offsets went back below what was read ("+l.wentBack+"): was the topic deleted and created again? "+
 				"Not consuming it, so nothing is skipped; stop the consumer, move the checkpoint file (and this partition's files) away, and start it again",
-				"offset", l.next, "checkpoint", filepath.Join(r.cfg.OutputDir, "_state", fmt.Sprintf("%s-%d.json", topic, a.ID)))
+				"offset", l.next, "checkpoint", r.arch.CheckpointFile(topic, a.ID))
 			<-ctx.Done()
 			r.Stats.PartitionsStopped.Add(-1)
 		}
@@ -489,7 +519,7 @@ func (r *Runner) checkpointMatches(ctx context.Context, log *slog.Logger, topic 
 			log.Error("the archive's checkpoint is past the end of the partition: was the topic deleted and created again? "+
 				"Not consuming it, so nothing is skipped; move the checkpoint file (and this partition's files) away to start it afresh",
 				"checkpoint_next_offset", next, "partition_end_offset", end,
-				"checkpoint", filepath.Join(r.cfg.OutputDir, "_state", fmt.Sprintf("%s-%d.json", topic, partition)))
+				"checkpoint", r.arch.CheckpointFile(topic, partition))
 		case ctx.Err() == nil:
 			log.Warn("reading the partition's end offset; retrying", "error", err)
 		}
@@ -553,7 +583,7 @@ func (r *Runner) newReader(log *slog.Logger, topic string, partition int) *kafka
 	})
 }
 
-func (r *Runner) openPartition(ctx context.Context, log *slog.Logger, topic string, partition int) *archive.Partition {
+func (r *Runner) openPartition(ctx context.Context, log *slog.Logger, topic string, partition int) Partition {
 	backoff := retry.Backoff{Initial: 500 * time.Millisecond, Max: 10 * time.Second, Jitter: 0.2}
 	for {
 		p, err := r.arch.Partition(ctx, topic, partition)
@@ -575,7 +605,7 @@ type loop struct {
 	r         *Runner
 	log       *slog.Logger
 	gen       *kafka.Generation
-	p         *archive.Partition
+	p         Partition
 	topic     string
 	partition int
 	b         *batch.Batcher

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -63,7 +64,7 @@ func newRunner(t *testing.T, brokers []string, topic, dir string) *Runner {
 		FetchMaxBytes: 1 << 20, FetchMaxWait: 100 * time.Millisecond, WatchInterval: 200 * time.Millisecond,
 		Batch:           batch.Limits{MaxRecords: 100, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond},
 		ShutdownTimeout: 5 * time.Second,
-	}, arch, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}, OnDisk(arch), slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 // runUntil runs r until cond holds, then stops it and waits for Run to return.
@@ -256,6 +257,8 @@ func TestRecreatedTopicIsNotSkipped(t *testing.T) {
 	second := cluster(t, topic, 1)
 	produce(t, second, topic, 1000, 100)
 	r2 := newRunner(t, second, topic, dir)
+	var logs syncBuffer
+	r2.log = slog.New(slog.NewJSONHandler(&logs, nil))
 	started := time.Now()
 	go func() {
 		time.Sleep(time.Second)
@@ -270,6 +273,22 @@ func TestRecreatedTopicIsNotSkipped(t *testing.T) {
 	}
 	if ids := outputIDs(t, dir, topic); len(ids) != 300 {
 		t.Fatalf("got %d ids; want the first run's 300 untouched", len(ids))
+	}
+	// The operator is told which checkpoint file to move away: it must be
+	// the one the archive keeps.
+	named := ""
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var rec struct{ Checkpoint string }
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Checkpoint != "" {
+			named = rec.Checkpoint
+			break
+		}
+	}
+	if named == "" {
+		t.Fatalf("no log line names the checkpoint file:\n%s", logs.String())
+	}
+	if _, err := os.Stat(named); err != nil {
+		t.Errorf("the checkpoint file named in the log: %v; want the archive's file", err)
 	}
 }
 

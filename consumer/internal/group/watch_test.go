@@ -14,8 +14,6 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
 )
 
 // TestStalledBeforeFirstMessage: a partition with no commit and no
@@ -119,7 +117,7 @@ type countingArchive struct {
 	opened atomic.Int32
 }
 
-func (a *countingArchive) Partition(ctx context.Context, topic string, partition int) (*archive.Partition, error) {
+func (a *countingArchive) Partition(ctx context.Context, topic string, partition int) (Partition, error) {
 	a.opened.Add(1)
 	return a.Archive.Partition(ctx, topic, partition)
 }

@@ -1,0 +1,121 @@
+package group
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
+	"github.com/tweetpipe/tweetpipe/consumer/internal/batch"
+)
+
+// memArchive keeps each partition's records in memory, as the archive
+// would on disk: appended in order, nothing below the next offset twice.
+// Its appends fail while failures are left, as a full disk's would.
+type memArchive struct {
+	mu       sync.Mutex
+	recs     map[string][]archive.Record
+	failures int
+}
+
+func (a *memArchive) Partition(_ context.Context, topic string, partition int) (Partition, error) {
+	return &memPartition{a: a, key: fmt.Sprintf("%s-%d", topic, partition)}, nil
+}
+
+func (a *memArchive) CheckpointFile(topic string, partition int) string {
+	return fmt.Sprintf("memory:%s-%d", topic, partition)
+}
+
+// values returns every value held, partition by partition.
+func (a *memArchive) values() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []string
+	for _, recs := range a.recs {
+		for _, r := range recs {
+			out = append(out, string(r.Value))
+		}
+	}
+	return out
+}
+
+type memPartition struct {
+	a   *memArchive
+	key string
+}
+
+func (p *memPartition) NextOffset() int64 {
+	p.a.mu.Lock()
+	defer p.a.mu.Unlock()
+	recs := p.a.recs[p.key]
+	if len(recs) == 0 {
+		return -1
+	}
+	return recs[len(recs)-1].Offset + 1
+}
+
+func (p *memPartition) Append(recs []archive.Record) (archive.Result, error) {
+	next := p.NextOffset()
+	p.a.mu.Lock()
+	defer p.a.mu.Unlock()
+	if p.a.failures > 0 {
+		p.a.failures--
+		return archive.Result{}, errors.New("no space left on device")
+	}
+	var res archive.Result
+	for _, r := range recs {
+		if r.Offset < next {
+			res.Skipped++
+			continue
+		}
+		p.a.recs[p.key] = append(p.a.recs[p.key], archive.Record{Offset: r.Offset, Value: slices.Clone(r.Value)})
+		next = r.Offset + 1
+		res.Written++
+		res.Bytes += int64(len(r.Value)) + 1
+	}
+	return res, nil
+}
+
+func (p *memPartition) Tick() error  { return nil }
+func (p *memPartition) Close() error { return nil }
+
+// TestPartitionLoopWithoutDisk: the partition loop, run against an archive
+// that is not a folder and whose first appends fail, writes every message
+// once and commits all of them once the appends succeed.
+func TestPartitionLoopWithoutDisk(t *testing.T) {
+	const topic = "tweets"
+	brokers := cluster(t, topic, 2)
+	produce(t, brokers, topic, 0, 60)
+	arch := &memArchive{recs: map[string][]archive.Record{}, failures: 3}
+	r := New(Config{
+		Brokers: brokers, Topics: []string{topic}, GroupID: "test-group",
+		SessionTimeout: 6 * time.Second, RebalanceTimeout: 5 * time.Second,
+		FetchMaxBytes: 1 << 20, FetchMaxWait: 100 * time.Millisecond, WatchInterval: 200 * time.Millisecond,
+		Batch:           batch.Limits{MaxRecords: 10, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond},
+		ShutdownTimeout: 5 * time.Second,
+	}, arch, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	runUntil(t, r, 30*time.Second, func() bool { return r.Stats.Written.Load() >= 60 && committed(t, brokers, topic, 2) >= 60 })
+
+	got := arch.values()
+	slices.Sort(got)
+	var want []string
+	for i := range 60 {
+		want = append(want, fmt.Sprintf(`{"id":%d}`, i))
+	}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("got values %v; want each of 0..59 once", got)
+	}
+	if got := r.Stats.WriteErrors.Load(); got != 3 {
+		t.Errorf("got %d write errors; want 3", got)
+	}
+	if got := committed(t, brokers, topic, 2); got != 60 {
+		t.Errorf("got %d offsets committed; want 60", got)
+	}
+}
