@@ -45,11 +45,6 @@ import (
 // higher generation. A new head goes into the other slot, written in place
 // and fsynced: moving the head allocates nothing, so a spool drains on a
 // full disk, and a write torn by a crash spoils only the slot written.
-//
-// Version 1 (28 bytes: "TPSHEAD\x01", sequence, offset, CRC-32C of the 24
-// bytes before it) is read as generation 0. The first head written after
-// it is generation 1, in slot 1: the file becomes version 2 in place, with
-// the version 1 bytes left in slot 0's place until generation 2 covers them.
 const (
 	segmentMagic     = "TPSPOOL\x01"
 	segmentHeaderLen = int64(len(segmentMagic))
@@ -65,12 +60,10 @@ const (
 	minUnix = -62135596800
 	maxUnix = 253402300799
 
-	headMagicV1   = "TPSHEAD\x01"
-	headFileLenV1 = len(headMagicV1) + 8 + 8 + 4
-	headMagic     = "TPSHEAD\x02"
-	headSlotLen   = len(headMagic) + 8 + 8 + 8 + 4
-	headSlot1Off  = 512
-	headFileLen   = headSlot1Off + headSlotLen
+	headMagic    = "TPSHEAD\x02"
+	headSlotLen  = len(headMagic) + 8 + 8 + 8 + 4
+	headSlot1Off = 512
+	headFileLen  = headSlot1Off + headSlotLen
 
 	segmentPrefix = "spool-"
 	segmentSuffix = ".log"
@@ -289,10 +282,9 @@ func headSlotOff(gen uint64) int64 { return int64(gen%2) * headSlot1Off }
 
 // decodeHead parses a head file and returns the head, its generation, and
 // whether a slot is unreadable (a write torn by a crash, or damage) while
-// the other is read. Version 1 bytes are generation 0. A file between the
-// two versions' lengths is one a crash left while it grew into version 2.
+// the other is read.
 func decodeHead(b []byte) (p position, gen uint64, spoiled bool, err error) {
-	if len(b) < headFileLenV1 || len(b) > headFileLen {
+	if len(b) != headFileLen {
 		return position{}, 0, false, fmt.Errorf("%w: not a head file (%d bytes)", ErrCorrupt, len(b))
 	}
 	found := false
@@ -301,14 +293,7 @@ func decodeHead(b []byte) (p position, gen uint64, spoiled bool, err error) {
 			p, gen, found = sp, sgen, true
 		}
 	}
-	v1, v1ok := decodeHeadV1(b[:headFileLenV1])
-	if v1ok {
-		take(v1, 0)
-	}
 	for slot, off := range []int{0, headSlot1Off} {
-		if len(b) < off+headSlotLen || (off == 0 && v1ok) {
-			continue
-		}
 		if sp, sgen, ok := decodeHeadSlot(b[off : off+headSlotLen]); ok && sgen%2 == uint64(slot) {
 			take(sp, sgen)
 		} else {
@@ -324,18 +309,7 @@ func decodeHead(b []byte) (p position, gen uint64, spoiled bool, err error) {
 	return p, gen, spoiled, nil
 }
 
-// decodeHeadV1 parses a version 1 head.
-func decodeHeadV1(b []byte) (position, bool) {
-	if string(b[:len(headMagicV1)]) != headMagicV1 || checksum(nil, b[:headFileLenV1-4]) != binary.LittleEndian.Uint32(b[headFileLenV1-4:]) {
-		return position{}, false
-	}
-	return position{
-		seq: binary.LittleEndian.Uint64(b[len(headMagicV1):]),
-		off: int64(binary.LittleEndian.Uint64(b[len(headMagicV1)+8:])),
-	}, true
-}
-
-// decodeHeadSlot parses one slot of a version 2 head file; ok is false for
+// decodeHeadSlot parses one slot of a head file; ok is false for
 // a slot never written or torn.
 func decodeHeadSlot(b []byte) (p position, gen uint64, ok bool) {
 	if string(b[:len(headMagic)]) != headMagic || checksum(nil, b[:headSlotLen-4]) != binary.LittleEndian.Uint32(b[headSlotLen-4:]) {

@@ -166,18 +166,9 @@ func headFile(slot0, slot1 []byte) []byte {
 	return b
 }
 
-// headV1 returns a version 1 head file.
-func headV1(p position) []byte {
-	b := []byte(headMagicV1)
-	b = binary.LittleEndian.AppendUint64(b, p.seq)
-	b = binary.LittleEndian.AppendUint64(b, uint64(p.off))
-	return binary.LittleEndian.AppendUint32(b, checksum(nil, b))
-}
-
 // TestHeadRoundTrip: the head is the valid slot of the higher generation;
 // a damaged slot (a torn write) leaves the other, and says so; both damaged
-// is ErrCorrupt. A version 1 file is generation 0, also while it grows into
-// version 2.
+// is ErrCorrupt, and so is a file of another length.
 func TestHeadRoundTrip(t *testing.T) {
 	older, newer := position{seq: 7, off: 12345}, position{seq: 8, off: 99}
 	for _, tt := range []struct {
@@ -208,35 +199,10 @@ func TestHeadRoundTrip(t *testing.T) {
 		}
 	}
 
-	v1 := headV1(older)
-	if got, gen, _, err := decodeHead(v1); err != nil || got != older || gen != 0 {
-		t.Fatalf("decodeHead(version 1) = %v, %d, %v; want %v, 0", got, gen, err, older)
-	}
-	for i := range v1 {
-		bad := bytes.Clone(v1)
-		bad[i] ^= 1
-		if _, _, _, err := decodeHead(bad); !errors.Is(err, ErrCorrupt) {
-			t.Errorf("version 1, byte %d flipped: got %v; want ErrCorrupt", i, err)
+	whole := headFile(encodeHeadSlot(4, newer), encodeHeadSlot(3, older))
+	for _, n := range []int{0, 28, 300, headFileLen - 1} {
+		if _, _, _, err := decodeHead(whole[:n]); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("head file of %d bytes: got %v; want ErrCorrupt", n, err)
 		}
-	}
-	// Growing into version 2: generation 1 goes to slot 1, the version 1
-	// bytes stay in slot 0's place.
-	grown := headFile(v1, encodeHeadSlot(1, newer))
-	for _, tt := range []struct {
-		name string
-		b    []byte
-		want position
-	}{
-		{"grown", grown, newer},
-		{"slot 1 torn", headFile(v1, encodeHeadSlot(1, newer)[:20]), older},
-		{"cut short while growing", grown[:300], older},
-		{"a generation in the wrong slot", headFile(v1, encodeHeadSlot(2, newer)), older},
-	} {
-		if got, _, _, err := decodeHead(tt.b); err != nil || got != tt.want {
-			t.Errorf("%s: decodeHead = %v, %v; want %v", tt.name, got, err, tt.want)
-		}
-	}
-	if _, _, _, err := decodeHead(v1[:20]); !errors.Is(err, ErrCorrupt) {
-		t.Errorf("short head file: got %v; want ErrCorrupt", err)
 	}
 }

@@ -106,25 +106,3 @@ func TestDrainOnFullDisk(t *testing.T) {
 		})
 	}
 }
-
-// TestUpgradeOnFullDisk: a spool a version 1 producer left (a 28-byte head
-// file) on a disk that is now full opens and drains: the head file grows
-// into version 2 in place, within its block.
-func TestUpgradeOnFullDisk(t *testing.T) {
-	disk := smallDisk(t, "1m")
-	dir := filepath.Join(disk, "spool")
-	s := open(t, dir, Options{SegmentBytes: 16 << 10})
-	defer func() { _ = s.Close() }() // before the unmount, whatever happens
-	appendEach(t, s, 0, 2000)
-	if err := s.Remove(5); err != nil {
-		t.Fatal(err)
-	}
-	head := s.head
-	closeSpool(t, s)
-	if err := os.WriteFile(filepath.Join(dir, headName), headV1(head), 0o640); err != nil {
-		t.Fatal(err)
-	}
-	fill(t, disk)
-	s = open(t, dir, Options{SegmentBytes: 16 << 10})
-	drain(t, s, 5, 2000)
-}

@@ -380,32 +380,3 @@ func TestTornHeadWrite(t *testing.T) {
 		t.Errorf("Open after a torn head write logged %q; want a warning about the slot", log.String())
 	}
 }
-
-// TestVersion1Head: a spool written with a version 1 head file (28 bytes,
-// one slot) opens at that head; the first Remove makes the file version 2
-// in place, and the spool reopens at the new head.
-func TestVersion1Head(t *testing.T) {
-	dir := t.TempDir()
-	s := open(t, dir, Options{SegmentBytes: 1000})
-	appendEach(t, s, 0, 40)
-	if err := s.Remove(7); err != nil {
-		t.Fatal(err)
-	}
-	head := s.head
-	closeSpool(t, s)
-	if err := os.WriteFile(filepath.Join(dir, headName), headV1(head), 0o640); err != nil {
-		t.Fatal(err)
-	}
-	s = open(t, dir, Options{SegmentBytes: 1000})
-	checkRecords(t, peekAll(t, s), 7, 40)
-	if err := s.Remove(1); err != nil {
-		t.Fatal(err)
-	}
-	closeSpool(t, s)
-	if n := fileSize(t, filepath.Join(dir, headName)); n != int64(headFileLen) {
-		t.Fatalf("head file after a Remove: %d bytes; want version 2 (%d)", n, headFileLen)
-	}
-	s = open(t, dir, Options{SegmentBytes: 1000})
-	defer closeSpool(t, s)
-	checkRecords(t, peekAll(t, s), 8, 40)
-}

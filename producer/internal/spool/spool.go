@@ -43,9 +43,8 @@
 //     other slot's head stands, the records are sent again (at least once).
 //   - After the new head was fsynced, before consumed segments were
 //     deleted: Open deletes every segment older than the head's.
-//   - While the head file is created (a new spool, or one whose head file
-//     version 1 wrote): spool.head.tmp is deleted by Open, and the head
-//     is the old file's, or the oldest segment's start.
+//   - While the head file is created (a new spool): spool.head.tmp is
+//     deleted by Open, and the head is the oldest segment's start.
 //
 // # Damage
 //
@@ -166,7 +165,7 @@ type Spool struct {
 	closed bool      // set holding wmu and mu; read holding either
 	segs   []segment // from the head's segment to the last
 	head   position
-	hf     *os.File // the head file, written in place (a version 1 file grows into version 2); nil until Open has one
+	hf     *os.File // the head file, written in place; nil until Open has one
 	hgen   uint64   // generation of the head in hf
 	count  int64
 	bytes  int64
@@ -401,8 +400,7 @@ func (s *Spool) listSegments() ([]uint64, error) {
 }
 
 // readHead reads the head file; ok is false when there is none. The file
-// stays open in s.hf for writeHead (a version 1 file too: writeHead makes
-// it version 2 in place).
+// stays open in s.hf for writeHead.
 func (s *Spool) readHead() (p position, ok bool, err error) {
 	f, err := os.OpenFile(s.path(headName), os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {
