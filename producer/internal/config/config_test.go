@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/jetstream"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/twitter"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/xv2"
 )
 
 func TestLoad(t *testing.T) {
@@ -221,6 +225,39 @@ func TestDeadLetterPath(t *testing.T) {
 		c := Config{StateDir: tc.stateDir, DeadLetterDir: tc.deadLetterDir}
 		if got := c.DeadLetterPath(); got != tc.want {
 			t.Errorf("STATE_DIR=%q DEADLETTER_DIR=%q: got %q; want %q", tc.stateDir, tc.deadLetterDir, got, tc.want)
+		}
+	}
+}
+
+// TestSourceDefaultsAgree: a variable left unset gives the source the
+// default its package applies to a zero value, so -h and .env.example say
+// what the source does.
+func TestSourceDefaultsAgree(t *testing.T) {
+	clearEnv(t)
+	cfg, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"TWITTER_STREAM_BASE_URL", cfg.TwitterStreamBaseURL.Reveal(), twitter.DefaultBaseURL},
+		{"TWITTER_MAX_MESSAGE_BYTES", cfg.TwitterMaxMessageBytes, twitter.DefaultMaxMessageBytes},
+		{"TWITTER_STALL_TIMEOUT", cfg.TwitterStallTimeout, twitter.DefaultStallTimeout},
+		{"X_STREAM_URL", cfg.XStreamURL.Reveal(), xv2.DefaultURL},
+		{"X_STALL_TIMEOUT", cfg.XStallTimeout, xv2.DefaultStallTimeout},
+		{"X_TWEET_FIELDS", strings.Join(cfg.XTweetFields, ","), xv2.DefaultTweetFields},
+		{"X_EXPANSIONS", strings.Join(cfg.XExpansions, ","), xv2.DefaultExpansions},
+		{"X_USER_FIELDS", strings.Join(cfg.XUserFields, ","), xv2.DefaultUserFields},
+		{"JETSTREAM_URL", cfg.JetstreamURL.Reveal(), jetstream.DefaultURL},
+		{"JETSTREAM_COLLECTIONS", strings.Join(cfg.JetstreamCollections, ","), jetstream.DefaultCollection},
+		{"JETSTREAM_REWIND", cfg.JetstreamRewind, jetstream.DefaultRewind},
+		{"JETSTREAM_STALL_TIMEOUT", cfg.JetstreamStallTimeout, jetstream.DefaultStallTimeout},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s unset: got %v; want the source's default %v", tt.name, tt.got, tt.want)
 		}
 	}
 }
