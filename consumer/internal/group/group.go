@@ -50,21 +50,84 @@ type Config struct {
 	Dialer      *kafka.Dialer
 	Transport   *kafka.Transport
 	DedupWindow int // keys per generation of a partition's dedup window, for the memory estimate
+	// BufferBudget is the memory the batches and fetches of all the
+	// partitions held share (see limits); 0: half the soft memory limit,
+	// or DefaultBufferBudget without one.
+	BufferBudget int64
 }
 
-// memoryNeed estimates the live memory of n partitions consumed at once:
-// per partition two batches (one being fetched, one being written), the
-// fetch buffer and about as much again for its decompressed batch, and the
-// dedup window's two generations of keys (about 100 bytes each); plus 20
-// MiB for the rest. Measured on the bench's statuses, 3, 6 and 12
-// partitions at the defaults peaked at 87, 132 and 221 MiB with GOGC=50 and
-// no memory limit.
-func (c Config) memoryNeed(n int) int64 {
+// DefaultBufferBudget is the memory the partitions' buffers share when no
+// soft memory limit is in force: half the default MEMORY_LIMIT.
+const DefaultBufferBudget = 40 << 20
+
+// Floors of a partition's share, below which it is not cut: a smaller
+// batch or fetch costs more in round trips and fsyncs than it saves.
+const (
+	minBatchBytes    = 64 << 10
+	minFetchBytes    = 64 << 10
+	minQueueCapacity = 10
+	queueCapacity    = 100 // kafka-go's default, when nothing is cut
+)
+
+// partitionLimits are what one partition's loop may hold: its batches, the
+// bytes one fetch may return and how many messages its reader queues.
+type partitionLimits struct {
+	Batch         batch.Limits
+	FetchMaxBytes int
+	QueueCapacity int
+}
+
+// bufferBudget is the memory the batches and fetches of all the partitions
+// held share: BufferBudget when set, else half the soft memory limit in
+// force (MEMORY_LIMIT or GOMEMLIMIT), else DefaultBufferBudget.
+func (c Config) bufferBudget() int64 {
+	if c.BufferBudget > 0 {
+		return c.BufferBudget
+	}
+	if limit := debug.SetMemoryLimit(-1); limit < math.MaxInt64 {
+		return limit / 2
+	}
+	return DefaultBufferBudget
+}
+
+// limits returns what each of n partitions may hold. A partition holds two
+// batches (one being filled, one being written) and a fetch with about as
+// much again decompressed: 2*BATCH_MAX_BYTES + 2*KAFKA_FETCH_MAX_BYTES. While
+// n of those fit the budget, each partition gets the configured limits, so
+// few partitions batch as configured. Beyond, the budget is cut in n
+// shares, each split as the configured limits are (the batch's bytes, the
+// fetch's bytes and the reader's queue shrink by one factor), down to the
+// floors above: more partitions then take no more memory, only smaller
+// batches. BATCH_MAX_BYTES and KAFKA_FETCH_MAX_BYTES stay the ceilings.
+func (c Config) limits(n int) partitionLimits {
 	b := int64(c.Batch.MaxBytes)
 	if b <= 0 {
 		b = batch.DefaultMaxBytes
 	}
-	per := 2*b + 2*int64(c.FetchMaxBytes) + 2*100*int64(c.DedupWindow)
+	f := int64(c.FetchMaxBytes)
+	if f <= 0 {
+		f = 1 << 20 // kafka-go's default
+	}
+	l := partitionLimits{Batch: c.Batch, FetchMaxBytes: int(f), QueueCapacity: queueCapacity}
+	l.Batch.MaxBytes = int(b)
+	per := 2*b + 2*f
+	share := c.bufferBudget() / int64(max(n, 1))
+	if share >= per {
+		return l
+	}
+	l.Batch.MaxBytes = int(max(b*share/per, min(b, minBatchBytes)))
+	l.FetchMaxBytes = int(max(f*share/per, min(f, minFetchBytes)))
+	l.QueueCapacity = int(max(queueCapacity*share/per, minQueueCapacity))
+	return l
+}
+
+// memoryNeed estimates the live memory of n partitions consumed at once:
+// their batches and fetches (see limits), the dedup window's two
+// generations of keys per partition (128-bit digests in a map: about 50
+// bytes each), plus 20 MiB for the rest.
+func (c Config) memoryNeed(n int) int64 {
+	l := c.limits(n)
+	per := 2*int64(l.Batch.MaxBytes) + 2*int64(l.FetchMaxBytes) + 2*50*int64(c.DedupWindow)
 	return 20<<20 + int64(n)*per
 }
 
@@ -297,11 +360,16 @@ func (r *Runner) runGroup(ctx context.Context, topics []string) error {
 		backoff.Reset()
 		r.Stats.Ready.Store(true)
 		n := 0
+		for _, parts := range gen.Assignments {
+			n += len(parts)
+		}
+		// The partitions held share the buffer budget: more of them get
+		// smaller batches and fetches, not more memory.
+		limits := r.cfg.limits(n)
 		for topic, parts := range gen.Assignments {
 			for _, a := range parts {
-				n++
 				gen.Start(func(gctx context.Context) {
-					r.partition(ctx, gctx, gen, topic, a)
+					r.partition(ctx, gctx, gen, topic, a, limits)
 				})
 			}
 		}
@@ -311,7 +379,8 @@ func (r *Runner) runGroup(ctx context.Context, topics []string) error {
 		// and now, and the group would never pick it up.
 		counts := r.baseline
 		gen.Start(func(genCtx context.Context) { r.watch(ctx, genCtx, counts, topics, appeared) })
-		r.log.Info("joined consumer group", "group", r.cfg.GroupID, "generation", gen.ID, "member", gen.MemberID, "partitions", n, "assignments", describe(gen.Assignments))
+		r.log.Info("joined consumer group", "group", r.cfg.GroupID, "generation", gen.ID, "member", gen.MemberID, "partitions", n, "assignments", describe(gen.Assignments),
+			"batch_max_bytes", limits.Batch.MaxBytes, "fetch_max_bytes", limits.FetchMaxBytes, "queue_capacity", limits.QueueCapacity)
 		r.warnMemory(n)
 		if n == 0 {
 			// Nothing assigned (more members than partitions, or the topics
@@ -408,7 +477,7 @@ func describe(assignments map[string][]kafka.PartitionAssignment) map[string][]i
 // partition owns one partition for one generation. It returns only when the
 // generation ends or the service stops; returning early would end the
 // generation for every partition (kafka-go's contract).
-func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, topic string, a kafka.PartitionAssignment) {
+func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, topic string, a kafka.PartitionAssignment, limits partitionLimits) {
 	if ended(gctx) {
 		return
 	}
@@ -440,7 +509,7 @@ func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, 
 	}
 	log.Info("partition assigned", "offset", start, "committed", a.Offset, "checkpoint", p.NextOffset())
 
-	l := loop{r: r, log: log, gen: gen, p: p, topic: topic, partition: a.ID, b: batch.New(r.cfg.Batch), next: start,
+	l := loop{r: r, log: log, gen: gen, p: p, topic: topic, partition: a.ID, b: batch.New(limits.Batch), next: start,
 		counts: r.Stats.Topic(topic), lag: &atomic.Int64{},
 		commitWait: retry.Backoff{Initial: time.Second, Max: 30 * time.Second},
 		work:       make(chan []archive.Record), spare: make(chan []archive.Record, 1)}
@@ -461,7 +530,7 @@ func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, 
 	go func() { written <- l.write(wctx) }()
 
 	for ctx.Err() == nil {
-		rd := r.newReader(log, topic, a.ID)
+		rd := r.newReader(log, topic, a.ID, limits)
 		if err := rd.SetOffset(l.next); err != nil {
 			log.Error("setting start offset", "offset", l.next, "error", err)
 			rd.Close()
@@ -564,15 +633,18 @@ func (r *Runner) listOffset(ctx context.Context, topic string, partition int, re
 
 // newReader reads one partition, without a group: offsets are committed
 // through the generation.
-func (r *Runner) newReader(log *slog.Logger, topic string, partition int) *kafka.Reader {
+func (r *Runner) newReader(log *slog.Logger, topic string, partition int, limits partitionLimits) *kafka.Reader {
 	return kafka.NewReader(kafka.ReaderConfig{
 		Brokers:   r.cfg.Brokers,
 		Dialer:    r.cfg.Dialer,
 		Topic:     topic,
 		Partition: partition,
 		MinBytes:  1,
-		MaxBytes:  r.cfg.FetchMaxBytes,
+		MaxBytes:  limits.FetchMaxBytes,
 		MaxWait:   r.cfg.FetchMaxWait,
+		// Each queued message is a copy of its value: the queue is cut
+		// with the partition's share of the buffer budget.
+		QueueCapacity: limits.QueueCapacity,
 		// The lag comes with each message (HighWaterMark); kafka-go's own
 		// lag reader would dial the partition's leader every minute from a
 		// goroutine that Close does not wait for.

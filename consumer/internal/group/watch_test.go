@@ -155,7 +155,7 @@ func TestEndedGenerationStartsNothing(t *testing.T) {
 	r.baseline = baseline
 	ran := make(chan struct{}, 2)
 	for _, a := range gen.Assignments[topic] {
-		gen.Start(func(gctx context.Context) { r.partition(ctx, gctx, gen, topic, a); ran <- struct{}{} })
+		gen.Start(func(gctx context.Context) { r.partition(ctx, gctx, gen, topic, a, r.cfg.limits(1)); ran <- struct{}{} })
 	}
 	gen.Start(func(gctx context.Context) {
 		r.watch(ctx, gctx, baseline, []string{topic}, func() {})
