@@ -5,7 +5,9 @@
 // archive's checkpoint skips what was written but not yet committed. A
 // commit that fails is made again by the next batch's, or, while no batch
 // comes, by the partition itself (retryCommit), so the committed offsets
-// reach what the archive holds without new data.
+// reach what the archive holds without new data. The partitions held share
+// one buffer budget for their batches and fetches (see limits), so owning
+// more of them makes each one's batches smaller, not the memory larger.
 package group
 
 import (
