@@ -140,7 +140,7 @@ func (r *Runner) warnMemory(n int) {
 	limit := debug.SetMemoryLimit(-1) // reads the limit in force
 	if need := r.cfg.memoryNeed(n); limit < math.MaxInt64 && need > limit {
 		r.log.Warn("the partitions assigned need more memory than the soft memory limit: garbage collection will take much of the CPU; "+
-			"raise MEMORY_LIMIT (and the container's memory) or run more consumers, or lower BATCH_MAX_BYTES",
+			"raise MEMORY_LIMIT (and the container's memory) or run more consumers, or lower DEDUP_WINDOW",
 			"partitions", n, "estimated_mib", need>>20, "memory_limit_mib", limit>>20)
 	}
 }
