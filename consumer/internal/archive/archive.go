@@ -30,6 +30,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/tweetpipe/tweetpipe/internal/durable"
 )
 
 // Defaults for Config fields left at zero.
@@ -171,7 +173,7 @@ func Open(cfg Config, log *slog.Logger) (*Archive, error) {
 			return nil, fmt.Errorf("output directory %s: creating %s: %w", dir, sub, err)
 		}
 	}
-	if err := syncDir(dir); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return nil, fmt.Errorf("output directory %s: %w", dir, err)
 	}
 	if fs, err := networkFS(dir); err != nil {

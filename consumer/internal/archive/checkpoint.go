@@ -60,6 +60,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/tweetpipe/tweetpipe/internal/durable"
 )
 
 // snapshot returns the checkpoint describing the partition's files as they
@@ -91,7 +93,8 @@ func (p *Partition) writeCheckpoint(c checkpoint) error {
 	if err != nil {
 		return err
 	}
-	renamed, err := writeFileAtomic(p.abs(checkpointPath(p.topic, p.partition)), data, p.cfg.FileMode)
+	path := p.abs(checkpointPath(p.topic, p.partition))
+	renamed, err := durable.WriteFile(path, data, durable.Replace{Temp: path + ".tmp", Mode: p.cfg.FileMode, Reach: crashPoint})
 	if renamed {
 		p.ckpt = c
 	}
@@ -194,7 +197,7 @@ func (p *Partition) openDeadLetters() error {
 		return fmt.Errorf("opening dead-letter file: %w", err)
 	}
 	crashPoint("dead letters: file created")
-	if err := syncDirs(filepath.Dir(path), p.cfg.Dir); err != nil {
+	if err := durable.SyncDirs(filepath.Dir(path), p.cfg.Dir); err != nil {
 		_ = f.Close()
 		return err
 	}
@@ -260,7 +263,7 @@ func (p *Partition) startFile(first int64, hour, now time.Time) error {
 		return fmt.Errorf("creating data file: %w", err)
 	}
 	crashPoint("new data file created")
-	if err := syncDirs(filepath.Dir(path), p.cfg.Dir); err != nil {
+	if err := durable.SyncDirs(filepath.Dir(path), p.cfg.Dir); err != nil {
 		_ = f.Close()
 		return err
 	}
@@ -287,7 +290,7 @@ func (p *Partition) rotate() error {
 			return fmt.Errorf("removing empty data file: %w", err)
 		}
 		crashPoint("rotate: empty data file removed")
-		if err := syncDir(filepath.Dir(path)); err != nil {
+		if err := durable.SyncDir(filepath.Dir(path)); err != nil {
 			return err
 		}
 	case p.cfg.Compression != CompressionNone:
@@ -437,7 +440,7 @@ func (p *Partition) rotatedBefore() (bool, error) {
 			return false, fmt.Errorf("removing data file already compressed: %w", err)
 		}
 		crashPoint("recover: compressed file's plain file removed")
-		if err := syncDir(filepath.Dir(path)); err != nil {
+		if err := durable.SyncDir(filepath.Dir(path)); err != nil {
 			return false, err
 		}
 		p.log.Info("finished interrupted rotation", "path", compressed)

@@ -11,6 +11,8 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/tweetpipe/tweetpipe/internal/durable"
 )
 
 // Values of Config.Compression.
@@ -93,14 +95,14 @@ func (p *Partition) compressActive(a *activeFile) (string, error) {
 	}
 	crashPoint("rotate: compressed file renamed")
 	dir := filepath.Dir(plain)
-	if err := syncDir(dir); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return "", err
 	}
 	if err := os.Remove(plain); err != nil {
 		return "", fmt.Errorf("removing rotated file: %w", err)
 	}
 	crashPoint("rotate: plain file removed")
-	if err := syncDir(dir); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return "", err
 	}
 	return final, nil
