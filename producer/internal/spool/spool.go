@@ -79,6 +79,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/tweetpipe/tweetpipe/internal/durable"
 )
 
 // Record is one Kafka message, as the publisher will write it.
@@ -192,7 +194,7 @@ func Open(dir string, opts Options) (*Spool, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating spool directory: %w", err)
 	}
-	lock, err := lockFile(filepath.Join(dir, lockName))
+	lock, err := durable.TryLock(filepath.Join(dir, lockName), 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("locking spool %s: %w", dir, err)
 	}
@@ -583,16 +585,5 @@ func (s *Spool) syncDir() error {
 	if s.opts.NoSync {
 		return nil
 	}
-	d, err := os.Open(s.dir)
-	if err != nil {
-		return fmt.Errorf("opening directory to sync: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("syncing directory: %w", err)
-	}
-	return nil
+	return durable.SyncDir(s.dir)
 }
