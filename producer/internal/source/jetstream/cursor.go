@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/tweetpipe/tweetpipe/internal/durable"
 )
 
 // StateFile is the resume file's name in STATE_DIR.
@@ -203,31 +205,12 @@ func writeState(dir, path string, t int64) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+StateFile+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("writing the Jetstream position: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(append(data, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	renamed, err := durable.WriteFile(path, append(data, '\n'), durable.Replace{})
+	if !renamed {
 		return fmt.Errorf("writing the Jetstream position %s: %w", path, err)
 	}
-	if d, err := os.Open(dir); err == nil {
-		err = d.Sync()
-		d.Close()
-		if err != nil {
-			return fmt.Errorf("syncing %s after writing the Jetstream position: %w", dir, err)
-		}
+	if err != nil {
+		return fmt.Errorf("syncing %s after writing the Jetstream position: %w", dir, err)
 	}
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/tweetpipe/tweetpipe/internal/durable"
 )
 
 // PositionFile is the name of the replay position inside STATE_DIR.
@@ -87,29 +89,11 @@ func loadPosition(dir string) (*Position, error) {
 // same directory, written, synced, renamed over it, then the directory synced.
 func savePosition(dir string, p Position) error {
 	name := filepath.Join(dir, PositionFile)
-	tmp, err := os.CreateTemp(dir, "."+PositionFile+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("saving the replay position: %w", err)
-	}
-	_, err = tmp.Write(EncodePosition(p))
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), name)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	renamed, err := durable.WriteFile(name, EncodePosition(p), durable.Replace{})
+	if !renamed {
 		return fmt.Errorf("saving the replay position to %s: %w", name, err)
 	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync() // the rename is durable once the directory is; best effort
-		d.Close()
-	}
-	return nil
+	return nil // the rename is durable once the directory is; its fsync is best effort
 }
 
 // checkStateDir creates dir and proves it writable, so that a bad STATE_DIR
