@@ -114,15 +114,17 @@ func TestTryLock(t *testing.T) {
 	_ = again.Close()
 }
 
+// dirNames lists every name in dir, hidden ones (a fresh temporary file's)
+// included, in order.
 func dirNames(t *testing.T, dir string) []string {
 	t.Helper()
-	entries, err := os.ReadDir(dir)
+	paths, err := filepath.Glob(filepath.Join(dir, "*"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
+	names := make([]string, len(paths))
+	for i, p := range paths {
+		names[i] = filepath.Base(p)
 	}
 	return names
 }
