@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -97,127 +96,6 @@ func formats(t *testing.T, bz2, plain string) {
 		if got[i] != want[i] {
 			t.Errorf("line %d = %.60q; want %.60q", i, got[i], want[i])
 		}
-	}
-}
-
-func TestFiles(t *testing.T) {
-	dir := t.TempDir()
-	for _, n := range []string{"2018/03/01.json.bz2", "2018/03/02.json", "2018/03/02.txt", "x.jsonl"} {
-		write(t, filepath.Join(dir, n), nil)
-	}
-	tests := []struct {
-		name    string
-		path    string
-		want    []string
-		wantErr string
-	}{
-		{"directory", dir, []string{"2018/03/01.json.bz2", "2018/03/02.json", "x.jsonl"}, ""},
-		{"glob", filepath.Join(dir, "2018", "*", "*.json*"), []string{"2018/03/01.json.bz2", "2018/03/02.json"}, ""},
-		{"one file, whatever its name", filepath.Join(dir, "2018/03/02.txt"), []string{"2018/03/02.txt"}, ""},
-		{"nothing there", filepath.Join(dir, "missing.json"), nil, "REPLAY_PATH"},
-		{"empty directory", t.TempDir(), nil, "REPLAY_PATH: no .json or .jsonl files"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := Files(tt.path)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v; want one containing %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := range got {
-				got[i], _ = filepath.Rel(dir, got[i])
-			}
-			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
-				t.Fatalf("got %v; want %v", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestLineReader(t *testing.T) {
-	long := strings.Repeat("x", 100)
-	r := NewLineReader(strings.NewReader("a\n"+long+"\nb\r\n\nc"), 50)
-	var got []string
-	var tooLong int
-	for {
-		line, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		var tl *LineTooLongError
-		if errors.As(err, &tl) {
-			tooLong++
-			if tl.Line != 2 || tl.Size != 101 {
-				t.Errorf("too long: line %d size %d; want line 2 size 101", tl.Line, tl.Size)
-			}
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, string(line))
-	}
-	if strings.Join(got, "|") != "a|b||c" || tooLong != 1 {
-		t.Fatalf("got %q, %d too long; want a|b||c and 1", got, tooLong)
-	}
-}
-
-// TestLinesAreIndependent: the pipeline keeps each record's bytes, so the
-// reader must not reuse them.
-func TestLinesAreIndependent(t *testing.T) {
-	r := NewLineReader(strings.NewReader("first\nsecond\n"), 1<<20)
-	a, _ := r.Next()
-	b, _ := r.Next()
-	if string(a) != "first" || string(b) != "second" {
-		t.Fatalf("got %q, %q; want first, second", a, b)
-	}
-}
-
-// TestPace: at REPLAY_SPEED=10 two posts one second apart are sent at least
-// 100 ms apart; at 0 they are not held back.
-func TestPace(t *testing.T) {
-	dir := t.TempDir()
-	write(t, filepath.Join(dir, "p.json"), []byte(
-		`{"id_str":"1","text":"a","user":{},"timestamp_ms":"1520424000000"}`+"\n"+
-			`{"id_str":"2","text":"b","user":{},"timestamp_ms":"1520424001000"}`+"\n"))
-	for _, tt := range []struct {
-		speed   float64
-		atLeast time.Duration
-	}{{10, 95 * time.Millisecond}, {1, 990 * time.Millisecond}} {
-		var times []time.Time
-		s := New(Config{Path: dir, Speed: tt.speed}, quiet())
-		if err := s.Run(context.Background(), func(context.Context, source.Record) error {
-			times = append(times, time.Now())
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if gap := times[1].Sub(times[0]); gap < tt.atLeast {
-			t.Errorf("speed %g: posts 1 s apart were sent %s apart; want at least %s", tt.speed, gap, tt.atLeast)
-		}
-	}
-}
-
-// TestStopWhilePaced: a stop during a long wait returns at once, nil.
-func TestStopWhilePaced(t *testing.T) {
-	dir := t.TempDir()
-	write(t, filepath.Join(dir, "p.json"), []byte(
-		`{"id_str":"1","text":"a","user":{},"timestamp_ms":"1520424000000"}`+"\n"+
-			`{"id_str":"2","text":"b","user":{},"timestamp_ms":"1520427600000"}`+"\n"))
-	ctx, cancel := context.WithCancel(context.Background())
-	n := 0
-	err := New(Config{Path: dir, Speed: 1}, quiet()).Run(ctx, func(context.Context, source.Record) error {
-		n++
-		cancel()
-		return nil
-	})
-	if err != nil || n != 1 {
-		t.Fatalf("Run = %v after %d records; want nil after 1", err, n)
 	}
 }
 
