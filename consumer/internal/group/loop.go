@@ -1,0 +1,490 @@
+package group
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
+	"github.com/tweetpipe/tweetpipe/consumer/internal/batch"
+	"github.com/tweetpipe/tweetpipe/internal/contract"
+	"github.com/tweetpipe/tweetpipe/internal/retry"
+)
+
+// partition owns one partition for one generation. It returns only when the
+// generation ends or the service stops; returning early would end the
+// generation for every partition (kafka-go's contract).
+func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, topic string, a kafka.PartitionAssignment, limits partitionLimits) {
+	if ended(gctx) {
+		return
+	}
+	ctx, cancel := context.WithCancel(gctx)
+	defer cancel()
+	stopOnSignal := context.AfterFunc(runCtx, cancel)
+	defer stopOnSignal()
+
+	log := r.log.With("topic", topic, "partition", a.ID)
+	p := r.openPartition(ctx, log, topic, a.ID)
+	if p == nil {
+		return
+	}
+	defer func() {
+		if err := p.Close(); err != nil {
+			log.Error("closing partition archive", "error", err)
+		}
+	}()
+	r.Stats.Partitions.Add(1)
+	defer r.Stats.Partitions.Add(-1)
+
+	if !r.checkpointMatches(ctx, log, topic, a.ID, p.NextOffset()) {
+		return
+	}
+	start := a.Offset
+	if next := p.NextOffset(); next >= 0 && (start < 0 || next > start) {
+		// Written and checkpointed, but the commit did not reach Kafka.
+		start = next
+	}
+	log.Info("partition assigned", "offset", start, "committed", a.Offset, "checkpoint", p.NextOffset())
+
+	l := loop{r: r, log: log, gen: gen, p: p, topic: topic, partition: a.ID, b: batch.New(limits.Batch), next: start,
+		counts: r.Stats.Topic(topic), lag: &atomic.Int64{},
+		commitWait: retry.Backoff{Initial: time.Second, Max: 30 * time.Second},
+		work:       make(chan []archive.Record), spare: make(chan []archive.Record, 1)}
+	if start > a.Offset {
+		// The checkpoint is ahead of the commit (a commit failed before
+		// the last owner stopped): the writer commits it, new data or not.
+		l.uncommitted = start
+	}
+	r.Stats.lags.Store(partitionKey{topic, a.ID}, l.lag)
+	defer r.Stats.lags.Delete(partitionKey{topic, a.ID})
+	defer l.setLag(0)
+
+	// The writer outlives ctx by up to the shutdown timeout, to finish
+	// what is held when the partition is revoked or the service stops.
+	wctx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWriter()
+	written := make(chan bool, 1)
+	go func() { written <- l.write(wctx) }()
+
+	for ctx.Err() == nil {
+		rd := r.newReader(log, topic, a.ID, limits)
+		if err := rd.SetOffset(l.next); err != nil {
+			log.Error("setting start offset", "offset", l.next, "error", err)
+			rd.Close()
+			<-ctx.Done()
+			break
+		}
+		l.run(ctx, rd) // returns when ctx ends, when the reader stalled, or when the partition went back
+		rd.Close()
+		if l.wentBack != "" {
+			r.Stats.PartitionsStopped.Add(1)
+			log.Error("the partition's offsets went back below what was read ("+l.wentBack+"): was the topic deleted and created again? "+
+				"Not consuming it, so nothing is skipped; stop the consumer, move the checkpoint file (and this partition's files) away, and start it again",
+				"offset", l.next, "checkpoint", r.arch.CheckpointFile(topic, a.ID))
+			<-ctx.Done()
+			r.Stats.PartitionsStopped.Add(-1)
+		}
+	}
+	// Stopping: write and commit what is held (the writer's batch and the
+	// one being filled), bounded by the shutdown timeout.
+	deadline := time.AfterFunc(r.cfg.ShutdownTimeout, stopWriter)
+	defer deadline.Stop()
+	if len(l.recs) > 0 {
+		select {
+		case l.work <- l.recs:
+		case <-wctx.Done():
+		}
+	}
+	close(l.work)
+	if <-written {
+		log.Info("partition released", "next_offset", l.committed)
+	} else {
+		log.Warn("partition released before what it held was written (SHUTDOWN_TIMEOUT); its owner reads it again from the last commit",
+			"next_offset", l.committed)
+	}
+}
+
+// checkpointMatches guards against a topic that was deleted and created
+// again: its offsets restart at 0, and the archive would skip every offset
+// below its checkpoint as already written. A partition's offsets never go
+// down otherwise, so a checkpoint past the partition's end means the archive
+// describes another partition. It is reported and the partition is left
+// alone (nothing is skipped, nothing overwritten) until an operator moves
+// the old checkpoint away. It returns false when the partition must not be
+// consumed; then it has waited for ctx to end.
+func (r *Runner) checkpointMatches(ctx context.Context, log *slog.Logger, topic string, partition int, next int64) bool {
+	if next <= 0 {
+		return true
+	}
+	for {
+		end, err := r.endOffset(ctx, topic, partition)
+		switch {
+		case err == nil && end >= next:
+			return true
+		case err == nil:
+			log.Error("the archive's checkpoint is past the end of the partition: was the topic deleted and created again? "+
+				"Not consuming it, so nothing is skipped; move the checkpoint file (and this partition's files) away to start it afresh",
+				"checkpoint_next_offset", next, "partition_end_offset", end,
+				"checkpoint", r.arch.CheckpointFile(topic, partition))
+		case ctx.Err() == nil:
+			log.Warn("reading the partition's end offset; retrying", "error", err)
+		}
+		if !retry.Wait(ctx, 30*time.Second) {
+			return false
+		}
+	}
+}
+
+// newReader reads one partition, without a group: offsets are committed
+// through the generation.
+func (r *Runner) newReader(log *slog.Logger, topic string, partition int, limits partitionLimits) *kafka.Reader {
+	return kafka.NewReader(kafka.ReaderConfig{
+		Brokers:   r.cfg.Brokers,
+		Dialer:    r.cfg.Dialer,
+		Topic:     topic,
+		Partition: partition,
+		MinBytes:  1,
+		MaxBytes:  limits.FetchMaxBytes,
+		MaxWait:   r.cfg.FetchMaxWait,
+		// Each queued message is a copy of its value: the queue is cut
+		// with the partition's share of the buffer budget.
+		QueueCapacity: limits.QueueCapacity,
+		// The lag comes with each message (HighWaterMark); kafka-go's own
+		// lag reader would dial the partition's leader every minute from a
+		// goroutine that Close does not wait for.
+		ReadLagInterval: -1,
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			log.Warn("kafka reader: " + fmt.Sprintf(msg, args...))
+		}),
+	})
+}
+
+func (r *Runner) openPartition(ctx context.Context, log *slog.Logger, topic string, partition int) Partition {
+	backoff := retry.Backoff{Initial: 500 * time.Millisecond, Max: 10 * time.Second, Jitter: 0.2}
+	for {
+		p, err := r.arch.Partition(ctx, topic, partition)
+		if err == nil {
+			return p
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		wait := backoff.Next()
+		log.Error("opening partition archive; retrying", "retry_in", wait, "error", err)
+		if !retry.Wait(ctx, wait) {
+			return nil
+		}
+	}
+}
+
+type loop struct {
+	r         *Runner
+	log       *slog.Logger
+	gen       *kafka.Generation
+	p         Partition
+	topic     string
+	partition int
+	b         *batch.Batcher
+	recs      []archive.Record
+	committed int64 // next offset committed to Kafka
+	// uncommitted is the next offset the archive has fsynced and
+	// checkpointed but whose commit failed; while it is above committed,
+	// the writer commits it again at retryAt (see retryCommit).
+	uncommitted int64
+	retryAt     time.Time
+	commitWait  retry.Backoff // 1 s doubling to 30 s while the commit fails
+	lag         *atomic.Int64 // messages behind the high water mark at the last fetch (in Stats.lags)
+	counts      *TopicCounts
+	next        int64     // offset of the next message to fetch (kafka.FirstOffset at first)
+	lastFetch   time.Time // when a message last arrived (or the reader started)
+	lastEnd     time.Time // when the partition's end offset was last checked
+	endBelow    int       // consecutive checks that found the end below next
+	wentBack    string    // set when the partition's offsets went back: what was seen
+
+	// The fetching goroutine (run) fills recs and hands full batches over
+	// work to the writing one (write), which owns p and committed, and
+	// gives the emptied slices back on spare. So the next batch is fetched,
+	// decompressed and checked while the last is written and fsynced; at
+	// most two batches are held.
+	work  chan []archive.Record
+	spare chan []archive.Record
+}
+
+// stallAfter is how long a partition may go without a message before the
+// loop asks Kafka whether there is anything to read: a kafka-go reader can
+// stop delivering after network errors without returning one.
+const stallAfter = 30 * time.Second
+
+// run fetches until ctx ends, handing each batch to the writer when it is
+// full or due. It returns when ctx ends, or when the reader stalled.
+func (l *loop) run(ctx context.Context, rd *kafka.Reader) {
+	nextTick := time.Now().Add(l.r.cfg.RotateCheck)
+	l.lastFetch = time.Now()
+	var wc wakeCtx
+	defer wc.stop()
+	for ctx.Err() == nil {
+		wake := nextTick
+		if d, ok := l.b.Deadline(); ok && d.Before(wake) {
+			wake = d
+		}
+		m, err := rd.FetchMessage(wc.until(ctx, wake))
+		now := time.Now()
+		switch {
+		case err == nil:
+			l.r.Stats.Consumed.Add(1)
+			l.counts.Consumed.Add(1)
+			if !l.b.Fits(len(m.Value)) {
+				if !l.handoff(ctx) {
+					return
+				}
+			}
+			l.recs = append(l.recs, archive.Record{Offset: m.Offset, Time: m.Time, Value: m.Value,
+				Key: m.Key, Dedup: contract.IsStatus(m.Headers)})
+			l.b.Add(len(m.Value), now)
+			l.next, l.lastFetch = m.Offset+1, now
+			if lag := m.HighWaterMark - m.Offset - 1; lag >= 0 {
+				l.setLag(lag)
+			}
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, context.DeadlineExceeded):
+		default:
+			l.log.Warn("fetching messages", "error", err)
+		}
+		if l.b.Full() || l.b.Due(now) {
+			if !l.handoff(ctx) {
+				return
+			}
+		}
+		if !now.Before(nextTick) {
+			nextTick = now.Add(l.r.cfg.RotateCheck)
+			if idle := now.Sub(l.lastFetch); idle >= l.r.cfg.WatchInterval && now.Sub(l.lastEnd) >= l.r.cfg.WatchInterval && l.endWentBack(ctx) {
+				return
+			}
+			if now.Sub(l.lastFetch) > stallAfter && l.stalled(ctx) {
+				return // the caller starts a new reader at l.next
+			}
+		}
+	}
+}
+
+// wakeCtx is a fetch context that ends at a wake-up time, made once per
+// wake-up time rather than once per message.
+type wakeCtx struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	at     time.Time
+}
+
+func (w *wakeCtx) until(parent context.Context, at time.Time) context.Context {
+	if w.ctx == nil || !at.Equal(w.at) || w.ctx.Err() != nil {
+		w.stop()
+		w.ctx, w.cancel = context.WithDeadline(parent, at)
+		w.at = at
+	}
+	return w.ctx
+}
+
+func (w *wakeCtx) stop() {
+	if w.cancel != nil {
+		w.cancel()
+	}
+}
+
+// handoff gives the held records to the writer and starts a new batch. It
+// waits while the writer is busy with the batch before, and reports false
+// when ctx ends first (the records stay held).
+func (l *loop) handoff(ctx context.Context) bool {
+	if len(l.recs) == 0 {
+		return true
+	}
+	select {
+	case l.work <- l.recs:
+	case <-ctx.Done():
+		return false
+	}
+	select {
+	case l.recs = <-l.spare:
+	default:
+		l.recs = make([]archive.Record, 0, cap(l.recs))
+	}
+	l.b.Reset()
+	return true
+}
+
+// write writes and commits the batches run hands over, in order, and
+// rotates idle files on time, until work is closed. It reports false when
+// ctx ended before everything handed over was durable.
+func (l *loop) write(ctx context.Context) bool {
+	tick := time.NewTicker(l.r.cfg.RotateCheck)
+	defer tick.Stop()
+	for {
+		select {
+		case recs, ok := <-l.work:
+			if !ok {
+				return true
+			}
+			if !l.flush(ctx, recs) {
+				for range l.work { // let run and the stop hand over, unwritten
+				}
+				return false
+			}
+			clear(recs) // drop the values: the slice waits on spare
+			select {
+			case l.spare <- recs[:0]:
+			default:
+			}
+		case <-tick.C:
+			if err := l.p.Tick(); err != nil {
+				l.log.Error("rotating file", "error", err)
+			}
+			l.retryCommit()
+		}
+	}
+}
+
+// stalled reports whether the partition holds messages past the last one
+// fetched although none came for stallAfter: the reader is stuck.
+func (l *loop) stalled(ctx context.Context) bool {
+	l.lastFetch = time.Now() // ask again in stallAfter, not at every tick
+	end, err := l.r.endOffset(ctx, l.topic, l.partition)
+	from := l.next
+	if err == nil && from < 0 {
+		// Nothing fetched yet (kafka.FirstOffset): the reader owes the
+		// partition's oldest message, if there is one.
+		from, err = l.r.startOffset(ctx, l.topic, l.partition)
+	}
+	if err != nil || end <= from {
+		return false
+	}
+	l.log.Warn("no message for a while although the partition has more: starting a new reader",
+		"offset", l.next, "end_offset", end, "silent_for", stallAfter)
+	return true
+}
+
+// endWentBack reports whether the partition ends below the next offset to
+// fetch, at two checks in a row (a broker that just became the leader may
+// answer from behind once). Offsets never go back in a partition, so it was
+// deleted and created again (or lost messages on the broker): a reader
+// would wait there until the new partition grew past that offset, then go
+// on, silently skipping its first messages. Checked while no message
+// comes, which is how such a reader looks until then.
+func (l *loop) endWentBack(ctx context.Context) bool {
+	l.lastEnd = time.Now()
+	if l.next < 0 {
+		return false // nothing read yet: nothing to go back from
+	}
+	end, err := l.r.endOffset(ctx, l.topic, l.partition)
+	if err != nil {
+		return false // the broker did not answer: the next check asks again
+	}
+	if end >= l.next {
+		l.endBelow = 0
+		return false
+	}
+	l.endBelow++
+	if l.endBelow < 2 {
+		return false
+	}
+	l.wentBack = fmt.Sprintf("its end offset is %d, the next offset to read %d", end, l.next)
+	return true
+}
+
+// setLag records the partition's lag (its gauge in Stats.lags, registered once
+// when the partition loop starts) and keeps Stats.Lag the sum over owned partitions.
+func (l *loop) setLag(lag int64) {
+	l.r.Stats.Lag.Add(lag - l.lag.Swap(lag))
+}
+
+// flush writes recs (append, fsync, checkpoint), retrying until it
+// succeeds or ctx ends, then commits the next offset to Kafka. It reports
+// false when ctx ended before the records were durable.
+func (l *loop) flush(ctx context.Context, recs []archive.Record) bool {
+	if len(recs) == 0 {
+		return true
+	}
+	backoff := retry.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Jitter: 0.2}
+	started := time.Now()
+	for {
+		res, err := l.p.Append(recs)
+		if err == nil {
+			l.counts.Written.Add(int64(res.Written))
+			l.counts.Bytes.Add(res.Bytes)
+			l.counts.DeadLettered.Add(int64(res.DeadLettered))
+			l.counts.Duplicates.Add(int64(res.Duplicates))
+			l.r.Stats.Written.Add(int64(res.Written))
+			l.r.Stats.Bytes.Add(res.Bytes)
+			l.r.Stats.DeadLettered.Add(int64(res.DeadLettered))
+			l.r.Stats.Skipped.Add(int64(res.Skipped))
+			l.r.Stats.Duplicates.Add(int64(res.Duplicates))
+			l.r.Stats.Batches.Add(1)
+			break
+		}
+		l.r.Stats.WriteErrors.Add(1)
+		// Not committed: Kafka keeps the messages, the archive keeps its
+		// last checkpoint. Retry the same batch.
+		wait := backoff.Next()
+		l.log.Error("writing batch failed; not committing, retrying", "count", len(recs), "retry_in", wait, "error", err)
+		if !retry.Wait(ctx, wait) {
+			return false
+		}
+	}
+	next := recs[len(recs)-1].Offset + 1
+	if err := l.commit(next); err != nil {
+		// The checkpoint already covers these offsets: a redelivery after a
+		// lost commit is skipped by the archive, never written twice. The
+		// next batch's commit covers them, or retryCommit if none comes.
+		l.r.Stats.CommitErrors.Add(1)
+		l.uncommitted = next
+		l.commitWait.Reset()
+		wait := l.commitWait.Next()
+		l.retryAt = time.Now().Add(wait)
+		l.log.Warn("committing offset failed; the archive checkpoint covers it, retrying", "offset", next, "retry_in", wait, "error", err)
+		return true
+	}
+	if l.r.cfg.ObserveBatch != nil {
+		l.r.cfg.ObserveBatch(time.Since(started))
+	}
+	return true
+}
+
+// commit commits next, the offset after the last one the archive holds, to
+// Kafka with the partition's generation (which Kafka refuses once it has
+// ended), and records it as committed.
+func (l *loop) commit(next int64) error {
+	l.r.commitMu.Lock()
+	err := l.gen.CommitOffsets(map[string]map[int]int64{l.topic: {l.partition: next}})
+	l.r.commitMu.Unlock()
+	if err != nil {
+		return err
+	}
+	l.committed = next
+	return nil
+}
+
+// retryCommit commits again, when due, the offset whose commit failed after
+// its batch was written (or that the checkpoint held ahead of the commit
+// when the partition was assigned), unless a later commit has covered it.
+// Without it the committed offset of a partition that receives nothing
+// more stays behind what the archive holds, and whatever waits for the
+// group to catch up (lag, a drain) waits as long. Only offsets the archive
+// has fsynced and checkpointed are committed. The wait doubles from a
+// second to 30 s while the commit fails.
+func (l *loop) retryCommit() {
+	if l.uncommitted <= l.committed || time.Now().Before(l.retryAt) {
+		return
+	}
+	if err := l.commit(l.uncommitted); err != nil {
+		l.r.Stats.CommitErrors.Add(1)
+		wait := l.commitWait.Next()
+		l.retryAt = time.Now().Add(wait)
+		l.log.Warn("committing offset failed again; retrying", "offset", l.uncommitted, "retry_in", wait, "error", err)
+		return
+	}
+	l.log.Info("committed the offset the archive checkpoint covers", "offset", l.committed)
+}
