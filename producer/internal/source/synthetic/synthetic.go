@@ -217,7 +217,7 @@ func (g *Generator) Status() []byte {
 		CreatedAt:   t.Format(time.RubyDate),
 		ID:          id,
 		IDStr:       idStr,
-		Source:      `<a href="https://github.com/tweetpipe/tweetpipe" rel="nofollow">tweetpipe synthetic</a>`,
+		Source:      `<a href="https://tweetpipe.invalid/synthetic" rel="nofollow">tweetpipe synthetic</a>`,
 		FilterLevel: "low",
 		Lang:        p.lang,
 		TimestampMs: strconv.FormatInt(t.UnixMilli(), 10),

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 	"unicode"
@@ -68,12 +69,17 @@ func TestShape(t *testing.T) {
 				User     map[string]any `json:"user"`
 				Entities map[string]any `json:"entities"`
 				Created  string         `json:"created_at"`
+				Source   string         `json:"source"`
 			}
 			if err := json.Unmarshal(r, &s); err != nil {
 				t.Fatal(err)
 			}
 			if s.Text == "" || s.Lang == "" || s.User["screen_name"] == nil || s.Entities["hashtags"] == nil || s.Created == "" {
 				t.Fatalf("status lacks a v1.1 field: %s", r)
+			}
+			// The client link names no real address: .invalid never resolves.
+			if !strings.Contains(s.Source, `href="https://tweetpipe.invalid/`) {
+				t.Fatalf("source = %q; want a link under https://tweetpipe.invalid/", s.Source)
 			}
 			for _, c := range s.Text {
 				if unicode.Is(unicode.Devanagari, c) {
