@@ -469,21 +469,13 @@ func TestFutureTimeDoesNotMoveTheCursor(t *testing.T) {
 // an error naming JETSTREAM_URL, and the other host sees nothing.
 func TestRedirectToAnotherHostStops(t *testing.T) {
 	other := newJSServer(t, postsOnly, replay(timeline(2, time.Second), endHold))
-	otherURL, err := url.Parse(other.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherURL.Host = "localhost:" + otherURL.Port() // another host name, on loopback
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, otherURL.String()+r.URL.RequestURI(), http.StatusTemporaryRedirect)
-	}))
-	t.Cleanup(front.Close)
+	front := streamtest.Redirector(t, streamtest.OtherHost(t, other.URL))
 
 	src, _ := newTestSource(t, testConfig("ws://u:p@"+strings.TrimPrefix(front.URL, "http://")+"/subscribe", t.TempDir()))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	c := &streamtest.Collector{}
-	err = src.Run(ctx, c.Emit)
+	err := src.Run(ctx, c.Emit)
 	if err == nil || !strings.Contains(err.Error(), "JETSTREAM_URL") || !strings.Contains(err.Error(), "another host") {
 		t.Errorf("Run: got %v; want an error saying the redirect to another host was refused, naming JETSTREAM_URL", err)
 	}

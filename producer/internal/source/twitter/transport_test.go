@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -22,21 +20,13 @@ import (
 // nothing.
 func TestRedirectToAnotherHostIsNotSigned(t *testing.T) {
 	other := newStreamServer(t, newWire().Line([]byte(`{"id":1,"text":"x"}`)).Serve(streamtest.EndHold, false))
-	otherURL, err := url.Parse(other.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherURL.Host = "localhost:" + otherURL.Port() // another host name, on loopback
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, otherURL.String()+r.URL.RequestURI(), http.StatusTemporaryRedirect)
-	}))
-	t.Cleanup(front.Close)
+	front := streamtest.Redirector(t, streamtest.OtherHost(t, other.URL))
 
 	src, _ := newTestSource(t, testConfig(front.URL+"/1.1"))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	c := &streamtest.Collector{}
-	err = src.Run(ctx, c.Emit)
+	err := src.Run(ctx, c.Emit)
 	if err == nil || !strings.Contains(err.Error(), "TWITTER_STREAM_BASE_URL") || !strings.Contains(err.Error(), "another host") {
 		t.Errorf("Run: got %v; want an error saying the redirect to another host was refused, naming TWITTER_STREAM_BASE_URL", err)
 	}

@@ -2,8 +2,6 @@ package xv2
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -20,10 +18,7 @@ import (
 func TestRedirectToAnotherHostGetsNoToken(t *testing.T) {
 	p := testPosts(t)
 	other := newStreamServer(t, newWire().Line(p[0]).Serve(streamtest.EndHold, false))
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, other.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
-	}))
-	t.Cleanup(front.Close)
+	front := streamtest.Redirector(t, other.URL)
 
 	src, _ := newTestSource(t, testConfig(front.URL+"/2/tweets/sample/stream"))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

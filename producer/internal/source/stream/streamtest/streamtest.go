@@ -1,7 +1,7 @@
 // Package streamtest holds the test helpers the stream sources' tests share:
 // a log buffer, a collecting Emit, and ways to run a source and compare what
-// it emitted. The stand-in servers stay with each source: they speak its
-// protocol.
+// it emitted, and a redirecting front server. The stand-in servers stay
+// with each source: they speak its protocol.
 package streamtest
 
 import (
@@ -9,6 +9,9 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -168,4 +171,28 @@ func CompareMessages(t testing.TB, what string, got, want [][]byte) {
 			return
 		}
 	}
+}
+
+// Redirector starts a server that answers every request with a temporary
+// redirect to target followed by the request's path and query, for the
+// redirect tests of the stream sources.
+func Redirector(t testing.TB, target string) *httptest.Server {
+	t.Helper()
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(front.Close)
+	return front
+}
+
+// OtherHost is serverURL with the host name localhost instead of its IP
+// address: another host to a client, still on loopback.
+func OtherHost(t testing.TB, serverURL string) string {
+	t.Helper()
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = "localhost:" + u.Port()
+	return u.String()
 }
