@@ -32,6 +32,7 @@ import (
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/twitter"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/xv2"
 	"github.com/tweetpipe/tweetpipe/producer/internal/spool"
+	"github.com/tweetpipe/tweetpipe/producer/internal/terminal"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -42,7 +43,7 @@ func main() {
 	cfg, err := config.Load()
 	// The log and replay's progress bar share stderr: each log line is
 	// written above the bar.
-	stderr := replay.NewTerminal(os.Stderr)
+	stderr := terminal.New(os.Stderr)
 	log := ops.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		log.Error("invalid configuration", "error", err)
@@ -56,7 +57,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *replay.Terminal) error {
+func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *terminal.Terminal) error {
 	ops.SetMemoryLimit(cfg.MemoryLimit)
 	kafkaconn.UseSmallZstd(cfg.KafkaCompressionLevel) // 1 MiB zstd windows: most of the memory a service uses otherwise
 	if cfg.KafkaCompression == "gzip" && cfg.KafkaCompressionLevel > 0 {
@@ -252,7 +253,7 @@ func (r *readiness) check() error {
 	return nil
 }
 
-func newSource(cfg config.Config, log *slog.Logger, stderr *replay.Terminal) (source.Source, error) {
+func newSource(cfg config.Config, log *slog.Logger, stderr *terminal.Terminal) (source.Source, error) {
 	switch cfg.Source {
 	case "synthetic":
 		return synthetic.New(synthetic.Config{Rate: cfg.SyntheticRate, Count: cfg.SyntheticCount, Seed: cfg.SyntheticSeed}), nil

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+
+	"github.com/tweetpipe/tweetpipe/producer/internal/terminal"
 )
 
 // progress counts what a run has done. The replay goroutine writes it, the
@@ -139,7 +141,7 @@ func short(n int64) string {
 type reporter struct {
 	p        *progress
 	log      *slog.Logger
-	term     *Terminal
+	term     *terminal.Terminal
 	interval time.Duration // of the log lines; 0: none
 	bar      *progressbar.ProgressBar
 }
@@ -147,10 +149,10 @@ type reporter struct {
 // barRefresh is how often the bar is redrawn.
 const barRefresh = 250 * time.Millisecond
 
-func newReporter(p *progress, log *slog.Logger, term *Terminal, interval time.Duration) *reporter {
+func newReporter(p *progress, log *slog.Logger, term *terminal.Terminal, interval time.Duration) *reporter {
 	r := &reporter{p: p, log: log, term: term, interval: interval}
 	if term.IsTerminal() && p.total > 0 {
-		r.bar = newBar(term.bar(), p.total)
+		r.bar = newBar(term.Bar(), p.total)
 	}
 	return r
 }
@@ -183,7 +185,7 @@ func (r *reporter) run(stop <-chan struct{}) {
 	for {
 		select {
 		case <-stop:
-			r.term.hide() // the bar leaves the screen; the final summary is a log line
+			r.term.Hide() // the bar leaves the screen; the final summary is a log line
 			return
 		case now := <-logTick:
 			cur := r.p.sample(now)
@@ -191,9 +193,9 @@ func (r *reporter) run(stop <-chan struct{}) {
 			if s := r.p.start.Load(); s != nil {
 				start = *s
 			}
-			frame := r.term.hide()
+			frame := r.term.Hide()
 			r.log.Info("replay progress", cur.logArgs(measure(start, prev, cur))...)
-			r.term.show(frame)
+			r.term.Show(frame)
 			prev = cur
 		case now := <-barTick:
 			cur := r.p.sample(now)

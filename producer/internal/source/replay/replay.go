@@ -23,6 +23,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
+	"github.com/tweetpipe/tweetpipe/producer/internal/terminal"
 )
 
 // Config selects the files, the pace, where the position is kept and how
@@ -43,7 +44,7 @@ type Config struct {
 	DrainTimeout time.Duration
 	// Terminal is the stderr shared with the log, where the progress bar is
 	// drawn when it is a terminal; nil means os.Stderr.
-	Terminal *Terminal
+	Terminal *terminal.Terminal
 	// saveInterval is how often the position is saved; 0 means once a second.
 	saveInterval time.Duration
 }
@@ -66,7 +67,7 @@ func New(cfg Config, log *slog.Logger) *Source {
 		cfg.saveInterval = time.Second
 	}
 	if cfg.Terminal == nil {
-		cfg.Terminal = NewTerminal(os.Stderr)
+		cfg.Terminal = terminal.New(os.Stderr)
 	}
 	return &Source{cfg: cfg, log: log}
 }

@@ -1,4 +1,6 @@
-package replay
+// Package terminal is the producer's stderr: the log and the replay's
+// progress bar share it without garbling each other.
+package terminal
 
 import (
 	"bytes"
@@ -14,9 +16,10 @@ import (
 // bar first and redraws it after, so neither garbles the other. When the file
 // is not a terminal there is no bar and Terminal only passes writes through.
 //
-// Give the same Terminal to the slog handler (as its writer) and to
-// Config.Terminal. Without that, the replay still erases the bar around its
-// own log lines, but a line logged elsewhere may start after the bar.
+// Give the same Terminal to the slog handler (as its writer) and to what
+// draws the bar (replay.Config.Terminal). Without that, the replay still
+// erases the bar around its own log lines, but a line logged elsewhere may
+// start after the bar.
 type Terminal struct {
 	mu    sync.Mutex
 	w     io.Writer
@@ -24,9 +27,14 @@ type Terminal struct {
 	frame []byte // the bar as it is on screen, from its leading \r; empty when not shown
 }
 
-// NewTerminal wraps f, usually os.Stderr.
-func NewTerminal(f *os.File) *Terminal {
-	return &Terminal{w: f, tty: term.IsTerminal(int(f.Fd()))}
+// New wraps f, usually os.Stderr.
+func New(f *os.File) *Terminal {
+	return NewWriter(f, term.IsTerminal(int(f.Fd())))
+}
+
+// NewWriter wraps w, which is a terminal when tty is true (tests).
+func NewWriter(w io.Writer, tty bool) *Terminal {
+	return &Terminal{w: w, tty: tty}
 }
 
 // IsTerminal says whether a progress bar is shown.
@@ -54,8 +62,8 @@ func (t *Terminal) Write(p []byte) (int, error) {
 // eraseLine moves to the start of the line and clears it.
 const eraseLine = "\r\x1b[K"
 
-// bar is where the progress bar draws.
-func (t *Terminal) bar() io.Writer { return barWriter{t} }
+// Bar is where the progress bar draws.
+func (t *Terminal) Bar() io.Writer { return barWriter{t} }
 
 type barWriter struct{ t *Terminal }
 
@@ -75,8 +83,8 @@ func (b barWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// hide erases the bar and returns it for show.
-func (t *Terminal) hide() []byte {
+// Hide erases the bar and returns it for Show.
+func (t *Terminal) Hide() []byte {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	f := bytes.Clone(t.frame)
@@ -87,8 +95,8 @@ func (t *Terminal) hide() []byte {
 	return f
 }
 
-// show redraws what hide erased, unless the bar was drawn again meanwhile.
-func (t *Terminal) show(f []byte) {
+// Show redraws what Hide erased, unless the bar was drawn again meanwhile.
+func (t *Terminal) Show(f []byte) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(f) > 0 && len(t.frame) == 0 {
