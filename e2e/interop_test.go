@@ -125,7 +125,7 @@ func fixtureMessages(t *testing.T, dir string) []fixtureMessage {
 				m.ts = ct.UnixMilli()
 			}
 			if m.status {
-				m.kind = "status"
+				m.kind = contract.KindStatus
 				m.key = []byte(env.IDStr)
 				if env.IDStr == "" {
 					m.key = []byte(env.ID.String())
@@ -306,11 +306,9 @@ func checkContract(t *testing.T, recs []readRecord, want []fixtureMessage, topic
 		left int
 	}
 	expect := map[string]*slot{} // topic + "\x00" + value
+	topics := contract.Topics{Status: topic, Control: control}
 	for _, m := range want {
-		tp := control
-		if m.status {
-			tp = topic
-		}
+		tp := topics.For(m.kind)
 		k := tp + "\x00" + string(m.value)
 		if s, ok := expect[k]; ok {
 			s.left++

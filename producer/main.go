@@ -96,10 +96,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *termi
 		return err
 	}
 	client := &kafka.Client{Addr: kafka.TCP(cfg.KafkaBrokers...), Timeout: 10 * time.Second, Transport: transport}
-	topics := []string{cfg.KafkaTopic}
-	if cfg.KafkaControlTopic != "" {
-		topics = append(topics, cfg.KafkaControlTopic)
-	}
+	topics := cfg.Topics().Names()
 	startCtx, cancelStart := ctx, context.CancelFunc(func() {})
 	if cfg.KafkaStartupTimeout > 0 {
 		startCtx, cancelStart = context.WithTimeout(ctx, cfg.KafkaStartupTimeout)

@@ -1,7 +1,8 @@
 // Package contract names what the producer promises about every Kafka
 // message it publishes, which the consumer and the tests rely on: the
-// headers and their values (docs/architecture.md, "The message contract").
-// The value is the source's bytes unchanged; these names are the rest.
+// headers and their values, and which topic each kind goes to
+// (docs/architecture.md, "The message contract"). The value is the
+// source's bytes unchanged; these names are the rest.
 package contract
 
 import "github.com/segmentio/kafka-go"
@@ -23,8 +24,39 @@ const (
 
 // KindStatus is the kind of a post. Only statuses go to the statuses'
 // topic and are deduplicated by the consumer; every other kind goes to the
-// control topic.
+// control topic (Topics.For).
 const KindStatus = "status"
+
+// The topics' names by default: KAFKA_TOPIC and KAFKA_CONTROL_TOPIC of the
+// producer, both in the consumer's KAFKA_TOPICS.
+const (
+	DefaultTopic        = "tweets"
+	DefaultControlTopic = DefaultTopic + ".control"
+)
+
+// Topics is where the producer publishes each kind of message.
+type Topics struct {
+	Status  string // KAFKA_TOPIC: statuses (posts)
+	Control string // KAFKA_CONTROL_TOPIC: every other kind; "" counts and drops them
+}
+
+// For returns the topic of a message of kind: Status for KindStatus,
+// Control for any other kind, "" when it is dropped.
+func (t Topics) For(kind string) string {
+	if kind == KindStatus {
+		return t.Status
+	}
+	return t.Control
+}
+
+// Names returns the topics written to, which the producer creates: Status,
+// then Control unless it is empty.
+func (t Topics) Names() []string {
+	if t.Control == "" {
+		return []string{t.Status}
+	}
+	return []string{t.Status, t.Control}
+}
 
 // Header returns the value of the first header named key, and whether
 // there is one.

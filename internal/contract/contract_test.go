@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/segmentio/kafka-go"
@@ -34,5 +35,38 @@ func TestHeader(t *testing.T) {
 	}
 	if got, ok := Header(h, HeaderKind); ok || got != "" {
 		t.Errorf("got %q, %v; want \"\", false", got, ok)
+	}
+}
+
+func TestTopicsFor(t *testing.T) {
+	tests := []struct {
+		name   string
+		topics Topics
+		kind   string
+		want   string
+	}{
+		{"a status goes to the statuses' topic", Topics{"tweets", "tweets.control"}, KindStatus, "tweets"},
+		{"a delete goes to the control topic", Topics{"tweets", "tweets.control"}, "delete", "tweets.control"},
+		{"a kind of another source goes to the control topic", Topics{"posts", "posts.ctl"}, "identity", "posts.ctl"},
+		{"an unknown kind goes to the control topic", Topics{"tweets", "tweets.control"}, "unknown", "tweets.control"},
+		{"no control topic drops what is not a status", Topics{"tweets", ""}, "limit", ""},
+		{"no control topic keeps statuses", Topics{"tweets", ""}, KindStatus, "tweets"},
+		{"a kind in other case is not a status", Topics{"tweets", "tweets.control"}, "Status", "tweets.control"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.topics.For(tt.kind); got != tt.want {
+				t.Errorf("got %q; want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestTopicsNames(t *testing.T) {
+	if got, want := (Topics{DefaultTopic, DefaultControlTopic}).Names(), []string{"tweets", "tweets.control"}; !slices.Equal(got, want) {
+		t.Errorf("got %q; want %q", got, want)
+	}
+	if got, want := (Topics{Status: "tweets"}).Names(), []string{"tweets"}; !slices.Equal(got, want) {
+		t.Errorf("without a control topic: got %q; want %q", got, want)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tweetpipe/tweetpipe/internal/contract"
 	"github.com/tweetpipe/tweetpipe/internal/envconf"
 	"github.com/tweetpipe/tweetpipe/internal/kafkaconn"
 	"github.com/tweetpipe/tweetpipe/internal/ops"
@@ -114,6 +115,12 @@ func Load() (Config, error) {
 // Usage writes every variable with its type, default and description.
 func Usage(w io.Writer) error {
 	return envconf.Usage(w, &Config{})
+}
+
+// Topics is where each kind of message goes: KAFKA_TOPIC and
+// KAFKA_CONTROL_TOPIC.
+func (c Config) Topics() contract.Topics {
+	return contract.Topics{Status: c.KafkaTopic, Control: c.KafkaControlTopic}
 }
 
 // DeadLetterPath is DEADLETTER_DIR, or STATE_DIR/deadletter when it is

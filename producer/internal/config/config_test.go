@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tweetpipe/tweetpipe/internal/contract"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/jetstream"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/twitter"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/xv2"
@@ -231,7 +232,7 @@ func TestDeadLetterPath(t *testing.T) {
 
 // TestSourceDefaultsAgree: a variable left unset gives the source the
 // default its package applies to a zero value, so -h and .env.example say
-// what the source does.
+// what the source does; the topics are the contract's.
 func TestSourceDefaultsAgree(t *testing.T) {
 	clearEnv(t)
 	cfg, err := Load()
@@ -242,6 +243,8 @@ func TestSourceDefaultsAgree(t *testing.T) {
 		name      string
 		got, want any
 	}{
+		{"KAFKA_TOPIC", cfg.KafkaTopic, contract.DefaultTopic},
+		{"KAFKA_CONTROL_TOPIC", cfg.KafkaControlTopic, contract.DefaultControlTopic},
 		{"TWITTER_STREAM_BASE_URL", cfg.TwitterStreamBaseURL.Reveal(), twitter.DefaultBaseURL},
 		{"TWITTER_MAX_MESSAGE_BYTES", cfg.TwitterMaxMessageBytes, twitter.DefaultMaxMessageBytes},
 		{"TWITTER_STALL_TIMEOUT", cfg.TwitterStallTimeout, twitter.DefaultStallTimeout},
