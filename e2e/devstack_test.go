@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tweetpipe/tweetpipe/internal/logbuf"
 )
 
 // TestDevstackReplayWritesEverything: `SOURCE=replay make run` returns once
@@ -29,7 +31,7 @@ func TestDevstackReplayWritesEverything(t *testing.T) {
 		// Batches of one: the consumer trails the producer by seconds, as it
 		// does on a slow disk or a busy machine.
 		"BATCH_MAX_RECORDS=1"}
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting devstack: %v", err)

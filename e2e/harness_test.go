@@ -24,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/tweetpipe/tweetpipe/internal/corpus"
+	"github.com/tweetpipe/tweetpipe/internal/logbuf"
 )
 
 // binDir holds the producer and consumer binaries built once by TestMain.
@@ -143,26 +144,9 @@ func payloadFiles(t *testing.T, dir string) []string {
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *logbuf.Buffer
 	done chan struct{}
 	err  error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // start runs a service with env (KEY=VALUE ...) added to a clean environment.
@@ -177,7 +161,7 @@ func startArgs(t *testing.T, svc string, args []string, env ...string) *proc {
 	logs := logsOf(t) // before the cleanup below, so that it prints after the process is stopped
 	cmd := exec.Command(filepath.Join(binDir, svc), args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "LOG_FORMAT=text", "LOG_LEVEL=info", "PROGRESS_INTERVAL=1s", "HTTP_ADDR=127.0.0.1:0", "STATE_DIR=" + t.TempDir()}, env...)
-	p := &proc{name: svc, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{name: svc, cmd: cmd, out: &logbuf.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", svc, err)

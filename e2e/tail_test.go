@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tweetpipe/tweetpipe/internal/logbuf"
 )
 
 // bsdShims writes, into a folder to put first in PATH, wrappers of find,
@@ -39,11 +41,11 @@ func bsdShims(t *testing.T) string {
 
 // startTail runs scripts/tail.sh on dir, with env when given (else this
 // process's), until the test ends, and returns what it prints.
-func startTail(t *testing.T, dir string, env ...string) *syncBuffer {
+func startTail(t *testing.T, dir string, env ...string) *logbuf.Buffer {
 	t.Helper()
 	cmd := exec.Command(filepath.Join("..", "scripts", "tail.sh"), dir)
 	cmd.Env = env
-	got := &syncBuffer{}
+	got := &logbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = got, got
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // tail.sh starts tail: stop both
 	if err := cmd.Start(); err != nil {

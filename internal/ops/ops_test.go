@@ -1,7 +1,6 @@
 package ops
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -10,12 +9,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tweetpipe/tweetpipe/internal/logbuf"
 )
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -259,7 +259,7 @@ func TestStart(t *testing.T) {
 
 // TestStartLogsOnce: a start says once where the server listens.
 func TestStartLogsOnce(t *testing.T) {
-	var buf syncBuffer
+	var buf logbuf.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, nil))
 	stop, err := Start(context.Background(), "127.0.0.1:0", nil, Checks{}, log)
 	if err != nil {
@@ -269,25 +269,6 @@ func TestStartLogsOnce(t *testing.T) {
 	if got := strings.Count(buf.String(), "serving"); got != 1 {
 		t.Errorf("log lines saying serving = %d; want 1:\n%s", got, buf.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer that the server's goroutine and the test
-// may use at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestLocalURL(t *testing.T) {

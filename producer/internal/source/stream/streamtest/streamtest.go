@@ -17,26 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tweetpipe/tweetpipe/internal/logbuf"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 )
 
 // LogBuffer collects JSON logs from concurrent writers.
-type LogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *LogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *LogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type LogBuffer struct{ logbuf.Buffer }
 
 // Entries returns the log records with the given message.
 func (b *LogBuffer) Entries(t testing.TB, msg string) []map[string]any {
