@@ -260,13 +260,8 @@ EOF
   </Loggers>
 </Configuration>
 EOF
-    cat >"$ctx/docker/tools-log4j2.xml" <<'EOF'
-<?xml version="1.0" encoding="UTF-8"?>
-<Configuration status="WARN">
-  <Appenders><Console name="stderr" target="SYSTEM_ERR"><PatternLayout pattern="%p %m (%c)%n"/></Console></Appenders>
-  <Loggers><Root level="WARN"><AppenderRef ref="stderr"/></Root></Loggers>
-</Configuration>
-EOF
+    # The Kafka tools log as kafka-local.sh's do.
+    cp "$SCRIPT_DIR/kafka-tools-log4j2.xml" "$ctx/docker/tools-log4j2.xml"
     chmod 0755 "$ctx"/bin/* "$ctx/docker/run"
     cat >"$ctx/Dockerfile" <<EOF
 FROM $BASE_IMAGE

@@ -414,14 +414,11 @@ wait_node_ready() {
     return 1
 }
 
+# write_tools_log_config DIR: the log4j2 configuration of the Kafka tools
+# this script runs (warnings and errors, to stderr), as DIR/log4j2-tools.xml.
+# scripts/docker-images.sh puts the same file in the apache/kafka image.
 write_tools_log_config() {
-    cat >"$1/log4j2-tools.xml" <<'EOF'
-<?xml version="1.0" encoding="UTF-8"?>
-<Configuration status="WARN">
-  <Appenders><Console name="stderr" target="SYSTEM_ERR"><PatternLayout pattern="%p %m (%c)%n"/></Console></Appenders>
-  <Loggers><Root level="WARN"><AppenderRef ref="stderr"/></Root></Loggers>
-</Configuration>
-EOF
+    cp "$SCRIPT_DIR/kafka-tools-log4j2.xml" "$1/log4j2-tools.xml"
 }
 
 # stop_node NODE_DIR
