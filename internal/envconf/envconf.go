@@ -14,6 +14,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -84,7 +85,8 @@ func Usage(w io.Writer, spec any) error {
 
 // LogValue returns the fields of spec, a config struct, under their
 // variables' names, those of embedded structs among them; a Secret shows
-// redacted.
+// redacted. Fields that envconfig does not read (unexported, or tagged
+// ignored:"true": what a service sets itself) are left out.
 func LogValue(spec any) slog.Value {
 	return slog.GroupValue(fields(reflect.ValueOf(spec), nil)...)
 }
@@ -92,6 +94,9 @@ func LogValue(spec any) slog.Value {
 func fields(v reflect.Value, attrs []slog.Attr) []slog.Attr {
 	for i := range v.NumField() {
 		f := v.Type().Field(i)
+		if ignored, _ := strconv.ParseBool(f.Tag.Get("ignored")); ignored || !f.IsExported() {
+			continue
+		}
 		if f.Anonymous && f.Type.Kind() == reflect.Struct {
 			attrs = fields(v.Field(i), attrs)
 			continue

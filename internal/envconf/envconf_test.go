@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -101,5 +102,31 @@ func TestUsage(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("usage has no %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// part is a package's config as a service embeds it (through an exported
+// alias, Part): the fields read from the environment, one the service sets
+// (ignored), and one of the package's own (unexported).
+type part struct {
+	Rate   int           `envconfig:"ENVCONF_TEST_RATE" default:"5" desc:"a rate"`
+	Shared string        `ignored:"true"`
+	Sink   io.Writer     `ignored:"true"`
+	every  time.Duration // set by the package itself
+}
+
+type Part = part
+
+// TestLogValueLeavesOutWhatIsNotRead: the fields that envconfig does not
+// read (ignored, unexported) are not logged, and logging does not panic.
+func TestLogValueLeavesOutWhatIsNotRead(t *testing.T) {
+	c := struct {
+		Name string `envconfig:"ENVCONF_TEST_NAME" desc:"a name"`
+		Part
+	}{Name: "n", Part: Part{Rate: 7, Shared: "shared", Sink: io.Discard, every: time.Second}}
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "config", LogValue(c))
+	if got, want := logs.String(), `"config":{"ENVCONF_TEST_NAME":"n","ENVCONF_TEST_RATE":"7"}}`; !strings.Contains(got, want) {
+		t.Fatalf("got %s; want %s: only what envconfig reads", got, want)
 	}
 }
