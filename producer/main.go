@@ -205,7 +205,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *termi
 		return err
 	})
 	g.Go(func() error {
-		progress(drainCtx, cfg.ProgressInterval, &stats, log)
+		progress(drainCtx, cfg.Settings.ProgressInterval, &stats, log)
 		return nil
 	})
 	err = g.Wait()
@@ -253,22 +253,17 @@ func (r *readiness) check() error {
 func newSource(cfg config.Config, log *slog.Logger, stderr *terminal.Terminal) (source.Source, error) {
 	switch cfg.Source {
 	case "synthetic":
-		return synthetic.New(synthetic.Config{Rate: cfg.SyntheticRate, Count: cfg.SyntheticCount, Seed: cfg.SyntheticSeed}), nil
+		return synthetic.New(cfg.Synthetic), nil
 	case "replay":
-		return replay.New(replay.Config{
-			Path:             cfg.ReplayPath,
-			Speed:            cfg.ReplaySpeed,
-			StateDir:         cfg.StateDir,
-			ProgressInterval: cfg.ReplayProgressInterval,
-			DrainTimeout:     cfg.ShutdownTimeout,
-			Terminal:         stderr,
-		}, log), nil
+		rc := cfg.Replay
+		rc.Terminal = stderr
+		return replay.New(rc, log), nil
 	case "twitter":
-		return twitter.New(cfg.Twitter(), log)
+		return twitter.New(cfg.Twitter, log)
 	case "xv2":
-		return xv2.New(cfg.XV2(), log)
+		return xv2.New(cfg.XV2, log)
 	case "jetstream":
-		return jetstream.New(cfg.Jetstream(), log)
+		return jetstream.New(cfg.Jetstream, log)
 	}
 	return nil, fmt.Errorf("SOURCE=%q: accepts synthetic, replay, twitter, xv2 or jetstream", cfg.Source)
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/tweetpipe/tweetpipe/internal/kafkaconn"
 	"github.com/tweetpipe/tweetpipe/internal/ops"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/jetstream"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/replay"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source/synthetic"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/twitter"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/xv2"
 )
@@ -48,46 +50,34 @@ type Config struct {
 	Source   string `envconfig:"SOURCE" default:"synthetic" desc:"synthetic, replay, twitter, xv2 or jetstream"`
 	StateDir string `envconfig:"STATE_DIR" default:"./state" desc:"where resumable sources (replay, jetstream) keep the position Kafka acknowledged"`
 
-	SyntheticRate  float64 `envconfig:"SYNTHETIC_RATE" default:"50" desc:"synthetic posts per second (0: as fast as possible)"`
-	SyntheticCount int64   `envconfig:"SYNTHETIC_COUNT" default:"0" desc:"synthetic posts to generate, then exit (0: endless)"`
-	SyntheticSeed  int64   `envconfig:"SYNTHETIC_SEED" default:"1" desc:"seed of the synthetic generator (same seed, same posts)"`
+	// Each source's variables, with their defaults and rules, are its
+	// package's; embedded so that their names stay as they are.
+	Synthetic // SYNTHETIC_*
+	Replay    // REPLAY_*
+	Twitter   // TWITTER_*
 
-	ReplayPath             string        `envconfig:"REPLAY_PATH" desc:"file, directory or glob of .json/.jsonl files (.gz, .bz2, .zst too) and Stream Grab .tar/.zip archives, for SOURCE=replay"`
-	ReplaySpeed            float64       `envconfig:"REPLAY_SPEED" default:"0" desc:"0: as fast as possible; 1: original pace from the posts' timestamps; N: N times faster"`
-	ReplayProgressInterval time.Duration `envconfig:"REPLAY_PROGRESS_INTERVAL" default:"10s" desc:"how often replay progress (files, lines, percent, rate, ETA) is logged (0: never)"`
+	HTTPAddr string `envconfig:"HTTP_ADDR" default:":8080" desc:"address of /healthz, /readyz and /metrics (empty: off)"`
 
-	TwitterConsumerKey     envconf.Secret `envconfig:"TWITTER_CONSUMER_KEY" desc:"OAuth1 consumer (API) key for SOURCE=twitter; or TWITTER_CONSUMER_KEY_FILE"`
-	TwitterConsumerSecret  envconf.Secret `envconfig:"TWITTER_CONSUMER_SECRET" desc:"OAuth1 consumer secret; or TWITTER_CONSUMER_SECRET_FILE"`
-	TwitterAccessToken     envconf.Secret `envconfig:"TWITTER_ACCESS_TOKEN" desc:"OAuth1 access token; or TWITTER_ACCESS_TOKEN_FILE"`
-	TwitterAccessSecret    envconf.Secret `envconfig:"TWITTER_ACCESS_SECRET" desc:"OAuth1 access token secret; or TWITTER_ACCESS_SECRET_FILE"`
-	TwitterStreamBaseURL   envconf.URL    `envconfig:"TWITTER_STREAM_BASE_URL" default:"https://stream.twitter.com/1.1" desc:"base URL of the v1.1 streaming API (a proxy or compatible service)"`
-	TwitterLanguage        []string       `envconfig:"TWITTER_LANGUAGE" desc:"comma list of BCP 47 languages to keep (e.g. hi,en)"`
-	TwitterTrack           []string       `envconfig:"TWITTER_TRACK" desc:"comma list of phrases; any of TRACK, FOLLOW, LOCATIONS selects statuses/filter"`
-	TwitterFollow          []string       `envconfig:"TWITTER_FOLLOW" desc:"comma list of user ids to follow"`
-	TwitterLocations       []string       `envconfig:"TWITTER_LOCATIONS" desc:"comma list of bounding-box coordinates (sw lon,sw lat,ne lon,ne lat, ...)"`
-	TwitterMaxMessageBytes int            `envconfig:"TWITTER_MAX_MESSAGE_BYTES" default:"1048576" desc:"larger stream messages are dropped, counted and logged"`
-	TwitterStallTimeout    time.Duration  `envconfig:"TWITTER_STALL_TIMEOUT" default:"90s" desc:"no byte for this long means the connection is dead"`
-
-	HTTPAddr         string         `envconfig:"HTTP_ADDR" default:":8080" desc:"address of /healthz, /readyz and /metrics (empty: off)"`
-	XBearerToken     envconf.Secret `envconfig:"X_BEARER_TOKEN" desc:"X API v2 app-only bearer token for SOURCE=xv2; or X_BEARER_TOKEN_FILE"`
-	XStreamURL       envconf.URL    `envconfig:"X_STREAM_URL" default:"https://api.x.com/2/tweets/sample/stream" desc:"X API v2 sampled stream URL (sample10 too)"`
-	XTweetFields     []string       `envconfig:"X_TWEET_FIELDS" default:"created_at,author_id,lang,conversation_id,referenced_tweets,entities,public_metrics,possibly_sensitive" desc:"tweet.fields to request"`
-	XExpansions      []string       `envconfig:"X_EXPANSIONS" default:"author_id" desc:"expansions to request"`
-	XUserFields      []string       `envconfig:"X_USER_FIELDS" default:"created_at,username,name,description,location,public_metrics,verified" desc:"user.fields to request"`
-	XBackfillMinutes int            `envconfig:"X_BACKFILL_MINUTES" default:"0" desc:"minutes of backfill asked for on reconnect (0-5; needs an academic/enterprise project)"`
-	XStallTimeout    time.Duration  `envconfig:"X_STALL_TIMEOUT" default:"20s" desc:"no byte (heartbeats included) for this long means the connection is dead"`
+	XV2 // X_*
 
 	AllowInsecureHTTP bool `envconfig:"ALLOW_INSECURE_HTTP" default:"false" desc:"accept http:// (ws://) stream URLs to hosts other than loopback that would carry credentials in clear text: X_STREAM_URL, TWITTER_STREAM_BASE_URL, a JETSTREAM_URL with a user or key"`
 
-	JetstreamURL          envconf.URL   `envconfig:"JETSTREAM_URL" default:"wss://jetstream2.us-east.bsky.network/subscribe" desc:"Bluesky Jetstream websocket URL"`
-	JetstreamCollections  []string      `envconfig:"JETSTREAM_COLLECTIONS" default:"app.bsky.feed.post" desc:"collections to subscribe to (NSIDs or prefix.*)"`
-	JetstreamLangs        []string      `envconfig:"JETSTREAM_LANGS" desc:"keep only posts whose langs include one of these (e.g. hi,en); empty keeps all"`
-	JetstreamRewind       time.Duration `envconfig:"JETSTREAM_REWIND" default:"5s" desc:"a reconnection resumes this long before the last acknowledged event"`
-	JetstreamStallTimeout time.Duration `envconfig:"JETSTREAM_STALL_TIMEOUT" default:"60s" desc:"no message for this long means the connection is dead"`
+	Jetstream // JETSTREAM_*
 
 	ops.Settings                  // MEMORY_LIMIT, LOG_LEVEL, LOG_FORMAT, PROGRESS_INTERVAL
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"how long a stop may spend flushing what Kafka has not acknowledged"`
 }
+
+// The sources' configurations, under names of their own so that the
+// producer's Config can embed them all (envconfig keeps the variables of
+// an embedded struct unprefixed).
+type (
+	Synthetic = synthetic.Config
+	Replay    = replay.Config
+	Twitter   = twitter.Config
+	XV2       = xv2.Config
+	Jetstream = jetstream.Config
+)
 
 // LogValue logs the effective configuration under the variables' names,
 // secrets redacted.
@@ -99,17 +89,28 @@ func (c Config) LogValue() slog.Value {
 func Load() (Config, error) {
 	var cfg Config
 	secrets := map[string]*envconf.Secret{
-		"X_BEARER_TOKEN":          &cfg.XBearerToken,
+		"X_BEARER_TOKEN":          &cfg.XV2.BearerToken,
 		"KAFKA_SASL_PASSWORD":     &cfg.KafkaSASLPassword,
-		"TWITTER_CONSUMER_KEY":    &cfg.TwitterConsumerKey,
-		"TWITTER_CONSUMER_SECRET": &cfg.TwitterConsumerSecret,
-		"TWITTER_ACCESS_TOKEN":    &cfg.TwitterAccessToken,
-		"TWITTER_ACCESS_SECRET":   &cfg.TwitterAccessSecret,
+		"TWITTER_CONSUMER_KEY":    &cfg.Twitter.ConsumerKey,
+		"TWITTER_CONSUMER_SECRET": &cfg.Twitter.ConsumerSecret,
+		"TWITTER_ACCESS_TOKEN":    &cfg.Twitter.AccessToken,
+		"TWITTER_ACCESS_SECRET":   &cfg.Twitter.AccessSecret,
 	}
 	if err := envconf.Process(&cfg, secrets); err != nil {
 		return cfg, err
 	}
+	cfg.share()
 	return cfg, cfg.Validate()
+}
+
+// share hands the settings that several parts read to the sources'
+// configurations: STATE_DIR, ALLOW_INSECURE_HTTP and SHUTDOWN_TIMEOUT.
+func (c *Config) share() {
+	c.Replay.StateDir, c.Jetstream.StateDir = c.StateDir, c.StateDir
+	c.Replay.DrainTimeout = c.ShutdownTimeout
+	c.Twitter.AllowInsecureHTTP = c.AllowInsecureHTTP
+	c.XV2.AllowInsecureHTTP = c.AllowInsecureHTTP
+	c.Jetstream.AllowInsecureHTTP = c.AllowInsecureHTTP
 }
 
 // Usage writes every variable with its type, default and description.
@@ -216,36 +217,17 @@ func (c Config) Validate() error {
 	}
 	switch c.Source {
 	case "synthetic":
-		if c.SyntheticRate < 0 {
-			bad("SYNTHETIC_RATE=%g: accepts 0 (as fast as possible) or more", c.SyntheticRate)
-		}
-		if c.SyntheticCount < 0 {
-			bad("SYNTHETIC_COUNT=%d: accepts 0 (endless) or more", c.SyntheticCount)
-		}
+		errs = append(errs, unjoin(c.Synthetic.Validate())...)
 	case "replay":
-		if c.ReplayPath == "" {
-			bad("REPLAY_PATH is required for SOURCE=replay: a file, directory or glob")
-		}
-		if c.ReplaySpeed < 0 {
-			bad("REPLAY_SPEED=%g: accepts 0 (as fast as possible) or more", c.ReplaySpeed)
-		}
+		errs = append(errs, unjoin(c.Replay.Validate())...)
 	case "twitter":
-		if c.TwitterMaxMessageBytes < 1024 {
-			bad("TWITTER_MAX_MESSAGE_BYTES=%d: accepts 1024 or more", c.TwitterMaxMessageBytes)
-		}
-		if c.TwitterStallTimeout <= 0 {
-			bad("TWITTER_STALL_TIMEOUT=%s: must be positive", c.TwitterStallTimeout)
-		}
-		errs = append(errs, c.Twitter().Validate())
+		errs = append(errs, c.Twitter.Validate())
 	case "xv2":
-		errs = append(errs, c.XV2().Validate())
+		errs = append(errs, c.XV2.Validate())
 	case "jetstream":
-		errs = append(errs, c.Jetstream().Validate())
+		errs = append(errs, c.Jetstream.Validate())
 	default:
 		bad("SOURCE=%q: accepts synthetic, replay, twitter, xv2 or jetstream", c.Source)
-	}
-	if c.ReplayProgressInterval < 0 {
-		bad("REPLAY_PROGRESS_INTERVAL=%s: must be 0 (never) or positive", c.ReplayProgressInterval)
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT=%s: must be positive", c.ShutdownTimeout)
@@ -255,57 +237,18 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// unjoin returns the errors joined in err, so that they sort among the
+// others line by line, as they did when these checks were written here.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
 func errText(err error) string {
 	if err == nil {
 		return ""
 	}
 	return err.Error()
-}
-
-// Twitter is SOURCE=twitter's configuration: the TWITTER_* variables and
-// ALLOW_INSECURE_HTTP.
-func (c Config) Twitter() twitter.Config {
-	return twitter.Config{
-		ConsumerKey:       c.TwitterConsumerKey.Reveal(),
-		ConsumerSecret:    c.TwitterConsumerSecret.Reveal(),
-		AccessToken:       c.TwitterAccessToken.Reveal(),
-		AccessSecret:      c.TwitterAccessSecret.Reveal(),
-		BaseURL:           c.TwitterStreamBaseURL.Reveal(),
-		Language:          c.TwitterLanguage,
-		Track:             c.TwitterTrack,
-		Follow:            c.TwitterFollow,
-		Locations:         c.TwitterLocations,
-		MaxMessageBytes:   c.TwitterMaxMessageBytes,
-		StallTimeout:      c.TwitterStallTimeout,
-		AllowInsecureHTTP: c.AllowInsecureHTTP,
-	}
-}
-
-// XV2 is SOURCE=xv2's configuration: the X_* variables and
-// ALLOW_INSECURE_HTTP.
-func (c Config) XV2() xv2.Config {
-	return xv2.Config{
-		BearerToken:       c.XBearerToken.Reveal(),
-		URL:               c.XStreamURL.Reveal(),
-		TweetFields:       c.XTweetFields,
-		Expansions:        c.XExpansions,
-		UserFields:        c.XUserFields,
-		BackfillMinutes:   c.XBackfillMinutes,
-		StallTimeout:      c.XStallTimeout,
-		AllowInsecureHTTP: c.AllowInsecureHTTP,
-	}
-}
-
-// Jetstream is SOURCE=jetstream's configuration: the JETSTREAM_* variables,
-// STATE_DIR and ALLOW_INSECURE_HTTP.
-func (c Config) Jetstream() jetstream.Config {
-	return jetstream.Config{
-		URL:               c.JetstreamURL.Reveal(),
-		Collections:       c.JetstreamCollections,
-		Langs:             c.JetstreamLangs,
-		StateDir:          c.StateDir,
-		Rewind:            c.JetstreamRewind,
-		StallTimeout:      c.JetstreamStallTimeout,
-		AllowInsecureHTTP: c.AllowInsecureHTTP,
-	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -104,14 +105,14 @@ func TestSecretFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := cfg.TwitterAccessSecret.Reveal(); got != "value-of-TWITTER_ACCESS_SECRET" {
+	if got := cfg.Twitter.AccessSecret.Reveal(); got != "value-of-TWITTER_ACCESS_SECRET" {
 		t.Fatalf("secret = %q; want the file's content without the newline", got)
 	}
 
 	// Secrets never print: not with %v, not in a JSON or text log.
 	var logs bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "config", cfg)
-	slog.New(slog.NewTextHandler(&logs, nil)).Info("config", "secret", cfg.TwitterConsumerSecret)
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("config", "secret", cfg.Twitter.ConsumerSecret)
 	printed := logs.String() + fmt.Sprintf("%v %+v", cfg, cfg)
 	if strings.Contains(printed, "value-of-") {
 		t.Fatalf("a secret leaked: %s", printed)
@@ -160,7 +161,7 @@ func TestURLCredentialsNeverPrint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := string(cfg.XStreamURL); got != urls["X_STREAM_URL"] {
+	if got := string(cfg.XV2.URL); got != urls["X_STREAM_URL"] {
 		t.Errorf("X_STREAM_URL: got %q; want %q, as set", got, urls["X_STREAM_URL"])
 	}
 
@@ -170,7 +171,7 @@ func TestURLCredentialsNeverPrint(t *testing.T) {
 	if err := Usage(&logs); err != nil {
 		t.Fatal(err)
 	}
-	printed := logs.String() + fmt.Sprintf("%v %+v %s", cfg, cfg, cfg.JetstreamURL)
+	printed := logs.String() + fmt.Sprintf("%v %+v %s", cfg, cfg, cfg.Jetstream.URL)
 	for _, secret := range []string{"xuser", "xpass", "xtoken", "juser", "jpass", "jkey", "jsig", "tuser", "tpass", "tsecret", "tfrag"} {
 		if strings.Contains(printed, secret) {
 			t.Errorf("got %q in what the producer prints; want it redacted", secret)
@@ -204,7 +205,7 @@ func TestUnclearURLCredentialsNeverPrint(t *testing.T) {
 			var logs bytes.Buffer
 			slog.New(slog.NewJSONHandler(&logs, nil)).Info("producer starting", "config", cfg)
 			slog.New(slog.NewTextHandler(&logs, nil)).Info("producer starting", "config", cfg)
-			printed := logs.String() + fmt.Sprintf("%v %+v %s %s", cfg, cfg, cfg.XStreamURL, cfg.JetstreamURL)
+			printed := logs.String() + fmt.Sprintf("%v %+v %s %s", cfg, cfg, cfg.XV2.URL, cfg.Jetstream.URL)
 			if strings.Contains(printed, "s3cret") {
 				t.Errorf("got s3cret in what the producer prints; want the URLs shown as [unparsable]:\n%s", printed)
 			}
@@ -245,22 +246,78 @@ func TestSourceDefaultsAgree(t *testing.T) {
 	}{
 		{"KAFKA_TOPIC", cfg.KafkaTopic, contract.DefaultTopic},
 		{"KAFKA_CONTROL_TOPIC", cfg.KafkaControlTopic, contract.DefaultControlTopic},
-		{"TWITTER_STREAM_BASE_URL", cfg.TwitterStreamBaseURL.Reveal(), twitter.DefaultBaseURL},
-		{"TWITTER_MAX_MESSAGE_BYTES", cfg.TwitterMaxMessageBytes, twitter.DefaultMaxMessageBytes},
-		{"TWITTER_STALL_TIMEOUT", cfg.TwitterStallTimeout, twitter.DefaultStallTimeout},
-		{"X_STREAM_URL", cfg.XStreamURL.Reveal(), xv2.DefaultURL},
-		{"X_STALL_TIMEOUT", cfg.XStallTimeout, xv2.DefaultStallTimeout},
-		{"X_TWEET_FIELDS", strings.Join(cfg.XTweetFields, ","), xv2.DefaultTweetFields},
-		{"X_EXPANSIONS", strings.Join(cfg.XExpansions, ","), xv2.DefaultExpansions},
-		{"X_USER_FIELDS", strings.Join(cfg.XUserFields, ","), xv2.DefaultUserFields},
-		{"JETSTREAM_URL", cfg.JetstreamURL.Reveal(), jetstream.DefaultURL},
-		{"JETSTREAM_COLLECTIONS", strings.Join(cfg.JetstreamCollections, ","), jetstream.DefaultCollection},
-		{"JETSTREAM_REWIND", cfg.JetstreamRewind, jetstream.DefaultRewind},
-		{"JETSTREAM_STALL_TIMEOUT", cfg.JetstreamStallTimeout, jetstream.DefaultStallTimeout},
+		{"TWITTER_STREAM_BASE_URL", cfg.Twitter.BaseURL.Reveal(), twitter.DefaultBaseURL},
+		{"TWITTER_MAX_MESSAGE_BYTES", cfg.Twitter.MaxMessageBytes, twitter.DefaultMaxMessageBytes},
+		{"TWITTER_STALL_TIMEOUT", cfg.Twitter.StallTimeout, twitter.DefaultStallTimeout},
+		{"X_STREAM_URL", cfg.XV2.URL.Reveal(), xv2.DefaultURL},
+		{"X_STALL_TIMEOUT", cfg.XV2.StallTimeout, xv2.DefaultStallTimeout},
+		{"X_TWEET_FIELDS", strings.Join(cfg.XV2.TweetFields, ","), xv2.DefaultTweetFields},
+		{"X_EXPANSIONS", strings.Join(cfg.XV2.Expansions, ","), xv2.DefaultExpansions},
+		{"X_USER_FIELDS", strings.Join(cfg.XV2.UserFields, ","), xv2.DefaultUserFields},
+		{"JETSTREAM_URL", cfg.Jetstream.URL.Reveal(), jetstream.DefaultURL},
+		{"JETSTREAM_COLLECTIONS", strings.Join(cfg.Jetstream.Collections, ","), jetstream.DefaultCollection},
+		{"JETSTREAM_REWIND", cfg.Jetstream.Rewind, jetstream.DefaultRewind},
+		{"JETSTREAM_STALL_TIMEOUT", cfg.Jetstream.StallTimeout, jetstream.DefaultStallTimeout},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
 			t.Errorf("%s unset: got %v; want the source's default %v", tt.name, tt.got, tt.want)
 		}
 	}
+}
+
+// TestVariablesAsInEnvExample: -h lists the variables of .env.example's
+// producer part, in its order, with its defaults: the names users,
+// compose files and scripts set, wherever in the code each one lives.
+// (scripts/env-example.sh writes that part from -h.)
+func TestVariablesAsInEnvExample(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", ".env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	producerPart, _, ok := strings.Cut(string(b), "\n# consumer\n")
+	if !ok {
+		t.Fatal(".env.example has no consumer part")
+	}
+	var want []string
+	for _, line := range strings.Split(producerPart, "\n") {
+		if v, ok := strings.CutPrefix(line, "#"); ok && strings.Contains(v, "=") && !strings.ContainsAny(v[:strings.Index(v, "=")], " (") {
+			want = append(want, v)
+		}
+	}
+
+	var usage bytes.Buffer
+	if err := Usage(&usage); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	rows := false
+	for _, line := range strings.Split(usage.String(), "\n") {
+		switch cols := splitColumns(line); {
+		case len(cols) > 0 && cols[0] == "KEY":
+			rows = true
+		case rows && len(cols) >= 4: // KEY TYPE DEFAULT DESCRIPTION
+			got = append(got, cols[0]+"="+cols[2])
+		case rows && len(cols) == 3: // KEY TYPE DESCRIPTION: no default
+			got = append(got, cols[0]+"=")
+		}
+	}
+	if len(want) < 60 {
+		t.Fatalf("read %d variables from .env.example; want the producer's 60 and more", len(want))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("-h lists, with their defaults:\n%s\nwant, as .env.example:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// splitColumns splits a row of the usage table, whose columns are two or
+// more spaces apart.
+func splitColumns(line string) []string {
+	var cols []string
+	for _, c := range strings.Split(line, "  ") {
+		if c = strings.TrimSpace(c); c != "" {
+			cols = append(cols, c)
+		}
+	}
+	return cols
 }

@@ -26,53 +26,57 @@ const (
 // maxCollections is how many wantedCollections Jetstream accepts.
 const maxCollections = 100
 
-// Config is what SOURCE=jetstream needs. The service's config package fills
-// it from the variables named in the comments; zero values take the
-// defaults. Lists hold one item per element (the variables are comma lists).
+// Config is what SOURCE=jetstream needs: the JETSTREAM_* variables, which
+// the producer's config embeds, and what the service sets. Zero values take
+// the defaults. Lists hold one item per element (the variables are comma
+// lists).
 type Config struct {
-	URL         string   // JETSTREAM_URL, default DefaultURL (ws, wss, http or https)
-	Collections []string // JETSTREAM_COLLECTIONS: NSIDs or prefixes ending ".*"; default app.bsky.feed.post
-	// Langs (JETSTREAM_LANGS) keeps only the posts (app.bsky.feed.post
-	// creates and updates) whose record.langs has a tag in the list, by
-	// BCP 47 prefix: "en" keeps "en" and "en-US". Empty keeps everything.
-	// Other events (deletes, identity, account, other collections) pass.
-	Langs []string
+	// URL: default DefaultURL (ws, wss, http or https).
+	URL envconf.URL `envconfig:"JETSTREAM_URL" default:"wss://jetstream2.us-east.bsky.network/subscribe" desc:"Bluesky Jetstream websocket URL"`
+	// Collections: NSIDs or prefixes ending ".*"; default app.bsky.feed.post.
+	Collections []string `envconfig:"JETSTREAM_COLLECTIONS" default:"app.bsky.feed.post" desc:"collections to subscribe to (NSIDs or prefix.*)"`
+	// Langs keeps only the posts (app.bsky.feed.post creates and updates)
+	// whose record.langs has a tag in the list, by BCP 47 prefix: "en"
+	// keeps "en" and "en-US". Empty keeps everything. Other events
+	// (deletes, identity, account, other collections) pass.
+	Langs []string `envconfig:"JETSTREAM_LANGS" desc:"keep only posts whose langs include one of these (e.g. hi,en); empty keeps all"`
 
-	// StateDir (STATE_DIR, required) holds the resume file, StateFile:
-	// the time_us of the last event Kafka acknowledged.
-	StateDir string
-	// Rewind (JETSTREAM_REWIND, default 5s) is how far before the saved or
-	// last seen time_us a (re)connection's cursor starts, so that nothing
-	// falls between two connections; the copies are dropped downstream.
-	Rewind       time.Duration
-	StallTimeout time.Duration // JETSTREAM_STALL_TIMEOUT, default 60s without a message
+	// StateDir (STATE_DIR, the service's, required) holds the resume
+	// file, StateFile: the time_us of the last event Kafka acknowledged.
+	StateDir string `ignored:"true"`
+	// Rewind (default 5s) is how far before the saved or last seen time_us
+	// a (re)connection's cursor starts, so that nothing falls between two
+	// connections; the copies are dropped downstream.
+	Rewind       time.Duration `envconfig:"JETSTREAM_REWIND" default:"5s" desc:"a reconnection resumes this long before the last acknowledged event"`
+	StallTimeout time.Duration `envconfig:"JETSTREAM_STALL_TIMEOUT" default:"60s" desc:"no message for this long means the connection is dead"`
 	// MaxMessageBytes (default 1 MiB) drops larger messages, counted and
 	// logged, keeping the connection.
-	MaxMessageBytes int
+	MaxMessageBytes int `ignored:"true"`
 	// SaveInterval (default 1s) is how often the resume file is rewritten
 	// while acknowledgements come in; it is also written when Run returns
 	// and when the last record in flight is acknowledged after that.
-	SaveInterval time.Duration
+	SaveInterval time.Duration `ignored:"true"`
 
-	// AllowInsecureHTTP (ALLOW_INSECURE_HTTP) accepts a ws:// or http://
-	// URL that carries credentials (a user, a password or a key in the
-	// query) to a host other than loopback: they would cross the network
-	// in clear text. A URL without credentials needs no opt-in.
-	AllowInsecureHTTP bool
+	// AllowInsecureHTTP (ALLOW_INSECURE_HTTP, the service's, as the other
+	// stream sources read it too) accepts a ws:// or http:// URL that
+	// carries credentials (a user, a password or a key in the query) to a
+	// host other than loopback: they would cross the network in clear
+	// text. A URL without credentials needs no opt-in.
+	AllowInsecureHTTP bool `ignored:"true"`
 
 	// The reconnect schedule, the v1.1 source's; zero values take its
 	// numbers (stream.Default*Backoff*). Tests shorten them.
-	stream.Schedule
+	stream.Schedule `ignored:"true"`
 
 	// Transport carries the websocket handshake; nil uses a clone of
 	// http.DefaultTransport (proxy from the environment).
-	Transport http.RoundTripper
+	Transport http.RoundTripper `ignored:"true"`
 }
 
 // LogValue shows the configuration for the start-up log.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("url", stream.RedactURL(c.URL)),
+		slog.String("url", stream.RedactURL(c.URL.Reveal())),
 		slog.Any("collections", c.Collections),
 		slog.Any("langs", c.Langs),
 		slog.String("state_dir", c.StateDir),
@@ -98,10 +102,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.URL == "" {
 		c.URL = DefaultURL
 	}
-	if u, ok := stream.ParseURL(c.URL, "ws", "wss", "http", "https"); !ok {
-		errs = append(errs, stream.URLError("JETSTREAM_URL", c.URL, "a ws(s) URL", DefaultURL))
+	if u, ok := stream.ParseURL(c.URL.Reveal(), "ws", "wss", "http", "https"); !ok {
+		errs = append(errs, stream.URLError("JETSTREAM_URL", c.URL.Reveal(), "a ws(s) URL", DefaultURL))
 	} else {
-		errs = append(errs, stream.PlainText(u, len(envconf.URLSecrets(c.URL)) > 0, c.AllowInsecureHTTP, "JETSTREAM_URL"))
+		errs = append(errs, stream.PlainText(u, len(envconf.URLSecrets(c.URL.Reveal())) > 0, c.AllowInsecureHTTP, "JETSTREAM_URL"))
 	}
 
 	c.Collections = cleanList(c.Collections, false)

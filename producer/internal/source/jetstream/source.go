@@ -120,7 +120,7 @@ func ResumeCursor(acked, lastRead int64, rewind time.Duration) int64 {
 // subscribeURL is the URL to dial: JETSTREAM_URL with wantedCollections and,
 // when cursor > 0, cursor.
 func (s *Source) subscribeURL(cursor int64) string {
-	u, _ := url.Parse(s.cfg.URL) // checked by New
+	u, _ := url.Parse(s.cfg.URL.Reveal()) // checked by New
 	q := u.Query()
 	q.Del("wantedCollections")
 	for _, c := range s.cfg.Collections {
@@ -152,12 +152,12 @@ func (s *Source) connect(ctx context.Context, emit source.Emit, schedule *stream
 			// parameter, is fatal too.
 			code := resp.StatusCode
 			class := stream.ClassifyStatus(code, http.StatusBadRequest)
-			return stream.Refused(service, class, code, stream.ErrorBody(resp.Body, envconf.URLSecrets(s.cfg.URL)...), fixFor(code))
+			return stream.Refused(service, class, code, stream.ErrorBody(resp.Body, envconf.URLSecrets(s.cfg.URL.Reveal())...), fixFor(code))
 		}
 		if stalled && ctx.Err() == nil {
 			return stream.Stalled(fmt.Errorf("no handshake within %s", s.cfg.StallTimeout)), nil
 		}
-		err = stream.Scrub(fmt.Errorf("connecting: %w", err), s.cfg.URL)
+		err = stream.Scrub(fmt.Errorf("connecting: %w", err), s.cfg.URL.Reveal())
 		if errors.Is(err, stream.ErrRedirect) {
 			return stream.Ending{}, fmt.Errorf("%w (JETSTREAM_URL)", err)
 		}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tweetpipe/tweetpipe/internal/envconf"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream/streamtest"
@@ -27,7 +28,7 @@ var postsOnly = []string{"app.bsky.feed.post"}
 
 func testConfig(url, dir string) Config {
 	return Config{
-		URL:          url,
+		URL:          envconf.URL(url),
 		Collections:  postsOnly,
 		StateDir:     dir,
 		Rewind:       5 * time.Second,

@@ -27,24 +27,29 @@ import (
 )
 
 // Config selects the files, the pace, where the position is kept and how
-// progress is shown.
+// progress is shown. The producer's config embeds it: the tagged fields are
+// the REPLAY_* variables (Validate checks them), the others are set by the
+// service.
 type Config struct {
-	Path  string  // a file, a directory (all files below it) or a glob
-	Speed float64 // 0 = as fast as possible; 1 = original pace; N = N times faster
+	// Path is a file, a directory (all files below it) or a glob.
+	Path string `envconfig:"REPLAY_PATH" desc:"file, directory or glob of .json/.jsonl files (.gz, .bz2, .zst too) and Stream Grab .tar/.zip archives, for SOURCE=replay"`
+	// Speed: 0 = as fast as possible; 1 = original pace; N = N times faster.
+	Speed float64 `envconfig:"REPLAY_SPEED" default:"0" desc:"0: as fast as possible; 1: original pace from the posts' timestamps; N: N times faster"`
 	// MaxLineBytes bounds one line; a longer one is skipped and logged.
 	// 0 means 16 MiB.
-	MaxLineBytes int
-	// StateDir keeps the replay position (PositionFile); "" keeps none and
-	// every run starts from the beginning.
-	StateDir string
+	MaxLineBytes int `ignored:"true"`
+	// StateDir (STATE_DIR) keeps the replay position (PositionFile); ""
+	// keeps none and every run starts from the beginning.
+	StateDir string `ignored:"true"`
 	// ProgressInterval is how often progress is logged; 0 never.
-	ProgressInterval time.Duration
-	// DrainTimeout bounds how long a stop waits for Kafka to acknowledge what
-	// was already sent, so that the saved position includes it. 0 means 10 s.
-	DrainTimeout time.Duration
+	ProgressInterval time.Duration `envconfig:"REPLAY_PROGRESS_INTERVAL" default:"10s" desc:"how often replay progress (files, lines, percent, rate, ETA) is logged (0: never)"`
+	// DrainTimeout (SHUTDOWN_TIMEOUT) bounds how long a stop waits for
+	// Kafka to acknowledge what was already sent, so that the saved
+	// position includes it. 0 means 10 s.
+	DrainTimeout time.Duration `ignored:"true"`
 	// Terminal is the stderr shared with the log, where the progress bar is
 	// drawn when it is a terminal; nil means os.Stderr.
-	Terminal *terminal.Terminal
+	Terminal *terminal.Terminal `ignored:"true"`
 	// saveInterval is how often the position is saved; 0 means once a second.
 	saveInterval time.Duration
 }

@@ -5,6 +5,7 @@ package synthetic
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -13,15 +14,30 @@ import (
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 )
 
-// Config selects the rate, the number and the content of the posts.
+// Config selects the rate, the number and the content of the posts: the
+// SYNTHETIC_* variables, which the producer's config embeds.
 type Config struct {
-	Rate  float64   // posts per second; 0 = as fast as possible
-	Count int64     // statuses to generate; 0 = endless
-	Seed  int64     // same seed, same posts
-	Start time.Time // time of the first post; zero = now. No post is timed after the moment it is made
+	Rate  float64 `envconfig:"SYNTHETIC_RATE" default:"50" desc:"synthetic posts per second (0: as fast as possible)"`
+	Count int64   `envconfig:"SYNTHETIC_COUNT" default:"0" desc:"synthetic posts to generate, then exit (0: endless)"`
+	Seed  int64   `envconfig:"SYNTHETIC_SEED" default:"1" desc:"seed of the synthetic generator (same seed, same posts)"`
+	// Start is the time of the first post; zero = now. No post is timed
+	// after the moment it is made.
+	Start time.Time `ignored:"true"`
 	// DeleteEvery makes one delete notice after every DeleteEvery statuses
 	// (0 = the default of 20; negative = never).
-	DeleteEvery int
+	DeleteEvery int `ignored:"true"`
+}
+
+// Validate checks the variables; each error names the one at fault.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Rate < 0 {
+		errs = append(errs, fmt.Errorf("SYNTHETIC_RATE=%g: accepts 0 (as fast as possible) or more", c.Rate))
+	}
+	if c.Count < 0 {
+		errs = append(errs, fmt.Errorf("SYNTHETIC_COUNT=%d: accepts 0 (endless) or more", c.Count))
+	}
+	return errors.Join(errs...)
 }
 
 // Source is the synthetic generator.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -160,6 +161,34 @@ func TestNeverTimedAhead(t *testing.T) {
 			}
 			if n != int(tc.count) || worst > 0 {
 				t.Fatalf("%d statuses, the furthest %s ahead of when it was emitted; want %d, none ahead", n, worst, tc.count)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want []string // the error's lines; none means valid
+	}{
+		{"defaults", Config{Rate: 50, Seed: 1}, nil},
+		{"as fast as possible, endless", Config{}, nil},
+		{"negative rate", Config{Rate: -5}, []string{"SYNTHETIC_RATE=-5: accepts 0 (as fast as possible) or more"}},
+		{"negative count", Config{Count: -1}, []string{"SYNTHETIC_COUNT=-1: accepts 0 (endless) or more"}},
+		{"both", Config{Rate: -0.5, Count: -2}, []string{
+			"SYNTHETIC_RATE=-0.5: accepts 0 (as fast as possible) or more",
+			"SYNTHETIC_COUNT=-2: accepts 0 (endless) or more"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			var got []string
+			if err != nil {
+				got = strings.Split(err.Error(), "\n")
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got %q; want %q", got, tt.want)
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tweetpipe/tweetpipe/internal/envconf"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream"
 )
 
@@ -19,47 +20,56 @@ const (
 	DefaultStallTimeout    = 90 * time.Second
 )
 
-// Config is what SOURCE=twitter needs. The service's config package fills it
-// from the TWITTER_* variables named in the comments; zero values take the
-// defaults. Lists hold one item per element (the variables are comma lists).
+// minMaxMessageBytes is the least TWITTER_MAX_MESSAGE_BYTES.
+const minMaxMessageBytes = 1024
+
+// Config is what SOURCE=twitter needs: the TWITTER_* variables, which the
+// producer's config embeds (their defaults are the Default* constants,
+// which a zero value takes too), and what the service sets. Lists hold one
+// item per element (the variables are comma lists).
 type Config struct {
-	ConsumerKey    string // TWITTER_CONSUMER_KEY, required
-	ConsumerSecret string // TWITTER_CONSUMER_SECRET, required
-	AccessToken    string // TWITTER_ACCESS_TOKEN, required
-	AccessSecret   string // TWITTER_ACCESS_SECRET, required
+	ConsumerKey    envconf.Secret `envconfig:"TWITTER_CONSUMER_KEY" desc:"OAuth1 consumer (API) key for SOURCE=twitter; or TWITTER_CONSUMER_KEY_FILE"`
+	ConsumerSecret envconf.Secret `envconfig:"TWITTER_CONSUMER_SECRET" desc:"OAuth1 consumer secret; or TWITTER_CONSUMER_SECRET_FILE"`
+	AccessToken    envconf.Secret `envconfig:"TWITTER_ACCESS_TOKEN" desc:"OAuth1 access token; or TWITTER_ACCESS_TOKEN_FILE"`
+	AccessSecret   envconf.Secret `envconfig:"TWITTER_ACCESS_SECRET" desc:"OAuth1 access token secret; or TWITTER_ACCESS_SECRET_FILE"`
 
-	BaseURL   string   // TWITTER_STREAM_BASE_URL, default DefaultBaseURL
-	Language  []string // TWITTER_LANGUAGE: BCP 47 codes, on either endpoint
-	Track     []string // TWITTER_TRACK: phrases; any of Track, Follow, Locations selects statuses/filter
-	Follow    []string // TWITTER_FOLLOW: numeric user ids
-	Locations []string // TWITTER_LOCATIONS: numbers, four per box (sw lon, sw lat, ne lon, ne lat)
+	BaseURL envconf.URL `envconfig:"TWITTER_STREAM_BASE_URL" default:"https://stream.twitter.com/1.1" desc:"base URL of the v1.1 streaming API (a proxy or compatible service)"`
+	// Language: BCP 47 codes, on either endpoint.
+	Language []string `envconfig:"TWITTER_LANGUAGE" desc:"comma list of BCP 47 languages to keep (e.g. hi,en)"`
+	// Track: phrases; any of Track, Follow, Locations selects statuses/filter.
+	Track []string `envconfig:"TWITTER_TRACK" desc:"comma list of phrases; any of TRACK, FOLLOW, LOCATIONS selects statuses/filter"`
+	// Follow: numeric user ids.
+	Follow []string `envconfig:"TWITTER_FOLLOW" desc:"comma list of user ids to follow"`
+	// Locations: numbers, four per box (sw lon, sw lat, ne lon, ne lat).
+	Locations []string `envconfig:"TWITTER_LOCATIONS" desc:"comma list of bounding-box coordinates (sw lon,sw lat,ne lon,ne lat, ...)"`
 
-	MaxMessageBytes int           // TWITTER_MAX_MESSAGE_BYTES, default 1 MiB; larger messages are dropped
-	StallTimeout    time.Duration // TWITTER_STALL_TIMEOUT, default 90s without a byte
+	MaxMessageBytes int           `envconfig:"TWITTER_MAX_MESSAGE_BYTES" default:"1048576" desc:"larger stream messages are dropped, counted and logged"`
+	StallTimeout    time.Duration `envconfig:"TWITTER_STALL_TIMEOUT" default:"90s" desc:"no byte for this long means the connection is dead"`
 
-	// AllowInsecureHTTP (ALLOW_INSECURE_HTTP) accepts an http:// URL to a
-	// host other than loopback, which sends the consumer key, the access
-	// token and each request's signature in clear text.
-	AllowInsecureHTTP bool
+	// AllowInsecureHTTP (ALLOW_INSECURE_HTTP, the service's, as the other
+	// stream sources read it too) accepts an http:// URL to a host other
+	// than loopback, which sends the consumer key, the access token and
+	// each request's signature in clear text.
+	AllowInsecureHTTP bool `ignored:"true"`
 
 	// The reconnect schedule; zero values take the guideline numbers
 	// (stream.Default*Backoff*). Tests shorten them.
-	stream.Schedule
+	stream.Schedule `ignored:"true"`
 
 	// Transport carries the signed requests; nil uses a clone of
 	// http.DefaultTransport (proxy from the environment).
-	Transport http.RoundTripper
+	Transport http.RoundTripper `ignored:"true"`
 }
 
 // LogValue shows the configuration with the credentials redacted, so that
 // logging a Config never leaks them.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("consumer_key", stream.Redacted(c.ConsumerKey)),
-		slog.String("consumer_secret", stream.Redacted(c.ConsumerSecret)),
-		slog.String("access_token", stream.Redacted(c.AccessToken)),
-		slog.String("access_secret", stream.Redacted(c.AccessSecret)),
-		slog.String("base_url", stream.RedactURL(c.BaseURL)),
+		slog.String("consumer_key", stream.Redacted(c.ConsumerKey.Reveal())),
+		slog.String("consumer_secret", stream.Redacted(c.ConsumerSecret.Reveal())),
+		slog.String("access_token", stream.Redacted(c.AccessToken.Reveal())),
+		slog.String("access_secret", stream.Redacted(c.AccessSecret.Reveal())),
+		slog.String("base_url", stream.RedactURL(c.BaseURL.Reveal())),
 		slog.Any("language", c.Language),
 		slog.Any("track", c.Track),
 		slog.Any("follow", c.Follow),
@@ -89,7 +99,7 @@ func (c Config) Validate() error {
 func (c Config) withDefaults() (Config, error) {
 	var errs []error
 	for _, cred := range []struct {
-		v    *string
+		v    *envconf.Secret
 		name string
 	}{
 		{&c.ConsumerKey, "TWITTER_CONSUMER_KEY"},
@@ -98,7 +108,7 @@ func (c Config) withDefaults() (Config, error) {
 		{&c.AccessSecret, "TWITTER_ACCESS_SECRET"},
 	} {
 		// A secret file usually ends with a newline; credentials hold no spaces.
-		*cred.v = strings.TrimSpace(*cred.v)
+		*cred.v = envconf.Secret(strings.TrimSpace(cred.v.Reveal()))
 		if *cred.v == "" {
 			errs = append(errs, fmt.Errorf("%s is required for SOURCE=twitter (or %s_FILE naming a file that holds it)", cred.name, cred.name))
 		}
@@ -107,9 +117,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.BaseURL == "" {
 		c.BaseURL = DefaultBaseURL
 	}
-	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
-	if u, ok := stream.ParseURL(c.BaseURL, "http", "https"); !ok || u.RawQuery != "" {
-		errs = append(errs, stream.URLError("TWITTER_STREAM_BASE_URL", c.BaseURL, "an http(s) URL without a query", DefaultBaseURL))
+	c.BaseURL = envconf.URL(strings.TrimRight(c.BaseURL.Reveal(), "/"))
+	if u, ok := stream.ParseURL(c.BaseURL.Reveal(), "http", "https"); !ok || u.RawQuery != "" {
+		errs = append(errs, stream.URLError("TWITTER_STREAM_BASE_URL", c.BaseURL.Reveal(), "an http(s) URL without a query", DefaultBaseURL))
 	} else {
 		errs = append(errs, stream.PlainText(u, true, c.AllowInsecureHTTP, "TWITTER_STREAM_BASE_URL"))
 	}
@@ -127,9 +137,13 @@ func (c Config) withDefaults() (Config, error) {
 		errs = append(errs, fmt.Errorf("TWITTER_LOCATIONS: %w", err))
 	}
 
-	errs = append(errs,
-		stream.Positive(&c.MaxMessageBytes, DefaultMaxMessageBytes, "TWITTER_MAX_MESSAGE_BYTES"),
-		stream.Positive(&c.StallTimeout, DefaultStallTimeout, "TWITTER_STALL_TIMEOUT"))
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.MaxMessageBytes < minMaxMessageBytes {
+		errs = append(errs, fmt.Errorf("TWITTER_MAX_MESSAGE_BYTES=%d: accepts %d or more", c.MaxMessageBytes, minMaxMessageBytes))
+	}
+	errs = append(errs, stream.Positive(&c.StallTimeout, DefaultStallTimeout, "TWITTER_STALL_TIMEOUT"))
 	var err error
 	c.Schedule, err = c.Schedule.WithDefaults()
 	errs = append(errs, err)

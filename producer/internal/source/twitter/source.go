@@ -54,8 +54,8 @@ func New(cfg Config, log *slog.Logger) (*Source, error) {
 	}
 	// oauth1 takes its underlying transport from the context it is given.
 	ctx := context.WithValue(context.Background(), oauth1.HTTPClient, stream.Client(cfg.Transport))
-	client := oauth1.NewConfig(cfg.ConsumerKey, cfg.ConsumerSecret).
-		Client(ctx, oauth1.NewToken(cfg.AccessToken, cfg.AccessSecret))
+	client := oauth1.NewConfig(cfg.ConsumerKey.Reveal(), cfg.ConsumerSecret.Reveal()).
+		Client(ctx, oauth1.NewToken(cfg.AccessToken.Reveal(), cfg.AccessSecret.Reveal()))
 	// The oauth1 transport signs every request it carries, a redirect's
 	// too: only those to the same host are followed.
 	client.CheckRedirect = stream.CheckRedirect
@@ -98,7 +98,7 @@ func (s *Source) connect(ctx context.Context, frames *FrameReader, emit source.E
 	resp, err := s.client.Do(req)
 	watchdog.Stop()
 	if err != nil {
-		err = stream.Scrub(fmt.Errorf("connecting: %w", err), s.cfg.BaseURL)
+		err = stream.Scrub(fmt.Errorf("connecting: %w", err), s.cfg.BaseURL.Reveal())
 		if errors.Is(err, stream.ErrRedirect) {
 			return stream.Ending{}, fmt.Errorf("%w (TWITTER_STREAM_BASE_URL)", err)
 		}
@@ -195,14 +195,14 @@ func (s *Source) newRequest(ctx context.Context) (*http.Request, error) {
 		if len(s.cfg.Locations) > 0 {
 			params.Set("locations", strings.Join(s.cfg.Locations, ","))
 		}
-		req, err = http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.BaseURL+"/statuses/filter.json",
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.BaseURL.Reveal()+"/statuses/filter.json",
 			strings.NewReader(params.Encode()))
 		if err == nil {
 			// oauth1 signs the form parameters only under exactly this type.
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		}
 	} else {
-		req, err = http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.BaseURL+"/statuses/sample.json?"+params.Encode(), nil)
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.BaseURL.Reveal()+"/statuses/sample.json?"+params.Encode(), nil)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("building the stream request: %w", err)
@@ -224,7 +224,7 @@ func (s *Source) errorBody(body io.Reader, gzipped bool) string {
 			}
 		}
 	}
-	secrets := append(envconf.URLSecrets(s.cfg.BaseURL), s.cfg.ConsumerKey, s.cfg.ConsumerSecret, s.cfg.AccessToken, s.cfg.AccessSecret)
+	secrets := append(envconf.URLSecrets(s.cfg.BaseURL.Reveal()), s.cfg.ConsumerKey.Reveal(), s.cfg.ConsumerSecret.Reveal(), s.cfg.AccessToken.Reveal(), s.cfg.AccessSecret.Reveal())
 	return stream.ErrorBody(bytes.NewReader(raw), secrets...)
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tweetpipe/tweetpipe/internal/corpus"
+	"github.com/tweetpipe/tweetpipe/internal/envconf"
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream"
@@ -32,9 +33,9 @@ const (
 func testConfig(baseURL string) Config {
 	c := serverCredentials()
 	return Config{
-		ConsumerKey: c.consumerKey, ConsumerSecret: c.consumerSecret,
-		AccessToken: c.accessToken, AccessSecret: c.accessSecret,
-		BaseURL:      baseURL,
+		ConsumerKey: envconf.Secret(c.consumerKey), ConsumerSecret: envconf.Secret(c.consumerSecret),
+		AccessToken: envconf.Secret(c.accessToken), AccessSecret: envconf.Secret(c.accessSecret),
+		BaseURL:      envconf.URL(baseURL),
 		StallTimeout: testStall,
 		Schedule: stream.Schedule{
 			NetworkBackoffStep:      testNetworkStep,
@@ -364,7 +365,7 @@ func TestRunWithWrongCredentialsStops(t *testing.T) {
 			if srv.refusedCount() != 1 || len(srv.requests()) != 0 {
 				t.Errorf("got %d refused and %d accepted requests; want 1 refused, no retry", srv.refusedCount(), len(srv.requests()))
 			}
-			for _, secret := range append(serverCredentials().all(), cfg.ConsumerSecret, cfg.AccessSecret, cfg.ConsumerKey, cfg.AccessToken) {
+			for _, secret := range append(serverCredentials().all(), cfg.ConsumerSecret.Reveal(), cfg.AccessSecret.Reveal(), cfg.ConsumerKey.Reveal(), cfg.AccessToken.Reveal()) {
 				if strings.Contains(err.Error(), secret) || strings.Contains(logs.String(), secret) {
 					t.Errorf("a credential leaked into the error or the logs: %v", err)
 				}
@@ -582,6 +583,7 @@ func TestNewValidates(t *testing.T) {
 		{"locations not in fours", func(c *Config) { c.Locations = []string{"1", "2", "3"} }, []string{"TWITTER_LOCATIONS"}},
 		{"latitude out of range", func(c *Config) { c.Locations = []string{"1", "95", "3", "4"} }, []string{"TWITTER_LOCATIONS: latitude 95"}},
 		{"negative maximum", func(c *Config) { c.MaxMessageBytes = -1 }, []string{"TWITTER_MAX_MESSAGE_BYTES"}},
+		{"maximum below 1 KiB", func(c *Config) { c.MaxMessageBytes = 1023 }, []string{"TWITTER_MAX_MESSAGE_BYTES=1023: accepts 1024 or more"}},
 		{"negative stall timeout", func(c *Config) { c.StallTimeout = -time.Second }, []string{"TWITTER_STALL_TIMEOUT"}},
 		{"ceiling below start", func(c *Config) { c.HTTPBackoffInitial = time.Hour }, []string{"HTTP back-off maximum"}},
 	}
@@ -624,7 +626,7 @@ func TestNewDefaults(t *testing.T) {
 	got := src.cfg
 	if got.BaseURL != DefaultBaseURL || got.MaxMessageBytes != 1<<20 || got.StallTimeout != 90*time.Second ||
 		got.NetworkBackoffStep != 250*time.Millisecond || got.HTTPBackoffMax != 320*time.Second ||
-		got.RateLimitBackoffMax != 16*time.Minute || got.ConsumerKey != serverCredentials().consumerKey {
+		got.RateLimitBackoffMax != 16*time.Minute || got.ConsumerKey.Reveal() != serverCredentials().consumerKey {
 		t.Errorf("got %+v; want the defaults and a trimmed key", got)
 	}
 	if src.Name() != "twitter" {

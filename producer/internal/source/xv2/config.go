@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tweetpipe/tweetpipe/internal/envconf"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream"
 )
 
@@ -34,43 +35,49 @@ const (
 // createdAt is always requested: it is the time of every record.
 const createdAt = "created_at"
 
-// Config is what SOURCE=xv2 needs. The service's config package fills it
-// from the X_* variables named in the comments; zero durations take the
+// Config is what SOURCE=xv2 needs: the X_* variables, which the producer's
+// config embeds, and what the service sets. Zero durations take the
 // defaults. Lists hold one item per element (the variables are comma lists).
 type Config struct {
-	BearerToken string // X_BEARER_TOKEN (or X_BEARER_TOKEN_FILE), required: an OAuth 2.0 app-only token
+	// BearerToken (or X_BEARER_TOKEN_FILE), required: an OAuth 2.0
+	// app-only token.
+	BearerToken envconf.Secret `envconfig:"X_BEARER_TOKEN" desc:"X API v2 app-only bearer token for SOURCE=xv2; or X_BEARER_TOKEN_FILE"`
 
-	URL         string   // X_STREAM_URL, default DefaultURL; .../sample10/stream works too
-	TweetFields []string // X_TWEET_FIELDS: tweet.fields; created_at is always added
-	Expansions  []string // X_EXPANSIONS: expansions
-	UserFields  []string // X_USER_FIELDS: user.fields
-	// BackfillMinutes (X_BACKFILL_MINUTES, 0 to 5) is the most backfill a
-	// reconnect asks for; each asks for the minutes since the last post,
-	// rounded up, at most this. 0 asks for none.
-	BackfillMinutes int
+	// URL: default DefaultURL; .../sample10/stream works too.
+	URL envconf.URL `envconfig:"X_STREAM_URL" default:"https://api.x.com/2/tweets/sample/stream" desc:"X API v2 sampled stream URL (sample10 too)"`
+	// TweetFields: tweet.fields; created_at is always added.
+	TweetFields []string `envconfig:"X_TWEET_FIELDS" default:"created_at,author_id,lang,conversation_id,referenced_tweets,entities,public_metrics,possibly_sensitive" desc:"tweet.fields to request"`
+	Expansions  []string `envconfig:"X_EXPANSIONS" default:"author_id" desc:"expansions to request"`
+	UserFields  []string `envconfig:"X_USER_FIELDS" default:"created_at,username,name,description,location,public_metrics,verified" desc:"user.fields to request"`
+	// BackfillMinutes (0 to 5) is the most backfill a reconnect asks for;
+	// each asks for the minutes since the last post, rounded up, at most
+	// this. 0 asks for none.
+	BackfillMinutes int `envconfig:"X_BACKFILL_MINUTES" default:"0" desc:"minutes of backfill asked for on reconnect (0-5; needs an academic/enterprise project)"`
 
-	StallTimeout    time.Duration // X_STALL_TIMEOUT, default 20s without a byte
-	MaxMessageBytes int           // X_MAX_MESSAGE_BYTES, default 1 MiB; larger lines are dropped
+	StallTimeout time.Duration `envconfig:"X_STALL_TIMEOUT" default:"20s" desc:"no byte (heartbeats included) for this long means the connection is dead"`
+	// MaxMessageBytes (default 1 MiB) drops larger lines.
+	MaxMessageBytes int `ignored:"true"`
 
-	// AllowInsecureHTTP (ALLOW_INSECURE_HTTP) accepts an http:// URL to a
-	// host other than loopback, which sends the token in clear text.
-	AllowInsecureHTTP bool
+	// AllowInsecureHTTP (ALLOW_INSECURE_HTTP, the service's, as the other
+	// stream sources read it too) accepts an http:// URL to a host other
+	// than loopback, which sends the token in clear text.
+	AllowInsecureHTTP bool `ignored:"true"`
 
 	// The reconnect schedule, as for SOURCE=twitter; zero values take the
 	// guideline numbers (stream.Default*Backoff*). Tests shorten them.
-	stream.Schedule
+	stream.Schedule `ignored:"true"`
 
 	// Transport carries the requests; nil uses a clone of
 	// http.DefaultTransport (proxy from the environment).
-	Transport http.RoundTripper
+	Transport http.RoundTripper `ignored:"true"`
 }
 
 // LogValue shows the configuration with the token redacted, so that
 // logging a Config never leaks it.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("bearer_token", stream.Redacted(c.BearerToken)),
-		slog.String("url", stream.RedactURL(c.URL)),
+		slog.String("bearer_token", stream.Redacted(c.BearerToken.Reveal())),
+		slog.String("url", stream.RedactURL(c.URL.Reveal())),
 		slog.Any("tweet_fields", c.TweetFields),
 		slog.Any("expansions", c.Expansions),
 		slog.Any("user_fields", c.UserFields),
@@ -100,20 +107,19 @@ func (c Config) Validate() error {
 func (c Config) withDefaults() (Config, error) {
 	var errs []error
 	// A secret file usually ends with a newline; a token holds no spaces.
-	c.BearerToken = strings.TrimSpace(c.BearerToken)
-	c.BearerToken = strings.TrimPrefix(c.BearerToken, "Bearer ")
+	c.BearerToken = envconf.Secret(strings.TrimPrefix(strings.TrimSpace(c.BearerToken.Reveal()), "Bearer "))
 	switch {
 	case c.BearerToken == "":
 		errs = append(errs, errors.New("X_BEARER_TOKEN is required for SOURCE=xv2 (or X_BEARER_TOKEN_FILE naming a file that holds it): an app-only bearer token from the X developer portal"))
-	case strings.ContainsFunc(c.BearerToken, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+	case strings.ContainsFunc(c.BearerToken.Reveal(), func(r rune) bool { return r <= ' ' || r == 0x7f }):
 		errs = append(errs, errors.New("X_BEARER_TOKEN holds spaces or control characters: it must be the token alone"))
 	}
 
 	if c.URL == "" {
 		c.URL = DefaultURL
 	}
-	if u, ok := stream.ParseURL(c.URL, "http", "https"); !ok {
-		errs = append(errs, stream.URLError("X_STREAM_URL", c.URL, "an http(s) URL", DefaultURL))
+	if u, ok := stream.ParseURL(c.URL.Reveal(), "http", "https"); !ok {
+		errs = append(errs, stream.URLError("X_STREAM_URL", c.URL.Reveal(), "an http(s) URL", DefaultURL))
 	} else {
 		errs = append(errs, stream.PlainText(u, true, c.AllowInsecureHTTP, "X_STREAM_URL"))
 	}

@@ -114,7 +114,7 @@ func (s *Source) connect(ctx context.Context, frames *twitter.FrameReader, emit 
 	resp, err := s.client.Do(req)
 	watchdog.Stop()
 	if err != nil {
-		err = stream.Scrub(fmt.Errorf("connecting: %w", err), s.cfg.URL)
+		err = stream.Scrub(fmt.Errorf("connecting: %w", err), s.cfg.URL.Reveal())
 		if errors.Is(err, stream.ErrRedirect) {
 			return stream.Ending{}, fmt.Errorf("%w (X_STREAM_URL)", err)
 		}
@@ -127,7 +127,7 @@ func (s *Source) connect(ctx context.Context, frames *twitter.FrameReader, emit 
 		// As v1.1, and 400 is fatal too: v2 answers it for a bad field
 		// name or parameter, which no retry fixes.
 		class := stream.ClassifyStatus(code, http.StatusBadRequest)
-		secrets := append(envconf.URLSecrets(s.cfg.URL), s.cfg.BearerToken)
+		secrets := append(envconf.URLSecrets(s.cfg.URL.Reveal()), s.cfg.BearerToken.Reveal())
 		return stream.Refused(service, class, code, stream.ErrorBody(body, secrets...), fixFor(code))
 	}
 
@@ -176,7 +176,7 @@ func (s *Source) connect(ctx context.Context, frames *twitter.FrameReader, emit 
 // newRequest builds the stream request; backfill > 0 adds backfill_minutes.
 // Parameters already in the URL are kept unless this sets them.
 func (s *Source) newRequest(ctx context.Context, backfill int) (*http.Request, error) {
-	u, err := url.Parse(s.cfg.URL)
+	u, err := url.Parse(s.cfg.URL.Reveal())
 	if err != nil {
 		return nil, fmt.Errorf("X_STREAM_URL: %w", err) // checked by New
 	}
@@ -202,7 +202,7 @@ func (s *Source) newRequest(ctx context.Context, backfill int) (*http.Request, e
 	if err != nil {
 		return nil, fmt.Errorf("building the stream request: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+s.cfg.BearerToken)
+	req.Header.Set("Authorization", "Bearer "+s.cfg.BearerToken.Reveal())
 	req.Header.Set("User-Agent", stream.UserAgent)
 	// Accept-Encoding is left to the transport, which then ungzips for us.
 	return req, nil

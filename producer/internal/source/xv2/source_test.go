@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tweetpipe/tweetpipe/internal/envconf"
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream"
@@ -30,7 +31,7 @@ const (
 func testConfig(url string) Config {
 	return Config{
 		BearerToken:     serverToken,
-		URL:             url,
+		URL:             envconf.URL(url),
 		TweetFields:     []string{"author_id", "lang", "public_metrics"},
 		Expansions:      []string{"author_id"},
 		UserFields:      []string{"created_at", "public_metrics"},
