@@ -22,6 +22,9 @@ type memArchive struct {
 	mu       sync.Mutex
 	recs     map[string][]archive.Record
 	failures int
+	// onAppend, when set, is called with each batch before it is
+	// appended (outside the lock): a test can hold the writer there.
+	onAppend func(recs []archive.Record)
 }
 
 func (a *memArchive) Partition(_ context.Context, topic string, partition int) (Partition, error) {
@@ -61,6 +64,9 @@ func (p *memPartition) NextOffset() int64 {
 }
 
 func (p *memPartition) Append(recs []archive.Record) (archive.Result, error) {
+	if p.a.onAppend != nil {
+		p.a.onAppend(recs)
+	}
 	next := p.NextOffset()
 	p.a.mu.Lock()
 	defer p.a.mu.Unlock()
@@ -118,4 +124,28 @@ func TestPartitionLoopWithoutDisk(t *testing.T) {
 	if got := committed(t, brokers, topic, 2); got != 60 {
 		t.Errorf("got %d offsets committed; want 60", got)
 	}
+}
+
+// slowArchive delays every append by delay, as a slow disk would.
+type slowArchive struct {
+	Archive
+	delay time.Duration
+}
+
+func (a slowArchive) Partition(ctx context.Context, topic string, partition int) (Partition, error) {
+	p, err := a.Archive.Partition(ctx, topic, partition)
+	if err != nil {
+		return nil, err
+	}
+	return slowPartition{p, a.delay}, nil
+}
+
+type slowPartition struct {
+	Partition
+	delay time.Duration
+}
+
+func (p slowPartition) Append(recs []archive.Record) (archive.Result, error) {
+	time.Sleep(p.delay)
+	return p.Partition.Append(recs)
 }

@@ -502,7 +502,10 @@ func TestRebalanceMidBatch(t *testing.T) {
 	brokers := cluster(t, topic, 4)
 	dir := t.TempDir()
 	r1 := newRunner(t, brokers, topic, dir)
-	r1.cfg.Batch.MaxWait = 2 * time.Second // batches stay open across the rebalance
+	// Batches stay open across the rebalance: a caught-up partition's batch
+	// waits while its writer is busy, and a slow disk keeps it busy.
+	r1.cfg.Batch.MaxWait = 2 * time.Second
+	r1.arch = slowArchive{r1.arch, 500 * time.Millisecond}
 	r2 := newRunner(t, brokers, topic, dir)
 
 	ctx1, stop1 := context.WithCancel(context.Background())

@@ -205,14 +205,17 @@ type loop struct {
 	lastEnd     time.Time // when the partition's end offset was last checked
 	endBelow    int       // consecutive checks that found the end below next
 	wentBack    string    // set when the partition's offsets went back: what was seen
+	caughtUp    bool      // the last message fetched was the last the broker held
 
 	// The fetching goroutine (run) fills recs and hands full batches over
 	// work to the writing one (write), which owns p and committed, and
 	// gives the emptied slices back on spare. So the next batch is fetched,
 	// decompressed and checked while the last is written and fsynced; at
-	// most two batches are held.
+	// most two batches are held. A caught-up partition hands its batch
+	// over as soon as the writer is idle (gate).
 	work  chan []archive.Record
 	spare chan []archive.Record
+	gate  writerGate
 }
 
 // stallAfter is how long a partition may go without a message before the
@@ -221,7 +224,8 @@ type loop struct {
 const stallAfter = 30 * time.Second
 
 // run fetches until ctx ends, handing each batch to the writer when it is
-// full or due. It returns when ctx ends, or when the reader stalled.
+// full or due, or, once the partition is caught up, when the writer is idle
+// (see writerGate). It returns when ctx ends, or when the reader stalled.
 func (l *loop) run(ctx context.Context, rd *kafka.Reader) {
 	nextTick := time.Now().Add(l.r.cfg.RotateCheck)
 	l.lastFetch = time.Now()
@@ -232,7 +236,20 @@ func (l *loop) run(ctx context.Context, rd *kafka.Reader) {
 		if d, ok := l.b.Deadline(); ok && d.Before(wake) {
 			wake = d
 		}
-		m, err := rd.FetchMessage(wc.until(ctx, wake))
+		fetchCtx := wc.until(ctx, wake)
+		if l.caughtUp && len(l.recs) > 0 {
+			ok, at := l.gate.early(time.Now(), wc.cancel)
+			if ok {
+				if !l.handoff(ctx) {
+					return
+				}
+				continue
+			}
+			if !at.IsZero() && at.Before(wake) {
+				fetchCtx = wc.until(ctx, at)
+			}
+		}
+		m, err := rd.FetchMessage(fetchCtx)
 		now := time.Now()
 		switch {
 		case err == nil:
@@ -247,12 +264,15 @@ func (l *loop) run(ctx context.Context, rd *kafka.Reader) {
 				Key: m.Key, Dedup: contract.IsStatus(m.Headers)})
 			l.b.Add(len(m.Value), now)
 			l.next, l.lastFetch = m.Offset+1, now
-			if lag := m.HighWaterMark - m.Offset - 1; lag >= 0 {
+			lag := m.HighWaterMark - m.Offset - 1
+			if lag >= 0 {
 				l.setLag(lag)
 			}
+			l.caughtUp = lag <= 0
 		case ctx.Err() != nil:
 			return
-		case errors.Is(err, context.DeadlineExceeded):
+		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+			// A wake-up: a deadline, or the writer became idle.
 		default:
 			l.log.Warn("fetching messages", "error", err)
 		}
@@ -308,6 +328,7 @@ func (l *loop) handoff(ctx context.Context) bool {
 	case <-ctx.Done():
 		return false
 	}
+	l.gate.handed()
 	select {
 	case l.recs = <-l.spare:
 	default:
@@ -329,11 +350,13 @@ func (l *loop) write(ctx context.Context) bool {
 			if !ok {
 				return true
 			}
+			started := time.Now()
 			if !l.flush(ctx, recs) {
 				for range l.work { // let run and the stop hand over, unwritten
 				}
 				return false
 			}
+			l.gate.written(started, time.Now())
 			clear(recs) // drop the values: the slice waits on spare
 			select {
 			case l.spare <- recs[:0]:
