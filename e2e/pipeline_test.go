@@ -78,7 +78,7 @@ func replayFixtures(t *testing.T, p payloadSet) {
 		"KAFKA_GROUP_ID="+unique("archiver"), "OUTPUT_DIR="+out, "BATCH_MAX_WAIT=100ms",
 		"KAFKA_SESSION_TIMEOUT=6s", "PARTITION_WATCH_INTERVAL=500ms")
 	eventually(t, 60*time.Second, "every fixture line in the output", func() bool {
-		return len(readOutput(t, out, topic)) >= len(wantStatuses) && len(readOutput(t, out, control)) >= len(wantControl)
+		return countLines(t, out, topic) >= len(wantStatuses) && countLines(t, out, control) >= len(wantControl)
 	})
 	cons.stop(t, 15*time.Second)
 
@@ -124,7 +124,7 @@ func TestSyntheticPipeline(t *testing.T) {
 		"SYNTHETIC_COUNT=3000", "SYNTHETIC_SEED=7", "KAFKA_TOPIC="+topic, "KAFKA_CONTROL_TOPIC="+topic+".control")
 	prod.wait(t, 60*time.Second)
 	eventually(t, 60*time.Second, "3000 statuses in the output", func() bool {
-		return len(readOutput(t, out, topic)) >= count
+		return countLines(t, out, topic) >= count
 	})
 	cons.stop(t, 15*time.Second)
 

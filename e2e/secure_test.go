@@ -94,7 +94,7 @@ func TestPipelineOverTLSAndSASL(t *testing.T) {
 	prod.wait(t, 60*time.Second)
 	cons := start(t, "consumer", append(b.env(b.password), "KAFKA_TOPICS="+topic, "KAFKA_GROUP_ID="+unique("g"),
 		"OUTPUT_DIR="+out, "BATCH_MAX_WAIT=100ms", "PARTITION_WATCH_INTERVAL=500ms")...)
-	eventually(t, 60*time.Second, "2000 statuses in the output", func() bool { return len(readOutput(t, out, topic)) >= 2000 })
+	eventually(t, 60*time.Second, "2000 statuses in the output", func() bool { return countLines(t, out, topic) >= 2000 })
 	cons.stop(t, 15*time.Second)
 	if n := len(readOutput(t, out, topic)); n != 2000 {
 		t.Fatalf("got %d lines; want 2000", n)

@@ -54,7 +54,7 @@ func TestPostAheadOfBrokerArchived(t *testing.T) {
 			}
 			cons := start(t, "consumer", consumerEnv(brokers, topic, unique("archiver"), out)...)
 			eventually(t, 60*time.Second, "every status in the output", func() bool {
-				return len(readOutput(t, out, topic)) >= n
+				return countLines(t, out, topic) >= n
 			})
 			cons.stop(t, 15*time.Second)
 			var got []string
