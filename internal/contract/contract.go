@@ -72,6 +72,10 @@ func Header(headers []kafka.Header, key string) (string, bool) {
 // IsStatus reports whether the producer marked the message a status.
 // Messages from other producers carry no kind, and are not statuses.
 func IsStatus(headers []kafka.Header) bool {
-	k, _ := Header(headers, HeaderKind)
-	return k == KindStatus
+	for _, h := range headers {
+		if h.Key == HeaderKind {
+			return string(h.Value) == KindStatus // compared in place, no copy
+		}
+	}
+	return false
 }

@@ -70,3 +70,14 @@ func TestTopicsNames(t *testing.T) {
 		t.Errorf("without a control topic: got %q; want %q", got, want)
 	}
 }
+
+// The consumer asks IsStatus of every message it reads: it must not allocate.
+func TestIsStatusAllocatesNothing(t *testing.T) {
+	headers := []kafka.Header{{Key: "source", Value: []byte("replay")}, {Key: HeaderKind, Value: []byte(KindStatus)}}
+	if !IsStatus(headers) {
+		t.Fatal("IsStatus: false for a status")
+	}
+	if n := testing.AllocsPerRun(1000, func() { IsStatus(headers) }); n != 0 {
+		t.Errorf("IsStatus: %v allocations a call, want 0", n)
+	}
+}
