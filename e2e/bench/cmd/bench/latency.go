@@ -82,8 +82,8 @@ func warmup(rate float64) int {
 // as w takes them), as keyed lines ("id<TAB>status") when keyed: warm-up
 // ones, then count measured ones, then more, unmeasured, until done is
 // closed, so that the measured ones see a pipeline in its steady state to
-// the end (the last partial batches would otherwise wait BATCH_MAX_WAIT
-// for records that never come). It closes w when it returns and reports
+// the end (the last statuses would otherwise be measured on a pipeline
+// that is emptying, not in its steady state). It closes w when it returns and reports
 // the rate over the measured statuses.
 func writeStatuses(ctx context.Context, w io.WriteCloser, g *generator, rate float64, count int, keyed bool, st *sendTimes, done <-chan struct{}) (achieved float64, err error) {
 	defer w.Close()

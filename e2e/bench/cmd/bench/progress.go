@@ -10,8 +10,7 @@ import (
 // output) every 10 ms and keeps when it first reached 10% and 90% of the
 // total: the rate in between is the run's steady state, free of what only
 // the ends cost (start-up and joining on one side; on the other, the last
-// partial batches, which a consumer writes BATCH_MAX_WAIT after their first
-// record when nothing follows them). Every program is measured this way by
+// partial batches). Every program is measured this way by
 // the same observer: the broker's end offsets for producers, the output's
 // size for consumers.
 type steady struct {

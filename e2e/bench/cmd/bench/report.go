@@ -17,7 +17,7 @@ import (
 	"time"
 )
 
-// Goals of issue 8.
+// The goals the report marks each figure against.
 const (
 	goalRatio    = 1.0        // throughput, tweetpipe ÷ kcat
 	goalP99MS    = 1000 + 100 // BATCH_MAX_WAIT (1 s) + 100 ms, at 50 posts/s
@@ -111,7 +111,7 @@ func writeReport(w io.Writer, runs, rss []result, machine, brokers, revision str
 	}
 	if len(runs) > 0 && len(runs[0].Produce) > 0 {
 		fmt.Fprintf(w, "- Throughput: messages over the whole run (process start to the last message in Kafka or the last line written, "+
-			"including start-up and, for the consumer, the last partial batches, which wait BATCH_MAX_WAIT for more), and the steady state: "+
+			"including start-up and, for the consumer, the group join and the last batches), and the steady state: "+
 			"the rate between 10%% and 90%% of the messages, sampled every 10 ms from the broker's end offsets (producers) or the output's size (consumers), "+
 			"the same way for both programs. Each program runs %d times, in alternating order; each figure is its best.\n", max(1, runs[0].Repeat))
 	}
