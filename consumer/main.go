@@ -75,6 +75,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Compression:    cfg.OutputCompression,
 		FileMode:       cfg.FileMode(),
 		DedupWindow:    cfg.DedupWindow,
+		Layout:         archive.Layout(cfg.OutputLayout),
 	}, log)
 	if err != nil {
 		return err

@@ -137,3 +137,36 @@ func TestTailFolderWithGlobCharacters(t *testing.T) {
 		t.Fatalf("tail.sh \"out [x]/tweets\" printed:\n%s\nwant the line of out [x] only, not of out x", s)
 	}
 }
+
+// TestTailHiveLayout: make tail follows the active files of the hive layout
+// (OUTPUT_LAYOUT=hive: dt=<date>/hr=<hour> folders) as it does the dated one.
+func TestTailHiveLayout(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "tweets")
+	for rel, id := range map[string]string{
+		"dt=2026-12-02/hr=13/tweets-p0-000000000000.jsonl.gz": "", // rotated: not followed
+		"dt=2026-12-02/hr=14/tweets-p0-000000000010.jsonl":    "p0-active",
+		"dt=2026-12-02/hr=14/_manifest.json":                  "", // not a data file
+		"dt=2026-12-02/hr=13/tweets-p1-000000000000.jsonl":    "p1-active",
+	} {
+		p := filepath.Join(out, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		content := `{"files":[]}` + "\n"
+		if id != "" {
+			content = `{"id_str":"` + id + `"}` + "\n"
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := startTail(t, out)
+	deadline := time.Now().Add(10 * time.Second)
+	for !(strings.Contains(got.String(), `"p0-active"`) && strings.Contains(got.String(), `"p1-active"`)) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // let tail print everything it follows
+	if s := got.String(); !strings.Contains(s, `"p0-active"`) || !strings.Contains(s, `"p1-active"`) || strings.Contains(s, `"files"`) {
+		t.Fatalf("tail.sh on the hive layout printed:\n%s\nwant the lines of both active files, and not the manifest", s)
+	}
+}

@@ -5,9 +5,11 @@
 //
 //	<topic>/<YYYY-MM-DD>/<HH>/<topic>-p<partition>-<first offset>.jsonl   data, one value per line
 //	<topic>/<YYYY-MM-DD>/<HH>/<...>.jsonl.gz or .jsonl.zst                 rotated, compressed
+//	(with Layout hive the hour folders are <topic>/dt=<YYYY-MM-DD>/hr=<HH>/)
 //	_deadletter/<topic>/<topic>-p<partition>-<first offset>.jsonl         values that cannot be a line
 //	_state/<topic>-<partition>.json                                       checkpoint
 //	_state/<topic>-<partition>.lock                                       partition lock
+//	_state/layout                                                         the folder's Layout
 //
 // Each partition has at most one active (plain, growing) data file and one
 // active dead-letter file; users can tail -F them. Rotated files are complete
@@ -72,6 +74,9 @@ type Config struct {
 	// least; up to twice as many) a record marked Dedup is checked against.
 	// 0 turns deduplication off.
 	DedupWindow int
+	// Layout puts the data files in folders by hour (OUTPUT_LAYOUT; ""
+	// means LayoutDated). Open refuses a Dir written in another layout.
+	Layout Layout
 }
 
 // withDefaults fills unset fields and checks the rest.
@@ -100,6 +105,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Layout == "" {
+		c.Layout = LayoutDated
+	}
+	if err := c.Layout.check(); err != nil {
+		return c, err
 	}
 	switch {
 	case c.FileMode == 0:
@@ -172,6 +183,9 @@ func Open(cfg Config, log *slog.Logger) (*Archive, error) {
 		if err := os.MkdirAll(filepath.Join(dir, sub), cfg.dirMode()); err != nil {
 			return nil, fmt.Errorf("output directory %s: creating %s: %w", dir, sub, err)
 		}
+	}
+	if err := checkLayout(dir, cfg.Layout, cfg.FileMode); err != nil {
+		return nil, err
 	}
 	if err := durable.SyncDir(dir); err != nil {
 		return nil, fmt.Errorf("output directory %s: %w", dir, err)

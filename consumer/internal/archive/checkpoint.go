@@ -237,7 +237,7 @@ func movedAway(f *os.File, path string) (bool, error) {
 // hour is hour. There must be no active file and nothing buffered: the
 // caller rotates and commits first.
 func (p *Partition) startFile(first int64, hour, now time.Time) error {
-	rel := DataPath(p.topic, p.partition, first, hour)
+	rel := p.cfg.Layout.DataPath(p.topic, p.partition, first, hour)
 	path := p.abs(rel)
 	// Rule 3: never create over bytes. Such a file can only exist if the
 	// checkpoints were lost or removed; stop rather than destroy it.

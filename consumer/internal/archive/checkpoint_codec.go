@@ -281,12 +281,14 @@ func offsetInName(path, topic string, partition int) (int64, bool) {
 }
 
 // checkActivePath returns an error unless c.Active is exactly the path
-// DataPath gives for c's topic, partition and active hour, for some offset.
+// DataPath gives, in one of the layouts, for c's topic, partition and active
+// hour, for some offset.
 func checkActivePath(c checkpoint) error {
 	first, ok := offsetInName(c.Active, c.Topic, c.Partition)
-	if !ok || c.Active != DataPath(c.Topic, c.Partition, first, c.ActiveHour) {
-		return fmt.Errorf("active %q is not a data file of %s partition %d for hour %s",
-			c.Active, c.Topic, c.Partition, c.ActiveHour.Format(time.RFC3339))
+	if ok && (c.Active == LayoutDated.DataPath(c.Topic, c.Partition, first, c.ActiveHour) ||
+		c.Active == LayoutHive.DataPath(c.Topic, c.Partition, first, c.ActiveHour)) {
+		return nil
 	}
-	return nil
+	return fmt.Errorf("active %q is not a data file of %s partition %d for hour %s",
+		c.Active, c.Topic, c.Partition, c.ActiveHour.Format(time.RFC3339))
 }

@@ -1,6 +1,10 @@
 package archive
 
 import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -100,4 +104,173 @@ func TestCheckTopic(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestLayoutPaths(t *testing.T) {
+	at := time.Date(2024, 3, 10, 1, 30, 0, 0, time.FixedZone("CET", 2*3600)) // 2024-03-09 23:30 UTC
+	tests := []struct {
+		layout  Layout
+		hourDir string
+		path    string
+	}{
+		{LayoutDated, "tweets/2024-03-09/23", "tweets/2024-03-09/23/tweets-p3-000000000042.jsonl"},
+		{LayoutHive, "tweets/dt=2024-03-09/hr=23", "tweets/dt=2024-03-09/hr=23/tweets-p3-000000000042.jsonl"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.layout), func(t *testing.T) {
+			if got := tt.layout.HourDir("tweets", at); got != tt.hourDir {
+				t.Errorf("HourDir: got %q; want %q", got, tt.hourDir)
+			}
+			if got := tt.layout.DataPath("tweets", 3, 42, at); got != tt.path {
+				t.Errorf("DataPath: got %q; want %q", got, tt.path)
+			}
+			date, hour := filepath.Split(tt.hourDir)
+			date = filepath.Base(date)
+			got, ok := tt.layout.ParseHour(date, hour)
+			if want := at.UTC().Truncate(time.Hour); !ok || !got.Equal(want) {
+				t.Errorf("ParseHour(%q, %q): got %s, %v; want %s, true", date, hour, got, ok, want)
+			}
+		})
+	}
+	if got := DataPath("tweets", 3, 42, at); got != LayoutDated.DataPath("tweets", 3, 42, at) {
+		t.Errorf("DataPath: got %q; want the dated layout's", got)
+	}
+}
+
+func TestParseHourRefusesOtherFolders(t *testing.T) {
+	tests := []struct {
+		layout      Layout
+		date, hour  string
+		wantOK      bool
+		description string
+	}{
+		{LayoutDated, "2024-03-09", "07", true, "dated"},
+		{LayoutDated, "dt=2024-03-09", "hr=07", false, "hive folders in the dated layout"},
+		{LayoutHive, "2024-03-09", "07", false, "dated folders in the hive layout"},
+		{LayoutHive, "dt=2024-03-09", "hr=07", true, "hive"},
+		{LayoutDated, "2024-03-09", "24", false, "hour 24"},
+		{LayoutDated, "2024-3-9", "07", false, "short date"},
+		{LayoutDated, "2024-03-09", "7", false, "short hour"},
+		{LayoutHive, "dt=2024-03-09", "hr=7x", false, "not a number"},
+		{LayoutDated, "_state", "07", false, "state folder"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.description, func(t *testing.T) {
+			if _, ok := tt.layout.ParseHour(tt.date, tt.hour); ok != tt.wantOK {
+				t.Errorf("ParseHour(%q, %q) in %s: got %v; want %v", tt.date, tt.hour, tt.layout, ok, tt.wantOK)
+			}
+		})
+	}
+}
+
+func TestParseDataFile(t *testing.T) {
+	tests := []struct {
+		name string
+		ok   bool
+		want DataFile
+	}{
+		{"tweets-p3-000000000042.jsonl", true, DataFile{Partition: 3, FirstOffset: 42}},
+		{"tweets-p0-000000000000.jsonl.gz", true, DataFile{Partition: 0, FirstOffset: 0, Compression: CompressionGzip}},
+		{"tweets-p12-1234567890123.jsonl.zst", true, DataFile{Partition: 12, FirstOffset: 1234567890123, Compression: CompressionZstd}},
+		{"tweets-p3-000000000042.jsonl.gz.tmp", false, DataFile{}},
+		{"tweets-p3-42.jsonl", false, DataFile{}},
+		{"tweets-p03-000000000042.jsonl", false, DataFile{}},
+		{"tweets-px-000000000042.jsonl", false, DataFile{}},
+		{"tweets.control-p3-000000000042.jsonl", false, DataFile{}},
+		{"_manifest.json", false, DataFile{}},
+		{"tweets-p3-000000000042.jsonl.bz2", false, DataFile{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := ParseDataFile("tweets", tt.name)
+			if ok != tt.ok {
+				t.Fatalf("ok: got %v; want %v", ok, tt.ok)
+			}
+			if !ok {
+				return
+			}
+			tt.want.Name = tt.name
+			if got != tt.want {
+				t.Errorf("got %+v; want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestHiveLayoutWritesRotatesAndRecovers: with the hive layout, files land
+// in dt=/hr= folders, rotate and compress there, and a reopened partition
+// goes on appending to its active file.
+func TestHiveLayoutWritesRotatesAndRecovers(t *testing.T) {
+	clk := newClock(t0())
+	a := testArchive(t, Config{Layout: LayoutHive, Compression: CompressionGzip, Now: clk.Now})
+	p, err := a.Partition(context.Background(), "tweets", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, p, recs(0, 2, t0()))
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p = openPartition(t, a, "tweets", 0)
+	mustAppend(t, p, recs(3, 4, t0()))
+	mustAppend(t, p, recs(5, 5, t0().Add(time.Hour))) // rotates the first file
+	want := []string{
+		"tweets/dt=2024-03-09/hr=10/tweets-p0-000000000000.jsonl.gz",
+		"tweets/dt=2024-03-09/hr=11/tweets-p0-000000000005.jsonl",
+	}
+	if got := dataFiles(t, a.cfg.Dir, "tweets"); !slices.Equal(got, want) {
+		t.Fatalf("files: got %v; want %v", got, want)
+	}
+	if got, want := readLines(t, filepath.Join(a.cfg.Dir, want[0])), values(0, 4); !slices.Equal(got, want) {
+		t.Errorf("rotated file: got %v; want %v", got, want)
+	}
+	pos, err := ReadPosition(a.cfg.Dir, "tweets", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wantPos := (Position{Known: true, NextOffset: 6, Active: want[1], ActiveHour: t0().Add(time.Hour).Truncate(time.Hour)}); pos != wantPos {
+		t.Errorf("ReadPosition: got %+v; want %+v", pos, wantPos)
+	}
+	hours, err := Hours(a.cfg.Dir, "tweets", LayoutHive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wantHours := []time.Time{t0().Truncate(time.Hour), t0().Add(time.Hour).Truncate(time.Hour)}; !slices.EqualFunc(hours, wantHours, time.Time.Equal) {
+		t.Errorf("Hours: got %v; want %v", hours, wantHours)
+	}
+}
+
+// TestLayoutChangeRefused: a folder written in one layout is not opened in
+// the other, whether it recorded its layout or predates the record.
+func TestLayoutChangeRefused(t *testing.T) {
+	t.Run("recorded", func(t *testing.T) {
+		dir := t.TempDir()
+		testArchive(t, Config{Dir: dir, Layout: LayoutHive})
+		_, err := Open(Config{Dir: dir, Layout: LayoutDated}, nil)
+		if err == nil || !strings.Contains(err.Error(), "OUTPUT_LAYOUT=dated") || !strings.Contains(err.Error(), "hive layout") {
+			t.Fatalf("Open in the dated layout: got %v; want an error naming OUTPUT_LAYOUT=dated and the hive layout", err)
+		}
+		testArchive(t, Config{Dir: dir, Layout: LayoutHive}) // the same layout opens again
+	})
+	t.Run("folder from before the setting", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(dir, "tweets", "2024-03-09", "10"), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Open(Config{Dir: dir, Layout: LayoutHive}, nil)
+		if err == nil || !strings.Contains(err.Error(), "OUTPUT_LAYOUT=hive") || !strings.Contains(err.Error(), "dated layout") {
+			t.Fatalf("Open in the hive layout: got %v; want an error naming OUTPUT_LAYOUT=hive and the dated layout", err)
+		}
+		testArchive(t, Config{Dir: dir}) // the default is the old layout
+		data, err := os.ReadFile(filepath.Join(dir, stateDirName, layoutFile))
+		if err != nil || string(data) != "dated\n" {
+			t.Errorf("_state/layout: got %q, %v; want \"dated\\n\"", data, err)
+		}
+	})
+	t.Run("unknown layout", func(t *testing.T) {
+		_, err := Open(Config{Dir: t.TempDir(), Layout: "flat"}, nil)
+		if err == nil || !strings.Contains(err.Error(), `"flat"`) {
+			t.Fatalf("got %v; want an error naming the layout", err)
+		}
+	})
 }

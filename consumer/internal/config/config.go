@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
 	"github.com/tweetpipe/tweetpipe/internal/envconf"
 	"github.com/tweetpipe/tweetpipe/internal/kafkaconn"
 	"github.com/tweetpipe/tweetpipe/internal/ops"
@@ -40,6 +41,9 @@ type Config struct {
 	DedupWindow       int           `envconfig:"DEDUP_WINDOW" default:"20000" desc:"per partition, a status whose key is among the last this many written is dropped as a duplicate (0: off)"`
 	OutputCompression string        `envconfig:"OUTPUT_COMPRESSION" default:"none" desc:"none, gzip or zstd, applied when a file is closed"`
 	OutputFileMode    string        `envconfig:"OUTPUT_FILE_MODE" default:"0640" desc:"permission of the files written, octal; folders also get x where r is set (0640: owner and group only; 0644: every user of the host may read)"`
+
+	// Layout and manifests of the output (docs/architecture.md#output-layout).
+	OutputLayout string `envconfig:"OUTPUT_LAYOUT" default:"dated" desc:"folders by hour: dated (<topic>/<YYYY-MM-DD>/<HH>/) or hive (<topic>/dt=<YYYY-MM-DD>/hr=<HH>/, for DuckDB, Spark, Athena); a folder written in one is refused in the other"`
 
 	HTTPAddr        string        `envconfig:"HTTP_ADDR" default:":8080" desc:"address of /healthz, /readyz and /metrics (empty: off)"`
 	ops.Settings                  // MEMORY_LIMIT, LOG_LEVEL, LOG_FORMAT, PROGRESS_INTERVAL
@@ -146,6 +150,9 @@ func (c Config) Validate() error {
 	}
 	if m, err := strconv.ParseUint(c.OutputFileMode, 8, 32); err != nil || m > 0o777 || m&0o600 != 0o600 {
 		bad("OUTPUT_FILE_MODE=%q: accepts an octal mode from 0600 to 0777 (the owner must read and write)", c.OutputFileMode)
+	}
+	if !slices.Contains(archive.Layouts(), archive.Layout(c.OutputLayout)) {
+		bad("OUTPUT_LAYOUT=%q: accepts dated or hive", c.OutputLayout)
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT=%s: must be positive", c.ShutdownTimeout)

@@ -26,6 +26,8 @@ func TestLoad(t *testing.T) {
 		{"session timeout too long", map[string]string{"KAFKA_SESSION_TIMEOUT": "10m"}, "KAFKA_SESSION_TIMEOUT=10m0s"},
 		{"bad compression", map[string]string{"OUTPUT_COMPRESSION": "lz4"}, `OUTPUT_COMPRESSION="lz4": accepts none, gzip or zstd`},
 		{"gzip", map[string]string{"OUTPUT_COMPRESSION": "gzip"}, ""},
+		{"hive layout", map[string]string{"OUTPUT_LAYOUT": "hive"}, ""},
+		{"bad layout", map[string]string{"OUTPUT_LAYOUT": "flat"}, `OUTPUT_LAYOUT="flat": accepts dated or hive`},
 		{"file mode widened", map[string]string{"OUTPUT_FILE_MODE": "0644"}, ""},
 		{"file mode not octal", map[string]string{"OUTPUT_FILE_MODE": "rw-r-----"}, `OUTPUT_FILE_MODE="rw-r-----"`},
 		{"file mode the owner cannot write", map[string]string{"OUTPUT_FILE_MODE": "0440"}, `OUTPUT_FILE_MODE="0440"`},
@@ -73,7 +75,7 @@ func TestUsageListsEveryVariable(t *testing.T) {
 	if err := Usage(&b); err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []string{"KAFKA_TOPICS", "KAFKA_GROUP_ID", "OUTPUT_DIR", "BATCH_MAX_RECORDS", "ROTATE_INTERVAL", "OUTPUT_COMPRESSION", "KAFKA_SESSION_TIMEOUT"} {
+	for _, v := range []string{"KAFKA_TOPICS", "KAFKA_GROUP_ID", "OUTPUT_DIR", "BATCH_MAX_RECORDS", "ROTATE_INTERVAL", "OUTPUT_COMPRESSION", "OUTPUT_LAYOUT", "KAFKA_SESSION_TIMEOUT"} {
 		if !strings.Contains(b.String(), v) {
 			t.Errorf("usage does not list %s", v)
 		}

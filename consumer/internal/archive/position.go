@@ -1,0 +1,45 @@
+package archive
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Position is where a partition's archive stands, as its checkpoint says:
+// read-only, for readers of the output directory such as the manifest
+// finalizer.
+type Position struct {
+	// Known is false when the partition has no checkpoint: no consumer
+	// has opened it in this directory. The other fields are then zero.
+	Known bool
+	// NextOffset is the first offset not yet durably written; -1 when no
+	// record was ever written.
+	NextOffset int64
+	// Active is the data file being appended to, relative to Dir ("" when
+	// none), and ActiveHour the UTC hour of its first record.
+	Active     string
+	ActiveHour time.Time
+}
+
+// ReadPosition reads the checkpoint of a topic partition in dir, an
+// archive's Dir. It takes no lock and changes nothing: the checkpoint is
+// replaced atomically, so it reads one whole checkpoint, which may be
+// replaced the moment after.
+func ReadPosition(dir, topic string, partition int) (Position, error) {
+	name := filepath.Join(dir, checkpointPath(topic, partition))
+	data, err := os.ReadFile(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Position{}, nil
+	}
+	if err != nil {
+		return Position{}, err
+	}
+	c, err := decodeCheckpoint(name, data)
+	if err != nil {
+		return Position{}, err
+	}
+	return Position{Known: true, NextOffset: c.NextOffset, Active: c.Active, ActiveHour: c.ActiveHour}, nil
+}
