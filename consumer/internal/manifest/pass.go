@@ -1,0 +1,350 @@
+package manifest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
+	"github.com/tweetpipe/tweetpipe/internal/durable"
+)
+
+// settle is how long after its last change a folder is read again at every
+// pass even though it has a manifest: a file added in the same tick of the
+// file system's clock would leave its modification time unchanged.
+const settle = 2 * time.Second
+
+// Pass writes the manifest of every hour of every topic that is closed
+// (see Closed) and whose manifest is missing or lists other files than
+// the folder holds. It returns the paths written.
+func (f *Finalizer) Pass(ctx context.Context) ([]string, error) {
+	var written []string
+	var errs []error
+	for _, topic := range f.cfg.Topics {
+		w, err := f.passTopic(ctx, topic)
+		written = append(written, w...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("topic %s: %w", topic, err))
+		}
+	}
+	return written, errors.Join(errs...)
+}
+
+func (f *Finalizer) passTopic(ctx context.Context, topic string) ([]string, error) {
+	hours, err := archive.Hours(f.cfg.Dir, topic, f.cfg.Layout)
+	if err != nil {
+		return nil, fmt.Errorf("listing hours: %w", err)
+	}
+	var todo []time.Time
+	for _, h := range hours {
+		fi, err := os.Stat(filepath.Join(f.cfg.Dir, f.cfg.Layout.HourDir(topic, h)))
+		if err != nil {
+			return nil, err
+		}
+		if mt, ok := f.done[f.cfg.Layout.HourDir(topic, h)]; ok && mt.Equal(fi.ModTime()) {
+			continue
+		}
+		todo = append(todo, h)
+	}
+	if len(todo) == 0 {
+		return nil, nil
+	}
+	now := f.cfg.Now()
+	parts, err := f.partitions(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		written []string
+		next    *nextIndex // built when a manifest is first needed
+	)
+	for _, h := range todo {
+		if !Closed(h, parts, now, f.cfg.Grace) {
+			continue
+		}
+		if next == nil {
+			if next, err = f.index(topic, hours, parts); err != nil {
+				return written, err
+			}
+		}
+		path, err := f.finalize(ctx, topic, h, next)
+		if err != nil {
+			return written, fmt.Errorf("hour %s: %w", h.Format("2006-01-02T15"), err)
+		}
+		if path != "" {
+			written = append(written, path)
+		}
+	}
+	return written, nil
+}
+
+// partitions reads Kafka's offsets and the checkpoints of topic's partitions.
+func (f *Finalizer) partitions(ctx context.Context, topic string) ([]Partition, error) {
+	start, end, err := f.kafka.Offsets(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	parts := make([]Partition, len(start))
+	for p := range parts {
+		pos, err := archive.ReadPosition(f.cfg.Dir, topic, p)
+		if err != nil {
+			return nil, fmt.Errorf("reading the checkpoint of partition %d: %w", p, err)
+		}
+		parts[p] = Partition{Position: pos, Start: start[p], End: end[p]}
+	}
+	return parts, nil
+}
+
+// nextIndex holds, per partition, the first offsets of its data files in
+// every hour of the topic, sorted, and the checkpoint's next offset: what
+// bounds a file's last offset.
+type nextIndex struct {
+	firsts map[int][]int64
+	parts  []Partition
+}
+
+func (f *Finalizer) index(topic string, hours []time.Time, parts []Partition) (*nextIndex, error) {
+	ix := &nextIndex{firsts: map[int][]int64{}, parts: parts}
+	for _, h := range hours {
+		files, err := f.dataFiles(topic, h)
+		if err != nil {
+			return nil, err
+		}
+		for _, df := range files {
+			ix.firsts[df.Partition] = append(ix.firsts[df.Partition], df.FirstOffset)
+		}
+	}
+	for p, pt := range parts {
+		if pos := pt.Position; pos.Active != "" {
+			if df, ok := archive.ParseDataFile(topic, filepath.Base(pos.Active)); ok {
+				ix.firsts[p] = append(ix.firsts[p], df.FirstOffset)
+			}
+		}
+	}
+	for p := range ix.firsts {
+		slices.Sort(ix.firsts[p])
+	}
+	return ix, nil
+}
+
+// lastOffset bounds the offsets of the lines of the file of partition p
+// starting at first: before the partition's next file, or before its next
+// offset.
+func (ix *nextIndex) lastOffset(p int, first int64) int64 {
+	firsts := ix.firsts[p]
+	i, found := slices.BinarySearch(firsts, first)
+	if found {
+		i++
+	}
+	if i < len(firsts) {
+		return firsts[i] - 1
+	}
+	if p < len(ix.parts) && ix.parts[p].Position.NextOffset > first {
+		return ix.parts[p].Position.NextOffset - 1
+	}
+	return first
+}
+
+// dataFiles lists the data files in an hour's folder, by partition and
+// first offset. Where a plain file and a compressed one share a name (a
+// copy made by gzip -k, or a rotation a crash cut short), the plain one is
+// the archive's: it removes the plain file only after the compressed one
+// is complete.
+func (f *Finalizer) dataFiles(topic string, hour time.Time) ([]archive.DataFile, error) {
+	entries, err := os.ReadDir(filepath.Join(f.cfg.Dir, f.cfg.Layout.HourDir(topic, hour)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var files []archive.DataFile
+	for _, e := range entries {
+		df, ok := archive.ParseDataFile(topic, e.Name())
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		files = append(files, df)
+	}
+	slices.SortFunc(files, func(a, b archive.DataFile) int {
+		switch {
+		case a.Partition != b.Partition:
+			return a.Partition - b.Partition
+		case a.FirstOffset != b.FirstOffset:
+			return int(min(max(a.FirstOffset-b.FirstOffset, -1), 1))
+		case (a.Compression == "") != (b.Compression == ""):
+			if a.Compression == "" {
+				return -1
+			}
+			return 1
+		}
+		return 0
+	})
+	return slices.CompactFunc(files, func(a, b archive.DataFile) bool {
+		return a.Partition == b.Partition && a.FirstOffset == b.FirstOffset
+	}), nil
+}
+
+// finalize writes the manifest of a closed hour unless the one there
+// lists the same files with the same sizes. It returns the path written, or
+// "" when it wrote none.
+func (f *Finalizer) finalize(ctx context.Context, topic string, hour time.Time, next *nextIndex) (string, error) {
+	rel := f.cfg.Layout.HourDir(topic, hour)
+	dir := filepath.Join(f.cfg.Dir, rel)
+	before, err := os.Stat(dir)
+	if err != nil {
+		return "", err
+	}
+	files, err := f.dataFiles(topic, hour)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, FileName)
+	if len(files) == 0 {
+		return "", nil // a folder with no data file (emptied by hand) gets no manifest
+	}
+	if old, err := Read(path); err == nil && f.lists(dir, old, files) {
+		f.remember(rel, before.ModTime())
+		return "", nil
+	}
+	m := Manifest{Version: Version, Topic: topic, Hour: hour.UTC(), Files: make([]File, 0, len(files))}
+	for _, df := range files {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		lines, size, sum, err := digest(filepath.Join(dir, df.Name), df.Compression)
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", nil // renamed while read (a rotation): the next pass sees it
+		}
+		if err != nil {
+			return "", fmt.Errorf("reading %s: %w", df.Name, err)
+		}
+		m.Files = append(m.Files, File{
+			Name: df.Name, Partition: df.Partition, FirstOffset: df.FirstOffset,
+			LastOffset: next.lastOffset(df.Partition, df.FirstOffset),
+			Lines:      lines, Bytes: size, SHA256: sum,
+		})
+		m.Lines += lines
+		m.Bytes += size
+	}
+	// A file started in the hour while it was read (a late record after an
+	// idle spell) is growing: leave the hour to a later pass.
+	parts, err := f.partitions(ctx, topic)
+	if err != nil {
+		return "", err
+	}
+	if !Closed(hour, parts, f.cfg.Now(), f.cfg.Grace) {
+		return "", nil
+	}
+	if again, err := f.dataFiles(topic, hour); err != nil || !slices.Equal(again, files) {
+		return "", err
+	}
+	data, err := encode(m)
+	if err != nil {
+		return "", err
+	}
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		f.remember(rel, before.ModTime())
+		return "", nil
+	}
+	// A temporary name of this writer's own: several consumers may write
+	// the same manifest at once.
+	tmp := filepath.Join(dir, fmt.Sprintf(".%s.%d-%016x.tmp", FileName, os.Getpid(), rand.Uint64()))
+	if _, err := durable.WriteFile(path, data, durable.Replace{Temp: tmp, Mode: f.cfg.FileMode}); err != nil {
+		return "", fmt.Errorf("writing %s: %w", path, err)
+	}
+	if after, err := os.Stat(dir); err == nil {
+		f.remember(rel, after.ModTime())
+	}
+	f.log.Info("wrote manifest", "topic", topic, "hour", hour.UTC().Format(time.RFC3339), "path", path,
+		"count", len(m.Files), "lines", m.Lines, "bytes", m.Bytes)
+	if f.cfg.OnWrite != nil {
+		f.cfg.OnWrite(path, m)
+	}
+	return path, nil
+}
+
+// remember marks an hour's folder as listed by its manifest as of its
+// modification time mt, unless mt is too recent to tell a later change.
+func (f *Finalizer) remember(rel string, mt time.Time) {
+	if time.Since(mt) > settle {
+		f.done[rel] = mt
+	}
+}
+
+// lists reports whether m lists exactly files, with the sizes they have.
+func (f *Finalizer) lists(dir string, m Manifest, files []archive.DataFile) bool {
+	if len(m.Files) != len(files) {
+		return false
+	}
+	for i, df := range files {
+		fi, err := os.Stat(filepath.Join(dir, df.Name))
+		if err != nil || m.Files[i].Name != df.Name || m.Files[i].Bytes != fi.Size() {
+			return false
+		}
+	}
+	return true
+}
+
+// digest reads a data file once: its lines (decompressed), its size and
+// the SHA-256 of its bytes as stored.
+func digest(path, compression string) (lines, size int64, sum string, err error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return 0, 0, "", err
+	}
+	defer fh.Close()
+	h := sha256.New()
+	counted := &countingWriter{}
+	stored := io.TeeReader(fh, io.MultiWriter(h, counted))
+	var r io.Reader = stored
+	switch compression {
+	case archive.CompressionGzip:
+		zr, err := gzip.NewReader(stored)
+		if err != nil {
+			return 0, 0, "", err
+		}
+		r = zr
+	case archive.CompressionZstd:
+		zr, err := zstd.NewReader(stored, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return 0, 0, "", err
+		}
+		defer zr.Close()
+		r = zr
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := r.Read(buf)
+		lines += int64(bytes.Count(buf[:n], []byte{'\n'}))
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, 0, "", err
+		}
+	}
+	// Whatever the decompressor left unread (nothing, for the archive's
+	// files) still counts in the size and the checksum.
+	if _, err := io.Copy(io.Discard, stored); err != nil {
+		return 0, 0, "", err
+	}
+	return lines, counted.n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+type countingWriter struct{ n int64 }
+
+func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }

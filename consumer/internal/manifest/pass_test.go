@@ -1,0 +1,332 @@
+package manifest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
+)
+
+// clock is a hand-set clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Set(t time.Time)     { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
+func (c *clock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
+
+// h10 is the hour the tests write in.
+var h10 = time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+
+// ends is Kafka as the finalizer sees it: each partition's end offset,
+// starts at 0.
+type ends struct {
+	mu  sync.Mutex
+	end []int64
+}
+
+func (e *ends) Offsets(_ context.Context, topic string) ([]int64, []int64, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return make([]int64, len(e.end)), slices.Clone(e.end), nil
+}
+
+func (e *ends) set(p int, end int64) { e.mu.Lock(); defer e.mu.Unlock(); e.end[p] = end }
+
+// fixture is an archive of topic "tweets" in a folder, its partitions and
+// a finalizer over it.
+type fixture struct {
+	t     *testing.T
+	clk   *clock
+	arch  *archive.Archive
+	dir   string
+	parts []*archive.Partition
+	kafka *ends
+	cfg   Config
+}
+
+func newFixture(t *testing.T, partitions int, acfg archive.Config) *fixture {
+	t.Helper()
+	clk := &clock{now: h10.Add(15 * time.Minute)}
+	acfg.Dir, acfg.Now = t.TempDir(), clk.Now
+	if acfg.RotateInterval == 0 {
+		acfg.RotateInterval = 10 * time.Minute
+	}
+	a, err := archive.Open(acfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := &fixture{t: t, clk: clk, arch: a, dir: acfg.Dir, kafka: &ends{end: make([]int64, partitions)},
+		cfg: Config{Dir: acfg.Dir, Layout: acfg.Layout, Topics: []string{"tweets"}, Grace: 2 * time.Minute, Now: clk.Now}}
+	for p := range partitions {
+		ap, err := a.Partition(context.Background(), "tweets", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ap.Close() })
+		fx.parts = append(fx.parts, ap)
+	}
+	return fx
+}
+
+// write appends records from..to of partition p, timed at ts, and moves
+// Kafka's end past them.
+func (fx *fixture) write(p int, from, to int64, ts time.Time) {
+	fx.t.Helper()
+	var recs []archive.Record
+	for o := from; o <= to; o++ {
+		recs = append(recs, archive.Record{Offset: o, Time: ts, Value: fmt.Appendf(nil, `{"p":%d,"o":%d}`, p, o)})
+	}
+	if _, err := fx.parts[p].Append(recs); err != nil {
+		fx.t.Fatal(err)
+	}
+	fx.kafka.set(p, to+1)
+}
+
+// tick lets every partition rotate files past ROTATE_INTERVAL.
+func (fx *fixture) tick() {
+	fx.t.Helper()
+	for _, p := range fx.parts {
+		if err := p.Tick(); err != nil {
+			fx.t.Fatal(err)
+		}
+	}
+}
+
+func (fx *fixture) finalizer() *Finalizer {
+	fx.t.Helper()
+	f, err := New(fx.cfg, fx.kafka, slog.New(slog.DiscardHandler))
+	if err != nil {
+		fx.t.Fatal(err)
+	}
+	return f
+}
+
+func (fx *fixture) pass(f *Finalizer) []string {
+	fx.t.Helper()
+	written, err := f.Pass(context.Background())
+	if err != nil {
+		fx.t.Fatalf("Pass: %v", err)
+	}
+	for i, w := range written {
+		written[i], _ = filepath.Rel(fx.dir, w)
+	}
+	return written
+}
+
+// check reads the manifest of hour and checks it against the folder: every
+// data file listed once, with its size, lines and checksum.
+func (fx *fixture) check(hour time.Time) Manifest {
+	fx.t.Helper()
+	layout := fx.cfg.Layout
+	if layout == "" {
+		layout = archive.LayoutDated
+	}
+	dir := filepath.Join(fx.dir, layout.HourDir("tweets", hour))
+	m, err := Read(filepath.Join(dir, FileName))
+	if err != nil {
+		fx.t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		fx.t.Fatal(err)
+	}
+	var names, listed []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "tweets-p") {
+			names = append(names, e.Name())
+		}
+	}
+	var lines, size int64
+	for _, mf := range m.Files {
+		listed = append(listed, mf.Name)
+		data, err := os.ReadFile(filepath.Join(dir, mf.Name))
+		if err != nil {
+			fx.t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		if got := hex.EncodeToString(sum[:]); mf.SHA256 != got || mf.Bytes != int64(len(data)) {
+			fx.t.Errorf("%s: manifest says %d bytes, sha256 %s; the file has %d, %s", mf.Name, mf.Bytes, mf.SHA256, len(data), got)
+		}
+		lines += mf.Lines
+		size += mf.Bytes
+	}
+	slices.Sort(listed)
+	if !slices.Equal(names, listed) {
+		fx.t.Errorf("manifest lists %v; the folder holds %v", listed, names)
+	}
+	if m.Lines != lines || m.Bytes != size || m.Topic != "tweets" || !m.Hour.Equal(hour) {
+		fx.t.Errorf("manifest totals %d lines, %d bytes, %s %s; want %d, %d, tweets %s", m.Lines, m.Bytes, m.Topic, m.Hour, lines, size, hour)
+	}
+	return m
+}
+
+// TestHourClosedWhenEveryPartitionMovedOn: the hour's manifest comes once
+// every partition has moved past it, not before, and lists each file with
+// its offsets and lines.
+func TestHourClosedWhenEveryPartitionMovedOn(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		cfg  archive.Config
+		want string
+	}{
+		{"dated, plain", archive.Config{}, "tweets/2026-12-02/10/_manifest.json"},
+		{"dated, gzip", archive.Config{Compression: archive.CompressionGzip}, "tweets/2026-12-02/10/_manifest.json"},
+		{"hive, zstd", archive.Config{Layout: archive.LayoutHive, Compression: archive.CompressionZstd}, "tweets/dt=2026-12-02/hr=10/_manifest.json"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fx := newFixture(t, 3, tt.cfg)
+			f := fx.finalizer()
+			fx.write(0, 0, 9, h10.Add(5*time.Minute))
+			fx.write(1, 0, 4, h10.Add(20*time.Minute))
+			// Partition 2 holds nothing: it must not hold the hour back.
+			if got := fx.pass(f); len(got) != 0 {
+				t.Fatalf("wrote %v while both files of the hour were open", got)
+			}
+			fx.clk.Set(h10.Add(time.Hour + time.Minute))
+			fx.write(0, 10, 11, h10.Add(time.Hour+time.Minute)) // partition 0 moves on
+			if got := fx.pass(f); len(got) != 0 {
+				t.Fatalf("wrote %v while partition 1's file of the hour was open", got)
+			}
+			fx.tick() // partition 1's file is 41 minutes old: closed
+			if got := fx.pass(f); len(got) != 0 {
+				t.Fatalf("wrote %v within the grace after the hour", got)
+			}
+			fx.clk.Add(2 * time.Minute)
+			if got := fx.pass(f); !slices.Equal(got, []string{tt.want}) {
+				t.Fatalf("wrote %v; want %v", got, tt.want)
+			}
+			m := fx.check(h10)
+			type span struct {
+				p                  int
+				first, last, lines int64
+			}
+			var got []span
+			for _, mf := range m.Files {
+				got = append(got, span{mf.Partition, mf.FirstOffset, mf.LastOffset, mf.Lines})
+			}
+			if want := []span{{0, 0, 9, 10}, {1, 0, 4, 5}}; !slices.Equal(got, want) {
+				t.Errorf("files (partition, first, last, lines): got %v; want %v", got, want)
+			}
+			if got := fx.pass(f); len(got) != 0 {
+				t.Errorf("a second pass wrote %v; want nothing", got)
+			}
+		})
+	}
+}
+
+// TestBacklogHoldsTheHour: a partition with messages not yet archived keeps
+// the hour open, however late it is.
+func TestBacklogHoldsTheHour(t *testing.T) {
+	fx := newFixture(t, 2, archive.Config{})
+	f := fx.finalizer()
+	fx.write(0, 0, 9, h10)
+	fx.write(1, 0, 4, h10)
+	fx.kafka.set(1, 100) // partition 1's consumer is behind
+	fx.clk.Set(h10.Add(5 * time.Hour))
+	fx.tick()
+	if got := fx.pass(f); len(got) != 0 {
+		t.Fatalf("wrote %v with partition 1 behind", got)
+	}
+	fx.write(1, 5, 99, h10.Add(4*time.Hour)) // caught up, in a later hour
+	if got := fx.pass(f); len(got) != 1 {
+		t.Fatalf("wrote %v once partition 1 moved on; want the manifest of 10:00", got)
+	}
+	fx.check(h10)
+}
+
+// TestLateFileRewritesTheManifest: a record timed in an hour already
+// manifested, arriving when its partition has no open file, starts a file
+// in that hour; once that file is closed the manifest is written again
+// with it.
+func TestLateFileRewritesTheManifest(t *testing.T) {
+	fx := newFixture(t, 1, archive.Config{})
+	f := fx.finalizer()
+	fx.write(0, 0, 9, h10.Add(10*time.Minute))
+	fx.clk.Set(h10.Add(2 * time.Hour))
+	fx.tick()
+	if got := fx.pass(f); len(got) != 1 {
+		t.Fatalf("wrote %v; want the manifest of 10:00", got)
+	}
+	if m := fx.check(h10); len(m.Files) != 1 || m.Lines != 10 {
+		t.Fatalf("manifest: %d files, %d lines; want 1, 10", len(m.Files), m.Lines)
+	}
+
+	fx.write(0, 10, 12, h10.Add(50*time.Minute)) // late
+	if got := fx.pass(f); len(got) != 0 {
+		t.Fatalf("wrote %v while the late file was open", got)
+	}
+	if m, err := Read(filepath.Join(fx.dir, archive.LayoutDated.HourDir("tweets", h10), FileName)); err != nil || len(m.Files) != 1 {
+		t.Fatalf("manifest while the late file is open: %+v, %v; want the closed file only", m, err)
+	}
+	fx.clk.Add(11 * time.Minute)
+	fx.tick()
+	if got := fx.pass(f); len(got) != 1 {
+		t.Fatalf("wrote %v once the late file closed; want the manifest of 10:00 again", got)
+	}
+	m := fx.check(h10)
+	if len(m.Files) != 2 || m.Lines != 13 || m.Files[0].LastOffset != 9 || m.Files[1].FirstOffset != 10 || m.Files[1].LastOffset != 12 {
+		t.Errorf("manifest after the late file: %+v; want two files, 0-9 and 10-12, 13 lines", m)
+	}
+}
+
+// TestSeveralFinalizersWriteOneManifest: finalizers of several consumers
+// sharing the folder, running at once, leave one manifest, byte for byte
+// what one alone writes, and no temporary file.
+func TestSeveralFinalizersWriteOneManifest(t *testing.T) {
+	fx := newFixture(t, 2, archive.Config{Compression: archive.CompressionGzip})
+	fx.write(0, 0, 99, h10)
+	fx.write(1, 0, 49, h10.Add(59*time.Minute))
+	fx.clk.Set(h10.Add(3 * time.Hour))
+	fx.tick()
+
+	alone := fx.finalizer()
+	if got := fx.pass(alone); len(got) != 1 {
+		t.Fatalf("wrote %v; want one manifest", got)
+	}
+	path := filepath.Join(fx.dir, archive.LayoutDated.HourDir("tweets", h10), FileName)
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+
+	var wg sync.WaitGroup
+	for range 4 {
+		f := fx.finalizer()
+		wg.Go(func() {
+			if _, err := f.Pass(context.Background()); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("manifest written by four at once:\n%s\nwant what one wrote:\n%s", got, want)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".tmp") {
+			t.Errorf("temporary file left: %s", e.Name())
+		}
+	}
+	fx.check(h10)
+}
