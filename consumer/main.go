@@ -21,6 +21,7 @@ import (
 	"github.com/tweetpipe/tweetpipe/consumer/internal/batch"
 	"github.com/tweetpipe/tweetpipe/consumer/internal/config"
 	"github.com/tweetpipe/tweetpipe/consumer/internal/group"
+	"github.com/tweetpipe/tweetpipe/consumer/internal/manifest"
 	"github.com/tweetpipe/tweetpipe/internal/kafkaconn"
 	"github.com/tweetpipe/tweetpipe/internal/ops"
 	"github.com/tweetpipe/tweetpipe/internal/retry"
@@ -135,6 +136,13 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		progress(progressCtx, cfg.ProgressInterval, cfg.OutputDir, &runner.Stats, log)
 		return nil
 	})
+	if mcfg, on := cfg.ManifestConfig(); on { // the closed hours' manifests, until the group stops
+		fin, err := manifest.New(mcfg, runner, log)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { fin.Run(progressCtx); return nil })
+	}
 	err = g.Wait()
 	s := &runner.Stats
 	log.Info("consumer totals", "consumed", s.Consumed.Load(), "written", s.Written.Load(), "bytes", s.Bytes.Load(),

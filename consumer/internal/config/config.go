@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
+	"github.com/tweetpipe/tweetpipe/consumer/internal/manifest"
 	"github.com/tweetpipe/tweetpipe/internal/envconf"
 	"github.com/tweetpipe/tweetpipe/internal/kafkaconn"
 	"github.com/tweetpipe/tweetpipe/internal/ops"
@@ -43,7 +44,10 @@ type Config struct {
 	OutputFileMode    string        `envconfig:"OUTPUT_FILE_MODE" default:"0640" desc:"permission of the files written, octal; folders also get x where r is set (0640: owner and group only; 0644: every user of the host may read)"`
 
 	// Layout and manifests of the output (docs/architecture.md#output-layout).
-	OutputLayout string `envconfig:"OUTPUT_LAYOUT" default:"dated" desc:"folders by hour: dated (<topic>/<YYYY-MM-DD>/<HH>/) or hive (<topic>/dt=<YYYY-MM-DD>/hr=<HH>/, for DuckDB, Spark, Athena); a folder written in one is refused in the other"`
+	OutputLayout     string        `envconfig:"OUTPUT_LAYOUT" default:"dated" desc:"folders by hour: dated (<topic>/<YYYY-MM-DD>/<HH>/) or hive (<topic>/dt=<YYYY-MM-DD>/hr=<HH>/, for DuckDB, Spark, Athena); a folder written in one is refused in the other"`
+	Manifests        string        `envconfig:"MANIFEST" default:"on" desc:"on: write <hour folder>/_manifest.json (files, offsets, lines, bytes, SHA-256) once every partition of the topic has moved past the hour; off: none"`
+	ManifestGrace    time.Duration `envconfig:"MANIFEST_GRACE" default:"2m" desc:"a partition with no new data has moved past an hour this long after the hour's end"`
+	ManifestInterval time.Duration `envconfig:"MANIFEST_INTERVAL" default:"10s" desc:"how often the closed hours are looked for"`
 
 	HTTPAddr        string        `envconfig:"HTTP_ADDR" default:":8080" desc:"address of /healthz, /readyz and /metrics (empty: off)"`
 	ops.Settings                  // MEMORY_LIMIT, LOG_LEVEL, LOG_FORMAT, PROGRESS_INTERVAL
@@ -73,6 +77,15 @@ func Usage(w io.Writer) error {
 func (c Config) FileMode() os.FileMode {
 	m, _ := strconv.ParseUint(c.OutputFileMode, 8, 32)
 	return os.FileMode(m)
+}
+
+// ManifestConfig returns the manifest finalizer's configuration, or false
+// with MANIFEST=off; call it on a validated Config.
+func (c Config) ManifestConfig() (manifest.Config, bool) {
+	return manifest.Config{
+		Dir: c.OutputDir, Layout: archive.Layout(c.OutputLayout), Topics: c.KafkaTopics,
+		Grace: c.ManifestGrace, Interval: c.ManifestInterval, FileMode: c.FileMode(),
+	}, c.Manifests == "on"
 }
 
 // Validate checks ranges and rules across fields; each error names the variable.
@@ -153,6 +166,15 @@ func (c Config) Validate() error {
 	}
 	if !slices.Contains(archive.Layouts(), archive.Layout(c.OutputLayout)) {
 		bad("OUTPUT_LAYOUT=%q: accepts dated or hive", c.OutputLayout)
+	}
+	if c.Manifests != "on" && c.Manifests != "off" {
+		bad("MANIFEST=%q: accepts on or off", c.Manifests)
+	}
+	if c.ManifestGrace < 0 {
+		bad("MANIFEST_GRACE=%s: must be 0 or positive", c.ManifestGrace)
+	}
+	if c.ManifestInterval < 100*time.Millisecond {
+		bad("MANIFEST_INTERVAL=%s: accepts 100ms or more", c.ManifestInterval)
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT=%s: must be positive", c.ShutdownTimeout)

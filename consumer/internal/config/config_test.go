@@ -28,6 +28,10 @@ func TestLoad(t *testing.T) {
 		{"gzip", map[string]string{"OUTPUT_COMPRESSION": "gzip"}, ""},
 		{"hive layout", map[string]string{"OUTPUT_LAYOUT": "hive"}, ""},
 		{"bad layout", map[string]string{"OUTPUT_LAYOUT": "flat"}, `OUTPUT_LAYOUT="flat": accepts dated or hive`},
+		{"manifests off", map[string]string{"MANIFEST": "off"}, ""},
+		{"bad manifest", map[string]string{"MANIFEST": "yes"}, `MANIFEST="yes": accepts on or off`},
+		{"negative grace", map[string]string{"MANIFEST_GRACE": "-1s"}, `MANIFEST_GRACE=-1s: must be 0 or positive`},
+		{"manifest interval too short", map[string]string{"MANIFEST_INTERVAL": "1ms"}, `MANIFEST_INTERVAL=1ms: accepts 100ms or more`},
 		{"file mode widened", map[string]string{"OUTPUT_FILE_MODE": "0644"}, ""},
 		{"file mode not octal", map[string]string{"OUTPUT_FILE_MODE": "rw-r-----"}, `OUTPUT_FILE_MODE="rw-r-----"`},
 		{"file mode the owner cannot write", map[string]string{"OUTPUT_FILE_MODE": "0440"}, `OUTPUT_FILE_MODE="0440"`},
@@ -75,7 +79,7 @@ func TestUsageListsEveryVariable(t *testing.T) {
 	if err := Usage(&b); err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []string{"KAFKA_TOPICS", "KAFKA_GROUP_ID", "OUTPUT_DIR", "BATCH_MAX_RECORDS", "ROTATE_INTERVAL", "OUTPUT_COMPRESSION", "OUTPUT_LAYOUT", "KAFKA_SESSION_TIMEOUT"} {
+	for _, v := range []string{"KAFKA_TOPICS", "KAFKA_GROUP_ID", "OUTPUT_DIR", "BATCH_MAX_RECORDS", "ROTATE_INTERVAL", "OUTPUT_COMPRESSION", "OUTPUT_LAYOUT", "MANIFEST", "MANIFEST_GRACE", "KAFKA_SESSION_TIMEOUT"} {
 		if !strings.Contains(b.String(), v) {
 			t.Errorf("usage does not list %s", v)
 		}

@@ -177,7 +177,7 @@ func (t *tailer) poll() error {
 			}
 			return err
 		}
-		if d.IsDir() {
+		if d.IsDir() || d.Name() == "_manifest.json" { // an hour's manifest is not output
 			return nil
 		}
 		return t.readNew(path)

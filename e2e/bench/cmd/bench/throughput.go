@@ -321,7 +321,7 @@ func dirSize(dir string) int64 {
 			}
 			return err
 		}
-		if !d.IsDir() {
+		if !d.IsDir() && d.Name() != "_manifest.json" { // the hours' manifests are not output
 			if fi, err := d.Info(); err == nil {
 				n += fi.Size()
 			}
