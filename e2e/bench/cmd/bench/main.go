@@ -8,6 +8,7 @@
 //	bench rss     -label kfake -brokers ... -data backlog.jsonl -out rss.json
 //	bench profile -label kfake -brokers ... -data statuses.jsonl -perf perf -out-dir DIR
 //	bench report  -brokers-desc "..." kfake.json kafka.json rss.json
+//	bench manifest -brokers ... -bin BIN   (from a file's close to its hour's manifest)
 //
 // and, for the size axis (sizeclass.go), a class at a time, with Kafka's
 // console producer and Connect's file sink beside kcat (peers.go):
@@ -53,6 +54,8 @@ func main() {
 		err = cmdProfile(ctx, os.Args[2:])
 	case "report":
 		err = cmdReport(os.Args[2:])
+	case "manifest":
+		err = cmdManifest(ctx, os.Args[2:])
 	default:
 		usage()
 	}
@@ -63,7 +66,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: bench gen|run|rss|profile|report [flags]   (bench <cmd> -h for the flags)")
+	fmt.Fprintln(os.Stderr, "usage: bench gen|run|rss|profile|report|manifest [flags]   (bench <cmd> -h for the flags)")
 	os.Exit(2)
 }
 
