@@ -41,6 +41,8 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	legacy.DeadLetter, legacy.DeadLetterCreated = legacyDeadLetterPath("tweets", 3), time.Time{}
 	rotating := validCheckpoint()
 	rotating.Rotated, rotating.RotatedSize = rotating.Active+".zst", 4321
+	hive := validCheckpoint()
+	hive.Active = LayoutHive.DataPath("tweets", 3, 900, hive.ActiveHour)
 
 	tests := []struct {
 		name string
@@ -51,6 +53,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		{"nothing written yet", fresh},
 		{"dead-letter file of an earlier version", legacy},
 		{"rotating into a compressed file", rotating},
+		{"active file in the hive layout", hive},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,6 +108,8 @@ func TestDecodeCheckpointRejects(t *testing.T) {
 		{"active path leaves Dir", edit(`"active": "tweets/`, `"active": "../tweets/`), "not a data file"},
 		{"active path of another partition", edit(`tweets-p3-`, `tweets-p4-`), "not a data file"},
 		{"active path of another hour", edit(`/07/tweets`, `/08/tweets`), "not a data file"},
+		{"hive active path of another hour", edit(`2024-03-09/07/tweets`, `dt=2024-03-09/hr=08/tweets`), "not a data file"},
+		{"half hive active path", edit(`2024-03-09/07/tweets`, `dt=2024-03-09/07/tweets`), "not a data file"},
 		{"active offset not padded", edit(`000000000900`, `900`), "not a data file"},
 		{"active hour not whole", edit(`"active_hour": "2024-03-09T07:00:00Z"`, `"active_hour": "2024-03-09T07:00:01Z"`), "whole hour"},
 		{"missing active hour", edit(`"active_hour": "2024-03-09T07:00:00Z",`, ``), `missing field "active_hour"`},
