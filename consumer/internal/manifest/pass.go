@@ -319,7 +319,7 @@ func digest(path, compression string) (lines, size int64, sum string, err error)
 		}
 		r = zr
 	case archive.CompressionZstd:
-		zr, err := zstd.NewReader(stored, zstd.WithDecoderConcurrency(1))
+		zr, err := zstd.NewReader(stored, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 		if err != nil {
 			return 0, 0, "", err
 		}
