@@ -330,3 +330,29 @@ func TestSeveralFinalizersWriteOneManifest(t *testing.T) {
 	}
 	fx.check(h10)
 }
+
+// TestCopiesBesideTheFilesAreNotListed: a compressed copy a user made of a
+// closed file (gzip -k) is not the archive's; the manifest lists the file,
+// and names like temporary files are not data.
+func TestCopiesBesideTheFilesAreNotListed(t *testing.T) {
+	fx := newFixture(t, 1, archive.Config{})
+	fx.write(0, 0, 4, h10)
+	fx.clk.Set(h10.Add(2 * time.Hour))
+	fx.tick()
+	dir := filepath.Join(fx.dir, archive.LayoutDated.HourDir("tweets", h10))
+	for _, name := range []string{"tweets-p0-000000000000.jsonl.gz", ".tweets-p0-000000000000.jsonl.gz.tmp", "notes.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("not the archive's\n"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := fx.pass(fx.finalizer()); len(got) != 1 {
+		t.Fatalf("wrote %v; want the manifest of 10:00", got)
+	}
+	m, err := Read(filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Files) != 1 || m.Files[0].Name != "tweets-p0-000000000000.jsonl" || m.Lines != 5 {
+		t.Errorf("manifest: %+v; want the plain file alone, 5 lines", m)
+	}
+}
