@@ -126,6 +126,14 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	runner.ObserveBatch(observeBatch)
 	stats.Store(&runner.Stats)
 
+	// Manifests of the closed hours (MANIFEST), written beside the group until it stops.
+	var fin *manifest.Finalizer
+	if mcfg, on := cfg.ManifestConfig(); on {
+		if fin, err = manifest.New(mcfg, runner, log); err != nil {
+			return err
+		}
+	}
+
 	progressCtx, stopProgress := context.WithCancel(context.Background())
 	var g errgroup.Group
 	g.Go(func() error {
@@ -136,11 +144,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		progress(progressCtx, cfg.ProgressInterval, cfg.OutputDir, &runner.Stats, log)
 		return nil
 	})
-	if mcfg, on := cfg.ManifestConfig(); on { // the closed hours' manifests, until the group stops
-		fin, err := manifest.New(mcfg, runner, log)
-		if err != nil {
-			return err
-		}
+	if fin != nil {
 		g.Go(func() error { fin.Run(progressCtx); return nil })
 	}
 	err = g.Wait()
