@@ -214,6 +214,12 @@ func TestHiveLayoutWritesRotatesAndRecovers(t *testing.T) {
 	p = openPartition(t, a, "tweets", 0)
 	mustAppend(t, p, recs(3, 4, t0()))
 	mustAppend(t, p, recs(5, 5, t0().Add(time.Hour))) // rotates the first file
+	if res := mustAppend(t, p, []Record{{Offset: 6, Time: t0().Add(time.Hour), Value: []byte("not json")}}); res.DeadLettered != 1 {
+		t.Fatalf("Append of a bad value: %+v; want it dead-lettered", res)
+	}
+	if _, err := os.Stat(filepath.Join(a.cfg.Dir, DeadLetterPath("tweets", 0, 6))); err != nil {
+		t.Errorf("dead letters: %v; want them where the dated layout has them", err)
+	}
 	want := []string{
 		"tweets/dt=2024-03-09/hr=10/tweets-p0-000000000000.jsonl.gz",
 		"tweets/dt=2024-03-09/hr=11/tweets-p0-000000000005.jsonl",
@@ -228,7 +234,7 @@ func TestHiveLayoutWritesRotatesAndRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if wantPos := (Position{Known: true, NextOffset: 6, Active: want[1], ActiveHour: t0().Add(time.Hour).Truncate(time.Hour)}); pos != wantPos {
+	if wantPos := (Position{Known: true, NextOffset: 7, Active: want[1], ActiveHour: t0().Add(time.Hour).Truncate(time.Hour)}); pos != wantPos {
 		t.Errorf("ReadPosition: got %+v; want %+v", pos, wantPos)
 	}
 	hours, err := Hours(a.cfg.Dir, "tweets", LayoutHive)
