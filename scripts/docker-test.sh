@@ -181,6 +181,8 @@ for root, _, names in os.walk(sys.argv[2]):
             f = open(p, "rb")
         elif name.endswith(".jsonl.gz"):
             f = gzip.open(p, "rb")
+        elif name == "_manifest.json":  # an hour's list of its files (MANIFEST=on)
+            continue
         else:
             odd.append(p)
             continue
