@@ -461,3 +461,38 @@ func BenchmarkKafkaMessage(b *testing.B) {
 		out[0] = p.kafkaMessage("tweets", m, read)
 	}
 }
+
+// BenchmarkPublish is a status's way from Emit until Kafka (kfake, in this
+// process) acknowledged it to its source: the memory queue, the flights and
+// the acknowledgements. Its allocations count kfake's too.
+func BenchmarkPublish(b *testing.B) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "tweets", "tweets.control"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	p, err := New(testConfig(c.ListenAddrs()), nil, quiet())
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background()) }()
+	v := []byte(`{"id_str":"971726741583605760","text":"t","user":{},"timestamp_ms":"1520424000123"}`)
+	var acked atomic.Int64
+	ack := func() { acked.Add(1) }
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := p.Emit(context.Background(), source.Record{Value: v, Ack: ack}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	p.Close()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	if got := acked.Load(); got != int64(b.N) {
+		b.Fatalf("%d acknowledgements; want %d", got, b.N)
+	}
+}
