@@ -1,16 +1,18 @@
 package publish
 
-// Pipelining: Run hands each batch taken from the memory queue to kafka-go's
-// writer in async mode (one call per batch, from one goroutine, so the
-// records of a partition enter kafka-go's per-partition queue in the order
-// the source emitted them) and goes on with the next batch while Kafka
-// acknowledges the first. Up to maxFlights batches are in flight. The acker
-// goroutine takes the flights in order, waits until kafka-go completed every
-// message of the oldest, writes again (synchronously, with backoff, until
-// Kafka takes them) the ones whose produce request failed after kafka-go's
-// own attempts (a record the broker refused for good is settled on its own,
-// reject.go), and only then acknowledges the flight's records to the
-// source, in order (unless the spool took copies of them first, spool.go).
+// Pipelining: Run's loop hands each batch taken from the memory queue to
+// kafka-go's writer in async mode (one call per batch, from one goroutine,
+// so the records of a partition enter kafka-go's per-partition queue in the
+// order the source emitted them) and goes on with the next batch while
+// Kafka acknowledges the first. Up to maxFlights batches are in flight: the
+// loop counts them, and takes no batch from the queue while that many are
+// out. The acker goroutine takes the flights in order, waits until kafka-go
+// completed every message of the oldest, writes again (synchronously, with
+// backoff, until Kafka takes them) the ones whose produce request failed
+// after kafka-go's own attempts (a record the broker refused for good is
+// settled on its own, reject.go), and only then tells the loop the flight
+// landed; the loop acknowledges its records to the source, in order
+// (unless the spool took copies of them first, spool.go).
 // A synchronous call per batch, as before, left the connection idle while
 // each batch's last partial request waited for its linger and every
 // acknowledgement came back; against Apache Kafka that halved the
@@ -31,21 +33,20 @@ import (
 )
 
 // flight is one batch kafka-go is writing: records taken from the memory
-// queue in order, acknowledged to the source together.
+// queue in order, acknowledged to the source together. The loop builds it
+// and hands it to the acker; from then on items are the acker's (it marks
+// drops and retimes records), except their ack, which nobody writes; sent
+// is never written again, and copied is the loop's.
 type flight struct {
 	items   []item
-	slots   []slot        // per item; kafka-go carries a pointer to each as WriterData
-	left    atomic.Int64  // messages kafka-go has not completed yet
-	done    chan struct{} // closed when left reaches zero
+	sent    []kafka.Message // the records handed to kafka-go, in order: what the spool copies
+	slots   []slot          // per item; kafka-go carries a pointer to each as WriterData
+	left    atomic.Int64    // messages kafka-go has not completed yet
+	done    chan struct{}   // closed when left reaches zero
 	started time.Time
-	// Set under p.mu when spooling began while the flight was out: its
-	// records were copied to the spool, ncopies of them (those handed to
-	// kafka-go; one refused later as too large is still one of them).
-	copied  bool
-	ncopies int
-	// acked is set under p.mu once its records were acknowledged to their
-	// sources: when it landed, or when the spool took copies of them.
-	acked bool
+	// copied: spooling began while the flight was out; the spool took
+	// copies of sent, and its records were acknowledged then.
+	copied bool
 }
 
 // slot is one record's outcome, set once by kafka-go's completion callback
@@ -78,21 +79,9 @@ func (p *Publisher) completed(msgs []kafka.Message, err error) {
 	}
 }
 
-// dispatch hands batch to the async writer as one flight, first waiting for
-// room among the flights in flight. It returns errStopped, with nothing
-// handed over, when ctx ends while it waits.
-func (p *Publisher) dispatch(ctx context.Context, batch []item) error {
-	select {
-	case p.inflight <- struct{}{}:
-	case reply := <-p.spoolReq:
-		// Every flight is waiting for Kafka and the queue is full: the
-		// spool takes this batch, after copies of the flights.
-		err := p.beginSpooling(batch)
-		close(reply)
-		return err
-	case <-ctx.Done():
-		return errStopped
-	}
+// dispatch hands batch to the async writer as one flight (the loop has
+// checked that fewer than maxFlights are out).
+func (l *loop) dispatch(batch []item) {
 	fl := &flight{items: batch, slots: make([]slot, len(batch)), done: make(chan struct{}), started: time.Now()}
 	msgs := make([]kafka.Message, 0, len(batch))
 	for i := range batch {
@@ -104,15 +93,14 @@ func (p *Publisher) dispatch(ctx context.Context, batch []item) error {
 		m.WriterData = &fl.slots[i]
 		msgs = append(msgs, m)
 	}
+	fl.sent = msgs
 	fl.left.Store(int64(len(msgs)) + 1) // +1: held until every message is handed over
-	p.mu.Lock()
-	p.unlanded = append(p.unlanded, fl)
-	p.mu.Unlock()
-	p.flights <- fl // never blocks: p.inflight bounds the flights
+	l.unlanded = append(l.unlanded, fl)
+	l.flights <- fl // never blocks: it holds no more than the flights out
 	for len(msgs) > 0 {
 		// An error means kafka-go queued nothing of this call: it checks
 		// sizes and looks partitions up before it batches.
-		err := p.w.WriteMessages(ctx, msgs...)
+		err := l.p.w.WriteMessages(l.ctx, msgs...)
 		if err == nil {
 			break
 		}
@@ -120,6 +108,9 @@ func (p *Publisher) dispatch(ctx context.Context, batch []item) error {
 		if errors.As(err, &tooLarge) {
 			if j := slices.IndexFunc(msgs, func(m kafka.Message) bool { return sameMessage(m, tooLarge.Message) }); j >= 0 {
 				msgs[j].WriterData.(*slot).complete(err) // the acker drops it
+				if len(msgs) == len(fl.sent) {
+					msgs = slices.Clone(msgs) // fl.sent keeps them all
+				}
 				msgs = slices.Delete(msgs, j, j+1)
 				continue
 			}
@@ -134,65 +125,29 @@ func (p *Publisher) dispatch(ctx context.Context, batch []item) error {
 	if fl.left.Add(-1) == 0 {
 		close(fl.done)
 	}
-	return nil
 }
 
-// waitIdle returns once every flight is acknowledged (the spool is only
-// drained then, as its records are newer), or errStopped when ctx ends. It
-// holds every in-flight token for a moment, and gives back only those it
-// took: the others belong to flights the acker has yet to acknowledge, and
-// it takes one back after each.
-func (p *Publisher) waitIdle(ctx context.Context) error {
-	taken := 0
-	defer func() {
-		for range taken {
-			<-p.inflight
-		}
-	}()
-	for range cap(p.inflight) {
-		select {
-		case p.inflight <- struct{}{}:
-			taken++
-		case <-ctx.Done():
-			return errStopped
-		}
-	}
-	return nil
-}
-
-// acker acknowledges the flights in order until p.flights is closed and
-// empty. When ctx ends first it reports stopped, with the records of the
-// flights it had not acknowledged, oldest first, for the stop to spool or
-// report: those the spool does not hold already.
-func (p *Publisher) acker(ctx context.Context) (held []item, stopped bool) {
-	for fl := range p.flights {
+// acker lands the flights in order until flights is closed and empty, and
+// tells the loop of each. When ctx ends first it reports the flights it
+// had not landed, oldest first, for the stop to spool or report. It closes
+// landings when it returns.
+func (p *Publisher) acker(ctx context.Context, flights <-chan *flight, landings chan<- landing) {
+	defer close(landings)
+	for fl := range flights {
 		if err := p.land(ctx, fl); err != nil {
-			rest := []*flight{fl}
-			for fl := range p.flights {
-				rest = append(rest, fl)
+			held := []*flight{fl}
+			for fl := range flights {
+				held = append(held, fl)
 			}
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			for _, fl := range rest {
-				if !fl.copied {
-					held = append(held, fl.items...)
-				}
-			}
-			return held, true
+			landings <- landing{held: held}
+			return
 		}
-		p.mu.Lock()
-		p.unlanded = p.unlanded[1:]
-		if fl.copied {
-			p.landed += int64(fl.ncopies)
-		}
-		p.mu.Unlock()
-		<-p.inflight
+		landings <- landing{fl: fl}
 	}
-	return nil, false
 }
 
-// land waits for fl, writes again what failed, and acknowledges fl's
-// records. It returns errStopped when ctx ends before Kafka holds them all.
+// land waits for fl and writes again what failed. It returns errStopped
+// when ctx ends before Kafka holds them all.
 func (p *Publisher) land(ctx context.Context, fl *flight) error {
 	select {
 	case <-fl.done:
@@ -231,12 +186,5 @@ func (p *Publisher) land(ctx context.Context, fl *flight) error {
 	if p.cfg.ObserveBatch != nil && len(fl.items) > 0 {
 		p.cfg.ObserveBatch(time.Since(fl.started))
 	}
-	p.count(fl.items)
-	p.mu.Lock()
-	if !fl.acked { // else acknowledged when the spool took copies
-		fl.acked = true
-		ackSources(fl.items)
-	}
-	p.mu.Unlock()
 	return nil
 }

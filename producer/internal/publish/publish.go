@@ -131,34 +131,28 @@ type item struct {
 	read time.Time // when Emit took it; zero for records read back from the spool
 }
 
-// Publisher routes and writes records. Emit feeds it; Run writes.
+// Publisher routes and writes records. Emit feeds it; Run writes. Run's
+// loop owns the state of the writing (state.go, loop.go); Emit reaches it
+// through the queue and the requests alone.
 type Publisher struct {
-	cfg    Config
-	log    *slog.Logger
-	w      *kafka.Writer // async: the memory queue's batches (flight.go)
-	sw     *kafka.Writer // synchronous: writes again what failed, and the spool
-	one    *kafka.Writer // synchronous, one record a request: records a broker refused (reject.go)
-	queue  chan item
-	closed chan struct{}
-	Stats  *Stats
+	cfg   Config
+	log   *slog.Logger
+	w     *kafka.Writer // async: the memory queue's batches (flight.go)
+	sw    *kafka.Writer // synchronous: writes again what failed, and the spool
+	one   *kafka.Writer // synchronous, one record a request: records a broker refused (reject.go)
+	Stats *Stats
 
-	invalidLogged int
+	queue    chan item     // Emit → the loop: records for the memory path
+	requests chan *request // Emit → the loop: records while the spool takes them (spool.go)
+	closed   chan struct{} // closed by Close
+	loopDone chan struct{} // closed when Run's loop has returned
 
-	flights  chan *flight  // handed to kafka-go, in order, for the acker
-	inflight chan struct{} // one token per flight not yet acknowledged
+	spool      *spool.Spool
+	start      state       // the state Run begins in
+	spooling   atomic.Bool // the loop's state is spooling or draining: Emit asks it
+	maxFlights int         // batches kafka-go may hold at once
 
-	spool     *spool.Spool
-	spoolKick chan struct{}      // a record was spooled: Run looks at the spool
-	spoolReq  chan chan struct{} // Emit asks Run's loop to start spooling (spool.go)
-	loopDone  chan struct{}      // closed when Run's loop has returned
-	backlog   []item             // records taken from the queue and given back; Run's loop only
-
-	mu       sync.Mutex // guards the fields below, spool appends and acknowledgements to sources
-	spooling bool       // new records go to the spool until it is drained
-	unlanded []*flight  // flights handed to kafka-go and not yet acknowledged, oldest first
-	landed   int64      // records at the spool's head copied from flights Kafka has since acknowledged
-
-	tooSmallLogged bool // the spool could not take what memory held (logged once)
+	invalidLogged int // Emit's
 
 	// statusHeaders are the headers of every status, built once: nothing
 	// writes to a record's headers in place (retime copies them first), so
@@ -208,28 +202,27 @@ func New(cfg Config, stats *Stats, log *slog.Logger) (*Publisher, error) {
 	// beyond the queue's (at least two).
 	maxFlights := max(2, cfg.PendingMax/max(1, cfg.BatchSize))
 	p := &Publisher{
-		cfg:       cfg,
-		log:       log,
-		w:         writer(cfg.BatchSize),
-		sw:        writer(cfg.BatchSize),
-		one:       writer(1),
-		flights:   make(chan *flight, maxFlights),
-		inflight:  make(chan struct{}, maxFlights),
-		Stats:     stats,
-		queue:     make(chan item, cfg.PendingMax),
-		closed:    make(chan struct{}),
-		spool:     cfg.Spool,
-		spoolKick: make(chan struct{}, 1),
-		spoolReq:  make(chan chan struct{}),
-		loopDone:  make(chan struct{}),
+		cfg:        cfg,
+		log:        log,
+		w:          writer(cfg.BatchSize),
+		sw:         writer(cfg.BatchSize),
+		one:        writer(1),
+		Stats:      stats,
+		queue:      make(chan item, cfg.PendingMax),
+		requests:   make(chan *request),
+		closed:     make(chan struct{}),
+		loopDone:   make(chan struct{}),
+		spool:      cfg.Spool,
+		maxFlights: maxFlights,
 	}
 	p.statusHeaders = p.headers(message.KindStatus)
 	p.w.Async, p.w.Completion = true, p.completed
-	if p.spool != nil && !p.spool.Empty() {
+	p.start, _ = initial(p.spool == nil || p.spool.Empty())
+	if p.start != sending {
 		// An earlier run's records: they go first, and what comes now
-		// queues behind them.
+		// goes to the spool behind them.
 		n := p.spool.Len()
-		p.spooling = true
+		p.spooling.Store(true)
 		stats.Pending.Add(n)
 		log.Info("the spool holds records from an earlier run; sending them first", "count", n, "spool_dir", cfg.SpoolDir)
 	}
@@ -279,8 +272,10 @@ func (p *Publisher) Emit(ctx context.Context, r source.Record) error {
 	if it.drop && it.ack == nil {
 		return nil
 	}
-	if spooled, err := p.spoolIfSpooling(ctx, it); spooled || err != nil {
-		return err
+	if p.spooling.Load() {
+		if taken, err := p.ask(ctx, it, false); taken || err != nil {
+			return err
+		}
 	}
 	select {
 	case p.queue <- it:
@@ -306,14 +301,60 @@ func (p *Publisher) Emit(ctx context.Context, r source.Record) error {
 		case <-p.closed:
 			return ErrClosed
 		case <-tick:
-			if !p.Stats.Connected.Load() {
-				p.startSpooling(ctx)
+			away := !p.Stats.Connected.Load()
+			if !away && !p.spooling.Load() {
+				continue
 			}
-			if spooled, err := p.spoolIfSpooling(ctx, it); spooled || err != nil {
+			if taken, err := p.ask(ctx, it, away); taken || err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// ask hands it to Run's loop, which spools it while the spool takes
+// records (and begins spooling first when away: the queue is full and
+// Kafka unreachable). It reports false, with no error, when the record is
+// to go to the memory queue instead. While the record waits for room in a
+// full spool, Emit may give up on it when ctx ends.
+func (p *Publisher) ask(ctx context.Context, it item, away bool) (bool, error) {
+	rq := &request{it: it, away: away, reply: make(chan error, 1)}
+	select {
+	case p.requests <- rq:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-p.loopDone:
+		return false, ErrClosed
+	}
+	for {
+		select {
+		case err := <-rq.reply:
+			return answered(err)
+		case <-ctx.Done():
+		case <-p.loopDone:
+		}
+		if rq.claim.CompareAndSwap(requestOpen, requestAbandoned) {
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			return false, ErrClosed
+		}
+		// The loop is writing it to the spool at this moment: its answer
+		// comes, or the record waits for room again.
+		select {
+		case err := <-rq.reply:
+			return answered(err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// answered is ask's answer for the loop's reply.
+func answered(err error) (bool, error) {
+	if errors.Is(err, errNotTaken) {
+		return false, nil
+	}
+	return true, err
 }
 
 // kafkaMessage builds m's Kafka record. Its timestamp is m's own time, or
@@ -383,78 +424,14 @@ func (p *Publisher) Close() {
 // with records not acknowledged, they are spooled if a spool is configured
 // (nothing is lost), else Run returns an error saying how many.
 func (p *Publisher) Run(ctx context.Context) error {
-	ackCtx, stopAcker := context.WithCancel(ctx)
-	defer stopAcker()
-	type ackerResult struct {
-		held    []item
-		stopped bool
-	}
-	acked := make(chan ackerResult, 1)
-	go func() {
-		held, stopped := p.acker(ackCtx)
-		acked <- ackerResult{held, stopped}
-	}()
-	held, err := p.dispatchLoop(ctx)
+	l := p.newLoop(ctx)
+	go p.acker(l.work, l.flights, l.landings)
+	_, first := initial(p.start == sending)
+	l.run(p.start, first)
 	close(p.loopDone)
-	if err != nil && !errors.Is(err, errStopped) {
-		stopAcker() // a fatal error: do not wait for Kafka
-	}
-	close(p.flights)
-	a := <-acked
+	l.finish()
 	p.closeWriters(ctx)
-	switch {
-	case err != nil && !errors.Is(err, errStopped):
-		return err
-	case err != nil || a.stopped:
-		// Oldest first: the flights, the batch being handed over, then
-		// what was given back and what is queued.
-		return p.abandoned(ctx, slices.Concat(a.held, held, p.backlog))
-	}
-	return nil
-}
-
-// dispatchLoop hands the queue's records to kafka-go in batches, and drains
-// the spool when it holds records, until Close and nothing is left. On a
-// stop it returns errStopped and the batch it had not handed over yet.
-func (p *Publisher) dispatchLoop(ctx context.Context) ([]item, error) {
-	for {
-		// The memory queue holds older records than the spool: it goes first.
-		batch := p.fill(make([]item, 0, p.cfg.BatchSize))
-		if len(batch) == 0 {
-			if p.spoolPending() {
-				if err := p.waitIdle(ctx); err != nil {
-					return nil, err
-				}
-				if err := p.drainSpool(ctx); err != nil {
-					return nil, err
-				}
-				continue
-			}
-			select {
-			case it := <-p.queue:
-				batch = p.fill(append(batch, it))
-			case reply := <-p.spoolReq:
-				err := p.beginSpooling(nil)
-				close(reply)
-				if err != nil {
-					return nil, err
-				}
-				continue
-			case <-p.spoolKick:
-				continue
-			case <-p.closed:
-				if len(p.queue) == 0 && !p.spoolPending() {
-					return nil, nil
-				}
-				continue
-			case <-ctx.Done():
-				return nil, errStopped
-			}
-		}
-		if err := p.dispatch(ctx, batch); err != nil {
-			return batch, err
-		}
-	}
+	return l.err
 }
 
 // closeWriters closes the writers. On a stop the async one may still be
@@ -470,44 +447,12 @@ func (p *Publisher) closeWriters(ctx context.Context) {
 	p.one.Close()
 }
 
-// fill adds records given back (the backlog) and then queued ones to
-// batch, without waiting, up to BatchSize.
-func (p *Publisher) fill(batch []item) []item {
-	if n := min(len(p.backlog), p.cfg.BatchSize-len(batch)); n > 0 {
-		batch = append(batch, p.backlog[:n]...)
-		p.backlog = p.backlog[n:]
-	}
-	for len(batch) < p.cfg.BatchSize {
-		select {
-		case it := <-p.queue:
-			batch = append(batch, it)
-		default:
-			return batch
-		}
-	}
-	return batch
-}
-
-// abandoned is the stop while records wait for Kafka: held (the batch being
-// written) and queued ones go to the spool when there is one; otherwise
-// they are reported.
-func (p *Publisher) abandoned(ctx context.Context, held []item) error {
-	if p.spool != nil {
-		return p.spoolAtStop(held)
-	}
-	n := p.Stats.Pending.Load()
-	if n == 0 {
-		return nil
-	}
-	return fmt.Errorf("stopped with %d accepted messages not acknowledged by Kafka: %w", n, context.Cause(ctx))
-}
-
 // errStopped is write's answer when ctx ended before Kafka took the batch.
 var errStopped = errors.New("stopped before Kafka acknowledged the batch")
 
-// write sends batch synchronously until Kafka acknowledged every message,
-// retrying only the ones that failed, then acknowledges them to the source
-// in order.
+// write sends batch (records from the spool, acknowledged to their source
+// when spooled) synchronously until Kafka acknowledged every message,
+// retrying only the ones that failed, and counts them.
 func (p *Publisher) write(ctx context.Context, batch []item) error {
 	todo := make([]int, 0, len(batch)) // indexes into batch still to write
 	for i, it := range batch {
@@ -522,7 +467,7 @@ func (p *Publisher) write(ctx context.Context, batch []item) error {
 	if p.cfg.ObserveBatch != nil && len(todo) > 0 {
 		p.cfg.ObserveBatch(time.Since(started))
 	}
-	p.acknowledge(batch)
+	p.count(batch)
 	return nil
 }
 
@@ -601,26 +546,6 @@ func (p *Publisher) send(ctx context.Context, batch []item, todo []int) error {
 		}
 	}
 	return nil
-}
-
-// acknowledge counts batch's records as sent (those not dropped) and
-// acknowledges each to its source, in order.
-func (p *Publisher) acknowledge(batch []item) {
-	p.count(batch)
-	p.mu.Lock()
-	ackSources(batch)
-	p.mu.Unlock()
-}
-
-// ackSources acknowledges each record of batch to its source, in order
-// (p.mu held: acknowledgements go out in order, from the acker, the spool
-// and the stop).
-func ackSources(batch []item) {
-	for _, it := range batch {
-		if it.ack != nil {
-			it.ack()
-		}
-	}
 }
 
 // count counts batch's records as sent (those not dropped) and no longer

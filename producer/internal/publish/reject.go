@@ -91,10 +91,7 @@ func (p *Publisher) settleRefused(ctx context.Context, batch []item, refused []i
 				p.log.Warn("Kafka refused a record's timestamp; sending it with the time it was read, its own time in the "+PostTimeHeader+" header",
 					"topic", m.Topic, "key", string(m.Key), "post_time", header(m, PostTimeHeader), "error", err)
 			}
-			// Under p.mu: beginSpooling copies the messages of flights.
-			p.mu.Lock()
-			it.msg = m
-			p.mu.Unlock()
+			it.msg = m // the spool copies a flight's sent records, not its items
 			err = p.writeAlone(ctx, it.msg)
 		}
 		switch {

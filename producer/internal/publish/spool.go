@@ -8,7 +8,7 @@ package publish
 // every new record follows. So the spool alone holds, in order, all that a
 // stop or a crash could lose or reorder. When Kafka answers again the
 // flights land first, their copies are removed from the spool unsent, and
-// Run drains the rest, oldest first, then returns to the memory queue. A
+// the loop drains the rest, oldest first, then returns to the memory queue. A
 // spool left by an earlier run is drained first (copies whose flights had
 // landed are sent again then, and the consumer's dedup window drops them).
 // Records still in memory when a stop gives up waiting for Kafka and not
@@ -25,12 +25,19 @@ package publish
 // reading it again, and no acknowledgement waits in memory while spooling.
 // A crash between Kafka's acknowledgement and the spool's Remove sends
 // those records again, and the consumer's dedup window drops the copies.
+//
+// Run's loop alone appends to the spool and removes from it (loop.go), so
+// no append can slip between the copies of the flights and the queue, and
+// no record can wait for room in the spool while the loop drains it and
+// goes back to the memory queue: the records waiting for room are the
+// loop's, oldest first, and go to memory ahead of anything later when the
+// spool empties. The drainer only writes a batch the loop read from the
+// spool, and says when Kafka holds it.
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/segmentio/kafka-go"
 
@@ -39,261 +46,256 @@ import (
 	"github.com/tweetpipe/tweetpipe/producer/internal/spool"
 )
 
-// spoolIfSpooling appends it to the spool while the spool holds records.
-func (p *Publisher) spoolIfSpooling(ctx context.Context, it item) (bool, error) {
-	if p.spool == nil {
-		return false, nil
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.spooling {
-		return false, nil
-	}
-	if err := p.spoolAppend(ctx, it); err != errDrained {
-		return true, err
-	}
-	return false, nil
-}
-
-// errDrained is spoolAppend's answer when the spool was drained while the
-// record waited for room in it.
-var errDrained = errors.New("spool drained while waiting for room")
-
-// startSpooling asks Run's loop to begin spooling (beginSpooling) and waits
-// until it has, or could not.
-func (p *Publisher) startSpooling(ctx context.Context) {
-	p.mu.Lock()
-	on := p.spooling
-	p.mu.Unlock()
-	if on {
-		return
-	}
-	reply := make(chan struct{})
-	select {
-	case p.spoolReq <- reply:
-	case <-ctx.Done():
-		return
-	case <-p.loopDone:
-		return
-	}
-	select {
-	case <-reply:
-	case <-ctx.Done():
-	}
-}
-
-// beginSpooling runs in Run's loop, so that no batch is half taken from the
-// queue: the spool takes copies of the records in flight, then held (a
-// batch taken from the queue and not handed over), the backlog and the
-// queue, in one append, and new records follow. When they do not fit, held,
-// the backlog and the queue become the backlog (sent before anything
-// queued later) and spooling waits.
-func (p *Publisher) beginSpooling(held []item) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	moved := p.takeQueued(append(held, p.backlog...))
+// spoolMemory appends to the spool copies of the records in flight, then
+// the backlog and the queue, in one append, and acknowledges them, in
+// order. When they do not fit, what it took from memory waits in l.moved
+// for acBacklog.
+func (l *loop) spoolMemory() event {
+	p := l.p
+	moved := l.takeQueued(l.backlog)
+	l.backlog = nil
 	var recs []spool.Record
-	copies := make([]int, len(p.unlanded))
-	if !p.spooling {
-		for i, fl := range p.unlanded {
-			// The records dispatch handed to kafka-go (a slot with its
-			// flight): set before the flight was added to p.unlanded,
-			// unlike drop, which the acker may set meanwhile.
-			for j := range fl.items {
-				if fl.slots[j].fl != nil {
-					recs = append(recs, toSpool(fl.items[j].msg))
-					copies[i]++
-				}
-			}
+	for _, fl := range l.unlanded {
+		for _, m := range fl.sent {
+			recs = append(recs, toSpool(m))
 		}
 	}
 	recs = appendSpoolRecords(recs, moved)
 	if err := p.spool.Append(recs...); err != nil {
-		p.backlog = moved
+		l.moved = moved
 		if errors.Is(err, spool.ErrFull) {
-			if !p.tooSmallLogged {
-				p.tooSmallLogged = true
-				p.log.Warn("Kafka is unreachable and the memory queue is full, but the spool cannot take the records held in memory; waiting for Kafka (raise SPOOL_MAX_BYTES)",
-					"records", len(recs), "spool_dir", p.cfg.SpoolDir)
-			}
-			return nil
+			return evSpoolTooSmall
 		}
-		return fmt.Errorf("spooling to %s: %w", p.cfg.SpoolDir, err)
+		l.err = fmt.Errorf("spooling to %s: %w", p.cfg.SpoolDir, err)
+		return evFailed
 	}
-	p.backlog = nil
 	p.Stats.Spooled.Add(int64(len(recs)))
-	if !p.spooling {
-		n := 0
-		for i, fl := range p.unlanded {
-			fl.copied, fl.ncopies = true, copies[i]
-			n += copies[i]
-		}
-		// The spool holds them all now: acknowledge them, in order.
-		for _, fl := range p.unlanded {
-			if !fl.acked {
-				fl.acked = true
-				ackSources(fl.items)
-			}
-		}
-		p.landed = 0
-		p.spooling = true
-		p.log.Warn("Kafka is unreachable and the memory queue is full: spooling to disk", "spool_dir", p.cfg.SpoolDir,
-			"pending", p.Stats.Pending.Load(), "in_flight_copied", n, "queued_moved", len(moved))
+	n := 0
+	for _, fl := range l.unlanded {
+		fl.copied = true
+		n += len(fl.sent)
+		ackSources(fl.items) // the spool holds them now: in order, flights first
 	}
+	l.copies = 0
+	p.log.Warn("Kafka is unreachable and the memory queue is full: spooling to disk", "spool_dir", p.cfg.SpoolDir,
+		"pending", p.Stats.Pending.Load(), "in_flight_copied", n, "queued_moved", len(moved))
 	ackSources(moved)
 	for _, it := range moved {
 		if it.drop {
 			p.Stats.Pending.Add(-1) // never sent: not pending any more
 		}
 	}
-	select {
-	case p.spoolKick <- struct{}{}:
-	default:
+	if len(l.unlanded) > 0 {
+		return evSpooledFlightsOut
 	}
-	return nil
+	return evSpooledNoFlights
+}
+
+// keepBacklog gives back to memory what spoolMemory could not spool: it is
+// sent before anything queued later.
+func (l *loop) keepBacklog() {
+	l.backlog, l.moved = l.moved, nil
+	if !l.tooSmallLogged {
+		l.tooSmallLogged = true
+		l.p.log.Warn("Kafka is unreachable and the memory queue is full, but the spool cannot take the records held in memory; waiting for Kafka (raise SPOOL_MAX_BYTES)",
+			"records", len(l.backlog), "spool_dir", l.p.cfg.SpoolDir)
+	}
+}
+
+// spoolQueued spools what the memory queue holds: records an Emit queued
+// before the spool took records, older than any request after it.
+func (l *loop) spoolQueued() {
+	for {
+		select {
+		case it := <-l.p.queue:
+			l.appendRecord(&request{it: it, queued: true})
+		default:
+			return
+		}
+	}
+}
+
+// appendRecord spools rq's record behind those waiting for room, if any.
+func (l *loop) appendRecord(rq *request) {
+	if len(l.waiting) > 0 || !l.tryAppend(rq) {
+		l.waiting = append(l.waiting, rq)
+	}
+}
+
+// tryAppend writes rq's record to the spool and acknowledges it: everything
+// before it is acknowledged already (see the header). A dropped record
+// (not JSON, no control topic) is only acknowledged. It returns false when
+// the spool is full: the record waits for room, and its Emit may give up.
+// A write error goes to its Emit; for a record from the queue, to Run.
+func (l *loop) tryAppend(rq *request) bool {
+	if !rq.take() {
+		return true // Emit gave up on it
+	}
+	p, it := l.p, rq.it
+	if !it.drop {
+		err := p.spool.Append(toSpool(it.msg))
+		if errors.Is(err, spool.ErrFull) {
+			rq.claim.Store(requestOpen)
+			return false
+		}
+		if err != nil {
+			err = fmt.Errorf("spooling to %s: %w", p.cfg.SpoolDir, err)
+			if rq.queued {
+				l.err = err
+			}
+			rq.answer(err)
+			return true
+		}
+		p.Stats.Spooled.Add(1)
+		if !rq.queued {
+			p.Stats.Pending.Add(1)
+		}
+	} else if rq.queued {
+		p.Stats.Pending.Add(-1) // never sent: not pending any more
+	}
+	if it.ack != nil {
+		it.ack()
+	}
+	rq.answer(nil)
+	return true
+}
+
+// appendWaiting spools the records that waited for room, oldest first,
+// while there is room.
+func (l *loop) appendWaiting() {
+	for len(l.waiting) > 0 && l.tryAppend(l.waiting[0]) {
+		l.waiting = l.waiting[1:]
+	}
+}
+
+// unpark gives the records that waited for room in the spool, which is
+// empty now, to memory, ahead of every later record.
+func (l *loop) unpark() {
+	for _, rq := range l.waiting {
+		if !rq.take() {
+			continue
+		}
+		l.backlog = append(l.backlog, rq.it)
+		if !rq.queued {
+			l.p.Stats.Pending.Add(1)
+		}
+		rq.answer(nil)
+	}
+	l.waiting = nil
 }
 
 // removeLandedCopies removes from the spool's head the copies of flights
 // Kafka has acknowledged since spooling began: they are not sent again.
-func (p *Publisher) removeLandedCopies() error {
-	p.mu.Lock()
-	n := p.landed
-	p.mu.Unlock()
-	if n == 0 {
+func (l *loop) removeLandedCopies() error {
+	if l.copies == 0 {
 		return nil
 	}
-	if err := p.spool.Remove(int(n)); err != nil {
-		return fmt.Errorf("removing from the spool in %s the copies of records Kafka acknowledged: %w", p.cfg.SpoolDir, err)
+	if err := l.p.spool.Remove(l.copies); err != nil {
+		return fmt.Errorf("removing from the spool in %s the copies of records Kafka acknowledged: %w", l.p.cfg.SpoolDir, err)
 	}
-	p.mu.Lock()
-	p.landed -= n
-	p.mu.Unlock()
+	l.copies = 0
 	return nil
 }
 
-// spoolAppend writes it to the spool (p.mu held). A full spool waits for
-// room (Run drains it once Kafka is back); when Run drains it completely
-// meanwhile, spooling is over and errDrained says so: the record goes to
-// the memory queue, ahead of the records after it, not into the spool
-// behind them. A write error stops the producer.
-func (p *Publisher) spoolAppend(ctx context.Context, it item) error {
-	if it.drop {
-		if it.ack != nil {
-			it.ack() // everything before it is acknowledged: see the header
-		}
-		return nil
+// drainNext removes the landed copies, then hands the drainer one batch
+// from the head of the spool (its records were acknowledged to the source
+// when spooled). No flight is out: the copies go first, unsent.
+func (l *loop) drainNext() event {
+	p := l.p
+	if err := l.removeLandedCopies(); err != nil {
+		l.err = err
+		return evFailed
 	}
-	rec := toSpool(it.msg)
-	for {
-		err := p.spool.Append(rec)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, spool.ErrFull) {
-			return fmt.Errorf("spooling to %s: %w", p.cfg.SpoolDir, err)
-		}
-		p.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			p.mu.Lock()
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		p.mu.Lock()
-		if !p.spooling {
-			return errDrained
-		}
+	if p.spool.Empty() {
+		return evSpoolEmpty
 	}
-	if it.ack != nil {
-		it.ack() // durable now, and everything before it is acknowledged
+	recs, err := p.spool.Peek(p.cfg.BatchSize, int(p.cfg.BatchBytes))
+	if err != nil {
+		l.err = fmt.Errorf("reading the spool in %s: %w", p.cfg.SpoolDir, err)
+		return evFailed
 	}
-	p.Stats.Pending.Add(1)
-	p.Stats.Spooled.Add(1)
-	select {
-	case p.spoolKick <- struct{}{}:
-	default:
+	batch := make([]item, len(recs))
+	for i, r := range recs {
+		batch[i] = item{msg: fromSpool(r), kind: kindOf(r)}
 	}
-	return nil
+	l.out = len(batch)
+	go func() { l.drains <- drained{n: len(batch), err: p.write(l.work, batch)} }()
+	return noEvent
 }
 
-// spoolPending reports whether the spool holds records to send.
-func (p *Publisher) spoolPending() bool {
-	return p.spool != nil && !p.spool.Empty()
+// removeSent removes from the spool the n records of the batch Kafka holds.
+func (l *loop) removeSent(n int) event {
+	p := l.p
+	if err := p.spool.Remove(n); err != nil {
+		l.err = fmt.Errorf("removing sent records from the spool in %s: %w", p.cfg.SpoolDir, err)
+		return evFailed
+	}
+	if p.spool.Empty() {
+		if l.state == draining {
+			p.log.Info("spool drained: back to the memory queue", "spooled_total", p.Stats.Spooled.Load())
+		}
+		return evSpoolEmpty
+	}
+	return evSpoolHoldsMore
 }
 
-// drainSpool sends one batch from the head of the spool, then removes it
-// (its records were acknowledged to the source when spooled). Run calls it
-// once every flight has landed, so the copies of the flights go first,
-// unsent.
-func (p *Publisher) drainSpool(ctx context.Context) error {
-	if err := p.removeLandedCopies(); err != nil {
-		return err
+// spoolHeld is the stop while records wait for Kafka: the flights the
+// spool has no copies of, the backlog, the records that waited for room in
+// the spool and the queue go to the spool when there is one (nothing
+// accepted is lost; it is sent at the next start); otherwise Run reports
+// how many records Kafka did not acknowledge.
+func (l *loop) spoolHeld() {
+	p := l.p
+	var held []item
+	for _, fl := range l.held {
+		if !fl.copied {
+			held = append(held, fl.items...)
+		}
 	}
-	if !p.spool.Empty() {
-		recs, err := p.spool.Peek(p.cfg.BatchSize, int(p.cfg.BatchBytes))
-		if err != nil {
-			return fmt.Errorf("reading the spool in %s: %w", p.cfg.SpoolDir, err)
-		}
-		batch := make([]item, len(recs))
-		for i, r := range recs {
-			batch[i] = item{msg: fromSpool(r), kind: kindOf(r)}
-		}
-		if err := p.write(ctx, batch); err != nil {
-			if errors.Is(err, errStopped) {
-				return nil // still in the spool: sent at the next start
+	held = append(held, l.backlog...)
+	l.backlog = nil
+	var asked []*request
+	for _, rq := range l.waiting {
+		if rq.take() {
+			held = append(held, rq.it)
+			asked = append(asked, rq)
+			if !rq.queued {
+				p.Stats.Pending.Add(1)
 			}
-			return err
-		}
-		if err := p.spool.Remove(len(recs)); err != nil {
-			return fmt.Errorf("removing sent records from the spool in %s: %w", p.cfg.SpoolDir, err)
 		}
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.spool.Empty() && p.spooling {
-		p.spooling = false
-		p.log.Info("spool drained: back to the memory queue", "spooled_total", p.Stats.Spooled.Load())
+	l.waiting = nil
+	held = l.takeQueued(held)
+	if p.spool == nil {
+		if n := p.Stats.Pending.Load(); n > 0 {
+			l.err = fmt.Errorf("stopped with %d accepted messages not acknowledged by Kafka: %w", n, context.Cause(l.ctx))
+		}
+		return
 	}
-	return nil
-}
-
-// spoolAtStop spools what a stop found waiting in memory and not in the
-// spool yet: flights not copied, the batch being handed over, the backlog
-// and the queue. Nothing accepted is lost; it is sent at the next start.
-// Copies of flights Kafka acknowledged meanwhile are removed first.
-func (p *Publisher) spoolAtStop(held []item) error {
-	if err := p.removeLandedCopies(); err != nil {
-		return err
+	if err := l.removeLandedCopies(); err != nil {
+		l.err = err
+		return
 	}
-	items := p.takeQueued(held)
-	recs := appendSpoolRecords(nil, items)
+	recs := appendSpoolRecords(nil, held)
 	if len(recs) > 0 {
 		if err := p.spool.Append(recs...); err != nil {
-			return fmt.Errorf("stopped with %d messages not acknowledged by Kafka, and spooling them to %s failed: %w", len(recs), p.cfg.SpoolDir, err)
+			l.err = fmt.Errorf("stopped with %d messages not acknowledged by Kafka, and spooling them to %s failed: %w", len(recs), p.cfg.SpoolDir, err)
+			for _, rq := range asked {
+				rq.answer(ErrClosed)
+			}
+			return
 		}
 	}
-	p.mu.Lock()
-	ackSources(items) // durable now; the acker has returned
-	p.mu.Unlock()
+	ackSources(held) // durable now
+	for _, rq := range asked {
+		rq.answer(nil)
+	}
 	if len(recs) == 0 {
-		return nil
+		return
 	}
 	p.Stats.Spooled.Add(int64(len(recs)))
 	p.log.Warn("stopped before Kafka acknowledged everything: spooled the rest; it is sent at the next start",
 		"count", len(recs), "spool_dir", p.cfg.SpoolDir)
-	return nil
-}
-
-// takeQueued appends to items what the queue holds now, without waiting.
-func (p *Publisher) takeQueued(items []item) []item {
-	for {
-		select {
-		case it := <-p.queue:
-			items = append(items, it)
-		default:
-			return items
-		}
-	}
 }
 
 // appendSpoolRecords appends the spool records of items, those not dropped.
