@@ -9,9 +9,10 @@ import (
 	"github.com/tweetpipe/tweetpipe/producer/internal/spool"
 )
 
-// newLoopWithSpool is a loop, not running, of a publisher whose spool
-// takes maxBytes (Kafka unreachable; nothing is sent).
-func newLoopWithSpool(t *testing.T, maxBytes int64) (*loop, *spool.Spool) {
+// newDrainingLoop is a loop, not running, draining a spool that takes
+// maxBytes and holds records of the sizes given (Kafka unreachable: the
+// drainer sends nothing).
+func newDrainingLoop(t *testing.T, maxBytes int64, sizes ...int) (*loop, *spool.Spool) {
 	t.Helper()
 	sp, err := spool.Open(t.TempDir(), spool.Options{MaxBytes: maxBytes, NoSync: true})
 	if err != nil {
@@ -24,7 +25,22 @@ func newLoopWithSpool(t *testing.T, maxBytes int64) (*loop, *spool.Spool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p.newLoop(t.Context()), sp
+	for _, n := range sizes {
+		if err := sp.Append(spool.Record{Topic: "tweets", Value: bytes.Repeat([]byte("x"), n)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := p.newLoop(t.Context())
+	l.setState(draining)
+	return l, sp
+}
+
+// records hands the loop each request's record, as Emit does.
+func (l *loop) records(rqs ...*request) {
+	for _, rq := range rqs {
+		l.rq = rq
+		l.handle(evRecord)
+	}
 }
 
 // record is a record of 150 bytes named v.
@@ -42,16 +58,9 @@ func ask(it item) *request { return &request{it: it, reply: make(chan error, 1)}
 // ahead of the records queued meanwhile, never behind them. A record whose
 // Emit gave up while it waited goes nowhere.
 func TestWaitingForRoomThenSpoolEmpties(t *testing.T) {
-	l, sp := newLoopWithSpool(t, 300)
-	l.setState(draining)
-	if err := sp.Append(spool.Record{Topic: "tweets", Value: bytes.Repeat([]byte("x"), 200)}); err != nil {
-		t.Fatal(err)
-	}
+	l, sp := newDrainingLoop(t, 300, 200)
 	waiter, quitter := ask(record("waiter")), ask(record("quitter"))
-	for _, rq := range []*request{waiter, quitter} {
-		l.rq = rq
-		l.handle(evRecord)
-	}
+	l.records(waiter, quitter)
 	if len(l.waiting) != 2 || len(waiter.reply) != 0 {
 		t.Fatalf("%d records wait for room, the first answered: %v; want both waiting, unanswered", len(l.waiting), len(waiter.reply) != 0)
 	}
@@ -94,18 +103,9 @@ func TestWaitingForRoomThenSpoolEmpties(t *testing.T) {
 // it, oldest first, when a drained batch makes room, before the records
 // that came after them.
 func TestWaitingForRoomThenRoom(t *testing.T) {
-	l, sp := newLoopWithSpool(t, 400)
-	l.setState(draining)
-	for range 2 {
-		if err := sp.Append(spool.Record{Topic: "tweets", Value: bytes.Repeat([]byte("x"), 150)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	l, sp := newDrainingLoop(t, 400, 150, 150)
 	first, second := ask(record("first")), ask(record("second"))
-	for _, rq := range []*request{first, second} {
-		l.rq = rq
-		l.handle(evRecord)
-	}
+	l.records(first, second)
 	if len(l.waiting) != 2 {
 		t.Fatalf("%d records wait for room; want 2", len(l.waiting))
 	}
