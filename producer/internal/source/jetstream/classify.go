@@ -23,7 +23,8 @@ const (
 // postCollection is the collection JETSTREAM_LANGS filters.
 const postCollection = "app.bsky.feed.post"
 
-// event decodes only what routing and filtering need.
+// event is what encoding/json decodes of an event that scan leaves to it:
+// only what routing and filtering need.
 type event struct {
 	DID    string `json:"did"`
 	TimeUS int64  `json:"time_us"`
@@ -40,6 +41,22 @@ type event struct {
 	} `json:"commit"`
 }
 
+// fields are what routing and filtering read of an event, as
+// encoding/json would decode them into event: strings as their bytes,
+// commit == false for a commit that is absent or null.
+type fields struct {
+	did, kind                             []byte
+	timeUS                                int64
+	commit                                bool
+	rev, operation, collection, rkey, cid []byte
+
+	// The langs of commit.record: set by decode; from scan, read from
+	// record (the record object's bytes, nil when absent or null) on
+	// demand.
+	langs  []string
+	record []byte
+}
+
 // Classify reads one Jetstream event. A commit that creates or updates a
 // record is a status, a commit that deletes one is KindDelete; both are
 // keyed by the record's at://<did>/<collection>/<rkey> URI, except that an
@@ -49,75 +66,122 @@ type event struct {
 // time is time_us. It returns an error wrapping message.ErrNotObject when
 // raw is not a JSON object. Value is raw, unchanged.
 func Classify(raw []byte) (message.Message, error) {
-	m, _, err := classify(raw)
-	return m, err
+	var f fields
+	if err := f.read(raw); err != nil {
+		return message.Message{Value: raw}, err
+	}
+	return f.message(raw), nil
 }
 
-// classify is Classify that also returns the decoded event.
-func classify(raw []byte) (message.Message, *event, error) {
-	m := message.Message{Value: raw}
+// read fills f from raw, or returns an error wrapping message.ErrNotObject
+// when raw is not a JSON object. The common event (did, kind, time_us and
+// the commit's strings in plain ASCII, each key once, in lower case) is
+// read by scan; any other goes through encoding/json, which decides what
+// the uncommon cases give (keys matched without regard to case, the last
+// of repeated keys kept, escapes and invalid UTF-8 in strings, fields of
+// another type left empty).
+func (f *fields) read(raw []byte) error {
 	trimmed := bytes.TrimLeft(raw, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return m, nil, message.ErrNotObject
+		return message.ErrNotObject
 	}
+	if json.Valid(raw) && f.scan(raw) {
+		return nil
+	}
+	*f = fields{}
+	return f.decode(raw)
+}
+
+// decode fills f with encoding/json.
+func (f *fields) decode(raw []byte) error {
 	var e event
 	if err := json.Unmarshal(raw, &e); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if !errors.As(err, &typeErr) {
-			return m, nil, fmt.Errorf("%w: %v", message.ErrNotObject, err)
+			return fmt.Errorf("%w: %v", message.ErrNotObject, err)
 		}
 		// A field of an unexpected type: the event is still a JSON object,
 		// and what did decode is enough to route it.
 	}
-	if e.TimeUS > 0 {
-		m.Time = time.UnixMicro(e.TimeUS).UTC()
+	f.did, f.kind, f.timeUS = []byte(e.DID), []byte(e.Kind), e.TimeUS
+	if c := e.Commit; c != nil {
+		f.commit = true
+		f.rev, f.operation, f.collection, f.rkey, f.cid = []byte(c.Rev), []byte(c.Operation), []byte(c.Collection), []byte(c.RKey), []byte(c.CID)
+		if c.Record != nil {
+			f.langs = c.Record.Langs
+		}
 	}
-	m.Kind = message.KindUnknown
-	switch e.Kind {
+	return nil
+}
+
+// message is the record for Kafka of the event f was read from.
+func (f *fields) message(raw []byte) message.Message {
+	m := message.Message{Value: raw, Kind: f.messageKind()}
+	if f.timeUS > 0 {
+		m.Time = time.UnixMicro(f.timeUS).UTC()
+	}
+	switch m.Kind {
+	case message.KindStatus, KindDelete:
+		// at://<did>/<collection>/<rkey>, and #<version> for an update
+		version := f.cid
+		if len(version) == 0 {
+			version = f.rev
+		}
+		if string(f.operation) != "update" {
+			version = nil
+		}
+		key := make([]byte, 0, len("at://")+len(f.did)+1+len(f.collection)+1+len(f.rkey)+1+len(version))
+		key = append(append(append(append(append(key, "at://"...), f.did...), '/'), f.collection...), '/')
+		key = append(key, f.rkey...)
+		if len(version) > 0 {
+			key = append(append(key, '#'), version...)
+		}
+		m.Key = key
+	case KindIdentity, KindAccount:
+		if len(f.did) > 0 {
+			m.Key = bytes.Clone(f.did)
+		}
+	}
+	return m
+}
+
+// messageKind is the event's kind: see Classify.
+func (f *fields) messageKind() message.Kind {
+	switch string(f.kind) {
 	case "commit":
-		c := e.Commit
-		if c == nil || e.DID == "" || c.Collection == "" || c.RKey == "" {
+		if !f.commit || len(f.did) == 0 || len(f.collection) == 0 || len(f.rkey) == 0 {
 			break
 		}
-		uri := "at://" + e.DID + "/" + c.Collection + "/" + c.RKey
-		switch c.Operation {
-		case "create":
-			m.Kind, m.Key = message.KindStatus, []byte(uri)
-		case "update":
-			version := c.CID
-			if version == "" {
-				version = c.Rev
-			}
-			if version != "" {
-				uri += "#" + version
-			}
-			m.Kind, m.Key = message.KindStatus, []byte(uri)
+		switch string(f.operation) {
+		case "create", "update":
+			return message.KindStatus
 		case "delete":
-			m.Kind, m.Key = KindDelete, []byte(uri)
+			return KindDelete
 		}
 	case "identity":
-		m.Kind = KindIdentity
+		return KindIdentity
 	case "account":
-		m.Kind = KindAccount
+		return KindAccount
 	}
-	if m.Key == nil && (m.Kind == KindIdentity || m.Kind == KindAccount) && e.DID != "" {
-		m.Key = []byte(e.DID)
-	}
-	return m, &e, nil
+	return message.KindUnknown
 }
 
 // isPost reports whether the event creates or updates a post.
-func (e *event) isPost() bool {
-	return e.Kind == "commit" && e.Commit != nil && e.Commit.Collection == postCollection &&
-		(e.Commit.Operation == "create" || e.Commit.Operation == "update")
+func (f *fields) isPost() bool {
+	return string(f.kind) == "commit" && f.commit && string(f.collection) == postCollection &&
+		(string(f.operation) == "create" || string(f.operation) == "update")
 }
 
-// langs returns the post's record.langs.
-func (e *event) langs() []string {
-	if e.Commit == nil || e.Commit.Record == nil {
-		return nil
+// postLangs returns the post's record.langs.
+func (f *fields) postLangs() []string {
+	if f.record == nil {
+		return f.langs
 	}
-	return e.Commit.Record.Langs
+	var r struct {
+		Langs []string `json:"langs"`
+	}
+	_ = json.Unmarshal(f.record, &r) // a type error leaves what did decode, as in decode
+	return r.Langs
 }
 
 // MatchLangs reports whether any tag in langs falls under a range in

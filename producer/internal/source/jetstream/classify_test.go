@@ -2,6 +2,8 @@ package jetstream
 
 import (
 	"bytes"
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +39,19 @@ func TestClassify(t *testing.T) {
 		{Name: "no time_us", Raw: `{"did":"did:plc:a","kind":"identity"}`, Kind: KindIdentity, Key: "did:plc:a"},
 		{Name: "time_us of another type", Raw: `{"did":"did:plc:a","time_us":"1725516665333808","kind":"account"}`, Kind: KindAccount, Key: "did:plc:a"},
 		{Name: "time_us fractional", Raw: `{"did":"did:plc:a","time_us":1.5,"kind":"account"}`, Kind: KindAccount, Key: "did:plc:a"},
+		{Name: "keys in another case", Raw: `{"DID":"did:plc:a","Time_US":7,"KIND":"commit","Commit":{"Operation":"delete","COLLECTION":"c.d.e","RKey":"x"}}`,
+			Kind: KindDelete, Key: "at://did:plc:a/c.d.e/x", Time: time.UnixMicro(7).UTC()},
+		{Name: "a key twice: the last", Raw: `{"did":"did:plc:a","kind":"commit","did":"did:plc:b","time_us":7,"time_us":8,"kind":"identity"}`,
+			Kind: KindIdentity, Key: "did:plc:b", Time: time.UnixMicro(8).UTC()},
+		{Name: "escapes", Raw: `{"did":"did:plc:\u0061","time_us":7,"kind":"commit","commit":{"operation":"cre\u0061te","collection":"c.d\/e","rkey":"\u00e9"}}`,
+			Kind: message.KindStatus, Key: "at://did:plc:a/c.d/e/\u00e9", Time: time.UnixMicro(7).UTC()},
+		{Name: "invalid UTF-8 replaced", Raw: "{\"did\":\"did:plc:\xff\",\"kind\":\"account\"}", Kind: KindAccount, Key: "did:plc:\ufffd"},
+		{Name: "nulls", Raw: `{"did":"did:plc:a","time_us":null,"kind":"commit","commit":{"operation":"update","collection":"c.d.e","rkey":"x","cid":null,"rev":"r","record":null}}`,
+			Kind: message.KindStatus, Key: "at://did:plc:a/c.d.e/x#r"},
+		{Name: "commit of another type", Raw: `{"did":"did:plc:a","time_us":7,"kind":"commit","commit":"x"}`, Kind: message.KindUnknown, Time: time.UnixMicro(7).UTC()},
+		{Name: "time_us with an exponent", Raw: `{"did":"did:plc:a","time_us":7e3,"kind":"account"}`, Kind: KindAccount, Key: "did:plc:a"},
+		{Name: "time_us of 19 digits", Raw: `{"did":"did:plc:a","time_us":1725911162329308000,"kind":"account"}`, Kind: KindAccount, Key: "did:plc:a", Time: time.UnixMicro(1725911162329308000).UTC()},
+		{Name: "spaces", Raw: " \t{ \"did\" : \"did:plc:a\" ,\n\"kind\":\"identity\" , \"time_us\" : 7 }\r\n", Kind: KindIdentity, Key: "did:plc:a", Time: time.UnixMicro(7).UTC()},
 		{Name: "unknown kind", Raw: `{"did":"did:plc:a","time_us":7,"kind":"sync"}`, Kind: message.KindUnknown, Time: time.UnixMicro(7).UTC()},
 		{Name: "empty object", Raw: `{}`, Kind: message.KindUnknown},
 		{Name: "array", Raw: `[` + issueEvent + `]`, NotJSON: true},
@@ -68,6 +83,66 @@ func TestClassifyCorpus(t *testing.T) {
 			Key: "at://" + cy + "/app.bsky.feed.post/3l3qnz7bvdc2x", Time: time.UnixMicro(1725911164550010).UTC()},
 		{Name: "identity", Raw: string(ev[5]), Kind: KindIdentity, Key: cy, Time: time.UnixMicro(1725911165000123).UTC()},
 		{Name: "account", Raw: string(ev[6]), Kind: KindAccount, Key: cy, Time: time.UnixMicro(1725911165000456).UTC()},
+	})
+}
+
+// TestScanReadsTheCommonEvents: the events of testdata/tweets and of the
+// test timeline, as Jetstream sends them, are read without encoding/json
+// (what BenchmarkClassify measures).
+func TestScanReadsTheCommonEvents(t *testing.T) {
+	events := corpus.Lines(t, corpus.Path(t, "jetstream/events.jsonl"))
+	for _, e := range timeline(14, time.Second) {
+		events = append(events, e.raw)
+	}
+	events = append(events, likeEvent)
+	for _, raw := range events {
+		var f fields
+		if !f.scan(raw) {
+			t.Errorf("scan gave up on %s", raw)
+		}
+	}
+}
+
+// FuzzScanAsDecode: wherever scan reads an event, it reads what
+// encoding/json decodes.
+func FuzzScanAsDecode(f *testing.F) {
+	for _, e := range timeline(7, time.Second) {
+		f.Add(e.raw)
+	}
+	for _, s := range []string{string(likeEvent), `{}`, `{"kind":"commit","commit":null}`, `{"did":"x","kind":"commit","commit":{"operation":"update","collection":"a","rkey":"b"}}`,
+		`{"did":"x","time_us":-1,"kind":"identity"}`, `{"time_us":-999999999999999999}`, `{"commit":{"record":{"langs":["en",1],"Langs":["de"]}}}`,
+		`{"did":"a","DID":"b"}`, `{"kind":"commit","commit":{"cid":"c","cid":"d"}}`, `{"did":"\u0041"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		trimmed := bytes.TrimLeft(raw, " \t\r\n")
+		if !json.Valid(raw) || len(trimmed) == 0 || trimmed[0] != '{' {
+			return
+		}
+		var scanned, decoded fields
+		if !scanned.scan(raw) {
+			return
+		}
+		if err := decoded.decode(raw); err != nil {
+			t.Fatalf("decode: %v", err)
+		}
+		for _, p := range [][2][]byte{{scanned.did, decoded.did}, {scanned.kind, decoded.kind}, {scanned.rev, decoded.rev}, {scanned.operation, decoded.operation},
+			{scanned.collection, decoded.collection}, {scanned.rkey, decoded.rkey}, {scanned.cid, decoded.cid}} {
+			if !bytes.Equal(p[0], p[1]) {
+				t.Fatalf("scan read %q; encoding/json %q", p[0], p[1])
+			}
+		}
+		if scanned.timeUS != decoded.timeUS || scanned.commit != decoded.commit || scanned.isPost() != decoded.isPost() {
+			t.Fatalf("scan read time_us %d, commit %v, post %v; encoding/json %d, %v, %v", scanned.timeUS, scanned.commit, scanned.isPost(),
+				decoded.timeUS, decoded.commit, decoded.isPost())
+		}
+		if got, want := scanned.postLangs(), decoded.postLangs(); !slices.Equal(got, want) {
+			t.Fatalf("scan read langs %q; encoding/json %q", got, want)
+		}
+		got, want := scanned.message(raw), decoded.message(raw)
+		if got.Kind != want.Kind || !bytes.Equal(got.Key, want.Key) || !got.Time.Equal(want.Time) {
+			t.Fatalf("scan gave %s %q at %v; encoding/json %s %q at %v", got.Kind, got.Key, got.Time, want.Kind, want.Key, want.Time)
+		}
 	})
 }
 

@@ -59,7 +59,7 @@ func status(code int, body string) script {
 	return func(w http.ResponseWriter, r *http.Request, cursor int64) { http.Error(w, body, code) }
 }
 
-func newJSServer(t *testing.T, collections []string, scripts ...script) *jsServer {
+func newJSServer(t testing.TB, collections []string, scripts ...script) *jsServer {
 	s := &jsServer{collections: collections, scripts: scripts}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)

@@ -192,24 +192,25 @@ func (s *Source) connect(ctx context.Context, emit source.Emit, schedule *stream
 			s.log.Warn("dropped an oversize message", "bytes", size, "max_bytes", s.cfg.MaxMessageBytes)
 			continue
 		}
-		m, ev, cerr := classify(data)
+		var ev fields
+		cerr := ev.read(data)
 		var timeUS int64 // the event's position; 0 when it has none that may be used
 		switch now := time.Now(); {
-		case cerr != nil || ev.TimeUS <= 0:
-		case !plausible(ev.TimeUS, now):
+		case cerr != nil || ev.timeUS <= 0:
+		case !plausible(ev.timeUS, now):
 			s.stats.aheadOfClock.Add(1)
 			if !warnedAhead {
 				warnedAhead = true
 				s.log.Warn("an event's time_us is ahead of this host's clock: emitted, but the resume position does not move to it; check this host's clock if this repeats",
-					"time_us", ev.TimeUS, "ahead", time.UnixMicro(ev.TimeUS).Sub(now).Round(time.Millisecond), "events_ahead", s.stats.aheadOfClock.Load())
+					"time_us", ev.timeUS, "ahead", time.UnixMicro(ev.timeUS).Sub(now).Round(time.Millisecond), "events_ahead", s.stats.aheadOfClock.Load())
 			}
 		default:
-			timeUS = ev.TimeUS
+			timeUS = ev.timeUS
 			if timeUS > s.stats.lastEvent.Load() {
 				s.stats.lastEvent.Store(timeUS)
 			}
 		}
-		if cerr == nil && ev.isPost() && !MatchLangs(s.cfg.Langs, ev.langs()) {
+		if cerr == nil && len(s.cfg.Langs) > 0 && ev.isPost() && !MatchLangs(s.cfg.Langs, ev.postLangs()) {
 			s.stats.filtered.Add(1)
 			if timeUS > 0 {
 				s.cursor.pass(timeUS)
@@ -228,7 +229,7 @@ func (s *Source) connect(ctx context.Context, emit source.Emit, schedule *stream
 			return stream.Ending{}, fmt.Errorf("emitting a Jetstream event: %w", err)
 		}
 		s.stats.Messages.Add(1)
-		if m.Kind == message.KindStatus {
+		if cerr == nil && ev.messageKind() == message.KindStatus {
 			s.stats.posts.Add(1)
 		}
 	}

@@ -1,0 +1,76 @@
+package jetstream
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/tweetpipe/tweetpipe/internal/corpus"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source"
+)
+
+// benchEvents is what the benchmarks read: the events of testdata/tweets
+// (posts in two scripts, a like, an edit, a delete, an identity and an
+// account change) and a timeline of posts, about 450 B each as Jetstream's.
+func benchEvents(b *testing.B) [][]byte {
+	out := corpus.Lines(b, corpus.Path(b, "jetstream/events.jsonl"))
+	for _, e := range timeline(21, time.Second) {
+		out = append(out, e.raw)
+	}
+	return out
+}
+
+// BenchmarkClassify is one event classified, as the publisher does for
+// each record.
+func BenchmarkClassify(b *testing.B) {
+	events := benchEvents(b)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := Classify(events[i%len(events)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRead is one event read from a websocket, classified and emitted
+// by the source (the emit does nothing): the source's own cost per event.
+func BenchmarkRead(b *testing.B) {
+	events := benchEvents(b)
+	n := b.N
+	srv := newJSServer(b, postsOnly, ws(func(ctx context.Context, conn *websocket.Conn, cursor int64) {
+		for i := range n {
+			if err := conn.Write(ctx, websocket.MessageText, events[i%len(events)]); err != nil {
+				return
+			}
+		}
+		hold(ctx, conn, cursor)
+	}))
+	cfg := testConfig(srv.wsURL(), b.TempDir())
+	cfg.SaveInterval = time.Hour
+	s, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	err = s.Run(ctx, func(ctx context.Context, r source.Record) error {
+		if r.Ack != nil {
+			r.Ack()
+		}
+		if got++; got == n {
+			b.StopTimer()
+			cancel()
+		}
+		return nil
+	})
+	if err != nil || got != n {
+		b.Fatalf("Run: %v after %d events of %d", err, got, n)
+	}
+}
