@@ -12,6 +12,7 @@
 package jetstream
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -165,6 +167,8 @@ func (s *Source) connect(ctx context.Context, emit source.Emit, schedule *stream
 	}
 	defer conn.CloseNow()
 	conn.SetReadLimit(-1) // readMessage applies MaxMessageBytes and keeps the connection
+	rd := newReader(ctx, conn, s.cfg.StallTimeout, s.cfg.MaxMessageBytes)
+	defer rd.close()
 
 	schedule.Reset()
 	s.stats.Connections.Add(1)
@@ -174,7 +178,7 @@ func (s *Source) connect(ctx context.Context, emit source.Emit, schedule *stream
 	warnedAhead := false // once per connection
 
 	for {
-		data, size, err := s.readMessage(ctx, conn)
+		data, size, err := rd.readMessage()
 		if err != nil {
 			if ctx.Err() != nil {
 				return stream.Ending{}, nil
@@ -238,36 +242,79 @@ func (s *Source) connect(ctx context.Context, emit source.Emit, schedule *stream
 // errStalled is returned for a connection closed for silence.
 var errStalled = errors.New("no message from the server within the stall timeout")
 
-// readMessage reads the next message, waiting at most StallTimeout. A
-// message over MaxMessageBytes is read to its end and discarded: it returns
-// nil data and the message's size. The wait never covers emit: a full
-// pipeline is not a dead connection.
-func (s *Source) readMessage(ctx context.Context, conn *websocket.Conn) ([]byte, int64, error) {
-	readCtx, cancel := context.WithTimeoutCause(ctx, s.cfg.StallTimeout, errStalled)
-	defer cancel()
+// reader reads one connection's messages. The connection is closed when
+// ctx is done or when a message takes longer than the stall timeout to
+// come; the reads themselves get a context that is never done, which
+// coder/websocket does not need to watch (a context that can be done costs
+// it a context.AfterFunc for each frame read). The wait never covers
+// emit: a full pipeline is not a dead connection.
+type reader struct {
+	conn      *websocket.Conn
+	readCtx   context.Context // ctx's values, never done
+	stopWatch func() bool     // stops closing conn when ctx is done
+	stall     *time.Timer     // closes conn; armed while a message is read
+	stalled   atomic.Bool     // stall fired
+	timeout   time.Duration
+	limit     int
+	buf       bytes.Buffer // the message being read; its bytes are copied out
+	lr        io.LimitedReader
+}
+
+// maxKeptBuffer is the largest read buffer a reader keeps for the next
+// message.
+const maxKeptBuffer = 64 << 10
+
+func newReader(ctx context.Context, conn *websocket.Conn, timeout time.Duration, limit int) *reader {
+	r := &reader{conn: conn, readCtx: context.WithoutCancel(ctx), timeout: timeout, limit: limit}
+	r.stall = time.AfterFunc(timeout, func() {
+		r.stalled.Store(true)
+		conn.CloseNow()
+	})
+	r.stall.Stop()
+	r.stopWatch = context.AfterFunc(ctx, func() { conn.CloseNow() })
+	return r
+}
+
+// close stops the reader's watches; the caller closes the connection.
+func (r *reader) close() {
+	r.stall.Stop()
+	r.stopWatch()
+}
+
+// readMessage reads the next message, waiting at most the stall timeout.
+// A message over the limit (MaxMessageBytes) is read to its end and
+// discarded: it returns nil data and the message's size.
+func (r *reader) readMessage() ([]byte, int64, error) {
+	r.stall.Reset(r.timeout)
+	defer r.stall.Stop()
 	failed := func(err error) ([]byte, int64, error) {
-		if context.Cause(readCtx) == errStalled {
+		if r.stalled.Load() {
 			return nil, 0, errStalled
 		}
 		return nil, 0, err
 	}
-	_, r, err := conn.Reader(readCtx)
+	_, msg, err := r.conn.Reader(r.readCtx)
 	if err != nil {
 		return failed(err)
 	}
-	limit := s.cfg.MaxMessageBytes
-	data, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	if r.buf.Cap() > maxKeptBuffer {
+		r.buf = bytes.Buffer{}
+	}
+	r.buf.Reset()
+	r.lr = io.LimitedReader{R: msg, N: int64(r.limit) + 1}
+	_, err = r.buf.ReadFrom(&r.lr)
+	r.lr.R = nil
 	if err != nil {
 		return failed(err)
 	}
-	if len(data) <= limit {
-		return data, int64(len(data)), nil
+	if n := r.buf.Len(); n <= r.limit {
+		return append(make([]byte, 0, n), r.buf.Bytes()...), int64(n), nil
 	}
-	rest, err := io.Copy(io.Discard, r)
+	rest, err := io.Copy(io.Discard, msg)
 	if err != nil {
 		return failed(err)
 	}
-	return nil, int64(len(data)) + rest, nil
+	return nil, int64(r.buf.Len()) + rest, nil
 }
 
 func fixFor(code int) string {
