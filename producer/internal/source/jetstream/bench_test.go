@@ -2,6 +2,7 @@ package jetstream
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"testing"
@@ -72,5 +73,22 @@ func BenchmarkRead(b *testing.B) {
 	})
 	if err != nil || got != n {
 		b.Fatalf("Run: %v after %d events of %d", err, got, n)
+	}
+}
+
+// BenchmarkValid is one event checked by validJSON, and by json.Valid.
+func BenchmarkValid(b *testing.B) {
+	events := benchEvents(b)
+	for _, c := range []struct {
+		name  string
+		valid func([]byte) bool
+	}{{"validJSON", validJSON}, {"json.Valid", json.Valid}} {
+		b.Run(c.name, func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				if !c.valid(events[i%len(events)]) {
+					b.Fatal("invalid")
+				}
+			}
+		})
 	}
 }

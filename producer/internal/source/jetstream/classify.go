@@ -76,16 +76,16 @@ func Classify(raw []byte) (message.Message, error) {
 // read fills f from raw, or returns an error wrapping message.ErrNotObject
 // when raw is not a JSON object. The common event (did, kind, time_us and
 // the commit's strings in plain ASCII, each key once, in lower case) is
-// read by scan; any other goes through encoding/json, which decides what
-// the uncommon cases give (keys matched without regard to case, the last
-// of repeated keys kept, escapes and invalid UTF-8 in strings, fields of
-// another type left empty).
+// checked by validJSON and read by scan; any other goes through
+// encoding/json, which decides what the uncommon cases give (keys matched
+// without regard to case, the last of repeated keys kept, escapes and
+// invalid UTF-8 in strings, fields of another type left empty).
 func (f *fields) read(raw []byte) error {
 	trimmed := bytes.TrimLeft(raw, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return message.ErrNotObject
 	}
-	if json.Valid(raw) && f.scan(raw) {
+	if validJSON(raw) && f.scan(raw) {
 		return nil
 	}
 	*f = fields{}

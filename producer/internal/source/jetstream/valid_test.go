@@ -1,0 +1,43 @@
+package jetstream
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// validSeeds are JSON texts and near misses, for TestValidJSON and the
+// fuzzer.
+var validSeeds = []string{
+	``, ` `, `{}`, ` {} `, `[]`, `{"a":1}`, `{"a":1,}`, `{"a" 1}`, `{"a":}`, `{,}`, `{"a":1 "b":2}`, `[1,]`, `[,1]`, `[1 2]`,
+	`"x"`, `"\u00e9\n\t\"\\\/\b\f\r"`, `"\u00g0"`, `"\u00"`, `"\x"`, "\"a\x01\"", "\"a\x7f\xff\"", `"unterminated`, `"\`,
+	`0`, `-0`, `01`, `-`, `1.`, `1.5`, `.5`, `1e5`, `1E+5`, `1e-5`, `1e`, `1e+`, `-1.5e10`, `1.5.5`, `+1`, `00`, `1x`,
+	`true`, `false`, `null`, `tru`, `nul`, `truex`, `True`, `nulll`,
+	`{"a":[1,{"b":null}],"c":"d"}`, `{"a":[1,{"b":null}],"c":"d"`, `{"a":1}}`, `{"a":1} x`, "{\"a\":\r\n\t1}",
+}
+
+func TestValidJSON(t *testing.T) {
+	deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	deepObj := func(n int) string { return strings.Repeat(`{"a":`, n) + "1" + strings.Repeat("}", n) }
+	cases := append(validSeeds, deep(maxDepth), deep(maxDepth+1), deepObj(maxDepth), deepObj(maxDepth+1))
+	for _, s := range cases {
+		if got, want := validJSON([]byte(s)), json.Valid([]byte(s)); got != want {
+			t.Errorf("validJSON(%.40q) = %v; json.Valid %v", s, got, want)
+		}
+	}
+}
+
+// FuzzValidJSON: validJSON answers as json.Valid.
+func FuzzValidJSON(f *testing.F) {
+	for _, s := range validSeeds {
+		f.Add([]byte(s))
+	}
+	for _, e := range timeline(7, 1) {
+		f.Add(e.raw)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := validJSON(b), json.Valid(b); got != want {
+			t.Fatalf("validJSON(%q) = %v; json.Valid %v", b, got, want)
+		}
+	})
+}
