@@ -1,4 +1,4 @@
-package jetstream
+package message
 
 import (
 	"encoding/json"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// validSeeds are JSON texts and near misses, for TestValidJSON and the
+// validSeeds are JSON texts and near misses, for TestValid and the
 // fuzzer.
 var validSeeds = []string{
 	``, ` `, `{}`, ` {} `, `[]`, `{"a":1}`, `{"a":1,}`, `{"a" 1}`, `{"a":}`, `{,}`, `{"a":1 "b":2}`, `[1,]`, `[,1]`, `[1 2]`,
@@ -16,28 +16,34 @@ var validSeeds = []string{
 	`{"a":[1,{"b":null}],"c":"d"}`, `{"a":[1,{"b":null}],"c":"d"`, `{"a":1}}`, `{"a":1} x`, "{\"a\":\r\n\t1}",
 }
 
-func TestValidJSON(t *testing.T) {
+func TestValid(t *testing.T) {
 	deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
 	deepObj := func(n int) string { return strings.Repeat(`{"a":`, n) + "1" + strings.Repeat("}", n) }
 	cases := append(validSeeds, deep(maxDepth), deep(maxDepth+1), deepObj(maxDepth), deepObj(maxDepth+1))
 	for _, s := range cases {
-		if got, want := validJSON([]byte(s)), json.Valid([]byte(s)); got != want {
-			t.Errorf("validJSON(%.40q) = %v; json.Valid %v", s, got, want)
+		if got, want := Valid([]byte(s)), json.Valid([]byte(s)); got != want {
+			t.Errorf("Valid(%.40q) = %v; json.Valid %v", s, got, want)
 		}
 	}
 }
 
-// FuzzValidJSON: validJSON answers as json.Valid.
-func FuzzValidJSON(f *testing.F) {
+// TestValidNesting: the depth validNesting gives.
+func TestValidNesting(t *testing.T) {
+	for s, want := range map[string]int{`1`: 0, `{}`: 1, `{"a":[1,{"b":[]}],"c":{}}`: 4, `[[],[[]]]`: 3, ` [ { } ] `: 2} {
+		if got, ok := validNesting([]byte(s)); got != want || !ok {
+			t.Errorf("validNesting(%q) = %d, %v; want %d, true", s, got, ok, want)
+		}
+	}
+}
+
+// FuzzValid: Valid answers as json.Valid.
+func FuzzValid(f *testing.F) {
 	for _, s := range validSeeds {
 		f.Add([]byte(s))
 	}
-	for _, e := range timeline(7, 1) {
-		f.Add(e.raw)
-	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if got, want := validJSON(b), json.Valid(b); got != want {
-			t.Fatalf("validJSON(%q) = %v; json.Valid %v", b, got, want)
+		if got, want := Valid(b), json.Valid(b); got != want {
+			t.Fatalf("Valid(%q) = %v; json.Valid %v", b, got, want)
 		}
 	})
 }
