@@ -6,25 +6,16 @@ package message
 // plain bytes at a time instead of calling a state function for each
 // byte. FuzzValid holds it to json.Valid.
 func Valid(b []byte) bool {
-	_, ok := validNesting(b)
-	return ok
-}
-
-// validNesting is Valid that also returns how deep objects and arrays are
-// nested in b (0 for a scalar, 1 for {"a":1}).
-func validNesting(b []byte) (int, bool) {
-	deepest := 0
-	i, ok := validValue(b, skipSpace(b, 0), 0, &deepest)
-	return deepest, ok && skipSpace(b, i) == len(b)
+	i, ok := validValue(b, skipSpace(b, 0), 0)
+	return ok && skipSpace(b, i) == len(b)
 }
 
 // maxDepth is encoding/json's maxNestingDepth.
 const maxDepth = 10000
 
 // validValue returns the index after the valid value at b[i] and true, or
-// false. depth counts the objects and arrays it is in; deepest keeps the
-// most objects and arrays seen one inside another.
-func validValue(b []byte, i, depth int, deepest *int) (int, bool) {
+// false. depth counts the objects and arrays it is in.
+func validValue(b []byte, i, depth int) (int, bool) {
 	if i >= len(b) {
 		return i, false
 	}
@@ -33,7 +24,6 @@ func validValue(b []byte, i, depth int, deepest *int) (int, bool) {
 		if depth++; depth > maxDepth {
 			return i, false
 		}
-		*deepest = max(*deepest, depth)
 		i = skipSpace(b, i+1)
 		if i < len(b) && b[i] == '}' {
 			return i + 1, true
@@ -49,7 +39,7 @@ func validValue(b []byte, i, depth int, deepest *int) (int, bool) {
 			if i = skipSpace(b, i); i >= len(b) || b[i] != ':' {
 				return i, false
 			}
-			if i, ok = validValue(b, skipSpace(b, i+1), depth, deepest); !ok {
+			if i, ok = validValue(b, skipSpace(b, i+1), depth); !ok {
 				return i, false
 			}
 			if i = skipSpace(b, i); i >= len(b) {
@@ -68,14 +58,13 @@ func validValue(b []byte, i, depth int, deepest *int) (int, bool) {
 		if depth++; depth > maxDepth {
 			return i, false
 		}
-		*deepest = max(*deepest, depth)
 		i = skipSpace(b, i+1)
 		if i < len(b) && b[i] == ']' {
 			return i + 1, true
 		}
 		for {
 			var ok bool
-			if i, ok = validValue(b, i, depth, deepest); !ok {
+			if i, ok = validValue(b, i, depth); !ok {
 				return i, false
 			}
 			if i = skipSpace(b, i); i >= len(b) {

@@ -27,15 +27,6 @@ func TestValid(t *testing.T) {
 	}
 }
 
-// TestValidNesting: the depth validNesting gives.
-func TestValidNesting(t *testing.T) {
-	for s, want := range map[string]int{`1`: 0, `{}`: 1, `{"a":[1,{"b":[]}],"c":{}}`: 4, `[[],[[]]]`: 3, ` [ { } ] `: 2} {
-		if got, ok := validNesting([]byte(s)); got != want || !ok {
-			t.Errorf("validNesting(%q) = %d, %v; want %d, true", s, got, ok, want)
-		}
-	}
-}
-
 // FuzzValid: Valid answers as json.Valid.
 func FuzzValid(f *testing.F) {
 	for _, s := range validSeeds {
