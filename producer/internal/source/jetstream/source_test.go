@@ -311,6 +311,37 @@ func TestReconnects(t *testing.T) {
 	}
 }
 
+// TestSlowEmitIsNotAStall: an emit that blocks for longer than the stall
+// timeout (a full pipeline) does not count against the connection: the
+// events that wait behind it are read on the same connection.
+func TestSlowEmitIsNotAStall(t *testing.T) {
+	events := timeline(3, time.Second)
+	srv := newJSServer(t, postsOnly, replay(events, endHold))
+	cfg := testConfig(srv.wsURL(), t.TempDir())
+	cfg.StallTimeout = 100 * time.Millisecond
+	src, _ := newTestSource(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var got [][]byte
+	err := src.Run(ctx, func(ctx context.Context, r source.Record) error {
+		got = append(got, r.Value)
+		if len(got) == 1 {
+			time.Sleep(3 * cfg.StallTimeout)
+		}
+		if len(got) == len(events) {
+			cancel()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	compare(t, "records", got, events)
+	if st := src.Stats(); st.Connections != 1 || st.Stalls != 0 {
+		t.Errorf("%d connections, %d stalls; want 1 and 0", st.Connections, st.Stalls)
+	}
+}
+
 func TestFatalHandshake(t *testing.T) {
 	srv := newJSServer(t, []string{"app.bsky.feed.like"}) // refuses our collections with 400
 	src, _ := newTestSource(t, testConfig(srv.wsURL(), t.TempDir()))
