@@ -21,7 +21,9 @@
 # kill and resume it. With the local broker it also starts a SASL_SSL broker
 # (KAFKA_SECURE_BROKERS, KAFKA_SECURE_CA_FILE, KAFKA_SECURE_PASSWORD) and a
 # three-broker cluster (KAFKA_CLUSTER_BROKERS) for the production tests;
-# TWEETPIPE_SKIP_PRODUCTION=1 leaves those two out.
+# TWEETPIPE_SKIP_PRODUCTION=1 leaves those two out. S3_LOCAL_SCRIPT (this
+# s3-local.sh) is exported in every case: the object-storage tests start
+# their own S3-compatible server with it, each on a free port.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -98,6 +100,8 @@ else
         log "SASL_SSL broker at $KAFKA_SECURE_BROKERS, three-broker cluster at $KAFKA_CLUSTER_BROKERS"
     fi
 fi
+
+export S3_LOCAL_SCRIPT="$SCRIPT_DIR/s3-local.sh"
 
 log "go test -race -count=1 -timeout 40m -v ${GO_TEST_FLAGS:+$GO_TEST_FLAGS }./... in e2e/ with KAFKA_BROKERS=$KAFKA_BROKERS"
 # go test runs in its own process group, in the background: a signal to this

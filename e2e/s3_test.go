@@ -1,0 +1,190 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// s3Server is an S3-compatible server (versitygw) started by
+// scripts/s3-local.sh for one test, on a free port and in the test's own
+// folder; it is stopped when the test ends.
+type s3Server struct {
+	script string
+	env    []string // S3_LOCAL_PORT and S3_LOCAL_DIR for the script
+	dir    string   // S3_LOCAL_DIR
+	// What `start` printed: the consumer's settings.
+	Endpoint, AccessKey, SecretKey, OutputURL string
+}
+
+// s3Script returns scripts/s3-local.sh when S3_LOCAL_SCRIPT names it (make
+// test-kafka sets it); otherwise it skips the test, saying what to set.
+func s3Script(t *testing.T) string {
+	t.Helper()
+	script := os.Getenv("S3_LOCAL_SCRIPT")
+	if script == "" {
+		t.Skip("needs an S3-compatible server: set S3_LOCAL_SCRIPT=scripts/s3-local.sh (make test-kafka does; it needs go and curl)")
+	}
+	abs, err := filepath.Abs(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+// startS3 starts a server with scripts/s3-local.sh and reads its exports.
+func startS3(t *testing.T) *s3Server {
+	t.Helper()
+	script := s3Script(t)
+	_, port, err := net.SplitHostPort(freeAddr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &s3Server{script: script, dir: t.TempDir()}
+	s.env = []string{"S3_LOCAL_PORT=" + port, "S3_LOCAL_DIR=" + s.dir}
+	out := s.run(t, "start")
+	t.Cleanup(func() { s.run(t, "stop") })
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(line, "export ") {
+			continue
+		}
+		for _, kv := range strings.Fields(strings.TrimPrefix(line, "export ")) {
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "S3_ENDPOINT":
+				s.Endpoint = v
+			case "AWS_ACCESS_KEY_ID":
+				s.AccessKey = v
+			case "AWS_SECRET_ACCESS_KEY":
+				s.SecretKey = v
+			case "OUTPUT_URL":
+				s.OutputURL = v
+			}
+		}
+	}
+	if s.Endpoint == "" || s.AccessKey == "" || s.SecretKey == "" || s.OutputURL == "" {
+		t.Fatalf("s3-local.sh start printed no complete export line:\n%s", out)
+	}
+	return s
+}
+
+// run runs the script with cmd and returns its standard output; it fails
+// the test if the script fails.
+func (s *s3Server) run(t *testing.T, cmd string) string {
+	t.Helper()
+	out, err := s.try(cmd)
+	if err != nil {
+		t.Fatalf("s3-local.sh %s: %v\n%s", cmd, err, out)
+	}
+	return out
+}
+
+func (s *s3Server) try(cmd string) (string, error) {
+	c := exec.Command(s.script, cmd)
+	c.Env = append(os.Environ(), s.env...)
+	var stdout, stderr bytes.Buffer
+	c.Stdout, c.Stderr = &stdout, &stderr
+	err := c.Run()
+	return stdout.String() + stderr.String(), err
+}
+
+// bucket returns the bucket and prefix of OutputURL.
+func (s *s3Server) bucket(t *testing.T) (string, string) {
+	t.Helper()
+	u, err := url.Parse(s.OutputURL)
+	if err != nil || u.Scheme != "s3" || u.Host == "" {
+		t.Fatalf("OUTPUT_URL=%q is not s3://bucket/prefix", s.OutputURL)
+	}
+	return u.Host, strings.Trim(u.Path, "/")
+}
+
+// client returns an S3 client of the server, path-style.
+func (s *s3Server) client(t *testing.T) *minio.Client {
+	t.Helper()
+	u, err := url.Parse(s.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := minio.New(u.Host, &minio.Options{
+		Creds:        credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""),
+		Secure:       u.Scheme == "https",
+		Region:       "us-east-1",
+		BucketLookup: minio.BucketLookupPath,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// objects returns every object under prefix with its bytes.
+func (s *s3Server) objects(t *testing.T, prefix string) map[string][]byte {
+	t.Helper()
+	bucket, _ := s.bucket(t)
+	c := s.client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	got := map[string][]byte{}
+	for o := range c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if o.Err != nil {
+			t.Fatalf("listing %s/%s: %v", bucket, prefix, o.Err)
+		}
+		r, err := c.GetObject(ctx, bucket, o.Key, minio.GetObjectOptions{})
+		if err != nil {
+			t.Fatalf("getting %s: %v", o.Key, err)
+		}
+		b, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			t.Fatalf("reading %s: %v", o.Key, err)
+		}
+		got[o.Key] = b
+	}
+	return got
+}
+
+// TestS3LocalScript: the script starts a server with the bucket made,
+// prints the consumer's settings, and kill and resume keep the objects.
+func TestS3LocalScript(t *testing.T) {
+	s := startS3(t)
+	bucket, prefix := s.bucket(t)
+	if prefix == "" {
+		t.Fatalf("OUTPUT_URL=%s has no prefix", s.OutputURL)
+	}
+	if out, err := s.try("status"); err != nil {
+		t.Fatalf("status after start: %v\n%s", err, out)
+	}
+	c := s.client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ok, err := c.BucketExists(ctx, bucket)
+	if err != nil || !ok {
+		t.Fatalf("bucket %s after start: exists %v, %v; want it made", bucket, ok, err)
+	}
+	body := []byte("{\"id_str\":\"1\"}\n")
+	key := prefix + "/probe/one.jsonl"
+	if _, err := c.PutObject(ctx, bucket, key, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{}); err != nil {
+		t.Fatalf("putting %s: %v", key, err)
+	}
+
+	s.run(t, "kill")
+	if out, err := s.try("status"); err == nil {
+		t.Fatalf("status after kill exited 0; want non-zero\n%s", out)
+	}
+	s.run(t, "resume")
+	got := s.objects(t, prefix+"/")
+	if len(got) != 1 || !bytes.Equal(got[key], body) {
+		t.Fatalf("objects after kill and resume: %q; want only %s = %q", got, key, body)
+	}
+}
