@@ -22,6 +22,7 @@ import (
 	"github.com/tweetpipe/tweetpipe/consumer/internal/config"
 	"github.com/tweetpipe/tweetpipe/consumer/internal/group"
 	"github.com/tweetpipe/tweetpipe/consumer/internal/manifest"
+	"github.com/tweetpipe/tweetpipe/consumer/internal/objstore"
 	"github.com/tweetpipe/tweetpipe/internal/kafkaconn"
 	"github.com/tweetpipe/tweetpipe/internal/ops"
 	"github.com/tweetpipe/tweetpipe/internal/retry"
@@ -80,6 +81,22 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}, log)
 	if err != nil {
 		return err
+	}
+
+	// Object storage: the bucket must answer before anything is read.
+	if sc, ok := cfg.Store(); ok {
+		store, err := objstore.New(sc)
+		if err != nil {
+			return err
+		}
+		checkCtx, cancel := context.WithTimeout(ctx, time.Minute)
+		err = store.Check(checkCtx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		log.Info("bucket checked", "url", cfg.OutputURL, "endpoint", sc.Endpoint)
+		return fmt.Errorf("OUTPUT_URL=%s: uploading to object storage is not built yet; the bucket answered", cfg.OutputURL)
 	}
 
 	// Kafka: how to reach it, then wait for it.

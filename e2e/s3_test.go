@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/url"
@@ -186,5 +187,53 @@ func TestS3LocalScript(t *testing.T) {
 	got := s.objects(t, prefix+"/")
 	if len(got) != 1 || !bytes.Equal(got[key], body) {
 		t.Fatalf("objects after kill and resume: %q; want only %s = %q", got, key, body)
+	}
+}
+
+// TestS3StartChecks: a consumer whose bucket cannot be used stops at start,
+// before it reads anything, with an error naming the setting to fix, and
+// never prints a credential.
+func TestS3StartChecks(t *testing.T) {
+	s := startS3(t)
+	bucket, prefix := s.bucket(t)
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, []byte(s.SecretKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		env  []string
+		want string // in the consumer's error
+	}{
+		{"wrong secret key", []string{"S3_ENDPOINT=" + s.Endpoint, "OUTPUT_URL=" + s.OutputURL,
+			"AWS_ACCESS_KEY_ID=" + s.AccessKey, "AWS_SECRET_ACCESS_KEY=not-" + s.SecretKey}, "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"},
+		{"unknown access key", []string{"S3_ENDPOINT=" + s.Endpoint, "OUTPUT_URL=" + s.OutputURL,
+			"AWS_ACCESS_KEY_ID=nobody", "AWS_SECRET_ACCESS_KEY_FILE=" + secretFile}, "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"},
+		{"missing bucket", []string{"S3_ENDPOINT=" + s.Endpoint, "OUTPUT_URL=s3://no-such-" + bucket + "/" + prefix,
+			"AWS_ACCESS_KEY_ID=" + s.AccessKey, "AWS_SECRET_ACCESS_KEY_FILE=" + secretFile}, "OUTPUT_URL=s3://no-such-" + bucket + "/" + prefix + ": bucket no-such-" + bucket + " does not exist"},
+		{"unreachable server", []string{"S3_ENDPOINT=http://" + freeAddr(t), "OUTPUT_URL=" + s.OutputURL,
+			"AWS_ACCESS_KEY_ID=" + s.AccessKey, "AWS_SECRET_ACCESS_KEY_FILE=" + secretFile}, "S3_ENDPOINT=http://127.0.0.1:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := append([]string{"KAFKA_BROKERS=127.0.0.1:1", "OUTPUT_DIR=" + t.TempDir()}, tt.env...)
+			p := start(t, "consumer", env...)
+			select {
+			case <-p.done:
+			case <-time.After(2 * time.Minute):
+				fatalf(t, "the consumer did not stop within 2m")
+			}
+			out := p.out.String()
+			var exit *exec.ExitError
+			if !errors.As(p.err, &exit) || exit.ExitCode() != 1 {
+				fatalf(t, "the consumer exited with %v; want exit status 1", p.err)
+			}
+			if !strings.Contains(out, tt.want) {
+				fatalf(t, "the consumer's log does not name %q:\n%s", tt.want, out)
+			}
+			if strings.Contains(out, s.SecretKey) {
+				fatalf(t, "the consumer printed the secret key:\n%s", out)
+			}
+		})
 	}
 }

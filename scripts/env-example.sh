@@ -41,6 +41,8 @@ cat <<'TAIL'
 #TWITTER_ACCESS_SECRET_FILE=
 #X_BEARER_TOKEN_FILE=
 #KAFKA_SASL_PASSWORD_FILE=
+#AWS_ACCESS_KEY_ID_FILE=
+#AWS_SECRET_ACCESS_KEY_FILE=
 
 # ==================================================================
 # read by docker compose itself (docker-compose.apps.yml), not the services

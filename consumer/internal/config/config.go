@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
 	"github.com/tweetpipe/tweetpipe/consumer/internal/manifest"
+	"github.com/tweetpipe/tweetpipe/consumer/internal/objstore"
 	"github.com/tweetpipe/tweetpipe/internal/envconf"
 	"github.com/tweetpipe/tweetpipe/internal/kafkaconn"
 	"github.com/tweetpipe/tweetpipe/internal/ops"
@@ -33,7 +35,9 @@ type Config struct {
 	KafkaStartupTimeout    time.Duration `envconfig:"KAFKA_STARTUP_TIMEOUT" default:"2m" desc:"how long to wait for the broker at start before giving up (0: forever)"`
 	PartitionWatchInterval time.Duration `envconfig:"PARTITION_WATCH_INTERVAL" default:"5s" desc:"how often new topics and partitions are looked for"`
 
-	OutputDir         string        `envconfig:"OUTPUT_DIR" default:"./data" desc:"where the JSON Lines files go"`
+	OutputDir         string        `envconfig:"OUTPUT_DIR" default:"./data" desc:"where the JSON Lines files go; with OUTPUT_URL=s3://..., the staging folder of the files being written"`
+	OutputURL         string        `envconfig:"OUTPUT_URL" desc:"empty: OUTPUT_DIR; file:///path: the same as OUTPUT_DIR=/path; s3://bucket/prefix: an S3 bucket, OUTPUT_DIR staging the files being written (S3_* and AWS_* below)"`
+	objstore.S3                     // S3_ENDPOINT, S3_REGION, S3_PATH_STYLE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
 	BatchMaxRecords   int           `envconfig:"BATCH_MAX_RECORDS" default:"1000" desc:"a batch is written when it holds this many messages (1-1000000)"`
 	BatchMaxBytes     int64         `envconfig:"BATCH_MAX_BYTES" default:"4194304" desc:"... or this many bytes"`
 	BatchMaxWait      time.Duration `envconfig:"BATCH_MAX_WAIT" default:"1s" desc:"... or when its first message has waited this long"`
@@ -59,13 +63,42 @@ func (c Config) LogValue() slog.Value {
 	return envconf.LogValue(c)
 }
 
-// Load reads the environment (KAFKA_SASL_PASSWORD_FILE too) and validates.
+// Load reads the environment (KAFKA_SASL_PASSWORD_FILE, AWS_ACCESS_KEY_ID_FILE
+// and AWS_SECRET_ACCESS_KEY_FILE too) and validates. OUTPUT_URL=file:///x
+// sets OUTPUT_DIR to /x; an OUTPUT_DIR set to another folder beside it is an
+// error.
 func Load() (Config, error) {
 	var cfg Config
-	if err := envconf.Process(&cfg, map[string]*envconf.Secret{"KAFKA_SASL_PASSWORD": &cfg.KafkaSASLPassword}); err != nil {
+	secrets := cfg.S3.Secrets()
+	secrets["KAFKA_SASL_PASSWORD"] = &cfg.KafkaSASLPassword
+	if err := envconf.Process(&cfg, secrets); err != nil {
 		return cfg, err
 	}
+	if t, err := cfg.Target(); err == nil && !t.S3() && cfg.OutputURL != "" {
+		if dir := os.Getenv("OUTPUT_DIR"); dir != "" && filepath.Clean(dir) != t.Dir {
+			return cfg, fmt.Errorf("OUTPUT_URL=%s and OUTPUT_DIR=%s name two folders: set one", cfg.OutputURL, dir)
+		}
+		cfg.OutputDir = t.Dir
+	}
 	return cfg, cfg.Validate()
+}
+
+// Target returns what OUTPUT_URL names; empty, it is the folder OUTPUT_DIR.
+func (c Config) Target() (objstore.Target, error) {
+	if c.OutputURL == "" {
+		return objstore.Target{Dir: c.OutputDir}, nil
+	}
+	return objstore.ParseURL(c.OutputURL)
+}
+
+// Store returns the bucket's settings, and false when OUTPUT_URL names no
+// bucket; call it on a validated Config.
+func (c Config) Store() (objstore.Config, bool) {
+	t, err := c.Target()
+	if err != nil || !t.S3() {
+		return objstore.Config{}, false
+	}
+	return c.S3.Config(t), true
 }
 
 // Usage writes every variable with its type, default and description.
@@ -137,6 +170,13 @@ func (c Config) Validate() error {
 	}
 	if c.OutputDir == "" {
 		bad("OUTPUT_DIR is empty")
+	}
+	if t, err := c.Target(); err != nil {
+		errs = append(errs, err)
+	} else if t.S3() {
+		if err := c.S3.Config(t).Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.BatchMaxRecords < 1 || c.BatchMaxRecords > 1_000_000 {
 		bad("BATCH_MAX_RECORDS=%d: accepts 1 to 1000000", c.BatchMaxRecords)

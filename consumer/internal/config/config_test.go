@@ -2,7 +2,9 @@ package config
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -42,6 +44,18 @@ func TestLoad(t *testing.T) {
 		{"empty topic in the list", map[string]string{"KAFKA_TOPICS": "tweets,"}, `KAFKA_TOPICS: ""`},
 		{"output dir set but empty", map[string]string{"OUTPUT_DIR": ""}, "OUTPUT_DIR is empty"},
 		{"broker without port", map[string]string{"KAFKA_BROKERS": "kafka"}, `KAFKA_BROKERS: "kafka" is not host:port`},
+		{"output url file", map[string]string{"OUTPUT_URL": "file:///srv/archive"}, ""},
+		{"output url file and the same dir", map[string]string{"OUTPUT_URL": "file:///srv/archive", "OUTPUT_DIR": "/srv/archive/"}, ""},
+		{"output url file and another dir", map[string]string{"OUTPUT_URL": "file:///srv/archive", "OUTPUT_DIR": "/data"}, "OUTPUT_URL=file:///srv/archive and OUTPUT_DIR=/data name two folders"},
+		{"output url relative file", map[string]string{"OUTPUT_URL": "file://data"}, `OUTPUT_URL="file://data": a file URL names an absolute path`},
+		{"output url other scheme", map[string]string{"OUTPUT_URL": "gs://bucket/x"}, `OUTPUT_URL="gs://bucket/x": the scheme must be file or s3`},
+		{"s3 without credentials", map[string]string{"OUTPUT_URL": "s3://tweets/archive"}, "OUTPUT_URL=s3://tweets/archive needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"},
+		{"s3", map[string]string{"OUTPUT_URL": "s3://tweets/archive", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "S3_ENDPOINT": "http://127.0.0.1:9000"}, ""},
+		{"s3 bad bucket", map[string]string{"OUTPUT_URL": "s3://Tweets/archive", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}, `"Tweets" is not a bucket name`},
+		{"s3 prefix with ..", map[string]string{"OUTPUT_URL": "s3://tweets/a/../b", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}, "the prefix has an empty, . or .. segment"},
+		{"s3 endpoint with a path", map[string]string{"OUTPUT_URL": "s3://tweets", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "S3_ENDPOINT": "http://host:9000/tweets"}, `S3_ENDPOINT="http://host:9000/tweets": want http(s)://host[:port]`},
+		{"s3 endpoint without scheme", map[string]string{"OUTPUT_URL": "s3://tweets", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "S3_ENDPOINT": "host:9000"}, `S3_ENDPOINT="host:9000"`},
+		{"s3 path style not a switch", map[string]string{"S3_PATH_STYLE": "maybe"}, `S3_PATH_STYLE="maybe" does not parse`},
 		{"two errors at once", map[string]string{"LOG_LEVEL": "loud", "LOG_FORMAT": "xml"}, `LOG_FORMAT="xml"`},
 	}
 	for _, tt := range tests {
@@ -65,7 +79,7 @@ func clearEnv(t *testing.T) {
 	t.Helper()
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		for _, prefix := range []string{"KAFKA_", "OUTPUT_", "BATCH_", "ROTATE_", "LOG_", "PROGRESS_", "SHUTDOWN_", "PARTITION_"} {
+		for _, prefix := range []string{"KAFKA_", "OUTPUT_", "BATCH_", "ROTATE_", "LOG_", "PROGRESS_", "SHUTDOWN_", "PARTITION_", "S3_", "AWS_"} {
 			if strings.HasPrefix(k, prefix) {
 				t.Setenv(k, "")
 				os.Unsetenv(k)
@@ -110,5 +124,70 @@ func TestHTTPAddrDefaultIsTheProbes(t *testing.T) {
 	}
 	if cfg.HTTPAddr != ops.DefaultHTTPAddr {
 		t.Errorf("HTTP_ADDR default: got %q; the probe's is %q", cfg.HTTPAddr, ops.DefaultHTTPAddr)
+	}
+}
+
+// TestOutputURL: file:///x is OUTPUT_DIR=/x; s3:// keeps OUTPUT_DIR as the
+// staging folder and gives the bucket and prefix.
+func TestOutputURL(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("OUTPUT_URL", "file:///srv/archive")
+	cfg, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cfg.Store(); ok || cfg.OutputDir != "/srv/archive" {
+		t.Fatalf("file URL: got OUTPUT_DIR %q, bucket %v; want /srv/archive and none", cfg.OutputDir, ok)
+	}
+
+	clearEnv(t)
+	t.Setenv("OUTPUT_URL", "s3://tweets/archive/v1/")
+	t.Setenv("OUTPUT_DIR", "/var/staging")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI-example")
+	cfg, err = Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, ok := cfg.Store()
+	if !ok || sc.Bucket != "tweets" || sc.Prefix != "archive/v1" || cfg.OutputDir != "/var/staging" || !sc.PathStyle || sc.Region != "us-east-1" {
+		t.Fatalf("s3 URL: got %+v, OUTPUT_DIR %q; want bucket tweets, prefix archive/v1, staging /var/staging, path-style, us-east-1", sc, cfg.OutputDir)
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%v %+v", cfg, sc)
+	logged := b.String()
+	for _, secret := range []string{"AKIDEXAMPLE", "wJalrXUtnFEMI-example"} {
+		if strings.Contains(logged, secret) {
+			t.Errorf("the configuration prints %s: %s", secret, logged)
+		}
+	}
+}
+
+// TestS3CredentialFiles: AWS_ACCESS_KEY_ID_FILE and
+// AWS_SECRET_ACCESS_KEY_FILE, as Docker secrets give them.
+func TestS3CredentialFiles(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	write := func(name, v string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(v+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	t.Setenv("OUTPUT_URL", "s3://tweets")
+	t.Setenv("AWS_ACCESS_KEY_ID_FILE", write("id", "AKIDFILE"))
+	t.Setenv("AWS_SECRET_ACCESS_KEY_FILE", write("secret", "secret-from-file"))
+	cfg, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, _ := cfg.Store()
+	if sc.AccessKey.Reveal() != "AKIDFILE" || sc.SecretKey.Reveal() != "secret-from-file" {
+		t.Fatalf("got %q, %q; want the files' contents", sc.AccessKey.Reveal(), sc.SecretKey.Reveal())
+	}
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "also")
+	if _, err := Load(); err == nil || !strings.Contains(err.Error(), "AWS_SECRET_ACCESS_KEY and AWS_SECRET_ACCESS_KEY_FILE are both set") {
+		t.Fatalf("both set: got %v; want an error naming both", err)
 	}
 }
