@@ -67,23 +67,9 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	defer stopOps()
 
-	// Archive: the output directory.
-	var rotated atomic.Int64
-	arch, err := archive.Open(archive.Config{
-		OnRotate:       func(string) { rotated.Add(1) },
-		Dir:            cfg.OutputDir,
-		RotateMaxBytes: cfg.RotateMaxBytes,
-		RotateInterval: cfg.RotateInterval,
-		Compression:    cfg.OutputCompression,
-		FileMode:       cfg.FileMode(),
-		DedupWindow:    cfg.DedupWindow,
-		Layout:         archive.Layout(cfg.OutputLayout),
-	}, log)
-	if err != nil {
-		return err
-	}
-
-	// Object storage: the bucket must answer before anything is read.
+	// Object storage, with OUTPUT_URL=s3://...: the bucket must answer
+	// before anything is read; OUTPUT_DIR is then the staging folder.
+	var uploader archive.Uploader
 	if sc, ok := cfg.Store(); ok {
 		store, err := objstore.New(sc)
 		if err != nil {
@@ -95,8 +81,25 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		log.Info("bucket checked", "url", cfg.OutputURL, "endpoint", sc.Endpoint)
-		return fmt.Errorf("OUTPUT_URL=%s: uploading to object storage is not built yet; the bucket answered", cfg.OutputURL)
+		log.Info("bucket checked", "url", cfg.OutputURL, "endpoint", sc.Endpoint, "staging", cfg.OutputDir)
+		uploader = store
+	}
+
+	// Archive: the output directory.
+	var rotated atomic.Int64
+	arch, err := archive.Open(archive.Config{
+		Uploader:       uploader,
+		OnRotate:       func(string) { rotated.Add(1) },
+		Dir:            cfg.OutputDir,
+		RotateMaxBytes: cfg.RotateMaxBytes,
+		RotateInterval: cfg.RotateInterval,
+		Compression:    cfg.OutputCompression,
+		FileMode:       cfg.FileMode(),
+		DedupWindow:    cfg.DedupWindow,
+		Layout:         archive.Layout(cfg.OutputLayout),
+	}, log)
+	if err != nil {
+		return err
 	}
 
 	// Kafka: how to reach it, then wait for it.

@@ -70,6 +70,10 @@ type Config struct {
 	// bits plus search (x) wherever read is set (0750). The process umask
 	// still applies.
 	FileMode os.FileMode
+	// Uploader, when not nil, makes Dir a staging folder: every data file
+	// is uploaded when it closes, and NextOffset counts what was uploaded
+	// (upload.go).
+	Uploader Uploader
 	// DedupWindow is how many recently written keys (per partition, at
 	// least; up to twice as many) a record marked Dedup is checked against.
 	// 0 turns deduplication off.
@@ -229,6 +233,12 @@ func (a *Archive) Partition(ctx context.Context, topic string, partition int) (*
 		topic:     topic,
 		partition: partition,
 		lock:      lock,
+	}
+	if a.cfg.Uploader != nil {
+		if err := p.syncStaging(ctx); err != nil {
+			_ = lock.Close()
+			return nil, fmt.Errorf("opening %s partition %d: %w", topic, partition, err)
+		}
 	}
 	if err := p.recover(); err != nil {
 		p.closeFiles()

@@ -267,7 +267,7 @@ func (p *Partition) startFile(first int64, hour, now time.Time) error {
 		_ = f.Close()
 		return err
 	}
-	p.active = &activeFile{f: f, rel: rel, hour: hour, created: now}
+	p.active = &activeFile{f: f, rel: rel, first: first, hour: hour, created: now}
 	return nil
 }
 
@@ -299,8 +299,19 @@ func (p *Partition) rotate() error {
 			return err
 		}
 	}
+	uploaded := p.up != nil && a.size > 0
+	if uploaded {
+		if err := p.upload(final, a.first); err != nil {
+			return err
+		}
+	}
 	if err := p.writeCheckpoint(p.snapshot(p.ckpt.NextOffset)); err != nil {
 		return err
+	}
+	if uploaded {
+		if err := p.dropStaged(final); err != nil {
+			return err
+		}
 	}
 	if a.size > 0 {
 		p.log.Info("rotated data file", "path", final, "bytes", a.size)
@@ -369,6 +380,9 @@ func (p *Partition) recoverFiles() error {
 		}
 	}
 	if done, err := p.rotatedBefore(); err != nil || done {
+		if err == nil && p.up != nil {
+			return p.uploadRotated()
+		}
 		return err
 	}
 	f, size, err := p.truncateTo(p.ckpt.Active, p.ckpt.ActiveSize)
@@ -377,6 +391,13 @@ func (p *Partition) recoverFiles() error {
 	}
 	if f != nil {
 		p.active = &activeFile{f: f, rel: p.ckpt.Active, size: size, hour: p.ckpt.ActiveHour, created: p.ckpt.ActiveCreated}
+		if p.up != nil {
+			if p.active.first, err = firstOffset(p.ckpt.Active); err != nil {
+				_ = f.Close()
+				p.active = nil
+				return err
+			}
+		}
 	}
 	return nil
 }

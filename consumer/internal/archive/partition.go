@@ -18,6 +18,7 @@ type Partition struct {
 	topic     string
 	partition int
 	lock      *os.File
+	up        PartitionUploader // nil without Config.Uploader (upload.go)
 
 	ckpt      checkpoint  // the checkpoint on disk
 	active    *activeFile // the data file being appended to; nil when none
@@ -48,6 +49,7 @@ type Partition struct {
 type activeFile struct {
 	f       *os.File
 	rel     string    // path relative to Dir
+	first   int64     // offset of its first record; set only with an uploader
 	size    int64     // bytes written and fsynced
 	hour    time.Time // UTC hour of its first record
 	created time.Time // when it was created (Config.Now)
@@ -57,8 +59,14 @@ type activeFile struct {
 func (p *Partition) abs(rel string) string { return filepath.Join(p.cfg.Dir, rel) }
 
 // NextOffset returns the first offset not yet durably written, or -1 if no
-// record of the partition was ever written.
-func (p *Partition) NextOffset() int64 { return p.ckpt.NextOffset }
+// record of the partition was ever written. With an uploader it is the
+// first offset not yet in the bucket (upload.go), -1 if none is.
+func (p *Partition) NextOffset() int64 {
+	if p.up != nil {
+		return p.up.Next()
+	}
+	return p.ckpt.NextOffset
+}
 
 // Append writes recs, in order, fsyncs and checkpoints them. After it returns
 // nil every offset up to the last of recs is durable and the caller may

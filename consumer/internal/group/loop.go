@@ -458,6 +458,14 @@ func (l *loop) flush(ctx context.Context, recs []archive.Record) bool {
 		}
 	}
 	next := recs[len(recs)-1].Offset + 1
+	if held := l.p.NextOffset(); held < next {
+		// Object storage: what is only in the staging folder is not
+		// committed; the archive's NextOffset is what the bucket holds.
+		if held <= l.committed {
+			return true
+		}
+		next = held
+	}
 	if err := l.commit(next); err != nil {
 		// The checkpoint already covers these offsets: a redelivery after a
 		// lost commit is skipped by the archive, never written twice. The

@@ -1,0 +1,227 @@
+package archive
+
+// Upload on close (OUTPUT_URL=s3://...)
+//
+// With Config.Uploader set, Dir is a staging folder: the active file grows
+// there as without it, and every data file that closes is handed to the
+// uploader, which puts it in the bucket and records it there (objstore),
+// before the archive forgets it. The uploader, not this folder, is where a
+// partition's progress lives across hosts: NextOffset is the offset after
+// the last file the bucket holds, so the group commits to Kafka only what
+// is in the bucket. The hook is three calls: syncStaging when a partition
+// opens, upload when a file closes (rotate) and uploadRotated when recovery
+// finishes a rotation that a crash or a failed upload interrupted.
+//
+// _state/<topic>-<partition>.uploaded holds the bucket's next offset as this
+// folder last saw it, written after each upload. When a partition opens,
+// the staging folder's files go on only if that is still the bucket's next
+// offset and the active file holds records past it; otherwise (another host
+// uploaded since, or this one crashed between its upload and forgetting
+// the file) the partition's staging state is dropped and it starts again at
+// the bucket's next offset: Kafka hands the records over again, and the
+// next file is uploaded under the same key as the one a crash may have left
+// behind, replacing it whole.
+//
+// Dead-letter files stay in the staging folder; they are not uploaded.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tweetpipe/tweetpipe/internal/durable"
+)
+
+// Uploader takes the closed files of each partition to object storage.
+type Uploader interface {
+	// Partition reads the partition's upload state, for its new owner.
+	Partition(ctx context.Context, topic string, partition int) (PartitionUploader, error)
+}
+
+// PartitionUploader uploads one partition's closed files, in offset order.
+type PartitionUploader interface {
+	// Next returns the offset after the last file recorded as uploaded,
+	// -1 when none was.
+	Next() int64
+	// Upload puts the complete file at path, whose first record is at
+	// offset first and whose records all lie before next, and records it,
+	// so that Next returns next. Called again with the same file after a
+	// failure, it puts it under the same key.
+	Upload(ctx context.Context, path string, first, next int64) error
+}
+
+// uploadTimeout bounds one upload, retries included.
+const uploadTimeout = 10 * time.Minute
+
+// uploadedPath returns the file holding the bucket's next offset as the
+// staging folder last saw it, relative to Dir.
+func uploadedPath(topic string, partition int) string {
+	return filepath.Join(stateDirName, fmt.Sprintf("%s-%d.uploaded", topic, partition))
+}
+
+// syncStaging runs when a partition opens with an uploader, before
+// recovery: it keeps the staging folder's state only where it continues the
+// bucket's (see the top of this file).
+func (p *Partition) syncStaging(ctx context.Context) error {
+	up, err := p.cfg.Uploader.Partition(ctx, p.topic, p.partition)
+	if err != nil {
+		return fmt.Errorf("reading the upload state: %w", err)
+	}
+	p.up = up
+	next := up.Next()
+	seen, known, err := p.readUploaded()
+	if err != nil {
+		return err
+	}
+	local, err := p.readLocalCheckpoint()
+	if err != nil {
+		return err
+	}
+	keep := known && seen == next || !known && next < 0
+	if local != nil && (local.NextOffset < next || local.NextOffset == next && local.Active != "") {
+		keep = false // its active file, if any, holds nothing past the bucket
+	}
+	if keep {
+		if !known {
+			return p.writeUploaded(next)
+		}
+		return nil
+	}
+	return p.resetStaging(local, next)
+}
+
+// readLocalCheckpoint returns the staging folder's checkpoint, nil if none.
+func (p *Partition) readLocalCheckpoint() (*checkpoint, error) {
+	name := p.abs(checkpointPath(p.topic, p.partition))
+	data, err := os.ReadFile(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading checkpoint: %w", err)
+	}
+	c, err := decodeCheckpoint(name, data)
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// resetStaging drops the partition's staged data file and dedup keys and
+// checkpoints next as its next offset. The dead-letter file stays.
+func (p *Partition) resetStaging(local *checkpoint, next int64) error {
+	c := checkpoint{Topic: p.topic, Partition: p.partition, NextOffset: next}
+	if local != nil {
+		for _, rel := range []string{local.Active, local.Rotated} {
+			if rel == "" {
+				continue
+			}
+			if err := os.Remove(p.abs(rel)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("dropping staged file: %w", err)
+			}
+		}
+		c.DeadLetter, c.DeadLetterSize, c.DeadLetterCreated = local.DeadLetter, local.DeadLetterSize, local.DeadLetterCreated
+		p.log.Info("staging folder behind the bucket; starting at the bucket's next offset",
+			"offset", next, "staged_next_offset", local.NextOffset, "dropped", local.Active)
+	}
+	keys, err := filepath.Glob(p.abs(filepath.Join(stateDirName, fmt.Sprintf("%s-%d.keys.*", p.topic, p.partition))))
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := os.Remove(k); err != nil {
+			return fmt.Errorf("dropping staged keys: %w", err)
+		}
+	}
+	if err := p.writeCheckpoint(c); err != nil {
+		return err
+	}
+	return p.writeUploaded(next)
+}
+
+// readUploaded returns the offset in the .uploaded file, and false when
+// there is none.
+func (p *Partition) readUploaded() (int64, bool, error) {
+	b, err := os.ReadFile(p.abs(uploadedPath(p.topic, p.partition)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("reading upload mark: %w", err)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("upload mark %s: %w", p.abs(uploadedPath(p.topic, p.partition)), err)
+	}
+	return n, true, nil
+}
+
+func (p *Partition) writeUploaded(next int64) error {
+	path := p.abs(uploadedPath(p.topic, p.partition))
+	_, err := durable.WriteFile(path, []byte(strconv.FormatInt(next, 10)+"\n"),
+		durable.Replace{Temp: path + ".tmp", Mode: p.cfg.FileMode, Reach: crashPoint})
+	if err != nil {
+		return fmt.Errorf("writing upload mark: %w", err)
+	}
+	return nil
+}
+
+// upload hands the closed file at path (first record at first) to the
+// uploader, with the checkpoint's next offset, and notes the bucket's new
+// next offset.
+func (p *Partition) upload(path string, first int64) error {
+	ctx, cancel := context.WithTimeout(context.Background(), uploadTimeout)
+	defer cancel()
+	start := time.Now()
+	next := p.ckpt.NextOffset
+	if err := p.up.Upload(ctx, path, first, next); err != nil {
+		return fmt.Errorf("uploading %s: %w", path, err)
+	}
+	crashPoint("upload: recorded")
+	p.log.Info("uploaded data file", "path", path, "offset", first, "next_offset", next, "took", time.Since(start).Round(time.Millisecond))
+	return p.writeUploaded(next)
+}
+
+// uploadRotated finishes, in recovery, a rotation whose file was
+// compressed but not uploaded: it uploads it, checkpoints no active file
+// and drops the staged copy.
+func (p *Partition) uploadRotated() error {
+	first, err := firstOffset(p.ckpt.Active)
+	if err != nil {
+		return err
+	}
+	path := p.abs(p.ckpt.Rotated)
+	if err := p.upload(path, first); err != nil {
+		return err
+	}
+	if err := p.writeCheckpoint(p.snapshot(p.ckpt.NextOffset)); err != nil {
+		return err
+	}
+	return p.dropStaged(path)
+}
+
+// dropStaged removes a file the bucket now holds.
+func (p *Partition) dropStaged(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing uploaded file from the staging folder: %w", err)
+	}
+	return nil
+}
+
+// firstOffset reads the first offset out of a data file's name (DataPath).
+func firstOffset(rel string) (int64, error) {
+	name := filepath.Base(rel)
+	name = name[:len(name)-len(filepath.Ext(name))] // .jsonl
+	i := strings.LastIndexByte(name, '-')
+	n, err := strconv.ParseInt(name[i+1:], 10, 64)
+	if i < 0 || err != nil {
+		return 0, fmt.Errorf("data file %s: no first offset in its name", rel)
+	}
+	return n, nil
+}

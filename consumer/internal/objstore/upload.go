@@ -1,0 +1,186 @@
+package objstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
+)
+
+// ErrFenced is returned by Upload when another consumer recorded an upload
+// of the partition since this one read its state: this one is no longer
+// its owner and must not go on.
+var ErrFenced = errors.New("another consumer recorded an upload of the partition since this one opened it")
+
+// state is a partition's checkpoint in the bucket,
+// <prefix>/_state/<topic>-<partition>.json: the offset after the last
+// uploaded file, and that file.
+type state struct {
+	Topic     string    `json:"topic"`
+	Partition int       `json:"partition"`
+	Next      int64     `json:"next_offset"`
+	Key       string    `json:"key"`
+	Bytes     int64     `json:"bytes"`
+	Host      string    `json:"host"`
+	Time      time.Time `json:"time"`
+}
+
+// ObjectKey returns the key of a partition's file whose records start at
+// offset first: derived from the topic, the partition and that offset only,
+// so that whoever uploads that file again, after a crash or on another host,
+// replaces it rather than add a second copy. ext is the file's extension
+// (".jsonl", ".jsonl.gz", ".jsonl.zst").
+func (c Config) ObjectKey(topic string, partition int, first int64, ext string) string {
+	return c.key(fmt.Sprintf("%s/p%d/%s-p%d-%020d%s", topic, partition, topic, partition, first, ext))
+}
+
+// StateKey returns the key of a partition's checkpoint.
+func (c Config) StateKey(topic string, partition int) string {
+	return c.key(fmt.Sprintf("_state/%s-%d.json", topic, partition))
+}
+
+// Partition reads a partition's checkpoint from the bucket; it implements
+// archive.Uploader.
+func (s *Store) Partition(ctx context.Context, topic string, partition int) (archive.PartitionUploader, error) {
+	u := &Uploader{s: s, topic: topic, partition: partition, next: -1}
+	key := s.cfg.StateKey(topic, partition)
+	obj, err := s.c.GetObject(ctx, s.cfg.Bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, s.explain("reading "+key, err)
+	}
+	defer obj.Close()
+	info, err := obj.Stat()
+	if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+		return u, nil
+	}
+	if err != nil {
+		return nil, s.explain("reading "+key, err)
+	}
+	var st state
+	if err := json.NewDecoder(obj).Decode(&st); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", key, err)
+	}
+	if st.Topic != topic || st.Partition != partition || st.Next < 0 {
+		return nil, fmt.Errorf("%s is not a checkpoint of %s partition %d", key, topic, partition)
+	}
+	u.next, u.etag, u.stateKey = st.Next, info.ETag, st.Key
+	return u, nil
+}
+
+// Uploader uploads one partition's files, one at a time, in offset order.
+type Uploader struct {
+	s         *Store
+	topic     string
+	partition int
+	next      int64  // the bucket checkpoint's next offset; -1: none
+	etag      string // the bucket checkpoint's ETag as last read or written; "": none
+	stateKey  string // the key of the last file the bucket checkpoint names
+}
+
+// Next returns the offset after the last uploaded file, -1 if none.
+func (u *Uploader) Next() int64 { return u.next }
+
+// Upload puts the file at path under the key of its first offset, then
+// replaces the partition's checkpoint with next, on the condition that the
+// checkpoint is still the one this uploader read or wrote last (If-Match;
+// If-None-Match: * for the first): a former owner that still runs cannot
+// move the checkpoint once the new owner has (ErrFenced).
+//
+// The first offset in the key is the bucket's next offset, not the file's
+// first record, when there is one: a new owner starts from it, and the
+// records there may be dropped as duplicates by one consumer and not by
+// another (the dedup window is not shared), so only that offset names the
+// file the same way on every host.
+func (u *Uploader) Upload(ctx context.Context, file string, first, next int64) error {
+	if u.next >= 0 {
+		first = u.next
+	}
+	if next <= first {
+		return fmt.Errorf("uploading %s: next offset %d not past the first %d", file, next, first)
+	}
+	name := path.Base(file)
+	ext := name[strings.Index(name, ".jsonl"):]
+	if !strings.HasPrefix(ext, ".jsonl") {
+		return fmt.Errorf("uploading %s: not a .jsonl file", file)
+	}
+	key := u.s.cfg.ObjectKey(u.topic, u.partition, first, ext)
+	stateKey := u.s.cfg.StateKey(u.topic, u.partition)
+	// Before the data: is the checkpoint still the one this owner knows?
+	// A former owner stops here without touching the object. (Between this
+	// look and the checkpoint's conditional write below, a former owner's
+	// put could still replace the object; docs/guarantee.md.)
+	current := ""
+	info, err := u.s.c.StatObject(ctx, u.s.cfg.Bucket, stateKey, minio.StatObjectOptions{})
+	switch {
+	case err == nil:
+		current = info.ETag
+	case minio.ToErrorResponse(err).Code != "NoSuchKey":
+		return u.s.explain("reading "+stateKey, err)
+	}
+	if current != u.etag {
+		return u.adopt(ctx, stateKey, key, next)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	opts := minio.PutObjectOptions{ContentType: "application/x-ndjson"}
+	if _, err := u.s.c.PutObject(ctx, u.s.cfg.Bucket, key, f, fi.Size(), opts); err != nil {
+		return u.s.explain("putting "+key, err)
+	}
+
+	host, _ := os.Hostname()
+	st, err := json.Marshal(state{Topic: u.topic, Partition: u.partition, Next: next, Key: key, Bytes: fi.Size(), Host: host, Time: time.Now().UTC()})
+	if err != nil {
+		return err
+	}
+	st = append(st, '\n')
+	var cond minio.PutObjectOptions
+	cond.ContentType = "application/json"
+	if u.etag == "" {
+		cond.SetMatchETagExcept("*")
+	} else {
+		cond.SetMatchETag(u.etag)
+	}
+	put, err := u.s.c.PutObject(ctx, u.s.cfg.Bucket, stateKey, bytes.NewReader(st), int64(len(st)), cond)
+	if err != nil {
+		if r := minio.ToErrorResponse(err); r.StatusCode != http.StatusPreconditionFailed && r.Code != "PreconditionFailed" {
+			return u.s.explain("writing "+stateKey, err)
+		}
+		return u.adopt(ctx, stateKey, key, next)
+	}
+	u.next, u.etag, u.stateKey = next, put.ETag, key
+	return nil
+}
+
+// adopt handles a checkpoint that is not the one this owner last knew: if
+// it records this very upload (this owner's write landed but its answer was
+// lost, to a server restart or a retry), it is taken as done; otherwise
+// another consumer owns the partition now (ErrFenced).
+func (u *Uploader) adopt(ctx context.Context, stateKey, key string, next int64) error {
+	again, err := u.s.Partition(ctx, u.topic, u.partition)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w (and reading it again: %v)", stateKey, ErrFenced, err)
+	}
+	got := again.(*Uploader)
+	if got.next != next || got.stateKey != key {
+		return fmt.Errorf("writing %s: %w", stateKey, ErrFenced)
+	}
+	u.next, u.etag, u.stateKey = next, got.etag, key
+	return nil
+}

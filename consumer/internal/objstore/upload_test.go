@@ -1,0 +1,235 @@
+package objstore
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/tweetpipe/tweetpipe/internal/envconf"
+)
+
+// testStore starts an S3-compatible server with scripts/s3-local.sh
+// (S3_LOCAL_SCRIPT names it; make test-kafka sets it) and returns a store
+// on its bucket under a prefix of the test's own.
+func testStore(t *testing.T) *Store {
+	t.Helper()
+	script := os.Getenv("S3_LOCAL_SCRIPT")
+	if script == "" {
+		t.Skip("needs an S3-compatible server: set S3_LOCAL_SCRIPT=scripts/s3-local.sh (make test-kafka does)")
+	}
+	script, err := filepath.Abs(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	l.Close()
+	env := append(os.Environ(), "S3_LOCAL_PORT="+port, "S3_LOCAL_DIR="+t.TempDir())
+	run := func(cmd string) string {
+		c := exec.Command(script, cmd)
+		c.Env = env
+		out, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("s3-local.sh %s: %v\n%s", cmd, err, out)
+		}
+		return string(out)
+	}
+	out := run("start")
+	t.Cleanup(func() { run("stop") })
+	var s S3
+	var target Target
+	for _, kv := range strings.Fields(out) {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "S3_ENDPOINT":
+			s.S3Endpoint = v
+		case "AWS_ACCESS_KEY_ID":
+			s.AWSAccessKeyID = envconf.Secret(v)
+		case "AWS_SECRET_ACCESS_KEY":
+			s.AWSSecretAccessKey = envconf.Secret(v)
+		case "OUTPUT_URL":
+			if target, err = ParseURL(v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s.S3Region, s.S3PathStyle = "us-east-1", true
+	target.Prefix += "/" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+	st, err := New(s.Config(target))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := st.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func stagedFile(t *testing.T, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// objects returns every object under the store's prefix but _state/.
+func objects(t *testing.T, s *Store) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	got := map[string]string{}
+	for o := range s.c.ListObjects(ctx, s.cfg.Bucket, minio.ListObjectsOptions{Prefix: s.cfg.Prefix + "/", Recursive: true}) {
+		if o.Err != nil {
+			t.Fatal(o.Err)
+		}
+		if strings.Contains(o.Key, "/_state/") {
+			continue
+		}
+		r, err := s.c.GetObject(ctx, s.cfg.Bucket, o.Key, minio.GetObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[o.Key] = string(b)
+	}
+	return got
+}
+
+// TestUploadKeysAndCheckpoint: a file goes under the key of its first
+// offset (the bucket's next offset once there is one), the checkpoint
+// follows, and a new owner reads it back.
+func TestUploadKeysAndCheckpoint(t *testing.T) {
+	s := testStore(t)
+	ctx := context.Background()
+	up, err := s.Partition(ctx, "tweets", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.Next() != -1 {
+		t.Fatalf("Next of a new partition = %d; want -1", up.Next())
+	}
+	if err := up.Upload(ctx, stagedFile(t, "tweets-p2-000000000005.jsonl", "a\nb\n"), 5, 10); err != nil {
+		t.Fatal(err)
+	}
+	// The first record of the next file is 12 (10 and 11 were dropped as
+	// duplicates here): its key still says 10, where a new owner starts.
+	if err := up.Upload(ctx, stagedFile(t, "tweets-p2-000000000012.jsonl.gz", "gz"), 12, 20); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		s.cfg.ObjectKey("tweets", 2, 5, ".jsonl"):     "a\nb\n",
+		s.cfg.ObjectKey("tweets", 2, 10, ".jsonl.gz"): "gz",
+	}
+	got := objects(t, s)
+	if len(got) != len(want) {
+		t.Fatalf("objects = %q; want %q", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("objects = %q; want %q", got, want)
+		}
+	}
+	again, err := s.Partition(ctx, "tweets", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Next() != 20 {
+		t.Fatalf("a new owner's Next = %d; want 20", again.Next())
+	}
+}
+
+// TestUploadReplacesWhatACrashLeft: an object left by an owner that died
+// before recording it is replaced whole by the next owner's file, under the
+// same key: never a second copy.
+func TestUploadReplacesWhatACrashLeft(t *testing.T) {
+	s := testStore(t)
+	ctx := context.Background()
+	key := s.cfg.ObjectKey("tweets", 0, 0, ".jsonl")
+	left := "0\n1\n2\n3\n" // the dead owner's longer file
+	if _, err := s.c.PutObject(ctx, s.cfg.Bucket, key, strings.NewReader(left), int64(len(left)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	up, err := s.Partition(ctx, "tweets", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Upload(ctx, stagedFile(t, "tweets-p0-000000000000.jsonl", "0\n1\n"), 0, 2); err != nil {
+		t.Fatal(err)
+	}
+	if got := objects(t, s); len(got) != 1 || got[key] != "0\n1\n" {
+		t.Fatalf("objects = %q; want only %s = %q", got, key, "0\n1\n")
+	}
+}
+
+// TestUploadFencesFormerOwner: an owner that read the checkpoint before a
+// newer owner recorded an upload cannot move the checkpoint (If-Match).
+func TestUploadFencesFormerOwner(t *testing.T) {
+	s := testStore(t)
+	ctx := context.Background()
+	former, err := s.Partition(ctx, "tweets", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := former.Upload(ctx, stagedFile(t, "tweets-p1-000000000000.jsonl", "0\n"), 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	current, err := s.Partition(ctx, "tweets", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := current.Upload(ctx, stagedFile(t, "tweets-p1-000000000001.jsonl", "1\n2\n"), 1, 3); err != nil {
+		t.Fatal(err)
+	}
+	err = former.Upload(ctx, stagedFile(t, "tweets-p1-000000000001.jsonl", "1\n"), 1, 2)
+	if !errors.Is(err, ErrFenced) {
+		t.Fatalf("the former owner's upload: got %v; want ErrFenced", err)
+	}
+	// A second owner that never read the checkpoint cannot create one
+	// over it either (If-None-Match: *).
+	stale := Uploader{s: s, topic: "tweets", partition: 1, next: -1}
+	if err := stale.Upload(ctx, stagedFile(t, "tweets-p1-000000000000.jsonl", "0\n"), 0, 1); !errors.Is(err, ErrFenced) {
+		t.Fatalf("an owner with no checkpoint read: got %v; want ErrFenced", err)
+	}
+	after, err := s.Partition(ctx, "tweets", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Next() != 3 {
+		t.Fatalf("checkpoint Next = %d; want 3, the current owner's", after.Next())
+	}
+	if got := objects(t, s)[s.cfg.ObjectKey("tweets", 1, 1, ".jsonl")]; got != "1\n2\n" {
+		t.Fatalf("the current owner's object = %q; want %q, untouched by the former owner", got, "1\n2\n")
+	}
+	// The server enforces the conditions the checkpoint write relies on.
+	stateKey := s.cfg.StateKey("tweets", 1)
+	for name, set := range map[string]func(*minio.PutObjectOptions){
+		"If-Match of another ETag": func(o *minio.PutObjectOptions) { o.SetMatchETag(`"0123456789abcdef0123456789abcdef"`) },
+		"If-None-Match: *":         func(o *minio.PutObjectOptions) { o.SetMatchETagExcept("*") },
+	} {
+		var o minio.PutObjectOptions
+		set(&o)
+		_, err := s.c.PutObject(ctx, s.cfg.Bucket, stateKey, strings.NewReader("{}"), 2, o)
+		if minio.ToErrorResponse(err).StatusCode != 412 {
+			t.Errorf("a checkpoint write with %s over another checkpoint: got %v; want 412 Precondition Failed", name, err)
+		}
+	}
+}
