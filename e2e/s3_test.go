@@ -2,18 +2,22 @@ package e2e
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 )
@@ -236,4 +240,178 @@ func TestS3StartChecks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// s3Env is what a consumer needs to write to the server's bucket.
+func (s *s3Server) consumerEnv() []string {
+	return []string{"OUTPUT_URL=" + s.OutputURL, "S3_ENDPOINT=" + s.Endpoint,
+		"AWS_ACCESS_KEY_ID=" + s.AccessKey, "AWS_SECRET_ACCESS_KEY=" + s.SecretKey}
+}
+
+// objectBytes is the size of every data object under the prefix (the
+// checkpoints under _state/ left out): a cheap progress measure.
+func (s *s3Server) objectBytes(t *testing.T) (int64, error) {
+	bucket, prefix := s.bucket(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var total int64
+	for o := range s.client(t).ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix + "/", Recursive: true}) {
+		if o.Err != nil {
+			return 0, o.Err
+		}
+		if !strings.Contains(o.Key, "/_state/") && !strings.Contains(o.Key, "/_probe/") {
+			total += o.Size
+		}
+	}
+	return total, nil
+}
+
+// objectLines returns the lines of every data object under the prefix,
+// decompressed by extension, and how many objects there were.
+func (s *s3Server) objectLines(t *testing.T) ([][]byte, int) {
+	t.Helper()
+	_, prefix := s.bucket(t)
+	var lines [][]byte
+	objs := s.objects(t, prefix+"/")
+	n := 0
+	for key, data := range objs {
+		if strings.Contains(key, "/_state/") || strings.Contains(key, "/_probe/") {
+			continue
+		}
+		n++
+		switch {
+		case strings.HasSuffix(key, ".jsonl.zst"):
+			d, err := zstd.NewReader(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err = d.DecodeAll(data, nil)
+			d.Close()
+			if err != nil {
+				t.Fatalf("decompressing %s: %v", key, err)
+			}
+		case strings.HasSuffix(key, ".jsonl.gz"):
+			zr, err := gzip.NewReader(bytes.NewReader(data))
+			if err != nil {
+				t.Fatalf("decompressing %s: %v", key, err)
+			}
+			if data, err = io.ReadAll(zr); err != nil {
+				t.Fatalf("decompressing %s: %v", key, err)
+			}
+		case !strings.HasSuffix(key, ".jsonl"):
+			t.Fatalf("object %s is not a data file", key)
+		}
+		if len(data) > 0 && data[len(data)-1] != '\n' {
+			t.Fatalf("object %s ends in a partial line", key)
+		}
+		for _, l := range bytes.SplitAfter(data, []byte("\n")) {
+			if len(l) > 0 {
+				lines = append(lines, bytes.TrimSuffix(l, []byte("\n")))
+			}
+		}
+	}
+	return lines, n
+}
+
+// TestS3ChaosConsumerKills: three consumers, each with its own staging
+// folder as if on its own host, fill one bucket while they are SIGKILLed
+// and restarted at random and the S3 server is killed and restarted twice
+// while they upload; the objects hold every status exactly once.
+func TestS3ChaosConsumerKills(t *testing.T) {
+	s := startS3(t)
+	brokers := broker(t)
+	n := chaosCount(t, 50_000)
+	input, want := genStatuses(t, n, 3)
+	topic := unique("s3chaos")
+	group := unique("archiver")
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+
+	prod := start(t, "producer", "KAFKA_BROKERS="+brokers, "SOURCE=replay", "REPLAY_PATH="+input,
+		"KAFKA_TOPIC="+topic, "KAFKA_CONTROL_TOPIC=", "KAFKA_PARTITIONS=6", "REPLAY_SPEED="+replaySpeed(n))
+	const hosts = 3
+	envs := make([][]string, hosts)
+	consumers := make([]*proc, hosts)
+	var all []*proc // every consumer started, for the counts of what they logged
+	for i := range hosts {
+		envs[i] = append(consumerEnv(brokers, topic, group, chaosDir(t)), s.consumerEnv()...)
+		// Small files so that many uploads happen during the kills; the
+		// last ones close on age.
+		envs[i] = append(envs[i], "ROTATE_MAX_BYTES=262144", "ROTATE_INTERVAL=2s", "OUTPUT_COMPRESSION=zstd")
+		consumers[i] = start(t, "consumer", envs[i]...)
+		all = append(all, consumers[i])
+	}
+	const kills = 15
+	serverRestarts := 0
+	for i := 1; i <= kills; i++ {
+		time.Sleep(time.Duration(500+rng.IntN(2500)) * time.Millisecond)
+		h := rng.IntN(hosts)
+		consumers[h].kill()
+		consumers[h] = start(t, "consumer", envs[h]...)
+		all = append(all, consumers[h])
+		if i == 2 || i == 4 {
+			// While the producer still sends and files close every
+			// 256 KiB: uploads in flight fail and are retried.
+			s.run(t, "kill")
+			time.Sleep(time.Duration(4000+rng.IntN(1000)) * time.Millisecond)
+			s.run(t, "resume")
+			serverRestarts++
+		}
+	}
+	t.Logf("consumers SIGKILLed and restarted %d times; the S3 server killed and restarted %d times", kills, serverRestarts)
+	prod.wait(t, 5*time.Minute)
+
+	// zstd makes the objects smaller than the lines: wait for the lines.
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		if size, err := s.objectBytes(t); err == nil && size > 0 {
+			if lines, _ := s.objectLines(t); len(lines) >= len(want) {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			lines, objs := s.objectLines(t)
+			fatalf(t, "timed out after 5m: %d objects hold %d lines for %d statuses sent", objs, len(lines), len(want))
+		}
+		time.Sleep(3 * time.Second)
+	}
+	for _, c := range consumers {
+		c.stop(t, 30*time.Second)
+	}
+
+	lines, objs := s.objectLines(t)
+	count := make(map[string]int, len(lines))
+	for _, l := range lines {
+		id := statusID(t, l)
+		count[id]++
+		if in, ok := want[id]; !ok {
+			t.Fatalf("status %s in the bucket was never sent", id)
+		} else if !bytes.Equal(in, l) {
+			t.Fatalf("status %s differs from the input:\n got %.200s\nwant %.200s", id, l, in)
+		}
+	}
+	var missing, twice []string
+	for id := range want {
+		switch {
+		case count[id] == 0:
+			missing = append(missing, id)
+		case count[id] > 1:
+			twice = append(twice, id)
+		}
+	}
+	if len(missing) > 0 || len(twice) > 0 {
+		slices.Sort(missing)
+		slices.Sort(twice)
+		fatalf(t, "%d objects, %d lines for %d statuses sent; %d missing %v; %d more than once %v",
+			objs, len(lines), len(want), len(missing), missing[:min(len(missing), 10)], len(twice), twice[:min(len(twice), 10)])
+	}
+	var uploads, resets, failed int
+	for _, p := range all {
+		out := p.out.String()
+		uploads += strings.Count(out, `msg="uploaded data file"`)
+		resets += strings.Count(out, `msg="staging folder behind the bucket`)
+		failed += strings.Count(out, `uploading `)
+	}
+	t.Logf("%d statuses in Kafka, %d lines across %d objects: missing 0, duplicated 0, after %d consumer kills and %d server restarts "+
+		"(%d uploads, %d log lines of failed uploads, %d staging folders found behind the bucket)",
+		len(want), len(lines), objs, kills, serverRestarts, uploads, failed, resets)
 }
