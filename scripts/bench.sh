@@ -294,7 +294,8 @@ if [[ "$MICRO" == 1 ]]; then
         for pkg in $(cd "$REPO_ROOT/$m" && grep -rl --include='*_test.go' '^func Benchmark' . | xargs -rn1 dirname | sort -u); do
             name="$m-$(echo "${pkg#./}" | tr / -)"
             log "go test -bench in $m/$pkg"
-            (cd "$REPO_ROOT/$m" && go test -run '^$' -bench . -benchmem -count 1 \
+            # objstore.BenchmarkUpload starts its own S3 server with s3-local.sh.
+            (cd "$REPO_ROOT/$m" && S3_LOCAL_SCRIPT="${S3_LOCAL_SCRIPT:-$SCRIPT_DIR/s3-local.sh}" go test -run '^$' -bench . -benchmem -count 1 \
                 -cpuprofile "$DIR/profiles/$name.cpu.pprof" -o "$DIR/profiles/$name.test" "$pkg") >>"$DIR/profiles/micro.txt" 2>&1
             {
                 echo "== go tool pprof -top $name.cpu.pprof"
@@ -313,7 +314,7 @@ if [[ -n "${KAFKA_BROKERS:-}" ]]; then
 fi
 echo
 if [[ "$MICRO" == 1 ]]; then
-    echo "## Go micro-benchmarks (allocations per op; an op is a batch: 1,000 records for archive.BenchmarkAppend, 100 for spool)"
+    echo "## Go micro-benchmarks (allocations per op; an op is a batch: 1,000 records for archive.BenchmarkAppend, 100 for spool; a file's upload and its checkpoint for objstore.BenchmarkUpload, on scripts/s3-local.sh's versitygw)"
     grep -E '^(Benchmark|pkg:)' "$DIR/profiles/micro.txt" || true
     echo
 fi

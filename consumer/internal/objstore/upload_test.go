@@ -20,7 +20,7 @@ import (
 // testStore starts an S3-compatible server with scripts/s3-local.sh
 // (S3_LOCAL_SCRIPT names it; make test-kafka sets it) and returns a store
 // on its bucket under a prefix of the test's own.
-func testStore(t *testing.T) *Store {
+func testStore(t testing.TB) *Store {
 	t.Helper()
 	script := os.Getenv("S3_LOCAL_SCRIPT")
 	if script == "" {
@@ -79,7 +79,7 @@ func testStore(t *testing.T) *Store {
 	return st
 }
 
-func stagedFile(t *testing.T, name, body string) string {
+func stagedFile(t testing.TB, name, body string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
