@@ -109,10 +109,11 @@ func (u *Uploader) Upload(ctx context.Context, file string, first, next int64) e
 		return fmt.Errorf("uploading %s: next offset %d not past the first %d", file, next, first)
 	}
 	name := path.Base(file)
-	ext := name[strings.Index(name, ".jsonl"):]
-	if !strings.HasPrefix(ext, ".jsonl") {
+	i := strings.LastIndex(name, ".jsonl")
+	if i < 0 {
 		return fmt.Errorf("uploading %s: not a .jsonl file", file)
 	}
+	ext := name[i:]
 	key := u.s.cfg.ObjectKey(u.topic, u.partition, first, ext)
 	stateKey := u.s.cfg.StateKey(u.topic, u.partition)
 	// Before the data: is the checkpoint still the one this owner knows?

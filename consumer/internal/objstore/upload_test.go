@@ -233,3 +233,13 @@ func TestUploadFencesFormerOwner(t *testing.T) {
 		}
 	}
 }
+
+// TestUploadRefusesOtherFiles: only data files (.jsonl, compressed or not)
+// are uploaded; anything else is an error, not a key.
+func TestUploadRefusesOtherFiles(t *testing.T) {
+	u := &Uploader{s: &Store{cfg: Config{Bucket: "tweets"}}, topic: "tweets", next: -1}
+	err := u.Upload(context.Background(), "/staging/tweets/keys.bin", 0, 1)
+	if err == nil || !strings.Contains(err.Error(), "not a .jsonl file") {
+		t.Fatalf("got %v; want an error saying it is not a .jsonl file", err)
+	}
+}
