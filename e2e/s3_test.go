@@ -315,8 +315,9 @@ func (s *s3Server) objectLines(t *testing.T) ([][]byte, int) {
 
 // TestS3ChaosConsumerKills: three consumers, each with its own staging
 // folder as if on its own host, fill one bucket while they are SIGKILLed
-// and restarted at random and the S3 server is killed and restarted twice
-// while they upload; the objects hold every status exactly once.
+// and restarted at random, the S3 server is killed and restarted twice
+// while they upload, and the producer is killed twice (it sends again what
+// Kafka had not acknowledged); the objects hold every status exactly once.
 func TestS3ChaosConsumerKills(t *testing.T) {
 	s := startS3(t)
 	brokers := broker(t)
@@ -326,8 +327,9 @@ func TestS3ChaosConsumerKills(t *testing.T) {
 	group := unique("archiver")
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
 
-	prod := start(t, "producer", "KAFKA_BROKERS="+brokers, "SOURCE=replay", "REPLAY_PATH="+input,
-		"KAFKA_TOPIC="+topic, "KAFKA_CONTROL_TOPIC=", "KAFKA_PARTITIONS=6", "REPLAY_SPEED="+replaySpeed(n))
+	penv := []string{"KAFKA_BROKERS=" + brokers, "SOURCE=replay", "REPLAY_PATH=" + input, "STATE_DIR=" + t.TempDir(),
+		"KAFKA_TOPIC=" + topic, "KAFKA_CONTROL_TOPIC=", "KAFKA_PARTITIONS=6", "REPLAY_SPEED=" + replaySpeed(n)}
+	prod := start(t, "producer", penv...)
 	const hosts = 3
 	envs := make([][]string, hosts)
 	consumers := make([]*proc, hosts)
@@ -336,18 +338,26 @@ func TestS3ChaosConsumerKills(t *testing.T) {
 		envs[i] = append(consumerEnv(brokers, topic, group, chaosDir(t)), s.consumerEnv()...)
 		// Small files so that many uploads happen during the kills; the
 		// last ones close on age.
-		envs[i] = append(envs[i], "ROTATE_MAX_BYTES=262144", "ROTATE_INTERVAL=2s", "OUTPUT_COMPRESSION=zstd")
+		envs[i] = append(envs[i], "ROTATE_MAX_BYTES=262144", "ROTATE_INTERVAL=2s", "OUTPUT_COMPRESSION=zstd", "DEDUP_WINDOW=100000")
 		consumers[i] = start(t, "consumer", envs[i]...)
 		all = append(all, consumers[i])
 	}
 	const kills = 15
-	serverRestarts := 0
+	serverRestarts, producerKills := 0, 0
 	for i := 1; i <= kills; i++ {
 		time.Sleep(time.Duration(500+rng.IntN(2500)) * time.Millisecond)
 		h := rng.IntN(hosts)
 		consumers[h].kill()
 		consumers[h] = start(t, "consumer", envs[h]...)
 		all = append(all, consumers[h])
+		if i == 1 || i == 3 {
+			// The producer sends again what Kafka had not acknowledged:
+			// copies that the dedup window, carried through the bucket
+			// from host to host, drops.
+			prod.kill()
+			prod = start(t, "producer", penv...)
+			producerKills++
+		}
 		if i == 2 || i == 4 {
 			// While the producer still sends and files close every
 			// 256 KiB: uploads in flight fail and are retried.
@@ -357,7 +367,7 @@ func TestS3ChaosConsumerKills(t *testing.T) {
 			serverRestarts++
 		}
 	}
-	t.Logf("consumers SIGKILLed and restarted %d times; the S3 server killed and restarted %d times", kills, serverRestarts)
+	t.Logf("consumers SIGKILLed and restarted %d times; the S3 server killed and restarted %d times; the producer %d times", kills, serverRestarts, producerKills)
 	prod.wait(t, 5*time.Minute)
 
 	// zstd makes the objects smaller than the lines: wait for the lines.
@@ -411,7 +421,9 @@ func TestS3ChaosConsumerKills(t *testing.T) {
 		resets += strings.Count(out, `msg="staging folder behind the bucket`)
 		failed += strings.Count(out, `uploading `)
 	}
-	t.Logf("%d statuses in Kafka, %d lines across %d objects: missing 0, duplicated 0, after %d consumer kills and %d server restarts "+
+	inKafka := messagesIn(t, brokers, topic, 6)
+	t.Logf("%d statuses in Kafka (%d messages, copies the producer sent again among them), %d lines across %d objects: "+
+		"missing 0, duplicated 0, after %d consumer kills, %d server restarts and %d producer kills "+
 		"(%d uploads, %d log lines of failed uploads, %d staging folders found behind the bucket)",
-		len(want), len(lines), objs, kills, serverRestarts, uploads, failed, resets)
+		len(want), inKafka, len(lines), objs, kills, serverRestarts, producerKills, uploads, failed, resets)
 }

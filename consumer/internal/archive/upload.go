@@ -22,6 +22,10 @@ package archive
 // next file is uploaded under the same key as the one a crash may have left
 // behind, replacing it whole.
 //
+// The dedup window goes with the partition: each upload carries the keys
+// of its two key file generations as they stand at the file's end, and a
+// dropped staging state is seeded with the bucket's (Keys).
+//
 // Dead-letter files stay in the staging folder; they are not uploaded.
 
 import (
@@ -49,12 +53,19 @@ type PartitionUploader interface {
 	// Next returns the offset after the last file recorded as uploaded,
 	// -1 when none was.
 	Next() int64
+	// Keys returns the dedup window recorded with the last upload: the
+	// contents of the older and the newer key file generation.
+	Keys() (prev, cur []byte)
 	// Upload puts the complete file at path, whose first record is at
-	// offset first and whose records all lie before next, and records it,
-	// so that Next returns next. Called again with the same file after a
-	// failure, it puts it under the same key.
-	Upload(ctx context.Context, path string, first, next int64) error
+	// offset first and whose records all lie before next, and records it
+	// with the dedup window's key files (keys), so that Next returns next.
+	// Called again with the same file after a failure, it puts it under
+	// the same key.
+	Upload(ctx context.Context, path string, first, next int64, keys Keys) error
 }
+
+// Keys are the contents of a partition's two dedup key file generations.
+type Keys struct{ Prev, Cur []byte }
 
 // uploadTimeout bounds one upload, retries included.
 const uploadTimeout = 10 * time.Minute
@@ -139,6 +150,22 @@ func (p *Partition) resetStaging(local *checkpoint, next int64) error {
 			return fmt.Errorf("dropping staged keys: %w", err)
 		}
 	}
+	if p.dedupOn() {
+		// The window as the bucket's last upload left it: generation 0
+		// the older keys, 1 the newer (or 0 alone).
+		prev, cur := p.up.Keys()
+		gens := [][]byte{prev, cur}
+		if len(prev) == 0 {
+			gens = [][]byte{cur}
+		}
+		for gen, b := range gens {
+			path := p.abs(keysPath(p.topic, p.partition, int64(gen)))
+			if _, err := durable.WriteFile(path, b, durable.Replace{Temp: path + ".tmp", Mode: p.cfg.FileMode, Reach: crashPoint}); err != nil {
+				return fmt.Errorf("writing the bucket's dedup keys: %w", err)
+			}
+		}
+		c.KeysGen, c.KeysSize = int64(len(gens)-1), int64(len(gens[len(gens)-1]))
+	}
 	if err := p.writeCheckpoint(c); err != nil {
 		return err
 	}
@@ -180,12 +207,41 @@ func (p *Partition) upload(path string, first int64) error {
 	defer cancel()
 	start := time.Now()
 	next := p.ckpt.NextOffset
-	if err := p.up.Upload(ctx, path, first, next); err != nil {
+	keys, err := p.keyFiles()
+	if err != nil {
+		return err
+	}
+	if err := p.up.Upload(ctx, path, first, next, keys); err != nil {
 		return fmt.Errorf("uploading %s: %w", path, err)
 	}
 	crashPoint("upload: recorded")
 	p.log.Info("uploaded data file", "path", path, "offset", first, "next_offset", next, "took", time.Since(start).Round(time.Millisecond))
 	return p.writeUploaded(next)
+}
+
+// keyFiles returns the dedup window's key files as the checkpoint counts
+// them.
+func (p *Partition) keyFiles() (Keys, error) {
+	var k Keys
+	if !p.dedupOn() {
+		return k, nil
+	}
+	if p.keysGen > 0 {
+		b, err := os.ReadFile(p.abs(keysPath(p.topic, p.partition, p.keysGen-1)))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return k, fmt.Errorf("reading dedup keys: %w", err)
+		}
+		k.Prev = b
+	}
+	b, err := os.ReadFile(p.abs(keysPath(p.topic, p.partition, p.keysGen)))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return k, fmt.Errorf("reading dedup keys: %w", err)
+	}
+	if int64(len(b)) < p.keysSize {
+		return k, fmt.Errorf("dedup key file holds %d bytes, checkpoint says %d", len(b), p.keysSize)
+	}
+	k.Cur = b[:p.keysSize]
+	return k, nil
 }
 
 // uploadRotated finishes, in recovery, a rotation whose file was

@@ -25,6 +25,7 @@ type memBucket struct {
 	next    int64            // -1: nothing uploaded
 	fail    int              // uploads still to fail
 	uploads []string         // "first-next" of each upload call that succeeded
+	keys    Keys
 }
 
 func newMemBucket() *memBucket { return &memBucket{objects: map[int64][]byte{}, next: -1} }
@@ -32,7 +33,7 @@ func newMemBucket() *memBucket { return &memBucket{objects: map[int64][]byte{}, 
 func (b *memBucket) Partition(context.Context, string, int) (PartitionUploader, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return &memUploader{b: b, next: b.next}, nil
+	return &memUploader{b: b, next: b.next, keys: b.keys}, nil
 }
 
 // memUploader sees the bucket as it was when the partition opened, as a
@@ -40,11 +41,14 @@ func (b *memBucket) Partition(context.Context, string, int) (PartitionUploader, 
 type memUploader struct {
 	b    *memBucket
 	next int64
+	keys Keys
 }
 
 func (u *memUploader) Next() int64 { return u.next }
 
-func (u *memUploader) Upload(_ context.Context, path string, first, next int64) error {
+func (u *memUploader) Keys() ([]byte, []byte) { return u.keys.Prev, u.keys.Cur }
+
+func (u *memUploader) Upload(_ context.Context, path string, first, next int64, keys Keys) error {
 	u.b.mu.Lock()
 	defer u.b.mu.Unlock()
 	if u.b.fail > 0 {
@@ -69,6 +73,7 @@ func (u *memUploader) Upload(_ context.Context, path string, first, next int64) 
 	}
 	u.b.objects[first] = data
 	u.b.next, u.next = next, next
+	u.b.keys, u.keys = Keys{Prev: bytes.Clone(keys.Prev), Cur: bytes.Clone(keys.Cur)}, keys
 	u.b.uploads = append(u.b.uploads, strconv.FormatInt(first, 10)+"-"+strconv.FormatInt(next, 10))
 	return nil
 }
@@ -205,5 +210,42 @@ func TestUploadRetriedAfterFailure(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(a.cfg.Dir, uploadedPath("tweets", 0))); err != nil {
 		t.Fatalf("upload mark: %v", err)
+	}
+}
+
+// TestUploadTakeoverKeepsDedupWindow: the dedup window goes with the
+// partition through the bucket: a copy of a status that the producer sent
+// again reaches a consumer on another host, which drops it.
+func TestUploadTakeoverKeepsDedupWindow(t *testing.T) {
+	b := newMemBucket()
+	clk := newClock(t0())
+	hostA := testArchive(t, Config{Uploader: b, Now: clk.Now, RotateInterval: time.Minute, DedupWindow: 100})
+	hostB := testArchive(t, Config{Uploader: b, Now: clk.Now, RotateInterval: time.Minute, DedupWindow: 100})
+	status := func(off int64, id string) Record {
+		return Record{Offset: off, Time: t0(), Value: []byte(`{"id_str":"` + id + `"}`), Key: []byte(id), Dedup: true}
+	}
+	pa := openPartition(t, hostA, "tweets", 0)
+	mustAppend(t, pa, []Record{status(0, "100"), status(1, "101")})
+	clk.Set(t0().Add(time.Minute))
+	if err := pa.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	_ = pa.Close()
+
+	pb := openPartition(t, hostB, "tweets", 0)
+	if got := pb.NextOffset(); got != 2 {
+		t.Fatalf("host B NextOffset = %d; want 2", got)
+	}
+	res := mustAppend(t, pb, []Record{status(2, "101"), status(3, "102")}) // 101 sent again
+	if res.Duplicates != 1 || res.Written != 1 {
+		t.Fatalf("host B: %+v; want the copy of 101 dropped and 102 written", res)
+	}
+	clk.Set(t0().Add(2 * time.Minute))
+	if err := pb.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`{"id_str":"100"}`, `{"id_str":"101"}`, `{"id_str":"102"}`}
+	if got := b.lines(); !slices.Equal(got, want) {
+		t.Fatalf("bucket lines = %q; want %q", got, want)
 	}
 }

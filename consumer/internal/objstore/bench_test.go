@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
 )
 
 // BenchmarkUpload is the time from a file's close to its upload being
@@ -30,7 +32,7 @@ func BenchmarkUpload(b *testing.B) {
 				next = 0
 			}
 			for b.Loop() {
-				if err := up.Upload(ctx, path, next, next+1000); err != nil {
+				if err := up.Upload(ctx, path, next, next+1000, archive.Keys{}); err != nil {
 					b.Fatal(err)
 				}
 				next += 1000

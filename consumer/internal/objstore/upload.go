@@ -24,7 +24,8 @@ var ErrFenced = errors.New("another consumer recorded an upload of the partition
 
 // state is a partition's checkpoint in the bucket,
 // <prefix>/_state/<topic>-<partition>.json: the offset after the last
-// uploaded file, and that file.
+// uploaded file, that file, and the dedup window's keys at its end (the
+// key files' lines: base64 keys, one a line).
 type state struct {
 	Topic     string    `json:"topic"`
 	Partition int       `json:"partition"`
@@ -33,6 +34,8 @@ type state struct {
 	Bytes     int64     `json:"bytes"`
 	Host      string    `json:"host"`
 	Time      time.Time `json:"time"`
+	KeysPrev  string    `json:"dedup_keys_prev,omitempty"`
+	KeysCur   string    `json:"dedup_keys,omitempty"`
 }
 
 // ObjectKey returns the key of a partition's file whose records start at
@@ -74,6 +77,7 @@ func (s *Store) Partition(ctx context.Context, topic string, partition int) (arc
 		return nil, fmt.Errorf("%s is not a checkpoint of %s partition %d", key, topic, partition)
 	}
 	u.next, u.etag, u.stateKey = st.Next, info.ETag, st.Key
+	u.keys = archive.Keys{Prev: []byte(st.KeysPrev), Cur: []byte(st.KeysCur)}
 	return u, nil
 }
 
@@ -85,10 +89,14 @@ type Uploader struct {
 	next      int64  // the bucket checkpoint's next offset; -1: none
 	etag      string // the bucket checkpoint's ETag as last read or written; "": none
 	stateKey  string // the key of the last file the bucket checkpoint names
+	keys      archive.Keys
 }
 
 // Next returns the offset after the last uploaded file, -1 if none.
 func (u *Uploader) Next() int64 { return u.next }
+
+// Keys returns the dedup window the bucket's checkpoint holds.
+func (u *Uploader) Keys() ([]byte, []byte) { return u.keys.Prev, u.keys.Cur }
 
 // Upload puts the file at path under the key of its first offset, then
 // replaces the partition's checkpoint with next, on the condition that the
@@ -101,7 +109,7 @@ func (u *Uploader) Next() int64 { return u.next }
 // records there may be dropped as duplicates by one consumer and not by
 // another (the dedup window is not shared), so only that offset names the
 // file the same way on every host.
-func (u *Uploader) Upload(ctx context.Context, file string, first, next int64) error {
+func (u *Uploader) Upload(ctx context.Context, file string, first, next int64, keys archive.Keys) error {
 	if u.next >= 0 {
 		first = u.next
 	}
@@ -146,7 +154,8 @@ func (u *Uploader) Upload(ctx context.Context, file string, first, next int64) e
 	}
 
 	host, _ := os.Hostname()
-	st, err := json.Marshal(state{Topic: u.topic, Partition: u.partition, Next: next, Key: key, Bytes: fi.Size(), Host: host, Time: time.Now().UTC()})
+	st, err := json.Marshal(state{Topic: u.topic, Partition: u.partition, Next: next, Key: key, Bytes: fi.Size(), Host: host, Time: time.Now().UTC(),
+		KeysPrev: string(keys.Prev), KeysCur: string(keys.Cur)})
 	if err != nil {
 		return err
 	}
@@ -165,7 +174,7 @@ func (u *Uploader) Upload(ctx context.Context, file string, first, next int64) e
 		}
 		return u.adopt(ctx, stateKey, key, next)
 	}
-	u.next, u.etag, u.stateKey = next, put.ETag, key
+	u.next, u.etag, u.stateKey, u.keys = next, put.ETag, key, keys
 	return nil
 }
 
@@ -182,6 +191,6 @@ func (u *Uploader) adopt(ctx context.Context, stateKey, key string, next int64) 
 	if got.next != next || got.stateKey != key {
 		return fmt.Errorf("writing %s: %w", stateKey, ErrFenced)
 	}
-	u.next, u.etag, u.stateKey = next, got.etag, key
+	u.next, u.etag, u.stateKey, u.keys = next, got.etag, key, got.keys
 	return nil
 }

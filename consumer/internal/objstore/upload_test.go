@@ -15,6 +15,8 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/tweetpipe/tweetpipe/internal/envconf"
+
+	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
 )
 
 // testStore starts an S3-compatible server with scripts/s3-local.sh
@@ -127,12 +129,13 @@ func TestUploadKeysAndCheckpoint(t *testing.T) {
 	if up.Next() != -1 {
 		t.Fatalf("Next of a new partition = %d; want -1", up.Next())
 	}
-	if err := up.Upload(ctx, stagedFile(t, "tweets-p2-000000000005.jsonl", "a\nb\n"), 5, 10); err != nil {
+	if err := up.Upload(ctx, stagedFile(t, "tweets-p2-000000000005.jsonl", "a\nb\n"), 5, 10, archive.Keys{}); err != nil {
 		t.Fatal(err)
 	}
 	// The first record of the next file is 12 (10 and 11 were dropped as
 	// duplicates here): its key still says 10, where a new owner starts.
-	if err := up.Upload(ctx, stagedFile(t, "tweets-p2-000000000012.jsonl.gz", "gz"), 12, 20); err != nil {
+	keys := archive.Keys{Prev: []byte("MTAw\n"), Cur: []byte("MTAx\nMTAy\n")}
+	if err := up.Upload(ctx, stagedFile(t, "tweets-p2-000000000012.jsonl.gz", "gz"), 12, 20, keys); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{
@@ -155,6 +158,9 @@ func TestUploadKeysAndCheckpoint(t *testing.T) {
 	if again.Next() != 20 {
 		t.Fatalf("a new owner's Next = %d; want 20", again.Next())
 	}
+	if prev, cur := again.Keys(); string(prev) != string(keys.Prev) || string(cur) != string(keys.Cur) {
+		t.Fatalf("a new owner's dedup keys = %q, %q; want %q, %q", prev, cur, keys.Prev, keys.Cur)
+	}
 }
 
 // TestUploadReplacesWhatACrashLeft: an object left by an owner that died
@@ -172,7 +178,7 @@ func TestUploadReplacesWhatACrashLeft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := up.Upload(ctx, stagedFile(t, "tweets-p0-000000000000.jsonl", "0\n1\n"), 0, 2); err != nil {
+	if err := up.Upload(ctx, stagedFile(t, "tweets-p0-000000000000.jsonl", "0\n1\n"), 0, 2, archive.Keys{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := objects(t, s); len(got) != 1 || got[key] != "0\n1\n" {
@@ -189,24 +195,24 @@ func TestUploadFencesFormerOwner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := former.Upload(ctx, stagedFile(t, "tweets-p1-000000000000.jsonl", "0\n"), 0, 1); err != nil {
+	if err := former.Upload(ctx, stagedFile(t, "tweets-p1-000000000000.jsonl", "0\n"), 0, 1, archive.Keys{}); err != nil {
 		t.Fatal(err)
 	}
 	current, err := s.Partition(ctx, "tweets", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := current.Upload(ctx, stagedFile(t, "tweets-p1-000000000001.jsonl", "1\n2\n"), 1, 3); err != nil {
+	if err := current.Upload(ctx, stagedFile(t, "tweets-p1-000000000001.jsonl", "1\n2\n"), 1, 3, archive.Keys{}); err != nil {
 		t.Fatal(err)
 	}
-	err = former.Upload(ctx, stagedFile(t, "tweets-p1-000000000001.jsonl", "1\n"), 1, 2)
+	err = former.Upload(ctx, stagedFile(t, "tweets-p1-000000000001.jsonl", "1\n"), 1, 2, archive.Keys{})
 	if !errors.Is(err, ErrFenced) {
 		t.Fatalf("the former owner's upload: got %v; want ErrFenced", err)
 	}
 	// A second owner that never read the checkpoint cannot create one
 	// over it either (If-None-Match: *).
 	stale := Uploader{s: s, topic: "tweets", partition: 1, next: -1}
-	if err := stale.Upload(ctx, stagedFile(t, "tweets-p1-000000000000.jsonl", "0\n"), 0, 1); !errors.Is(err, ErrFenced) {
+	if err := stale.Upload(ctx, stagedFile(t, "tweets-p1-000000000000.jsonl", "0\n"), 0, 1, archive.Keys{}); !errors.Is(err, ErrFenced) {
 		t.Fatalf("an owner with no checkpoint read: got %v; want ErrFenced", err)
 	}
 	after, err := s.Partition(ctx, "tweets", 1)
@@ -238,7 +244,7 @@ func TestUploadFencesFormerOwner(t *testing.T) {
 // are uploaded; anything else is an error, not a key.
 func TestUploadRefusesOtherFiles(t *testing.T) {
 	u := &Uploader{s: &Store{cfg: Config{Bucket: "tweets"}}, topic: "tweets", next: -1}
-	err := u.Upload(context.Background(), "/staging/tweets/keys.bin", 0, 1)
+	err := u.Upload(context.Background(), "/staging/tweets/keys.bin", 0, 1, archive.Keys{})
 	if err == nil || !strings.Contains(err.Error(), "not a .jsonl file") {
 		t.Fatalf("got %v; want an error saying it is not a .jsonl file", err)
 	}
