@@ -420,6 +420,9 @@ func TestS3ChaosConsumerKills(t *testing.T) {
 		uploads += strings.Count(out, `msg="uploaded data file"`)
 		resets += strings.Count(out, `msg="staging folder behind the bucket`)
 		failed += strings.Count(out, `uploading `)
+		if strings.Contains(out, s.SecretKey) {
+			t.Errorf("a consumer printed the secret key:\n%s", out)
+		}
 	}
 	inKafka := messagesIn(t, brokers, topic, 6)
 	t.Logf("%d statuses in Kafka (%d messages, copies the producer sent again among them), %d lines across %d objects: "+
