@@ -49,7 +49,7 @@ type Config struct {
 
 	// Layout and manifests of the output (docs/architecture.md#output-layout).
 	OutputLayout     string        `envconfig:"OUTPUT_LAYOUT" default:"dated" desc:"folders by hour: dated (<topic>/<YYYY-MM-DD>/<HH>/) or hive (<topic>/dt=<YYYY-MM-DD>/hr=<HH>/, for DuckDB, Spark, Athena); a folder written in one is refused in the other"`
-	Manifests        string        `envconfig:"MANIFEST" default:"on" desc:"on: write <hour folder>/_manifest.json (files, offsets, lines, bytes, SHA-256) once every partition of the topic has moved past the hour; off: none"`
+	Manifests        string        `envconfig:"MANIFEST" default:"on" desc:"on: write <hour folder>/_manifest.json (files, offsets, lines, bytes, SHA-256) once every partition of the topic has moved past the hour (in a local folder only, not with OUTPUT_URL=s3://...); off: none"`
 	ManifestGrace    time.Duration `envconfig:"MANIFEST_GRACE" default:"2m" desc:"a partition with no new data has moved past an hour this long after the hour's end"`
 	ManifestInterval time.Duration `envconfig:"MANIFEST_INTERVAL" default:"10s" desc:"how often the closed hours are looked for"`
 
@@ -113,12 +113,16 @@ func (c Config) FileMode() os.FileMode {
 }
 
 // ManifestConfig returns the manifest finalizer's configuration, or false
-// with MANIFEST=off; call it on a validated Config.
+// with MANIFEST=off, and with OUTPUT_URL=s3://...: the output folder then
+// only stages the files being written (each closed file is uploaded and
+// removed), so a manifest written there would list part of an hour. Call it
+// on a validated Config.
 func (c Config) ManifestConfig() (manifest.Config, bool) {
+	_, bucket := c.Store()
 	return manifest.Config{
 		Dir: c.OutputDir, Layout: archive.Layout(c.OutputLayout), Topics: c.KafkaTopics,
 		Grace: c.ManifestGrace, Interval: c.ManifestInterval, FileMode: c.FileMode(),
-	}, c.Manifests == "on"
+	}, c.Manifests == "on" && !bucket
 }
 
 // Validate checks ranges and rules across fields; each error names the variable.

@@ -191,3 +191,27 @@ func TestS3CredentialFiles(t *testing.T) {
 		t.Fatalf("both set: got %v; want an error naming both", err)
 	}
 }
+
+// TestManifestsOnlyInTheLocalLayout: with OUTPUT_URL=s3://... the output
+// folder only stages the files being written (each closed file is uploaded
+// and removed), so hour manifests written there would list a part of an
+// hour; they are off, whatever MANIFEST says.
+func TestManifestsOnlyInTheLocalLayout(t *testing.T) {
+	clearEnv(t)
+	cfg, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, on := cfg.ManifestConfig(); !on {
+		t.Fatal("MANIFEST defaults to on for a local folder, got off")
+	}
+	t.Setenv("OUTPUT_URL", "s3://tweets/archive")
+	t.Setenv("AWS_ACCESS_KEY_ID", "k")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	if cfg, err = Load(); err != nil {
+		t.Fatal(err)
+	}
+	if _, on := cfg.ManifestConfig(); on {
+		t.Error("MANIFEST=on with OUTPUT_URL=s3://...: the finalizer would run over the staging folder")
+	}
+}
