@@ -59,9 +59,9 @@ func main() {
 
 func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *terminal.Terminal) error {
 	ops.SetMemoryLimit(cfg.MemoryLimit)
-	kafkaconn.UseSmallZstd(cfg.KafkaCompressionLevel) // 1 MiB zstd windows: most of the memory a service uses otherwise
-	if cfg.KafkaCompression == "gzip" && cfg.KafkaCompressionLevel > 0 {
-		compress.Codecs[compress.Gzip] = &gzip.Codec{Level: cfg.KafkaCompressionLevel}
+	kafkaconn.UseSmallZstd(cfg.CompressionLevel) // 1 MiB zstd windows: most of the memory a service uses otherwise
+	if cfg.Compression == "gzip" && cfg.CompressionLevel > 0 {
+		compress.Codecs[compress.Gzip] = &gzip.Codec{Level: cfg.CompressionLevel}
 	}
 	log.Info("producer starting", "version", version, "config", cfg)
 
@@ -136,7 +136,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *termi
 	}
 
 	// How far from the broker's clock the topics accept record timestamps.
-	maxAhead, maxBehind := timestampLimits(ctx, client, topics, cfg.KafkaMaxTimestampAhead, log)
+	maxAhead, maxBehind := timestampLimits(ctx, client, topics, cfg.MaxTimestampAhead, log)
 
 	// Dead letters: records Kafka refuses for good.
 	// A folder that cannot be written is no reason not to start (most runs
@@ -153,25 +153,18 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *termi
 		return fmt.Errorf("registering metrics: %w", err)
 	}
 	pub, err := publish.New(publish.Config{
+		Batching:     cfg.Batching, // KAFKA_COMPRESSION*, KAFKA_BATCH_*, KAFKA_WRITE_TIMEOUT, as loaded
+		Holding:      cfg.Holding,  // SPOOL_*, KAFKA_MAX_TIMESTAMP_AHEAD, DEADLETTER_DIR, PENDING_MAX, as loaded
 		Brokers:      cfg.KafkaBrokers,
-		Topic:        cfg.KafkaTopic,
-		ControlTopic: cfg.KafkaControlTopic,
+		Topics:       cfg.Topics(),
 		SourceName:   src.Name(),
-		Compression:  cfg.KafkaCompression,
-		BatchSize:    cfg.KafkaBatchSize,
-		BatchBytes:   cfg.KafkaBatchBytes,
-		BatchTimeout: cfg.KafkaBatchTimeout,
-		WriteTimeout: cfg.KafkaWriteTimeout,
-		PendingMax:   cfg.PendingMax,
 		Transport:    transport,
 		Classify:     classifier(cfg.Source),
 		ObserveBatch: observeBatch,
 		Spool:        sp,
-		SpoolDir:     cfg.SpoolDir,
-
-		MaxTimestampAhead:  maxAhead,
-		MaxTimestampBehind: maxBehind,
-		DeadLetter:         dl,
+		RetimeAhead:  maxAhead,
+		RetimeBehind: maxBehind,
+		DeadLetter:   dl,
 	}, &stats, log)
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"github.com/tweetpipe/tweetpipe/internal/envconf"
 	"github.com/tweetpipe/tweetpipe/internal/kafkaconn"
 	"github.com/tweetpipe/tweetpipe/internal/ops"
+	"github.com/tweetpipe/tweetpipe/producer/internal/publish"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/jetstream"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/replay"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/synthetic"
@@ -33,19 +34,10 @@ type Config struct {
 	KafkaMinInsyncReplicas int           `envconfig:"KAFKA_MIN_INSYNC_REPLICAS" default:"0" desc:"min.insync.replicas of topics the producer creates (0: the broker's default; 2 with a replication factor of 3)"`
 	KafkaRetention         time.Duration `envconfig:"KAFKA_RETENTION" default:"0" desc:"retention.ms of topics the producer creates (0: keep whatever the age: records carry the posts' own, possibly old, times)"`
 	KafkaRetentionBytes    int64         `envconfig:"KAFKA_RETENTION_BYTES" default:"-1" desc:"retention.bytes per partition of topics the producer creates (-1: no limit)"`
-	KafkaCompression       string        `envconfig:"KAFKA_COMPRESSION" default:"zstd" desc:"none, gzip, snappy, lz4 or zstd"`
-	KafkaCompressionLevel  int           `envconfig:"KAFKA_COMPRESSION_LEVEL" default:"0" desc:"zstd 1-22 (1: fastest, 2-5: default, 6-9: better, 10+: best ratio) or gzip 1-9; 0: the codec's default (zstd about level 3)"`
-	KafkaBatchSize         int           `envconfig:"KAFKA_BATCH_SIZE" default:"1000" desc:"most messages sent in one produce call (1-100000)"`
-	KafkaBatchBytes        int64         `envconfig:"KAFKA_BATCH_BYTES" default:"1048576" desc:"most bytes in one partition's batch; keep under the broker's message.max.bytes"`
-	KafkaBatchTimeout      time.Duration `envconfig:"KAFKA_BATCH_TIMEOUT" default:"10ms" desc:"how long a partial batch waits for more messages (linger)"`
-	KafkaWriteTimeout      time.Duration `envconfig:"KAFKA_WRITE_TIMEOUT" default:"10s" desc:"timeout of one produce request"`
+	publish.Batching                     // KAFKA_COMPRESSION*, KAFKA_BATCH_*, KAFKA_WRITE_TIMEOUT
 	kafkaconn.Security                   // KAFKA_TLS_*, KAFKA_SASL_*
 	KafkaStartupTimeout    time.Duration `envconfig:"KAFKA_STARTUP_TIMEOUT" default:"2m" desc:"how long to wait for the broker at start before giving up (0: forever)"`
-	SpoolDir               string        `envconfig:"SPOOL_DIR" desc:"while Kafka is unreachable and PENDING_MAX is reached, records are spooled here and sent in order when it returns (empty: off, the source waits)"`
-	SpoolMaxBytes          int64         `envconfig:"SPOOL_MAX_BYTES" default:"1073741824" desc:"most bytes the spool may hold; beyond, the source waits. It must hold what memory holds when spooling begins (PENDING_MAX records and those in flight), and stay below the free space of SPOOL_DIR's volume"`
-	KafkaMaxTimestampAhead time.Duration `envconfig:"KAFKA_MAX_TIMESTAMP_AHEAD" default:"55m" desc:"a post whose own time is further ahead than this of when it was read is sent with the time it was read as its Kafka timestamp and its own time in the post_time header (RFC 3339); a topic whose message.timestamp.after.max.ms (Kafka 4: 1h, read at start) allows less lowers it to that less a twelfth, and one whose before.max.ms is set retimes posts older than that the same way (0: only after the broker refused a timestamp)"`
-	DeadLetterDir          string        `envconfig:"DEADLETTER_DIR" desc:"records Kafka refuses for good (invalid timestamp even at the time read, invalid or corrupt record) are appended here to deadletter.jsonl with the reason, and the records behind them go on (empty: STATE_DIR/deadletter)"`
-	PendingMax             int           `envconfig:"PENDING_MAX" default:"2000" desc:"messages queued in memory for Kafka before the source is paused; up to max(PENDING_MAX, 2 x KAFKA_BATCH_SIZE) more are in flight"`
+	publish.Holding                      // SPOOL_DIR, SPOOL_MAX_BYTES, KAFKA_MAX_TIMESTAMP_AHEAD, DEADLETTER_DIR, PENDING_MAX
 
 	Source   string `envconfig:"SOURCE" default:"synthetic" desc:"synthetic, replay, twitter, xv2 or jetstream"`
 	StateDir string `envconfig:"STATE_DIR" default:"./state" desc:"where resumable sources (replay, jetstream) keep the position Kafka acknowledged"`
@@ -174,46 +166,13 @@ func (c Config) Validate() error {
 	if c.KafkaRetentionBytes < -1 || c.KafkaRetentionBytes == 0 {
 		bad("KAFKA_RETENTION_BYTES=%d: accepts -1 (no limit) or a positive size", c.KafkaRetentionBytes)
 	}
-	switch c.KafkaCompression {
-	case "none", "gzip", "snappy", "lz4", "zstd":
-	default:
-		bad("KAFKA_COMPRESSION=%q: accepts none, gzip, snappy, lz4 or zstd", c.KafkaCompression)
-	}
-	switch {
-	case c.KafkaCompressionLevel == 0:
-	case c.KafkaCompression == "zstd" && (c.KafkaCompressionLevel < 1 || c.KafkaCompressionLevel > 22):
-		bad("KAFKA_COMPRESSION_LEVEL=%d: zstd accepts 1 to 22, or 0 for its default", c.KafkaCompressionLevel)
-	case c.KafkaCompression == "gzip" && (c.KafkaCompressionLevel < 1 || c.KafkaCompressionLevel > 9):
-		bad("KAFKA_COMPRESSION_LEVEL=%d: gzip accepts 1 to 9, or 0 for its default", c.KafkaCompressionLevel)
-	case c.KafkaCompression != "zstd" && c.KafkaCompression != "gzip":
-		bad("KAFKA_COMPRESSION_LEVEL=%d: only zstd and gzip have levels (KAFKA_COMPRESSION=%s); leave it 0", c.KafkaCompressionLevel, c.KafkaCompression)
-	}
-	if c.KafkaBatchSize < 1 || c.KafkaBatchSize > 100000 {
-		bad("KAFKA_BATCH_SIZE=%d: accepts 1 to 100000", c.KafkaBatchSize)
-	}
-	if c.KafkaBatchBytes < 1024 {
-		bad("KAFKA_BATCH_BYTES=%d: accepts 1024 or more", c.KafkaBatchBytes)
-	}
-	if c.KafkaBatchTimeout <= 0 {
-		bad("KAFKA_BATCH_TIMEOUT=%s: must be positive", c.KafkaBatchTimeout)
-	}
-	if c.KafkaWriteTimeout <= 0 {
-		bad("KAFKA_WRITE_TIMEOUT=%s: must be positive", c.KafkaWriteTimeout)
-	}
+	errs = append(errs, unjoin(c.Batching.Validate())...)
 	if c.KafkaStartupTimeout < 0 {
 		bad("KAFKA_STARTUP_TIMEOUT=%s: must be 0 (forever) or positive", c.KafkaStartupTimeout)
 	}
-	if c.SpoolMaxBytes < 1<<20 {
-		bad("SPOOL_MAX_BYTES=%d: accepts 1048576 (1 MiB) or more", c.SpoolMaxBytes)
-	}
-	if c.KafkaMaxTimestampAhead < 0 {
-		bad("KAFKA_MAX_TIMESTAMP_AHEAD=%s: must be 0 (off) or positive", c.KafkaMaxTimestampAhead)
-	}
+	errs = append(errs, unjoin(c.Holding.Validate())...)
 	if c.DeadLetterPath() == "" {
 		bad("DEADLETTER_DIR and STATE_DIR are both empty: name a folder for records Kafka refuses for good")
-	}
-	if c.PendingMax < 1 {
-		bad("PENDING_MAX=%d: accepts 1 or more", c.PendingMax)
 	}
 	switch c.Source {
 	case "synthetic":

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/tweetpipe/tweetpipe/internal/contract"
+	"github.com/tweetpipe/tweetpipe/producer/internal/publish"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/jetstream"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/twitter"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/xv2"
@@ -224,7 +225,7 @@ func TestDeadLetterPath(t *testing.T) {
 		{"/state", "/var/tweetpipe/refused", "/var/tweetpipe/refused"},
 		{"", "", ""},
 	} {
-		c := Config{StateDir: tc.stateDir, DeadLetterDir: tc.deadLetterDir}
+		c := Config{StateDir: tc.stateDir, Holding: publish.Holding{DeadLetterDir: tc.deadLetterDir}}
 		if got := c.DeadLetterPath(); got != tc.want {
 			t.Errorf("STATE_DIR=%q DEADLETTER_DIR=%q: got %q; want %q", tc.stateDir, tc.deadLetterDir, got, tc.want)
 		}

@@ -101,7 +101,7 @@ func TestReadTimestampLimits(t *testing.T) {
 // read, its own time in the post_time header.
 func TestKafkaMessageTimestamp(t *testing.T) {
 	read := time.Date(2026, 3, 7, 12, 0, 0, 0, time.UTC)
-	p := &Publisher{cfg: Config{MaxTimestampAhead: 55 * time.Minute, MaxTimestampBehind: 22 * time.Hour}, log: quiet(), Stats: &Stats{}}
+	p := &Publisher{cfg: Config{RetimeAhead: 55 * time.Minute, RetimeBehind: 22 * time.Hour}, log: quiet(), Stats: &Stats{}}
 	for _, tc := range []struct {
 		name         string
 		own          time.Time

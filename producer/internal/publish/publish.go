@@ -19,47 +19,10 @@ import (
 
 	"github.com/tweetpipe/tweetpipe/internal/contract"
 	"github.com/tweetpipe/tweetpipe/internal/retry"
-	"github.com/tweetpipe/tweetpipe/producer/internal/deadletter"
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 	"github.com/tweetpipe/tweetpipe/producer/internal/spool"
 )
-
-// Config is what the publisher needs of the service's configuration.
-type Config struct {
-	Brokers      []string
-	Topic        string        // statuses
-	ControlTopic string        // everything else; "" = count and drop
-	SourceName   string        // the "source" header
-	Compression  string        // none, gzip, snappy, lz4, zstd
-	BatchSize    int           // messages per produce call
-	BatchBytes   int64         // bytes per partition batch
-	BatchTimeout time.Duration // linger of a partial batch
-	WriteTimeout time.Duration
-	PendingMax   int // records buffered before Emit blocks
-	Transport    kafka.RoundTripper
-	// Classify gives a record's kind, key and time. nil means the v1.1
-	// classifier (message.Classify); sources with another payload shape
-	// (X API v2, Jetstream) bring their own.
-	Classify func(raw []byte) (message.Message, error)
-	// Spool, when not nil, takes new records while Kafka is unreachable and
-	// the memory queue is full (spool.go); SpoolDir names it in messages.
-	Spool    *spool.Spool
-	SpoolDir string
-	// ObserveBatch, when not nil, is told how long each batch took from the
-	// first produce attempt until Kafka acknowledged all of it.
-	ObserveBatch func(time.Duration)
-	// MaxTimestampAhead and MaxTimestampBehind: a record whose own time is
-	// further ahead of (behind) the time it is read is sent with the time
-	// it is read as its timestamp, and its own time in the post_time
-	// header (reject.go). 0: only once the broker refused its timestamp.
-	// TimestampLimits.Within gives them.
-	MaxTimestampAhead  time.Duration
-	MaxTimestampBehind time.Duration
-	// DeadLetter takes the records Kafka refuses for good (reject.go);
-	// nil: they are logged, counted and dropped.
-	DeadLetter *deadletter.Writer
-}
 
 // Stats are the publisher's running totals; safe to read at any time.
 type Stats struct {
@@ -256,18 +219,16 @@ func (p *Publisher) Emit(ctx context.Context, r source.Record) error {
 	p.Stats.ReceivedBytes.Add(int64(len(r.Value)))
 	m, err := p.cfg.Classify(r.Value)
 	it := item{ack: r.Ack, kind: m.Kind, read: time.Now()}
-	switch {
+	switch topic := p.cfg.Topics.For(string(m.Kind)); {
 	case err != nil:
 		p.Stats.Invalid.Add(1)
 		p.logInvalid(r.Value, err)
 		it.drop = true
-	case m.Kind.IsStatus():
-		it.msg = p.kafkaMessage(p.cfg.Topic, m, it.read)
-	case p.cfg.ControlTopic == "":
+	case topic == "": // not a status, and no control topic
 		p.Stats.ControlDropped.Add(1)
 		it.drop = true
 	default:
-		it.msg = p.kafkaMessage(p.cfg.ControlTopic, m, it.read)
+		it.msg = p.kafkaMessage(topic, m, it.read)
 	}
 	if it.drop && it.ack == nil {
 		return nil
@@ -377,13 +338,13 @@ func (p *Publisher) kafkaMessage(topic string, m message.Message, read time.Time
 		Time:    t,
 		Headers: hs,
 	}
-	ahead, behind := p.cfg.MaxTimestampAhead > 0 && t.Sub(read) > p.cfg.MaxTimestampAhead, p.cfg.MaxTimestampBehind > 0 && read.Sub(t) > p.cfg.MaxTimestampBehind
+	ahead, behind := p.cfg.RetimeAhead > 0 && t.Sub(read) > p.cfg.RetimeAhead, p.cfg.RetimeBehind > 0 && read.Sub(t) > p.cfg.RetimeBehind
 	if ahead || behind {
 		retime(&km, read)
 		if p.Stats.Retimed.Add(1) == 1 {
 			p.log.Warn("a record's own time is further from the time it was read than the topic accepts: it is sent with the time it was read, its own time in the "+PostTimeHeader+" header (counted, logged once)",
 				"topic", topic, "key", string(m.Key), "post_time", t.UTC().Format(postTimeLayout), "read", read.UTC().Format(postTimeLayout),
-				"max_ahead", p.cfg.MaxTimestampAhead, "max_behind", p.cfg.MaxTimestampBehind)
+				"max_ahead", p.cfg.RetimeAhead, "max_behind", p.cfg.RetimeBehind)
 		}
 	}
 	return km
@@ -553,7 +514,7 @@ func (p *Publisher) send(ctx context.Context, batch []item, todo []int) error {
 func (p *Publisher) count(batch []item) {
 	for _, it := range batch {
 		if !it.drop {
-			if it.msg.Topic == p.cfg.Topic {
+			if it.msg.Topic == p.cfg.Topics.Status {
 				p.Stats.Statuses.Add(1)
 			} else {
 				p.Stats.Control.Add(1)

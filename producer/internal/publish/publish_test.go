@@ -28,9 +28,10 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 
 func testConfig(brokers []string) Config {
 	return Config{
-		Brokers: brokers, Topic: "tweets", ControlTopic: "tweets.control", SourceName: "test",
-		Compression: "zstd", BatchSize: 100, BatchBytes: 1 << 20, BatchTimeout: time.Millisecond,
-		WriteTimeout: 5 * time.Second, PendingMax: 1000,
+		Brokers: brokers, Topics: contract.Topics{Status: "tweets", Control: "tweets.control"}, SourceName: "test",
+		Batching: Batching{Compression: "zstd", BatchSize: 100, BatchBytes: 1 << 20, BatchTimeout: time.Millisecond,
+			WriteTimeout: 5 * time.Second},
+		Holding: Holding{PendingMax: 1000},
 	}
 }
 
@@ -174,7 +175,7 @@ func TestNoControlTopic(t *testing.T) {
 	brokers := startCluster(t)
 	ensure(t, brokers, "tweets")
 	cfg := testConfig(brokers)
-	cfg.ControlTopic = ""
+	cfg.Topics.Control = ""
 	p, err := New(cfg, nil, quiet())
 	if err != nil {
 		t.Fatal(err)
@@ -406,7 +407,7 @@ func TestFailedRequestsWrittenAgain(t *testing.T) {
 // header stays on that record alone.
 func TestKafkaMessageHeaders(t *testing.T) {
 	cfg := testConfig([]string{"127.0.0.1:1"})
-	cfg.MaxTimestampAhead = time.Hour
+	cfg.RetimeAhead = time.Hour
 	p, err := New(cfg, nil, quiet())
 	if err != nil {
 		t.Fatal(err)

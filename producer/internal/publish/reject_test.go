@@ -142,7 +142,7 @@ func TestTimestampAheadOfBroker(t *testing.T) {
 			brokers, refused := refusingBroker(t)
 			ensure(t, brokers, "tweets", "tweets.control")
 			cfg := testConfig(brokers)
-			cfg.MaxTimestampAhead = tc.maxAhead
+			cfg.RetimeAhead = tc.maxAhead
 			p, err := New(cfg, nil, quiet())
 			if err != nil {
 				t.Fatal(err)

@@ -1,0 +1,74 @@
+package publish
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBatchingValidate(t *testing.T) {
+	ok := Batching{Compression: "zstd", BatchSize: 1000, BatchBytes: 1 << 20, BatchTimeout: 10 * time.Millisecond, WriteTimeout: 10 * time.Second}
+	with := func(f func(*Batching)) Batching { b := ok; f(&b); return b }
+	tests := []struct {
+		name string
+		cfg  Batching
+		want []string // the error's lines; none means valid
+	}{
+		{"defaults", ok, nil},
+		{"zstd at its best ratio", with(func(b *Batching) { b.CompressionLevel = 22 }), nil},
+		{"gzip at its best", with(func(b *Batching) { b.Compression, b.CompressionLevel = "gzip", 9 }), nil},
+		{"no compression", with(func(b *Batching) { b.Compression = "none" }), nil},
+		{"unknown codec", with(func(b *Batching) { b.Compression = "brotli" }), []string{
+			`KAFKA_COMPRESSION="brotli": accepts none, gzip, snappy, lz4 or zstd`}},
+		{"empty codec", with(func(b *Batching) { b.Compression = "" }), []string{
+			`KAFKA_COMPRESSION="": accepts none, gzip, snappy, lz4 or zstd`}},
+		{"zstd level 23", with(func(b *Batching) { b.CompressionLevel = 23 }), []string{
+			"KAFKA_COMPRESSION_LEVEL=23: zstd accepts 1 to 22, or 0 for its default"}},
+		{"gzip level 10", with(func(b *Batching) { b.Compression, b.CompressionLevel = "gzip", 10 }), []string{
+			"KAFKA_COMPRESSION_LEVEL=10: gzip accepts 1 to 9, or 0 for its default"}},
+		{"a level for lz4", with(func(b *Batching) { b.Compression, b.CompressionLevel = "lz4", 3 }), []string{
+			"KAFKA_COMPRESSION_LEVEL=3: only zstd and gzip have levels (KAFKA_COMPRESSION=lz4); leave it 0"}},
+		{"everything out of range", Batching{Compression: "zstd", BatchSize: 100001, BatchBytes: 1023, BatchTimeout: -time.Second}, []string{
+			"KAFKA_BATCH_SIZE=100001: accepts 1 to 100000",
+			"KAFKA_BATCH_BYTES=1023: accepts 1024 or more",
+			"KAFKA_BATCH_TIMEOUT=-1s: must be positive",
+			"KAFKA_WRITE_TIMEOUT=0s: must be positive"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := lines(tt.cfg.Validate()); !slices.Equal(got, tt.want) {
+				t.Errorf("got %q; want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestHoldingValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Holding
+		want []string // the error's lines; none means valid
+	}{
+		{"defaults", Holding{SpoolMaxBytes: 1 << 30, MaxTimestampAhead: 55 * time.Minute, PendingMax: 2000}, nil},
+		{"smallest", Holding{SpoolMaxBytes: 1 << 20, PendingMax: 1}, nil},
+		{"everything out of range", Holding{SpoolMaxBytes: 1<<20 - 1, MaxTimestampAhead: -time.Minute}, []string{
+			"SPOOL_MAX_BYTES=1048575: accepts 1048576 (1 MiB) or more",
+			"KAFKA_MAX_TIMESTAMP_AHEAD=-1m0s: must be 0 (off) or positive",
+			"PENDING_MAX=0: accepts 1 or more"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := lines(tt.cfg.Validate()); !slices.Equal(got, tt.want) {
+				t.Errorf("got %q; want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func lines(err error) []string {
+	if err == nil {
+		return nil
+	}
+	return strings.Split(err.Error(), "\n")
+}
