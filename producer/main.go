@@ -101,17 +101,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *termi
 	if cfg.KafkaStartupTimeout > 0 {
 		startCtx, cancelStart = context.WithTimeout(ctx, cfg.KafkaStartupTimeout)
 	}
-	retention := int64(-1)
-	if cfg.KafkaRetention > 0 {
-		retention = cfg.KafkaRetention.Milliseconds()
-	}
-	err = publish.EnsureTopics(startCtx, client, topics, publish.TopicSpec{
-		Partitions:        cfg.KafkaPartitions,
-		ReplicationFactor: cfg.KafkaReplicationFactor,
-		MinInsyncReplicas: cfg.KafkaMinInsyncReplicas,
-		RetentionMs:       retention,
-		RetentionBytes:    cfg.KafkaRetentionBytes,
-	}, func(err error) error {
+	err = publish.EnsureTopics(startCtx, client, topics, cfg.TopicSpec, func(err error) error {
 		if fatal, explained := kc.Fatal(err); fatal {
 			return explained
 		}

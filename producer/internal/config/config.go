@@ -26,18 +26,14 @@ import (
 // Config is every setting of the producer. Names are the environment
 // variables users, compose files and scripts rely on.
 type Config struct {
-	KafkaBrokers           []string      `envconfig:"KAFKA_BROKERS" default:"localhost:9092" desc:"comma-separated Kafka bootstrap brokers (host:port)"`
-	KafkaTopic             string        `envconfig:"KAFKA_TOPIC" default:"tweets" desc:"topic for statuses (posts)"`
-	KafkaControlTopic      string        `envconfig:"KAFKA_CONTROL_TOPIC" default:"tweets.control" desc:"topic for everything else the stream says (delete, limit, ...); empty: count and drop them"`
-	KafkaPartitions        int           `envconfig:"KAFKA_PARTITIONS" default:"3" desc:"partitions of topics the producer creates (1-10000)"`
-	KafkaReplicationFactor int           `envconfig:"KAFKA_REPLICATION_FACTOR" default:"1" desc:"replication factor of topics the producer creates (1-32)"`
-	KafkaMinInsyncReplicas int           `envconfig:"KAFKA_MIN_INSYNC_REPLICAS" default:"0" desc:"min.insync.replicas of topics the producer creates (0: the broker's default; 2 with a replication factor of 3)"`
-	KafkaRetention         time.Duration `envconfig:"KAFKA_RETENTION" default:"0" desc:"retention.ms of topics the producer creates (0: keep whatever the age: records carry the posts' own, possibly old, times)"`
-	KafkaRetentionBytes    int64         `envconfig:"KAFKA_RETENTION_BYTES" default:"-1" desc:"retention.bytes per partition of topics the producer creates (-1: no limit)"`
-	publish.Batching                     // KAFKA_COMPRESSION*, KAFKA_BATCH_*, KAFKA_WRITE_TIMEOUT
-	kafkaconn.Security                   // KAFKA_TLS_*, KAFKA_SASL_*
-	KafkaStartupTimeout    time.Duration `envconfig:"KAFKA_STARTUP_TIMEOUT" default:"2m" desc:"how long to wait for the broker at start before giving up (0: forever)"`
-	publish.Holding                      // SPOOL_DIR, SPOOL_MAX_BYTES, KAFKA_MAX_TIMESTAMP_AHEAD, DEADLETTER_DIR, PENDING_MAX
+	KafkaBrokers        []string      `envconfig:"KAFKA_BROKERS" default:"localhost:9092" desc:"comma-separated Kafka bootstrap brokers (host:port)"`
+	KafkaTopic          string        `envconfig:"KAFKA_TOPIC" default:"tweets" desc:"topic for statuses (posts)"`
+	KafkaControlTopic   string        `envconfig:"KAFKA_CONTROL_TOPIC" default:"tweets.control" desc:"topic for everything else the stream says (delete, limit, ...); empty: count and drop them"`
+	publish.TopicSpec                 // KAFKA_PARTITIONS, KAFKA_REPLICATION_FACTOR, KAFKA_MIN_INSYNC_REPLICAS, KAFKA_RETENTION*
+	publish.Batching                  // KAFKA_COMPRESSION*, KAFKA_BATCH_*, KAFKA_WRITE_TIMEOUT
+	kafkaconn.Security                // KAFKA_TLS_*, KAFKA_SASL_*
+	KafkaStartupTimeout time.Duration `envconfig:"KAFKA_STARTUP_TIMEOUT" default:"2m" desc:"how long to wait for the broker at start before giving up (0: forever)"`
+	publish.Holding                   // SPOOL_DIR, SPOOL_MAX_BYTES, KAFKA_MAX_TIMESTAMP_AHEAD, DEADLETTER_DIR, PENDING_MAX
 
 	Source   string `envconfig:"SOURCE" default:"synthetic" desc:"synthetic, replay, twitter, xv2 or jetstream"`
 	StateDir string `envconfig:"STATE_DIR" default:"./state" desc:"where resumable sources (replay, jetstream) keep the position Kafka acknowledged"`
@@ -151,21 +147,7 @@ func (c Config) Validate() error {
 	if c.KafkaTopic == c.KafkaControlTopic {
 		bad("KAFKA_CONTROL_TOPIC must differ from KAFKA_TOPIC (%q)", c.KafkaTopic)
 	}
-	if c.KafkaPartitions < 1 || c.KafkaPartitions > 10000 {
-		bad("KAFKA_PARTITIONS=%d: accepts 1 to 10000", c.KafkaPartitions)
-	}
-	if c.KafkaReplicationFactor < 1 || c.KafkaReplicationFactor > 32 {
-		bad("KAFKA_REPLICATION_FACTOR=%d: accepts 1 to 32", c.KafkaReplicationFactor)
-	}
-	if c.KafkaMinInsyncReplicas < 0 || c.KafkaMinInsyncReplicas > c.KafkaReplicationFactor {
-		bad("KAFKA_MIN_INSYNC_REPLICAS=%d: accepts 0 (the broker's default) to KAFKA_REPLICATION_FACTOR (%d)", c.KafkaMinInsyncReplicas, c.KafkaReplicationFactor)
-	}
-	if c.KafkaRetention < 0 {
-		bad("KAFKA_RETENTION=%s: accepts 0 (keep) or a positive duration", c.KafkaRetention)
-	}
-	if c.KafkaRetentionBytes < -1 || c.KafkaRetentionBytes == 0 {
-		bad("KAFKA_RETENTION_BYTES=%d: accepts -1 (no limit) or a positive size", c.KafkaRetentionBytes)
-	}
+	errs = append(errs, unjoin(c.TopicSpec.Validate())...)
 	errs = append(errs, unjoin(c.Batching.Validate())...)
 	if c.KafkaStartupTimeout < 0 {
 		bad("KAFKA_STARTUP_TIMEOUT=%s: must be 0 (forever) or positive", c.KafkaStartupTimeout)

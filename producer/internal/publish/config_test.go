@@ -72,3 +72,55 @@ func lines(err error) []string {
 	}
 	return strings.Split(err.Error(), "\n")
 }
+
+func TestTopicSpecValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  TopicSpec
+		want []string // the error's lines; none means valid
+	}{
+		{"defaults", TopicSpec{Partitions: 3, ReplicationFactor: 1, RetentionBytes: -1}, nil},
+		{"largest", TopicSpec{Partitions: 10000, ReplicationFactor: 32, MinInsyncReplicas: 32, Retention: time.Hour, RetentionBytes: 1}, nil},
+		{"everything out of range", TopicSpec{Partitions: 0, ReplicationFactor: 33, MinInsyncReplicas: 34, Retention: -time.Second, RetentionBytes: 0}, []string{
+			"KAFKA_PARTITIONS=0: accepts 1 to 10000",
+			"KAFKA_REPLICATION_FACTOR=33: accepts 1 to 32",
+			"KAFKA_MIN_INSYNC_REPLICAS=34: accepts 0 (the broker's default) to KAFKA_REPLICATION_FACTOR (33)",
+			"KAFKA_RETENTION=-1s: accepts 0 (keep) or a positive duration",
+			"KAFKA_RETENTION_BYTES=0: accepts -1 (no limit) or a positive size"}},
+		{"min.insync.replicas above the replication factor", TopicSpec{Partitions: 1, ReplicationFactor: 1, MinInsyncReplicas: 2, RetentionBytes: -1}, []string{
+			"KAFKA_MIN_INSYNC_REPLICAS=2: accepts 0 (the broker's default) to KAFKA_REPLICATION_FACTOR (1)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := lines(tt.cfg.Validate()); !slices.Equal(got, tt.want) {
+				t.Errorf("got %q; want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestTopicSpecConfigs: the topic configs a created topic gets, from the
+// variables as set: KAFKA_RETENTION=0 keeps whatever the age.
+func TestTopicSpecConfigs(t *testing.T) {
+	tests := []struct {
+		name string
+		spec TopicSpec
+		want []string
+	}{
+		{"defaults", TopicSpec{Partitions: 3, ReplicationFactor: 1, RetentionBytes: -1},
+			[]string{"retention.ms=-1", "retention.bytes=-1"}},
+		{"a week, 1 GiB, two in sync", TopicSpec{Partitions: 3, ReplicationFactor: 3, MinInsyncReplicas: 2, Retention: 7 * 24 * time.Hour, RetentionBytes: 1 << 30},
+			[]string{"retention.ms=604800000", "retention.bytes=1073741824", "min.insync.replicas=2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, c := range tt.spec.configs() {
+				got = append(got, c.ConfigName+"="+c.ConfigValue)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got %q; want %q", got, tt.want)
+			}
+		})
+	}
+}

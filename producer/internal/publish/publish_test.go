@@ -50,7 +50,7 @@ func ensure(t *testing.T, brokers []string, topics ...string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
-	if err := EnsureTopics(ctx, client, topics, TopicSpec{Partitions: 3, ReplicationFactor: 1, RetentionMs: -1, RetentionBytes: -1}, nil, quiet()); err != nil {
+	if err := EnsureTopics(ctx, client, topics, TopicSpec{Partitions: 3, ReplicationFactor: 1, RetentionBytes: -1}, nil, quiet()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -13,23 +13,56 @@ import (
 	"github.com/tweetpipe/tweetpipe/internal/retry"
 )
 
-// TopicSpec is how the producer creates a topic that does not exist yet.
+// TopicSpec is how the producer creates a topic that does not exist yet:
+// the KAFKA_PARTITIONS, KAFKA_REPLICATION_FACTOR, KAFKA_MIN_INSYNC_REPLICAS
+// and KAFKA_RETENTION* variables, which the producer's config embeds.
 type TopicSpec struct {
-	Partitions        int
-	ReplicationFactor int
-	MinInsyncReplicas int // 0: the broker's default
-	// RetentionMs is the topic's retention.ms; -1 keeps messages whatever
-	// their age. The record timestamp is the post's own time, and Kafka
-	// deletes a segment by its newest timestamp: with a time limit, a
-	// replay of last year's archive would be deleted before it is read.
-	RetentionMs int64
+	Partitions        int `envconfig:"KAFKA_PARTITIONS" default:"3" desc:"partitions of topics the producer creates (1-10000)"`
+	ReplicationFactor int `envconfig:"KAFKA_REPLICATION_FACTOR" default:"1" desc:"replication factor of topics the producer creates (1-32)"`
+	MinInsyncReplicas int `envconfig:"KAFKA_MIN_INSYNC_REPLICAS" default:"0" desc:"min.insync.replicas of topics the producer creates (0: the broker's default; 2 with a replication factor of 3)"`
+	// Retention is the topic's retention.ms; 0 keeps messages whatever
+	// their age (retention.ms -1). The record timestamp is the post's own
+	// time, and Kafka deletes a segment by its newest timestamp: with a
+	// time limit, a replay of last year's archive would be deleted before
+	// it is read.
+	Retention time.Duration `envconfig:"KAFKA_RETENTION" default:"0" desc:"retention.ms of topics the producer creates (0: keep whatever the age: records carry the posts' own, possibly old, times)"`
 	// RetentionBytes is retention.bytes per partition; -1: no limit.
-	RetentionBytes int64
+	RetentionBytes int64 `envconfig:"KAFKA_RETENTION_BYTES" default:"-1" desc:"retention.bytes per partition of topics the producer creates (-1: no limit)"`
+}
+
+// Validate checks the variables; each error names the one at fault.
+func (s TopicSpec) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if s.Partitions < 1 || s.Partitions > 10000 {
+		bad("KAFKA_PARTITIONS=%d: accepts 1 to 10000", s.Partitions)
+	}
+	if s.ReplicationFactor < 1 || s.ReplicationFactor > 32 {
+		bad("KAFKA_REPLICATION_FACTOR=%d: accepts 1 to 32", s.ReplicationFactor)
+	}
+	if s.MinInsyncReplicas < 0 || s.MinInsyncReplicas > s.ReplicationFactor {
+		bad("KAFKA_MIN_INSYNC_REPLICAS=%d: accepts 0 (the broker's default) to KAFKA_REPLICATION_FACTOR (%d)", s.MinInsyncReplicas, s.ReplicationFactor)
+	}
+	if s.Retention < 0 {
+		bad("KAFKA_RETENTION=%s: accepts 0 (keep) or a positive duration", s.Retention)
+	}
+	if s.RetentionBytes < -1 || s.RetentionBytes == 0 {
+		bad("KAFKA_RETENTION_BYTES=%d: accepts -1 (no limit) or a positive size", s.RetentionBytes)
+	}
+	return errors.Join(errs...)
+}
+
+// retentionMs is the topic's retention.ms: -1 (keep) for a Retention of 0.
+func (s TopicSpec) retentionMs() int64 {
+	if s.Retention > 0 {
+		return s.Retention.Milliseconds()
+	}
+	return -1
 }
 
 func (s TopicSpec) configs() []kafka.ConfigEntry {
 	c := []kafka.ConfigEntry{
-		{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(s.RetentionMs, 10)},
+		{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(s.retentionMs(), 10)},
 		{ConfigName: "retention.bytes", ConfigValue: strconv.FormatInt(s.RetentionBytes, 10)},
 	}
 	if s.MinInsyncReplicas > 0 {
@@ -88,7 +121,7 @@ func createTopics(ctx context.Context, client *kafka.Client, topics []string, sp
 		switch terr := resp.Errors[t]; {
 		case terr == nil:
 			log.Info("created topic", "topic", t, "partitions", spec.Partitions, "replication_factor", spec.ReplicationFactor,
-				"min_insync_replicas", spec.MinInsyncReplicas, "retention_ms", spec.RetentionMs, "retention_bytes", spec.RetentionBytes)
+				"min_insync_replicas", spec.MinInsyncReplicas, "retention_ms", spec.retentionMs(), "retention_bytes", spec.RetentionBytes)
 		case errors.Is(terr, kafka.TopicAlreadyExists):
 			log.Debug("topic exists", "topic", t)
 		default:
