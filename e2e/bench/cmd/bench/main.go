@@ -8,7 +8,8 @@
 //	bench rss     -label kfake -brokers ... -data backlog.jsonl -out rss.json
 //	bench profile -label kfake -brokers ... -data statuses.jsonl -perf perf -out-dir DIR
 //	bench report  -brokers-desc "..." kfake.json kafka.json rss.json
-//	bench manifest -brokers ... -bin BIN   (from a file's close to its hour's manifest)
+//	bench manifest -brokers ... -bin BIN -out manifest.json   (from a file's close to its hour's manifest)
+//	bench report  -upload upload.txt ... manifest.json   (and objstore.BenchmarkUpload's output)
 //
 // and, for the size axis (sizeclass.go), a class at a time, with Kafka's
 // console producer and Connect's file sink beside kcat (peers.go):
@@ -91,6 +92,8 @@ type result struct {
 	Backlog    *genStats `json:"backlog,omitempty"`
 	RSSProduce []measure `json:"rss_produce,omitempty"`
 	RSSConsume []measure `json:"rss_consume,omitempty"`
+	// manifest: from an hour's last file closed to its manifest.
+	Manifest *manifestResult `json:"manifest,omitempty"`
 }
 
 func cmdGen(args []string) error {

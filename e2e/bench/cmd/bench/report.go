@@ -33,14 +33,17 @@ func cmdReport(args []string) error {
 	revision := fs.String("revision", "", "the source revision measured (git describe)")
 	load := fs.String("load", "", "load averages during the run, for the reader to judge the noise")
 	chart := fs.String("chart", "", "write the chart of messages per second by post size (SVG) here")
+	upload := fs.String("upload", "", "go test -bench output of objstore.BenchmarkUpload (or why it did not run), for the upload table")
 	fs.Parse(args)
-	var runs, rss, sizes []result
+	var runs, rss, sizes, manifests []result
 	for _, path := range fs.Args() {
 		var r result
 		if err := readJSON(path, &r); err != nil {
 			return fmt.Errorf("reading %s: %w", path, err)
 		}
 		switch {
+		case r.Manifest != nil:
+			manifests = append(manifests, r)
 		case r.Backlog != nil:
 			rss = append(rss, r)
 		case r.Data.Class != "":
@@ -49,8 +52,17 @@ func cmdReport(args []string) error {
 			runs = append(runs, r)
 		}
 	}
-	if len(runs)+len(rss)+len(sizes) == 0 {
+	if len(runs)+len(rss)+len(sizes)+len(manifests) == 0 {
 		return errors.New("no result files given")
+	}
+	var uploads []uploadFigure
+	uploadNote := ""
+	if *upload != "" {
+		b, err := os.ReadFile(*upload)
+		if err != nil {
+			return fmt.Errorf("reading the upload benchmark's output: %w", err)
+		}
+		uploads, uploadNote = parseUpload(string(b))
 	}
 	var b bytes.Buffer
 	m := machine(*kcat)
@@ -60,6 +72,10 @@ func cmdReport(args []string) error {
 	writeReport(&b, runs, rss, m, *brokers, *revision)
 	sortBySize(sizes)
 	writeSizeReport(&b, sizes)
+	if *upload != "" {
+		writeUploadReport(&b, uploads, uploadNote)
+	}
+	writeManifestReport(&b, manifests)
 	os.Stdout.Write(b.Bytes())
 	if *chart != "" && len(sizes) > 0 {
 		f, err := os.Create(*chart)
@@ -416,4 +432,133 @@ func sizePanels(sizes []result) []chartPanel {
 		}
 	}
 	return panels
+}
+
+// uploadFigure is one file size of objstore.BenchmarkUpload, a value per
+// run (go test -count).
+type uploadFigure struct {
+	size                             string
+	nsPerOp, mbPerS, bytesOp, allocs []float64
+}
+
+var uploadLine = regexp.MustCompile(`^BenchmarkUpload/(\S+?)(?:-\d+)?\s+\d+\s+(.+)$`)
+
+// parseUpload reads go test -bench output: BenchmarkUpload's figures by
+// file size, in the order first seen. Without any, note is the output's
+// last line: why it did not run.
+func parseUpload(out string) (figs []uploadFigure, note string) {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for _, l := range lines {
+		m := uploadLine.FindStringSubmatch(strings.TrimSpace(l))
+		if m == nil {
+			continue
+		}
+		i := slices.IndexFunc(figs, func(f uploadFigure) bool { return f.size == m[1] })
+		if i < 0 {
+			figs = append(figs, uploadFigure{size: m[1]})
+			i = len(figs) - 1
+		}
+		f := &figs[i]
+		fields := strings.Fields(m[2])
+		for j := 0; j+1 < len(fields); j += 2 {
+			v, err := strconv.ParseFloat(fields[j], 64)
+			if err != nil {
+				continue
+			}
+			switch fields[j+1] {
+			case "ns/op":
+				f.nsPerOp = append(f.nsPerOp, v)
+			case "MB/s":
+				f.mbPerS = append(f.mbPerS, v)
+			case "B/op":
+				f.bytesOp = append(f.bytesOp, v)
+			case "allocs/op":
+				f.allocs = append(f.allocs, v)
+			}
+		}
+	}
+	if len(figs) == 0 {
+		note = "no output"
+		if l := strings.TrimSpace(lines[len(lines)-1]); l != "" {
+			note = l
+		}
+	}
+	return figs, note
+}
+
+// median of vs (the mean of the middle two when even); 0 for none.
+func median(vs []float64) float64 {
+	if len(vs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(vs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// writeUploadReport writes the upload table: MB/s and ms per file for each
+// file size the benchmark measured, or why it did not run.
+func writeUploadReport(w io.Writer, figs []uploadFigure, note string) {
+	fmt.Fprintln(w)
+	if len(figs) == 0 {
+		fmt.Fprintf(w, "Upload to object storage: not measured (%s).\n", note)
+		return
+	}
+	fmt.Fprintln(w, "Upload to object storage (`objstore.BenchmarkUpload`, `OUTPUT_URL=s3://...`): one staged file's upload "+
+		"and its partition's checkpoint per op, to scripts/s3-local.sh's versitygw (posix backend) on the same machine; "+
+		"MB = 10⁶ bytes; the median of the runs (`go test -count`), their range in brackets:")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| file size | runs | upload MB/s | ms per file | heap allocs/file | heap bytes/file |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: |")
+	for _, f := range figs {
+		msPer := make([]float64, len(f.nsPerOp))
+		for i, ns := range f.nsPerOp {
+			msPer[i] = ns / 1e6
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s |\n", f.size, len(f.nsPerOp),
+			spread(f.mbPerS, "%.1f"), spread(msPer, "%.1f"), spread(f.allocs, "%.0f"), spread(f.bytesOp, "%.0f"))
+	}
+}
+
+// spread formats the median of vs and, with more than one distinct value,
+// their range: "12.3 (11.0–13.1)".
+func spread(vs []float64, format string) string {
+	if len(vs) == 0 {
+		return "—"
+	}
+	s := fmt.Sprintf(format, median(vs))
+	lo, hi := slices.Min(vs), slices.Max(vs)
+	if l, h := fmt.Sprintf(format, lo), fmt.Sprintf(format, hi); l != h {
+		s += " (" + l + "–" + h + ")"
+	}
+	return s
+}
+
+// writeManifestReport writes the close-to-manifest table: for each
+// MANIFEST_INTERVAL measured, the median, p90 and max (nearest rank) over
+// every hour of every run.
+func writeManifestReport(w io.Writer, manifests []result) {
+	if len(manifests) == 0 {
+		return
+	}
+	m := manifests[0].Manifest
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "From an hour's last file closed to its `_manifest.json` (`bench manifest`: %s statuses of %d past hours in %d partitions, %s, "+
+		"ROTATE_INTERVAL=1s, MANIFEST_GRACE=0s, a new topic and consumer each run; from the consumer's own log lines; every hour of every run counted):\n",
+		group(float64(m.Statuses)), m.Hours, m.Partitions, m.Compression)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| MANIFEST_INTERVAL | broker | runs × hours | median | p90 | max |")
+	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: |")
+	for _, r := range manifests {
+		m := r.Manifest
+		lat := make([]time.Duration, len(m.LatencyMS))
+		for i, v := range m.LatencyMS {
+			lat[i] = time.Duration(v * float64(time.Millisecond))
+		}
+		slices.Sort(lat)
+		at := func(q float64) string { return ms(percentile(lat, q).Seconds()*1000) + " ms" }
+		fmt.Fprintf(w, "| %s | %s | %d × %d | %s | %s | %s |\n", m.Interval, r.Label, m.Runs, m.Hours, at(0.5), at(0.9), at(1))
+	}
 }

@@ -76,3 +76,60 @@ func TestSizePanels(t *testing.T) {
 		t.Errorf("kfake consumers at 400 B: steady %v; want [50]", s)
 	}
 }
+
+// TestObjstoreReport checks the upload table (objstore.BenchmarkUpload's
+// go test output: median MB/s and ms per file of each file size over the
+// runs) and the close-to-manifest table (median, p90, max by
+// MANIFEST_INTERVAL over every hour of every run).
+func TestObjstoreReport(t *testing.T) {
+	const out = `goos: linux
+goarch: amd64
+pkg: github.com/tweetpipe/tweetpipe/consumer/internal/objstore
+cpu: Intel(R) Xeon(R) CPU @ 2.20GHz
+BenchmarkUpload/256KiB-2         	      57	  20200000 ns/op	  12.98 MB/s	    5000 B/op	     150 allocs/op
+BenchmarkUpload/8MiB-2           	       3	 700000000 ns/op	  11.98 MB/s	   90000 B/op	     900 allocs/op
+BenchmarkUpload/256KiB-2         	      50	  21000000 ns/op	  12.48 MB/s	    5010 B/op	     150 allocs/op
+BenchmarkUpload/256KiB-2         	      44	  23800000 ns/op	  11.01 MB/s	    4990 B/op	     150 allocs/op
+PASS
+ok  	github.com/tweetpipe/tweetpipe/consumer/internal/objstore	12.3s
+`
+	figs, note := parseUpload(out)
+	var b bytes.Buffer
+	writeUploadReport(&b, figs, note)
+	for _, want := range []string{
+		"| file size | runs | upload MB/s | ms per file |",
+		"| 256KiB | 3 | 12.5 (11.0–13.0) | 21.0 (20.2–23.8) | 150 | 5000 (4990–5010) |",
+		"| 8MiB | 1 | 12.0 | 700.0 | 900 | 90000 |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the upload table lacks %q:\n%s", want, b.String())
+		}
+	}
+
+	figs, note = parseUpload("s3-local: building versitygw v1.8.0\nversitygw could not be built: see /tmp/x/build.log\n")
+	b.Reset()
+	writeUploadReport(&b, figs, note)
+	if got, want := strings.TrimSpace(b.String()), "Upload to object storage: not measured (versitygw could not be built: see /tmp/x/build.log)."; got != want {
+		t.Errorf("without figures: got %q; want %q", got, want)
+	}
+
+	manifest := func(interval string, lat ...float64) result {
+		return result{Label: "kfake", Manifest: &manifestResult{Interval: interval, Runs: 2, Hours: len(lat) / 2,
+			Statuses: 6000, Partitions: 3, Compression: "gzip", LatencyMS: lat}}
+	}
+	b.Reset()
+	writeManifestReport(&b, []result{
+		manifest("10s", 9000, 1000, 3000, 2000, 5000, 4000, 7000, 6000, 8000, 10000),
+		manifest("200ms", 120, 80),
+	})
+	for _, want := range []string{
+		"6,000 statuses of 5 past hours in 3 partitions, gzip",
+		"| MANIFEST_INTERVAL | broker | runs × hours | median | p90 | max |",
+		"| 10s | kfake | 2 × 5 | 5,000 ms | 9,000 ms | 10,000 ms |",
+		"| 200ms | kfake | 2 × 1 | 80 ms | 120 ms | 120 ms |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the manifest table lacks %q:\n%s", want, b.String())
+		}
+	}
+}
