@@ -21,7 +21,10 @@ import (
 
 // testStore starts an S3-compatible server with scripts/s3-local.sh
 // (S3_LOCAL_SCRIPT names it; make test-kafka sets it) and returns a store
-// on its bucket under a prefix of the test's own.
+// on its bucket under a prefix of the test's own. With S3_LOCAL_RUNNING=1
+// it uses the server the script already runs at S3_LOCAL_PORT and
+// S3_LOCAL_DIR instead, and leaves it running (scripts/bench.sh starts and
+// stops the one objstore.BenchmarkUpload measures).
 func testStore(t testing.TB) *Store {
 	t.Helper()
 	script := os.Getenv("S3_LOCAL_SCRIPT")
@@ -32,13 +35,17 @@ func testStore(t testing.TB) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	running := os.Getenv("S3_LOCAL_RUNNING") == "1"
+	env := os.Environ()
+	if !running {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, port, _ := net.SplitHostPort(l.Addr().String())
+		l.Close()
+		env = append(env, "S3_LOCAL_PORT="+port, "S3_LOCAL_DIR="+t.TempDir())
 	}
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	l.Close()
-	env := append(os.Environ(), "S3_LOCAL_PORT="+port, "S3_LOCAL_DIR="+t.TempDir())
 	run := func(cmd string) string {
 		c := exec.Command(script, cmd)
 		c.Env = env
@@ -48,8 +55,13 @@ func testStore(t testing.TB) *Store {
 		}
 		return string(out)
 	}
+	if running {
+		run("status") // fails unless the server runs: start would start one that nobody stops
+	}
 	out := run("start")
-	t.Cleanup(func() { run("stop") })
+	if !running {
+		t.Cleanup(func() { run("stop") })
+	}
 	var s S3
 	var target Target
 	for _, kv := range strings.Fields(out) {
