@@ -508,7 +508,7 @@ func writeUploadReport(w io.Writer, figs []uploadFigure, note string) {
 	}
 	fmt.Fprintln(w, "Upload to object storage (`objstore.BenchmarkUpload`, `OUTPUT_URL=s3://...`): one staged file's upload "+
 		"and its partition's checkpoint per op, to scripts/s3-local.sh's versitygw (posix backend) on the same machine; "+
-		"MB = 10⁶ bytes; the median of the runs (`go test -count`), their range in brackets:")
+		"MB = 10⁶ bytes; the median of the runs (`go test -count`), their range in parentheses:")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| file size | runs | upload MB/s | ms per file | heap allocs/file | heap bytes/file |")
 	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: |")
@@ -518,19 +518,20 @@ func writeUploadReport(w io.Writer, figs []uploadFigure, note string) {
 			msPer[i] = ns / 1e6
 		}
 		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s |\n", f.size, len(f.nsPerOp),
-			spread(f.mbPerS, "%.1f"), spread(msPer, "%.1f"), spread(f.allocs, "%.0f"), spread(f.bytesOp, "%.0f"))
+			spread(f.mbPerS, oneDecimal), spread(msPer, oneDecimal), spread(f.allocs, group), spread(f.bytesOp, group))
 	}
 }
 
-// spread formats the median of vs and, with more than one distinct value,
+func oneDecimal(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+
+// spread formats the median of vs and, when they differ as formatted,
 // their range: "12.3 (11.0–13.1)".
-func spread(vs []float64, format string) string {
+func spread(vs []float64, format func(float64) string) string {
 	if len(vs) == 0 {
 		return "—"
 	}
-	s := fmt.Sprintf(format, median(vs))
-	lo, hi := slices.Min(vs), slices.Max(vs)
-	if l, h := fmt.Sprintf(format, lo), fmt.Sprintf(format, hi); l != h {
+	s := format(median(vs))
+	if l, h := format(slices.Min(vs)), format(slices.Max(vs)); l != h {
 		s += " (" + l + "–" + h + ")"
 	}
 	return s

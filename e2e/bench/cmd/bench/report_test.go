@@ -98,8 +98,8 @@ ok  	github.com/tweetpipe/tweetpipe/consumer/internal/objstore	12.3s
 	writeUploadReport(&b, figs, note)
 	for _, want := range []string{
 		"| file size | runs | upload MB/s | ms per file |",
-		"| 256KiB | 3 | 12.5 (11.0–13.0) | 21.0 (20.2–23.8) | 150 | 5000 (4990–5010) |",
-		"| 8MiB | 1 | 12.0 | 700.0 | 900 | 90000 |",
+		"| 256KiB | 3 | 12.5 (11.0–13.0) | 21.0 (20.2–23.8) | 150 | 5,000 (4,990–5,010) |",
+		"| 8MiB | 1 | 12.0 | 700.0 | 900 | 90,000 |",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("the upload table lacks %q:\n%s", want, b.String())
