@@ -19,6 +19,12 @@
 #      acks=all) and Kafka Connect's FileStreamSinkConnector in a
 #      standalone worker; CPU time and allocations per message for each,
 #      and a chart of messages per second by post size (BENCH_CHART)
+#   6. uploads to object storage: objstore.BenchmarkUpload (MB/s and ms per
+#      file, by file size) on scripts/s3-local.sh's versitygw, which this
+#      script starts and stops (if it cannot be built or started, the table
+#      says so and the bench goes on)
+#   7. from an hour's last file closed to its manifest (bench manifest, on
+#      kfake), at the default MANIFEST_INTERVAL and at a short one
 # then the same against a real Kafka when KAFKA_BROKERS is set, CPU profiles of
 # both binaries under perf, and the Go micro-benchmarks (allocations per op,
 # with -cpuprofile). It ends with a markdown table ready for docs/performance.md.
@@ -30,7 +36,8 @@
 # Environment:
 #   BENCH_QUICK        1: a smoke run at small counts (BENCH_N=20000, BENCH_SIZE_N=10000,
 #                      BENCH_REPEAT=1, BENCH_SIZE_REPEAT=1, short latency runs, no backlog, profiles or
-#                      micro-benchmarks; the chart goes to BENCH_DIR); a setting
+#                      micro-benchmarks, BENCH_OBJSTORE_COUNT=3, BENCH_MANIFEST_N=6000,
+#                      BENCH_MANIFEST_RUNS=1; the chart goes to BENCH_DIR); a setting
 #                      given explicitly still wins
 #   BENCH_N            statuses in the throughput runs (default 200000)
 #   BENCH_BACKLOG      statuses in the peak-RSS backlog (default 1000000; 0 skips it)
@@ -43,6 +50,15 @@
 #   BENCH_LAT_FULL     statuses in the full-speed latency runs (default 20000)
 #   BENCH_PROFILE      1: perf profiles of the binaries, on the BENCH_RSS_ON broker (default 1)
 #   BENCH_MICRO        1: go test -bench -benchmem -cpuprofile in producer and consumer (default 1)
+#   BENCH_OBJSTORE     1: objstore.BenchmarkUpload on versitygw, in the table (default 1)
+#   BENCH_OBJSTORE_COUNT  its runs (go test -count; default 5), the median kept
+#   S3_LOCAL_PORT, S3_LOCAL_DIR  where scripts/s3-local.sh runs that versitygw
+#                      (default 9000 and $BENCH_DIR/s3-local; the port must be free)
+#   BENCH_MANIFEST     1: bench manifest, close to manifest, in the table (default 1)
+#   BENCH_MANIFEST_INTERVALS  the MANIFEST_INTERVALs it runs at, space separated
+#                      (default "10s 200ms": the consumer's default and a short one)
+#   BENCH_MANIFEST_N, BENCH_MANIFEST_RUNS  statuses (over 6 past hours) and runs at
+#                      each interval (default 60000 and 3); the table counts every hour of every run
 #   BENCH_DIR          scratch and results folder (default /tmp/tweetpipe-bench);
 #                      the generated files are removed at the end unless BENCH_KEEP=1
 #   BENCH_TEMPLATES    real v1.1 statuses to draw sizes and shapes from
@@ -82,17 +98,24 @@ if [[ "$QUICK" == 1 ]]; then
     N="${BENCH_N:-20000}" BACKLOG="${BENCH_BACKLOG:-0}" REPEAT="${BENCH_REPEAT:-1}"
     LAT_SECONDS="${BENCH_LAT_SECONDS:-5}" LAT_FULL="${BENCH_LAT_FULL:-5000}"
     PROFILE="${BENCH_PROFILE:-0}" MICRO="${BENCH_MICRO:-0}" SIZE_N="${BENCH_SIZE_N:-10000}"
-    SIZE_REPEAT="${BENCH_SIZE_REPEAT:-1}"
+    SIZE_REPEAT="${BENCH_SIZE_REPEAT:-1}" OBJSTORE_COUNT="${BENCH_OBJSTORE_COUNT:-3}"
+    MANIFEST_N="${BENCH_MANIFEST_N:-6000}" MANIFEST_RUNS="${BENCH_MANIFEST_RUNS:-1}"
 else
     N="${BENCH_N:-200000}" BACKLOG="${BENCH_BACKLOG:-1000000}" REPEAT="${BENCH_REPEAT:-2}"
     LAT_SECONDS="${BENCH_LAT_SECONDS:-30}" LAT_FULL="${BENCH_LAT_FULL:-20000}"
     PROFILE="${BENCH_PROFILE:-1}" MICRO="${BENCH_MICRO:-1}" SIZE_N="${BENCH_SIZE_N:-50000}"
-    SIZE_REPEAT="${BENCH_SIZE_REPEAT:-2}"
+    SIZE_REPEAT="${BENCH_SIZE_REPEAT:-2}" OBJSTORE_COUNT="${BENCH_OBJSTORE_COUNT:-5}"
+    MANIFEST_N="${BENCH_MANIFEST_N:-60000}" MANIFEST_RUNS="${BENCH_MANIFEST_RUNS:-3}"
 fi
+OBJSTORE="${BENCH_OBJSTORE:-1}"
+MANIFEST="${BENCH_MANIFEST:-1}"
+MANIFEST_INTERVALS="${BENCH_MANIFEST_INTERVALS-10s 200ms}"
 RSS_KCAT="${BENCH_RSS_KCAT:-1}"
 DIR="${BENCH_DIR:-/tmp/tweetpipe-bench}"
 SIZES="${BENCH_SIZES-jetstream v1.1-1k v1.1-5k}"
 PEERS="${BENCH_PEERS:-1}"
+# The upload benchmark's server, by scripts/s3-local.sh's own settings.
+export S3_LOCAL_DIR="${S3_LOCAL_DIR:-$DIR/s3-local}"
 if [[ "$QUICK" == 1 ]]; then CHART="${BENCH_CHART:-$DIR/bench.svg}"; else CHART="${BENCH_CHART:-$REPO_ROOT/docs/bench.svg}"; fi
 CACHE_ROOT="${TWEETPIPE_CACHE:-$HOME/.cache/tweetpipe}"
 SHARED_TEMPLATES="$REPO_ROOT/../shared/fixtures/tweets/python-twitter/lines.json"
@@ -122,10 +145,19 @@ command -v "$KCAT" >/dev/null || die "kcat not found (apt-get install kcat), or 
 
 BIN="$DIR/bin"
 mkdir -p "$BIN" "$DIR/profiles"
-rm -rf "$DIR"/results*.json "$DIR/results.md" "$DIR"/work-* "$DIR"/profiles/*
+rm -rf "$DIR"/results*.json "$DIR/results.md" "$DIR"/work-* "$DIR"/profiles/* "$DIR"/upload.*
 
 broker_pid=
+s3_running=
+s3_stop() {
+    if [[ -n "$s3_running" ]]; then
+        "$SCRIPT_DIR/s3-local.sh" stop >>"$DIR/upload.log" 2>&1 || true
+        [[ "${BENCH_KEEP:-0}" == 1 ]] || rm -rf "$S3_LOCAL_DIR/data" # the uploaded files
+    fi
+    s3_running=
+}
 cleanup() {
+    s3_stop
     if [[ -n "$broker_pid" ]] && kill -0 "$broker_pid" 2>/dev/null; then
         kill -TERM "$broker_pid" 2>/dev/null || true
         wait "$broker_pid" 2>/dev/null || true
@@ -281,10 +313,46 @@ if [[ "$BACKLOG" -gt 0 ]]; then
     rm -f "$DIR/backlog.jsonl"
 fi
 
+# --- from an hour's last file closed to its manifest ------------------------------
+if [[ "$MANIFEST" == 1 ]]; then
+    mkdir -p "$DIR/work-manifest"
+    for interval in $MANIFEST_INTERVALS; do
+        log "bench manifest at MANIFEST_INTERVAL=$interval: $MANIFEST_RUNS run(s) of $MANIFEST_N statuses"
+        "$BIN/bench" manifest -label kfake -brokers "$KFAKE" -bin "$BIN" -work "$DIR/work-manifest" -n "$MANIFEST_N" \
+            -runs "$MANIFEST_RUNS" -interval "$interval" -out "$DIR/results-manifest-$interval.json" \
+            || log "bench manifest at MANIFEST_INTERVAL=$interval failed: the table leaves it out"
+    done
+fi
+
 # The broker is no longer needed.
 kill -TERM "$broker_pid" 2>/dev/null || true
 wait "$broker_pid" 2>/dev/null || true
 broker_pid=
+
+# --- uploads to object storage ------------------------------------------------------
+# objstore.BenchmarkUpload on a versitygw of this script's own (S3_LOCAL_RUNNING=1:
+# the benchmark uses it, and leaves stopping it to us). upload.txt is what the
+# report reads: the benchmark's output, or why there is none.
+if [[ "$OBJSTORE" == 1 ]]; then
+    log "objstore.BenchmarkUpload on scripts/s3-local.sh's versitygw (127.0.0.1:${S3_LOCAL_PORT:-9000}, $S3_LOCAL_DIR), -count $OBJSTORE_COUNT"
+    if ! "$SCRIPT_DIR/s3-local.sh" bin >>"$DIR/upload.log" 2>&1; then
+        echo "versitygw could not be built: see $DIR/upload.log" >"$DIR/upload.txt"
+        log "versitygw could not be built (log $DIR/upload.log): no upload figures"
+    else
+        s3_running=1 # stopped below, or by cleanup on an interrupt
+        if ! "$SCRIPT_DIR/s3-local.sh" start >>"$DIR/upload.log" 2>&1; then
+            echo "versitygw did not start: $(tail -n 1 "$DIR/upload.log")" >"$DIR/upload.txt"
+            log "versitygw did not start (log $DIR/upload.log): no upload figures"
+        elif (cd "$REPO_ROOT/consumer" && S3_LOCAL_SCRIPT="$SCRIPT_DIR/s3-local.sh" S3_LOCAL_RUNNING=1 \
+                go test -run '^$' -bench '^BenchmarkUpload$' -benchmem -count "$OBJSTORE_COUNT" ./internal/objstore/) >>"$DIR/upload.log" 2>&1; then
+            grep -E '^(Benchmark|pkg:|cpu:)' "$DIR/upload.log" >"$DIR/upload.txt"
+        else
+            echo "the benchmark failed: see $DIR/upload.log" >"$DIR/upload.txt"
+            log "objstore.BenchmarkUpload failed (log $DIR/upload.log): no upload figures"
+        fi
+        s3_stop
+    fi
+fi
 
 # --- Go micro-benchmarks ----------------------------------------------------------
 if [[ "$MICRO" == 1 ]]; then
@@ -330,11 +398,15 @@ echo
 files=()
 for f in kfake kafka rss; do [[ -f "$DIR/results-$f.json" ]] && files+=("$DIR/results-$f.json"); done
 for f in "$DIR"/results-size-*.json; do [[ -f "$f" ]] && files+=("$f"); done
-chart_args=()
-[[ -n "$SIZES" ]] && chart_args=(-chart "$CHART")
+for interval in $MANIFEST_INTERVALS; do
+    [[ "$MANIFEST" == 1 && -f "$DIR/results-manifest-$interval.json" ]] && files+=("$DIR/results-manifest-$interval.json")
+done
+report_args=()
+[[ -n "$SIZES" ]] && report_args=(-chart "$CHART")
+[[ -f "$DIR/upload.txt" ]] && report_args+=(-upload "$DIR/upload.txt")
 load_end="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 "$BIN/bench" report -kcat "$KCAT" -brokers-desc "$desc" -revision "$revision" \
-    -load "$load_start at the start, $load_end at the end (1, 5, 15 min)" -out "$DIR/results.md" "${chart_args[@]}" "${files[@]}"
+    -load "$load_start at the start, $load_end at the end (1, 5, 15 min)" -out "$DIR/results.md" "${report_args[@]}" "${files[@]}"
 echo
 [[ -n "$SIZES" ]] && log "chart in $CHART"
-log "done in $((SECONDS - t0))s; table in $DIR/results.md, logs in $DIR/work-*, profiles in $DIR/profiles"
+log "done in $((SECONDS - t0))s; table in $DIR/results.md, logs in $DIR/work-* and $DIR/upload.log, profiles in $DIR/profiles"
