@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -174,10 +175,23 @@ func checkLayout(dir string, l Layout, mode os.FileMode) error {
 		return fmt.Errorf("OUTPUT_LAYOUT=%s, but %s holds files in the %s layout (%s): "+
 			"set OUTPUT_LAYOUT=%s, or write to another OUTPUT_DIR", l, dir, had, where, had)
 	}
-	if _, err := durable.WriteFile(path, []byte(string(l)+"\n"), durable.Replace{Temp: path + ".tmp", Mode: mode}); err != nil {
-		return fmt.Errorf("recording the output layout: %w", err)
+	// Consumers started together on a fresh folder each record the layout:
+	// each through a temporary name of its own, so that no one renames
+	// another's. The record read back afterwards is the one that stands.
+	tmp := filepath.Join(dir, stateDirName, fmt.Sprintf(".%s.%d-%016x.tmp", layoutFile, os.Getpid(), rand.Uint64()))
+	_, werr := durable.WriteFile(path, []byte(string(l)+"\n"), durable.Replace{Temp: tmp, Mode: mode})
+	data, err = os.ReadFile(path)
+	switch {
+	case err != nil && werr != nil:
+		return fmt.Errorf("recording the output layout: %w", werr)
+	case err != nil:
+		return fmt.Errorf("reading back the output layout: %w", err)
 	}
-	return nil
+	if had := Layout(strings.TrimSpace(string(data))); had != l {
+		return fmt.Errorf("OUTPUT_LAYOUT=%s, but another consumer recorded the %s layout for %s (%s) at the same time: "+
+			"set OUTPUT_LAYOUT=%s, or write to another OUTPUT_DIR", l, had, dir, path, had)
+	}
+	return nil // written, or written by another consumer with the same layout
 }
 
 // foundLayout returns the layout of the first hour folder found under the

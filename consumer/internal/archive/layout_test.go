@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -279,4 +280,39 @@ func TestLayoutChangeRefused(t *testing.T) {
 			t.Fatalf("got %v; want an error naming the layout", err)
 		}
 	})
+}
+
+// TestConcurrentOpensRecordOneLayout: consumers started together on a
+// fresh folder all open it, each recording the same layout; none fails on
+// another's temporary file.
+func TestConcurrentOpensRecordOneLayout(t *testing.T) {
+	for round := range 20 {
+		dir := t.TempDir()
+		var wg sync.WaitGroup
+		errs := make([]error, 16)
+		for i := range errs {
+			wg.Go(func() {
+				_, errs[i] = Open(Config{Dir: dir, Layout: LayoutHive}, nil)
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d, Open %d of %d at once: %v", round, i, len(errs), err)
+			}
+		}
+		data, err := os.ReadFile(filepath.Join(dir, stateDirName, layoutFile))
+		if err != nil || string(data) != "hive\n" {
+			t.Fatalf("_state/layout: got %q, %v; want \"hive\\n\"", data, err)
+		}
+		entries, err := os.ReadDir(filepath.Join(dir, stateDirName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".tmp") {
+				t.Errorf("temporary file left in _state: %s", e.Name())
+			}
+		}
+	}
 }
