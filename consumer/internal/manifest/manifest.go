@@ -125,6 +125,8 @@ type Finalizer struct {
 	// unchanged since is not read again. Only the goroutine calling Pass
 	// touches it.
 	done map[string]time.Time
+	// readDir lists an hour's folder: os.ReadDir, or a test's counter.
+	readDir func(string) ([]os.DirEntry, error)
 }
 
 // New returns a finalizer; Run runs it. A nil log discards.
@@ -155,7 +157,8 @@ func New(cfg Config, kafka Offsets, log *slog.Logger) (*Finalizer, error) {
 		return nil, fmt.Errorf("manifest: resolving output directory %s: %w", cfg.Dir, err)
 	}
 	cfg.Dir = dir
-	return &Finalizer{cfg: cfg, kafka: kafka, log: log.With("component", "manifest"), done: map[string]time.Time{}}, nil
+	return &Finalizer{cfg: cfg, kafka: kafka, log: log.With("component", "manifest"),
+		done: map[string]time.Time{}, readDir: os.ReadDir}, nil
 }
 
 // Run makes a pass every Interval until ctx ends. A pass that fails (Kafka

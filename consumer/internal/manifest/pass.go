@@ -75,7 +75,7 @@ func (f *Finalizer) passTopic(ctx context.Context, topic string) ([]string, erro
 		if !Closed(h, parts, now, f.cfg.Grace) {
 			continue
 		}
-		if next == nil {
+		if next == nil || next.stale {
 			if next, err = f.index(topic, hours, parts); err != nil {
 				return written, err
 			}
@@ -114,6 +114,15 @@ func (f *Finalizer) partitions(ctx context.Context, topic string) ([]Partition, 
 type nextIndex struct {
 	firsts map[int][]int64
 	parts  []Partition
+	// stale is set when a file was found that the index does not hold.
+	stale bool
+}
+
+// has reports whether the index holds the file of partition p starting at
+// first.
+func (ix *nextIndex) has(p int, first int64) bool {
+	_, found := slices.BinarySearch(ix.firsts[p], first)
+	return found
 }
 
 func (f *Finalizer) index(topic string, hours []time.Time, parts []Partition) (*nextIndex, error) {
@@ -164,7 +173,7 @@ func (ix *nextIndex) lastOffset(p int, first int64) int64 {
 // the archive's: it removes the plain file only after the compressed one
 // is complete.
 func (f *Finalizer) dataFiles(topic string, hour time.Time) ([]archive.DataFile, error) {
-	entries, err := os.ReadDir(filepath.Join(f.cfg.Dir, f.cfg.Layout.HourDir(topic, hour)))
+	entries, err := f.readDir(filepath.Join(f.cfg.Dir, f.cfg.Layout.HourDir(topic, hour)))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -220,6 +229,14 @@ func (f *Finalizer) finalize(ctx context.Context, topic string, hour time.Time, 
 		f.remember(rel, before.ModTime())
 		return "", nil
 	}
+	for _, df := range files {
+		if !next.has(df.Partition, df.FirstOffset) {
+			// A file started after the index was built: its last offset
+			// is not known. The next pass indexes it.
+			next.stale = true
+			return "", nil
+		}
+	}
 	m := Manifest{Version: Version, Topic: topic, Hour: hour.UTC(), Files: make([]File, 0, len(files))}
 	for _, df := range files {
 		if err := ctx.Err(); err != nil {
@@ -251,6 +268,16 @@ func (f *Finalizer) finalize(ctx context.Context, topic string, hour time.Time, 
 	}
 	if again, err := f.dataFiles(topic, hour); err != nil || !slices.Equal(again, files) {
 		return "", err
+	}
+	// The hour is closed as of that read, so its files are complete now:
+	// each must still have the size digested, or it grew (a file started
+	// after the pass read the partitions keeps its name when it closes
+	// uncompressed) and the hour waits for the next pass.
+	for _, mf := range m.Files {
+		fi, err := os.Stat(filepath.Join(dir, mf.Name))
+		if err != nil || fi.Size() != mf.Bytes {
+			return "", nil
+		}
 	}
 	data, err := encode(m)
 	if err != nil {

@@ -356,3 +356,104 @@ func TestCopiesBesideTheFilesAreNotListed(t *testing.T) {
 		t.Errorf("manifest: %+v; want the plain file alone, 5 lines", m)
 	}
 }
+
+// hooked is Kafka as the finalizer sees it, and the finalizer's reads of
+// hour folders, running on before each Offsets call and each folder read
+// with what it is ("offsets" or "readdir") and its number (from 1): writes
+// that land while a pass is under way.
+type hooked struct {
+	*ends
+	calls map[string]int
+	on    func(what string, n int)
+}
+
+func (h *hooked) event(what string) {
+	if h.calls == nil {
+		h.calls = map[string]int{}
+	}
+	h.calls[what]++
+	if h.on != nil {
+		h.on(what, h.calls[what])
+	}
+}
+
+func (h *hooked) Offsets(ctx context.Context, topic string) ([]int64, []int64, error) {
+	h.event("offsets")
+	return h.ends.Offsets(ctx, topic)
+}
+
+func (h *hooked) readDir(dir string) ([]os.DirEntry, error) {
+	h.event("readdir")
+	return os.ReadDir(dir)
+}
+
+// hooked returns a finalizer over Kafka and the folder through h.
+func (fx *fixture) hooked(h *hooked) *Finalizer {
+	fx.t.Helper()
+	f, err := New(fx.cfg, h, slog.New(slog.DiscardHandler))
+	if err != nil {
+		fx.t.Fatal(err)
+	}
+	f.readDir = h.readDir
+	return f
+}
+
+// TestFileGrowingDuringThePassIsNotListed: a late record on an idle
+// partition starts a file in an hour the pass took for closed; more
+// records of that hour and one of the current hour close it while the
+// pass reads the hours. The manifest written lists every file as it is,
+// with its offsets, never as it was half-way.
+func TestFileGrowingDuringThePassIsNotListed(t *testing.T) {
+	h11 := h10.Add(time.Hour)
+	late := func(fx *fixture) { fx.write(1, 5, 5, h11.Add(30*time.Minute)) }
+	closing := func(fx *fixture) {
+		fx.write(1, 6, 7, h11.Add(31*time.Minute))
+		fx.write(1, 8, 8, fx.clk.Now())
+	}
+	type at struct {
+		what string
+		n    int
+	}
+	for _, tt := range []struct {
+		name string
+		on   map[at][]func(*fixture)
+	}{
+		// The file starts as the pass indexes the files (reading 10:00,
+		// before 11:00) and grows while 11:00 is checked.
+		{"grows while read", map[at][]func(*fixture){{"readdir", 1}: {late}, {"offsets", 3}: {closing}}},
+		// The file starts and closes after the pass indexed the files.
+		{"starts and closes after the index", map[at][]func(*fixture){{"offsets", 2}: {late, closing}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fx := newFixture(t, 2, archive.Config{})
+			fx.write(0, 0, 4, h10.Add(5*time.Minute))
+			fx.write(1, 0, 4, h10.Add(6*time.Minute))
+			fx.clk.Set(h11.Add(5 * time.Minute))
+			fx.write(0, 5, 9, h11.Add(5*time.Minute)) // partition 0 moves to 11:00
+			fx.clk.Set(h11.Add(3 * time.Hour))
+			fx.write(0, 10, 14, h11.Add(3*time.Hour)) // and on to 14:00; partition 1 is idle
+			fx.tick()
+			h := &hooked{ends: fx.kafka}
+			h.on = func(what string, n int) {
+				for _, w := range tt.on[at{what, n}] {
+					w(fx)
+				}
+			}
+			f := fx.hooked(h)
+			fx.pass(f)
+			for _, h := range []time.Time{h10, h11} {
+				if _, err := os.Stat(filepath.Join(fx.dir, archive.LayoutDated.HourDir("tweets", h), FileName)); err == nil {
+					fx.check(h)
+				}
+			}
+			h.on = nil
+			fx.clk.Add(11 * time.Minute)
+			fx.tick()
+			fx.pass(f)
+			fx.check(h10)
+			if m := fx.check(h11); len(m.Files) != 2 || m.Lines != 8 || m.Files[1].FirstOffset != 5 || m.Files[1].LastOffset != 7 {
+				t.Errorf("manifest of 11:00: %+v; want partition 0's 5 lines and partition 1's 5-7", m)
+			}
+		})
+	}
+}
