@@ -69,18 +69,23 @@ func (f *Finalizer) passTopic(ctx context.Context, topic string) ([]string, erro
 	}
 	var (
 		written []string
-		next    *nextIndex // built when a manifest is first needed
+		next    *nextIndex // built when a manifest is first digested
 	)
+	index := func() (*nextIndex, error) {
+		if next == nil || next.stale {
+			ix, err := f.index(topic, hours, parts)
+			if err != nil {
+				return nil, err
+			}
+			next = ix
+		}
+		return next, nil
+	}
 	for _, h := range todo {
 		if !Closed(h, parts, now, f.cfg.Grace) {
 			continue
 		}
-		if next == nil || next.stale {
-			if next, err = f.index(topic, hours, parts); err != nil {
-				return written, err
-			}
-		}
-		path, err := f.finalize(ctx, topic, h, next)
+		path, err := f.finalize(ctx, topic, h, index)
 		if err != nil {
 			return written, fmt.Errorf("hour %s: %w", h.Format("2006-01-02T15"), err)
 		}
@@ -208,9 +213,10 @@ func (f *Finalizer) dataFiles(topic string, hour time.Time) ([]archive.DataFile,
 }
 
 // finalize writes the manifest of a closed hour unless the one there
-// lists the same files with the same sizes. It returns the path written, or
-// "" when it wrote none.
-func (f *Finalizer) finalize(ctx context.Context, topic string, hour time.Time, next *nextIndex) (string, error) {
+// lists the same files with the same sizes; index gives the offset index,
+// built only when a manifest is to be written. It returns the path
+// written, or "" when it wrote none.
+func (f *Finalizer) finalize(ctx context.Context, topic string, hour time.Time, index func() (*nextIndex, error)) (string, error) {
 	rel := f.cfg.Layout.HourDir(topic, hour)
 	dir := filepath.Join(f.cfg.Dir, rel)
 	before, err := os.Stat(dir)
@@ -223,11 +229,18 @@ func (f *Finalizer) finalize(ctx context.Context, topic string, hour time.Time, 
 	}
 	path := filepath.Join(dir, FileName)
 	if len(files) == 0 {
-		return "", nil // a folder with no data file (emptied by hand) gets no manifest
+		// A folder with no data file (emptied by hand or by a retention
+		// job) gets no manifest, and is not read again until it changes.
+		f.remember(rel, before.ModTime())
+		return "", nil
 	}
 	if old, err := Read(path); err == nil && f.lists(dir, old, files) {
 		f.remember(rel, before.ModTime())
 		return "", nil
+	}
+	next, err := index()
+	if err != nil {
+		return "", err
 	}
 	for _, df := range files {
 		if !next.has(df.Partition, df.FirstOffset) {

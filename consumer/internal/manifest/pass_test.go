@@ -457,3 +457,48 @@ func TestFileGrowingDuringThePassIsNotListed(t *testing.T) {
 		})
 	}
 }
+
+// TestSettledHoursAreNotReadAgain: once an hour's manifest is current, or
+// its folder is empty (a retention job removed its files), later passes
+// read neither it nor the other hours' folders until it changes.
+func TestSettledHoursAreNotReadAgain(t *testing.T) {
+	fx := newFixture(t, 1, archive.Config{})
+	fx.write(0, 0, 4, h10)
+	fx.clk.Set(h10.Add(3 * time.Hour))
+	fx.tick()
+	empty := filepath.Join(fx.dir, archive.LayoutDated.HourDir("tweets", h10.Add(time.Hour)))
+	if err := os.MkdirAll(empty, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	h := &hooked{ends: fx.kafka}
+	f := fx.hooked(h)
+	if got := fx.pass(f); len(got) != 1 {
+		t.Fatalf("wrote %v; want the manifest of 10:00", got)
+	}
+	// The folders settle: a change in the same tick of the file system's
+	// clock as the last one could not be told.
+	old := time.Now().Add(-time.Hour)
+	for _, hr := range []time.Time{h10, h10.Add(time.Hour)} {
+		if err := os.Chtimes(filepath.Join(fx.dir, archive.LayoutDated.HourDir("tweets", hr)), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, want := range []int{2, 0, 0} {
+		before := h.calls["readdir"]
+		if got := fx.pass(f); len(got) != 0 {
+			t.Fatalf("pass %d wrote %v; want nothing", i+2, got)
+		}
+		if got := h.calls["readdir"] - before; got != want {
+			t.Errorf("pass %d read %d hour folders; want %d", i+2, got, want)
+		}
+	}
+	fx.check(h10)
+
+	// A file in the emptied folder is seen again.
+	fx.write(0, 5, 6, h10.Add(time.Hour))
+	fx.clk.Add(time.Hour)
+	fx.tick()
+	if got := fx.pass(f); !slices.Equal(got, []string{"tweets/2026-12-02/11/_manifest.json"}) {
+		t.Errorf("wrote %v once the emptied hour got a file; want its manifest", got)
+	}
+}
