@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -364,6 +365,8 @@ func readOutput(t *testing.T, dir, topic string) [][]byte {
 			r = zr
 		case filepath.Base(path) == "_manifest.json":
 			return nil // an hour's manifest (MANIFEST), not data
+		case manifestTemp.MatchString(filepath.Base(path)):
+			return nil // a manifest's temporary file, left by a kill mid-write; the finalizer removes it later
 		default:
 			return fmt.Errorf("unexpected file in the output: %s", path)
 		}
@@ -386,6 +389,10 @@ func readOutput(t *testing.T, dir, topic string) [][]byte {
 	}
 	return lines
 }
+
+// manifestTemp matches the temporary name a consumer writes an hour's
+// manifest through (consumer/internal/manifest).
+var manifestTemp = regexp.MustCompile(`^\._manifest\.json\.[0-9]+-[0-9a-f]{16}\.tmp$`)
 
 // fileLines returns the non-blank lines of a file, LF or CRLF ended.
 func fileLines(t *testing.T, path string) [][]byte {

@@ -116,3 +116,26 @@ func TestHourManifests(t *testing.T) {
 		t.Logf("%s: %d hours, %d manifests, %d lines", tp, hours, len(ms), lines)
 	}
 }
+
+// TestOutputReaderSkipsManifestTemporaries: a consumer killed while it
+// wrote an hour's manifest leaves the manifest's temporary file; the
+// output reader takes it for neither data nor an unexpected file.
+func TestOutputReaderSkipsManifestTemporaries(t *testing.T) {
+	dir := t.TempDir()
+	hour := filepath.Join(dir, "tweets", "dt=2026-12-02", "hr=10")
+	if err := os.MkdirAll(hour, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]string{
+		"tweets-p0-000000000000.jsonl":              "{\"id\":1}\n{\"id\":2}\n",
+		"_manifest.json":                            "{}\n",
+		"._manifest.json.4242-0123456789abcdef.tmp": "{\"vers",
+	} {
+		if err := os.WriteFile(filepath.Join(hour, name), []byte(data), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := readOutput(t, dir, "tweets"); len(got) != 2 {
+		t.Errorf("read %d lines; want the data file's 2", len(got))
+	}
+}

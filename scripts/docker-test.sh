@@ -153,7 +153,7 @@ compare() {
     kcat -b "$HOST_BROKER" -C -t "$TOPIC" -o beginning -e -q -f '%s\n' >"$WORK/kafka.txt" 2>"$WORK/kcat.err" \
         || { cat "$WORK/kcat.err"; return 1; }
     python3 - "$WORK/kafka.txt" "$dir/data/$TOPIC" <<'EOF'
-import collections, gzip, json, os, sys
+import collections, gzip, json, os, re, sys
 
 def ident(line):
     try:
@@ -183,6 +183,8 @@ for root, _, names in os.walk(sys.argv[2]):
             f = gzip.open(p, "rb")
         elif name == "_manifest.json":  # an hour's list of its files (MANIFEST=on)
             continue
+        elif re.fullmatch(r"\._manifest\.json\.[0-9]+-[0-9a-f]{16}\.tmp", name):
+            continue  # a manifest's temporary file, left by a kill mid-write; the finalizer removes it later
         else:
             odd.append(p)
             continue

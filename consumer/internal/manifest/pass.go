@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -187,6 +188,10 @@ func (f *Finalizer) dataFiles(topic string, hour time.Time) ([]archive.DataFile,
 	}
 	var files []archive.DataFile
 	for _, e := range entries {
+		if isTemp(e.Name()) {
+			f.sweep(filepath.Join(f.cfg.Dir, f.cfg.Layout.HourDir(topic, hour)), e)
+			continue
+		}
 		df, ok := archive.ParseDataFile(topic, e.Name())
 		if !ok || !e.Type().IsRegular() {
 			continue
@@ -302,7 +307,7 @@ func (f *Finalizer) finalize(ctx context.Context, topic string, hour time.Time, 
 	}
 	// A temporary name of this writer's own: several consumers may write
 	// the same manifest at once.
-	tmp := filepath.Join(dir, fmt.Sprintf(".%s.%d-%016x.tmp", FileName, os.Getpid(), rand.Uint64()))
+	tmp := filepath.Join(dir, tempName())
 	if _, err := durable.WriteFile(path, data, durable.Replace{Temp: tmp, Mode: f.cfg.FileMode}); err != nil {
 		return "", fmt.Errorf("writing %s: %w", path, err)
 	}
@@ -315,6 +320,41 @@ func (f *Finalizer) finalize(ctx context.Context, topic string, hour time.Time, 
 		f.cfg.OnWrite(path, m)
 	}
 	return path, nil
+}
+
+// staleTemp is the age past which a manifest's temporary file is taken
+// for one a writer killed mid-write left: writing one takes milliseconds.
+const staleTemp = 10 * time.Minute
+
+// tempName returns a temporary name for a manifest, of this process's
+// own: "._manifest.json.<pid>-<16 hex digits>.tmp".
+func tempName() string {
+	return fmt.Sprintf(".%s.%d-%016x.tmp", FileName, os.Getpid(), rand.Uint64())
+}
+
+// isTemp reports whether name is that of a manifest's temporary file, as
+// tempName makes them.
+func isTemp(name string) bool {
+	rest, ok := strings.CutPrefix(name, "."+FileName+".")
+	rest, ok2 := strings.CutSuffix(rest, ".tmp")
+	pid, hex, ok3 := strings.Cut(rest, "-")
+	return ok && ok2 && ok3 && pid != "" && strings.Trim(pid, "0123456789") == "" &&
+		len(hex) == 16 && strings.Trim(hex, "0123456789abcdef") == ""
+}
+
+// sweep removes the manifest's temporary file e in dir when it is older
+// than staleTemp. A failure is logged; the next read tries again.
+func (f *Finalizer) sweep(dir string, e fs.DirEntry) {
+	fi, err := e.Info()
+	if err != nil || time.Since(fi.ModTime()) < staleTemp {
+		return
+	}
+	path := filepath.Join(dir, e.Name())
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		f.log.Warn("removing a stale temporary manifest", "path", path, "error", err)
+		return
+	}
+	f.log.Info("removed a stale temporary manifest", "path", path)
 }
 
 // remember marks an hour's folder as listed by its manifest as of its

@@ -502,3 +502,44 @@ func TestSettledHoursAreNotReadAgain(t *testing.T) {
 		t.Errorf("wrote %v once the emptied hour got a file; want its manifest", got)
 	}
 }
+
+// TestStaleTemporaryManifestsRemoved: a manifest's temporary file that a
+// kill mid-write left is removed once it is old; one another writer may
+// be writing now, and other names, are left alone.
+func TestStaleTemporaryManifestsRemoved(t *testing.T) {
+	fx := newFixture(t, 1, archive.Config{})
+	fx.write(0, 0, 4, h10)
+	fx.clk.Set(h10.Add(2 * time.Hour))
+	fx.tick()
+	dir := filepath.Join(fx.dir, archive.LayoutDated.HourDir("tweets", h10))
+	stale, fresh := "._manifest.json.4242-0123456789abcdef.tmp", "._manifest.json.4243-fedcba9876543210.tmp"
+	others := []string{"._manifest.json.tmp", "._manifest.json.4242-0123456789ABCDEF.tmp", ".tweets-p0-000000000000.jsonl.gz.tmp"}
+	old := time.Now().Add(-time.Hour)
+	for _, name := range append([]string{stale, fresh}, others...) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(`{"vers`), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		if name != fresh {
+			if err := os.Chtimes(filepath.Join(dir, name), old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got := fx.pass(fx.finalizer()); len(got) != 1 {
+		t.Fatalf("wrote %v; want the manifest of 10:00", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, stale)); err == nil {
+		t.Errorf("%s, an hour old, is still there", stale)
+	}
+	for _, name := range append([]string{fresh}, others...) {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s: %v; want it left alone", name, err)
+		}
+	}
+	fx.check(h10)
+	for range 100 {
+		if name := tempName(); !isTemp(name) {
+			t.Fatalf("isTemp(%q) = false for a name tempName made", name)
+		}
+	}
+}
