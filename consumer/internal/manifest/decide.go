@@ -34,7 +34,13 @@ func (p Partition) caughtUp() bool {
 //
 // A partition whose active file is of the hour never has: that file is
 // still growing. A partition with messages not yet archived (a consumer
-// down, a backlog) holds the hour back until it is archived.
+// down, a backlog) holds back its active file's hour and every later one
+// (every hour, when it has no active file) until it is archived; not the
+// hours before its active file's, though a record of one of them that
+// comes after the active file closed starts a file there, as a late record
+// does, and the hour is open again until that file is closed. Holding every
+// hour for a partition behind Kafka's end would keep a busy topic, whose
+// checkpoints always trail the end, from ever being closed.
 func Closed(hour time.Time, parts []Partition, now time.Time, grace time.Duration) bool {
 	end := hour.Add(time.Hour)
 	for _, p := range parts {
