@@ -124,11 +124,21 @@ type nextIndex struct {
 	stale bool
 }
 
-// has reports whether the index holds the file of partition p starting at
-// first.
-func (ix *nextIndex) has(p int, first int64) bool {
-	_, found := slices.BinarySearch(ix.firsts[p], first)
-	return found
+// bounds reports whether the index bounds the last offset of the file of
+// partition p starting at first: it holds the file, and a later file of
+// the partition or the checkpoint read before it was built. A file
+// started after that read and still the partition's newest is bounded by
+// neither.
+func (ix *nextIndex) bounds(p int, first int64) bool {
+	i, found := slices.BinarySearch(ix.firsts[p], first)
+	if !found {
+		return false
+	}
+	if i+1 < len(ix.firsts[p]) || p >= len(ix.parts) {
+		return true
+	}
+	pos := ix.parts[p].Position
+	return !pos.Known || pos.NextOffset > first // no checkpoint: nothing better to bound it by
 }
 
 func (f *Finalizer) index(topic string, hours []time.Time, parts []Partition) (*nextIndex, error) {
@@ -248,9 +258,10 @@ func (f *Finalizer) finalize(ctx context.Context, topic string, hour time.Time, 
 		return "", err
 	}
 	for _, df := range files {
-		if !next.has(df.Partition, df.FirstOffset) {
-			// A file started after the index was built: its last offset
-			// is not known. The next pass indexes it.
+		if !next.bounds(df.Partition, df.FirstOffset) {
+			// A file started after the checkpoints were read or the index
+			// was built: its last offset is not known. The next pass
+			// indexes it.
 			next.stale = true
 			return "", nil
 		}

@@ -359,8 +359,8 @@ func TestCopiesBesideTheFilesAreNotListed(t *testing.T) {
 
 // hooked is Kafka as the finalizer sees it, and the finalizer's reads of
 // hour folders, running on before each Offsets call and each folder read
-// with what it is ("offsets" or "readdir") and its number (from 1): writes
-// that land while a pass is under way.
+// with what it is ("offsets"; "readdir", and "readdir:<folder's name>" too)
+// and its number (from 1): writes that land while a pass is under way.
 type hooked struct {
 	*ends
 	calls map[string]int
@@ -384,6 +384,7 @@ func (h *hooked) Offsets(ctx context.Context, topic string) ([]int64, []int64, e
 
 func (h *hooked) readDir(dir string) ([]os.DirEntry, error) {
 	h.event("readdir")
+	h.event("readdir:" + filepath.Base(dir))
 	return os.ReadDir(dir)
 }
 
@@ -410,6 +411,21 @@ func TestFileGrowingDuringThePassIsNotListed(t *testing.T) {
 		fx.write(1, 6, 7, h11.Add(31*time.Minute))
 		fx.write(1, 8, 8, fx.clk.Now())
 	}
+	more := func(fx *fixture) { fx.write(1, 6, 7, h11.Add(31*time.Minute)) }
+	rotate := func(fx *fixture) {
+		fx.clk.Add(11 * time.Minute)
+		fx.tick()
+	}
+	appended := func(fx *fixture) {
+		fh, err := os.OpenFile(filepath.Join(fx.dir, archive.LayoutDated.HourDir("tweets", h10), "tweets-p1-000000000000.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			fx.t.Fatal(err)
+		}
+		defer fh.Close()
+		if _, err := fh.WriteString(`{"p":1,"o":4}` + "\n"); err != nil {
+			fx.t.Fatal(err)
+		}
+	}
 	type at struct {
 		what string
 		n    int
@@ -417,12 +433,19 @@ func TestFileGrowingDuringThePassIsNotListed(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		on   map[at][]func(*fixture)
+		late bool // partition 1 gets a late file in 11:00
 	}{
-		// The file starts as the pass indexes the files (reading 10:00,
-		// before 11:00) and grows while 11:00 is checked.
-		{"grows while read", map[at][]func(*fixture){{"readdir", 1}: {late}, {"offsets", 3}: {closing}}},
+		// The file starts while 10:00 is checked and grows while 11:00 is.
+		{"grows while read", map[at][]func(*fixture){{"offsets", 2}: {late}, {"offsets", 3}: {closing}}, true},
 		// The file starts and closes after the pass indexed the files.
-		{"starts and closes after the index", map[at][]func(*fixture){{"offsets", 2}: {late, closing}}},
+		{"starts and closes after the index", map[at][]func(*fixture){{"offsets", 2}: {late, closing}}, true},
+		// The file starts after the pass read the checkpoints, before it
+		// indexed the files, and ROTATE_INTERVAL closes it: the
+		// partition's newest file, which the checkpoints read do not bound.
+		{"starts after the checkpoints, closed by rotation", map[at][]func(*fixture){{"readdir:10", 1}: {late, more, rotate}}, true},
+		// A file of 10:00 changes after it was digested, as the pass lists
+		// the folder again (its third read: listed, indexed, listed again).
+		{"changes after the digest", map[at][]func(*fixture){{"readdir:10", 3}: {appended}}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			fx := newFixture(t, 2, archive.Config{})
@@ -451,8 +474,13 @@ func TestFileGrowingDuringThePassIsNotListed(t *testing.T) {
 			fx.tick()
 			fx.pass(f)
 			fx.check(h10)
-			if m := fx.check(h11); len(m.Files) != 2 || m.Lines != 8 || m.Files[1].FirstOffset != 5 || m.Files[1].LastOffset != 7 {
-				t.Errorf("manifest of 11:00: %+v; want partition 0's 5 lines and partition 1's 5-7", m)
+			m := fx.check(h11)
+			if !tt.late {
+				return
+			}
+			// Partition 1's late file has a line for each of its offsets.
+			if len(m.Files) != 2 || m.Files[1].FirstOffset != 5 || m.Files[1].LastOffset != 4+m.Files[1].Lines {
+				t.Errorf("manifest of 11:00: %+v; want partition 0's file and partition 1's from 5, its last offset 4+lines", m)
 			}
 		})
 	}
