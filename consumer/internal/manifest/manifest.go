@@ -125,6 +125,9 @@ type Finalizer struct {
 	// unchanged since is not read again. Only the goroutine calling Pass
 	// touches it.
 	done map[string]time.Time
+	// temps holds the hour folders (relative to Dir) where the last read
+	// found a temporary manifest too young to remove: they are read again.
+	temps map[string]bool
 	// readDir lists an hour's folder: os.ReadDir, or a test's counter.
 	readDir func(string) ([]os.DirEntry, error)
 }
@@ -158,7 +161,7 @@ func New(cfg Config, kafka Offsets, log *slog.Logger) (*Finalizer, error) {
 	}
 	cfg.Dir = dir
 	return &Finalizer{cfg: cfg, kafka: kafka, log: log.With("component", "manifest"),
-		done: map[string]time.Time{}, readDir: os.ReadDir}, nil
+		done: map[string]time.Time{}, temps: map[string]bool{}, readDir: os.ReadDir}, nil
 }
 
 // Run makes a pass every Interval until ctx ends. A pass that fails (Kafka

@@ -189,17 +189,21 @@ func (ix *nextIndex) lastOffset(p int, first int64) int64 {
 // the archive's: it removes the plain file only after the compressed one
 // is complete.
 func (f *Finalizer) dataFiles(topic string, hour time.Time) ([]archive.DataFile, error) {
-	entries, err := f.readDir(filepath.Join(f.cfg.Dir, f.cfg.Layout.HourDir(topic, hour)))
+	rel := f.cfg.Layout.HourDir(topic, hour)
+	entries, err := f.readDir(filepath.Join(f.cfg.Dir, rel))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
+	delete(f.temps, rel)
 	var files []archive.DataFile
 	for _, e := range entries {
 		if isTemp(e.Name()) {
-			f.sweep(filepath.Join(f.cfg.Dir, f.cfg.Layout.HourDir(topic, hour)), e)
+			if !f.sweep(filepath.Join(f.cfg.Dir, rel), e) {
+				f.temps[rel] = true
+			}
 			continue
 		}
 		df, ok := archive.ParseDataFile(topic, e.Name())
@@ -354,24 +358,30 @@ func isTemp(name string) bool {
 }
 
 // sweep removes the manifest's temporary file e in dir when it is older
-// than staleTemp. A failure is logged; the next read tries again.
-func (f *Finalizer) sweep(dir string, e fs.DirEntry) {
+// than staleTemp, and reports whether it is gone. A failure is logged;
+// the next read tries again.
+func (f *Finalizer) sweep(dir string, e fs.DirEntry) bool {
 	fi, err := e.Info()
+	if errors.Is(err, fs.ErrNotExist) {
+		return true
+	}
 	if err != nil || time.Since(fi.ModTime()) < staleTemp {
-		return
+		return false
 	}
 	path := filepath.Join(dir, e.Name())
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		f.log.Warn("removing a stale temporary manifest", "path", path, "error", err)
-		return
+		return false
 	}
 	f.log.Info("removed a stale temporary manifest", "path", path)
+	return true
 }
 
 // remember marks an hour's folder as listed by its manifest as of its
-// modification time mt, unless mt is too recent to tell a later change.
+// modification time mt, unless mt is too recent to tell a later change or
+// the folder holds a temporary manifest not yet old enough to remove.
 func (f *Finalizer) remember(rel string, mt time.Time) {
-	if time.Since(mt) > settle {
+	if time.Since(mt) > settle && !f.temps[rel] {
 		f.done[rel] = mt
 	}
 }

@@ -571,3 +571,41 @@ func TestStaleTemporaryManifestsRemoved(t *testing.T) {
 		}
 	}
 }
+
+// TestYoungTemporaryManifestKeepsItsFolderRead: a folder holding a
+// temporary manifest too young to remove (a consumer restarted right after
+// a kill mid-write) is read again at later passes, so the file is removed
+// once it is old, even when the folder's manifest is current.
+func TestYoungTemporaryManifestKeepsItsFolderRead(t *testing.T) {
+	fx := newFixture(t, 1, archive.Config{})
+	fx.write(0, 0, 4, h10)
+	fx.clk.Set(h10.Add(2 * time.Hour))
+	fx.tick()
+	f := fx.finalizer()
+	if got := fx.pass(f); len(got) != 1 {
+		t.Fatalf("wrote %v; want the manifest of 10:00", got)
+	}
+	dir := filepath.Join(fx.dir, archive.LayoutDated.HourDir("tweets", h10))
+	tmp := filepath.Join(dir, "._manifest.json.4242-0123456789abcdef.tmp")
+	if err := os.WriteFile(tmp, []byte(`{"vers`), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(dir, old, old); err != nil { // the folder settles
+		t.Fatal(err)
+	}
+	if got := fx.pass(f); len(got) != 0 {
+		t.Fatalf("wrote %v; want nothing", got)
+	}
+	if _, err := os.Stat(tmp); err != nil {
+		t.Fatalf("the young temporary file: %v; want it left while young", err)
+	}
+	if err := os.Chtimes(tmp, old, old); err != nil { // it ages; the folder does not change
+		t.Fatal(err)
+	}
+	fx.pass(f)
+	if _, err := os.Stat(tmp); err == nil {
+		t.Errorf("%s is still there once old", filepath.Base(tmp))
+	}
+	fx.check(h10)
+}
