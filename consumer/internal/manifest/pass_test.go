@@ -105,6 +105,17 @@ func (fx *fixture) tick() {
 	}
 }
 
+// closedHour returns a fixture of one partition whose file of 10:00 (five
+// records) is closed, hours later, and the folder of that hour.
+func closedHour(t *testing.T, later time.Duration) (*fixture, string) {
+	t.Helper()
+	fx := newFixture(t, 1, archive.Config{})
+	fx.write(0, 0, 4, h10)
+	fx.clk.Set(h10.Add(later))
+	fx.tick()
+	return fx, filepath.Join(fx.dir, archive.LayoutDated.HourDir("tweets", h10))
+}
+
 func (fx *fixture) finalizer() *Finalizer {
 	fx.t.Helper()
 	f, err := New(fx.cfg, fx.kafka, slog.New(slog.DiscardHandler))
@@ -490,10 +501,7 @@ func TestFileGrowingDuringThePassIsNotListed(t *testing.T) {
 // its folder is empty (a retention job removed its files), later passes
 // read neither it nor the other hours' folders until it changes.
 func TestSettledHoursAreNotReadAgain(t *testing.T) {
-	fx := newFixture(t, 1, archive.Config{})
-	fx.write(0, 0, 4, h10)
-	fx.clk.Set(h10.Add(3 * time.Hour))
-	fx.tick()
+	fx, _ := closedHour(t, 3*time.Hour)
 	empty := filepath.Join(fx.dir, archive.LayoutDated.HourDir("tweets", h10.Add(time.Hour)))
 	if err := os.MkdirAll(empty, 0o750); err != nil {
 		t.Fatal(err)
@@ -535,11 +543,7 @@ func TestSettledHoursAreNotReadAgain(t *testing.T) {
 // kill mid-write left is removed once it is old; one another writer may
 // be writing now, and other names, are left alone.
 func TestStaleTemporaryManifestsRemoved(t *testing.T) {
-	fx := newFixture(t, 1, archive.Config{})
-	fx.write(0, 0, 4, h10)
-	fx.clk.Set(h10.Add(2 * time.Hour))
-	fx.tick()
-	dir := filepath.Join(fx.dir, archive.LayoutDated.HourDir("tweets", h10))
+	fx, dir := closedHour(t, 2*time.Hour)
 	stale, fresh := "._manifest.json.4242-0123456789abcdef.tmp", "._manifest.json.4243-fedcba9876543210.tmp"
 	others := []string{"._manifest.json.tmp", "._manifest.json.4242-0123456789ABCDEF.tmp", ".tweets-p0-000000000000.jsonl.gz.tmp"}
 	old := time.Now().Add(-time.Hour)
@@ -577,15 +581,11 @@ func TestStaleTemporaryManifestsRemoved(t *testing.T) {
 // a kill mid-write) is read again at later passes, so the file is removed
 // once it is old, even when the folder's manifest is current.
 func TestYoungTemporaryManifestKeepsItsFolderRead(t *testing.T) {
-	fx := newFixture(t, 1, archive.Config{})
-	fx.write(0, 0, 4, h10)
-	fx.clk.Set(h10.Add(2 * time.Hour))
-	fx.tick()
+	fx, dir := closedHour(t, 2*time.Hour)
 	f := fx.finalizer()
 	if got := fx.pass(f); len(got) != 1 {
 		t.Fatalf("wrote %v; want the manifest of 10:00", got)
 	}
-	dir := filepath.Join(fx.dir, archive.LayoutDated.HourDir("tweets", h10))
 	tmp := filepath.Join(dir, "._manifest.json.4242-0123456789abcdef.tmp")
 	if err := os.WriteFile(tmp, []byte(`{"vers`), 0o640); err != nil {
 		t.Fatal(err)
