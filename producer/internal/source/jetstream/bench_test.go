@@ -10,9 +10,13 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/tweetpipe/tweetpipe/internal/contract"
 
 	"github.com/tweetpipe/tweetpipe/internal/corpus"
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
+	"github.com/tweetpipe/tweetpipe/producer/internal/publish"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 )
 
@@ -58,6 +62,50 @@ func reportCPU(b *testing.B) func() {
 // BenchmarkRead is one event read from a websocket, classified and emitted
 // by the source (the emit does nothing): the source's own cost per event.
 func BenchmarkRead(b *testing.B) {
+	benchmarkRun(b, func(ctx context.Context, r source.Record) error {
+		if r.Ack != nil {
+			r.Ack()
+		}
+		return nil
+	})
+}
+
+// BenchmarkPublish is one event read from a websocket by the source and
+// handed to the publisher's Emit, which classifies it (as SOURCE=jetstream
+// configures it) and queues it for Kafka (kfake, in this process): the
+// producer's cost per event until Emit returns. Its allocations count the
+// test server's, the publisher's and kfake's too.
+func BenchmarkPublish(b *testing.B) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "tweets", "tweets.control"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	p, err := publish.New(publish.Config{
+		Brokers: c.ListenAddrs(), Topics: contract.Topics{Status: "tweets", Control: "tweets.control"}, SourceName: "jetstream",
+		Batching: publish.Batching{Compression: "zstd", BatchSize: 1000, BatchBytes: 1 << 20, BatchTimeout: time.Millisecond,
+			WriteTimeout: 5 * time.Second},
+		Holding:  publish.Holding{PendingMax: 10000},
+		Classify: Classify,
+	}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background()) }()
+	benchmarkRun(b, p.Emit)
+	p.Close()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	if got := p.Stats.Invalid.Load(); got != 0 {
+		b.Fatalf("%d events invalid; want 0", got)
+	}
+}
+
+// benchmarkRun runs the source over b.N events of benchEvents, each
+// handed to emit, and reports the CPU time an event.
+func benchmarkRun(b *testing.B, emit source.Emit) {
 	events := benchEvents(b)
 	n := b.N
 	srv := newJSServer(b, postsOnly, ws(func(ctx context.Context, conn *websocket.Conn, cursor int64) {
@@ -79,12 +127,14 @@ func BenchmarkRead(b *testing.B) {
 	got := 0
 	b.ReportAllocs()
 	b.ResetTimer()
+	stopCPU := reportCPU(b)
 	err = s.Run(ctx, func(ctx context.Context, r source.Record) error {
-		if r.Ack != nil {
-			r.Ack()
+		if err := emit(ctx, r); err != nil {
+			return err
 		}
 		if got++; got == n {
 			b.StopTimer()
+			stopCPU()
 			cancel()
 		}
 		return nil
