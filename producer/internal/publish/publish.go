@@ -212,12 +212,17 @@ func Compression(name string) (kafka.Compression, error) {
 // ErrClosed is returned by Emit after Close.
 var ErrClosed = errors.New("publisher closed")
 
-// Emit classifies one record and queues it for Kafka, blocking while
-// PendingMax records wait. It implements source.Emit.
+// Emit classifies one record (unless its source did: r.Classified) and
+// queues it for Kafka, blocking while PendingMax records wait. It
+// implements source.Emit.
 func (p *Publisher) Emit(ctx context.Context, r source.Record) error {
 	p.Stats.In.Add(1)
 	p.Stats.ReceivedBytes.Add(int64(len(r.Value)))
-	m, err := p.cfg.Classify(r.Value)
+	m, err := r.Classified, error(nil)
+	if m.Kind == "" {
+		m, err = p.cfg.Classify(r.Value)
+	}
+	m.Value = r.Value
 	it := item{ack: r.Ack, kind: m.Kind, read: time.Now()}
 	switch topic := p.cfg.Topics.For(string(m.Kind)); {
 	case err != nil:

@@ -497,3 +497,64 @@ func BenchmarkPublish(b *testing.B) {
 		b.Fatalf("%d acknowledgements; want %d", got, b.N)
 	}
 }
+
+// TestEmitTakesTheSourcesClassification: a record its source classified
+// (Record.Classified) is routed, keyed and timed as that says, with the
+// record's own bytes, without the classifier; a record without one is
+// classified, and one it refuses is counted invalid, not sent.
+func TestEmitTakesTheSourcesClassification(t *testing.T) {
+	brokers := startCluster(t)
+	ensure(t, brokers, "tweets", "tweets.control")
+	cfg := testConfig(brokers)
+	var classified []string
+	cfg.Classify = func(raw []byte) (message.Message, error) {
+		classified = append(classified, string(raw))
+		return message.Classify(raw)
+	}
+	p, err := New(cfg, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background()) }()
+	at := time.Date(2024, 9, 9, 19, 46, 2, 329000000, time.UTC) // Kafka keeps milliseconds
+	records := []source.Record{
+		{Value: []byte(`{"vouched":"status"}`), Classified: message.Message{Kind: message.KindStatus, Key: []byte("k1"), Time: at, Value: []byte("ignored")}},
+		{Value: []byte(`{"vouched":"delete"}`), Classified: message.Message{Kind: message.KindDelete, Key: []byte("k2"), Time: at}},
+		{Value: []byte(`{"id_str":"7","text":"t","user":{},"timestamp_ms":"1520424000123"}`)},
+		{Value: []byte(`not json`)},
+	}
+	for _, r := range records {
+		if err := p.Emit(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if want := []string{`{"id_str":"7","text":"t","user":{},"timestamp_ms":"1520424000123"}`, `not json`}; !slices.Equal(classified, want) {
+		t.Errorf("the classifier read %q; want %q (only the records without a classification)", classified, want)
+	}
+	if got := p.Stats.Invalid.Load(); got != 1 {
+		t.Errorf("invalid = %d; want 1", got)
+	}
+	statuses := readAll(t, brokers, "tweets", 3)
+	slices.SortFunc(statuses, func(a, b kafka.Message) int { return strings.Compare(string(a.Key), string(b.Key)) })
+	if len(statuses) != 2 {
+		t.Fatalf("got %d statuses; want 2", len(statuses))
+	}
+	if s := statuses[1]; string(s.Key) != "k1" || string(s.Value) != `{"vouched":"status"}` || !s.Time.Equal(at) {
+		t.Errorf("got status key %q value %s time %v; want k1 {\"vouched\":\"status\"} %v", s.Key, s.Value, s.Time, at)
+	}
+	if s := statuses[0]; string(s.Key) != "7" || s.Time.UnixMilli() != 1520424000123 {
+		t.Errorf("got status key %q time %v; want 7 at 1520424000123 ms", s.Key, s.Time)
+	}
+	control := readAll(t, brokers, "tweets.control", 3)
+	if len(control) != 1 {
+		t.Fatalf("got %d control messages; want 1", len(control))
+	}
+	if c := control[0]; string(c.Key) != "k2" || string(c.Value) != `{"vouched":"delete"}` || !c.Time.Equal(at) || header(c, contract.HeaderKind) != "delete" {
+		t.Errorf("got control key %q value %s time %v kind %q; want k2 {\"vouched\":\"delete\"} %v delete", c.Key, c.Value, c.Time, header(c, contract.HeaderKind), at)
+	}
+}

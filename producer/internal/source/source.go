@@ -8,7 +8,11 @@
 // restart resumes from what is kept, never from what was merely read.
 package source
 
-import "context"
+import (
+	"context"
+
+	"github.com/tweetpipe/tweetpipe/producer/internal/message"
+)
 
 // Record is one message as a source read it: framing removed, bytes unchanged.
 type Record struct {
@@ -18,6 +22,14 @@ type Record struct {
 	// or the spool (SPOOL_DIR) holds it on disk, whichever comes first.
 	// Records are acknowledged in the order they were emitted.
 	Ack func()
+	// Classified, when its Kind is set, is the record's classification by
+	// the classifier the publisher is configured with for this source
+	// (publish.Config.Classify), which accepted it (no error): a source
+	// that has classified Value already hands its result over, and the
+	// publisher uses it instead of classifying Value again. Its Value is
+	// not read (Value is). A record left unset is classified by the
+	// publisher, as is every record of the sources that do not classify.
+	Classified message.Message
 }
 
 // Emit hands one record to the pipeline. It blocks while the pipeline is full
