@@ -106,13 +106,8 @@ func TestScanReadsTheCommonEvents(t *testing.T) {
 // FuzzScanAsDecode: wherever scan reads an event, it reads what
 // encoding/json decodes.
 func FuzzScanAsDecode(f *testing.F) {
-	for _, e := range timeline(7, time.Second) {
-		f.Add(e.raw)
-	}
-	for _, s := range []string{string(likeEvent), `{}`, `{"kind":"commit","commit":null}`, `{"did":"x","kind":"commit","commit":{"operation":"update","collection":"a","rkey":"b"}}`,
-		`{"did":"x","time_us":-1,"kind":"identity"}`, `{"time_us":-999999999999999999}`, `{"commit":{"record":{"langs":["en",1],"Langs":["de"]}}}`,
-		`{"did":"a","DID":"b"}`, `{"kind":"commit","commit":{"cid":"c","cid":"d"}}`, `{"did":"\u0041"}`} {
-		f.Add([]byte(s))
+	for _, raw := range scanAsDecodeSeeds() {
+		f.Add(raw)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		trimmed := bytes.TrimLeft(raw, " \t\r\n")
@@ -175,12 +170,8 @@ func TestMatchLangs(t *testing.T) {
 // FuzzClassify: Classify never panics, keeps the bytes, accepts exactly the
 // JSON objects; a status or delete always has an at:// key.
 func FuzzClassify(f *testing.F) {
-	for _, e := range timeline(7, time.Second) {
-		f.Add(e.raw)
-	}
-	for _, s := range []string{string(likeEvent), `{}`, `[]`, `{"kind":"commit","commit":null}`, `{"did":"x","kind":"commit","commit":{"operation":"update","collection":"a","rkey":"b"}}`,
-		`{"did":"x","time_us":-1,"kind":"identity"}`, `{"time_us":9223372036854775807}`, `{"time_us":99999999999999999999}`} {
-		f.Add([]byte(s))
+	for _, raw := range classifySeeds() {
+		f.Add(raw)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		m, ok := streamtest.CheckClassify(t, Classify, raw)
@@ -200,4 +191,30 @@ func FuzzClassify(f *testing.F) {
 			t.Fatalf("time %v from a time_us that is not positive", m.Time)
 		}
 	})
+}
+
+// scanAsDecodeSeeds are FuzzScanAsDecode's seed corpus.
+func scanAsDecodeSeeds() [][]byte {
+	return seeds(`{}`, `{"kind":"commit","commit":null}`, `{"did":"x","kind":"commit","commit":{"operation":"update","collection":"a","rkey":"b"}}`,
+		`{"did":"x","time_us":-1,"kind":"identity"}`, `{"time_us":-999999999999999999}`, `{"commit":{"record":{"langs":["en",1],"Langs":["de"]}}}`,
+		`{"did":"a","DID":"b"}`, `{"kind":"commit","commit":{"cid":"c","cid":"d"}}`, `{"did":"\u0041"}`)
+}
+
+// classifySeeds are FuzzClassify's seed corpus.
+func classifySeeds() [][]byte {
+	return seeds(`{}`, `[]`, `{"kind":"commit","commit":null}`, `{"did":"x","kind":"commit","commit":{"operation":"update","collection":"a","rkey":"b"}}`,
+		`{"did":"x","time_us":-1,"kind":"identity"}`, `{"time_us":9223372036854775807}`, `{"time_us":99999999999999999999}`)
+}
+
+// seeds is a timeline of 7 events, likeEvent and more.
+func seeds(more ...string) [][]byte {
+	var out [][]byte
+	for _, e := range timeline(7, time.Second) {
+		out = append(out, e.raw)
+	}
+	out = append(out, likeEvent)
+	for _, s := range more {
+		out = append(out, []byte(s))
+	}
+	return out
 }

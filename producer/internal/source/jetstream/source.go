@@ -196,47 +196,63 @@ func (s *Source) connect(ctx context.Context, emit source.Emit, schedule *stream
 			s.log.Warn("dropped an oversize message", "bytes", size, "max_bytes", s.cfg.MaxMessageBytes)
 			continue
 		}
-		var ev fields
-		cerr := ev.read(data)
-		var timeUS int64 // the event's position; 0 when it has none that may be used
-		switch now := time.Now(); {
-		case cerr != nil || ev.timeUS <= 0:
-		case !plausible(ev.timeUS, now):
-			s.stats.aheadOfClock.Add(1)
-			if !warnedAhead {
-				warnedAhead = true
-				s.log.Warn("an event's time_us is ahead of this host's clock: emitted, but the resume position does not move to it; check this host's clock if this repeats",
-					"time_us", ev.timeUS, "ahead", time.UnixMicro(ev.timeUS).Sub(now).Round(time.Millisecond), "events_ahead", s.stats.aheadOfClock.Load())
-			}
-		default:
-			timeUS = ev.timeUS
-			if timeUS > s.stats.lastEvent.Load() {
-				s.stats.lastEvent.Store(timeUS)
-			}
-		}
-		if cerr == nil && len(s.cfg.Langs) > 0 && ev.isPost() && !MatchLangs(s.cfg.Langs, ev.postLangs()) {
-			s.stats.filtered.Add(1)
-			if timeUS > 0 {
-				s.cursor.pass(timeUS)
-			}
-			continue
-		}
-		rec := source.Record{Value: data}
-		if timeUS > 0 {
-			rec.Ack = func() { s.cursor.ack(timeUS) }
-			s.cursor.emitting()
-		}
-		if err := emit(ctx, rec); err != nil {
-			if rec.Ack != nil {
-				s.cursor.notEmitted()
-			}
-			return stream.Ending{}, fmt.Errorf("emitting a Jetstream event: %w", err)
-		}
-		s.stats.Messages.Add(1)
-		if cerr == nil && ev.messageKind() == message.KindStatus {
-			s.stats.posts.Add(1)
+		if err := s.event(ctx, emit, data, &warnedAhead); err != nil {
+			return stream.Ending{}, err
 		}
 	}
+}
+
+// event reads one message, moves the positions, filters it and emits it,
+// classified (Classify's result, handed over in Record.Classified) when
+// it is a JSON object. It returns emit's error; warnedAhead is the
+// connection's.
+func (s *Source) event(ctx context.Context, emit source.Emit, data []byte, warnedAhead *bool) error {
+	var ev fields
+	cerr := ev.read(data)
+	var timeUS int64 // the event's position; 0 when it has none that may be used
+	switch now := time.Now(); {
+	case cerr != nil || ev.timeUS <= 0:
+	case !plausible(ev.timeUS, now):
+		s.stats.aheadOfClock.Add(1)
+		if !*warnedAhead {
+			*warnedAhead = true
+			s.log.Warn("an event's time_us is ahead of this host's clock: emitted, but the resume position does not move to it; check this host's clock if this repeats",
+				"time_us", ev.timeUS, "ahead", time.UnixMicro(ev.timeUS).Sub(now).Round(time.Millisecond), "events_ahead", s.stats.aheadOfClock.Load())
+		}
+	default:
+		timeUS = ev.timeUS
+		if timeUS > s.stats.lastEvent.Load() {
+			s.stats.lastEvent.Store(timeUS)
+		}
+	}
+	if cerr == nil && len(s.cfg.Langs) > 0 && ev.isPost() && !MatchLangs(s.cfg.Langs, ev.postLangs()) {
+		s.stats.filtered.Add(1)
+		if timeUS > 0 {
+			s.cursor.pass(timeUS)
+		}
+		return nil
+	}
+	rec := source.Record{Value: data}
+	if cerr == nil {
+		// What Classify, the publisher's classifier for SOURCE=jetstream,
+		// gives: read, then message.
+		rec.Classified = ev.message(data)
+	}
+	if timeUS > 0 {
+		rec.Ack = func() { s.cursor.ack(timeUS) }
+		s.cursor.emitting()
+	}
+	if err := emit(ctx, rec); err != nil {
+		if rec.Ack != nil {
+			s.cursor.notEmitted()
+		}
+		return fmt.Errorf("emitting a Jetstream event: %w", err)
+	}
+	s.stats.Messages.Add(1)
+	if rec.Classified.Kind == message.KindStatus {
+		s.stats.posts.Add(1)
+	}
+	return nil
 }
 
 // errStalled is returned for a connection closed for silence.
