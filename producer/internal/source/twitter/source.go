@@ -133,7 +133,11 @@ func (s *Source) connect(ctx context.Context, frames *FrameReader, emit source.E
 			return watchdog.Broken(err), nil
 		}
 		var disconnect *gotwitter.StreamDisconnect
+		rec := source.Record{Value: value}
 		if m, err := message.Classify(value); err == nil {
+			// message.Classify is the publisher's classifier for
+			// SOURCE=twitter: it need not classify the record again.
+			rec.Classified = m
 			switch m.Kind {
 			case message.KindDisconnect:
 				disconnect = s.onDisconnect(value)
@@ -143,7 +147,7 @@ func (s *Source) connect(ctx context.Context, frames *FrameReader, emit source.E
 				lastTrack = s.onLimit(value, lastTrack)
 			}
 		}
-		if err := emit(ctx, source.Record{Value: value}); err != nil {
+		if err := emit(ctx, rec); err != nil {
 			return stream.Ending{}, fmt.Errorf("emitting a twitter message: %w", err)
 		}
 		s.stats.Messages.Add(1)

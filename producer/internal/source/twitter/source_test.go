@@ -671,3 +671,44 @@ func TestStatusOver64KiB(t *testing.T) {
 		t.Errorf("got %d oversize drops; want 0", s.DroppedOversize)
 	}
 }
+
+// TestSourceHandsOverClassify: every message is emitted with what the
+// publisher's classifier for SOURCE=twitter (message.Classify) gives for
+// it, which the publisher then uses instead of classifying it again, and
+// a line that is not a JSON object with none.
+func TestSourceHandsOverClassify(t *testing.T) {
+	p := projectPayloads(t)
+	lines := append(append(append([][]byte{}, p.sample...), p.mixed...), p.legacy...)
+	lines = append(lines, []byte(`not json`), []byte(`[1]`))
+	w := newWire()
+	for _, l := range lines {
+		w.Line(l)
+	}
+	srv := newStreamServer(t, w.Serve(streamtest.EndClose, false), answer(http.StatusGone, "gone"))
+	src, _ := newTestSource(t, testConfig(srv.URL))
+	var out streamtest.Collector
+	src.Run(t.Context(), out.Emit)
+	records := out.Records()
+	if len(records) != len(lines) {
+		t.Fatalf("emitted %d messages; want %d", len(records), len(lines))
+	}
+	vouched := 0
+	for _, r := range records {
+		got := r.Classified
+		want, err := message.Classify(r.Value)
+		switch {
+		case err != nil && got.Kind != "":
+			t.Errorf("handed over %s %q for %q, which message.Classify refuses: %v", got.Kind, got.Key, r.Value, err)
+		case err != nil:
+		case got.Kind == "":
+			t.Errorf("handed over no classification for %q; message.Classify gives %s %q", r.Value, want.Kind, want.Key)
+		case got.Kind != want.Kind || !bytes.Equal(got.Key, want.Key) || !got.Time.Equal(want.Time):
+			t.Errorf("handed over %s %q at %v for %q; message.Classify gives %s %q at %v", got.Kind, got.Key, got.Time, r.Value, want.Kind, want.Key, want.Time)
+		default:
+			vouched++
+		}
+	}
+	if want := len(lines) - 2; vouched != want {
+		t.Errorf("handed over %d classifications; want %d (all but the 2 lines that are not JSON objects)", vouched, want)
+	}
+}
