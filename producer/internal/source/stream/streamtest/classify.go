@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
+	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 )
 
 // ClassifyCase is a row of a classifier's table test: Raw classifies as
@@ -84,4 +85,25 @@ func CheckClassify(t *testing.T, classify func([]byte) (message.Message, error),
 		t.Fatalf("accepted %q, which is not a JSON object", raw)
 	}
 	return m, true
+}
+
+// CheckClassified fails t unless r, as a source emitted it, carries in
+// Classified what classify (the publisher's classifier for the source)
+// gives for r.Value: the same kind, key and time when classify accepts
+// it, and nothing (no Kind) when it refuses it, which the publisher then
+// classifies, counts and logs itself. It reports whether r carried one.
+func CheckClassified(t testing.TB, classify func([]byte) (message.Message, error), r source.Record) bool {
+	t.Helper()
+	got := r.Classified
+	want, err := classify(r.Value)
+	switch {
+	case err != nil && got.Kind != "":
+		t.Fatalf("handed over %s %q for %q, which the classifier refuses: %v", got.Kind, got.Key, r.Value, err)
+	case err != nil:
+	case got.Kind == "":
+		t.Fatalf("handed over no classification for %q; the classifier gives %s %q", r.Value, want.Kind, want.Key)
+	case got.Kind != want.Kind || !bytes.Equal(got.Key, want.Key) || !got.Time.Equal(want.Time):
+		t.Fatalf("handed over %s %q at %v for %q; the classifier gives %s %q at %v", got.Kind, got.Key, got.Time, r.Value, want.Kind, want.Key, want.Time)
+	}
+	return got.Kind != ""
 }
