@@ -2,7 +2,9 @@
 // websocket of JSON events (commits, identity and account changes) that
 // needs no account.
 //
-// Every event is emitted raw, except the posts JETSTREAM_LANGS filters out.
+// Every event is emitted raw, except the posts JETSTREAM_LANGS filters out,
+// with Classify's result (Record.Classified), which the source has from
+// reading the event for its position and filter anyway.
 // Each record's Ack moves the resume position to its time_us (unless that
 // lies more than MaxTimeAhead ahead of this host's clock); the position
 // is saved in STATE_DIR, and a restart (or a reconnect) asks for the events
