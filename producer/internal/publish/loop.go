@@ -78,6 +78,7 @@ type loop struct {
 	flights  chan *flight // to the acker, in order; nil once closed
 	landings chan landing // from the acker; closed when it returns
 	unlanded []*flight    // handed to kafka-go and not landed yet, oldest first
+	notTaken int          // of them, those kafka-go took none of: no flight goes to it meanwhile
 	held     []*flight    // the acker's, once it stopped
 	acked    bool         // the acker has returned
 
@@ -100,6 +101,7 @@ type loop struct {
 
 func (p *Publisher) newLoop(ctx context.Context) *loop {
 	work, stop := context.WithCancel(ctx)
+	p.haltWhen(work.Done())
 	return &loop{
 		p:        p,
 		ctx:      ctx,
@@ -208,7 +210,7 @@ func (l *loop) run(start state, first []action) {
 		)
 		switch l.state {
 		case sending:
-			if len(l.unlanded) < p.maxFlights {
+			if l.mayDispatch() {
 				queue = p.queue
 			}
 		case spooling, draining:
@@ -316,10 +318,17 @@ func (l *loop) fill(batch []item) []item {
 	return batch
 }
 
+// mayDispatch: a batch may go to kafka-go now. Fewer than maxFlights are
+// out, and none that kafka-go did not take: the acker writes that one
+// first, so that nothing of its partitions overtakes it (flight.go).
+func (l *loop) mayDispatch() bool {
+	return len(l.unlanded) < l.p.maxFlights && l.notTaken == 0
+}
+
 // dispatchReady hands what memory holds to kafka-go, a batch a flight,
-// while fewer than maxFlights are out.
+// while mayDispatch.
 func (l *loop) dispatchReady() {
-	for len(l.unlanded) < l.p.maxFlights && (len(l.backlog) > 0 || len(l.p.queue) > 0) {
+	for l.mayDispatch() && (len(l.backlog) > 0 || len(l.p.queue) > 0) {
 		if batch := l.fill(make([]item, 0, l.p.cfg.BatchSize)); len(batch) > 0 {
 			l.dispatch(batch)
 		}
@@ -343,6 +352,9 @@ func (l *loop) takeQueued(items []item) []item {
 // copies are removed unsent before the spool drains.
 func (l *loop) ackFlight(fl *flight) {
 	l.unlanded = l.unlanded[1:]
+	if fl.notTaken {
+		l.notTaken--
+	}
 	l.p.count(fl.items)
 	if fl.copied {
 		l.copies += len(fl.sent)

@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -10,6 +11,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 	"github.com/tweetpipe/tweetpipe/producer/internal/spool"
@@ -244,5 +249,107 @@ func TestFullSpoolWaiterKeepsKeyOrder(t *testing.T) {
 	// unsent once their flights land: each status is sent and counted once.
 	if got := p.Stats.Statuses.Load(); got != 200 {
 		t.Fatalf("%d statuses acknowledged; want 200", got)
+	}
+}
+
+// failUntilOvertaken makes c fail the produce requests that hold version
+// first of key 42 (with an error kafka-go does not retry, so it gives up on
+// the batch at once), until one holding version later has been taken, or
+// times+1 of them were failed. It returns the number of failed requests.
+func failUntilOvertaken(c *kfake.Cluster, first, later, times int32) *atomic.Int32 {
+	var failed atomic.Int32
+	var overtaken atomic.Bool
+	holds := func(records []byte, v int32) bool {
+		return bytes.Contains(records, []byte(fmt.Sprintf(`"text":"%d"`, v)))
+	}
+	c.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		req := kreq.(*kmsg.ProduceRequest)
+		fail := false
+		for _, rt := range req.Topics {
+			for _, rp := range rt.Partitions {
+				if holds(rp.Records, later) {
+					overtaken.Store(true)
+				}
+				if holds(rp.Records, first) && !overtaken.Load() && failed.Load() <= times {
+					fail = true
+				}
+			}
+		}
+		if !fail {
+			return nil, nil, false
+		}
+		failed.Add(1)
+		resp := req.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	return &failed
+}
+
+// TestFailedBatchNotOvertaken: kafka-go gives up on a partition's batch
+// while the partition's next batches wait in its queue. The failed batch
+// is written again before them: Kafka holds every version of the key once,
+// in the order sent. The broker fails the batch's first request, then each
+// of its writes again for as long as no later batch of the partition has
+// been taken (three times at most), so that a later batch that overtakes
+// it is seen whatever the timing.
+func TestFailedBatchNotOvertaken(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	brokers := c.ListenAddrs()
+	ensure(t, brokers, "tweets", "tweets.control")
+	failed := failUntilOvertaken(c, 0, 5, 3)
+
+	cfg := testConfig(brokers)
+	cfg.Compression = "none" // the broker looks for the versions in the records
+	cfg.PendingMax, cfg.BatchSize = 20, 5
+	p, err := New(cfg, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var position atomic.Int64 // records acknowledged, in order
+	for i := range 20 {       // queued before Run: four flights at once
+		if err := p.Emit(context.Background(), source.Record{Value: v42(i), Ack: func() {
+			if !position.CompareAndSwap(int64(i), int64(i)+1) {
+				t.Errorf("record %d acknowledged after %d records", i, position.Load())
+			}
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if failed.Load() == 0 {
+		t.Fatal("the broker failed no request; the test injected nothing")
+	}
+	var order []int
+	for _, m := range readAll(t, brokers, "tweets", 3) {
+		order = append(order, textOf(t, m.Value))
+	}
+	t.Logf("%d requests failed; key 42 in Kafka: %v", failed.Load(), order)
+	checkAscending(t, "Kafka", order)
+	if len(order) != 20 {
+		t.Fatalf("%d messages of key 42 in Kafka; want the 20 sent, each once", len(order))
+	}
+	if got := position.Load(); got != 20 {
+		t.Fatalf("%d records acknowledged; want 20", got)
 	}
 }
