@@ -3,6 +3,7 @@ package publish
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -351,5 +354,68 @@ func TestFailedBatchNotOvertaken(t *testing.T) {
 	}
 	if got := position.Load(); got != 20 {
 		t.Fatalf("%d records acknowledged; want 20", got)
+	}
+}
+
+// noFirstMetadata is a transport that fails the first metadata request:
+// the first batch's hand-over to kafka-go fails as when Kafka is
+// unreachable, and the next one's goes through.
+type noFirstMetadata struct {
+	kafka.RoundTripper
+	failed atomic.Bool
+}
+
+func (t *noFirstMetadata) RoundTrip(ctx context.Context, addr net.Addr, req kafka.Request) (kafka.Response, error) {
+	if _, ok := req.(*metadata.Request); ok && t.failed.CompareAndSwap(false, true) {
+		return nil, errors.New("test: no metadata")
+	}
+	return t.RoundTripper.RoundTrip(ctx, addr, req)
+}
+
+// TestNotTakenBatchNotOvertaken: kafka-go takes none of a batch (no
+// metadata when it is handed over), and takes the next ones. The acker
+// writes the first again before any later batch goes to kafka-go: Kafka
+// holds every version of the key once, in the order sent.
+func TestNotTakenBatchNotOvertaken(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	brokers := c.ListenAddrs()
+	ensure(t, brokers, "tweets", "tweets.control")
+	failed := failUntilOvertaken(c, 0, 5, 3)
+	tr := &noFirstMetadata{RoundTripper: kafka.DefaultTransport}
+
+	cfg := testConfig(brokers)
+	cfg.Compression = "none" // the broker looks for the versions in the records
+	cfg.PendingMax, cfg.BatchSize = 20, 5
+	cfg.Transport = tr
+	p, err := New(cfg, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 { // queued before Run: four flights at once
+		if err := p.Emit(context.Background(), source.Record{Value: v42(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !tr.failed.Load() {
+		t.Fatal("no metadata request failed; the test injected nothing")
+	}
+	var order []int
+	for _, m := range readAll(t, brokers, "tweets", 3) {
+		order = append(order, textOf(t, m.Value))
+	}
+	t.Logf("%d produce requests failed; key 42 in Kafka: %v", failed.Load(), order)
+	checkAscending(t, "Kafka", order)
+	if len(order) != 20 {
+		t.Fatalf("%d messages of key 42 in Kafka; want the 20 sent, each once", len(order))
 	}
 }
