@@ -419,3 +419,75 @@ func TestNotTakenBatchNotOvertaken(t *testing.T) {
 		t.Fatalf("%d messages of key 42 in Kafka; want the 20 sent, each once", len(order))
 	}
 }
+
+// TestStopWhileRewritingNotOvertaken: Run stops while a partition's batch
+// that kafka-go gave up on is being written again (the broker fails every
+// request holding it) and Kafka takes the partition's other batches. No
+// later batch of the partition may reach Kafka after the stop: the spool
+// holds them all, and the next start sends them in order. The test closes
+// the async writer after Run, which waits until kafka-go tried every batch
+// it held.
+func TestStopWhileRewritingNotOvertaken(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	brokers := c.ListenAddrs()
+	ensure(t, brokers, "tweets", "tweets.control")
+	failed := failUntilOvertaken(c, 0, 5, 1<<30) // version 5 is never taken before version 0
+	dir := t.TempDir()
+	sp, err := spool.Open(dir, spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+
+	cfg := testConfig(brokers)
+	cfg.Compression = "none" // the broker looks for the versions in the records
+	cfg.PendingMax, cfg.BatchSize = 20, 5
+	cfg.Spool, cfg.SpoolDir = sp, dir
+	p, err := New(cfg, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 { // queued before Run: four flights at once
+		if err := p.Emit(context.Background(), source.Record{Value: v42(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for failed.Load() < 2 { // kafka-go gave up on it, and a write again failed
+		if time.Now().After(deadline) {
+			t.Fatalf("the broker failed %d requests; want 2", failed.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel() // SHUTDOWN_TIMEOUT passes
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	p.w.Close() // returns once kafka-go tried every batch it held
+	var order []int
+	for _, m := range readAll(t, brokers, "tweets", 3) {
+		order = append(order, textOf(t, m.Value))
+	}
+	if len(order) > 0 {
+		t.Fatalf("Kafka holds versions %v of key 42 while version 0 waits in the spool; the next start sends it after them", order)
+	}
+	recs, err := sp.Peek(1000, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spooled []int
+	for _, r := range recs {
+		spooled = append(spooled, textOf(t, r.Value))
+	}
+	checkAscending(t, "the spool", spooled)
+	if len(spooled) != 20 {
+		t.Fatalf("the spool holds %v; want the 20 versions", spooled)
+	}
+}
