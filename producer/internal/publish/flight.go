@@ -302,7 +302,7 @@ func (p *Publisher) land(ctx context.Context, fl *flight) error {
 	if len(retry) > 0 {
 		p.Stats.Retries.Add(int64(len(retry)))
 		p.log.Warn("kafka write failed; retrying", "count", len(retry), "error", fl.slots[retry[0]].err)
-		if err := p.send(ctx, fl.items, retry); err != nil {
+		if err := p.sendInOrder(ctx, fl.items, retry); err != nil {
 			return err
 		}
 		p.log.Info("kafka write recovered", "count", len(retry))
@@ -311,4 +311,41 @@ func (p *Publisher) land(ctx context.Context, fl *flight) error {
 		p.cfg.ObserveBatch(time.Since(fl.started))
 	}
 	return nil
+}
+
+// sendInOrder writes batch[i] for each i in todo as send does, in parts
+// small enough that kafka-go makes one produce request per partition of
+// each (at most BatchSize records, and at most BatchBytes by wireSize),
+// each part taken by Kafka before the next is written. One synchronous
+// call with more would go to a partition as several requests, and kafka-go
+// goes on to the next after giving up on one: the records send then wrote
+// again would follow later ones of their partition.
+func (p *Publisher) sendInOrder(ctx context.Context, batch []item, todo []int) error {
+	for len(todo) > 0 {
+		n, bytes := 0, int64(0)
+		for n < len(todo) && (n == 0 || n < p.cfg.BatchSize) {
+			b := wireSize(batch[todo[n]].msg)
+			if n > 0 && bytes+b > p.cfg.BatchBytes {
+				break
+			}
+			bytes += b
+			n++
+		}
+		if err := p.send(ctx, batch, slices.Clone(todo[:n])); err != nil {
+			return err
+		}
+		todo = todo[n:]
+	}
+	return nil
+}
+
+// wireSize is at least the size kafka-go counts for m against BatchBytes:
+// key, value and headers, with the most their lengths and the record's
+// fixed fields take.
+func wireSize(m kafka.Message) int64 {
+	n := 32 + len(m.Key) + len(m.Value)
+	for _, h := range m.Headers {
+		n += 10 + len(h.Key) + len(h.Value)
+	}
+	return int64(n)
 }

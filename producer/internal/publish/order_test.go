@@ -491,3 +491,53 @@ func TestStopWhileRewritingNotOvertaken(t *testing.T) {
 		t.Fatalf("the spool holds %v; want the 20 versions", spooled)
 	}
 }
+
+// TestNotTakenBatchWrittenInParts: the acker writes again a batch kafka-go
+// took none of, and its records of one partition are more than fit in one
+// produce request (KAFKA_BATCH_BYTES): the first request of them fails
+// past kafka-go's attempts. It is taken before the next: Kafka holds every
+// version of the key once, in the order sent.
+func TestNotTakenBatchWrittenInParts(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	brokers := c.ListenAddrs()
+	ensure(t, brokers, "tweets", "tweets.control")
+	failed := failUntilOvertaken(c, 0, 2, 3)
+	tr := &noFirstMetadata{RoundTripper: kafka.DefaultTransport}
+
+	cfg := testConfig(brokers)
+	cfg.Compression = "none" // the broker looks for the versions in the records
+	cfg.PendingMax, cfg.BatchSize = 20, 5
+	cfg.BatchBytes = 200 // two of these records a request
+	cfg.Transport = tr
+	p, err := New(cfg, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if err := p.Emit(context.Background(), source.Record{Value: v42(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !tr.failed.Load() || failed.Load() == 0 {
+		t.Fatalf("metadata failed: %v, produce requests failed: %d; the test injected nothing", tr.failed.Load(), failed.Load())
+	}
+	var order []int
+	for _, m := range readAll(t, brokers, "tweets", 3) {
+		order = append(order, textOf(t, m.Value))
+	}
+	t.Logf("%d produce requests failed; key 42 in Kafka: %v", failed.Load(), order)
+	checkAscending(t, "Kafka", order)
+	if len(order) != 20 {
+		t.Fatalf("%d messages of key 42 in Kafka; want the 20 sent, each once", len(order))
+	}
+}
