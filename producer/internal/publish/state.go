@@ -5,7 +5,7 @@ package publish
 // removals, the backlog, the records waiting for room in the spool, and
 // every acknowledgement to a source. Emit, the acker and the spool's
 // drainer only send it events; kafka-go's completion callback only fills
-// in a flight's outcome (flight.go). The transitions are the table below;
+// in a flight's outcome, writing a failed batch again first (flight.go). The transitions are the table below;
 // docs/architecture.md draws it, and TestDiagramMatchesTransitions checks
 // that the two agree.
 
