@@ -99,11 +99,6 @@ func (s *slot) complete(err error) {
 func (p *Publisher) completed(msgs []kafka.Message, err error) {
 	if err == nil {
 		p.Stats.Connected.Store(true)
-	} else {
-		p.Stats.WriteErrors.Add(1)
-		p.Stats.Connected.Store(false)
-	}
-	if err == nil {
 		for i := range msgs {
 			if s, ok := msgs[i].WriterData.(*slot); ok {
 				s.complete(nil)
@@ -111,6 +106,8 @@ func (p *Publisher) completed(msgs []kafka.Message, err error) {
 		}
 		return
 	}
+	p.Stats.WriteErrors.Add(1)
+	p.Stats.Connected.Store(false)
 	slots := make([]*slot, 0, len(msgs))
 	for i := range msgs {
 		if s, ok := msgs[i].WriterData.(*slot); ok {
@@ -158,7 +155,7 @@ func (p *Publisher) settle(slots []*slot, err error) error {
 	if len(retry) > 0 {
 		p.Stats.Retries.Add(int64(len(retry)))
 		p.log.Warn("kafka write failed; retrying", "count", len(retry), "error", err)
-		if err := p.send(ctx, items, retry); err != nil {
+		if err := p.sendInOrder(ctx, items, retry); err != nil {
 			return err
 		}
 		p.log.Info("kafka write recovered", "count", len(retry))
