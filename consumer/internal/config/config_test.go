@@ -215,3 +215,104 @@ func TestManifestsOnlyInTheLocalLayout(t *testing.T) {
 		t.Error("MANIFEST=on with OUTPUT_URL=s3://...: the finalizer would run over the staging folder")
 	}
 }
+
+// TestVariablesAsInEnvExample: -h lists the variables of .env.example's
+// consumer part, in its order, with its defaults: the names users,
+// compose files and scripts set, wherever in the code each one lives.
+// scripts/env-example.sh writes that part from -h, leaving out the
+// variables the producer's part lists already; those the consumer reads
+// too must have the producer's defaults and come in the producer's order.
+func TestVariablesAsInEnvExample(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", ".env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	producerPart, rest, ok := strings.Cut(string(b), "\n# consumer\n")
+	if !ok {
+		t.Fatal(".env.example has no consumer part")
+	}
+	consumerPart, _, ok := strings.Cut(rest, "\n# secrets from files")
+	if !ok {
+		t.Fatal(".env.example has no part for secrets from files after the consumer's")
+	}
+	producer, consumer := envExampleVariables(producerPart), envExampleVariables(consumerPart)
+	producerDefault := map[string]string{}
+	for _, v := range producer {
+		name, def, _ := strings.Cut(v, "=")
+		producerDefault[name] = def
+	}
+
+	var usage bytes.Buffer
+	if err := Usage(&usage); err != nil {
+		t.Fatal(err)
+	}
+	var own, shared, sharedWant []string
+	for _, v := range usageVariables(usage.String()) {
+		name, _, _ := strings.Cut(v, "=")
+		if pdef, ok := producerDefault[name]; ok {
+			shared = append(shared, v)
+			sharedWant = append(sharedWant, name+"="+pdef)
+		} else {
+			own = append(own, v)
+		}
+	}
+	if len(consumer) < 25 || len(shared) < 10 {
+		t.Fatalf("read %d variables of the consumer's own from .env.example and %d shared with the producer; want 25 and 10 or more", len(consumer), len(shared))
+	}
+	if !slices.Equal(own, consumer) {
+		t.Errorf("-h lists, with their defaults:\n%s\nwant, as .env.example's consumer part:\n%s", strings.Join(own, "\n"), strings.Join(consumer, "\n"))
+	}
+	if !slices.Equal(shared, sharedWant) {
+		t.Errorf("-h lists the variables the producer reads too as:\n%s\nwant the producer's defaults:\n%s", strings.Join(shared, "\n"), strings.Join(sharedWant, "\n"))
+	}
+	var order []string
+	for _, v := range producer {
+		if slices.Contains(shared, v) {
+			order = append(order, v)
+		}
+	}
+	if !slices.Equal(shared, order) {
+		t.Errorf("-h lists the variables the producer reads too in the order:\n%s\nwant the producer's:\n%s", strings.Join(shared, "\n"), strings.Join(order, "\n"))
+	}
+}
+
+// envExampleVariables returns the NAME=default lines of a part of
+// .env.example (commented out), in order.
+func envExampleVariables(part string) []string {
+	var vars []string
+	for _, line := range strings.Split(part, "\n") {
+		if v, ok := strings.CutPrefix(line, "#"); ok && strings.Contains(v, "=") && !strings.ContainsAny(v[:strings.Index(v, "=")], " (") {
+			vars = append(vars, v)
+		}
+	}
+	return vars
+}
+
+// usageVariables returns NAME=default for each row of the usage table.
+func usageVariables(usage string) []string {
+	var vars []string
+	rows := false
+	for _, line := range strings.Split(usage, "\n") {
+		switch cols := splitColumns(line); {
+		case len(cols) > 0 && cols[0] == "KEY":
+			rows = true
+		case rows && len(cols) >= 4: // KEY TYPE DEFAULT DESCRIPTION
+			vars = append(vars, cols[0]+"="+cols[2])
+		case rows && len(cols) == 3: // KEY TYPE DESCRIPTION: no default
+			vars = append(vars, cols[0]+"=")
+		}
+	}
+	return vars
+}
+
+// splitColumns splits a row of the usage table, whose columns are two or
+// more spaces apart.
+func splitColumns(line string) []string {
+	var cols []string
+	for _, c := range strings.Split(line, "  ") {
+		if c = strings.TrimSpace(c); c != "" {
+			cols = append(cols, c)
+		}
+	}
+	return cols
+}
