@@ -18,7 +18,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
-	"github.com/tweetpipe/tweetpipe/consumer/internal/batch"
 	"github.com/tweetpipe/tweetpipe/consumer/internal/config"
 	"github.com/tweetpipe/tweetpipe/consumer/internal/group"
 	"github.com/tweetpipe/tweetpipe/consumer/internal/manifest"
@@ -87,17 +86,10 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	// Archive: the output directory.
 	var rotated atomic.Int64
-	arch, err := archive.Open(archive.Config{
-		Uploader:       uploader,
-		OnRotate:       func(string) { rotated.Add(1) },
-		Dir:            cfg.OutputDir,
-		RotateMaxBytes: cfg.RotateMaxBytes,
-		RotateInterval: cfg.RotateInterval,
-		Compression:    cfg.OutputCompression,
-		FileMode:       cfg.FileMode(),
-		DedupWindow:    cfg.DedupWindow,
-		Layout:         archive.Layout(cfg.OutputLayout),
-	}, log)
+	acfg := cfg.ArchiveConfig()
+	acfg.Uploader = uploader
+	acfg.OnRotate = func(string) { rotated.Add(1) }
+	arch, err := archive.Open(acfg, log)
 	if err != nil {
 		return err
 	}
@@ -120,25 +112,9 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 
 	// Consumer group.
-	runner := group.New(group.Config{
-		Brokers:          cfg.KafkaBrokers,
-		Topics:           cfg.KafkaTopics,
-		GroupID:          cfg.KafkaGroupID,
-		SessionTimeout:   cfg.KafkaSessionTimeout,
-		RebalanceTimeout: cfg.KafkaRebalanceTimeout,
-		FetchMaxBytes:    cfg.KafkaFetchMaxBytes,
-		FetchMaxWait:     cfg.KafkaFetchMaxWait,
-		WatchInterval:    cfg.PartitionWatchInterval,
-		Batch: batch.Limits{
-			MaxRecords: cfg.BatchMaxRecords,
-			MaxBytes:   int(cfg.BatchMaxBytes),
-			MaxWait:    cfg.BatchMaxWait,
-		},
-		ShutdownTimeout: cfg.ShutdownTimeout,
-		Dialer:          dialer,
-		Transport:       transport,
-		DedupWindow:     cfg.DedupWindow,
-	}, group.OnDisk(arch), log)
+	gcfg := cfg.GroupConfig()
+	gcfg.Dialer, gcfg.Transport = dialer, transport
+	runner := group.New(gcfg, group.OnDisk(arch), log)
 	observeBatch, err := registerMetrics(reg, &runner.Stats, &rotated)
 	if err != nil {
 		return fmt.Errorf("registering metrics: %w", err)

@@ -5,7 +5,11 @@
 // without a broker, a disk or a real clock.
 package batch
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"time"
+)
 
 // Default limits, used for any Limits field left at zero.
 const (
@@ -16,11 +20,28 @@ const (
 
 // Limits bound a batch. A batch is full when it holds MaxRecords records or at
 // least MaxBytes bytes, and due when MaxWait has passed since its first record
-// was added. Zero or negative fields take the defaults above.
+// was added. Zero or negative fields take the defaults above. The tags are
+// the consumer's variables (BATCH_*); its config embeds Limits.
 type Limits struct {
-	MaxRecords int
-	MaxBytes   int
-	MaxWait    time.Duration
+	MaxRecords int           `envconfig:"BATCH_MAX_RECORDS" default:"1000" desc:"a batch is written when it holds this many messages (1-1000000)"`
+	MaxBytes   int64         `envconfig:"BATCH_MAX_BYTES" default:"4194304" desc:"... or this many bytes"`
+	MaxWait    time.Duration `envconfig:"BATCH_MAX_WAIT" default:"1s" desc:"... or when its first message has waited this long"`
+}
+
+// Validate checks the limits as set by the variables; each error names
+// the variable. (New still takes zero fields as the defaults.)
+func (l Limits) Validate() error {
+	var errs []error
+	if l.MaxRecords < 1 || l.MaxRecords > 1_000_000 {
+		errs = append(errs, fmt.Errorf("BATCH_MAX_RECORDS=%d: accepts 1 to 1000000", l.MaxRecords))
+	}
+	if l.MaxBytes < 1024 {
+		errs = append(errs, fmt.Errorf("BATCH_MAX_BYTES=%d: accepts 1024 or more", l.MaxBytes))
+	}
+	if l.MaxWait < time.Millisecond {
+		errs = append(errs, fmt.Errorf("BATCH_MAX_WAIT=%s: accepts 1ms or more", l.MaxWait))
+	}
+	return errors.Join(errs...)
 }
 
 // withDefaults returns l with every unset field replaced by its default.
@@ -59,7 +80,7 @@ func (b *Batcher) Limits() Limits { return b.limits }
 // MaxBytes makes a batch of one. A caller that wants batches never to exceed
 // MaxBytes flushes when Fits is false, then adds.
 func (b *Batcher) Fits(n int) bool {
-	return b.count == 0 || b.bytes+n <= b.limits.MaxBytes
+	return b.count == 0 || int64(b.bytes+n) <= b.limits.MaxBytes
 }
 
 // Add counts a record of n bytes, added at now, and reports whether the batch
@@ -75,7 +96,7 @@ func (b *Batcher) Add(n int, now time.Time) (full bool) {
 
 // Full reports whether the batch has reached MaxRecords or MaxBytes.
 func (b *Batcher) Full() bool {
-	return b.count >= b.limits.MaxRecords || b.bytes >= b.limits.MaxBytes
+	return b.count >= b.limits.MaxRecords || int64(b.bytes) >= b.limits.MaxBytes
 }
 
 // Deadline returns when the batch becomes due by age: MaxWait after its first

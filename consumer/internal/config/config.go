@@ -9,11 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
+	"github.com/tweetpipe/tweetpipe/consumer/internal/batch"
+	"github.com/tweetpipe/tweetpipe/consumer/internal/group"
 	"github.com/tweetpipe/tweetpipe/consumer/internal/manifest"
 	"github.com/tweetpipe/tweetpipe/consumer/internal/objstore"
 	"github.com/tweetpipe/tweetpipe/internal/envconf"
@@ -24,39 +25,37 @@ import (
 // Config is every setting of the consumer. Names are the environment
 // variables users, compose files and scripts rely on.
 type Config struct {
-	KafkaBrokers           []string      `envconfig:"KAFKA_BROKERS" default:"localhost:9092" desc:"comma-separated Kafka bootstrap brokers (host:port)"`
-	KafkaTopics            []string      `envconfig:"KAFKA_TOPICS" default:"tweets,tweets.control" desc:"comma list of topics to archive; the control topic holds the deletions researchers must honour (a topic that does not exist yet is waited for)"`
-	KafkaGroupID           string        `envconfig:"KAFKA_GROUP_ID" default:"tweetpipe-archiver" desc:"consumer group; instances with the same id share the partitions"`
-	KafkaSessionTimeout    time.Duration `envconfig:"KAFKA_SESSION_TIMEOUT" default:"10s" desc:"a member that stops heartbeating (crash, SIGKILL) keeps its partitions this long (6s-300s)"`
-	KafkaRebalanceTimeout  time.Duration `envconfig:"KAFKA_REBALANCE_TIMEOUT" default:"30s" desc:"how long members get to finish their batch and rejoin during a rebalance"`
-	KafkaFetchMaxBytes     int           `envconfig:"KAFKA_FETCH_MAX_BYTES" default:"2097152" desc:"most bytes one fetch request returns per partition"`
-	KafkaFetchMaxWait      time.Duration `envconfig:"KAFKA_FETCH_MAX_WAIT" default:"500ms" desc:"how long the broker holds a fetch waiting for data"`
-	kafkaconn.Security                   // KAFKA_TLS_*, KAFKA_SASL_*
-	KafkaStartupTimeout    time.Duration `envconfig:"KAFKA_STARTUP_TIMEOUT" default:"2m" desc:"how long to wait for the broker at start before giving up (0: forever)"`
-	PartitionWatchInterval time.Duration `envconfig:"PARTITION_WATCH_INTERVAL" default:"5s" desc:"how often new topics and partitions are looked for"`
+	KafkaBrokers        []string      `envconfig:"KAFKA_BROKERS" default:"localhost:9092" desc:"comma-separated Kafka bootstrap brokers (host:port)"`
+	Group                             // KAFKA_TOPICS, KAFKA_GROUP_ID, KAFKA_SESSION_TIMEOUT, KAFKA_REBALANCE_TIMEOUT, KAFKA_FETCH_*
+	kafkaconn.Security                // KAFKA_TLS_*, KAFKA_SASL_*
+	KafkaStartupTimeout time.Duration `envconfig:"KAFKA_STARTUP_TIMEOUT" default:"2m" desc:"how long to wait for the broker at start before giving up (0: forever)"`
+	Watch                             // PARTITION_WATCH_INTERVAL
 
-	OutputDir         string        `envconfig:"OUTPUT_DIR" default:"./data" desc:"where the JSON Lines files go; with OUTPUT_URL=s3://..., the staging folder of the files being written"`
-	OutputURL         string        `envconfig:"OUTPUT_URL" desc:"empty: OUTPUT_DIR; file:///path: the same as OUTPUT_DIR=/path; s3://bucket/prefix: an S3 bucket, OUTPUT_DIR staging the files being written (S3_* and AWS_* below)"`
-	objstore.S3                     // S3_ENDPOINT, S3_REGION, S3_PATH_STYLE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
-	BatchMaxRecords   int           `envconfig:"BATCH_MAX_RECORDS" default:"1000" desc:"a batch is written when it holds this many messages (1-1000000)"`
-	BatchMaxBytes     int64         `envconfig:"BATCH_MAX_BYTES" default:"4194304" desc:"... or this many bytes"`
-	BatchMaxWait      time.Duration `envconfig:"BATCH_MAX_WAIT" default:"1s" desc:"... or when its first message has waited this long"`
-	RotateMaxBytes    int64         `envconfig:"ROTATE_MAX_BYTES" default:"134217728" desc:"a file is closed once it is this large"`
-	RotateInterval    time.Duration `envconfig:"ROTATE_INTERVAL" default:"1h" desc:"... or this old, even when no new data arrives"`
-	DedupWindow       int           `envconfig:"DEDUP_WINDOW" default:"20000" desc:"per partition, a status whose key is among the last this many written is dropped as a duplicate (0: off)"`
-	OutputCompression string        `envconfig:"OUTPUT_COMPRESSION" default:"none" desc:"none, gzip or zstd, applied when a file is closed"`
-	OutputFileMode    string        `envconfig:"OUTPUT_FILE_MODE" default:"0640" desc:"permission of the files written, octal; folders also get x where r is set (0640: owner and group only; 0644: every user of the host may read)"`
+	OutputDir   string `envconfig:"OUTPUT_DIR" default:"./data" desc:"where the JSON Lines files go; with OUTPUT_URL=s3://..., the staging folder of the files being written"`
+	OutputURL   string `envconfig:"OUTPUT_URL" desc:"empty: OUTPUT_DIR; file:///path: the same as OUTPUT_DIR=/path; s3://bucket/prefix: an S3 bucket, OUTPUT_DIR staging the files being written (S3_* and AWS_* below)"`
+	objstore.S3        // S3_ENDPOINT, S3_REGION, S3_PATH_STYLE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+	Batch              // BATCH_MAX_RECORDS, BATCH_MAX_BYTES, BATCH_MAX_WAIT
+	Archive            // ROTATE_MAX_BYTES, ROTATE_INTERVAL, DEDUP_WINDOW, OUTPUT_COMPRESSION, OUTPUT_FILE_MODE, OUTPUT_LAYOUT
 
-	// Layout and manifests of the output (docs/architecture.md#output-layout).
-	OutputLayout     string        `envconfig:"OUTPUT_LAYOUT" default:"dated" desc:"folders by hour: dated (<topic>/<YYYY-MM-DD>/<HH>/) or hive (<topic>/dt=<YYYY-MM-DD>/hr=<HH>/, for DuckDB, Spark, Athena); a folder written in one is refused in the other"`
-	Manifests        string        `envconfig:"MANIFEST" default:"on" desc:"on: write <hour folder>/_manifest.json (files, offsets, lines, bytes, SHA-256) once every partition of the topic has moved past the hour (in a local folder only, not with OUTPUT_URL=s3://...); off: none"`
-	ManifestGrace    time.Duration `envconfig:"MANIFEST_GRACE" default:"2m" desc:"a partition with no new data has moved past an hour this long after the hour's end"`
-	ManifestInterval time.Duration `envconfig:"MANIFEST_INTERVAL" default:"10s" desc:"how often the closed hours are looked for"`
+	// Layout and manifests of the output (docs/architecture.md#output-layout):
+	// OUTPUT_LAYOUT above, MANIFEST, MANIFEST_GRACE, MANIFEST_INTERVAL.
+	Manifest
 
 	HTTPAddr        string        `envconfig:"HTTP_ADDR" default:":8080" desc:"address of /healthz, /readyz and /metrics (empty: off)"`
 	ops.Settings                  // MEMORY_LIMIT, LOG_LEVEL, LOG_FORMAT, PROGRESS_INTERVAL
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"10s" desc:"how long a stop may spend writing the open batch and committing"`
 }
+
+// The variables of each part, with their defaults and rules, are its
+// package's, under names of their own here so that Config can embed them
+// (envconfig keeps the variables of an embedded struct unprefixed).
+type (
+	Group    = group.Settings
+	Watch    = group.Watch
+	Batch    = batch.Limits
+	Archive  = archive.Settings
+	Manifest = manifest.Settings
+)
 
 // LogValue logs the effective configuration under the variables' names.
 func (c Config) LogValue() slog.Value {
@@ -106,10 +105,21 @@ func Usage(w io.Writer) error {
 	return envconf.Usage(w, &Config{})
 }
 
-// FileMode returns OUTPUT_FILE_MODE; call it on a validated Config.
-func (c Config) FileMode() os.FileMode {
-	m, _ := strconv.ParseUint(c.OutputFileMode, 8, 32)
-	return os.FileMode(m)
+// ArchiveConfig returns the archive's configuration: its settings, in
+// OUTPUT_DIR. The caller adds the uploader and the rotation hook. Call it
+// on a validated Config.
+func (c Config) ArchiveConfig() archive.Config {
+	return c.Archive.Config(c.OutputDir)
+}
+
+// GroupConfig returns the consumer group's configuration: its settings,
+// the batch limits, and KAFKA_BROKERS, SHUTDOWN_TIMEOUT and DEDUP_WINDOW,
+// which it shares. The caller adds the dialer and the transport.
+func (c Config) GroupConfig() group.Config {
+	return group.Config{
+		Settings: c.Group, Watch: c.Watch, Batch: c.Batch,
+		Brokers: c.KafkaBrokers, ShutdownTimeout: c.ShutdownTimeout, DedupWindow: c.Archive.DedupWindow,
+	}
 }
 
 // ManifestConfig returns the manifest finalizer's configuration, or false
@@ -119,10 +129,7 @@ func (c Config) FileMode() os.FileMode {
 // on a validated Config.
 func (c Config) ManifestConfig() (manifest.Config, bool) {
 	_, bucket := c.Store()
-	return manifest.Config{
-		Dir: c.OutputDir, Layout: archive.Layout(c.OutputLayout), Topics: c.KafkaTopics,
-		Grace: c.ManifestGrace, Interval: c.ManifestInterval, FileMode: c.FileMode(),
-	}, c.Manifests == "on" && !bucket
+	return c.Manifest.Config(c.ArchiveConfig(), c.Group.Topics), c.Manifest.On() && !bucket
 }
 
 // Validate checks ranges and rules across fields; each error names the variable.
@@ -142,36 +149,11 @@ func (c Config) Validate() error {
 			bad("KAFKA_BROKERS: %q is not host:port", b)
 		}
 	}
-	if len(c.KafkaTopics) == 0 {
-		bad("KAFKA_TOPICS is empty: name at least one topic")
-	}
-	for _, t := range c.KafkaTopics {
-		if t == "" || strings.ContainsAny(t, "/\\ ") || t == "." || t == ".." || strings.HasPrefix(t, "_") {
-			bad("KAFKA_TOPICS: %q is not a topic this consumer can archive (no /, \\, spaces, leading _)", t)
-		}
-	}
-	if c.KafkaGroupID == "" {
-		bad("KAFKA_GROUP_ID is empty")
-	}
-	// Kafka's broker defaults bound the session timeout to 6s-300s.
-	if c.KafkaSessionTimeout < 6*time.Second || c.KafkaSessionTimeout > 300*time.Second {
-		bad("KAFKA_SESSION_TIMEOUT=%s: accepts 6s to 300s (the broker's group.min/max.session.timeout.ms)", c.KafkaSessionTimeout)
-	}
-	if c.KafkaRebalanceTimeout < time.Second {
-		bad("KAFKA_REBALANCE_TIMEOUT=%s: accepts 1s or more", c.KafkaRebalanceTimeout)
-	}
-	if c.KafkaFetchMaxBytes < 1024 {
-		bad("KAFKA_FETCH_MAX_BYTES=%d: accepts 1024 or more", c.KafkaFetchMaxBytes)
-	}
-	if c.KafkaFetchMaxWait <= 0 {
-		bad("KAFKA_FETCH_MAX_WAIT=%s: must be positive", c.KafkaFetchMaxWait)
-	}
+	errs = append(errs, unjoin(c.Group.Validate())...)
 	if c.KafkaStartupTimeout < 0 {
 		bad("KAFKA_STARTUP_TIMEOUT=%s: must be 0 (forever) or positive", c.KafkaStartupTimeout)
 	}
-	if c.PartitionWatchInterval < 100*time.Millisecond {
-		bad("PARTITION_WATCH_INTERVAL=%s: accepts 100ms or more", c.PartitionWatchInterval)
-	}
+	errs = append(errs, unjoin(c.Watch.Validate())...)
 	if c.OutputDir == "" {
 		bad("OUTPUT_DIR is empty")
 	}
@@ -182,47 +164,27 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	if c.BatchMaxRecords < 1 || c.BatchMaxRecords > 1_000_000 {
-		bad("BATCH_MAX_RECORDS=%d: accepts 1 to 1000000", c.BatchMaxRecords)
-	}
-	if c.BatchMaxBytes < 1024 {
-		bad("BATCH_MAX_BYTES=%d: accepts 1024 or more", c.BatchMaxBytes)
-	}
-	if c.BatchMaxWait < time.Millisecond {
-		bad("BATCH_MAX_WAIT=%s: accepts 1ms or more", c.BatchMaxWait)
-	}
-	if c.RotateMaxBytes < 1024 {
-		bad("ROTATE_MAX_BYTES=%d: accepts 1024 or more", c.RotateMaxBytes)
-	}
-	if c.RotateInterval < time.Second {
-		bad("ROTATE_INTERVAL=%s: accepts 1s or more", c.RotateInterval)
-	}
-	if c.DedupWindow < 0 || c.DedupWindow > 10_000_000 {
-		bad("DEDUP_WINDOW=%d: accepts 0 (off) to 10000000", c.DedupWindow)
-	}
-	switch c.OutputCompression {
-	case "none", "gzip", "zstd":
-	default:
-		bad("OUTPUT_COMPRESSION=%q: accepts none, gzip or zstd", c.OutputCompression)
-	}
-	if m, err := strconv.ParseUint(c.OutputFileMode, 8, 32); err != nil || m > 0o777 || m&0o600 != 0o600 {
-		bad("OUTPUT_FILE_MODE=%q: accepts an octal mode from 0600 to 0777 (the owner must read and write)", c.OutputFileMode)
-	}
-	if !slices.Contains(archive.Layouts(), archive.Layout(c.OutputLayout)) {
-		bad("OUTPUT_LAYOUT=%q: accepts dated or hive", c.OutputLayout)
-	}
-	if c.Manifests != "on" && c.Manifests != "off" {
-		bad("MANIFEST=%q: accepts on or off", c.Manifests)
-	}
-	if c.ManifestGrace < 0 {
-		bad("MANIFEST_GRACE=%s: must be 0 or positive", c.ManifestGrace)
-	}
-	if c.ManifestInterval < 100*time.Millisecond {
-		bad("MANIFEST_INTERVAL=%s: accepts 100ms or more", c.ManifestInterval)
-	}
+	errs = append(errs, unjoin(c.Batch.Validate())...)
+	errs = append(errs, unjoin(c.Archive.Validate())...)
+	errs = append(errs, unjoin(c.Manifest.Validate())...)
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT=%s: must be positive", c.ShutdownTimeout)
 	}
+	// Sort for a stable message, in the order the lines have always had
+	// (the bucket's errors, checked together, stay one entry).
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
+}
+
+// unjoin returns the errors joined in err, none when it is nil, so that a
+// part's errors sort among the others line by line, as they did when these
+// checks were written here.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

@@ -5,10 +5,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
+	"github.com/tweetpipe/tweetpipe/consumer/internal/batch"
+	"github.com/tweetpipe/tweetpipe/consumer/internal/group"
+	"github.com/tweetpipe/tweetpipe/consumer/internal/manifest"
 	"github.com/tweetpipe/tweetpipe/internal/ops"
 )
 
@@ -108,7 +114,7 @@ func TestDefaultTopicsIncludeControl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := cfg.KafkaTopics, []string{"tweets", "tweets.control"}; !slices.Equal(got, want) {
+	if got, want := cfg.Topics, []string{"tweets", "tweets.control"}; !slices.Equal(got, want) {
 		t.Errorf("KAFKA_TOPICS default: got %q; want %q", got, want)
 	}
 }
@@ -315,4 +321,44 @@ func splitColumns(line string) []string {
 		}
 	}
 	return cols
+}
+
+// TestPartsGetTheirSettings: the archive, the group and the manifests get
+// the values of their variables, and those they share with the service.
+func TestPartsGetTheirSettings(t *testing.T) {
+	clearEnv(t)
+	for k, v := range map[string]string{
+		"KAFKA_BROKERS": "k1:9092,k2:9092", "KAFKA_TOPICS": "a,b", "KAFKA_GROUP_ID": "g", "KAFKA_SESSION_TIMEOUT": "7s",
+		"KAFKA_REBALANCE_TIMEOUT": "8s", "KAFKA_FETCH_MAX_BYTES": "4096", "KAFKA_FETCH_MAX_WAIT": "9ms",
+		"PARTITION_WATCH_INTERVAL": "3s", "OUTPUT_DIR": "/srv/out", "BATCH_MAX_RECORDS": "11", "BATCH_MAX_BYTES": "2048",
+		"BATCH_MAX_WAIT": "12ms", "ROTATE_MAX_BYTES": "4096", "ROTATE_INTERVAL": "13s", "DEDUP_WINDOW": "14",
+		"OUTPUT_COMPRESSION": "zstd", "OUTPUT_FILE_MODE": "0644", "OUTPUT_LAYOUT": "hive",
+		"MANIFEST_GRACE": "15s", "MANIFEST_INTERVAL": "16s", "SHUTDOWN_TIMEOUT": "17s",
+	} {
+		t.Setenv(k, v)
+	}
+	cfg, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantArchive := archive.Config{Dir: "/srv/out", RotateMaxBytes: 4096, RotateInterval: 13 * time.Second, DedupWindow: 14,
+		Compression: archive.CompressionZstd, FileMode: 0o644, Layout: archive.LayoutHive}
+	if got := cfg.ArchiveConfig(); !reflect.DeepEqual(got, wantArchive) {
+		t.Errorf("archive: got %+v; want %+v", got, wantArchive)
+	}
+	wantGroup := group.Config{
+		Settings: group.Settings{Topics: []string{"a", "b"}, GroupID: "g", SessionTimeout: 7 * time.Second,
+			RebalanceTimeout: 8 * time.Second, FetchMaxBytes: 4096, FetchMaxWait: 9 * time.Millisecond},
+		Watch:   group.Watch{WatchInterval: 3 * time.Second},
+		Batch:   batch.Limits{MaxRecords: 11, MaxBytes: 2048, MaxWait: 12 * time.Millisecond},
+		Brokers: []string{"k1:9092", "k2:9092"}, ShutdownTimeout: 17 * time.Second, DedupWindow: 14,
+	}
+	if got := cfg.GroupConfig(); !reflect.DeepEqual(got, wantGroup) {
+		t.Errorf("group: got %+v; want %+v", got, wantGroup)
+	}
+	wantManifest := manifest.Config{Dir: "/srv/out", Layout: archive.LayoutHive, Topics: []string{"a", "b"},
+		Grace: 15 * time.Second, Interval: 16 * time.Second, FileMode: 0o644}
+	if got, on := cfg.ManifestConfig(); !on || !reflect.DeepEqual(got, wantManifest) {
+		t.Errorf("manifests: got %+v, on %v; want %+v, on", got, on, wantManifest)
+	}
 }

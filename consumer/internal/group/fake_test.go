@@ -99,13 +99,9 @@ func TestPartitionLoopWithoutDisk(t *testing.T) {
 	brokers := cluster(t, topic, 2)
 	produce(t, brokers, topic, 0, 60)
 	arch := &memArchive{recs: map[string][]archive.Record{}, failures: 3}
-	r := New(Config{
-		Brokers: brokers, Topics: []string{topic}, GroupID: "test-group",
-		SessionTimeout: 6 * time.Second, RebalanceTimeout: 5 * time.Second,
-		FetchMaxBytes: 1 << 20, FetchMaxWait: 100 * time.Millisecond, WatchInterval: 200 * time.Millisecond,
-		Batch:           batch.Limits{MaxRecords: 10, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond},
-		ShutdownTimeout: 5 * time.Second,
-	}, arch, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg := testConfig(brokers, topic)
+	cfg.Batch = batch.Limits{MaxRecords: 10, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond}
+	r := New(cfg, arch, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	runUntil(t, r, 30*time.Second, func() bool { return r.Stats.Written.Load() >= 60 && committed(t, brokers, topic, 2) >= 60 })
 
 	got := arch.values()
@@ -148,4 +144,17 @@ type slowPartition struct {
 func (p slowPartition) Append(recs []archive.Record) (archive.Result, error) {
 	time.Sleep(p.delay)
 	return p.Partition.Append(recs)
+}
+
+// testConfig is the group's configuration in these tests: topic on
+// brokers, with short timeouts and intervals.
+func testConfig(brokers []string, topic string) Config {
+	return Config{
+		Brokers: brokers,
+		Settings: Settings{Topics: []string{topic}, GroupID: "test-group",
+			SessionTimeout: 6 * time.Second, RebalanceTimeout: 5 * time.Second,
+			FetchMaxBytes: 1 << 20, FetchMaxWait: 100 * time.Millisecond},
+		Watch:           Watch{WatchInterval: 200 * time.Millisecond},
+		ShutdownTimeout: 5 * time.Second,
+	}
 }

@@ -61,14 +61,10 @@ func TestWriterGate(t *testing.T) {
 // because the partition was caught up.
 func gateRunner(t *testing.T, brokers []string, topic string, arch *memArchive) *Runner {
 	t.Helper()
-	return New(Config{
-		Brokers: brokers, Topics: []string{topic}, GroupID: "test-group",
-		SessionTimeout: 6 * time.Second, RebalanceTimeout: 5 * time.Second,
-		FetchMaxBytes: 1 << 20, FetchMaxWait: 100 * time.Millisecond, WatchInterval: 200 * time.Millisecond,
-		Batch:           batch.Limits{MaxRecords: 100, MaxBytes: 1 << 20, MaxWait: time.Hour},
-		RotateCheck:     time.Hour,
-		ShutdownTimeout: 5 * time.Second,
-	}, arch, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg := testConfig(brokers, topic)
+	cfg.Batch = batch.Limits{MaxRecords: 100, MaxBytes: 1 << 20, MaxWait: time.Hour}
+	cfg.RotateCheck = time.Hour
+	return New(cfg, arch, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 // TestCaughtUpWrittenAtOnce: the last messages of a partition are written

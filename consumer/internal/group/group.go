@@ -27,26 +27,25 @@ import (
 
 // Config is what the group needs of the service's configuration.
 type Config struct {
-	Brokers          []string
-	Topics           []string
-	GroupID          string
-	SessionTimeout   time.Duration
-	RebalanceTimeout time.Duration
-	FetchMaxBytes    int
-	FetchMaxWait     time.Duration
-	WatchInterval    time.Duration
-	Batch            batch.Limits
-	RotateCheck      time.Duration // how often an idle partition checks rotation by age
-	ShutdownTimeout  time.Duration // bound on the final write and commit
+	Settings              // KAFKA_TOPICS, KAFKA_GROUP_ID, KAFKA_*_TIMEOUT, KAFKA_FETCH_*
+	Watch                 // PARTITION_WATCH_INTERVAL
+	Batch    batch.Limits // BATCH_*
+
+	// What the service hands over from its own settings (KAFKA_BROKERS,
+	// SHUTDOWN_TIMEOUT) and the archive's (DEDUP_WINDOW).
+	Brokers         []string
+	ShutdownTimeout time.Duration // bound on the final write and commit
+	DedupWindow     int           // keys per generation of a partition's dedup window, for the memory estimate
+
+	RotateCheck time.Duration // how often an idle partition checks rotation by age
 	// ObserveBatch, when not nil, is told how long each batch took from
 	// the start of its write to the archive until its offsets were committed.
 	ObserveBatch func(time.Duration)
 	// Dialer reaches the brokers for the group and the partition readers,
 	// Transport for metadata and offsets (kafkaconn's, with its dial
 	// timeout, TLS and SASL); nil: kafka-go's defaults.
-	Dialer      *kafka.Dialer
-	Transport   *kafka.Transport
-	DedupWindow int // keys per generation of a partition's dedup window, for the memory estimate
+	Dialer    *kafka.Dialer
+	Transport *kafka.Transport
 	// BufferBudget is the memory the batches and fetches of all the
 	// partitions held share (see limits); 0: half the soft memory limit,
 	// or DefaultBufferBudget without one.

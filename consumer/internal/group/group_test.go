@@ -55,13 +55,9 @@ func newRunner(t *testing.T, brokers []string, topic, dir string) *Runner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(Config{
-		Brokers: brokers, Topics: []string{topic}, GroupID: "test-group",
-		SessionTimeout: 6 * time.Second, RebalanceTimeout: 5 * time.Second,
-		FetchMaxBytes: 1 << 20, FetchMaxWait: 100 * time.Millisecond, WatchInterval: 200 * time.Millisecond,
-		Batch:           batch.Limits{MaxRecords: 100, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond},
-		ShutdownTimeout: 5 * time.Second,
-	}, OnDisk(arch), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg := testConfig(brokers, topic)
+	cfg.Batch = batch.Limits{MaxRecords: 100, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond}
+	return New(cfg, OnDisk(arch), slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 // runUntil runs r until cond holds, then stops it and waits for Run to return.

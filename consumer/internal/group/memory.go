@@ -51,7 +51,7 @@ func (c Config) bufferBudget() int64 {
 // floors above: more partitions then take no more memory, only smaller
 // batches. BATCH_MAX_BYTES and KAFKA_FETCH_MAX_BYTES stay the ceilings.
 func (c Config) limits(n int) partitionLimits {
-	b := int64(c.Batch.MaxBytes)
+	b := c.Batch.MaxBytes
 	if b <= 0 {
 		b = batch.DefaultMaxBytes
 	}
@@ -60,13 +60,13 @@ func (c Config) limits(n int) partitionLimits {
 		f = 1 << 20 // kafka-go's default
 	}
 	l := partitionLimits{Batch: c.Batch, FetchMaxBytes: int(f), QueueCapacity: queueCapacity}
-	l.Batch.MaxBytes = int(b)
+	l.Batch.MaxBytes = b
 	per := 2*b + 2*f
 	share := c.bufferBudget() / int64(max(n, 1))
 	if share >= per {
 		return l
 	}
-	l.Batch.MaxBytes = int(max(b*share/per, min(b, minBatchBytes)))
+	l.Batch.MaxBytes = max(b*share/per, min(b, minBatchBytes))
 	l.FetchMaxBytes = int(max(f*share/per, min(f, minFetchBytes)))
 	l.QueueCapacity = int(max(queueCapacity*share/per, minQueueCapacity))
 	return l

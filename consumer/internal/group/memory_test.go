@@ -23,7 +23,7 @@ import (
 // soft limit and twelve do not; the warning names the partitions, the
 // estimate and the limit, and stays quiet without a limit.
 func TestMemoryWarning(t *testing.T) {
-	cfg := Config{Batch: batch.Limits{MaxBytes: 4 << 20}, FetchMaxBytes: 2 << 20, DedupWindow: 20000}
+	cfg := Config{Batch: batch.Limits{MaxBytes: 4 << 20}, Settings: Settings{FetchMaxBytes: 2 << 20}, DedupWindow: 20000}
 	const limit = 80 << 20
 	if need := cfg.memoryNeed(3); need > limit {
 		t.Fatalf("3 partitions at the defaults: estimated %d MiB; want at most 80", need>>20)
@@ -58,7 +58,7 @@ func TestMemoryWarning(t *testing.T) {
 // limits stay the ceilings.
 func TestLimitsShareTheBudget(t *testing.T) {
 	cfg := Config{Batch: batch.Limits{MaxRecords: 1000, MaxBytes: 4 << 20, MaxWait: time.Second},
-		FetchMaxBytes: 2 << 20, BufferBudget: 40 << 20}
+		Settings: Settings{FetchMaxBytes: 2 << 20}, BufferBudget: 40 << 20}
 	for _, tc := range []struct {
 		n                   int
 		batch, fetch, queue int
@@ -70,14 +70,14 @@ func TestLimitsShareTheBudget(t *testing.T) {
 		{1000, 64 << 10, 64 << 10, 10}, // the floors
 	} {
 		got := cfg.limits(tc.n)
-		if got.Batch.MaxBytes != tc.batch || got.FetchMaxBytes != tc.fetch || got.QueueCapacity != tc.queue {
+		if int(got.Batch.MaxBytes) != tc.batch || got.FetchMaxBytes != tc.fetch || got.QueueCapacity != tc.queue {
 			t.Errorf("%d partitions: got batch %d bytes, fetch %d bytes, queue %d messages; want %d, %d, %d",
 				tc.n, got.Batch.MaxBytes, got.FetchMaxBytes, got.QueueCapacity, tc.batch, tc.fetch, tc.queue)
 		}
 		if got.Batch.MaxRecords != 1000 || got.Batch.MaxWait != time.Second {
 			t.Errorf("%d partitions: got %d records, wait %s; want the configured 1000, 1s", tc.n, got.Batch.MaxRecords, got.Batch.MaxWait)
 		}
-		if held := int64(tc.n) * (2*int64(got.Batch.MaxBytes) + 2*int64(got.FetchMaxBytes)); tc.n <= 12 && held > cfg.BufferBudget {
+		if held := int64(tc.n) * (2*got.Batch.MaxBytes + 2*int64(got.FetchMaxBytes)); tc.n <= 12 && held > cfg.BufferBudget {
 			t.Errorf("%d partitions: got %d bytes held; want at most the budget, %d", tc.n, held, cfg.BufferBudget)
 		}
 	}
@@ -107,14 +107,11 @@ func TestBatchesShrinkWithPartitions(t *testing.T) {
 	w.Close()
 
 	arch := &sizingArchive{memArchive: memArchive{recs: map[string][]archive.Record{}}}
-	r := New(Config{
-		Brokers: brokers, Topics: []string{topic}, GroupID: "test-group",
-		SessionTimeout: 6 * time.Second, RebalanceTimeout: 5 * time.Second,
-		FetchMaxBytes: 2 << 20, FetchMaxWait: 100 * time.Millisecond, WatchInterval: 200 * time.Millisecond,
-		Batch:           batch.Limits{MaxRecords: 1000, MaxBytes: 4 << 20, MaxWait: 2 * time.Second},
-		ShutdownTimeout: 5 * time.Second,
-		BufferBudget:    9 << 20,
-	}, arch, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg := testConfig(brokers, topic)
+	cfg.FetchMaxBytes = 2 << 20
+	cfg.Batch = batch.Limits{MaxRecords: 1000, MaxBytes: 4 << 20, MaxWait: 2 * time.Second}
+	cfg.BufferBudget = 9 << 20
+	r := New(cfg, arch, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	total := int64(partitions * perPart)
 	runUntil(t, r, 60*time.Second, func() bool { return r.Stats.Written.Load() >= total })
 
@@ -164,7 +161,7 @@ func (p sizingPartition) Append(recs []archive.Record) (archive.Result, error) {
 // TestMemoryNeedPerDedupKey: the estimate counts about 50 bytes for each
 // key of the dedup window's two generations (128-bit digests in a map).
 func TestMemoryNeedPerDedupKey(t *testing.T) {
-	cfg := Config{Batch: batch.Limits{MaxBytes: 4 << 20}, FetchMaxBytes: 2 << 20, BufferBudget: 40 << 20}
+	cfg := Config{Batch: batch.Limits{MaxBytes: 4 << 20}, Settings: Settings{FetchMaxBytes: 2 << 20}, BufferBudget: 40 << 20}
 	without := cfg.memoryNeed(3)
 	cfg.DedupWindow = 100_000
 	got := cfg.memoryNeed(3) - without

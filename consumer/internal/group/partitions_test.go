@@ -14,7 +14,7 @@ func TestOffsets(t *testing.T) {
 	const topic = "tweets"
 	brokers := cluster(t, topic, 3)
 	produce(t, brokers, topic, 0, 100)
-	r := New(Config{Brokers: brokers, Topics: []string{topic}}, &memArchive{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r := New(Config{Brokers: brokers, Settings: Settings{Topics: []string{topic}}}, &memArchive{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	start, end, err := r.Offsets(context.Background(), topic)
 	if err != nil {
 		t.Fatal(err)

@@ -54,9 +54,11 @@ func TestConsumerWritesManifests(t *testing.T) {
 				t.Fatal(err)
 			}
 			runner := group.New(group.Config{
-				Brokers: brokers, Topics: []string{topic}, GroupID: "test-group",
-				SessionTimeout: 6 * time.Second, RebalanceTimeout: 5 * time.Second,
-				FetchMaxBytes: 1 << 20, FetchMaxWait: 100 * time.Millisecond, WatchInterval: 200 * time.Millisecond,
+				Brokers: brokers,
+				Settings: group.Settings{Topics: []string{topic}, GroupID: "test-group",
+					SessionTimeout: 6 * time.Second, RebalanceTimeout: 5 * time.Second,
+					FetchMaxBytes: 1 << 20, FetchMaxWait: 100 * time.Millisecond},
+				Watch:           group.Watch{WatchInterval: 200 * time.Millisecond},
 				Batch:           batch.Limits{MaxRecords: 100, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond},
 				RotateCheck:     100 * time.Millisecond,
 				ShutdownTimeout: 5 * time.Second,
