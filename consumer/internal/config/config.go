@@ -149,11 +149,11 @@ func (c Config) Validate() error {
 			bad("KAFKA_BROKERS: %q is not host:port", b)
 		}
 	}
-	errs = append(errs, unjoin(c.Group.Validate())...)
+	errs = append(errs, envconf.Unjoin(c.Group.Validate())...)
 	if c.KafkaStartupTimeout < 0 {
 		bad("KAFKA_STARTUP_TIMEOUT=%s: must be 0 (forever) or positive", c.KafkaStartupTimeout)
 	}
-	errs = append(errs, unjoin(c.Watch.Validate())...)
+	errs = append(errs, envconf.Unjoin(c.Watch.Validate())...)
 	if c.OutputDir == "" {
 		bad("OUTPUT_DIR is empty")
 	}
@@ -164,9 +164,9 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, unjoin(c.Batch.Validate())...)
-	errs = append(errs, unjoin(c.Archive.Validate())...)
-	errs = append(errs, unjoin(c.Manifest.Validate())...)
+	errs = append(errs, envconf.Unjoin(c.Batch.Validate())...)
+	errs = append(errs, envconf.Unjoin(c.Archive.Validate())...)
+	errs = append(errs, envconf.Unjoin(c.Manifest.Validate())...)
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT=%s: must be positive", c.ShutdownTimeout)
 	}
@@ -174,17 +174,4 @@ func (c Config) Validate() error {
 	// (the bucket's errors, checked together, stay one entry).
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
-}
-
-// unjoin returns the errors joined in err, none when it is nil, so that a
-// part's errors sort among the others line by line, as they did when these
-// checks were written here.
-func unjoin(err error) []error {
-	if err == nil {
-		return nil
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
 }

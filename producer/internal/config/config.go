@@ -147,20 +147,20 @@ func (c Config) Validate() error {
 	if c.KafkaTopic == c.KafkaControlTopic {
 		bad("KAFKA_CONTROL_TOPIC must differ from KAFKA_TOPIC (%q)", c.KafkaTopic)
 	}
-	errs = append(errs, unjoin(c.TopicSpec.Validate())...)
-	errs = append(errs, unjoin(c.Batching.Validate())...)
+	errs = append(errs, envconf.Unjoin(c.TopicSpec.Validate())...)
+	errs = append(errs, envconf.Unjoin(c.Batching.Validate())...)
 	if c.KafkaStartupTimeout < 0 {
 		bad("KAFKA_STARTUP_TIMEOUT=%s: must be 0 (forever) or positive", c.KafkaStartupTimeout)
 	}
-	errs = append(errs, unjoin(c.Holding.Validate())...)
+	errs = append(errs, envconf.Unjoin(c.Holding.Validate())...)
 	if c.DeadLetterPath() == "" {
 		bad("DEADLETTER_DIR and STATE_DIR are both empty: name a folder for records Kafka refuses for good")
 	}
 	switch c.Source {
 	case "synthetic":
-		errs = append(errs, unjoin(c.Synthetic.Validate())...)
+		errs = append(errs, envconf.Unjoin(c.Synthetic.Validate())...)
 	case "replay":
-		errs = append(errs, unjoin(c.Replay.Validate())...)
+		errs = append(errs, envconf.Unjoin(c.Replay.Validate())...)
 	case "twitter":
 		errs = append(errs, c.Twitter.Validate())
 	case "xv2":
@@ -176,15 +176,6 @@ func (c Config) Validate() error {
 	// Sort for a stable message, in the order the lines have always had.
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(errText(a), errText(b)) })
 	return errors.Join(errs...)
-}
-
-// unjoin returns the errors joined in err, so that they sort among the
-// others line by line, as they did when these checks were written here.
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
 }
 
 func errText(err error) string {
