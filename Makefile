@@ -16,6 +16,13 @@ APPS_ENV = TWEETPIPE_UID=$$(id -u) TWEETPIPE_GID=$$(id -g) HOST_OUTPUT_DIR=$(OUT
 # The image build fetches modules the way this machine's Go does (a site's
 # own proxy); without Go on the machine, Go's defaults.
 BUILD_ENV = $(if $(shell command -v go 2>/dev/null),GOPROXY='$(shell go env GOPROXY)' GOSUMDB='$(shell go env GOSUMDB)' GONOSUMDB='$(shell go env GONOSUMDB)' GOPRIVATE='$(shell go env GOPRIVATE)')
+# The s3 profile (COMPOSE_PROFILES=s3 make up): versitygw serving ./s3data
+# as the bucket tweetpipe, and the consumer archiving into it through .env.s3
+# (docs/production.md, "Object storage in the Docker stack").
+comma := ,
+S3_PROFILE = $(filter s3,$(subst $(comma), ,$(COMPOSE_PROFILES)))
+S3_DATA_DIR := ./s3data
+S3_BUCKET := tweetpipe
 # Without buildx, Compose builds with the engine's classic builder.
 BUILDER_ENV = $(shell docker buildx version >/dev/null 2>&1 || echo DOCKER_BUILDKIT=0 COMPOSE_BAKE=false)
 
@@ -69,6 +76,18 @@ apps-up: network ## build and start the producer and consumer stack
 	@mkdir -p $(OUTPUT_DIR) replay state secrets
 	@for s in twitter_consumer_key twitter_consumer_secret twitter_access_token twitter_access_secret x_bearer_token kafka_sasl_password; do \
 		test -f secrets/$$s || { touch secrets/$$s; chmod 600 secrets/$$s; }; done
+	@test -f secrets/s3_access_key || { printf %s $(S3_BUCKET) >secrets/s3_access_key; chmod 600 secrets/s3_access_key; }
+	@test -f secrets/s3_secret_key || { (umask 077; od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >secrets/s3_secret_key); }
+ifneq ($(S3_PROFILE),)
+	@mkdir -p $(S3_DATA_DIR)/$(S3_BUCKET)
+	@printf '%s\n' '# Written by make for COMPOSE_PROFILES=s3 (removed without it): the consumer' \
+		'# archives into the s3 service (docker-compose.apps.yml). Read after .env.' \
+		'OUTPUT_URL=s3://$(S3_BUCKET)/archive' 'S3_ENDPOINT=http://s3:7070' 'S3_PATH_STYLE=on' \
+		'AWS_ACCESS_KEY_ID_FILE=/run/secrets/s3_access_key' \
+		'AWS_SECRET_ACCESS_KEY_FILE=/run/secrets/s3_secret_key' >.env.s3
+else
+	@rm -f .env.s3
+endif
 	$(APPS_ENV) $(BUILD_ENV) $(BUILDER_ENV) $(COMPOSE) $(APPS_STACK) up -d --build
 
 .PHONY: scale
@@ -80,8 +99,8 @@ scale: ## run N consumers sharing the partitions: make scale CONSUMERS=N (as you
 up: kafka-up apps-up ## network, Kafka, then the apps
 
 .PHONY: down
-down: ## stop both stacks (data volumes are kept)
-	-$(COMPOSE) $(APPS_STACK) down
+down: ## stop both stacks, the s3 profile's server included (data volumes are kept)
+	-$(COMPOSE) $(APPS_STACK) --profile '*' down
 	-$(COMPOSE) $(KAFKA_STACK) down
 
 .PHONY: logs

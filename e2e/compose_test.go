@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
@@ -48,10 +49,17 @@ func repoRoot(t *testing.T) string {
 // loading, so missing ./secrets/* do not fail it either.
 func loadCompose(t *testing.T, root, file string, env ...string) *types.Project {
 	t.Helper()
+	return loadComposeProfiles(t, root, file, nil, env...)
+}
+
+// loadComposeProfiles is loadCompose with these Compose profiles enabled.
+func loadComposeProfiles(t *testing.T, root, file string, profiles []string, env ...string) *types.Project {
+	t.Helper()
 	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, file)},
 		cli.WithWorkingDirectory(root),
 		cli.WithName("tweetpipe"),
 		cli.WithEnv(env),
+		cli.WithProfiles(profiles),
 		cli.WithLoadOptions(func(o *loader.Options) { o.SkipResolveEnvironment = true }),
 	)
 	if err != nil {
@@ -653,9 +661,214 @@ func TestMakeComposeTargets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := "-f docker-compose.apps.yml down | uid= gid= version= out=\n-f docker-compose.kafka.yml down | uid= gid= version= out=\n"
+		// --profile '*': the s3 profile's server too, whether or not
+		// COMPOSE_PROFILES still names it.
+		want := "-f docker-compose.apps.yml --profile * down | uid= gid= version= out=\n-f docker-compose.kafka.yml down | uid= gid= version= out=\n"
 		if calls != want {
 			t.Errorf("make down ran compose\n%s; want\n%s", calls, want)
 		}
 	})
 }
+
+// TestComposeS3Profile checks the s3 profile of docker-compose.apps.yml: off,
+// the stack is as it was; on, versitygw (the server of scripts/s3-local.sh)
+// serves ./s3data, hardened like the other services, its key pair from
+// Compose secrets only, and make points the consumer at it.
+func TestComposeS3Profile(t *testing.T) {
+	root := repoRoot(t)
+	off := loadCompose(t, root, appsCompose)
+	on := loadComposeProfiles(t, root, appsCompose, []string{"s3"})
+
+	t.Run("off by default", func(t *testing.T) {
+		if _, ok := off.Services["s3"]; ok {
+			t.Errorf("%s without a profile runs s3; want it only with the s3 profile", appsCompose)
+		}
+		if _, ok := off.DisabledServices["s3"]; !ok {
+			t.Errorf("%s has no s3 service behind a profile", appsCompose)
+		}
+		d, ok := off.Services["consumer"].DependsOn["s3"]
+		if !ok || d.Required || d.Condition != types.ServiceConditionHealthy {
+			t.Errorf("consumer depends_on s3 = %+v (present %v); want condition service_healthy, required false (no s3 without the profile)", d, ok)
+		}
+	})
+
+	s, ok := on.Services["s3"]
+	if !ok {
+		t.Fatalf("%s with COMPOSE_PROFILES=s3 has no s3 service", appsCompose)
+	}
+
+	t.Run("versitygw of scripts/s3-local.sh", func(t *testing.T) {
+		if !slices.Equal(s.Profiles, []string{"s3"}) {
+			t.Errorf("s3 profiles = %v; want [s3]", s.Profiles)
+		}
+		m := regexp.MustCompile(`(?m)^VERSITYGW_VERSION=(\S+)$`).FindStringSubmatch(readFile(t, filepath.Join(root, "scripts", "s3-local.sh")))
+		if m == nil {
+			t.Fatal("scripts/s3-local.sh sets no VERSITYGW_VERSION")
+		}
+		// scripts/docker-images.sh makes this image from that script's build.
+		if want := "versity/versitygw:" + m[1]; s.Image != want {
+			t.Errorf("s3 image = %q; want %q (the version scripts/s3-local.sh builds)", s.Image, want)
+		}
+		if s.Build != nil {
+			t.Errorf("s3 build = %+v; want none (scripts/docker-images.sh makes the image)", s.Build)
+		}
+		if s.Restart == "" || s.Restart == "no" {
+			t.Errorf("s3 restart = %q; want a restart policy", s.Restart)
+		}
+		if s.HealthCheck == nil || s.HealthCheck.Disable || !slices.ContainsFunc(s.HealthCheck.Test, func(a string) bool { return strings.Contains(a, "/health") }) {
+			t.Errorf("s3 healthcheck = %+v; want a probe of versitygw's /health", s.HealthCheck)
+		}
+		if c := on.Services["consumer"]; s.User != c.User || s.User != "65532:65532" {
+			t.Errorf("s3 user = %q, consumer user = %q; want both TWEETPIPE_UID:TWEETPIPE_GID (65532:65532 unset)", s.User, c.User)
+		}
+		if !s.ReadOnly || !slices.Equal(s.CapDrop, []string{"ALL"}) || len(s.CapAdd) > 0 || len(s.Tmpfs) > 0 ||
+			!slices.Contains(s.SecurityOpt, "no-new-privileges:true") {
+			t.Errorf("s3 read_only %v, cap_drop %v, cap_add %v, tmpfs %v, security_opt %v; want read-only, [ALL], none, none, no-new-privileges:true",
+				s.ReadOnly, s.CapDrop, s.CapAdd, s.Tmpfs, s.SecurityOpt)
+		}
+		if !slices.ContainsFunc(s.Volumes, func(v types.ServiceVolumeConfig) bool {
+			return v.Type == types.VolumeTypeBind && v.Source == filepath.Join(root, "s3data") && v.Target == "/data" && !v.ReadOnly
+		}) {
+			t.Errorf("s3 volumes = %+v; want ./s3data bound writable at /data", s.Volumes)
+		}
+		cmd := strings.Join(append(append([]string{}, s.Entrypoint...), s.Command...), " ")
+		for _, want := range []string{"mkdir -p /data/tweetpipe", "--port :7070", "posix /data"} {
+			if !strings.Contains(cmd, want) {
+				t.Errorf("s3 runs %q; want %q in it (the bucket tweetpipe is a folder of the posix backend)", cmd, want)
+			}
+		}
+	})
+
+	t.Run("key pair from Compose secrets only", func(t *testing.T) {
+		for k := range s.Environment {
+			t.Errorf("s3 environment sets %s; want none (the key pair comes from secrets, invisible to docker inspect)", k)
+		}
+		cmd := strings.Join(append(append([]string{}, s.Entrypoint...), s.Command...), " ")
+		for _, svc := range []*types.ServiceConfig{&s, ptr(on.Services["consumer"])} {
+			got := map[string]string{}
+			for _, sec := range svc.Secrets {
+				got[sec.Source] = sec.Target
+			}
+			for _, name := range []string{"s3_access_key", "s3_secret_key"} {
+				if target, ok := got[name]; !ok || (target != "" && target != "/run/secrets/"+name) {
+					t.Errorf("%s secrets = %v; want %s at /run/secrets/%s", svc.Name, svc.Secrets, name, name)
+				}
+				if svc.Name == "s3" && !strings.Contains(cmd, "cat /run/secrets/"+name) {
+					t.Errorf("s3 runs %q; want it to read /run/secrets/%s", cmd, name)
+				}
+				if d, ok := on.Secrets[name]; !ok || d.File != filepath.Join(root, "secrets", name) {
+					t.Errorf("secret %s = %+v; want the file ./secrets/%s", name, d, name)
+				}
+			}
+		}
+	})
+
+	t.Run("consumer reads .env.s3 after .env", func(t *testing.T) {
+		c := on.Services["consumer"]
+		var paths []string
+		for _, e := range c.EnvFiles {
+			paths = append(paths, e.Path)
+			if e.Path == filepath.Join(root, ".env.s3") && e.Required {
+				t.Errorf("consumer env_file .env.s3 required; want required: false (make writes it for the s3 profile only)")
+			}
+		}
+		if want := []string{filepath.Join(root, ".env"), filepath.Join(root, ".env.s3")}; !slices.Equal(paths, want) {
+			t.Errorf("consumer env_file = %q; want %q", paths, want)
+		}
+		for k := range c.Environment {
+			if strings.HasPrefix(k, "S3_") || strings.HasPrefix(k, "AWS_") || k == "OUTPUT_URL" {
+				t.Errorf("consumer environment sets %s; want it in .env.s3 only (environment would override the user's .env without the profile)", k)
+			}
+		}
+	})
+}
+
+// TestMakeS3Profile runs `make apps-up` in a copy of the project with a
+// stand-in for `docker compose`: with COMPOSE_PROFILES=s3 it writes .env.s3,
+// the key pair and the bucket's folder; without, it removes .env.s3 again.
+func TestMakeS3Profile(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Fatalf("make not found: %v", err)
+	}
+	root := repoRoot(t)
+	dir := t.TempDir()
+	for _, f := range []string{"Makefile", ".env.example", appsCompose} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(readFile(t, filepath.Join(root, f))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := filepath.Join(dir, "calls")
+	fake := filepath.Join(dir, "compose")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho \"$* | profiles=${COMPOSE_PROFILES-}\" >>"+log+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	apps := func(t *testing.T, profiles string) string {
+		t.Helper()
+		_ = os.Remove(log)
+		// -o network: the kafka-network target asks the Docker engine.
+		cmd := exec.Command("make", "--no-print-directory", "-o", "network", "COMPOSE="+fake, "VERSION=9.9.9", "apps-up")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "COMPOSE_PROFILES="+profiles)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("COMPOSE_PROFILES=%s make apps-up: %v\n%s", profiles, err, out)
+		}
+		calls, _ := os.ReadFile(log)
+		return string(calls)
+	}
+
+	calls := apps(t, "s3")
+	if want := "-f docker-compose.apps.yml up -d --build | profiles=s3\n"; calls != want {
+		t.Errorf("COMPOSE_PROFILES=s3 make apps-up ran compose\n%s; want\n%s", calls, want)
+	}
+	env := map[string]string{}
+	for _, l := range strings.Split(readFile(t, filepath.Join(dir, ".env.s3")), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok && !strings.HasPrefix(l, "#") {
+			env[k] = v
+		}
+	}
+	want := map[string]string{
+		"OUTPUT_URL":                 "s3://tweetpipe/archive",
+		"S3_ENDPOINT":                "http://s3:7070",
+		"S3_PATH_STYLE":              "on",
+		"AWS_ACCESS_KEY_ID_FILE":     "/run/secrets/s3_access_key",
+		"AWS_SECRET_ACCESS_KEY_FILE": "/run/secrets/s3_secret_key",
+	}
+	if !maps.Equal(env, want) {
+		t.Errorf(".env.s3 = %v; want %v", env, want)
+	}
+	consumerReads := serviceVars(t, "consumer")
+	for k := range env {
+		if !slices.Contains(consumerReads, k) {
+			t.Errorf(".env.s3 sets %s; the consumer does not read it", k)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "s3data", "tweetpipe")); err != nil || !fi.IsDir() {
+		t.Errorf("./s3data/tweetpipe (the bucket's folder): %v; want a folder", err)
+	}
+	if got := readFile(t, filepath.Join(dir, "secrets", "s3_access_key")); got != "tweetpipe" {
+		t.Errorf("secrets/s3_access_key = %q; want tweetpipe", got)
+	}
+	secretFile := filepath.Join(dir, "secrets", "s3_secret_key")
+	secret := readFile(t, secretFile)
+	if !regexp.MustCompile(`^[0-9a-f]{48}$`).MatchString(secret) {
+		t.Errorf("secrets/s3_secret_key = %q; want 48 random hex digits", secret)
+	}
+	if fi, err := os.Stat(secretFile); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("secrets/s3_secret_key mode %v; want 0600", fi.Mode().Perm())
+	}
+
+	// Off again: .env.s3 goes, the key pair stays as it was.
+	if calls := apps(t, ""); calls != "-f docker-compose.apps.yml up -d --build | profiles=\n" {
+		t.Errorf("make apps-up ran compose\n%s", calls)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".env.s3")); !os.IsNotExist(err) {
+		t.Errorf(".env.s3 after make apps-up without the profile: %v; want it removed", err)
+	}
+	if got := readFile(t, secretFile); got != secret {
+		t.Errorf("secrets/s3_secret_key changed to %q on the next make apps-up; want it kept", got)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

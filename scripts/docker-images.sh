@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# docker-images.sh [all|golang|distroless|kafka]
+# docker-images.sh [all|golang|distroless|kafka|versitygw]
 #
-# Makes the three base images the Docker stacks use, locally, under the exact
-# names producer/Dockerfile, consumer/Dockerfile and docker-compose.kafka.yml
-# give them, for machines that reach no image registry (air-gapped sites, CI)
+# Makes the base images the Docker stacks use, locally, under the exact
+# names producer/Dockerfile, consumer/Dockerfile, docker-compose.kafka.yml
+# and docker-compose.apps.yml (its s3 profile) give them, for machines that reach no image registry (air-gapped sites, CI)
 # but do reach a Debian mirror and Maven Central or their local mirrors:
 #
 #   golang:<x.y.z>-bookworm            Go from this machine's GOROOT (it must
@@ -28,6 +28,17 @@
 #                                      check), kafka-topics.sh,
 #                                      kafka-consumer-groups.sh and
 #                                      kafka-storage.sh
+#   versity/versitygw:<vX.Y.Z>         the S3 server of the s3 profile:
+#                                      versitygw as scripts/s3-local.sh bin
+#                                      builds it from the Go module proxy
+#                                      (its version must be the one the
+#                                      compose file names), at
+#                                      /usr/local/bin/versitygw on the Debian
+#                                      root file system (sh and cat for the
+#                                      compose entrypoint that reads the
+#                                      secrets), behind an entrypoint that
+#                                      runs versitygw with the container's
+#                                      arguments, as the official image does
 #
 # An image that exists already (docker image inspect) is left alone, so a
 # second run costs seconds; `docker image rm` one to make it again. With
@@ -69,8 +80,9 @@ from_image() {
 GO_IMAGE="$(from_image "$REPO_ROOT/producer/Dockerfile" 'golang:[^ ]+')"
 RUNTIME_IMAGE="$(from_image "$REPO_ROOT/producer/Dockerfile" 'gcr\.io/distroless/[^ ]+')"
 KAFKA_IMAGE="$(sed -nE 's/^[[:space:]]*image:[[:space:]]*["'\'']?(apache\/kafka:[0-9][0-9A-Za-z.-]*).*/\1/p' "$REPO_ROOT/docker-compose.kafka.yml" | head -n1)"
-[[ -n "$GO_IMAGE" && -n "$RUNTIME_IMAGE" && -n "$KAFKA_IMAGE" ]] \
-    || die "could not read the image names from the Dockerfiles and docker-compose.kafka.yml"
+VGW_IMAGE="$(sed -nE 's/^[[:space:]]*image:[[:space:]]*["'\'']?(versity\/versitygw:v[0-9][0-9A-Za-z.-]*).*/\1/p' "$REPO_ROOT/docker-compose.apps.yml" | head -n1)"
+[[ -n "$GO_IMAGE" && -n "$RUNTIME_IMAGE" && -n "$KAFKA_IMAGE" && -n "$VGW_IMAGE" ]] \
+    || die "could not read the image names from the Dockerfiles and the compose files"
 
 debian_mirror() {
     if [[ -n "${DEBIAN_MIRROR:-}" ]]; then
@@ -285,20 +297,55 @@ EOF
     rm -rf "$ctx"
 }
 
+versitygw_image() {
+    if have "$VGW_IMAGE"; then
+        log "$VGW_IMAGE exists"
+        return 0
+    fi
+    local bin ctx got want="${VGW_IMAGE#versity/versitygw:}"
+    got="$(sed -nE 's/^VERSITYGW_VERSION=(.*)$/\1/p' "$SCRIPT_DIR/s3-local.sh")"
+    [[ "$got" == "$want" ]] || die "$VGW_IMAGE needs versitygw $want; scripts/s3-local.sh builds $got"
+    bin="$("$SCRIPT_DIR/s3-local.sh" bin)"
+    base
+    ctx="$(mktemp -d)"
+    cp "$bin" "$ctx/versitygw"
+    cat >"$ctx/docker-entrypoint.sh" <<'EOF'
+#!/bin/sh
+# The entrypoint of the local versity/versitygw image (scripts/docker-images.sh):
+# versitygw with the container's arguments, as the official image runs them.
+exec /usr/local/bin/versitygw "$@"
+EOF
+    chmod 0755 "$ctx/versitygw" "$ctx/docker-entrypoint.sh"
+    cat >"$ctx/Dockerfile" <<EOF
+FROM $BASE_IMAGE
+COPY versitygw docker-entrypoint.sh /usr/local/bin/
+LABEL org.opencontainers.image.title="versity/versitygw (local)" \\
+      org.opencontainers.image.description="versitygw $want built from the Go module proxy by tweetpipe's scripts/s3-local.sh, made by scripts/docker-images.sh" \\
+      org.opencontainers.image.version="$want"
+EXPOSE 7070
+ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]
+EOF
+    log "building $VGW_IMAGE from $bin"
+    build "$VGW_IMAGE" "$ctx"
+    rm -rf "$ctx"
+}
+
 case "${1:-all}" in
     all)
         golang_image
         distroless_image
         kafka_image
+        versitygw_image
         ;;
+    versitygw) versitygw_image ;;
     golang) golang_image ;;
     distroless) distroless_image ;;
     kafka) kafka_image ;;
     *)
-        echo "usage: $0 [all|golang|distroless|kafka]" >&2
+        echo "usage: $0 [all|golang|distroless|kafka|versitygw]" >&2
         exit 2
         ;;
 esac
-for i in "$GO_IMAGE" "$RUNTIME_IMAGE" "$KAFKA_IMAGE"; do
+for i in "$GO_IMAGE" "$RUNTIME_IMAGE" "$KAFKA_IMAGE" "$VGW_IMAGE"; do
     have "$i" && log "$(docker image inspect --format '{{index .RepoTags 0}} {{.Id}} {{.Size}}' "$i" | awk '{printf "%s %.19s %d MB", $1, $2, $3 / 1e6}')"
 done
