@@ -15,6 +15,14 @@
 #      host, localhost:9094) is in the files exactly once; make down.
 #   2. a non-root user in the docker group: make up; ./data and the
 #      containers are that user's; make scale CONSUMERS=2; make down.
+#   3. the s3 profile, as root on a fresh Kafka: SOURCE=replay and
+#      ROTATE_INTERVAL=5s in .env, COMPOSE_PROFILES=s3 make up; versitygw
+#      (s3) and the consumer healthy, the consumer's bucket checked, s3
+#      hardened, neither container's `docker inspect` holding the secret
+#      key; once the producer stops, every status in the tweets topic is in
+#      the bucket's objects (read as files under ./s3data/tweetpipe, where
+#      versitygw keeps them) exactly once, and nothing is left staged in
+#      ./data; make down (without the profile) stops s3 too.
 #
 # It prints every step, the versions, the final counts and
 # `docker: N passed, M failed`; it exits non-zero on any failure.
@@ -34,6 +42,8 @@
 #                         (default ../shared/fixtures/tweets where it
 #                         exists, else the project's testdata/tweets/v1.1)
 #   DOCKER_TEST_DIR       where the clones go (default: a new temporary folder)
+#   DOCKER_TEST_PARTS     the parts to run, of "root user s3" (default all
+#                         three; part 2 also needs DOCKER_TEST_USER)
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -46,6 +56,8 @@ fi
 REPLAY_SRC="${DOCKER_TEST_REPLAY:-$REPO_ROOT/../shared/fixtures/tweets}"
 [[ -n "${DOCKER_TEST_REPLAY:-}" || -d "$REPLAY_SRC" ]] || REPLAY_SRC="$REPO_ROOT/testdata/tweets/v1.1"
 WORK="${DOCKER_TEST_DIR:-$(mktemp -d /tmp/tweetpipe-docker-test.XXXXXX)}"
+PARTS=" ${DOCKER_TEST_PARTS:-root user s3} "
+part() { [[ "$PARTS" == *" $1 "* ]]; }
 APPS=tweetpipe
 KAFKA=tweetpipe-kafka
 TOPIC=tweets
@@ -146,13 +158,14 @@ no_orphans() { ! grep -qi orphan "$1"; }
 # count_lines DIR: JSON lines in the topic's data files.
 data_lines() { find "$1/$TOPIC" -name '*.jsonl' -exec cat {} + 2>/dev/null | wc -l; }
 
-# compare CLONE: every status in the topic is in the files exactly once.
-# Prints the counts; succeeds when nothing is missing or duplicated.
+# compare FOLDER: every status in the topic is in the files under FOLDER
+# (./data/tweets, or the bucket's objects as files) exactly once. Prints the
+# counts; succeeds when nothing is missing or duplicated.
 compare() {
     local dir="$1"
     kcat -b "$HOST_BROKER" -C -t "$TOPIC" -o beginning -e -q -f '%s\n' >"$WORK/kafka.txt" 2>"$WORK/kcat.err" \
         || { cat "$WORK/kcat.err"; return 1; }
-    python3 - "$WORK/kafka.txt" "$dir/data/$TOPIC" <<'EOF'
+    python3 - "$WORK/kafka.txt" "$dir" <<'EOF'
 import collections, gzip, json, os, re, sys
 
 def ident(line):
@@ -233,118 +246,121 @@ docker buildx version >/dev/null 2>&1 && step "buildx $(docker buildx version)" 
 step "commit $(git -C "$REPO_ROOT" rev-parse --short HEAD), clones under $WORK"
 for img in "$(sed -nE 's/^FROM (golang:[^ ]+) AS .*/\1/p' "$REPO_ROOT/producer/Dockerfile")" \
     gcr.io/distroless/static-debian12:nonroot \
-    "$(sed -nE 's/^[[:space:]]*image:[[:space:]]*(apache\/kafka:[^ ]+).*/\1/p' "$REPO_ROOT/docker-compose.kafka.yml")"; do
+    "$(sed -nE 's/^[[:space:]]*image:[[:space:]]*(apache\/kafka:[^ ]+).*/\1/p' "$REPO_ROOT/docker-compose.kafka.yml")" \
+    "$(sed -nE 's/^[[:space:]]*image:[[:space:]]*(versity\/versitygw:[^ ]+).*/\1/p' "$REPO_ROOT/docker-compose.apps.yml")"; do
     docker image inspect "$img" >/dev/null 2>&1 && step "base image $img present" \
         || step "base image $img missing: docker will pull it (scripts/docker-images.sh makes it without a registry)"
 done
 reset_stacks
 
 # ---------------------------------------------------------------------------
-phase "root: fresh clone, make up"
-ROOT_CLONE="$WORK/root/tweetpipe"
-mkdir -p "$WORK/root"
-fresh_clone "$ROOT_CLONE"
-mkdir -p "$ROOT_CLONE/replay"
-find "$REPLAY_SRC" -type f \( -name '*.json' -o -name '*.jsonl' \) -exec cp {} "$ROOT_CLONE/replay/" \;
-step "replay files: $(ls "$ROOT_CLONE/replay" | xargs)"
-step "make up"
-as root "$ROOT_CLONE" "make up" >"$WORK/up1.log" 2>&1 || { tail -n 40 "$WORK/up1.log"; die "make up failed"; }
-ok "make up"
-check "make up: no orphan warnings" no_orphans "$WORK/up1.log"
-check "kafka healthy" wait_healthy "$KAFKA" kafka 1 120
-check "producer healthy" wait_healthy "$APPS" producer 1 120
-check "consumer healthy" wait_healthy "$APPS" consumer 1 120
+if part root; then
+    phase "root: fresh clone, make up"
+    ROOT_CLONE="$WORK/root/tweetpipe"
+    mkdir -p "$WORK/root"
+    fresh_clone "$ROOT_CLONE"
+    mkdir -p "$ROOT_CLONE/replay"
+    find "$REPLAY_SRC" -type f \( -name '*.json' -o -name '*.jsonl' \) -exec cp {} "$ROOT_CLONE/replay/" \;
+    step "replay files: $(ls "$ROOT_CLONE/replay" | xargs)"
+    step "make up"
+    as root "$ROOT_CLONE" "make up" >"$WORK/up1.log" 2>&1 || { tail -n 40 "$WORK/up1.log"; die "make up failed"; }
+    ok "make up"
+    check "make up: no orphan warnings" no_orphans "$WORK/up1.log"
+    check "kafka healthy" wait_healthy "$KAFKA" kafka 1 120
+    check "producer healthy" wait_healthy "$APPS" producer 1 120
+    check "consumer healthy" wait_healthy "$APPS" consumer 1 120
 
-phase "root: statuses on the host, owned by root"
-deadline=$((SECONDS + 60))
-until (($(data_lines "$ROOT_CLONE/data") > 0)) || ((SECONDS > deadline)); do sleep 2; done
-n=$(data_lines "$ROOT_CLONE/data")
-check "$n lines in ./data/$TOPIC" test "$n" -gt 0
-check "everything in ./data belongs to uid 0" test -z "$(find "$ROOT_CLONE/data" ! -uid 0 -print -quit)"
+    phase "root: statuses on the host, owned by root"
+    deadline=$((SECONDS + 60))
+    until (($(data_lines "$ROOT_CLONE/data") > 0)) || ((SECONDS > deadline)); do sleep 2; done
+    n=$(data_lines "$ROOT_CLONE/data")
+    check "$n lines in ./data/$TOPIC" test "$n" -gt 0
+    check "everything in ./data belongs to uid 0" test -z "$(find "$ROOT_CLONE/data" ! -uid 0 -print -quit)"
 
-phase "hardening (docker inspect)"
-check "kafka hardened, tmpfs at /opt/kafka/config /opt/kafka/logs /tmp" \
-    hardened "$(containers "$KAFKA" kafka)" /opt/kafka/config /opt/kafka/logs /tmp
-check "producer hardened, no tmpfs" hardened "$(containers "$APPS" producer)"
-check "consumer hardened, no tmpfs" hardened "$(containers "$APPS" consumer)"
-check "producer runs as 0:0 (make's user)" runs_as "$(containers "$APPS" producer)" 0:0
+    phase "hardening (docker inspect)"
+    check "kafka hardened, tmpfs at /opt/kafka/config /opt/kafka/logs /tmp" \
+        hardened "$(containers "$KAFKA" kafka)" /opt/kafka/config /opt/kafka/logs /tmp
+    check "producer hardened, no tmpfs" hardened "$(containers "$APPS" producer)"
+    check "consumer hardened, no tmpfs" hardened "$(containers "$APPS" consumer)"
+    check "producer runs as 0:0 (make's user)" runs_as "$(containers "$APPS" producer)" 0:0
 
-phase "make tail"
-as root "$ROOT_CLONE" "timeout 20 make tail" >"$WORK/tail.log" 2>&1 || true
-files=$(grep '^==> ' "$WORK/tail.log" | sort -u | wc -l)
-lines=$(grep -c '^{' "$WORK/tail.log" || true)
-step "make tail for 20s: $lines lines from $files file headers"
-check "make tail shows new lines (more than the last 5 of each of $files files)" test "$lines" -gt $((files * 5))
+    phase "make tail"
+    as root "$ROOT_CLONE" "timeout 20 make tail" >"$WORK/tail.log" 2>&1 || true
+    files=$(grep '^==> ' "$WORK/tail.log" | sort -u | wc -l)
+    lines=$(grep -c '^{' "$WORK/tail.log" || true)
+    step "make tail for 20s: $lines lines from $files file headers"
+    check "make tail shows new lines (more than the last 5 of each of $files files)" test "$lines" -gt $((files * 5))
 
-phase "make scale CONSUMERS=3, then 1"
-as root "$ROOT_CLONE" "make scale CONSUMERS=3" >"$WORK/scale3.log" 2>&1 || { tail -n 20 "$WORK/scale3.log"; bad "make scale CONSUMERS=3"; }
-check "3 consumers healthy" wait_healthy "$APPS" consumer 3 120
-for c in $(containers "$APPS" consumer); do
-    check "$(state "$c" '{{.Name}}') runs as 0:0" runs_as "$c" 0:0
-done
-as root "$ROOT_CLONE" "make scale CONSUMERS=1" >"$WORK/scale1.log" 2>&1 || { tail -n 20 "$WORK/scale1.log"; bad "make scale CONSUMERS=1"; }
-check "1 consumer healthy" wait_healthy "$APPS" consumer 1 120
+    phase "make scale CONSUMERS=3, then 1"
+    as root "$ROOT_CLONE" "make scale CONSUMERS=3" >"$WORK/scale3.log" 2>&1 || { tail -n 20 "$WORK/scale3.log"; bad "make scale CONSUMERS=3"; }
+    check "3 consumers healthy" wait_healthy "$APPS" consumer 3 120
+    for c in $(containers "$APPS" consumer); do
+        check "$(state "$c" '{{.Name}}') runs as 0:0" runs_as "$c" 0:0
+    done
+    as root "$ROOT_CLONE" "make scale CONSUMERS=1" >"$WORK/scale1.log" 2>&1 || { tail -n 20 "$WORK/scale1.log"; bad "make scale CONSUMERS=1"; }
+    check "1 consumer healthy" wait_healthy "$APPS" consumer 1 120
 
-phase "two projects: no orphans, down of one leaves the other"
-as root "$ROOT_CLONE" "docker compose -f docker-compose.apps.yml down --remove-orphans" >"$WORK/apps-down.log" 2>&1
-check "apps down --remove-orphans: kafka still running" test "$(state kafka '{{.State.Running}}')" = true
-check "apps down: no app containers left" test -z "$(containers "$APPS")"
-as root "$ROOT_CLONE" "make apps-up" >"$WORK/apps-up.log" 2>&1 || { tail -n 20 "$WORK/apps-up.log"; bad "make apps-up"; }
-check "make apps-up: no orphan warnings" no_orphans "$WORK/apps-up.log"
-check "consumer healthy again" wait_healthy "$APPS" consumer 1 120
-as root "$ROOT_CLONE" "docker compose -f docker-compose.kafka.yml down --remove-orphans" >"$WORK/kafka-down.log" 2>&1
-check "kafka down --remove-orphans: producer and consumer still running" \
-    test "$(docker ps -q --filter "label=com.docker.compose.project=$APPS" | wc -l)" -eq 2
-as root "$ROOT_CLONE" "make kafka-up" >"$WORK/kafka-up.log" 2>&1 || { tail -n 20 "$WORK/kafka-up.log"; bad "make kafka-up"; }
-check "make kafka-up: no orphan warnings" no_orphans "$WORK/kafka-up.log"
-check "consumer healthy with Kafka back" wait_healthy "$APPS" consumer 1 180
+    phase "two projects: no orphans, down of one leaves the other"
+    as root "$ROOT_CLONE" "docker compose -f docker-compose.apps.yml down --remove-orphans" >"$WORK/apps-down.log" 2>&1
+    check "apps down --remove-orphans: kafka still running" test "$(state kafka '{{.State.Running}}')" = true
+    check "apps down: no app containers left" test -z "$(containers "$APPS")"
+    as root "$ROOT_CLONE" "make apps-up" >"$WORK/apps-up.log" 2>&1 || { tail -n 20 "$WORK/apps-up.log"; bad "make apps-up"; }
+    check "make apps-up: no orphan warnings" no_orphans "$WORK/apps-up.log"
+    check "consumer healthy again" wait_healthy "$APPS" consumer 1 120
+    as root "$ROOT_CLONE" "docker compose -f docker-compose.kafka.yml down --remove-orphans" >"$WORK/kafka-down.log" 2>&1
+    check "kafka down --remove-orphans: producer and consumer still running" \
+        test "$(docker ps -q --filter "label=com.docker.compose.project=$APPS" | wc -l)" -eq 2
+    as root "$ROOT_CLONE" "make kafka-up" >"$WORK/kafka-up.log" 2>&1 || { tail -n 20 "$WORK/kafka-up.log"; bad "make kafka-up"; }
+    check "make kafka-up: no orphan warnings" no_orphans "$WORK/kafka-up.log"
+    check "consumer healthy with Kafka back" wait_healthy "$APPS" consumer 1 180
 
-phase "docker kill a consumer while it writes; make down; make up"
-before=$(data_lines "$ROOT_CLONE/data")
-deadline=$((SECONDS + 60))
-until (($(data_lines "$ROOT_CLONE/data") > before)) || ((SECONDS > deadline)); do sleep 1; done
-c="$(containers "$APPS" consumer)"
-check "consumer writing before the kill ($before lines, then $(data_lines "$ROOT_CLONE/data"))" \
-    test "$(data_lines "$ROOT_CLONE/data")" -gt "$before"
-docker kill "$c" >/dev/null
-step "killed $(state "$c" '{{.Name}}') (exit $(state "$c" '{{.State.ExitCode}}'))"
-as root "$ROOT_CLONE" "make down" >"$WORK/down1.log" 2>&1 || { tail -n 20 "$WORK/down1.log"; bad "make down"; }
-check "make down: no containers of either stack" test -z "$(containers "$APPS")$(containers "$KAFKA")"
-as root "$ROOT_CLONE" "make up" >"$WORK/up2.log" 2>&1 || { tail -n 40 "$WORK/up2.log"; die "make up (again) failed"; }
-ok "make up again"
-check "make up again: no orphan warnings" no_orphans "$WORK/up2.log"
-check "consumer healthy after make up" wait_healthy "$APPS" consumer 1 120
-as root "$ROOT_CLONE" "make ps" >"$WORK/ps.log" 2>&1 || bad "make ps"
-sed 's/^/    /' "$WORK/ps.log"
-check "make ps lists kafka, the producer and the consumer" \
-    grep -q -e '^kafka ' "$WORK/ps.log" -e '^tweetpipe-producer-1 ' -e '^tweetpipe-consumer-1 '
+    phase "docker kill a consumer while it writes; make down; make up"
+    before=$(data_lines "$ROOT_CLONE/data")
+    deadline=$((SECONDS + 60))
+    until (($(data_lines "$ROOT_CLONE/data") > before)) || ((SECONDS > deadline)); do sleep 1; done
+    c="$(containers "$APPS" consumer)"
+    check "consumer writing before the kill ($before lines, then $(data_lines "$ROOT_CLONE/data"))" \
+        test "$(data_lines "$ROOT_CLONE/data")" -gt "$before"
+    docker kill "$c" >/dev/null
+    step "killed $(state "$c" '{{.Name}}') (exit $(state "$c" '{{.State.ExitCode}}'))"
+    as root "$ROOT_CLONE" "make down" >"$WORK/down1.log" 2>&1 || { tail -n 20 "$WORK/down1.log"; bad "make down"; }
+    check "make down: no containers of either stack" test -z "$(containers "$APPS")$(containers "$KAFKA")"
+    as root "$ROOT_CLONE" "make up" >"$WORK/up2.log" 2>&1 || { tail -n 40 "$WORK/up2.log"; die "make up (again) failed"; }
+    ok "make up again"
+    check "make up again: no orphan warnings" no_orphans "$WORK/up2.log"
+    check "consumer healthy after make up" wait_healthy "$APPS" consumer 1 120
+    as root "$ROOT_CLONE" "make ps" >"$WORK/ps.log" 2>&1 || bad "make ps"
+    sed 's/^/    /' "$WORK/ps.log"
+    check "make ps lists kafka, the producer and the consumer" \
+        grep -q -e '^kafka ' "$WORK/ps.log" -e '^tweetpipe-producer-1 ' -e '^tweetpipe-consumer-1 '
 
-phase "SOURCE=replay from ./replay until the producer stops"
-printf '\nSOURCE=replay\n' >>"$ROOT_CLONE/.env"
-step "SOURCE=replay in .env; make up"
-as root "$ROOT_CLONE" "make up" >"$WORK/replay.log" 2>&1 || { tail -n 20 "$WORK/replay.log"; bad "make up with SOURCE=replay"; }
-p="$(containers "$APPS" producer)"
-deadline=$((SECONDS + 180))
-until [[ "$(state "$p" '{{.State.Status}}')" == exited ]] || ((SECONDS > deadline)); do sleep 2; done
-docker logs --tail 5 "$p" 2>&1 | sed 's/^/    producer: /'
-check "producer stopped with exit code 0" test "$(state "$p" '{{.State.Status}} {{.State.ExitCode}}')" = "exited 0"
+    phase "SOURCE=replay from ./replay until the producer stops"
+    printf '\nSOURCE=replay\n' >>"$ROOT_CLONE/.env"
+    step "SOURCE=replay in .env; make up"
+    as root "$ROOT_CLONE" "make up" >"$WORK/replay.log" 2>&1 || { tail -n 20 "$WORK/replay.log"; bad "make up with SOURCE=replay"; }
+    p="$(containers "$APPS" producer)"
+    deadline=$((SECONDS + 180))
+    until [[ "$(state "$p" '{{.State.Status}}')" == exited ]] || ((SECONDS > deadline)); do sleep 2; done
+    docker logs --tail 5 "$p" 2>&1 | sed 's/^/    producer: /'
+    check "producer stopped with exit code 0" test "$(state "$p" '{{.State.Status}} {{.State.ExitCode}}')" = "exited 0"
 
-phase "every status in Kafka is in the files exactly once"
-# The consumer may still be writing the last batches: ask again until the
-# counts agree or 180 s have passed.
-deadline=$((SECONDS + 180))
-exact=false
-while :; do
-    compare "$ROOT_CLONE" >"$WORK/compare.log" 2>&1 && exact=true && break
-    ((SECONDS > deadline)) && break
-    sleep 5
-done
-sed 's/^/    /' "$WORK/compare.log"
-check "every status in $TOPIC is in the files exactly once (missing 0, duplicated 0)" $exact
-as root "$ROOT_CLONE" "make down" >"$WORK/down2.log" 2>&1 || bad "make down"
+    phase "every status in Kafka is in the files exactly once"
+    # The consumer may still be writing the last batches: ask again until the
+    # counts agree or 180 s have passed.
+    deadline=$((SECONDS + 180))
+    exact=false
+    while :; do
+        compare "$ROOT_CLONE/data/$TOPIC" >"$WORK/compare.log" 2>&1 && exact=true && break
+        ((SECONDS > deadline)) && break
+        sleep 5
+    done
+    sed 's/^/    /' "$WORK/compare.log"
+    check "every status in $TOPIC is in the files exactly once (missing 0, duplicated 0)" $exact
+    as root "$ROOT_CLONE" "make down" >"$WORK/down2.log" 2>&1 || bad "make down"
+fi
 
 # ---------------------------------------------------------------------------
-if [[ -n "$TEST_USER" ]]; then
+if part user && [[ -n "$TEST_USER" ]]; then
     phase "non-root user $TEST_USER: make up, ./data is theirs, make down"
     id "$TEST_USER" >/dev/null 2>&1 || useradd --create-home --groups docker --shell /bin/bash "$TEST_USER"
     usermod -aG docker "$TEST_USER"
@@ -372,6 +388,60 @@ if [[ -n "$TEST_USER" ]]; then
     check "everything in ./data belongs to $TEST_USER ($uid)" test -z "$(find "$USER_CLONE/data" ! -uid "$uid" -print -quit)"
     as "$TEST_USER" "$USER_CLONE" "make down" >"$WORK/user-down.log" 2>&1 || bad "make down as $TEST_USER"
     check "make down as $TEST_USER: no containers of either stack" test -z "$(containers "$APPS")$(containers "$KAFKA")"
+fi
+
+# ---------------------------------------------------------------------------
+if part s3; then
+    phase "s3: COMPOSE_PROFILES=s3 make up, replay into the bucket"
+    # A fresh Kafka: the topic holds only what this part sends.
+    reset_stacks
+    S3_CLONE="$WORK/s3/tweetpipe"
+    mkdir -p "$WORK/s3"
+    fresh_clone "$S3_CLONE"
+    mkdir -p "$S3_CLONE/replay"
+    find "$REPLAY_SRC" -type f \( -name '*.json' -o -name '*.jsonl' \) -exec cp {} "$S3_CLONE/replay/" \;
+    # Files close (and go to the bucket) 5 s after they open, not after an hour.
+    cp "$S3_CLONE/.env.example" "$S3_CLONE/.env"
+    printf '\nSOURCE=replay\nROTATE_INTERVAL=5s\n' >>"$S3_CLONE/.env"
+    step "SOURCE=replay ROTATE_INTERVAL=5s in .env; COMPOSE_PROFILES=s3 make up"
+    as root "$S3_CLONE" "COMPOSE_PROFILES=s3 make up" >"$WORK/s3-up.log" 2>&1 || { tail -n 40 "$WORK/s3-up.log"; die "COMPOSE_PROFILES=s3 make up failed"; }
+    ok "COMPOSE_PROFILES=s3 make up"
+    check "COMPOSE_PROFILES=s3 make up: no orphan warnings" no_orphans "$WORK/s3-up.log"
+    check "make wrote .env.s3 (OUTPUT_URL=s3://tweetpipe/archive)" grep -qx 'OUTPUT_URL=s3://tweetpipe/archive' "$S3_CLONE/.env.s3"
+    check "s3 (versitygw) healthy" wait_healthy "$APPS" s3 1 120
+    check "consumer healthy" wait_healthy "$APPS" consumer 1 120
+    s3c="$(containers "$APPS" s3)"
+    cc="$(containers "$APPS" consumer)"
+    docker logs "$cc" 2>&1 | grep -m1 'bucket checked' | sed 's/^/    consumer: /'
+    check "consumer checked the bucket s3://tweetpipe/archive at http://s3:7070" \
+        bash -c "docker logs '$cc' 2>&1 | grep 'bucket checked' | grep -q 's3://tweetpipe/archive'"
+    check "s3 hardened, no tmpfs" hardened "$s3c"
+    check "s3 runs as 0:0 (make's user)" runs_as "$s3c" 0:0
+    secret="$(cat "$S3_CLONE/secrets/s3_secret_key")"
+    check "make wrote a secret key of 48 hex digits" bash -c "[[ '$secret' =~ ^[0-9a-f]{48}\$ ]]"
+    check "docker inspect of s3 and the consumer: no secret key" \
+        bash -c "! docker inspect '$s3c' '$cc' | grep -qF '$secret'"
+    p="$(containers "$APPS" producer)"
+    deadline=$((SECONDS + 180))
+    until [[ "$(state "$p" '{{.State.Status}}')" == exited ]] || ((SECONDS > deadline)); do sleep 2; done
+    check "producer stopped with exit code 0" test "$(state "$p" '{{.State.Status}} {{.State.ExitCode}}')" = "exited 0"
+
+    phase "s3: every status in Kafka is in the bucket once"
+    objects="$S3_CLONE/s3data/tweetpipe/archive/$TOPIC"
+    deadline=$((SECONDS + 180))
+    exact=false
+    while :; do
+        compare "$objects" >"$WORK/s3-compare.log" 2>&1 && exact=true && break
+        ((SECONDS > deadline)) && break
+        sleep 5
+    done
+    sed 's/^/    /' "$WORK/s3-compare.log"
+    step "objects: $(find "$objects" -type f 2>/dev/null | wc -l) under ./s3data/tweetpipe/archive/$TOPIC, $(find "$S3_CLONE/s3data/tweetpipe/archive/_state" -type f 2>/dev/null | wc -l) checkpoints under _state"
+    check "every status in $TOPIC is in the bucket's objects exactly once (missing 0, duplicated 0)" $exact
+    check "nothing left staged in ./data/$TOPIC ($(data_lines "$S3_CLONE/data") lines)" test "$(data_lines "$S3_CLONE/data")" -eq 0
+    # Without the profile: make down stops s3 all the same.
+    as root "$S3_CLONE" "make down" >"$WORK/s3-down.log" 2>&1 || bad "make down"
+    check "make down: no containers of either stack, s3 included" test -z "$(containers "$APPS")$(containers "$KAFKA")"
 fi
 
 reset_stacks
