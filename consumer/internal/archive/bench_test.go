@@ -61,6 +61,26 @@ func BenchmarkAppend(b *testing.B) {
 	}
 }
 
+// BenchmarkCommit is one batch's commit as the consumer runs it most of the
+// time: one small line appended to the active file, fsynced, then the
+// partition's checkpoint written. It measures the checkpoint's share of a
+// commit on the disk under the temp directory.
+func BenchmarkCommit(b *testing.B) {
+	a := testArchive(b, Config{Now: time.Now})
+	p := openPartition(b, a, "tweets", 0)
+	val := []byte(`{"id":"1971726741583605760","text":"a status of the kind the archive writes"}`)
+	batch := []Record{{Value: val, Time: time.Now()}}
+	b.ReportAllocs()
+	var offset int64
+	for b.Loop() {
+		batch[0].Offset = offset
+		offset++
+		if _, err := p.Append(batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkCheckValue is the per-record validation of Append (UTF-8, line
 // breaks, JSON) on values of about 4 KB; MB/s counts value bytes.
 func BenchmarkCheckValue(b *testing.B) {
