@@ -132,19 +132,42 @@ func outputReport(t *testing.T, dir, topic string, want map[string][]byte) strin
 	slices.Sort(missing)
 	slices.Sort(twice)
 	var ckpts []string
-	files, _ := filepath.Glob(filepath.Join(dir, "_state", topic+"-*.json"))
+	files, _ := filepath.Glob(filepath.Join(dir, "_state", topic+"-*.checkpoint"))
 	for _, f := range files {
-		var c struct {
-			Partition  int   `json:"partition"`
-			NextOffset int64 `json:"next_offset"`
-		}
-		if data, err := os.ReadFile(f); err == nil && json.Unmarshal(data, &c) == nil {
-			ckpts = append(ckpts, fmt.Sprintf("p%d=%d", c.Partition, c.NextOffset))
+		if data, err := os.ReadFile(f); err == nil {
+			ckpts = append(ckpts, newestCheckpoint(data))
 		}
 	}
 	slices.Sort(ckpts)
 	return fmt.Sprintf("%d lines for %d statuses sent; %d missing %v; %d written more than once %v; checkpoints' next offsets %v",
 		len(lines), len(want), len(missing), missing[:min(len(missing), 10)], len(twice), twice[:min(len(twice), 10)], ckpts)
+}
+
+// newestCheckpoint returns "p<partition>=<next offset>" from the bytes of a
+// checkpoint file: two slots of 4096 bytes, each a line "ckpt <sequence>
+// <length> <CRC-32C>" (hex) and that many bytes of JSON, the higher
+// sequence the newer (docs/architecture.md). For a report: the checksum
+// is not checked.
+func newestCheckpoint(data []byte) string {
+	best, bestSeq := "?", int64(-1)
+	for off := 0; off+4096 <= len(data); off += 4096 {
+		head, rest, ok := bytes.Cut(data[off:off+4096], []byte("\n"))
+		f := strings.Fields(string(head))
+		if !ok || len(f) != 4 || f[0] != "ckpt" {
+			continue
+		}
+		seq, err1 := strconv.ParseInt(f[1], 16, 64)
+		n, err2 := strconv.ParseInt(f[2], 16, 64)
+		var c struct {
+			Partition  int   `json:"partition"`
+			NextOffset int64 `json:"next_offset"`
+		}
+		if err1 != nil || err2 != nil || n > int64(len(rest)) || json.Unmarshal(rest[:n], &c) != nil || seq <= bestSeq {
+			continue
+		}
+		best, bestSeq = fmt.Sprintf("p%d=%d", c.Partition, c.NextOffset), seq
+	}
+	return best
 }
 
 // verifyExactlyOnce checks that the output holds every input status once,

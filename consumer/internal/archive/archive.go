@@ -207,7 +207,7 @@ func Open(cfg Config, log *slog.Logger) (*Archive, error) {
 // CheckpointFile is the file that holds a partition's checkpoint: an
 // operator moves it away to start the partition afresh.
 func (a *Archive) CheckpointFile(topic string, partition int) string {
-	return filepath.Join(a.cfg.Dir, checkpointPath(topic, partition))
+	return filepath.Join(a.cfg.Dir, slotsPath(topic, partition))
 }
 
 // Partition takes the lock of a topic partition, waiting while another
@@ -236,12 +236,14 @@ func (a *Archive) Partition(ctx context.Context, topic string, partition int) (*
 	}
 	if a.cfg.Uploader != nil {
 		if err := p.syncStaging(ctx); err != nil {
+			_ = p.closeCheckpoint()
 			_ = lock.Close()
 			return nil, fmt.Errorf("opening %s partition %d: %w", topic, partition, err)
 		}
 	}
 	if err := p.recover(); err != nil {
 		p.closeFiles()
+		_ = p.closeCheckpoint()
 		_ = lock.Close()
 		return nil, fmt.Errorf("recovering %s partition %d: %w", topic, partition, err)
 	}

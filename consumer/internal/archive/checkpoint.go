@@ -13,11 +13,13 @@ package archive
 //
 // How:
 //
-//  1. Each partition has a checkpoint, _state/<topic>-<partition>.json: the
-//     next offset, the active data file and its size, the active dead-letter
-//     file and its size. It is replaced atomically (temp file, fsync, rename, fsync of
-//     the directory) and only after the bytes it counts were fsynced, so it
-//     never counts a byte that is not durable.
+//  1. Each partition has a checkpoint, _state/<topic>-<partition>.checkpoint:
+//     the next offset, the active data file and its size, the active
+//     dead-letter file and its size. It is written only after the bytes it
+//     counts were fsynced, so it never counts a byte that is not durable,
+//     and so that a crash at any point leaves it whole: two slots written
+//     in turn, in place, each with a sequence number and a checksum, the
+//     valid slot with the higher sequence read (checkpoint_slots.go).
 //  2. Bytes past a checkpointed size do not belong to the archive yet.
 //     Recovery truncates them. Their records' offsets were not committed, so
 //     Kafka hands them over again and they are written again.
@@ -85,20 +87,15 @@ func (p *Partition) snapshot(next int64) checkpoint {
 	return c
 }
 
-// writeCheckpoint replaces the partition's checkpoint with c. The in-memory
-// copy follows the file: it changes whenever the rename happened, even if
-// the directory fsync after it failed.
+// writeCheckpoint replaces the partition's checkpoint with c (see
+// checkpoint_slots.go). The in-memory copy follows the file: it changes
+// whenever readers see c, even if the fsync after the write failed.
 func (p *Partition) writeCheckpoint(c checkpoint) error {
 	data, err := encodeCheckpoint(c)
 	if err != nil {
 		return err
 	}
-	path := p.abs(checkpointPath(p.topic, p.partition))
-	renamed, err := durable.WriteFile(path, data, durable.Replace{Temp: path + ".tmp", Mode: p.cfg.FileMode, Reach: crashPoint})
-	if renamed {
-		p.ckpt = c
-	}
-	if err != nil {
+	if err := p.storeCheckpoint(c, data); err != nil {
 		return fmt.Errorf("writing checkpoint: %w", err)
 	}
 	return nil
@@ -336,10 +333,11 @@ func (p *Partition) recover() error {
 }
 
 func (p *Partition) recoverFiles() error {
-	name := p.abs(checkpointPath(p.topic, p.partition))
-	data, err := os.ReadFile(name)
+	c, found, legacy, err := p.loadCheckpoint()
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return err
+	case !found:
 		// A partition seen for the first time.
 		c := checkpoint{
 			Topic:      p.topic,
@@ -349,16 +347,18 @@ func (p *Partition) recoverFiles() error {
 		if err := p.writeCheckpoint(c); err != nil {
 			return err
 		}
-	case err != nil:
-		return fmt.Errorf("reading checkpoint: %w", err)
-	default:
-		c, err := decodeCheckpoint(name, data)
-		if err != nil {
+	case c.Topic != p.topic || c.Partition != p.partition:
+		name := checkpointPath(p.topic, p.partition)
+		if !legacy {
+			name = slotsPath(p.topic, p.partition)
+		}
+		return fmt.Errorf("checkpoint %s is for %s partition %d", p.abs(name), c.Topic, c.Partition)
+	case legacy:
+		// A folder of an earlier version: the checkpoint file takes over.
+		if err := p.writeCheckpoint(c); err != nil {
 			return err
 		}
-		if c.Topic != p.topic || c.Partition != p.partition {
-			return fmt.Errorf("checkpoint %s is for %s partition %d", name, c.Topic, c.Partition)
-		}
+	default:
 		p.ckpt = c
 	}
 
@@ -480,7 +480,7 @@ func (p *Partition) truncateTo(rel string, size int64) (*os.File, int64, error) 
 	if errors.Is(err, fs.ErrNotExist) {
 		if size > 0 {
 			return nil, 0, fmt.Errorf("%s is missing, checkpoint %s says it holds %d bytes",
-				path, p.abs(checkpointPath(p.topic, p.partition)), size)
+				path, p.abs(slotsPath(p.topic, p.partition)), size)
 		}
 		return nil, 0, nil
 	}
@@ -496,7 +496,7 @@ func (p *Partition) truncateTo(rel string, size int64) (*os.File, int64, error) 
 	case fi.Size() < size:
 		_ = f.Close()
 		return nil, 0, fmt.Errorf("%s has %d bytes, checkpoint %s says %d: data was lost",
-			path, fi.Size(), p.abs(checkpointPath(p.topic, p.partition)), size)
+			path, fi.Size(), p.abs(slotsPath(p.topic, p.partition)), size)
 	case fi.Size() > size:
 		if err := f.Truncate(size); err != nil {
 			_ = f.Close()

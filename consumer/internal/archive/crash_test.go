@@ -48,6 +48,15 @@ func crashConfig(dir string) Config {
 // the final directory and the crash points passed and crashed at.
 func runCrashScript(t *testing.T, crashes ...int) (dir string, passed int, crashedAt []string) {
 	t.Helper()
+	return runCrashScriptWith(t, nil, crashes...)
+}
+
+// runCrashScriptWith is runCrashScript that, after each crash, calls
+// damage, when not nil, with the copy of the directory the run goes on in
+// and the point crashed at: what a power loss at that point, rather than a
+// SIGKILL, may leave.
+func runCrashScriptWith(t *testing.T, damage func(t *testing.T, dir, point string), crashes ...int) (dir string, passed int, crashedAt []string) {
+	t.Helper()
 	reached, disarm := crash.Arm(crashes...)
 	defer disarm()
 	try := crashpoint.Try
@@ -94,6 +103,9 @@ func runCrashScript(t *testing.T, crashes ...int) (dir string, passed int, crash
 			t.Fatal(err)
 		}
 		dir = copied
+		if damage != nil {
+			damage(t, dir, point)
+		}
 	}
 }
 
@@ -113,7 +125,9 @@ func memDir(t *testing.T) string {
 }
 
 // archiveFiles returns every file under dir but the locks, by relative
-// path, with its bytes.
+// path, with its bytes; for a checkpoint file, the checkpoint it holds (its
+// newest valid slot): the slots' sequence numbers and which slot holds it
+// depend on how many checkpoints the crashes made the archive write.
 func archiveFiles(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	files := map[string]string{}
@@ -124,6 +138,13 @@ func archiveFiles(t *testing.T, dir string) map[string]string {
 		data, err := os.ReadFile(path)
 		rel, _ := filepath.Rel(dir, path)
 		files[rel] = string(data)
+		if strings.HasSuffix(path, ".checkpoint") {
+			js, _, _, ok := decodeSlots(data)
+			if !ok {
+				t.Errorf("%s holds no valid checkpoint", rel)
+			}
+			files[rel] = string(js)
+		}
 		return err
 	})
 	if err != nil {
@@ -180,6 +201,88 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	t.Logf("%d runs with one or two crashes, each leaving the output of the run without one", pairs)
 }
 
+// TestCrashTornCheckpoint: a power loss after a checkpoint slot was
+// written and before its fsync returned may leave that slot torn or with
+// a bad checksum. At each such point, once, and with a second crash close
+// after it (while recovering from it), recovery falls back on the other
+// slot, the checkpoint before, and after redelivery the output directory
+// is byte for byte the one a run without a crash leaves.
+func TestCrashTornCheckpoint(t *testing.T) {
+	refDir, points, _ := runCrashScript(t)
+	ref := archiveFiles(t, refDir)
+
+	// The crash points where a slot was written and not yet fsynced.
+	var slotPoints []int
+	for n := 1; n <= points; n++ {
+		if _, _, at := runCrashScript(t, n); len(at) == 1 && at[0] == "checkpoint: slot written" {
+			slotPoints = append(slotPoints, n)
+		}
+	}
+	if len(slotPoints) < 20 {
+		t.Fatalf("the script wrote %d checkpoint slots; want it to exercise more", len(slotPoints))
+	}
+
+	damages := []struct {
+		name   string
+		damage func(slot []byte) // the slot's bytes as written
+	}{
+		{"torn in its JSON", func(b []byte) { clear(b[slotHeader+(len(b)-slotHeader)/2:]) }},
+		{"torn in its header", func(b []byte) { clear(b[slotHeader/2:]) }},
+		{"bad checksum", func(b []byte) { b[len(b)-3] ^= 0x20 }},
+	}
+	runs := 0
+	for _, d := range damages {
+		// tear damages the slot written last: the valid one with the
+		// higher sequence.
+		tear := func(t *testing.T, dir, point string) {
+			if point != "checkpoint: slot written" {
+				return
+			}
+			name := filepath.Join(dir, slotsPath("tweets", 0))
+			data, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			js, _, slot, ok := decodeSlots(data)
+			if !ok {
+				t.Fatalf("%s holds no valid checkpoint before the damage", name)
+			}
+			d.damage(data[slot*slotSize : slot*slotSize+slotHeader+len(js)])
+			if _, _, other, ok := decodeSlots(data); !ok || other == slot {
+				t.Fatalf("%s: the damaged slot still reads as valid, or no slot is left", d.name)
+			}
+			if err := os.WriteFile(name, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, first := range slotPoints {
+			for gap := 0; gap <= 4; gap++ {
+				crashes := []int{first}
+				if gap > 0 {
+					crashes = append(crashes, first+gap)
+				}
+				dir, _, at := runCrashScriptWith(t, tear, crashes...)
+				got := archiveFiles(t, dir)
+				for rel, want := range ref {
+					if got[rel] != want {
+						t.Errorf("%s, crashes at %v %q: %s differs from a run without a crash:\n got %q\nwant %q", d.name, crashes, at, rel, got[rel], want)
+					}
+				}
+				for rel := range got {
+					if _, ok := ref[rel]; !ok {
+						t.Errorf("%s, crashes at %v %q: %s is left over", d.name, crashes, at, rel)
+					}
+				}
+				if t.Failed() {
+					t.FailNow()
+				}
+				runs++
+			}
+		}
+	}
+	t.Logf("%d runs with a damaged checkpoint slot, at %d slot writes, each leaving the output of the run without a crash", runs, len(slotPoints))
+}
+
 // decompressed returns a data file's contents.
 func decompressed(t *testing.T, path string) string {
 	t.Helper()
@@ -204,6 +307,7 @@ func TestCrashPointsAreReached(t *testing.T) {
 		"rotate: data file closed", "rotate: compressed to temp file", "rotate: compressed file renamed",
 		"rotate: plain file removed", "keys: next generation checkpointed",
 		"rotate: compressed file linked", "dead letters: file created",
+		"checkpoint: slot written",
 	} {
 		if !seen[point] {
 			t.Errorf("crash point %q not reached", point)

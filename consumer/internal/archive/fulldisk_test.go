@@ -54,10 +54,25 @@ func TestTickBacksOffAfterFailedRotation(t *testing.T) {
 	a := testArchive(t, Config{Dir: dir, Compression: CompressionGzip, RotateInterval: time.Hour, Now: clk.Now})
 	p := openPartition(t, a, "tweets", 0)
 	mustAppend(t, p, recs(0, 4, t0()))
-	full := filepath.Join(dir, checkpointPath("tweets", 0)+".tmp")
+	ckpt := filepath.Join(dir, slotsPath("tweets", 0))
+	full := ckpt + ".tmp"
 	fill := func() {
 		t.Helper()
 		if err := os.Symlink("/dev/full", full); err != nil && !os.IsExist(err) {
+			t.Fatal(err)
+		}
+		// A checkpoint written in place takes no space; one written
+		// anew does. A copy in the file's place (a restore from a
+		// backup) makes the archive write it anew, through the temp
+		// file on the full disk.
+		data, err := os.ReadFile(ckpt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(ckpt+".copy", data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(ckpt+".copy", ckpt); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -214,3 +214,33 @@ func appendBytes(t testing.TB, path string, data []byte) {
 		t.Fatal(err)
 	}
 }
+
+// readCheckpointJSON returns the checkpoint of tweets partition 0 in dir as
+// JSON: its checkpoint file's newest valid slot.
+func readCheckpointJSON(t testing.TB, dir string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, slotsPath("tweets", 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _, _, ok := decodeSlots(data)
+	if !ok {
+		t.Fatalf("%s holds no valid checkpoint", slotsPath("tweets", 0))
+	}
+	return js
+}
+
+// writeCheckpointJSON replaces the checkpoint file of tweets partition 0 in
+// dir with one holding js, as the archive creates it.
+func writeCheckpointJSON(t testing.TB, dir string, js []byte) {
+	t.Helper()
+	slot, err := encodeSlot(1, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := make([]byte, 2*slotSize)
+	copy(file, slot)
+	if err := os.WriteFile(filepath.Join(dir, slotsPath("tweets", 0)), file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -21,6 +21,10 @@ type Partition struct {
 	up        PartitionUploader // nil without Config.Uploader (upload.go)
 
 	ckpt      checkpoint  // the checkpoint on disk
+	ckptFile  *os.File    // the checkpoint file, open from recovery to Close (checkpoint_slots.go)
+	ckptInfo  os.FileInfo // ckptFile's, to tell it is still at its path
+	ckptSeq   uint64      // the highest sequence written to or read from ckptFile
+	ckptSlot  int         // the slot of ckptFile holding the newest durable checkpoint
 	active    *activeFile // the data file being appended to; nil when none
 	dl        *os.File    // the dead-letter file dlRel, open; nil until one is needed
 	dlRel     string      // the dead-letter file being appended to; "" when none
@@ -258,7 +262,7 @@ func (p *Partition) Close() error {
 	if p.dl != nil {
 		errs = append(errs, p.dl.Sync())
 	}
-	errs = append(errs, p.closeFiles())
+	errs = append(errs, p.closeFiles(), p.closeCheckpoint())
 	if err := p.lock.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("releasing lock: %w", err))
 	}
@@ -304,4 +308,16 @@ func (p *Partition) closeFiles() error {
 		p.keysFile = nil
 	}
 	return errors.Join(errs...)
+}
+
+// closeCheckpoint closes the checkpoint file. Recovery after a failure
+// keeps it open: it knows which slot holds the newest checkpoint that is
+// durable, which a slot written since, whose fsync failed, may not be.
+func (p *Partition) closeCheckpoint() error {
+	if p.ckptFile == nil {
+		return nil
+	}
+	err := p.ckptFile.Close()
+	p.ckptFile = nil
+	return err
 }

@@ -343,9 +343,7 @@ func TestRecovery(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, checkpointPath("tweets", 0)), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeCheckpointJSON(t, dir, data)
 	}
 	tests := []struct {
 		name      string
@@ -523,22 +521,17 @@ func TestRecoveryAfterInterruptedRotation(t *testing.T) {
 // editCheckpoint changes the checkpoint of tweets partition 0 in dir.
 func editCheckpoint(t *testing.T, dir string, edit func(c *checkpoint)) {
 	t.Helper()
-	name := filepath.Join(dir, checkpointPath("tweets", 0))
-	data, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := decodeCheckpoint(name, data)
+	name := filepath.Join(dir, slotsPath("tweets", 0))
+	c, err := decodeCheckpoint(name, readCheckpointJSON(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
 	edit(&c)
-	if data, err = encodeCheckpoint(c); err != nil {
+	data, err := encodeCheckpoint(c)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(name, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeCheckpointJSON(t, dir, data)
 }
 
 // markRotated edits the checkpoint of tweets partition 0 in dir as a
@@ -612,7 +605,7 @@ func TestCompressedCopyBesideActiveFile(t *testing.T) {
 func TestRecoveryRefusesLostData(t *testing.T) {
 	fileA := DataPath("tweets", 0, 0, t0())
 	dlFile := DeadLetterPath("tweets", 0, 5)
-	ckptFile := checkpointPath("tweets", 0)
+	ckptFile := slotsPath("tweets", 0)
 	tests := []struct {
 		name     string
 		damage   func(t *testing.T, dir string)
@@ -657,14 +650,8 @@ func TestRecoveryRefusesLostData(t *testing.T) {
 		{
 			name: "checkpoint of another partition",
 			damage: func(t *testing.T, dir string) {
-				data, err := os.ReadFile(filepath.Join(dir, ckptFile))
-				if err != nil {
-					t.Fatal(err)
-				}
-				data = []byte(strings.ReplaceAll(string(data), "tweets", "other"))
-				if err := os.WriteFile(filepath.Join(dir, ckptFile), data, 0o644); err != nil {
-					t.Fatal(err)
-				}
+				data := readCheckpointJSON(t, dir)
+				writeCheckpointJSON(t, dir, []byte(strings.ReplaceAll(string(data), "tweets", "other")))
 			},
 			wantErrs: []string{ckptFile, "is for other partition 0"},
 		},
@@ -1162,9 +1149,7 @@ func TestEmptyActiveFileIsDropped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, checkpointPath("tweets", 0)), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeCheckpointJSON(t, dir, data)
 	if err := os.WriteFile(filepath.Join(dir, fileB), []byte(`{"n":5}`+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}

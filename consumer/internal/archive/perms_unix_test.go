@@ -57,7 +57,7 @@ func TestFileModes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, ext := range []string{".jsonl", ".gz", ".json", ".lock", ".0"} {
+			for _, ext := range []string{".jsonl", ".gz", ".checkpoint", ".lock", ".0"} {
 				if !seen[ext] {
 					t.Errorf("no %s file was created to check", ext)
 				}

@@ -1,12 +1,6 @@
 package archive
 
-import (
-	"errors"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"time"
-)
+import "time"
 
 // Position is where a partition's archive stands, as its checkpoint says:
 // read-only, for readers of the output directory such as the manifest
@@ -25,20 +19,13 @@ type Position struct {
 }
 
 // ReadPosition reads the checkpoint of a topic partition in dir, an
-// archive's Dir. It takes no lock and changes nothing: the checkpoint is
-// replaced atomically, so it reads one whole checkpoint, which may be
-// replaced the moment after.
+// archive's Dir. It takes no lock and changes nothing: the writer never
+// writes over the newest whole checkpoint, and a slot it is writing reads
+// as torn (checkpoint_slots.go), so it reads one whole checkpoint, which
+// may be replaced the moment after.
 func ReadPosition(dir, topic string, partition int) (Position, error) {
-	name := filepath.Join(dir, checkpointPath(topic, partition))
-	data, err := os.ReadFile(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return Position{}, nil
-	}
-	if err != nil {
-		return Position{}, err
-	}
-	c, err := decodeCheckpoint(name, data)
-	if err != nil {
+	c, found, err := readCheckpoint(dir, topic, partition)
+	if err != nil || !found {
 		return Position{}, err
 	}
 	return Position{Known: true, NextOffset: c.NextOffset, Active: c.Active, ActiveHour: c.ActiveHour}, nil

@@ -109,16 +109,8 @@ func (p *Partition) syncStaging(ctx context.Context) error {
 
 // readLocalCheckpoint returns the staging folder's checkpoint, nil if none.
 func (p *Partition) readLocalCheckpoint() (*checkpoint, error) {
-	name := p.abs(checkpointPath(p.topic, p.partition))
-	data, err := os.ReadFile(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading checkpoint: %w", err)
-	}
-	c, err := decodeCheckpoint(name, data)
-	if err != nil {
+	c, found, err := readCheckpoint(p.cfg.Dir, p.topic, p.partition)
+	if err != nil || !found {
 		return nil, err
 	}
 	return &c, nil

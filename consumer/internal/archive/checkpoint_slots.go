@@ -1,0 +1,316 @@
+package archive
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/tweetpipe/tweetpipe/internal/durable"
+)
+
+// The checkpoint file, _state/<topic>-<partition>.checkpoint, is two slots
+// of slotSize bytes. Each write goes, in place, into the slot that does not
+// hold the newest checkpoint known to be durable, and is followed by an
+// fdatasync of the file: no file is created or renamed, and no directory
+// fsynced. A slot is
+//
+//	ckpt <sequence, 16 hex digits> <length, 8 hex digits> <CRC-32C, 8 hex digits>\n<JSON checkpoint>
+//
+// and the rest of the slot is not read. The CRC-32C (Castagnoli) covers
+// everything before it on the first line and the JSON. Reading takes the
+// valid slot with the higher sequence: a write that a crash tore, or that
+// a power loss kept from the disk, leaves the slot before it, which still
+// counts only bytes that were durable when it was written.
+//
+// The file is created whole, the first checkpoint in slot 0, by the
+// temp-file-and-rename of durable.WriteFile, so that it exists only with a
+// valid slot: one found with none is corrupt. A folder of an earlier
+// version has _state/<topic>-<partition>.json instead; it is read once and
+// removed once the checkpoint file holds what it said.
+const (
+	slotSize   = 4096
+	slotMagic  = "ckpt "
+	slotHeader = len(slotMagic) + 16 + 1 + 8 + 1 + 8 + 1 // through the newline
+)
+
+// crc32c is the table of the slots' checksum.
+var crc32c = crc32.MakeTable(crc32.Castagnoli)
+
+// slotsPath returns the checkpoint file of a partition, relative to Dir.
+func slotsPath(topic string, partition int) string {
+	return filepath.Join(stateDirName, fmt.Sprintf("%s-%d.checkpoint", topic, partition))
+}
+
+// encodeSlot returns the slot holding the checkpoint JSON js with sequence
+// seq. It is shorter than slotSize; the caller writes it at the slot's
+// start.
+func encodeSlot(seq uint64, js []byte) ([]byte, error) {
+	if len(js) > slotSize-slotHeader {
+		return nil, fmt.Errorf("encoding checkpoint: %d bytes do not fit a slot of %d", len(js), slotSize)
+	}
+	b := make([]byte, 0, slotHeader+len(js))
+	b = append(b, slotMagic...)
+	b = appendHex(b, seq, 16)
+	b = append(b, ' ')
+	b = appendHex(b, uint64(len(js)), 8)
+	b = append(b, ' ')
+	sum := crc32.Update(crc32.Checksum(b, crc32c), crc32c, js)
+	b = appendHex(b, uint64(sum), 8)
+	b = append(b, '\n')
+	return append(b, js...), nil
+}
+
+func appendHex(b []byte, v uint64, digits int) []byte {
+	s := strconv.FormatUint(v, 16)
+	for range digits - len(s) {
+		b = append(b, '0')
+	}
+	return append(b, s...)
+}
+
+// decodeSlot returns the checkpoint JSON and the sequence of a slot's
+// bytes, and false when they hold no valid slot (never written, torn, or
+// damaged).
+func decodeSlot(b []byte) (js []byte, seq uint64, ok bool) {
+	if len(b) < slotHeader || !bytes.HasPrefix(b, []byte(slotMagic)) || b[slotHeader-1] != '\n' {
+		return nil, 0, false
+	}
+	h := b[len(slotMagic) : slotHeader-1]
+	if h[16] != ' ' || h[25] != ' ' {
+		return nil, 0, false
+	}
+	seq, err1 := strconv.ParseUint(string(h[:16]), 16, 64)
+	n, err2 := strconv.ParseUint(string(h[17:25]), 16, 32)
+	sum, err3 := strconv.ParseUint(string(h[26:34]), 16, 32)
+	if err1 != nil || err2 != nil || err3 != nil || n > uint64(len(b)-slotHeader) {
+		return nil, 0, false
+	}
+	js = b[slotHeader : slotHeader+int(n)]
+	if crc32.Update(crc32.Checksum(b[:len(slotMagic)+26], crc32c), crc32c, js) != uint32(sum) {
+		return nil, 0, false
+	}
+	return js, seq, true
+}
+
+// decodeSlots returns the newest valid slot of a checkpoint file's bytes:
+// its JSON, sequence and index; false when neither is valid.
+func decodeSlots(data []byte) (js []byte, seq uint64, slot int, ok bool) {
+	for i := range 2 {
+		if i*slotSize >= len(data) {
+			break
+		}
+		b, s, valid := decodeSlot(data[i*slotSize : min((i+1)*slotSize, len(data))])
+		if valid && (!ok || s > seq) {
+			js, seq, slot, ok = b, s, i, true
+		}
+	}
+	return js, seq, slot, ok
+}
+
+// readCheckpoint reads the checkpoint of a topic partition in dir without
+// its lock, for ReadPosition and the staging folder's check: found is false
+// when there is none. A writer may be writing a slot meanwhile; that slot
+// then reads as torn and the other one, the checkpoint before, is taken.
+// Should both read torn (the writer wrote one and started the other during
+// the read), it reads again.
+func readCheckpoint(dir, topic string, partition int) (c checkpoint, found bool, err error) {
+	name := filepath.Join(dir, slotsPath(topic, partition))
+	for try := 0; ; try++ {
+		data, err := os.ReadFile(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			if try > 0 {
+				return checkpoint{}, false, nil
+			}
+			c, found, err := readLegacyCheckpoint(dir, topic, partition)
+			if found || err != nil {
+				return c, found, err
+			}
+			continue // a writer may have just switched from the old file
+		}
+		if err != nil {
+			return checkpoint{}, false, fmt.Errorf("reading checkpoint: %w", err)
+		}
+		js, _, _, ok := decodeSlots(data)
+		if !ok {
+			if try < 3 {
+				time.Sleep(time.Millisecond)
+				continue
+			}
+			return checkpoint{}, false, fmt.Errorf("checkpoint %s is corrupt: neither slot holds a valid checkpoint", name)
+		}
+		c, err := decodeCheckpoint(name, js)
+		return c, err == nil, err
+	}
+}
+
+// readLegacyCheckpoint reads the checkpoint file of an earlier version,
+// _state/<topic>-<partition>.json; found is false when there is none.
+func readLegacyCheckpoint(dir, topic string, partition int) (c checkpoint, found bool, err error) {
+	name := filepath.Join(dir, checkpointPath(topic, partition))
+	data, err := os.ReadFile(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return checkpoint{}, false, nil
+	}
+	if err != nil {
+		return checkpoint{}, false, fmt.Errorf("reading checkpoint: %w", err)
+	}
+	c, err = decodeCheckpoint(name, data)
+	return c, err == nil, err
+}
+
+// loadCheckpoint reads the partition's checkpoint for its writer: from the
+// open checkpoint file when there is one (recovery after a failure), else
+// from the folder. legacy is true when it came from an earlier version's
+// file; found is false when there is none.
+func (p *Partition) loadCheckpoint() (c checkpoint, found, legacy bool, err error) {
+	name := p.abs(slotsPath(p.topic, p.partition))
+	opened := false
+	if p.ckptFile == nil {
+		f, err := os.OpenFile(name, os.O_RDWR, 0)
+		if errors.Is(err, fs.ErrNotExist) {
+			c, found, err := readLegacyCheckpoint(p.cfg.Dir, p.topic, p.partition)
+			return c, found, found, err
+		}
+		if err != nil {
+			return checkpoint{}, false, false, fmt.Errorf("opening checkpoint: %w", err)
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			_ = f.Close()
+			return checkpoint{}, false, false, fmt.Errorf("checking checkpoint: %w", err)
+		}
+		p.ckptFile, p.ckptInfo, opened = f, fi, true
+	}
+	data := make([]byte, 2*slotSize)
+	n, err := p.ckptFile.ReadAt(data, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return checkpoint{}, false, false, fmt.Errorf("reading checkpoint: %w", err)
+	}
+	js, seq, slot, ok := decodeSlots(data[:n])
+	if !ok {
+		return checkpoint{}, false, false, fmt.Errorf("checkpoint %s is corrupt: neither slot holds a valid checkpoint", name)
+	}
+	if c, err = decodeCheckpoint(name, js); err != nil {
+		return checkpoint{}, false, false, err
+	}
+	if opened {
+		// A process that crashed after writing a slot and before its
+		// fsync left it in the page cache: make it durable before the
+		// other slot is written over.
+		if err := syncData(p.ckptFile); err != nil {
+			return checkpoint{}, false, false, fmt.Errorf("syncing checkpoint: %w", err)
+		}
+		p.ckptSlot = slot
+		// A crash after the switch from an earlier version's file and
+		// before its removal left that file behind.
+		if err := p.removeLegacyCheckpoint(); err != nil {
+			return checkpoint{}, false, false, err
+		}
+	}
+	// After a failed write, the slot written may hold a higher sequence
+	// than the one known durable; the next write, to that same slot,
+	// goes above it.
+	p.ckptSeq = max(p.ckptSeq, seq)
+	return c, true, false, nil
+}
+
+// storeCheckpoint makes c, encoded as js, the partition's checkpoint: in
+// place when its checkpoint file is open and still at its path, else by
+// creating the file anew.
+func (p *Partition) storeCheckpoint(c checkpoint, js []byte) error {
+	path := p.abs(slotsPath(p.topic, p.partition))
+	if p.ckptFile != nil {
+		if fi, err := os.Stat(path); err == nil && os.SameFile(fi, p.ckptInfo) {
+			return p.writeSlot(c, js)
+		}
+		// Moved, removed or replaced: write a whole new file at its
+		// path, as the first checkpoint is.
+	}
+	return p.createCheckpoint(c, js, path)
+}
+
+// writeSlot writes c into the slot that does not hold the newest durable
+// checkpoint and fsyncs it. Only once that succeeded is the slot the
+// durable one: after a failure the next write goes to the same slot, never
+// over the checkpoint a crash would fall back on.
+func (p *Partition) writeSlot(c checkpoint, js []byte) error {
+	slot := 1 - p.ckptSlot
+	seq := p.ckptSeq + 1
+	b, err := encodeSlot(seq, js)
+	if err != nil {
+		return err
+	}
+	n, err := p.ckptFile.WriteAt(b, int64(slot)*slotSize)
+	if n > 0 {
+		p.ckptSeq = seq
+	}
+	if n == len(b) {
+		p.ckpt = c // what readers see from now on
+	}
+	if err == nil {
+		crashPoint("checkpoint: slot written")
+		err = syncData(p.ckptFile)
+	}
+	if err != nil {
+		return err
+	}
+	p.ckptSlot = slot
+	return nil
+}
+
+// createCheckpoint writes the checkpoint file at path whole, c in slot 0,
+// by temp file and rename, opens it for the writes in place that follow,
+// and removes the file of an earlier version if there is one.
+func (p *Partition) createCheckpoint(c checkpoint, js []byte, path string) error {
+	seq := p.ckptSeq + 1
+	b, err := encodeSlot(seq, js)
+	if err != nil {
+		return err
+	}
+	file := make([]byte, 2*slotSize)
+	copy(file, b)
+	renamed, err := durable.WriteFile(path, file, durable.Replace{Temp: path + ".tmp", Mode: p.cfg.FileMode, Reach: crashPoint})
+	if renamed {
+		p.ckpt = c
+		p.ckptSeq = seq
+	}
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("opening checkpoint: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return fmt.Errorf("checking checkpoint: %w", err)
+	}
+	if p.ckptFile != nil {
+		_ = p.ckptFile.Close() // it is not at the path any more
+	}
+	p.ckptFile, p.ckptInfo, p.ckptSlot = f, fi, 0
+	return p.removeLegacyCheckpoint()
+}
+
+// removeLegacyCheckpoint removes the checkpoint file of an earlier version,
+// if there is one, once the checkpoint file has taken over. Fsyncing the
+// directory makes the checkpoint file's name durable too, should a crash
+// have come between its rename and the fsync after.
+func (p *Partition) removeLegacyCheckpoint() error {
+	legacy := p.abs(checkpointPath(p.topic, p.partition))
+	if err := os.Remove(legacy); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("removing checkpoint of an earlier version: %w", err)
+	}
+	crashPoint("checkpoint: earlier version's file removed")
+	return durable.SyncDir(filepath.Dir(legacy))
+}
