@@ -316,7 +316,8 @@ func (p *Publisher) land(ctx context.Context, fl *flight) error {
 // each part taken by Kafka before the next is written. One synchronous
 // call with more would go to a partition as several requests, and kafka-go
 // goes on to the next after giving up on one: the records send then wrote
-// again would follow later ones of their partition.
+// again would follow later ones of their partition. The drain writes the
+// spool's batches so too (write).
 func (p *Publisher) sendInOrder(ctx context.Context, batch []item, todo []int) error {
 	for len(todo) > 0 {
 		n, bytes := 0, int64(0)

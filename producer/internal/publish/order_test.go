@@ -19,6 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/tweetpipe/tweetpipe/internal/contract"
+	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 	"github.com/tweetpipe/tweetpipe/producer/internal/spool"
 )
@@ -539,5 +541,73 @@ func TestNotTakenBatchWrittenInParts(t *testing.T) {
 	checkAscending(t, "Kafka", order)
 	if len(order) != 20 {
 		t.Fatalf("%d messages of key 42 in Kafka; want the 20 sent, each once", len(order))
+	}
+}
+
+// TestSpoolBatchWrittenInParts: a start drains an earlier run's spool, one
+// batch of five records of one partition that fit KAFKA_BATCH_BYTES by the
+// spool's count, and not by kafka-go's: with a one-letter topic and a time
+// on a whole second, kafka-go counts each record a few bytes more (the
+// spool counts the topic and a varint time, kafka-go a fixed time), so it
+// would write them as two produce requests. The broker fails the first
+// request past kafka-go's attempts. It is taken before the rest: Kafka
+// holds every version of the key once, in the order sent, and the spool is
+// empty.
+func TestSpoolBatchWrittenInParts(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	brokers := c.ListenAddrs()
+	ensure(t, brokers, "t", "t.control")
+	failed := failUntilOvertaken(c, 0, 4, 1)
+	dir := t.TempDir()
+	sp, err := spool.Open(dir, spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	at := time.Now().Truncate(time.Second)
+	for i := range 5 {
+		if err := sp.Append(spool.Record{Topic: "t", Key: []byte("42"), Value: v42(i), Time: at,
+			Headers: []spool.Header{{Key: contract.HeaderKind, Value: []byte(message.KindStatus)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	cfg := testConfig(brokers)
+	cfg.Topics = contract.Topics{Status: "t", Control: "t.control"}
+	cfg.Compression = "none" // the broker looks for the versions in the records
+	cfg.BatchSize = 5
+	cfg.BatchBytes = sp.Bytes() // the five records, by the spool's count
+	cfg.Spool, cfg.SpoolDir = sp, dir
+	if recs, err := sp.Peek(cfg.BatchSize, int(cfg.BatchBytes)); err != nil || len(recs) != 5 {
+		t.Fatalf("the spool's first batch holds %d records (%v); want all 5", len(recs), err)
+	}
+	p, err := New(cfg, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if failed.Load() == 0 {
+		t.Fatal("the broker failed no request; the test injected nothing")
+	}
+	var order []int
+	for _, m := range readAll(t, brokers, "t", 3) {
+		order = append(order, textOf(t, m.Value))
+	}
+	t.Logf("%d produce requests failed; key 42 in Kafka: %v", failed.Load(), order)
+	checkAscending(t, "Kafka", order)
+	if len(order) != 5 {
+		t.Fatalf("%d messages of key 42 in Kafka; want the 5 spooled, each once", len(order))
+	}
+	if !sp.Empty() {
+		t.Fatalf("the spool holds %d records after the drain; want none", sp.Len())
 	}
 }

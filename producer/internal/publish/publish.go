@@ -418,7 +418,10 @@ var errStopped = errors.New("stopped before Kafka acknowledged the batch")
 
 // write sends batch (records from the spool, acknowledged to their source
 // when spooled) synchronously until Kafka acknowledged every message,
-// retrying only the ones that failed, and counts them.
+// retrying only the ones that failed, and counts them. It writes in parts
+// of one produce request per partition (sendInOrder): the spool counts a
+// record's bytes otherwise than kafka-go, so a batch it read within
+// KAFKA_BATCH_BYTES may not fit in one request of a partition.
 func (p *Publisher) write(ctx context.Context, batch []item) error {
 	todo := make([]int, 0, len(batch)) // indexes into batch still to write
 	for i, it := range batch {
@@ -427,7 +430,7 @@ func (p *Publisher) write(ctx context.Context, batch []item) error {
 		}
 	}
 	started := time.Now()
-	if err := p.send(ctx, batch, todo); err != nil {
+	if err := p.sendInOrder(ctx, batch, todo); err != nil {
 		return err
 	}
 	if p.cfg.ObserveBatch != nil && len(todo) > 0 {
