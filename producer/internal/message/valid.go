@@ -20,50 +20,34 @@ func validValue(b []byte, i, depth int) (int, bool) {
 		return i, false
 	}
 	switch c := b[i]; {
-	case c == '{':
+	case c == '{' || c == '[':
+		// An object is an array whose elements are members: a string key,
+		// a colon, then the value.
 		if depth++; depth > maxDepth {
 			return i, false
 		}
+		closing := byte('}')
+		if c == '[' {
+			closing = ']'
+		}
 		i = skipSpace(b, i+1)
-		if i < len(b) && b[i] == '}' {
+		if i < len(b) && b[i] == closing {
 			return i + 1, true
 		}
 		for {
-			if i >= len(b) || b[i] != '"' {
-				return i, false
-			}
 			var ok bool
-			if i, ok = validString(b, i); !ok {
-				return i, false
-			}
-			if i = skipSpace(b, i); i >= len(b) || b[i] != ':' {
-				return i, false
-			}
-			if i, ok = validValue(b, skipSpace(b, i+1), depth); !ok {
-				return i, false
-			}
-			if i = skipSpace(b, i); i >= len(b) {
-				return i, false
-			}
-			switch b[i] {
-			case ',':
+			if c == '{' {
+				if i >= len(b) || b[i] != '"' {
+					return i, false
+				}
+				if i, ok = validString(b, i); !ok {
+					return i, false
+				}
+				if i = skipSpace(b, i); i >= len(b) || b[i] != ':' {
+					return i, false
+				}
 				i = skipSpace(b, i+1)
-			case '}':
-				return i + 1, true
-			default:
-				return i, false
 			}
-		}
-	case c == '[':
-		if depth++; depth > maxDepth {
-			return i, false
-		}
-		i = skipSpace(b, i+1)
-		if i < len(b) && b[i] == ']' {
-			return i + 1, true
-		}
-		for {
-			var ok bool
 			if i, ok = validValue(b, i, depth); !ok {
 				return i, false
 			}
@@ -73,7 +57,7 @@ func validValue(b []byte, i, depth int) (int, bool) {
 			switch b[i] {
 			case ',':
 				i = skipSpace(b, i+1)
-			case ']':
+			case closing:
 				return i + 1, true
 			default:
 				return i, false
