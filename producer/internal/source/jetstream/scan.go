@@ -16,16 +16,8 @@ import "bytes"
 // another type than encoding/json can store (null leaves the field as it
 // is, as encoding/json does).
 func (f *fields) scan(raw []byte) bool {
-	var seen [4]bool // did, time_us, kind, commit
-	return scanObject(raw, skipSpace(raw, 0), func(key []byte, v []byte) bool {
-		i := matchKey(key, "did", "time_us", "kind", "commit")
-		switch {
-		case i == unknownKey:
-			return true
-		case i < 0 || seen[i]:
-			return false
-		}
-		seen[i] = true
+	names := []string{"did", "time_us", "kind", "commit"}
+	return scanKnown(raw, skipSpace(raw, 0), names, func(i int, v []byte) bool {
 		var ok bool
 		switch i {
 		case 0:
@@ -50,16 +42,8 @@ func (f *fields) scanCommit(v []byte) bool {
 		return false
 	}
 	f.commit = true
-	var seen [6]bool // rev, operation, collection, rkey, cid, record
-	return scanObject(v, 0, func(key []byte, v []byte) bool {
-		i := matchKey(key, "rev", "operation", "collection", "rkey", "cid", "record")
-		switch {
-		case i == unknownKey:
-			return true
-		case i < 0 || seen[i]:
-			return false
-		}
-		seen[i] = true
+	names := []string{"rev", "operation", "collection", "rkey", "cid", "record"}
+	return scanKnown(v, 0, names, func(i int, v []byte) bool {
 		var ok bool
 		switch i {
 		case 0:
@@ -81,6 +65,26 @@ func (f *fields) scanCommit(v []byte) bool {
 			}
 		}
 		return ok
+	})
+}
+
+// scanKnown calls field with the index in names of each key of the
+// object at b[i] (scanObject) that is one of them, and its value, until
+// field returns false; it skips the other keys, and gives up (false) on a
+// key that matchKey gives up on or one of the names that comes twice.
+// There are at most 64 names.
+func scanKnown(b []byte, i int, names []string, field func(i int, v []byte) bool) bool {
+	var seen uint64 // bit i: names[i] came
+	return scanObject(b, i, func(key []byte, v []byte) bool {
+		i := matchKey(key, names...)
+		switch {
+		case i == unknownKey:
+			return true
+		case i < 0 || seen&(1<<i) != 0:
+			return false
+		}
+		seen |= 1 << i
+		return field(i, v)
 	})
 }
 
