@@ -555,6 +555,15 @@ func TestRecordsAreNotOverwritten(t *testing.T) {
 }
 
 func recordsAreNotOverwritten(t *testing.T, lines [][]byte) {
+	out, w := runLines(t, lines)
+	streamtest.CompareMessages(t, "messages", out.Values(), w.Want)
+}
+
+// runLines runs a source against a stream that sends lines, each a line
+// of its own, then ends, and answers 410 to the reconnect; it returns
+// what the source emitted and the wire (w.Want: the messages sent).
+func runLines(t *testing.T, lines [][]byte) (*streamtest.Collector, *streamtest.Wire) {
+	t.Helper()
 	w := newWire()
 	for _, l := range lines {
 		w.Line(l)
@@ -563,7 +572,7 @@ func recordsAreNotOverwritten(t *testing.T, lines [][]byte) {
 	src, _ := newTestSource(t, testConfig(srv.URL))
 	var out streamtest.Collector
 	src.Run(t.Context(), out.Emit)
-	streamtest.CompareMessages(t, "messages", out.Values(), w.Want)
+	return &out, w
 }
 
 func TestNewValidates(t *testing.T) {
@@ -680,14 +689,7 @@ func TestSourceHandsOverClassify(t *testing.T) {
 	p := projectPayloads(t)
 	lines := append(append(append([][]byte{}, p.sample...), p.mixed...), p.legacy...)
 	lines = append(lines, []byte(`not json`), []byte(`[1]`))
-	w := newWire()
-	for _, l := range lines {
-		w.Line(l)
-	}
-	srv := newStreamServer(t, w.Serve(streamtest.EndClose, false), answer(http.StatusGone, "gone"))
-	src, _ := newTestSource(t, testConfig(srv.URL))
-	var out streamtest.Collector
-	src.Run(t.Context(), out.Emit)
+	out, _ := runLines(t, lines)
 	records := out.Records()
 	if len(records) != len(lines) {
 		t.Fatalf("emitted %d messages; want %d", len(records), len(lines))
