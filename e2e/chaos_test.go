@@ -120,17 +120,7 @@ func outputReport(t *testing.T, dir, topic string, want map[string][]byte) strin
 	for _, l := range lines {
 		count[idOf(l)]++
 	}
-	var missing, twice []string
-	for id := range want {
-		switch {
-		case count[id] == 0:
-			missing = append(missing, id)
-		case count[id] > 1:
-			twice = append(twice, id)
-		}
-	}
-	slices.Sort(missing)
-	slices.Sort(twice)
+	missing, twice := missingAndTwice(want, count)
 	var ckpts []string
 	files, _ := filepath.Glob(filepath.Join(dir, "_state", topic+"-*.checkpoint"))
 	for _, f := range files {
@@ -168,6 +158,22 @@ func newestCheckpoint(data []byte) string {
 		best, bestSeq = fmt.Sprintf("p%d=%d", c.Partition, c.NextOffset), seq
 	}
 	return best
+}
+
+// missingAndTwice returns the statuses of want that count, how many times
+// each status is in the output, has none of and more than one of, sorted.
+func missingAndTwice(want map[string][]byte, count map[string]int) (missing, twice []string) {
+	for id := range want {
+		switch {
+		case count[id] == 0:
+			missing = append(missing, id)
+		case count[id] > 1:
+			twice = append(twice, id)
+		}
+	}
+	slices.Sort(missing)
+	slices.Sort(twice)
+	return missing, twice
 }
 
 // verifyExactlyOnce checks that the output holds every input status once,

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -399,18 +398,7 @@ func TestS3ChaosConsumerKills(t *testing.T) {
 			t.Fatalf("status %s differs from the input:\n got %.200s\nwant %.200s", id, l, in)
 		}
 	}
-	var missing, twice []string
-	for id := range want {
-		switch {
-		case count[id] == 0:
-			missing = append(missing, id)
-		case count[id] > 1:
-			twice = append(twice, id)
-		}
-	}
-	if len(missing) > 0 || len(twice) > 0 {
-		slices.Sort(missing)
-		slices.Sort(twice)
+	if missing, twice := missingAndTwice(want, count); len(missing) > 0 || len(twice) > 0 {
 		fatalf(t, "%d objects, %d lines for %d statuses sent; %d missing %v; %d more than once %v",
 			objs, len(lines), len(want), len(missing), missing[:min(len(missing), 10)], len(twice), twice[:min(len(twice), 10)])
 	}
