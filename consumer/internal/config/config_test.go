@@ -15,6 +15,7 @@ import (
 	"github.com/tweetpipe/tweetpipe/consumer/internal/batch"
 	"github.com/tweetpipe/tweetpipe/consumer/internal/group"
 	"github.com/tweetpipe/tweetpipe/consumer/internal/manifest"
+	"github.com/tweetpipe/tweetpipe/internal/envexample"
 	"github.com/tweetpipe/tweetpipe/internal/ops"
 )
 
@@ -241,7 +242,7 @@ func TestVariablesAsInEnvExample(t *testing.T) {
 	if !ok {
 		t.Fatal(".env.example has no part for secrets from files after the consumer's")
 	}
-	producer, consumer := envExampleVariables(producerPart), envExampleVariables(consumerPart)
+	producer, consumer := envexample.Variables(producerPart), envexample.Variables(consumerPart)
 	producerDefault := map[string]string{}
 	for _, v := range producer {
 		name, def, _ := strings.Cut(v, "=")
@@ -253,7 +254,7 @@ func TestVariablesAsInEnvExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	var own, shared, sharedWant []string
-	for _, v := range usageVariables(usage.String()) {
+	for _, v := range envexample.UsageVariables(usage.String()) {
 		name, _, _ := strings.Cut(v, "=")
 		if pdef, ok := producerDefault[name]; ok {
 			shared = append(shared, v)
@@ -280,47 +281,6 @@ func TestVariablesAsInEnvExample(t *testing.T) {
 	if !slices.Equal(shared, order) {
 		t.Errorf("-h lists the variables the producer reads too in the order:\n%s\nwant the producer's:\n%s", strings.Join(shared, "\n"), strings.Join(order, "\n"))
 	}
-}
-
-// envExampleVariables returns the NAME=default lines of a part of
-// .env.example (commented out), in order.
-func envExampleVariables(part string) []string {
-	var vars []string
-	for _, line := range strings.Split(part, "\n") {
-		if v, ok := strings.CutPrefix(line, "#"); ok && strings.Contains(v, "=") && !strings.ContainsAny(v[:strings.Index(v, "=")], " (") {
-			vars = append(vars, v)
-		}
-	}
-	return vars
-}
-
-// usageVariables returns NAME=default for each row of the usage table.
-func usageVariables(usage string) []string {
-	var vars []string
-	rows := false
-	for _, line := range strings.Split(usage, "\n") {
-		switch cols := splitColumns(line); {
-		case len(cols) > 0 && cols[0] == "KEY":
-			rows = true
-		case rows && len(cols) >= 4: // KEY TYPE DEFAULT DESCRIPTION
-			vars = append(vars, cols[0]+"="+cols[2])
-		case rows && len(cols) == 3: // KEY TYPE DESCRIPTION: no default
-			vars = append(vars, cols[0]+"=")
-		}
-	}
-	return vars
-}
-
-// splitColumns splits a row of the usage table, whose columns are two or
-// more spaces apart.
-func splitColumns(line string) []string {
-	var cols []string
-	for _, c := range strings.Split(line, "  ") {
-		if c = strings.TrimSpace(c); c != "" {
-			cols = append(cols, c)
-		}
-	}
-	return cols
 }
 
 // TestPartsGetTheirSettings: the archive, the group and the manifests get

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/tweetpipe/tweetpipe/internal/contract"
+	"github.com/tweetpipe/tweetpipe/internal/envexample"
 	"github.com/tweetpipe/tweetpipe/producer/internal/publish"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/jetstream"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/twitter"
@@ -280,45 +281,17 @@ func TestVariablesAsInEnvExample(t *testing.T) {
 	if !ok {
 		t.Fatal(".env.example has no consumer part")
 	}
-	var want []string
-	for _, line := range strings.Split(producerPart, "\n") {
-		if v, ok := strings.CutPrefix(line, "#"); ok && strings.Contains(v, "=") && !strings.ContainsAny(v[:strings.Index(v, "=")], " (") {
-			want = append(want, v)
-		}
-	}
+	want := envexample.Variables(producerPart)
 
 	var usage bytes.Buffer
 	if err := Usage(&usage); err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	rows := false
-	for _, line := range strings.Split(usage.String(), "\n") {
-		switch cols := splitColumns(line); {
-		case len(cols) > 0 && cols[0] == "KEY":
-			rows = true
-		case rows && len(cols) >= 4: // KEY TYPE DEFAULT DESCRIPTION
-			got = append(got, cols[0]+"="+cols[2])
-		case rows && len(cols) == 3: // KEY TYPE DESCRIPTION: no default
-			got = append(got, cols[0]+"=")
-		}
-	}
+	got := envexample.UsageVariables(usage.String())
 	if len(want) < 60 {
 		t.Fatalf("read %d variables from .env.example; want the producer's 60 and more", len(want))
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("-h lists, with their defaults:\n%s\nwant, as .env.example:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-}
-
-// splitColumns splits a row of the usage table, whose columns are two or
-// more spaces apart.
-func splitColumns(line string) []string {
-	var cols []string
-	for _, c := range strings.Split(line, "  ") {
-		if c = strings.TrimSpace(c); c != "" {
-			cols = append(cols, c)
-		}
-	}
-	return cols
 }
