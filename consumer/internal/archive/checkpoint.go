@@ -358,6 +358,13 @@ func (p *Partition) recoverFiles() error {
 		if err := p.writeCheckpoint(c); err != nil {
 			return err
 		}
+	case p.ckptStale:
+		// The checkpoint file was just opened, or a slot write failed:
+		// what was read may not be on disk. Written as a new file, it is,
+		// before recovery acts on it and before any write in place.
+		if err := p.writeCheckpoint(c); err != nil {
+			return err
+		}
 	default:
 		p.ckpt = c
 	}

@@ -31,9 +31,13 @@ import (
 //
 // The file is created whole, the first checkpoint in slot 0, by the
 // temp-file-and-rename of durable.WriteFile, so that it exists only with a
-// valid slot: one found with none is corrupt. A folder of an earlier
-// version has _state/<topic>-<partition>.json instead; it is read once and
-// removed once the checkpoint file holds what it said.
+// valid slot: one found with none is corrupt. It is written whole that way
+// again, with the checkpoint read, whenever the partition is opened, and
+// after a slot's write or fsync failed: the slots read may be the page
+// cache's and not the disk's, and writing the other one in place could
+// leave none valid on disk. A folder of an earlier version has
+// _state/<topic>-<partition>.json instead; it is read once and removed once
+// the checkpoint file holds what it said.
 const (
 	slotSize   = 4096
 	slotMagic  = "ckpt "
@@ -200,24 +204,19 @@ func (p *Partition) loadCheckpoint() (c checkpoint, found, legacy bool, err erro
 	if c, err = decodeCheckpoint(name, js); err != nil {
 		return checkpoint{}, false, false, err
 	}
-	if opened {
-		// A process that crashed after writing a slot and before its
-		// fsync left it in the page cache: make it durable before the
-		// other slot is written over.
-		if err := syncData(p.ckptFile); err != nil {
-			return checkpoint{}, false, false, fmt.Errorf("syncing checkpoint: %w", err)
-		}
-		p.ckptSlot = slot
-		// A crash after the switch from an earlier version's file and
-		// before its removal left that file behind.
-		if err := p.removeLegacyCheckpoint(); err != nil {
-			return checkpoint{}, false, false, err
-		}
-	}
 	// After a failed write, the slot written may hold a higher sequence
-	// than the one known durable; the next write, to that same slot,
-	// goes above it.
+	// than the one known durable; the checkpoint written next goes above.
 	p.ckptSeq = max(p.ckptSeq, seq)
+	if opened {
+		p.ckptSlot = slot
+		// What this process reads may be what the page cache holds and
+		// not the disk: a slot written by a process that crashed before
+		// its fsync, or one whose fsync failed (Linux then marks the pages
+		// clean, and a later fsync reports nothing). Writing in place into
+		// the other slot could then overwrite the only durable checkpoint;
+		// recovery writes c as a new file first (recoverFiles).
+		p.ckptStale = true
+	}
 	return c, true, false, nil
 }
 
@@ -226,20 +225,24 @@ func (p *Partition) loadCheckpoint() (c checkpoint, found, legacy bool, err erro
 // creating the file anew.
 func (p *Partition) storeCheckpoint(c checkpoint, js []byte) error {
 	path := p.abs(slotsPath(p.topic, p.partition))
-	if p.ckptFile != nil {
+	if p.ckptFile != nil && !p.ckptStale {
 		if fi, err := os.Stat(path); err == nil && os.SameFile(fi, p.ckptInfo) {
 			return p.writeSlot(c, js)
 		}
 		// Moved, removed or replaced: write a whole new file at its
 		// path, as the first checkpoint is.
 	}
+	// Also when the open file may hold a slot that is not durable
+	// (ckptStale): a new file, fsynced and renamed over it, is durable
+	// whole, and the writes in place start again from it.
 	return p.createCheckpoint(c, js, path)
 }
 
 // writeSlot writes c into the slot that does not hold the newest durable
 // checkpoint and fsyncs it. Only once that succeeded is the slot the
-// durable one: after a failure the next write goes to the same slot, never
-// over the checkpoint a crash would fall back on.
+// durable one. After a failure nothing more is written in place: the slot
+// may read back as written while the disk holds something else, so the
+// next checkpoint is a new file (ckptStale).
 func (p *Partition) writeSlot(c checkpoint, js []byte) error {
 	slot := 1 - p.ckptSlot
 	seq := p.ckptSeq + 1
@@ -256,9 +259,14 @@ func (p *Partition) writeSlot(c checkpoint, js []byte) error {
 	}
 	if err == nil {
 		crashPoint("checkpoint: slot written")
-		err = syncData(p.ckptFile)
+		if p.syncSlot != nil {
+			err = p.syncSlot(p.ckptFile)
+		} else {
+			err = syncData(p.ckptFile)
+		}
 	}
 	if err != nil {
+		p.ckptStale = true
 		return err
 	}
 	p.ckptSlot = slot
@@ -296,7 +304,7 @@ func (p *Partition) createCheckpoint(c checkpoint, js []byte, path string) error
 	if p.ckptFile != nil {
 		_ = p.ckptFile.Close() // it is not at the path any more
 	}
-	p.ckptFile, p.ckptInfo, p.ckptSlot = f, fi, 0
+	p.ckptFile, p.ckptInfo, p.ckptSlot, p.ckptStale = f, fi, 0, false
 	return p.removeLegacyCheckpoint()
 }
 

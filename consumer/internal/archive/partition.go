@@ -20,11 +20,14 @@ type Partition struct {
 	lock      *os.File
 	up        PartitionUploader // nil without Config.Uploader (upload.go)
 
-	ckpt      checkpoint  // the checkpoint on disk
-	ckptFile  *os.File    // the checkpoint file, open from recovery to Close (checkpoint_slots.go)
-	ckptInfo  os.FileInfo // ckptFile's, to tell it is still at its path
-	ckptSeq   uint64      // the highest sequence written to or read from ckptFile
-	ckptSlot  int         // the slot of ckptFile holding the newest durable checkpoint
+	ckpt      checkpoint           // the checkpoint on disk
+	ckptFile  *os.File             // the checkpoint file, open from recovery to Close (checkpoint_slots.go)
+	ckptInfo  os.FileInfo          // ckptFile's, to tell it is still at its path
+	ckptSeq   uint64               // the highest sequence written to or read from ckptFile
+	ckptSlot  int                  // the slot of ckptFile holding the newest durable checkpoint
+	ckptStale bool                 // ckptFile may hold a slot not on disk: the next checkpoint is a new file
+	syncSlot  func(*os.File) error // fsyncs ckptFile after a slot write; nil is syncData (tests make it fail)
+
 	active    *activeFile // the data file being appended to; nil when none
 	dl        *os.File    // the dead-letter file dlRel, open; nil until one is needed
 	dlRel     string      // the dead-letter file being appended to; "" when none
