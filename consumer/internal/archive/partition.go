@@ -314,8 +314,8 @@ func (p *Partition) closeFiles() error {
 }
 
 // closeCheckpoint closes the checkpoint file. Recovery after a failure
-// keeps it open: it knows which slot holds the newest checkpoint that is
-// durable, which a slot written since, whose fsync failed, may not be.
+// keeps it open; it then writes the checkpoint anew (ckptStale) before
+// any slot is written in place again.
 func (p *Partition) closeCheckpoint() error {
 	if p.ckptFile == nil {
 		return nil
