@@ -61,6 +61,40 @@ func checkAscending(t *testing.T, what string, order []int) {
 	}
 }
 
+// newKfake starts a one-broker kfake cluster, stopped when the test ends,
+// with the status and control topics made.
+func newKfake(t *testing.T, topic, control string) (*kfake.Cluster, []string) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	brokers := c.ListenAddrs()
+	ensure(t, brokers, topic, control)
+	return c, brokers
+}
+
+// versionsIn returns the versions of key 42 in topic, in Kafka's order.
+func versionsIn(t *testing.T, brokers []string, topic string) []int {
+	t.Helper()
+	var order []int
+	for _, m := range readAll(t, brokers, topic, 3) {
+		order = append(order, textOf(t, m.Value))
+	}
+	return order
+}
+
+// checkEachOnce fails unless order holds n versions of key 42, ascending:
+// the n the test sent (or spooled), each once.
+func checkEachOnce(t *testing.T, order []int, n int, how string) {
+	t.Helper()
+	checkAscending(t, "Kafka", order)
+	if len(order) != n {
+		t.Fatalf("%d messages of key 42 in Kafka; want the %d %s, each once", len(order), n, how)
+	}
+}
+
 // newSpoolingPublisher returns a publisher, not running yet, with a spool
 // (opts) in a new directory, a memory queue of 20 records and batches of 5,
 // writing to b, which it stops: Kafka is unreachable from the start.
@@ -197,10 +231,7 @@ func TestSIGKILLWhileSpoolingKeepsKeyOrder(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	var order []int
-	for _, m := range readAll(t, b.addr(), "tweets", 3) {
-		order = append(order, textOf(t, m.Value))
-	}
+	order := versionsIn(t, b.addr(), "tweets")
 	t.Logf("key 42 in Kafka (%d messages), first copies: %v", len(order), firstSeenOrder(order))
 	checkAscending(t, "Kafka after a SIGKILL, first copies", firstSeenOrder(order))
 	if got := len(firstSeenOrder(order)); got != 100 {
@@ -244,10 +275,7 @@ func TestFullSpoolWaiterKeepsKeyOrder(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	var order []int
-	for _, m := range readAll(t, b.addr(), "tweets", 3) {
-		order = append(order, textOf(t, m.Value))
-	}
+	order := versionsIn(t, b.addr(), "tweets")
 	t.Logf("key 42 in Kafka (%d messages), first copies: %v", len(order), firstSeenOrder(order))
 	checkAscending(t, "Kafka, first copies", firstSeenOrder(order))
 	// The copies of the flights spooled when spooling began are removed
@@ -310,13 +338,7 @@ func failUntilOvertaken(c *kfake.Cluster, first, later, times int32) *atomic.Int
 // been taken (three times at most), so that a later batch that overtakes
 // it is seen whatever the timing.
 func TestFailedBatchNotOvertaken(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	brokers := c.ListenAddrs()
-	ensure(t, brokers, "tweets", "tweets.control")
+	c, brokers := newKfake(t, "tweets", "tweets.control")
 	failed := failUntilOvertaken(c, 0, 5, 3)
 
 	cfg := testConfig(brokers)
@@ -345,15 +367,9 @@ func TestFailedBatchNotOvertaken(t *testing.T) {
 	if failed.Load() == 0 {
 		t.Fatal("the broker failed no request; the test injected nothing")
 	}
-	var order []int
-	for _, m := range readAll(t, brokers, "tweets", 3) {
-		order = append(order, textOf(t, m.Value))
-	}
+	order := versionsIn(t, brokers, "tweets")
 	t.Logf("%d requests failed; key 42 in Kafka: %v", failed.Load(), order)
-	checkAscending(t, "Kafka", order)
-	if len(order) != 20 {
-		t.Fatalf("%d messages of key 42 in Kafka; want the 20 sent, each once", len(order))
-	}
+	checkEachOnce(t, order, 20, "sent")
 	if got := position.Load(); got != 20 {
 		t.Fatalf("%d records acknowledged; want 20", got)
 	}
@@ -379,13 +395,7 @@ func (t *noFirstMetadata) RoundTrip(ctx context.Context, addr net.Addr, req kafk
 // writes the first again before any later batch goes to kafka-go: Kafka
 // holds every version of the key once, in the order sent.
 func TestNotTakenBatchNotOvertaken(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	brokers := c.ListenAddrs()
-	ensure(t, brokers, "tweets", "tweets.control")
+	c, brokers := newKfake(t, "tweets", "tweets.control")
 	failed := failUntilOvertaken(c, 0, 5, 3)
 	tr := &noFirstMetadata{RoundTripper: kafka.DefaultTransport}
 
@@ -411,15 +421,9 @@ func TestNotTakenBatchNotOvertaken(t *testing.T) {
 	if !tr.failed.Load() {
 		t.Fatal("no metadata request failed; the test injected nothing")
 	}
-	var order []int
-	for _, m := range readAll(t, brokers, "tweets", 3) {
-		order = append(order, textOf(t, m.Value))
-	}
+	order := versionsIn(t, brokers, "tweets")
 	t.Logf("%d produce requests failed; key 42 in Kafka: %v", failed.Load(), order)
-	checkAscending(t, "Kafka", order)
-	if len(order) != 20 {
-		t.Fatalf("%d messages of key 42 in Kafka; want the 20 sent, each once", len(order))
-	}
+	checkEachOnce(t, order, 20, "sent")
 }
 
 // TestStopWhileRewritingNotOvertaken: Run stops while a partition's batch
@@ -430,13 +434,7 @@ func TestNotTakenBatchNotOvertaken(t *testing.T) {
 // the async writer after Run, which waits until kafka-go tried every batch
 // it held.
 func TestStopWhileRewritingNotOvertaken(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	brokers := c.ListenAddrs()
-	ensure(t, brokers, "tweets", "tweets.control")
+	c, brokers := newKfake(t, "tweets", "tweets.control")
 	failed := failUntilOvertaken(c, 0, 5, 1<<30) // version 5 is never taken before version 0
 	dir := t.TempDir()
 	sp, err := spool.Open(dir, spool.Options{})
@@ -473,10 +471,7 @@ func TestStopWhileRewritingNotOvertaken(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	p.w.Close() // returns once kafka-go tried every batch it held
-	var order []int
-	for _, m := range readAll(t, brokers, "tweets", 3) {
-		order = append(order, textOf(t, m.Value))
-	}
+	order := versionsIn(t, brokers, "tweets")
 	if len(order) > 0 {
 		t.Fatalf("Kafka holds versions %v of key 42 while version 0 waits in the spool; the next start sends it after them", order)
 	}
@@ -500,13 +495,7 @@ func TestStopWhileRewritingNotOvertaken(t *testing.T) {
 // past kafka-go's attempts. It is taken before the next: Kafka holds every
 // version of the key once, in the order sent.
 func TestNotTakenBatchWrittenInParts(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	brokers := c.ListenAddrs()
-	ensure(t, brokers, "tweets", "tweets.control")
+	c, brokers := newKfake(t, "tweets", "tweets.control")
 	failed := failUntilOvertaken(c, 0, 2, 3)
 	tr := &noFirstMetadata{RoundTripper: kafka.DefaultTransport}
 
@@ -533,15 +522,9 @@ func TestNotTakenBatchWrittenInParts(t *testing.T) {
 	if !tr.failed.Load() || failed.Load() == 0 {
 		t.Fatalf("metadata failed: %v, produce requests failed: %d; the test injected nothing", tr.failed.Load(), failed.Load())
 	}
-	var order []int
-	for _, m := range readAll(t, brokers, "tweets", 3) {
-		order = append(order, textOf(t, m.Value))
-	}
+	order := versionsIn(t, brokers, "tweets")
 	t.Logf("%d produce requests failed; key 42 in Kafka: %v", failed.Load(), order)
-	checkAscending(t, "Kafka", order)
-	if len(order) != 20 {
-		t.Fatalf("%d messages of key 42 in Kafka; want the 20 sent, each once", len(order))
-	}
+	checkEachOnce(t, order, 20, "sent")
 }
 
 // TestSpoolBatchWrittenInParts: a start drains an earlier run's spool, one
@@ -554,13 +537,7 @@ func TestNotTakenBatchWrittenInParts(t *testing.T) {
 // holds every version of the key once, in the order sent, and the spool is
 // empty.
 func TestSpoolBatchWrittenInParts(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	brokers := c.ListenAddrs()
-	ensure(t, brokers, "t", "t.control")
+	c, brokers := newKfake(t, "t", "t.control")
 	failed := failUntilOvertaken(c, 0, 4, 1)
 	dir := t.TempDir()
 	sp, err := spool.Open(dir, spool.Options{})
@@ -598,15 +575,9 @@ func TestSpoolBatchWrittenInParts(t *testing.T) {
 	if failed.Load() == 0 {
 		t.Fatal("the broker failed no request; the test injected nothing")
 	}
-	var order []int
-	for _, m := range readAll(t, brokers, "t", 3) {
-		order = append(order, textOf(t, m.Value))
-	}
+	order := versionsIn(t, brokers, "t")
 	t.Logf("%d produce requests failed; key 42 in Kafka: %v", failed.Load(), order)
-	checkAscending(t, "Kafka", order)
-	if len(order) != 5 {
-		t.Fatalf("%d messages of key 42 in Kafka; want the 5 spooled, each once", len(order))
-	}
+	checkEachOnce(t, order, 5, "spooled")
 	if !sp.Empty() {
 		t.Fatalf("the spool holds %d records after the drain; want none", sp.Len())
 	}

@@ -323,13 +323,7 @@ func TestTooLargeDropped(t *testing.T) {
 // batches are in flight) are written again; every message is in Kafka once
 // and every record is acknowledged once, in order.
 func TestFailedRequestsWrittenAgain(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	brokers := c.ListenAddrs()
-	ensure(t, brokers, "tweets", "tweets.control")
+	c, brokers := newKfake(t, "tweets", "tweets.control")
 	var requests, refused atomic.Int32
 	c.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
