@@ -199,20 +199,7 @@ func TestCheckpointOfEarlierVersion(t *testing.T) {
 			for _, point := range at {
 				seen[point] = true
 			}
-			got := archiveFiles(t, dir)
-			for rel, want := range ref {
-				if got[rel] != want {
-					t.Errorf("crashes at %v %q: %s differs from a run without a crash:\n got %q\nwant %q", crashes, at, rel, got[rel], want)
-				}
-			}
-			for rel := range got {
-				if _, ok := ref[rel]; !ok {
-					t.Errorf("crashes at %v %q: %s is left over", crashes, at, rel)
-				}
-			}
-			if t.Failed() {
-				t.FailNow()
-			}
+			sameAsReference(t, fmt.Sprintf("crashes at %v %q", crashes, at), ref, archiveFiles(t, dir))
 		}
 	}
 	for _, point := range []string{"atomic: temp file written", "atomic: renamed", "checkpoint: earlier version's file removed"} {

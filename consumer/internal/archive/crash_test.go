@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -124,6 +125,26 @@ func memDir(t *testing.T) string {
 	return t.TempDir()
 }
 
+// sameAsReference fails the test now unless got (archiveFiles of a run
+// with crashes) holds exactly the files of ref, each with the same content.
+// what names the run in the messages ("crashes at [3 5] [...]").
+func sameAsReference(t *testing.T, what string, ref, got map[string]string) {
+	t.Helper()
+	for rel, want := range ref {
+		if got[rel] != want {
+			t.Errorf("%s: %s differs from a run without a crash:\n got %q\nwant %q", what, rel, got[rel], want)
+		}
+	}
+	for rel := range got {
+		if _, ok := ref[rel]; !ok {
+			t.Errorf("%s: %s is left over", what, rel)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
 // archiveFiles returns every file under dir but the locks, by relative
 // path, with its bytes; for a checkpoint file, the checkpoint it holds (its
 // newest valid slot): the slots' sequence numbers and which slot holds it
@@ -181,20 +202,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 				crashes = append(crashes, first+gap)
 			}
 			dir, _, at := runCrashScript(t, crashes...)
-			got := archiveFiles(t, dir)
-			for rel, want := range ref {
-				if got[rel] != want {
-					t.Errorf("crashes at %v %q: %s differs from a run without a crash:\n got %q\nwant %q", crashes, at, rel, got[rel], want)
-				}
-			}
-			for rel := range got {
-				if _, ok := ref[rel]; !ok {
-					t.Errorf("crashes at %v %q: %s is left over", crashes, at, rel)
-				}
-			}
-			if t.Failed() {
-				t.FailNow()
-			}
+			sameAsReference(t, fmt.Sprintf("crashes at %v %q", crashes, at), ref, archiveFiles(t, dir))
 			pairs++
 		}
 	}
@@ -262,20 +270,7 @@ func TestCrashTornCheckpoint(t *testing.T) {
 					crashes = append(crashes, first+gap)
 				}
 				dir, _, at := runCrashScriptWith(t, tear, crashes...)
-				got := archiveFiles(t, dir)
-				for rel, want := range ref {
-					if got[rel] != want {
-						t.Errorf("%s, crashes at %v %q: %s differs from a run without a crash:\n got %q\nwant %q", d.name, crashes, at, rel, got[rel], want)
-					}
-				}
-				for rel := range got {
-					if _, ok := ref[rel]; !ok {
-						t.Errorf("%s, crashes at %v %q: %s is left over", d.name, crashes, at, rel)
-					}
-				}
-				if t.Failed() {
-					t.FailNow()
-				}
+				sameAsReference(t, fmt.Sprintf("%s, crashes at %v %q", d.name, crashes, at), ref, archiveFiles(t, dir))
 				runs++
 			}
 		}
