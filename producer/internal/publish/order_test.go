@@ -313,19 +313,7 @@ func failUntilOvertaken(c *kfake.Cluster, first, later, times int32) *atomic.Int
 			return nil, nil, false
 		}
 		failed.Add(1)
-		resp := req.ResponseKind().(*kmsg.ProduceResponse)
-		for _, rt := range req.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
+		return refusedAll(req, kerr.TopicAuthorizationFailed.Code), nil, true
 	})
 	return &failed
 }

@@ -332,19 +332,7 @@ func TestFailedRequestsWrittenAgain(t *testing.T) {
 		}
 		refused.Add(1)
 		req := kreq.(*kmsg.ProduceRequest)
-		resp := req.ResponseKind().(*kmsg.ProduceResponse)
-		for _, rt := range req.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
+		return refusedAll(req, kerr.TopicAuthorizationFailed.Code), nil, true
 	})
 
 	cfg := testConfig(brokers)
@@ -551,4 +539,21 @@ func TestEmitTakesTheSourcesClassification(t *testing.T) {
 	if c := control[0]; string(c.Key) != "k2" || string(c.Value) != `{"vouched":"delete"}` || !c.Time.Equal(at) || header(c, contract.HeaderKind) != "delete" {
 		t.Errorf("got control key %q value %s time %v kind %q; want k2 {\"vouched\":\"delete\"} %v delete", c.Key, c.Value, c.Time, header(c, contract.HeaderKind), at)
 	}
+}
+
+// refusedAll answers a produce request with code for every partition in it.
+func refusedAll(req *kmsg.ProduceRequest, code int16) *kmsg.ProduceResponse {
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	for _, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.ErrorCode = code
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
 }
