@@ -74,13 +74,13 @@ build() {
 
 # from_image DOCKERFILE PATTERN: the image of the FROM line matching PATTERN.
 from_image() {
-    sed -nE "s#^FROM ($2)( AS [A-Za-z0-9_-]+)?[[:space:]]*\$#\1#p" "$1" | head -n1
+    sed -nE "s#^FROM ($2)( AS [A-Za-z0-9_-]+)?[[:space:]]*\$#\1#p" "$1" | sed -n 1p
 }
 
 GO_IMAGE="$(from_image "$REPO_ROOT/producer/Dockerfile" 'golang:[^ ]+')"
 RUNTIME_IMAGE="$(from_image "$REPO_ROOT/producer/Dockerfile" 'gcr\.io/distroless/[^ ]+')"
-KAFKA_IMAGE="$(sed -nE 's/^[[:space:]]*image:[[:space:]]*["'\'']?(apache\/kafka:[0-9][0-9A-Za-z.-]*).*/\1/p' "$REPO_ROOT/docker-compose.kafka.yml" | head -n1)"
-VGW_IMAGE="$(sed -nE 's/^[[:space:]]*image:[[:space:]]*["'\'']?(versity\/versitygw:v[0-9][0-9A-Za-z.-]*).*/\1/p' "$REPO_ROOT/docker-compose.apps.yml" | head -n1)"
+KAFKA_IMAGE="$(sed -nE 's/^[[:space:]]*image:[[:space:]]*["'\'']?(apache\/kafka:[0-9][0-9A-Za-z.-]*).*/\1/p' "$REPO_ROOT/docker-compose.kafka.yml" | sed -n 1p)"
+VGW_IMAGE="$(sed -nE 's/^[[:space:]]*image:[[:space:]]*["'\'']?(versity\/versitygw:v[0-9][0-9A-Za-z.-]*).*/\1/p' "$REPO_ROOT/docker-compose.apps.yml" | sed -n 1p)"
 [[ -n "$GO_IMAGE" && -n "$RUNTIME_IMAGE" && -n "$KAFKA_IMAGE" && -n "$VGW_IMAGE" ]] \
     || die "could not read the image names from the Dockerfiles and the compose files"
 
@@ -92,7 +92,7 @@ debian_mirror() {
     local m
     m="$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null \
         | sed -nE 's#^(URIs:[[:space:]]*|deb[[:space:]]+(\[[^]]*\][[:space:]]+)?)(https?://[^[:space:]]*/debian/?)([[:space:]].*)?$#\3#p' \
-        | grep -v security | head -n1)"
+        | grep -v security | sed -n 1p)"
     echo "${m:-http://deb.debian.org/debian}"
 }
 

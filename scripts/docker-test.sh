@@ -412,15 +412,15 @@ if part s3; then
     check "consumer healthy" wait_healthy "$APPS" consumer 1 120
     s3c="$(containers "$APPS" s3)"
     cc="$(containers "$APPS" consumer)"
-    docker logs "$cc" 2>&1 | grep -m1 'bucket checked' | sed 's/^/    consumer: /'
+    docker logs "$cc" 2>&1 | grep 'bucket checked' | sed -n '1s/^/    consumer: /p'
     check "consumer checked the bucket s3://tweetpipe/archive at http://s3:7070" \
-        bash -c "docker logs '$cc' 2>&1 | grep 'bucket checked' | grep -q 's3://tweetpipe/archive'"
+        bash -c "docker logs '$cc' 2>&1 | grep 'bucket checked' | grep 's3://tweetpipe/archive' >/dev/null"
     check "s3 hardened, no tmpfs" hardened "$s3c"
     check "s3 runs as 0:0 (make's user)" runs_as "$s3c" 0:0
     secret="$(cat "$S3_CLONE/secrets/s3_secret_key")"
     check "make wrote a secret key of 48 hex digits" bash -c "[[ '$secret' =~ ^[0-9a-f]{48}\$ ]]"
     check "docker inspect of s3 and the consumer: no secret key" \
-        bash -c "! docker inspect '$s3c' '$cc' | grep -qF '$secret'"
+        bash -c "! docker inspect '$s3c' '$cc' | grep -F '$secret' >/dev/null"
     p="$(containers "$APPS" producer)"
     deadline=$((SECONDS + 180))
     until [[ "$(state "$p" '{{.State.Status}}')" == exited ]] || ((SECONDS > deadline)); do sleep 2; done

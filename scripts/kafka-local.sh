@@ -106,7 +106,7 @@ die() { echo "kafka-local: error: $*" >&2; exit 1; }
 kafka_version() {
     [[ -f "$COMPOSE_FILE" ]] || die "$COMPOSE_FILE not found (it names the Kafka version)"
     local v
-    v="$(sed -nE 's/^[[:space:]]*image:[[:space:]]*["'\'']?apache\/kafka:([0-9][0-9A-Za-z.-]*)["'\'']?[[:space:]]*(#.*)?$/\1/p' "$COMPOSE_FILE" | head -n1)"
+    v="$(sed -nE 's/^[[:space:]]*image:[[:space:]]*["'\'']?apache\/kafka:([0-9][0-9A-Za-z.-]*)["'\'']?[[:space:]]*(#.*)?$/\1/p' "$COMPOSE_FILE" | sed -n 1p)"
     [[ -n "$v" ]] || die "no 'image: apache/kafka:<version>' line in $COMPOSE_FILE"
     echo "$v"
 }
@@ -380,7 +380,7 @@ node_pid() {
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
     kill -0 "$pid" 2>/dev/null || return 1
     # Guard against pid reuse: it must be a java process running kafka.Kafka.
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka ' || return 1
+    [[ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" == *'kafka.Kafka '* ]] || return 1
     echo "$pid"
 }
 

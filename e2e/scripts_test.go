@@ -1,0 +1,81 @@
+package e2e
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// earlyReader matches a pipe into a reader that may exit before its input
+// ends: head, grep -q or grep -m (and their long forms). Its writer then
+// dies of SIGPIPE when it writes more, and under `set -o pipefail` the
+// pipeline fails with 141 although the reader found what it looked for.
+var earlyReader = regexp.MustCompile(`\|\s*(head\b|grep\s+(-[A-Za-z]*[qm]|--quiet|--silent|--max-count))`)
+
+// TestScriptsReadPipesToTheEnd checks that no script that sets pipefail
+// pipes into a reader that stops early. A `docker logs | grep -m1` in
+// scripts/docker-test.sh failed the Docker suite that way once the
+// consumer's log outgrew one write: the line was there, the pipeline's
+// status was 141 and `set -e` ended the script. Read the whole input
+// instead (`sed -n 1p`, `grep ... >/dev/null`, `[[ $(...) == *x* ]]`).
+func TestScriptsReadPipesToTheEnd(t *testing.T) {
+	root := repoRoot(t)
+	files, err := filepath.Glob(filepath.Join(root, "scripts", "*.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, filepath.Join(root, ".ci", "run"))
+	checked := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), "pipefail") {
+			continue
+		}
+		checked++
+		rel, _ := filepath.Rel(root, f)
+		sc := bufio.NewScanner(strings.NewReader(string(b)))
+		for n := 1; sc.Scan(); n++ {
+			line := sc.Text()
+			if strings.HasPrefix(strings.TrimSpace(line), "#") {
+				continue
+			}
+			if m := earlyReader.FindString(line); m != "" {
+				t.Errorf("%s:%d pipes into %q, which may exit before its input ends (SIGPIPE, 141 under pipefail):\n\t%s",
+					rel, n, m, strings.TrimSpace(line))
+			}
+		}
+	}
+	if checked < 5 {
+		t.Fatalf("only %d scripts set pipefail; expected scripts/*.sh and .ci/run", checked)
+	}
+}
+
+// TestEarlyReaderPattern keeps the pattern honest: it must catch the forms
+// that fail and leave alone the ones that read to the end.
+func TestEarlyReaderPattern(t *testing.T) {
+	for _, c := range []struct {
+		line  string
+		match bool
+	}{
+		{`docker logs "$cc" 2>&1 | grep -m1 'bucket checked' | sed 's/^/x/'`, true},
+		{`tr '\0' ' ' <f | grep -q 'kafka\.Kafka '`, true},
+		{`sed -nE 's/a/b/p' f | head -n1`, true},
+		{`  | grep -v security | head -n1)"`, true},
+		{`x | grep -qF "$s"`, true},
+		{`x | grep --max-count=1 y`, true},
+		{`x | sed -n 1p`, false},
+		{`x | grep -v security | sed -n 1p`, false},
+		{`grep -q foo file`, false},
+		{`x | grep 'bucket checked' >/dev/null`, false},
+	} {
+		if got := earlyReader.MatchString(c.line); got != c.match {
+			t.Errorf("earlyReader on %q: %v, want %v", c.line, got, c.match)
+		}
+	}
+}
