@@ -77,6 +77,7 @@ func (p *Partition) snapshot(next int64) checkpoint {
 		DeadLetterSize: p.dlSize,
 		KeysGen:        p.keysGen,
 		KeysSize:       p.keysSize,
+		UploadHour:     p.uploadHour,
 	}
 	if p.dlRel != "" {
 		c.DeadLetterCreated = p.dlCreated
@@ -298,7 +299,7 @@ func (p *Partition) rotate() error {
 	}
 	uploaded := p.up != nil && a.size > 0
 	if uploaded {
-		if err := p.upload(final, a.first); err != nil {
+		if err := p.upload(final, a.first, a.hour); err != nil {
 			return err
 		}
 	}
@@ -368,6 +369,7 @@ func (p *Partition) recoverFiles() error {
 	default:
 		p.ckpt = c
 	}
+	p.uploadHour = p.ckpt.UploadHour
 
 	if err := p.recoverDeadLetters(); err != nil {
 		return err

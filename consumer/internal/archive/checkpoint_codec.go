@@ -59,6 +59,11 @@ type checkpoint struct {
 	// proves nothing.
 	Rotated     string
 	RotatedSize int64
+	// UploadHour is, with an uploader, the UTC hour of the Kafka timestamp
+	// of the first record the partition took (wrote, dead-lettered or
+	// dropped) at or after the bucket's next offset, zero until it took
+	// one: the hour in the key of the next upload (upload.go).
+	UploadHour time.Time
 }
 
 // checkpointJSON is the file format. Every field is a pointer so that the
@@ -79,6 +84,7 @@ type checkpointJSON struct {
 	KeysSize       *int64     `json:"keys_size,omitempty"`
 	Rotated        *string    `json:"rotated,omitempty"`
 	RotatedSize    *int64     `json:"rotated_size,omitempty"`
+	UploadHour     *time.Time `json:"upload_hour,omitempty"`
 }
 
 // encodeCheckpoint returns the file contents for c.
@@ -106,6 +112,10 @@ func encodeCheckpoint(c checkpoint) ([]byte, error) {
 	if c.Active != "" {
 		hour, created := c.ActiveHour.UTC(), c.ActiveCreated.UTC()
 		j.ActiveHour, j.ActiveCreated = &hour, &created
+	}
+	if !c.UploadHour.IsZero() {
+		hour := c.UploadHour.UTC()
+		j.UploadHour = &hour
 	}
 	b, err := json.MarshalIndent(j, "", "  ")
 	if err != nil {
@@ -200,6 +210,13 @@ func decodeCheckpointJSON(data []byte) (checkpoint, error) {
 			return checkpoint{}, errors.New("deadletter_created with no dead-letter file")
 		}
 		c.DeadLetterCreated = j.DeadLetterNew.UTC()
+	}
+
+	if j.UploadHour != nil {
+		c.UploadHour = j.UploadHour.UTC()
+		if c.UploadHour.IsZero() || !c.UploadHour.Equal(c.UploadHour.Truncate(time.Hour)) {
+			return checkpoint{}, fmt.Errorf("upload_hour %s is not a whole hour", c.UploadHour.Format(time.RFC3339Nano))
+		}
 	}
 
 	if (j.Rotated == nil) != (j.RotatedSize == nil) {

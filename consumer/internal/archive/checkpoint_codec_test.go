@@ -29,7 +29,7 @@ func equalCheckpoint(a, b checkpoint) bool {
 		a.ActiveHour.Equal(b.ActiveHour) && a.ActiveCreated.Equal(b.ActiveCreated) &&
 		a.DeadLetter == b.DeadLetter && a.DeadLetterSize == b.DeadLetterSize && a.DeadLetterCreated.Equal(b.DeadLetterCreated) &&
 		a.KeysGen == b.KeysGen && a.KeysSize == b.KeysSize &&
-		a.Rotated == b.Rotated && a.RotatedSize == b.RotatedSize
+		a.Rotated == b.Rotated && a.RotatedSize == b.RotatedSize && a.UploadHour.Equal(b.UploadHour)
 }
 
 func TestCheckpointRoundTrip(t *testing.T) {
@@ -43,6 +43,10 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	rotating.Rotated, rotating.RotatedSize = rotating.Active+".zst", 4321
 	hive := validCheckpoint()
 	hive.Active = LayoutHive.DataPath("tweets", 3, 900, hive.ActiveHour)
+	staging := validCheckpoint()
+	staging.UploadHour = staging.ActiveHour.Add(-time.Hour)
+	stagingIdle := noActive
+	stagingIdle.UploadHour = UploadHour(time.Time{})
 
 	tests := []struct {
 		name string
@@ -54,6 +58,8 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		{"dead-letter file of an earlier version", legacy},
 		{"rotating into a compressed file", rotating},
 		{"active file in the hive layout", hive},
+		{"staging an upload", staging},
+		{"staging an upload, no file yet, hour of the epoch", stagingIdle},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,6 +125,8 @@ func TestDecodeCheckpointRejects(t *testing.T) {
 		{"dead-letter size with no file", edit(`"deadletter": "_deadletter/tweets/tweets-p3-000000000950.jsonl"`, `"deadletter": ""`), "no dead-letter file"},
 		{"rotated without its size", edit(`"deadletter_size": 77`, `"deadletter_size": 77, "rotated": "x.gz"`), "go together"},
 		{"rotated is another file", edit(`"deadletter_size": 77`, `"deadletter_size": 77, "rotated": "tweets/x.jsonl.gz", "rotated_size": 5`), "not the active file"},
+		{"upload hour not whole", edit(`"version": 1,`, `"version": 1, "upload_hour": "2024-03-09T07:30:00Z",`), "whole hour"},
+		{"upload hour zero", edit(`"version": 1,`, `"version": 1, "upload_hour": "0001-01-01T00:00:00Z",`), "upload_hour"},
 		{"size without active file", edit(`"active": "tweets/2024-03-09/07/tweets-p3-000000000900.jsonl"`, `"active": ""`), "no active file"},
 	}
 	const name = "/out/_state/tweets-3.json"

@@ -19,6 +19,9 @@ type Partition struct {
 	partition int
 	lock      *os.File
 	up        PartitionUploader // nil without Config.Uploader (upload.go)
+	// uploadHour is the checkpoint's UploadHour as the records taken so
+	// far set it: the hour in the key of the next upload (upload.go).
+	uploadHour time.Time
 
 	ckpt      checkpoint           // the checkpoint on disk
 	ckptFile  *os.File             // the checkpoint file, open from recovery to Close (checkpoint_slots.go)
@@ -113,6 +116,7 @@ func (p *Partition) append(recs []Record) (Result, error) {
 			res.Skipped++
 			continue
 		}
+		p.takeUploadHour(r.Time)
 		t := r.Time
 		if !validTime(t) {
 			t = now
@@ -153,6 +157,7 @@ func (p *Partition) append(recs []Record) (Result, error) {
 			if err := p.commit(next); err != nil {
 				return res, err
 			}
+			p.takeUploadHour(r.Time) // the first record past an upload the rotation just made
 			if err := p.startFile(r.Offset, hour, now); err != nil {
 				return res, err
 			}

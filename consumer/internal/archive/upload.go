@@ -57,11 +57,38 @@ type PartitionUploader interface {
 	// contents of the older and the newer key file generation.
 	Keys() (prev, cur []byte)
 	// Upload puts the complete file at path, whose first record is at
-	// offset first and whose records all lie before next, and records it
-	// with the dedup window's key files (keys), so that Next returns next.
-	// Called again with the same file after a failure, it puts it under
-	// the same key.
-	Upload(ctx context.Context, path string, first, next int64, keys Keys) error
+	// offset first and whose records all lie before next, under the key of
+	// hour (the UTC hour of UploadHour's record) and its first offset, and
+	// records it with the dedup window's key files (keys), so that Next
+	// returns next. Called again with the same file after a failure, or
+	// with a file another owner rebuilt from Next, it puts it under the
+	// same key.
+	Upload(ctx context.Context, path string, first, next int64, hour time.Time, keys Keys) error
+}
+
+// UploadHour returns the hour in the key of an upload whose first record
+// (the first at or after the bucket's next offset) has Kafka timestamp t:
+// its UTC hour, or for a timestamp the archive cannot use (none, before
+// 1970, the year 10000 on) the hour of the Unix epoch. It is a function of
+// the record alone, so that whoever builds the file that starts there, on
+// any host and at any time, puts it under the same key: not the time the
+// record was read, which files such a record in the local folder.
+func UploadHour(t time.Time) time.Time {
+	if !validTime(t) {
+		return time.Unix(0, 0).UTC()
+	}
+	return t.UTC().Truncate(time.Hour)
+}
+
+// takeUploadHour notes the Kafka timestamp t of a record the partition
+// takes, with an uploader: the first one taken since the last upload
+// names the hour of the next. A file open with no hour noted holds records
+// taken before the folder staged uploads; its folder's hour names it
+// (upload).
+func (p *Partition) takeUploadHour(t time.Time) {
+	if p.up != nil && p.uploadHour.IsZero() && p.active == nil {
+		p.uploadHour = UploadHour(t)
+	}
 }
 
 // Keys are the contents of a partition's two dedup key file generations.
@@ -97,6 +124,12 @@ func (p *Partition) syncStaging(ctx context.Context) error {
 	keep := known && seen == next || !known && next < 0
 	if local != nil && (local.NextOffset < next || local.NextOffset == next && local.Active != "") {
 		keep = false // its active file, if any, holds nothing past the bucket
+	}
+	if known && next >= 0 && local != nil && local.NextOffset > next && local.UploadHour.IsZero() {
+		// Records taken past the bucket by a version that did not note
+		// their hour: start again at the bucket's offset (Kafka's commit
+		// is not past it), where the hour comes from.
+		keep = false
 	}
 	if keep {
 		if !known {
@@ -192,9 +225,13 @@ func (p *Partition) writeUploaded(next int64) error {
 }
 
 // upload hands the closed file at path (first record at first) to the
-// uploader, with the checkpoint's next offset, and notes the bucket's new
-// next offset.
-func (p *Partition) upload(path string, first int64) error {
+// uploader, with the checkpoint's next offset and the upload's hour, and
+// notes the bucket's new next offset. The next record taken names the
+// next upload's hour. fileHour, the hour of the file's folder, stands in
+// for the upload's hour only for a file whose records were taken before
+// the folder staged uploads (OUTPUT_URL just set to a bucket): no other
+// owner rebuilds that one, as Kafka's committed offset is past it.
+func (p *Partition) upload(path string, first int64, fileHour time.Time) error {
 	ctx, cancel := context.WithTimeout(context.Background(), uploadTimeout)
 	defer cancel()
 	start := time.Now()
@@ -203,11 +240,17 @@ func (p *Partition) upload(path string, first int64) error {
 	if err != nil {
 		return err
 	}
-	if err := p.up.Upload(ctx, path, first, next, keys); err != nil {
+	hour := p.uploadHour
+	if hour.IsZero() {
+		hour = fileHour
+	}
+	if err := p.up.Upload(ctx, path, first, next, hour, keys); err != nil {
 		return fmt.Errorf("uploading %s: %w", path, err)
 	}
+	p.uploadHour = time.Time{}
 	crashPoint("upload: recorded")
-	p.log.Info("uploaded data file", "path", path, "offset", first, "next_offset", next, "took", time.Since(start).Round(time.Millisecond))
+	p.log.Info("uploaded data file", "path", path, "offset", first, "next_offset", next,
+		"hour", hour.Format(time.RFC3339), "took", time.Since(start).Round(time.Millisecond))
 	return p.writeUploaded(next)
 }
 
@@ -245,7 +288,7 @@ func (p *Partition) uploadRotated() error {
 		return err
 	}
 	path := p.abs(p.ckpt.Rotated)
-	if err := p.upload(path, first); err != nil {
+	if err := p.upload(path, first, p.ckpt.ActiveHour); err != nil {
 		return err
 	}
 	if err := p.writeCheckpoint(p.snapshot(p.ckpt.NextOffset)); err != nil {

@@ -2,12 +2,14 @@ package archive
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,18 +19,32 @@ import (
 )
 
 // memBucket is a hand-written object store: objects keyed, as objstore
-// keys them, by the bucket's next offset when the file was uploaded (the
-// file's first offset for the first one), and one checkpoint per partition.
+// keys them, by the upload's hour and the bucket's next offset when the
+// file was uploaded (the file's first offset for the first one), and one
+// checkpoint per partition.
 type memBucket struct {
 	mu      sync.Mutex
-	objects map[int64][]byte // by key offset
-	next    int64            // -1: nothing uploaded
-	fail    int              // uploads still to fail
-	uploads []string         // "first-next" of each upload call that succeeded
+	objects map[objectKey][]byte
+	next    int64 // -1: nothing uploaded
+	fail    int   // uploads still to fail
+	// lose is how many uploads still to put without recording them: an
+	// owner that died between the put and the checkpoint.
+	lose    int
+	uploads []string // "first-next" of each upload call that succeeded
 	keys    Keys
 }
 
-func newMemBucket() *memBucket { return &memBucket{objects: map[int64][]byte{}, next: -1} }
+// objectKey is what an object's key is made of.
+type objectKey struct {
+	hour  time.Time
+	first int64
+}
+
+func (k objectKey) String() string {
+	return k.hour.Format("2006-01-02T15") + "/" + strconv.FormatInt(k.first, 10)
+}
+
+func newMemBucket() *memBucket { return &memBucket{objects: map[objectKey][]byte{}, next: -1} }
 
 func (b *memBucket) Partition(context.Context, string, int) (PartitionUploader, error) {
 	b.mu.Lock()
@@ -48,7 +64,7 @@ func (u *memUploader) Next() int64 { return u.next }
 
 func (u *memUploader) Keys() ([]byte, []byte) { return u.keys.Prev, u.keys.Cur }
 
-func (u *memUploader) Upload(_ context.Context, path string, first, next int64, keys Keys) error {
+func (u *memUploader) Upload(_ context.Context, path string, first, next int64, hour time.Time, keys Keys) error {
 	u.b.mu.Lock()
 	defer u.b.mu.Unlock()
 	if u.b.fail > 0 {
@@ -71,29 +87,55 @@ func (u *memUploader) Upload(_ context.Context, path string, first, next int64, 
 			return err
 		}
 	}
-	u.b.objects[first] = data
+	u.b.objects[objectKey{hour, first}] = data
+	if u.b.lose > 0 {
+		u.b.lose--
+		return errors.New("killed after the put")
+	}
 	u.b.next, u.next = next, next
 	u.b.keys, u.keys = Keys{Prev: bytes.Clone(keys.Prev), Cur: bytes.Clone(keys.Cur)}, keys
 	u.b.uploads = append(u.b.uploads, strconv.FormatInt(first, 10)+"-"+strconv.FormatInt(next, 10))
 	return nil
 }
 
+// sortedKeys returns the objects' keys by first offset.
+func (b *memBucket) sortedKeys() []objectKey {
+	keys := make([]objectKey, 0, len(b.objects))
+	for k := range b.objects {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b objectKey) int {
+		if c := cmp.Compare(a.first, b.first); c != 0 {
+			return c
+		}
+		return a.hour.Compare(b.hour)
+	})
+	return keys
+}
+
 // lines returns every line across the bucket's objects, in key order.
 func (b *memBucket) lines() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	keys := make([]int64, 0, len(b.objects))
-	for k := range b.objects {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	var out []string
-	for _, k := range keys {
+	for _, k := range b.sortedKeys() {
 		for _, l := range strings.SplitAfter(string(b.objects[k]), "\n") {
 			if l != "" {
 				out = append(out, strings.TrimSuffix(l, "\n"))
 			}
 		}
+	}
+	return out
+}
+
+// objectKeys returns the objects' keys as "<UTC hour>/<first offset>", by
+// first offset.
+func (b *memBucket) objectKeys() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, k := range b.sortedKeys() {
+		out = append(out, k.String())
 	}
 	return out
 }
@@ -247,5 +289,153 @@ func TestUploadTakeoverKeepsDedupWindow(t *testing.T) {
 	want := []string{`{"id_str":"100"}`, `{"id_str":"101"}`, `{"id_str":"102"}`}
 	if got := b.lines(); !slices.Equal(got, want) {
 		t.Fatalf("bucket lines = %q; want %q", got, want)
+	}
+}
+
+// TestUploadRebuiltUnderSameKey: a file whose put landed but whose owner
+// died before recording it is rebuilt by the partition's next owner, on
+// another host and hours later, and lands under the very same key (the
+// hour of the Kafka timestamp of the record at the bucket's next offset,
+// and that offset), replacing it whole: the bucket holds every status
+// once. The record there is a dead letter, then one with no timestamp
+// (filed under the epoch's hour, not under the time either host read it).
+func TestUploadRebuiltUnderSameKey(t *testing.T) {
+	b := newMemBucket()
+	clk := newClock(t0())
+	cfg := Config{Uploader: b, Now: clk.Now, RotateInterval: time.Minute, DedupWindow: 100}
+	hostA, hostB := testArchive(t, cfg), testArchive(t, cfg)
+	h1, h2, h3 := t0().Add(-3*time.Hour), t0().Add(-2*time.Hour), t0().Add(-time.Hour)
+	status := func(off int64, key string, ts time.Time) Record {
+		return Record{Offset: off, Time: ts, Value: []byte(value(off)), Key: []byte(key), Dedup: true}
+	}
+	statuses := func(from, to int64, ts time.Time) []Record {
+		var rs []Record
+		for o := from; o <= to; o++ {
+			rs = append(rs, status(o, "k"+strconv.FormatInt(o, 10), ts))
+		}
+		return rs
+	}
+	tick := func(p *Partition, at time.Time) error {
+		clk.Set(at)
+		return p.Tick()
+	}
+
+	// A uploads 0-4, then stages 5-9 (5 a dead letter of hour h2, 6 a copy
+	// of 4 that the window drops, 7-9 of h3); its put lands, and it dies
+	// before recording it.
+	pa := openPartition(t, hostA, "tweets", 0)
+	mustAppend(t, pa, statuses(0, 4, h1))
+	if err := tick(pa, t0().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	round2 := append([]Record{{Offset: 5, Time: h2, Value: []byte("not json")}, status(6, "k4", h1)}, statuses(7, 9, h3)...)
+	mustAppend(t, pa, round2)
+	b.lose = 1
+	if err := tick(pa, t0().Add(2*time.Minute)); err == nil {
+		t.Fatal("Tick with the checkpoint lost returned nil; want the error")
+	}
+	_ = pa.Close()
+
+	// B, two hours later, starts at the bucket's 5 and builds that file
+	// again, with 10 and 11 in it too.
+	pb := openPartition(t, hostB, "tweets", 0)
+	if got := pb.NextOffset(); got != 5 {
+		t.Fatalf("host B NextOffset = %d; want the bucket's 5", got)
+	}
+	mustAppend(t, pb, append(round2, statuses(10, 11, h3)...))
+	if err := tick(pb, t0().Add(2*time.Hour+time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	// B stages 12-14, 12 with no timestamp; its put lands, and it dies.
+	round4 := append([]Record{status(12, "k12", time.Time{})}, statuses(13, 14, h3)...)
+	mustAppend(t, pb, round4)
+	b.lose = 1
+	if err := tick(pb, t0().Add(2*time.Hour+2*time.Minute)); err == nil {
+		t.Fatal("Tick with the checkpoint lost returned nil; want the error")
+	}
+	_ = pb.Close()
+
+	// A, three hours later still, builds that one again.
+	clk.Set(t0().Add(5 * time.Hour))
+	pa = openPartition(t, hostA, "tweets", 0)
+	if got := pa.NextOffset(); got != 12 {
+		t.Fatalf("host A NextOffset = %d; want the bucket's 12", got)
+	}
+	mustAppend(t, pa, append(round4, statuses(15, 15, h3)...))
+	if err := tick(pa, t0().Add(5*time.Hour+time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+
+	wantKeys := []string{"2024-03-09T07/0", "2024-03-09T08/5", "1970-01-01T00/12"}
+	if got := b.objectKeys(); !slices.Equal(got, wantKeys) {
+		t.Fatalf("object keys = %q; want %q (uploads %v)", got, wantKeys, b.uploads)
+	}
+	want := append(append(values(0, 4), values(7, 11)...), values(12, 15)...)
+	if got := b.lines(); !slices.Equal(got, want) {
+		t.Fatalf("bucket lines = %q; want %q", got, want)
+	}
+}
+
+// TestUploadHour: the hour in an upload's key is the UTC hour of the
+// record's Kafka timestamp, and the epoch's for one the archive cannot use.
+func TestUploadHour(t *testing.T) {
+	epoch := time.Unix(0, 0).UTC()
+	for _, tt := range []struct {
+		in, want time.Time
+	}{
+		{time.Date(2026, 11, 26, 17, 59, 59, 999e6, time.UTC), time.Date(2026, 11, 26, 17, 0, 0, 0, time.UTC)},
+		{time.Date(2026, 11, 26, 23, 30, 0, 0, time.FixedZone("IST", 5*3600+1800)), time.Date(2026, 11, 26, 18, 0, 0, 0, time.UTC)},
+		{time.Time{}, epoch},
+		{time.UnixMilli(-1), epoch},
+		{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), epoch},
+	} {
+		if got := UploadHour(tt.in); !got.Equal(tt.want) || got.Location() != time.UTC {
+			t.Errorf("UploadHour(%s) = %s; want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestUploadStagedByEarlierVersion: a staging folder whose checkpoint
+// took records past the bucket's offset without noting the upload's hour
+// (an earlier version wrote it) starts again at the bucket's offset, so
+// that the hour comes from the record there, as on any other host.
+func TestUploadStagedByEarlierVersion(t *testing.T) {
+	b := newMemBucket()
+	clk := newClock(t0())
+	a := testArchive(t, Config{Uploader: b, Now: clk.Now, RotateInterval: time.Minute})
+	h2, h3 := t0().Add(-2*time.Hour), t0().Add(-time.Hour)
+	p := openPartition(t, a, "tweets", 0)
+	mustAppend(t, p, recs(0, 4, h2))
+	clk.Set(t0().Add(time.Minute))
+	if err := p.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	staged := append([]Record{{Offset: 5, Time: h2, Value: []byte("not json")}}, recs(6, 9, h3)...)
+	mustAppend(t, p, staged)
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	js := readCheckpointJSON(t, a.cfg.Dir)
+	earlier := regexp.MustCompile(`\s*"upload_hour": "[^"]*",?`).ReplaceAll(js, nil)
+	earlier = regexp.MustCompile(`,(\s*})`).ReplaceAll(earlier, []byte("$1"))
+	if bytes.Equal(earlier, js) {
+		t.Fatalf("test setup: no upload_hour in %s", js)
+	}
+	writeCheckpointJSON(t, a.cfg.Dir, earlier)
+
+	p = openPartition(t, a, "tweets", 0)
+	if got := p.ckpt.NextOffset; got != 5 {
+		t.Fatalf("staging checkpoint's next offset = %d; want the bucket's 5", got)
+	}
+	mustAppend(t, p, append(staged, recs(10, 10, h3)...))
+	clk.Set(t0().Add(2 * time.Minute))
+	if err := p.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := b.objectKeys(), []string{"2024-03-09T08/0", "2024-03-09T08/5"}; !slices.Equal(got, want) {
+		t.Fatalf("object keys = %q; want %q", got, want)
+	}
+	if got, want := b.lines(), values(0, 4); !slices.Equal(got[:5], want) || !slices.Equal(got[5:], values(6, 10)) {
+		t.Fatalf("bucket lines = %q; want 0-4 and 6-10", got)
 	}
 }

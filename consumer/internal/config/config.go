@@ -90,14 +90,17 @@ func (c Config) Target() (objstore.Target, error) {
 	return objstore.ParseURL(c.OutputURL)
 }
 
-// Store returns the bucket's settings, and false when OUTPUT_URL names no
-// bucket; call it on a validated Config.
+// Store returns the bucket's settings, with OUTPUT_LAYOUT naming the hour
+// in its keys, and false when OUTPUT_URL names no bucket; call it on a
+// validated Config.
 func (c Config) Store() (objstore.Config, bool) {
 	t, err := c.Target()
 	if err != nil || !t.S3() {
 		return objstore.Config{}, false
 	}
-	return c.S3.Config(t), true
+	sc := c.S3.Config(t)
+	sc.Layout = archive.Layout(c.Archive.Layout)
+	return sc, true
 }
 
 // Usage writes every variable with its type, default and description.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
 )
@@ -32,7 +33,7 @@ func BenchmarkUpload(b *testing.B) {
 				next = 0
 			}
 			for b.Loop() {
-				if err := up.Upload(ctx, path, next, next+1000, archive.Keys{}); err != nil {
+				if err := up.Upload(ctx, path, next, next+1000, time.Date(2026, 11, 26, 17, 0, 0, 0, time.UTC), archive.Keys{}); err != nil {
 					b.Fatal(err)
 				}
 				next += 1000

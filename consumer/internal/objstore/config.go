@@ -13,6 +13,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
 	"github.com/tweetpipe/tweetpipe/internal/envconf"
 	"github.com/tweetpipe/tweetpipe/internal/kafkaconn"
 )
@@ -44,6 +45,9 @@ type Config struct {
 	Bucket    string
 	Prefix    string // without leading or trailing "/"; may be ""
 	URL       string // OUTPUT_URL as given, for errors
+	// Layout names the hour in the objects' keys as the local folders
+	// name it (OUTPUT_LAYOUT; "" is archive.LayoutDated).
+	Layout archive.Layout
 }
 
 // Config returns the settings with the bucket and prefix of an s3:// URL.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -39,12 +40,32 @@ type state struct {
 }
 
 // ObjectKey returns the key of a partition's file whose records start at
-// offset first: derived from the topic, the partition and that offset only,
-// so that whoever uploads that file again, after a crash or on another host,
-// replaces it rather than add a second copy. ext is the file's extension
-// (".jsonl", ".jsonl.gz", ".jsonl.zst").
-func (c Config) ObjectKey(topic string, partition int, first int64, ext string) string {
+// offset first, in the folder of hour (archive.UploadHour of the record at
+// first) as the layout names it:
+//
+//	dated: <prefix>/<topic>/<YYYY-MM-DD>/<HH>/<topic>-p<partition>-<first, 20 digits><ext>
+//	hive:  <prefix>/<topic>/dt=<YYYY-MM-DD>/hr=<HH>/<topic>-p<partition>-<first, 20 digits><ext>
+//
+// Derived from the topic, the partition and that offset only (the hour is
+// the Kafka timestamp of the record there), so that whoever uploads that
+// file again, after a crash or on another host, replaces it rather than
+// add a second copy. ext is the file's extension (".jsonl", ".jsonl.gz",
+// ".jsonl.zst").
+func (c Config) ObjectKey(topic string, partition int, hour time.Time, first int64, ext string) string {
+	dir := filepath.ToSlash(c.Layout.HourDir(topic, hour))
+	return c.key(fmt.Sprintf("%s/%s-p%d-%020d%s", dir, topic, partition, first, ext))
+}
+
+// legacyObjectKey is the key an earlier version gave the same file, with
+// no hour: <prefix>/<topic>/p<partition>/<topic>-p<partition>-<first>.
+func (c Config) legacyObjectKey(topic string, partition int, first int64, ext string) string {
 	return c.key(fmt.Sprintf("%s/p%d/%s-p%d-%020d%s", topic, partition, topic, partition, first, ext))
+}
+
+// legacy reports whether key, a checkpoint's last key, is of the form an
+// earlier version wrote.
+func (c Config) legacy(topic string, partition int, key string) bool {
+	return strings.HasPrefix(key, c.key(fmt.Sprintf("%s/p%d/", topic, partition)))
 }
 
 // StateKey returns the key of a partition's checkpoint.
@@ -109,7 +130,7 @@ func (u *Uploader) Keys() ([]byte, []byte) { return u.keys.Prev, u.keys.Cur }
 // records there may be dropped as duplicates by one consumer and not by
 // another (the dedup window is not shared), so only that offset names the
 // file the same way on every host.
-func (u *Uploader) Upload(ctx context.Context, file string, first, next int64, keys archive.Keys) error {
+func (u *Uploader) Upload(ctx context.Context, file string, first, next int64, hour time.Time, keys archive.Keys) error {
 	if u.next >= 0 {
 		first = u.next
 	}
@@ -122,7 +143,7 @@ func (u *Uploader) Upload(ctx context.Context, file string, first, next int64, k
 		return fmt.Errorf("uploading %s: not a .jsonl file", file)
 	}
 	ext := name[i:]
-	key := u.s.cfg.ObjectKey(u.topic, u.partition, first, ext)
+	key := u.s.cfg.ObjectKey(u.topic, u.partition, hour, first, ext)
 	stateKey := u.s.cfg.StateKey(u.topic, u.partition)
 	// Before the data: is the checkpoint still the one this owner knows?
 	// A former owner stops here without touching the object. (Between this
@@ -138,6 +159,16 @@ func (u *Uploader) Upload(ctx context.Context, file string, first, next int64, k
 	}
 	if current != u.etag {
 		return u.adopt(ctx, stateKey, key, next)
+	}
+	if u.stateKey == "" || u.s.cfg.legacy(u.topic, u.partition, u.stateKey) {
+		// The last upload, if any, was an earlier version's, which named
+		// files without their hour: one that put this very file and died
+		// before recording it left it under that key. Its records are not
+		// recorded, so removing it loses nothing; this put holds them.
+		old := u.s.cfg.legacyObjectKey(u.topic, u.partition, first, ext)
+		if err := u.s.c.RemoveObject(ctx, u.s.cfg.Bucket, old, minio.RemoveObjectOptions{}); err != nil {
+			return u.s.explain("removing "+old, err)
+		}
 	}
 	f, err := os.Open(file)
 	if err != nil {

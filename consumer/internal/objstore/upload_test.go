@@ -128,9 +128,12 @@ func objects(t *testing.T, s *Store) map[string]string {
 	return got
 }
 
-// TestUploadKeysAndCheckpoint: a file goes under the key of its first
-// offset (the bucket's next offset once there is one), the checkpoint
-// follows, and a new owner reads it back.
+// hour17 is an upload's hour in the tests.
+var hour17 = time.Date(2026, 11, 26, 17, 0, 0, 0, time.UTC)
+
+// TestUploadKeysAndCheckpoint: a file goes under the key of its hour and
+// first offset (the bucket's next offset once there is one), the
+// checkpoint follows, and a new owner reads it back.
 func TestUploadKeysAndCheckpoint(t *testing.T) {
 	s := testStore(t)
 	ctx := context.Background()
@@ -141,18 +144,18 @@ func TestUploadKeysAndCheckpoint(t *testing.T) {
 	if up.Next() != -1 {
 		t.Fatalf("Next of a new partition = %d; want -1", up.Next())
 	}
-	if err := up.Upload(ctx, stagedFile(t, "tweets-p2-000000000005.jsonl", "a\nb\n"), 5, 10, archive.Keys{}); err != nil {
+	if err := up.Upload(ctx, stagedFile(t, "tweets-p2-000000000005.jsonl", "a\nb\n"), 5, 10, hour17, archive.Keys{}); err != nil {
 		t.Fatal(err)
 	}
 	// The first record of the next file is 12 (10 and 11 were dropped as
 	// duplicates here): its key still says 10, where a new owner starts.
 	keys := archive.Keys{Prev: []byte("MTAw\n"), Cur: []byte("MTAx\nMTAy\n")}
-	if err := up.Upload(ctx, stagedFile(t, "tweets-p2-000000000012.jsonl.gz", "gz"), 12, 20, keys); err != nil {
+	if err := up.Upload(ctx, stagedFile(t, "tweets-p2-000000000012.jsonl.gz", "gz"), 12, 20, hour17.Add(time.Hour), keys); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		s.cfg.ObjectKey("tweets", 2, 5, ".jsonl"):     "a\nb\n",
-		s.cfg.ObjectKey("tweets", 2, 10, ".jsonl.gz"): "gz",
+		s.cfg.key("tweets/2026-11-26/17/tweets-p2-00000000000000000005.jsonl"):    "a\nb\n",
+		s.cfg.key("tweets/2026-11-26/18/tweets-p2-00000000000000000010.jsonl.gz"): "gz",
 	}
 	got := objects(t, s)
 	if len(got) != len(want) {
@@ -181,7 +184,7 @@ func TestUploadKeysAndCheckpoint(t *testing.T) {
 func TestUploadReplacesWhatACrashLeft(t *testing.T) {
 	s := testStore(t)
 	ctx := context.Background()
-	key := s.cfg.ObjectKey("tweets", 0, 0, ".jsonl")
+	key := s.cfg.ObjectKey("tweets", 0, hour17, 0, ".jsonl")
 	left := "0\n1\n2\n3\n" // the dead owner's longer file
 	if _, err := s.c.PutObject(ctx, s.cfg.Bucket, key, strings.NewReader(left), int64(len(left)), minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
@@ -190,7 +193,7 @@ func TestUploadReplacesWhatACrashLeft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := up.Upload(ctx, stagedFile(t, "tweets-p0-000000000000.jsonl", "0\n1\n"), 0, 2, archive.Keys{}); err != nil {
+	if err := up.Upload(ctx, stagedFile(t, "tweets-p0-000000000000.jsonl", "0\n1\n"), 0, 2, hour17, archive.Keys{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := objects(t, s); len(got) != 1 || got[key] != "0\n1\n" {
@@ -207,24 +210,24 @@ func TestUploadFencesFormerOwner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := former.Upload(ctx, stagedFile(t, "tweets-p1-000000000000.jsonl", "0\n"), 0, 1, archive.Keys{}); err != nil {
+	if err := former.Upload(ctx, stagedFile(t, "tweets-p1-000000000000.jsonl", "0\n"), 0, 1, hour17, archive.Keys{}); err != nil {
 		t.Fatal(err)
 	}
 	current, err := s.Partition(ctx, "tweets", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := current.Upload(ctx, stagedFile(t, "tweets-p1-000000000001.jsonl", "1\n2\n"), 1, 3, archive.Keys{}); err != nil {
+	if err := current.Upload(ctx, stagedFile(t, "tweets-p1-000000000001.jsonl", "1\n2\n"), 1, 3, hour17, archive.Keys{}); err != nil {
 		t.Fatal(err)
 	}
-	err = former.Upload(ctx, stagedFile(t, "tweets-p1-000000000001.jsonl", "1\n"), 1, 2, archive.Keys{})
+	err = former.Upload(ctx, stagedFile(t, "tweets-p1-000000000001.jsonl", "1\n"), 1, 2, hour17, archive.Keys{})
 	if !errors.Is(err, ErrFenced) {
 		t.Fatalf("the former owner's upload: got %v; want ErrFenced", err)
 	}
 	// A second owner that never read the checkpoint cannot create one
 	// over it either (If-None-Match: *).
 	stale := Uploader{s: s, topic: "tweets", partition: 1, next: -1}
-	if err := stale.Upload(ctx, stagedFile(t, "tweets-p1-000000000000.jsonl", "0\n"), 0, 1, archive.Keys{}); !errors.Is(err, ErrFenced) {
+	if err := stale.Upload(ctx, stagedFile(t, "tweets-p1-000000000000.jsonl", "0\n"), 0, 1, hour17, archive.Keys{}); !errors.Is(err, ErrFenced) {
 		t.Fatalf("an owner with no checkpoint read: got %v; want ErrFenced", err)
 	}
 	after, err := s.Partition(ctx, "tweets", 1)
@@ -234,7 +237,7 @@ func TestUploadFencesFormerOwner(t *testing.T) {
 	if after.Next() != 3 {
 		t.Fatalf("checkpoint Next = %d; want 3, the current owner's", after.Next())
 	}
-	if got := objects(t, s)[s.cfg.ObjectKey("tweets", 1, 1, ".jsonl")]; got != "1\n2\n" {
+	if got := objects(t, s)[s.cfg.ObjectKey("tweets", 1, hour17, 1, ".jsonl")]; got != "1\n2\n" {
 		t.Fatalf("the current owner's object = %q; want %q, untouched by the former owner", got, "1\n2\n")
 	}
 	// The server enforces the conditions the checkpoint write relies on.
@@ -256,8 +259,82 @@ func TestUploadFencesFormerOwner(t *testing.T) {
 // are uploaded; anything else is an error, not a key.
 func TestUploadRefusesOtherFiles(t *testing.T) {
 	u := &Uploader{s: &Store{cfg: Config{Bucket: "tweets"}}, topic: "tweets", next: -1}
-	err := u.Upload(context.Background(), "/staging/tweets/keys.bin", 0, 1, archive.Keys{})
+	err := u.Upload(context.Background(), "/staging/tweets/keys.bin", 0, 1, hour17, archive.Keys{})
 	if err == nil || !strings.Contains(err.Error(), "not a .jsonl file") {
 		t.Fatalf("got %v; want an error saying it is not a .jsonl file", err)
+	}
+}
+
+// TestObjectKey: an object's key names its hour as the local folders do,
+// in either layout, then its partition and first offset.
+func TestObjectKey(t *testing.T) {
+	for _, tt := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Prefix: "archive"}, "archive/tweets/2026-11-26/17/tweets-p3-00000000000000012345.jsonl.zst"},
+		{Config{Prefix: "archive", Layout: archive.LayoutDated}, "archive/tweets/2026-11-26/17/tweets-p3-00000000000000012345.jsonl.zst"},
+		{Config{Prefix: "a/b", Layout: archive.LayoutHive}, "a/b/tweets/dt=2026-11-26/hr=17/tweets-p3-00000000000000012345.jsonl.zst"},
+		{Config{Layout: archive.LayoutHive}, "tweets/dt=2026-11-26/hr=17/tweets-p3-00000000000000012345.jsonl.zst"},
+	} {
+		hour := time.Date(2026, 11, 26, 22, 30, 0, 0, time.FixedZone("IST", 5*3600+1800)) // 17:00 UTC
+		if got := tt.cfg.ObjectKey("tweets", 3, hour, 12345, ".jsonl.zst"); got != tt.want {
+			t.Errorf("ObjectKey with prefix %q, layout %q = %s; want %s", tt.cfg.Prefix, tt.cfg.Layout, got, tt.want)
+		}
+	}
+}
+
+// TestUploadAfterEarlierVersion: a bucket written by an earlier version,
+// whose keys had no hour, goes on: the checkpoint names the last file, and
+// the object such a version may have put at the bucket's next offset
+// before dying (its records not recorded) is removed, so that the file
+// built again from there is in the bucket once, under the new key. The
+// files it recorded stay where they are.
+func TestUploadAfterEarlierVersion(t *testing.T) {
+	s := testStore(t)
+	ctx := context.Background()
+	put := func(key, body string) {
+		t.Helper()
+		if _, err := s.c.PutObject(ctx, s.cfg.Bucket, key, strings.NewReader(body), int64(len(body)), minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recorded := s.cfg.legacyObjectKey("tweets", 0, 0, ".jsonl")
+	put(recorded, "0\n1\n")
+	put(s.cfg.StateKey("tweets", 0), `{"topic":"tweets","partition":0,"next_offset":2,"key":"`+recorded+`","bytes":4}`+"\n")
+	put(s.cfg.legacyObjectKey("tweets", 0, 2, ".jsonl"), "2\n3\n4\n") // put, never recorded
+	// A partition the earlier version never recorded an upload of.
+	put(s.cfg.legacyObjectKey("tweets", 1, 7, ".jsonl"), "7\n")
+
+	up, err := s.Partition(ctx, "tweets", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.Next() != 2 {
+		t.Fatalf("Next from the earlier version's checkpoint = %d; want 2", up.Next())
+	}
+	if err := up.Upload(ctx, stagedFile(t, "tweets-p0-000000000002.jsonl", "2\n3\n"), 2, 4, hour17, archive.Keys{}); err != nil {
+		t.Fatal(err)
+	}
+	up1, err := s.Partition(ctx, "tweets", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := up1.Upload(ctx, stagedFile(t, "tweets-p1-000000000007.jsonl", "7\n8\n"), 7, 9, hour17, archive.Keys{}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		recorded: "0\n1\n",
+		s.cfg.ObjectKey("tweets", 0, hour17, 2, ".jsonl"): "2\n3\n",
+		s.cfg.ObjectKey("tweets", 1, hour17, 7, ".jsonl"): "7\n8\n",
+	}
+	got := objects(t, s)
+	if len(got) != len(want) {
+		t.Fatalf("objects = %q; want %q", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("objects = %q; want %q", got, want)
+		}
 	}
 }
