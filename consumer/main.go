@@ -68,7 +68,10 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	// Object storage, with OUTPUT_URL=s3://...: the bucket must answer
 	// before anything is read; OUTPUT_DIR is then the staging folder.
-	var uploader archive.Uploader
+	var (
+		uploader archive.Uploader
+		bucket   *objstore.Store
+	)
 	if sc, ok := cfg.Store(); ok {
 		store, err := objstore.New(sc)
 		if err != nil {
@@ -81,7 +84,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			return err
 		}
 		log.Info("bucket checked", "url", cfg.OutputURL, "endpoint", sc.Endpoint, "staging", cfg.OutputDir)
-		uploader = store
+		uploader, bucket = store, store
 	}
 
 	// Archive: the output directory.
@@ -122,9 +125,14 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	runner.ObserveBatch(observeBatch)
 	stats.Store(&runner.Stats)
 
-	// Manifests of the closed hours (MANIFEST), written beside the group until it stops.
-	var fin *manifest.Finalizer
-	if mcfg, on := cfg.ManifestConfig(); on {
+	// Manifests of the closed hours (MANIFEST), written beside the group
+	// until it stops: in the folder, or in the bucket with OUTPUT_URL=s3://...
+	var fin interface{ Run(context.Context) }
+	if mcfg, on := cfg.ManifestConfig(); on && bucket != nil {
+		if fin, err = manifest.NewBucket(mcfg, bucket, runner, log); err != nil {
+			return err
+		}
+	} else if on {
 		if fin, err = manifest.New(mcfg, runner, log); err != nil {
 			return err
 		}

@@ -4,14 +4,22 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -274,35 +282,11 @@ func (s *s3Server) objectLines(t *testing.T) ([][]byte, int) {
 	objs := s.objects(t, prefix+"/")
 	n := 0
 	for key, data := range objs {
-		if strings.Contains(key, "/_state/") || strings.Contains(key, "/_probe/") {
+		if strings.Contains(key, "/_state/") || strings.Contains(key, "/_probe/") || path.Base(key) == "_manifest.json" {
 			continue
 		}
 		n++
-		switch {
-		case strings.HasSuffix(key, ".jsonl.zst"):
-			d, err := zstd.NewReader(nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			data, err = d.DecodeAll(data, nil)
-			d.Close()
-			if err != nil {
-				t.Fatalf("decompressing %s: %v", key, err)
-			}
-		case strings.HasSuffix(key, ".jsonl.gz"):
-			zr, err := gzip.NewReader(bytes.NewReader(data))
-			if err != nil {
-				t.Fatalf("decompressing %s: %v", key, err)
-			}
-			if data, err = io.ReadAll(zr); err != nil {
-				t.Fatalf("decompressing %s: %v", key, err)
-			}
-		case !strings.HasSuffix(key, ".jsonl"):
-			t.Fatalf("object %s is not a data file", key)
-		}
-		if len(data) > 0 && data[len(data)-1] != '\n' {
-			t.Fatalf("object %s ends in a partial line", key)
-		}
+		data = s.decompressed(t, key, data)
 		for _, l := range bytes.SplitAfter(data, []byte("\n")) {
 			if len(l) > 0 {
 				lines = append(lines, bytes.TrimSuffix(l, []byte("\n")))
@@ -310,6 +294,99 @@ func (s *s3Server) objectLines(t *testing.T) ([][]byte, int) {
 		}
 	}
 	return lines, n
+}
+
+// decompressed returns a data object's bytes decompressed by its key's
+// extension, and fails the test if it does not end in a whole line.
+func (s *s3Server) decompressed(t *testing.T, key string, data []byte) []byte {
+	t.Helper()
+	switch {
+	case strings.HasSuffix(key, ".jsonl.zst"):
+		d, err := zstd.NewReader(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err = d.DecodeAll(data, nil)
+		d.Close()
+		if err != nil {
+			t.Fatalf("decompressing %s: %v", key, err)
+		}
+	case strings.HasSuffix(key, ".jsonl.gz"):
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("decompressing %s: %v", key, err)
+		}
+		if data, err = io.ReadAll(zr); err != nil {
+			t.Fatalf("decompressing %s: %v", key, err)
+		}
+	case !strings.HasSuffix(key, ".jsonl"):
+		t.Fatalf("object %s is not a data file", key)
+	}
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		t.Fatalf("object %s ends in a partial line", key)
+	}
+	return data
+}
+
+// manifestGaps lists the bucket and returns what keeps its hour manifests
+// from being complete: an hour folder holding data objects with no
+// _manifest.json, or one that does not list exactly those objects with
+// their sizes; "" when there is nothing. It returns the manifests by hour
+// folder.
+func (s *s3Server) manifestGaps(t *testing.T) (string, map[string]hourManifest) {
+	t.Helper()
+	bucket, prefix := s.bucket(t)
+	c := s.client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sizes := map[string]map[string]int64{} // hour folder -> object name -> size
+	ms := map[string]hourManifest{}
+	for o := range c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix + "/", Recursive: true}) {
+		if o.Err != nil {
+			return o.Err.Error(), nil
+		}
+		if strings.Contains(o.Key, "/_state/") || strings.Contains(o.Key, "/_probe/") {
+			continue
+		}
+		dir, name := path.Split(o.Key)
+		if name != "_manifest.json" {
+			if sizes[dir] == nil {
+				sizes[dir] = map[string]int64{}
+			}
+			sizes[dir][name] = o.Size
+			continue
+		}
+		r, err := c.GetObject(ctx, bucket, o.Key, minio.GetObjectOptions{})
+		if err != nil {
+			return err.Error(), nil
+		}
+		var m hourManifest
+		err = json.NewDecoder(r).Decode(&m)
+		r.Close()
+		if err != nil {
+			return fmt.Sprintf("%s: %v", o.Key, err), nil
+		}
+		ms[dir] = m
+	}
+	for dir, objs := range sizes {
+		m, ok := ms[dir]
+		if !ok {
+			return fmt.Sprintf("%s holds %d objects and no manifest", dir, len(objs)), ms
+		}
+		listed := map[string]int64{}
+		for _, f := range m.Files {
+			listed[f.Name] = f.Bytes
+		}
+		if !maps.Equal(listed, objs) {
+			return fmt.Sprintf("%s_manifest.json lists %v; the folder holds %v", dir, listed, objs), ms
+		}
+	}
+	for dir := range ms {
+		if sizes[dir] == nil {
+			return fmt.Sprintf("%s_manifest.json is in a folder with no object", dir), ms
+		}
+	}
+	return "", ms
 }
 
 // TestS3ChaosConsumerKills: three consumers, each with its own staging
@@ -322,12 +399,13 @@ func TestS3ChaosConsumerKills(t *testing.T) {
 	brokers := broker(t)
 	n := chaosCount(t, 50_000)
 	input, want := genStatuses(t, n, 3)
+	input, speed := spreadOverHours(t, input, want, 3*time.Hour)
 	topic := unique("s3chaos")
 	group := unique("archiver")
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
 
 	penv := []string{"KAFKA_BROKERS=" + brokers, "SOURCE=replay", "REPLAY_PATH=" + input, "STATE_DIR=" + t.TempDir(),
-		"KAFKA_TOPIC=" + topic, "KAFKA_CONTROL_TOPIC=", "KAFKA_PARTITIONS=6", "REPLAY_SPEED=" + replaySpeed(n)}
+		"KAFKA_TOPIC=" + topic, "KAFKA_CONTROL_TOPIC=", "KAFKA_PARTITIONS=6", "REPLAY_SPEED=" + speed}
 	prod := start(t, "producer", penv...)
 	const hosts = 3
 	envs := make([][]string, hosts)
@@ -337,7 +415,8 @@ func TestS3ChaosConsumerKills(t *testing.T) {
 		envs[i] = append(consumerEnv(brokers, topic, group, chaosDir(t)), s.consumerEnv()...)
 		// Small files so that many uploads happen during the kills; the
 		// last ones close on age.
-		envs[i] = append(envs[i], "ROTATE_MAX_BYTES=262144", "ROTATE_INTERVAL=2s", "OUTPUT_COMPRESSION=zstd", "DEDUP_WINDOW=100000")
+		envs[i] = append(envs[i], "ROTATE_MAX_BYTES=262144", "ROTATE_INTERVAL=2s", "OUTPUT_COMPRESSION=zstd", "DEDUP_WINDOW=100000",
+			"MANIFEST_INTERVAL=1s")
 		consumers[i] = start(t, "consumer", envs[i]...)
 		all = append(all, consumers[i])
 	}
@@ -383,9 +462,24 @@ func TestS3ChaosConsumerKills(t *testing.T) {
 		}
 		time.Sleep(3 * time.Second)
 	}
+	// Every hour is closed once every partition's checkpoint in the bucket
+	// is at Kafka's end: each gets its manifest, from one consumer or
+	// several.
+	deadline = time.Now().Add(2 * time.Minute)
+	for {
+		gap, _ := s.manifestGaps(t)
+		if gap == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			fatalf(t, "hour manifests not complete 2m after the last object: %s", gap)
+		}
+		time.Sleep(2 * time.Second)
+	}
 	for _, c := range consumers {
 		c.stop(t, 30*time.Second)
 	}
+	s.checkManifests(t)
 
 	lines, objs := s.objectLines(t)
 	count := make(map[string]int, len(lines))
@@ -417,4 +511,76 @@ func TestS3ChaosConsumerKills(t *testing.T) {
 		"missing 0, duplicated 0, after %d consumer kills, %d server restarts and %d producer kills "+
 		"(%d uploads, %d log lines of failed uploads, %d staging folders found behind the bucket)",
 		len(want), inKafka, len(lines), objs, kills, serverRestarts, producerKills, uploads, failed, resets)
+}
+
+// checkManifests checks each hour manifest in the bucket against the
+// objects it lists: lines (decompressed), size and SHA-256, and that every
+// object is in one.
+func (s *s3Server) checkManifests(t *testing.T) {
+	t.Helper()
+	gap, ms := s.manifestGaps(t)
+	if gap != "" {
+		fatalf(t, "hour manifests: %s", gap)
+	}
+	_, prefix := s.bucket(t)
+	objs := s.objects(t, prefix+"/")
+	var lines, files int64
+	for dir, m := range ms {
+		var sum int64
+		for _, f := range m.Files {
+			data, ok := objs[dir+f.Name]
+			if !ok {
+				fatalf(t, "%s_manifest.json lists %s, which is not there", dir, f.Name)
+			}
+			h := sha256.Sum256(data)
+			n := int64(bytes.Count(s.decompressed(t, dir+f.Name, data), []byte("\n")))
+			if n != f.Lines || int64(len(data)) != f.Bytes || hex.EncodeToString(h[:]) != f.SHA256 {
+				fatalf(t, "%s_manifest.json: %s has %d lines, %d bytes, SHA-256 %x; the manifest says %d, %d, %s",
+					dir, f.Name, n, len(data), h, f.Lines, f.Bytes, f.SHA256)
+			}
+			sum += n
+		}
+		if sum != m.Lines {
+			fatalf(t, "%s_manifest.json: lines %d; its files hold %d", dir, m.Lines, sum)
+		}
+		lines += sum
+		files += int64(len(m.Files))
+	}
+	t.Logf("%d hour manifests list %d objects, %d lines, each object's lines, size and SHA-256 as it is", len(ms), files, lines)
+}
+
+// spreadOverHours rewrites the statuses genStatuses wrote to input (and
+// their lines in want) so that their timestamp_ms, 1 ms apart there, span
+// span instead, and so several hours: it returns the new file and the
+// REPLAY_SPEED that replays it in about ten seconds.
+func spreadOverHours(t *testing.T, input string, want map[string][]byte, span time.Duration) (string, string) {
+	t.Helper()
+	data, err := os.ReadFile(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`"timestamp_ms":"(\d+)"`)
+	lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+	var out bytes.Buffer
+	var base int64
+	for i, l := range lines {
+		m := re.FindSubmatch(l)
+		if m == nil {
+			t.Fatalf("line %d of %s has no timestamp_ms", i+1, input)
+		}
+		ms, _ := strconv.ParseInt(string(m[1]), 10, 64)
+		if i == 0 {
+			base = ms
+		}
+		ts := base + int64(i)*span.Milliseconds()/int64(len(lines))
+		l = re.ReplaceAll(l, []byte(`"timestamp_ms":"`+strconv.FormatInt(ts, 10)+`"`))
+		want[statusID(t, l)] = l
+		out.Write(l)
+		out.WriteByte('\n')
+	}
+	path := filepath.Join(t.TempDir(), "spread.jsonl")
+	if err := os.WriteFile(path, out.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, strconv.Itoa(int(span / (10 * time.Second)))
 }

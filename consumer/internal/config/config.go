@@ -126,13 +126,11 @@ func (c Config) GroupConfig() group.Config {
 }
 
 // ManifestConfig returns the manifest finalizer's configuration, or false
-// with MANIFEST=off, and with OUTPUT_URL=s3://...: the output folder then
-// only stages the files being written (each closed file is uploaded and
-// removed), so a manifest written there would list part of an hour. Call it
-// on a validated Config.
+// with MANIFEST=off. With OUTPUT_URL=s3://... the manifests go in the
+// bucket (manifest.NewBucket), the output folder only staging the files
+// being written. Call it on a validated Config.
 func (c Config) ManifestConfig() (manifest.Config, bool) {
-	_, bucket := c.Store()
-	return c.Manifest.Config(c.ArchiveConfig(), c.Group.Topics), c.Manifest.On() && !bucket
+	return c.Manifest.Config(c.ArchiveConfig(), c.Group.Topics), c.Manifest.On()
 }
 
 // Validate checks ranges and rules across fields; each error names the variable.

@@ -209,11 +209,10 @@ func TestS3CredentialFiles(t *testing.T) {
 	}
 }
 
-// TestManifestsOnlyInTheLocalLayout: with OUTPUT_URL=s3://... the output
-// folder only stages the files being written (each closed file is uploaded
-// and removed), so hour manifests written there would list a part of an
-// hour; they are off, whatever MANIFEST says.
-func TestManifestsOnlyInTheLocalLayout(t *testing.T) {
+// TestManifestsInTheBucket: with OUTPUT_URL=s3://... the manifests go in
+// the bucket (the folder only stages the files being written), as MANIFEST
+// says.
+func TestManifestsInTheBucket(t *testing.T) {
 	clearEnv(t)
 	cfg, err := Load()
 	if err != nil {
@@ -228,8 +227,15 @@ func TestManifestsOnlyInTheLocalLayout(t *testing.T) {
 	if cfg, err = Load(); err != nil {
 		t.Fatal(err)
 	}
+	if mc, on := cfg.ManifestConfig(); !on || !slices.Equal(mc.Topics, cfg.Group.Topics) {
+		t.Errorf("MANIFEST=on with OUTPUT_URL=s3://...: got on %v, topics %q; want on, for %q", on, mc.Topics, cfg.Group.Topics)
+	}
+	t.Setenv("MANIFEST", "off")
+	if cfg, err = Load(); err != nil {
+		t.Fatal(err)
+	}
 	if _, on := cfg.ManifestConfig(); on {
-		t.Error("MANIFEST=on with OUTPUT_URL=s3://...: the finalizer would run over the staging folder")
+		t.Error("MANIFEST=off with OUTPUT_URL=s3://...: got on")
 	}
 }
 

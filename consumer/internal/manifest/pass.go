@@ -408,9 +408,17 @@ func digest(path, compression string) (lines, size int64, sum string, err error)
 		return 0, 0, "", err
 	}
 	defer fh.Close()
+	return Digest(fh, compression)
+}
+
+// Digest reads a data file's bytes as stored (compressed with compression,
+// archive.CompressionGzip or archive.CompressionZstd, or not when "") to
+// their end: its lines (decompressed), its size and the hex SHA-256 of its
+// bytes, as a manifest gives them.
+func Digest(src io.Reader, compression string) (lines, size int64, sum string, err error) {
 	h := sha256.New()
 	counted := &countingWriter{}
-	stored := io.TeeReader(fh, io.MultiWriter(h, counted))
+	stored := io.TeeReader(src, io.MultiWriter(h, counted))
 	var r io.Reader = stored
 	switch compression {
 	case archive.CompressionGzip:

@@ -11,7 +11,7 @@ import (
 // Settings are the consumer's variables for the manifests, which its
 // config embeds: MANIFEST, MANIFEST_GRACE and MANIFEST_INTERVAL.
 type Settings struct {
-	Write    string        `envconfig:"MANIFEST" default:"on" desc:"on: write <hour folder>/_manifest.json (files, offsets, lines, bytes, SHA-256) once every partition of the topic has moved past the hour (in a local folder only, not with OUTPUT_URL=s3://...); off: none"`
+	Write    string        `envconfig:"MANIFEST" default:"on" desc:"on: write <hour folder>/_manifest.json (files, offsets, lines, bytes, SHA-256) once every partition of the topic has moved past the hour (with OUTPUT_URL=s3://..., in the hour's folder in the bucket); off: none"`
 	Grace    time.Duration `envconfig:"MANIFEST_GRACE" default:"2m" desc:"a partition with no new data has moved past an hour this long after the hour's end"`
 	Interval time.Duration `envconfig:"MANIFEST_INTERVAL" default:"10s" desc:"how often the closed hours are looked for"`
 }

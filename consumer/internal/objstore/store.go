@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sync"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -20,6 +21,9 @@ import (
 type Store struct {
 	cfg Config
 	c   *minio.Client
+
+	mu        sync.Mutex                // guards positions
+	positions map[string]cachedPosition // by checkpoint key (bucket.go)
 }
 
 // New makes the client; it does not talk to the server (Check does).

@@ -6,16 +6,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 
 	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
+	"github.com/tweetpipe/tweetpipe/consumer/internal/manifest"
 )
 
 // ErrFenced is returned by Upload when another consumer recorded an upload
@@ -37,7 +41,25 @@ type state struct {
 	Time      time.Time `json:"time"`
 	KeysPrev  string    `json:"dedup_keys_prev,omitempty"`
 	KeysCur   string    `json:"dedup_keys,omitempty"`
+	// Hour is the last uploaded file's hour (the one in its key); Uploads
+	// counts the uploads recorded, and Recent holds the hours of the last
+	// ones (up to recentUploads), oldest first: what the manifests' finalizer
+	// reads to know which hours got an object since it last looked.
+	Hour    time.Time   `json:"hour,omitzero"`
+	Uploads int64       `json:"uploads,omitempty"`
+	Recent  []time.Time `json:"recent_hours,omitempty"`
 }
+
+// recentUploads is how many uploads' hours a checkpoint keeps: a finalizer
+// that looks less often than that many uploads lists every hour again.
+const recentUploads = 64
+
+// The user metadata an upload stores with its object, for the manifests.
+const (
+	metaLines      = "Lines"       // lines, decompressed
+	metaSHA256     = "Sha256"      // hex SHA-256 of the object's bytes
+	metaLastOffset = "Last-Offset" // the offset before the upload's next
+)
 
 // ObjectKey returns the key of a partition's file whose records start at
 // offset first, in the folder of hour (archive.UploadHour of the record at
@@ -99,6 +121,7 @@ func (s *Store) Partition(ctx context.Context, topic string, partition int) (arc
 	}
 	u.next, u.etag, u.stateKey = st.Next, info.ETag, st.Key
 	u.keys = archive.Keys{Prev: []byte(st.KeysPrev), Cur: []byte(st.KeysCur)}
+	u.hour, u.uploads, u.recent = st.Hour, st.Uploads, st.Recent
 	return u, nil
 }
 
@@ -111,6 +134,9 @@ type Uploader struct {
 	etag      string // the bucket checkpoint's ETag as last read or written; "": none
 	stateKey  string // the key of the last file the bucket checkpoint names
 	keys      archive.Keys
+	hour      time.Time   // the bucket checkpoint's Hour
+	uploads   int64       // its Uploads
+	recent    []time.Time // and its Recent
 }
 
 // Next returns the offset after the last uploaded file, -1 if none.
@@ -175,18 +201,28 @@ func (u *Uploader) Upload(ctx context.Context, file string, first, next int64, h
 		return err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
+	// What a manifest lists of the object goes with it, so that one is
+	// written from a listing and a HEAD per object.
+	lines, size, sum, err := manifest.Digest(f, compressionOf(ext))
 	if err != nil {
+		return fmt.Errorf("reading %s: %w", file, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	opts := minio.PutObjectOptions{ContentType: "application/x-ndjson"}
-	if _, err := u.s.c.PutObject(ctx, u.s.cfg.Bucket, key, f, fi.Size(), opts); err != nil {
+	opts := minio.PutObjectOptions{ContentType: "application/x-ndjson", UserMetadata: map[string]string{
+		metaLines: strconv.FormatInt(lines, 10), metaSHA256: sum, metaLastOffset: strconv.FormatInt(next-1, 10),
+	}}
+	if _, err := u.s.c.PutObject(ctx, u.s.cfg.Bucket, key, f, size, opts); err != nil {
 		return u.s.explain("putting "+key, err)
 	}
 
 	host, _ := os.Hostname()
-	st, err := json.Marshal(state{Topic: u.topic, Partition: u.partition, Next: next, Key: key, Bytes: fi.Size(), Host: host, Time: time.Now().UTC(),
-		KeysPrev: string(keys.Prev), KeysCur: string(keys.Cur)})
+	hour = hour.UTC().Truncate(time.Hour)
+	recent := append(slices.Clone(u.recent), hour)
+	recent = recent[max(0, len(recent)-recentUploads):]
+	st, err := json.Marshal(state{Topic: u.topic, Partition: u.partition, Next: next, Key: key, Bytes: size, Host: host, Time: time.Now().UTC(),
+		KeysPrev: string(keys.Prev), KeysCur: string(keys.Cur), Hour: hour, Uploads: u.uploads + 1, Recent: recent})
 	if err != nil {
 		return err
 	}
@@ -206,7 +242,19 @@ func (u *Uploader) Upload(ctx context.Context, file string, first, next int64, h
 		return u.adopt(ctx, stateKey, key, next)
 	}
 	u.next, u.etag, u.stateKey, u.keys = next, put.ETag, key, keys
+	u.hour, u.uploads, u.recent = hour, u.uploads+1, recent
 	return nil
+}
+
+// compressionOf returns the compression of a data file's extension.
+func compressionOf(ext string) string {
+	switch {
+	case strings.HasSuffix(ext, ".gz"):
+		return archive.CompressionGzip
+	case strings.HasSuffix(ext, ".zst"):
+		return archive.CompressionZstd
+	}
+	return ""
 }
 
 // adopt handles a checkpoint that is not the one this owner last knew: if
@@ -223,5 +271,6 @@ func (u *Uploader) adopt(ctx context.Context, stateKey, key string, next int64) 
 		return fmt.Errorf("writing %s: %w", stateKey, ErrFenced)
 	}
 	u.next, u.etag, u.stateKey, u.keys = next, got.etag, key, got.keys
+	u.hour, u.uploads, u.recent = got.hour, got.uploads, got.recent
 	return nil
 }

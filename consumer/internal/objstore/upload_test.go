@@ -1,6 +1,8 @@
 package objstore
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -150,12 +152,18 @@ func TestUploadKeysAndCheckpoint(t *testing.T) {
 	// The first record of the next file is 12 (10 and 11 were dropped as
 	// duplicates here): its key still says 10, where a new owner starts.
 	keys := archive.Keys{Prev: []byte("MTAw\n"), Cur: []byte("MTAx\nMTAy\n")}
-	if err := up.Upload(ctx, stagedFile(t, "tweets-p2-000000000012.jsonl.gz", "gz"), 12, 20, hour17.Add(time.Hour), keys); err != nil {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write([]byte("c\n"))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Upload(ctx, stagedFile(t, "tweets-p2-000000000012.jsonl.gz", gz.String()), 12, 20, hour17.Add(time.Hour), keys); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{
 		s.cfg.key("tweets/2026-11-26/17/tweets-p2-00000000000000000005.jsonl"):    "a\nb\n",
-		s.cfg.key("tweets/2026-11-26/18/tweets-p2-00000000000000000010.jsonl.gz"): "gz",
+		s.cfg.key("tweets/2026-11-26/18/tweets-p2-00000000000000000010.jsonl.gz"): gz.String(),
 	}
 	got := objects(t, s)
 	if len(got) != len(want) {
