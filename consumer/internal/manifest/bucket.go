@@ -255,14 +255,23 @@ func (f *BucketFinalizer) passTopic(ctx context.Context, topic string) ([]string
 	}
 	slices.SortFunc(todo, time.Time.Compare)
 	now := f.cfg.Now()
-	var written []string
+	var (
+		written []string
+		errs    []error
+	)
 	for _, h := range todo {
 		if !closedInBucket(h, parts, now, f.cfg.Grace) {
 			continue
 		}
 		key, done, err := f.finalize(ctx, topic, h, parts)
 		if err != nil {
-			return written, fmt.Errorf("hour %s: %w", h.Format("2006-01-02T15"), err)
+			// One hour that cannot be written (an object with no facts,
+			// put there by hand) holds back no other.
+			errs = append(errs, fmt.Errorf("hour %s: %w", h.Format("2006-01-02T15"), err))
+			if ctx.Err() != nil {
+				break
+			}
+			continue
 		}
 		if done {
 			delete(st.pending, h)
@@ -271,7 +280,7 @@ func (f *BucketFinalizer) passTopic(ctx context.Context, topic string) ([]string
 			written = append(written, key)
 		}
 	}
-	return written, nil
+	return written, errors.Join(errs...)
 }
 
 // finalize writes the manifest of a closed hour unless the one there lists

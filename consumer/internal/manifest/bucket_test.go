@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -17,7 +18,8 @@ type memBucket struct {
 	facts     map[string]Facts // by object name
 	manifests map[time.Time][]byte
 	versions  map[time.Time]int
-	hourLists int // Hours calls
+	hourLists int    // Hours calls
+	factsErr  string // an object whose facts cannot be read
 	// beforePut, when set, runs before a manifest is written: another
 	// consumer writing first.
 	beforePut func()
@@ -72,6 +74,9 @@ func (b *memBucket) Objects(_ context.Context, _ string, hour time.Time) ([]Obje
 }
 
 func (b *memBucket) Facts(_ context.Context, _ string, _ time.Time, name string) (Facts, error) {
+	if name == b.factsErr {
+		return Facts{}, fmt.Errorf("%s has no facts of its upload", name)
+	}
 	return b.facts[name], nil
 }
 
@@ -244,4 +249,27 @@ func decodeManifest(data []byte) (Manifest, error) {
 	var m Manifest
 	err := json.Unmarshal(data, &m)
 	return m, err
+}
+
+// TestBucketPassGoesOnPastABadHour: an hour whose objects cannot be
+// described (one put by hand, with no facts of an upload) is reported and
+// holds back no other hour's manifest.
+func TestBucketPassGoesOnPastABadHour(t *testing.T) {
+	b := newMemBucket(1)
+	h11 := h10.Add(time.Hour)
+	b.upload(0, h10, 0, 5, 5)
+	b.upload(0, h11, 5, 10, 5)
+	b.facts["tweets-p0-00000000000000000000.jsonl"] = Facts{} // no facts
+	b.factsErr = "tweets-p0-00000000000000000000.jsonl"
+	fin, err := NewBucket(Config{Topics: []string{"tweets"}, Now: func() time.Time { return h10.Add(3 * time.Hour) }}, b, &ends{end: []int64{10}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	written, err := fin.Pass(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "hour 2026-12-02T10") {
+		t.Errorf("Pass error = %v; want one naming hour 10", err)
+	}
+	if len(written) != 1 || b.lines(t, h11) != 5 {
+		t.Fatalf("wrote %q; want 11's manifest too", written)
+	}
 }
