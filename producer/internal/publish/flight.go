@@ -215,6 +215,7 @@ func (l *loop) dispatch(batch []item) {
 	for len(msgs) > 0 {
 		// An error means kafka-go queued nothing of this call: it checks
 		// sizes and looks partitions up before it batches.
+		l.p.wl.next()
 		err := l.p.w.WriteMessages(l.ctx, msgs...)
 		if err == nil {
 			break

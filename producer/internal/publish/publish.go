@@ -103,6 +103,8 @@ type Publisher struct {
 	w     *kafka.Writer // async: the memory queue's batches (flight.go)
 	sw    *kafka.Writer // synchronous: writes again what failed, and the spool
 	one   *kafka.Writer // synchronous, one record a request: records a broker refused (reject.go)
+	wl    *lookups      // w's partition lookups, one a call (lookups.go)
+	swl   *lookups      // sw's
 	Stats *Stats
 
 	queue    chan item     // Emit → the loop: records for the memory path
@@ -179,6 +181,8 @@ func New(cfg Config, stats *Stats, log *slog.Logger) (*Publisher, error) {
 		maxFlights: maxFlights,
 	}
 	p.statusHeaders = p.headers(message.KindStatus)
+	p.wl, p.swl = newLookups(cfg.Transport), newLookups(cfg.Transport)
+	p.w.Transport, p.sw.Transport = p.wl, p.swl
 	p.w.Async, p.w.Completion = true, p.completed
 	p.start, _ = initial(p.spool == nil || p.spool.Empty())
 	if p.start != sending {
@@ -452,6 +456,7 @@ func (p *Publisher) send(ctx context.Context, batch []item, todo []int) error {
 		for _, i := range todo {
 			msgs = append(msgs, batch[i].msg)
 		}
+		p.swl.next()
 		err := p.sw.WriteMessages(ctx, msgs...)
 		if err == nil {
 			p.Stats.Connected.Store(true)
