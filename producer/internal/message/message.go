@@ -103,14 +103,16 @@ func Classify(raw []byte) (Message, error) {
 	if err != nil {
 		return m, fmt.Errorf("%w: %v", ErrNotObject, err)
 	}
-	if isStatus(o) {
+	var f topLevel
+	o.Visit(f.see)
+	if f.isStatus() {
 		m.Kind = KindStatus
-		if idStr := o.Get("id_str"); idStr != nil && idStr.Type() == fastjson.TypeString && len(idStr.GetStringBytes()) > 0 {
-			m.Key = bytes.Clone(idStr.GetStringBytes())
+		if f.idStrSet() {
+			m.Key = bytes.Clone(f.idStr.GetStringBytes())
 		} else {
-			m.Key = o.Get("id").MarshalTo(nil) // the number as written, all its digits
+			m.Key = f.id.MarshalTo(nil) // the number as written, all its digits
 		}
-		e := envelope{TimestampMs: string(o.Get("timestamp_ms").GetStringBytes()), CreatedAt: string(o.Get("created_at").GetStringBytes())}
+		e := envelope{TimestampMs: string(f.timestampMs.GetStringBytes()), CreatedAt: string(f.createdAt.GetStringBytes())}
 		m.Time = e.time()
 		return m, nil
 	}
@@ -132,29 +134,58 @@ func Classify(raw []byte) (Message, error) {
 // be called from several goroutines.
 var parsers fastjson.ParserPool
 
+// topLevel holds what Classify reads of a line's top-level keys: for
+// each, the first value of that name, as fastjson's Object.Get finds it,
+// taken in one pass over the keys (Object.Get scans them all for every key
+// it looks for, and a status has some thirty).
+type topLevel struct {
+	user, text, fullText, idStr, id, timestampMs, createdAt *fastjson.Value
+	control                                                 bool // a key of a control message is there (kindAndKey's)
+}
+
+func (f *topLevel) see(key []byte, v *fastjson.Value) {
+	keep := func(p **fastjson.Value) {
+		if *p == nil {
+			*p = v
+		}
+	}
+	switch string(key) {
+	case "user":
+		keep(&f.user)
+	case "text":
+		keep(&f.text)
+	case "full_text":
+		keep(&f.fullText)
+	case "id_str":
+		keep(&f.idStr)
+	case "id":
+		keep(&f.id)
+	case "timestamp_ms":
+		keep(&f.timestampMs)
+	case "created_at":
+		keep(&f.createdAt)
+	case "delete", "scrub_geo", "limit", "status_withheld", "user_withheld", "disconnect", "warning", "friends", "event", "direct_message":
+		f.control = true
+	}
+}
+
+// idStrSet: id_str is a string that is not empty.
+func (f *topLevel) idStrSet() bool {
+	return f.idStr != nil && f.idStr.Type() == fastjson.TypeString && len(f.idStr.GetStringBytes()) > 0
+}
+
 // isStatus recognises a status by its fields, not by retweet_count (older
 // payloads lack it): a text (or full_text), a user and an id, and none of
 // the control messages' keys.
-func isStatus(o *fastjson.Object) bool {
-	if o.Get("user") == nil || (o.Get("text") == nil && o.Get("full_text") == nil) {
+func (f *topLevel) isStatus() bool {
+	if f.user == nil || (f.text == nil && f.fullText == nil) {
 		return false
 	}
-	idStr, id := o.Get("id_str"), o.Get("id")
-	if !(idStr != nil && idStr.Type() == fastjson.TypeString && len(idStr.GetStringBytes()) > 0) &&
-		!(id != nil && id.Type() == fastjson.TypeNumber) {
+	if !f.idStrSet() && !(f.id != nil && f.id.Type() == fastjson.TypeNumber) {
 		return false
 	}
-	for _, k := range controlKeys {
-		if o.Get(k) != nil {
-			return false
-		}
-	}
-	return true
+	return !f.control
 }
-
-// controlKeys are the top-level keys of the v1.1 control messages, in the
-// order kindAndKey tests them.
-var controlKeys = [...]string{"delete", "scrub_geo", "limit", "status_withheld", "user_withheld", "disconnect", "warning", "friends", "event", "direct_message"}
 
 func (e *envelope) kindAndKey() (Kind, []byte) {
 	switch {
