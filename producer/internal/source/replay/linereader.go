@@ -39,15 +39,26 @@ func (l *LineReader) LineNumber() int64 { return l.line }
 // *LineTooLongError for a line over the limit (then Next may be called again).
 func (l *LineReader) Next() ([]byte, error) {
 	l.buf = l.buf[:0]
+	chunk, err := l.br.ReadSlice('\n')
+	if err == nil {
+		// The whole line at once, as nearly every line comes: copied once,
+		// straight from the reader's buffer.
+		l.line++
+		line := bytes.TrimSuffix(chunk[:len(chunk)-1], []byte("\r"))
+		if len(line) > l.max {
+			return nil, &LineTooLongError{Line: l.line, Size: len(chunk)}
+		}
+		return bytes.Clone(line), nil
+	}
 	size := 0 // bytes of the line read so far, terminator included
 	for {
-		chunk, err := l.br.ReadSlice('\n')
 		size += len(chunk)
 		// Keep at most max bytes plus a CRLF; past that only count.
 		if room := l.max + 2 - len(l.buf); room > 0 {
 			l.buf = append(l.buf, chunk[:min(len(chunk), room)]...)
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
+			chunk, err = l.br.ReadSlice('\n')
 			continue
 		}
 		if err != nil && !errors.Is(err, io.EOF) {

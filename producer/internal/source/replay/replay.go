@@ -366,18 +366,19 @@ func (r *runner) lines(ctx context.Context, input, member string, raw io.Reader,
 	lines := NewLineReader(dec, r.cfg.MaxLineBytes)
 	for {
 		line, err := lines.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
 		n := lines.LineNumber()
-		var tooLong *LineTooLongError
-		if errors.As(err, &tooLong) {
-			if n > skip {
-				r.log.Warn("replay: line too long, skipped", "file", where, "line", tooLong.Line, "bytes", tooLong.Size, "max", r.cfg.MaxLineBytes)
-			}
-			continue
-		}
 		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			// Declared here, not for every line: its address escapes.
+			var tooLong *LineTooLongError
+			if errors.As(err, &tooLong) {
+				if n > skip {
+					r.log.Warn("replay: line too long, skipped", "file", where, "line", tooLong.Line, "bytes", tooLong.Size, "max", r.cfg.MaxLineBytes)
+				}
+				continue
+			}
 			return fmt.Errorf("replay: reading %s line %d: %w", where, n, err)
 		}
 		if n <= skip || len(line) == 0 {
