@@ -45,7 +45,7 @@ func (k Kind) IsStatus() bool { return k == KindStatus }
 // Message is one record ready for Kafka.
 type Message struct {
 	Kind  Kind
-	Key   []byte    // status id (id_str, else id); nil when the kind has none
+	Key   []byte    // status id (id_str, else id); nil when the kind has none. It may share Value's bytes: neither is written to
 	Time  time.Time // the post's own time; zero when the message carries none
 	Value []byte    // the raw bytes, unchanged
 }
@@ -83,16 +83,37 @@ type envelope struct {
 // Classify reads a v1.1-shaped JSON line. It returns ErrNotObject (wrapped)
 // when raw is not a JSON object; the caller counts and logs such lines.
 //
-// Statuses, nearly every line of a stream, are read in one pass with
-// fastjson (encoding/json validates a 5 KB status and then decodes it: half
-// the producer's CPU); the rare control messages are decoded with
-// go-twitter's types.
+// Statuses, nearly every line of a stream, are read in one pass (scan)
+// that accepts what fastjson's parser accepts, or, where that pass gives
+// up, with fastjson itself (encoding/json validates a 5 KB status and then
+// decodes it: half the producer's CPU); the rare control messages are
+// decoded with go-twitter's types.
 func Classify(raw []byte) (Message, error) {
 	m := Message{Value: raw}
 	trimmed := bytes.TrimLeft(raw, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return m, ErrNotObject
 	}
+	if f, ok := scan(raw); ok && f.isStatus() {
+		m.Kind = KindStatus
+		// The key is the id's bytes in raw itself, which the record keeps
+		// as long as its key: no copy (capped, so nothing appends into raw).
+		k := f.idStr.raw
+		if !f.idStrSet() {
+			k = f.id.raw // the number as written, all its digits
+		}
+		m.Key = k[:len(k):len(k)]
+		e := envelope{TimestampMs: string(f.timestampMs.str()), CreatedAt: string(f.createdAt.str())}
+		m.Time = e.time()
+		return m, nil
+	}
+	return classifyParsed(m)
+}
+
+// classifyParsed is Classify with fastjson's parser: whatever scan does not
+// read as a status.
+func classifyParsed(m Message) (Message, error) {
+	raw := m.Value
 	p := parsers.Get()
 	defer parsers.Put(p)
 	v, err := p.ParseBytes(raw)
