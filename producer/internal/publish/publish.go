@@ -166,10 +166,18 @@ func New(cfg Config, stats *Stats, log *slog.Logger) (*Publisher, error) {
 	// while the oldest is acknowledged, and no more than PENDING_MAX records
 	// beyond the queue's (at least two).
 	maxFlights := max(2, cfg.PendingMax/max(1, cfg.BatchSize))
+	// The async writer cuts a partition's batch at half KAFKA_BATCH_SIZE
+	// records. A flight lands only once every one of its records is in
+	// Kafka, and no more flights go out meanwhile; at whole batches, the
+	// records in flight at the defaults (two flights of 1,000) spread over
+	// three partitions fill none of their batches (1,000 records, or 1 MiB:
+	// 700 statuses of 1.5 KB), which then wait out KAFKA_BATCH_TIMEOUT
+	// while the source waits too. At half, they go as they fill.
+	asyncBatch := max(1, cfg.BatchSize/2)
 	p := &Publisher{
 		cfg:        cfg,
 		log:        log,
-		w:          writer(cfg.BatchSize),
+		w:          writer(asyncBatch),
 		sw:         writer(cfg.BatchSize),
 		one:        writer(1),
 		Stats:      stats,
