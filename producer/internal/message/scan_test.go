@@ -141,10 +141,16 @@ func TestScanReadsStatuses(t *testing.T) {
 	}
 }
 
-// FuzzScan: checkScan on any line.
+// FuzzScan: checkScan on any line; the seeds, and the project's statuses
+// and notices to mutate.
 func FuzzScan(f *testing.F) {
 	for _, s := range scanSeeds {
 		f.Add([]byte(s))
+	}
+	for _, path := range []string{"v1.1/sample.jsonl", "v1.1/notices.jsonl"} {
+		for _, l := range corpus.Lines(f, corpus.Path(f, path)) {
+			f.Add(l)
+		}
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) { checkScan(t, raw) })
 }
