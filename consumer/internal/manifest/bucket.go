@@ -100,17 +100,9 @@ type bucketTopic struct {
 // NewBucket returns a finalizer of the manifests in bucket; Run runs it.
 // cfg.Dir is not used. A nil log discards.
 func NewBucket(cfg Config, bucket Bucket, kafka Offsets, log *slog.Logger) (*BucketFinalizer, error) {
-	if cfg.Grace < 0 {
-		return nil, fmt.Errorf("manifest: grace %s is negative", cfg.Grace)
-	}
-	if cfg.Interval <= 0 {
-		cfg.Interval = DefaultInterval
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	cfg, log, err := cfg.withDefaults(log)
+	if err != nil {
+		return nil, err
 	}
 	return &BucketFinalizer{cfg: cfg, bucket: bucket, kafka: kafka, log: log.With("component", "manifest"),
 		topics: map[string]*bucketTopic{}}, nil
@@ -119,34 +111,14 @@ func NewBucket(cfg Config, bucket Bucket, kafka Offsets, log *slog.Logger) (*Buc
 // Run makes a pass every Interval until ctx ends. A pass that fails is
 // logged and made again at the next.
 func (f *BucketFinalizer) Run(ctx context.Context) {
-	t := time.NewTicker(f.cfg.Interval)
-	defer t.Stop()
-	for {
-		if _, err := f.Pass(ctx); err != nil && ctx.Err() == nil {
-			f.log.Warn("writing manifests in the bucket; trying again later", "error", err, "retry_in", f.cfg.Interval)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	runPasses(ctx, f.cfg.Interval, f.log, "writing manifests in the bucket; trying again later", f.Pass)
 }
 
 // Pass writes the manifest of every closed hour of every topic whose
 // manifest is missing or lists other objects than the hour holds. It
 // returns the keys written.
 func (f *BucketFinalizer) Pass(ctx context.Context) ([]string, error) {
-	var written []string
-	var errs []error
-	for _, topic := range f.cfg.Topics {
-		w, err := f.passTopic(ctx, topic)
-		written = append(written, w...)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("topic %s: %w", topic, err))
-		}
-	}
-	return written, errors.Join(errs...)
+	return passTopics(ctx, f.cfg.Topics, f.passTopic)
 }
 
 // bucketPartition is what a pass knows of one partition.

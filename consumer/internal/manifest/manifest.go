@@ -140,20 +140,12 @@ func New(cfg Config, kafka Offsets, log *slog.Logger) (*Finalizer, error) {
 	if cfg.Layout == "" {
 		cfg.Layout = archive.LayoutDated
 	}
-	if cfg.Grace < 0 {
-		return nil, fmt.Errorf("manifest: grace %s is negative", cfg.Grace)
-	}
-	if cfg.Interval <= 0 {
-		cfg.Interval = DefaultInterval
-	}
 	if cfg.FileMode == 0 {
 		cfg.FileMode = archive.DefaultFileMode
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	cfg, log, err := cfg.withDefaults(log)
+	if err != nil {
+		return nil, err
 	}
 	dir, err := filepath.Abs(cfg.Dir)
 	if err != nil {
@@ -167,11 +159,35 @@ func New(cfg Config, kafka Offsets, log *slog.Logger) (*Finalizer, error) {
 // Run makes a pass every Interval until ctx ends. A pass that fails (Kafka
 // away, a file that cannot be read) is logged and made again at the next.
 func (f *Finalizer) Run(ctx context.Context) {
-	t := time.NewTicker(f.cfg.Interval)
+	runPasses(ctx, f.cfg.Interval, f.log, "writing manifests; trying again later", f.Pass)
+}
+
+// withDefaults checks what both finalizers take from cfg and fills in the
+// defaults: the interval, the clock and a logger that discards.
+func (cfg Config) withDefaults(log *slog.Logger) (Config, *slog.Logger, error) {
+	if cfg.Grace < 0 {
+		return cfg, nil, fmt.Errorf("manifest: grace %s is negative", cfg.Grace)
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return cfg, log, nil
+}
+
+// runPasses calls pass every interval until ctx ends; a pass that fails is
+// logged with msg and made again at the next.
+func runPasses(ctx context.Context, interval time.Duration, log *slog.Logger, msg string, pass func(context.Context) ([]string, error)) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if _, err := f.Pass(ctx); err != nil && ctx.Err() == nil {
-			f.log.Warn("writing manifests; trying again later", "error", err, "retry_in", f.cfg.Interval)
+		if _, err := pass(ctx); err != nil && ctx.Err() == nil {
+			log.Warn(msg, "error", err, "retry_in", interval)
 		}
 		select {
 		case <-ctx.Done():
@@ -179,4 +195,19 @@ func (f *Finalizer) Run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// passTopics makes passTopic for each topic and returns every key or path
+// written, and the topics' errors, each naming its topic.
+func passTopics(ctx context.Context, topics []string, passTopic func(context.Context, string) ([]string, error)) ([]string, error) {
+	var written []string
+	var errs []error
+	for _, topic := range topics {
+		w, err := passTopic(ctx, topic)
+		written = append(written, w...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("topic %s: %w", topic, err))
+		}
+	}
+	return written, errors.Join(errs...)
 }

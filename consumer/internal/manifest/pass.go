@@ -32,16 +32,7 @@ const settle = 2 * time.Second
 // (see Closed) and whose manifest is missing or lists other files than
 // the folder holds. It returns the paths written.
 func (f *Finalizer) Pass(ctx context.Context) ([]string, error) {
-	var written []string
-	var errs []error
-	for _, topic := range f.cfg.Topics {
-		w, err := f.passTopic(ctx, topic)
-		written = append(written, w...)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("topic %s: %w", topic, err))
-		}
-	}
-	return written, errors.Join(errs...)
+	return passTopics(ctx, f.cfg.Topics, f.passTopic)
 }
 
 func (f *Finalizer) passTopic(ctx context.Context, topic string) ([]string, error) {
