@@ -44,6 +44,17 @@ func TestAsyncBatchesHalfTheBatchSize(t *testing.T) {
 	cfg.BatchTimeout = time.Second
 	const n = 1200
 	cfg.PendingMax = n // all queued before Run: full flights of BatchSize
+	sendQueued(t, cfg, n)
+	if got, want := most.Load(), int32(cfg.BatchSize/2); got != want {
+		t.Errorf("the largest produce request held %d records of a partition (%d requests); want %d, half KAFKA_BATCH_SIZE", got, requests.Load(), want)
+	}
+}
+
+// sendQueued queues n statuses in a publisher of cfg before Run (cfg's
+// PendingMax must take them all, so that Run finds full batches), runs it
+// to the end and checks that all n were sent.
+func sendQueued(t *testing.T, cfg Config, n int) {
+	t.Helper()
 	p, err := New(cfg, nil, quiet())
 	if err != nil {
 		t.Fatal(err)
@@ -58,10 +69,7 @@ func TestAsyncBatchesHalfTheBatchSize(t *testing.T) {
 	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := p.Stats.Statuses.Load(); got != n {
+	if got := p.Stats.Statuses.Load(); got != int64(n) {
 		t.Fatalf("%d statuses sent; want %d", got, n)
-	}
-	if got, want := most.Load(), int32(cfg.BatchSize/2); got != want {
-		t.Errorf("the largest produce request held %d records of a partition (%d requests); want %d, half KAFKA_BATCH_SIZE", got, requests.Load(), want)
 	}
 }

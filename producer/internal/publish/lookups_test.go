@@ -11,8 +11,6 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol/metadata"
-
-	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 )
 
 // countLookups passes every request on and counts the metadata requests.
@@ -176,23 +174,7 @@ func TestPublisherLooksUpOnceABatch(t *testing.T) {
 	cfg.Transport = c
 	const n = 2000
 	cfg.PendingMax = n // all queued before Run: full batches
-	p, err := New(cfg, nil, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range n {
-		v := fmt.Appendf(nil, `{"id_str":"%d","text":"t","user":{},"timestamp_ms":"1520424000123"}`, i+1)
-		if err := p.Emit(context.Background(), source.Record{Value: v}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p.Close()
-	if err := p.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if got := p.Stats.Statuses.Load(); got != n {
-		t.Fatalf("%d statuses sent; want %d", got, n)
-	}
+	sendQueued(t, cfg, n)
 	// Batches of KAFKA_BATCH_SIZE (100) records: n/100 calls of kafka-go's
 	// WriteMessages, each asking once (kafka-go asks for each record).
 	if got := c.n.Load(); got > n/10 {
