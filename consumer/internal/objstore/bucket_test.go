@@ -49,14 +49,8 @@ func TestBucketManifests(t *testing.T) {
 	s.cfg.Layout = archive.LayoutHive
 	ctx := context.Background()
 	h17, h18 := hour17, hour17.Add(time.Hour)
-	up0, err := s.Partition(ctx, "tweets", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	up1, err := s.Partition(ctx, "tweets", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	up0 := openPartition(t, s, 0)
+	up1 := openPartition(t, s, 1)
 	upload := func(u interface {
 		Upload(context.Context, string, int64, int64, time.Time, archive.Keys) error
 	}, name string, first, next int64, hour time.Time, lines ...string) []byte {

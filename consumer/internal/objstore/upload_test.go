@@ -95,6 +95,25 @@ func testStore(t testing.TB) *Store {
 	return st
 }
 
+// openPartition reads the checkpoint of partition n of tweets from s.
+func openPartition(t testing.TB, s *Store, n int) archive.PartitionUploader {
+	t.Helper()
+	up, err := s.Partition(context.Background(), "tweets", n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return up
+}
+
+// mustUpload uploads a staged file name holding body, records first to
+// next, in the hour hour17 and without dedup keys.
+func mustUpload(t testing.TB, up archive.PartitionUploader, name, body string, first, next int64) {
+	t.Helper()
+	if err := up.Upload(context.Background(), stagedFile(t, name, body), first, next, hour17, archive.Keys{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func stagedFile(t testing.TB, name, body string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
@@ -139,16 +158,11 @@ var hour17 = time.Date(2026, 11, 26, 17, 0, 0, 0, time.UTC)
 func TestUploadKeysAndCheckpoint(t *testing.T) {
 	s := testStore(t)
 	ctx := context.Background()
-	up, err := s.Partition(ctx, "tweets", 2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	up := openPartition(t, s, 2)
 	if up.Next() != -1 {
 		t.Fatalf("Next of a new partition = %d; want -1", up.Next())
 	}
-	if err := up.Upload(ctx, stagedFile(t, "tweets-p2-000000000005.jsonl", "a\nb\n"), 5, 10, hour17, archive.Keys{}); err != nil {
-		t.Fatal(err)
-	}
+	mustUpload(t, up, "tweets-p2-000000000005.jsonl", "a\nb\n", 5, 10)
 	// The first record of the next file is 12 (10 and 11 were dropped as
 	// duplicates here): its key still says 10, where a new owner starts.
 	keys := archive.Keys{Prev: []byte("MTAw\n"), Cur: []byte("MTAx\nMTAy\n")}
@@ -174,10 +188,7 @@ func TestUploadKeysAndCheckpoint(t *testing.T) {
 			t.Fatalf("objects = %q; want %q", got, want)
 		}
 	}
-	again, err := s.Partition(ctx, "tweets", 2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	again := openPartition(t, s, 2)
 	if again.Next() != 20 {
 		t.Fatalf("a new owner's Next = %d; want 20", again.Next())
 	}
@@ -197,13 +208,8 @@ func TestUploadReplacesWhatACrashLeft(t *testing.T) {
 	if _, err := s.c.PutObject(ctx, s.cfg.Bucket, key, strings.NewReader(left), int64(len(left)), minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	up, err := s.Partition(ctx, "tweets", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := up.Upload(ctx, stagedFile(t, "tweets-p0-000000000000.jsonl", "0\n1\n"), 0, 2, hour17, archive.Keys{}); err != nil {
-		t.Fatal(err)
-	}
+	up := openPartition(t, s, 0)
+	mustUpload(t, up, "tweets-p0-000000000000.jsonl", "0\n1\n", 0, 2)
 	if got := objects(t, s); len(got) != 1 || got[key] != "0\n1\n" {
 		t.Fatalf("objects = %q; want only %s = %q", got, key, "0\n1\n")
 	}
@@ -214,21 +220,11 @@ func TestUploadReplacesWhatACrashLeft(t *testing.T) {
 func TestUploadFencesFormerOwner(t *testing.T) {
 	s := testStore(t)
 	ctx := context.Background()
-	former, err := s.Partition(ctx, "tweets", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := former.Upload(ctx, stagedFile(t, "tweets-p1-000000000000.jsonl", "0\n"), 0, 1, hour17, archive.Keys{}); err != nil {
-		t.Fatal(err)
-	}
-	current, err := s.Partition(ctx, "tweets", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := current.Upload(ctx, stagedFile(t, "tweets-p1-000000000001.jsonl", "1\n2\n"), 1, 3, hour17, archive.Keys{}); err != nil {
-		t.Fatal(err)
-	}
-	err = former.Upload(ctx, stagedFile(t, "tweets-p1-000000000001.jsonl", "1\n"), 1, 2, hour17, archive.Keys{})
+	former := openPartition(t, s, 1)
+	mustUpload(t, former, "tweets-p1-000000000000.jsonl", "0\n", 0, 1)
+	current := openPartition(t, s, 1)
+	mustUpload(t, current, "tweets-p1-000000000001.jsonl", "1\n2\n", 1, 3)
+	err := former.Upload(ctx, stagedFile(t, "tweets-p1-000000000001.jsonl", "1\n"), 1, 2, hour17, archive.Keys{})
 	if !errors.Is(err, ErrFenced) {
 		t.Fatalf("the former owner's upload: got %v; want ErrFenced", err)
 	}
@@ -238,10 +234,7 @@ func TestUploadFencesFormerOwner(t *testing.T) {
 	if err := stale.Upload(ctx, stagedFile(t, "tweets-p1-000000000000.jsonl", "0\n"), 0, 1, hour17, archive.Keys{}); !errors.Is(err, ErrFenced) {
 		t.Fatalf("an owner with no checkpoint read: got %v; want ErrFenced", err)
 	}
-	after, err := s.Partition(ctx, "tweets", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	after := openPartition(t, s, 1)
 	if after.Next() != 3 {
 		t.Fatalf("checkpoint Next = %d; want 3, the current owner's", after.Next())
 	}
@@ -314,23 +307,13 @@ func TestUploadAfterEarlierVersion(t *testing.T) {
 	// A partition the earlier version never recorded an upload of.
 	put(s.cfg.legacyObjectKey("tweets", 1, 7, ".jsonl"), "7\n")
 
-	up, err := s.Partition(ctx, "tweets", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	up := openPartition(t, s, 0)
 	if up.Next() != 2 {
 		t.Fatalf("Next from the earlier version's checkpoint = %d; want 2", up.Next())
 	}
-	if err := up.Upload(ctx, stagedFile(t, "tweets-p0-000000000002.jsonl", "2\n3\n"), 2, 4, hour17, archive.Keys{}); err != nil {
-		t.Fatal(err)
-	}
-	up1, err := s.Partition(ctx, "tweets", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := up1.Upload(ctx, stagedFile(t, "tweets-p1-000000000007.jsonl", "7\n8\n"), 7, 9, hour17, archive.Keys{}); err != nil {
-		t.Fatal(err)
-	}
+	mustUpload(t, up, "tweets-p0-000000000002.jsonl", "2\n3\n", 2, 4)
+	up1 := openPartition(t, s, 1)
+	mustUpload(t, up1, "tweets-p1-000000000007.jsonl", "7\n8\n", 7, 9)
 	want := map[string]string{
 		recorded: "0\n1\n",
 		s.cfg.ObjectKey("tweets", 0, hour17, 2, ".jsonl"): "2\n3\n",
