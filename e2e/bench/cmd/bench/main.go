@@ -9,6 +9,7 @@
 //	bench profile -label kfake -brokers ... -data statuses.jsonl -perf perf -out-dir DIR
 //	bench report  -brokers-desc "..." kfake.json kafka.json rss.json
 //	bench manifest -brokers ... -bin BIN -out manifest.json   (from a file's close to its hour's manifest)
+//	bench manifest -brokers ... -bin BIN -output-url s3://B/P -out manifest-bucket.json   (the same, in a bucket)
 //	bench report  -upload upload.txt ... manifest.json   (and objstore.BenchmarkUpload's output)
 //
 // and, for the size axis (sizeclass.go), a class at a time, with Kafka's

@@ -538,28 +538,46 @@ func spread(vs []float64, format func(float64) string) string {
 }
 
 // writeManifestReport writes the close-to-manifest table: for each
-// MANIFEST_INTERVAL measured, the median, p90 and max (nearest rank) over
-// every hour of every run.
+// MANIFEST_INTERVAL and output (a folder, a bucket) measured, the median,
+// p90 and max (nearest rank) over every hour of every run; for a bucket,
+// also the median and max from the hour closed in the bucket.
 func writeManifestReport(w io.Writer, manifests []result) {
 	if len(manifests) == 0 {
 		return
 	}
 	m := manifests[0].Manifest
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "From an hour's last file closed to its `_manifest.json` (`bench manifest`: %s statuses of %d past hours in %d partitions, %s, "+
-		"ROTATE_INTERVAL=1s, MANIFEST_GRACE=0s, a new topic and consumer each run; from the consumer's own log lines; every hour of every run counted):\n",
+	fmt.Fprintf(w, "From an hour's last file closed (a folder) or uploaded (a bucket: the object and its partition's checkpoint put) to its `_manifest.json` "+
+		"(`bench manifest`: %s statuses of %d past hours in %d partitions, %s, "+
+		"ROTATE_INTERVAL=1s, MANIFEST_GRACE=0s, a new topic and consumer each run; from the consumer's own log lines; every hour of every run counted; "+
+		"the bucket is scripts/s3-local.sh's versitygw on the same machine, where an hour closes once every partition has uploaded a file of a later hour, "+
+		"or all it has, and the last column starts there):\n",
 		group(float64(m.Statuses)), m.Hours, m.Partitions, m.Compression)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| MANIFEST_INTERVAL | broker | runs × hours | median | p90 | max |")
-	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: |")
+	fmt.Fprintln(w, "| MANIFEST_INTERVAL | output | broker | runs × hours | median | p90 | max | from the hour closed in the bucket: median, max |")
+	fmt.Fprintln(w, "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
 	for _, r := range manifests {
 		m := r.Manifest
-		lat := make([]time.Duration, len(m.LatencyMS))
-		for i, v := range m.LatencyMS {
-			lat[i] = time.Duration(v * float64(time.Millisecond))
+		lat := sortedMS(m.LatencyMS)
+		at := func(lat []time.Duration, q float64) string { return ms(percentile(lat, q).Seconds()*1000) + " ms" }
+		output, closed := m.Output, "—"
+		if output == "" {
+			output = outputFolder
 		}
-		slices.Sort(lat)
-		at := func(q float64) string { return ms(percentile(lat, q).Seconds()*1000) + " ms" }
-		fmt.Fprintf(w, "| %s | %s | %d × %d | %s | %s | %s |\n", m.Interval, r.Label, m.Runs, m.Hours, at(0.5), at(0.9), at(1))
+		if cl := sortedMS(m.ClosedMS); len(cl) > 0 {
+			closed = at(cl, 0.5) + ", " + at(cl, 1)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %d × %d | %s | %s | %s | %s |\n", m.Interval, output, r.Label, m.Runs, m.Hours,
+			at(lat, 0.5), at(lat, 0.9), at(lat, 1), closed)
 	}
+}
+
+// sortedMS returns milliseconds as durations, sorted.
+func sortedMS(vs []float64) []time.Duration {
+	d := make([]time.Duration, len(vs))
+	for i, v := range vs {
+		d[i] = time.Duration(v * float64(time.Millisecond))
+	}
+	slices.Sort(d)
+	return d
 }

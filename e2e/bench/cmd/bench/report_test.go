@@ -113,20 +113,24 @@ ok  	github.com/tweetpipe/tweetpipe/consumer/internal/objstore	12.3s
 		t.Errorf("without figures: got %q; want %q", got, want)
 	}
 
-	manifest := func(interval string, lat ...float64) result {
+	manifest := func(interval, output string, lat ...float64) result {
 		return result{Label: "kfake", Manifest: &manifestResult{Interval: interval, Runs: 2, Hours: len(lat) / 2,
-			Statuses: 6000, Partitions: 3, Compression: "gzip", LatencyMS: lat}}
+			Statuses: 6000, Partitions: 3, Compression: "gzip", Output: output, LatencyMS: lat}}
 	}
+	bucket := manifest("200ms", outputBucket, 900, 700, 500, 300)
+	bucket.Manifest.ClosedMS = []float64{150, 50, 250, 350}
 	b.Reset()
 	writeManifestReport(&b, []result{
-		manifest("10s", 9000, 1000, 3000, 2000, 5000, 4000, 7000, 6000, 8000, 10000),
-		manifest("200ms", 120, 80),
+		manifest("10s", "", 9000, 1000, 3000, 2000, 5000, 4000, 7000, 6000, 8000, 10000),
+		manifest("200ms", outputFolder, 120, 80),
+		bucket,
 	})
 	for _, want := range []string{
 		"6,000 statuses of 5 past hours in 3 partitions, gzip",
-		"| MANIFEST_INTERVAL | broker | runs × hours | median | p90 | max |",
-		"| 10s | kfake | 2 × 5 | 5,000 ms | 9,000 ms | 10,000 ms |",
-		"| 200ms | kfake | 2 × 1 | 80 ms | 120 ms | 120 ms |",
+		"| MANIFEST_INTERVAL | output | broker | runs × hours | median | p90 | max | from the hour closed in the bucket: median, max |",
+		"| 10s | folder | kfake | 2 × 5 | 5,000 ms | 9,000 ms | 10,000 ms | — |",
+		"| 200ms | folder | kfake | 2 × 1 | 80 ms | 120 ms | 120 ms | — |",
+		"| 200ms | bucket | kfake | 2 × 2 | 500 ms | 900 ms | 900 ms | 150 ms, 350 ms |",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("the manifest table lacks %q:\n%s", want, b.String())
