@@ -24,7 +24,11 @@
 #      script starts and stops (if it cannot be built or started, the table
 #      says so and the bench goes on)
 #   7. from an hour's last file closed to its manifest (bench manifest, on
-#      kfake), at the default MANIFEST_INTERVAL and at a short one
+#      kfake), at the default MANIFEST_INTERVAL and at a short one; and the
+#      same with the consumer archiving to a bucket (OUTPUT_URL=s3://...) on
+#      scripts/s3-local.sh's versitygw, from the hour's last file uploaded to
+#      the manifest object in the bucket, and from the hour closed in the
+#      bucket (every partition's first upload of a later hour) to it
 # then the same against a real Kafka when KAFKA_BROKERS is set, CPU profiles of
 # both binaries under perf, and the Go micro-benchmarks (allocations per op,
 # with -cpuprofile). It ends with a markdown table ready for docs/performance.md.
@@ -52,13 +56,17 @@
 #   BENCH_MICRO        1: go test -bench -benchmem -cpuprofile in producer and consumer (default 1)
 #   BENCH_OBJSTORE     1: objstore.BenchmarkUpload on versitygw, in the table (default 1)
 #   BENCH_OBJSTORE_COUNT  its runs (go test -count; default 5), the median kept
-#   S3_LOCAL_PORT, S3_LOCAL_DIR  where scripts/s3-local.sh runs that versitygw
-#                      (default 9000 and $BENCH_DIR/s3-local; the port must be free)
+#   S3_LOCAL_PORT, S3_LOCAL_DIR  where scripts/s3-local.sh runs that versitygw, and
+#                      bench manifest's (default 9000 and $BENCH_DIR/s3-local; the port must be free)
 #   BENCH_MANIFEST     1: bench manifest, close to manifest, in the table (default 1)
 #   BENCH_MANIFEST_INTERVALS  the MANIFEST_INTERVALs it runs at, space separated
 #                      (default "10s 200ms": the consumer's default and a short one)
 #   BENCH_MANIFEST_N, BENCH_MANIFEST_RUNS  statuses (over 6 past hours) and runs at
 #                      each interval (default 60000 and 3); the table counts every hour of every run
+#   BENCH_MANIFEST_BUCKET  1: bench manifest also archives to a bucket on a versitygw of
+#                      scripts/s3-local.sh (S3_LOCAL_PORT, S3_LOCAL_DIR; started for it and
+#                      stopped after), at each interval, beside the folder (default 1; if
+#                      versitygw cannot be built or started, the bucket's rows are left out)
 #   BENCH_DIR          scratch and results folder (default /tmp/tweetpipe-bench);
 #                      the generated files are removed at the end unless BENCH_KEEP=1
 #   BENCH_TEMPLATES    real v1.1 statuses to draw sizes and shapes from
@@ -110,6 +118,7 @@ fi
 OBJSTORE="${BENCH_OBJSTORE:-1}"
 MANIFEST="${BENCH_MANIFEST:-1}"
 MANIFEST_INTERVALS="${BENCH_MANIFEST_INTERVALS-10s 200ms}"
+MANIFEST_BUCKET="${BENCH_MANIFEST_BUCKET:-1}"
 RSS_KCAT="${BENCH_RSS_KCAT:-1}"
 DIR="${BENCH_DIR:-/tmp/tweetpipe-bench}"
 SIZES="${BENCH_SIZES-jetstream v1.1-1k v1.1-5k}"
@@ -149,12 +158,30 @@ rm -rf "$DIR"/results*.json "$DIR/results.md" "$DIR"/work-* "$DIR"/profiles/* "$
 
 broker_pid=
 s3_running=
+s3_exports=
+s3_failed=
+# s3_start: starts scripts/s3-local.sh's versitygw, its data empty, and keeps
+# the consumer's settings it prints (export lines) in s3_exports; its output
+# goes to upload.log. On failure s3_failed says why and it returns 1.
+s3_start() {
+    s3_failed=
+    if ! "$SCRIPT_DIR/s3-local.sh" bin >>"$DIR/upload.log" 2>&1; then
+        s3_failed="versitygw could not be built: see $DIR/upload.log"
+        return 1
+    fi
+    s3_running=1 # stopped by s3_stop, or by cleanup on an interrupt
+    if ! s3_exports="$("$SCRIPT_DIR/s3-local.sh" start 2>>"$DIR/upload.log")"; then
+        s3_failed="versitygw did not start: $(tail -n 1 "$DIR/upload.log")"
+        return 1
+    fi
+}
 s3_stop() {
     if [[ -n "$s3_running" ]]; then
         "$SCRIPT_DIR/s3-local.sh" stop >>"$DIR/upload.log" 2>&1 || true
         [[ "${BENCH_KEEP:-0}" == 1 ]] || rm -rf "$S3_LOCAL_DIR/data" # the uploaded files
     fi
     s3_running=
+    s3_exports=
 }
 cleanup() {
     s3_stop
@@ -314,14 +341,35 @@ if [[ "$BACKLOG" -gt 0 ]]; then
 fi
 
 # --- from an hour's last file closed to its manifest ------------------------------
+# In a folder, and (BENCH_MANIFEST_BUCKET) in a bucket on a versitygw of its
+# own, started here and stopped after: the upload benchmark below starts
+# its own, empty.
 if [[ "$MANIFEST" == 1 ]]; then
     mkdir -p "$DIR/work-manifest"
+    bucket=
+    if [[ "$MANIFEST_BUCKET" == 1 ]]; then
+        log "versitygw for bench manifest in a bucket (127.0.0.1:${S3_LOCAL_PORT:-9000}, $S3_LOCAL_DIR)"
+        if s3_start; then
+            bucket=1
+        else
+            log "$s3_failed: bench manifest measures the folder only"
+        fi
+    fi
     for interval in $MANIFEST_INTERVALS; do
         log "bench manifest at MANIFEST_INTERVAL=$interval: $MANIFEST_RUNS run(s) of $MANIFEST_N statuses"
         "$BIN/bench" manifest -label kfake -brokers "$KFAKE" -bin "$BIN" -work "$DIR/work-manifest" -n "$MANIFEST_N" \
             -runs "$MANIFEST_RUNS" -interval "$interval" -out "$DIR/results-manifest-$interval.json" \
             || log "bench manifest at MANIFEST_INTERVAL=$interval failed: the table leaves it out"
+        [[ -n "$bucket" ]] || continue
+        log "bench manifest at MANIFEST_INTERVAL=$interval, in the bucket: $MANIFEST_RUNS run(s) of $MANIFEST_N statuses"
+        # The exports (OUTPUT_URL, S3_ENDPOINT, the key pair) in a subshell:
+        # the other runs archive to a folder.
+        (eval "$s3_exports" && "$BIN/bench" manifest -label kfake -brokers "$KFAKE" -bin "$BIN" -work "$DIR/work-manifest" \
+            -n "$MANIFEST_N" -runs "$MANIFEST_RUNS" -interval "$interval" -output-url "$OUTPUT_URL" \
+            -out "$DIR/results-manifest-bucket-$interval.json") \
+            || log "bench manifest at MANIFEST_INTERVAL=$interval in the bucket failed: the table leaves it out"
     done
+    s3_stop
 fi
 
 # The broker is no longer needed.
@@ -335,23 +383,17 @@ broker_pid=
 # report reads: the benchmark's output, or why there is none.
 if [[ "$OBJSTORE" == 1 ]]; then
     log "objstore.BenchmarkUpload on scripts/s3-local.sh's versitygw (127.0.0.1:${S3_LOCAL_PORT:-9000}, $S3_LOCAL_DIR), -count $OBJSTORE_COUNT"
-    if ! "$SCRIPT_DIR/s3-local.sh" bin >>"$DIR/upload.log" 2>&1; then
-        echo "versitygw could not be built: see $DIR/upload.log" >"$DIR/upload.txt"
-        log "versitygw could not be built (log $DIR/upload.log): no upload figures"
+    if ! s3_start; then
+        echo "$s3_failed" >"$DIR/upload.txt"
+        log "$s3_failed: no upload figures"
+    elif (cd "$REPO_ROOT/consumer" && S3_LOCAL_SCRIPT="$SCRIPT_DIR/s3-local.sh" S3_LOCAL_RUNNING=1 \
+            go test -run '^$' -bench '^BenchmarkUpload$' -benchmem -count "$OBJSTORE_COUNT" ./internal/objstore/) >>"$DIR/upload.log" 2>&1; then
+        grep -E '^(Benchmark|pkg:|cpu:)' "$DIR/upload.log" >"$DIR/upload.txt"
     else
-        s3_running=1 # stopped below, or by cleanup on an interrupt
-        if ! "$SCRIPT_DIR/s3-local.sh" start >>"$DIR/upload.log" 2>&1; then
-            echo "versitygw did not start: $(tail -n 1 "$DIR/upload.log")" >"$DIR/upload.txt"
-            log "versitygw did not start (log $DIR/upload.log): no upload figures"
-        elif (cd "$REPO_ROOT/consumer" && S3_LOCAL_SCRIPT="$SCRIPT_DIR/s3-local.sh" S3_LOCAL_RUNNING=1 \
-                go test -run '^$' -bench '^BenchmarkUpload$' -benchmem -count "$OBJSTORE_COUNT" ./internal/objstore/) >>"$DIR/upload.log" 2>&1; then
-            grep -E '^(Benchmark|pkg:|cpu:)' "$DIR/upload.log" >"$DIR/upload.txt"
-        else
-            echo "the benchmark failed: see $DIR/upload.log" >"$DIR/upload.txt"
-            log "objstore.BenchmarkUpload failed (log $DIR/upload.log): no upload figures"
-        fi
-        s3_stop
+        echo "the benchmark failed: see $DIR/upload.log" >"$DIR/upload.txt"
+        log "objstore.BenchmarkUpload failed (log $DIR/upload.log): no upload figures"
     fi
+    s3_stop
 fi
 
 # --- Go micro-benchmarks ----------------------------------------------------------
@@ -398,8 +440,10 @@ echo
 files=()
 for f in kfake kafka rss; do [[ -f "$DIR/results-$f.json" ]] && files+=("$DIR/results-$f.json"); done
 for f in "$DIR"/results-size-*.json; do [[ -f "$f" ]] && files+=("$f"); done
-for interval in $MANIFEST_INTERVALS; do
-    [[ "$MANIFEST" == 1 && -f "$DIR/results-manifest-$interval.json" ]] && files+=("$DIR/results-manifest-$interval.json")
+for interval in $MANIFEST_INTERVALS; do # each interval's folder and bucket side by side
+    for f in "$DIR/results-manifest-$interval.json" "$DIR/results-manifest-bucket-$interval.json"; do
+        [[ "$MANIFEST" == 1 && -f "$f" ]] && files+=("$f")
+    done
 done
 report_args=()
 [[ -n "$SIZES" ]] && report_args=(-chart "$CHART")
