@@ -22,6 +22,13 @@ package archive
 // next file is uploaded under the same key as the one a crash may have left
 // behind, replacing it whole.
 //
+// A folder with no upload mark was not staging yet: OUTPUT_URL was just set
+// on an existing output folder. Its open data file holds records committed
+// to Kafka as they were written, which no other owner takes again, so it
+// is never dropped: it is closed before the partition takes a record,
+// uploaded when the bucket knows nothing of the partition, and otherwise
+// kept in the folder as a rotated folder file (closeSwitched).
+//
 // The dedup window goes with the partition: each upload carries the keys
 // of its two key file generations as they stand at the file's end, and a
 // dropped staging state is seeded with the bucket's (Keys).
@@ -121,6 +128,16 @@ func (p *Partition) syncStaging(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if openAtSwitch(local, seen, known) {
+		if err := p.closeSwitched(next); err != nil {
+			return err
+		}
+		if seen, known, err = p.readUploaded(); err != nil {
+			return err
+		}
+		c := p.ckpt
+		local, next = &c, up.Next()
+	}
 	keep := known && seen == next || !known && next < 0
 	if local != nil && (local.NextOffset < next || local.NextOffset == next && local.Active != "") {
 		keep = false // its active file, if any, holds nothing past the bucket
@@ -138,6 +155,56 @@ func (p *Partition) syncStaging(ctx context.Context) error {
 		return nil
 	}
 	return p.resetStaging(local, next)
+}
+
+// openAtSwitch reports whether the staging folder's checkpoint local names
+// a data file that was open when the folder was switched from an output
+// folder to a bucket: the folder has no upload mark yet (seen, known: the
+// upload mark), or the mark says the bucket had nothing (an earlier
+// version kept such a file open past the switch) and the file has no
+// upload hour (a file opened with an uploader has one). Its records were
+// committed to Kafka as they were written, so no other owner takes them
+// again: the file must not be dropped.
+func openAtSwitch(local *checkpoint, seen int64, known bool) bool {
+	return local != nil && local.Active != "" && local.UploadHour.IsZero() && (!known || seen < 0)
+}
+
+// closeSwitched closes the file that was open when the folder was switched
+// to a bucket (openAtSwitch), before the partition takes a record, so that
+// it does not stay in the staging folder for a later owner to drop. When
+// the bucket knows nothing of the partition (next is -1) the file is
+// uploaded, as the first of the bucket's, and the bucket then holds every
+// offset the folder did from it on. Otherwise another consumer has
+// uploaded since the switch, from Kafka's committed offset, and this
+// file's records would not follow the bucket's: the file is rotated as a
+// folder file and stays in the folder with the files closed before the
+// switch (compressed if the folder compresses).
+func (p *Partition) closeSwitched(next int64) (err error) {
+	up := p.up
+	if next >= 0 {
+		p.up = nil // rotate as in a folder, without an upload
+	}
+	defer func() {
+		p.up = up
+		if cerr := p.closeFiles(); err == nil {
+			err = cerr
+		}
+	}()
+	if err := p.recover(); err != nil {
+		return fmt.Errorf("closing the file open at the switch to a bucket: %w", err)
+	}
+	if p.active == nil {
+		return nil // finished by recovery (a compressed file uploaded), or nothing written
+	}
+	rel := p.active.rel
+	if err := p.rotate(); err != nil {
+		return fmt.Errorf("closing the file open at the switch to a bucket: %w", err)
+	}
+	if next >= 0 {
+		p.log.Warn("the data file open when the folder was switched to a bucket stays in the folder: "+
+			"another consumer uploaded the partition since", "path", p.abs(rel), "offset", next)
+	}
+	return nil
 }
 
 // readLocalCheckpoint returns the staging folder's checkpoint, nil if none.

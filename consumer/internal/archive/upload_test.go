@@ -439,3 +439,137 @@ func TestUploadStagedByEarlierVersion(t *testing.T) {
 		t.Fatalf("bucket lines = %q; want 0-4 and 6-10", got)
 	}
 }
+
+// TestUploadSwitchFromFolderUploadsOpenFile: a folder switched to a bucket
+// that knows nothing of the partition uploads the file that was open at
+// the switch (its records are committed to Kafka) before it takes a
+// record, so the partition can move to another host at once, and come
+// back, without losing them.
+func TestUploadSwitchFromFolderUploadsOpenFile(t *testing.T) {
+	clk := newClock(t0())
+	dirA := t.TempDir()
+	folder := testArchive(t, Config{Dir: dirA, Now: clk.Now})
+	p := openPartition(t, folder, "tweets", 0)
+	mustAppend(t, p, recs(0, 9, t0())) // the loop commits 10 to Kafka
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b := newMemBucket()
+	hostA := testArchive(t, Config{Dir: dirA, Uploader: b, Now: clk.Now, RotateInterval: time.Minute})
+	hostB := testArchive(t, Config{Uploader: b, Now: clk.Now, RotateInterval: time.Minute})
+	pa := openPartition(t, hostA, "tweets", 0)
+	if got := pa.NextOffset(); got != 10 {
+		t.Errorf("host A NextOffset after the switch = %d; want 10, the open file uploaded (uploads %v)", got, b.uploads)
+	}
+	if got := pa.ckpt.NextOffset; got != 10 {
+		t.Errorf("host A staging checkpoint's next offset = %d; want 10", got)
+	}
+	if err := pa.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The partition moves to B, which starts at Kafka's committed 10.
+	pb := openPartition(t, hostB, "tweets", 0)
+	mustAppend(t, pb, recs(10, 19, t0()))
+	clk.Set(t0().Add(time.Minute))
+	if err := pb.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pb.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// And back to A.
+	pa = openPartition(t, hostA, "tweets", 0)
+	if got := pa.NextOffset(); got != 20 {
+		t.Fatalf("host A NextOffset back from B = %d; want 20", got)
+	}
+	mustAppend(t, pa, recs(20, 24, t0().Add(time.Minute)))
+	clk.Set(t0().Add(3 * time.Minute))
+	if err := pa.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := b.lines(), values(0, 24); !slices.Equal(got, want) {
+		t.Fatalf("bucket lines = %q; want %q (uploads %v)", got, want, b.uploads)
+	}
+	if got, want := b.objectKeys(), []string{"2024-03-09T10/0", "2024-03-09T10/10", "2024-03-09T10/20"}; !slices.Equal(got, want) {
+		t.Errorf("object keys = %q; want %q", got, want)
+	}
+}
+
+// TestUploadSwitchFromFolderKeepsOpenFile: a folder switched to a bucket
+// that another host already uploaded to (the bucket's chain started past
+// this folder's records) cannot upload its open file: it closes it where
+// it is, as an ordinary file of the folder, and starts at the bucket's
+// offset. Nothing is dropped; with compression the kept file is
+// compressed as a rotated folder file is. So too when an earlier version
+// opened the folder with the bucket empty and kept the file open (its
+// upload mark says -1).
+func TestUploadSwitchFromFolderKeepsOpenFile(t *testing.T) {
+	for _, tt := range []struct {
+		name, compression string
+		marked            bool
+	}{
+		{"none", CompressionNone, false},
+		{"gzip", CompressionGzip, false},
+		{"kept open by an earlier version", CompressionNone, true},
+	} {
+		compression := tt.compression
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock(t0())
+			dirA := t.TempDir()
+			folder := testArchive(t, Config{Dir: dirA, Now: clk.Now, Compression: compression})
+			p := openPartition(t, folder, "tweets", 0)
+			mustAppend(t, p, recs(0, 9, t0()))
+			if err := p.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if tt.marked {
+				if err := os.WriteFile(filepath.Join(dirA, uploadedPath("tweets", 0)), []byte("-1\n"), 0o640); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			// B switched first, started at Kafka's committed 10, and uploaded.
+			b := newMemBucket()
+			cfg := Config{Uploader: b, Now: clk.Now, RotateInterval: time.Minute, Compression: compression}
+			pb := openPartition(t, testArchive(t, cfg), "tweets", 0)
+			mustAppend(t, pb, recs(10, 19, t0()))
+			clk.Set(t0().Add(time.Minute))
+			if err := pb.Tick(); err != nil {
+				t.Fatal(err)
+			}
+			if err := pb.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			cfg.Dir = dirA
+			pa := openPartition(t, testArchive(t, cfg), "tweets", 0)
+			if got := pa.NextOffset(); got != 20 {
+				t.Fatalf("host A NextOffset = %d; want the bucket's 20", got)
+			}
+			if pa.active != nil {
+				t.Errorf("host A still has %s open; want it closed as a folder file", pa.active.rel)
+			}
+			want := DataPath("tweets", 0, 0, t0()) + compressedExt(compression)
+			if got := dataFiles(t, dirA, "tweets"); !slices.Equal(got, []string{want}) {
+				t.Fatalf("host A's folder holds %q; want %q", got, []string{want})
+			}
+			if got := readLines(t, filepath.Join(dirA, want)); !slices.Equal(got, values(0, 9)) {
+				t.Fatalf("%s holds %q; want %q", want, got, values(0, 9))
+			}
+			mustAppend(t, pa, recs(20, 24, t0().Add(time.Minute)))
+			clk.Set(t0().Add(3 * time.Minute))
+			if err := pa.Tick(); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := b.lines(), values(10, 24); !slices.Equal(got, want) {
+				t.Fatalf("bucket lines = %q; want %q", got, want)
+			}
+			if got := dataFiles(t, dirA, "tweets"); !slices.Equal(got, []string{want}) {
+				t.Errorf("host A's folder holds %q at the end; want %q", got, []string{want})
+			}
+		})
+	}
+}
