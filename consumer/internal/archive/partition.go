@@ -292,7 +292,11 @@ func (p *Partition) ready() error {
 	p.closeFiles()
 	p.data.reset()
 	p.dlBuf, p.keysBuf = p.dlBuf[:0], p.keysBuf[:0]
-	if err := p.recover(); err != nil {
+	err := p.recover()
+	if err == nil {
+		err = p.dropUploaded()
+	}
+	if err != nil {
 		p.closeFiles()
 		return fmt.Errorf("recovering after an earlier error: %w", err)
 	}

@@ -22,6 +22,12 @@ package archive
 // next file is uploaded under the same key as the one a crash may have left
 // behind, replacing it whole.
 //
+// A local write that fails after an upload was recorded (the upload mark,
+// the checkpoint without the file) leaves the checkpoint naming a staged
+// file whose records all lie below the uploader's next offset: the
+// recovery that follows drops it as uploaded (uploadedBefore), never
+// uploads it again.
+//
 // A folder with no upload mark was not staging yet: OUTPUT_URL was just set
 // on an existing output folder. Its open data file holds records committed
 // to Kafka as they were written, which no other owner takes again, so it
@@ -348,20 +354,71 @@ func (p *Partition) keyFiles() (Keys, error) {
 
 // uploadRotated finishes, in recovery, a rotation whose file was
 // compressed but not uploaded: it uploads it, checkpoints no active file
-// and drops the staged copy.
+// and drops the staged copy. A file the bucket already holds
+// (uploadedBefore) is not uploaded again.
 func (p *Partition) uploadRotated() error {
 	first, err := firstOffset(p.ckpt.Active)
 	if err != nil {
 		return err
 	}
 	path := p.abs(p.ckpt.Rotated)
-	if err := p.upload(path, first, p.ckpt.ActiveHour); err != nil {
+	if p.uploadedBefore() {
+		if err := p.forgetUploaded(path); err != nil {
+			return err
+		}
+	} else if err := p.upload(path, first, p.ckpt.ActiveHour); err != nil {
 		return err
 	}
 	if err := p.writeCheckpoint(p.snapshot(p.ckpt.NextOffset)); err != nil {
 		return err
 	}
 	return p.dropStaged(path)
+}
+
+// uploadedBefore reports whether the staged file the checkpoint names is
+// in the bucket already: the checkpoint's next offset, past the file's
+// records, is not past the bucket's. Only this partition's own upload
+// moves the uploader's next offset while it is open (another owner's
+// fences it, and an open starts from the bucket, syncStaging), so the file
+// is the one this owner uploaded: the upload succeeded and a local write
+// after it failed (the upload mark, the checkpoint without the file).
+// Uploading it again would put it under the next key, a second object of
+// the same records, or be refused (its next offset not past the bucket's).
+func (p *Partition) uploadedBefore() bool {
+	next := p.up.Next()
+	return next >= 0 && p.ckpt.NextOffset <= next
+}
+
+// forgetUploaded notes that the staged file at path is in the bucket, as
+// upload does after the upload: the next record names the next upload's
+// hour, and the upload mark holds the bucket's next offset.
+func (p *Partition) forgetUploaded(path string) error {
+	p.log.Info("staged data file already uploaded; dropping it", "path", path, "next_offset", p.up.Next())
+	p.uploadHour = time.Time{}
+	return p.writeUploaded(p.up.Next())
+}
+
+// dropUploaded runs after recovery with an uploader: an active file
+// holding records that the bucket holds already (uploadedBefore; its
+// rotation failed after the upload) is closed and dropped, as the rotation
+// would have, rather than stay active, take more records and be uploaded
+// again.
+func (p *Partition) dropUploaded() error {
+	a := p.active
+	if p.up == nil || a == nil || a.size == 0 || !p.uploadedBefore() {
+		return nil
+	}
+	p.active = nil
+	if err := a.f.Close(); err != nil {
+		return fmt.Errorf("closing data file %s: %w", p.abs(a.rel), err)
+	}
+	if err := p.forgetUploaded(p.abs(a.rel)); err != nil {
+		return err
+	}
+	if err := p.writeCheckpoint(p.snapshot(p.ckpt.NextOffset)); err != nil {
+		return err
+	}
+	return p.dropStaged(p.abs(a.rel))
 }
 
 // dropStaged removes a file the bucket now holds.

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -77,6 +78,9 @@ func (u *memUploader) Upload(_ context.Context, path string, first, next int64, 
 	}
 	if u.next >= 0 {
 		first = u.next
+	}
+	if next <= first { // as objstore refuses it
+		return fmt.Errorf("next offset %d not past the first %d", next, first)
 	}
 	if strings.HasSuffix(path, ".gz") {
 		zr, err := gzip.NewReader(bytes.NewReader(data))
@@ -569,6 +573,74 @@ func TestUploadSwitchFromFolderKeepsOpenFile(t *testing.T) {
 			}
 			if got := dataFiles(t, dirA, "tweets"); !slices.Equal(got, []string{want}) {
 				t.Errorf("host A's folder holds %q at the end; want %q", got, []string{want})
+			}
+		})
+	}
+}
+
+// TestUploadMarkFailsAfterUpload: the upload lands and is recorded in the
+// bucket, then writing the upload mark fails (a full disk). Recovery sees
+// the staged file below the bucket's next offset and drops it as
+// uploaded: the retried batch goes into a new file, and the bucket holds
+// every record once, under one key each (not the same file again under
+// the next key, nor an upload refused for ever). Plain and compressed,
+// with the retried batch starting with a record or a dead letter.
+func TestUploadMarkFailsAfterUpload(t *testing.T) {
+	for _, tt := range []struct {
+		name, compression string
+		deadLetterFirst   bool
+	}{
+		{"plain", CompressionNone, false},
+		{"plain, dead letter first", CompressionNone, true},
+		{"gzip", CompressionGzip, false},
+		{"gzip, dead letter first", CompressionGzip, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newMemBucket()
+			clk := newClock(t0())
+			a := testArchive(t, Config{Uploader: b, Now: clk.Now, RotateInterval: time.Minute, Compression: tt.compression})
+			p := openPartition(t, a, "tweets", 0)
+			mustAppend(t, p, recs(0, 9, t0()))
+			// The upload mark's temp file cannot be created.
+			tmp := filepath.Join(a.cfg.Dir, uploadedPath("tweets", 0)+".tmp")
+			if err := os.Mkdir(tmp, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			clk.Set(t0().Add(time.Minute))
+			if err := p.Tick(); err == nil {
+				t.Fatal("Tick with the upload mark failing returned nil; want the error")
+			}
+			if err := os.Remove(tmp); err != nil {
+				t.Fatal(err)
+			}
+			batch := recs(10, 12, t0().Add(time.Minute))
+			want := values(0, 12)
+			if tt.deadLetterFirst {
+				batch[0].Value = []byte("not json")
+				want = append(values(0, 9), values(11, 12)...)
+			}
+			if _, err := p.Append(batch); err != nil {
+				t.Fatalf("Append after the upload mark failed: %v (uploads %v)", err, b.uploads)
+			}
+			if got := p.NextOffset(); got != 10 {
+				t.Errorf("NextOffset = %d; want 10", got)
+			}
+			clk.Set(t0().Add(3 * time.Minute))
+			if err := p.Tick(); err != nil {
+				t.Fatal(err)
+			}
+			if got := b.lines(); !slices.Equal(got, want) {
+				t.Errorf("bucket lines = %q; want %q (uploads %v)", got, want, b.uploads)
+			}
+			if got, want := b.uploads, []string{"0-10", "10-13"}; !slices.Equal(got, want) {
+				t.Errorf("uploads = %q; want %q", got, want)
+			}
+			if files := dataFiles(t, a.cfg.Dir, "tweets"); len(files) != 0 {
+				t.Errorf("staging folder still holds %q; want nothing", files)
+			}
+			mark, err := os.ReadFile(filepath.Join(a.cfg.Dir, uploadedPath("tweets", 0)))
+			if err != nil || string(mark) != "13\n" {
+				t.Errorf("upload mark = %q, %v; want 13", mark, err)
 			}
 		})
 	}
