@@ -45,11 +45,22 @@ func compressedExt(compression string) string {
 // then is the plain file removed. The final name is never taken over: when
 // a file is already there (a copy made by gzip -k or a cron job), the data
 // file stays plain, uncompressed, and the other file is left alone.
+//
+// With an uploader the file is not left plain (there or on a full disk):
+// compressActive fails, and the rotation is retried. The extension is part
+// of the object's key, so a plain put whose record in the bucket was lost
+// would be followed, once the file compresses, by a second object of the
+// same records under the same offset; and another owner rebuilding the
+// file compresses it.
 func (p *Partition) compressActive(a *activeFile) (string, error) {
 	plain := p.abs(a.rel)
 	rel := a.rel + compressedExt(p.cfg.Compression)
 	final := p.abs(rel)
 	inTheWay := func() (string, error) {
+		if p.up != nil {
+			return "", fmt.Errorf("compressing %s: %s, a file the archive did not write, has its compressed name; "+
+				"the file is uploaded once that one is moved away", plain, final)
+		}
 		p.log.Warn("a file the archive did not write has the rotated file's name; leaving the data file uncompressed",
 			"path", plain, "other", final)
 		return plain, nil
@@ -62,7 +73,7 @@ func (p *Partition) compressActive(a *activeFile) (string, error) {
 	tmp := final + ".tmp"
 	if err := compressTo(tmp, plain, p.cfg.Compression, p.cfg.FileMode); err != nil {
 		_ = os.Remove(tmp) // best effort; recovery removes leftovers too
-		if noSpace(err) {
+		if noSpace(err) && p.up == nil {
 			// Retrying would compress the whole file again at every
 			// attempt, and fail again while the disk is full.
 			p.log.Warn("no space to compress the rotated file; leaving it uncompressed", "path", plain, "error", err)

@@ -20,9 +20,9 @@ import (
 )
 
 // memBucket is a hand-written object store: objects keyed, as objstore
-// keys them, by the upload's hour and the bucket's next offset when the
-// file was uploaded (the file's first offset for the first one), and one
-// checkpoint per partition.
+// keys them, by the upload's hour, the bucket's next offset when the file
+// was uploaded (the file's first offset for the first one) and the file's
+// extension, and one checkpoint per partition.
 type memBucket struct {
 	mu      sync.Mutex
 	objects map[objectKey][]byte
@@ -39,10 +39,11 @@ type memBucket struct {
 type objectKey struct {
 	hour  time.Time
 	first int64
+	ext   string // .jsonl, .jsonl.gz
 }
 
 func (k objectKey) String() string {
-	return k.hour.Format("2006-01-02T15") + "/" + strconv.FormatInt(k.first, 10)
+	return k.hour.Format("2006-01-02T15") + "/" + strconv.FormatInt(k.first, 10) + k.ext
 }
 
 func newMemBucket() *memBucket { return &memBucket{objects: map[objectKey][]byte{}, next: -1} }
@@ -91,7 +92,7 @@ func (u *memUploader) Upload(_ context.Context, path string, first, next int64, 
 			return err
 		}
 	}
-	u.b.objects[objectKey{hour, first}] = data
+	u.b.objects[objectKey{hour, first, path[strings.LastIndex(path, ".jsonl"):]}] = data
 	if u.b.lose > 0 {
 		u.b.lose--
 		return errors.New("killed after the put")
@@ -112,7 +113,10 @@ func (b *memBucket) sortedKeys() []objectKey {
 		if c := cmp.Compare(a.first, b.first); c != 0 {
 			return c
 		}
-		return a.hour.Compare(b.hour)
+		if c := a.hour.Compare(b.hour); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ext, b.ext)
 	})
 	return keys
 }
@@ -132,8 +136,8 @@ func (b *memBucket) lines() []string {
 	return out
 }
 
-// objectKeys returns the objects' keys as "<UTC hour>/<first offset>", by
-// first offset.
+// objectKeys returns the objects' keys as "<UTC hour>/<first offset><ext>",
+// by first offset.
 func (b *memBucket) objectKeys() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -370,7 +374,7 @@ func TestUploadRebuiltUnderSameKey(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	wantKeys := []string{"2024-03-09T07/0", "2024-03-09T08/5", "1970-01-01T00/12"}
+	wantKeys := []string{"2024-03-09T07/0.jsonl", "2024-03-09T08/5.jsonl", "1970-01-01T00/12.jsonl"}
 	if got := b.objectKeys(); !slices.Equal(got, wantKeys) {
 		t.Fatalf("object keys = %q; want %q (uploads %v)", got, wantKeys, b.uploads)
 	}
@@ -436,7 +440,7 @@ func TestUploadStagedByEarlierVersion(t *testing.T) {
 	if err := p.Tick(); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := b.objectKeys(), []string{"2024-03-09T08/0", "2024-03-09T08/5"}; !slices.Equal(got, want) {
+	if got, want := b.objectKeys(), []string{"2024-03-09T08/0.jsonl", "2024-03-09T08/5.jsonl"}; !slices.Equal(got, want) {
 		t.Fatalf("object keys = %q; want %q", got, want)
 	}
 	if got, want := b.lines(), values(0, 4); !slices.Equal(got[:5], want) || !slices.Equal(got[5:], values(6, 10)) {
@@ -497,7 +501,7 @@ func TestUploadSwitchFromFolderUploadsOpenFile(t *testing.T) {
 	if got, want := b.lines(), values(0, 24); !slices.Equal(got, want) {
 		t.Fatalf("bucket lines = %q; want %q (uploads %v)", got, want, b.uploads)
 	}
-	if got, want := b.objectKeys(), []string{"2024-03-09T10/0", "2024-03-09T10/10", "2024-03-09T10/20"}; !slices.Equal(got, want) {
+	if got, want := b.objectKeys(), []string{"2024-03-09T10/0.jsonl", "2024-03-09T10/10.jsonl", "2024-03-09T10/20.jsonl"}; !slices.Equal(got, want) {
 		t.Errorf("object keys = %q; want %q", got, want)
 	}
 }
@@ -641,6 +645,70 @@ func TestUploadMarkFailsAfterUpload(t *testing.T) {
 			mark, err := os.ReadFile(filepath.Join(a.cfg.Dir, uploadedPath("tweets", 0)))
 			if err != nil || string(mark) != "13\n" {
 				t.Errorf("upload mark = %q, %v; want 13", mark, err)
+			}
+		})
+	}
+}
+
+// TestUploadCompressionDoesNotFallBack: with an uploader, a rotated file
+// that cannot be compressed (the disk is full, or a file the archive did
+// not write has the compressed name) is not uploaded plain: the rotation
+// fails and is retried. Uploaded plain, a put whose checkpoint was then
+// lost would be followed, once compression works again, by the same
+// records compressed under the same offset with another extension: two
+// objects.
+func TestUploadCompressionDoesNotFallBack(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		obstacle func(t *testing.T, compressed string) // makes compressing to compressed fail
+	}{
+		{"compressed name taken", func(t *testing.T, compressed string) {
+			if err := os.WriteFile(compressed, []byte("a copy made by hand"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"disk full", func(t *testing.T, compressed string) {
+			if _, err := os.Stat("/dev/full"); err != nil {
+				t.Skip("no /dev/full to stand for a full disk")
+			}
+			if err := os.Symlink("/dev/full", compressed+".tmp"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newMemBucket()
+			clk := newClock(t0())
+			a := testArchive(t, Config{Uploader: b, Now: clk.Now, RotateInterval: time.Minute, Compression: CompressionGzip})
+			p := openPartition(t, a, "tweets", 0)
+			mustAppend(t, p, recs(0, 9, t0()))
+			compressed := p.abs(p.active.rel) + ".gz"
+			tt.obstacle(t, compressed)
+			b.lose = 1 // a put that lands is not recorded
+			clk.Set(t0().Add(time.Minute))
+			err := p.Tick()
+			if err == nil {
+				t.Fatal("Tick with the file unable to be compressed returned nil; want the error")
+			}
+			t.Logf("Tick: %v", err)
+			if got := b.objectKeys(); len(got) != 0 {
+				t.Errorf("objects after the failed rotation = %q; want none (nothing uploaded plain)", got)
+			}
+			for _, path := range []string{compressed, compressed + ".tmp"} {
+				if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+					t.Fatal(err)
+				}
+			}
+			b.lose = 0
+			clk.Set(t0().Add(3 * time.Minute)) // past Tick's wait
+			if err := p.Tick(); err != nil {
+				t.Fatalf("Tick once the file can be compressed: %v (uploads %v)", err, b.uploads)
+			}
+			if got, want := b.objectKeys(), []string{"2024-03-09T10/0.jsonl.gz"}; !slices.Equal(got, want) {
+				t.Errorf("object keys = %q; want %q", got, want)
+			}
+			if got := b.lines(); !slices.Equal(got, values(0, 9)) {
+				t.Errorf("bucket lines = %q; want %q", got, values(0, 9))
 			}
 		})
 	}
