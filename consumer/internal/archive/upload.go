@@ -341,12 +341,14 @@ func (p *Partition) keyFiles() (Keys, error) {
 		}
 		k.Prev = b
 	}
-	b, err := os.ReadFile(p.abs(keysPath(p.topic, p.partition, p.keysGen)))
+	path := p.abs(keysPath(p.topic, p.partition, p.keysGen))
+	b, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return k, fmt.Errorf("reading dedup keys: %w", err)
 	}
 	if int64(len(b)) < p.keysSize {
-		return k, fmt.Errorf("dedup key file holds %d bytes, checkpoint says %d", len(b), p.keysSize)
+		return k, fmt.Errorf("dedup key file %s holds %d bytes, checkpoint %s says %d: keys were lost",
+			path, len(b), p.abs(slotsPath(p.topic, p.partition)), p.keysSize)
 	}
 	k.Cur = b[:p.keysSize]
 	return k, nil

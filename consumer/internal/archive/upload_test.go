@@ -713,3 +713,32 @@ func TestUploadCompressionDoesNotFallBack(t *testing.T) {
 		})
 	}
 }
+
+// TestUploadShortKeyFileNamed: a dedup key file found shorter than the
+// checkpoint counts when an upload reads it is an error naming the key
+// file and the checkpoint, so that an operator knows which files.
+func TestUploadShortKeyFileNamed(t *testing.T) {
+	b := newMemBucket()
+	clk := newClock(t0())
+	a := testArchive(t, Config{Uploader: b, Now: clk.Now, RotateInterval: time.Minute, DedupWindow: 100})
+	p := openPartition(t, a, "tweets", 0)
+	rs := recs(0, 4, t0())
+	for i := range rs {
+		rs[i].Key, rs[i].Dedup = []byte(strconv.Itoa(i)), true
+	}
+	mustAppend(t, p, rs)
+	keys := p.abs(keysPath("tweets", 0, p.keysGen))
+	if err := os.Truncate(keys, p.keysSize-1); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(t0().Add(time.Minute))
+	err := p.Tick()
+	if err == nil {
+		t.Fatal("Tick with a short key file returned nil; want the error")
+	}
+	for _, path := range []string{keys, p.abs(slotsPath("tweets", 0))} {
+		if !strings.Contains(err.Error(), path) {
+			t.Errorf("error %q does not name %s", err, path)
+		}
+	}
+}
