@@ -3,6 +3,8 @@ package objstore
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,6 +50,9 @@ type state struct {
 	Hour    time.Time   `json:"hour,omitzero"`
 	Uploads int64       `json:"uploads,omitempty"`
 	Recent  []time.Time `json:"recent_hours,omitempty"`
+	// Owner is the token of the Store.Partition call whose uploader wrote
+	// the checkpoint (Host is its host); earlier versions wrote none.
+	Owner string `json:"owner,omitempty"`
 }
 
 // recentUploads is how many uploads' hours a checkpoint keeps: a finalizer
@@ -96,33 +101,51 @@ func (c Config) StateKey(topic string, partition int) string {
 }
 
 // Partition reads a partition's checkpoint from the bucket; it implements
-// archive.Uploader.
+// archive.Uploader. Each call is an owner of its own: the checkpoints its
+// uploader writes carry a token of its own (and the host's name), so that
+// it knows its own writes from another owner's.
 func (s *Store) Partition(ctx context.Context, topic string, partition int) (archive.PartitionUploader, error) {
-	u := &Uploader{s: s, topic: topic, partition: partition, next: -1}
+	var token [16]byte
+	_, _ = rand.Read(token[:]) // never fails (crypto/rand)
+	host, _ := os.Hostname()
+	u := &Uploader{s: s, topic: topic, partition: partition, next: -1, owner: hex.EncodeToString(token[:]), host: host}
+	st, etag, err := s.readState(ctx, topic, partition)
+	if err != nil {
+		return nil, err
+	}
+	if etag == "" {
+		return u, nil
+	}
+	u.next, u.etag, u.stateKey = st.Next, etag, st.Key
+	u.keys = archive.Keys{Prev: []byte(st.KeysPrev), Cur: []byte(st.KeysCur)}
+	u.hour, u.uploads, u.recent = st.Hour, st.Uploads, st.Recent
+	return u, nil
+}
+
+// readState reads a partition's checkpoint and its ETag; "" when there is
+// none. A checkpoint an earlier version wrote has no owner token.
+func (s *Store) readState(ctx context.Context, topic string, partition int) (state, string, error) {
+	var st state
 	key := s.cfg.StateKey(topic, partition)
 	obj, err := s.c.GetObject(ctx, s.cfg.Bucket, key, minio.GetObjectOptions{})
 	if err != nil {
-		return nil, s.explain("reading "+key, err)
+		return st, "", s.explain("reading "+key, err)
 	}
 	defer obj.Close()
 	info, err := obj.Stat()
 	if minio.ToErrorResponse(err).Code == "NoSuchKey" {
-		return u, nil
+		return st, "", nil
 	}
 	if err != nil {
-		return nil, s.explain("reading "+key, err)
+		return st, "", s.explain("reading "+key, err)
 	}
-	var st state
 	if err := json.NewDecoder(obj).Decode(&st); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", key, err)
+		return st, "", fmt.Errorf("reading %s: %w", key, err)
 	}
 	if st.Topic != topic || st.Partition != partition || st.Next < 0 {
-		return nil, fmt.Errorf("%s is not a checkpoint of %s partition %d", key, topic, partition)
+		return st, "", fmt.Errorf("%s is not a checkpoint of %s partition %d", key, topic, partition)
 	}
-	u.next, u.etag, u.stateKey = st.Next, info.ETag, st.Key
-	u.keys = archive.Keys{Prev: []byte(st.KeysPrev), Cur: []byte(st.KeysCur)}
-	u.hour, u.uploads, u.recent = st.Hour, st.Uploads, st.Recent
-	return u, nil
+	return st, info.ETag, nil
 }
 
 // Uploader uploads one partition's files, one at a time, in offset order.
@@ -137,6 +160,8 @@ type Uploader struct {
 	hour      time.Time   // the bucket checkpoint's Hour
 	uploads   int64       // its Uploads
 	recent    []time.Time // and its Recent
+	owner     string      // this owner's token, in the checkpoints it writes
+	host      string      // and its host's name
 }
 
 // Next returns the offset after the last uploaded file, -1 if none.
@@ -184,7 +209,13 @@ func (u *Uploader) Upload(ctx context.Context, file string, first, next int64, h
 		return u.s.explain("reading "+stateKey, err)
 	}
 	if current != u.etag {
-		return u.adopt(ctx, stateKey, key, next)
+		done, err := u.adopt(ctx, stateKey, key, next)
+		if done || err != nil {
+			return err
+		}
+		// This owner recorded this very file and its answer was lost; next
+		// has moved since (records dropped as duplicates or dead letters):
+		// the file is put again and recorded with next over that record.
 	}
 	if u.stateKey == "" || u.s.cfg.legacy(u.topic, u.partition, u.stateKey) {
 		// The last upload, if any, was an earlier version's, which named
@@ -217,11 +248,10 @@ func (u *Uploader) Upload(ctx context.Context, file string, first, next int64, h
 		return u.s.explain("putting "+key, err)
 	}
 
-	host, _ := os.Hostname()
 	hour = hour.UTC().Truncate(time.Hour)
 	recent := append(slices.Clone(u.recent), hour)
 	recent = recent[max(0, len(recent)-recentUploads):]
-	st, err := json.Marshal(state{Topic: u.topic, Partition: u.partition, Next: next, Key: key, Bytes: size, Host: host, Time: time.Now().UTC(),
+	st, err := json.Marshal(state{Topic: u.topic, Partition: u.partition, Next: next, Key: key, Bytes: size, Host: u.host, Owner: u.owner, Time: time.Now().UTC(),
 		KeysPrev: string(keys.Prev), KeysCur: string(keys.Cur), Hour: hour, Uploads: u.uploads + 1, Recent: recent})
 	if err != nil {
 		return err
@@ -239,7 +269,13 @@ func (u *Uploader) Upload(ctx context.Context, file string, first, next int64, h
 		if r := minio.ToErrorResponse(err); r.StatusCode != http.StatusPreconditionFailed && r.Code != "PreconditionFailed" {
 			return u.s.explain("writing "+stateKey, err)
 		}
-		return u.adopt(ctx, stateKey, key, next)
+		// Either another owner's write, or this one's own first attempt
+		// landed and the client's retry of it was refused.
+		done, err := u.adopt(ctx, stateKey, key, next)
+		if !done && err == nil {
+			err = fmt.Errorf("writing %s: this consumer's own checkpoint changed during the write", stateKey)
+		}
+		return err
 	}
 	u.next, u.etag, u.stateKey, u.keys = next, put.ETag, key, keys
 	u.hour, u.uploads, u.recent = hour, u.uploads+1, recent
@@ -257,20 +293,32 @@ func compressionOf(ext string) string {
 	return ""
 }
 
-// adopt handles a checkpoint that is not the one this owner last knew: if
-// it records this very upload (this owner's write landed but its answer was
-// lost, to a server restart or a retry), it is taken as done; otherwise
-// another consumer owns the partition now (ErrFenced).
-func (u *Uploader) adopt(ctx context.Context, stateKey, key string, next int64) error {
-	again, err := u.s.Partition(ctx, u.topic, u.partition)
+// adopt handles a checkpoint that is not the one this owner last knew.
+// Another owner's (another consumer, this host's earlier owner of the
+// partition, or an earlier version, which wrote no token) means this one
+// is no longer the partition's owner: ErrFenced. This owner's own is a
+// write whose answer was lost (the server down past the client's retries,
+// or a retry refused after the first attempt landed): if it records this
+// very upload (key and next), the upload is done (true); if it records
+// this file's key with another next, u takes its ETag and the caller puts
+// the file and records next again (false, nil).
+func (u *Uploader) adopt(ctx context.Context, stateKey, key string, next int64) (bool, error) {
+	st, etag, err := u.s.readState(ctx, u.topic, u.partition)
 	if err != nil {
-		return fmt.Errorf("writing %s: %w (and reading it again: %v)", stateKey, ErrFenced, err)
+		return false, fmt.Errorf("writing %s: %w (and reading it again: %v)", stateKey, ErrFenced, err)
 	}
-	got := again.(*Uploader)
-	if got.next != next || got.stateKey != key {
-		return fmt.Errorf("writing %s: %w", stateKey, ErrFenced)
+	if etag == "" || st.Owner != u.owner {
+		return false, fmt.Errorf("writing %s: %w", stateKey, ErrFenced)
 	}
-	u.next, u.etag, u.stateKey, u.keys = next, got.etag, key, got.keys
-	u.hour, u.uploads, u.recent = got.hour, got.uploads, got.recent
-	return nil
+	if st.Key != key {
+		return false, fmt.Errorf("writing %s: this consumer recorded %s there, next offset %d, where this upload puts %s", stateKey, st.Key, st.Next, key)
+	}
+	u.etag = etag
+	if st.Next != next {
+		return false, nil
+	}
+	u.next, u.stateKey = next, key
+	u.keys = archive.Keys{Prev: []byte(st.KeysPrev), Cur: []byte(st.KeysCur)}
+	u.hour, u.uploads, u.recent = st.Hour, st.Uploads, st.Recent
+	return true, nil
 }

@@ -5,12 +5,15 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -328,4 +331,136 @@ func TestUploadAfterEarlierVersion(t *testing.T) {
 			t.Fatalf("objects = %q; want %q", got, want)
 		}
 	}
+}
+
+// lossyTransport passes the client's requests to the server, but once
+// loseAnswer names a key, the next PUT of it reaches the server and its
+// answer is lost, and the server answers nothing more (down past the
+// client's retries) until heal.
+type lossyTransport struct {
+	mu   sync.Mutex
+	key  string // the key whose next PUT loses its answer
+	down bool
+}
+
+func (l *lossyTransport) loseAnswer(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.key = key
+}
+
+func (l *lossyTransport) heal() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.down = false
+}
+
+func (l *lossyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	l.mu.Lock()
+	down := l.down
+	lose := !down && l.key != "" && r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/"+l.key)
+	if lose {
+		l.key, l.down = "", true
+	}
+	l.mu.Unlock()
+	if down {
+		return nil, errors.New("connection refused (the server is down)")
+	}
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if !lose {
+		return resp, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("the PUT whose answer is to be lost did not land: %s", resp.Status)
+	}
+	return nil, errors.New("connection reset by peer (the answer was lost)")
+}
+
+// TestUploadAfterLostCheckpointAnswer: a checkpoint write that landed but
+// whose answer was lost (the server down past the client's retries) is the
+// owner's own, recognised when it retries the same file: with the same
+// next offset, or one past records dropped since (a batch that starts with
+// a duplicate or a dead letter), the retry records it instead of
+// ErrFenced, the bucket holds the file once, counted as one upload, and
+// the partition goes on.
+func TestUploadAfterLostCheckpointAnswer(t *testing.T) {
+	for _, retryNext := range []int64{20, 21} {
+		t.Run(fmt.Sprintf("retry with next %d", retryNext), func(t *testing.T) {
+			s := testStore(t)
+			ctx := context.Background()
+			lt := &lossyTransport{}
+			lossy, err := newStore(s.cfg, lt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			up := openPartition(t, lossy, 0)
+			mustUpload(t, up, "tweets-p0-000000000000.jsonl", "0\n", 0, 10)
+
+			file := stagedFile(t, "tweets-p0-000000000010.jsonl", "10\n11\n")
+			keys := archive.Keys{Cur: []byte("MTA=\nMTE=\n")}
+			lt.loseAnswer(s.cfg.StateKey("tweets", 0))
+			if err := up.Upload(ctx, file, 10, 20, hour17, keys); err == nil {
+				t.Fatal("the upload whose answer was lost: got nil; want an error")
+			}
+			lt.heal()
+			if got := openPartition(t, s, 0).Next(); got != 20 {
+				t.Fatalf("the bucket's Next after the lost answer = %d; want 20 (the write landed)", got)
+			}
+
+			if err := up.Upload(ctx, file, 10, retryNext, hour17, keys); err != nil {
+				t.Fatalf("the retry: got %v; want nil", err)
+			}
+			if up.Next() != retryNext {
+				t.Fatalf("Next after the retry = %d; want %d", up.Next(), retryNext)
+			}
+			st, _, err := s.readState(ctx, "tweets", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Next != retryNext || st.KeysCur != string(keys.Cur) || st.Uploads != 2 || len(st.Recent) != 2 {
+				t.Fatalf("checkpoint after the retry: next %d, keys %q, uploads %d, %d recent hours; want %d, %q, 2, 2",
+					st.Next, st.KeysCur, st.Uploads, len(st.Recent), retryNext, keys.Cur)
+			}
+
+			mustUpload(t, up, "tweets-p0-000000000021.jsonl", "21\n", 21, 22)
+			want := map[string]string{
+				s.cfg.ObjectKey("tweets", 0, hour17, 0, ".jsonl"):         "0\n",
+				s.cfg.ObjectKey("tweets", 0, hour17, 10, ".jsonl"):        "10\n11\n",
+				s.cfg.ObjectKey("tweets", 0, hour17, retryNext, ".jsonl"): "21\n",
+			}
+			got := objects(t, s)
+			if len(got) != len(want) {
+				t.Fatalf("objects = %q; want %q", got, want)
+			}
+			for k, v := range want {
+				if got[k] != v {
+					t.Fatalf("objects = %q; want %q", got, want)
+				}
+			}
+			if got := openPartition(t, s, 0).Next(); got != 22 {
+				t.Fatalf("the bucket's Next = %d; want 22", got)
+			}
+		})
+	}
+}
+
+// TestUploadFencesSameFileOfAnotherOwner: a checkpoint another owner wrote
+// fences this one even when it records the very file and next offset this
+// one uploads (both rebuilt it from the same offset): only one of them
+// goes on as the partition's owner.
+func TestUploadFencesSameFileOfAnotherOwner(t *testing.T) {
+	s := testStore(t)
+	ctx := context.Background()
+	former := openPartition(t, s, 0)
+	current := openPartition(t, s, 0)
+	mustUpload(t, current, "tweets-p0-000000000000.jsonl", "0\n1\n", 0, 2)
+	err := former.Upload(ctx, stagedFile(t, "tweets-p0-000000000000.jsonl", "0\n1\n"), 0, 2, hour17, archive.Keys{})
+	if !errors.Is(err, ErrFenced) {
+		t.Fatalf("the former owner's upload of the same file: got %v; want ErrFenced", err)
+	}
+	mustUpload(t, current, "tweets-p0-000000000002.jsonl", "2\n", 2, 3)
 }
