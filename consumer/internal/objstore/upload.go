@@ -186,12 +186,12 @@ func (u *Uploader) Upload(ctx context.Context, file string, first, next int64, h
 		first = u.next
 	}
 	if next <= first {
-		return fmt.Errorf("uploading %s: next offset %d not past the first %d", file, next, first)
+		return fmt.Errorf("next offset %d not past the first %d", next, first)
 	}
 	name := path.Base(file)
 	i := strings.LastIndex(name, ".jsonl")
 	if i < 0 {
-		return fmt.Errorf("uploading %s: not a .jsonl file", file)
+		return errors.New("not a .jsonl file")
 	}
 	ext := name[i:]
 	key := u.s.cfg.ObjectKey(u.topic, u.partition, hour, first, ext)
@@ -236,7 +236,7 @@ func (u *Uploader) Upload(ctx context.Context, file string, first, next int64, h
 	// written from a listing and a HEAD per object.
 	lines, size, sum, err := manifest.Digest(f, compressionOf(ext))
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", file, err)
+		return fmt.Errorf("reading the file: %w", err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
@@ -305,10 +305,10 @@ func compressionOf(ext string) string {
 func (u *Uploader) adopt(ctx context.Context, stateKey, key string, next int64) (bool, error) {
 	st, etag, err := u.s.readState(ctx, u.topic, u.partition)
 	if err != nil {
-		return false, fmt.Errorf("writing %s: %w (and reading it again: %v)", stateKey, ErrFenced, err)
+		return false, fmt.Errorf("%s partition %d: %w (and reading %s again to see whose: %v)", u.topic, u.partition, ErrFenced, stateKey, err)
 	}
 	if etag == "" || st.Owner != u.owner {
-		return false, fmt.Errorf("writing %s: %w", stateKey, ErrFenced)
+		return false, u.fenced(stateKey, st, etag)
 	}
 	if st.Key != key {
 		return false, fmt.Errorf("writing %s: this consumer recorded %s there, next offset %d, where this upload puts %s", stateKey, st.Key, st.Next, key)
@@ -321,4 +321,29 @@ func (u *Uploader) adopt(ctx context.Context, stateKey, key string, next int64) 
 	u.keys = archive.Keys{Prev: []byte(st.KeysPrev), Cur: []byte(st.KeysCur)}
 	u.hour, u.uploads, u.recent = st.Hour, st.Uploads, st.Recent
 	return true, nil
+}
+
+// fenced returns ErrFenced with what the bucket's checkpoint (st, whose
+// ETag is etag: "" if there is none) says: its next offset, its last file
+// and the owner that wrote it.
+func (u *Uploader) fenced(stateKey string, st state, etag string) error {
+	if etag == "" {
+		return fmt.Errorf("%s partition %d: %w: %s is gone from the bucket", u.topic, u.partition, ErrFenced, stateKey)
+	}
+	host := "host " + strconv.Quote(st.Host)
+	switch {
+	case st.Host == "":
+		host = "an unnamed host"
+	case st.Host == u.host:
+		host = "this host (" + st.Host + ")"
+	}
+	by := "another owner on " + host
+	if st.Owner == "" {
+		by = "an earlier version on " + host
+	}
+	if !st.Time.IsZero() {
+		by += " at " + st.Time.UTC().Format(time.RFC3339)
+	}
+	return fmt.Errorf("%s partition %d: %w: %s has next offset %d and last file %s, written by %s",
+		u.topic, u.partition, ErrFenced, stateKey, st.Next, st.Key, by)
 }

@@ -231,6 +231,13 @@ func TestUploadFencesFormerOwner(t *testing.T) {
 	if !errors.Is(err, ErrFenced) {
 		t.Fatalf("the former owner's upload: got %v; want ErrFenced", err)
 	}
+	// The error says what the bucket holds and who wrote it.
+	host, _ := os.Hostname()
+	want := fmt.Sprintf("tweets partition 1: %v: %s has next offset 3 and last file %s, written by another owner on this host (%s) at ",
+		ErrFenced, s.cfg.StateKey("tweets", 1), s.cfg.ObjectKey("tweets", 1, hour17, 1, ".jsonl"), host)
+	if !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("the former owner's upload: got %q; want %q and the time", err, want)
+	}
 	// A second owner that never read the checkpoint cannot create one
 	// over it either (If-None-Match: *).
 	stale := Uploader{s: s, topic: "tweets", partition: 1, next: -1}
@@ -266,6 +273,50 @@ func TestUploadRefusesOtherFiles(t *testing.T) {
 	err := u.Upload(context.Background(), "/staging/tweets/keys.bin", 0, 1, hour17, archive.Keys{})
 	if err == nil || !strings.Contains(err.Error(), "not a .jsonl file") {
 		t.Fatalf("got %v; want an error saying it is not a .jsonl file", err)
+	}
+}
+
+// TestUploadErrorsNameTheFileOnce: the archive's error names the file it
+// was uploading (archive.Partition.upload wraps "uploading <path>: "), so
+// Upload's own errors do not name it again.
+func TestUploadErrorsNameTheFileOnce(t *testing.T) {
+	for _, tt := range []struct {
+		file        string
+		first, next int64
+		want        string
+	}{
+		{"/staging/tweets/keys.bin", 0, 1, "not a .jsonl file"},
+		{"/staging/tweets/2026-11-26/17/tweets-p0-000000000005.jsonl", 5, 5, "next offset 5 not past the first 5"},
+	} {
+		u := &Uploader{s: &Store{cfg: Config{Bucket: "tweets"}}, topic: "tweets", next: -1}
+		err := u.Upload(context.Background(), tt.file, tt.first, tt.next, hour17, archive.Keys{})
+		if err == nil {
+			t.Fatalf("Upload(%s, %d, %d): got nil; want an error", tt.file, tt.first, tt.next)
+		}
+		got := fmt.Errorf("uploading %s: %w", tt.file, err).Error()
+		if want := "uploading " + tt.file + ": " + tt.want; got != want {
+			t.Errorf("the archive's error: got %q; want %q", got, want)
+		}
+	}
+}
+
+// TestUploadFencedByEarlierVersion: a checkpoint an earlier version wrote
+// (no owner token) over the one this owner read fences it, and the error
+// says what that checkpoint holds and which host wrote it.
+func TestUploadFencedByEarlierVersion(t *testing.T) {
+	s := testStore(t)
+	ctx := context.Background()
+	up := openPartition(t, s, 0)
+	key := s.cfg.legacyObjectKey("tweets", 0, 0, ".jsonl")
+	old := `{"topic":"tweets","partition":0,"next_offset":2,"key":"` + key + `","bytes":4,"host":"old-host","time":"2026-11-26T17:05:00Z"}` + "\n"
+	if _, err := s.c.PutObject(ctx, s.cfg.Bucket, s.cfg.StateKey("tweets", 0), strings.NewReader(old), int64(len(old)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err := up.Upload(ctx, stagedFile(t, "tweets-p0-000000000000.jsonl", "0\n1\n"), 0, 2, hour17, archive.Keys{})
+	want := fmt.Sprintf(`tweets partition 0: %v: %s has next offset 2 and last file %s, written by an earlier version on host "old-host" at 2026-11-26T17:05:00Z`,
+		ErrFenced, s.cfg.StateKey("tweets", 0), key)
+	if !errors.Is(err, ErrFenced) || err.Error() != want {
+		t.Fatalf("got %v; want ErrFenced: %q", err, want)
 	}
 }
 
