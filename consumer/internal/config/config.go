@@ -91,8 +91,8 @@ func (c Config) Target() (objstore.Target, error) {
 }
 
 // Store returns the bucket's settings, with OUTPUT_LAYOUT naming the hour
-// in its keys, and false when OUTPUT_URL names no bucket; call it on a
-// validated Config.
+// in its keys and OUTPUT_COMPRESSION their extension, and false when
+// OUTPUT_URL names no bucket; call it on a validated Config.
 func (c Config) Store() (objstore.Config, bool) {
 	t, err := c.Target()
 	if err != nil || !t.S3() {
@@ -100,6 +100,7 @@ func (c Config) Store() (objstore.Config, bool) {
 	}
 	sc := c.S3.Config(t)
 	sc.Layout = archive.Layout(c.Archive.Layout)
+	sc.Compression = c.Archive.Compression
 	return sc, true
 }
 

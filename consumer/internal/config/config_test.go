@@ -160,15 +160,16 @@ func TestOutputURL(t *testing.T) {
 	if !ok || sc.Bucket != "tweets" || sc.Prefix != "archive/v1" || cfg.OutputDir != "/var/staging" || !sc.PathStyle || sc.Region != "us-east-1" {
 		t.Fatalf("s3 URL: got %+v, OUTPUT_DIR %q; want bucket tweets, prefix archive/v1, staging /var/staging, path-style, us-east-1", sc, cfg.OutputDir)
 	}
-	if sc.Layout != archive.LayoutDated {
-		t.Fatalf("s3 URL: got layout %q; want OUTPUT_LAYOUT's default, dated", sc.Layout)
+	if sc.Layout != archive.LayoutDated || sc.Compression != archive.CompressionNone {
+		t.Fatalf("s3 URL: got layout %q, compression %q; want OUTPUT_LAYOUT's and OUTPUT_COMPRESSION's defaults, dated and none", sc.Layout, sc.Compression)
 	}
 	t.Setenv("OUTPUT_LAYOUT", "hive")
+	t.Setenv("OUTPUT_COMPRESSION", "zstd")
 	if cfg, err = Load(); err != nil {
 		t.Fatal(err)
 	}
-	if sc, _ = cfg.Store(); sc.Layout != archive.LayoutHive {
-		t.Fatalf("s3 URL with OUTPUT_LAYOUT=hive: got layout %q; want hive, the keys' hour folders", sc.Layout)
+	if sc, _ = cfg.Store(); sc.Layout != archive.LayoutHive || sc.Compression != archive.CompressionZstd {
+		t.Fatalf("s3 URL with OUTPUT_LAYOUT=hive OUTPUT_COMPRESSION=zstd: got layout %q, compression %q; want hive, the keys' hour folders, and zstd, their extension (both recorded in the bucket)", sc.Layout, sc.Compression)
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%v %+v", cfg, sc)

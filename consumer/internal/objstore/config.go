@@ -48,6 +48,10 @@ type Config struct {
 	// Layout names the hour in the objects' keys as the local folders
 	// name it (OUTPUT_LAYOUT; "" is archive.LayoutDated).
 	Layout archive.Layout
+	// Compression is OUTPUT_COMPRESSION ("" is archive.CompressionNone),
+	// which gives the objects' keys their extension; the prefix records it
+	// with Layout (SettingsKey).
+	Compression string
 }
 
 // Config returns the settings with the bucket and prefix of an s3:// URL.

@@ -61,7 +61,9 @@ func newStore(cfg Config, transport http.RoundTripper) (*Store, error) {
 }
 
 // Check puts and deletes a probe object under the prefix, so that wrong credentials, a missing bucket or an unreachable
-// server fail at start, with an error naming the setting to fix.
+// server fail at start, with an error naming the setting to fix; then it
+// records the prefix's OUTPUT_LAYOUT and OUTPUT_COMPRESSION, or refuses
+// this consumer's if they differ from those recorded (checkSettings).
 func (s *Store) Check(ctx context.Context) error {
 	// No HeadBucket first: its answer has no body, so a server may say 404
 	// for an unknown key where a PUT says InvalidAccessKeyId.
@@ -75,7 +77,7 @@ func (s *Store) Check(ctx context.Context) error {
 	if err := s.c.RemoveObject(ctx, s.cfg.Bucket, probe, minio.RemoveObjectOptions{}); err != nil {
 		return s.explain("removing the probe object "+probe, err)
 	}
-	return nil
+	return s.checkSettings(ctx)
 }
 
 func (s *Store) endpoint() string {
