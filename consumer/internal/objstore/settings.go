@@ -83,22 +83,8 @@ func (s *Store) checkSettings(ctx context.Context) error {
 // readSettings reads the prefix's settings; false when there are none.
 func (s *Store) readSettings(ctx context.Context) (settings, bool, error) {
 	var st settings
-	key := s.cfg.SettingsKey()
-	obj, err := s.c.GetObject(ctx, s.cfg.Bucket, key, minio.GetObjectOptions{})
-	if err != nil {
-		return st, false, s.explain("reading "+key, err)
-	}
-	defer obj.Close()
-	if _, err := obj.Stat(); err != nil {
-		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
-			return st, false, nil
-		}
-		return st, false, s.explain("reading "+key, err)
-	}
-	if err := json.NewDecoder(obj).Decode(&st); err != nil {
-		return st, false, fmt.Errorf("OUTPUT_URL=%s: reading %s: %w", s.cfg.URL, key, err)
-	}
-	return st, true, nil
+	etag, err := s.getJSON(ctx, s.cfg.SettingsKey(), &st)
+	return st, etag != "", err
 }
 
 // compareSettings returns an error naming each variable whose value

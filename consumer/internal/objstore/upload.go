@@ -127,25 +127,35 @@ func (s *Store) Partition(ctx context.Context, topic string, partition int) (arc
 func (s *Store) readState(ctx context.Context, topic string, partition int) (state, string, error) {
 	var st state
 	key := s.cfg.StateKey(topic, partition)
-	obj, err := s.c.GetObject(ctx, s.cfg.Bucket, key, minio.GetObjectOptions{})
-	if err != nil {
-		return st, "", s.explain("reading "+key, err)
-	}
-	defer obj.Close()
-	info, err := obj.Stat()
-	if minio.ToErrorResponse(err).Code == "NoSuchKey" {
-		return st, "", nil
-	}
-	if err != nil {
-		return st, "", s.explain("reading "+key, err)
-	}
-	if err := json.NewDecoder(obj).Decode(&st); err != nil {
-		return st, "", fmt.Errorf("reading %s: %w", key, err)
+	etag, err := s.getJSON(ctx, key, &st)
+	if err != nil || etag == "" {
+		return st, "", err
 	}
 	if st.Topic != topic || st.Partition != partition || st.Next < 0 {
 		return st, "", fmt.Errorf("%s is not a checkpoint of %s partition %d", key, topic, partition)
 	}
-	return st, info.ETag, nil
+	return st, etag, nil
+}
+
+// getJSON decodes the object at key into v and returns its ETag; "" when
+// there is no such object.
+func (s *Store) getJSON(ctx context.Context, key string, v any) (string, error) {
+	obj, err := s.c.GetObject(ctx, s.cfg.Bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return "", s.explain("reading "+key, err)
+	}
+	defer obj.Close()
+	info, err := obj.Stat()
+	if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+		return "", nil
+	}
+	if err != nil {
+		return "", s.explain("reading "+key, err)
+	}
+	if err := json.NewDecoder(obj).Decode(v); err != nil {
+		return "", fmt.Errorf("reading %s: %w", key, err)
+	}
+	return info.ETag, nil
 }
 
 // Uploader uploads one partition's files, one at a time, in offset order.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -152,6 +153,15 @@ func objects(t *testing.T, s *Store) map[string]string {
 	return got
 }
 
+// wantObjects fails the test unless the objects under the store's prefix
+// (but _state/) are want, by key.
+func wantObjects(t *testing.T, s *Store, want map[string]string) {
+	t.Helper()
+	if got := objects(t, s); !maps.Equal(got, want) {
+		t.Fatalf("objects = %q; want %q", got, want)
+	}
+}
+
 // hour17 is an upload's hour in the tests.
 var hour17 = time.Date(2026, 11, 26, 17, 0, 0, 0, time.UTC)
 
@@ -182,15 +192,7 @@ func TestUploadKeysAndCheckpoint(t *testing.T) {
 		s.cfg.key("tweets/2026-11-26/17/tweets-p2-00000000000000000005.jsonl"):    "a\nb\n",
 		s.cfg.key("tweets/2026-11-26/18/tweets-p2-00000000000000000010.jsonl.gz"): gz.String(),
 	}
-	got := objects(t, s)
-	if len(got) != len(want) {
-		t.Fatalf("objects = %q; want %q", got, want)
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Fatalf("objects = %q; want %q", got, want)
-		}
-	}
+	wantObjects(t, s, want)
 	again := openPartition(t, s, 2)
 	if again.Next() != 20 {
 		t.Fatalf("a new owner's Next = %d; want 20", again.Next())
@@ -373,15 +375,7 @@ func TestUploadAfterEarlierVersion(t *testing.T) {
 		s.cfg.ObjectKey("tweets", 0, hour17, 2, ".jsonl"): "2\n3\n",
 		s.cfg.ObjectKey("tweets", 1, hour17, 7, ".jsonl"): "7\n8\n",
 	}
-	got := objects(t, s)
-	if len(got) != len(want) {
-		t.Fatalf("objects = %q; want %q", got, want)
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Fatalf("objects = %q; want %q", got, want)
-		}
-	}
+	wantObjects(t, s, want)
 }
 
 // lossyTransport passes the client's requests to the server, but once
@@ -483,15 +477,7 @@ func TestUploadAfterLostCheckpointAnswer(t *testing.T) {
 				s.cfg.ObjectKey("tweets", 0, hour17, 10, ".jsonl"):        "10\n11\n",
 				s.cfg.ObjectKey("tweets", 0, hour17, retryNext, ".jsonl"): "21\n",
 			}
-			got := objects(t, s)
-			if len(got) != len(want) {
-				t.Fatalf("objects = %q; want %q", got, want)
-			}
-			for k, v := range want {
-				if got[k] != v {
-					t.Fatalf("objects = %q; want %q", got, want)
-				}
-			}
+			wantObjects(t, s, want)
 			if got := openPartition(t, s, 0).Next(); got != 22 {
 				t.Fatalf("the bucket's Next = %d; want 22", got)
 			}
