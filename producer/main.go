@@ -33,6 +33,7 @@ import (
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/xv2"
 	"github.com/tweetpipe/tweetpipe/producer/internal/spool"
 	"github.com/tweetpipe/tweetpipe/producer/internal/terminal"
+	"github.com/tweetpipe/tweetpipe/producer/internal/zstdcodec"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -60,6 +61,10 @@ func main() {
 func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *terminal.Terminal) error {
 	ops.SetMemoryLimit(cfg.MemoryLimit)
 	kafkaconn.UseSmallZstd(cfg.CompressionLevel) // 1 MiB zstd windows: most of the memory a service uses otherwise
+	// The same frames, each batch compressed whole by an encoder that lasts.
+	if err := zstdcodec.Install(cfg.CompressionLevel); err != nil {
+		return err
+	}
 	if cfg.Compression == "gzip" && cfg.CompressionLevel > 0 {
 		compress.Codecs[compress.Gzip] = &gzip.Codec{Level: cfg.CompressionLevel}
 	}

@@ -1,0 +1,134 @@
+// Package zstdcodec is the producer's zstd codec for kafka-go's record
+// batches. It writes the frames internal/kafkaconn's codec writes, byte for
+// byte, from encoders kept for the life of the process: kafkaconn keeps its
+// encoders in a sync.Pool, which every other garbage collection empties, so
+// that the next batch builds an encoder again (about 3.5 MiB of tables and
+// history, allocated and zeroed).
+package zstdcodec
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/segmentio/kafka-go/compress"
+)
+
+// Codec writes zstd frames with kafkaconn's settings (one goroutine, a
+// 1 MiB window, no content checksum: the record batch's CRC-32C covers the
+// frame; a frame even for an empty batch) at a level, and reads through
+// the codec it replaced.
+type Codec struct {
+	level zstd.EncoderLevel
+	read  compress.Codec
+
+	// free holds the idle encoders, the one used last on top: its tables
+	// and history are the likeliest to be in the CPU's caches. At most max
+	// are kept (one a batch compressed at once: kafka-go compresses each
+	// partition's batches on that partition's goroutine); the others, built
+	// when more batches than that were compressed at once, are dropped.
+	mu   sync.Mutex
+	free []*zstd.Encoder
+	max  int
+}
+
+// New builds the codec at a zstd level (1 to 22, mapped to klauspost's
+// four speeds; 0: its default, about level 3). read decompresses: the
+// producer reads no batches, but kafka-go's codec has both directions.
+func New(level int, read compress.Codec) (*Codec, error) {
+	l := zstd.SpeedDefault
+	if level > 0 {
+		l = zstd.EncoderLevelFromZstd(level)
+	}
+	c := &Codec{level: l, read: read, max: runtime.GOMAXPROCS(0) + 1}
+	enc, err := c.newEncoder() // fail here, not on the first batch
+	if err != nil {
+		return nil, fmt.Errorf("building the zstd encoder: %w", err)
+	}
+	c.free = append(c.free, enc)
+	return c, nil
+}
+
+// Install puts the codec, at a zstd level, in kafka-go's codec table in
+// place of the zstd codec there, which it keeps for reading. main calls it
+// once at start, after kafkaconn.UseSmallZstd.
+func Install(level int) error {
+	c, err := New(level, compress.Codecs[compress.Zstd])
+	if err != nil {
+		return err
+	}
+	compress.Codecs[compress.Zstd] = c
+	return nil
+}
+
+func (c *Codec) newEncoder() (*zstd.Encoder, error) {
+	return zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20),
+		zstd.WithEncoderLevel(c.level), zstd.WithZeroFrames(true), zstd.WithEncoderCRC(false))
+}
+
+func (c *Codec) get() (*zstd.Encoder, error) {
+	c.mu.Lock()
+	if n := len(c.free); n > 0 {
+		enc := c.free[n-1]
+		c.free = c.free[:n-1]
+		c.mu.Unlock()
+		return enc, nil
+	}
+	c.mu.Unlock()
+	return c.newEncoder()
+}
+
+func (c *Codec) put(enc *zstd.Encoder) {
+	c.mu.Lock()
+	if len(c.free) < c.max {
+		c.free = append(c.free, enc)
+	}
+	c.mu.Unlock()
+}
+
+func (c *Codec) Code() int8   { return int8(compress.Zstd) }
+func (c *Codec) Name() string { return "zstd" }
+
+func (c *Codec) NewReader(r io.Reader) io.ReadCloser { return c.read.NewReader(r) }
+
+// NewWriter compresses a batch into w, a block (128 KiB) at a time; Close
+// writes the rest and hands the encoder back.
+func (c *Codec) NewWriter(w io.Writer) io.WriteCloser {
+	enc, err := c.get()
+	if err != nil {
+		return &writer{err: err}
+	}
+	enc.Reset(w)
+	return &writer{c: c, enc: enc}
+}
+
+// writer is one batch's.
+type writer struct {
+	c   *Codec
+	enc *zstd.Encoder // nil once closed
+	err error
+}
+
+func (w *writer) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.enc == nil {
+		return 0, io.ErrClosedPipe
+	}
+	return w.enc.Write(p)
+}
+
+func (w *writer) Close() error {
+	enc := w.enc
+	if enc == nil {
+		return w.err
+	}
+	w.enc = nil
+	err := enc.Close()
+	enc.Reset(nil) // drop w
+	w.c.put(enc)
+	return err
+}
