@@ -25,10 +25,11 @@ type Codec struct {
 	read  compress.Codec
 
 	// free holds the idle encoders, the one used last on top: its tables
-	// and history are the likeliest to be in the CPU's caches. At most max
-	// are kept (one a batch compressed at once: kafka-go compresses each
-	// partition's batches on that partition's goroutine); the others, built
-	// when more batches than that were compressed at once, are dropped.
+	// and history are the likeliest to be in the CPU's caches. An encoder
+	// is taken for each batch being compressed (kafka-go compresses a
+	// produce request's batches as it writes the request, on the goroutine
+	// of the connection that sends it); at most max are kept, and those
+	// built when more batches than that were compressed at once are dropped.
 	mu   sync.Mutex
 	free []*zstd.Encoder
 	max  int
