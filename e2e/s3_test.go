@@ -211,6 +211,15 @@ func TestS3StartChecks(t *testing.T) {
 	if err := os.WriteFile(secretFile, []byte(s.SecretKey+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A prefix whose first consumer recorded the hive layout: one started
+	// with the default layout must refuse it, naming the variable.
+	settled := prefix + "-hive"
+	settings := []byte(`{"output_layout":"hive","output_compression":"none","host":"elsewhere"}`)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := s.client(t).PutObject(ctx, bucket, settled+"/_state/settings.json", bytes.NewReader(settings), int64(len(settings)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		env  []string
@@ -224,6 +233,9 @@ func TestS3StartChecks(t *testing.T) {
 			"AWS_ACCESS_KEY_ID=" + s.AccessKey, "AWS_SECRET_ACCESS_KEY_FILE=" + secretFile}, "OUTPUT_URL=s3://no-such-" + bucket + "/" + prefix + ": bucket no-such-" + bucket + " does not exist"},
 		{"unreachable server", []string{"S3_ENDPOINT=http://" + freeAddr(t), "OUTPUT_URL=" + s.OutputURL,
 			"AWS_ACCESS_KEY_ID=" + s.AccessKey, "AWS_SECRET_ACCESS_KEY_FILE=" + secretFile}, "S3_ENDPOINT=http://127.0.0.1:"},
+		{"another layout than the prefix's", []string{"S3_ENDPOINT=" + s.Endpoint, "OUTPUT_URL=s3://" + bucket + "/" + settled,
+			"AWS_ACCESS_KEY_ID=" + s.AccessKey, "AWS_SECRET_ACCESS_KEY_FILE=" + secretFile},
+			"OUTPUT_LAYOUT=dated, but OUTPUT_URL=s3://" + bucket + "/" + settled + " is written with OUTPUT_LAYOUT=hive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
