@@ -389,10 +389,18 @@ func (p *Partition) recoverFiles() error {
 		}
 	}
 	if done, err := p.rotatedBefore(); err != nil || done {
-		if err == nil && p.up != nil {
+		switch {
+		case err != nil:
+			return err
+		case p.up != nil:
 			return p.uploadRotated()
 		}
-		return err
+		// Finished as a folder rotation: the checkpoint names no active
+		// file, as after one that was not interrupted. Named there, the
+		// rotated file would be taken for a staged one (resetStaging
+		// drops what the checkpoint names), or for a file lost once moved
+		// away.
+		return p.writeCheckpoint(p.snapshot(p.ckpt.NextOffset))
 	}
 	f, size, err := p.truncateTo(p.ckpt.Active, p.ckpt.ActiveSize)
 	if err != nil {

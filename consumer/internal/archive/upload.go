@@ -141,6 +141,11 @@ func (p *Partition) syncStaging(ctx context.Context) error {
 		if seen, known, err = p.readUploaded(); err != nil {
 			return err
 		}
+		if p.ckpt.Active != "" && p.ckpt.ActiveSize > 0 {
+			// Never drop it below (resetStaging): it is not in the
+			// bucket, and no other owner takes its records again.
+			return fmt.Errorf("the data file open at the switch to a bucket, %s, is still staged after it was closed", p.abs(p.ckpt.Active))
+		}
 		c := p.ckpt
 		local, next = &c, up.Next()
 	}
@@ -200,7 +205,10 @@ func (p *Partition) closeSwitched(next int64) (err error) {
 		return fmt.Errorf("closing the file open at the switch to a bucket: %w", err)
 	}
 	if p.active == nil {
-		return nil // finished by recovery (a compressed file uploaded), or nothing written
+		// Finished by recovery (a compressed file uploaded, or without an
+		// uploader kept in the folder: the checkpoint names it no more),
+		// or nothing written.
+		return nil
 	}
 	rel := p.active.rel
 	if err := p.rotate(); err != nil {

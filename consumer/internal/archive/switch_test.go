@@ -1,0 +1,241 @@
+package archive
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tweetpipe/tweetpipe/internal/crashpoint"
+)
+
+// cloneBucket copies a memBucket's state (objects, next, keys, uploads).
+func cloneBucket(b *memBucket) *memBucket {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return &memBucket{objects: maps.Clone(b.objects), next: b.next, keys: b.keys, uploads: slices.Clone(b.uploads)}
+}
+
+// folderLines returns every line of every data file under dir/topic.
+func folderLines(t *testing.T, dir, topic string) []string {
+	t.Helper()
+	var out []string
+	for _, rel := range dataFiles(t, dir, topic) {
+		if strings.HasSuffix(rel, ".tmp") {
+			continue
+		}
+		out = append(out, readLines(t, filepath.Join(dir, rel))...)
+	}
+	return out
+}
+
+// wantKept fails unless every value of from..to is in the folder dir or
+// in the bucket, and no value is in two objects of the bucket.
+func wantKept(t *testing.T, what, dir string, b *memBucket, from, to int64) {
+	t.Helper()
+	have := map[string]bool{}
+	for _, l := range folderLines(t, dir, "tweets") {
+		have[l] = true
+	}
+	count := map[string]int{}
+	for _, l := range b.lines() {
+		have[l] = true
+		count[l]++
+	}
+	for _, v := range values(from, to) {
+		if !have[v] {
+			t.Errorf("%s: %s (committed to Kafka) is in neither the folder %q nor the bucket %q",
+				what, v, dataFiles(t, dir, "tweets"), b.objectKeys())
+		}
+	}
+	for l, n := range count {
+		if n > 1 {
+			t.Errorf("%s: %s is in %d objects of the bucket %q", what, l, n, b.objectKeys())
+		}
+	}
+}
+
+// TestUploadSwitchCompressedFileKeptAfterTakeover: a compressing folder is
+// switched to a bucket that knows nothing of the partition; the open file
+// is compressed at the first open and its upload fails. The partition
+// moves to host B, which starts at Kafka's committed offset (10) and
+// uploads. When host A gets the partition back, the compressed file
+// (0-9, committed to Kafka, in no object) stays in its folder.
+func TestUploadSwitchCompressedFileKeptAfterTakeover(t *testing.T) {
+	clk := newClock(t0())
+	dirA := t.TempDir()
+	folder := testArchive(t, Config{Dir: dirA, Now: clk.Now, Compression: CompressionGzip})
+	p := openPartition(t, folder, "tweets", 0)
+	mustAppend(t, p, recs(0, 9, t0())) // the loop commits 10 to Kafka
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b := newMemBucket()
+	cfg := Config{Uploader: b, Now: clk.Now, RotateInterval: time.Minute, Compression: CompressionGzip}
+	cfgA := cfg
+	cfgA.Dir = dirA
+	hostA := testArchive(t, cfgA)
+	b.fail = 1
+	if _, err := hostA.Partition(context.Background(), "tweets", 0); err == nil {
+		t.Fatal("host A's first open with the bucket failing returned nil; want the upload's error")
+	}
+
+	pb := openPartition(t, testArchive(t, cfg), "tweets", 0)
+	mustAppend(t, pb, recs(10, 19, t0()))
+	clk.Set(t0().Add(time.Minute))
+	if err := pb.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pb.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	pa := openPartition(t, hostA, "tweets", 0)
+	if got := pa.NextOffset(); got != 20 {
+		t.Errorf("host A NextOffset = %d; want the bucket's 20", got)
+	}
+	wantKept(t, "after host A got the partition back", dirA, b, 0, 19)
+	if got := folderLines(t, dirA, "tweets"); !slices.Equal(got, values(0, 9)) {
+		t.Errorf("host A's folder holds %q; want %q", got, values(0, 9))
+	}
+	if err := pa.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUploadSwitchCrashKeepsOpenFile: the first open after the switch to a
+// bucket crashes at each point, and the partition opens again: records
+// 0-9 (committed to Kafka while the folder was a folder) are in the
+// folder or the bucket, none in two objects, plain or compressed, the
+// bucket empty or ahead (another host uploaded 10-19 first).
+func TestUploadSwitchCrashKeepsOpenFile(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		compression string
+		bucketAhead bool
+	}{
+		{"plain, bucket empty", CompressionNone, false},
+		{"gzip, bucket empty", CompressionGzip, false},
+		{"plain, bucket ahead", CompressionNone, true},
+		{"gzip, bucket ahead", CompressionGzip, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock(t0())
+			base := t.TempDir()
+			folder := testArchive(t, Config{Dir: base, Now: clk.Now, Compression: tt.compression})
+			p := openPartition(t, folder, "tweets", 0)
+			mustAppend(t, p, recs(0, 9, t0()))
+			if err := p.Close(); err != nil {
+				t.Fatal(err)
+			}
+			b0 := newMemBucket()
+			cfg := Config{Uploader: b0, Now: clk.Now, RotateInterval: time.Minute, Compression: tt.compression}
+			last := int64(9)
+			if tt.bucketAhead {
+				pb := openPartition(t, testArchive(t, cfg), "tweets", 0)
+				mustAppend(t, pb, recs(10, 19, t0()))
+				clk.Set(t0().Add(time.Minute))
+				if err := pb.Tick(); err != nil {
+					t.Fatal(err)
+				}
+				if err := pb.Close(); err != nil {
+					t.Fatal(err)
+				}
+				last = 19
+			}
+			points := 0
+			for k := 1; ; k++ {
+				if k > 200 {
+					t.Fatal("the open still crashes after 200 points")
+				}
+				dir := t.TempDir()
+				if err := os.CopyFS(dir, os.DirFS(base)); err != nil {
+					t.Fatal(err)
+				}
+				b := cloneBucket(b0)
+				c := cfg
+				c.Dir, c.Uploader = dir, b
+				var opened *Partition
+				var err error
+				_, disarm := crash.Arm(k)
+				point := crashpoint.Try(func() { opened, err = testArchive(t, c).Partition(context.Background(), "tweets", 0) })
+				disarm()
+				if point == "" {
+					if err != nil {
+						t.Fatalf("open without a crash: %v", err)
+					}
+					wantKept(t, "without a crash", dir, b, 0, last)
+					_ = opened.Close()
+					break
+				}
+				points++
+				again := t.TempDir()
+				if err := os.CopyFS(again, os.DirFS(dir)); err != nil {
+					t.Fatal(err)
+				}
+				c.Dir = again
+				pa, err := testArchive(t, c).Partition(context.Background(), "tweets", 0)
+				if err != nil {
+					t.Errorf("crash at %d %q: reopening: %v", k, point, err)
+					continue
+				}
+				wantKept(t, fmt.Sprintf("crash at %d %q", k, point), again, b, 0, last)
+				_ = pa.Close()
+			}
+			if points == 0 {
+				t.Fatal("no crash point in the open")
+			}
+		})
+	}
+}
+
+// TestUploadSwitchMarkFailsAfterUploadKeepsFile: the file open at the
+// switch is uploaded (the bucket knew nothing of the partition), then
+// writing the upload mark fails. The next open cannot tell that upload
+// from another host's, so the file stays in the folder, plain or
+// compressed, and the partition starts at the bucket's offset.
+func TestUploadSwitchMarkFailsAfterUploadKeepsFile(t *testing.T) {
+	for _, compression := range []string{CompressionNone, CompressionGzip} {
+		t.Run(compression, func(t *testing.T) {
+			clk := newClock(t0())
+			dirA := t.TempDir()
+			folder := testArchive(t, Config{Dir: dirA, Now: clk.Now, Compression: compression})
+			p := openPartition(t, folder, "tweets", 0)
+			mustAppend(t, p, recs(0, 9, t0()))
+			if err := p.Close(); err != nil {
+				t.Fatal(err)
+			}
+			b := newMemBucket()
+			a := testArchive(t, Config{Dir: dirA, Uploader: b, Now: clk.Now, RotateInterval: time.Minute, Compression: compression})
+			tmp := filepath.Join(dirA, uploadedPath("tweets", 0)+".tmp")
+			if err := os.Mkdir(tmp, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.Partition(context.Background(), "tweets", 0); err == nil {
+				t.Fatal("open with the upload mark failing returned nil; want the error")
+			}
+			if err := os.Remove(tmp); err != nil {
+				t.Fatal(err)
+			}
+			pa := openPartition(t, a, "tweets", 0)
+			if got := pa.NextOffset(); got != 10 {
+				t.Errorf("NextOffset = %d; want the bucket's 10", got)
+			}
+			if got := b.lines(); !slices.Equal(got, values(0, 9)) {
+				t.Errorf("bucket lines = %q; want %q", got, values(0, 9))
+			}
+			if got := folderLines(t, dirA, "tweets"); !slices.Equal(got, values(0, 9)) {
+				t.Errorf("folder holds %q (%q); want %q", got, dataFiles(t, dirA, "tweets"), values(0, 9))
+			}
+			if err := pa.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
