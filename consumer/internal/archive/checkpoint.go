@@ -394,6 +394,9 @@ func (p *Partition) recoverFiles() error {
 			return err
 		case p.up != nil:
 			return p.uploadRotated()
+		case p.switchKeep:
+			p.switchRotated = true
+			return nil
 		}
 		// Finished as a folder rotation: the checkpoint names no active
 		// file, as after one that was not interrupted. Named there, the

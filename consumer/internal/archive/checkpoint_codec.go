@@ -300,10 +300,16 @@ func offsetInName(path, topic string, partition int) (int64, bool) {
 // checkActivePath returns an error unless c.Active is exactly the path
 // DataPath gives, in one of the layouts, for c's topic, partition and active
 // hour, for some offset.
+// A file kept in the folder at the switch to a bucket has its kept name
+// (keptName) there.
 func checkActivePath(c checkpoint) error {
-	first, ok := offsetInName(c.Active, c.Topic, c.Partition)
-	if ok && (c.Active == LayoutDated.DataPath(c.Topic, c.Partition, first, c.ActiveHour) ||
-		c.Active == LayoutHive.DataPath(c.Topic, c.Partition, first, c.ActiveHour)) {
+	active := c.Active
+	if isKept(active) && keptName(unkept(active)) == active {
+		active = unkept(active)
+	}
+	first, ok := offsetInName(active, c.Topic, c.Partition)
+	if ok && (active == LayoutDated.DataPath(c.Topic, c.Partition, first, c.ActiveHour) ||
+		active == LayoutHive.DataPath(c.Topic, c.Partition, first, c.ActiveHour)) {
 		return nil
 	}
 	return fmt.Errorf("active %q is not a data file of %s partition %d for hour %s",

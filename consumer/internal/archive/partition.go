@@ -19,6 +19,11 @@ type Partition struct {
 	partition int
 	lock      *os.File
 	up        PartitionUploader // nil without Config.Uploader (upload.go)
+	// switchKeep is set while closeSwitched keeps the file open at the
+	// switch to a bucket in the folder: recovery that finishes its
+	// rotation leaves it named in the checkpoint, for closeSwitched to
+	// rename (switchRotated).
+	switchKeep, switchRotated bool
 	// uploadHour is the checkpoint's UploadHour as the records taken so
 	// far set it: the hour in the key of the next upload (upload.go).
 	uploadHour time.Time

@@ -34,6 +34,17 @@ func folderLines(t *testing.T, dir, topic string) []string {
 	return out
 }
 
+// wantKeptNames fails unless every data file under dir/topic has a kept
+// name (keptName): none is in the way of a staged file.
+func wantKeptNames(t *testing.T, what, dir string) {
+	t.Helper()
+	for _, rel := range dataFiles(t, dir, "tweets") {
+		if !isKept(rel) {
+			t.Errorf("%s: %s has a staged file's name; want it kept under %s", what, rel, keptName(rel))
+		}
+	}
+}
+
 // wantKept fails unless every value of from..to is in the folder dir or
 // in the bucket, and no value is in two objects of the bucket.
 func wantKept(t *testing.T, what, dir string, b *memBucket, from, to int64) {
@@ -101,6 +112,7 @@ func TestUploadSwitchCompressedFileKeptAfterTakeover(t *testing.T) {
 		t.Errorf("host A NextOffset = %d; want the bucket's 20", got)
 	}
 	wantKept(t, "after host A got the partition back", dirA, b, 0, 19)
+	wantKeptNames(t, "after host A got the partition back", dirA)
 	if got := folderLines(t, dirA, "tweets"); !slices.Equal(got, values(0, 9)) {
 		t.Errorf("host A's folder holds %q; want %q", got, values(0, 9))
 	}
@@ -113,17 +125,20 @@ func TestUploadSwitchCompressedFileKeptAfterTakeover(t *testing.T) {
 // bucket crashes at each point, and the partition opens again: records
 // 0-9 (committed to Kafka while the folder was a folder) are in the
 // folder or the bucket, none in two objects, plain or compressed, the
-// bucket empty or ahead (another host uploaded 10-19 first).
+// bucket empty or ahead (another host uploaded 10-19 first), also when an
+// open before compressed the file and failed to upload it.
 func TestUploadSwitchCrashKeepsOpenFile(t *testing.T) {
 	for _, tt := range []struct {
-		name        string
-		compression string
-		bucketAhead bool
+		name         string
+		compression  string
+		bucketAhead  bool
+		uploadFailed bool // an open before compressed the file and failed to upload it
 	}{
-		{"plain, bucket empty", CompressionNone, false},
-		{"gzip, bucket empty", CompressionGzip, false},
-		{"plain, bucket ahead", CompressionNone, true},
-		{"gzip, bucket ahead", CompressionGzip, true},
+		{"plain, bucket empty", CompressionNone, false, false},
+		{"gzip, bucket empty", CompressionGzip, false, false},
+		{"plain, bucket ahead", CompressionNone, true, false},
+		{"gzip, bucket ahead", CompressionGzip, true, false},
+		{"gzip, upload failed, bucket ahead", CompressionGzip, true, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := newClock(t0())
@@ -136,6 +151,14 @@ func TestUploadSwitchCrashKeepsOpenFile(t *testing.T) {
 			}
 			b0 := newMemBucket()
 			cfg := Config{Uploader: b0, Now: clk.Now, RotateInterval: time.Minute, Compression: tt.compression}
+			if tt.uploadFailed {
+				c := cfg
+				c.Dir = base
+				b0.fail = 1
+				if _, err := testArchive(t, c).Partition(context.Background(), "tweets", 0); err == nil {
+					t.Fatal("open with the bucket failing returned nil; want the upload's error")
+				}
+			}
 			last := int64(9)
 			if tt.bucketAhead {
 				pb := openPartition(t, testArchive(t, cfg), "tweets", 0)
@@ -171,6 +194,9 @@ func TestUploadSwitchCrashKeepsOpenFile(t *testing.T) {
 						t.Fatalf("open without a crash: %v", err)
 					}
 					wantKept(t, "without a crash", dir, b, 0, last)
+					if tt.bucketAhead {
+						wantKeptNames(t, "without a crash", dir)
+					}
 					_ = opened.Close()
 					break
 				}
@@ -186,6 +212,9 @@ func TestUploadSwitchCrashKeepsOpenFile(t *testing.T) {
 					continue
 				}
 				wantKept(t, fmt.Sprintf("crash at %d %q", k, point), again, b, 0, last)
+				if tt.bucketAhead {
+					wantKeptNames(t, fmt.Sprintf("crash at %d %q", k, point), again)
+				}
 				_ = pa.Close()
 			}
 			if points == 0 {
@@ -232,6 +261,75 @@ func TestUploadSwitchMarkFailsAfterUploadKeepsFile(t *testing.T) {
 			}
 			if got := folderLines(t, dirA, "tweets"); !slices.Equal(got, values(0, 9)) {
 				t.Errorf("folder holds %q (%q); want %q", got, dataFiles(t, dirA, "tweets"), values(0, 9))
+			}
+			if err := pa.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestUploadSwitchKeptFileNotInStagedFilesWay: the folder's open file
+// started at offset 5, the first record of hour 11, in a batch whose
+// commit did not reach Kafka (Kafka holds 3). Host B switched first,
+// started at 3 and rotated at 5 (the hour changes there): the bucket's next
+// is 5. Host A keeps its file (5, hour 11) in the folder and starts at 5;
+// its first staged file also starts at 5 in hour 11. The kept file's name
+// is not that one's, so the partition moves on (plain: startFile refused
+// to overwrite the kept file; compressed: the rotation found the kept file
+// under its compressed name), and the kept file holds 5-9 still.
+func TestUploadSwitchKeptFileNotInStagedFilesWay(t *testing.T) {
+	hour11 := t0().Add(time.Hour)
+	for _, compression := range []string{CompressionNone, CompressionGzip} {
+		t.Run(compression, func(t *testing.T) {
+			clk := newClock(t0())
+			dirA := t.TempDir()
+			folder := testArchive(t, Config{Dir: dirA, Now: clk.Now, Compression: compression})
+			p := openPartition(t, folder, "tweets", 0)
+			mustAppend(t, p, recs(0, 2, t0())) // Kafka: 3
+			batch := append(recs(3, 4, t0()), recs(5, 9, hour11)...)
+			mustAppend(t, p, batch) // its commit is lost: Kafka still holds 3
+			if err := p.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			b := newMemBucket()
+			cfg := Config{Uploader: b, Now: clk.Now, RotateInterval: time.Minute, Compression: compression}
+			pb := openPartition(t, testArchive(t, cfg), "tweets", 0)
+			mustAppend(t, pb, batch) // from Kafka's 3: uploads 3-4 before 5, of hour 11
+			if err := pb.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if b.next != 5 {
+				t.Fatalf("bucket next = %d; want 5 (uploads %v)", b.next, b.uploads)
+			}
+
+			cfg.Dir = dirA
+			pa := openPartition(t, testArchive(t, cfg), "tweets", 0)
+			if got := pa.NextOffset(); got != 5 {
+				t.Fatalf("host A NextOffset = %d; want the bucket's 5", got)
+			}
+			ext := compressedExt(compression)
+			kept := keptName(DataPath("tweets", 0, 5, hour11)) + ext
+			if got := readLines(t, filepath.Join(dirA, kept)); !slices.Equal(got, values(5, 9)) {
+				t.Fatalf("kept file %s holds %q; want %q (folder %q)", kept, got, values(5, 9), dataFiles(t, dirA, "tweets"))
+			}
+			if _, err := pa.Append(recs(5, 9, hour11)); err != nil {
+				t.Fatalf("Append of 5-9 again: %v", err)
+			}
+			clk.Set(t0().Add(2 * time.Minute))
+			if err := pa.Tick(); err != nil {
+				t.Fatalf("Tick: %v", err)
+			}
+			if got := pa.NextOffset(); got != 10 {
+				t.Errorf("host A NextOffset = %d; want 10", got)
+			}
+			if got, want := b.lines(), values(3, 9); !slices.Equal(got, want) {
+				t.Errorf("bucket lines = %q; want %q (uploads %v)", got, want, b.uploads)
+			}
+			want := []string{DataPath("tweets", 0, 0, t0()) + ext, kept}
+			if got := dataFiles(t, dirA, "tweets"); !slices.Equal(got, want) {
+				t.Errorf("host A's folder holds %q; want %q", got, want)
 			}
 			if err := pa.Close(); err != nil {
 				t.Fatal(err)

@@ -33,7 +33,8 @@ package archive
 // to Kafka as they were written, which no other owner takes again, so it
 // is never dropped: it is closed before the partition takes a record,
 // uploaded when the bucket knows nothing of the partition, and otherwise
-// kept in the folder as a rotated folder file (closeSwitched).
+// kept in the folder as a rotated folder file under a name no staged file
+// takes (closeSwitched, keepSwitched).
 //
 // The dedup window goes with the partition: each upload carries the keys
 // of its two key file generations as they stand at the file's end, and a
@@ -42,9 +43,11 @@ package archive
 // Dead-letter files stay in the staging folder; they are not uploaded.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -187,16 +190,18 @@ func openAtSwitch(local *checkpoint, seen int64, known bool) bool {
 // uploaded, as the first of the bucket's, and the bucket then holds every
 // offset the folder did from it on. Otherwise another consumer has
 // uploaded since the switch, from Kafka's committed offset, and this
-// file's records would not follow the bucket's: the file is rotated as a
-// folder file and stays in the folder with the files closed before the
-// switch (compressed if the folder compresses).
+// file's records would not follow the bucket's: the file is kept in the
+// folder with the files closed before the switch (compressed if the folder
+// compresses), under its name with .kept before .jsonl (keepSwitched).
 func (p *Partition) closeSwitched(next int64) (err error) {
 	up := p.up
 	if next >= 0 {
 		p.up = nil // rotate as in a folder, without an upload
+		p.switchKeep = true
 	}
 	defer func() {
 		p.up = up
+		p.switchKeep, p.switchRotated = false, false
 		if cerr := p.closeFiles(); err == nil {
 			err = cerr
 		}
@@ -204,21 +209,200 @@ func (p *Partition) closeSwitched(next int64) (err error) {
 	if err := p.recover(); err != nil {
 		return fmt.Errorf("closing the file open at the switch to a bucket: %w", err)
 	}
-	if p.active == nil {
-		// Finished by recovery (a compressed file uploaded, or without an
-		// uploader kept in the folder: the checkpoint names it no more),
-		// or nothing written.
+	if next >= 0 {
+		if err := p.keepSwitched(next); err != nil {
+			return fmt.Errorf("keeping the file open at the switch to a bucket in the folder: %w", err)
+		}
 		return nil
 	}
-	rel := p.active.rel
+	if p.active == nil {
+		return nil // finished by recovery (a compressed file uploaded), or nothing written
+	}
 	if err := p.rotate(); err != nil {
 		return fmt.Errorf("closing the file open at the switch to a bucket: %w", err)
 	}
-	if next >= 0 {
-		p.log.Warn("the data file open when the folder was switched to a bucket stays in the folder: "+
-			"another consumer uploaded the partition since", "path", p.abs(rel), "offset", next)
+	return nil
+}
+
+// keptExt marks the name of a file kept in the folder at the switch to a
+// bucket (keepSwitched): <topic>-p<N>-<offset>.kept.jsonl[.gz|.zst]. No
+// staged file has such a name, so the partition's next staged file, which
+// may start at the same offset in the same hour (Kafka hands the records
+// over again when a commit was lost), never finds it in its way.
+const keptExt = ".kept"
+
+// keptName returns the name under which the data file (or compressed file)
+// rel is kept.
+func keptName(rel string) string {
+	dir, base := filepath.Split(rel)
+	if i := strings.Index(base, ".jsonl"); i >= 0 {
+		return dir + base[:i] + keptExt + base[i:]
+	}
+	return rel + keptExt
+}
+
+// isKept reports whether rel is a kept name (keptName).
+func isKept(rel string) bool { return strings.Contains(filepath.Base(rel), keptExt+".jsonl") }
+
+// unkept returns the name the kept file rel had.
+func unkept(rel string) string {
+	dir, base := filepath.Split(rel)
+	return dir + strings.Replace(base, keptExt+".jsonl", ".jsonl", 1)
+}
+
+// keepSwitched keeps the file open at the switch in the folder, after
+// recovery, once another consumer uploaded the partition (next, the
+// bucket's offset): the file, open or already compressed, gets its kept
+// name (keptName) under a hard link, the checkpoint names it so, the old
+// name goes, and the file is rotated as a folder file (or its finished
+// rotation checkpointed). A crash at any point leaves the checkpoint naming
+// the file under one of its names, which exists, and the next open goes on
+// from there; the old name is removed only while it is the same file.
+func (p *Partition) keepSwitched(next int64) error {
+	c := p.ckpt
+	switch {
+	case p.active != nil && p.active.size == 0:
+		return p.rotate() // an empty file: the rotation drops it
+	case p.active != nil:
+		rel := p.active.rel
+		if !isKept(rel) {
+			if err := p.linkKept(rel); err != nil {
+				return err
+			}
+			p.active.rel = keptName(rel)
+			if err := p.writeCheckpoint(p.snapshot(p.ckpt.NextOffset)); err != nil {
+				return err
+			}
+			rel = p.active.rel
+		}
+		if err := p.removeUnkept(rel); err != nil {
+			return err
+		}
+		if err := p.rotate(); err != nil {
+			return err
+		}
+		p.logKept(rel, next)
+	case p.switchRotated:
+		rel := c.Rotated
+		if !isKept(rel) {
+			if err := p.linkKept(rel); err != nil {
+				return err
+			}
+			c.Active, c.Rotated = keptName(c.Active), keptName(rel)
+			if err := p.writeCheckpoint(c); err != nil {
+				return err
+			}
+			rel = c.Rotated
+		}
+		if err := p.removeUnkept(rel); err != nil {
+			return err
+		}
+		if err := p.writeCheckpoint(p.snapshot(p.ckpt.NextOffset)); err != nil {
+			return err
+		}
+		p.logKept(rel, next)
 	}
 	return nil
+}
+
+// linkKept gives the file rel its kept name as a second name. A file
+// already there is fine only if it is rel (a crash after the link).
+func (p *Partition) linkKept(rel string) error {
+	from, to := p.abs(rel), p.abs(keptName(rel))
+	err := os.Link(from, to)
+	if errors.Is(err, fs.ErrExist) {
+		if same, serr := sameFile(from, to); serr != nil || !same {
+			if serr != nil {
+				return serr
+			}
+			return fmt.Errorf("refusing to overwrite %s with %s: another file has the kept name", to, from)
+		}
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("naming the kept file: %w", err)
+	}
+	crashPoint("switch: kept name linked")
+	return durable.SyncDir(filepath.Dir(to))
+}
+
+// removeUnkept removes the old name of the kept file rel, if it is still
+// there as the same file.
+func (p *Partition) removeUnkept(rel string) error {
+	from, to := p.abs(unkept(rel)), p.abs(rel)
+	same, err := sameFile(from, to)
+	if err != nil || !same {
+		return err
+	}
+	if err := os.Remove(from); err != nil {
+		return fmt.Errorf("removing the kept file's old name: %w", err)
+	}
+	crashPoint("switch: old name removed")
+	return durable.SyncDir(filepath.Dir(from))
+}
+
+// sameFile reports whether the paths a and b both exist and are one file,
+// or hold the same bytes (a copy of the folder made after a crash, which
+// does not keep hard links).
+func sameFile(a, b string) (bool, error) {
+	fa, err := os.Stat(a)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	fb, err := os.Stat(b)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if os.SameFile(fa, fb) {
+		return true, nil
+	}
+	if fa.Size() != fb.Size() {
+		return false, nil
+	}
+	ra, err := os.Open(a)
+	if err != nil {
+		return false, err
+	}
+	defer ra.Close()
+	rb, err := os.Open(b)
+	if err != nil {
+		return false, err
+	}
+	defer rb.Close()
+	ba, bb := make([]byte, 64<<10), make([]byte, 64<<10)
+	for {
+		na, erra := io.ReadFull(ra, ba)
+		nb, errb := io.ReadFull(rb, bb)
+		if !bytes.Equal(ba[:na], bb[:nb]) {
+			return false, nil
+		}
+		switch {
+		case erra == io.EOF || erra == io.ErrUnexpectedEOF:
+			return errb == io.EOF || errb == io.ErrUnexpectedEOF, nil
+		case erra != nil:
+			return false, erra
+		case errb != nil:
+			return false, errb
+		}
+	}
+}
+
+func (p *Partition) logKept(rel string, next int64) {
+	final := p.abs(rel)
+	if ext := compressedExt(p.cfg.Compression); ext != "" && !strings.HasSuffix(rel, ext) {
+		if ok, _ := exists(final + ext); ok {
+			final += ext
+		}
+	}
+	p.log.Warn("the data file open when the folder was switched to a bucket stays in the folder, "+
+		"under a name no staged file takes: another consumer uploaded the partition since",
+		"path", final, "offset", next)
 }
 
 // readLocalCheckpoint returns the staging folder's checkpoint, nil if none.

@@ -509,8 +509,8 @@ func TestUploadSwitchFromFolderUploadsOpenFile(t *testing.T) {
 // TestUploadSwitchFromFolderKeepsOpenFile: a folder switched to a bucket
 // that another host already uploaded to (the bucket's chain started past
 // this folder's records) cannot upload its open file: it closes it where
-// it is, as an ordinary file of the folder, and starts at the bucket's
-// offset. Nothing is dropped; with compression the kept file is
+// it is, as an ordinary file of the folder under its kept name (keptName),
+// and starts at the bucket's offset. Nothing is dropped; with compression the kept file is
 // compressed as a rotated folder file is. So too when an earlier version
 // opened the folder with the bucket empty and kept the file open (its
 // upload mark says -1).
@@ -560,7 +560,7 @@ func TestUploadSwitchFromFolderKeepsOpenFile(t *testing.T) {
 			if pa.active != nil {
 				t.Errorf("host A still has %s open; want it closed as a folder file", pa.active.rel)
 			}
-			want := DataPath("tweets", 0, 0, t0()) + compressedExt(compression)
+			want := keptName(DataPath("tweets", 0, 0, t0())) + compressedExt(compression)
 			if got := dataFiles(t, dirA, "tweets"); !slices.Equal(got, []string{want}) {
 				t.Fatalf("host A's folder holds %q; want %q", got, []string{want})
 			}
