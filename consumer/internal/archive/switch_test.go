@@ -337,3 +337,38 @@ func TestUploadSwitchKeptFileNotInStagedFilesWay(t *testing.T) {
 		})
 	}
 }
+
+// TestKeptNameInTopicName: a topic's name may hold ".kept.jsonl" (Kafka
+// allows dots); a folder of such a topic, without a bucket, reopens after
+// a clean close, and only the name's own extension carries the marker.
+func TestKeptNameInTopicName(t *testing.T) {
+	for _, topic := range []string{"logs.kept.jsonl", "a.kept.jsonl.b", "x.kept"} {
+		t.Run(topic, func(t *testing.T) {
+			rel := DataPath(topic, 0, 5, t0())
+			for _, name := range []string{rel, rel + ".gz"} {
+				if isKept(name) {
+					t.Errorf("isKept(%s) = true; want false: a staged file's name", name)
+				}
+				kept := keptName(name)
+				if !isKept(kept) || unkept(kept) != name {
+					t.Errorf("keptName(%s) = %s: isKept %v, unkept %s; want a kept name that unkept gives back", name, kept, isKept(kept), unkept(kept))
+				}
+			}
+			a := testArchive(t, Config{})
+			p := openPartition(t, a, topic, 0)
+			if _, err := p.Append(recs(0, 2, t0())); err != nil {
+				t.Fatalf("Append: %v", err)
+			}
+			if err := p.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			p, err := a.Partition(context.Background(), topic, 0)
+			if err != nil {
+				t.Fatalf("reopening after a clean Close: %v", err)
+			}
+			if err := p.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+		})
+	}
+}

@@ -235,19 +235,29 @@ const keptExt = ".kept"
 // rel is kept.
 func keptName(rel string) string {
 	dir, base := filepath.Split(rel)
-	if i := strings.Index(base, ".jsonl"); i >= 0 {
+	if i := strings.LastIndex(base, ".jsonl"); i >= 0 {
 		return dir + base[:i] + keptExt + base[i:]
 	}
 	return rel + keptExt
 }
 
-// isKept reports whether rel is a kept name (keptName).
-func isKept(rel string) bool { return strings.Contains(filepath.Base(rel), keptExt+".jsonl") }
+// isKept reports whether rel is a kept name (keptName). The marker is
+// looked for only before the name's own extension, the last ".jsonl": a
+// topic's name may hold ".kept.jsonl" too.
+func isKept(rel string) bool {
+	base := filepath.Base(rel)
+	i := strings.LastIndex(base, ".jsonl")
+	return i >= 0 && strings.HasSuffix(base[:i], keptExt)
+}
 
 // unkept returns the name the kept file rel had.
 func unkept(rel string) string {
+	if !isKept(rel) {
+		return rel
+	}
 	dir, base := filepath.Split(rel)
-	return dir + strings.Replace(base, keptExt+".jsonl", ".jsonl", 1)
+	i := strings.LastIndex(base, ".jsonl")
+	return dir + base[:i-len(keptExt)] + base[i:]
 }
 
 // keepSwitched keeps the file open at the switch in the folder, after
