@@ -117,6 +117,24 @@ func mustAppend(t testing.TB, p *Partition, rs []Record) Result {
 	return res
 }
 
+// uploadOnAnotherHost stands for another consumer that owns the partition
+// meanwhile: archive a (its own staging folder, the shared bucket) takes
+// the records first to last of the hour t0, the clock moves a minute so
+// the file closes on the rotation interval and is uploaded, and the
+// partition is closed.
+func uploadOnAnotherHost(t testing.TB, a *Archive, clk *clock, first, last int64) {
+	t.Helper()
+	p := openPartition(t, a, "tweets", 0)
+	mustAppend(t, p, recs(first, last, t0()))
+	clk.Set(t0().Add(time.Minute))
+	if err := p.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // readLines returns the lines of a data file, decompressing by extension.
 // Each line must end with \n.
 func readLines(t testing.TB, path string) []string {

@@ -97,15 +97,7 @@ func TestUploadSwitchCompressedFileKeptAfterTakeover(t *testing.T) {
 		t.Fatal("host A's first open with the bucket failing returned nil; want the upload's error")
 	}
 
-	pb := openPartition(t, testArchive(t, cfg), "tweets", 0)
-	mustAppend(t, pb, recs(10, 19, t0()))
-	clk.Set(t0().Add(time.Minute))
-	if err := pb.Tick(); err != nil {
-		t.Fatal(err)
-	}
-	if err := pb.Close(); err != nil {
-		t.Fatal(err)
-	}
+	uploadOnAnotherHost(t, testArchive(t, cfg), clk, 10, 19)
 
 	pa := openPartition(t, hostA, "tweets", 0)
 	if got := pa.NextOffset(); got != 20 {
@@ -161,15 +153,7 @@ func TestUploadSwitchCrashKeepsOpenFile(t *testing.T) {
 			}
 			last := int64(9)
 			if tt.bucketAhead {
-				pb := openPartition(t, testArchive(t, cfg), "tweets", 0)
-				mustAppend(t, pb, recs(10, 19, t0()))
-				clk.Set(t0().Add(time.Minute))
-				if err := pb.Tick(); err != nil {
-					t.Fatal(err)
-				}
-				if err := pb.Close(); err != nil {
-					t.Fatal(err)
-				}
+				uploadOnAnotherHost(t, testArchive(t, cfg), clk, 10, 19)
 				last = 19
 			}
 			points := 0

@@ -478,15 +478,7 @@ func TestUploadSwitchFromFolderUploadsOpenFile(t *testing.T) {
 	}
 
 	// The partition moves to B, which starts at Kafka's committed 10.
-	pb := openPartition(t, hostB, "tweets", 0)
-	mustAppend(t, pb, recs(10, 19, t0()))
-	clk.Set(t0().Add(time.Minute))
-	if err := pb.Tick(); err != nil {
-		t.Fatal(err)
-	}
-	if err := pb.Close(); err != nil {
-		t.Fatal(err)
-	}
+	uploadOnAnotherHost(t, hostB, clk, 10, 19)
 
 	// And back to A.
 	pa = openPartition(t, hostA, "tweets", 0)
@@ -542,15 +534,7 @@ func TestUploadSwitchFromFolderKeepsOpenFile(t *testing.T) {
 			// B switched first, started at Kafka's committed 10, and uploaded.
 			b := newMemBucket()
 			cfg := Config{Uploader: b, Now: clk.Now, RotateInterval: time.Minute, Compression: compression}
-			pb := openPartition(t, testArchive(t, cfg), "tweets", 0)
-			mustAppend(t, pb, recs(10, 19, t0()))
-			clk.Set(t0().Add(time.Minute))
-			if err := pb.Tick(); err != nil {
-				t.Fatal(err)
-			}
-			if err := pb.Close(); err != nil {
-				t.Fatal(err)
-			}
+			uploadOnAnotherHost(t, testArchive(t, cfg), clk, 10, 19)
 
 			cfg.Dir = dirA
 			pa := openPartition(t, testArchive(t, cfg), "tweets", 0)
