@@ -61,14 +61,15 @@ func main() {
 func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *terminal.Terminal) error {
 	ops.SetMemoryLimit(cfg.MemoryLimit)
 	kafkaconn.UseSmallZstd(cfg.CompressionLevel) // 1 MiB zstd windows: most of the memory a service uses otherwise
-	// The same frames, each batch compressed whole by an encoder that lasts.
+	// Batches compressed by encoders that last: libzstd in the Makefile's
+	// builds and the images (build tag libzstd), klauspost's otherwise.
 	if err := zstdcodec.Install(cfg.CompressionLevel); err != nil {
 		return err
 	}
 	if cfg.Compression == "gzip" && cfg.CompressionLevel > 0 {
 		compress.Codecs[compress.Gzip] = &gzip.Codec{Level: cfg.CompressionLevel}
 	}
-	log.Info("producer starting", "version", version, "config", cfg)
+	log.Info("producer starting", "version", version, "zstd_encoder", zstdcodec.Encoder, "config", cfg)
 
 	// Health and metrics, first, so /healthz answers while Kafka is awaited.
 	reg := prometheus.NewRegistry()

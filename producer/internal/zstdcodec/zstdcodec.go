@@ -1,9 +1,23 @@
 // Package zstdcodec is the producer's zstd codec for kafka-go's record
-// batches. It writes the frames internal/kafkaconn's codec writes, byte for
-// byte, from encoders kept for the life of the process: kafkaconn keeps its
-// encoders in a sync.Pool, which every other garbage collection empties, so
-// that the next batch builds an encoder again (about 3.5 MiB of tables and
-// history, allocated and zeroed).
+// batches, in one of two builds (Install puts the build's in kafka-go's
+// codec table; Encoder names it):
+//
+//   - by default, Codec: klauspost/compress's encoder, pure Go. It writes
+//     the frames internal/kafkaconn's codec writes, byte for byte, from
+//     encoders kept for the life of the process: kafkaconn keeps its
+//     encoders in a sync.Pool, which every other garbage collection
+//     empties, so that the next batch builds an encoder again (about
+//     3.5 MiB of tables and history, allocated and zeroed).
+//   - with cgo and the build tag libzstd (the Makefile's builds, the
+//     images and make bench), libCodec: the C zstd library, as kcat and
+//     librdkafka compress, through github.com/DataDog/zstd (which bundles
+//     zstd's C sources). It compresses a batch at the same level about 1.5
+//     to 1.8 times as fast as klauspost's encoder on this project's
+//     statuses, at the same ratio (docs/performance.md).
+//
+// Both read through the codec they replace (kafkaconn's); frames of either
+// are standard zstd frames without a content checksum, which any Kafka
+// client reads.
 package zstdcodec
 
 import (
@@ -50,18 +64,6 @@ func New(level int, read compress.Codec) (*Codec, error) {
 	}
 	c.free = append(c.free, enc)
 	return c, nil
-}
-
-// Install puts the codec, at a zstd level, in kafka-go's codec table in
-// place of the zstd codec there, which it keeps for reading. main calls it
-// once at start, after kafkaconn.UseSmallZstd.
-func Install(level int) error {
-	c, err := New(level, compress.Codecs[compress.Zstd])
-	if err != nil {
-		return err
-	}
-	compress.Codecs[compress.Zstd] = c
-	return nil
 }
 
 func (c *Codec) newEncoder() (*zstd.Encoder, error) {

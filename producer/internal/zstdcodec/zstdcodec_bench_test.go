@@ -20,7 +20,8 @@ import (
 // codecs are the zstd codecs compared, by name, at the default level:
 // kafka-go's own (klauspost's defaults: an 8 MiB window, GOMAXPROCS
 // goroutines, a content checksum), the one internal/kafkaconn installs
-// (its encoders in a sync.Pool) and this package's.
+// (its encoders in a sync.Pool), this package's Codec and, in a libzstd
+// build (go test -tags libzstd), its libzstd codec.
 func codecs(b *testing.B) []struct {
 	name  string
 	codec compress.Codec
@@ -33,11 +34,23 @@ func codecs(b *testing.B) []struct {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return []struct {
+	out := []struct {
 		name  string
 		codec compress.Codec
 	}{{"kafka-go", &kgzstd.Codec{}}, {"kafkaconn", small}, {"zstdcodec", c}}
+	for _, more := range moreCodecs {
+		name, codec := more(small)
+		out = append(out, struct {
+			name  string
+			codec compress.Codec
+		}{name, codec})
+	}
+	return out
 }
+
+// moreCodecs are the codecs of the build's tags, named, each reading
+// through the codec given.
+var moreCodecs []func(read compress.Codec) (string, compress.Codec)
 
 // batch returns the records of one record batch as the async writer cuts
 // it at the defaults: 500 statuses (half KAFKA_BATCH_SIZE) or 1 MiB
