@@ -39,7 +39,8 @@ func TestMain(m *testing.M) {
 	}
 	binDir = dir
 	for _, svc := range []string{"producer", "consumer"} {
-		cmd := exec.Command("go", "build", "-race", "-o", filepath.Join(dir, svc), ".")
+		// The tag the Makefile builds with: the producer's libzstd codec.
+		cmd := exec.Command("go", "build", "-race", "-tags", "libzstd", "-o", filepath.Join(dir, svc), ".")
 		cmd.Dir = filepath.Join("..", svc)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {

@@ -204,7 +204,9 @@ revision="$(git -C "$REPO_ROOT" describe --tags --always --dirty 2>/dev/null || 
 # --- build ------------------------------------------------------------------
 # No -race, no -s -w: perf needs the symbol table.
 log "building producer, consumer, the kfake broker and the bench tool into $BIN"
-(cd "$REPO_ROOT/producer" && go build -trimpath -o "$BIN/producer" .)
+# The producer as the Makefile and the image build it: libzstd (cgo) where Go
+# finds a C compiler.
+(cd "$REPO_ROOT/producer" && go build -trimpath -tags libzstd -o "$BIN/producer" .)
 (cd "$REPO_ROOT/consumer" && go build -trimpath -o "$BIN/consumer" .)
 (cd "$REPO_ROOT/e2e" && go build -trimpath -o "$BIN/broker" ./bench/cmd/broker && go build -trimpath -o "$BIN/bench" ./bench/cmd/bench)
 
@@ -405,7 +407,7 @@ if [[ "$MICRO" == 1 ]]; then
             name="$m-$(echo "${pkg#./}" | tr / -)"
             log "go test -bench in $m/$pkg"
             # objstore.BenchmarkUpload starts its own S3 server with s3-local.sh.
-            (cd "$REPO_ROOT/$m" && S3_LOCAL_SCRIPT="${S3_LOCAL_SCRIPT:-$SCRIPT_DIR/s3-local.sh}" go test -run '^$' -bench . -benchmem -count 1 \
+            (cd "$REPO_ROOT/$m" && S3_LOCAL_SCRIPT="${S3_LOCAL_SCRIPT:-$SCRIPT_DIR/s3-local.sh}" go test -tags libzstd -run '^$' -bench . -benchmem -count 1 \
                 -cpuprofile "$DIR/profiles/$name.cpu.pprof" -o "$DIR/profiles/$name.test" "$pkg") >>"$DIR/profiles/micro.txt" 2>&1
             {
                 echo "== go tool pprof -top $name.cpu.pprof"
@@ -449,7 +451,7 @@ report_args=()
 [[ -n "$SIZES" ]] && report_args=(-chart "$CHART")
 [[ -f "$DIR/upload.txt" ]] && report_args+=(-upload "$DIR/upload.txt")
 load_end="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
-"$BIN/bench" report -kcat "$KCAT" -brokers-desc "$desc" -revision "$revision" \
+"$BIN/bench" report -kcat "$KCAT" -producer "$BIN/producer" -brokers-desc "$desc" -revision "$revision" \
     -load "$load_start at the start, $load_end at the end (1, 5, 15 min)" -out "$DIR/results.md" "${report_args[@]}" "${files[@]}"
 echo
 [[ -n "$SIZES" ]] && log "chart in $CHART"

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"cmp"
+	"debug/buildinfo"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +31,7 @@ func cmdReport(args []string) error {
 	fs := flag.NewFlagSet("report", flag.ExitOnError)
 	brokers := fs.String("brokers-desc", "", "what the brokers are, for the machine line")
 	kcat := fs.String("kcat", "kcat", "kcat binary, for its version")
+	producer := fs.String("producer", "", "the producer binary measured, for its zstd encoder (its build's tags)")
 	out := fs.String("out", "", "also write the table to this file")
 	revision := fs.String("revision", "", "the source revision measured (git describe)")
 	load := fs.String("load", "", "load averages during the run, for the reader to judge the noise")
@@ -65,11 +68,19 @@ func cmdReport(args []string) error {
 		uploads, uploadNote = parseUpload(string(b))
 	}
 	var b bytes.Buffer
-	m := machine(*kcat)
+	enc := "?"
+	if *producer != "" {
+		bi, err := buildinfo.ReadFile(*producer)
+		if err != nil {
+			return fmt.Errorf("reading the producer's build: %w", err)
+		}
+		enc = producerZstd(bi)
+	}
+	m := machine(*kcat) + ", the producer's zstd: " + enc
 	if *load != "" {
 		m += "; load average " + *load
 	}
-	writeReport(&b, runs, rss, m, *brokers, *revision)
+	writeReport(&b, runs, rss, m, enc, *brokers, *revision)
 	sortBySize(sizes)
 	writeSizeReport(&b, sizes)
 	if *upload != "" {
@@ -101,7 +112,7 @@ func cmdReport(args []string) error {
 	return nil
 }
 
-func writeReport(w io.Writer, runs, rss []result, machine, brokers, revision string) {
+func writeReport(w io.Writer, runs, rss []result, machine, enc, brokers, revision string) {
 	at := time.Now().UTC().Format("2006-01-02")
 	if revision != "" {
 		at += ", source " + revision
@@ -116,7 +127,7 @@ func writeReport(w io.Writer, runs, rss []result, machine, brokers, revision str
 		fmt.Fprintf(w, "- Data: %s v1.1 statuses drawn from %d real stream payloads (ids, times, counts and words replaced), "+
 			"mean %s B (p50 %s B, p99 %s B); zstd on both sides, %s (%.1f:1 on 1,000 statuses at level 3), %s partitions, acks=all; "+
 			"producer and consumer at their defaults (the consumer appends, fsyncs and checkpoints every batch of 1,000 records, 4 MiB or 1 s, before committing).\n",
-			group(float64(d.Count)), d.Templates, group(d.MeanBytes), group(float64(d.P50Bytes)), group(float64(d.P99Bytes)), zstdLevelNote(runs[0].ZstdLevel), d.ZstdRatio, "3")
+			group(float64(d.Count)), d.Templates, group(d.MeanBytes), group(float64(d.P50Bytes)), group(float64(d.P99Bytes)), zstdLevelNote(runs[0].ZstdLevel, enc), d.ZstdRatio, "3")
 		fmt.Fprintf(w, "- kcat: `kcat -P -z zstd -X acks=all -K '\\t' -X partitioner=murmur2_random -l FILE` (same keys, same partitions as the producer) "+
 			"and `kcat -C -e -o beginning -q -f '%%s\\n' > FILE` (no fsync; fsyncing its file afterwards took %s).\n", fsyncNote(runs))
 	}
@@ -218,11 +229,34 @@ func writeReport(w io.Writer, runs, rss []result, machine, brokers, revision str
 	}
 }
 
-func zstdLevelNote(level int) string {
+func zstdLevelNote(level int, enc string) string {
 	if level > 0 {
 		return fmt.Sprintf("**level %d** (the producer's `KAFKA_COMPRESSION_LEVEL`, kcat's `compression.level`)", level)
 	}
+	if strings.HasPrefix(enc, "libzstd") {
+		return "each at its default level (3 for librdkafka and for the producer's libzstd)"
+	}
 	return "each at its default level (3 for librdkafka; klauspost's default speed, about 3, for the producer)"
+}
+
+// producerZstd names the zstd encoder a producer binary compresses with:
+// libzstd when built with cgo and the tag libzstd (the Makefile's builds),
+// klauspost's pure-Go encoder otherwise (producer/internal/zstdcodec).
+func producerZstd(bi *debug.BuildInfo) string {
+	var tags []string
+	cgo := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "-tags":
+			tags = strings.Split(s.Value, ",")
+		case "CGO_ENABLED":
+			cgo = s.Value == "1"
+		}
+	}
+	if cgo && slices.Contains(tags, "libzstd") {
+		return "libzstd (cgo build, -tags libzstd)"
+	}
+	return "klauspost/compress (pure-Go build)"
 }
 
 func fsyncNote(runs []result) string {

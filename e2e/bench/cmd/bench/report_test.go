@@ -2,6 +2,10 @@ package main
 
 import (
 	"bytes"
+	"debug/buildinfo"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -134,6 +138,38 @@ ok  	github.com/tweetpipe/tweetpipe/consumer/internal/objstore	12.3s
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("the manifest table lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+// TestProducerZstd names the encoder of producers built as the Makefile
+// builds them (-tags libzstd, cgo on) and without cgo, from the binaries'
+// own build information.
+func TestProducerZstd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the producer twice")
+	}
+	dir := t.TempDir()
+	for _, c := range []struct {
+		cgo, tags, want string
+	}{
+		{"1", "libzstd", "libzstd (cgo build, -tags libzstd)"},
+		{"0", "libzstd", "klauspost/compress (pure-Go build)"},
+		{"1", "", "klauspost/compress (pure-Go build)"},
+	} {
+		bin := filepath.Join(dir, "producer-"+c.cgo+c.tags)
+		cmd := exec.Command("go", "build", "-tags", c.tags, "-o", bin, ".")
+		cmd.Dir = filepath.Join("..", "..", "..", "..", "producer")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED="+c.cgo)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("building the producer with CGO_ENABLED=%s -tags %q: %v\n%s", c.cgo, c.tags, err, out)
+		}
+		bi, err := buildinfo.ReadFile(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := producerZstd(bi); got != c.want {
+			t.Errorf("CGO_ENABLED=%s -tags %q: %q; want %q", c.cgo, c.tags, got, c.want)
 		}
 	}
 }
