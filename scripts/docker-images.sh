@@ -8,7 +8,10 @@
 #
 #   golang:<x.y.z>-bookworm            Go from this machine's GOROOT (it must
 #                                      be that version) on a Debian minbase
-#                                      root file system, with this machine's
+#                                      root file system with gcc and
+#                                      libc6-dev, as the official image has
+#                                      them (the producer builds with cgo,
+#                                      linked statically), and this machine's
 #                                      CA certificates
 #   gcr.io/distroless/static-debian12:nonroot
 #                                      scratch with /etc/passwd and /etc/group
@@ -41,7 +44,9 @@
 #                                      arguments, as the official image does
 #
 # An image that exists already (docker image inspect) is left alone, so a
-# second run costs seconds; `docker image rm` one to make it again. With
+# second run costs seconds; `docker image rm` one to make it again. The Go
+# image is the exception: one whose gcc cannot find a static libc (an image
+# made before it had gcc) is made again. With
 # internet access none of this is needed: `docker compose` pulls the real
 # images. Needs root (debootstrap) and a running Docker engine.
 #
@@ -49,16 +54,23 @@
 #   DEBIAN_MIRROR     Debian mirror for debootstrap (default: the first
 #                     deb.debian.org-style URI of /etc/apt, else
 #                     http://deb.debian.org/debian)
-#   TWEETPIPE_CACHE   cache root: the debootstrapped root file system is kept
-#                     there as a tar (default $HOME/.cache/tweetpipe)
+#   TWEETPIPE_CACHE   cache root: the debootstrapped root file systems are
+#                     kept there as tars named after their packages (default
+#                     $HOME/.cache/tweetpipe)
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 CACHE_ROOT="${TWEETPIPE_CACHE:-$HOME/.cache/tweetpipe}"
 SUITE=bookworm
-# The root file system every local image but distroless starts from.
+# The root file system Kafka's and versitygw's images start from.
 BASE_IMAGE=tweetpipe-local/bookworm-jre17:latest
+BASE_PACKAGES=ca-certificates,openjdk-17-jre-headless
+# The Go image's: the C toolchain cgo needs (the official image's gcc and
+# libc6-dev); the tar and the image are named after the package list, so a
+# root file system cached before a change of the list is never reused.
+GO_ROOTFS_PACKAGES=ca-certificates,gcc,libc6-dev
+GO_ROOTFS_IMAGE="tweetpipe-local/bookworm-minbase:${GO_ROOTFS_PACKAGES//,/_}"
 # The official image's default cluster id (used when CLUSTER_ID is unset).
 DEFAULT_CLUSTER_ID=5L6g3nShT-eMCtK--X86sw
 
@@ -96,20 +108,20 @@ debian_mirror() {
     echo "${m:-http://deb.debian.org/debian}"
 }
 
-# base: Debian minbase with CA certificates and a headless OpenJDK 17,
-# imported as BASE_IMAGE; the tar is cached so a pruned image comes back
-# without the mirror.
-base() {
-    have "$BASE_IMAGE" && return 0
-    local tar="$CACHE_ROOT/docker-rootfs/$SUITE-minbase-jre17.tar"
+# rootfs IMAGE TAR PACKAGES: Debian minbase with PACKAGES (comma-separated),
+# imported as IMAGE; the tar is cached so a pruned image comes back without
+# the mirror.
+rootfs() {
+    local image="$1" tar="$CACHE_ROOT/docker-rootfs/$2" packages="$3"
+    have "$image" && return 0
     if [[ ! -f "$tar" ]]; then
         ((EUID == 0)) || die "debootstrap needs root"
         command -v debootstrap >/dev/null || die "debootstrap not found (apt-get install debootstrap)"
         local mirror dir
         mirror="$(debian_mirror)"
         dir="$(mktemp -d)"
-        log "debootstrap $SUITE minbase + openjdk-17-jre-headless from $mirror (first run only)"
-        if ! debootstrap --variant=minbase --include=ca-certificates,openjdk-17-jre-headless \
+        log "debootstrap $SUITE minbase + $packages from $mirror (first run only)"
+        if ! debootstrap --variant=minbase --include="$packages" \
                 "$SUITE" "$dir" "$mirror" >"$dir.log" 2>&1; then
             tail -n 30 "$dir.log" >&2
             rm -rf "$dir"
@@ -121,15 +133,30 @@ base() {
         mv "$tar.tmp" "$tar"
         rm -rf "$dir" "$dir.log"
     fi
-    log "importing $tar as $BASE_IMAGE"
+    log "importing $tar as $image"
     docker import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-        --change 'CMD ["bash"]' "$tar" "$BASE_IMAGE" >/dev/null
+        --change 'CMD ["bash"]' "$tar" "$image" >/dev/null
+}
+
+# base: the root file system of Kafka's and versitygw's images (its tar keeps
+# the name it had before the Go image got its own).
+base() { rootfs "$BASE_IMAGE" "$SUITE-minbase-jre17.tar" "$BASE_PACKAGES"; }
+
+# has_cc IMAGE: IMAGE's gcc finds the static C library (libc6-dev's libc.a)
+# the producer's build links.
+has_cc() {
+    local libc
+    libc="$(docker run --rm --network none --entrypoint gcc "$1" -print-file-name=libc.a 2>/dev/null)" || return 1
+    [[ "$libc" == /* ]]
 }
 
 golang_image() {
     if have "$GO_IMAGE"; then
-        log "$GO_IMAGE exists"
-        return 0
+        if has_cc "$GO_IMAGE"; then
+            log "$GO_IMAGE exists"
+            return 0
+        fi
+        log "$GO_IMAGE exists without gcc and a static libc (libc6-dev): making it again"
     fi
     local want goroot got ctx
     want="${GO_IMAGE#golang:}"
@@ -140,14 +167,14 @@ golang_image() {
     [[ "$got" == "go$want" ]] || die "$GO_IMAGE needs Go $want; $goroot is $got"
     local certs=/etc/ssl/certs/ca-certificates.crt
     [[ -f "$certs" ]] || die "$certs not found (apt-get install ca-certificates)"
-    base
+    rootfs "$GO_ROOTFS_IMAGE" "$SUITE-minbase-${GO_ROOTFS_PACKAGES//,/+}.tar" "$GO_ROOTFS_PACKAGES"
     ctx="$(mktemp -d)"
     cp -a "$goroot" "$ctx/go"
     # The build stage fetches modules through the site's proxy: it trusts
     # what this machine trusts (a site's own CA included).
     cp "$certs" "$ctx/ca-certificates.crt"
     cat >"$ctx/Dockerfile" <<EOF
-FROM $BASE_IMAGE
+FROM $GO_ROOTFS_IMAGE
 COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY go /usr/local/go
 ENV GOLANG_VERSION=$want GOTOOLCHAIN=local GOPATH=/go \\
@@ -158,6 +185,7 @@ EOF
     log "building $GO_IMAGE from $goroot"
     build "$GO_IMAGE" "$ctx"
     rm -rf "$ctx"
+    has_cc "$GO_IMAGE" || die "$GO_IMAGE: gcc does not find libc.a"
 }
 
 distroless_image() {
