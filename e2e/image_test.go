@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"debug/elf"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -19,9 +22,13 @@ import (
 // the build context is the repository as .dockerignore leaves it (read by
 // the matcher Docker itself uses), each COPY copies from it into a scratch
 // root, and the stage's go build runs in its WORKDIR with no go.work, as in
-// the image. So a module the service needs but the image leaves out (a
-// replace directive with no COPY, or a folder .dockerignore drops) fails
-// here rather than at `make apps-up`.
+// the image: the RUN line's variables (CGO_ENABLED) and go build's flags
+// (-tags, -ldflags, with the stage's ARG defaults) as the Dockerfile gives
+// them. So a module the service needs but the image leaves out (a replace
+// directive with no COPY, or a folder .dockerignore drops), a tag or a flag
+// that breaks the build, fails here rather than at `make apps-up`; so does a
+// binary that is not static (the runtime image, distroless static, has no
+// libc).
 func TestImageBuildStage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds both services")
@@ -40,6 +47,7 @@ func TestImageBuildStage(t *testing.T) {
 			}
 			scratch := t.TempDir()
 			workdir := "/"
+			args := map[string]string{} // the stage's ARG defaults
 			built := false
 			for _, l := range lines {
 				f := strings.Fields(l)
@@ -49,6 +57,9 @@ func TestImageBuildStage(t *testing.T) {
 				switch {
 				case f[0] == "WORKDIR":
 					workdir = path.Join(workdir, f[1])
+				case f[0] == "ARG":
+					name, value, _ := strings.Cut(f[1], "=")
+					args[name] = value
 				case f[0] == "COPY" && !strings.HasPrefix(f[1], "--"):
 					dest := f[len(f)-1]
 					if !path.IsAbs(dest) {
@@ -58,12 +69,21 @@ func TestImageBuildStage(t *testing.T) {
 						dockerCopy(t, ctx, src, filepath.Join(scratch, filepath.FromSlash(dest)), strings.HasSuffix(f[len(f)-1], "/"))
 					}
 				case f[0] == "RUN" && strings.Contains(l, "go build"):
-					cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(t.TempDir(), svc), ".")
-					cmd.Dir = filepath.Join(scratch, filepath.FromSlash(workdir))
-					cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly", "CGO_ENABLED=0")
-					if out, err := cmd.CombinedOutput(); err != nil {
-						t.Fatalf("%s/Dockerfile: go build in %s failed: %v\n%s", svc, workdir, err, out)
+					env, flags, err := goBuild(strings.TrimPrefix(l, "RUN "), args)
+					if err != nil {
+						t.Fatalf("%s/Dockerfile: %v", svc, err)
 					}
+					if slices.Contains(env, "CGO_ENABLED=1") {
+						needStaticCgo(t)
+					}
+					bin := filepath.Join(t.TempDir(), svc)
+					cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", bin, ".")...)
+					cmd.Dir = filepath.Join(scratch, filepath.FromSlash(workdir))
+					cmd.Env = append(append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly"), env...)
+					if out, err := cmd.CombinedOutput(); err != nil {
+						t.Fatalf("%s/Dockerfile: %s in %s failed: %v\n%s", svc, strings.Join(append(env, cmd.Args...), " "), workdir, err, out)
+					}
+					checkImageBinary(t, svc, bin)
 					built = true
 				}
 			}
@@ -166,4 +186,176 @@ func copyFile(src, dest string) error {
 		return err
 	}
 	return os.WriteFile(dest, b, 0o644)
+}
+
+// checkImageBinary fails unless bin, the build stage's binary, runs on a
+// root file system without libc (no ELF interpreter, no shared library).
+func checkImageBinary(t *testing.T, svc, bin string) {
+	t.Helper()
+	if runtime.GOOS == "linux" {
+		f, err := elf.Open(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP {
+				t.Errorf("%s/Dockerfile builds a dynamically linked binary (it has an ELF interpreter); the runtime image has no libc", svc)
+			}
+		}
+		if libs, err := f.ImportedLibraries(); err != nil || len(libs) > 0 {
+			t.Errorf("%s/Dockerfile builds a binary that needs the shared libraries %v (%v); the runtime image has none", svc, libs, err)
+		}
+	}
+}
+
+// needStaticCgo skips unless this machine can link a static cgo binary for
+// Linux, as the golang image does: gcc and libc6-dev's libc.a.
+func needStaticCgo(t *testing.T) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skipf("the build stage links a static cgo binary for Linux; this is %s", runtime.GOOS)
+	}
+	out, err := exec.Command("go", "env", "CC").Output()
+	cc := strings.TrimSpace(string(out))
+	if err != nil || cc == "" {
+		t.Skipf("go env CC: %v", err)
+	}
+	libc, err := exec.Command(cc, "-print-file-name=libc.a").Output()
+	if err != nil || !filepath.IsAbs(strings.TrimSpace(string(libc))) {
+		t.Skipf("the build stage links a static cgo binary: %s finds no libc.a (install gcc and libc6-dev, as the golang image has them)", cc)
+	}
+}
+
+// goBuild reads the go build command of a RUN line (one joined line, as
+// dockerfile gives it) as the shell would: env holds the NAME=value words
+// before `go`, flags the words after `go build` but -o and its value and
+// the package; $NAME and ${NAME} expand to args (the stage's ARG defaults),
+// outside single quotes.
+func goBuild(run string, args map[string]string) (env, flags []string, err error) {
+	words, err := shellWords(run, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The command with go build among those joined by && or ;.
+	var cmd []string
+	for start := 0; start <= len(words); {
+		end := start
+		for end < len(words) && words[end] != "&&" && words[end] != ";" {
+			end++
+		}
+		c := words[start:end]
+		i := 0
+		for i < len(c) && regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`).MatchString(c[i]) {
+			i++
+		}
+		if i+1 < len(c) && c[i] == "go" && c[i+1] == "build" {
+			env, cmd = c[:i], c[i+2:]
+			break
+		}
+		start = end + 1
+	}
+	if cmd == nil {
+		return nil, nil, fmt.Errorf("no go build command in %q", run)
+	}
+	pkgs := 0
+	for i := 0; i < len(cmd); i++ {
+		switch w := cmd[i]; {
+		case w == "-o":
+			i++ // the image's output path
+		case strings.HasPrefix(w, "-o="):
+		case strings.HasPrefix(w, "-"):
+			flags = append(flags, w)
+			// The build flags that take a value as the next word.
+			if !strings.Contains(w, "=") && slices.Contains([]string{"-tags", "-ldflags", "-gcflags", "-asmflags", "-gccgoflags", "-mod", "-modfile", "-overlay", "-pgo", "-p", "-buildmode", "-compiler", "-installsuffix", "-pkgdir", "-toolexec", "-covermode", "-coverpkg", "-C"}, w) && i+1 < len(cmd) {
+				i++
+				flags = append(flags, cmd[i])
+			}
+		default:
+			if w != "." {
+				return nil, nil, fmt.Errorf("go build of %q; want the package in WORKDIR (.)", w)
+			}
+			pkgs++
+		}
+	}
+	if pkgs != 1 {
+		return nil, nil, fmt.Errorf("go build with %d packages; want the one in WORKDIR (.)", pkgs)
+	}
+	return env, flags, nil
+}
+
+// shellWords splits a shell command into words: blanks separate them
+// outside quotes, '...' is literal, "..." and bare words expand $NAME and
+// ${NAME} to vars (a name vars lacks is an error), a backslash escapes the
+// next character outside single quotes. && and ; are words of their own
+// when blanks surround them, as in the Dockerfiles.
+func shellWords(s string, vars map[string]string) ([]string, error) {
+	var words []string
+	var w strings.Builder
+	inWord := false
+	var quote rune
+	rs := []rune(s)
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		switch {
+		case quote == '\'':
+			if r == '\'' {
+				quote = 0
+			} else {
+				w.WriteRune(r)
+			}
+		case r == '\\' && i+1 < len(rs):
+			i++
+			w.WriteRune(rs[i])
+			inWord = true
+		case r == '$':
+			name := ""
+			if i+1 < len(rs) && rs[i+1] == '{' {
+				end := strings.IndexRune(string(rs[i+2:]), '}')
+				if end < 0 {
+					return nil, fmt.Errorf("unclosed ${ in %q", s)
+				}
+				name = string(rs[i+2 : i+2+end])
+				i += 2 + end
+			} else {
+				j := i + 1
+				for j < len(rs) && (rs[j] == '_' || rs[j] >= 'A' && rs[j] <= 'Z' || rs[j] >= 'a' && rs[j] <= 'z' || j > i+1 && rs[j] >= '0' && rs[j] <= '9') {
+					j++
+				}
+				name = string(rs[i+1 : j])
+				i = j - 1
+			}
+			v, ok := vars[name]
+			if !ok {
+				return nil, fmt.Errorf("$%s in %q is no ARG of the stage", name, s)
+			}
+			w.WriteString(v)
+			inWord = true
+		case quote == '"':
+			if r == '"' {
+				quote = 0
+			} else {
+				w.WriteRune(r)
+			}
+		case r == '"' || r == '\'':
+			quote = r
+			inWord = true
+		case r == ' ' || r == '\t':
+			if inWord {
+				words = append(words, w.String())
+				w.Reset()
+				inWord = false
+			}
+		default:
+			w.WriteRune(r)
+			inWord = true
+		}
+	}
+	if quote != 0 {
+		return nil, fmt.Errorf("unclosed %c in %q", quote, s)
+	}
+	if inWord {
+		words = append(words, w.String())
+	}
+	return words, nil
 }
