@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"debug/buildinfo"
 	"debug/elf"
 	"fmt"
 	"io/fs"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -28,7 +30,7 @@ import (
 // directive with no COPY, or a folder .dockerignore drops), a tag or a flag
 // that breaks the build, fails here rather than at `make apps-up`; so does a
 // binary that is not static (the runtime image, distroless static, has no
-// libc).
+// libc) or lacks a module the image must link (imageDeps).
 func TestImageBuildStage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds both services")
@@ -188,8 +190,15 @@ func copyFile(src, dest string) error {
 	return os.WriteFile(dest, b, 0o644)
 }
 
+// imageDeps are modules a service's image must link: the producer's
+// compresses zstd batches with the C library (the libzstd build).
+var imageDeps = map[string][]string{
+	"producer": {"github.com/DataDog/zstd"},
+}
+
 // checkImageBinary fails unless bin, the build stage's binary, runs on a
-// root file system without libc (no ELF interpreter, no shared library).
+// root file system without libc (no ELF interpreter, no shared library) and
+// links the modules imageDeps names for svc.
 func checkImageBinary(t *testing.T, svc, bin string) {
 	t.Helper()
 	if runtime.GOOS == "linux" {
@@ -205,6 +214,15 @@ func checkImageBinary(t *testing.T, svc, bin string) {
 		}
 		if libs, err := f.ImportedLibraries(); err != nil || len(libs) > 0 {
 			t.Errorf("%s/Dockerfile builds a binary that needs the shared libraries %v (%v); the runtime image has none", svc, libs, err)
+		}
+	}
+	info, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range imageDeps[svc] {
+		if !slices.ContainsFunc(info.Deps, func(m *debug.Module) bool { return m.Path == want }) {
+			t.Errorf("%s/Dockerfile builds a binary without %s; want it linked (build settings: %v)", svc, want, info.Settings)
 		}
 	}
 }
