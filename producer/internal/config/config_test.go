@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tweetpipe/tweetpipe/internal/contract"
 	"github.com/tweetpipe/tweetpipe/internal/envexample"
@@ -230,6 +231,22 @@ func TestDeadLetterPath(t *testing.T) {
 		if got := c.DeadLetterPath(); got != tc.want {
 			t.Errorf("STATE_DIR=%q DEADLETTER_DIR=%q: got %q; want %q", tc.stateDir, tc.deadLetterDir, got, tc.want)
 		}
+	}
+}
+
+// TestLingerAsOtherClients: a partial batch waits 5 ms by default, as
+// librdkafka's (kcat's) and, since Kafka 4.0, the Java client's linger.ms.
+// At 10 ms the records in flight (two flights at the defaults) waited out
+// the linger often enough to cost the 1 KB statuses about a tenth of the
+// producer's rate (docs/performance.md).
+func TestLingerAsOtherClients(t *testing.T) {
+	clearEnv(t)
+	cfg, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.BatchTimeout != 5*time.Millisecond {
+		t.Fatalf("KAFKA_BATCH_TIMEOUT defaults to %s; want 5ms", cfg.BatchTimeout)
 	}
 }
 

@@ -53,7 +53,7 @@ type Batching struct {
 	CompressionLevel int           `envconfig:"KAFKA_COMPRESSION_LEVEL" default:"0" desc:"zstd 1-22 (1: fastest, 2-5: default, 6-9: better, 10+: best ratio) or gzip 1-9; 0: the codec's default (zstd about level 3)"`
 	BatchSize        int           `envconfig:"KAFKA_BATCH_SIZE" default:"1000" desc:"most messages sent in one produce call (1-100000)"`
 	BatchBytes       int64         `envconfig:"KAFKA_BATCH_BYTES" default:"1048576" desc:"most bytes in one partition's batch; keep under the broker's message.max.bytes"`
-	BatchTimeout     time.Duration `envconfig:"KAFKA_BATCH_TIMEOUT" default:"10ms" desc:"how long a partial batch waits for more messages (linger)"`
+	BatchTimeout     time.Duration `envconfig:"KAFKA_BATCH_TIMEOUT" default:"5ms" desc:"how long a partial batch waits for more messages (linger; 5ms as librdkafka's and the Java client's linger.ms)"`
 	WriteTimeout     time.Duration `envconfig:"KAFKA_WRITE_TIMEOUT" default:"10s" desc:"timeout of one produce request"`
 }
 

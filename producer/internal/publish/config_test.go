@@ -8,7 +8,7 @@ import (
 )
 
 func TestBatchingValidate(t *testing.T) {
-	ok := Batching{Compression: "zstd", BatchSize: 1000, BatchBytes: 1 << 20, BatchTimeout: 10 * time.Millisecond, WriteTimeout: 10 * time.Second}
+	ok := Batching{Compression: "zstd", BatchSize: 1000, BatchBytes: 1 << 20, BatchTimeout: 5 * time.Millisecond, WriteTimeout: 10 * time.Second}
 	with := func(f func(*Batching)) Batching { b := ok; f(&b); return b }
 	tests := []struct {
 		name string
