@@ -117,6 +117,19 @@ func mustAppend(t testing.TB, p *Partition, rs []Record) Result {
 	return res
 }
 
+// writeInFolder stands for a consumer that archived to the folder dir
+// alone, before it was switched to a bucket: it takes the records first to
+// last of the hour t0 into tweets-0 and stops, its file left open (the
+// loop committed last+1 to Kafka).
+func writeInFolder(t testing.TB, dir string, clk *clock, compression string, first, last int64) {
+	t.Helper()
+	p := openPartition(t, testArchive(t, Config{Dir: dir, Now: clk.Now, Compression: compression}), "tweets", 0)
+	mustAppend(t, p, recs(first, last, t0()))
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // uploadOnAnotherHost stands for another consumer that owns the partition
 // meanwhile: archive a (its own staging folder, the shared bucket) takes
 // the records first to last of the hour t0, the clock moves a minute so

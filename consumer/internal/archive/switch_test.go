@@ -80,12 +80,7 @@ func wantKept(t *testing.T, what, dir string, b *memBucket, from, to int64) {
 func TestUploadSwitchCompressedFileKeptAfterTakeover(t *testing.T) {
 	clk := newClock(t0())
 	dirA := t.TempDir()
-	folder := testArchive(t, Config{Dir: dirA, Now: clk.Now, Compression: CompressionGzip})
-	p := openPartition(t, folder, "tweets", 0)
-	mustAppend(t, p, recs(0, 9, t0())) // the loop commits 10 to Kafka
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeInFolder(t, dirA, clk, CompressionGzip, 0, 9) // the loop commits 10 to Kafka
 
 	b := newMemBucket()
 	cfg := Config{Uploader: b, Now: clk.Now, RotateInterval: time.Minute, Compression: CompressionGzip}
@@ -135,12 +130,7 @@ func TestUploadSwitchCrashKeepsOpenFile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := newClock(t0())
 			base := t.TempDir()
-			folder := testArchive(t, Config{Dir: base, Now: clk.Now, Compression: tt.compression})
-			p := openPartition(t, folder, "tweets", 0)
-			mustAppend(t, p, recs(0, 9, t0()))
-			if err := p.Close(); err != nil {
-				t.Fatal(err)
-			}
+			writeInFolder(t, base, clk, tt.compression, 0, 9)
 			b0 := newMemBucket()
 			cfg := Config{Uploader: b0, Now: clk.Now, RotateInterval: time.Minute, Compression: tt.compression}
 			if tt.uploadFailed {
@@ -218,12 +208,7 @@ func TestUploadSwitchMarkFailsAfterUploadKeepsFile(t *testing.T) {
 		t.Run(compression, func(t *testing.T) {
 			clk := newClock(t0())
 			dirA := t.TempDir()
-			folder := testArchive(t, Config{Dir: dirA, Now: clk.Now, Compression: compression})
-			p := openPartition(t, folder, "tweets", 0)
-			mustAppend(t, p, recs(0, 9, t0()))
-			if err := p.Close(); err != nil {
-				t.Fatal(err)
-			}
+			writeInFolder(t, dirA, clk, compression, 0, 9)
 			b := newMemBucket()
 			a := testArchive(t, Config{Dir: dirA, Uploader: b, Now: clk.Now, RotateInterval: time.Minute, Compression: compression})
 			tmp := filepath.Join(dirA, uploadedPath("tweets", 0)+".tmp")

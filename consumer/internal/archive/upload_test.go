@@ -456,12 +456,7 @@ func TestUploadStagedByEarlierVersion(t *testing.T) {
 func TestUploadSwitchFromFolderUploadsOpenFile(t *testing.T) {
 	clk := newClock(t0())
 	dirA := t.TempDir()
-	folder := testArchive(t, Config{Dir: dirA, Now: clk.Now})
-	p := openPartition(t, folder, "tweets", 0)
-	mustAppend(t, p, recs(0, 9, t0())) // the loop commits 10 to Kafka
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeInFolder(t, dirA, clk, CompressionNone, 0, 9) // the loop commits 10 to Kafka
 
 	b := newMemBucket()
 	hostA := testArchive(t, Config{Dir: dirA, Uploader: b, Now: clk.Now, RotateInterval: time.Minute})
@@ -519,12 +514,7 @@ func TestUploadSwitchFromFolderKeepsOpenFile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := newClock(t0())
 			dirA := t.TempDir()
-			folder := testArchive(t, Config{Dir: dirA, Now: clk.Now, Compression: compression})
-			p := openPartition(t, folder, "tweets", 0)
-			mustAppend(t, p, recs(0, 9, t0()))
-			if err := p.Close(); err != nil {
-				t.Fatal(err)
-			}
+			writeInFolder(t, dirA, clk, compression, 0, 9)
 			if tt.marked {
 				if err := os.WriteFile(filepath.Join(dirA, uploadedPath("tweets", 0)), []byte("-1\n"), 0o640); err != nil {
 					t.Fatal(err)
