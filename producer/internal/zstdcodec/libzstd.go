@@ -5,8 +5,6 @@ package zstdcodec
 import (
 	"fmt"
 	"io"
-	"runtime"
-	"sync"
 
 	"github.com/DataDog/zstd"
 	"github.com/segmentio/kafka-go/compress"
@@ -46,12 +44,7 @@ const keepBuffer = 4 << 20
 type libCodec struct {
 	level int
 	read  compress.Codec
-
-	// free holds the idle compressors, the one used last on top, as
-	// Codec's free list does: at most max are kept.
-	mu   sync.Mutex
-	free []*libState
-	max  int
+	idle  *freeList[*libState]
 }
 
 // libState is a compression context with its buffers, used by one batch
@@ -66,15 +59,13 @@ func newLib(level int, read compress.Codec) (*libCodec, error) {
 	if level == 0 {
 		level = libDefaultLevel
 	}
-	c := &libCodec{level: level, read: read, max: runtime.GOMAXPROCS(0) + 1}
 	// Compress once here: a build that cannot fails at start, not on the
 	// first batch.
 	s := &libState{ctx: zstd.NewCtx()}
 	if _, err := s.ctx.CompressLevel(nil, []byte("{}"), level); err != nil {
 		return nil, fmt.Errorf("zstd level %d: %w", level, err)
 	}
-	c.free = append(c.free, s)
-	return c, nil
+	return &libCodec{level: level, read: read, idle: newFreeList(s)}, nil
 }
 
 func (c *libCodec) Code() int8   { return int8(compress.Zstd) }
@@ -84,14 +75,8 @@ func (c *libCodec) NewReader(r io.Reader) io.ReadCloser { return c.read.NewReade
 
 // NewWriter gathers a batch; Close compresses it into w.
 func (c *libCodec) NewWriter(w io.Writer) io.WriteCloser {
-	c.mu.Lock()
-	var s *libState
-	if n := len(c.free); n > 0 {
-		s = c.free[n-1]
-		c.free = c.free[:n-1]
-	}
-	c.mu.Unlock()
-	if s == nil {
+	s, ok := c.idle.get()
+	if !ok {
 		s = &libState{ctx: zstd.NewCtx()}
 	}
 	return &libWriter{c: c, s: s, w: w}
@@ -105,11 +90,7 @@ func (c *libCodec) put(s *libState) {
 		s.out = nil
 	}
 	s.in = s.in[:0]
-	c.mu.Lock()
-	if len(c.free) < c.max {
-		c.free = append(c.free, s)
-	}
-	c.mu.Unlock()
+	c.idle.put(s)
 }
 
 // libWriter is one batch's.

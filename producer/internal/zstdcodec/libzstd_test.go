@@ -49,14 +49,14 @@ func TestLibBigBatchNotKept(t *testing.T) {
 	lc := c.(*libCodec)
 	frame(t, c, statuses(t, keepBuffer+1), 1<<20)
 	frame(t, c, statuses(t, 1000), 1<<20)
-	lc.mu.Lock()
-	defer lc.mu.Unlock()
-	for i, s := range lc.free {
+	lc.idle.mu.Lock()
+	defer lc.idle.mu.Unlock()
+	for i, s := range lc.idle.free {
 		if cap(s.in) > keepBuffer || cap(s.out) > keepBuffer {
 			t.Fatalf("idle compressor %d holds buffers of %d and %d bytes; want at most %d", i, cap(s.in), cap(s.out), keepBuffer)
 		}
 	}
-	if len(lc.free) == 0 {
+	if len(lc.idle.free) == 0 {
 		t.Fatal("no idle compressor kept")
 	}
 }

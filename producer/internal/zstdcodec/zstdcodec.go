@@ -23,8 +23,6 @@ package zstdcodec
 import (
 	"fmt"
 	"io"
-	"runtime"
-	"sync"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/segmentio/kafka-go/compress"
@@ -37,16 +35,7 @@ import (
 type Codec struct {
 	level zstd.EncoderLevel
 	read  compress.Codec
-
-	// free holds the idle encoders, the one used last on top: its tables
-	// and history are the likeliest to be in the CPU's caches. An encoder
-	// is taken for each batch being compressed (kafka-go compresses a
-	// produce request's batches as it writes the request, on the goroutine
-	// of the connection that sends it); at most max are kept, and those
-	// built when more batches than that were compressed at once are dropped.
-	mu   sync.Mutex
-	free []*zstd.Encoder
-	max  int
+	idle  *freeList[*zstd.Encoder]
 }
 
 // New builds the codec at a zstd level (1 to 22, mapped to klauspost's
@@ -57,12 +46,12 @@ func New(level int, read compress.Codec) (*Codec, error) {
 	if level > 0 {
 		l = zstd.EncoderLevelFromZstd(level)
 	}
-	c := &Codec{level: l, read: read, max: runtime.GOMAXPROCS(0) + 1}
+	c := &Codec{level: l, read: read}
 	enc, err := c.newEncoder() // fail here, not on the first batch
 	if err != nil {
 		return nil, fmt.Errorf("building the zstd encoder: %w", err)
 	}
-	c.free = append(c.free, enc)
+	c.idle = newFreeList(enc)
 	return c, nil
 }
 
@@ -72,23 +61,10 @@ func (c *Codec) newEncoder() (*zstd.Encoder, error) {
 }
 
 func (c *Codec) get() (*zstd.Encoder, error) {
-	c.mu.Lock()
-	if n := len(c.free); n > 0 {
-		enc := c.free[n-1]
-		c.free = c.free[:n-1]
-		c.mu.Unlock()
+	if enc, ok := c.idle.get(); ok {
 		return enc, nil
 	}
-	c.mu.Unlock()
 	return c.newEncoder()
-}
-
-func (c *Codec) put(enc *zstd.Encoder) {
-	c.mu.Lock()
-	if len(c.free) < c.max {
-		c.free = append(c.free, enc)
-	}
-	c.mu.Unlock()
 }
 
 func (c *Codec) Code() int8   { return int8(compress.Zstd) }
@@ -132,6 +108,6 @@ func (w *writer) Close() error {
 	w.enc = nil
 	err := enc.Close()
 	enc.Reset(nil) // drop w
-	w.c.put(enc)
+	w.c.idle.put(enc)
 	return err
 }

@@ -1,0 +1,46 @@
+package zstdcodec
+
+import (
+	"runtime"
+	"sync"
+)
+
+// freeList holds both codecs' idle compressors, the one used last on top:
+// its tables and history are the likeliest to be in the CPU's caches. A
+// compressor is taken for each batch being compressed (kafka-go compresses
+// a produce request's batches as it writes the request, on the goroutine
+// of the connection that sends it); at most GOMAXPROCS + 1 are kept, and
+// those built when more batches than that were compressed at once are
+// dropped. A garbage collection does not empty it, as it does a sync.Pool.
+type freeList[T any] struct {
+	mu   sync.Mutex
+	free []T
+	max  int
+}
+
+func newFreeList[T any](first T) *freeList[T] {
+	return &freeList[T]{free: []T{first}, max: runtime.GOMAXPROCS(0) + 1}
+}
+
+// get takes the compressor used last, if any is idle.
+func (f *freeList[T]) get() (T, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var x T
+	n := len(f.free)
+	if n == 0 {
+		return x, false
+	}
+	x = f.free[n-1]
+	f.free = f.free[:n-1]
+	return x, true
+}
+
+// put keeps x for the next batch unless max are idle already.
+func (f *freeList[T]) put(x T) {
+	f.mu.Lock()
+	if len(f.free) < f.max {
+		f.free = append(f.free, x)
+	}
+	f.mu.Unlock()
+}
