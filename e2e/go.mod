@@ -11,6 +11,7 @@ require (
 	github.com/segmentio/kafka-go v0.4.51
 	github.com/tweetpipe/tweetpipe/internal v0.0.0
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c
+	mvdan.cc/sh/v3 v3.14.1
 )
 
 require (

@@ -18,6 +18,8 @@ import (
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
+	"mvdan.cc/sh/v3/expand"
+	"mvdan.cc/sh/v3/syntax"
 )
 
 // TestImageBuildStage replays each Dockerfile's build stage without Docker:
@@ -246,35 +248,42 @@ func needStaticCgo(t *testing.T) {
 }
 
 // goBuild reads the go build command of a RUN line (one joined line, as
-// dockerfile gives it) as the shell would: env holds the NAME=value words
-// before `go`, flags the words after `go build` but -o and its value and
-// the package; $NAME and ${NAME} expand to args (the stage's ARG defaults),
-// outside single quotes.
+// dockerfile gives it) as the image's shell would, parsed and expanded by
+// mvdan.cc/sh: env holds the command's NAME=value assignments, flags its
+// words after `go build` but -o and its value and the package; variables
+// expand to args (the stage's ARG defaults), and one args lacks is an
+// error, as under `set -u`.
 func goBuild(run string, args map[string]string) (env, flags []string, err error) {
-	words, err := shellWords(run, args)
+	file, err := syntax.NewParser().Parse(strings.NewReader(run), "RUN")
 	if err != nil {
 		return nil, nil, err
 	}
-	// The command with go build among those joined by && or ;.
-	var cmd []string
-	for start := 0; start <= len(words); {
-		end := start
-		for end < len(words) && words[end] != "&&" && words[end] != ";" {
-			end++
-		}
-		c := words[start:end]
-		i := 0
-		for i < len(c) && regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`).MatchString(c[i]) {
-			i++
-		}
-		if i+1 < len(c) && c[i] == "go" && c[i+1] == "build" {
-			env, cmd = c[:i], c[i+2:]
-			break
-		}
-		start = end + 1
+	var pairs []string
+	for name, value := range args {
+		pairs = append(pairs, name+"="+value)
 	}
-	if cmd == nil {
+	cfg := &expand.Config{Env: expand.ListEnviron(pairs...), NoUnset: true}
+	// The command with go build among those the line joins (&&, ;).
+	var call *syntax.CallExpr
+	syntax.Walk(file, func(n syntax.Node) bool {
+		if c, ok := n.(*syntax.CallExpr); ok && call == nil && len(c.Args) >= 2 && c.Args[0].Lit() == "go" && c.Args[1].Lit() == "build" {
+			call = c
+		}
+		return call == nil
+	})
+	if call == nil {
 		return nil, nil, fmt.Errorf("no go build command in %q", run)
+	}
+	for _, a := range call.Assigns {
+		v, err := expand.Literal(cfg, a.Value)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s in %q: %w (no ARG of the stage)", a.Name.Value, run, err)
+		}
+		env = append(env, a.Name.Value+"="+v)
+	}
+	cmd, err := expand.Fields(cfg, call.Args[2:]...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%q: %w (no ARG of the stage)", run, err)
 	}
 	pkgs := 0
 	for i := 0; i < len(cmd); i++ {
@@ -300,80 +309,4 @@ func goBuild(run string, args map[string]string) (env, flags []string, err error
 		return nil, nil, fmt.Errorf("go build with %d packages; want the one in WORKDIR (.)", pkgs)
 	}
 	return env, flags, nil
-}
-
-// shellWords splits a shell command into words: blanks separate them
-// outside quotes, '...' is literal, "..." and bare words expand $NAME and
-// ${NAME} to vars (a name vars lacks is an error), a backslash escapes the
-// next character outside single quotes. && and ; are words of their own
-// when blanks surround them, as in the Dockerfiles.
-func shellWords(s string, vars map[string]string) ([]string, error) {
-	var words []string
-	var w strings.Builder
-	inWord := false
-	var quote rune
-	rs := []rune(s)
-	for i := 0; i < len(rs); i++ {
-		r := rs[i]
-		switch {
-		case quote == '\'':
-			if r == '\'' {
-				quote = 0
-			} else {
-				w.WriteRune(r)
-			}
-		case r == '\\' && i+1 < len(rs):
-			i++
-			w.WriteRune(rs[i])
-			inWord = true
-		case r == '$':
-			name := ""
-			if i+1 < len(rs) && rs[i+1] == '{' {
-				end := strings.IndexRune(string(rs[i+2:]), '}')
-				if end < 0 {
-					return nil, fmt.Errorf("unclosed ${ in %q", s)
-				}
-				name = string(rs[i+2 : i+2+end])
-				i += 2 + end
-			} else {
-				j := i + 1
-				for j < len(rs) && (rs[j] == '_' || rs[j] >= 'A' && rs[j] <= 'Z' || rs[j] >= 'a' && rs[j] <= 'z' || j > i+1 && rs[j] >= '0' && rs[j] <= '9') {
-					j++
-				}
-				name = string(rs[i+1 : j])
-				i = j - 1
-			}
-			v, ok := vars[name]
-			if !ok {
-				return nil, fmt.Errorf("$%s in %q is no ARG of the stage", name, s)
-			}
-			w.WriteString(v)
-			inWord = true
-		case quote == '"':
-			if r == '"' {
-				quote = 0
-			} else {
-				w.WriteRune(r)
-			}
-		case r == '"' || r == '\'':
-			quote = r
-			inWord = true
-		case r == ' ' || r == '\t':
-			if inWord {
-				words = append(words, w.String())
-				w.Reset()
-				inWord = false
-			}
-		default:
-			w.WriteRune(r)
-			inWord = true
-		}
-	}
-	if quote != 0 {
-		return nil, fmt.Errorf("unclosed %c in %q", quote, s)
-	}
-	if inWord {
-		words = append(words, w.String())
-	}
-	return words, nil
 }
