@@ -327,8 +327,9 @@ func machine(kcat string) string {
 	return fmt.Sprintf("nproc %d, %s, %s RAM, Linux %s, %s, %s", runtime.NumCPU(), model, mem, kernel, runtime.Version(), kv)
 }
 
-// Goals by post size: tweetpipe's whole-run rate over kcat's, and the
-// consumer's steady state over Connect's file sink.
+// Goals by post size: tweetpipe's rate over kcat's, on the whole run and,
+// where both have one, the steady state; and the consumer's steady state
+// over Connect's file sink.
 func sizeGoal(class string) float64 {
 	if class == "v1.1-5k" {
 		return 1.0
@@ -393,7 +394,17 @@ func writeSizeReport(w io.Writer, sizes []result) {
 				q := m.rate() / kcat.rate()
 				ratio = fmt.Sprintf("%.2f×", q)
 				if isTweetpipe {
-					g = strings.TrimSpace(fmt.Sprintf("≥ %.1f× kcat %s%s", goal, mark(q >= goal), extra))
+					// A whole run of under a second is decided by start-up
+					// as much as by rate (kcat -C takes a quarter to half a
+					// second to begin): the goal holds only where the steady
+					// state, when both have one, meets it too.
+					met, steady := q >= goal, ""
+					if m.SteadyRate > 0 && kcat.SteadyRate > 0 {
+						qs := m.SteadyRate / kcat.SteadyRate
+						met = met && qs >= goal
+						steady = fmt.Sprintf(" (steady %.2f×)", qs)
+					}
+					g = strings.TrimSpace(fmt.Sprintf("≥ %.1f× kcat%s %s%s", goal, steady, mark(met), extra))
 				}
 			}
 			allocs := "—"

@@ -11,8 +11,9 @@ import (
 )
 
 // TestSizeReportGoals checks the size table's verdicts: tweetpipe's whole
-// run against kcat's (0.8× on small posts, 1.0× on the 5 KB class), and
-// the consumer's steady state against Connect's file sink (1.2×).
+// run and steady state against kcat's (0.8× on small posts, 1.0× on the 5
+// KB class), and the consumer's steady state against Connect's file sink
+// (1.2×).
 func TestSizeReportGoals(t *testing.T) {
 	run := func(class, title string, tpRate, connectSteady float64) result {
 		ms := func(tool string, rate, steady float64) measure {
@@ -32,6 +33,13 @@ func TestSizeReportGoals(t *testing.T) {
 			[]string{"| one k | kfake | tweetpipe producer | 850 | — | 0.85× |", "≥ 0.8× kcat ✅ |", "steady 1.20× Connect, ≥ 1.2× ✅"}},
 		{"5 KB class at 0.9x kcat", run("v1.1-5k", "five k", 900, 1001),
 			[]string{"≥ 1.0× kcat ❌ |", "steady 1.20× Connect, ≥ 1.2× ❌"}},
+		// The consumer's whole run at 1.2x kcat's, its steady state at
+		// 0.6x: kcat's start decided the whole run, so the goal is not met.
+		{"whole run over the goal, steady state under it", run("v1.1-1k", "one k", 1200, 1000),
+			[]string{"| one k | kfake | tweetpipe consumer | 1,200 | 1,200 | 1.20× |", "≥ 0.8× kcat (steady 0.60×) ❌; steady 1.20× Connect",
+				"| tweetpipe producer | 1,200 | — | 1.20× | 10.0 | — | 1.0 MiB | ≥ 0.8× kcat ✅ |"}},
+		{"both over the goal", run("v1.1-5k", "five k", 1100, 1000),
+			[]string{"| five k | kfake | tweetpipe producer | 1,100 | — | 1.10× |", "≥ 1.0× kcat ✅ |"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var b bytes.Buffer
