@@ -76,7 +76,8 @@
 #                      (default <repo>/testdata/tweets/jetstream/events.jsonl)
 #   BENCH_SIZES        size classes of the size axis, space separated (default
 #                      "jetstream v1.1-1k v1.1-5k"; empty: no size axis)
-#   BENCH_SIZE_N       messages of each size class (default 50000)
+#   BENCH_SIZE_N       messages of each size class (default 200000: long enough runs that
+#                      start-up does not decide the whole-run ratios)
 #   BENCH_SIZE_REPEAT  runs of each program on each size class, the fastest kept (default 2)
 #   BENCH_PEERS        1: Kafka's console producer and Connect's file sink on the size
 #                      axis (default 1; needs java 17+ and, once, mvn to fetch the jars
@@ -111,7 +112,7 @@ if [[ "$QUICK" == 1 ]]; then
 else
     N="${BENCH_N:-200000}" BACKLOG="${BENCH_BACKLOG:-1000000}" REPEAT="${BENCH_REPEAT:-2}"
     LAT_SECONDS="${BENCH_LAT_SECONDS:-30}" LAT_FULL="${BENCH_LAT_FULL:-20000}"
-    PROFILE="${BENCH_PROFILE:-1}" MICRO="${BENCH_MICRO:-1}" SIZE_N="${BENCH_SIZE_N:-50000}"
+    PROFILE="${BENCH_PROFILE:-1}" MICRO="${BENCH_MICRO:-1}" SIZE_N="${BENCH_SIZE_N:-200000}"
     SIZE_REPEAT="${BENCH_SIZE_REPEAT:-2}" OBJSTORE_COUNT="${BENCH_OBJSTORE_COUNT:-5}"
     MANIFEST_N="${BENCH_MANIFEST_N:-60000}" MANIFEST_RUNS="${BENCH_MANIFEST_RUNS:-3}"
 fi
