@@ -397,11 +397,13 @@ func writeSizeReport(w io.Writer, sizes []result) {
 					// A whole run of under a second is decided by start-up
 					// as much as by rate (kcat -C takes a quarter to half a
 					// second to begin): the goal holds only where the steady
-					// state, when both have one, meets it too.
-					met, steady := q >= goal, ""
+					// state meets it too.
+					// A steady rate of 0 is a run too short for the 10 ms
+					// samples: exactly the run not to trust.
+					met, steady := false, " (steady —)"
 					if m.SteadyRate > 0 && kcat.SteadyRate > 0 {
 						qs := m.SteadyRate / kcat.SteadyRate
-						met = met && qs >= goal
+						met = q >= goal && qs >= goal
 						steady = fmt.Sprintf(" (steady %.2f×)", qs)
 					}
 					g = strings.TrimSpace(fmt.Sprintf("≥ %.1f× kcat%s %s%s", goal, steady, mark(met), extra))

@@ -15,13 +15,15 @@ import (
 // KB class), and the consumer's steady state against Connect's file sink
 // (1.2×).
 func TestSizeReportGoals(t *testing.T) {
-	run := func(class, title string, tpRate, connectSteady float64) result {
+	// run: tweetpipe's whole-run and steady rates against kcat's 1,000 and
+	// 1,000 (a steady rate of 0: too short a run to sample).
+	run := func(class, title string, tpRate, tpSteady, connectSteady float64) result {
 		ms := func(tool string, rate, steady float64) measure {
 			return measure{Tool: tool, Msgs: 1000, WallS: 1000 / rate, SteadyRate: steady, CPUS: 0.01, MaxRSS: 1 << 20}
 		}
 		return result{Label: "kfake", Data: genStats{Class: class, Title: title, Count: 1000, MeanBytes: 1000},
-			Produce: []measure{ms("tweetpipe producer", tpRate, 0), ms("kcat -P -l -K (keyed)", 1000, 0)},
-			Consume: []measure{ms("tweetpipe consumer", tpRate, 1200), ms("kcat -C -e", 1000, 2000), ms("Kafka Connect file sink", 100, connectSteady)},
+			Produce: []measure{ms("tweetpipe producer", tpRate, tpSteady), ms("kcat -P -l -K (keyed)", 1000, 1000)},
+			Consume: []measure{ms("tweetpipe consumer", tpRate, tpSteady), ms("kcat -C -e", 1000, 1000), ms("Kafka Connect file sink", 100, connectSteady)},
 		}
 	}
 	for _, c := range []struct {
@@ -29,17 +31,21 @@ func TestSizeReportGoals(t *testing.T) {
 		r    result
 		want []string
 	}{
-		{"1 KB class at 0.85x kcat", run("v1.1-1k", "one k", 850, 1000),
-			[]string{"| one k | kfake | tweetpipe producer | 850 | — | 0.85× |", "≥ 0.8× kcat ✅ |", "steady 1.20× Connect, ≥ 1.2× ✅"}},
-		{"5 KB class at 0.9x kcat", run("v1.1-5k", "five k", 900, 1001),
-			[]string{"≥ 1.0× kcat ❌ |", "steady 1.20× Connect, ≥ 1.2× ❌"}},
-		// The consumer's whole run at 1.2x kcat's, its steady state at
-		// 0.6x: kcat's start decided the whole run, so the goal is not met.
-		{"whole run over the goal, steady state under it", run("v1.1-1k", "one k", 1200, 1000),
-			[]string{"| one k | kfake | tweetpipe consumer | 1,200 | 1,200 | 1.20× |", "≥ 0.8× kcat (steady 0.60×) ❌; steady 1.20× Connect",
-				"| tweetpipe producer | 1,200 | — | 1.20× | 10.0 | — | 1.0 MiB | ≥ 0.8× kcat ✅ |"}},
-		{"both over the goal", run("v1.1-5k", "five k", 1100, 1000),
-			[]string{"| five k | kfake | tweetpipe producer | 1,100 | — | 1.10× |", "≥ 1.0× kcat ✅ |"}},
+		{"1 KB class at 0.85x kcat, whole and steady", run("v1.1-1k", "one k", 850, 850, 700),
+			[]string{"| one k | kfake | tweetpipe producer | 850 | 850 | 0.85× |", "| 1.0 MiB | ≥ 0.8× kcat (steady 0.85×) ✅ |",
+				"≥ 0.8× kcat (steady 0.85×) ✅; steady 1.21× Connect, ≥ 1.2× ✅"}},
+		{"5 KB class at 0.9x kcat", run("v1.1-5k", "five k", 900, 900, 750),
+			[]string{"≥ 1.0× kcat (steady 0.90×) ❌ |", "steady 1.20× Connect, ≥ 1.2× ✅"}},
+		{"Connect's steady state just under 1.2x", run("v1.1-5k", "five k", 1100, 1100, 1001),
+			[]string{"≥ 1.0× kcat (steady 1.10×) ✅ |", "steady 1.10× Connect, ≥ 1.2× ❌"}},
+		// kcat's start decided the whole run: 1.2x, the steady state 0.6x.
+		{"whole run over the goal, steady state under it", run("v1.1-1k", "one k", 1200, 600, 100),
+			[]string{"| one k | kfake | tweetpipe consumer | 1,200 | 600 | 1.20× |", "≥ 0.8× kcat (steady 0.60×) ❌; steady 6.00× Connect",
+				"| tweetpipe producer | 1,200 | 600 | 1.20× | 10.0 | — | 1.0 MiB | ≥ 0.8× kcat (steady 0.60×) ❌ |"}},
+		{"whole run under the goal, steady state over it", run("v1.1-1k", "one k", 700, 900, 100),
+			[]string{"| tweetpipe producer | 700 | 900 | 0.70× | 10.0 | — | 1.0 MiB | ≥ 0.8× kcat (steady 0.90×) ❌ |"}},
+		{"a run too short for a steady rate is not judged met", run("v1.1-1k", "one k", 2000, 0, 100),
+			[]string{"| tweetpipe producer | 2,000 | — | 2.00× | 10.0 | — | 1.0 MiB | ≥ 0.8× kcat (steady —) ❌ |"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var b bytes.Buffer
