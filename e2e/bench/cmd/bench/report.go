@@ -327,8 +327,8 @@ func machine(kcat string) string {
 	return fmt.Sprintf("nproc %d, %s, %s RAM, Linux %s, %s, %s", runtime.NumCPU(), model, mem, kernel, runtime.Version(), kv)
 }
 
-// Goals by post size: tweetpipe's rate over kcat's, on the whole run and,
-// where both have one, the steady state; and the consumer's steady state
+// Goals by post size: tweetpipe's rate over kcat's, on the whole run and
+// in the steady state (both must meet it); and the consumer's steady state
 // over Connect's file sink.
 func sizeGoal(class string) float64 {
 	if class == "v1.1-5k" {
@@ -394,12 +394,12 @@ func writeSizeReport(w io.Writer, sizes []result) {
 				q := m.rate() / kcat.rate()
 				ratio = fmt.Sprintf("%.2f×", q)
 				if isTweetpipe {
-					// A whole run of under a second is decided by start-up
-					// as much as by rate (kcat -C takes a quarter to half a
-					// second to begin): the goal holds only where the steady
-					// state meets it too.
-					// A steady rate of 0 is a run too short for the 10 ms
-					// samples: exactly the run not to trust.
+					// A whole run of about a second is decided by start-up as
+					// much as by rate (kcat -C's whole runs of 50,000 statuses
+					// were about half a second longer than its steady rate
+					// accounts for): the goal holds only where the steady
+					// state meets it too. A steady rate of 0 is a run too
+					// short for the 10 ms samples, which is not judged met.
 					met, steady := false, " (steady —)"
 					if m.SteadyRate > 0 && kcat.SteadyRate > 0 {
 						qs := m.SteadyRate / kcat.SteadyRate
