@@ -11,10 +11,10 @@ func TestNewDefaults(t *testing.T) {
 		in   Limits
 		want Limits
 	}{
-		{"zero takes defaults", Limits{}, Limits{MaxRecords: 1000, MaxBytes: 4 << 20, MaxWait: time.Second}},
-		{"negative takes defaults", Limits{MaxRecords: -1, MaxBytes: -1, MaxWait: -time.Second}, Limits{MaxRecords: 1000, MaxBytes: 4 << 20, MaxWait: time.Second}},
+		{"zero takes defaults", Limits{}, Limits{MaxRecords: 10000, MaxBytes: 4 << 20, MaxWait: time.Second}},
+		{"negative takes defaults", Limits{MaxRecords: -1, MaxBytes: -1, MaxWait: -time.Second}, Limits{MaxRecords: 10000, MaxBytes: 4 << 20, MaxWait: time.Second}},
 		{"set fields kept", Limits{MaxRecords: 5, MaxBytes: 10, MaxWait: time.Minute}, Limits{MaxRecords: 5, MaxBytes: 10, MaxWait: time.Minute}},
-		{"mixed", Limits{MaxBytes: 10}, Limits{MaxRecords: 1000, MaxBytes: 10, MaxWait: time.Second}},
+		{"mixed", Limits{MaxBytes: 10}, Limits{MaxRecords: 10000, MaxBytes: 10, MaxWait: time.Second}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -189,5 +189,26 @@ func TestReset(t *testing.T) {
 	}
 	if d, _ := b.Deadline(); !d.Equal(t1.Add(time.Second)) {
 		t.Errorf("Deadline after Reset and Add: got %v; want %v", d, t1.Add(time.Second))
+	}
+}
+
+// TestDefaultsCutByBytes: at the defaults, a batch of posts of 1 KB or of
+// 500 bytes (Jetstream events, small tweets) is cut by BATCH_MAX_BYTES, not
+// by the record count: each batch costs fsyncs and a commit whatever it
+// holds, and 1,000-record batches of 1.5 KB statuses slowed a backlog by
+// about a third.
+func TestDefaultsCutByBytes(t *testing.T) {
+	now := time.Now()
+	for _, size := range []int{500, 1024, 1500} {
+		b := New(Limits{})
+		n := 0
+		for !b.Full() {
+			b.Add(size, now)
+			n++
+		}
+		if want := int((DefaultMaxBytes + int64(size) - 1) / int64(size)); n != want {
+			t.Errorf("%d-byte records: batch full after %d records (%d bytes); want %d records, the first to reach %d bytes",
+				size, n, b.Bytes(), want, DefaultMaxBytes)
+		}
 	}
 }

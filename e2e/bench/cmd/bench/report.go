@@ -126,7 +126,7 @@ func writeReport(w io.Writer, runs, rss []result, machine, enc, brokers, revisio
 		d := runs[0].Data
 		fmt.Fprintf(w, "- Data: %s v1.1 statuses drawn from %d real stream payloads (ids, times, counts and words replaced), "+
 			"mean %s B (p50 %s B, p99 %s B); zstd on both sides, %s (%.1f:1 on 1,000 statuses at level 3), %s partitions, acks=all; "+
-			"producer and consumer at their defaults (the consumer appends, fsyncs and checkpoints every batch of 1,000 records, 4 MiB or 1 s, before committing).\n",
+			"producer and consumer at their defaults (the consumer appends, fsyncs and checkpoints every batch of 10,000 records, 4 MiB or 1 s, before committing).\n",
 			group(float64(d.Count)), d.Templates, group(d.MeanBytes), group(float64(d.P50Bytes)), group(float64(d.P99Bytes)), zstdLevelNote(runs[0].ZstdLevel, enc), d.ZstdRatio, "3")
 		fmt.Fprintf(w, "- kcat: `kcat -P -z zstd -X acks=all -K '\\t' -X partitioner=murmur2_random -l FILE` (same keys, same partitions as the producer) "+
 			"and `kcat -C -e -o beginning -q -f '%%s\\n' > FILE` (no fsync; fsyncing its file afterwards took %s).\n", fsyncNote(runs))

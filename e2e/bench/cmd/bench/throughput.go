@@ -121,7 +121,7 @@ func (r *runner) cleanup() {
 }
 
 // producerEnv is the producer's configuration for replaying path to topic:
-// the defaults a user gets (zstd, batches of 1000, 10 ms linger, acks=all,
+// the defaults a user gets (zstd, batches of 1000, 5 ms linger, acks=all,
 // the replay position saved in STATE_DIR), at full speed.
 func (r *runner) producerEnv(topic, path, httpAddr string) []string {
 	env := []string{
@@ -137,7 +137,7 @@ func (r *runner) producerEnv(topic, path, httpAddr string) []string {
 	return append(env, r.extraProducer...)
 }
 
-// consumerEnv archives topic into out with the defaults (batches of 1000
+// consumerEnv archives topic into out with the defaults (batches of 10,000
 // records, 4 MiB or 1 s, fsync and checkpoint per batch, dedup on).
 func (r *runner) consumerEnv(topic, out, httpAddr string) []string {
 	return append([]string{
