@@ -195,8 +195,8 @@ func TestReset(t *testing.T) {
 // TestDefaultsCutByBytes: at the defaults, a batch of posts of 1 KB or of
 // 500 bytes (Jetstream events, small tweets) is cut by BATCH_MAX_BYTES, not
 // by the record count: each batch costs fsyncs and a commit whatever it
-// holds, and 1,000-record batches of 1.5 KB statuses slowed a backlog by
-// about a third.
+// holds, and a backlog of 1.5 KB statuses took about a third longer to
+// archive in 1,000-record batches.
 func TestDefaultsCutByBytes(t *testing.T) {
 	now := time.Now()
 	for _, size := range []int{500, 1024, 1500} {
