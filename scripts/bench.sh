@@ -17,8 +17,10 @@
 #      own tools:
 #      the console producer (org.apache.kafka.tools.ConsoleProducer, zstd,
 #      acks=all) and Kafka Connect's FileStreamSinkConnector in a
-#      standalone worker; CPU time and allocations per message for each,
-#      and a chart of messages per second by post size (BENCH_CHART)
+#      standalone worker; and the consumer's floor, kafka-go's Reader alone
+#      (bench read: the consumer's reader settings, no checks, no fsync),
+#      in every throughput run; CPU time and allocations per message for
+#      each, and a chart of messages per second by post size (BENCH_CHART)
 #   6. uploads to object storage: objstore.BenchmarkUpload (MB/s and ms per
 #      file, by file size) on scripts/s3-local.sh's versitygw, which this
 #      script starts and stops (if it cannot be built or started, the table

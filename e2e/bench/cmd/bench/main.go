@@ -12,6 +12,11 @@
 //	bench manifest -brokers ... -bin BIN -output-url s3://B/P -out manifest-bucket.json   (the same, in a bucket)
 //	bench report  -upload upload.txt ... manifest.json   (and objstore.BenchmarkUpload's output)
 //
+// Beside the consumer, run also measures the consumer's floor, kafka-go's
+// Reader alone, as bench read (floor.go), a process of this binary:
+//
+//	bench read    -brokers ... -topic T -partitions 3 -n 200000 -out DIR
+//
 // and, for the size axis (sizeclass.go), a class at a time, with Kafka's
 // console producer and Connect's file sink beside kcat (peers.go):
 //
@@ -58,6 +63,8 @@ func main() {
 		err = cmdReport(os.Args[2:])
 	case "manifest":
 		err = cmdManifest(ctx, os.Args[2:])
+	case "read":
+		err = cmdRead(ctx, os.Args[2:])
 	default:
 		usage()
 	}
@@ -68,7 +75,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: bench gen|run|rss|profile|report|manifest [flags]   (bench <cmd> -h for the flags)")
+	fmt.Fprintln(os.Stderr, "usage: bench gen|run|rss|profile|report|manifest|read [flags]   (bench <cmd> -h for the flags)")
 	os.Exit(2)
 }
 
@@ -87,7 +94,7 @@ type result struct {
 	Repeat      int       `json:"repeat,omitempty"`     // throughput runs of each program
 	ZstdLevel   int       `json:"zstd_level,omitempty"` // 0: each program's default
 	Produce     []measure `json:"produce,omitempty"`    // tweetpipe, kcat keyed, kcat unkeyed
-	Consume     []measure `json:"consume,omitempty"`    // tweetpipe, kcat
+	Consume     []measure `json:"consume,omitempty"`    // tweetpipe, kcat, kafka-go alone, Connect
 	Latency     []latency `json:"latency,omitempty"`    // tweetpipe and kcat at each rate
 	// rss: the same programs on the large backlog, for peak memory.
 	Backlog    *genStats `json:"backlog,omitempty"`
@@ -225,9 +232,9 @@ func cmdRun(ctx context.Context, args []string) error {
 	// one's fastest run: on a shared machine the fastest is the least
 	// disturbed. The producer's first topic is the consumers' backlog.
 	res.Produce = make([]measure, 3, 4)
-	res.Consume = make([]measure, 2, 3)
+	res.Consume = make([]measure, 3, 4) // tweetpipe, kcat, kafka-go alone (floor.go), Connect
 	if r.peers.enabled() {
-		res.Produce, res.Consume = res.Produce[:4], res.Consume[:3]
+		res.Produce, res.Consume = res.Produce[:4], res.Consume[:4]
 	}
 	var backlog string
 	for i := range *repeat {
@@ -295,6 +302,15 @@ func cmdRun(ctx context.Context, args []string) error {
 				return fmt.Errorf("connect: %w", err)
 			}
 			logRate(r.label, m)
+			keepFastest(&res.Consume[3], m)
+			return nil
+		}
+		consumeKafkaGo := func() error {
+			m, err := r.kafkaGoRead(ctx, backlog, n, b)
+			if err != nil {
+				return fmt.Errorf("kafka-go alone: %w", err)
+			}
+			logRate(r.label, m)
 			keepFastest(&res.Consume[2], m)
 			return nil
 		}
@@ -321,9 +337,9 @@ func cmdRun(ctx context.Context, args []string) error {
 		// virtual machine is several times cheaper than memory touched for
 		// the first time (480 MB written: 0.09 s of system time against 1.5
 		// s here), so a fixed order would favour whoever goes second.
-		order := []func() error{produceTweetpipe, produceKcat, produceConsole, consumeTweetpipe, consumeKcat, consumeConnect}
+		order := []func() error{produceTweetpipe, produceKcat, produceConsole, consumeTweetpipe, consumeKcat, consumeKafkaGo, consumeConnect}
 		if i%2 == 1 {
-			order = []func() error{produceConsole, produceKcat, produceTweetpipe, consumeConnect, consumeKcat, consumeTweetpipe}
+			order = []func() error{produceConsole, produceKcat, produceTweetpipe, consumeConnect, consumeKafkaGo, consumeKcat, consumeTweetpipe}
 		}
 		for _, step := range order {
 			if err := step(); err != nil {

@@ -61,12 +61,15 @@ func (r *runner) consoleProduce(ctx context.Context, topic, keyed string, n, byt
 	return m, r.checkCount(ctx, topic, n)
 }
 
+// connectTool names Connect's file sink in the tables and the chart.
+const connectTool = "Kafka Connect file sink"
+
 // connectSink runs a standalone Kafka Connect worker with one
 // FileStreamSinkConnector on topic until every line is in its file, then
 // stops it. Its wall time runs from the JVM's start to the last line, like
 // the consumer's.
 func (r *runner) connectSink(ctx context.Context, topic string, n, bytes int64) (measure, error) {
-	m := measure{Tool: "Kafka Connect file sink", Msgs: n, Bytes: bytes}
+	m := measure{Tool: connectTool, Msgs: n, Bytes: bytes}
 	dir := mustTemp(r.work, "connect")
 	defer os.RemoveAll(dir)
 	out := filepath.Join(dir, "sink.jsonl")

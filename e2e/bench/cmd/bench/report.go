@@ -362,7 +362,7 @@ func sizeLabel(d genStats) string {
 
 // writeSizeReport writes the size axis: every program on every class and
 // broker, whole run and steady state, against kcat (and, for the consumer,
-// Connect's file sink), with its cost per message.
+// Connect's file sink and kafka-go's Reader alone), with its cost per message.
 func writeSizeReport(w io.Writer, sizes []result) {
 	if len(sizes) == 0 {
 		return
@@ -378,6 +378,9 @@ func writeSizeReport(w io.Writer, sizes []result) {
 		"--property parse.key=true` on the keyed file (same keys, same partitions), -Xmx256M as kafka-run-class.sh gives it; "+
 		"Kafka Connect file sink: a standalone worker (ConnectStandalone, -Xms256M -Xmx2G as connect-standalone.sh) with one "+
 		"FileStreamSinkConnector task, StringConverter values, no fsync, at least once. Their whole-run figures include the JVM's start and, for Connect, its group join.")
+	fmt.Fprintln(w, "- "+kafkaGoTool+": the consumer's floor (`bench read`): kafka-go's Reader set up as the consumer sets it up at 3 partitions, "+
+		"one a partition, writing each value and a newline to a file through a 1 MiB buffer; no validation, dedup window, fsync, checkpoint or commit. "+
+		"The consumer's steady ratio to it is what its guarantee costs; its own ratio to kcat -C, the most the consumer could reach on kafka-go.")
 	fmt.Fprintln(w, "- Jetstream commits: the producer runs its Jetstream source (SOURCE=jetstream) against a local websocket endpoint that sends "+
 		"every event at once; its wall time ends with the last message in Kafka, and it is then stopped.")
 	fmt.Fprintln(w)
@@ -428,14 +431,30 @@ func writeSizeReport(w io.Writer, sizes []result) {
 		if len(r.Consume) >= 2 {
 			for i, m := range r.Consume {
 				extra := ""
-				if i == 0 && len(r.Consume) >= 3 && r.Consume[2].SteadyRate > 0 {
-					q := m.SteadyRate / r.Consume[2].SteadyRate
-					extra = fmt.Sprintf("; steady %.2f× Connect, ≥ %.1f× %s", q, goalOverConnect, mark(q >= goalOverConnect))
+				if i == 0 {
+					if c, ok := byTool(r.Consume, connectTool); ok && c.SteadyRate > 0 {
+						q := m.SteadyRate / c.SteadyRate
+						extra = fmt.Sprintf("; steady %.2f× Connect, ≥ %.1f× %s", q, goalOverConnect, mark(q >= goalOverConnect))
+					}
+					if f, ok := byTool(r.Consume, kafkaGoTool); ok && f.SteadyRate > 0 {
+						extra += fmt.Sprintf("; steady %.2f× kafka-go alone", m.SteadyRate/f.SteadyRate)
+					}
 				}
 				row(m, r.Consume[1], i == 0, extra)
 			}
 		}
 	}
+}
+
+// byTool finds the measure of a program by its name; a run without it (a
+// peer not run, or a result file written before it was measured) has none.
+func byTool(ms []measure, tool string) (measure, bool) {
+	for _, m := range ms {
+		if m.Tool == tool && m.Msgs > 0 {
+			return m, true
+		}
+	}
+	return measure{}, false
 }
 
 // sizePanels turns size runs into chart panels: producers and consumers,

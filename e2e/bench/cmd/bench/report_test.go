@@ -46,6 +46,9 @@ func TestSizeReportGoals(t *testing.T) {
 			[]string{"| tweetpipe producer | 700 | 900 | 0.70× | 10.0 | — | 1.0 MiB | ≥ 0.8× kcat (steady 0.90×) ❌ |"}},
 		{"a run too short for a steady rate is not judged met", run("v1.1-1k", "one k", 2000, 0, 100),
 			[]string{"| tweetpipe producer | 2,000 | — | 2.00× | 10.0 | — | 1.0 MiB | ≥ 0.8× kcat (steady —) ❌ |"}},
+		// run's order since kafka-go's floor: Connect after it, found by name.
+		{"Connect after kafka-go alone", withFloor(run("v1.1-5k", "five k", 900, 900, 600), 1500),
+			[]string{"steady 1.50× Connect, ≥ 1.2× ✅; steady 0.60× kafka-go alone", "| five k | kfake | kafka-go Reader alone | 1,500 | 1,500 | 1.50× |"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var b bytes.Buffer
@@ -57,6 +60,14 @@ func TestSizeReportGoals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withFloor puts kafka-go's floor, at rate msg/s whole and steady, in
+// front of Connect's file sink, as run orders them.
+func withFloor(r result, rate float64) result {
+	floor := measure{Tool: kafkaGoTool, Msgs: 1000, WallS: 1000 / rate, SteadyRate: rate, CPUS: 0.01, MaxRSS: 1 << 20}
+	r.Consume = append(r.Consume[:2:2], floor, r.Consume[2])
+	return r
 }
 
 // TestSizePanels orders programs as series and sizes as groups, per broker

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/tweetpipe/tweetpipe/internal/kafkaconn"
+)
+
+// kafkaGoTool names the consumer's floor in the tables and the chart.
+const kafkaGoTool = "kafka-go Reader alone"
+
+// The consumer's floor: kafka-go's Reader set up as the consumer sets it
+// up, one a partition, with none of the consumer's own work. It writes each
+// value and a newline to one file a partition through a 1 MiB buffer,
+// flushed when the partition is caught up; it checks nothing, keeps no
+// dedup window, never fsyncs, checkpoints or commits. kcat -C is the rate
+// of another client; this is the rate of the client the consumer is built
+// on, so the consumer's ratio to it is what the guarantee costs, and its
+// ratio to kcat -C is the most the consumer could reach with kafka-go.
+//
+// Its settings are the consumer's at 3 partitions, as the consumer logs them
+// when it joins ("fetch_max_bytes":2097152, "queue_capacity":100; MinBytes
+// 1, KAFKA_FETCH_MAX_WAIT 500 ms, no lag reader, the consumer's zstd codec
+// from kafkaconn.UseSmallZstd).
+type floorConfig struct {
+	brokers       []string
+	topic         string
+	partitions    int
+	n             int64 // messages to read, in all; then it returns
+	out           string
+	fetchMaxBytes int
+	queue         int
+	maxWait       time.Duration
+}
+
+// cmdRead is `bench read`, the floor as its own process (run by runner.kafkaGoRead).
+func cmdRead(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("read", flag.ExitOnError)
+	var c floorConfig
+	brokers := fs.String("brokers", "", "bootstrap brokers, comma separated")
+	fs.StringVar(&c.topic, "topic", "", "topic to read from its first offset")
+	fs.IntVar(&c.partitions, "partitions", 3, "partitions of the topic")
+	fs.Int64Var(&c.n, "n", 0, "messages to read, in all")
+	fs.StringVar(&c.out, "out", "", "folder for the files, one a partition")
+	fs.IntVar(&c.fetchMaxBytes, "fetch-max-bytes", 2<<20, "a fetch's MaxBytes (the consumer's at 3 partitions)")
+	fs.IntVar(&c.queue, "queue", 100, "each reader's QueueCapacity (the consumer's at 3 partitions)")
+	fs.DurationVar(&c.maxWait, "max-wait", 500*time.Millisecond, "a fetch's MaxWait (KAFKA_FETCH_MAX_WAIT's default)")
+	fs.Parse(args)
+	if *brokers == "" || c.topic == "" || c.out == "" || c.n <= 0 || c.partitions <= 0 {
+		return errors.New("-brokers, -topic, -out, a positive -n and -partitions are required")
+	}
+	c.brokers = strings.Split(*brokers, ",")
+	kafkaconn.UseSmallZstd(0)
+	return readFloor(ctx, c)
+}
+
+// readFloor reads c.n messages from c.topic's partitions into c.out and
+// returns once they are all written.
+func readFloor(ctx context.Context, c floorConfig) error {
+	if err := os.MkdirAll(c.out, 0o755); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		read  atomic.Int64
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if first == nil {
+			first = err
+		}
+		mu.Unlock()
+		cancel()
+	}
+	for p := range c.partitions {
+		wg.Go(func() {
+			if err := readPartition(ctx, c, p, &read, cancel); err != nil {
+				fail(fmt.Errorf("partition %d: %w", p, err))
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	if got := read.Load(); got < c.n {
+		return fmt.Errorf("read %d of %d messages: %w", got, c.n, context.Cause(ctx))
+	}
+	return nil
+}
+
+// readPartition copies one partition's values to its file until the
+// messages read in all reach c.n (then it calls done) or ctx ends.
+func readPartition(ctx context.Context, c floorConfig, p int, read *atomic.Int64, done func()) error {
+	rd := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: c.brokers, Topic: c.topic, Partition: p,
+		MinBytes: 1, MaxBytes: c.fetchMaxBytes, MaxWait: c.maxWait,
+		QueueCapacity: c.queue, ReadLagInterval: -1,
+	})
+	defer rd.Close()
+	f, err := os.Create(filepath.Join(c.out, fmt.Sprintf("%s-%d.jsonl", c.topic, p)))
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	err = func() error {
+		for {
+			m, err := rd.FetchMessage(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil // done, or another partition failed
+				}
+				return err
+			}
+			if _, err := w.Write(m.Value); err != nil {
+				return err
+			}
+			if err := w.WriteByte('\n'); err != nil {
+				return err
+			}
+			last := read.Add(1) >= c.n
+			if last || m.HighWaterMark-m.Offset-1 <= 0 {
+				if err := w.Flush(); err != nil {
+					return err
+				}
+			}
+			if last {
+				done()
+			}
+		}
+	}()
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// kafkaGoRead runs `bench read` (this binary) on topic until every line is
+// in its files. Its wall time runs from its start to the last line, like
+// the consumer's.
+func (r *runner) kafkaGoRead(ctx context.Context, topic string, n, bytes int64) (measure, error) {
+	m := measure{Tool: kafkaGoTool, Msgs: n, Bytes: bytes}
+	self, err := os.Executable()
+	if err != nil {
+		return m, err
+	}
+	out := mustTemp(r.work, "kafka-go")
+	defer os.RemoveAll(out)
+	args := []string{"read", "-brokers", r.brokers, "-topic", topic, "-partitions", fmt.Sprint(r.partitions),
+		"-n", fmt.Sprint(n), "-out", out}
+	p, err := startProc(ctx, "bench read", self, args, nil, filepath.Join(r.work, "kafka-go-"+topic+".log"), nil, nil)
+	if err != nil {
+		return m, err
+	}
+	want := bytes + n
+	size := func() int64 { return dirSize(out) }
+	st := watchSteady(ctx, want, func(context.Context) (int64, error) { return size(), nil })
+	first, done, err := waitOutput(p, size, want, r.timeout)
+	m.SteadyRate = st.rate(n)
+	if err != nil {
+		p.kill()
+		return m, fmt.Errorf("bench read: %w", err)
+	}
+	if err := p.wait(r.timeout); err != nil {
+		return m, err
+	}
+	m.WallS = done.Sub(p.started).Seconds()
+	m.FirstS = first.Sub(p.started).Seconds()
+	m.MaxRSS, m.CPUS = p.maxRSS(), p.cpu().Seconds()
+	m.OutputBytes = size()
+	m.OutputMatches = m.OutputBytes == want
+	if !m.OutputMatches {
+		return m, fmt.Errorf("bench read wrote %d bytes; want %d", m.OutputBytes, want)
+	}
+	return m, nil
+}
