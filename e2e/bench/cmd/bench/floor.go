@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,10 +22,11 @@ import (
 const kafkaGoTool = "kafka-go Reader alone"
 
 // The consumer's floor: kafka-go's Reader set up as the consumer sets it
-// up, one a partition, with none of the consumer's own work. It writes each
-// value and a newline to one file a partition through a 1 MiB buffer,
-// flushed when the partition is caught up; it checks nothing, keeps no
-// dedup window, never fsyncs, checkpoints or commits. kcat -C is the rate
+// up, one a partition, with none of the consumer's own work. Like the
+// consumer it gathers each partition's messages into batches that another
+// goroutine writes, each value and a newline, to one file a partition
+// (through a 1 MiB buffer), under the consumer's memory limit; it checks
+// nothing, keeps no dedup window, never fsyncs, checkpoints or commits. kcat -C is the rate
 // of another client; this is the rate of the client the consumer is built
 // on, so the consumer's ratio to it is what the guarantee costs, and its
 // ratio to kcat -C is the most the consumer could reach with kafka-go.
@@ -62,6 +64,9 @@ func cmdRead(ctx context.Context, args []string) error {
 	}
 	c.brokers = strings.Split(*brokers, ",")
 	kafkaconn.UseSmallZstd(0)
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(floorMemoryLimit)
+	}
 	return readFloor(ctx, c)
 }
 
@@ -105,7 +110,10 @@ func readFloor(ctx context.Context, c floorConfig) error {
 }
 
 // readPartition copies one partition's values to its file until the
-// messages read in all reach c.n (then it calls done) or ctx ends.
+// messages read in all reach c.n (then it calls done) or ctx ends. As in
+// the consumer, one goroutine fetches and gathers batches (cut at
+// floorBatchBytes or floorBatchRecords, or when the partition is caught
+// up) while another writes the batch before, so at most two are held.
 func readPartition(ctx context.Context, c floorConfig, p int, read *atomic.Int64, done func()) error {
 	rd := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: c.brokers, Topic: c.topic, Partition: p,
@@ -117,8 +125,14 @@ func readPartition(ctx context.Context, c floorConfig, p int, read *atomic.Int64
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriterSize(f, 1<<20)
+	work := make(chan [][]byte, 1)
+	written := make(chan error, 1)
+	go func() { written <- writeBatches(f, work) }()
+
 	err = func() error {
+		defer close(work)
+		var batch [][]byte
+		size := 0
 		for {
 			m, err := rd.FetchMessage(ctx)
 			if err != nil {
@@ -127,28 +141,60 @@ func readPartition(ctx context.Context, c floorConfig, p int, read *atomic.Int64
 				}
 				return err
 			}
-			if _, err := w.Write(m.Value); err != nil {
-				return err
-			}
-			if err := w.WriteByte('\n'); err != nil {
-				return err
-			}
+			batch = append(batch, m.Value)
+			size += len(m.Value) + 1
 			last := read.Add(1) >= c.n
-			if last || m.HighWaterMark-m.Offset-1 <= 0 {
-				if err := w.Flush(); err != nil {
-					return err
-				}
+			if last || size >= floorBatchBytes || len(batch) >= floorBatchRecords || m.HighWaterMark-m.Offset-1 <= 0 {
+				work <- batch // the writer takes every batch until work is closed
+				batch, size = nil, 0
 			}
 			if last {
-				done()
+				// The writer ends with the batches handed over; then
+				// every partition stops.
+				return nil
 			}
 		}
 	}()
-	if ferr := w.Flush(); err == nil {
-		err = ferr
+	werr := <-written
+	if read.Load() >= c.n {
+		done()
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if err == nil {
+		err = werr
+	}
+	return err
+}
+
+// floorMemoryLimit is the consumer's soft memory limit by default
+// (MEMORY_LIMIT), so that both collect garbage alike.
+const floorMemoryLimit = 80 << 20
+
+// The consumer's batch limits by default (BATCH_MAX_BYTES, BATCH_MAX_RECORDS).
+const (
+	floorBatchBytes   = 4 << 20
+	floorBatchRecords = 10000
+)
+
+// writeBatches writes each batch's values, a line each, through a 1 MiB
+// buffer flushed at the batch's end, until work is closed.
+func writeBatches(f *os.File, work <-chan [][]byte) error {
+	w := bufio.NewWriterSize(f, 1<<20)
+	var err error
+	for batch := range work {
+		for _, v := range batch {
+			if err == nil {
+				_, err = w.Write(v)
+			}
+			if err == nil {
+				err = w.WriteByte('\n')
+			}
+		}
+		if err == nil {
+			err = w.Flush()
+		}
 	}
 	return err
 }
