@@ -138,6 +138,19 @@ type Record struct {
 	// duplicate (dedup.go).
 	Key   []byte
 	Dedup bool
+	// Checked says Reason is Check's answer for Value, found before the
+	// record was handed over: Append takes it instead of checking the value
+	// again. The consumer checks each value as it fetches it, so that the
+	// check runs while the batch before is written and fsynced.
+	Checked bool
+	// Reason is why Value cannot be a line ("" when it can); see Checked.
+	Reason string
+}
+
+// Check checks the value, as Append would, and keeps the answer in the
+// record (Checked, Reason).
+func (r *Record) Check() {
+	r.Reason, r.Checked = checkValue(r.Value), true
 }
 
 // Result counts what one Append did with its records.

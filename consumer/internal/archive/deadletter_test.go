@@ -46,7 +46,37 @@ func TestCheckValue(t *testing.T) {
 			if got := checkValue([]byte(tt.value)); got != tt.want {
 				t.Errorf("checkValue(%q): got %q; want %q", tt.value, got, tt.want)
 			}
+			r := Record{Value: []byte(tt.value)}
+			r.Check()
+			if !r.Checked || r.Reason != tt.want {
+				t.Errorf("Record.Check on %q: Checked %v, Reason %q; want true, %q", tt.value, r.Checked, r.Reason, tt.want)
+			}
 		})
+	}
+}
+
+// TestAppendTakesTheCheck: Append goes by a checked record's Reason and
+// does not check its value again (the consumer checks each value as it
+// fetches it); an unchecked record is checked by Append.
+func TestAppendTakesTheCheck(t *testing.T) {
+	dir := t.TempDir()
+	p := openPartition(t, testArchive(t, Config{Dir: dir}), "tweets", 0)
+	batch := []Record{
+		{Offset: 0, Time: t0(), Value: []byte(value(0)), Checked: true},
+		{Offset: 1, Time: t0(), Value: []byte(value(1)), Checked: true, Reason: ReasonLineBreak},
+		{Offset: 2, Time: t0(), Value: []byte("not json")},
+		{Offset: 3, Time: t0(), Value: []byte(value(3))},
+	}
+	res, err := p.Append(batch)
+	if err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	if want := (Result{Written: 2, DeadLettered: 2, Bytes: 16}); res != want {
+		t.Errorf("Result: got %+v; want %+v", res, want)
+	}
+	dl := deadLetters(t, dir, "tweets")
+	if len(dl) != 2 || !strings.Contains(dl[0], `"reason":"`+ReasonLineBreak+`"`) || !strings.Contains(dl[1], `"reason":"`+ReasonInvalidJSON+`"`) {
+		t.Errorf("dead letters: got %q; want offset 1 by its given reason, offset 2 as invalid JSON", dl)
 	}
 }
 

@@ -127,7 +127,11 @@ func (p *Partition) append(recs []Record) (Result, error) {
 			t = now
 		}
 
-		if reason := checkValue(r.Value); reason != "" {
+		reason := r.Reason
+		if !r.Checked {
+			reason = checkValue(r.Value)
+		}
+		if reason != "" {
 			var err error
 			if len(p.dlBuf) == 0 {
 				p.dlFirst = r.Offset

@@ -491,6 +491,47 @@ func TestBadValuesDeadLettered(t *testing.T) {
 	}
 }
 
+// TestRecordsCheckedWhenFetched: every record reaches the archive already
+// checked, with the reason the archive would give, so the writer does not
+// check it while the next batch waits.
+func TestRecordsCheckedWhenFetched(t *testing.T) {
+	const topic = "tweets"
+	brokers := cluster(t, topic, 1)
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	values := []string{`{"id":1}`, `not json`, "{\"a\":1}\n", `{"id":2}`}
+	want := []string{"", archive.ReasonInvalidJSON, archive.ReasonLineBreak, ""}
+	var msgs []kafka.Message
+	for _, v := range values {
+		msgs = append(msgs, kafka.Message{Value: []byte(v)})
+	}
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu     sync.Mutex
+		seen   int
+		faults []string
+	)
+	arch := &memArchive{recs: map[string][]archive.Record{}, onAppend: func(recs []archive.Record) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range recs {
+			seen++
+			if !r.Checked || r.Reason != want[r.Offset] {
+				faults = append(faults, fmt.Sprintf("offset %d: Checked %v, Reason %q; want true, %q", r.Offset, r.Checked, r.Reason, want[r.Offset]))
+			}
+		}
+	}}
+	r := gateRunner(t, brokers, topic, arch)
+	runUntil(t, r, 30*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return seen >= len(values) })
+	mu.Lock()
+	defer mu.Unlock()
+	for _, f := range faults {
+		t.Error(f)
+	}
+}
+
 // TestRebalanceMidBatch: a second member joins while the first holds an
 // open batch, then the first leaves; every message is archived once.
 func TestRebalanceMidBatch(t *testing.T) {

@@ -262,6 +262,9 @@ func (l *loop) run(ctx context.Context, rd *kafka.Reader) {
 			}
 			l.recs = append(l.recs, archive.Record{Offset: m.Offset, Time: m.Time, Value: m.Value,
 				Key: m.Key, Dedup: contract.IsStatus(m.Headers)})
+			// Checked here, while the writer writes and fsyncs the batch
+			// before, rather than by the writer after that.
+			l.recs[len(l.recs)-1].Check()
 			l.b.Add(len(m.Value), now)
 			l.next, l.lastFetch = m.Offset+1, now
 			lag := m.HighWaterMark - m.Offset - 1
