@@ -111,9 +111,11 @@ func readFloor(ctx context.Context, c floorConfig) error {
 
 // readPartition copies one partition's values to its file until the
 // messages read in all reach c.n (then it calls done) or ctx ends. As in
-// the consumer, one goroutine fetches and gathers batches (cut at
-// floorBatchBytes or floorBatchRecords, or when the partition is caught
-// up) while another writes the batch before, so at most two are held.
+// the consumer, one goroutine fetches and gathers batches while another
+// writes the batch before, so at most two are held. Unlike the consumer's,
+// a batch is cut once it reaches floorBatchBytes (not before the record
+// that would pass it) or floorBatchRecords, or when the partition is caught
+// up, with no time limit and no wait for the writer to be idle.
 func readPartition(ctx context.Context, c floorConfig, p int, read *atomic.Int64, done func()) error {
 	rd := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: c.brokers, Topic: c.topic, Partition: p,
@@ -125,7 +127,7 @@ func readPartition(ctx context.Context, c floorConfig, p int, read *atomic.Int64
 	if err != nil {
 		return err
 	}
-	work := make(chan [][]byte, 1)
+	work := make(chan [][]byte) // unbuffered: one batch written, one gathered
 	written := make(chan error, 1)
 	go func() { written <- writeBatches(f, work) }()
 
@@ -137,7 +139,12 @@ func readPartition(ctx context.Context, c floorConfig, p int, read *atomic.Int64
 			m, err := rd.FetchMessage(ctx)
 			if err != nil {
 				if ctx.Err() != nil {
-					return nil // done, or another partition failed
+					// Done, or another partition failed: what was read
+					// and counted is written all the same.
+					if len(batch) > 0 {
+						work <- batch
+					}
+					return nil
 				}
 				return err
 			}
