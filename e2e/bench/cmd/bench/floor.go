@@ -26,10 +26,11 @@ const kafkaGoTool = "kafka-go Reader alone"
 // consumer it gathers each partition's messages into batches that another
 // goroutine writes, each value and a newline, to one file a partition
 // (through a 1 MiB buffer), under the consumer's memory limit; it checks
-// nothing, keeps no dedup window, never fsyncs, checkpoints or commits. kcat -C is the rate
-// of another client; this is the rate of the client the consumer is built
-// on, so the consumer's ratio to it is what the guarantee costs, and its
-// ratio to kcat -C is the most the consumer could reach with kafka-go.
+// nothing, keeps no dedup window, never fsyncs, checkpoints or commits.
+// kcat -C is the rate of another client; this is the rate of the client
+// the consumer is built on, so the consumer's ratio to it is what the
+// guarantee costs, and its ratio to kcat -C is the most the consumer could
+// reach with kafka-go.
 //
 // Its settings are the consumer's at 3 partitions, as the consumer logs them
 // when it joins ("fetch_max_bytes":2097152, "queue_capacity":100; MinBytes
@@ -235,13 +236,5 @@ func (r *runner) kafkaGoRead(ctx context.Context, topic string, n, bytes int64) 
 	if err := p.wait(r.timeout); err != nil {
 		return m, err
 	}
-	m.WallS = done.Sub(p.started).Seconds()
-	m.FirstS = first.Sub(p.started).Seconds()
-	m.MaxRSS, m.CPUS = p.maxRSS(), p.cpu().Seconds()
-	m.OutputBytes = size()
-	m.OutputMatches = m.OutputBytes == want
-	if !m.OutputMatches {
-		return m, fmt.Errorf("bench read wrote %d bytes; want %d", m.OutputBytes, want)
-	}
-	return m, nil
+	return m, m.ended(p, first, done, size(), want)
 }

@@ -293,44 +293,25 @@ func cmdRun(ctx context.Context, args []string) error {
 			r.drop(t)
 			return nil
 		}
-		consumeConnect := func() error {
-			if !r.peers.enabled() {
+		// consumeWith runs one consumer on the backlog, keeping its fastest
+		// run in res.Consume[i].
+		consumeWith := func(i int, what string, run func(context.Context, string, int64, int64) (measure, error)) func() error {
+			return func() error {
+				m, err := run(ctx, backlog, n, b)
+				if err != nil {
+					return fmt.Errorf("%s: %w", what, err)
+				}
+				logRate(r.label, m)
+				keepFastest(&res.Consume[i], m)
 				return nil
 			}
-			m, err := r.connectSink(ctx, backlog, n, b)
-			if err != nil {
-				return fmt.Errorf("connect: %w", err)
-			}
-			logRate(r.label, m)
-			keepFastest(&res.Consume[3], m)
-			return nil
 		}
-		consumeKafkaGo := func() error {
-			m, err := r.kafkaGoRead(ctx, backlog, n, b)
-			if err != nil {
-				return fmt.Errorf("kafka-go alone: %w", err)
-			}
-			logRate(r.label, m)
-			keepFastest(&res.Consume[2], m)
-			return nil
-		}
-		consumeTweetpipe := func() error {
-			m, err := r.consume(ctx, backlog, n, b)
-			if err != nil {
-				return fmt.Errorf("consumer: %w", err)
-			}
-			logRate(r.label, m)
-			keepFastest(&res.Consume[0], m)
-			return nil
-		}
-		consumeKcat := func() error {
-			m, err := r.kcatConsume(ctx, backlog, n, b)
-			if err != nil {
-				return fmt.Errorf("kcat -C: %w", err)
-			}
-			logRate(r.label, m)
-			keepFastest(&res.Consume[1], m)
-			return nil
+		consumeTweetpipe := consumeWith(0, "consumer", r.consume)
+		consumeKcat := consumeWith(1, "kcat -C", r.kcatConsume)
+		consumeKafkaGo := consumeWith(2, "kafka-go alone", r.kafkaGoRead)
+		consumeConnect := func() error { return nil }
+		if r.peers.enabled() {
+			consumeConnect = consumeWith(3, "connect", r.connectSink)
 		}
 		// Every second round runs kcat first: a program that writes right after
 		// another's output was deleted reuses its freed memory, which on a

@@ -110,15 +110,21 @@ func (r *runner) connectSink(ctx context.Context, topic string, n, bytes int64) 
 	// A JVM stopped by SIGTERM exits 143 after its shutdown hooks: not a
 	// failure here, the file is already whole.
 	p.stopAnyway(60 * time.Second)
+	return m, m.ended(p, first, done, size(), want)
+}
+
+// ended fills m from a process that has ended, having written its first
+// output at first and all of it at done, size bytes of the want expected.
+func (m *measure) ended(p *proc, first, done time.Time, size, want int64) error {
 	m.WallS = done.Sub(p.started).Seconds()
 	m.FirstS = first.Sub(p.started).Seconds()
 	m.MaxRSS, m.CPUS = p.maxRSS(), p.cpu().Seconds()
-	m.OutputBytes = size()
-	m.OutputMatches = m.OutputBytes == want
+	m.OutputBytes = size
+	m.OutputMatches = size == want
 	if !m.OutputMatches {
-		return m, fmt.Errorf("connect output is %d bytes; want %d", m.OutputBytes, want)
+		return fmt.Errorf("%s output is %d bytes; want %d", p.name, size, want)
 	}
-	return m, nil
+	return nil
 }
 
 // connectWorker is a standalone worker's configuration: values handed to
