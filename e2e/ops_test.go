@@ -9,14 +9,41 @@ import (
 	"time"
 )
 
+// freeAddr returns a loopback address nothing listens on now.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	return freeAddrs(t, 1)[0]
+}
+
+// freeAddrs returns n distinct loopback addresses nothing listens on now.
+// It holds every listener open until it has all n: one closed at once would
+// let the kernel hand the same port out again, and two services given one
+// address fail to start.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	addrs := make([]string, n)
+	for i := range addrs {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		addrs[i] = l.Addr().String()
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addrs
+}
+
+// TestFreeAddrsDistinct: the addresses given to services started together
+// never repeat. Ports listened on and closed one at a time repeat within a
+// few hundred on Linux (the ephemeral range is about 28,000 ports).
+func TestFreeAddrsDistinct(t *testing.T) {
+	seen := make(map[string]bool)
+	for _, a := range freeAddrs(t, 1000) {
+		if seen[a] {
+			t.Fatalf("freeAddrs gave %s twice", a)
+		}
+		seen[a] = true
+	}
 }
 
 func get(t *testing.T, url string) (int, string) {
@@ -35,8 +62,8 @@ func get(t *testing.T, url string) (int, string) {
 // exposes its counters on /metrics; -healthcheck probes /healthz.
 func TestHealthReadyMetrics(t *testing.T) {
 	// Kafka that is not there yet: alive, not ready.
-	dead := freeAddr(t)
-	paddr, caddr := freeAddr(t), freeAddr(t)
+	addrs := freeAddrs(t, 3)
+	dead, paddr, caddr := addrs[0], addrs[1], addrs[2]
 	prod := start(t, "producer", "KAFKA_BROKERS="+dead, "HTTP_ADDR="+paddr, "SYNTHETIC_RATE=200")
 	cons := start(t, "consumer", "KAFKA_BROKERS="+dead, "HTTP_ADDR="+caddr, "OUTPUT_DIR="+t.TempDir())
 	for _, addr := range []string{paddr, caddr} {
@@ -54,7 +81,8 @@ func TestHealthReadyMetrics(t *testing.T) {
 	// With Kafka: ready, and counting.
 	brokers := broker(t)
 	topic := unique("tweets")
-	paddr, caddr = freeAddr(t), freeAddr(t)
+	addrs = freeAddrs(t, 2)
+	paddr, caddr = addrs[0], addrs[1]
 	prod = start(t, "producer", "KAFKA_BROKERS="+brokers, "HTTP_ADDR="+paddr, "SYNTHETIC_RATE=500", "KAFKA_TOPIC="+topic, "KAFKA_CONTROL_TOPIC="+topic+".control")
 	cons = start(t, "consumer", "KAFKA_BROKERS="+brokers, "HTTP_ADDR="+caddr, "OUTPUT_DIR="+t.TempDir(),
 		"KAFKA_TOPICS="+topic, "KAFKA_GROUP_ID="+unique("g"), "BATCH_MAX_WAIT=100ms", "PARTITION_WATCH_INTERVAL=500ms")
