@@ -17,7 +17,7 @@ import (
 func registerMetrics(reg *prometheus.Registry, s *group.Stats, rotated *atomic.Int64) (func(time.Duration), error) {
 	batch := prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "tweetpipe_consumer_batch_duration_seconds",
-		Help:    "Time from the start of a batch's write to the archive (append, fsync, checkpoint) until its offsets were committed; its count is the batches flushed.",
+		Help:    "Time from the start of a batch's write to the archive until it was durable (append, fsync, checkpoint; its offsets are committed after, while the next batch is written); its count is the batches written.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
 	})
 	perTopic := func(name, help string, value func(*group.TopicCounts) *atomic.Int64) error {

@@ -8,8 +8,8 @@ import (
 
 // minEarlyGap is the shortest time between the end of one write and an
 // early hand-over (see writerGate): a partition that receives one message at
-// a time fsyncs, checkpoints and commits at most this often, about 100
-// times a second, rather than once per message.
+// a time fsyncs and checkpoints (and so commits) at most this often, about
+// 100 times a second, rather than once per message.
 const minEarlyGap = 10 * time.Millisecond
 
 // writerGate lets a partition that is caught up (its last message was the

@@ -1,11 +1,12 @@
 // Package group runs the Kafka consumer group: for each generation it starts
 // one loop per assigned partition, which batches messages, hands each full
-// batch to the archive (append, fsync, checkpoint) and only then commits the
-// offsets to Kafka. A crash at any instant therefore loses nothing, and the
-// archive's checkpoint skips what was written but not yet committed. A
-// commit that fails is made again by the next batch's, or, while no batch
-// comes, by the partition itself (retryCommit), so the committed offsets
-// reach what the archive holds without new data. The partitions held share
+// batch to the archive (append, fsync, checkpoint) and only then has the
+// offsets committed to Kafka, by a committer that works while the next batch
+// is written (commit.go). A crash at any instant therefore loses nothing,
+// and the archive's checkpoint skips what was written but not yet
+// committed. A commit that fails is made again with the next batch's, or,
+// while no batch comes, after a wait, so the committed offsets reach what
+// the archive holds without new data. The partitions held share
 // one buffer budget for their batches and fetches (see limits), so owning
 // more of them makes each one's batches smaller, not the memory larger.
 package group
@@ -39,7 +40,9 @@ type Config struct {
 
 	RotateCheck time.Duration // how often an idle partition checks rotation by age
 	// ObserveBatch, when not nil, is told how long each batch took from
-	// the start of its write to the archive until its offsets were committed.
+	// the start of its write to the archive until it was durable (append,
+	// fsync, checkpoint); its offsets are committed after that, while the
+	// next batch is written.
 	ObserveBatch func(time.Duration)
 	// Dialer reaches the brokers for the group and the partition readers,
 	// Transport for metadata and offsets (kafkaconn's, with its dial

@@ -427,6 +427,53 @@ func TestFailedCommitRetriedWhenIdle(t *testing.T) {
 	eachOnce(t, dir, topic, n)
 }
 
+// TestSlowCommitDoesNotHoldWrites: while the coordinator holds a commit
+// unanswered, the partition goes on writing what comes behind it (the
+// commit is not on the writer's path), and once the coordinator answers,
+// the next commit covers it all.
+func TestSlowCommitDoesNotHoldWrites(t *testing.T) {
+	const topic, first, n = "tweets", 100, 500 // newRunner's batches hold 100 records
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	release := make(chan struct{})
+	var held atomic.Int32
+	c.ControlKey(int16(kmsg.OffsetCommit), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if held.CompareAndSwap(0, 1) {
+			// The first commit waits, without holding other connections,
+			// until the test releases it (or 15 s, not to hang a failed run).
+			c.SleepControl(func() {
+				select {
+				case <-release:
+				case <-time.After(15 * time.Second):
+				}
+			})
+		}
+		return nil, nil, false
+	})
+	brokers := c.ListenAddrs()
+	produce(t, brokers, topic, 0, first)
+	dir := t.TempDir()
+	r := newRunner(t, brokers, topic, dir)
+	var rest, released bool
+	runUntil(t, r, 10*time.Second, func() bool {
+		switch {
+		case !rest && held.Load() == 1:
+			// The first batch's commit is held: the rest comes only now.
+			produce(t, brokers, topic, first, n-first)
+			rest = true
+		case rest && !released && r.Stats.Written.Load() == n:
+			close(release) // all written while the first commit was held
+			released = true
+		}
+		return released && committed(t, brokers, topic, 1) == n
+	})
+	eachOnce(t, dir, topic, n)
+}
+
 // TestCheckpointAheadCommittedAtAssignment: a consumer wrote everything but
 // every commit failed before it stopped; the next one, given no new data,
 // commits what the checkpoint covers, and writes nothing again.

@@ -51,25 +51,26 @@ func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, 
 	}
 	log.Info("partition assigned", "offset", start, "committed", a.Offset, "checkpoint", p.NextOffset())
 
-	l := loop{r: r, log: log, gen: gen, p: p, topic: topic, partition: a.ID, b: batch.New(limits.Batch), next: start,
-		counts: r.Stats.Topic(topic), lag: &atomic.Int64{},
-		commitWait: retry.Backoff{Initial: time.Second, Max: 30 * time.Second},
-		work:       make(chan []archive.Record), spare: make(chan []archive.Record, 1)}
+	l := loop{r: r, log: log, p: p, topic: topic, partition: a.ID, b: batch.New(limits.Batch), next: start,
+		counts: r.Stats.Topic(topic), lag: &atomic.Int64{}, commits: newCommitter(r, log, gen, topic, a.ID),
+		work: make(chan []archive.Record), spare: make(chan []archive.Record, 1)}
 	if start > a.Offset {
 		// The checkpoint is ahead of the commit (a commit failed before
-		// the last owner stopped): the writer commits it, new data or not.
-		l.uncommitted = start
+		// the last owner stopped): it is committed, new data or not.
+		l.commits.post(start)
 	}
 	r.Stats.lags.Store(partitionKey{topic, a.ID}, l.lag)
 	defer r.Stats.lags.Delete(partitionKey{topic, a.ID})
 	defer l.setLag(0)
 
-	// The writer outlives ctx by up to the shutdown timeout, to finish
-	// what is held when the partition is revoked or the service stops.
+	// The writer and the committer outlive ctx by up to the shutdown
+	// timeout, to finish what is held when the partition is revoked or the
+	// service stops.
 	wctx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWriter()
 	written := make(chan bool, 1)
 	go func() { written <- l.write(wctx) }()
+	go l.commits.run()
 
 	for ctx.Err() == nil {
 		rd := r.newReader(log, topic, a.ID, limits)
@@ -101,11 +102,13 @@ func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, 
 		}
 	}
 	close(l.work)
-	if <-written {
-		log.Info("partition released", "next_offset", l.committed)
+	ok := <-written
+	l.commits.close(wctx)
+	if ok {
+		log.Info("partition released", "next_offset", l.commits.next())
 	} else {
 		log.Warn("partition released before what it held was written (SHUTDOWN_TIMEOUT); its owner reads it again from the last commit",
-			"next_offset", l.committed)
+			"next_offset", l.commits.next())
 	}
 }
 
@@ -185,34 +188,29 @@ func (r *Runner) openPartition(ctx context.Context, log *slog.Logger, topic stri
 type loop struct {
 	r         *Runner
 	log       *slog.Logger
-	gen       *kafka.Generation
 	p         Partition
 	topic     string
 	partition int
 	b         *batch.Batcher
 	recs      []archive.Record
-	committed int64 // next offset committed to Kafka
-	// uncommitted is the next offset the archive has fsynced and
-	// checkpointed but whose commit failed; while it is above committed,
-	// the writer commits it again at retryAt (see retryCommit).
-	uncommitted int64
-	retryAt     time.Time
-	commitWait  retry.Backoff // 1 s doubling to 30 s while the commit fails
-	lag         *atomic.Int64 // messages behind the high water mark at the last fetch (in Stats.lags)
-	counts      *TopicCounts
-	next        int64     // offset of the next message to fetch (kafka.FirstOffset at first)
-	lastFetch   time.Time // when a message last arrived (or the reader started)
-	lastEnd     time.Time // when the partition's end offset was last checked
-	endBelow    int       // consecutive checks that found the end below next
-	wentBack    string    // set when the partition's offsets went back: what was seen
-	caughtUp    bool      // the last message fetched was the last the broker held
+	commits   *committer    // commits what the writer made durable (commit.go)
+	posted    int64         // the last offset the writer handed to commits
+	lag       *atomic.Int64 // messages behind the high water mark at the last fetch (in Stats.lags)
+	counts    *TopicCounts
+	next      int64     // offset of the next message to fetch (kafka.FirstOffset at first)
+	lastFetch time.Time // when a message last arrived (or the reader started)
+	lastEnd   time.Time // when the partition's end offset was last checked
+	endBelow  int       // consecutive checks that found the end below next
+	wentBack  string    // set when the partition's offsets went back: what was seen
+	caughtUp  bool      // the last message fetched was the last the broker held
 
 	// The fetching goroutine (run) fills recs and hands full batches over
-	// work to the writing one (write), which owns p and committed, and
+	// work to the writing one (write), which owns p and posted, and
 	// gives the emptied slices back on spare. So the next batch is fetched,
-	// decompressed and checked while the last is written and fsynced; at
-	// most two batches are held. A caught-up partition hands its batch
-	// over as soon as the writer is idle (gate).
+	// decompressed and checked while the last is written and fsynced, and
+	// the one before that committed (commits); at most two batches are
+	// held. A caught-up partition hands its batch over as soon as the
+	// writer is idle (gate).
 	work  chan []archive.Record
 	spare chan []archive.Record
 	gate  writerGate
@@ -341,8 +339,9 @@ func (l *loop) handoff(ctx context.Context) bool {
 	return true
 }
 
-// write writes and commits the batches run hands over, in order, and
-// rotates idle files on time, until work is closed. It reports false when
+// write writes the batches run hands over, in order, handing each one's
+// offset to the committer, and rotates idle files on time, until work is
+// closed. It reports false when
 // ctx ended before everything handed over was durable.
 func (l *loop) write(ctx context.Context) bool {
 	tick := time.NewTicker(l.r.cfg.RotateCheck)
@@ -369,7 +368,6 @@ func (l *loop) write(ctx context.Context) bool {
 			if err := l.p.Tick(); err != nil {
 				l.log.Error("rotating file", "error", err)
 			}
-			l.retryCommit()
 		}
 	}
 }
@@ -428,8 +426,9 @@ func (l *loop) setLag(lag int64) {
 }
 
 // flush writes recs (append, fsync, checkpoint), retrying until it
-// succeeds or ctx ends, then commits the next offset to Kafka. It reports
-// false when ctx ended before the records were durable.
+// succeeds or ctx ends, then hands the next offset to the committer, which
+// commits it to Kafka while the next batch is written. It reports false
+// when ctx ended before the records were durable.
 func (l *loop) flush(ctx context.Context, recs []archive.Record) bool {
 	if len(recs) == 0 {
 		return true
@@ -449,6 +448,9 @@ func (l *loop) flush(ctx context.Context, recs []archive.Record) bool {
 			l.r.Stats.Skipped.Add(int64(res.Skipped))
 			l.r.Stats.Duplicates.Add(int64(res.Duplicates))
 			l.r.Stats.Batches.Add(1)
+			if l.r.cfg.ObserveBatch != nil {
+				l.r.cfg.ObserveBatch(time.Since(started))
+			}
 			break
 		}
 		l.r.Stats.WriteErrors.Add(1)
@@ -464,61 +466,12 @@ func (l *loop) flush(ctx context.Context, recs []archive.Record) bool {
 	if held := l.p.NextOffset(); held < next {
 		// Object storage: what is only in the staging folder is not
 		// committed; the archive's NextOffset is what the bucket holds.
-		if held <= l.committed {
+		if held <= l.posted {
 			return true
 		}
 		next = held
 	}
-	if err := l.commit(next); err != nil {
-		// The checkpoint already covers these offsets: a redelivery after a
-		// lost commit is skipped by the archive, never written twice. The
-		// next batch's commit covers them, or retryCommit if none comes.
-		l.r.Stats.CommitErrors.Add(1)
-		l.uncommitted = next
-		l.commitWait.Reset()
-		wait := l.commitWait.Next()
-		l.retryAt = time.Now().Add(wait)
-		l.log.Warn("committing offset failed; the archive checkpoint covers it, retrying", "offset", next, "retry_in", wait, "error", err)
-		return true
-	}
-	if l.r.cfg.ObserveBatch != nil {
-		l.r.cfg.ObserveBatch(time.Since(started))
-	}
+	l.posted = next
+	l.commits.post(next)
 	return true
-}
-
-// commit commits next, the offset after the last one the archive holds, to
-// Kafka with the partition's generation (which Kafka refuses once it has
-// ended), and records it as committed.
-func (l *loop) commit(next int64) error {
-	l.r.commitMu.Lock()
-	err := l.gen.CommitOffsets(map[string]map[int]int64{l.topic: {l.partition: next}})
-	l.r.commitMu.Unlock()
-	if err != nil {
-		return err
-	}
-	l.committed = next
-	return nil
-}
-
-// retryCommit commits again, when due, the offset whose commit failed after
-// its batch was written (or that the checkpoint held ahead of the commit
-// when the partition was assigned), unless a later commit has covered it.
-// Without it the committed offset of a partition that receives nothing
-// more stays behind what the archive holds, and whatever waits for the
-// group to catch up (lag, a drain) waits as long. Only offsets the archive
-// has fsynced and checkpointed are committed. The wait doubles from a
-// second to 30 s while the commit fails.
-func (l *loop) retryCommit() {
-	if l.uncommitted <= l.committed || time.Now().Before(l.retryAt) {
-		return
-	}
-	if err := l.commit(l.uncommitted); err != nil {
-		l.r.Stats.CommitErrors.Add(1)
-		wait := l.commitWait.Next()
-		l.retryAt = time.Now().Add(wait)
-		l.log.Warn("committing offset failed again; retrying", "offset", l.uncommitted, "retry_in", wait, "error", err)
-		return
-	}
-	l.log.Info("committed the offset the archive checkpoint covers", "offset", l.committed)
 }
