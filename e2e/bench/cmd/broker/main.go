@@ -3,7 +3,9 @@
 // the real binaries and kcat at the same broker as a separate process.
 //
 // It keeps everything in memory (no -data): a benchmark measures the
-// clients, not kfake's disk format.
+// clients, not kfake's disk format. With -commit-delay it answers each
+// offset commit that much later, as a group coordinator a round trip away
+// would, without holding back the other connections.
 package main
 
 import (
@@ -14,21 +16,24 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func main() {
 	port := flag.Int("port", 0, "loopback port to listen on (0: any free port)")
 	addrFile := flag.String("addr-file", "", "write the listen address to this file once ready")
+	commitDelay := flag.Duration("commit-delay", 0, "answer each offset commit this much later")
 	flag.Parse()
-	if err := run(*port, *addrFile); err != nil {
+	if err := run(*port, *addrFile, *commitDelay); err != nil {
 		log.Printf("broker: %v", err)
 		os.Exit(1)
 	}
 }
 
-func run(port int, addrFile string) error {
+func run(port int, addrFile string, commitDelay time.Duration) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -41,6 +46,13 @@ func run(port int, addrFile string) error {
 		return fmt.Errorf("starting kfake on 127.0.0.1:%d: %w", port, err)
 	}
 	defer c.Close()
+	if commitDelay > 0 {
+		c.ControlKey(int16(kmsg.OffsetCommit), func(kmsg.Request) (kmsg.Response, error, bool) {
+			c.KeepControl()
+			c.SleepControl(func() { time.Sleep(commitDelay) })
+			return nil, nil, false
+		})
+	}
 	addr := c.ListenAddrs()[0]
 	if addrFile != "" {
 		tmp := addrFile + ".tmp"
