@@ -48,13 +48,17 @@ func newCommitter(r *Runner, log *slog.Logger, gen *kafka.Generation, topic stri
 }
 
 // post hands over next, the offset after the last one the archive holds.
+// An offset not past one handed over before changes nothing.
 func (c *committer) post(next int64) {
 	c.mu.Lock()
-	if next > c.want {
+	newer := next > c.want
+	if newer {
 		c.want = next
 	}
 	c.mu.Unlock()
-	c.signal()
+	if newer {
+		c.signal()
+	}
 }
 
 func (c *committer) signal() {

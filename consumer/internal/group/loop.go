@@ -194,7 +194,6 @@ type loop struct {
 	b         *batch.Batcher
 	recs      []archive.Record
 	commits   *committer    // commits what the writer made durable (commit.go)
-	posted    int64         // the last offset the writer handed to commits
 	lag       *atomic.Int64 // messages behind the high water mark at the last fetch (in Stats.lags)
 	counts    *TopicCounts
 	next      int64     // offset of the next message to fetch (kafka.FirstOffset at first)
@@ -205,7 +204,7 @@ type loop struct {
 	caughtUp  bool      // the last message fetched was the last the broker held
 
 	// The fetching goroutine (run) fills recs and hands full batches over
-	// work to the writing one (write), which owns p and posted, and
+	// work to the writing one (write), which owns p, and
 	// gives the emptied slices back on spare. So the next batch is fetched,
 	// decompressed and checked while the last is written and fsynced, and
 	// the one before that committed (commits); at most two batches are
@@ -341,8 +340,8 @@ func (l *loop) handoff(ctx context.Context) bool {
 
 // write writes the batches run hands over, in order, handing each one's
 // offset to the committer, and rotates idle files on time, until work is
-// closed. It reports false when
-// ctx ended before everything handed over was durable.
+// closed. It reports false when ctx ended before everything handed over
+// was durable.
 func (l *loop) write(ctx context.Context) bool {
 	tick := time.NewTicker(l.r.cfg.RotateCheck)
 	defer tick.Stop()
@@ -465,13 +464,10 @@ func (l *loop) flush(ctx context.Context, recs []archive.Record) bool {
 	next := recs[len(recs)-1].Offset + 1
 	if held := l.p.NextOffset(); held < next {
 		// Object storage: what is only in the staging folder is not
-		// committed; the archive's NextOffset is what the bucket holds.
-		if held <= l.posted {
-			return true
-		}
+		// committed; the archive's NextOffset is what the bucket holds
+		// (post ignores it while it has not moved).
 		next = held
 	}
-	l.posted = next
 	l.commits.post(next)
 	return true
 }
