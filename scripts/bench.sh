@@ -203,6 +203,17 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 t0=$SECONDS
 load_start="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
+# A VM whose kernel reports freed memory to its host (free page reporting,
+# virtio-balloon) takes a host fault for each such page it uses again: page
+# cache written into it costs the writing program kernel CPU, up to ten times
+# a write's usual cost, and the consumer, its floor and kcat -C each write
+# the whole topic. How much was reported goes into the machine line.
+reported_kib=/sys/module/page_reporting/parameters/reported_kib
+reported_start="$(cat "$reported_kib" 2>/dev/null || true)"
+if [[ -n "$reported_start" ]]; then
+    log "note: this machine reports freed memory to its host (free page reporting): the programs that write the most" \
+        "may pay kernel CPU for it at random; see docs/development.md#benchmarks"
+fi
 revision="$(git -C "$REPO_ROOT" describe --tags --always --dirty 2>/dev/null || echo unknown)"
 
 # --- build ------------------------------------------------------------------
@@ -455,6 +466,10 @@ report_args=()
 [[ -n "$SIZES" ]] && report_args=(-chart "$CHART")
 [[ -f "$DIR/upload.txt" ]] && report_args+=(-upload "$DIR/upload.txt")
 load_end="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
+if [[ -n "$reported_start" ]]; then
+    reported_end="$(cat "$reported_kib" 2>/dev/null || echo "$reported_start")"
+    report_args+=(-machine-note "free page reporting to the host on, $(((reported_end - reported_start) / 1024)) MiB reported during the run")
+fi
 "$BIN/bench" report -kcat "$KCAT" -producer "$BIN/producer" -brokers-desc "$desc" -revision "$revision" \
     -load "$load_start at the start, $load_end at the end (1, 5, 15 min)" -out "$DIR/results.md" "${report_args[@]}" "${files[@]}"
 echo

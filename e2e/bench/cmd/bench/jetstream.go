@@ -159,7 +159,7 @@ func (r *runner) produceJetstream(ctx context.Context, topic, path string, n, by
 		return m, err
 	}
 	m.WallS = done.Sub(p.started).Seconds()
-	m.MaxRSS, m.CPUS = p.maxRSS(), p.cpu().Seconds()
+	p.usage(&m)
 	if a, b, err := sc.perMessage(); err == nil {
 		m.AllocsPerMsg, m.AllocBPerMsg = a, b
 	}

@@ -118,7 +118,7 @@ func (r *runner) connectSink(ctx context.Context, topic string, n, bytes int64) 
 func (m *measure) ended(p *proc, first, done time.Time, size, want int64) error {
 	m.WallS = done.Sub(p.started).Seconds()
 	m.FirstS = first.Sub(p.started).Seconds()
-	m.MaxRSS, m.CPUS = p.maxRSS(), p.cpu().Seconds()
+	p.usage(m)
 	m.OutputBytes = size
 	m.OutputMatches = size == want
 	if !m.OutputMatches {

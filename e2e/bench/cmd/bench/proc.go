@@ -121,6 +121,19 @@ func (p *proc) cpu() time.Duration {
 	return 0
 }
 
+// sysCPU is the system (kernel) part of cpu.
+func (p *proc) sysCPU() time.Duration {
+	if ru, ok := p.rusage(); ok {
+		return time.Duration(ru.Stime.Nano())
+	}
+	return 0
+}
+
+// usage fills in m's peak RSS and CPU times from the exited process.
+func (p *proc) usage(m *measure) {
+	m.MaxRSS, m.CPUS, m.SysS = p.maxRSS(), p.cpu().Seconds(), p.sysCPU().Seconds()
+}
+
 func (p *proc) rusage() (*syscall.Rusage, bool) {
 	<-p.done
 	if p.cmd.ProcessState == nil {

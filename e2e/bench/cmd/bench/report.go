@@ -35,6 +35,7 @@ func cmdReport(args []string) error {
 	out := fs.String("out", "", "also write the table to this file")
 	revision := fs.String("revision", "", "the source revision measured (git describe)")
 	load := fs.String("load", "", "load averages during the run, for the reader to judge the noise")
+	note := fs.String("machine-note", "", "anything else about the machine during the run, for the machine line")
 	chart := fs.String("chart", "", "write the chart of messages per second by post size (SVG) here")
 	upload := fs.String("upload", "", "go test -bench output of objstore.BenchmarkUpload (or why it did not run), for the upload table")
 	fs.Parse(args)
@@ -79,6 +80,9 @@ func cmdReport(args []string) error {
 	m := machine(*kcat) + ", the producer's zstd: " + enc
 	if *load != "" {
 		m += "; load average " + *load
+	}
+	if *note != "" {
+		m += "; " + *note
 	}
 	writeReport(&b, runs, rss, m, enc, *brokers, *revision)
 	sortBySize(sizes)
@@ -214,17 +218,18 @@ func writeReport(w io.Writer, runs, rss []result, machine, enc, brokers, revisio
 	}
 
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Cost per message in the throughput runs (CPU: user + system time of the process; allocations: the binary's own `go_memstats_mallocs_total` and `go_memstats_alloc_bytes_total` from `/metrics`, steady state):")
+	fmt.Fprintln(w, "Cost per message in the throughput runs (CPU: user + system time of the process, and the system part alone; allocations: the binary's own `go_memstats_mallocs_total` and `go_memstats_alloc_bytes_total` from `/metrics`, steady state):")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| program | broker | CPU µs/msg | heap allocs/msg | heap bytes/msg | peak RSS |")
-	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: |")
+	fmt.Fprintln(w, "| program | broker | CPU µs/msg | of which system | heap allocs/msg | heap bytes/msg | peak RSS |")
+	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: |")
 	for _, r := range runs {
 		for _, m := range append(append([]measure{}, r.Produce...), r.Consume...) {
 			allocs, bytes := "—", "—"
 			if m.AllocsPerMsg > 0 {
 				allocs, bytes = fmt.Sprintf("%.1f", m.AllocsPerMsg), group(m.AllocBPerMsg)
 			}
-			fmt.Fprintf(w, "| %s | %s | %.1f | %s | %s | %.1f MiB |\n", m.Tool, r.Label, m.CPUS/float64(m.Msgs)*1e6, allocs, bytes, float64(m.MaxRSS)/mib)
+			fmt.Fprintf(w, "| %s | %s | %.1f | %.1f | %s | %s | %.1f MiB |\n", m.Tool, r.Label, m.CPUS/float64(m.Msgs)*1e6, m.SysS/float64(m.Msgs)*1e6,
+				allocs, bytes, float64(m.MaxRSS)/mib)
 		}
 	}
 }

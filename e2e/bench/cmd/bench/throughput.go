@@ -45,6 +45,7 @@ type measure struct {
 	FirstS        float64 `json:"first_s"`        // consumer: start to the first line in the output
 	MaxRSS        int64   `json:"max_rss"`        // peak resident set, bytes
 	CPUS          float64 `json:"cpu_s"`          // user + system seconds
+	SysS          float64 `json:"sys_s"`          // of which system (kernel) seconds
 	AllocsPerMsg  float64 `json:"allocs_per_msg"` // heap allocations per message (Go services, from /metrics)
 	AllocBPerMsg  float64 `json:"alloc_bytes_per_msg"`
 	FsyncS        float64 `json:"fsync_s,omitempty"` // kcat -C: fsync of its output after it exited (not in WallS)
@@ -75,7 +76,7 @@ func (r *runner) timed(ctx context.Context, m *measure, st *steady, name, path s
 		return nil, err
 	}
 	m.WallS = p.ended.Sub(p.started).Seconds()
-	m.MaxRSS, m.CPUS = p.maxRSS(), p.cpu().Seconds()
+	p.usage(m)
 	return p, nil
 }
 
@@ -263,7 +264,7 @@ func (r *runner) consume(ctx context.Context, topic string, n, bytes int64) (mea
 	}
 	m.WallS = done.Sub(p.started).Seconds()
 	m.FirstS = first.Sub(p.started).Seconds()
-	m.MaxRSS, m.CPUS = p.maxRSS(), p.cpu().Seconds()
+	p.usage(&m)
 	if a, b, err := sc.perMessage(); err == nil {
 		m.AllocsPerMsg, m.AllocBPerMsg = a, b
 	}
