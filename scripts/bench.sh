@@ -205,14 +205,16 @@ t0=$SECONDS
 load_start="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 # A VM whose kernel reports freed memory to its host (free page reporting,
 # virtio-balloon) takes a host fault for each such page it uses again: page
-# cache written into it costs the writing program kernel CPU, up to ten times
-# a write's usual cost, and the consumer, its floor and kcat -C each write
-# the whole topic. How much was reported goes into the machine line.
+# cache written into it cost the writing program fifteen to thirty times a
+# write's usual kernel CPU on the machine of docs/performance.md, and the
+# consumer, its floor and kcat -C each write the whole topic. Some kernels
+# count the memory reported (reported_kib; mainline has no such counter, so
+# its absence does not mean reporting is off): then the run says how much.
 reported_kib=/sys/module/page_reporting/parameters/reported_kib
 reported_start="$(cat "$reported_kib" 2>/dev/null || true)"
 if [[ -n "$reported_start" ]]; then
-    log "note: this machine reports freed memory to its host (free page reporting): the programs that write the most" \
-        "may pay kernel CPU for it at random; see docs/development.md#benchmarks"
+    log "note: free page reporting is on ($reported_kib): the consumer, its floor and kcat -C may run up to 2x slower" \
+        "with more system CPU; see the \"of which system\" column of the cost table and docs/development.md (Benchmarks)"
 fi
 revision="$(git -C "$REPO_ROOT" describe --tags --always --dirty 2>/dev/null || echo unknown)"
 
@@ -468,6 +470,7 @@ report_args=()
 load_end="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 if [[ -n "$reported_start" ]]; then
     reported_end="$(cat "$reported_kib" 2>/dev/null || echo "$reported_start")"
+    log "free page reporting: $(((reported_end - reported_start) / 1024)) MiB reported to the host during the run"
     report_args+=(-machine-note "free page reporting to the host on, $(((reported_end - reported_start) / 1024)) MiB reported during the run")
 fi
 "$BIN/bench" report -kcat "$KCAT" -producer "$BIN/producer" -brokers-desc "$desc" -revision "$revision" \

@@ -228,7 +228,11 @@ func writeReport(w io.Writer, runs, rss []result, machine, enc, brokers, revisio
 			if m.AllocsPerMsg > 0 {
 				allocs, bytes = fmt.Sprintf("%.1f", m.AllocsPerMsg), group(m.AllocBPerMsg)
 			}
-			fmt.Fprintf(w, "| %s | %s | %.1f | %.1f | %s | %s | %.1f MiB |\n", m.Tool, r.Label, m.CPUS/float64(m.Msgs)*1e6, m.SysS/float64(m.Msgs)*1e6,
+			sys := "—" // a result file from before the system time was kept
+			if m.SysS > 0 || m.CPUS == 0 {
+				sys = fmt.Sprintf("%.1f", m.SysS/float64(m.Msgs)*1e6)
+			}
+			fmt.Fprintf(w, "| %s | %s | %.1f | %s | %s | %s | %.1f MiB |\n", m.Tool, r.Label, m.CPUS/float64(m.Msgs)*1e6, sys,
 				allocs, bytes, float64(m.MaxRSS)/mib)
 		}
 	}
