@@ -470,8 +470,9 @@ report_args=()
 load_end="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 if [[ -n "$reported_start" ]]; then
     reported_end="$(cat "$reported_kib" 2>/dev/null || echo "$reported_start")"
-    log "free page reporting: $(((reported_end - reported_start) / 1024)) MiB reported to the host during the run"
-    report_args+=(-machine-note "free page reporting to the host on, $(((reported_end - reported_start) / 1024)) MiB reported during the run")
+    reported_mib=$(((reported_end - reported_start) / 1024))
+    log "free page reporting: $reported_mib MiB reported to the host during the run"
+    report_args+=(-machine-note "free page reporting to the host on, $reported_mib MiB reported during the run")
 fi
 "$BIN/bench" report -kcat "$KCAT" -producer "$BIN/producer" -brokers-desc "$desc" -revision "$revision" \
     -load "$load_start at the start, $load_end at the end (1, 5, 15 min)" -out "$DIR/results.md" "${report_args[@]}" "${files[@]}"

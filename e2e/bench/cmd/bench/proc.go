@@ -105,33 +105,16 @@ func (p *proc) running() bool {
 	}
 }
 
-// maxRSS is the process's peak resident set (VmHWM), from wait4's rusage.
-func (p *proc) maxRSS() int64 {
-	if ru, ok := p.rusage(); ok {
-		return ru.Maxrss * 1024 // kilobytes on Linux
-	}
-	return 0
-}
-
-// cpu is the user plus system time the process used.
-func (p *proc) cpu() time.Duration {
-	if ru, ok := p.rusage(); ok {
-		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
-	return 0
-}
-
-// sysCPU is the system (kernel) part of cpu.
-func (p *proc) sysCPU() time.Duration {
-	if ru, ok := p.rusage(); ok {
-		return time.Duration(ru.Stime.Nano())
-	}
-	return 0
-}
-
-// usage fills in m's peak RSS and CPU times from the exited process.
+// usage fills in m's peak resident set (VmHWM) and CPU times (user plus
+// system, and system alone) from the exited process's rusage (wait4).
 func (p *proc) usage(m *measure) {
-	m.MaxRSS, m.CPUS, m.SysS = p.maxRSS(), p.cpu().Seconds(), p.sysCPU().Seconds()
+	ru, ok := p.rusage()
+	if !ok {
+		return
+	}
+	m.MaxRSS = ru.Maxrss * 1024 // kilobytes on Linux
+	m.CPUS = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	m.SysS = time.Duration(ru.Stime.Nano()).Seconds()
 }
 
 func (p *proc) rusage() (*syscall.Rusage, bool) {
