@@ -76,7 +76,7 @@ func Classify(raw []byte) (message.Message, error) {
 // read fills f from raw, or returns an error wrapping message.ErrNotObject
 // when raw is not a JSON object. The common event (did, kind, time_us and
 // the commit's strings in plain ASCII, each key once, in lower case) is
-// checked by message.Valid and read by scan; any other goes through
+// checked and read in one pass by scan; any other goes through
 // encoding/json, which decides what the uncommon cases give (keys matched
 // without regard to case, the last of repeated keys kept, escapes and
 // invalid UTF-8 in strings, fields of another type left empty).
@@ -85,7 +85,7 @@ func (f *fields) read(raw []byte) error {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return message.ErrNotObject
 	}
-	if message.Valid(raw) && f.scan(raw) {
+	if f.scan(raw) {
 		return nil
 	}
 	*f = fields{}

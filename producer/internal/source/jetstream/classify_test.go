@@ -3,6 +3,7 @@ package jetstream
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -103,20 +104,47 @@ func TestScanReadsTheCommonEvents(t *testing.T) {
 	}
 }
 
-// FuzzScanAsDecode: wherever scan reads an event, it reads what
-// encoding/json decodes.
+// notJSON are events scan must refuse although a reader that only found
+// the keys and their values' ends could read them: scan checks the whole
+// event as json.Valid does.
+var notJSON = []string{
+	`{"did":"x",}`, `{"did":"x"} x`, `{"did":"x" "kind":"commit"}`, `{"did":"x","kind":"commit"`, `{"did" "x"}`, `{"time_us":01}`,
+	`{"time_us":1,"other":[1,]}`, `{"kind":"commit","commit":{"rkey":"a",}}`, `{"kind":"commit","commit":{"record":{"text":"a\u00g0"}}}`,
+	"{\"kind\":\"commit\",\"commit\":{\"record\":{\"text\":\"a\x01b\"}}}", `{"kind":"commit","commit":{"record":{"a":tru}}}`,
+	`{"kind":"commit","commit":{"record":{"text":"abcdefghijklmnop\q"}}}`, `{"kind":"commit","commit":null x}`,
+}
+
+// TestScanChecksTheEvent: scan refuses an event that is not JSON, whatever
+// of it it could read, and Classify then says it is not a JSON object.
+func TestScanChecksTheEvent(t *testing.T) {
+	for _, s := range notJSON {
+		raw := []byte(s)
+		if json.Valid(raw) {
+			t.Fatalf("%s is JSON: not a case for this test", raw)
+		}
+		var f fields
+		if f.scan(raw) {
+			t.Errorf("scan read %s, which is not JSON", raw)
+		}
+		if _, err := Classify(raw); !errors.Is(err, message.ErrNotObject) {
+			t.Errorf("Classify(%s): %v; want message.ErrNotObject", raw, err)
+		}
+	}
+}
+
+// FuzzScanAsDecode: scan reads only what json.Valid accepts, and wherever
+// it reads an event, it reads what encoding/json decodes.
 func FuzzScanAsDecode(f *testing.F) {
 	for _, raw := range scanAsDecodeSeeds() {
 		f.Add(raw)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		trimmed := bytes.TrimLeft(raw, " \t\r\n")
-		if !json.Valid(raw) || len(trimmed) == 0 || trimmed[0] != '{' {
-			return
-		}
 		var scanned, decoded fields
 		if !scanned.scan(raw) {
 			return
+		}
+		if !json.Valid(raw) {
+			t.Fatalf("scan read %q, which is not JSON", raw)
 		}
 		if err := decoded.decode(raw); err != nil {
 			t.Fatalf("decode: %v", err)
@@ -195,9 +223,9 @@ func FuzzClassify(f *testing.F) {
 
 // scanAsDecodeSeeds are FuzzScanAsDecode's seed corpus.
 func scanAsDecodeSeeds() [][]byte {
-	return seeds(`{}`, `{"kind":"commit","commit":null}`, `{"did":"x","kind":"commit","commit":{"operation":"update","collection":"a","rkey":"b"}}`,
+	return seeds(append([]string{`{}`, `{"kind":"commit","commit":null}`, `{"did":"x","kind":"commit","commit":{"operation":"update","collection":"a","rkey":"b"}}`,
 		`{"did":"x","time_us":-1,"kind":"identity"}`, `{"time_us":-999999999999999999}`, `{"commit":{"record":{"langs":["en",1],"Langs":["de"]}}}`,
-		`{"did":"a","DID":"b"}`, `{"kind":"commit","commit":{"cid":"c","cid":"d"}}`, `{"did":"\u0041"}`)
+		`{"did":"a","DID":"b"}`, `{"kind":"commit","commit":{"cid":"c","cid":"d"}}`, `{"did":"\u0041"}`}, notJSON...)...)
 }
 
 // classifySeeds are FuzzClassify's seed corpus.

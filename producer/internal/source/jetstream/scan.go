@@ -1,51 +1,68 @@
 package jetstream
 
-import "bytes"
+import (
+	"bytes"
 
-// scan fills f from raw, a valid JSON object (json.Valid), without
-// allocating, and reports whether it could: it gives up (false, f in any
-// state) on whatever encoding/json might read otherwise than as written,
-// and fields.read then decodes raw with it. It reads the event's did,
-// kind, time_us and commit, and the commit's rev, operation, collection,
-// rkey, cid and record (kept as its bytes), and it gives up when one of
-// those keys comes twice or in another case (encoding/json matches keys
-// without regard to case and keeps the last), when a key there holds an
-// escape or a byte outside ASCII, when one of the strings holds an escape
-// or a byte outside ASCII (encoding/json replaces invalid UTF-8), when
-// time_us is not an integer of at most 18 digits, or when a value has
-// another type than encoding/json can store (null leaves the field as it
-// is, as encoding/json does).
+	"github.com/tweetpipe/tweetpipe/producer/internal/message"
+)
+
+// scan fills f from raw without allocating, and reports whether raw is
+// valid JSON (what json.Valid accepts) and scan could read it: it checks
+// the event as it reads it, in one pass (message.ValidValue for every value
+// it does not read itself), and it gives up (false, f in any state) on
+// whatever encoding/json might read otherwise than as written, and
+// fields.read then decodes raw with it. It reads the event's did, kind,
+// time_us and commit, and the commit's rev, operation, collection, rkey,
+// cid and record (kept as its bytes), and it gives up when one of those
+// keys comes twice or in another case (encoding/json matches keys without
+// regard to case and keeps the last), when a key there holds an escape or
+// a byte outside ASCII, when one of the strings holds an escape or a byte
+// outside ASCII (encoding/json replaces invalid UTF-8), when time_us is not
+// an integer of at most 18 digits, or when a value has another type than
+// encoding/json can store (null leaves the field as it is, as encoding/json
+// does).
 func (f *fields) scan(raw []byte) bool {
 	names := []string{"did", "time_us", "kind", "commit"}
-	return scanKnown(raw, skipSpace(raw, 0), names, func(i int, v []byte) bool {
-		var ok bool
-		switch i {
+	end, ok := scanKnown(raw, skipSpace(raw, 0), 1, names, func(n, i int) (int, bool) {
+		if n == 3 {
+			return f.scanCommit(raw, i)
+		}
+		end, ok := message.ValidValue(raw, i, 1)
+		if !ok {
+			return end, false
+		}
+		v := raw[i:end]
+		switch n {
 		case 0:
 			f.did, ok = plainString(v, f.did)
 		case 1:
 			f.timeUS, ok = integer(v, f.timeUS)
 		case 2:
 			f.kind, ok = plainString(v, f.kind)
-		case 3:
-			ok = f.scanCommit(v)
 		}
-		return ok
+		return end, ok
 	})
+	return ok && skipSpace(raw, end) == len(raw)
 }
 
-// scanCommit reads the commit object v (null: no commit).
-func (f *fields) scanCommit(v []byte) bool {
-	if string(v) == "null" {
-		return true
+// scanCommit reads the commit at b[i] (null: no commit) and returns the
+// index after it.
+func (f *fields) scanCommit(b []byte, i int) (int, bool) {
+	if i < len(b) && b[i] == 'n' {
+		return message.ValidValue(b, i, 1) // null, or not JSON
 	}
-	if v[0] != '{' {
-		return false
+	if i >= len(b) || b[i] != '{' {
+		return i, false
 	}
 	f.commit = true
 	names := []string{"rev", "operation", "collection", "rkey", "cid", "record"}
-	return scanKnown(v, 0, names, func(i int, v []byte) bool {
-		var ok bool
-		switch i {
+	return scanKnown(b, i, 2, names, func(n, i int) (int, bool) {
+		end, ok := message.ValidValue(b, i, 2)
+		if !ok {
+			return end, false
+		}
+		v := b[i:end]
+		switch n {
 		case 0:
 			f.rev, ok = plainString(v, f.rev)
 		case 1:
@@ -59,32 +76,36 @@ func (f *fields) scanCommit(v []byte) bool {
 		case 5:
 			switch {
 			case string(v) == "null":
-				ok = true
 			case v[0] == '{':
-				f.record, ok = v, true
+				f.record = v
+			default:
+				ok = false
 			}
 		}
-		return ok
+		return end, ok
 	})
 }
 
-// scanKnown calls field with the index in names of each key of the
-// object at b[i] (scanObject) that is one of them, and its value, until
-// field returns false; it skips the other keys, and gives up (false) on a
-// key that matchKey gives up on or one of the names that comes twice.
-// There are at most 64 names.
-func scanKnown(b []byte, i int, names []string, field func(i int, v []byte) bool) bool {
-	var seen uint64 // bit i: names[i] came
-	return scanObject(b, i, func(key []byte, v []byte) bool {
-		i := matchKey(key, names...)
+// scanKnown reads the object at b[i] (scanObject), which is depth objects
+// and arrays deep (itself counted), and returns the index after it. It
+// calls field with the index in names of each key that is one of them and
+// the index of its value, and field returns the index after the value;
+// it checks the other keys' values (message.ValidValue) and passes over
+// them. It gives up (false) when field does, on a key that matchKey gives
+// up on, and on one of the names that comes twice. There are at most 64
+// names.
+func scanKnown(b []byte, i, depth int, names []string, field func(n, i int) (int, bool)) (int, bool) {
+	var seen uint64 // bit n: names[n] came
+	return scanObject(b, i, func(key []byte, i int) (int, bool) {
+		n := matchKey(key, names...)
 		switch {
-		case i == unknownKey:
-			return true
-		case i < 0 || seen&(1<<i) != 0:
-			return false
+		case n == unknownKey:
+			return message.ValidValue(b, i, depth)
+		case n < 0 || seen&(1<<n) != 0:
+			return i, false
 		}
-		seen |= 1 << i
-		return field(i, v)
+		seen |= 1 << n
+		return field(n, i)
 	})
 }
 
@@ -160,80 +181,50 @@ func integer(v []byte, old int64) (int64, bool) {
 	return n, true
 }
 
-// scanObject calls field with each key (the bytes between its quotes) and
-// value (its bytes) of the object that starts at b[i], a valid JSON
-// value, until field returns false; it reports whether b[i] starts an
-// object and field never returned false.
-func scanObject(b []byte, i int, field func(key, v []byte) bool) bool {
+// scanObject reads the object that starts at b[i] and returns the index
+// after it, checking its braces, keys, colons and commas as json.Valid
+// does: member is called with each key (the bytes between its quotes, a
+// valid string) and the index of its value, and returns the index after
+// the value, or false, which scanObject then returns.
+func scanObject(b []byte, i int, member func(key []byte, i int) (int, bool)) (int, bool) {
 	if i >= len(b) || b[i] != '{' {
-		return false
+		return i, false
 	}
 	i = skipSpace(b, i+1)
-	if b[i] == '}' {
-		return true
+	if i < len(b) && b[i] == '}' {
+		return i + 1, true
 	}
 	for {
-		end := skipString(b, i)
+		if i >= len(b) || b[i] != '"' {
+			return i, false
+		}
+		end, ok := message.ValidString(b, i)
+		if !ok {
+			return end, false
+		}
 		key := b[i+1 : end-1]
-		i = skipSpace(b, end)
-		i = skipSpace(b, i+1) // the colon
-		end = skipValue(b, i)
-		if !field(key, b[i:end]) {
-			return false
+		if i = skipSpace(b, end); i >= len(b) || b[i] != ':' {
+			return i, false
 		}
-		i = skipSpace(b, end)
-		if b[i] == '}' {
-			return true
+		if i, ok = member(key, skipSpace(b, i+1)); !ok {
+			return i, false
 		}
-		i = skipSpace(b, i+1) // the comma
+		if i = skipSpace(b, i); i >= len(b) {
+			return i, false
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case '}':
+			return i + 1, true
+		default:
+			return i, false
+		}
 	}
 }
 
 func skipSpace(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index after the string that starts at b[i].
-func skipString(b []byte, i int) int {
-	for i++; ; i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-}
-
-// skipValue returns the index after the valid JSON value that starts at
-// b[i].
-func skipValue(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for ; ; i++ {
-			switch b[i] {
-			case '"':
-				i = skipString(b, i) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1
-				}
-			}
-		}
-	}
-	for i < len(b) {
-		switch b[i] {
-		case ',', '}', ']', ' ', '\t', '\r', '\n':
-			return i
-		}
 		i++
 	}
 	return i
