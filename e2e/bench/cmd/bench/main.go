@@ -435,8 +435,7 @@ func cmdProfile(ctx context.Context, args []string) error {
 	return r.profile(ctx, abs, int64(st.Count), st.Bytes)
 }
 
-// keepFastest keeps in best the run with the shortest wall time.
-// keepFastest keeps the run with the shortest wall time, and the highest
+// keepFastest keeps in best the run with the shortest wall time, and the highest
 // steady-state rate seen in any run: each figure is the best of the rounds.
 func keepFastest(best *measure, m measure) {
 	steady := max(best.SteadyRate, m.SteadyRate)
