@@ -266,12 +266,21 @@ var errStalled = errors.New("no message from the server within the stall timeout
 // coder/websocket does not need to watch (a context that can be done costs
 // it a context.AfterFunc for each frame read). The wait never covers
 // emit: a full pipeline is not a dead connection.
+//
+// A read marks when it began (readSince); a watchdog timer, armed once,
+// looks at that mark whenever it fires and either closes the connection or
+// fires again when the read in progress would reach the stall timeout.
+// Arming and stopping a timer around every read cost about 2 % of the
+// producer's CPU on Jetstream's small events.
 type reader struct {
 	conn      *websocket.Conn
 	readCtx   context.Context // ctx's values, never done
 	stopWatch func() bool     // stops closing conn when ctx is done
-	stall     *time.Timer     // closes conn; armed while a message is read
-	stalled   atomic.Bool     // stall fired
+	watchdog  *time.Timer     // runs watch
+	start     time.Time       // readSince counts from it, on the monotonic clock
+	readSince atomic.Int64    // 1 + nanoseconds from start to the read in progress; 0 between reads
+	closed    atomic.Bool     // close was called: watch does nothing more
+	stalled   atomic.Bool     // watch closed the connection
 	timeout   time.Duration
 	limit     int
 	buf       bytes.Buffer // the message being read; its bytes are copied out
@@ -283,19 +292,36 @@ type reader struct {
 const maxKeptBuffer = 64 << 10
 
 func newReader(ctx context.Context, conn *websocket.Conn, timeout time.Duration, limit int) *reader {
-	r := &reader{conn: conn, readCtx: context.WithoutCancel(ctx), timeout: timeout, limit: limit}
-	r.stall = time.AfterFunc(timeout, func() {
-		r.stalled.Store(true)
-		conn.CloseNow()
-	})
-	r.stall.Stop()
+	r := &reader{conn: conn, readCtx: context.WithoutCancel(ctx), start: time.Now(), timeout: timeout, limit: limit}
+	r.watchdog = time.AfterFunc(timeout, r.watch)
 	r.stopWatch = context.AfterFunc(ctx, func() { conn.CloseNow() })
 	return r
 }
 
+// watch closes the connection when the read in progress has waited the
+// stall timeout; otherwise it fires again when that read would reach it,
+// or, between reads, one stall timeout later.
+func (r *reader) watch() {
+	if r.closed.Load() {
+		return
+	}
+	next := r.timeout
+	if since := r.readSince.Load(); since != 0 {
+		waited := time.Since(r.start) - time.Duration(since-1)
+		if waited >= r.timeout {
+			r.stalled.Store(true)
+			r.conn.CloseNow()
+			return
+		}
+		next = r.timeout - waited
+	}
+	r.watchdog.Reset(next)
+}
+
 // close stops the reader's watches; the caller closes the connection.
 func (r *reader) close() {
-	r.stall.Stop()
+	r.closed.Store(true)
+	r.watchdog.Stop()
 	r.stopWatch()
 }
 
@@ -303,8 +329,8 @@ func (r *reader) close() {
 // A message over the limit (MaxMessageBytes) is read to its end and
 // discarded: it returns nil data and the message's size.
 func (r *reader) readMessage() ([]byte, int64, error) {
-	r.stall.Reset(r.timeout)
-	defer r.stall.Stop()
+	r.readSince.Store(1 + int64(time.Since(r.start)))
+	defer r.readSince.Store(0)
 	failed := func(err error) ([]byte, int64, error) {
 		if r.stalled.Load() {
 			return nil, 0, errStalled
