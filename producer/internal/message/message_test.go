@@ -208,11 +208,16 @@ func statusKeyAndTime(t *testing.T, line []byte) (string, time.Time) {
 
 // BenchmarkClassify classifies the project's sample statuses, and the
 // shared real ones where they are (the figures docs/performance.md quotes).
+// CLASSIFY_BENCH_DATA set to a file of statuses (bench gen's, as many
+// lines as it has; a few thousand are enough) adds that file.
 func BenchmarkClassify(b *testing.B) {
 	b.Run("testdata", func(b *testing.B) { benchmarkClassify(b, corpus.Path(b, "v1.1/sample.jsonl")) })
 	b.Run("shared", func(b *testing.B) {
 		benchmarkClassify(b, filepath.Join(corpus.Shared(b), "python-twitter", "lines.json"))
 	})
+	if f := os.Getenv("CLASSIFY_BENCH_DATA"); f != "" {
+		b.Run(filepath.Base(f), func(b *testing.B) { benchmarkClassify(b, f) })
+	}
 }
 
 func benchmarkClassify(b *testing.B, path string) {
