@@ -19,7 +19,8 @@ func Valid(b []byte) bool {
 // b[i] (no space before it) and true, or false: Valid's check of one value,
 // for a reader that walks the rest of b itself and checks it as it goes.
 // depth is the number of objects and arrays the value is in (0 at the top);
-// the value's own count against encoding/json's limit of 10,000.
+// the value itself, and those in it, count against encoding/json's limit of
+// 10,000 as well.
 func ValidValue(b []byte, i, depth int) (int, bool) { return validValue(b, i, depth) }
 
 // ValidString returns the index after the valid JSON string that starts at

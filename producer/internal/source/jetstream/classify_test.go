@@ -132,6 +132,26 @@ func TestScanChecksTheEvent(t *testing.T) {
 	}
 }
 
+// TestScanNestingLimit: scan refuses what json.Valid refuses for nesting
+// deeper than 10,000 objects and arrays, counted from the event itself,
+// under a key it passes over and under the commit's record.
+func TestScanNestingLimit(t *testing.T) {
+	nested := func(prefix, suffix string, n int) []byte { // n arrays one inside another
+		return []byte(prefix + strings.Repeat("[", n) + strings.Repeat("]", n) + suffix)
+	}
+	for _, depth := range []int{9999, 10000, 10001} {
+		for _, raw := range [][]byte{
+			nested(`{"other":`, `}`, depth-1),                                   // the event, then arrays
+			nested(`{"kind":"commit","commit":{"record":{"a":`, `}}}`, depth-3), // event, commit, record, arrays
+		} {
+			var f fields
+			if got, want := f.scan(raw), json.Valid(raw); got != want {
+				t.Errorf("depth %d, %.45s...: scan %v; json.Valid %v", depth, raw, got, want)
+			}
+		}
+	}
+}
+
 // FuzzScanAsDecode: scan reads only what json.Valid accepts, and wherever
 // it reads an event, it reads what encoding/json decodes.
 func FuzzScanAsDecode(f *testing.F) {

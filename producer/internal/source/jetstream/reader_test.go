@@ -43,7 +43,7 @@ func TestStallCountsFromTheRead(t *testing.T) {
 	if data, _, err := rd.readMessage(); err != nil || string(data) != `{}` {
 		t.Fatalf("first message: %q, %v", data, err)
 	}
-	time.Sleep(timeout * 2 / 3) // the pause spans the watchdog's first firing
+	time.Sleep(timeout * 3 / 2) // the pause spans the watchdog's first firing, timeout after newReader
 	began := time.Now()
 	_, _, err = rd.readMessage()
 	waited := time.Since(began)

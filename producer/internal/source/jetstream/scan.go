@@ -6,19 +6,20 @@ import (
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 )
 
-// scan fills f from raw without allocating, and reports whether raw is
-// valid JSON (what json.Valid accepts) and scan could read it: it checks
-// the event as it reads it, in one pass (message.ValidValue for every value
-// it does not read itself), and it gives up (false, f in any state) on
+// scan fills f from raw without allocating, and reports whether raw is valid
+// JSON (what json.Valid accepts) and scan could read it: it checks the event
+// as it reads it, in one pass (its own checks of the event's and the
+// commit's braces, keys, colons and commas, message.ValidValue for every
+// value in them but the commit), and it gives up (false, f in any state) on
 // whatever encoding/json might read otherwise than as written, and
 // fields.read then decodes raw with it. It reads the event's did, kind,
-// time_us and commit, and the commit's rev, operation, collection, rkey,
-// cid and record (kept as its bytes), and it gives up when one of those
-// keys comes twice or in another case (encoding/json matches keys without
-// regard to case and keeps the last), when a key there holds an escape or
-// a byte outside ASCII, when one of the strings holds an escape or a byte
-// outside ASCII (encoding/json replaces invalid UTF-8), when time_us is not
-// an integer of at most 18 digits, or when a value has another type than
+// time_us and commit, and the commit's rev, operation, collection, rkey, cid
+// and record (kept as its bytes), and it gives up when one of those keys
+// comes twice or in another case (encoding/json matches keys without regard
+// to case and keeps the last), when a key there holds an escape or a byte
+// outside ASCII, when one of the strings holds an escape or a byte outside
+// ASCII (encoding/json replaces invalid UTF-8), when time_us is not an
+// integer of at most 18 digits, or when a value has another type than
 // encoding/json can store (null leaves the field as it is, as encoding/json
 // does).
 func (f *fields) scan(raw []byte) bool {

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -269,8 +270,8 @@ var errStalled = errors.New("no message from the server within the stall timeout
 //
 // A read marks when it began (readSince); a watchdog timer, armed once,
 // looks at that mark whenever it fires and either closes the connection or
-// fires again when the read in progress would reach the stall timeout.
-// Arming and stopping a timer around every read cost about 2 % of the
+// fires again when the read in progress would reach the stall timeout. A
+// timer armed and stopped around every read would cost about 2 % of the
 // producer's CPU on Jetstream's small events.
 type reader struct {
 	conn      *websocket.Conn
@@ -279,7 +280,7 @@ type reader struct {
 	watchdog  *time.Timer     // runs watch
 	start     time.Time       // readSince counts from it, on the monotonic clock
 	readSince atomic.Int64    // 1 + nanoseconds from start to the read in progress; 0 between reads
-	closed    atomic.Bool     // close was called: watch does nothing more
+	closed    atomic.Bool     // close was called: a firing after it returns at once
 	stalled   atomic.Bool     // watch closed the connection
 	timeout   time.Duration
 	limit     int
@@ -293,7 +294,10 @@ const maxKeptBuffer = 64 << 10
 
 func newReader(ctx context.Context, conn *websocket.Conn, timeout time.Duration, limit int) *reader {
 	r := &reader{conn: conn, readCtx: context.WithoutCancel(ctx), start: time.Now(), timeout: timeout, limit: limit}
-	r.watchdog = time.AfterFunc(timeout, r.watch)
+	// Armed once r.watchdog is set, which watch uses: a timeout of a
+	// nanosecond would otherwise fire before.
+	r.watchdog = time.AfterFunc(math.MaxInt64, r.watch)
+	r.watchdog.Reset(timeout)
 	r.stopWatch = context.AfterFunc(ctx, func() { conn.CloseNow() })
 	return r
 }
