@@ -43,18 +43,19 @@ func isRecordCommit(line []byte) bool {
 // then keeps it open and idle as a live stream would.
 //
 // It frames the messages itself and writes them 1 MiB at a time, as a
-// stream from far away arrives many messages to a read: coder/websocket's
-// Conn.Write makes a system call for every message, and that sender took
-// 0.8 s of CPU during a 1.9 s run of 200,000 events, on the two cores the
-// producer and the broker share, where kcat -P reads its file for almost
-// nothing.
+// stream from far away arrives many messages to a read: the sender runs on
+// the cores the producer and the broker use, where kcat -P reads its file
+// for almost nothing, and coder/websocket's Conn.Write would make a system
+// call for every message (0.66 to 0.80 s of CPU during runs of 1.6 to
+// 1.9 s, 200,000 events).
 type jetstreamServer struct {
 	srv  *http.Server
 	addr string
 	done chan error // the first connection's result
 
-	mu   sync.Mutex
-	conn net.Conn // the hijacked connection, closed by close
+	mu     sync.Mutex
+	conn   net.Conn // the hijacked connection, closed by close
+	closed bool     // close ran: a connection taken over after it is closed at once
 }
 
 // websocketGUID is RFC 6455's, for the handshake's Sec-WebSocket-Accept.
@@ -86,6 +87,12 @@ func startJetstreamServer(path string) (*jetstreamServer, error) {
 			return
 		}
 		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			_ = conn.Close()
+			s.done <- errors.New("the benchmark's endpoint was closed")
+			return
+		}
 		s.conn = conn
 		s.mu.Unlock()
 		sum := sha1.Sum([]byte(key + websocketGUID))
@@ -151,6 +158,7 @@ func (s *jetstreamServer) close() {
 	_ = s.srv.Shutdown(ctx)
 	_ = s.srv.Close()
 	s.mu.Lock()
+	s.closed = true
 	if s.conn != nil {
 		_ = s.conn.Close()
 	}
