@@ -21,6 +21,10 @@ import (
 // kafkaGoTool names the consumer's floor in the tables and the chart.
 const kafkaGoTool = "kafka-go Reader alone"
 
+// kafkaGoConnTool names the floor read with kafka-go's Conn.ReadBatch
+// (bench read -conn) instead of its Reader.
+const kafkaGoConnTool = "kafka-go Conn.ReadBatch alone"
+
 // The consumer's floor: kafka-go's Reader set up as the consumer sets it
 // up, one a partition, with none of the consumer's own work. Like the
 // consumer it gathers each partition's messages into batches that another
@@ -45,6 +49,10 @@ type floorConfig struct {
 	fetchMaxBytes int
 	queue         int
 	maxWait       time.Duration
+	// conn: each partition read with kafka-go's Conn.ReadBatch in the
+	// goroutine that gathers the batches, not with a Reader, whose own
+	// goroutine hands each message over a channel (connReader).
+	conn bool
 }
 
 // cmdRead is `bench read`, the floor as its own process (run by runner.kafkaGoRead).
@@ -59,6 +67,7 @@ func cmdRead(ctx context.Context, args []string) error {
 	fs.IntVar(&c.fetchMaxBytes, "fetch-max-bytes", 2<<20, "a fetch's MaxBytes (the consumer's at 3 partitions)")
 	fs.IntVar(&c.queue, "queue", 100, "each reader's QueueCapacity (the consumer's at 3 partitions)")
 	fs.DurationVar(&c.maxWait, "max-wait", 500*time.Millisecond, "a fetch's MaxWait (KAFKA_FETCH_MAX_WAIT's default)")
+	fs.BoolVar(&c.conn, "conn", false, "read each partition with kafka-go's Conn.ReadBatch, in the goroutine that gathers the batches, instead of a Reader")
 	fs.Parse(args)
 	if *brokers == "" || c.topic == "" || c.out == "" || c.n <= 0 || c.partitions <= 0 {
 		return errors.New("-brokers, -topic, -out, a positive -n and -partitions are required")
@@ -118,11 +127,20 @@ func readFloor(ctx context.Context, c floorConfig) error {
 // that would pass it) or floorBatchRecords, or when the partition is caught
 // up, with no time limit and no wait for the writer to be idle.
 func readPartition(ctx context.Context, c floorConfig, p int, read *atomic.Int64, done func()) error {
-	rd := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: c.brokers, Topic: c.topic, Partition: p,
-		MinBytes: 1, MaxBytes: c.fetchMaxBytes, MaxWait: c.maxWait,
-		QueueCapacity: c.queue, ReadLagInterval: -1,
-	})
+	var rd messageFetcher
+	if c.conn {
+		cr, err := newConnReader(ctx, c, p)
+		if err != nil {
+			return err
+		}
+		rd = cr
+	} else {
+		rd = kafka.NewReader(kafka.ReaderConfig{
+			Brokers: c.brokers, Topic: c.topic, Partition: p,
+			MinBytes: 1, MaxBytes: c.fetchMaxBytes, MaxWait: c.maxWait,
+			QueueCapacity: c.queue, ReadLagInterval: -1,
+		})
+	}
 	defer rd.Close()
 	f, err := os.Create(filepath.Join(c.out, fmt.Sprintf("%s-%d.jsonl", c.topic, p)))
 	if err != nil {
@@ -174,6 +192,80 @@ func readPartition(ctx context.Context, c floorConfig, p int, read *atomic.Int64
 		err = werr
 	}
 	return err
+}
+
+// messageFetcher is what readPartition reads a partition with: a
+// kafka.Reader or a connReader.
+type messageFetcher interface {
+	FetchMessage(ctx context.Context) (kafka.Message, error)
+	Close() error
+}
+
+// connReader reads one partition from its first offset with kafka-go's
+// Conn.ReadBatchWith, in the caller's goroutine: a fetch of up to
+// fetchMaxBytes, then its messages one by one, then the next fetch. A
+// kafka.Reader does the same in a goroutine of its own and hands each
+// message to FetchMessage over a channel. It is a measure of what kafka-go
+// reads at without that hand-over, not a reader for a service: it does not
+// reconnect, follow a new leader or recover from an error.
+type connReader struct {
+	conn     *kafka.Conn
+	batch    *kafka.Batch
+	cfg      kafka.ReadBatchConfig
+	stopConn func() bool
+}
+
+func newConnReader(ctx context.Context, c floorConfig, p int) (*connReader, error) {
+	conn, err := kafka.DialLeader(ctx, "tcp", c.brokers[0], c.topic, p)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.Seek(0, kafka.SeekStart); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return &connReader{
+		conn: conn,
+		cfg:  kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: c.fetchMaxBytes, MaxWait: c.maxWait},
+		// A fetch waiting for messages that will not come ends with ctx.
+		stopConn: context.AfterFunc(ctx, func() { conn.Close() }),
+	}, nil
+}
+
+// FetchMessage returns the next message, fetching when the last fetch's
+// messages are all read. A fetch that found nothing within MaxWait
+// (RequestTimedOut, as the Reader takes it too) is made again.
+func (r *connReader) FetchMessage(ctx context.Context) (kafka.Message, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return kafka.Message{}, err
+		}
+		if r.batch == nil {
+			r.batch = r.conn.ReadBatchWith(r.cfg)
+		}
+		m, err := r.batch.ReadMessage()
+		if err == nil {
+			return m, nil
+		}
+		// The fetch is read to its end (io.EOF, which Close does not
+		// return) or failed; the conn reads on from the batch's end.
+		cerr := r.batch.Close()
+		r.batch = nil
+		if cerr != nil && !errors.Is(cerr, kafka.RequestTimedOut) {
+			if ctx.Err() != nil {
+				return kafka.Message{}, ctx.Err()
+			}
+			return kafka.Message{}, cerr
+		}
+	}
+}
+
+func (r *connReader) Close() error {
+	r.stopConn()
+	if r.batch != nil {
+		r.batch.Close()
+	}
+	return r.conn.Close()
 }
 
 // floorMemoryLimit is the consumer's soft memory limit by default

@@ -15,8 +15,15 @@ import (
 )
 
 // TestReadFloor checks the consumer's floor reads every message of every
-// partition once, in order, each value a line, and returns when it has.
+// partition once, in order, each value a line, and returns when it has:
+// with kafka-go's Reader, and with its Conn.ReadBatch (-conn).
 func TestReadFloor(t *testing.T) {
+	for _, conn := range []bool{false, true} {
+		t.Run(map[bool]string{false: "reader", true: "conn"}[conn], func(t *testing.T) { testReadFloor(t, conn) })
+	}
+}
+
+func testReadFloor(t *testing.T, conn bool) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +55,7 @@ func TestReadFloor(t *testing.T) {
 
 	out := t.TempDir()
 	err = readFloor(ctx, floorConfig{brokers: []string{addr}, topic: topic, partitions: partitions, n: n, out: out,
-		fetchMaxBytes: 1 << 20, queue: 100, maxWait: 100 * time.Millisecond})
+		fetchMaxBytes: 1 << 20, queue: 100, maxWait: 100 * time.Millisecond, conn: conn})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +76,12 @@ func TestReadFloor(t *testing.T) {
 // TestReadFloorTooFew checks the floor reports a topic holding fewer
 // messages than it was told to read, rather than returning as if done.
 func TestReadFloorTooFew(t *testing.T) {
+	for _, conn := range []bool{false, true} {
+		t.Run(map[bool]string{false: "reader", true: "conn"}[conn], func(t *testing.T) { testReadFloorTooFew(t, conn) })
+	}
+}
+
+func testReadFloorTooFew(t *testing.T, conn bool) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +99,7 @@ func TestReadFloorTooFew(t *testing.T) {
 	}
 	w.Close()
 	err = readFloor(ctx, floorConfig{brokers: []string{addr}, topic: "few", partitions: 1, n: 2, out: t.TempDir(),
-		fetchMaxBytes: 1 << 20, queue: 10, maxWait: 100 * time.Millisecond})
+		fetchMaxBytes: 1 << 20, queue: 10, maxWait: 100 * time.Millisecond, conn: conn})
 	if err == nil || !strings.Contains(err.Error(), "read 1 of 2 messages") {
 		t.Fatalf("readFloor on 1 of 2 messages: %v; want an error saying so", err)
 	}
