@@ -21,10 +21,6 @@ import (
 // kafkaGoTool names the consumer's floor in the tables and the chart.
 const kafkaGoTool = "kafka-go Reader alone"
 
-// kafkaGoConnTool names the floor read with kafka-go's Conn.ReadBatch
-// (bench read -conn) instead of its Reader.
-const kafkaGoConnTool = "kafka-go Conn.ReadBatch alone"
-
 // The consumer's floor: kafka-go's Reader set up as the consumer sets it
 // up, one a partition, with none of the consumer's own work. Like the
 // consumer it gathers each partition's messages into batches that another
