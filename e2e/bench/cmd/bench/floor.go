@@ -30,7 +30,8 @@ const kafkaGoTool = "kafka-go Reader alone"
 // kcat -C is the rate of another client; this is the rate of the client
 // the consumer is built on, so the consumer's ratio to it is what the
 // guarantee costs, and its ratio to kcat -C is the most the consumer could
-// reach with kafka-go.
+// reach with kafka-go's Reader. With -conn it reads with kafka-go's
+// Conn.ReadBatch instead (connReader), which reads faster.
 //
 // Its settings are the consumer's at 3 partitions, as the consumer logs them
 // when it joins ("fetch_max_bytes":2097152, "queue_capacity":100; MinBytes
