@@ -5,6 +5,7 @@ package zstdcodec
 import (
 	"fmt"
 	"io"
+	"runtime"
 
 	"github.com/DataDog/zstd"
 	"github.com/segmentio/kafka-go/compress"
@@ -41,32 +42,57 @@ const keepBuffer = 4 << 20
 // frame is libzstd's at the level: the batch's size in its header, a
 // window no larger than the batch (up to the level's, 2 MiB at level 3),
 // no content checksum (the record batch's CRC-32C covers it).
+//
+// kafka-go gathers a batch for each connection that sends one, and opens a
+// connection for each partition it writes at once: 12 partitions, 12
+// batches gathered together. The compression contexts, a megabyte or two
+// of C memory each that Go's memory limit does not see, are therefore
+// not tied to the batches: a batch takes one only to compress, in Close,
+// from a fixed set of GOMAXPROCS, and waits while all are busy (no more
+// batches than CPUs can be compressed at once anyway). So the producer's
+// memory outside Go's heap does not grow with the partition count.
 type libCodec struct {
 	level int
 	read  compress.Codec
-	idle  *freeList[*libState]
+	idle  *freeList[*libBatch] // batch buffers, kept for the next batches
+	ctxs  chan *libCtx         // the compression contexts not in use
 }
 
-// libState is a compression context with its buffers, used by one batch
-// at a time.
-type libState struct {
+// libBatch is one batch's gathered bytes, used by one batch at a time.
+type libBatch struct {
+	in []byte
+}
+
+// libCtx is a compression context and the buffer of its last frame.
+type libCtx struct {
 	ctx zstd.Ctx
-	in  []byte // the batch, gathered
-	out []byte // its frame
+	out []byte
 }
 
 func newLib(level int, read compress.Codec) (*libCodec, error) {
 	if level == 0 {
 		level = libDefaultLevel
 	}
+	c := &libCodec{level: level, read: read, idle: newFreeList(&libBatch{}), ctxs: make(chan *libCtx, libContexts())}
+	for range cap(c.ctxs) {
+		c.ctxs <- &libCtx{ctx: newZstdCtx()}
+	}
 	// Compress once here: a build that cannot fails at start, not on the
 	// first batch.
-	s := &libState{ctx: zstd.NewCtx()}
-	if _, err := s.ctx.CompressLevel(nil, []byte("{}"), level); err != nil {
+	x := <-c.ctxs
+	defer func() { c.ctxs <- x }()
+	if _, err := x.ctx.CompressLevel(nil, []byte("{}"), level); err != nil {
 		return nil, fmt.Errorf("zstd level %d: %w", level, err)
 	}
-	return &libCodec{level: level, read: read, idle: newFreeList(s)}, nil
+	return c, nil
 }
+
+// newZstdCtx makes a compression context (a test counts them).
+var newZstdCtx = zstd.NewCtx
+
+// libContexts is how many batches may be compressed at once: one a CPU the
+// process may use.
+func libContexts() int { return max(1, runtime.GOMAXPROCS(0)) }
 
 func (c *libCodec) Code() int8   { return int8(compress.Zstd) }
 func (c *libCodec) Name() string { return "zstd" }
@@ -75,53 +101,62 @@ func (c *libCodec) NewReader(r io.Reader) io.ReadCloser { return c.read.NewReade
 
 // NewWriter gathers a batch; Close compresses it into w.
 func (c *libCodec) NewWriter(w io.Writer) io.WriteCloser {
-	s, ok := c.idle.get()
+	b, ok := c.idle.get()
 	if !ok {
-		s = &libState{ctx: zstd.NewCtx()}
+		b = &libBatch{}
 	}
-	return &libWriter{c: c, s: s, w: w}
+	return &libWriter{c: c, b: b, w: w}
 }
 
-func (c *libCodec) put(s *libState) {
-	if cap(s.in) > keepBuffer {
-		s.in = nil
+func (c *libCodec) putBatch(b *libBatch) {
+	if cap(b.in) > keepBuffer {
+		b.in = nil
 	}
-	if cap(s.out) > keepBuffer {
-		s.out = nil
+	b.in = b.in[:0]
+	c.idle.put(b)
+}
+
+// compress writes the frame of in to w with a context of the set, waiting
+// for one while all are in use.
+func (c *libCodec) compress(w io.Writer, in []byte) error {
+	x := <-c.ctxs
+	defer func() { c.ctxs <- x }()
+	out, err := x.ctx.CompressLevel(x.out[:0], in, c.level)
+	if err != nil {
+		return fmt.Errorf("zstd: compressing a batch of %d bytes: %w", len(in), err)
 	}
-	s.in = s.in[:0]
-	c.idle.put(s)
+	if cap(out) <= keepBuffer {
+		x.out = out
+	} else {
+		x.out = nil
+	}
+	_, err = w.Write(out)
+	return err
 }
 
 // libWriter is one batch's.
 type libWriter struct {
 	c *libCodec
-	s *libState // nil once closed
+	b *libBatch // nil once closed
 	w io.Writer
 }
 
 func (w *libWriter) Write(p []byte) (int, error) {
-	if w.s == nil {
+	if w.b == nil {
 		return 0, io.ErrClosedPipe
 	}
-	w.s.in = append(w.s.in, p...)
+	w.b.in = append(w.b.in, p...)
 	return len(p), nil
 }
 
 func (w *libWriter) Close() error {
-	s := w.s
-	if s == nil {
+	b := w.b
+	if b == nil {
 		return nil
 	}
-	w.s = nil
-	out, err := s.ctx.CompressLevel(s.out[:0], s.in, w.c.level)
-	if err != nil {
-		err = fmt.Errorf("zstd: compressing a batch of %d bytes: %w", len(s.in), err)
-	} else {
-		s.out = out
-		_, err = w.w.Write(out)
-	}
+	w.b = nil
+	err := w.c.compress(w.w, b.in)
 	w.w = nil
-	w.c.put(s)
+	w.c.putBatch(b)
 	return err
 }

@@ -4,7 +4,11 @@ package zstdcodec
 
 import (
 	"bytes"
+	"io"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/DataDog/zstd"
@@ -51,12 +55,62 @@ func TestLibBigBatchNotKept(t *testing.T) {
 	frame(t, c, statuses(t, 1000), 1<<20)
 	lc.idle.mu.Lock()
 	defer lc.idle.mu.Unlock()
-	for i, s := range lc.idle.free {
-		if cap(s.in) > keepBuffer || cap(s.out) > keepBuffer {
-			t.Fatalf("idle compressor %d holds buffers of %d and %d bytes; want at most %d", i, cap(s.in), cap(s.out), keepBuffer)
+	for i, b := range lc.idle.free {
+		if cap(b.in) > keepBuffer {
+			t.Fatalf("idle batch %d holds a buffer of %d bytes; want at most %d", i, cap(b.in), keepBuffer)
 		}
 	}
 	if len(lc.idle.free) == 0 {
-		t.Fatal("no idle compressor kept")
+		t.Fatal("no idle batch kept")
+	}
+	for range cap(lc.ctxs) {
+		x := <-lc.ctxs
+		defer func() { lc.ctxs <- x }()
+		if cap(x.out) > keepBuffer {
+			t.Fatalf("a compression context holds a frame buffer of %d bytes; want at most %d", cap(x.out), keepBuffer)
+		}
+	}
+}
+
+// TestLibContextsBounded: batches gathered at once, as kafka-go gathers one
+// for each partition it writes, share GOMAXPROCS compression contexts (C
+// memory Go's limit does not see) rather than making one each; every frame
+// is still libzstd's frame of its batch.
+func TestLibContextsBounded(t *testing.T) {
+	var made atomic.Int32
+	defer func(f func() zstd.Ctx) { newZstdCtx = f }(newZstdCtx)
+	newZstdCtx = func() zstd.Ctx { made.Add(1); return zstd.NewCtx() }
+	c, _ := install(t, 0)
+	const batches = 16
+	data := make([][]byte, batches)
+	out := make([]bytes.Buffer, batches)
+	ws := make([]io.WriteCloser, batches)
+	for i := range batches {
+		data[i] = statuses(t, 50<<10+i*1000)
+		ws[i] = c.NewWriter(&out[i])
+		if _, err := ws[i].Write(data[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range batches {
+		wg.Go(func() {
+			if err := ws[i].Close(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n, most := made.Load(), max(1, runtime.GOMAXPROCS(0)); int(n) > most {
+		t.Fatalf("%d compression contexts made for %d batches gathered at once; want at most GOMAXPROCS, %d", n, batches, most)
+	}
+	for i := range batches {
+		exp, err := zstd.CompressLevel(nil, data[i], libDefaultLevel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out[i].Bytes(), exp) {
+			t.Fatalf("batch %d: a frame of %d bytes; want libzstd's, %d bytes", i, out[i].Len(), len(exp))
+		}
 	}
 }
