@@ -5,14 +5,15 @@ import (
 	"sync"
 )
 
-// freeList holds a codec's idle compressors (each codec has its own), the
-// one used last on top: its tables and history are the likeliest to be in
-// the CPU's caches. A compressor is taken for each batch being compressed
-// (kafka-go compresses a produce request's batches as it writes the
-// request, on the goroutine of the connection that sends it); at most
-// GOMAXPROCS + 1 are kept, and those built when more batches than that
-// were compressed at once are dropped. A garbage collection does not empty
-// it, as it does a sync.Pool.
+// freeList holds what a codec keeps between batches (each codec has its
+// own): Codec's idle encoders, libCodec's idle batch buffers. The one used
+// last is on top: its memory is the likeliest to be in the CPU's caches.
+// One is taken for each batch being gathered or compressed (kafka-go
+// compresses a produce request's batches as it writes the request, on the
+// goroutine of the connection that sends it); at most GOMAXPROCS + 1 are
+// kept, and those made when more batches than that were in hand at once
+// are dropped. A garbage collection does not empty it, as it does a
+// sync.Pool.
 type freeList[T any] struct {
 	mu   sync.Mutex
 	free []T
