@@ -50,6 +50,10 @@
 #   BENCH_RSS_ON       kfake or kafka: the broker of the backlog run
 #                      (default: kafka when KAFKA_BROKERS is set, else kfake)
 #   BENCH_RSS_KCAT     1: also run kcat on the backlog, for its RSS (default 1)
+#   BENCH_RSS_PARTITIONS  partitions of a second peak-RSS backlog, of the 5 KB class, for
+#                      memory that does not grow with the partition count (default 12;
+#                      0 skips it; skipped with BENCH_QUICK=1); BENCH_RSS_PARTITIONS_N its
+#                      statuses (default 200000)
 #   BENCH_REPEAT       throughput runs of each program, the fastest kept (default 2);
 #                      the first round runs tweetpipe first, the second kcat, and so on
 #   BENCH_LAT_SECONDS  length of the 50 posts/s latency runs (default 30)
@@ -108,12 +112,14 @@ REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 QUICK="${BENCH_QUICK:-0}"
 if [[ "$QUICK" == 1 ]]; then
     N="${BENCH_N:-20000}" BACKLOG="${BENCH_BACKLOG:-0}" REPEAT="${BENCH_REPEAT:-1}"
+    RSS_PARTITIONS="${BENCH_RSS_PARTITIONS:-0}"
     LAT_SECONDS="${BENCH_LAT_SECONDS:-5}" LAT_FULL="${BENCH_LAT_FULL:-5000}"
     PROFILE="${BENCH_PROFILE:-0}" MICRO="${BENCH_MICRO:-0}" SIZE_N="${BENCH_SIZE_N:-10000}"
     SIZE_REPEAT="${BENCH_SIZE_REPEAT:-1}" OBJSTORE_COUNT="${BENCH_OBJSTORE_COUNT:-3}"
     MANIFEST_N="${BENCH_MANIFEST_N:-6000}" MANIFEST_RUNS="${BENCH_MANIFEST_RUNS:-1}"
 else
     N="${BENCH_N:-200000}" BACKLOG="${BENCH_BACKLOG:-1000000}" REPEAT="${BENCH_REPEAT:-2}"
+    RSS_PARTITIONS="${BENCH_RSS_PARTITIONS:-12}"
     LAT_SECONDS="${BENCH_LAT_SECONDS:-30}" LAT_FULL="${BENCH_LAT_FULL:-20000}"
     PROFILE="${BENCH_PROFILE:-1}" MICRO="${BENCH_MICRO:-1}" SIZE_N="${BENCH_SIZE_N:-200000}"
     SIZE_REPEAT="${BENCH_SIZE_REPEAT:-2}" OBJSTORE_COUNT="${BENCH_OBJSTORE_COUNT:-5}"
@@ -359,6 +365,16 @@ if [[ "$BACKLOG" -gt 0 ]]; then
     rm -f "$DIR/backlog.jsonl"
 fi
 
+# --- peak RSS at many partitions ------------------------------------------------------
+# The goal holds whatever the partition count: 5 KB statuses, the largest
+# class, on as many partitions (the services alone).
+if [[ "$RSS_PARTITIONS" -gt 0 ]]; then
+    "$BIN/bench" gen -class v1.1-5k -templates "$TEMPLATES" -n "${BENCH_RSS_PARTITIONS_N:-200000}" -seed 4 -out "$DIR/backlog-wide.jsonl"
+    "$BIN/bench" rss -label "$RSS_ON" -brokers "$rss_brokers" -bin "$BIN" -kcat "$KCAT" -work "$DIR/work-rss-wide" "${svc_env[@]}" \
+        -data "$DIR/backlog-wide.jsonl" -partitions "$RSS_PARTITIONS" -with-kcat=false -out "$DIR/results-rss-wide.json"
+    rm -f "$DIR/backlog-wide.jsonl"
+fi
+
 # --- from an hour's last file closed to its manifest ------------------------------
 # In a folder, and (BENCH_MANIFEST_BUCKET) in a bucket on a versitygw of its
 # own, started here and stopped after: the upload benchmark below starts
@@ -457,7 +473,7 @@ done
 echo "## Results"
 echo
 files=()
-for f in kfake kafka rss; do [[ -f "$DIR/results-$f.json" ]] && files+=("$DIR/results-$f.json"); done
+for f in kfake kafka rss rss-wide; do [[ -f "$DIR/results-$f.json" ]] && files+=("$DIR/results-$f.json"); done
 for f in "$DIR"/results-size-*.json; do [[ -f "$f" ]] && files+=("$f"); done
 for interval in $MANIFEST_INTERVALS; do # each interval's folder and bucket side by side
     for f in "$DIR/results-manifest-$interval.json" "$DIR/results-manifest-bucket-$interval.json"; do

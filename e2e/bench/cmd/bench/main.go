@@ -98,6 +98,7 @@ type result struct {
 	Latency     []latency `json:"latency,omitempty"`    // tweetpipe and kcat at each rate
 	// rss: the same programs on the large backlog, for peak memory.
 	Backlog    *genStats `json:"backlog,omitempty"`
+	Partitions int       `json:"partitions,omitempty"` // of the backlog's topic
 	RSSProduce []measure `json:"rss_produce,omitempty"`
 	RSSConsume []measure `json:"rss_consume,omitempty"`
 	// manifest: from an hour's last file closed to its manifest.
@@ -373,7 +374,8 @@ func cmdRSS(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	res := result{Label: r.label, Brokers: r.brokers, Backlog: &st, ProducerEnv: r.extraProducer, ConsumerEnv: r.extraConsumer, ZstdLevel: r.zstdLevel}
+	res := result{Label: r.label, Brokers: r.brokers, Backlog: &st, Partitions: r.partitions,
+		ProducerEnv: r.extraProducer, ConsumerEnv: r.extraConsumer, ZstdLevel: r.zstdLevel}
 	n, b := int64(st.Count), st.Bytes
 	topic, err := r.topic(ctx, "rss")
 	if err != nil {

@@ -151,11 +151,14 @@ func writeReport(w io.Writer, runs, rss []result, machine, enc, brokers, revisio
 			fmt.Fprintf(w, "- **Not the defaults** on %s: producer `%s`, consumer `%s`.\n", r.Label, strings.Join(r.ProducerEnv, " "), strings.Join(r.ConsumerEnv, " "))
 		}
 	}
-	if len(rss) > 0 {
-		d := rss[0].Backlog
-		fmt.Fprintf(w, "- Peak RSS: a backlog of %s statuses (mean %s B, %.1f GB) on %s, VmHWM from wait4's rusage at exit; "+
-			"kcat -P reads it from stdin, and its RSS is librdkafka's producer queue (queue.buffering.max.kbytes, 1 GiB by default) filling up.\n",
-			group(float64(d.Count)), group(d.MeanBytes), float64(d.Bytes)/1e9, rss[0].Label)
+	for _, r := range rss {
+		d := r.Backlog
+		fmt.Fprintf(w, "- Peak RSS: a backlog of %s %s (mean %s B, %.1f GB)%s on %s, VmHWM from wait4's rusage at exit",
+			group(float64(d.Count)), backlogWhat(r), group(d.MeanBytes), float64(d.Bytes)/1e9, backlogPartitions(r), r.Label)
+		if len(r.RSSProduce) > 1 {
+			fmt.Fprint(w, "; kcat -P reads it from stdin, and its RSS is librdkafka's producer queue (queue.buffering.max.kbytes, 1 GiB by default) filling up")
+		}
+		fmt.Fprintln(w, ".")
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| measure | broker | tweetpipe | kcat | tweetpipe ÷ kcat | goal |")
@@ -212,8 +215,8 @@ func writeReport(w io.Writer, runs, rss []result, machine, enc, brokers, revisio
 				kc = fmt.Sprintf("%.1f MiB (%s)", float64(side.ms[1].MaxRSS)/mib, side.ms[1].Tool)
 				ratio = fmt.Sprintf("%.1f×", float64(tp.MaxRSS)/float64(side.ms[1].MaxRSS))
 			}
-			fmt.Fprintf(w, "| peak RSS, %s, %s backlog (%s msg/s) | %s | %.1f MiB | %s | %s | ≤ 100 MiB %s |\n",
-				side.name, group(float64(r.Backlog.Count)), group(tp.rate()), r.Label, float64(tp.MaxRSS)/mib, kc, ratio, mark(tp.MaxRSS <= goalRSSBytes))
+			fmt.Fprintf(w, "| peak RSS, %s, %s backlog%s%s (%s msg/s) | %s | %.1f MiB | %s | %s | ≤ 100 MiB %s |\n",
+				side.name, group(float64(r.Backlog.Count)), backlogClass(r), backlogPartitions(r), group(tp.rate()), r.Label, float64(tp.MaxRSS)/mib, kc, ratio, mark(tp.MaxRSS <= goalRSSBytes))
 		}
 	}
 
@@ -656,4 +659,29 @@ func sortedMS(vs []float64) []time.Duration {
 	}
 	slices.Sort(d)
 	return d
+}
+
+// backlogWhat names what a peak-RSS backlog holds: statuses, or its size
+// class.
+func backlogWhat(r result) string {
+	if r.Backlog.Title != "" {
+		return r.Backlog.Title
+	}
+	return "statuses"
+}
+
+// backlogClass is ", the size class" for a backlog of one (its row), else "".
+func backlogClass(r result) string {
+	if r.Backlog.Title != "" {
+		return " of " + r.Backlog.Title
+	}
+	return ""
+}
+
+// backlogPartitions is ", at N partitions" for a result that records them.
+func backlogPartitions(r result) string {
+	if r.Partitions > 0 {
+		return fmt.Sprintf(", at %d partitions", r.Partitions)
+	}
+	return ""
 }

@@ -219,3 +219,33 @@ func TestCostTableSystemCPU(t *testing.T) {
 		}
 	}
 }
+
+// TestRSSReportPartitions checks the peak-RSS rows: the default backlog's
+// with kcat beside it, and a size class's at 12 partitions (make bench's
+// second backlog) with its partitions and class named and each service
+// judged against 100 MiB.
+func TestRSSReportPartitions(t *testing.T) {
+	m := func(tool string, rss int64) measure {
+		return measure{Tool: tool, Msgs: 1000, WallS: 1, CPUS: 0.01, MaxRSS: rss}
+	}
+	backlog := result{Label: "kafka", Backlog: &genStats{Count: 1000000, Bytes: 48e8, MeanBytes: 4800}, Partitions: 3,
+		RSSProduce: []measure{m("tweetpipe producer", 90<<20), m("kcat -P (stdin)", 1<<30)},
+		RSSConsume: []measure{m("tweetpipe consumer", 93<<20), m("kcat -C -e", 20<<20)}}
+	wide := result{Label: "kfake", Backlog: &genStats{Count: 200000, Bytes: 98e7, MeanBytes: 4900, Class: "v1.1-5k", Title: "v1.1 statuses, 5 KB class"},
+		Partitions: 12,
+		RSSProduce: []measure{m("tweetpipe producer", 103<<20)},
+		RSSConsume: []measure{m("tweetpipe consumer", 93<<20)}}
+	var b bytes.Buffer
+	writeReport(&b, nil, []result{backlog, wide}, "the machine", "libzstd", "kfake", "abc123")
+	for _, want := range []string{
+		"- Peak RSS: a backlog of 1,000,000 statuses (mean 4,800 B, 4.8 GB), at 3 partitions on kafka, VmHWM from wait4's rusage at exit; kcat -P reads it from stdin",
+		"- Peak RSS: a backlog of 200,000 v1.1 statuses, 5 KB class (mean 4,900 B, 1.0 GB), at 12 partitions on kfake, VmHWM from wait4's rusage at exit.",
+		"| peak RSS, producer, 1,000,000 backlog, at 3 partitions (1,000 msg/s) | kafka | 90.0 MiB | 1024.0 MiB (kcat -P (stdin)) | 0.1× | ≤ 100 MiB ✅ |",
+		"| peak RSS, producer, 200,000 backlog of v1.1 statuses, 5 KB class, at 12 partitions (1,000 msg/s) | kfake | 103.0 MiB | — | — | ≤ 100 MiB ❌ |",
+		"| peak RSS, consumer, 200,000 backlog of v1.1 statuses, 5 KB class, at 12 partitions (1,000 msg/s) | kfake | 93.0 MiB | — | — | ≤ 100 MiB ✅ |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the report lacks %q:\n%s", want, b.String())
+		}
+	}
+}
