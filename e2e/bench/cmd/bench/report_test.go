@@ -53,11 +53,7 @@ func TestSizeReportGoals(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var b bytes.Buffer
 			writeSizeReport(&b, []result{c.r})
-			for _, want := range c.want {
-				if !strings.Contains(b.String(), want) {
-					t.Errorf("the size table lacks %q:\n%s", want, b.String())
-				}
-			}
+			wantLines(t, "the size table", b.String(), c.want...)
 		})
 	}
 }
@@ -125,15 +121,11 @@ ok  	github.com/tweetpipe/tweetpipe/consumer/internal/objstore	12.3s
 	figs, note := parseUpload(out)
 	var b bytes.Buffer
 	writeUploadReport(&b, figs, note)
-	for _, want := range []string{
+	wantLines(t, "the upload table", b.String(),
 		"| file size | runs | upload MB/s | ms per file |",
 		"| 256KiB | 3 | 12.5 (11.0–13.0) | 21.0 (20.2–23.8) | 150 | 5,000 (4,990–5,010) |",
 		"| 8MiB | 1 | 12.0 | 700.0 | 900 | 90,000 |",
-	} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("the upload table lacks %q:\n%s", want, b.String())
-		}
-	}
+	)
 
 	figs, note = parseUpload("s3-local: building versitygw v1.8.0\nversitygw could not be built: see /tmp/x/build.log\n")
 	b.Reset()
@@ -154,17 +146,13 @@ ok  	github.com/tweetpipe/tweetpipe/consumer/internal/objstore	12.3s
 		manifest("200ms", outputFolder, 120, 80),
 		bucket,
 	})
-	for _, want := range []string{
+	wantLines(t, "the manifest table", b.String(),
 		"6,000 statuses of 5 past hours in 3 partitions, gzip",
 		"| MANIFEST_INTERVAL | output | broker | runs × hours | median | p90 | max | from the hour closed in the bucket: median, max |",
 		"| 10s | folder | kfake | 2 × 5 | 5,000 ms | 9,000 ms | 10,000 ms | — |",
 		"| 200ms | folder | kfake | 2 × 1 | 80 ms | 120 ms | 120 ms | — |",
 		"| 200ms | bucket | kfake | 2 × 2 | 500 ms | 900 ms | 900 ms | 150 ms, 350 ms |",
-	} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("the manifest table lacks %q:\n%s", want, b.String())
-		}
-	}
+	)
 }
 
 // TestProducerZstd names the encoder of producers built as the Makefile
@@ -210,14 +198,10 @@ func TestCostTableSystemCPU(t *testing.T) {
 	}}
 	var b bytes.Buffer
 	writeReport(&b, []result{run}, nil, "test machine", "libzstd", "", "")
-	for _, want := range []string{
+	wantLines(t, "cost table", b.String(),
 		"| tweetpipe consumer | kafka | 10.0 | 4.0 | — | — | 1.0 MiB |",
 		"| kcat -C -e | kafka | 3.0 | — | — | — | 1.0 MiB |",
-	} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("cost table lacks %q:\n%s", want, b.String())
-		}
-	}
+	)
 }
 
 // TestRSSReportPartitions checks the peak-RSS rows: the default backlog's
@@ -237,15 +221,21 @@ func TestRSSReportPartitions(t *testing.T) {
 		RSSConsume: []measure{m("tweetpipe consumer", 93<<20)}}
 	var b bytes.Buffer
 	writeReport(&b, nil, []result{backlog, wide}, "the machine", "libzstd", "kfake", "abc123")
-	for _, want := range []string{
+	wantLines(t, "the report", b.String(),
 		"- Peak RSS: a backlog of 1,000,000 statuses (mean 4,800 B, 4.8 GB), at 3 partitions on kafka, VmHWM from wait4's rusage at exit; kcat -P reads it from stdin",
 		"- Peak RSS: a backlog of 200,000 v1.1 statuses, 5 KB class (mean 4,900 B, 1.0 GB), at 12 partitions on kfake, VmHWM from wait4's rusage at exit.",
 		"| peak RSS, producer, 1,000,000 backlog, at 3 partitions (1,000 msg/s) | kafka | 90.0 MiB | 1024.0 MiB (kcat -P (stdin)) | 0.1× | ≤ 100 MiB ✅ |",
 		"| peak RSS, producer, 200,000 backlog of v1.1 statuses, 5 KB class, at 12 partitions (1,000 msg/s) | kfake | 103.0 MiB | — | — | ≤ 100 MiB ❌ |",
 		"| peak RSS, consumer, 200,000 backlog of v1.1 statuses, 5 KB class, at 12 partitions (1,000 msg/s) | kfake | 93.0 MiB | — | — | ≤ 100 MiB ✅ |",
-	} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("the report lacks %q:\n%s", want, b.String())
+	)
+}
+
+// wantLines reports each of wants that got, the text called what, lacks.
+func wantLines(t *testing.T, what, got string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(got, want) {
+			t.Errorf("%s lacks %q:\n%s", what, want, got)
 		}
 	}
 }
