@@ -52,7 +52,7 @@
 #   BENCH_RSS_KCAT     1: also run kcat on the backlog, for its RSS (default 1)
 #   BENCH_RSS_PARTITIONS  partitions of a second peak-RSS backlog, of the 5 KB class, for
 #                      memory that does not grow with the partition count (default 12;
-#                      0 skips it; skipped with BENCH_QUICK=1); BENCH_RSS_PARTITIONS_N its
+#                      0 skips it; default 0 with BENCH_QUICK=1); BENCH_RSS_PARTITIONS_N its
 #                      statuses (default 200000)
 #   BENCH_REPEAT       throughput runs of each program, the fastest kept (default 2);
 #                      the first round runs tweetpipe first, the second kcat, and so on

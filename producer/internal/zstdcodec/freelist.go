@@ -24,7 +24,7 @@ func newFreeList[T any](first T) *freeList[T] {
 	return &freeList[T]{free: []T{first}, max: runtime.GOMAXPROCS(0) + 1}
 }
 
-// get takes the compressor used last, if any is idle.
+// get takes what was put back last, if anything is idle.
 func (f *freeList[T]) get() (T, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

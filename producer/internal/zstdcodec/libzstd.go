@@ -91,7 +91,7 @@ func newLib(level int, read compress.Codec) (*libCodec, error) {
 var newZstdCtx = zstd.NewCtx
 
 // libContexts is how many batches may be compressed at once: one a CPU the
-// process may use.
+// process may use, as GOMAXPROCS says when the codec is installed.
 func libContexts() int { return max(1, runtime.GOMAXPROCS(0)) }
 
 func (c *libCodec) Code() int8   { return int8(compress.Zstd) }

@@ -31,7 +31,8 @@ const kafkaGoTool = "kafka-go Reader alone"
 // the consumer is built on, so the consumer's ratio to it is what the
 // guarantee costs, and its ratio to kcat -C is the most the consumer could
 // reach with kafka-go's Reader. With -conn it reads with kafka-go's
-// Conn.ReadBatch instead (connReader), which reads faster.
+// Conn.ReadBatch instead (connReader), which read faster on the machine of
+// docs/performance.md.
 //
 // Its settings are the consumer's at 3 partitions, as the consumer logs them
 // when it joins ("fetch_max_bytes":2097152, "queue_capacity":100; MinBytes
@@ -62,7 +63,7 @@ func cmdRead(ctx context.Context, args []string) error {
 	fs.Int64Var(&c.n, "n", 0, "messages to read, in all")
 	fs.StringVar(&c.out, "out", "", "folder for the files, one a partition")
 	fs.IntVar(&c.fetchMaxBytes, "fetch-max-bytes", 2<<20, "a fetch's MaxBytes (the consumer's at 3 partitions)")
-	fs.IntVar(&c.queue, "queue", 100, "each reader's QueueCapacity (the consumer's at 3 partitions)")
+	fs.IntVar(&c.queue, "queue", 100, "each reader's QueueCapacity (the consumer's at 3 partitions); not used with -conn")
 	fs.DurationVar(&c.maxWait, "max-wait", 500*time.Millisecond, "a fetch's MaxWait (KAFKA_FETCH_MAX_WAIT's default)")
 	fs.BoolVar(&c.conn, "conn", false, "read each partition with kafka-go's Conn.ReadBatch, in the goroutine that gathers the batches, instead of a Reader")
 	fs.Parse(args)

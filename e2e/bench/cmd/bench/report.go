@@ -670,7 +670,7 @@ func backlogWhat(r result) string {
 	return "statuses"
 }
 
-// backlogClass is ", the size class" for a backlog of one (its row), else "".
+// backlogClass is " of <the class>" for a backlog of a size class, else "".
 func backlogClass(r result) string {
 	if r.Backlog.Title != "" {
 		return " of " + r.Backlog.Title

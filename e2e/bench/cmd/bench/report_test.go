@@ -230,7 +230,8 @@ func TestRSSReportPartitions(t *testing.T) {
 	)
 }
 
-// wantLines reports each of wants that got, the text called what, lacks.
+// wantLines reports each of wants that got, the text called what, does not
+// contain.
 func wantLines(t *testing.T, what, got string, wants ...string) {
 	t.Helper()
 	for _, want := range wants {
