@@ -109,11 +109,17 @@ func (c *libCodec) NewWriter(w io.Writer) io.WriteCloser {
 }
 
 func (c *libCodec) putBatch(b *libBatch) {
-	if cap(b.in) > keepBuffer {
-		b.in = nil
-	}
-	b.in = b.in[:0]
+	b.in = keptBuffer(b.in)
 	c.idle.put(b)
+}
+
+// keptBuffer is buf emptied for the next batch, or nil when it is larger
+// than keepBuffer.
+func keptBuffer(buf []byte) []byte {
+	if cap(buf) > keepBuffer {
+		return nil
+	}
+	return buf[:0]
 }
 
 // compress writes the frame of in to w with a context of the set, waiting
@@ -125,11 +131,7 @@ func (c *libCodec) compress(w io.Writer, in []byte) error {
 	if err != nil {
 		return fmt.Errorf("zstd: compressing a batch of %d bytes: %w", len(in), err)
 	}
-	if cap(out) <= keepBuffer {
-		x.out = out
-	} else {
-		x.out = nil
-	}
+	x.out = keptBuffer(out)
 	_, err = w.Write(out)
 	return err
 }

@@ -17,9 +17,13 @@ import (
 // TestReadFloor checks the consumer's floor reads every message of every
 // partition once, in order, each value a line, and returns when it has:
 // with kafka-go's Reader, and with its Conn.ReadBatch (-conn).
-func TestReadFloor(t *testing.T) {
+func TestReadFloor(t *testing.T) { bothFloors(t, testReadFloor) }
+
+// bothFloors runs test with the floor read by a kafka-go Reader and by
+// its Conn.ReadBatch (-conn).
+func bothFloors(t *testing.T, test func(t *testing.T, conn bool)) {
 	for _, conn := range []bool{false, true} {
-		t.Run(map[bool]string{false: "reader", true: "conn"}[conn], func(t *testing.T) { testReadFloor(t, conn) })
+		t.Run(map[bool]string{false: "reader", true: "conn"}[conn], func(t *testing.T) { test(t, conn) })
 	}
 }
 
@@ -75,11 +79,7 @@ func testReadFloor(t *testing.T, conn bool) {
 
 // TestReadFloorTooFew checks the floor reports a topic holding fewer
 // messages than it was told to read, rather than returning as if done.
-func TestReadFloorTooFew(t *testing.T) {
-	for _, conn := range []bool{false, true} {
-		t.Run(map[bool]string{false: "reader", true: "conn"}[conn], func(t *testing.T) { testReadFloorTooFew(t, conn) })
-	}
-}
+func TestReadFloorTooFew(t *testing.T) { bothFloors(t, testReadFloorTooFew) }
 
 func testReadFloorTooFew(t *testing.T, conn bool) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1))
