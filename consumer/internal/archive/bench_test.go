@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tweetpipe/tweetpipe/internal/corpus"
 )
 
 // tweetValues returns n distinct JSON objects of about size bytes, words
@@ -82,21 +84,35 @@ func BenchmarkCommit(b *testing.B) {
 }
 
 // BenchmarkCheckValue is the per-record validation of Append (UTF-8, line
-// breaks, JSON) on values of about 4 KB; MB/s counts value bytes.
+// breaks, JSON) on synthetic values of about 4 KB with raw UTF-8 text, and
+// on testdata's real v1.1 statuses and Jetstream events, whose non-ASCII
+// text is mostly \u-escaped; MB/s counts value bytes.
 func BenchmarkCheckValue(b *testing.B) {
-	vals := tweetValues(1000, 4096)
-	var size int64
-	for _, v := range vals {
-		size += int64(len(v))
+	sets := []struct {
+		name string
+		vals [][]byte
+	}{
+		{"synthetic-4KB", tweetValues(1000, 4096)},
+		{"v1.1", corpus.Lines(b, corpus.Path(b, "v1.1/sample.jsonl"))},
+		{"jetstream", corpus.Lines(b, corpus.Path(b, "jetstream/events.jsonl"))},
 	}
-	b.SetBytes(size / int64(len(vals)))
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if reason := checkValue(vals[i%len(vals)]); reason != "" {
-			b.Fatalf("value %d: %s", i, reason)
-		}
-		i++
+	for _, set := range sets {
+		b.Run(set.name, func(b *testing.B) {
+			vals := set.vals
+			var size int64
+			for _, v := range vals {
+				size += int64(len(v))
+			}
+			b.SetBytes(size / int64(len(vals)))
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if reason := checkValue(vals[i%len(vals)]); reason != "" {
+					b.Fatalf("value %d: %s", i%len(vals), reason)
+				}
+				i++
+			}
+		})
 	}
 }
 
