@@ -84,9 +84,9 @@ func BenchmarkCommit(b *testing.B) {
 }
 
 // BenchmarkCheckValue is the per-record validation of Append (UTF-8, line
-// breaks, JSON) on synthetic values of about 4 KB with raw UTF-8 text, and
-// on testdata's real v1.1 statuses and Jetstream events, whose non-ASCII
-// text is mostly \u-escaped; MB/s counts value bytes.
+// breaks, JSON) on synthetic values of about 4 KB with raw UTF-8 text, on
+// testdata's v1.1 statuses, whose non-ASCII text is mostly \u-escaped, and
+// on its Jetstream events (raw UTF-8); MB/s counts value bytes.
 func BenchmarkCheckValue(b *testing.B) {
 	sets := []struct {
 		name string

@@ -26,11 +26,11 @@ const (
 // between tokens, so a valid value can still span lines; those are refused.
 //
 // The UTF-8 check and the two line-break searches are the standard
-// library's (utf8.Valid reads ASCII eight bytes at a time, IndexByte is
-// vectorised), run on every value: on make bench's generated posts the
-// three took a fifth to a third less time than the word-at-a-time pass
-// this used to make first to decide which of them to run. JSON validation
-// is most of the cost either way.
+// library's (utf8.Valid skips ASCII a word or more at a time, IndexByte is
+// vectorised), run on every value: a hand-written pass that decided first
+// which of them to run was slower than running them (docs/performance.md,
+// "Consumer: its CPU on this machine"). JSON validation is most of the
+// cost either way.
 func checkValue(v []byte) string {
 	switch {
 	case len(v) == 0:

@@ -36,7 +36,7 @@ func TestCheckValue(t *testing.T) {
 		{"raw tab inside a string", "{\"a\":\"\t\"}", ReasonInvalidJSON},
 		{"control bytes and a newline", "{\"a\":\"\x01\"}\n", ReasonLineBreak},
 		{"invalid UTF-8 and a newline", "{\"a\":\"\xff\"}\n", ReasonInvalidUTF8},
-		{"invalid UTF-8 in plain ASCII's place", "{\"a\":\"abcdefgh\xc3\"}", ReasonInvalidUTF8},
+		{"truncated UTF-8 sequence after ASCII text", "{\"a\":\"abcdefgh\xc3\"}", ReasonInvalidUTF8},
 		{"nested 10,000 deep", strings.Repeat("[", 10000) + strings.Repeat("]", 10000), ""},
 		// Deeper than encoding/json's limit: dead-lettered, and no stack
 		// overflow (fastjson's validator crashed the process at 2,000,000).
