@@ -5,7 +5,12 @@
 // source's bytes unchanged; these names are the rest.
 package contract
 
-import "github.com/segmentio/kafka-go"
+import (
+	"encoding/base64"
+	"unicode/utf8"
+
+	"github.com/segmentio/kafka-go"
+)
 
 // The headers of every message the producer publishes.
 const (
@@ -78,4 +83,23 @@ func IsStatus(headers []kafka.Header) bool {
 		}
 	}
 	return false
+}
+
+// DeadLetterValue is how a line of either service's dead-letter file
+// keeps the record's value: as a JSON string when it is valid UTF-8, so
+// it survives exactly, and in base64 otherwise. Exactly one field is set.
+// Embedded last in a line's struct, its fields are the line's last.
+type DeadLetterValue struct {
+	Value       *string `json:"value,omitempty"`
+	ValueBase64 *string `json:"value_base64,omitempty"`
+}
+
+// NewDeadLetterValue returns v as a dead-letter line keeps it.
+func NewDeadLetterValue(v []byte) DeadLetterValue {
+	if utf8.Valid(v) {
+		s := string(v)
+		return DeadLetterValue{Value: &s}
+	}
+	s := base64.StdEncoding.EncodeToString(v)
+	return DeadLetterValue{ValueBase64: &s}
 }

@@ -1,7 +1,11 @@
 package contract
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/segmentio/kafka-go"
@@ -79,5 +83,53 @@ func TestIsStatusAllocatesNothing(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(1000, func() { IsStatus(headers) }); n != 0 {
 		t.Errorf("IsStatus: %v allocations a call, want 0", n)
+	}
+}
+
+func TestNewDeadLetterValue(t *testing.T) {
+	tests := []struct {
+		name  string
+		value string
+		want  string // the line's JSON
+	}{
+		{"UTF-8 as a string, HTML unescaped", `{"text":"<नमस्ते>"}`, `{"reason":"r","value":"{\"text\":\"<नमस्ते>\"}"}`},
+		{"an empty value is a string", "", `{"reason":"r","value":""}`},
+		{"not UTF-8 in base64", "a\xffb", `{"reason":"r","value_base64":"Yf9i"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			line := struct {
+				Reason string `json:"reason"`
+				DeadLetterValue
+			}{"r", NewDeadLetterValue([]byte(tt.value))}
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(line); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.TrimSuffix(buf.String(), "\n"); got != tt.want {
+				t.Errorf("line %s; want %s", got, tt.want)
+			}
+			var back DeadLetterValue
+			if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+				t.Fatal(err)
+			}
+			var got []byte
+			switch {
+			case back.Value != nil && back.ValueBase64 == nil:
+				got = []byte(*back.Value)
+			case back.ValueBase64 != nil && back.Value == nil:
+				var err error
+				if got, err = base64.StdEncoding.DecodeString(*back.ValueBase64); err != nil {
+					t.Fatal(err)
+				}
+			default:
+				t.Fatalf("line %s: want exactly one of value and value_base64", buf.String())
+			}
+			if string(got) != tt.value {
+				t.Errorf("read back %q; want %q", got, tt.value)
+			}
+		})
 	}
 }

@@ -2,13 +2,14 @@ package archive
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"time"
 	"unicode/utf8"
 
 	gojson "github.com/goccy/go-json"
+
+	"github.com/tweetpipe/tweetpipe/internal/contract"
 )
 
 // Reasons a value goes to the dead-letter file instead of a data file.
@@ -55,15 +56,15 @@ func validJSON(v []byte) bool { return gojson.Valid(v) }
 
 // deadLetter is one line of a dead-letter file. The original value is kept
 // as a JSON string when it is valid UTF-8 (so it survives exactly), and in
-// base64 otherwise; exactly one of Value and ValueBase64 is set.
+// base64 otherwise, as the producer's dead letters keep it
+// (contract.DeadLetterValue).
 type deadLetter struct {
-	Topic       string    `json:"topic"`
-	Partition   int       `json:"partition"`
-	Offset      int64     `json:"offset"`
-	Time        time.Time `json:"time"`
-	Reason      string    `json:"reason"`
-	Value       *string   `json:"value,omitempty"`
-	ValueBase64 *string   `json:"value_base64,omitempty"`
+	Topic     string    `json:"topic"`
+	Partition int       `json:"partition"`
+	Offset    int64     `json:"offset"`
+	Time      time.Time `json:"time"`
+	Reason    string    `json:"reason"`
+	contract.DeadLetterValue
 }
 
 // appendDeadLetter appends the dead-letter line for one record to buf.
@@ -74,13 +75,8 @@ func appendDeadLetter(buf []byte, topic string, partition int, r Record, t time.
 		Offset:    r.Offset,
 		Time:      t.UTC(),
 		Reason:    reason,
-	}
-	if utf8.Valid(r.Value) {
-		s := string(r.Value)
-		d.Value = &s
-	} else {
-		s := base64.StdEncoding.EncodeToString(r.Value)
-		d.ValueBase64 = &s
+
+		DeadLetterValue: contract.NewDeadLetterValue(r.Value),
 	}
 	w := bytes.NewBuffer(buf)
 	enc := json.NewEncoder(w)

@@ -7,7 +7,6 @@ package deadletter
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,7 +14,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/tweetpipe/tweetpipe/internal/contract"
 )
 
 // FileName is the file in the directory that the records are appended to.
@@ -39,18 +39,17 @@ type Header struct {
 }
 
 // line is one line of the file. The value is kept as a JSON string when it
-// is valid UTF-8 (so it survives exactly), in base64 otherwise; exactly one
-// of Value and ValueBase64 is set.
+// is valid UTF-8 (so it survives exactly), in base64 otherwise, as the
+// consumer's dead letters keep it (contract.DeadLetterValue).
 type line struct {
-	Written     time.Time         `json:"written"`
-	Topic       string            `json:"topic"`
-	Key         string            `json:"key,omitempty"`
-	Time        time.Time         `json:"time"`
-	Headers     map[string]string `json:"headers,omitempty"`
-	Reason      string            `json:"reason"`
-	Error       string            `json:"error"`
-	Value       *string           `json:"value,omitempty"`
-	ValueBase64 *string           `json:"value_base64,omitempty"`
+	Written time.Time         `json:"written"`
+	Topic   string            `json:"topic"`
+	Key     string            `json:"key,omitempty"`
+	Time    time.Time         `json:"time"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Reason  string            `json:"reason"`
+	Error   string            `json:"error"`
+	contract.DeadLetterValue
 }
 
 // Writer appends records to the file in one directory. The file (and the
@@ -158,19 +157,14 @@ func encode(r Record, written time.Time) ([]byte, error) {
 		Time:    r.Time.UTC(),
 		Reason:  r.Reason,
 		Error:   r.Error,
+
+		DeadLetterValue: contract.NewDeadLetterValue(r.Value),
 	}
 	for _, h := range r.Headers {
 		if l.Headers == nil {
 			l.Headers = map[string]string{}
 		}
 		l.Headers[h.Key] = string(h.Value)
-	}
-	if utf8.Valid(r.Value) {
-		s := string(r.Value)
-		l.Value = &s
-	} else {
-		s := base64.StdEncoding.EncodeToString(r.Value)
-		l.ValueBase64 = &s
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
