@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -70,6 +71,10 @@ func (c Config) Validate() error {
 	var errs []error
 	switch c.SASLMechanism {
 	case "":
+		if c.SASLUsername != "" || c.SASLPassword != "" {
+			errs = append(errs, errors.New("KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD is given but KAFKA_SASL_MECHANISM is empty: "+
+				"set it to PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, or leave the credentials out"))
+		}
 	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
 		if c.SASLUsername == "" {
 			errs = append(errs, fmt.Errorf("KAFKA_SASL_USERNAME is required with KAFKA_SASL_MECHANISM=%s", c.SASLMechanism))
@@ -87,6 +92,36 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE go together: set both or neither"))
 	}
 	return errors.Join(errs...)
+}
+
+// ValidateBrokers checks KAFKA_BROKERS without dialling: at least one
+// address, each host:port with a port from 1 to 65535, no scheme and no
+// space around it (kafka-go would dial the space as part of the host).
+func ValidateBrokers(brokers []string) []error {
+	if len(brokers) == 0 {
+		return []error{errors.New("KAFKA_BROKERS is empty: give at least one host:port")}
+	}
+	var errs []error
+	for _, b := range brokers {
+		if strings.Contains(b, "://") {
+			errs = append(errs, fmt.Errorf("KAFKA_BROKERS: %q is a URL: give host:port, without a scheme", b))
+			continue
+		}
+		if strings.TrimSpace(b) != b {
+			errs = append(errs, fmt.Errorf("KAFKA_BROKERS: %q has spaces around it: separate the addresses with commas alone", b))
+			continue
+		}
+		host, port, err := net.SplitHostPort(b)
+		if err == nil {
+			if n, perr := strconv.Atoi(port); perr != nil || n < 1 || n > 65535 {
+				err = errors.New("bad port")
+			}
+		}
+		if err != nil || host == "" {
+			errs = append(errs, fmt.Errorf("KAFKA_BROKERS: %q is not host:port (a host, and a port from 1 to 65535)", b))
+		}
+	}
+	return errs
 }
 
 // Dialer returns the dialer of the consumer group and partition readers.

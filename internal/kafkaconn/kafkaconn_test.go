@@ -30,6 +30,8 @@ func TestValidate(t *testing.T) {
 		{"no password", Config{SASLMechanism: "SCRAM-SHA-256", SASLUsername: "u"}, "KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE) is required"},
 		{"TLS files without TLS", Config{CAFile: "/ca.pem"}, "set KAFKA_TLS=on"},
 		{"cert without key", Config{TLS: true, CertFile: "/c.pem"}, "KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE go together"},
+		{"user without mechanism", Config{SASLUsername: "u", SASLPassword: "p"}, "KAFKA_SASL_MECHANISM is empty"},
+		{"password without mechanism", Config{SASLPassword: "p"}, "KAFKA_SASL_MECHANISM is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -38,6 +40,32 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("got %v; want %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestValidateBrokers(t *testing.T) {
+	for _, tt := range []struct {
+		brokers []string
+		wantErr string // "" when the list is good
+	}{
+		{[]string{"localhost:9092"}, ""},
+		{[]string{"k1:9092", "10.0.0.2:19092", "[::1]:9092"}, ""},
+		{nil, "KAFKA_BROKERS is empty"},
+		{[]string{"kafka"}, `KAFKA_BROKERS: "kafka" is not host:port`},
+		{[]string{"127.0.0.1:abc"}, `KAFKA_BROKERS: "127.0.0.1:abc" is not host:port`},
+		{[]string{"127.0.0.1:99999"}, `KAFKA_BROKERS: "127.0.0.1:99999" is not host:port`},
+		{[]string{"127.0.0.1:0"}, `KAFKA_BROKERS: "127.0.0.1:0" is not host:port`},
+		{[]string{":9092"}, `KAFKA_BROKERS: ":9092" is not host:port`},
+		{[]string{"http://127.0.0.1:9092"}, `KAFKA_BROKERS: "http://127.0.0.1:9092" is a URL`},
+		{[]string{"k1:9092", " k2:9092"}, `KAFKA_BROKERS: " k2:9092" has spaces around it`},
+	} {
+		errs := ValidateBrokers(tt.brokers)
+		switch {
+		case tt.wantErr == "" && len(errs) > 0:
+			t.Errorf("%q: got %v; want no error", tt.brokers, errs)
+		case tt.wantErr != "" && (len(errs) != 1 || !strings.Contains(errs[0].Error(), tt.wantErr)):
+			t.Errorf("%q: got %v; want one error with %q", tt.brokers, errs, tt.wantErr)
+		}
 	}
 }
 

@@ -143,14 +143,7 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, c.Settings.Validate()...)
-	if len(c.KafkaBrokers) == 0 {
-		bad("KAFKA_BROKERS is empty: give at least one host:port")
-	}
-	for _, b := range c.KafkaBrokers {
-		if !strings.Contains(b, ":") {
-			bad("KAFKA_BROKERS: %q is not host:port", b)
-		}
-	}
+	errs = append(errs, kafkaconn.ValidateBrokers(c.KafkaBrokers)...)
 	errs = append(errs, envconf.Unjoin(c.Group.Validate())...)
 	if c.KafkaStartupTimeout < 0 {
 		bad("KAFKA_STARTUP_TIMEOUT=%s: must be 0 (forever) or positive", c.KafkaStartupTimeout)

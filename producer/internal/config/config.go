@@ -133,14 +133,7 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, c.Settings.Validate()...)
-	if len(c.KafkaBrokers) == 0 {
-		bad("KAFKA_BROKERS is empty: give at least one host:port")
-	}
-	for _, b := range c.KafkaBrokers {
-		if !strings.Contains(b, ":") {
-			bad("KAFKA_BROKERS: %q is not host:port", b)
-		}
-	}
+	errs = append(errs, kafkaconn.ValidateBrokers(c.KafkaBrokers)...)
 	if c.KafkaTopic == "" {
 		bad("KAFKA_TOPIC is empty: name the topic for statuses")
 	}

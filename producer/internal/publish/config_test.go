@@ -85,8 +85,12 @@ func TestTopicSpecValidate(t *testing.T) {
 			"KAFKA_PARTITIONS=0: accepts 1 to 10000",
 			"KAFKA_REPLICATION_FACTOR=33: accepts 1 to 32",
 			"KAFKA_MIN_INSYNC_REPLICAS=34: accepts 0 (the broker's default) to KAFKA_REPLICATION_FACTOR (33)",
-			"KAFKA_RETENTION=-1s: accepts 0 (keep) or a positive duration",
+			"KAFKA_RETENTION=-1s: accepts 0 (keep) or a duration of a millisecond or more",
 			"KAFKA_RETENTION_BYTES=0: accepts -1 (no limit) or a positive size"}},
+		// retention.ms would be 0: Kafka deletes at once what it should keep.
+		{"retention under a millisecond", TopicSpec{Partitions: 1, ReplicationFactor: 1, Retention: time.Nanosecond, RetentionBytes: -1}, []string{
+			"KAFKA_RETENTION=1ns: accepts 0 (keep) or a duration of a millisecond or more"}},
+		{"retention of a millisecond", TopicSpec{Partitions: 1, ReplicationFactor: 1, Retention: time.Millisecond, RetentionBytes: -1}, nil},
 		{"min.insync.replicas above the replication factor", TopicSpec{Partitions: 1, ReplicationFactor: 1, MinInsyncReplicas: 2, RetentionBytes: -1}, []string{
 			"KAFKA_MIN_INSYNC_REPLICAS=2: accepts 0 (the broker's default) to KAFKA_REPLICATION_FACTOR (1)"}},
 	}

@@ -43,8 +43,10 @@ func (s TopicSpec) Validate() error {
 	if s.MinInsyncReplicas < 0 || s.MinInsyncReplicas > s.ReplicationFactor {
 		bad("KAFKA_MIN_INSYNC_REPLICAS=%d: accepts 0 (the broker's default) to KAFKA_REPLICATION_FACTOR (%d)", s.MinInsyncReplicas, s.ReplicationFactor)
 	}
-	if s.Retention < 0 {
-		bad("KAFKA_RETENTION=%s: accepts 0 (keep) or a positive duration", s.Retention)
+	if s.Retention < 0 || (s.Retention > 0 && s.Retention < time.Millisecond) {
+		// retention.ms counts whole milliseconds: less than one would be
+		// 0, which Kafka reads as delete at once, not keep.
+		bad("KAFKA_RETENTION=%s: accepts 0 (keep) or a duration of a millisecond or more", s.Retention)
 	}
 	if s.RetentionBytes < -1 || s.RetentionBytes == 0 {
 		bad("KAFKA_RETENTION_BYTES=%d: accepts -1 (no limit) or a positive size", s.RetentionBytes)
