@@ -7,6 +7,7 @@ package contract
 
 import (
 	"encoding/base64"
+	"fmt"
 	"unicode/utf8"
 
 	"github.com/segmentio/kafka-go"
@@ -102,4 +103,25 @@ func NewDeadLetterValue(v []byte) DeadLetterValue {
 	}
 	s := base64.StdEncoding.EncodeToString(v)
 	return DeadLetterValue{ValueBase64: &s}
+}
+
+// TopicRule is what CheckTopic asks of a topic's name, for error messages.
+const TopicRule = "1 to 249 of a-z, A-Z, 0-9, '.', '_' and '-', not . or .., not starting with _ (Kafka's own topics)"
+
+// CheckTopic reports whether name is a topic both services can use: a
+// name Kafka accepts (legal characters, at most 249 of them, not . or
+// ..), which is also a safe folder name in the archive, and not one of
+// Kafka's internal topics (__consumer_offsets and the like start with _).
+func CheckTopic(name string) error {
+	if name == "" || len(name) > 249 || name == "." || name == ".." || name[0] == '_' {
+		return fmt.Errorf("%q is not a topic name tweetpipe uses: %s", name, TopicRule)
+	}
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return fmt.Errorf("%q is not a topic name tweetpipe uses: %s", name, TopicRule)
+		}
+	}
+	return nil
 }

@@ -133,3 +133,17 @@ func TestNewDeadLetterValue(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckTopic(t *testing.T) {
+	for _, name := range []string{"tweets", "tweets.control", "a-b_c.9", strings.Repeat("t", 249)} {
+		if err := CheckTopic(name); err != nil {
+			t.Errorf("CheckTopic(%q) = %v; want nil", name, err)
+		}
+	}
+	for _, name := range []string{"", ".", "..", "a/b", `a\b`, "a b", "tweets,x", "tweets:1", "twéets", "_private", "__consumer_offsets", strings.Repeat("t", 250)} {
+		err := CheckTopic(name)
+		if err == nil || !strings.Contains(err.Error(), TopicRule) {
+			t.Errorf("CheckTopic(%q) = %v; want an error stating the rule", name, err)
+		}
+	}
+}

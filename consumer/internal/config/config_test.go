@@ -48,6 +48,7 @@ func TestLoad(t *testing.T) {
 		{"rotate too small", map[string]string{"ROTATE_MAX_BYTES": "100"}, "ROTATE_MAX_BYTES=100"},
 		{"rotate interval too short", map[string]string{"ROTATE_INTERVAL": "10ms"}, "ROTATE_INTERVAL=10ms"},
 		{"topic with a slash", map[string]string{"KAFKA_TOPICS": "a/b"}, `KAFKA_TOPICS: "a/b"`},
+		{"topic with a colon", map[string]string{"KAFKA_TOPICS": "tweets:1"}, `KAFKA_TOPICS: "tweets:1" is not a topic name`},
 		{"empty topic in the list", map[string]string{"KAFKA_TOPICS": "tweets,"}, `KAFKA_TOPICS: ""`},
 		{"output dir set but empty", map[string]string{"OUTPUT_DIR": ""}, "OUTPUT_DIR is empty"},
 		{"broker without port", map[string]string{"KAFKA_BROKERS": "kafka"}, `KAFKA_BROKERS: "kafka" is not host:port`},

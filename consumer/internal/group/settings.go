@@ -3,8 +3,9 @@ package group
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/tweetpipe/tweetpipe/internal/contract"
 )
 
 // Settings are the consumer's variables for the group's membership and
@@ -26,8 +27,8 @@ func (s Settings) Validate() error {
 		bad("KAFKA_TOPICS is empty: name at least one topic")
 	}
 	for _, t := range s.Topics {
-		if t == "" || strings.ContainsAny(t, "/\\ ") || t == "." || t == ".." || strings.HasPrefix(t, "_") {
-			bad("KAFKA_TOPICS: %q is not a topic this consumer can archive (no /, \\, spaces, leading _)", t)
+		if err := contract.CheckTopic(t); err != nil {
+			bad("KAFKA_TOPICS: %v", err)
 		}
 	}
 	if s.GroupID == "" {

@@ -136,6 +136,13 @@ func (c Config) Validate() error {
 	errs = append(errs, kafkaconn.ValidateBrokers(c.KafkaBrokers)...)
 	if c.KafkaTopic == "" {
 		bad("KAFKA_TOPIC is empty: name the topic for statuses")
+	} else if err := contract.CheckTopic(c.KafkaTopic); err != nil {
+		bad("KAFKA_TOPIC: %v", err)
+	}
+	if c.KafkaControlTopic != "" {
+		if err := contract.CheckTopic(c.KafkaControlTopic); err != nil {
+			bad("KAFKA_CONTROL_TOPIC: %v", err)
+		}
 	}
 	if c.KafkaTopic == c.KafkaControlTopic {
 		bad("KAFKA_CONTROL_TOPIC must differ from KAFKA_TOPIC (%q)", c.KafkaTopic)

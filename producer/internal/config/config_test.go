@@ -44,6 +44,8 @@ func TestLoad(t *testing.T) {
 		{"level without levels", map[string]string{"KAFKA_COMPRESSION": "lz4", "KAFKA_COMPRESSION_LEVEL": "3"}, "KAFKA_COMPRESSION_LEVEL=3: only zstd and gzip have levels (KAFKA_COMPRESSION=lz4)"},
 		{"bad duration", map[string]string{"KAFKA_BATCH_TIMEOUT": "soon"}, `KAFKA_BATCH_TIMEOUT="soon" does not parse`},
 		{"broker without port", map[string]string{"KAFKA_BROKERS": "kafka"}, `KAFKA_BROKERS: "kafka" is not host:port`},
+		{"topic Kafka refuses", map[string]string{"KAFKA_TOPIC": "a/b"}, `KAFKA_TOPIC: "a/b" is not a topic name`},
+		{"control topic Kafka refuses", map[string]string{"KAFKA_CONTROL_TOPIC": "tweets control"}, `KAFKA_CONTROL_TOPIC: "tweets control" is not a topic name`},
 		{"broker port not a number", map[string]string{"KAFKA_BROKERS": "127.0.0.1:abc"}, `KAFKA_BROKERS: "127.0.0.1:abc" is not host:port`},
 		{"broker as a URL", map[string]string{"KAFKA_BROKERS": "http://127.0.0.1:9092"}, `KAFKA_BROKERS: "http://127.0.0.1:9092" is a URL`},
 		{"SASL user without mechanism", map[string]string{"KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "p"}, `KAFKA_SASL_MECHANISM is empty`},
