@@ -271,6 +271,25 @@ func TestEnsureTopicsWaitsForBroker(t *testing.T) {
 	}
 }
 
+// TestEnsureTopicsSaysWhyUnreachable: with nothing listening at the
+// address, the error says so (kafka-go's CreateTopics alone gives "Broker
+// Not Available"), and EnsureTopics gives up when its context ends.
+func TestEnsureTopicsSaysWhyUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	client := &kafka.Client{Addr: kafka.TCP(addr), Timeout: time.Second}
+	err = EnsureTopics(ctx, client, []string{"tweets"}, TopicSpec{Partitions: 1, ReplicationFactor: 1, RetentionBytes: -1}, nil, quiet())
+	if err == nil || !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), addr) {
+		t.Fatalf("got %v; want the refused connection to %s", err, addr)
+	}
+}
+
 func TestCompressionNames(t *testing.T) {
 	for _, name := range []string{"none", "gzip", "snappy", "lz4", "zstd"} {
 		if _, err := Compression(name); err != nil {

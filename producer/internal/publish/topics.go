@@ -116,6 +116,12 @@ func createTopics(ctx context.Context, client *kafka.Client, topics []string, sp
 	defer cancel()
 	resp, err := client.CreateTopics(actx, req)
 	if err != nil {
+		// kafka-go answers "Broker Not Available" for a broker it could not
+		// dial or look up; Metadata says why (connection refused, no such
+		// host), as the consumer's wait does.
+		if _, merr := client.Metadata(actx, &kafka.MetadataRequest{}); merr != nil {
+			return merr
+		}
 		return err
 	}
 	var errs []error
