@@ -258,13 +258,16 @@ func newSource(cfg config.Config, log *slog.Logger, stderr *terminal.Terminal) (
 }
 
 // classifier returns how the source's payloads are read: v1.1 JSON for
-// synthetic, replay and twitter, their own shape for the others.
+// synthetic and twitter, their own shape for xv2 and jetstream, and any
+// of the three, line by line, for replay.
 func classifier(source string) func([]byte) (message.Message, error) {
 	switch source {
 	case "xv2":
 		return xv2.Classify
 	case "jetstream":
 		return jetstream.Classify
+	case "replay":
+		return replay.Classify
 	}
 	return message.Classify
 }

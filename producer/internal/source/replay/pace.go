@@ -3,8 +3,6 @@ package replay
 import (
 	"context"
 	"time"
-
-	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 )
 
 // pacer spaces records by the posts' own times, divided by speed.
@@ -19,7 +17,7 @@ func (p *pacer) wait(ctx context.Context, line []byte) error {
 	if p.speed <= 0 {
 		return nil
 	}
-	m, err := message.Classify(line)
+	m, err := Classify(line)
 	if err != nil || m.Time.IsZero() {
 		return nil // no time to pace by: send at once
 	}
