@@ -239,7 +239,7 @@ func (p *Publisher) Emit(ctx context.Context, r source.Record) error {
 	switch topic := p.cfg.Topics.For(string(m.Kind)); {
 	case err != nil:
 		p.Stats.Invalid.Add(1)
-		p.logInvalid(r.Value, err)
+		p.logInvalid(r, err)
 		it.drop = true
 	case topic == "": // not a status, and no control topic
 		p.Stats.ControlDropped.Add(1)
@@ -376,14 +376,21 @@ func (p *Publisher) headers(kind message.Kind) []kafka.Header {
 	}
 }
 
-func (p *Publisher) logInvalid(raw []byte, err error) {
+// logInvalid logs a record that is not a JSON object: the first five in
+// full, then that more come. Each names where its source read it, when the
+// source says (replay's file and line number).
+func (p *Publisher) logInvalid(r source.Record, err error) {
 	const full = 5
 	p.invalidLogged++
+	var where []any
+	if r.From != "" {
+		where = []any{"file", r.From, "line_number", r.Line}
+	}
 	switch {
 	case p.invalidLogged <= full:
-		p.log.Warn("line is not a JSON object, skipped", "error", err, "line", string(raw))
+		p.log.Warn("line is not a JSON object, skipped", append([]any{"error", err, "line", string(r.Value)}, where...)...)
 	case p.invalidLogged == full+1:
-		p.log.Warn("more lines are not JSON objects; counting them without logging each", "error", err)
+		p.log.Warn("more lines are not JSON objects; counting them without logging each", append([]any{"error", err}, where...)...)
 	}
 }
 

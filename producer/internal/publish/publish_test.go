@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tweetpipe/tweetpipe/internal/contract"
+	"github.com/tweetpipe/tweetpipe/internal/logbuf"
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 )
@@ -287,6 +288,23 @@ func TestEnsureTopicsSaysWhyUnreachable(t *testing.T) {
 	err = EnsureTopics(ctx, client, []string{"tweets"}, TopicSpec{Partitions: 1, ReplicationFactor: 1, RetentionBytes: -1}, nil, quiet())
 	if err == nil || !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), addr) {
 		t.Fatalf("got %v; want the refused connection to %s", err, addr)
+	}
+}
+
+// TestInvalidLineNamesWhereItWasRead: a line that is not a JSON object is
+// logged with the file and line number its source read it from.
+func TestInvalidLineNamesWhereItWasRead(t *testing.T) {
+	var log logbuf.Buffer
+	p, err := New(testConfig([]string{"127.0.0.1:9"}), nil, slog.New(slog.NewTextHandler(&log, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Emit(context.Background(), source.Record{Value: []byte("not json"), From: "archive/2018.jsonl.gz", Line: 42}); err != nil {
+		t.Fatal(err)
+	}
+	if got := log.String(); !strings.Contains(got, "line is not a JSON object, skipped") ||
+		!strings.Contains(got, "file=archive/2018.jsonl.gz line_number=42") {
+		t.Fatalf("log:\n%s\nwant the skipped line with file=archive/2018.jsonl.gz line_number=42", got)
 	}
 }
 

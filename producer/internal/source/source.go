@@ -30,6 +30,12 @@ type Record struct {
 	// not read (Value is). A record left unset is classified by the
 	// publisher, as is every record of the sources that do not classify.
 	Classified message.Message
+	// From and Line say where the source read the record (replay: the
+	// file, or the file and its member, and the line's number from 1), for
+	// the messages that name a record the pipeline cannot publish. Empty
+	// for a stream's records.
+	From string
+	Line int64
 }
 
 // Emit hands one record to the pipeline. It blocks while the pipeline is full

@@ -135,7 +135,11 @@ func (s *Source) Run(ctx context.Context, emit source.Emit) error {
 
 	r := runner{cfg: &s.cfg, log: s.log, emit: emit, pace: pacer{speed: s.cfg.Speed}, prog: prog, track: track, resume: resume}
 	began := time.Now()
-	err = r.run(rctx, inputs)
+	walkErr := r.run(rctx, inputs)
+	err = walkErr
+	if err == nil {
+		err = r.unreadableSummary()
+	}
 	var unacked int64
 	var saveErr error
 	if track != nil {
@@ -155,10 +159,13 @@ func (s *Source) Run(ctx context.Context, emit source.Emit) error {
 
 	cur := prog.sample(time.Now())
 	msg := "replay finished"
-	if err != nil {
+	if walkErr != nil {
 		msg = "replay stopped"
 	}
 	args = cur.logArgs(measure(sample{At: began}, sample{At: began}, cur))
+	if len(r.unreadable) > 0 {
+		args = append(args, "files_unreadable", len(r.unreadable))
+	}
 	if track != nil {
 		args = append(args, "acknowledged", track.count(), "unacknowledged", unacked)
 	}
@@ -188,6 +195,59 @@ type runner struct {
 	emitted int64     // records handed to emit and accepted
 
 	emitFailed bool // emit refused a record for another reason than ctx
+
+	unreadable []*unreadableError // inputs read only in part, reported, gone past
+}
+
+// unreadableError is a file, or a member of an archive, that could not be
+// read to its end: corrupt, truncated, not what its name says, or gone.
+// Its lines before the fault are published; replay logs it and goes on with
+// the next member or file, so one bad file holds up none behind it, and Run
+// returns the list once every other line is published.
+type unreadableError struct {
+	where string // the file, or "file member name"
+	after int64  // the last line read whole (0: none)
+	err   error
+}
+
+func (u *unreadableError) Error() string {
+	return fmt.Sprintf("%s: unreadable after line %d: %v", u.where, u.after, u.err)
+}
+
+func (u *unreadableError) Unwrap() error { return u.err }
+
+// goPast records err, when it is an unreadableError, and returns nil so the
+// walk goes on; any other error (the pipeline stopped, ctx ended, an
+// archive changed under it) is returned.
+func (r *runner) goPast(err error) error {
+	var u *unreadableError
+	if !errors.As(err, &u) {
+		return err
+	}
+	r.log.Error("replay: cannot read the rest of this file; going on with the next (its lines before are published)",
+		"file", u.where, "after_line", u.after, "error", u.err)
+	r.unreadable = append(r.unreadable, u)
+	return nil
+}
+
+// unreadableSummary is Run's error when inputs were read only in part.
+func (r *runner) unreadableSummary() error {
+	if len(r.unreadable) == 0 {
+		return nil
+	}
+	const listed = 5
+	var b strings.Builder
+	for i, u := range r.unreadable[:min(listed, len(r.unreadable))] {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(u.Error())
+	}
+	if n := len(r.unreadable) - listed; n > 0 {
+		fmt.Fprintf(&b, "; and %d more (logged)", n)
+	}
+	return fmt.Errorf("replay: every other line is published, but %d file(s) could not be read to their end "+
+		"(a later run with the same REPLAY_PATH resumes past them; replay a repaired copy on its own): %s", len(r.unreadable), b.String())
 }
 
 func (r *runner) run(ctx context.Context, inputs []input) error {
@@ -210,7 +270,7 @@ func (r *runner) run(ctx context.Context, inputs []input) error {
 		case zipArchive:
 			err = r.zip(ctx, in)
 		}
-		if err != nil {
+		if err := r.goPast(err); err != nil {
 			return err
 		}
 		r.prog.advanceTo(base + in.size)
@@ -248,25 +308,27 @@ func (r *runner) plain(ctx context.Context, in *input) error {
 	}
 	f, err := os.Open(in.path)
 	if err != nil {
-		return fmt.Errorf("replay: opening %s: %w", in.path, err)
+		return &unreadableError{where: in.path, after: skip, err: err}
 	}
 	defer f.Close()
 	err = r.lines(ctx, in.path, "", &meter{r: f, p: r.prog, left: in.size}, skip)
-	r.prog.filesDone.Add(1)
+	if err == nil || errors.As(err, new(*unreadableError)) {
+		r.prog.filesDone.Add(1) // read, or given up on: not to be read again
+	}
 	return err
 }
 
 func (r *runner) tar(ctx context.Context, in *input) error {
 	f, err := os.Open(in.path)
 	if err != nil {
-		return fmt.Errorf("replay: opening %s: %w", in.path, err)
+		return &unreadableError{where: in.path, err: err}
 	}
 	defer f.Close()
 	for _, m := range in.members {
 		base := r.prog.read.Load()
 		if skip, whole := r.skip(in.path, m.name); !whole {
 			data := io.NewSectionReader(f, m.offset, m.size)
-			if err := r.lines(ctx, in.path, m.name, &meter{r: data, p: r.prog, left: m.size}, skip); err != nil {
+			if err := r.goPast(r.lines(ctx, in.path, m.name, &meter{r: data, p: r.prog, left: m.size}, skip)); err != nil {
 				return err
 			}
 		}
@@ -294,11 +356,12 @@ func (r *runner) zip(ctx context.Context, in *input) error {
 			}
 			rc, err := zf.Open()
 			if err != nil {
-				return fmt.Errorf("replay: %s member %s: %w", in.path, m.name, err)
+				err = &unreadableError{where: in.path + " member " + m.name, after: skip, err: err}
+			} else {
+				err = r.lines(ctx, in.path, m.name, &meter{r: rc, p: r.prog, left: m.size}, skip)
+				rc.Close()
 			}
-			err = r.lines(ctx, in.path, m.name, &meter{r: rc, p: r.prog, left: m.size}, skip)
-			rc.Close()
-			if err != nil {
+			if err := r.goPast(err); err != nil {
 				return err
 			}
 		}
@@ -313,12 +376,12 @@ func (r *runner) zip(ctx context.Context, in *input) error {
 func (r *runner) tgz(ctx context.Context, in *input) error {
 	f, err := os.Open(in.path)
 	if err != nil {
-		return fmt.Errorf("replay: opening %s: %w", in.path, err)
+		return &unreadableError{where: in.path, err: err}
 	}
 	defer f.Close()
 	zr, err := gzip.NewReader(&meter{r: f, p: r.prog, left: in.size})
 	if err != nil {
-		return fmt.Errorf("replay: %s: opening gzip: %w", in.path, err)
+		return &unreadableError{where: in.path, err: fmt.Errorf("opening gzip: %w", err)}
 	}
 	defer zr.Close()
 	tr := tar.NewReader(zr)
@@ -329,7 +392,9 @@ func (r *runner) tgz(ctx context.Context, in *input) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("replay: reading %s: %w", in.path, err)
+			// The compressed stream is broken: no member after this point
+			// can be found.
+			return &unreadableError{where: in.path, err: err}
 		}
 		if ok, err := tarMember(in.path, h); err != nil || !ok {
 			if err != nil {
@@ -342,7 +407,7 @@ func (r *runner) tgz(ctx context.Context, in *input) error {
 		}
 		next++
 		if skip, whole := r.skip(in.path, h.Name); !whole {
-			if err := r.lines(ctx, in.path, h.Name, tr, skip); err != nil {
+			if err := r.goPast(r.lines(ctx, in.path, h.Name, tr, skip)); err != nil {
 				return err
 			}
 		}
@@ -360,7 +425,7 @@ func (r *runner) lines(ctx context.Context, input, member string, raw io.Reader,
 	}
 	dec, err := Decompress(name, raw)
 	if err != nil {
-		return fmt.Errorf("replay: %s: %w", where, err)
+		return &unreadableError{where: where, after: skip, err: err}
 	}
 	defer dec.Close()
 	lines := NewLineReader(dec, r.cfg.MaxLineBytes)
@@ -379,7 +444,7 @@ func (r *runner) lines(ctx context.Context, input, member string, raw io.Reader,
 				}
 				continue
 			}
-			return fmt.Errorf("replay: reading %s line %d: %w", where, n, err)
+			return &unreadableError{where: where, after: n, err: err}
 		}
 		if n <= skip || len(line) == 0 {
 			continue
@@ -387,7 +452,7 @@ func (r *runner) lines(ctx context.Context, input, member string, raw io.Reader,
 		if err := r.pace.wait(ctx, line); err != nil {
 			return err
 		}
-		rec := source.Record{Value: line}
+		rec := source.Record{Value: line, From: where, Line: n}
 		if r.track != nil {
 			rec.Ack = func() { r.track.ack(input, member, n) }
 		}

@@ -3,11 +3,14 @@ package replay
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -106,6 +109,70 @@ func TestCorruptFileNamesIt(t *testing.T) {
 	err := New(Config{Path: dir}, quiet()).Run(context.Background(), func(context.Context, source.Record) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("err = %v; want one naming %s", err, path)
+	}
+}
+
+// TestUnreadableFilesGonePast: a corrupt file and a truncated one hold up
+// none of the files behind them; the truncated one's lines before the cut
+// are published; Run ends with an error naming both and the line each
+// broke after, once every other line is out.
+func TestUnreadableFilesGonePast(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "a.jsonl"), []byte("{\"n\":1}\n{\"n\":2}\n"))
+	write(t, filepath.Join(dir, "b.jsonl.gz"), []byte("this is not gzip"))
+	var lines strings.Builder
+	for i := range 2000 {
+		fmt.Fprintf(&lines, "{\"n\":3,\"h\":\"%x\"}\n", sha256.Sum256([]byte{byte(i), byte(i >> 8)})) // hashes do not compress
+	}
+	whole := gz(t, []byte(lines.String()))
+	write(t, filepath.Join(dir, "c.jsonl.gz"), whole[:len(whole)/2])
+	write(t, filepath.Join(dir, "d.jsonl"), []byte("{\"n\":4}\n"))
+
+	var got []string
+	err := New(Config{Path: dir}, quiet()).Run(context.Background(), func(_ context.Context, r source.Record) error {
+		got = append(got, string(r.Value))
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "2 file(s) could not be read to their end") ||
+		!strings.Contains(err.Error(), filepath.Join(dir, "b.jsonl.gz")+": unreadable after line 0") ||
+		!strings.Contains(err.Error(), filepath.Join(dir, "c.jsonl.gz")+": unreadable after line ") {
+		t.Fatalf("err = %v; want one naming b.jsonl.gz and c.jsonl.gz", err)
+	}
+	if len(got) < 3 || got[0] != `{"n":1}` || got[1] != `{"n":2}` || got[len(got)-1] != `{"n":4}` {
+		t.Fatalf("got %d lines, first %.40q, last %.40q; want a.jsonl's two, some of c.jsonl.gz's, and d.jsonl's", len(got), got[0], got[len(got)-1])
+	}
+	if threes := len(got) - 3; threes == 0 || threes >= 2000 {
+		t.Fatalf("%d lines of the truncated c.jsonl.gz; want some, not all 2000", threes)
+	}
+}
+
+// TestUnreadableMemberGonePast: an archive member that is not what its name
+// says holds up none of the members after it, in a tar, a tar.gz and a zip.
+func TestUnreadableMemberGonePast(t *testing.T) {
+	members := []grabMember{
+		{"2018/10/10/20/19.json.gz", gz(t, []byte("{\"n\":1}\n"))},
+		{"2018/10/10/20/20.json.gz", []byte("not gzip at all")},
+		{"2018/10/10/20/21.json.gz", gz(t, []byte("{\"n\":2}\n{\"n\":3}\n"))},
+	}
+	for _, kind := range []struct {
+		name  string
+		write func(t *testing.T, path, prefix string, members []grabMember, order []int)
+	}{{"grab.tar", tarFile}, {"grab.tar.gz", tgzFile}, {"grab.zip", zipFile}} {
+		t.Run(kind.name, func(t *testing.T) {
+			dir := t.TempDir()
+			kind.write(t, filepath.Join(dir, kind.name), "", members, []int{0, 1, 2})
+			var got []string
+			err := New(Config{Path: dir}, quiet()).Run(context.Background(), func(_ context.Context, r source.Record) error {
+				got = append(got, string(r.Value))
+				return nil
+			})
+			if err == nil || !strings.Contains(err.Error(), "member 2018/10/10/20/20.json.gz: unreadable after line 0") {
+				t.Fatalf("err = %v; want one naming member 20.json.gz", err)
+			}
+			if want := []string{`{"n":1}`, `{"n":2}`, `{"n":3}`}; !slices.Equal(got, want) {
+				t.Fatalf("got %q; want %q", got, want)
+			}
+		})
 	}
 }
 
