@@ -170,3 +170,28 @@ func TestProgressLog(t *testing.T) {
 		}
 	})
 }
+
+// TestStoppedFileNotDone: a plain file stopped part-way (Ctrl-C) is not
+// counted among the files done in the summary; one read to its end is.
+func TestStoppedFileNotDone(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "a.jsonl"), []byte("{\"n\":1}\n"))
+	write(t, filepath.Join(dir, "b.jsonl"), []byte("{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n"))
+	logs := &logRecords{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	seen := 0
+	err := New(Config{Path: dir}, slog.New(logs)).Run(ctx, func(ctx context.Context, r source.Record) error {
+		if seen++; seen == 2 {
+			cancel() // stopped at b.jsonl's first line
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	stopped := logs.named("replay stopped")
+	if len(stopped) != 1 || stopped[0]["files"] != "1" || stopped[0]["files_total"] != "2" {
+		t.Fatalf("summary %v; want files=1 of files_total=2", stopped)
+	}
+}
