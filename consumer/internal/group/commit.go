@@ -42,9 +42,13 @@ type committer struct {
 	closing   bool
 }
 
-func newCommitter(r *Runner, log *slog.Logger, gen *kafka.Generation, topic string, partition int) *committer {
+// newCommitter starts from committed, the partition's offset the group
+// had committed when it was assigned (negative: none), so that next says
+// it until this owner commits another.
+func newCommitter(r *Runner, log *slog.Logger, gen *kafka.Generation, topic string, partition int, committed int64) *committer {
+	committed = max(committed, 0)
 	return &committer{r: r, log: log, gen: gen, topic: topic, partition: partition,
-		wake: make(chan struct{}, 1), stopped: make(chan struct{})}
+		wake: make(chan struct{}, 1), stopped: make(chan struct{}), want: committed, committed: committed}
 }
 
 // post hands over next, the offset after the last one the archive holds.

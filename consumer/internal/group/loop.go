@@ -52,7 +52,7 @@ func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, 
 	log.Info("partition assigned", "offset", start, "committed", a.Offset, "checkpoint", p.NextOffset())
 
 	l := loop{r: r, log: log, p: p, topic: topic, partition: a.ID, b: batch.New(limits.Batch), next: start,
-		counts: r.Stats.Topic(topic), lag: &atomic.Int64{}, commits: newCommitter(r, log, gen, topic, a.ID),
+		counts: r.Stats.Topic(topic), lag: &atomic.Int64{}, commits: newCommitter(r, log, gen, topic, a.ID, a.Offset),
 		work: make(chan []archive.Record), spare: make(chan []archive.Record, 1)}
 	if start > a.Offset {
 		// The checkpoint is ahead of the commit (a commit failed before
