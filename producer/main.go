@@ -139,7 +139,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *termi
 	// refuse nothing): a refused record waits, and is retried, until it can.
 	dl := deadletter.New(cfg.DeadLetterPath())
 	if err := dl.Check(); err != nil {
-		log.Warn("DEADLETTER_DIR: records Kafka refuses for good cannot be kept there; such a record would wait, with the ones behind it, until they can", "error", err)
+		log.Warn(cfg.DeadLetterVariable()+": records Kafka refuses for good cannot be kept there; such a record would wait, with the ones behind it, until they can", "error", err)
 	}
 	defer dl.Close()
 

@@ -124,6 +124,15 @@ func (c Config) DeadLetterPath() string {
 	return ""
 }
 
+// DeadLetterVariable names the variable DeadLetterPath comes from, for
+// messages about that folder.
+func (c Config) DeadLetterVariable() string {
+	if c.DeadLetterDir == "" && c.StateDir != "" {
+		return "STATE_DIR (DEADLETTER_DIR is empty: its deadletter folder)"
+	}
+	return "DEADLETTER_DIR"
+}
+
 // Validate checks ranges and rules across fields; each error names the variable.
 func (c Config) Validate() error {
 	var errs []error

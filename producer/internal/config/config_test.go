@@ -52,6 +52,9 @@ func TestLoad(t *testing.T) {
 		{"same topics", map[string]string{"KAFKA_CONTROL_TOPIC": "tweets"}, "KAFKA_CONTROL_TOPIC must differ"},
 		{"no control topic is fine", map[string]string{"KAFKA_CONTROL_TOPIC": ""}, ""},
 		{"negative rate", map[string]string{"SYNTHETIC_RATE": "-5"}, "SYNTHETIC_RATE=-5"},
+		{"rate not a number", map[string]string{"SYNTHETIC_RATE": "NaN"}, "SYNTHETIC_RATE=NaN"},
+		{"infinite rate", map[string]string{"SYNTHETIC_RATE": "Inf"}, "SYNTHETIC_RATE=+Inf"},
+		{"replay speed not a number", map[string]string{"SOURCE": "replay", "REPLAY_PATH": "/x", "REPLAY_SPEED": "NaN"}, "REPLAY_SPEED=NaN"},
 		{"bad log format", map[string]string{"LOG_FORMAT": "xml"}, `LOG_FORMAT="xml"`},
 		{"twitter without credentials", map[string]string{"SOURCE": "twitter"}, "TWITTER_ACCESS_SECRET is required for SOURCE=twitter"},
 		{"timestamps never retimed before sending", map[string]string{"KAFKA_MAX_TIMESTAMP_AHEAD": "0"}, ""},
@@ -224,17 +227,22 @@ func TestUnclearURLCredentialsNeverPrint(t *testing.T) {
 	}
 }
 
+// TestDeadLetterPath: the folder for dead letters, and the variable a
+// message about it names: STATE_DIR when the folder is STATE_DIR's.
 func TestDeadLetterPath(t *testing.T) {
 	for _, tc := range []struct {
-		stateDir, deadLetterDir, want string
+		stateDir, deadLetterDir, want, variable string
 	}{
-		{"./state", "", filepath.Join("state", "deadletter")},
-		{"/state", "/var/tweetpipe/refused", "/var/tweetpipe/refused"},
-		{"", "", ""},
+		{"./state", "", filepath.Join("state", "deadletter"), "STATE_DIR (DEADLETTER_DIR is empty: its deadletter folder)"},
+		{"/state", "/var/tweetpipe/refused", "/var/tweetpipe/refused", "DEADLETTER_DIR"},
+		{"", "", "", "DEADLETTER_DIR"},
 	} {
 		c := Config{StateDir: tc.stateDir, Holding: publish.Holding{DeadLetterDir: tc.deadLetterDir}}
 		if got := c.DeadLetterPath(); got != tc.want {
 			t.Errorf("STATE_DIR=%q DEADLETTER_DIR=%q: got %q; want %q", tc.stateDir, tc.deadLetterDir, got, tc.want)
+		}
+		if got := c.DeadLetterVariable(); got != tc.variable {
+			t.Errorf("STATE_DIR=%q DEADLETTER_DIR=%q: variable %q; want %q", tc.stateDir, tc.deadLetterDir, got, tc.variable)
 		}
 	}
 }

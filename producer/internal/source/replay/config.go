@@ -3,6 +3,7 @@ package replay
 import (
 	"errors"
 	"fmt"
+	"math"
 )
 
 // Validate checks the REPLAY_* variables; each error names the one at
@@ -12,7 +13,7 @@ func (c Config) Validate() error {
 	if c.Path == "" {
 		errs = append(errs, errors.New("REPLAY_PATH is required for SOURCE=replay: a file, directory or glob"))
 	}
-	if c.Speed < 0 {
+	if !(c.Speed >= 0) || math.IsInf(c.Speed, 1) { // NaN too
 		errs = append(errs, fmt.Errorf("REPLAY_SPEED=%g: accepts 0 (as fast as possible) or more", c.Speed))
 	}
 	if c.ProgressInterval < 0 {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -31,7 +32,7 @@ type Config struct {
 // Validate checks the variables; each error names the one at fault.
 func (c Config) Validate() error {
 	var errs []error
-	if c.Rate < 0 {
+	if !(c.Rate >= 0) || math.IsInf(c.Rate, 1) { // NaN too
 		errs = append(errs, fmt.Errorf("SYNTHETIC_RATE=%g: accepts 0 (as fast as possible) or more", c.Rate))
 	}
 	if c.Count < 0 {
