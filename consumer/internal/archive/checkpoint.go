@@ -27,9 +27,11 @@ package archive
 //     byte goes into a new data or dead-letter file, a checkpoint naming it
 //     with size 0 is written. A file that stopped being active is complete
 //     and is never written or truncated again, and a new file is never
-//     created over one that holds bytes. A dead-letter file that was moved
-//     or removed (found missing, or no longer at its path while open) is
-//     left to whoever did that: the next dead letter starts a new file.
+//     created over one that holds bytes. A data or dead-letter file that
+//     is not as the archive left it (moved, removed or replaced, found
+//     missing, or shorter than written) is left to whoever did that, and
+//     logged: the next line starts a new file. What it held is gone from
+//     the archive by their hand; nothing after it is lost.
 //  4. Append skips records below the checkpoint's next offset, so offsets
 //     handed over again after a lost Kafka commit are not written twice.
 //  5. Rotation happens while the checkpoint still names the file. The file is
@@ -114,6 +116,16 @@ func (p *Partition) commit(next int64) error {
 		}
 	}
 	if p.data.size > 0 {
+		if err := p.dropActiveIfGone(); err != nil {
+			return err
+		}
+		if p.active == nil {
+			// Gone: the buffered lines start a new file, named by the
+			// first of them. The checkpoint naming it counts none of them.
+			if err := p.startFile(p.dataFirst, p.dataHour, p.cfg.Now()); err != nil {
+				return err
+			}
+		}
 		a := p.active
 		if err := p.data.writeTo(a.f); err != nil {
 			return fmt.Errorf("writing data file: %w", err)
@@ -160,14 +172,14 @@ func (p *Partition) openDeadLetters() error {
 		p.rotateDeadLetters()
 	}
 	if p.dl != nil {
-		gone, err := movedAway(p.dl, p.abs(p.dlRel))
+		what, err := notAsWritten(p.dl, p.abs(p.dlRel), p.dlSize)
 		if err != nil {
 			return fmt.Errorf("checking dead-letter file: %w", err)
 		}
-		if !gone {
+		if what == "" {
 			return nil
 		}
-		p.log.Warn("the dead-letter file was moved or removed; starting a new one", "path", p.abs(p.dlRel))
+		p.log.Warn("the dead-letter file was "+what+"; starting a new one", "path", p.abs(p.dlRel))
 		_ = p.dl.Close() // its bytes were fsynced; it is not ours any more
 		p.dl, p.dlRel, p.dlSize = nil, "", 0
 	}
@@ -231,6 +243,54 @@ func movedAway(f *os.File, path string) (bool, error) {
 	return !os.SameFile(fi, open), nil
 }
 
+// notAsWritten says how the open file f, of which the archive wrote size
+// bytes, is no longer what it wrote at path: "" when it still is, else
+// what happened (removed, moved or replaced; cut short by someone).
+func notAsWritten(f *os.File, path string, size int64) (string, error) {
+	gone, err := movedAway(f, path)
+	switch {
+	case err != nil:
+		return "", err
+	case gone:
+		return "removed, moved or replaced", nil
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	if fi.Size() < size {
+		return fmt.Sprintf("cut to %d bytes", fi.Size()), nil
+	}
+	return "", nil
+}
+
+// dropActiveIfGone looks at the active data file before the archive writes
+// to it or rotates it: one removed, moved, replaced or cut short while open
+// (rm, gzip without -k, logrotate's copytruncate) is left to whoever did
+// that, logged, and the active file is none; the next line starts a new
+// file (rule 3). Without the look, lines would go on into a file no path
+// names, and be lost at its rotation.
+func (p *Partition) dropActiveIfGone() error {
+	a := p.active
+	if a == nil {
+		return nil
+	}
+	path := p.abs(a.rel)
+	what, err := notAsWritten(a.f, path, a.size)
+	if err != nil {
+		return fmt.Errorf("checking data file %s: %w", path, err)
+	}
+	if what == "" {
+		return nil
+	}
+	p.log.Error("the active data file was "+what+" while the consumer had it open: the lines it held are not in the archive any more; "+
+		"the next lines start a new file (leave the active file alone: see docs/guarantee.md)",
+		"path", path, "bytes_written", a.size)
+	_ = a.f.Close() // its bytes were fsynced; it is not the archive's any more
+	p.active = nil
+	return nil
+}
+
 // startFile makes a new active data file for a record at offset first whose
 // hour is hour. There must be no active file and nothing buffered: the
 // caller rotates and commits first.
@@ -273,7 +333,15 @@ func (p *Partition) startFile(first int64, hour, now time.Time) error {
 // checkpoints that there is no active file (rule 5). Nothing may be
 // buffered: the caller commits first.
 func (p *Partition) rotate() error {
+	if err := p.dropActiveIfGone(); err != nil {
+		return err
+	}
 	a := p.active
+	if a == nil {
+		// Gone (logged): nothing to close, compress or upload; the
+		// checkpoint names no active file any more.
+		return p.writeCheckpoint(p.snapshot(p.ckpt.NextOffset))
+	}
 	p.active = nil
 	path := p.abs(a.rel)
 	if err := a.f.Close(); err != nil {
@@ -406,6 +474,15 @@ func (p *Partition) recoverFiles() error {
 		return p.writeCheckpoint(p.snapshot(p.ckpt.NextOffset))
 	}
 	f, size, err := p.truncateTo(p.ckpt.Active, p.ckpt.ActiveSize)
+	var lost *lostError
+	if errors.As(err, &lost) {
+		// Removed or cut short while the consumer was stopped: left to
+		// whoever did that (rule 3); the next line starts a new file.
+		p.log.Error("the active data file "+lost.what+" while the consumer was stopped: the lines it held are not in the archive any more; "+
+			"the next lines start a new file (leave the active file alone: see docs/guarantee.md)",
+			"path", lost.path, "checkpoint", p.abs(slotsPath(p.topic, p.partition)), "bytes_written", lost.want)
+		return p.writeCheckpoint(p.snapshot(p.ckpt.NextOffset))
+	}
 	if err != nil {
 		return err
 	}
@@ -442,6 +519,13 @@ func (p *Partition) recoverDeadLetters() error {
 		return nil
 	}
 	f, size, err := p.truncateTo(c.DeadLetter, c.DeadLetterSize)
+	var lost *lostError
+	if errors.As(err, &lost) {
+		p.log.Warn("the dead-letter file "+lost.what+" (by someone else); the next dead letter starts a new one",
+			"path", lost.path, "bytes", lost.want)
+		p.dlRel, p.dlSize = "", 0
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -499,8 +583,7 @@ func (p *Partition) truncateTo(rel string, size int64) (*os.File, int64, error) 
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		if size > 0 {
-			return nil, 0, fmt.Errorf("%s is missing, checkpoint %s says it holds %d bytes",
-				path, p.abs(slotsPath(p.topic, p.partition)), size)
+			return nil, 0, &lostError{path: path, ckpt: p.abs(slotsPath(p.topic, p.partition)), what: "is missing", want: size}
 		}
 		return nil, 0, nil
 	}
@@ -515,8 +598,8 @@ func (p *Partition) truncateTo(rel string, size int64) (*os.File, int64, error) 
 	switch {
 	case fi.Size() < size:
 		_ = f.Close()
-		return nil, 0, fmt.Errorf("%s has %d bytes, checkpoint %s says %d: data was lost",
-			path, fi.Size(), p.abs(slotsPath(p.topic, p.partition)), size)
+		return nil, 0, &lostError{path: path, ckpt: p.abs(slotsPath(p.topic, p.partition)),
+			what: fmt.Sprintf("was cut to %d bytes", fi.Size()), want: size}
 	case fi.Size() > size:
 		if err := f.Truncate(size); err != nil {
 			_ = f.Close()
@@ -530,6 +613,18 @@ func (p *Partition) truncateTo(rel string, size int64) (*os.File, int64, error) 
 		p.log.Warn("removed bytes written after the last checkpoint", "path", path, "bytes", fi.Size()-size)
 	}
 	return f, size, nil
+}
+
+// lostError is a file a checkpoint counts bytes of that is missing, or
+// shorter than that: someone removed or cut it.
+type lostError struct {
+	path, ckpt string
+	what       string // "is missing", "was cut to N bytes"
+	want       int64  // the bytes the checkpoint counts
+}
+
+func (e *lostError) Error() string {
+	return fmt.Sprintf("%s %s, checkpoint %s says it holds %d bytes: data was lost", e.path, e.what, e.ckpt, e.want)
 }
 
 // fileSize returns the size of path, 0 if it does not exist.

@@ -51,7 +51,11 @@ type Partition struct {
 	data    lines  // lines for active, not yet written (the records' own bytes)
 	dlBuf   []byte // lines for dl, not yet written
 	dlFirst int64  // offset of the first dead letter in dlBuf
-	broken  bool   // an operation failed part way; recover before the next
+	// dataFirst and dataHour are the offset and hour of the first line in
+	// data: where a new file starts if the active one is found gone.
+	dataFirst int64
+	dataHour  time.Time
+	broken    bool // an operation failed part way; recover before the next
 	// tickAfter is when Tick may try again after a failed rotation, and
 	// tickBackoff how long it waited last: a rotation compresses the whole
 	// file, so it is not retried at every Tick while, say, the disk is full.
@@ -170,6 +174,9 @@ func (p *Partition) append(recs []Record) (Result, error) {
 			if err := p.startFile(r.Offset, hour, now); err != nil {
 				return res, err
 			}
+		}
+		if p.data.size == 0 {
+			p.dataFirst, p.dataHour = r.Offset, hour
 		}
 		p.data.add(r.Value)
 		p.remember(r)
