@@ -41,6 +41,10 @@ func writev(f *os.File, vecs [][]byte) error {
 	}); err != nil {
 		return err
 	}
+	if werr != nil {
+		// The path, so that an error (a full disk) names the file.
+		return &os.PathError{Op: "writev", Path: f.Name(), Err: werr}
+	}
 	return werr
 }
 
@@ -57,7 +61,7 @@ func writevFD(fd int, vecs [][]byte) error {
 			continue
 		}
 		if err != nil {
-			return &os.PathError{Op: "writev", Path: "data file", Err: err}
+			return err
 		}
 		if n == 0 {
 			return io.ErrShortWrite

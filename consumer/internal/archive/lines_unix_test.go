@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -95,4 +96,18 @@ func commonPrefix(a, b []byte) int {
 		i++
 	}
 	return i
+}
+
+// TestWritevNamesTheFile: a failed write (here a full disk) names the file
+// written to, for the log.
+func TestWritevNamesTheFile(t *testing.T) {
+	f, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip("no /dev/full to stand for a full disk")
+	}
+	defer f.Close()
+	err = writev(f, [][]byte{[]byte(`{"n":1}`), []byte("\n")})
+	if err == nil || !strings.Contains(err.Error(), "writev /dev/full: no space left on device") {
+		t.Fatalf("got %v; want an error naming /dev/full", err)
+	}
 }
