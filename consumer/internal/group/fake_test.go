@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -157,4 +158,38 @@ func testConfig(brokers []string, topic string) Config {
 		Watch:           Watch{WatchInterval: 200 * time.Millisecond},
 		ShutdownTimeout: 5 * time.Second,
 	}
+}
+
+// unopenedArchive refuses to open partitions while closed is set, as an
+// archive whose checkpoint cannot be read does.
+type unopenedArchive struct {
+	*memArchive
+	closed atomic.Bool
+}
+
+func (a *unopenedArchive) Partition(ctx context.Context, topic string, partition int) (Partition, error) {
+	if a.closed.Load() {
+		return nil, fmt.Errorf("checkpoint memory:%s-%d is corrupt", topic, partition)
+	}
+	return a.memArchive.Partition(ctx, topic, partition)
+}
+
+// TestUnopenedPartitionCountsAsStopped: a partition whose archive does not
+// open is retried, and counts in Stats.PartitionsStopped (the alert's
+// gauge) until it opens; then it is consumed and the count falls back.
+func TestUnopenedPartitionCountsAsStopped(t *testing.T) {
+	const topic = "tweets"
+	brokers := cluster(t, topic, 2)
+	produce(t, brokers, topic, 0, 40)
+	arch := &unopenedArchive{memArchive: &memArchive{recs: map[string][]archive.Record{}}}
+	arch.closed.Store(true)
+	r := New(testConfig(brokers, topic), arch, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	sawStopped := false
+	runUntil(t, r, 30*time.Second, func() bool {
+		if !sawStopped && r.Stats.PartitionsStopped.Load() == 2 {
+			sawStopped = true
+			arch.closed.Store(false)
+		}
+		return sawStopped && r.Stats.Written.Load() >= 40 && r.Stats.PartitionsStopped.Load() == 0
+	})
 }

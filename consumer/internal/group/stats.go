@@ -17,8 +17,10 @@ type Stats struct {
 	WriteErrors  atomic.Int64
 	CommitErrors atomic.Int64
 	Partitions   atomic.Int64 // partitions owned now
-	// PartitionsStopped counts owned partitions not consumed because their
-	// offsets went back (a topic deleted and created again).
+	// PartitionsStopped counts owned partitions not consumed: their offsets
+	// went back (a topic deleted and created again), or their archive does
+	// not open (a checkpoint that cannot be read, a full disk); the log
+	// says which and why.
 	PartitionsStopped atomic.Int64
 	Lag               atomic.Int64 // sum over owned partitions of high water mark - next offset
 	Ready             atomic.Bool  // joined the group
