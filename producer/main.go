@@ -283,7 +283,7 @@ func progress(ctx context.Context, every time.Duration, s *publish.Stats, log *s
 
 func logTotals(s *publish.Stats, log *slog.Logger) {
 	log.Info("producer totals", "read", s.In.Load(), "statuses", s.Statuses.Load(), "control", s.Control.Load(),
-		"control_dropped", s.ControlDropped.Load(), "invalid", s.Invalid.Load(), "too_large", s.TooLarge.Load(),
+		"control_dropped", s.ControlDropped.Load(), "invalid", s.Invalid.Load(),
 		"dead_lettered", deadLettered(s), "retimed", s.Retimed.Load(),
 		"bytes", s.Bytes.Load(), "write_errors", s.WriteErrors.Load(), "unacknowledged", s.Pending.Load())
 }

@@ -77,7 +77,6 @@ func registerMetrics(reg *prometheus.Registry, source string, s *publish.Stats) 
 			}),
 		ops.CounterFunc(reg, "tweetpipe_producer_messages_dropped_total", "Messages dropped, by reason.", prometheus.Labels{"reason": "not_json_object"}, ops.Int64(&s.Invalid)),
 		ops.CounterFunc(reg, "tweetpipe_producer_messages_dropped_total", "Messages dropped, by reason.", prometheus.Labels{"reason": "no_control_topic"}, ops.Int64(&s.ControlDropped)),
-		ops.CounterFunc(reg, "tweetpipe_producer_messages_dropped_total", "Messages dropped, by reason.", prometheus.Labels{"reason": "too_large"}, ops.Int64(&s.TooLarge)),
 		ops.CounterVecFunc(reg, "tweetpipe_producer_messages_deadlettered_total", "Records Kafka refused for good, written to the dead-letter file, by reason.",
 			[]string{"reason"}, func(emit ops.Emit) {
 				s.EachDeadLettered(func(reason string, n int64) { emit(float64(n), reason) })

@@ -124,8 +124,8 @@ func (p *Publisher) completed(msgs []kafka.Message, err error) {
 
 // settle writes again, in order and synchronously, the records of a batch
 // kafka-go gave up on with err, retrying until Kafka takes them: a record
-// the broker refuses for good is settled on its own (reject.go), one too
-// large is dropped. It records what became of each in its slot, and
+// the broker refuses for good is settled on its own (reject.go), one
+// larger than a batch may be is dead-lettered. It records what became of each in its slot, and
 // returns nil, or errStopped when Run stopped first.
 func (p *Publisher) settle(slots []*slot, err error) error {
 	ctx := slots[0].fl.ctx
@@ -141,7 +141,9 @@ func (p *Publisher) settle(slots []*slot, err error) error {
 		return errStopped
 	case isTooLarge(err):
 		for j := range items {
-			p.dropTooLarge(&items[j], err)
+			if err := p.tooLarge(ctx, &items[j], err); err != nil {
+				return err
+			}
 		}
 	case refusalReason(err) != "":
 		again, serr := p.settleRefused(ctx, items, all)
@@ -282,7 +284,9 @@ func (p *Publisher) land(ctx context.Context, fl *flight) error {
 		switch {
 		case s.fl == nil || s.err == nil:
 		case isTooLarge(s.err):
-			p.dropTooLarge(&fl.items[i], s.err)
+			if err := p.tooLarge(ctx, &fl.items[i], s.err); err != nil {
+				return err
+			}
 		case refusalReason(s.err) != "":
 			refused = append(refused, i)
 		default:

@@ -32,7 +32,6 @@ type Stats struct {
 	Bytes          atomic.Int64 // value bytes acknowledged by Kafka
 	Invalid        atomic.Int64 // lines that are not a JSON object
 	ControlDropped atomic.Int64 // control messages dropped (no control topic)
-	TooLarge       atomic.Int64 // messages the broker refused as too large
 	WriteErrors    atomic.Int64 // failed produce attempts
 	Pending        atomic.Int64 // records accepted but not yet acknowledged
 	Retries        atomic.Int64 // messages written again after a failed attempt
@@ -461,8 +460,9 @@ func (p *Publisher) write(ctx context.Context, batch []item) error {
 
 // send writes batch[i] for each i in todo with the synchronous writer until
 // Kafka took them all, retrying only the ones that failed, with backoff; a
-// message Kafka refuses as too large is dropped (marked drop). It returns
-// errStopped when ctx ends first.
+// message larger than a batch may be, or one the broker refuses for good,
+// goes to the dead-letter file (marked drop). It returns errStopped when
+// ctx ends first.
 func (p *Publisher) send(ctx context.Context, batch []item, todo []int) error {
 	msgs := make([]kafka.Message, 0, len(todo))
 	backoff := retry.Backoff{Initial: 100 * time.Millisecond, Max: 10 * time.Second, Jitter: 0.2}
@@ -492,7 +492,9 @@ func (p *Publisher) send(ctx context.Context, batch []item, todo []int) error {
 			// because of one message larger than a batch may be: drop it
 			// and send the others at once.
 			if j := slices.IndexFunc(todo, func(i int) bool { return sameMessage(batch[i].msg, tooLarge.Message) }); j >= 0 {
-				p.dropTooLarge(&batch[todo[j]], err)
+				if err := p.tooLarge(ctx, &batch[todo[j]], err); err != nil {
+					return err
+				}
 				todo = slices.Delete(todo, j, j+1)
 				continue
 			}
@@ -502,7 +504,9 @@ func (p *Publisher) send(ctx context.Context, batch []item, todo []int) error {
 				switch {
 				case e == nil:
 				case isTooLarge(e):
-					p.dropTooLarge(&batch[todo[j]], e)
+					if err := p.tooLarge(ctx, &batch[todo[j]], e); err != nil {
+						return err
+					}
 				case refusalReason(e) != "":
 					refused = append(refused, todo[j])
 				default:
@@ -510,7 +514,11 @@ func (p *Publisher) send(ctx context.Context, batch []item, todo []int) error {
 				}
 			}
 		} else if isTooLarge(err) && len(todo) == 1 {
-			p.dropTooLarge(&batch[todo[0]], err)
+			if err := p.tooLarge(ctx, &batch[todo[0]], err); err != nil {
+				return err
+			}
+		} else if refusalReason(err) != "" {
+			refused = todo // one error for the whole request: each record is written alone
 		} else {
 			failed = todo
 		}
@@ -560,13 +568,17 @@ func sameMessage(a, b kafka.Message) bool {
 	return len(a.Value) > 0 && len(a.Value) == len(b.Value) && &a.Value[0] == &b.Value[0]
 }
 
+// isTooLarge reports kafka-go's refusal of a message larger than a batch
+// may be (KAFKA_BATCH_BYTES), made before anything is sent. The broker's
+// MESSAGE_TOO_LARGE, for a batch over the topic's max.message.bytes, is a
+// refusal (refusalReason): its records are written alone.
 func isTooLarge(err error) bool {
 	var tooLarge kafka.MessageTooLargeError
-	return errors.Is(err, kafka.MessageSizeTooLarge) || errors.As(err, &tooLarge)
+	return errors.As(err, &tooLarge)
 }
 
-func (p *Publisher) dropTooLarge(it *item, err error) {
-	it.drop = true
-	p.Stats.TooLarge.Add(1)
-	p.log.Error("message too large for Kafka, dropped", "topic", it.msg.Topic, "key", string(it.msg.Key), "bytes", len(it.msg.Value), "error", err)
+// tooLarge dead-letters a message larger than a batch may be: no request
+// can carry it, and the file keeps its value.
+func (p *Publisher) tooLarge(ctx context.Context, it *item, err error) error {
+	return p.deadLetter(ctx, it, "too_large", fmt.Errorf("larger than KAFKA_BATCH_BYTES (%d bytes): %w", p.cfg.BatchBytes, err))
 }

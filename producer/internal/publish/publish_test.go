@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/tweetpipe/tweetpipe/internal/contract"
 	"github.com/tweetpipe/tweetpipe/internal/logbuf"
+	"github.com/tweetpipe/tweetpipe/producer/internal/deadletter"
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 )
@@ -319,13 +321,17 @@ func TestCompressionNames(t *testing.T) {
 	}
 }
 
-// TestTooLargeDropped: a message larger than a batch may be is dropped and
-// counted; the messages around it are delivered.
-func TestTooLargeDropped(t *testing.T) {
+// TestTooLargeDeadLettered: a message larger than a batch may be
+// (KAFKA_BATCH_BYTES), which no request can carry, goes to the dead-letter
+// file with its value; the messages around it are delivered.
+func TestTooLargeDeadLettered(t *testing.T) {
 	brokers := startCluster(t)
 	ensure(t, brokers, "tweets", "tweets.control")
 	cfg := testConfig(brokers)
 	cfg.BatchBytes = 4096
+	dl := deadletter.New(filepath.Join(t.TempDir(), "deadletter"))
+	defer dl.Close()
+	cfg.DeadLetter = dl
 	p, err := New(cfg, nil, quiet())
 	if err != nil {
 		t.Fatal(err)
@@ -342,15 +348,16 @@ func TestTooLargeDropped(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if got := p.Stats.TooLarge.Load(); got != 1 {
-		t.Fatalf("too large = %d; want 1", got)
-	}
 	keys := map[string]bool{}
 	for _, m := range readAll(t, brokers, "tweets", 3) {
 		keys[string(m.Key)] = true
 	}
 	if len(keys) != 2 || !keys["1"] || !keys["2"] {
 		t.Fatalf("delivered %v; want statuses 1 and 2", keys)
+	}
+	lines := deadLetterLines(t, dl.Path())
+	if len(lines) != 1 || lines[0]["value"] != big || lines[0]["reason"] != "too_large" || lines[0]["key"] != "big" {
+		t.Fatalf("dead letters %v; want the big status's bytes, reason too_large", lines)
 	}
 }
 

@@ -4,7 +4,8 @@ package publish
 // record that no retry cures: INVALID_TIMESTAMP (its time is further from
 // the broker's clock than the topic's message.timestamp.after.max.ms or
 // before.max.ms allow), INVALID_RECORD, CORRUPT_MESSAGE,
-// RECORD_LIST_TOO_LARGE. Retried for ever, such a record would hold back
+// RECORD_LIST_TOO_LARGE, MESSAGE_TOO_LARGE (a batch, or a record, over the
+// topic's max.message.bytes). Retried for ever, such a record would hold back
 // every record behind it, since acknowledgements go in order. The broker
 // answers for a whole partition's batch, so each record of a refused batch
 // is first written alone: those the broker takes are done; one refused
@@ -54,6 +55,10 @@ func refusalReason(err error) string {
 		return "corrupt_message"
 	case errors.Is(err, kafka.RecordListTooLarge):
 		return "record_list_too_large"
+	case errors.Is(err, kafka.MessageSizeTooLarge):
+		// A batch over the topic's max.message.bytes: written alone, the
+		// records that fit go; one too large alone is dead-lettered.
+		return "message_too_large"
 	}
 	return ""
 }
@@ -99,7 +104,9 @@ func (p *Publisher) settleRefused(ctx context.Context, batch []item, refused []i
 		case ctx.Err() != nil:
 			return nil, errStopped
 		case isTooLarge(err):
-			p.dropTooLarge(it, err)
+			if err := p.tooLarge(ctx, it, err); err != nil {
+				return nil, err
+			}
 		case refusalReason(err) != "":
 			if err := p.deadLetter(ctx, it, refusalReason(err), err); err != nil {
 				return nil, err

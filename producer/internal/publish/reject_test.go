@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -316,5 +317,120 @@ func TestRefusedRecordInSpoolDeadLettered(t *testing.T) {
 	}
 	if !sp.Empty() {
 		t.Fatalf("the spool holds %d records after draining; want 0", sp.Len())
+	}
+}
+
+// deadLetterLines reads the dead-letter file at path, a map a line.
+func deadLetterLines(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var lines []map[string]any
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var l map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("dead-letter line %q: %v", sc.Text(), err)
+		}
+		lines = append(lines, l)
+	}
+	return lines
+}
+
+// sizeLimitedBroker refuses, as Kafka does for a topic's max.message.bytes,
+// every partition batch whose record bytes exceed limit with
+// MESSAGE_TOO_LARGE; the fine batches of such a request get a retriable
+// error, as refuse does. It counts the batches refused.
+func sizeLimitedBroker(t *testing.T, limit int) ([]string, *atomic.Int32) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	var refused atomic.Int32
+	c.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		req := kreq.(*kmsg.ProduceRequest)
+		resp := req.ResponseKind().(*kmsg.ProduceResponse)
+		refuse := false
+		for _, rt := range req.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				if len(rp.Records) > limit {
+					sp.ErrorCode = kerr.MessageTooLarge.Code
+					refuse = true
+					refused.Add(1)
+				}
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		if !refuse {
+			return nil, nil, false
+		}
+		for i := range resp.Topics {
+			for j := range resp.Topics[i].Partitions {
+				if resp.Topics[i].Partitions[j].ErrorCode == 0 {
+					resp.Topics[i].Partitions[j].ErrorCode = kerr.NotEnoughReplicas.Code
+				}
+			}
+		}
+		return resp, nil, true
+	})
+	return c.ListenAddrs(), &refused
+}
+
+// TestBatchOverTopicLimitWrittenAlone: a topic whose max.message.bytes is
+// below the producer's batches refuses each batch whole with
+// MESSAGE_TOO_LARGE. Its records are written alone: every one that fits is
+// in Kafka once, in order of acknowledgement, and the one too large even
+// alone goes to the dead-letter file with its value (before, the whole
+// batch was dropped).
+func TestBatchOverTopicLimitWrittenAlone(t *testing.T) {
+	brokers, refused := sizeLimitedBroker(t, 4000)
+	ensure(t, brokers, "tweets", "tweets.control")
+	dl := deadletter.New(filepath.Join(t.TempDir(), "deadletter"))
+	defer dl.Close()
+	cfg := testConfig(brokers)
+	cfg.Compression = "none" // the limit is on the batch's bytes as sent
+	cfg.DeadLetter = dl
+	p, err := New(cfg, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n, huge = 200, 77
+	values := make([][]byte, n)
+	for i := range values {
+		values[i] = status(i)
+	}
+	values[huge] = []byte(fmt.Sprintf(`{"id_str":"%d","text":"%s","user":{}}`, huge, strings.Repeat("x", 5000)))
+	acked := emitAll(t, p, values, 60*time.Second)
+	checkAcksInOrder(t, acked, n)
+	if refused.Load() == 0 {
+		t.Fatal("the broker refused no batch: the test tested nothing")
+	}
+	keys := map[string]int{}
+	for _, m := range readAll(t, brokers, "tweets", 3) {
+		keys[string(m.Key)]++
+	}
+	if len(keys) != n-1 || keys[fmt.Sprint(huge)] != 0 {
+		t.Fatalf("got %d distinct statuses in Kafka, %d of the huge one; want %d, none of it", len(keys), keys[fmt.Sprint(huge)], n-1)
+	}
+	for k, c := range keys {
+		if c != 1 {
+			t.Fatalf("status %s is in Kafka %d times; want once", k, c)
+		}
+	}
+	lines := deadLetterLines(t, dl.Path())
+	if len(lines) != 1 || lines[0]["value"] != string(values[huge]) || lines[0]["reason"] != "message_too_large" {
+		t.Fatalf("dead letters %v; want the huge status's bytes, reason message_too_large", lines)
 	}
 }
