@@ -130,20 +130,26 @@ func (r *Runner) ObserveBatch(fn func(time.Duration)) { r.cfg.ObserveBatch = fn 
 func (r *Runner) Run(ctx context.Context) error {
 	r.baseline = r.partitionCounts(ctx)
 	for ctx.Err() == nil {
-		if err := r.runGroup(ctx, r.subscribable(r.baseline)); err != nil {
+		topics := r.subscribable(r.baseline)
+		if len(topics) == 0 {
+			r.baseline = r.awaitTopics(ctx)
+			continue
+		}
+		if err := r.runGroup(ctx, topics); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// subscribable returns the configured topics that exist, by counts; all of
-// them when none does or counts is nil (the broker did not answer). The
-// group subscribes to these only: kafka-go's group leader assigns no
-// partition at all, of any topic, while one topic it is given does not
-// exist, so a control topic never created would stop the archive. While
-// none exists, the group is joined with all of them, no partition is
-// assigned, and the watcher sees the first one appear.
+// subscribable returns the configured topics that exist, by counts; none
+// when counts is nil (the broker did not answer). The group subscribes to
+// these only: kafka-go's group leader assigns no partition at all, of any
+// topic, while one topic it is given does not exist, so a control topic
+// never created would stop the archive; and it reads their partitions with
+// a request that lets the broker create a missing topic with its own
+// defaults (auto.create.topics.enable, on by default: one partition, a
+// week's retention, not the producer's settings).
 func (r *Runner) subscribable(counts map[string]int) []string {
 	var topics []string
 	for _, t := range r.cfg.Topics {
@@ -151,10 +157,27 @@ func (r *Runner) subscribable(counts map[string]int) []string {
 			topics = append(topics, t)
 		}
 	}
-	if len(topics) == 0 {
-		return r.cfg.Topics
-	}
 	return topics
+}
+
+// awaitTopics waits, without joining the group, until one of the
+// configured topics exists (the producer creates them), and returns the
+// counts then; nil once ctx ends.
+func (r *Runner) awaitTopics(ctx context.Context) map[string]int {
+	r.log.Info("waiting for the topics to exist (the producer creates them); the group is joined once one does",
+		"topics", r.cfg.Topics)
+	every := min(r.cfg.WatchInterval, time.Second)
+	if every <= 0 {
+		every = time.Second
+	}
+	for {
+		if !retry.Wait(ctx, every) {
+			return nil
+		}
+		if counts := r.partitionCounts(ctx); len(r.subscribable(counts)) > 0 {
+			return counts
+		}
+	}
 }
 
 // runGroup is a member of the consumer group subscribed to topics until the

@@ -233,6 +233,47 @@ func TestTopicCreatedLater(t *testing.T) {
 	}
 }
 
+// TestMissingTopicsNotAutoCreated: on a broker that creates a topic for a
+// client that asks for it (auto.create.topics.enable, Kafka's default), a
+// consumer started before its topics exist does not make the broker create
+// them (with the broker's defaults, not the producer's partitions and
+// retention): it joins the group only once the producer created one.
+func TestMissingTopicsNotAutoCreated(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	brokers := c.ListenAddrs()
+	dir := t.TempDir()
+	r := newRunner(t, brokers, "later", dir)
+	partitions := func() int {
+		md, err := (&kafka.Client{Addr: kafka.TCP(brokers...)}).Metadata(context.Background(), &kafka.MetadataRequest{Topics: []string{"later"}})
+		if err != nil || len(md.Topics) != 1 || md.Topics[0].Error != nil {
+			return 0
+		}
+		return len(md.Topics[0].Partitions)
+	}
+	created := make(chan int, 1)
+	go func() {
+		time.Sleep(3 * time.Second) // the consumer has been waiting
+		before := partitions()
+		cl := &kafka.Client{Addr: kafka.TCP(brokers...)}
+		if _, err := cl.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: "later", NumPartitions: 3, ReplicationFactor: 1}}}); err != nil {
+			t.Errorf("creating topic: %v", err)
+		}
+		created <- before
+		produce(t, brokers, "later", 0, 50)
+	}()
+	runUntil(t, r, 30*time.Second, func() bool { return r.Stats.Written.Load() == 50 })
+	if before := <-created; before != 0 {
+		t.Fatalf("the topic had %d partitions before the producer created it; want it not created by the consumer", before)
+	}
+	if got := partitions(); got != 3 {
+		t.Fatalf("the topic has %d partitions; want the 3 it was created with", got)
+	}
+}
+
 // TestRecreatedTopicIsNotSkipped: a topic deleted and created again starts
 // its offsets at 0 again; the archive's old checkpoint must not make the
 // consumer skip the new messages as already written.

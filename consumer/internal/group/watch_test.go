@@ -48,9 +48,9 @@ func TestStalledBeforeFirstMessage(t *testing.T) {
 }
 
 // TestTopicCreatedWhileMetadataFailed: the broker did not answer the
-// partition counts when Run started (so the watcher has no baseline), and
-// the topic is created after the group formed. It is still picked up: the
-// watcher's first answer makes the group rebalance.
+// partition counts when Run started (so there is no baseline), and the
+// topic is created later. It is still picked up: Run waits for a topic
+// without joining the group, and joins once the broker answers with one.
 func TestTopicCreatedWhileMetadataFailed(t *testing.T) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
@@ -75,9 +75,6 @@ func TestTopicCreatedWhileMetadataFailed(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	time.Sleep(time.Second) // Run's read of the partition counts has failed
 	refuse.Store(false)
-	for !r.Stats.Ready.Load() {
-		time.Sleep(20 * time.Millisecond)
-	}
 	// Fresh transports: the default one may hold the refused metadata.
 	cl := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: &kafka.Transport{}}
 	if _, err := cl.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{
