@@ -17,6 +17,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
@@ -663,5 +664,49 @@ func TestRebalanceMidBatch(t *testing.T) {
 		if c != 1 {
 			t.Fatalf("id %s written %d times; want once", id, c)
 		}
+	}
+}
+
+// TestRecordsDeletedUnreadReported: records Kafka deleted (retention, or a
+// records deletion) while the consumer was stopped are past what it can
+// archive; kafka-go's reader moves on to the partition's start without a
+// word. The consumer counts them (Stats.DeletedUnread) and archives the
+// rest.
+func TestRecordsDeletedUnreadReported(t *testing.T) {
+	const topic = "tweets"
+	brokers := cluster(t, topic, 1)
+	dir := t.TempDir()
+	produce(t, brokers, topic, 0, 30)
+	r1 := newRunner(t, brokers, topic, dir)
+	runUntil(t, r1, 30*time.Second, func() bool { return r1.Stats.Written.Load() == 30 && committed(t, brokers, topic, 1) == 30 })
+
+	produce(t, brokers, topic, 30, 70) // offsets 30 to 99
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrDeleteRecordsRequest()
+	rt := kmsg.NewDeleteRecordsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+	rp.Partition, rp.Offset = 0, 60 // offsets 30 to 59 deleted unread
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := resp.Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("deleting records: error code %d", code)
+	}
+
+	r2 := newRunner(t, brokers, topic, dir)
+	runUntil(t, r2, 30*time.Second, func() bool { return r2.Stats.Written.Load() == 40 })
+	if got := r2.Stats.DeletedUnread.Load(); got != 30 {
+		t.Errorf("deleted unread: got %d; want 30 (offsets 30 to 59)", got)
+	}
+	if ids := outputIDs(t, dir, topic); len(ids) != 70 {
+		t.Errorf("got %d distinct ids in the archive; want 70 (0 to 29, 60 to 99)", len(ids))
 	}
 }

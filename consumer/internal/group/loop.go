@@ -275,6 +275,9 @@ func (l *loop) run(ctx context.Context, rd *kafka.Reader) {
 		now := time.Now()
 		switch {
 		case err == nil:
+			if l.next >= 0 && m.Offset > l.next {
+				l.gap(ctx, m.Offset)
+			}
 			l.r.Stats.Consumed.Add(1)
 			l.counts.Consumed.Add(1)
 			if !l.b.Fits(len(m.Value)) {
@@ -316,6 +319,26 @@ func (l *loop) run(ctx context.Context, rd *kafka.Reader) {
 			}
 		}
 	}
+}
+
+// gap looks at offsets skipped between the next one to fetch and at, the
+// one fetched: a partition's offsets have gaps where a transaction's
+// marker or compaction left them, but those below the partition's start
+// were deleted before the consumer read them (retention.ms or
+// retention.bytes reached, or records deleted by hand), and kafka-go's
+// reader moves past them without a word. Those are logged and counted
+// (tweetpipe_consumer_messages_deleted_unread_total): they are in Kafka no
+// more, and not in the archive.
+func (l *loop) gap(ctx context.Context, at int64) {
+	start, err := l.r.startOffset(ctx, l.topic, l.partition)
+	if err != nil || start <= l.next {
+		return
+	}
+	lost := min(start, at) - l.next
+	l.r.Stats.DeletedUnread.Add(lost)
+	l.log.Error("Kafka deleted records of this partition before the consumer read them (the topic's retention.ms or retention.bytes, or a records deletion): "+
+		"they are not in the archive; give the topic a longer retention, or keep the consumer running",
+		"first_offset", l.next, "last_offset", l.next+lost-1, "count", lost, "partition_start_offset", start)
 }
 
 // wakeCtx is a fetch context that ends at a wake-up time, made once per

@@ -13,10 +13,13 @@ type Stats struct {
 	DeadLettered atomic.Int64
 	Skipped      atomic.Int64 // already archived before (redelivered after a crash)
 	Duplicates   atomic.Int64 // statuses dropped: their key was written recently
-	Batches      atomic.Int64
-	WriteErrors  atomic.Int64
-	CommitErrors atomic.Int64
-	Partitions   atomic.Int64 // partitions owned now
+	// DeletedUnread counts records Kafka deleted (retention) before they
+	// were fetched: offsets skipped below the partition's start.
+	DeletedUnread atomic.Int64
+	Batches       atomic.Int64
+	WriteErrors   atomic.Int64
+	CommitErrors  atomic.Int64
+	Partitions    atomic.Int64 // partitions owned now
 	// PartitionsStopped counts owned partitions not consumed: their offsets
 	// went back (a topic deleted and created again), or their archive does
 	// not open (a checkpoint that cannot be read, a full disk); the log
