@@ -133,6 +133,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *termi
 
 	// How far from the broker's clock the topics accept record timestamps.
 	maxAhead, maxBehind := timestampLimits(ctx, client, topics, cfg.MaxTimestampAhead, log)
+	existingTopics(ctx, client, topics, cfg, log)
 
 	// Dead letters: records Kafka refuses for good.
 	// A folder that cannot be written is no reason not to start (most runs
@@ -217,6 +218,20 @@ func timestampLimits(ctx context.Context, client *kafka.Client, topics []string,
 	log.Info("record timestamps", "topic_max_ahead", limits.Ahead, "topic_max_behind", limits.Behind,
 		"retimed_beyond_ahead", ahead, "retimed_beyond_behind", behind)
 	return ahead, behind
+}
+
+// existingTopics warns of what in topics the producer did not create
+// differs from its settings where it matters (publish.ExistingTopicWarnings).
+func existingTopics(ctx context.Context, client *kafka.Client, topics []string, cfg config.Config, log *slog.Logger) {
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	warnings, err := publish.ExistingTopicWarnings(rctx, client, topics, cfg.TopicSpec, cfg.BatchBytes)
+	if err != nil {
+		log.Warn("could not read the topics' settings to compare them with KAFKA_PARTITIONS, KAFKA_RETENTION and KAFKA_BATCH_BYTES", "error", err)
+	}
+	for _, w := range warnings {
+		log.Warn(w)
+	}
 }
 
 // readiness is /readyz: Kafka answers and, for a stream source, the stream
