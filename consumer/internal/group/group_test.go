@@ -208,6 +208,17 @@ func TestLostCommitIsSkipped(t *testing.T) {
 	}
 }
 
+// createTopic creates topic with the given partitions, from any goroutine;
+// it reports false, the test failed, when the broker refused.
+func createTopic(t *testing.T, brokers []string, topic string, partitions int) bool {
+	cl := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	if _, err := cl.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: partitions, ReplicationFactor: 1}}}); err != nil {
+		t.Errorf("creating topic %s: %v", topic, err)
+		return false
+	}
+	return true
+}
+
 // TestTopicCreatedLater: the group waits for a topic that does not exist
 // yet and archives it once it appears.
 func TestTopicCreatedLater(t *testing.T) {
@@ -221,12 +232,9 @@ func TestTopicCreatedLater(t *testing.T) {
 	r := newRunner(t, brokers, "later", dir)
 	go func() {
 		time.Sleep(time.Second)
-		cl := &kafka.Client{Addr: kafka.TCP(brokers...)}
-		if _, err := cl.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: "later", NumPartitions: 2, ReplicationFactor: 1}}}); err != nil {
-			t.Errorf("creating topic: %v", err)
-			return
+		if createTopic(t, brokers, "later", 2) {
+			produce(t, brokers, "later", 0, 50)
 		}
-		produce(t, brokers, "later", 0, 50)
 	}()
 	runUntil(t, r, 30*time.Second, func() bool { return r.Stats.Written.Load() == 50 })
 	if ids := outputIDs(t, dir, "later"); len(ids) != 50 {
@@ -259,12 +267,11 @@ func TestMissingTopicsNotAutoCreated(t *testing.T) {
 	go func() {
 		time.Sleep(3 * time.Second) // the consumer has been waiting
 		before := partitions()
-		cl := &kafka.Client{Addr: kafka.TCP(brokers...)}
-		if _, err := cl.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: "later", NumPartitions: 3, ReplicationFactor: 1}}}); err != nil {
-			t.Errorf("creating topic: %v", err)
-		}
+		ok := createTopic(t, brokers, "later", 3)
 		created <- before
-		produce(t, brokers, "later", 0, 50)
+		if ok {
+			produce(t, brokers, "later", 0, 50)
+		}
 	}()
 	runUntil(t, r, 30*time.Second, func() bool { return r.Stats.Written.Load() == 50 })
 	if before := <-created; before != 0 {

@@ -41,6 +41,22 @@ func refusingBroker(t *testing.T) ([]string, *atomic.Int32) {
 
 // refuse makes c refuse batches as refusingBroker says, and counts them.
 func refuse(c *kfake.Cluster) *atomic.Int32 {
+	return refuseWith(c, func(records []byte) int16 {
+		var rb kmsg.RecordBatch
+		if err := rb.ReadFrom(records); err == nil && rb.MaxTimestamp > time.Now().Add(time.Hour).UnixMilli() {
+			return kerr.InvalidTimestamp.Code
+		}
+		if bytes.Contains(records, []byte("poison")) {
+			return kerr.InvalidRecord.Code
+		}
+		return 0
+	})
+}
+
+// refuseWith makes c answer each partition's batch of a produce request
+// with the error code refusal gives its records (0: taken), and counts the
+// batches refused.
+func refuseWith(c *kfake.Cluster, refusal func(records []byte) int16) *atomic.Int32 {
 	var refused atomic.Int32
 	c.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
@@ -53,14 +69,7 @@ func refuse(c *kfake.Cluster) *atomic.Int32 {
 			for _, rp := range rt.Partitions {
 				sp := kmsg.NewProduceResponseTopicPartition()
 				sp.Partition = rp.Partition
-				var rb kmsg.RecordBatch
-				if err := rb.ReadFrom(rp.Records); err == nil && rb.MaxTimestamp > time.Now().Add(time.Hour).UnixMilli() {
-					sp.ErrorCode = kerr.InvalidTimestamp.Code
-				}
-				if bytes.Contains(rp.Records, []byte("poison")) {
-					sp.ErrorCode = kerr.InvalidRecord.Code
-				}
-				if sp.ErrorCode != 0 {
+				if sp.ErrorCode = refusal(rp.Records); sp.ErrorCode != 0 {
 					refuse = true
 					refused.Add(1)
 				}
@@ -343,8 +352,7 @@ func deadLetterLines(t *testing.T, path string) []map[string]any {
 
 // sizeLimitedBroker refuses, as Kafka does for a topic's max.message.bytes,
 // every partition batch whose record bytes exceed limit with
-// MESSAGE_TOO_LARGE; the fine batches of such a request get a retriable
-// error, as refuse does. It counts the batches refused.
+// MESSAGE_TOO_LARGE, and counts the batches refused.
 func sizeLimitedBroker(t *testing.T, limit int) ([]string, *atomic.Int32) {
 	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1))
@@ -352,40 +360,12 @@ func sizeLimitedBroker(t *testing.T, limit int) ([]string, *atomic.Int32) {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	var refused atomic.Int32
-	c.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		req := kreq.(*kmsg.ProduceRequest)
-		resp := req.ResponseKind().(*kmsg.ProduceResponse)
-		refuse := false
-		for _, rt := range req.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				if len(rp.Records) > limit {
-					sp.ErrorCode = kerr.MessageTooLarge.Code
-					refuse = true
-					refused.Add(1)
-				}
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
+	return c.ListenAddrs(), refuseWith(c, func(records []byte) int16 {
+		if len(records) > limit {
+			return kerr.MessageTooLarge.Code
 		}
-		if !refuse {
-			return nil, nil, false
-		}
-		for i := range resp.Topics {
-			for j := range resp.Topics[i].Partitions {
-				if resp.Topics[i].Partitions[j].ErrorCode == 0 {
-					resp.Topics[i].Partitions[j].ErrorCode = kerr.NotEnoughReplicas.Code
-				}
-			}
-		}
-		return resp, nil, true
+		return 0
 	})
-	return c.ListenAddrs(), &refused
 }
 
 // TestBatchOverTopicLimitWrittenAlone: a topic whose max.message.bytes is
