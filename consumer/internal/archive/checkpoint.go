@@ -292,8 +292,9 @@ func (p *Partition) dropActiveIfGone() error {
 }
 
 // startFile makes a new active data file for a record at offset first whose
-// hour is hour. There must be no active file and nothing buffered: the
-// caller rotates and commits first.
+// hour is hour. There must be no active file: the caller rotates and
+// commits first, or (commit, the active file found gone) holds the lines
+// for the new one, which the checkpoint written here does not count.
 func (p *Partition) startFile(first int64, hour, now time.Time) error {
 	rel := p.cfg.Layout.DataPath(p.topic, p.partition, first, hour)
 	path := p.abs(rel)
