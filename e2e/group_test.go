@@ -37,9 +37,12 @@ func TestTwoConsumersSharePartitions(t *testing.T) {
 	a := start(t, "consumer", consumerEnv...)
 	b := start(t, "consumer", consumerEnv...)
 	a.name, b.name = "consumer A", "consumer B"
+	// Both are up before the producer creates the topic; they join the
+	// group once it exists (joining earlier would let a broker that creates
+	// topics on request make it with its own defaults).
 	for _, c := range []*proc{a, b} {
-		eventually(t, 60*time.Second, c.name+" joining the group", func() bool {
-			return strings.Contains(c.out.String(), `msg="joined consumer group"`)
+		eventually(t, 60*time.Second, c.name+" waiting for the topic", func() bool {
+			return strings.Contains(c.out.String(), `msg="waiting for the topics to exist`)
 		})
 	}
 
