@@ -30,26 +30,9 @@ func ExistingTopicWarnings(ctx context.Context, client *kafka.Client, topics []s
 	if err != nil {
 		return nil, fmt.Errorf("reading the topics' partitions: %w", err)
 	}
-	req := &kafka.DescribeConfigsRequest{}
-	for _, t := range topics {
-		req.Resources = append(req.Resources, kafka.DescribeConfigRequestResource{
-			ResourceType: kafka.ResourceTypeTopic, ResourceName: t,
-			ConfigNames: []string{configRetentionMs, configMaxMessageBytes},
-		})
-	}
-	resp, err := client.DescribeConfigs(ctx, req)
+	configs, err := describeTopics(ctx, client, topics, configRetentionMs, configMaxMessageBytes)
 	if err != nil {
-		return nil, fmt.Errorf("describing the topics' configuration: %w", err)
-	}
-	configs := map[string]map[string]string{}
-	for _, r := range resp.Resources {
-		if r.Error != nil {
-			return nil, fmt.Errorf("describing the configuration of %s: %w", r.ResourceName, r.Error)
-		}
-		configs[r.ResourceName] = map[string]string{}
-		for _, e := range r.ConfigEntries {
-			configs[r.ResourceName][e.ConfigName] = e.ConfigValue
-		}
+		return nil, err
 	}
 	var warnings []string
 	for _, t := range md.Topics {

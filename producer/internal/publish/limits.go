@@ -32,29 +32,42 @@ const (
 
 // ReadTimestampLimits asks the broker for the topics' configuration.
 func ReadTimestampLimits(ctx context.Context, client *kafka.Client, topics []string) (TimestampLimits, error) {
+	configs, err := describeTopics(ctx, client, topics, configTimestampType, configAfterMax, configBeforeMax, configDifferenceMax)
+	if err != nil {
+		return TimestampLimits{}, err
+	}
+	var l TimestampLimits
+	for _, c := range configs {
+		l = l.least(timestampLimits(c))
+	}
+	return l, nil
+}
+
+// describeTopics returns the named configurations of each topic, by
+// topic, as the broker describes them.
+func describeTopics(ctx context.Context, client *kafka.Client, topics []string, names ...string) (map[string]map[string]string, error) {
 	req := &kafka.DescribeConfigsRequest{}
 	for _, t := range topics {
 		req.Resources = append(req.Resources, kafka.DescribeConfigRequestResource{
-			ResourceType: kafka.ResourceTypeTopic, ResourceName: t,
-			ConfigNames: []string{configTimestampType, configAfterMax, configBeforeMax, configDifferenceMax},
+			ResourceType: kafka.ResourceTypeTopic, ResourceName: t, ConfigNames: names,
 		})
 	}
 	resp, err := client.DescribeConfigs(ctx, req)
 	if err != nil {
-		return TimestampLimits{}, fmt.Errorf("describing the configuration of %v: %w", topics, err)
+		return nil, fmt.Errorf("describing the configuration of %v: %w", topics, err)
 	}
-	var l TimestampLimits
+	configs := make(map[string]map[string]string, len(resp.Resources))
 	for _, r := range resp.Resources {
 		if r.Error != nil {
-			return TimestampLimits{}, fmt.Errorf("describing the configuration of %s: %w", r.ResourceName, r.Error)
+			return nil, fmt.Errorf("describing the configuration of %s: %w", r.ResourceName, r.Error)
 		}
-		configs := map[string]string{}
+		c := map[string]string{}
 		for _, e := range r.ConfigEntries {
-			configs[e.ConfigName] = e.ConfigValue
+			c[e.ConfigName] = e.ConfigValue
 		}
-		l = l.least(timestampLimits(configs))
+		configs[r.ResourceName] = c
 	}
-	return l, nil
+	return configs, nil
 }
 
 // timestampLimits reads one topic's configuration.
