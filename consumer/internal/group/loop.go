@@ -124,22 +124,15 @@ func (r *Runner) checkpointMatches(ctx context.Context, log *slog.Logger, topic 
 	if next <= 0 {
 		return true
 	}
-	stopped := false
-	defer func() {
-		if stopped {
-			r.Stats.PartitionsStopped.Add(-1)
-		}
-	}()
+	stopped := stopMark{n: &r.Stats.PartitionsStopped}
+	defer stopped.clear()
 	for {
 		end, err := r.endOffset(ctx, topic, partition)
 		switch {
 		case err == nil && end >= next:
 			return true
 		case err == nil:
-			if !stopped {
-				stopped = true
-				r.Stats.PartitionsStopped.Add(1)
-			}
+			stopped.set()
 			log.Error("the archive's checkpoint is past the end of the partition: was the topic deleted and created again? "+
 				"Not consuming it, so nothing is skipped; move the checkpoint file (and this partition's files) away to start it afresh",
 				"checkpoint_next_offset", next, "partition_end_offset", end,
@@ -177,18 +170,35 @@ func (r *Runner) newReader(log *slog.Logger, topic string, partition int, limits
 	})
 }
 
+// stopMark counts a partition in n (Stats.PartitionsStopped) once, from
+// its first set until clear.
+type stopMark struct {
+	n  *atomic.Int64
+	on bool
+}
+
+func (m *stopMark) set() {
+	if !m.on {
+		m.on = true
+		m.n.Add(1)
+	}
+}
+
+func (m *stopMark) clear() {
+	if m.on {
+		m.on = false
+		m.n.Add(-1)
+	}
+}
+
 // openPartition opens the partition's archive, retrying until it opens or
 // ctx ends. While it fails the partition counts as stopped
 // (tweetpipe_consumer_stopped_partitions), so that a checkpoint that cannot
 // be read, or a full disk, is seen beside the log.
 func (r *Runner) openPartition(ctx context.Context, log *slog.Logger, topic string, partition int) Partition {
 	backoff := retry.Backoff{Initial: 500 * time.Millisecond, Max: 10 * time.Second, Jitter: 0.2}
-	stopped := false
-	defer func() {
-		if stopped {
-			r.Stats.PartitionsStopped.Add(-1)
-		}
-	}()
+	stopped := stopMark{n: &r.Stats.PartitionsStopped}
+	defer stopped.clear()
 	for {
 		p, err := r.arch.Partition(ctx, topic, partition)
 		if err == nil {
@@ -197,10 +207,7 @@ func (r *Runner) openPartition(ctx context.Context, log *slog.Logger, topic stri
 		if ctx.Err() != nil {
 			return nil
 		}
-		if !stopped {
-			stopped = true
-			r.Stats.PartitionsStopped.Add(1)
-		}
+		stopped.set()
 		wait := backoff.Next()
 		log.Error("opening partition archive; retrying, the partition is not consumed until it opens (the error names the file at fault; docs/guarantee.md says what each means)",
 			"retry_in", wait, "error", err)
