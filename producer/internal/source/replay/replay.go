@@ -356,7 +356,7 @@ func (r *runner) zip(ctx context.Context, in *input) error {
 			}
 			rc, err := zf.Open()
 			if err != nil {
-				err = &unreadableError{where: in.path + " member " + m.name, after: skip, err: err}
+				err = &unreadableError{where: located(in.path, m.name), after: skip, err: err}
 			} else {
 				err = r.lines(ctx, in.path, m.name, &meter{r: rc, p: r.prog, left: m.size}, skip)
 				rc.Close()
@@ -416,12 +416,21 @@ func (r *runner) tgz(ctx context.Context, in *input) error {
 	return nil
 }
 
+// located names a stream file in messages: the input, and the member of
+// an archive when there is one ("" for a plain file).
+func located(input, member string) string {
+	if member == "" {
+		return input
+	}
+	return input + " member " + member
+}
+
 // lines emits the lines of one stream file after its first skip lines.
 // member is "" for a plain file, else the name that picks the decompressor.
 func (r *runner) lines(ctx context.Context, input, member string, raw io.Reader, skip int64) error {
-	where, name := input, input
+	where, name := located(input, member), input
 	if member != "" {
-		where, name = input+" member "+member, member
+		name = member
 	}
 	dec, err := Decompress(name, raw)
 	if err != nil {
