@@ -264,6 +264,11 @@ func notAsWritten(f *os.File, path string, size int64) (string, error) {
 	return "", nil
 }
 
+// activeGone ends the message about an active data file that someone
+// removed or changed, while running (dropActiveIfGone) or stopped
+// (recoverFiles).
+const activeGone = "the lines it held are not in the archive any more; the next lines start a new file (leave the active file alone: see docs/guarantee.md)"
+
 // dropActiveIfGone looks at the active data file before the archive writes
 // to it or rotates it: one removed, moved, replaced or cut short while open
 // (rm, gzip without -k, logrotate's copytruncate) is left to whoever did
@@ -283,8 +288,7 @@ func (p *Partition) dropActiveIfGone() error {
 	if what == "" {
 		return nil
 	}
-	p.log.Error("the active data file was "+what+" while the consumer had it open: the lines it held are not in the archive any more; "+
-		"the next lines start a new file (leave the active file alone: see docs/guarantee.md)",
+	p.log.Error("the active data file was "+what+" while the consumer had it open: "+activeGone,
 		"path", path, "bytes_written", a.size)
 	_ = a.f.Close() // its bytes were fsynced; it is not the archive's any more
 	p.active = nil
@@ -479,8 +483,7 @@ func (p *Partition) recoverFiles() error {
 	if errors.As(err, &lost) {
 		// Removed or cut short while the consumer was stopped: left to
 		// whoever did that (rule 3); the next line starts a new file.
-		p.log.Error("the active data file "+lost.what+" while the consumer was stopped: the lines it held are not in the archive any more; "+
-			"the next lines start a new file (leave the active file alone: see docs/guarantee.md)",
+		p.log.Error("the active data file "+lost.what+" while the consumer was stopped: "+activeGone,
 			"path", lost.path, "checkpoint", p.abs(slotsPath(p.topic, p.partition)), "bytes_written", lost.want)
 		return p.writeCheckpoint(p.snapshot(p.ckpt.NextOffset))
 	}

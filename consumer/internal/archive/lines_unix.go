@@ -45,7 +45,7 @@ func writev(f *os.File, vecs [][]byte) error {
 		// The path, so that an error (a full disk) names the file.
 		return &os.PathError{Op: "writev", Path: f.Name(), Err: werr}
 	}
-	return werr
+	return nil
 }
 
 func writevFD(fd int, vecs [][]byte) error {
