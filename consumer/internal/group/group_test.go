@@ -36,6 +36,17 @@ func cluster(t *testing.T, topic string, partitions int) []string {
 	return c.ListenAddrs()
 }
 
+// emptyCluster is a broker with no topic, set up with opts.
+func emptyCluster(t *testing.T, opts ...kfake.Opt) []string {
+	t.Helper()
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()
+}
+
 func produce(t *testing.T, brokers []string, topic string, from, n int) {
 	t.Helper()
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, RequiredAcks: kafka.RequireAll,
@@ -222,12 +233,7 @@ func createTopic(t *testing.T, brokers []string, topic string, partitions int) b
 // TestTopicCreatedLater: the group waits for a topic that does not exist
 // yet and archives it once it appears.
 func TestTopicCreatedLater(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	brokers := c.ListenAddrs()
+	brokers := emptyCluster(t)
 	dir := t.TempDir()
 	r := newRunner(t, brokers, "later", dir)
 	go func() {
@@ -248,12 +254,7 @@ func TestTopicCreatedLater(t *testing.T) {
 // them (with the broker's defaults, not the producer's partitions and
 // retention): it joins the group only once the producer created one.
 func TestMissingTopicsNotAutoCreated(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	brokers := c.ListenAddrs()
+	brokers := emptyCluster(t, kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(1))
 	dir := t.TempDir()
 	r := newRunner(t, brokers, "later", dir)
 	partitions := func() int {
