@@ -35,6 +35,8 @@ func main() {
 	cfg, err := config.Load()
 	log := ops.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
+		// Load may have stopped before LOG_LEVEL and LOG_FORMAT.
+		log = ops.NewLogger(os.Stderr, os.Getenv("LOG_LEVEL"), os.Getenv("LOG_FORMAT"))
 		log.Error("invalid configuration", "error", err)
 		os.Exit(2)
 	}

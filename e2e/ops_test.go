@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -125,4 +129,27 @@ func TestHealthReadyMetrics(t *testing.T) {
 	}
 	prod.stop(t, 15*time.Second)
 	cons.stop(t, 15*time.Second)
+}
+
+// TestInvalidConfigurationLoggedAsAsked: a value that does not parse stops
+// a service with exit 2 and one line naming the variable, in the
+// LOG_FORMAT asked for, though the configuration stopped being read before
+// LOG_FORMAT.
+func TestInvalidConfigurationLoggedAsAsked(t *testing.T) {
+	for _, svc := range []string{"producer", "consumer"} {
+		t.Run(svc, func(t *testing.T) {
+			cmd := exec.Command(filepath.Join(binDir, svc))
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LOG_FORMAT=text", "KAFKA_STARTUP_TIMEOUT=soon"}
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+				t.Fatalf("%s exited with %v; want exit 2\n%s", svc, err, out)
+			}
+			line := strings.TrimSpace(string(out))
+			if !strings.HasPrefix(line, "time=") || !strings.Contains(line, `level=ERROR msg="invalid configuration"`) ||
+				!strings.Contains(line, `KAFKA_STARTUP_TIMEOUT=\"soon\": not a duration`) {
+				t.Fatalf("output:\n%s\nwant one text line: level=ERROR msg=\"invalid configuration\" naming KAFKA_STARTUP_TIMEOUT", out)
+			}
+		})
+	}
 }

@@ -47,6 +47,8 @@ func main() {
 	stderr := terminal.New(os.Stderr)
 	log := ops.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
+		// Load may have stopped before LOG_LEVEL and LOG_FORMAT.
+		log = ops.NewLogger(stderr, os.Getenv("LOG_LEVEL"), os.Getenv("LOG_FORMAT"))
 		log.Error("invalid configuration", "error", err)
 		os.Exit(2)
 	}

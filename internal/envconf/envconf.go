@@ -52,7 +52,7 @@ func Process(spec any, secrets map[string]*Secret) error {
 	if err := envconfig.Process("", spec); err != nil {
 		var pe *envconfig.ParseError
 		if errors.As(err, &pe) {
-			return fmt.Errorf("%s=%q does not parse as %s: %v", pe.KeyName, pe.Value, pe.TypeName, pe.Err)
+			return fmt.Errorf("%s=%q: %s", pe.KeyName, pe.Value, parseProblem(pe))
 		}
 		return err
 	}
@@ -71,6 +71,49 @@ func Process(spec any, secrets map[string]*Secret) error {
 		*secrets[name] = Secret(strings.TrimSpace(string(b)))
 	}
 	return nil
+}
+
+// parseProblem says what is wrong with a value envconfig could not read, in
+// the words of the settings' descriptions rather than Go's type names.
+func parseProblem(pe *envconfig.ParseError) string {
+	if errors.Is(pe.Err, strconv.ErrRange) {
+		return "out of range"
+	}
+	switch t := pe.TypeName; {
+	case t == "time.Duration":
+		return "not a duration: a number and a unit, e.g. 500ms, 30s, 5m, 2h"
+	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"):
+		return "not a whole number"
+	case strings.HasPrefix(t, "float"):
+		return "not a number"
+	case t == "bool":
+		return "not true or false"
+	}
+	return pe.Err.Error() // a type of ours (Decode): its error says it
+}
+
+// Switch is an on/off setting: on, off, true, false, yes, no, 1, 0.
+type Switch bool
+
+// Decode implements envconfig.Decoder.
+func (s *Switch) Decode(v string) error {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "on", "true", "yes", "1":
+		*s = true
+	case "off", "false", "no", "0", "":
+		*s = false
+	default:
+		return errors.New("not on or off (also true/false, yes/no, 1/0)")
+	}
+	return nil
+}
+
+// String shows the setting as users write it.
+func (s Switch) String() string {
+	if s {
+		return "on"
+	}
+	return "off"
 }
 
 // Usage writes every variable of spec (a pointer to a config struct) with

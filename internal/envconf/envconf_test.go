@@ -38,8 +38,30 @@ func TestProcess(t *testing.T) {
 		t.Setenv("ENVCONF_TEST_WAIT", "soon")
 		var s spec
 		err := Process(&s, nil)
-		if err == nil || !strings.HasPrefix(err.Error(), `ENVCONF_TEST_WAIT="soon" does not parse as time.Duration`) {
+		if err == nil || err.Error() != `ENVCONF_TEST_WAIT="soon": not a duration: a number and a unit, e.g. 500ms, 30s, 5m, 2h` {
 			t.Fatalf("error = %v; want it to name ENVCONF_TEST_WAIT and its value", err)
+		}
+	})
+	t.Run("a bad value is told in words, not Go's types", func(t *testing.T) {
+		type kinds struct {
+			Count int     `envconfig:"ENVCONF_TEST_COUNT"`
+			Bytes int64   `envconfig:"ENVCONF_TEST_BYTES"`
+			Rate  float64 `envconfig:"ENVCONF_TEST_RATE"`
+			Flag  bool    `envconfig:"ENVCONF_TEST_FLAG"`
+		}
+		for _, tc := range []struct{ name, value, want string }{
+			{"ENVCONF_TEST_COUNT", "3.5", `ENVCONF_TEST_COUNT="3.5": not a whole number`},
+			{"ENVCONF_TEST_BYTES", "99999999999999999999", `ENVCONF_TEST_BYTES="99999999999999999999": out of range`},
+			{"ENVCONF_TEST_RATE", "fast", `ENVCONF_TEST_RATE="fast": not a number`},
+			{"ENVCONF_TEST_FLAG", "maybe", `ENVCONF_TEST_FLAG="maybe": not true or false`},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Setenv(tc.name, tc.value)
+				var k kinds
+				if err := Process(&k, nil); err == nil || err.Error() != tc.want {
+					t.Fatalf("error = %v; want %s", err, tc.want)
+				}
+			})
 		}
 	})
 	t.Run("secret from a file", func(t *testing.T) {
@@ -128,5 +150,25 @@ func TestLogValueLeavesOutWhatIsNotRead(t *testing.T) {
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "config", LogValue(c))
 	if got, want := logs.String(), `"config":{"ENVCONF_TEST_NAME":"n","ENVCONF_TEST_RATE":"7"}}`; !strings.Contains(got, want) {
 		t.Fatalf("got %s; want %s: only what envconfig reads", got, want)
+	}
+}
+
+func TestSwitch(t *testing.T) {
+	for in, want := range map[string]bool{"on": true, "ON": true, "true": true, "1": true, "yes": true, "off": false, "false": false, "0": false, "": false} {
+		var s Switch
+		if err := s.Decode(in); err != nil || bool(s) != want {
+			t.Errorf("Decode(%q) = %v, %v; want %v", in, s, err, want)
+		}
+	}
+	var s Switch
+	if err := s.Decode("maybe"); err == nil {
+		t.Error("Decode(maybe): want an error")
+	}
+	t.Setenv("ENVCONF_TEST_SWITCH", "maybe")
+	var sp struct {
+		On Switch `envconfig:"ENVCONF_TEST_SWITCH"`
+	}
+	if err := Process(&sp, nil); err == nil || err.Error() != `ENVCONF_TEST_SWITCH="maybe": not on or off (also true/false, yes/no, 1/0)` {
+		t.Errorf("error = %v; want it to name the variable and say what it accepts", err)
 	}
 }

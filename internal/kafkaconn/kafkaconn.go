@@ -41,11 +41,11 @@ type Config struct {
 // Security is the KAFKA_TLS_* and KAFKA_SASL_* variables. Each service's
 // config embeds it, so both read the same variables the same way.
 type Security struct {
-	KafkaTLS           Switch         `envconfig:"KAFKA_TLS" default:"off" desc:"on: connect to Kafka over TLS"`
+	KafkaTLS           envconf.Switch `envconfig:"KAFKA_TLS" default:"off" desc:"on: connect to Kafka over TLS"`
 	KafkaTLSCAFile     string         `envconfig:"KAFKA_TLS_CA_FILE" desc:"PEM file of the CA that signed the brokers' certificates (empty: the system's)"`
 	KafkaTLSCertFile   string         `envconfig:"KAFKA_TLS_CERT_FILE" desc:"client certificate (PEM) for mutual TLS, with KAFKA_TLS_KEY_FILE"`
 	KafkaTLSKeyFile    string         `envconfig:"KAFKA_TLS_KEY_FILE" desc:"client key (PEM) for mutual TLS"`
-	KafkaTLSSkipVerify Switch         `envconfig:"KAFKA_TLS_SKIP_VERIFY" default:"off" desc:"on: do not check the brokers' certificates (tests only; logged loudly)"`
+	KafkaTLSSkipVerify envconf.Switch `envconfig:"KAFKA_TLS_SKIP_VERIFY" default:"off" desc:"on: do not check the brokers' certificates (tests only; logged loudly)"`
 	KafkaSASLMechanism string         `envconfig:"KAFKA_SASL_MECHANISM" desc:"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: no SASL)"`
 	KafkaSASLUsername  string         `envconfig:"KAFKA_SASL_USERNAME" desc:"SASL user"`
 	KafkaSASLPassword  envconf.Secret `envconfig:"KAFKA_SASL_PASSWORD" desc:"SASL password; or KAFKA_SASL_PASSWORD_FILE"`
@@ -256,28 +256,4 @@ func plaintextOnTLS(err error) bool {
 	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		errors.Is(err, syscall.ECONNRESET) || strings.Contains(err.Error(), "connection reset") ||
 		(errors.As(err, &netErr) && netErr.Timeout() && strings.Contains(err.Error(), "read"))
-}
-
-// Switch is an on/off setting: on, off, true, false, yes, no, 1, 0.
-type Switch bool
-
-// Decode implements envconfig.Decoder.
-func (s *Switch) Decode(v string) error {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "on", "true", "yes", "1":
-		*s = true
-	case "off", "false", "no", "0", "":
-		*s = false
-	default:
-		return fmt.Errorf("%q is not on or off", v)
-	}
-	return nil
-}
-
-// String shows the setting as users write it.
-func (s Switch) String() string {
-	if s {
-		return "on"
-	}
-	return "off"
 }

@@ -27,10 +27,10 @@ func TestLoad(t *testing.T) {
 	}{
 		{"defaults", nil, ""},
 		{"several topics", map[string]string{"KAFKA_TOPICS": "tweets,tweets.control"}, ""},
-		{"records not a number", map[string]string{"BATCH_MAX_RECORDS": "lots"}, `BATCH_MAX_RECORDS="lots" does not parse as int`},
+		{"records not a number", map[string]string{"BATCH_MAX_RECORDS": "lots"}, `BATCH_MAX_RECORDS="lots": not a whole number`},
 		{"records out of range", map[string]string{"BATCH_MAX_RECORDS": "0"}, "BATCH_MAX_RECORDS=0: accepts 1 to 1000000"},
 		{"tiny batch bytes", map[string]string{"BATCH_MAX_BYTES": "10"}, "BATCH_MAX_BYTES=10"},
-		{"bad wait", map[string]string{"BATCH_MAX_WAIT": "1 second"}, `BATCH_MAX_WAIT="1 second" does not parse`},
+		{"bad wait", map[string]string{"BATCH_MAX_WAIT": "1 second"}, `BATCH_MAX_WAIT="1 second": not a duration`},
 		{"session timeout too short", map[string]string{"KAFKA_SESSION_TIMEOUT": "1s"}, "KAFKA_SESSION_TIMEOUT=1s: accepts 6s to 300s"},
 		{"session timeout too long", map[string]string{"KAFKA_SESSION_TIMEOUT": "10m"}, "KAFKA_SESSION_TIMEOUT=10m0s"},
 		{"bad compression", map[string]string{"OUTPUT_COMPRESSION": "lz4"}, `OUTPUT_COMPRESSION="lz4": accepts none, gzip or zstd`},
@@ -66,7 +66,7 @@ func TestLoad(t *testing.T) {
 		{"s3 prefix with ..", map[string]string{"OUTPUT_URL": "s3://tweets/a/../b", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}, "the prefix has an empty, . or .. segment"},
 		{"s3 endpoint with a path", map[string]string{"OUTPUT_URL": "s3://tweets", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "S3_ENDPOINT": "http://host:9000/tweets"}, `S3_ENDPOINT="http://host:9000/tweets": want http(s)://host[:port]`},
 		{"s3 endpoint without scheme", map[string]string{"OUTPUT_URL": "s3://tweets", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "S3_ENDPOINT": "host:9000"}, `S3_ENDPOINT="host:9000"`},
-		{"s3 path style not a switch", map[string]string{"S3_PATH_STYLE": "maybe"}, `S3_PATH_STYLE="maybe" does not parse`},
+		{"s3 path style not a switch", map[string]string{"S3_PATH_STYLE": "maybe"}, `S3_PATH_STYLE="maybe": not on or off`},
 		{"two errors at once", map[string]string{"LOG_LEVEL": "loud", "LOG_FORMAT": "xml"}, `LOG_FORMAT="xml"`},
 	}
 	for _, tt := range tests {

@@ -15,16 +15,15 @@ import (
 
 	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
 	"github.com/tweetpipe/tweetpipe/internal/envconf"
-	"github.com/tweetpipe/tweetpipe/internal/kafkaconn"
 )
 
 // S3 holds the consumer's object-storage variables beside OUTPUT_URL.
 type S3 struct {
-	S3Endpoint         string           `envconfig:"S3_ENDPOINT" desc:"with OUTPUT_URL=s3://...: http(s)://host[:port] of the S3-compatible server (empty: AWS S3 of S3_REGION)"`
-	S3Region           string           `envconfig:"S3_REGION" default:"us-east-1" desc:"region of the bucket (signed into every request)"`
-	S3PathStyle        kafkaconn.Switch `envconfig:"S3_PATH_STYLE" default:"on" desc:"on: path-style addressing (endpoint/bucket/key), which self-hosted servers need; off: virtual-hosted (bucket.endpoint/key)"`
-	AWSAccessKeyID     envconf.Secret   `envconfig:"AWS_ACCESS_KEY_ID" desc:"access key of the bucket's user; or AWS_ACCESS_KEY_ID_FILE"`
-	AWSSecretAccessKey envconf.Secret   `envconfig:"AWS_SECRET_ACCESS_KEY" desc:"its secret key; or AWS_SECRET_ACCESS_KEY_FILE"`
+	S3Endpoint         string         `envconfig:"S3_ENDPOINT" desc:"with OUTPUT_URL=s3://...: http(s)://host[:port] of the S3-compatible server (empty: AWS S3 of S3_REGION)"`
+	S3Region           string         `envconfig:"S3_REGION" default:"us-east-1" desc:"region of the bucket (signed into every request)"`
+	S3PathStyle        envconf.Switch `envconfig:"S3_PATH_STYLE" default:"on" desc:"on: path-style addressing (endpoint/bucket/key), which self-hosted servers need; off: virtual-hosted (bucket.endpoint/key)"`
+	AWSAccessKeyID     envconf.Secret `envconfig:"AWS_ACCESS_KEY_ID" desc:"access key of the bucket's user; or AWS_ACCESS_KEY_ID_FILE"`
+	AWSSecretAccessKey envconf.Secret `envconfig:"AWS_SECRET_ACCESS_KEY" desc:"its secret key; or AWS_SECRET_ACCESS_KEY_FILE"`
 }
 
 // Secrets names the variables that may come from a _FILE, for envconf.Process.

@@ -48,7 +48,7 @@ type Config struct {
 
 	XV2 // X_*
 
-	AllowInsecureHTTP bool `envconfig:"ALLOW_INSECURE_HTTP" default:"false" desc:"accept http:// (ws://) stream URLs to hosts other than loopback that would carry credentials in clear text: X_STREAM_URL, TWITTER_STREAM_BASE_URL, a JETSTREAM_URL with a user or key"`
+	AllowInsecureHTTP envconf.Switch `envconfig:"ALLOW_INSECURE_HTTP" default:"off" desc:"on: accept http:// (ws://) stream URLs to hosts other than loopback that would carry credentials in clear text: X_STREAM_URL, TWITTER_STREAM_BASE_URL, a JETSTREAM_URL with a user or key"`
 
 	Jetstream // JETSTREAM_*
 
@@ -96,9 +96,9 @@ func Load() (Config, error) {
 func (c *Config) share() {
 	c.Replay.StateDir, c.Jetstream.StateDir = c.StateDir, c.StateDir
 	c.Replay.DrainTimeout = c.ShutdownTimeout
-	c.Twitter.AllowInsecureHTTP = c.AllowInsecureHTTP
-	c.XV2.AllowInsecureHTTP = c.AllowInsecureHTTP
-	c.Jetstream.AllowInsecureHTTP = c.AllowInsecureHTTP
+	c.Twitter.AllowInsecureHTTP = bool(c.AllowInsecureHTTP)
+	c.XV2.AllowInsecureHTTP = bool(c.AllowInsecureHTTP)
+	c.Jetstream.AllowInsecureHTTP = bool(c.AllowInsecureHTTP)
 }
 
 // Usage writes every variable with its type, default and description.

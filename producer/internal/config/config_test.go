@@ -34,7 +34,7 @@ func TestLoad(t *testing.T) {
 		{"xv2", map[string]string{"SOURCE": "xv2", "X_BEARER_TOKEN": "t"}, ""},
 		{"jetstream needs no account", map[string]string{"SOURCE": "jetstream"}, ""},
 		{"jetstream without a state dir", map[string]string{"SOURCE": "jetstream", "STATE_DIR": ""}, "STATE_DIR is required"},
-		{"partitions not a number", map[string]string{"KAFKA_PARTITIONS": "three"}, `KAFKA_PARTITIONS="three" does not parse as int`},
+		{"partitions not a number", map[string]string{"KAFKA_PARTITIONS": "three"}, `KAFKA_PARTITIONS="three": not a whole number`},
 		{"partitions out of range", map[string]string{"KAFKA_PARTITIONS": "0"}, "KAFKA_PARTITIONS=0: accepts 1 to 10000"},
 		{"bad compression", map[string]string{"KAFKA_COMPRESSION": "brotli"}, `KAFKA_COMPRESSION="brotli"`},
 		{"zstd level", map[string]string{"KAFKA_COMPRESSION_LEVEL": "1"}, ""},
@@ -42,7 +42,7 @@ func TestLoad(t *testing.T) {
 		{"gzip level", map[string]string{"KAFKA_COMPRESSION": "gzip", "KAFKA_COMPRESSION_LEVEL": "9"}, ""},
 		{"gzip level too high", map[string]string{"KAFKA_COMPRESSION": "gzip", "KAFKA_COMPRESSION_LEVEL": "12"}, "KAFKA_COMPRESSION_LEVEL=12: gzip accepts 1 to 9"},
 		{"level without levels", map[string]string{"KAFKA_COMPRESSION": "lz4", "KAFKA_COMPRESSION_LEVEL": "3"}, "KAFKA_COMPRESSION_LEVEL=3: only zstd and gzip have levels (KAFKA_COMPRESSION=lz4)"},
-		{"bad duration", map[string]string{"KAFKA_BATCH_TIMEOUT": "soon"}, `KAFKA_BATCH_TIMEOUT="soon" does not parse`},
+		{"bad duration", map[string]string{"KAFKA_BATCH_TIMEOUT": "soon"}, `KAFKA_BATCH_TIMEOUT="soon": not a duration`},
 		{"broker without port", map[string]string{"KAFKA_BROKERS": "kafka"}, `KAFKA_BROKERS: "kafka" is not host:port`},
 		{"topic Kafka refuses", map[string]string{"KAFKA_TOPIC": "a/b"}, `KAFKA_TOPIC: "a/b" is not a topic name`},
 		{"control topic Kafka refuses", map[string]string{"KAFKA_CONTROL_TOPIC": "tweets control"}, `KAFKA_CONTROL_TOPIC: "tweets control" is not a topic name`},
@@ -70,6 +70,10 @@ func TestLoad(t *testing.T) {
 		{"xv2 token with a space", map[string]string{"SOURCE": "xv2", "X_BEARER_TOKEN": "a b"}, "X_BEARER_TOKEN holds spaces"},
 		{"jetstream collection not an NSID", map[string]string{"SOURCE": "jetstream", "JETSTREAM_COLLECTIONS": "posts"}, `JETSTREAM_COLLECTIONS: "posts" is not an NSID`},
 		{"jetstream negative rewind", map[string]string{"SOURCE": "jetstream", "JETSTREAM_REWIND": "-1s"}, "JETSTREAM_REWIND must be positive"},
+		// ALLOW_INSECURE_HTTP is on or off as KAFKA_TLS and S3_PATH_STYLE are.
+		{"insecure HTTP on", map[string]string{"ALLOW_INSECURE_HTTP": "on", "SOURCE": "xv2", "X_BEARER_TOKEN": "t", "X_STREAM_URL": "http://stream.example.com/2/tweets/sample/stream"}, ""},
+		{"insecure HTTP maybe", map[string]string{"ALLOW_INSECURE_HTTP": "maybe"}, `ALLOW_INSECURE_HTTP="maybe": not on or off`},
+		{"insecure HTTP off", map[string]string{"ALLOW_INSECURE_HTTP": "off", "SOURCE": "xv2", "X_BEARER_TOKEN": "t", "X_STREAM_URL": "http://stream.example.com/2/tweets/sample/stream"}, "set ALLOW_INSECURE_HTTP=on"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -47,7 +47,7 @@ func PlainText(u *url.URL, credentials, allow bool, setting string) error {
 		return nil
 	}
 	secure := map[string]string{"http": "https", "ws": "wss"}[u.Scheme]
-	return fmt.Errorf("%s %q is %s://, which would send credentials in clear text: use %s://, or set ALLOW_INSECURE_HTTP=true to accept that",
+	return fmt.Errorf("%s %q is %s://, which would send credentials in clear text: use %s://, or set ALLOW_INSECURE_HTTP=on to accept that",
 		setting, RedactURL(u.String()), u.Scheme, secure)
 }
 
