@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -52,6 +53,9 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	ops.SetMemoryLimit(cfg.MemoryLimit)
 	kafkaconn.UseSmallZstd(0) // 1 MiB zstd windows: most of the memory a service uses otherwise
 	log.Info("consumer starting", "version", version, "config", cfg)
+	if unused := cfg.UnusedBucketSettings(); len(unused) > 0 {
+		log.Warn(strings.Join(unused, ", ")+" set, but OUTPUT_URL names no bucket (s3://bucket/prefix): they are not used, the files go to OUTPUT_DIR", "output_dir", cfg.OutputDir)
+	}
 
 	// Health and metrics, first, so /healthz answers while Kafka is awaited.
 	reg := prometheus.NewRegistry()

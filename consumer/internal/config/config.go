@@ -90,6 +90,23 @@ func (c Config) Target() (objstore.Target, error) {
 	return objstore.ParseURL(c.OutputURL)
 }
 
+// UnusedBucketSettings names the S3_* variables set while OUTPUT_URL names
+// no bucket: they are read only with OUTPUT_URL=s3://..., so the files go
+// to OUTPUT_DIR whatever they say. (AWS_* are left out: a shell may hold
+// them for other tools.)
+func (c Config) UnusedBucketSettings() []string {
+	if t, err := c.Target(); err != nil || t.S3() {
+		return nil
+	}
+	var set []string
+	for _, name := range []string{"S3_ENDPOINT", "S3_REGION", "S3_PATH_STYLE"} {
+		if os.Getenv(name) != "" {
+			set = append(set, name)
+		}
+	}
+	return set
+}
+
 // Store returns the bucket's settings, with OUTPUT_LAYOUT naming the hour
 // in its keys and OUTPUT_COMPRESSION their extension, and false when
 // OUTPUT_URL names no bucket; call it on a validated Config.

@@ -185,6 +185,30 @@ func TestOutputURL(t *testing.T) {
 	}
 }
 
+// TestUnusedBucketSettings: S3_* set without OUTPUT_URL=s3://... are named
+// (the consumer warns: the files go to OUTPUT_DIR), and not with it.
+func TestUnusedBucketSettings(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("S3_ENDPOINT", "http://minio:9000")
+	t.Setenv("S3_PATH_STYLE", "off")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE") // a shell's, for other tools
+	cfg, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.UnusedBucketSettings(); !slices.Equal(got, []string{"S3_ENDPOINT", "S3_PATH_STYLE"}) {
+		t.Fatalf("without OUTPUT_URL: got %q; want S3_ENDPOINT and S3_PATH_STYLE", got)
+	}
+	t.Setenv("OUTPUT_URL", "s3://tweets/archive")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI-example")
+	if cfg, err = Load(); err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.UnusedBucketSettings(); got != nil {
+		t.Fatalf("with OUTPUT_URL=s3://...: got %q; want none", got)
+	}
+}
+
 // TestS3CredentialFiles: AWS_ACCESS_KEY_ID_FILE and
 // AWS_SECRET_ACCESS_KEY_FILE, as Docker secrets give them.
 func TestS3CredentialFiles(t *testing.T) {
