@@ -443,6 +443,10 @@ func (r *runner) lines(ctx context.Context, input, member string, raw io.Reader,
 		n := lines.LineNumber()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
+				if n < skip {
+					r.log.Warn("replay: the file ends before the line the saved position says was sent: it changed since; none of it was sent again (to replay it, remove "+PositionFile+" from STATE_DIR)",
+						"file", where, "lines", n, "position_line", skip)
+				}
 				return nil
 			}
 			// Declared here, not for every line: its address escapes.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -401,6 +402,28 @@ func TestResumeOnlyForTheSameReplayPath(t *testing.T) {
 			t.Fatalf("saved position %+v; want %+v", *got, wantPos)
 		}
 	})
+}
+
+// TestShorterFileThanPositionWarned: a file that ends before the saved
+// position's line (replaced since under the same name) sends nothing, as
+// the position says, and a warning names it.
+func TestShorterFileThanPositionWarned(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := filepath.Join(dir, "2018-03.jsonl")
+	write(t, path, []byte("{\"n\":1}\n{\"n\":2}\n"))
+	write(t, filepath.Join(state, PositionFile), EncodePosition(Position{Path: path, Input: path, Line: 5}))
+	var logs bytes.Buffer
+	err := New(Config{Path: path, StateDir: state}, slog.New(slog.NewTextHandler(&logs, nil))).Run(context.Background(), func(context.Context, source.Record) error {
+		t.Error("a line was sent again")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "level=WARN msg=\"replay: the file ends before the line the saved position says was sent") ||
+		!strings.Contains(logs.String(), "file="+path+" lines=2 position_line=5") {
+		t.Fatalf("logs:\n%s\nwant a warning naming %s, its 2 lines and the position's line 5", logs.String(), path)
+	}
 }
 
 // TestMixedInputsInNameOrder: a directory with archives and a plain file is
