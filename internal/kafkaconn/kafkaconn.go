@@ -230,6 +230,11 @@ func (c Config) Diagnose(ctx context.Context, brokers []string) error {
 		return err
 	}
 	for _, b := range brokers {
+		if d.TLS != nil {
+			if err := noHandshake(ctx, d.TLS, b); err != nil {
+				return err
+			}
+		}
 		err := func() error {
 			ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
@@ -245,6 +250,46 @@ func (c Config) Diagnose(ctx context.Context, brokers []string) error {
 		if fatal, explained := c.Fatal(err); fatal {
 			return explained
 		}
+	}
+	return nil
+}
+
+// handshakeWait bounds noHandshake's TLS handshake.
+var handshakeWait = 5 * time.Second
+
+// noHandshake connects to broker and starts a TLS handshake, and returns
+// an explained error when the broker took the connection but ended it, or
+// said nothing, before the handshake's first answer: what a plaintext
+// listener does with KAFKA_TLS=on (Kafka drops a ClientHello, read as a
+// request far above socket.request.max.bytes; others wait for more bytes),
+// and kafka-go reports only as EOF or a timeout, so that the services would
+// wait out KAFKA_STARTUP_TIMEOUT. A broker not reached, or any answer, TLS
+// or not, is left to the caller: nil.
+func noHandshake(parent context.Context, cfg *tls.Config, broker string) error {
+	ctx, cancel := context.WithTimeout(parent, handshakeWait)
+	defer cancel()
+	var nd net.Dialer
+	raw, err := nd.DialContext(ctx, "tcp", broker)
+	if err != nil {
+		return nil
+	}
+	defer raw.Close()
+	cfg = cfg.Clone()
+	if cfg.ServerName == "" {
+		cfg.ServerName, _, _ = net.SplitHostPort(broker)
+	}
+	err = tls.Client(raw, cfg).HandshakeContext(ctx)
+	var netErr net.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+		return fmt.Errorf("KAFKA_TLS is on but the broker at %s closed the connection at the TLS handshake: is KAFKA_BROKERS a plaintext listener? (%w)", broker, err)
+	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
+		if parent.Err() != nil {
+			return nil // the caller's wait ended, not the broker's silence
+		}
+		return fmt.Errorf("KAFKA_TLS is on but the broker at %s did not answer the TLS handshake within %s: is KAFKA_BROKERS a plaintext listener? (%w)", broker, handshakeWait, err)
 	}
 	return nil
 }

@@ -1,16 +1,19 @@
 package kafkaconn
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -129,4 +132,60 @@ func TestFatal(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDiagnoseTLSOnPlaintext: with KAFKA_TLS=on, a broker that takes the
+// connection and drops the TLS handshake (Kafka's plaintext listener) or
+// says nothing to it (kfake's) is explained at once, naming KAFKA_TLS; a
+// broker not listening is not (the services wait for it).
+func TestDiagnoseTLSOnPlaintext(t *testing.T) {
+	defer func(w time.Duration) { handshakeWait = w }(handshakeWait)
+	handshakeWait = 300 * time.Millisecond
+	listen := func(t *testing.T, serve func(net.Conn)) string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				go serve(c)
+			}
+		}()
+		return l.Addr().String()
+	}
+	on := Config{TLS: true}
+	for _, tc := range []struct {
+		name  string
+		serve func(net.Conn)
+		want  string
+	}{
+		{"closes", func(c net.Conn) { c.Read(make([]byte, 4)); c.Close() }, "closed the connection at the TLS handshake: is KAFKA_BROKERS a plaintext listener?"},
+		{"silent", func(c net.Conn) { io.Copy(io.Discard, c) }, "did not answer the TLS handshake within 300ms: is KAFKA_BROKERS a plaintext listener?"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := listen(t, tc.serve)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			err := on.Diagnose(ctx, []string{addr})
+			if err == nil || !strings.Contains(err.Error(), "KAFKA_TLS is on but the broker at "+addr) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Diagnose = %v; want it to name KAFKA_TLS, %s and %q", err, addr, tc.want)
+			}
+		})
+	}
+	t.Run("not listening", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		if err := on.Diagnose(context.Background(), []string{addr}); err != nil {
+			t.Fatalf("Diagnose = %v; want nil: a broker not up yet is waited for", err)
+		}
+	})
 }
