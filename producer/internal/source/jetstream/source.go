@@ -173,7 +173,7 @@ func (s *Source) connect(ctx context.Context, emit source.Emit, schedule *stream
 	rd := newReader(ctx, conn, s.cfg.StallTimeout, s.cfg.MaxMessageBytes)
 	defer rd.close()
 
-	schedule.Reset()
+	schedule.Opened()
 	s.stats.Connections.Add(1)
 	s.stats.Connected.Store(true)
 	defer s.stats.Connected.Store(false)

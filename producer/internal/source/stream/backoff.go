@@ -19,6 +19,10 @@ const (
 	DefaultHTTPBackoffMax          = 320 * time.Second
 	DefaultRateLimitBackoffInitial = time.Minute
 	DefaultRateLimitBackoffMax     = 16 * time.Minute
+	// DefaultStableAfter is how long a stream must stay open for the
+	// schedule to start over: a server that takes each connection and ends
+	// it at once is retried on the growing schedule, not every 250 ms.
+	DefaultStableAfter = 30 * time.Second
 )
 
 // Class is what kind of failure ended a connection attempt; each class has
@@ -81,6 +85,7 @@ type Schedule struct {
 	HTTPBackoffMax          time.Duration
 	RateLimitBackoffInitial time.Duration // doubled per attempt: 1m, 2m, ...
 	RateLimitBackoffMax     time.Duration
+	StableAfter             time.Duration // a stream open this long starts the schedule over
 }
 
 // scheduleField is one field of a Schedule with its default and its name
@@ -100,6 +105,7 @@ func (s *Schedule) fields() []scheduleField {
 		{&s.HTTPBackoffMax, DefaultHTTPBackoffMax, "the HTTP back-off maximum"},
 		{&s.RateLimitBackoffInitial, DefaultRateLimitBackoffInitial, "the rate-limit back-off start"},
 		{&s.RateLimitBackoffMax, DefaultRateLimitBackoffMax, "the rate-limit back-off maximum"},
+		{&s.StableAfter, DefaultStableAfter, "the time a stream must stay open to start the back-off over"},
 	}
 }
 
@@ -136,18 +142,37 @@ func (s Schedule) WithDefaults() (Schedule, error) {
 }
 
 // Backoff is the reconnect schedule in use. Each class counts its own
-// attempts; a successful connection (Reset) starts every class over. The
-// zero value uses the guideline delays.
+// attempts; a stream that stayed open StableAfter (Opened) starts every
+// class over. The zero value uses the guideline delays.
 type Backoff struct {
 	Schedule
 
 	network, http, rateLimit int
+	opened                   time.Time        // set by Opened, taken by the next Next
+	now                      func() time.Time // nil: time.Now (tests set it)
 }
+
+func (b *Backoff) clock() time.Time {
+	if b.now != nil {
+		return b.now()
+	}
+	return time.Now()
+}
+
+// Opened says that a stream opened (200, or the websocket's 101): if it
+// stays open StableAfter, the failure that ends it starts the schedule over.
+func (b *Backoff) Opened() { b.opened = b.clock() }
 
 // Next returns the wait before the next attempt after a failure of class c
 // and counts the attempt. It returns 0 for ClassFatal, which is not retried.
 func (b *Backoff) Next(c Class) time.Duration {
 	s := b.Schedule.filled()
+	if !b.opened.IsZero() {
+		if b.clock().Sub(b.opened) >= s.StableAfter {
+			b.network, b.http, b.rateLimit = 0, 0, 0
+		}
+		b.opened = time.Time{}
+	}
 	switch c {
 	case ClassNetwork:
 		b.network++
@@ -161,9 +186,6 @@ func (b *Backoff) Next(c Class) time.Duration {
 	}
 	return 0
 }
-
-// Reset starts the schedule over, after a successful connection.
-func (b *Backoff) Reset() { b.network, b.http, b.rateLimit = 0, 0, 0 }
 
 // linear returns step*attempt, at most ceiling.
 func linear(step, ceiling time.Duration, attempt int) time.Duration {

@@ -54,9 +54,10 @@ func TestBackoffNetworkCeiling(t *testing.T) {
 }
 
 func TestBackoffResetAndIndependentClasses(t *testing.T) {
-	var b Backoff
+	clock := time.Unix(0, 0)
+	b := Backoff{now: func() time.Time { return clock }}
 	steps := []struct {
-		class Class // ClassFatal here means "a successful connection"
+		class Class // ClassFatal here means "a stream that stayed open DefaultStableAfter"
 		want  time.Duration
 	}{
 		{ClassHTTP, 5 * sec},
@@ -73,12 +74,31 @@ func TestBackoffResetAndIndependentClasses(t *testing.T) {
 	}
 	for i, s := range steps {
 		if s.class == ClassFatal {
-			b.Reset()
+			b.Opened()
+			clock = clock.Add(DefaultStableAfter)
 			continue
 		}
 		if got := b.Next(s.class); got != s.want {
 			t.Errorf("step %d (%v): got %v; want %v", i, s.class, got, s.want)
 		}
+	}
+}
+
+// TestBackoffGrowsOverShortStreams: streams that open and end before
+// DefaultStableAfter (a server that takes each connection and closes it) do not
+// start the schedule over: the waits grow as if the streams never opened.
+func TestBackoffGrowsOverShortStreams(t *testing.T) {
+	clock := time.Unix(0, 0)
+	b := Backoff{now: func() time.Time { return clock }}
+	var got []time.Duration
+	for range 4 {
+		b.Opened()
+		clock = clock.Add(DefaultStableAfter - time.Second)
+		got = append(got, b.Next(ClassNetwork))
+	}
+	want := []time.Duration{250 * ms, 500 * ms, 750 * ms, 1 * sec}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v; want %v", got, want)
 	}
 }
 

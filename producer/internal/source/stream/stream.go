@@ -51,7 +51,7 @@ func Stalled(err error) Ending { return Ending{Class: ClassNetwork, Reason: Reas
 
 // Reconnect calls connect, which makes one connection and reads it to its
 // end, again and again: after each Ending it counts the reconnect in stats,
-// logs the wait and waits as the schedule says. connect resets the Backoff
+// logs the wait and waits as the schedule says. connect calls Opened on the Backoff
 // it is given when a stream opens. Reconnect returns nil once ctx is done,
 // or the error connect returns (emit failed, or a *StatusError).
 func Reconnect(ctx context.Context, schedule Schedule, stats *Counters, log *slog.Logger, connect func(*Backoff) (Ending, error)) error {

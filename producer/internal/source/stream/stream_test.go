@@ -110,7 +110,7 @@ func TestScheduleWithDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Schedule{DefaultNetworkBackoffStep, DefaultNetworkBackoffMax, time.Second, DefaultHTTPBackoffMax,
-		DefaultRateLimitBackoffInitial, DefaultRateLimitBackoffMax}
+		DefaultRateLimitBackoffInitial, DefaultRateLimitBackoffMax, DefaultStableAfter}
 	if got != want {
 		t.Errorf("got %+v; want %+v", got, want)
 	}
@@ -173,6 +173,7 @@ func TestReconnect(t *testing.T) {
 		{ClassRateLimit, ReasonRateLimit, errors.New("429")},
 		{ClassNetwork, ReasonStall, errors.New("silence")}, // after a connection: reset
 		{ClassNetwork, ReasonNetwork, errors.New("cut")},
+		{ClassHTTP, ReasonHTTP, errors.New("503")}, // started over by the connection
 	}
 	fatal := &StatusError{Service: "test", Code: 401}
 	var logs bytes.Buffer
@@ -181,8 +182,11 @@ func TestReconnect(t *testing.T) {
 	schedule := Schedule{NetworkBackoffStep: time.Millisecond, HTTPBackoffInitial: 2 * time.Millisecond, RateLimitBackoffInitial: 5 * time.Millisecond}
 	err := Reconnect(t.Context(), schedule, &stats, slog.New(slog.NewJSONHandler(&logs, nil)), func(b *Backoff) (Ending, error) {
 		calls++
-		if calls == 4 {
-			b.Reset()
+		if calls == 4 { // a stream that stays open DefaultStableAfter
+			opened := time.Now()
+			b.now = func() time.Time { return opened }
+			b.Opened()
+			b.now = func() time.Time { return opened.Add(DefaultStableAfter) }
 		}
 		if calls > len(endings) {
 			return Ending{}, fatal
@@ -206,12 +210,12 @@ func TestReconnect(t *testing.T) {
 		}
 		waits = append(waits, e.Reason+" "+e.Wait.String())
 	}
-	want := []string{"http_error 2ms", "http_error 4ms", "rate_limit 5ms", "stall 1ms", "network 2ms"}
+	want := []string{"http_error 2ms", "http_error 4ms", "rate_limit 5ms", "stall 1ms", "network 2ms", "http_error 2ms"}
 	if strings.Join(waits, ", ") != strings.Join(want, ", ") {
 		t.Errorf("got waits %v; want %v", waits, want)
 	}
 	s := stats.Snapshot(Reasons())
-	if s.Stalls != 1 || len(s.Reconnects) != 5 || s.Reconnects[ReasonHTTP] != 2 || s.Reconnects[ReasonRateLimit] != 1 ||
+	if s.Stalls != 1 || len(s.Reconnects) != 5 || s.Reconnects[ReasonHTTP] != 3 || s.Reconnects[ReasonRateLimit] != 1 ||
 		s.Reconnects[ReasonStall] != 1 || s.Reconnects[ReasonNetwork] != 1 || s.Reconnects[ReasonDisconnect] != 0 {
 		t.Errorf("got %+v; want the reconnects counted by reason and one stall", s)
 	}

@@ -112,7 +112,7 @@ func (s *Source) connect(ctx context.Context, frames *FrameReader, emit source.E
 		return stream.Refused(service, stream.ClassifyStatus(code), code, s.errorBody(body, gzipped), fixFor(code))
 	}
 
-	schedule.Reset()
+	schedule.Opened()
 	s.stats.Connections.Add(1)
 	s.stats.Connected.Store(true)
 	defer s.stats.Connected.Store(false)

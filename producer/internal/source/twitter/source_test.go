@@ -44,6 +44,7 @@ func testConfig(baseURL string) Config {
 			HTTPBackoffMax:          64 * testHTTPInitial,
 			RateLimitBackoffInitial: testRateInitial,
 			RateLimitBackoffMax:     16 * testRateInitial,
+			StableAfter:             time.Nanosecond, // every stream long enough: these last milliseconds
 		},
 	}
 }

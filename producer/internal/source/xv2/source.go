@@ -131,7 +131,7 @@ func (s *Source) connect(ctx context.Context, frames *twitter.FrameReader, emit 
 		return stream.Refused(service, class, code, stream.ErrorBody(body, secrets...), fixFor(code))
 	}
 
-	schedule.Reset()
+	schedule.Opened()
 	p.connected, p.lastSeen = true, time.Now()
 	s.stats.Connections.Add(1)
 	if backfill > 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -161,6 +162,39 @@ func TestRunAgainstServer(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "UpstreamOperationalDisconnect") {
 		t.Error("the operational-disconnect was not logged")
+	}
+}
+
+// TestShortStreamsBackOff: a server that answers 200 and ends each stream
+// at once is retried on the growing schedule (2, 4, 6, 8 ms here), not at
+// the first step for ever: a stream starts the schedule over only once it
+// stayed open (stream.DefaultStableAfter).
+func TestShortStreamsBackOff(t *testing.T) {
+	closeAtOnce := newWire().Serve(streamtest.EndClose, false)
+	srv := newStreamServer(t, closeAtOnce, closeAtOnce, closeAtOnce, closeAtOnce) // then it holds
+	src, logs := newTestSource(t, testConfig(srv.streamURL()))
+	errc, stop := streamtest.Run(t, src, &streamtest.Collector{})
+	deadline := time.Now().Add(10 * time.Second)
+	for len(srv.requests()) < 5 {
+		select {
+		case err := <-errc:
+			t.Fatalf("Run returned %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests in 10s; want 5", len(srv.requests()))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	var waits []time.Duration
+	for _, e := range logs.Entries(t, "waiting to reconnect") {
+		ns, _ := e["wait"].(float64)
+		waits = append(waits, time.Duration(ns))
+	}
+	want := []time.Duration{testNetworkStep, 2 * testNetworkStep, 3 * testNetworkStep, 4 * testNetworkStep}
+	if fmt.Sprint(waits) != fmt.Sprint(want) {
+		t.Fatalf("waits %v; want %v", waits, want)
 	}
 }
 
