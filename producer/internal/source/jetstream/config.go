@@ -106,6 +106,14 @@ func (c Config) withDefaults() (Config, error) {
 		errs = append(errs, stream.URLError("JETSTREAM_URL", c.URL.Reveal(), "a ws(s) URL", DefaultURL))
 	} else {
 		errs = append(errs, stream.PlainText(u, len(envconf.URLSecrets(c.URL.Reveal())) > 0, c.AllowInsecureHTTP, "JETSTREAM_URL"))
+		// Jetstream's options that change what a frame holds: zstd frames
+		// (with a dictionary) and a stream that waits for an options
+		// message. The source reads JSON frames from the first.
+		for _, p := range []string{"compress", "requireHello"} {
+			if v := u.Query().Get(p); v != "" && v != "false" {
+				errs = append(errs, fmt.Errorf("JETSTREAM_URL: %s=%s is not supported: the producer reads uncompressed JSON events from the first frame; remove it", p, v))
+			}
+		}
 	}
 
 	c.Collections = cleanList(c.Collections, false)

@@ -19,6 +19,8 @@ func TestNewValidates(t *testing.T) {
 		{"bad url", func(c *Config) { c.URL = "ftp://jetstream" }, []string{"JETSTREAM_URL"}},
 		{"url without host", func(c *Config) { c.URL = "wss:///subscribe" }, []string{"JETSTREAM_URL"}},
 		{"password read as a host", func(c *Config) { c.URL = "wss://svc:12/s3cret@jetstream.example/subscribe" }, []string{"JETSTREAM_URL", "not shown"}},
+		{"compressed frames", func(c *Config) { c.URL = "wss://jetstream.example/subscribe?compress=true" }, []string{"JETSTREAM_URL", "compress=true is not supported"}},
+		{"hello first", func(c *Config) { c.URL = "wss://jetstream.example/subscribe?requireHello=true" }, []string{"JETSTREAM_URL", "requireHello=true is not supported"}},
 		{"bad collection", func(c *Config) { c.Collections = []string{"app.bsky.feed.post", "posts"} }, []string{"JETSTREAM_COLLECTIONS", `"posts"`}},
 		{"bad wildcard", func(c *Config) { c.Collections = []string{"app.*"} }, []string{"JETSTREAM_COLLECTIONS"}},
 		{"collection with a space", func(c *Config) { c.Collections = []string{"app.bsky.feed post"} }, []string{"JETSTREAM_COLLECTIONS"}},
