@@ -18,7 +18,7 @@ import (
 // no parameter).
 const (
 	DefaultURL             = "https://api.x.com/2/tweets/sample/stream"
-	DefaultStallTimeout    = 20 * time.Second // X sends a "\r\n" heartbeat every 20 s at most
+	DefaultStallTimeout    = 30 * time.Second // X sends a "\r\n" heartbeat every 20 s, some a little late
 	DefaultMaxMessageBytes = 1 << 20
 
 	// DefaultTweetFields, DefaultExpansions and DefaultUserFields are comma
@@ -54,7 +54,7 @@ type Config struct {
 	// this. 0 asks for none.
 	BackfillMinutes int `envconfig:"X_BACKFILL_MINUTES" default:"0" desc:"minutes of backfill asked for on reconnect (0-5; needs an academic/enterprise project)"`
 
-	StallTimeout time.Duration `envconfig:"X_STALL_TIMEOUT" default:"20s" desc:"no byte (heartbeats included) for this long means the connection is dead"`
+	StallTimeout time.Duration `envconfig:"X_STALL_TIMEOUT" default:"30s" desc:"no byte (heartbeats included) for this long means the connection is dead"`
 	// MaxMessageBytes (default 1 MiB) drops larger lines.
 	MaxMessageBytes int `ignored:"true"`
 

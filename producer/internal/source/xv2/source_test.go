@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -248,6 +249,30 @@ func TestFatalStatuses(t *testing.T) {
 				t.Errorf("error %q does not mention %s", err, tc.fix)
 			}
 		})
+	}
+}
+
+// TestDefaultStallTimeoutOutlastsAHeartbeat: X's heartbeat comes every 20 s
+// and some come late; a stall timeout of 20 s reconnected a quiet stream
+// every 20 s. The default leaves a late heartbeat a third more.
+func TestDefaultStallTimeoutOutlastsAHeartbeat(t *testing.T) {
+	t.Setenv("X_STALL_TIMEOUT", "") // restored after the test
+	os.Unsetenv("X_STALL_TIMEOUT")
+	var fromEnv Config
+	if err := envconf.Process(&fromEnv, nil); err != nil {
+		t.Fatal(err)
+	}
+	zero := testConfig("https://api.x.com/2/tweets/sample/stream")
+	zero.StallTimeout = 0
+	filled, err := zero.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	heartbeat := 20 * time.Second
+	for _, got := range []time.Duration{fromEnv.StallTimeout, filled.StallTimeout} {
+		if got < heartbeat*4/3 {
+			t.Fatalf("the default X_STALL_TIMEOUT is %s; want at least a third more than X's %s heartbeat", got, heartbeat)
+		}
 	}
 }
 
