@@ -171,11 +171,12 @@ func (c Config) Validate() error {
 	case "replay":
 		errs = append(errs, envconf.Unjoin(c.Replay.Validate())...)
 	case "twitter":
-		errs = append(errs, c.Twitter.Validate())
+		errs = append(errs, c.Twitter.Validate(), notZero(c.Twitter.StallTimeout, "TWITTER_STALL_TIMEOUT"))
 	case "xv2":
-		errs = append(errs, c.XV2.Validate())
+		errs = append(errs, c.XV2.Validate(), notZero(c.XV2.StallTimeout, "X_STALL_TIMEOUT"))
 	case "jetstream":
-		errs = append(errs, c.Jetstream.Validate())
+		errs = append(errs, c.Jetstream.Validate(), notZero(c.Jetstream.StallTimeout, "JETSTREAM_STALL_TIMEOUT"),
+			notZero(c.Jetstream.Rewind, "JETSTREAM_REWIND"))
 	default:
 		bad("SOURCE=%q: accepts synthetic, replay, twitter, xv2 or jetstream", c.Source)
 	}
@@ -185,6 +186,16 @@ func (c Config) Validate() error {
 	// Sort for a stable message, in the order the lines have always had.
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(errText(a), errText(b)) })
 	return errors.Join(errs...)
+}
+
+// notZero refuses a duration of 0 read from the environment: a source
+// takes 0 in its Config as "the default", which a user who wrote 0 (as
+// "never", or "none") would not see.
+func notZero(d time.Duration, name string) error {
+	if d == 0 {
+		return fmt.Errorf("%s=0s: must be positive (unset, it takes its default)", name)
+	}
+	return nil
 }
 
 func errText(err error) string {

@@ -70,6 +70,11 @@ func TestLoad(t *testing.T) {
 		{"xv2 token with a space", map[string]string{"SOURCE": "xv2", "X_BEARER_TOKEN": "a b"}, "X_BEARER_TOKEN holds spaces"},
 		{"jetstream collection not an NSID", map[string]string{"SOURCE": "jetstream", "JETSTREAM_COLLECTIONS": "posts"}, `JETSTREAM_COLLECTIONS: "posts" is not an NSID`},
 		{"jetstream negative rewind", map[string]string{"SOURCE": "jetstream", "JETSTREAM_REWIND": "-1s"}, "JETSTREAM_REWIND must be positive"},
+		// 0 would be taken as the default, which the log would not show.
+		{"jetstream rewind 0", map[string]string{"SOURCE": "jetstream", "JETSTREAM_REWIND": "0"}, "JETSTREAM_REWIND=0s: must be positive"},
+		{"jetstream stall 0", map[string]string{"SOURCE": "jetstream", "JETSTREAM_STALL_TIMEOUT": "0s"}, "JETSTREAM_STALL_TIMEOUT=0s: must be positive"},
+		{"xv2 stall 0", map[string]string{"SOURCE": "xv2", "X_BEARER_TOKEN": "t", "X_STALL_TIMEOUT": "0"}, "X_STALL_TIMEOUT=0s: must be positive"},
+		{"twitter stall 0", map[string]string{"SOURCE": "twitter", "TWITTER_CONSUMER_KEY": "a", "TWITTER_CONSUMER_SECRET": "b", "TWITTER_ACCESS_TOKEN": "c", "TWITTER_ACCESS_SECRET": "d", "TWITTER_STALL_TIMEOUT": "0"}, "TWITTER_STALL_TIMEOUT=0s: must be positive"},
 		// ALLOW_INSECURE_HTTP is on or off as KAFKA_TLS and S3_PATH_STYLE are.
 		{"insecure HTTP on", map[string]string{"ALLOW_INSECURE_HTTP": "on", "SOURCE": "xv2", "X_BEARER_TOKEN": "t", "X_STREAM_URL": "http://stream.example.com/2/tweets/sample/stream"}, ""},
 		{"insecure HTTP maybe", map[string]string{"ALLOW_INSECURE_HTTP": "maybe"}, `ALLOW_INSECURE_HTTP="maybe": not on or off`},
