@@ -36,7 +36,7 @@ type Config struct {
 	publish.Holding                   // SPOOL_DIR, SPOOL_MAX_BYTES, KAFKA_MAX_TIMESTAMP_AHEAD, DEADLETTER_DIR, PENDING_MAX
 
 	Source   string `envconfig:"SOURCE" default:"synthetic" desc:"synthetic, replay, twitter, xv2 or jetstream"`
-	StateDir string `envconfig:"STATE_DIR" default:"./state" desc:"where resumable sources (replay, jetstream) keep the position Kafka acknowledged"`
+	StateDir string `envconfig:"STATE_DIR" default:"./state" desc:"where resumable sources (replay, jetstream) keep the position Kafka acknowledged, and xv2 with X_BACKFILL_MINUTES the time of its last post"`
 
 	// Each source's variables, with their defaults and rules, are its
 	// package's; embedded so that their names stay as they are.
@@ -94,7 +94,7 @@ func Load() (Config, error) {
 // share hands the settings that several parts read to the sources'
 // configurations: STATE_DIR, ALLOW_INSECURE_HTTP and SHUTDOWN_TIMEOUT.
 func (c *Config) share() {
-	c.Replay.StateDir, c.Jetstream.StateDir = c.StateDir, c.StateDir
+	c.Replay.StateDir, c.Jetstream.StateDir, c.XV2.StateDir = c.StateDir, c.StateDir, c.StateDir
 	c.Replay.DrainTimeout = c.ShutdownTimeout
 	c.Twitter.AllowInsecureHTTP = bool(c.AllowInsecureHTTP)
 	c.XV2.AllowInsecureHTTP = bool(c.AllowInsecureHTTP)

@@ -58,6 +58,11 @@ type Config struct {
 	// MaxMessageBytes (default 1 MiB) drops larger lines.
 	MaxMessageBytes int `ignored:"true"`
 
+	// StateDir (STATE_DIR, the service's) keeps the time of the last post
+	// read (LastPostFile) while BackfillMinutes > 0, so that the first
+	// connection after a restart asks for the gap too. "" keeps none.
+	StateDir string `ignored:"true"`
+
 	// AllowInsecureHTTP (ALLOW_INSECURE_HTTP, the service's, as the other
 	// stream sources read it too) accepts an http:// URL to a host other
 	// than loopback, which sends the token in clear text.

@@ -7,8 +7,9 @@
 // reconnect schedule, the fatal statuses and the stall watchdog are package
 // stream's, shared with the v1.1 source, with 429 as the rate-limit status.
 // The stream cannot resume by position, so records have no Ack; a reconnect
-// asks for backfill instead, and the copies it brings are dropped by the
-// consumer's dedup window (same key, data.id).
+// asks for backfill instead (the first connection after a restart too, from
+// LastPostFile), and the copies it brings are dropped by the consumer's
+// dedup window (same key, data.id).
 package xv2
 
 import (
@@ -66,19 +67,47 @@ func (s *Source) Stats() Stats { return s.stats.snapshot() }
 
 // progress is what Run carries from one connection to the next.
 type progress struct {
-	connected bool      // a connection has been opened (HTTP 200) in this Run
+	connected bool      // a connection has been opened (HTTP 200) in this Run, or one before a restart (LastPostFile)
 	lastSeen  time.Time // when the last post arrived, or the last connection opened
+	saved     time.Time // when LastPostFile was last written
 }
+
+// keepsLastPost reports whether the source keeps LastPostFile: backfill is
+// asked for and there is a STATE_DIR.
+func (s *Source) keepsLastPost() bool { return s.cfg.BackfillMinutes > 0 && s.cfg.StateDir != "" }
 
 // Run connects, emits every line and reconnects on the v1.1 schedule until
 // ctx is done (nil), emit fails (its error) or the server answers a status
-// that retrying cannot fix (*stream.StatusError).
+// that retrying cannot fix (*stream.StatusError). With X_BACKFILL_MINUTES
+// and a STATE_DIR, the first connection asks for the minutes since the last
+// post an earlier run read (LastPostFile), as a reconnect does.
 func (s *Source) Run(ctx context.Context, emit source.Emit) error {
 	frames := twitter.NewFrameReader(nil, s.cfg.MaxMessageBytes)
 	var p progress
-	return stream.Reconnect(ctx, s.cfg.Schedule, &s.stats.Counters, s.log, func(schedule *stream.Backoff) (stream.Ending, error) {
+	if s.keepsLastPost() {
+		switch t, err := loadLastPost(s.cfg.StateDir); {
+		case err != nil:
+			s.log.Warn("the time of the last post before the restart cannot be read: the first connection asks for no backfill", "error", err)
+		case !t.IsZero():
+			p.connected, p.lastSeen = true, t.Add(-restartMargin)
+			s.log.Info("the first connection asks for backfill since the last post before the restart", "last_post", t)
+		}
+	}
+	err := stream.Reconnect(ctx, s.cfg.Schedule, &s.stats.Counters, s.log, func(schedule *stream.Backoff) (stream.Ending, error) {
 		return s.connect(ctx, frames, emit, schedule, &p)
 	})
+	if s.keepsLastPost() && p.connected {
+		s.saveLastPost(&p, time.Now())
+	}
+	return err
+}
+
+// saveLastPost writes p.lastSeen to LastPostFile, at now.
+func (s *Source) saveLastPost(p *progress, now time.Time) {
+	if err := saveLastPost(s.cfg.StateDir, p.lastSeen); err != nil {
+		s.log.Warn("could not keep the time of the last post in STATE_DIR: a restart would ask for no backfill", "error", err)
+	}
+	p.saved = now
 }
 
 // BackfillMinutes is what a reconnect asks for when the last post arrived
@@ -153,6 +182,9 @@ func (s *Source) connect(ctx context.Context, frames *twitter.FrameReader, emit 
 			case message.KindStatus:
 				s.stats.posts.Add(1)
 				p.lastSeen = time.Now()
+				if s.keepsLastPost() && p.lastSeen.Sub(p.saved) >= lastPostEvery {
+					s.saveLastPost(p, p.lastSeen)
+				}
 			case KindOperationalDisconnect:
 				s.stats.errors.Add(1)
 				s.stats.disconnects.Add(1)

@@ -362,6 +362,49 @@ func TestBackfillMinutes(t *testing.T) {
 	}
 }
 
+// TestRestartAsksBackfill: with X_BACKFILL_MINUTES and a STATE_DIR, the time
+// of the last post read is kept there, and the first connection after a
+// restart asks for the minutes since (30 s more, for posts read just before
+// a crash), as a reconnect does; the first connection ever asks for none.
+func TestRestartAsksBackfill(t *testing.T) {
+	p := testPosts(t)
+	state := t.TempDir()
+	run := func(t *testing.T, scripts ...http.HandlerFunc) *streamServer {
+		t.Helper()
+		srv := newStreamServer(t, scripts...)
+		cfg := testConfig(srv.streamURL())
+		cfg.BackfillMinutes, cfg.StateDir = 5, state
+		src, _ := newTestSource(t, cfg)
+		c := &streamtest.Collector{}
+		errc, stop := streamtest.Run(t, src, c)
+		c.WaitFor(t, 2, errc)
+		stop()
+		return srv
+	}
+	before := time.Now()
+	first := run(t, newWire().Line(p[0], p[1]).Serve(streamtest.EndHold, false))
+	if got := first.requests()[0].Get("backfill_minutes"); got != "" {
+		t.Fatalf("first start: backfill_minutes=%q; want none", got)
+	}
+	saved, err := loadLastPost(state)
+	if err != nil || saved.Before(before) || saved.After(time.Now()) {
+		t.Fatalf("%s: %v, %v; want the time of the last post of the run", LastPostFile, saved, err)
+	}
+
+	again := run(t, newWire().Line(p[1], p[2]).Serve(streamtest.EndHold, false))
+	if got := again.requests()[0].Get("backfill_minutes"); got != "1" {
+		t.Fatalf("restart at once: backfill_minutes=%q; want 1", got)
+	}
+
+	if err := saveLastPost(state, time.Now().Add(-140*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	later := run(t, newWire().Line(p[3], p[4]).Serve(streamtest.EndHold, false))
+	if got := later.requests()[0].Get("backfill_minutes"); got != "3" {
+		t.Fatalf("restart 140 s after the last post: backfill_minutes=%q; want 3 (170 s with the margin)", got)
+	}
+}
+
 // TestURLCredentialsNeverLogged: X_STREAM_URL may carry a user, a password
 // and a token in its query. The source sends them as given, but neither
 // the log of a failed connection (whose error quotes the URL) nor that of
