@@ -422,6 +422,9 @@ func (l *loop) write(ctx context.Context) bool {
 			if err := l.p.Tick(); err != nil {
 				l.log.Error("rotating file", "error", err)
 			}
+			// With object storage, a file that rotated on time was
+			// uploaded: what it holds may be committed now.
+			l.commits.post(l.p.NextOffset())
 		}
 	}
 }
