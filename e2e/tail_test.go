@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -111,6 +112,76 @@ func TestTailWithoutGNUTools(t *testing.T) {
 	}
 	write("2026-12-02/15/tweets-p0-000000000012.jsonl", "{\"id_str\":\"p0-next\"}\n", now)
 	waitFor(20*time.Second, `"p0-next"`)
+}
+
+// TestTailRotationSkipsNoLine: when the consumer rotates, make tail prints
+// the closed file's last lines, written just before, and the new file from
+// its first line, however many it already holds; and says nothing of the
+// closed file being compressed and removed.
+func TestTailRotationSkipsNoLine(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "tweets")
+	old := filepath.Join(out, "2026-12-02/14/tweets-p0-000000000000.jsonl")
+	if err := os.MkdirAll(filepath.Dir(old), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(old, []byte("{\"id_str\":\"first\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := startTail(t, out)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(got.String(), `"first"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("make tail printed, within 10s:\n%s\nwant the active file's line", got.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The rotation: the last line into the old file, the old file closed
+	// (compressed, removed), the new one already 20 lines long.
+	f, err := os.OpenFile(old, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("{\"id_str\":\"last-of-old\"}\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	var next strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&next, "{\"id_str\":\"new-%02d\"}\n", i)
+	}
+	if err := os.WriteFile(filepath.Join(out, "2026-12-02/14/tweets-p0-000000000002.jsonl"), []byte(next.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(old, old+".gz"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(old + ".gz"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`"last-of-old"`}
+	for i := range 20 {
+		want = append(want, fmt.Sprintf(`"new-%02d"`, i))
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		s := got.String()
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(s, w) {
+				missing = w
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("make tail printed, within 20s of the rotation:\n%s\ngot no %s; want the old file's last line and all 20 of the new one", s, missing)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if s := got.String(); strings.Contains(s, "inaccessible") || strings.Contains(s, "No such file") {
+		t.Fatalf("make tail printed an error at the rotation:\n%s", s)
+	}
 }
 
 // TestTailFolderWithGlobCharacters: a folder whose name holds [ ] is

@@ -1,9 +1,12 @@
 #!/bin/sh
 # Follows the newest active .jsonl file of every partition under a topic's
-# output folder, and switches to the new files when the consumer rotates.
+# output folder, and switches to the new files when the consumer rotates:
+# a new file from its first line, so no line is skipped at a rotation.
 #
-# POSIX sh, find, awk and sort only, plus tail -F (GNU, BSD and busybox
-# all have it): it runs on Linux and on macOS or a BSD alike.
+# POSIX sh, find, awk, sort, grep and tail only: it runs on Linux and on
+# macOS or a BSD alike. One tail -f a file: it follows the open file, so it
+# prints the lines written up to the rotation even once the consumer has
+# compressed and removed it.
 set -eu
 dir=${1:-./data/tweets}
 
@@ -27,22 +30,46 @@ while [ -z "$files" ]; do
   sleep 2
   files=$(newest)
 done
-pid=
-trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null; exit 0' INT TERM
-while :; do
-  # One path a line: split on newlines only, so folders with spaces work,
-  # and no globbing (set -f), so names with * ? [ are taken as written.
-  old_ifs=$IFS
-  IFS='
+
+# followed holds "<pid> <file>" a line: the tail of each file followed.
+followed=
+follow() { # follow LINES FILE: tail FILE, first showing LINES (5, or +1: all)
+  tail -n "$1" -f "$2" &
+  followed="$followed$! $2
+"
+}
+# has LIST LINE: whether LIST (one a line) holds LINE as a whole line.
+has() { printf '%s\n' "$1" | grep -Fxq -- "$2"; }
+stop_all() {
+  for line in $followed; do kill "${line%% *}" 2>/dev/null || true; done
+}
+trap 'stop_all; exit 0' INT TERM
+
+# One path a line: split on newlines only, so folders with spaces work, and
+# no globbing (set -f), so names with * ? [ are taken as written.
+IFS='
 '
-  set -f
-  # shellcheck disable=SC2086
-  tail -n 5 -F $files &
-  pid=$!
-  set +f
-  IFS=$old_ifs
-  while [ "$(newest)" = "$files" ]; do sleep 5; done
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  files=$(newest)
+set -f
+for f in $files; do follow 5 "$f"; done
+while :; do
+  sleep 2
+  now=$(newest)
+  [ "$now" = "$files" ] && continue
+  for f in $now; do
+    has "$files" "$f" || follow +1 "$f"
+  done
+  # A file that is no longer its partition's newest was closed before the
+  # next one began: its tail has printed it, or does within the second.
+  sleep 1
+  kept=
+  for line in $followed; do
+    if has "$now" "${line#* }"; then
+      kept="$kept$line
+"
+    else
+      kill "${line%% *}" 2>/dev/null || true
+    fi
+  done
+  followed=$kept
+  files=$now
 done
