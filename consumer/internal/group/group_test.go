@@ -2,6 +2,7 @@ package group
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -716,5 +717,58 @@ func TestRecordsDeletedUnreadReported(t *testing.T) {
 	}
 	if ids := outputIDs(t, dir, topic); len(ids) != 70 {
 		t.Errorf("got %d distinct ids in the archive; want 70 (0 to 29, 60 to 99)", len(ids))
+	}
+}
+
+// TestCommitAheadOfFolderReadAgain: the group's offset moved past what a
+// folder holds (here by a consumer of the same group writing another
+// folder; a reset by hand does the same) is not taken by that folder's
+// consumer: it reads the offsets between again, so that the folder holds
+// every record once.
+func TestCommitAheadOfFolderReadAgain(t *testing.T) {
+	const topic = "tweets"
+	brokers := cluster(t, topic, 1)
+	dirA, dirB := t.TempDir(), t.TempDir()
+	produce(t, brokers, topic, 0, 10)
+	a := newRunner(t, brokers, topic, dirA)
+	runUntil(t, a, 30*time.Second, func() bool { return committed(t, brokers, topic, 1) == 10 })
+	produce(t, brokers, topic, 10, 20)
+	b := newRunner(t, brokers, topic, dirB)
+	runUntil(t, b, 30*time.Second, func() bool { return committed(t, brokers, topic, 1) == 30 })
+
+	again := newRunner(t, brokers, topic, dirA)
+	runUntil(t, again, 30*time.Second, func() bool { return again.Stats.Written.Load() == 20 })
+	eachOnce(t, dirA, topic, 30)
+}
+
+// TestStartOffset: where a partition's owner starts, by the group's commit
+// and the archive's checkpoint, and which cases are warned about.
+func TestStartOffset(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		committed, next int64
+		want            int64
+		warn            string
+	}{
+		{"in step", 30, 30, 30, ""},
+		{"commit behind (failed, or moved back)", 10, 30, 30, ""},
+		{"no commit", kafka.FirstOffset, 30, 30, ""},
+		{"nothing anywhere", kafka.FirstOffset, -1, kafka.FirstOffset, ""},
+		{"commit ahead of the archive", 30, 10, 10, "the group committed past what this archive holds"},
+		{"empty archive, commit made", 30, -1, 30, "this archive holds nothing of the partition"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			got := startOffset(slog.New(slog.NewTextHandler(&logs, nil)), tc.committed, tc.next, "ckpt")
+			if got != tc.want {
+				t.Errorf("startOffset(committed %d, next %d) = %d; want %d", tc.committed, tc.next, got, tc.want)
+			}
+			switch warned := strings.Contains(logs.String(), "level=WARN"); {
+			case tc.warn == "" && warned:
+				t.Errorf("warned: %s", logs.String())
+			case tc.warn != "" && (!warned || !strings.Contains(logs.String(), tc.warn)):
+				t.Errorf("logs %q; want a warning: %s", logs.String(), tc.warn)
+			}
+		})
 	}
 }

@@ -44,11 +44,7 @@ func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, 
 	if !r.checkpointMatches(ctx, log, topic, a.ID, p.NextOffset()) {
 		return
 	}
-	start := a.Offset
-	if next := p.NextOffset(); next >= 0 && (start < 0 || next > start) {
-		// Written and checkpointed, but the commit did not reach Kafka.
-		start = next
-	}
+	start := startOffset(log, a.Offset, p.NextOffset(), r.arch.CheckpointFile(topic, a.ID))
 	log.Info("partition assigned", "offset", start, "committed", a.Offset, "checkpoint", p.NextOffset())
 
 	l := loop{r: r, log: log, p: p, topic: topic, partition: a.ID, b: batch.New(limits.Batch), next: start,
@@ -144,6 +140,37 @@ func (r *Runner) checkpointMatches(ctx context.Context, log *slog.Logger, topic 
 			return false
 		}
 	}
+}
+
+// startOffset is where a partition's new owner reads from: after what the
+// archive holds (next, its checkpoint; -1 when it holds nothing), whatever
+// the group committed. The archive writes its checkpoint before each
+// commit, so the commit is never ahead of it unless something outside
+// moved it: the group's offsets reset by hand, the folder replaced, or
+// KAFKA_GROUP_ID shared with a consumer writing another folder. Then the
+// offsets between are read again into this folder, with a warning; taking
+// the commit would leave them out of it without a word. An archive that
+// holds nothing of the partition (a new folder or bucket prefix) starts at
+// the commit, as it always has, with a warning naming what it leaves out.
+func startOffset(log *slog.Logger, committed, next int64, checkpoint string) int64 {
+	switch {
+	case next >= 0 && committed >= 0 && next < committed:
+		log.Warn("the group committed past what this archive holds: reading the offsets between again, so that none is missing from it "+
+			"(were the group's offsets moved by hand, the folder replaced, or KAFKA_GROUP_ID shared with a consumer writing another folder?)",
+			"checkpoint_next_offset", next, "committed", committed, "checkpoint", checkpoint)
+		return next
+	case next < 0 && committed > 0:
+		log.Warn("this archive holds nothing of the partition, though the group committed offsets of it: starting at the group's offset, "+
+			"so the offsets before it are not archived here; to archive what Kafka keeps of them, run with a KAFKA_GROUP_ID of its own",
+			"committed", committed, "checkpoint", checkpoint)
+		return committed
+	case next >= 0:
+		// The commit is behind (it failed before the last owner stopped,
+		// or was moved back by hand) or there is none: what the archive
+		// holds is not read again.
+		return next
+	}
+	return committed
 }
 
 // newReader reads one partition, without a group: offsets are committed
