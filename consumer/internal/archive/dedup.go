@@ -101,6 +101,16 @@ func (p *Partition) isDuplicate(r *Record) bool {
 	return p.dedupOn() && r.Dedup && len(r.Key) > 0 && p.keys.has(windowKey(r.Key))
 }
 
+// WindowHolds reports whether key is among the keys of the statuses the
+// partition wrote last (the dedup window), and false for on when the
+// partition keeps no window (DEDUP_WINDOW=0). Call it before Append.
+func (p *Partition) WindowHolds(key []byte) (held, on bool) {
+	if !p.dedupOn() || len(key) == 0 {
+		return false, p.dedupOn()
+	}
+	return p.keys.has(windowKey(key)), true
+}
+
 // remember adds r's key to the window and buffers it for the key file. Call
 // it once r's line is buffered for the active file, after any commit that
 // makes room for it (a new file, a rotation): a checkpoint must never count

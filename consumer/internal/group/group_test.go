@@ -741,9 +741,9 @@ func TestCommitAheadOfFolderReadAgain(t *testing.T) {
 	eachOnce(t, dirA, topic, 30)
 }
 
-// TestStartOffset: where a partition's owner starts, by the group's commit
+// TestAssignedStart: where a partition's owner starts, by the group's commit
 // and the archive's checkpoint, and which cases are warned about.
-func TestStartOffset(t *testing.T) {
+func TestAssignedStart(t *testing.T) {
 	for _, tc := range []struct {
 		name            string
 		committed, next int64
@@ -759,9 +759,9 @@ func TestStartOffset(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			got := startOffset(slog.New(slog.NewTextHandler(&logs, nil)), tc.committed, tc.next, "ckpt")
+			got := assignedStart(slog.New(slog.NewTextHandler(&logs, nil)), tc.committed, tc.next, "ckpt")
 			if got != tc.want {
-				t.Errorf("startOffset(committed %d, next %d) = %d; want %d", tc.committed, tc.next, got, tc.want)
+				t.Errorf("assignedStart(committed %d, next %d) = %d; want %d", tc.committed, tc.next, got, tc.want)
 			}
 			switch warned := strings.Contains(logs.String(), "level=WARN"); {
 			case tc.warn == "" && warned:
@@ -771,4 +771,83 @@ func TestStartOffset(t *testing.T) {
 			}
 		})
 	}
+}
+
+// produceStatuses sends n statuses (the kind=status header) keyed
+// <prefix>-<i>.
+func produceStatuses(t *testing.T, brokers []string, topic, prefix string, n int) {
+	t.Helper()
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, RequiredAcks: kafka.RequireAll,
+		BatchTimeout: time.Millisecond, Balancer: &kafka.Murmur2Balancer{}}
+	defer w.Close()
+	status := []kafka.Header{{Key: contract.HeaderKind, Value: []byte(contract.KindStatus)}}
+	msgs := make([]kafka.Message, n)
+	for i := range msgs {
+		msgs[i] = kafka.Message{Key: []byte(fmt.Sprintf("%s-%d", prefix, i)), Value: []byte(fmt.Sprintf(`{"id":"%s-%d"}`, prefix, i)), Headers: status}
+	}
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		t.Fatalf("producing: %v", err)
+	}
+}
+
+// runnerInGroup is newRunner with a group of its own.
+func runnerInGroup(t *testing.T, brokers []string, topic, dir, group string) *Runner {
+	t.Helper()
+	r := newRunner(t, brokers, topic, dir)
+	r.cfg.GroupID = group
+	return r
+}
+
+// TestRecreatedTopicWithoutCommitNotSkipped: a topic deleted (Kafka drops
+// the group's offsets with it) and created again, then filled past the
+// archive's checkpoint, is not read from the checkpoint: its records there
+// are not the archived ones, and its first ones would be skipped without a
+// word. The partition is not consumed, with an ERROR, and counts as
+// stopped. A group without offsets on the same topic (new, or its offsets
+// expired) goes on from the checkpoint.
+func TestRecreatedTopicWithoutCommitNotSkipped(t *testing.T) {
+	const topic = "tweets"
+	brokers := cluster(t, topic, 1)
+	produceStatuses(t, brokers, topic, "old", 10)
+	dir := t.TempDir()
+	first := newRunner(t, brokers, topic, dir)
+	runUntil(t, first, 30*time.Second, func() bool { return first.Stats.Written.Load() == 10 })
+
+	t.Run("same topic, new group", func(t *testing.T) {
+		produceStatuses(t, brokers, topic, "more", 5)
+		r := runnerInGroup(t, brokers, topic, dir, "expired-group")
+		runUntil(t, r, 30*time.Second, func() bool { return r.Stats.Written.Load() == 5 })
+		if got := r.Stats.PartitionsStopped.Load(); got != 0 {
+			t.Fatalf("stopped partitions = %d; want 0", got)
+		}
+		eachOnce(t, dir, topic, 15)
+	})
+
+	t.Run("topic created again", func(t *testing.T) {
+		cl := &kafka.Client{Addr: kafka.TCP(brokers...)}
+		if _, err := cl.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{topic}}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		if _, err := cl.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: 1}}}); err != nil {
+			t.Fatal(err)
+		}
+		produceStatuses(t, brokers, topic, "new", 40)
+		r := runnerInGroup(t, brokers, topic, dir, "after-delete-group")
+		var logs syncBuffer
+		r.log = slog.New(slog.NewTextHandler(&logs, nil))
+		runUntil(t, r, 30*time.Second, func() bool {
+			if r.Stats.PartitionsStopped.Load() == 1 {
+				time.Sleep(2 * time.Second) // time to write what a skipping consumer would
+				return true
+			}
+			return r.Stats.Written.Load() > 0
+		})
+		if got := r.Stats.Written.Load(); got != 0 {
+			t.Fatalf("wrote %d records of the new topic from the old checkpoint; want none (its first 15 would be skipped)", got)
+		}
+		if !strings.Contains(logs.String(), "was the topic deleted and created again?") {
+			t.Fatalf("logs:\n%s\nwant an ERROR asking whether the topic was created again", logs.String())
+		}
+	})
 }

@@ -44,7 +44,10 @@ func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, 
 	if !r.checkpointMatches(ctx, log, topic, a.ID, p.NextOffset()) {
 		return
 	}
-	start := startOffset(log, a.Offset, p.NextOffset(), r.arch.CheckpointFile(topic, a.ID))
+	if a.Offset < 0 && !r.sameRecords(ctx, log, topic, a.ID, p) {
+		return
+	}
+	start := assignedStart(log, a.Offset, p.NextOffset(), r.arch.CheckpointFile(topic, a.ID))
 	log.Info("partition assigned", "offset", start, "committed", a.Offset, "checkpoint", p.NextOffset())
 
 	l := loop{r: r, log: log, p: p, topic: topic, partition: a.ID, b: batch.New(limits.Batch), next: start,
@@ -142,7 +145,70 @@ func (r *Runner) checkpointMatches(ctx context.Context, log *slog.Logger, topic 
 	}
 }
 
-// startOffset is where a partition's new owner reads from: after what the
+// recheckLast is how many records before the archive's checkpoint
+// sameRecords reads back.
+const recheckLast = 16
+
+// sameRecords reports whether the partition's records just before the
+// archive's checkpoint are the ones the archive wrote, when the group has no
+// committed offset to vouch for it. Kafka drops a topic's committed offsets
+// with the topic: a topic deleted and created again, then filled past the
+// checkpoint (the producer's spool sends it all at once), would otherwise
+// have its records before the checkpoint skipped without a word. The check:
+// of the statuses among the last recheckLast records before the
+// checkpoint, at least one key is in the archive's dedup window. When none
+// is, the partition is not consumed (as checkpointMatches does), and false
+// is returned once ctx ends. A new group, or one whose offsets expired, on
+// the same topic finds its keys and goes on. Without statuses to compare
+// (a control topic, DEDUP_WINDOW=0) or when they cannot be read, it warns
+// and goes on.
+func (r *Runner) sameRecords(ctx context.Context, log *slog.Logger, topic string, partition int, p Partition) bool {
+	next := p.NextOffset()
+	w, ok := p.(interface{ WindowHolds(key []byte) (held, on bool) })
+	if next <= 0 || !ok {
+		return true
+	}
+	cannotTell := func(why string, err error) bool {
+		log.Warn("the group has no committed offset for this partition, and "+why+": if the topic was deleted and created again, "+
+			"its records before the archive's checkpoint are not archived (move the checkpoint file and this partition's files away to archive them)",
+			"checkpoint_next_offset", next, "checkpoint", r.arch.CheckpointFile(topic, partition), "error", err)
+		return true
+	}
+	from, err := r.startOffset(ctx, topic, partition)
+	if err != nil {
+		return cannotTell("its oldest offset could not be read", err)
+	}
+	from = max(from, next-recheckLast)
+	if from >= next {
+		return true // Kafka keeps none of what was archived: nothing to compare
+	}
+	keys, err := r.recentStatusKeys(ctx, topic, partition, from, next)
+	if err != nil {
+		return cannotTell("its last records before the archive's checkpoint could not be read", err)
+	}
+	windowOn := false
+	for _, k := range keys {
+		held, on := w.WindowHolds(k)
+		if held {
+			return true
+		}
+		windowOn = on
+	}
+	if len(keys) == 0 || !windowOn {
+		return cannotTell("its last records before the archive's checkpoint carry no status key to compare with the archive's", nil)
+	}
+	stopped := stopMark{n: &r.Stats.PartitionsStopped}
+	defer stopped.clear()
+	stopped.set()
+	log.Error("the partition's last records before the archive's checkpoint are not the ones it archived (none of their keys is among those it wrote last), "+
+		"and the group has no committed offset: was the topic deleted and created again? Not consuming it, so nothing is skipped; "+
+		"move the checkpoint file (and this partition's files) away to start it afresh",
+		"checkpoint_next_offset", next, "statuses_compared", len(keys), "checkpoint", r.arch.CheckpointFile(topic, partition))
+	<-ctx.Done()
+	return false
+}
+
+// assignedStart is where a partition's new owner reads from: after what the
 // archive holds (next, its checkpoint; -1 when it holds nothing), whatever
 // the group committed. The archive writes its checkpoint before each
 // commit, so the commit is never ahead of it unless something outside
@@ -152,7 +218,7 @@ func (r *Runner) checkpointMatches(ctx context.Context, log *slog.Logger, topic 
 // the commit would leave them out of it without a word. An archive that
 // holds nothing of the partition (a new folder or bucket prefix) starts at
 // the commit, as it always has, with a warning naming what it leaves out.
-func startOffset(log *slog.Logger, committed, next int64, checkpoint string) int64 {
+func assignedStart(log *slog.Logger, committed, next int64, checkpoint string) int64 {
 	switch {
 	case next >= 0 && committed >= 0 && next < committed:
 		log.Warn("the group committed past what this archive holds: reading the offsets between again, so that none is missing from it "+
