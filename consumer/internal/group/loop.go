@@ -164,7 +164,9 @@ const recheckLast = 16
 // and goes on.
 func (r *Runner) sameRecords(ctx context.Context, log *slog.Logger, topic string, partition int, p Partition) bool {
 	next := p.NextOffset()
-	w, ok := p.(interface{ WindowHolds(key []byte) (held, on bool) })
+	w, ok := p.(interface {
+		WindowHolds(key []byte) (held, on bool)
+	})
 	if next <= 0 || !ok {
 		return true
 	}
