@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,32 +21,46 @@ import (
 const PositionFile = "replay-position.json"
 
 // Position is how far Kafka has acknowledged a replay: line Line of Member
-// in Input (Member is empty for a plain file) and everything before it, in
-// replay order. A restart skips all that and emits from the next line.
+// in Input (Member is empty for a plain file) and everything before it in
+// that input, and every input in Done. A restart skips all that and emits
+// from the next line, then the inputs not in Done, whatever their names: a
+// file added to the folder later is replayed even if its name sorts before
+// Input.
 type Position struct {
 	Path   string // the REPLAY_PATH it belongs to; another path starts over
 	Input  string // a file REPLAY_PATH lists
 	Member string // the archive member, "" for a plain file
 	Line   int64  // the last acknowledged line, counting from 1
+	// Done lists the inputs acknowledged to their end, sorted. Nil for a
+	// version 1 file, which had no list: every input whose name sorts
+	// before Input was done (Legacy).
+	Done   []string
+	Legacy bool
 }
 
-// positionJSON is the file's layout; version 1 is the only one so far.
+// positionJSON is the file's layout: version 2, with done; version 1 had
+// none.
 type positionJSON struct {
-	Version int    `json:"version"`
-	Path    string `json:"replay_path"`
-	Input   string `json:"input"`
-	Member  string `json:"member"`
-	Line    int64  `json:"line"`
+	Version int      `json:"version"`
+	Path    string   `json:"replay_path"`
+	Input   string   `json:"input"`
+	Member  string   `json:"member"`
+	Line    int64    `json:"line"`
+	Done    []string `json:"done,omitempty"`
 }
 
 // EncodePosition is the content of the position file.
 func EncodePosition(p Position) []byte {
-	b, _ := json.MarshalIndent(positionJSON{Version: 1, Path: p.Path, Input: p.Input, Member: p.Member, Line: p.Line}, "", "  ")
+	version := 2
+	if p.Legacy {
+		version = 1 // no list: it keeps its meaning
+	}
+	b, _ := json.MarshalIndent(positionJSON{Version: version, Path: p.Path, Input: p.Input, Member: p.Member, Line: p.Line, Done: p.Done}, "", "  ")
 	return append(b, '\n')
 }
 
 // DecodePosition reads a position file strictly: one JSON object, only the
-// known fields, version 1, a path, an input and a line of at least 1.
+// known fields, version 1 or 2, a path, an input and a line of at least 1.
 func DecodePosition(data []byte) (Position, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -56,8 +72,10 @@ func DecodePosition(data []byte) (Position, error) {
 		return Position{}, errors.New("not a replay position: data after the object")
 	}
 	switch {
-	case f.Version != 1:
-		return Position{}, fmt.Errorf("replay position version %d: this producer reads version 1", f.Version)
+	case f.Version != 1 && f.Version != 2:
+		return Position{}, fmt.Errorf("replay position version %d: this producer reads versions 1 and 2", f.Version)
+	case f.Version == 1 && f.Done != nil:
+		return Position{}, errors.New("replay position version 1 with a done list")
 	case f.Path == "":
 		return Position{}, errors.New("replay position without replay_path")
 	case f.Input == "":
@@ -65,7 +83,10 @@ func DecodePosition(data []byte) (Position, error) {
 	case f.Line < 1:
 		return Position{}, fmt.Errorf("replay position line %d: must be 1 or more", f.Line)
 	}
-	return Position{Path: f.Path, Input: f.Input, Member: f.Member, Line: f.Line}, nil
+	if len(f.Done) == 0 {
+		f.Done = nil
+	}
+	return Position{Path: f.Path, Input: f.Input, Member: f.Member, Line: f.Line, Done: f.Done, Legacy: f.Version == 1}, nil
 }
 
 // loadPosition reads dir/PositionFile; nil when there is none yet.
@@ -117,26 +138,42 @@ func checkStateDir(dir string) error {
 }
 
 // tracker follows the acknowledgements of one run and saves the position.
-// Acks arrive in emit order, so the last one is the position.
+// Acks arrive in emit order, so the last one is the position, and the input
+// of an ack for another input than the one before is done: the run reads
+// one input at a time.
 type tracker struct {
 	dir  string
 	path string // REPLAY_PATH
 
 	mu    sync.Mutex
 	last  Position
+	done  map[string]bool // Position.Done
 	acked int64
 
 	saved  int64         // acked at the last save; only the saving goroutine uses it
 	signal chan struct{} // a token after each ack, for waitAcked
 }
 
-func newTracker(dir, path string) *tracker {
-	return &tracker{dir: dir, path: path, signal: make(chan struct{}, 1)}
+// newTracker starts from the inputs done before and the position resumed
+// (nil for none), whose input the run reads first.
+func newTracker(dir, path string, done []string, resume *Position) *tracker {
+	t := &tracker{dir: dir, path: path, done: map[string]bool{}, signal: make(chan struct{}, 1)}
+	for _, in := range done {
+		t.done[in] = true
+	}
+	if resume != nil {
+		t.last = *resume
+	}
+	return t
 }
 
 // ack records that Kafka acknowledged line of member in input.
 func (t *tracker) ack(input, member string, line int64) {
 	t.mu.Lock()
+	if t.last.Input != "" && t.last.Input != input {
+		t.done[t.last.Input] = true
+	}
+	delete(t.done, input) // read again: it is the one in progress
 	t.last = Position{Path: t.path, Input: input, Member: member, Line: line}
 	t.acked++
 	t.mu.Unlock()
@@ -156,6 +193,7 @@ func (t *tracker) count() int64 {
 func (t *tracker) save() error {
 	t.mu.Lock()
 	p, n := t.last, t.acked
+	p.Done, p.Legacy = slices.Sorted(maps.Keys(t.done)), false
 	t.mu.Unlock()
 	if n == t.saved {
 		return nil

@@ -3,6 +3,7 @@ package replay
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -26,7 +27,7 @@ func readFile(t *testing.T, path string) []byte {
 }
 
 func TestDecodePosition(t *testing.T) {
-	ok := Position{Path: "/data/*.tar", Input: "/data/a.tar", Member: "2018/03/10/14/03.json.bz2", Line: 42}
+	ok := Position{Path: "/data/*.tar", Input: "/data/a.tar", Member: "2018/03/10/14/03.json.bz2", Line: 42, Done: []string{"/data/0.tar", "/data/b.tar"}}
 	tests := []struct {
 		name    string
 		data    string
@@ -34,15 +35,18 @@ func TestDecodePosition(t *testing.T) {
 		wantErr string
 	}{
 		{"as written", string(EncodePosition(ok)), ok, ""},
-		{"plain file, no member", `{"version":1,"replay_path":"d","input":"d/a.json","member":"","line":1}`,
+		{"plain file, no member", `{"version":2,"replay_path":"d","input":"d/a.json","member":"","line":1}`,
 			Position{Path: "d", Input: "d/a.json", Line: 1}, ""},
+		{"version 1: no done list", `{"version":1,"replay_path":"d","input":"d/a.json","member":"","line":1}`,
+			Position{Path: "d", Input: "d/a.json", Line: 1, Legacy: true}, ""},
+		{"version 1 with a done list", `{"version":1,"replay_path":"d","input":"i","line":1,"done":["a"]}`, Position{}, "version 1 with a done list"},
 		{"empty", ``, Position{}, "not a replay position"},
 		{"truncated", `{"version":1,"replay_path":"d"`, Position{}, "not a replay position"},
 		{"unknown field", `{"version":1,"replay_path":"d","input":"i","line":1,"offset":3}`, Position{}, `unknown field "offset"`},
 		{"two objects", `{"version":1,"replay_path":"d","input":"i","line":1}{}`, Position{}, "data after the object"},
 		{"not an object", `[1]`, Position{}, "not a replay position"},
 		{"line as string", `{"version":1,"replay_path":"d","input":"i","line":"1"}`, Position{}, "not a replay position"},
-		{"other version", `{"version":2,"replay_path":"d","input":"i","line":1}`, Position{}, "version 2"},
+		{"other version", `{"version":3,"replay_path":"d","input":"i","line":1}`, Position{}, "version 3"},
 		{"no version", `{"replay_path":"d","input":"i","line":1}`, Position{}, "version 0"},
 		{"no path", `{"version":1,"input":"i","line":1}`, Position{}, "without replay_path"},
 		{"no input", `{"version":1,"replay_path":"d","line":1}`, Position{}, "without input"},
@@ -61,7 +65,7 @@ func TestDecodePosition(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != tt.want {
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %+v; want %+v", got, tt.want)
 			}
 		})
@@ -77,7 +81,7 @@ func TestSavePosition(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, err := loadPosition(dir)
-		if err != nil || *got != p {
+		if err != nil || !reflect.DeepEqual(*got, p) {
 			t.Fatalf("loaded %+v, %v; want %+v", got, err, p)
 		}
 	}
@@ -112,7 +116,7 @@ func FuzzDecodePosition(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decoding what EncodePosition wrote for %+v: %v", p, err)
 		}
-		if again != p {
+		if !reflect.DeepEqual(again, p) {
 			t.Fatalf("round trip: got %+v; want %+v", again, p)
 		}
 	})

@@ -16,6 +16,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -113,7 +115,10 @@ func (s *Source) Run(ctx context.Context, emit source.Emit) error {
 				"saved_path", resume.Path, "path", s.cfg.Path)
 			resume = nil
 		}
-		track = newTracker(s.cfg.StateDir, s.cfg.Path)
+	}
+	done, inputs := resumeOrder(inputs, resume, s.log)
+	if s.cfg.StateDir != "" {
+		track = newTracker(s.cfg.StateDir, s.cfg.Path, done, resume)
 	}
 	prog := newProgress(inputs)
 	args := []any{"source", "replay", "path", s.cfg.Path, "inputs", len(inputs), "files", prog.filesTotal,
@@ -133,7 +138,7 @@ func (s *Source) Run(ctx context.Context, emit source.Emit) error {
 	rep := newReporter(prog, s.log, s.cfg.Terminal, s.cfg.ProgressInterval)
 	wg.Go(func() { rep.run(stop) })
 
-	r := runner{cfg: &s.cfg, log: s.log, emit: emit, pace: pacer{speed: s.cfg.Speed}, prog: prog, track: track, resume: resume}
+	r := runner{cfg: &s.cfg, log: s.log, emit: emit, pace: pacer{speed: s.cfg.Speed}, prog: prog, track: track, resume: resume, done: done}
 	began := time.Now()
 	walkErr := r.run(rctx, inputs)
 	err = walkErr
@@ -192,6 +197,7 @@ type runner struct {
 	prog    *progress
 	track   *tracker  // nil without StateDir
 	resume  *Position // where to resume; nil once reached
+	done    []string  // inputs acknowledged to their end in earlier runs, sorted
 	emitted int64     // records handed to emit and accepted
 
 	emitFailed bool // emit refused a record for another reason than ctx
@@ -254,7 +260,7 @@ func (r *runner) run(ctx context.Context, inputs []input) error {
 	for i := range inputs {
 		in := &inputs[i]
 		base := r.prog.read.Load()
-		if r.resume != nil && in.path < r.resume.Input {
+		if _, isDone := slices.BinarySearch(r.done, in.path); isDone {
 			r.prog.filesDone.Add(in.files()) // acknowledged in an earlier run
 			r.prog.advanceTo(base + in.size)
 			continue
@@ -278,6 +284,35 @@ func (r *runner) run(ctx context.Context, inputs []input) error {
 	return nil
 }
 
+// resumeOrder returns the inputs done before (sorted) and inputs in the
+// order a run reads them: the resumed position's input first, then the
+// others in name order from it, then those whose names sort before it that
+// are not done, files added since (each logged). A version 1 position has
+// no list: every input sorting before its input was done.
+func resumeOrder(inputs []input, resume *Position, log *slog.Logger) ([]string, []input) {
+	if resume == nil {
+		return nil, inputs
+	}
+	done := resume.Done
+	if resume.Legacy {
+		done = nil
+		for _, in := range inputs {
+			if in.path < resume.Input {
+				done = append(done, in.path)
+			}
+		}
+	}
+	slices.Sort(done)
+	split := sort.Search(len(inputs), func(i int) bool { return inputs[i].path >= resume.Input })
+	ordered := append(slices.Clone(inputs[split:]), inputs[:split]...)
+	for _, in := range inputs[:split] {
+		if _, isDone := slices.BinarySearch(done, in.path); !isDone {
+			log.Info("replay: a file not in the saved position, before its file by name, is replayed after the others", "file", in.path, "position_file", resume.Input)
+		}
+	}
+	return done, ordered
+}
+
 // skip says how many leading lines of a member (or plain file) an earlier
 // run got acknowledged, or that it got all of them.
 func (r *runner) skip(input, member string) (lines int64, whole bool) {
@@ -285,10 +320,12 @@ func (r *runner) skip(input, member string) (lines int64, whole bool) {
 	if p == nil {
 		return 0, false
 	}
-	c := strings.Compare(input, p.Input)
-	if c == 0 {
-		c = compareMembers(member, p.Member)
+	if input != p.Input {
+		// The run reads the position's input first: it is gone, or past.
+		r.resume = nil
+		return 0, false
 	}
+	c := compareMembers(member, p.Member)
 	switch {
 	case c < 0:
 		return 0, true

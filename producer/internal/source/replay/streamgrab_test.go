@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -398,10 +399,47 @@ func TestResumeOnlyForTheSameReplayPath(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantPos := Position{Path: path, Input: path, Member: members[7].name, Line: int64(g.lastLines)}
-		if *got != wantPos {
+		if !reflect.DeepEqual(*got, wantPos) {
 			t.Fatalf("saved position %+v; want %+v", *got, wantPos)
 		}
 	})
+}
+
+// TestFileAddedBeforePositionReplayed: a file added to the folder after a
+// replay, whose name sorts before the saved position's file, is replayed by
+// the next run (after the others), once; so is one sorting after it. A
+// version 1 position, which had no list of done files, keeps its meaning:
+// every file before its own was done.
+func TestFileAddedBeforePositionReplayed(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	write(t, filepath.Join(dir, "2018-03.jsonl"), []byte("{\"n\":\"b1\"}\n{\"n\":\"b2\"}\n{\"n\":\"b3\"}\n"))
+	cfg := Config{Path: dir, StateDir: state}
+	emitted, _ := replayRun(t, cfg, -1, 0)
+	sameLines(t, "first run", emitted, []string{`{"n":"b1"}`, `{"n":"b2"}`, `{"n":"b3"}`})
+
+	write(t, filepath.Join(dir, "2017-12.jsonl"), []byte("{\"n\":\"a1\"}\n{\"n\":\"a2\"}\n"))
+	emitted, _ = replayRun(t, cfg, -1, 0)
+	sameLines(t, "a file added before the position", emitted, []string{`{"n":"a1"}`, `{"n":"a2"}`})
+	emitted, _ = replayRun(t, cfg, -1, 0)
+	sameLines(t, "nothing new", emitted, nil)
+
+	write(t, filepath.Join(dir, "2018-04.jsonl"), []byte("{\"n\":\"c1\"}\n"))
+	emitted, _ = replayRun(t, cfg, -1, 0)
+	sameLines(t, "a file added after", emitted, []string{`{"n":"c1"}`})
+
+	// Version 1: 2018-03.jsonl at line 3, no list; 2017-12.jsonl sorts
+	// before it, so it was done.
+	write(t, filepath.Join(state, PositionFile), []byte(`{"version":1,"replay_path":"`+dir+`","input":"`+filepath.Join(dir, "2018-03.jsonl")+`","member":"","line":3}`))
+	emitted, _ = replayRun(t, cfg, -1, 0)
+	sameLines(t, "version 1 position", emitted, []string{`{"n":"c1"}`})
+	got, err := loadPosition(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Position{Path: dir, Input: filepath.Join(dir, "2018-04.jsonl"), Line: 1, Done: []string{filepath.Join(dir, "2017-12.jsonl"), filepath.Join(dir, "2018-03.jsonl")}}
+	if !reflect.DeepEqual(*got, want) {
+		t.Fatalf("saved position %+v; want %+v", *got, want)
+	}
 }
 
 // TestShorterFileThanPositionWarned: a file that ends before the saved
