@@ -872,3 +872,33 @@ func TestMakeS3Profile(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestAppsHeaderMakesEverySecret: the steps at the top of
+// docker-compose.apps.yml, for starting it without make, create every
+// secret file the stack mounts; Compose refuses to start when one is
+// missing ("bind source path does not exist").
+func TestAppsHeaderMakesEverySecret(t *testing.T) {
+	root := repoRoot(t)
+	apps := loadCompose(t, root, appsCompose, "TWEETPIPE_VERSION=1.2.3")
+	var header strings.Builder
+	for _, line := range strings.Split(readFile(t, filepath.Join(root, appsCompose)), "\n") {
+		if !strings.HasPrefix(line, "#") {
+			break
+		}
+		header.WriteString(line + "\n")
+	}
+	i := strings.Index(header.String(), "touch")
+	if i < 0 {
+		t.Fatalf("the header of %s has no touch step:\n%s", appsCompose, header.String())
+	}
+	steps := header.String()[i:]
+	if j := strings.Index(steps, "docker compose"); j > 0 {
+		steps = steps[:j]
+	}
+	touched := strings.Fields(strings.NewReplacer("#", " ", "\\", " ").Replace(steps))
+	for name, s := range apps.Secrets {
+		if !slices.Contains(touched, filepath.Base(s.File)) {
+			t.Errorf("secret %s (%s) is not created by the header's steps:\n%s", name, s.File, steps)
+		}
+	}
+}
