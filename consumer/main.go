@@ -204,6 +204,6 @@ func progress(ctx context.Context, every time.Duration, dir string, s *group.Sta
 	ops.Progress(ctx, every, s.Written.Load, func(n int64, rate float64) {
 		log.Info("progress", "written", n, "lines_per_s", fmt.Sprintf("%.1f", rate), "lag", s.Lag.Load(),
 			"partitions", s.Partitions.Load(), "dead_lettered", s.DeadLettered.Load(),
-			"skipped", s.Skipped.Load(), "bytes", s.Bytes.Load(), "output", dir)
+			"skipped", s.Skipped.Load(), "duplicates", s.Duplicates.Load(), "bytes", s.Bytes.Load(), "output", dir)
 	})
 }
