@@ -156,7 +156,7 @@ func (p *Publisher) settle(slots []*slot, err error) error {
 	}
 	if len(retry) > 0 {
 		p.Stats.Retries.Add(int64(len(retry)))
-		p.log.Warn("kafka write failed; retrying", "count", len(retry), "error", err)
+		p.log.Warn("kafka write failed; retrying", append([]any{"count", len(retry), "error", err}, writeHint(err)...)...)
 		if err := p.sendInOrder(ctx, items, retry); err != nil {
 			return err
 		}
@@ -303,7 +303,7 @@ func (p *Publisher) land(ctx context.Context, fl *flight) error {
 	}
 	if len(retry) > 0 {
 		p.Stats.Retries.Add(int64(len(retry)))
-		p.log.Warn("kafka write failed; retrying", "count", len(retry), "error", fl.slots[retry[0]].err)
+		p.log.Warn("kafka write failed; retrying", append([]any{"count", len(retry), "error", fl.slots[retry[0]].err}, writeHint(fl.slots[retry[0]].err)...)...)
 		if err := p.sendInOrder(ctx, fl.items, retry); err != nil {
 			return err
 		}

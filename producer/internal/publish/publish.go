@@ -537,7 +537,7 @@ func (p *Publisher) send(ctx context.Context, batch []item, todo []int) error {
 		p.Stats.Connected.Store(false)
 		p.Stats.Retries.Add(int64(len(todo)))
 		wait := backoff.Next()
-		p.log.Warn("kafka write failed; retrying", "count", len(todo), "attempt", attempt, "retry_in", wait, "error", err)
+		p.log.Warn("kafka write failed; retrying", append([]any{"count", len(todo), "attempt", attempt, "retry_in", wait, "error", err}, writeHint(err)...)...)
 		if !retry.Wait(ctx, wait) {
 			return errStopped
 		}
@@ -581,4 +581,20 @@ func isTooLarge(err error) bool {
 // can carry it, and the file keeps its value.
 func (p *Publisher) tooLarge(ctx context.Context, it *item, err error) error {
 	return p.deadLetter(ctx, it, "too_large", fmt.Errorf("larger than KAFKA_BATCH_BYTES (%d bytes): %w", p.cfg.BatchBytes, err))
+}
+
+// writeHint adds to a failed write's log line what its error means for the
+// operator, where kafka-go's words do not say it: the topic does not exist
+// (deleted while the producer runs), which no retry mends.
+func writeHint(err error) []any {
+	unknown := errors.Is(err, kafka.UnknownTopicOrPartition)
+	var each kafka.WriteErrors
+	if !unknown && errors.As(err, &each) {
+		unknown = slices.ContainsFunc(each, func(e error) bool { return errors.Is(e, kafka.UnknownTopicOrPartition) })
+	}
+	if unknown {
+		return []any{"hint", "the topic does not exist in Kafka: was it deleted? The producer creates its topics only at start: " +
+			"restart it to create them again (what it holds, in memory or in SPOOL_DIR, is sent then)"}
+	}
+	return nil
 }

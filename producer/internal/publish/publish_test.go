@@ -601,3 +601,39 @@ func refusedAll(req *kmsg.ProduceRequest, code int16) *kmsg.ProduceResponse {
 	}
 	return resp
 }
+
+// TestDeletedTopicHinted: records for a topic deleted while the producer
+// runs are retried (kept in memory, or the spool), and the retry warning
+// says that the topic does not exist and what to do; it said only
+// "Unknown Topic Or Partition", and the spool's warning that Kafka was
+// unreachable.
+func TestDeletedTopicHinted(t *testing.T) {
+	brokers := startCluster(t)
+	ensure(t, brokers, "gone", "gone.control")
+	cl := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	if _, err := cl.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{"gone"}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(brokers)
+	cfg.Topics.Status, cfg.Topics.Control = "gone", "gone.control"
+	var logs logbuf.Buffer
+	p, err := New(cfg, nil, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	if err := p.Emit(ctx, source.Record{Value: []byte(`{"id_str":"9","text":"x","user":{}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(logs.String(), "kafka write failed; retrying") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if !strings.Contains(logs.String(), "the topic does not exist in Kafka: was it deleted?") {
+		t.Fatalf("logs:\n%s\nwant the retry warning to say the topic does not exist", logs.String())
+	}
+}

@@ -77,7 +77,7 @@ func (l *loop) spoolMemory() event {
 		ackSources(fl.items) // the spool holds them now: in order, flights first
 	}
 	l.copies = 0
-	p.log.Warn("Kafka is unreachable and the memory queue is full: spooling to disk", "spool_dir", p.cfg.SpoolDir,
+	p.log.Warn("Kafka does not take the records (unreachable, or refusing them: see the last write failure) and the memory queue is full: spooling to disk", "spool_dir", p.cfg.SpoolDir,
 		"pending", p.Stats.Pending.Load(), "in_flight_copied", n, "queued_moved", len(moved))
 	ackSources(moved)
 	for _, it := range moved {
@@ -97,7 +97,7 @@ func (l *loop) keepBacklog() {
 	l.backlog, l.moved = l.moved, nil
 	if !l.tooSmallLogged {
 		l.tooSmallLogged = true
-		l.p.log.Warn("Kafka is unreachable and the memory queue is full, but the spool cannot take the records held in memory; waiting for Kafka (raise SPOOL_MAX_BYTES)",
+		l.p.log.Warn("Kafka does not take the records and the memory queue is full, but the spool cannot take the records held in memory; waiting for Kafka (raise SPOOL_MAX_BYTES)",
 			"records", len(l.backlog), "spool_dir", l.p.cfg.SpoolDir)
 	}
 }
