@@ -11,7 +11,15 @@ MODULES := internal producer consumer e2e
 # producer/internal/zstdcodec.
 GO_TAGS := libzstd
 COMPOSE ?= docker compose
-OUTPUT_DIR ?= ./data
+# dotenv NAME: NAME's value in .env (the last line setting it; without a
+# trailing "# comment" or surrounding quotes), empty when .env has none.
+dotenv = $(shell sed -n 's/^[[:space:]]*$(1)=//p' .env 2>/dev/null | sed 's/[[:space:]][[:space:]]*\#.*//; s/^["'\'']//; s/["'\'']$$//' | tail -n 1)
+# The host folders of the Compose stack: .env may name them (HOST_OUTPUT_DIR,
+# REPLAY_DIR, STATE_DIR_HOST); make creates them as you before Compose would
+# as root. OUTPUT_DIR on make's command line wins, for make run and tail too.
+OUTPUT_DIR ?= $(or $(call dotenv,HOST_OUTPUT_DIR),./data)
+REPLAY_HOST_DIR = $(or $(call dotenv,REPLAY_DIR),./replay)
+STATE_HOST_DIR = $(or $(call dotenv,STATE_DIR_HOST),./state)
 KAFKA_STACK := -f docker-compose.kafka.yml
 APPS_STACK := -f docker-compose.apps.yml
 # What docker-compose.apps.yml reads from the environment: the containers run
@@ -79,7 +87,7 @@ kafka-up: network ## start the Kafka stack and wait until it is healthy
 .PHONY: apps-up
 apps-up: network ## build and start the producer and consumer stack
 	@test -f .env || { cp .env.example .env; echo "created .env from .env.example"; }
-	@mkdir -p $(OUTPUT_DIR) replay state secrets
+	@mkdir -p '$(OUTPUT_DIR)' '$(REPLAY_HOST_DIR)' '$(STATE_HOST_DIR)' secrets
 	@for s in twitter_consumer_key twitter_consumer_secret twitter_access_token twitter_access_secret x_bearer_token kafka_sasl_password; do \
 		test -f secrets/$$s || { touch secrets/$$s; chmod 600 secrets/$$s; }; done
 	@test -f secrets/s3_access_key || { printf %s $(S3_BUCKET) >secrets/s3_access_key; chmod 600 secrets/s3_access_key; }

@@ -902,3 +902,43 @@ func TestAppsHeaderMakesEverySecret(t *testing.T) {
 		}
 	}
 }
+
+// TestMakeHostFoldersFromEnv: the host folders .env may name for the Compose
+// stack (HOST_OUTPUT_DIR, REPLAY_DIR, STATE_DIR_HOST) are the ones make up
+// creates, as the user, and mounts: make passed HOST_OUTPUT_DIR=./data over
+// .env's, and left the others for the Docker engine to create as root,
+// which the producer, running as the user, could not write.
+func TestMakeHostFoldersFromEnv(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Fatalf("make not found: %v", err)
+	}
+	root := repoRoot(t)
+	dir := t.TempDir()
+	for _, f := range []string{"Makefile", ".env.example", appsCompose} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(readFile(t, filepath.Join(root, f))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := "HOST_OUTPUT_DIR=./archive2   # the archive\nREPLAY_DIR=\"./my replays\"\nSTATE_DIR_HOST=./state2\n"
+	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte(env), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(dir, "calls")
+	fake := filepath.Join(dir, "compose")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho \"$* | out=${HOST_OUTPUT_DIR-}\" >>"+log+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("make", "--no-print-directory", "-o", "network", "COMPOSE="+fake, "VERSION=9.9.9", "apps-up")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make apps-up: %v\n%s", err, out)
+	}
+	if calls := readFile(t, log); calls != "-f docker-compose.apps.yml up -d --build | out=./archive2\n" {
+		t.Errorf("make apps-up ran compose\n%s; want HOST_OUTPUT_DIR=./archive2, as .env says", calls)
+	}
+	for _, d := range []string{"archive2", "my replays", "state2"} {
+		if fi, err := os.Stat(filepath.Join(dir, d)); err != nil || !fi.IsDir() {
+			t.Errorf("%s, named in .env: %v; want a folder made by make", d, err)
+		}
+	}
+}

@@ -53,6 +53,8 @@ cat <<'TAIL'
 # host folders below stay yours (default: distroless nonroot, 65532)
 #TWEETPIPE_UID=65532
 #TWEETPIPE_GID=65532
+# host folders of the stack (make up creates them as you; `make up
+# OUTPUT_DIR=...` wins over HOST_OUTPUT_DIR, for make tail too)
 # host folder the consumer writes the archive to
 #HOST_OUTPUT_DIR=./data
 # host folder mounted read-only at /replay for SOURCE=replay
