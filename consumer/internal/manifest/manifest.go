@@ -180,8 +180,13 @@ func (cfg Config) withDefaults(log *slog.Logger) (Config, *slog.Logger, error) {
 	return cfg, log, nil
 }
 
-// runPasses calls pass every interval until ctx ends; a pass that fails is
-// logged with msg and made again at the next.
+// finalPassTimeout bounds the pass made when the consumer stops.
+const finalPassTimeout = 5 * time.Second
+
+// runPasses calls pass every interval until ctx ends, and once more then
+// (at most finalPassTimeout): the hours the consumer closed just before it
+// stopped (a replay's end) get their manifests now, not at the next start.
+// A pass that fails is logged with msg and made again at the next.
 func runPasses(ctx context.Context, interval time.Duration, log *slog.Logger, msg string, pass func(context.Context) ([]string, error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -191,6 +196,11 @@ func runPasses(ctx context.Context, interval time.Duration, log *slog.Logger, ms
 		}
 		select {
 		case <-ctx.Done():
+			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalPassTimeout)
+			defer cancel()
+			if _, err := pass(final); err != nil {
+				log.Info("the last pass before stopping did not finish; the next start makes it", "error", err)
+			}
 			return
 		case <-t.C:
 		}

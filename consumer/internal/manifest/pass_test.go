@@ -609,3 +609,25 @@ func TestYoungTemporaryManifestKeepsItsFolderRead(t *testing.T) {
 	}
 	fx.check(h10)
 }
+
+// TestRunMakesAPassWhenStopped: the hours closed just before the consumer
+// stops get their manifests then, not at the next start (a replay's make
+// run stopped the consumer a second after its end, before the next pass).
+func TestRunMakesAPassWhenStopped(t *testing.T) {
+	fx := newFixture(t, 1, archive.Config{})
+	fx.cfg.Interval = time.Hour // no pass but the first and the last
+	f := fx.finalizer()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f.Run(ctx) }()
+	time.Sleep(300 * time.Millisecond) // the first pass: nothing closed yet
+	fx.write(0, 0, 4, h10)
+	fx.clk.Set(h10.Add(3 * time.Hour))
+	fx.tick()
+	if _, err := os.Stat(filepath.Join(fx.dir, archive.LayoutDated.HourDir("tweets", h10), FileName)); err == nil {
+		t.Fatal("a manifest before the stop: the first pass came after the writes")
+	}
+	cancel()
+	<-done
+	fx.check(h10)
+}
