@@ -53,6 +53,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	ops.SetMemoryLimit(cfg.MemoryLimit)
 	kafkaconn.UseSmallZstd(0) // 1 MiB zstd windows: most of the memory a service uses otherwise
 	log.Info("consumer starting", "version", version, "config", cfg)
+	ops.WarnMisspelled(log)
 	if unused := cfg.UnusedBucketSettings(); len(unused) > 0 {
 		log.Warn(strings.Join(unused, ", ")+" set, but OUTPUT_URL names no bucket (s3://bucket/prefix): they are not used, the files go to OUTPUT_DIR", "output_dir", cfg.OutputDir)
 	}

@@ -20,6 +20,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/tweetpipe/tweetpipe/internal/envconf"
 )
 
 const (
@@ -939,6 +941,19 @@ func TestMakeHostFoldersFromEnv(t *testing.T) {
 	for _, d := range []string{"archive2", "my replays", "state2"} {
 		if fi, err := os.Stat(filepath.Join(dir, d)); err != nil || !fi.IsDir() {
 			t.Errorf("%s, named in .env: %v; want a folder made by make", d, err)
+		}
+	}
+}
+
+// TestKnownCoversEveryVariable: envconf.Known, against which a misspelled
+// setting is told, holds every variable either service reads (their -h),
+// so that none of them is taken for a misspelling of another.
+func TestKnownCoversEveryVariable(t *testing.T) {
+	for _, svc := range []string{"producer", "consumer"} {
+		for _, v := range serviceVars(t, svc) {
+			if !slices.Contains(envconf.Known, v) {
+				t.Errorf("%s reads %s; envconf.Known does not list it", svc, v)
+			}
 		}
 	}
 }

@@ -153,3 +153,20 @@ func TestInvalidConfigurationLoggedAsAsked(t *testing.T) {
 		})
 	}
 }
+
+// TestMisspelledSettingWarned: a variable one letter off a setting is not
+// read; each service says so, naming the setting, instead of leaving it at
+// its default without a word.
+func TestMisspelledSettingWarned(t *testing.T) {
+	for _, svc := range []string{"producer", "consumer"} {
+		t.Run(svc, func(t *testing.T) {
+			cmd := exec.Command(filepath.Join(binDir, svc))
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LOG_FORMAT=text", "HTTP_ADDR=", "SYNTHETC_RATE=5",
+				"KAFKA_BROKERS=" + freeAddr(t), "KAFKA_STARTUP_TIMEOUT=1s", "STATE_DIR=" + t.TempDir(), "OUTPUT_DIR=" + t.TempDir()}
+			out, _ := cmd.CombinedOutput()
+			if !strings.Contains(string(out), `msg="SYNTHETC_RATE is not a setting, so it is not read: is it SYNTHETIC_RATE misspelled?"`) {
+				t.Fatalf("%s logged:\n%s\nwant a warning naming SYNTHETC_RATE and SYNTHETIC_RATE", svc, out)
+			}
+		})
+	}
+}

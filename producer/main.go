@@ -72,6 +72,7 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *termi
 		compress.Codecs[compress.Gzip] = &gzip.Codec{Level: cfg.CompressionLevel}
 	}
 	log.Info("producer starting", "version", version, "zstd_encoder", zstdcodec.Encoder, "config", cfg)
+	ops.WarnMisspelled(log)
 
 	// Health and metrics, first, so /healthz answers while Kafka is awaited.
 	reg := prometheus.NewRegistry()

@@ -2,7 +2,11 @@ package ops
 
 import (
 	"fmt"
+	"log/slog"
+	"os"
 	"time"
+
+	"github.com/tweetpipe/tweetpipe/internal/envconf"
 )
 
 // Settings are the variables of memory, logs and progress, the same in
@@ -35,4 +39,13 @@ func (s Settings) Validate() []error {
 		bad("MEMORY_LIMIT=%d: accepts 0 (none) or 16777216 (16 MiB) and more", s.MemoryLimit)
 	}
 	return errs
+}
+
+// WarnMisspelled logs a warning for each variable of the environment that is
+// one or two letters off a setting (envconf.NearMisses): it is not read, so
+// the setting it was meant for keeps its default.
+func WarnMisspelled(log *slog.Logger) {
+	for _, m := range envconf.NearMisses(os.Environ(), envconf.Known) {
+		log.Warn(m[0]+" is not a setting, so it is not read: is it "+m[1]+" misspelled?", "variable", m[0], "setting", m[1])
+	}
 }
