@@ -103,6 +103,7 @@ else
 	@rm -f .env.s3
 endif
 	$(APPS_ENV) $(BUILD_ENV) $(BUILDER_ENV) $(COMPOSE) $(APPS_STACK) up -d --build
+	@$(APPS_ENV) scripts/apps-check.sh $(COMPOSE) $(APPS_STACK)
 
 .PHONY: scale
 scale: ## run N consumers sharing the partitions: make scale CONSUMERS=N (as you, like apps-up)

@@ -794,11 +794,7 @@ func TestMakeS3Profile(t *testing.T) {
 	}
 	root := repoRoot(t)
 	dir := t.TempDir()
-	for _, f := range []string{"Makefile", ".env.example", appsCompose} {
-		if err := os.WriteFile(filepath.Join(dir, f), []byte(readFile(t, filepath.Join(root, f))), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	copyProject(t, root, dir)
 	log := filepath.Join(dir, "calls")
 	fake := filepath.Join(dir, "compose")
 	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho \"$* | profiles=${COMPOSE_PROFILES-}\" >>"+log+"\n"), 0o755); err != nil {
@@ -810,7 +806,7 @@ func TestMakeS3Profile(t *testing.T) {
 		// -o network: the kafka-network target asks the Docker engine.
 		cmd := exec.Command("make", "--no-print-directory", "-o", "network", "COMPOSE="+fake, "VERSION=9.9.9", "apps-up")
 		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "COMPOSE_PROFILES="+profiles)
+		cmd.Env = append(os.Environ(), "COMPOSE_PROFILES="+profiles, "APPS_CHECK_SECONDS=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("COMPOSE_PROFILES=%s make apps-up: %v\n%s", profiles, err, out)
 		}
@@ -819,7 +815,7 @@ func TestMakeS3Profile(t *testing.T) {
 	}
 
 	calls := apps(t, "s3")
-	if want := "-f docker-compose.apps.yml up -d --build | profiles=s3\n"; calls != want {
+	if want := "-f docker-compose.apps.yml up -d --build | profiles=s3\n" + appsCheckCall + " | profiles=s3\n"; calls != want {
 		t.Errorf("COMPOSE_PROFILES=s3 make apps-up ran compose\n%s; want\n%s", calls, want)
 	}
 	env := map[string]string{}
@@ -862,7 +858,7 @@ func TestMakeS3Profile(t *testing.T) {
 	}
 
 	// Off again: .env.s3 goes, the key pair stays as it was.
-	if calls := apps(t, ""); calls != "-f docker-compose.apps.yml up -d --build | profiles=\n" {
+	if calls := apps(t, ""); calls != "-f docker-compose.apps.yml up -d --build | profiles=\n"+appsCheckCall+" | profiles=\n" {
 		t.Errorf("make apps-up ran compose\n%s", calls)
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".env.s3")); !os.IsNotExist(err) {
@@ -916,11 +912,7 @@ func TestMakeHostFoldersFromEnv(t *testing.T) {
 	}
 	root := repoRoot(t)
 	dir := t.TempDir()
-	for _, f := range []string{"Makefile", ".env.example", appsCompose} {
-		if err := os.WriteFile(filepath.Join(dir, f), []byte(readFile(t, filepath.Join(root, f))), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	copyProject(t, root, dir)
 	env := "HOST_OUTPUT_DIR=./archive2   # the archive\nREPLAY_DIR=\"./my replays\"\nSTATE_DIR_HOST=./state2\n"
 	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte(env), 0o644); err != nil {
 		t.Fatal(err)
@@ -932,10 +924,11 @@ func TestMakeHostFoldersFromEnv(t *testing.T) {
 	}
 	cmd := exec.Command("make", "--no-print-directory", "-o", "network", "COMPOSE="+fake, "VERSION=9.9.9", "apps-up")
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "APPS_CHECK_SECONDS=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make apps-up: %v\n%s", err, out)
 	}
-	if calls := readFile(t, log); calls != "-f docker-compose.apps.yml up -d --build | out=./archive2\n" {
+	if calls := readFile(t, log); calls != "-f docker-compose.apps.yml up -d --build | out=./archive2\n"+appsCheckCall+" | out=./archive2\n" {
 		t.Errorf("make apps-up ran compose\n%s; want HOST_OUTPUT_DIR=./archive2, as .env says", calls)
 	}
 	for _, d := range []string{"archive2", "my replays", "state2"} {
@@ -955,5 +948,62 @@ func TestKnownCoversEveryVariable(t *testing.T) {
 				t.Errorf("%s reads %s; envconf.Known does not list it", svc, v)
 			}
 		}
+	}
+}
+
+// appsCheckCall is how scripts/apps-check.sh, run by make apps-up after
+// up -d, asks compose for the services' states.
+const appsCheckCall = "-f docker-compose.apps.yml ps -a --format {{.Service}} {{.State}} {{.ExitCode}}"
+
+// copyProject copies what make apps-up reads into dir: the Makefile,
+// .env.example, the apps' compose file and scripts/apps-check.sh.
+func copyProject(t *testing.T, root, dir string) {
+	t.Helper()
+	for _, f := range []string{"Makefile", ".env.example", appsCompose, "scripts/apps-check.sh"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(readFile(t, filepath.Join(root, f))), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestAppsCheckFailsOnACrashLoop: scripts/apps-check.sh, the end of make
+// apps-up, fails naming a service that keeps restarting (a setting it
+// refuses) or exited with an error, with its last log lines; a service that
+// exited 0 (a finished replay) and running ones pass. make up said the
+// stack had started while the producer restarted for ever.
+func TestAppsCheckFailsOnACrashLoop(t *testing.T) {
+	root := repoRoot(t)
+	for _, tc := range []struct {
+		name, states string
+		fail         bool
+	}{
+		{"running", "producer running 0\nconsumer running 0\n", false},
+		{"replay finished", "producer exited 0\nconsumer running 0\n", false},
+		{"restarting", "producer restarting 2\nconsumer running 0\n", true},
+		{"exited with an error", "producer running 0\nconsumer exited 1\n", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fake := filepath.Join(dir, "compose")
+			script := "#!/bin/sh\ncase \"$*\" in\n*' ps '*) printf '" + strings.ReplaceAll(tc.states, "\n", "\\n") + "';;\n" +
+				"*' logs '*) echo 'level=ERROR msg=\"invalid configuration\" error=\"SYNTHETIC_RATE=\\\"fast\\\": not a number\"';;\nesac\n"
+			if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(filepath.Join(root, "scripts", "apps-check.sh"), fake, "-f", appsCompose)
+			cmd.Env = append(os.Environ(), "APPS_CHECK_SECONDS=0")
+			out, err := cmd.CombinedOutput()
+			switch {
+			case !tc.fail && err != nil:
+				t.Fatalf("apps-check.sh: %v\n%s; want success", err, out)
+			case tc.fail && err == nil:
+				t.Fatalf("apps-check.sh succeeded:\n%s; want a failure", out)
+			case tc.fail && (!strings.Contains(string(out), "is not running") || !strings.Contains(string(out), `SYNTHETIC_RATE=\"fast\": not a number`)):
+				t.Fatalf("apps-check.sh said:\n%s\nwant the service named and its last log lines", out)
+			}
+		})
 	}
 }
