@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"path/filepath"
+	"testing"
+)
 
 func TestUsageDefault(t *testing.T) {
 	usage := []byte(`tweetpipe consumer dev: configured by environment variables
@@ -43,5 +46,24 @@ func TestBehind(t *testing.T) {
 				t.Errorf("behind = %d; want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestLanding: the banner names the folder the consumer writes as
+// configured: its topic, its hour layout, a file:// or s3:// OUTPUT_URL.
+func TestLanding(t *testing.T) {
+	abs, _ := filepath.Abs("data")
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{nil, abs + "/tweets/<YYYY-MM-DD>/<HH>/*.jsonl"},
+		{map[string]string{"KAFKA_TOPIC": "posts", "OUTPUT_LAYOUT": "hive"}, abs + "/posts/dt=<YYYY-MM-DD>/hr=<HH>/*.jsonl"},
+		{map[string]string{"OUTPUT_URL": "file:///srv/archive"}, "/srv/archive/tweets/<YYYY-MM-DD>/<HH>/*.jsonl"},
+		{map[string]string{"OUTPUT_URL": "s3://b/p"}, abs + "/tweets/<YYYY-MM-DD>/<HH>/*.jsonl while written, then in s3://b/p when each file closes (ROTATE_INTERVAL)"},
+	} {
+		if got := landing("data", func(k string) string { return tc.env[k] }); got != tc.want {
+			t.Errorf("landing with %v = %q; want %q", tc.env, got, tc.want)
+		}
 	}
 }

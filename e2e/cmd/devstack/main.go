@@ -24,6 +24,7 @@ import (
 	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"strings"
 )
 
 func main() {
@@ -53,17 +54,18 @@ func run(port int, bin, out, state string, httpAddr map[string]string) error {
 	}
 	defer cluster.Close()
 	brokers := cluster.ListenAddrs()[0]
-	abs, _ := filepath.Abs(out)
 	fmt.Printf("devstack: in-process Kafka broker on %s\n", brokers)
-	fmt.Printf("devstack: statuses land in %s/tweets/<YYYY-MM-DD>/<HH>/*.jsonl  (follow them: make tail)\n", abs)
+	fmt.Printf("devstack: statuses land in %s  (follow them: make tail)\n", landing(out, os.Getenv))
 	fmt.Printf("devstack: metrics on http://%s/metrics (producer) and http://%s/metrics (consumer)\n", httpAddr["producer"], httpAddr["consumer"])
 	fmt.Printf("devstack: Ctrl-C stops everything cleanly\n\n")
 
 	env := append(os.Environ(),
 		"KAFKA_BROKERS="+brokers,
-		"OUTPUT_DIR="+out,
 		"LOG_FORMAT=text",
 	)
+	if !strings.HasPrefix(os.Getenv("OUTPUT_URL"), "file://") { // that names the folder itself
+		env = append(env, "OUTPUT_DIR="+out)
+	}
 	setDefault := func(env []string, kv ...string) []string {
 		for i := 0; i < len(kv); i += 2 {
 			if os.Getenv(kv[i]) == "" {
@@ -131,7 +133,7 @@ func run(port int, bin, out, state string, httpAddr map[string]string) error {
 			cerr = exitErr("consumer", <-consumer.done)
 		}
 	}
-	fmt.Printf("\ndevstack: stopped; output in %s\n", abs)
+	fmt.Printf("\ndevstack: stopped; output in %s\n", landing(out, os.Getenv))
 	return errors.Join(perr, cerr)
 }
 
@@ -176,4 +178,28 @@ func prefixed(name string, w io.Writer) io.Writer {
 		}
 	}()
 	return pw
+}
+
+// landing says where the consumer's statuses go, as it will be configured:
+// OUTPUT_URL (a folder, or a bucket with out as staging), KAFKA_TOPIC and
+// OUTPUT_LAYOUT, from getenv.
+func landing(out string, getenv func(string) string) string {
+	topic := getenv("KAFKA_TOPIC")
+	if topic == "" {
+		topic = "tweets"
+	}
+	hour := "<YYYY-MM-DD>/<HH>"
+	if getenv("OUTPUT_LAYOUT") == "hive" {
+		hour = "dt=<YYYY-MM-DD>/hr=<HH>"
+	}
+	url := getenv("OUTPUT_URL")
+	if dir, ok := strings.CutPrefix(url, "file://"); ok {
+		out = dir
+	}
+	abs, _ := filepath.Abs(out)
+	files := fmt.Sprintf("%s/%s/%s/*.jsonl", abs, topic, hour)
+	if strings.HasPrefix(url, "s3://") {
+		return fmt.Sprintf("%s while written, then in %s when each file closes (ROTATE_INTERVAL)", files, url)
+	}
+	return files
 }
