@@ -101,14 +101,30 @@ func (p *Partition) isDuplicate(r *Record) bool {
 	return p.dedupOn() && r.Dedup && len(r.Key) > 0 && p.keys.has(windowKey(r.Key))
 }
 
-// WindowHolds reports whether key is among the keys of the statuses the
-// partition wrote last (the dedup window), and false for on when the
-// partition keeps no window (DEDUP_WINDOW=0). Call it before Append.
-func (p *Partition) WindowHolds(key []byte) (held, on bool) {
-	if !p.dedupOn() || len(key) == 0 {
-		return false, p.dedupOn()
+// WindowHolds reports whether r's key is among the keys of the statuses the
+// partition wrote last (the dedup window). comparable is false for a record
+// the window could not hold whether written or not: no window, not a
+// status (Dedup), no key, or a value the partition dead-letters. Call it
+// before Append.
+func (p *Partition) WindowHolds(r *Record) (held, comparable bool) {
+	if !p.dedupOn() || !r.Dedup || len(r.Key) == 0 {
+		return false, false
 	}
-	return p.keys.has(windowKey(key)), true
+	if !r.Checked {
+		r.Check()
+	}
+	if r.Reason != "" {
+		return false, false
+	}
+	return p.keys.has(windowKey(r.Key)), true
+}
+
+// WindowEnd returns the offset the dedup window runs to: the folder's
+// checkpoint, which with an uploader may be past NextOffset (the bucket's);
+// and whether the window holds no key at all (DEDUP_WINDOW was 0 until
+// now, or nothing was written with a key).
+func (p *Partition) WindowEnd() (next int64, empty bool) {
+	return p.ckpt.NextOffset, len(p.keys.cur)+len(p.keys.prev) == 0
 }
 
 // remember adds r's key to the window and buffers it for the key file. Call

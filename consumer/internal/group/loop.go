@@ -155,57 +155,67 @@ const recheckLast = 16
 // with the topic: a topic deleted and created again, then filled past the
 // checkpoint (the producer's spool sends it all at once), would otherwise
 // have its records before the checkpoint skipped without a word. The check:
-// of the statuses among the last recheckLast records before the
-// checkpoint, at least one key is in the archive's dedup window. When none
-// is, the partition is not consumed (as checkpointMatches does), and false
-// is returned once ctx ends. A new group, or one whose offsets expired, on
-// the same topic finds its keys and goes on. Without statuses to compare
-// (a control topic, DEDUP_WINDOW=0) or when they cannot be read, it warns
-// and goes on.
+// of the last recheckLast records before the end of the archive's dedup
+// window (its folder's checkpoint), those the window can tell (statuses
+// with a key and a value the archive writes), at least one is in it. When
+// none is, the partition is not consumed (as checkpointMatches does), and
+// false is returned once ctx ends. A new group, or one whose offsets
+// expired, on the same topic finds its keys and goes on. When it cannot
+// tell (no such record, an empty window, a control topic, DEDUP_WINDOW=0,
+// or the records cannot be read) it warns and goes on.
 func (r *Runner) sameRecords(ctx context.Context, log *slog.Logger, topic string, partition int, p Partition) bool {
-	next := p.NextOffset()
 	w, ok := p.(interface {
-		WindowHolds(key []byte) (held, on bool)
+		WindowHolds(r *archive.Record) (held, comparable bool)
+		WindowEnd() (next int64, empty bool)
 	})
-	if next <= 0 || !ok {
+	if !ok {
+		return true
+	}
+	end, empty := w.WindowEnd()
+	if end <= 0 {
 		return true
 	}
 	cannotTell := func(why string, err error) bool {
 		log.Warn("the group has no committed offset for this partition, and "+why+": if the topic was deleted and created again, "+
 			"its records before the archive's checkpoint are not archived (move the checkpoint file and this partition's files away to archive them)",
-			"checkpoint_next_offset", next, "checkpoint", r.arch.CheckpointFile(topic, partition), "error", err)
+			"checkpoint_next_offset", end, "checkpoint", r.arch.CheckpointFile(topic, partition), "error", err)
 		return true
+	}
+	if empty {
+		return cannotTell("the archive's dedup window holds no key to compare its records with", nil)
 	}
 	from, err := r.startOffset(ctx, topic, partition)
 	if err != nil {
 		return cannotTell("its oldest offset could not be read", err)
 	}
-	from = max(from, next-recheckLast)
-	if from >= next {
+	from = max(from, end-recheckLast)
+	if from >= end {
 		return true // Kafka keeps none of what was archived: nothing to compare
 	}
-	keys, err := r.recentStatusKeys(ctx, topic, partition, from, next)
+	recs, err := r.recentRecords(ctx, topic, partition, from, end)
 	if err != nil {
 		return cannotTell("its last records before the archive's checkpoint could not be read", err)
 	}
-	windowOn := false
-	for _, k := range keys {
-		held, on := w.WindowHolds(k)
+	compared := 0
+	for i := range recs {
+		held, comparable := w.WindowHolds(&recs[i])
 		if held {
 			return true
 		}
-		windowOn = on
+		if comparable {
+			compared++
+		}
 	}
-	if len(keys) == 0 || !windowOn {
-		return cannotTell("its last records before the archive's checkpoint carry no status key to compare with the archive's", nil)
+	if compared == 0 {
+		return cannotTell("its last records before the archive's checkpoint hold no status the archive's dedup window can tell", nil)
 	}
 	stopped := stopMark{n: &r.Stats.PartitionsStopped}
 	defer stopped.clear()
 	stopped.set()
-	log.Error("the partition's last records before the archive's checkpoint are not the ones it archived (none of their keys is among those it wrote last), "+
-		"and the group has no committed offset: was the topic deleted and created again? Not consuming it, so nothing is skipped; "+
+	log.Error("the partition's last records before the archive's checkpoint are not the ones it archived: none of their keys is among those it wrote last, "+
+		"and the group has no committed offset. Was the topic deleted and created again? Not consuming it, so nothing is skipped; "+
 		"move the checkpoint file (and this partition's files) away to start it afresh",
-		"checkpoint_next_offset", next, "statuses_compared", len(keys), "checkpoint", r.arch.CheckpointFile(topic, partition))
+		"checkpoint_next_offset", end, "statuses_compared", compared, "checkpoint", r.arch.CheckpointFile(topic, partition))
 	<-ctx.Done()
 	return false
 }

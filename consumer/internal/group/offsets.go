@@ -9,6 +9,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
 	"github.com/tweetpipe/tweetpipe/internal/contract"
 )
 
@@ -45,10 +46,10 @@ func (r *Runner) listOffset(ctx context.Context, topic string, partition int, re
 	return 0, fmt.Errorf("no offsets for %s partition %d in the answer", topic, partition)
 }
 
-// recentStatusKeys returns the keys of the statuses (contract.IsStatus)
-// among the partition's records from offset from to before next, at most
-// one fetch of 1 MiB.
-func (r *Runner) recentStatusKeys(ctx context.Context, topic string, partition int, from, next int64) ([][]byte, error) {
+// recentRecords returns the partition's records from offset from to before
+// next, at most one fetch of 1 MiB, as the loop hands them to the archive
+// (key, value, the status mark), unchecked.
+func (r *Runner) recentRecords(ctx context.Context, topic string, partition int, from, next int64) ([]archive.Record, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	resp, err := r.client.Fetch(ctx, &kafka.FetchRequest{Topic: topic, Partition: partition, Offset: from,
@@ -59,25 +60,26 @@ func (r *Runner) recentStatusKeys(ctx context.Context, topic string, partition i
 	if resp.Error != nil {
 		return nil, resp.Error
 	}
-	var keys [][]byte
+	var recs []archive.Record
 	for {
 		rec, err := resp.Records.ReadRecord()
-		if errors.Is(err, io.EOF) {
-			return keys, nil
+		if errors.Is(err, io.EOF) || err == nil && rec.Offset >= next {
+			return recs, nil
 		}
 		if err != nil {
-			return keys, err
+			return recs, err
 		}
-		if rec.Offset >= next {
-			return keys, nil
+		var key, value []byte
+		if rec.Key != nil {
+			if key, err = io.ReadAll(rec.Key); err != nil {
+				return recs, err
+			}
 		}
-		if rec.Key == nil || !contract.IsStatus(rec.Headers) {
-			continue
+		if rec.Value != nil {
+			if value, err = io.ReadAll(rec.Value); err != nil {
+				return recs, err
+			}
 		}
-		key, err := io.ReadAll(rec.Key)
-		if err != nil {
-			return keys, err
-		}
-		keys = append(keys, key)
+		recs = append(recs, archive.Record{Offset: rec.Offset, Time: rec.Time, Key: key, Value: value, Dedup: contract.IsStatus(rec.Headers)})
 	}
 }

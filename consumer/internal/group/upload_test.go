@@ -2,14 +2,18 @@ package group
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
 	"github.com/tweetpipe/tweetpipe/consumer/internal/batch"
+	"github.com/tweetpipe/tweetpipe/internal/contract"
 )
 
 // bucket is an object store in memory: it records each partition's next
@@ -71,4 +75,74 @@ func TestUploadedOnTimeIsCommitted(t *testing.T) {
 	if b.next[0] != n {
 		t.Fatalf("the bucket holds up to offset %d; want %d", b.next[0], n)
 	}
+}
+
+// TestNoCommitSameTopicGoesOn: a group without committed offsets (new, or
+// its offsets expired) on the topic the archive holds goes on from the
+// checkpoint, also where the dedup window cannot tell: a window that ends
+// past the bucket's offset (the staging folder's open file), no window
+// (DEDUP_WINDOW=0), or last records the archive dead-lettered.
+func TestNoCommitSameTopicGoesOn(t *testing.T) {
+	const topic = "tweets"
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	run := func(t *testing.T, brokers []string, acfg archive.Config, group string, until func(*Runner) bool) *Runner {
+		t.Helper()
+		arch, err := archive.Open(acfg, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := testConfig(brokers, topic)
+		cfg.GroupID = group
+		cfg.Batch = batch.Limits{MaxRecords: 100, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond}
+		cfg.RotateCheck = 100 * time.Millisecond
+		r := New(cfg, OnDisk(arch), log)
+		runUntil(t, r, 30*time.Second, func() bool { return until(r) })
+		return r
+	}
+	written := func(n int64) func(*Runner) bool {
+		return func(r *Runner) bool { return r.Stats.Written.Load()+r.Stats.DeadLettered.Load() == n }
+	}
+
+	t.Run("window past the bucket", func(t *testing.T) {
+		brokers := cluster(t, topic, 1)
+		dir, b := t.TempDir(), &bucket{next: map[int]int64{}}
+		produceStatuses(t, brokers, topic, "a", 10)
+		run(t, brokers, archive.Config{Dir: dir, DedupWindow: 4, Uploader: b, RotateInterval: 200 * time.Millisecond}, "g1",
+			func(*Runner) bool { b.mu.Lock(); defer b.mu.Unlock(); return b.next[0] == 10 })
+		produceStatuses(t, brokers, topic, "b", 20) // staged, not uploaded
+		run(t, brokers, archive.Config{Dir: dir, DedupWindow: 4, Uploader: b, RotateInterval: time.Hour}, "g1", written(20))
+		produceStatuses(t, brokers, topic, "c", 5)
+		r := run(t, brokers, archive.Config{Dir: dir, DedupWindow: 4, Uploader: b, RotateInterval: time.Hour}, "new-group", written(5))
+		if got := r.Stats.PartitionsStopped.Load(); got != 0 {
+			t.Fatalf("stopped partitions = %d; want 0", got)
+		}
+	})
+
+	t.Run("no window", func(t *testing.T) {
+		brokers := cluster(t, topic, 1)
+		dir := t.TempDir()
+		produceStatuses(t, brokers, topic, "a", 10)
+		run(t, brokers, archive.Config{Dir: dir}, "g1", written(10))
+		produceStatuses(t, brokers, topic, "b", 5)
+		run(t, brokers, archive.Config{Dir: dir, DedupWindow: 100}, "new-group", written(5))
+	})
+
+	t.Run("last records dead-lettered", func(t *testing.T) {
+		brokers := cluster(t, topic, 1)
+		dir := t.TempDir()
+		produceStatuses(t, brokers, topic, "a", 5)
+		w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+		status := []kafka.Header{{Key: contract.HeaderKind, Value: []byte(contract.KindStatus)}}
+		var bad []kafka.Message
+		for i := range 20 {
+			bad = append(bad, kafka.Message{Key: []byte(fmt.Sprintf("bad-%d", i)), Value: []byte("{not json"), Headers: status})
+		}
+		if err := w.WriteMessages(context.Background(), bad...); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		run(t, brokers, archive.Config{Dir: dir, DedupWindow: 100}, "g1", written(25))
+		produceStatuses(t, brokers, topic, "b", 5)
+		run(t, brokers, archive.Config{Dir: dir, DedupWindow: 100}, "new-group", written(5))
+	})
 }
