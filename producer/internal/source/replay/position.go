@@ -145,10 +145,12 @@ type tracker struct {
 	dir  string
 	path string // REPLAY_PATH
 
-	mu    sync.Mutex
-	last  Position
-	done  map[string]bool // Position.Done
-	acked int64
+	mu      sync.Mutex
+	last    Position
+	done    map[string]bool // Position.Done
+	acked   int64
+	pending []passedInput // inputs gone past, done once acked this far
+	dirty   bool          // done grew since the last save
 
 	saved  int64         // acked at the last save; only the saving goroutine uses it
 	signal chan struct{} // a token after each ack, for waitAcked
@@ -167,6 +169,37 @@ func newTracker(dir, path string, done []string, resume *Position) *tracker {
 	return t
 }
 
+// passedInput is an input the run went past (unreadable to its end) once
+// it had emitted emitted records.
+type passedInput struct {
+	input   string
+	emitted int64
+}
+
+// passed records that the run went past input, unreadable, after emitting
+// emitted records in all: it is done once they are acknowledged, even if
+// none of its own lines ever is (a file unreadable from its first line).
+func (t *tracker) passed(input string, emitted int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.pending = append(t.pending, passedInput{input, emitted})
+	t.settle()
+}
+
+// settle moves the inputs gone past whose records are all acknowledged to
+// done. t.mu is held.
+func (t *tracker) settle() {
+	kept := t.pending[:0]
+	for _, p := range t.pending {
+		if t.acked >= p.emitted {
+			t.done[p.input], t.dirty = true, true
+		} else {
+			kept = append(kept, p)
+		}
+	}
+	t.pending = kept
+}
+
 // ack records that Kafka acknowledged line of member in input.
 func (t *tracker) ack(input, member string, line int64) {
 	t.mu.Lock()
@@ -176,6 +209,7 @@ func (t *tracker) ack(input, member string, line int64) {
 	delete(t.done, input) // read again: it is the one in progress
 	t.last = Position{Path: t.path, Input: input, Member: member, Line: line}
 	t.acked++
+	t.settle()
 	t.mu.Unlock()
 	select {
 	case t.signal <- struct{}{}:
@@ -192,13 +226,17 @@ func (t *tracker) count() int64 {
 // save writes the last acknowledged position if it moved since the last save.
 func (t *tracker) save() error {
 	t.mu.Lock()
-	p, n := t.last, t.acked
+	p, n, dirty := t.last, t.acked, t.dirty
 	p.Done, p.Legacy = slices.Sorted(maps.Keys(t.done)), false
+	t.dirty = false
 	t.mu.Unlock()
-	if n == t.saved {
+	if n == t.saved && !dirty || p.Input == "" { // nothing new, or nothing ever acknowledged
 		return nil
 	}
 	if err := savePosition(t.dir, p); err != nil {
+		t.mu.Lock()
+		t.dirty = t.dirty || dirty
+		t.mu.Unlock()
 		return err
 	}
 	t.saved = n

@@ -276,6 +276,12 @@ func (r *runner) run(ctx context.Context, inputs []input) error {
 		case zipArchive:
 			err = r.zip(ctx, in)
 		}
+		var u *unreadableError
+		if errors.As(err, &u) && r.track != nil {
+			// Done once what it gave is acknowledged, though no line of
+			// it may ever be: a later run goes past it, as it says.
+			r.track.passed(in.path, r.emitted)
+		}
 		if err := r.goPast(err); err != nil {
 			return err
 		}

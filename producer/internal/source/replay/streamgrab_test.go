@@ -442,6 +442,39 @@ func TestFileAddedBeforePositionReplayed(t *testing.T) {
 	}
 }
 
+// TestUnreadableFileGonePastForGood: a file that cannot be read from its
+// first line (no line of it is ever acknowledged) is gone past by the run
+// that meets it, which says so and fails, and by the later runs, which do
+// not read it again: they took it for undone and failed every time.
+func TestUnreadableFileGonePastForGood(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	write(t, filepath.Join(dir, "a.jsonl"), []byte("{\"n\":\"a1\"}\n"))
+	write(t, filepath.Join(dir, "b.jsonl.gz"), []byte("this is not gzip"))
+	write(t, filepath.Join(dir, "c.jsonl"), []byte("{\"n\":\"c1\"}\n"))
+	cfg := Config{Path: dir, StateDir: state}
+	run := func() ([]string, error) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		p := newPipeline(-1, cancel)
+		p.start()
+		err := New(cfg, quiet()).Run(ctx, p.emit)
+		emitted, _ := p.stop()
+		return emitted, err
+	}
+	emitted, err := run()
+	if err == nil || !strings.Contains(err.Error(), "b.jsonl.gz") {
+		t.Fatalf("first run: %v; want an error naming b.jsonl.gz", err)
+	}
+	sameLines(t, "first run", emitted, []string{`{"n":"a1"}`, `{"n":"c1"}`})
+	for i := range 2 {
+		emitted, err = run()
+		if err != nil {
+			t.Fatalf("run %d: %v; want none: the unreadable file was gone past", i+2, err)
+		}
+		sameLines(t, "a later run", emitted, nil)
+	}
+}
+
 // TestShorterFileThanPositionWarned: a file that ends before the saved
 // position's line (replaced since under the same name) sends nothing, as
 // the position says, and a warning names it.
