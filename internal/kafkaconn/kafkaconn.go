@@ -259,12 +259,14 @@ var handshakeWait = 5 * time.Second
 
 // noHandshake connects to broker and starts a TLS handshake, and returns
 // an explained error when the broker took the connection but ended it, or
-// said nothing, before the handshake's first answer: what a plaintext
-// listener does with KAFKA_TLS=on (Kafka drops a ClientHello, read as a
-// request far above socket.request.max.bytes; others wait for more bytes),
-// and kafka-go reports only as EOF or a timeout, so that the services would
-// wait out KAFKA_STARTUP_TIMEOUT. A broker not reached, or any answer, TLS
-// or not, is left to the caller: nil.
+// said nothing, before the handshake's first answer, and answers a
+// plaintext Kafka request: a plaintext listener with KAFKA_TLS=on (Kafka
+// drops a ClientHello, read as a request far above
+// socket.request.max.bytes; others wait for more bytes), which kafka-go
+// reports only as EOF or a timeout, so that the services would wait out
+// KAFKA_STARTUP_TIMEOUT. A broker not reached, one that answers TLS, or one
+// that does not answer plaintext Kafka either (a proxy with no broker
+// behind it yet, a broker still starting) is left to the caller: nil.
 func noHandshake(parent context.Context, cfg *tls.Config, broker string) error {
 	ctx, cancel := context.WithTimeout(parent, handshakeWait)
 	defer cancel()
@@ -284,14 +286,30 @@ func noHandshake(parent context.Context, cfg *tls.Config, broker string) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
-		return fmt.Errorf("KAFKA_TLS is on but the broker at %s closed the connection at the TLS handshake: is KAFKA_BROKERS a plaintext listener? (%w)", broker, err)
-	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
-		if parent.Err() != nil {
-			return nil // the caller's wait ended, not the broker's silence
+		if answersPlaintext(parent, broker) {
+			return fmt.Errorf("KAFKA_TLS is on but the broker at %s closed the connection at the TLS handshake, and answers plaintext Kafka: KAFKA_BROKERS names a plaintext listener (%w)", broker, err)
 		}
-		return fmt.Errorf("KAFKA_TLS is on but the broker at %s did not answer the TLS handshake within %s: is KAFKA_BROKERS a plaintext listener? (%w)", broker, handshakeWait, err)
+	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
+		if parent.Err() == nil && answersPlaintext(parent, broker) {
+			return fmt.Errorf("KAFKA_TLS is on but the broker at %s did not answer the TLS handshake within %s, and answers plaintext Kafka: KAFKA_BROKERS names a plaintext listener (%w)", broker, handshakeWait, err)
+		}
 	}
 	return nil
+}
+
+// answersPlaintext reports whether broker answers a plaintext Kafka request
+// (ApiVersions) within handshakeWait.
+func answersPlaintext(ctx context.Context, broker string) bool {
+	ctx, cancel := context.WithTimeout(ctx, handshakeWait)
+	defer cancel()
+	conn, err := (&kafka.Dialer{}).DialContext(ctx, "tcp", broker)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(handshakeWait))
+	_, err = conn.ApiVersions()
+	return err == nil
 }
 
 // plaintextOnTLS reports the signs of a plaintext client talking to a TLS

@@ -1,9 +1,11 @@
 package kafkaconn
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -134,10 +136,45 @@ func TestFatal(t *testing.T) {
 	}
 }
 
-// TestDiagnoseTLSOnPlaintext: with KAFKA_TLS=on, a broker that takes the
-// connection and drops the TLS handshake (Kafka's plaintext listener) or
-// says nothing to it (kfake's) is explained at once, naming KAFKA_TLS; a
-// broker not listening is not (the services wait for it).
+// plaintextKafka answers every request on c as a Kafka ApiVersions v0
+// request (one API, ApiVersions itself), until c fails: enough of a
+// plaintext listener for kafka-go's Conn.ApiVersions. tlsHello says what it
+// does with a TLS ClientHello (first byte 0x16): close, as Kafka does, or
+// wait for the rest, as kfake does.
+func plaintextKafka(c net.Conn, closeOnHello bool) {
+	defer c.Close()
+	for {
+		var size int32
+		if err := binary.Read(c, binary.BigEndian, &size); err != nil {
+			return
+		}
+		if size>>24 == 0x16 { // a TLS record header read as a size
+			if closeOnHello {
+				return
+			}
+			io.Copy(io.Discard, c)
+			return
+		}
+		req := make([]byte, size)
+		if _, err := io.ReadFull(c, req); err != nil || len(req) < 8 {
+			return
+		}
+		var resp bytes.Buffer
+		resp.Write(req[4:8])                                     // correlation id
+		binary.Write(&resp, binary.BigEndian, int16(0))          // no error
+		binary.Write(&resp, binary.BigEndian, int32(1))          // one API:
+		binary.Write(&resp, binary.BigEndian, []int16{18, 0, 0}) // ApiVersions v0
+		binary.Write(c, binary.BigEndian, int32(resp.Len()))
+		c.Write(resp.Bytes())
+	}
+}
+
+// TestDiagnoseTLSOnPlaintext: with KAFKA_TLS=on, a plaintext Kafka listener
+// (one that drops the TLS handshake, as Kafka does, or says nothing to it,
+// as kfake does, and answers plaintext Kafka) is explained at once, naming
+// KAFKA_TLS; a listener that drops every connection (a proxy with no broker
+// behind it yet), one that says nothing at all, and a broker not listening
+// are not: the services wait for them.
 func TestDiagnoseTLSOnPlaintext(t *testing.T) {
 	defer func(w time.Duration) { handshakeWait = w }(handshakeWait)
 	handshakeWait = 300 * time.Millisecond
@@ -162,17 +199,22 @@ func TestDiagnoseTLSOnPlaintext(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		serve func(net.Conn)
-		want  string
+		want  string // "" for no error
 	}{
-		{"closes", func(c net.Conn) { c.Read(make([]byte, 4)); c.Close() }, "closed the connection at the TLS handshake: is KAFKA_BROKERS a plaintext listener?"},
-		{"silent", func(c net.Conn) { io.Copy(io.Discard, c) }, "did not answer the TLS handshake within 300ms: is KAFKA_BROKERS a plaintext listener?"},
+		{"Kafka's plaintext listener", func(c net.Conn) { plaintextKafka(c, true) }, "closed the connection at the TLS handshake, and answers plaintext Kafka: KAFKA_BROKERS names a plaintext listener"},
+		{"kfake", func(c net.Conn) { plaintextKafka(c, false) }, "did not answer the TLS handshake within 300ms, and answers plaintext Kafka: KAFKA_BROKERS names a plaintext listener"},
+		{"proxy without a broker", func(c net.Conn) { c.Close() }, ""},
+		{"silent", func(c net.Conn) { io.Copy(io.Discard, c) }, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := listen(t, tc.serve)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			err := on.Diagnose(ctx, []string{addr})
-			if err == nil || !strings.Contains(err.Error(), "KAFKA_TLS is on but the broker at "+addr) || !strings.Contains(err.Error(), tc.want) {
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("Diagnose = %v; want nil: nothing says it is a plaintext listener, so the services wait", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), "KAFKA_TLS is on but the broker at "+addr) || !strings.Contains(err.Error(), tc.want)):
 				t.Fatalf("Diagnose = %v; want it to name KAFKA_TLS, %s and %q", err, addr, tc.want)
 			}
 		})
