@@ -46,8 +46,11 @@ func loadLastPost(dir string) (time.Time, error) {
 	return lp.Time, nil
 }
 
-// saveLastPost writes t to dir's LastPostFile, atomically.
+// saveLastPost writes t to dir's LastPostFile, atomically, creating dir.
 func saveLastPost(dir string, t time.Time) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
 	b, _ := json.Marshal(lastPost{Time: t.UTC()})
 	_, err := durable.WriteFile(filepath.Join(dir, LastPostFile), append(b, '\n'), durable.Replace{Mode: 0o644})
 	return err

@@ -68,7 +68,8 @@ func (s *Source) Stats() Stats { return s.stats.snapshot() }
 // progress is what Run carries from one connection to the next.
 type progress struct {
 	connected bool      // a connection has been opened (HTTP 200) in this Run, or one before a restart (LastPostFile)
-	lastSeen  time.Time // when the last post arrived, or the last connection opened
+	lastSeen  time.Time // when the last post arrived, or the last connection opened (backfill counts from it)
+	lastPost  time.Time // when the last post arrived: what LastPostFile keeps
 	saved     time.Time // when LastPostFile was last written
 }
 
@@ -89,22 +90,22 @@ func (s *Source) Run(ctx context.Context, emit source.Emit) error {
 		case err != nil:
 			s.log.Warn("the time of the last post before the restart cannot be read: the first connection asks for no backfill", "error", err)
 		case !t.IsZero():
-			p.connected, p.lastSeen = true, t.Add(-restartMargin)
+			p.connected, p.lastSeen, p.lastPost = true, t.Add(-restartMargin), t
 			s.log.Info("the first connection asks for backfill since the last post before the restart", "last_post", t)
 		}
 	}
 	err := stream.Reconnect(ctx, s.cfg.Schedule, &s.stats.Counters, s.log, func(schedule *stream.Backoff) (stream.Ending, error) {
 		return s.connect(ctx, frames, emit, schedule, &p)
 	})
-	if s.keepsLastPost() && p.connected {
+	if s.keepsLastPost() && !p.lastPost.IsZero() {
 		s.saveLastPost(&p, time.Now())
 	}
 	return err
 }
 
-// saveLastPost writes p.lastSeen to LastPostFile, at now.
+// saveLastPost writes p.lastPost to LastPostFile, at now.
 func (s *Source) saveLastPost(p *progress, now time.Time) {
-	if err := saveLastPost(s.cfg.StateDir, p.lastSeen); err != nil {
+	if err := saveLastPost(s.cfg.StateDir, p.lastPost); err != nil {
 		s.log.Warn("could not keep the time of the last post in STATE_DIR: a restart would ask for no backfill", "error", err)
 	}
 	p.saved = now
@@ -182,6 +183,7 @@ func (s *Source) connect(ctx context.Context, frames *twitter.FrameReader, emit 
 			case message.KindStatus:
 				s.stats.posts.Add(1)
 				p.lastSeen = time.Now()
+				p.lastPost = p.lastSeen
 				if s.keepsLastPost() && p.lastSeen.Sub(p.saved) >= lastPostEvery {
 					s.saveLastPost(p, p.lastSeen)
 				}

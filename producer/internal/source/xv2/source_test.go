@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -396,12 +397,44 @@ func TestRestartAsksBackfill(t *testing.T) {
 		t.Fatalf("restart at once: backfill_minutes=%q; want 1", got)
 	}
 
-	if err := saveLastPost(state, time.Now().Add(-140*time.Second)); err != nil {
+	last := time.Now().Add(-140 * time.Second)
+	if err := saveLastPost(state, last); err != nil {
 		t.Fatal(err)
 	}
 	later := run(t, newWire().Line(p[3], p[4]).Serve(streamtest.EndHold, false))
 	if got := later.requests()[0].Get("backfill_minutes"); got != "3" {
 		t.Fatalf("restart 140 s after the last post: backfill_minutes=%q; want 3 (170 s with the margin)", got)
+	}
+
+	// A run that reads no post (its server refuses it) keeps the time of
+	// the last post as it was: the margin is not taken off it again.
+	if err := saveLastPost(state, last); err != nil {
+		t.Fatal(err)
+	}
+	srv := newStreamServer(t, answer(http.StatusServiceUnavailable, "{}"))
+	cfg := testConfig(srv.streamURL())
+	cfg.BackfillMinutes, cfg.StateDir = 5, state
+	src, _ := newTestSource(t, cfg)
+	errc, stop := streamtest.Run(t, src, &streamtest.Collector{})
+	for len(srv.requests()) == 0 {
+		select {
+		case err := <-errc:
+			t.Fatalf("Run returned %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	stop()
+	if got, err := loadLastPost(state); err != nil || !got.Equal(last.UTC().Round(0)) && !got.Equal(last) {
+		t.Fatalf("%s after a run without posts: %v, %v; want %v", LastPostFile, got, err, last)
+	}
+}
+
+// TestLastPostMakesStateDir: the time of the last post is kept in a
+// STATE_DIR that does not exist yet (the default ./state outside Compose).
+func TestLastPostMakesStateDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := saveLastPost(dir, time.Now()); err != nil {
+		t.Fatalf("saveLastPost into a folder not made yet: %v", err)
 	}
 }
 
