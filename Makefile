@@ -12,8 +12,9 @@ MODULES := internal producer consumer e2e
 GO_TAGS := libzstd
 COMPOSE ?= docker compose
 # dotenv NAME: NAME's value in .env (the last line setting it; without a
-# trailing "# comment" or surrounding quotes), empty when .env has none.
-dotenv = $(shell sed -n 's/^[[:space:]]*$(1)=//p' .env 2>/dev/null | sed 's/[[:space:]][[:space:]]*\#.*//; s/^["'\'']//; s/["'\'']$$//' | tail -n 1)
+# trailing "# comment" or surrounding quotes, a leading ~/ as your home, as
+# Compose reads it), empty when .env has none.
+dotenv = $(shell sed -n 's/^[[:space:]]*$(1)=//p' .env 2>/dev/null | sed 's/[[:space:]][[:space:]]*\#.*//; s/^["'\'']//; s/["'\'']$$//; s|^~/|$(HOME)/|' | tail -n 1)
 # The host folders of the Compose stack: .env may name them (HOST_OUTPUT_DIR,
 # REPLAY_DIR, STATE_DIR_HOST); make creates them as you before Compose would
 # as root. OUTPUT_DIR on make's command line wins, for make run and tail too.
@@ -25,7 +26,7 @@ APPS_STACK := -f docker-compose.apps.yml
 # What docker-compose.apps.yml reads from the environment: the containers run
 # as you (so ./data stays yours) and carry this version. Every target that
 # creates app containers passes all of it, or they come back as 65532.
-APPS_ENV = TWEETPIPE_UID=$$(id -u) TWEETPIPE_GID=$$(id -g) HOST_OUTPUT_DIR=$(OUTPUT_DIR) TWEETPIPE_VERSION=$(VERSION)
+APPS_ENV = TWEETPIPE_UID=$$(id -u) TWEETPIPE_GID=$$(id -g) HOST_OUTPUT_DIR='$(OUTPUT_DIR)' TWEETPIPE_VERSION=$(VERSION)
 # The image build fetches modules the way this machine's Go does (a site's
 # own proxy); without Go on the machine, Go's defaults.
 BUILD_ENV = $(if $(shell command -v go 2>/dev/null),GOPROXY='$(shell go env GOPROXY)' GOSUMDB='$(shell go env GOSUMDB)' GONOSUMDB='$(shell go env GONOSUMDB)' GOPRIVATE='$(shell go env GOPRIVATE)')

@@ -913,7 +913,8 @@ func TestMakeHostFoldersFromEnv(t *testing.T) {
 	root := repoRoot(t)
 	dir := t.TempDir()
 	copyProject(t, root, dir)
-	env := "HOST_OUTPUT_DIR=./archive2   # the archive\nREPLAY_DIR=\"./my replays\"\nSTATE_DIR_HOST=./state2\n"
+	env := "HOST_OUTPUT_DIR=\"./my archive\"   # the archive\nREPLAY_DIR=./replays2\nSTATE_DIR_HOST=~/state2\n"
+	home := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte(env), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -924,17 +925,20 @@ func TestMakeHostFoldersFromEnv(t *testing.T) {
 	}
 	cmd := exec.Command("make", "--no-print-directory", "-o", "network", "COMPOSE="+fake, "VERSION=9.9.9", "apps-up")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "APPS_CHECK_SECONDS=0")
+	cmd.Env = append(os.Environ(), "APPS_CHECK_SECONDS=0", "HOME="+home)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make apps-up: %v\n%s", err, out)
 	}
-	if calls := readFile(t, log); calls != "-f docker-compose.apps.yml up -d --build | out=./archive2\n"+appsCheckCall+" | out=./archive2\n" {
-		t.Errorf("make apps-up ran compose\n%s; want HOST_OUTPUT_DIR=./archive2, as .env says", calls)
+	if calls := readFile(t, log); calls != "-f docker-compose.apps.yml up -d --build | out=./my archive\n"+appsCheckCall+" | out=./my archive\n" {
+		t.Errorf("make apps-up ran compose\n%s; want HOST_OUTPUT_DIR=./my archive, as .env says", calls)
 	}
-	for _, d := range []string{"archive2", "my replays", "state2"} {
-		if fi, err := os.Stat(filepath.Join(dir, d)); err != nil || !fi.IsDir() {
+	for _, d := range []string{filepath.Join(dir, "my archive"), filepath.Join(dir, "replays2"), filepath.Join(home, "state2")} {
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
 			t.Errorf("%s, named in .env: %v; want a folder made by make", d, err)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "~")); err == nil {
+		t.Error("make made a folder named ~; want ~/ read as the home folder, as Compose reads it")
 	}
 }
 

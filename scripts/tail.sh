@@ -59,8 +59,9 @@ while :; do
     has "$files" "$f" || follow +1 "$f"
   done
   # A file that is no longer its partition's newest was closed before the
-  # next one began: its tail has printed it, or does within the second.
-  sleep 1
+  # next one began: its tail has printed it, or does within its next poll
+  # (busybox's tail polls every second).
+  sleep 2
   kept=
   for line in $followed; do
     if has "$now" "${line#* }"; then

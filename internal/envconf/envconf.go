@@ -92,15 +92,16 @@ func parseProblem(pe *envconfig.ParseError) string {
 	return pe.Err.Error() // a type of ours (Decode): its error says it
 }
 
-// Switch is an on/off setting: on, off, true, false, yes, no, 1, 0.
+// Switch is an on/off setting: on, off, true, false, yes, no, 1, 0, and t,
+// f (what strconv.ParseBool also takes), in any case.
 type Switch bool
 
 // Decode implements envconfig.Decoder.
 func (s *Switch) Decode(v string) error {
 	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "on", "true", "yes", "1":
+	case "on", "true", "t", "yes", "1":
 		*s = true
-	case "off", "false", "no", "0", "":
+	case "off", "false", "f", "no", "0", "":
 		*s = false
 	default:
 		return errors.New("not on or off (also true/false, yes/no, 1/0)")

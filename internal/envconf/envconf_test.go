@@ -154,7 +154,7 @@ func TestLogValueLeavesOutWhatIsNotRead(t *testing.T) {
 }
 
 func TestSwitch(t *testing.T) {
-	for in, want := range map[string]bool{"on": true, "ON": true, "true": true, "1": true, "yes": true, "off": false, "false": false, "0": false, "": false} {
+	for in, want := range map[string]bool{"on": true, "ON": true, "true": true, "T": true, "1": true, "yes": true, "off": false, "false": false, "F": false, "0": false, "": false} {
 		var s Switch
 		if err := s.Decode(in); err != nil || bool(s) != want {
 			t.Errorf("Decode(%q) = %v, %v; want %v", in, s, err, want)
