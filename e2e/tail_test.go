@@ -59,6 +59,29 @@ func startTail(t *testing.T, dir string, env ...string) *logbuf.Buffer {
 	return got
 }
 
+// waitPrinted waits until what make tail printed (got) holds every one of
+// lines, failing t after within.
+func waitPrinted(t *testing.T, got *logbuf.Buffer, within time.Duration, lines ...string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		s := got.String()
+		missing := ""
+		for _, l := range lines {
+			if !strings.Contains(s, l) {
+				missing = l
+			}
+		}
+		if missing == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("make tail printed, within %s:\n%s\ngot no %s; want every line of %q", within, s, missing, lines)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // TestTailWithoutGNUTools: make tail, where find, stat, sort and tail have
 // no GNU extensions (macOS, the BSDs), shows the last lines of each
 // partition's active file, and moves to a partition's new file when the
@@ -88,23 +111,7 @@ func TestTailWithoutGNUTools(t *testing.T) {
 	got := startTail(t, out, "PATH="+bsdShims(t)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	waitFor := func(within time.Duration, lines ...string) {
 		t.Helper()
-		deadline := time.Now().Add(within)
-		for {
-			s := got.String()
-			missing := ""
-			for _, l := range lines {
-				if !strings.Contains(s, l) {
-					missing = l
-				}
-			}
-			if missing == "" {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("make tail printed, within %s:\n%s\ngot no %s; want every line of %q", within, s, missing, lines)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		waitPrinted(t, got, within, lines...)
 	}
 	waitFor(10*time.Second, `"p0-a"`, `"p0-b"`, `"p1-a"`)
 	if s := got.String(); strings.Contains(s, `"closed"`) {
@@ -162,23 +169,7 @@ func TestTailRotationSkipsNoLine(t *testing.T) {
 	for i := range 20 {
 		want = append(want, fmt.Sprintf(`"new-%02d"`, i))
 	}
-	deadline = time.Now().Add(20 * time.Second)
-	for {
-		s := got.String()
-		missing := ""
-		for _, w := range want {
-			if !strings.Contains(s, w) {
-				missing = w
-			}
-		}
-		if missing == "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("make tail printed, within 20s of the rotation:\n%s\ngot no %s; want the old file's last line and all 20 of the new one", s, missing)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitPrinted(t, got, 20*time.Second, want...) // the old file's last line and all 20 of the new one
 	if s := got.String(); strings.Contains(s, "inaccessible") || strings.Contains(s, "No such file") {
 		t.Fatalf("make tail printed an error at the rotation:\n%s", s)
 	}
