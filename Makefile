@@ -53,11 +53,11 @@ build: ## build bin/producer, bin/consumer and bin/devstack
 
 .PHONY: run
 run: build ## run the whole pipeline on an in-process broker; files land in ./data (Ctrl-C stops)
-	@bin/devstack -bin bin -out $(OUTPUT_DIR)
+	@bin/devstack -bin bin -out '$(OUTPUT_DIR)'
 
 .PHONY: tail
 tail: ## follow the newest output files as they grow
-	@scripts/tail.sh $(OUTPUT_DIR)/$${KAFKA_TOPIC:-tweets}
+	@scripts/tail.sh '$(OUTPUT_DIR)'/$${KAFKA_TOPIC:-tweets}
 
 .PHONY: test
 test: ## all unit and integration tests of every module, with -race, on an in-process broker

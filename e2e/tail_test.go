@@ -232,3 +232,35 @@ func TestTailHiveLayout(t *testing.T) {
 		t.Fatalf("tail.sh on the hive layout printed:\n%s\nwant the lines of both active files, and not the manifest", s)
 	}
 }
+
+// TestMakeTailFolderWithSpaces: make tail follows an OUTPUT_DIR whose name
+// holds spaces (make passed it unquoted, split in two).
+func TestMakeTailFolderWithSpaces(t *testing.T) {
+	root := repoRoot(t)
+	dir := t.TempDir()
+	copyProject(t, root, dir)
+	tail := filepath.Join(dir, "scripts", "tail.sh")
+	if err := os.WriteFile(tail, []byte(readFile(t, filepath.Join(root, "scripts", "tail.sh"))), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "my archive", "tweets", "2026-12-02", "14", "tweets-p0-000000000000.jsonl")
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte(`{"id_str":"spaced"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("make", "--no-print-directory", "tail", "OUTPUT_DIR=./my archive")
+	cmd.Dir = dir
+	got := &logbuf.Buffer{}
+	cmd.Stdout, cmd.Stderr = got, got
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	})
+	waitPrinted(t, got, 10*time.Second, `"spaced"`)
+}

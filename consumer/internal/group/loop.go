@@ -41,7 +41,7 @@ func (r *Runner) partition(runCtx, gctx context.Context, gen *kafka.Generation, 
 	r.Stats.Partitions.Add(1)
 	defer r.Stats.Partitions.Add(-1)
 
-	if !r.checkpointMatches(ctx, log, topic, a.ID, p.NextOffset()) {
+	if !r.checkpointMatches(ctx, log, topic, a.ID, archived(p)) {
 		return
 	}
 	if a.Offset < 0 && !r.sameRecords(ctx, log, topic, a.ID, p) {
@@ -143,6 +143,20 @@ func (r *Runner) checkpointMatches(ctx context.Context, log *slog.Logger, topic 
 			return false
 		}
 	}
+}
+
+// archived is the offset after the last record p holds anywhere: its
+// NextOffset, or with object storage the staging folder's checkpoint when it
+// is past the bucket's (records staged, not uploaded yet). The partition
+// has held records up to it, so an end below it means another topic.
+func archived(p Partition) int64 {
+	next := p.NextOffset()
+	if w, ok := p.(interface{ WindowEnd() (int64, bool) }); ok {
+		if end, _ := w.WindowEnd(); end > next {
+			return end
+		}
+	}
+	return next
 }
 
 // recheckLast is how many records before the archive's checkpoint
