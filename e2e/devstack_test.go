@@ -18,7 +18,7 @@ func TestDevstackReplayWritesEverything(t *testing.T) {
 	input, want := genStatuses(t, n, 7)
 	dir := t.TempDir()
 	devstack := filepath.Join(dir, "devstack")
-	build := exec.Command("go", "build", "-race", "-o", devstack, "./cmd/devstack")
+	build := exec.Command("go", append(append([]string{"build"}, raceFlags...), "-o", devstack, "./cmd/devstack")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		t.Fatalf("building devstack: %v", err)

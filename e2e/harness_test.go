@@ -40,7 +40,8 @@ func TestMain(m *testing.M) {
 	binDir = dir
 	for _, svc := range []string{"producer", "consumer"} {
 		// The tag the Makefile builds with: the producer's libzstd codec.
-		cmd := exec.Command("go", "build", "-race", "-tags", "libzstd", "-o", filepath.Join(dir, svc), ".")
+		args := append(append([]string{"build"}, raceFlags...), "-tags", "libzstd", "-o", filepath.Join(dir, svc), ".")
+		cmd := exec.Command("go", args...)
 		cmd.Dir = filepath.Join("..", svc)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
@@ -259,7 +260,8 @@ func (l *testLogs) print(t *testing.T) {
 }
 
 // raceReports returns the race detector's reports in a service's output
-// (the services are built with -race), which a tail of the log cuts.
+// (the services are built with -race when the tests are), which a tail of
+// the log cuts.
 func raceReports(out string) []string {
 	const sep = "==================\n"
 	var reports []string

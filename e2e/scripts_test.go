@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -76,6 +77,41 @@ func TestEarlyReaderPattern(t *testing.T) {
 	} {
 		if got := earlyReader.MatchString(c.line); got != c.match {
 			t.Errorf("earlyReader on %q: %v, want %v", c.line, got, c.match)
+		}
+	}
+}
+
+// TestMakeTestWithoutCCompiler checks that make test runs where Go finds no
+// C compiler: the race detector needs cgo, so there every go test line goes
+// without -race and make says why; with one, every line has -race. Go turns
+// cgo off by itself without a compiler; CGO_ENABLED=0 stands in for that.
+func TestMakeTestWithoutCCompiler(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Fatalf("make not found: %v", err)
+	}
+	for _, cgo := range []string{"0", "1"} {
+		cmd := exec.Command("make", "--no-print-directory", "-n", "test")
+		cmd.Dir = repoRoot(t)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED="+cgo)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("CGO_ENABLED=%s make -n test: %v\n%s", cgo, err, out)
+		}
+		var tests int
+		for _, line := range strings.Split(string(out), "\n") {
+			if !strings.Contains(line, "go test") {
+				continue
+			}
+			tests++
+			if race := strings.Contains(line, "-race"); race != (cgo == "1") {
+				t.Errorf("CGO_ENABLED=%s: make test runs\n%s\nwith -race %v; want %v", cgo, line, race, cgo == "1")
+			}
+		}
+		if tests == 0 {
+			t.Errorf("CGO_ENABLED=%s make -n test runs no go test:\n%s", cgo, out)
+		}
+		if said := strings.Contains(string(out), "without -race"); said != (cgo == "0") {
+			t.Errorf("CGO_ENABLED=%s: make test says it runs without -race: %v; want %v\n%s", cgo, said, cgo == "0", out)
 		}
 	}
 }
