@@ -60,7 +60,7 @@ run: build ## run the whole pipeline on an in-process broker; files land in ./da
 
 .PHONY: tail
 tail: ## follow the newest output files as they grow
-	@scripts/tail.sh '$(OUTPUT_DIR)'/$${KAFKA_TOPIC:-tweets}
+	@scripts/tail.sh '$(OUTPUT_DIR)/$(or $(KAFKA_TOPIC),$(call dotenv,KAFKA_TOPIC),tweets)'
 
 .PHONY: test
 test: ## all unit and integration tests of every module, with -race, on an in-process broker

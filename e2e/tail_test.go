@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -263,4 +264,43 @@ func TestMakeTailFolderWithSpaces(t *testing.T) {
 		_ = cmd.Wait()
 	})
 	waitPrinted(t, got, 10*time.Second, `"spaced"`)
+}
+
+// TestMakeTailTopicFromEnvFile checks that make tail follows the topic .env
+// names, as it follows the output folder .env names: with KAFKA_TOPIC=posts
+// there, the files are under data/posts.
+func TestMakeTailTopicFromEnvFile(t *testing.T) {
+	root := repoRoot(t)
+	dir := t.TempDir()
+	copyProject(t, root, dir)
+	tail := filepath.Join(dir, "scripts", "tail.sh")
+	if err := os.WriteFile(tail, []byte(readFile(t, filepath.Join(root, "scripts", "tail.sh"))), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte("KAFKA_TOPIC=posts # the producer's topic\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "data", "posts", "2026-12-02", "14", "posts-p0-000000000000.jsonl")
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte(`{"id_str":"from-posts"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("make", "--no-print-directory", "tail")
+	cmd.Dir = dir
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "KAFKA_TOPIC=") || strings.HasPrefix(kv, "OUTPUT_DIR=")
+	})
+	got := &logbuf.Buffer{}
+	cmd.Stdout, cmd.Stderr = got, got
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	})
+	waitPrinted(t, got, 10*time.Second, `"from-posts"`)
 }
