@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
+	"github.com/tweetpipe/tweetpipe/producer/internal/spool"
 )
 
 func TestTimestampLimits(t *testing.T) {
@@ -121,5 +122,44 @@ func TestKafkaMessageTimestamp(t *testing.T) {
 				t.Fatalf("timestamp %s, post_time %q; want %s, %q", m.Time, header(m, PostTimeHeader), tc.wantTime, tc.wantPostTime)
 			}
 		})
+	}
+}
+
+// TestKafkaMessageTimeOutsideRange: a record whose own time is before 1970
+// (Kafka's clients take no negative timestamp) or after 9999 (the spool
+// keeps years 1 to 9999) gets the time it was read, even with the topic's
+// limits off (KAFKA_MAX_TIMESTAMP_AHEAD=0), so the spool can always hold it.
+func TestKafkaMessageTimeOutsideRange(t *testing.T) {
+	read := time.Date(2026, 3, 7, 12, 0, 0, 0, time.UTC)
+	p := &Publisher{log: quiet(), Stats: &Stats{}}
+	sp, err := spool.Open(t.TempDir(), spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	for _, tc := range []struct {
+		name         string
+		own          time.Time
+		wantTime     time.Time
+		wantPostTime string
+	}{
+		{"year 0", time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), read, "0000-01-01T00:00:00.000Z"},
+		{"1969", time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC), read, "1969-12-31T23:59:59.000Z"},
+		{"1970", time.Unix(0, 0), time.Unix(0, 0), ""},
+		{"9999", time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), ""},
+		{"year 10000", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), read, "10000-01-01T00:00:00.000Z"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := p.kafkaMessage("tweets", message.Message{Kind: message.KindStatus, Key: []byte("1"), Value: []byte(`{}`), Time: tc.own}, read)
+			if !m.Time.Equal(tc.wantTime) || header(m, PostTimeHeader) != tc.wantPostTime {
+				t.Fatalf("timestamp %s, post_time %q; want %s, %q", m.Time, header(m, PostTimeHeader), tc.wantTime, tc.wantPostTime)
+			}
+			if err := sp.Append(toSpool(m)); err != nil {
+				t.Fatalf("the spool refuses the record: %v", err)
+			}
+		})
+	}
+	if got := p.Stats.Retimed.Load(); got != 3 {
+		t.Errorf("%d records counted as retimed; want 3", got)
 	}
 }

@@ -239,6 +239,12 @@ func (l *loop) run(start state, first []action) {
 		case rq := <-p.requests:
 			if rq.away {
 				l.handle(evKafkaAway)
+				if l.state == stopped { // spooling what memory held failed: l.err says why
+					if rq.take() {
+						rq.answer(ErrClosed)
+					}
+					continue
+				}
 			}
 			if l.state == spooling || l.state == draining {
 				l.spoolQueued() // older than rq

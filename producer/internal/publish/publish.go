@@ -116,7 +116,8 @@ type Publisher struct {
 	spooling   atomic.Bool // the loop's state is spooling or draining: Emit asks it
 	maxFlights int         // batches kafka-go may hold at once
 
-	invalidLogged int // Emit's
+	invalidLogged int          // Emit's
+	outOfRange    atomic.Int64 // records retimed for a time outside minRecordTime to maxRecordTime
 
 	// statusHeaders are the headers of every status, built once: nothing
 	// writes to a record's headers in place (retime copies them first), so
@@ -334,10 +335,20 @@ func answered(err error) (bool, error) {
 	return true, err
 }
 
+// Record times outside these are sent as the time the record was read (its
+// own time in the post_time header), whatever the topic's limits: Kafka's
+// clients take no timestamp before 1970 (a negative one means none), and
+// the spool keeps years 1 to 9999.
+var (
+	minRecordTime = time.Unix(0, 0)
+	maxRecordTime = time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC)
+)
+
 // kafkaMessage builds m's Kafka record. Its timestamp is m's own time, or
-// read when it has none or when it is further ahead of read than
-// MaxTimestampAhead, or behind it than MaxTimestampBehind (its own time
-// then goes in the post_time header).
+// read when it has none, when it is further ahead of read than
+// MaxTimestampAhead, or behind it than MaxTimestampBehind, or when it is
+// outside minRecordTime to maxRecordTime (its own time then goes in the
+// post_time header).
 func (p *Publisher) kafkaMessage(topic string, m message.Message, read time.Time) kafka.Message {
 	t := m.Time
 	if t.IsZero() {
@@ -353,6 +364,15 @@ func (p *Publisher) kafkaMessage(topic string, m message.Message, read time.Time
 		Value:   m.Value,
 		Time:    t,
 		Headers: hs,
+	}
+	if t.Before(minRecordTime) || t.After(maxRecordTime) {
+		retime(&km, read)
+		p.Stats.Retimed.Add(1)
+		if p.outOfRange.Add(1) == 1 {
+			p.log.Warn("a record's own time is outside the years 1970 to 9999 that Kafka's clients and the spool take: it is sent with the time it was read, its own time in the "+PostTimeHeader+" header (counted, logged once)",
+				"topic", topic, "key", string(m.Key), "post_time", t.UTC().Format(postTimeLayout), "read", read.UTC().Format(postTimeLayout))
+		}
+		return km
 	}
 	ahead, behind := p.cfg.RetimeAhead > 0 && t.Sub(read) > p.cfg.RetimeAhead, p.cfg.RetimeBehind > 0 && read.Sub(t) > p.cfg.RetimeBehind
 	if ahead || behind {

@@ -2,9 +2,11 @@ package publish
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -316,5 +318,107 @@ func TestSpooledRecordsCountAsTaken(t *testing.T) {
 	}
 	if len(count) != n+10 {
 		t.Fatalf("got %d distinct statuses in Kafka; want %d", len(count), n+10)
+	}
+}
+
+// TestSpoolFailureWhenKafkaGoesAwayReported: when Kafka goes away and the
+// spool cannot take what memory holds, Run returns the spool's error, naming
+// SPOOL_DIR, and Emit is told the publisher is closed.
+func TestSpoolFailureWhenKafkaGoesAwayReported(t *testing.T) {
+	b := newStoppableBroker(t)
+	ensure(t, b.addr(), "tweets", "tweets.control")
+	sp, err := spool.Open(t.TempDir(), spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(b.addr())
+	cfg.PendingMax = 20
+	cfg.WriteTimeout = time.Second
+	cfg.Spool, cfg.SpoolDir = sp, "test-spool"
+	p, err := New(cfg, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background()) }()
+	b.stop()
+	sp.Close() // every append fails from now on
+	emitted := make(chan error, 1)
+	go func() {
+		for i := range 200 {
+			if err := p.Emit(context.Background(), source.Record{Value: status(i), Ack: func() {}}); err != nil {
+				emitted <- err
+				return
+			}
+		}
+		emitted <- nil
+	}()
+	var runErr error
+	select {
+	case runErr = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("Run did not return after the spool failed")
+	}
+	if runErr == nil || !strings.Contains(runErr.Error(), "test-spool") || !errors.Is(runErr, spool.ErrClosed) {
+		t.Errorf("Run returned %v; want the spool's error, naming test-spool", runErr)
+	}
+	select {
+	case err := <-emitted:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("Emit returned %v; want ErrClosed", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Emit still waits after Run returned")
+	}
+}
+
+// TestRecordOutsideSpoolYearsSpooled: a record dated year 0 among others,
+// emitted while Kafka is away, is spooled with the rest (its own time in
+// post_time) and everything arrives once Kafka is back.
+func TestRecordOutsideSpoolYearsSpooled(t *testing.T) {
+	b := newStoppableBroker(t)
+	ensure(t, b.addr(), "tweets", "tweets.control")
+	sp, err := spool.Open(t.TempDir(), spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	cfg := testConfig(b.addr())
+	cfg.PendingMax = 20
+	cfg.WriteTimeout = time.Second
+	cfg.Spool, cfg.SpoolDir = sp, "test-spool"
+	p, err := New(cfg, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background()) }()
+	b.stop()
+	for i := range 200 {
+		v := status(i)
+		if i == 5 {
+			v = []byte(`{"id_str":"5","text":"t","user":{},"created_at":"Sat Jan 01 00:00:00 +0000 0000"}`)
+		}
+		if err := p.Emit(context.Background(), source.Record{Value: v, Ack: func() {}}); err != nil {
+			t.Fatalf("Emit %d: %v", i, err)
+		}
+	}
+	if p.Stats.Spooled.Load() == 0 {
+		t.Fatal("nothing was spooled while Kafka was down")
+	}
+	b.start()
+	p.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	keys := map[string]bool{}
+	for _, m := range readAll(t, b.addr(), "tweets", 3) {
+		keys[string(m.Key)] = true
+		if string(m.Key) == "5" && header(m, PostTimeHeader) != "0000-01-01T00:00:00.000Z" {
+			t.Errorf("status 5: post_time %q, timestamp %s; want its own time, year 0, in post_time", header(m, PostTimeHeader), m.Time)
+		}
+	}
+	if len(keys) != 200 {
+		t.Fatalf("got %d distinct statuses in Kafka; want 200", len(keys))
 	}
 }
