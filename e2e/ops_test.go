@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tweetpipe/tweetpipe/internal/logbuf"
 )
 
 // freeAddr returns a loopback address nothing listens on now.
@@ -168,5 +170,35 @@ func TestMisspelledSettingWarned(t *testing.T) {
 				t.Fatalf("%s logged:\n%s\nwant a warning naming SYNTHETC_RATE and SYNTHETIC_RATE", svc, out)
 			}
 		})
+	}
+}
+
+// TestReplayPathCheckedBeforeKafka: a REPLAY_PATH that names nothing stops
+// the producer at once, naming it, even while Kafka does not answer (with
+// KAFKA_STARTUP_TIMEOUT=0 it would otherwise wait for Kafka for ever).
+func TestReplayPathCheckedBeforeKafka(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-archive")
+	cmd := exec.Command(filepath.Join(binDir, "producer"))
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LOG_FORMAT=text", "HTTP_ADDR=", "SOURCE=replay", "REPLAY_PATH=" + missing,
+		"KAFKA_BROKERS=" + freeAddr(t), "KAFKA_STARTUP_TIMEOUT=0", "STATE_DIR=" + t.TempDir()}
+	out := &logbuf.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err == nil {
+			t.Fatalf("the producer exited 0; want a failure naming REPLAY_PATH\n%s", out.String())
+		}
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+		t.Fatalf("the producer still runs 20 s after start with REPLAY_PATH=%s; want it stopped at once\n%s", missing, out.String())
+	}
+	if !strings.Contains(out.String(), "REPLAY_PATH: "+missing) {
+		t.Errorf("the producer logged:\n%s\nwant an error naming REPLAY_PATH and %s", out.String(), missing)
 	}
 }

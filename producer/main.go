@@ -92,6 +92,13 @@ func run(ctx context.Context, cfg config.Config, log *slog.Logger, stderr *termi
 	if c, ok := src.(source.Connector); ok {
 		ready.source.Store(&c)
 	}
+	// A source that can tell it has nothing to read (replay's REPLAY_PATH)
+	// says so now, not once Kafka answers.
+	if c, ok := src.(interface{ Check() error }); ok {
+		if err := c.Check(); err != nil {
+			return err
+		}
+	}
 	if ss, ok := src.(streamSource); ok {
 		if err := registerSourceMetrics(reg, src.Name(), ss); err != nil {
 			return fmt.Errorf("registering metrics: %w", err)

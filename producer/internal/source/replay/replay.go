@@ -82,6 +82,13 @@ func New(cfg Config, log *slog.Logger) *Source {
 // Name implements source.Source.
 func (s *Source) Name() string { return "replay" }
 
+// Check reports, before Kafka is asked anything, a REPLAY_PATH that names
+// nothing to replay (Run lists it again).
+func (s *Source) Check() error {
+	_, err := Files(s.cfg.Path)
+	return err
+}
+
 // Run emits every line of every file in order, then returns nil. With a
 // StateDir it first skips what an earlier run got acknowledged and, before
 // returning, waits for the acknowledgements of what it sent (at most
@@ -111,7 +118,7 @@ func (s *Source) Run(ctx context.Context, emit source.Emit) error {
 			return err
 		}
 		if resume != nil && resume.Path != s.cfg.Path {
-			s.log.Info("replay: the saved position is for another REPLAY_PATH; starting from the beginning",
+			s.log.Warn("replay: the saved position is for another REPLAY_PATH; starting from the beginning (the consumer's dedup window drops statuses sent again only within its last DEDUP_WINDOW keys)",
 				"saved_path", resume.Path, "path", s.cfg.Path)
 			resume = nil
 		}

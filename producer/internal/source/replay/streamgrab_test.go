@@ -405,6 +405,28 @@ func TestResumeOnlyForTheSameReplayPath(t *testing.T) {
 	})
 }
 
+// TestOtherReplayPathWarned: starting over because REPLAY_PATH changed
+// sends everything again, which the consumer's dedup window covers only in
+// part: a warning says so, not an INFO line.
+func TestOtherReplayPathWarned(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	write(t, filepath.Join(dir, "a.jsonl"), []byte("{\"n\":1}\n"))
+	write(t, filepath.Join(state, PositionFile), EncodePosition(Position{Path: filepath.Join(dir, "a.jsonl"), Input: filepath.Join(dir, "a.jsonl"), Line: 1}))
+	var logs bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := newPipeline(-1, cancel)
+	p.start()
+	if err := New(Config{Path: dir, StateDir: state}, slog.New(slog.NewTextHandler(&logs, nil))).Run(ctx, p.emit); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	emitted, _ := p.stop()
+	sameLines(t, "emitted", emitted, []string{`{"n":1}`})
+	if !strings.Contains(logs.String(), `level=WARN msg="replay: the saved position is for another REPLAY_PATH`) {
+		t.Errorf("logged:\n%s\nwant a WARN that the saved position is for another REPLAY_PATH", logs.String())
+	}
+}
+
 // TestFileAddedBeforePositionReplayed: a file added to the folder after a
 // replay, whose name sorts before the saved position's file, is replayed by
 // the next run (after the others), once; so is one sorting after it. A
