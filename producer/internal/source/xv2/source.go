@@ -68,7 +68,7 @@ func (s *Source) Stats() Stats { return s.stats.snapshot() }
 // progress is what Run carries from one connection to the next.
 type progress struct {
 	connected bool      // a connection has been opened (HTTP 200) in this Run, or one before a restart (LastPostFile)
-	lastSeen  time.Time // when the last post arrived, or the last connection opened (backfill counts from it)
+	lastSeen  time.Time // when the last post arrived, or the first connection opened (backfill counts from it)
 	lastPost  time.Time // when the last post arrived: what LastPostFile keeps
 	saved     time.Time // when LastPostFile was last written
 }
@@ -162,7 +162,13 @@ func (s *Source) connect(ctx context.Context, frames *twitter.FrameReader, emit 
 	}
 
 	schedule.Opened()
-	p.connected, p.lastSeen = true, time.Now()
+	// Backfill counts from the last post, not from this connection: one
+	// that ends before its backfill comes must ask for it again. Only
+	// before the first post of a first start does it count from here.
+	p.connected = true
+	if p.lastSeen.IsZero() {
+		p.lastSeen = time.Now()
+	}
 	s.stats.Connections.Add(1)
 	if backfill > 0 {
 		s.stats.backfills.Add(1)

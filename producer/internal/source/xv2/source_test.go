@@ -429,6 +429,34 @@ func TestRestartAsksBackfill(t *testing.T) {
 	}
 }
 
+// TestEmptyConnectionKeepsBackfill: a connection that opens and ends before
+// it delivers a post (its backfill with it) does not move the time backfill
+// counts from: the next connection asks for the same minutes again.
+func TestEmptyConnectionKeepsBackfill(t *testing.T) {
+	p := testPosts(t)
+	state := t.TempDir()
+	if err := saveLastPost(state, time.Now().Add(-140*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	srv := newStreamServer(t, newWire().Serve(streamtest.EndClose, false), newWire().Line(p[0], p[1]).Serve(streamtest.EndHold, false))
+	cfg := testConfig(srv.streamURL())
+	cfg.BackfillMinutes, cfg.StateDir = 5, state
+	src, _ := newTestSource(t, cfg)
+	c := &streamtest.Collector{}
+	errc, stop := streamtest.Run(t, src, c)
+	c.WaitFor(t, 2, errc)
+	stop()
+	reqs := srv.requests()
+	if len(reqs) != 2 {
+		t.Fatalf("got %d requests; want 2", len(reqs))
+	}
+	for i, q := range reqs {
+		if got := q.Get("backfill_minutes"); got != "3" {
+			t.Errorf("request %d: backfill_minutes=%q; want 3 (170 s since the last post, with the margin)", i+1, got)
+		}
+	}
+}
+
 // TestLastPostMakesStateDir: the time of the last post is kept in a
 // STATE_DIR that does not exist yet (the default ./state outside Compose).
 func TestLastPostMakesStateDir(t *testing.T) {
