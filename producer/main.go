@@ -237,7 +237,7 @@ func existingTopics(ctx context.Context, client *kafka.Client, topics []string, 
 	defer cancel()
 	warnings, err := publish.ExistingTopicWarnings(rctx, client, topics, cfg.TopicSpec, cfg.BatchBytes)
 	if err != nil {
-		log.Warn("could not read the topics' settings to compare them with KAFKA_PARTITIONS, KAFKA_RETENTION and KAFKA_BATCH_BYTES", "error", err)
+		log.Warn("could not compare all of the topics' settings with KAFKA_PARTITIONS, KAFKA_RETENTION and KAFKA_BATCH_BYTES", "error", err)
 	}
 	for _, w := range warnings {
 		log.Warn(w)

@@ -101,8 +101,18 @@ type Holding struct {
 	// DeadLetterDir is DEADLETTER_DIR as set; the service resolves an
 	// empty one against STATE_DIR.
 	DeadLetterDir string `envconfig:"DEADLETTER_DIR" desc:"records Kafka refuses for good (invalid timestamp even at the time read, invalid or corrupt record) are appended here to deadletter.jsonl with the reason, and the records behind them go on (empty: STATE_DIR/deadletter)"`
-	PendingMax    int    `envconfig:"PENDING_MAX" default:"2000" desc:"messages queued in memory for Kafka before the source is paused; up to max(PENDING_MAX, 2 x KAFKA_BATCH_SIZE) more are in flight"`
+	PendingMax    int    `envconfig:"PENDING_MAX" default:"2000" desc:"messages queued in memory for Kafka before the source is paused (1-100000: each takes its size and about 200 bytes); up to max(PENDING_MAX, 2 x KAFKA_BATCH_SIZE) more are in flight"`
 }
+
+// MaxPending is the most PENDING_MAX accepts. The queue's slots (about 200
+// bytes each) are allocated at start, and each record queued holds its
+// post (1 to 5 KB, up to KAFKA_BATCH_BYTES), with as many again in flight:
+// at 100000, 5 KB posts take about 1 GB, twelve times the default
+// MEMORY_LIMIT and as much as the default SPOOL_MAX_BYTES, which must hold
+// what memory holds when spooling begins. More than that belongs on disk,
+// in the spool (SPOOL_DIR); a count far beyond it (2000000000) made the
+// queue's allocation alone exhaust memory at start.
+const MaxPending = 100000
 
 // Validate checks the variables; each error names the one at fault.
 func (h Holding) Validate() error {
@@ -114,8 +124,8 @@ func (h Holding) Validate() error {
 	if h.MaxTimestampAhead < 0 {
 		bad("KAFKA_MAX_TIMESTAMP_AHEAD=%s: must be 0 (off) or positive", h.MaxTimestampAhead)
 	}
-	if h.PendingMax < 1 {
-		bad("PENDING_MAX=%d: accepts 1 or more", h.PendingMax)
+	if h.PendingMax < 1 || h.PendingMax > MaxPending {
+		bad("PENDING_MAX=%d: accepts 1 to 100000 (each record queued takes its size and about 200 bytes, and as many again may be in flight: 100000 posts of 5 KB are about 1 GB; SPOOL_DIR holds more, on disk)", h.PendingMax)
 	}
 	return errors.Join(errs...)
 }

@@ -52,10 +52,13 @@ func TestHoldingValidate(t *testing.T) {
 	}{
 		{"defaults", Holding{SpoolMaxBytes: 1 << 30, MaxTimestampAhead: 55 * time.Minute, PendingMax: 2000}, nil},
 		{"smallest", Holding{SpoolMaxBytes: 1 << 20, PendingMax: 1}, nil},
+		{"most pending", Holding{SpoolMaxBytes: 1 << 30, PendingMax: 100000}, nil},
+		{"pending beyond memory", Holding{SpoolMaxBytes: 1 << 30, PendingMax: 2000000000}, []string{
+			"PENDING_MAX=2000000000: accepts 1 to 100000 (each record queued takes its size and about 200 bytes, and as many again may be in flight: 100000 posts of 5 KB are about 1 GB; SPOOL_DIR holds more, on disk)"}},
 		{"everything out of range", Holding{SpoolMaxBytes: 1<<20 - 1, MaxTimestampAhead: -time.Minute}, []string{
 			"SPOOL_MAX_BYTES=1048575: accepts 1048576 (1 MiB) or more",
 			"KAFKA_MAX_TIMESTAMP_AHEAD=-1m0s: must be 0 (off) or positive",
-			"PENDING_MAX=0: accepts 1 or more"}},
+			"PENDING_MAX=0: accepts 1 to 100000 (each record queued takes its size and about 200 bytes, and as many again may be in flight: 100000 posts of 5 KB are about 1 GB; SPOOL_DIR holds more, on disk)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package publish
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -59,6 +60,9 @@ func describeTopics(ctx context.Context, client *kafka.Client, topics []string, 
 	configs := make(map[string]map[string]string, len(resp.Resources))
 	for _, r := range resp.Resources {
 		if r.Error != nil {
+			if errors.Is(r.Error, kafka.TopicAuthorizationFailed) {
+				return nil, fmt.Errorf("describing the configuration of %s: the producer's user needs DESCRIBE_CONFIGS on the topic: %w", r.ResourceName, r.Error)
+			}
 			return nil, fmt.Errorf("describing the configuration of %s: %w", r.ResourceName, r.Error)
 		}
 		c := map[string]string{}

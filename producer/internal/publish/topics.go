@@ -73,18 +73,44 @@ func (s TopicSpec) configs() []kafka.ConfigEntry {
 	return c
 }
 
+// createCommand is the command an admin runs to create topic as the
+// producer would have.
+func (s TopicSpec) createCommand(topic string) string {
+	cmd := fmt.Sprintf("kafka-topics.sh --create --topic %s --partitions %d --replication-factor %d", topic, s.Partitions, s.ReplicationFactor)
+	for _, c := range s.configs() {
+		cmd += fmt.Sprintf(" --config %s=%s", c.ConfigName, c.ConfigValue)
+	}
+	return cmd
+}
+
+// notAllowedError is a topic the producer may not create and that does
+// not exist, or that it may not see: retrying cannot fix it.
+type notAllowedError struct{ error }
+
+func (e notAllowedError) Unwrap() error { return e.error }
+
 // EnsureTopics waits for the broker and creates the topics that are
 // missing. It retries with backoff, logging each try, until ctx ends (the
 // caller bounds it with KAFKA_STARTUP_TIMEOUT), except on an error that
 // fatal says retrying cannot fix (wrong credentials, an untrusted
 // certificate): fatal, given the error, returns such a failure explained,
 // and EnsureTopics returns it at once. fatal may be nil.
+//
+// A producer with the rights to produce to its topics but not to create
+// them (no CREATE on the topics or the cluster: least-privilege ACLs,
+// topics made by an admin) is refused the creation even of a topic that
+// exists, since Kafka checks the right first; EnsureTopics then uses the
+// topics that exist as they are, and returns at once an error naming each
+// that does not, or that it may not see.
 func EnsureTopics(ctx context.Context, client *kafka.Client, topics []string, spec TopicSpec, fatal func(error) error, log *slog.Logger) error {
 	backoff := retry.Backoff{Initial: 500 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.2}
 	for attempt := 1; ; attempt++ {
 		err := createTopics(ctx, client, topics, spec, log)
 		if err == nil {
 			return nil
+		}
+		if errors.As(err, new(notAllowedError)) {
+			return fmt.Errorf("Kafka at %s: %w", client.Addr, err)
 		}
 		if fatal != nil {
 			if diagnosis := fatal(err); diagnosis != nil {
@@ -125,6 +151,7 @@ func createTopics(ctx context.Context, client *kafka.Client, topics []string, sp
 		return err
 	}
 	var errs []error
+	var refused []string
 	for _, t := range topics {
 		switch terr := resp.Errors[t]; {
 		case terr == nil:
@@ -132,8 +159,54 @@ func createTopics(ctx context.Context, client *kafka.Client, topics []string, sp
 				"min_insync_replicas", spec.MinInsyncReplicas, "retention_ms", spec.retentionMs(), "retention_bytes", spec.RetentionBytes)
 		case errors.Is(terr, kafka.TopicAlreadyExists):
 			log.Debug("topic exists", "topic", t)
+		case errors.Is(terr, kafka.TopicAuthorizationFailed), errors.Is(terr, kafka.ClusterAuthorizationFailed):
+			// Refused before the broker looked whether it exists.
+			refused = append(refused, t)
 		default:
 			errs = append(errs, fmt.Errorf("creating topic %s: %w", t, terr))
+		}
+	}
+	if len(refused) > 0 {
+		errs = append(errs, existingTopics(actx, client, refused, spec, resp.Errors, log))
+	}
+	return errors.Join(errs...)
+}
+
+// existingTopics looks up in the metadata the topics the producer was not
+// allowed to create (refused, by topic, is how the broker refused each).
+// One that exists is used as it is, with a line in the log. One that does
+// not, or that the producer may not see either (the two look the same), is
+// a notAllowedError saying which rights it needs and how an admin would
+// create it. A failed lookup is returned, to be retried.
+func existingTopics(ctx context.Context, client *kafka.Client, topics []string, spec TopicSpec, refused map[string]error, log *slog.Logger) error {
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return fmt.Errorf("creating topics %v: refused (%v); looking up whether they exist: %w", topics, refused[topics[0]], err)
+	}
+	found := make(map[string]kafka.Topic, len(md.Topics))
+	for _, t := range md.Topics {
+		found[t.Name] = t
+	}
+	var errs []error
+	for _, name := range topics {
+		t, ok := found[name]
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("creating topic %s: %w; the broker did not describe it", name, refused[name]))
+		case t.Error == nil:
+			log.Info("topic exists; the producer may not create topics (no CREATE right), so it uses it as it is: "+
+				"KAFKA_PARTITIONS, KAFKA_REPLICATION_FACTOR, KAFKA_MIN_INSYNC_REPLICAS and KAFKA_RETENTION* were not applied to it",
+				"topic", name, "partitions", len(t.Partitions))
+		case errors.Is(t.Error, kafka.UnknownTopicOrPartition), errors.Is(t.Error, kafka.TopicAuthorizationFailed):
+			// kafka-go's transport answers from its cache of the topics
+			// the broker lists, which leaves out those the client may not
+			// describe: missing and hidden look the same.
+			errs = append(errs, notAllowedError{fmt.Errorf("topic %s does not exist, or the producer may not see it, and it may not create it (%v): "+
+				"it needs WRITE on the topic (which implies DESCRIBE) to write to it, and CREATE on the topic (or on the cluster) to create it; "+
+				"or have an admin create it as the producer would: %s",
+				name, refused[name], spec.createCommand(name))})
+		default:
+			errs = append(errs, fmt.Errorf("creating topic %s: %w; looking it up: %w", name, refused[name], t.Error))
 		}
 	}
 	return errors.Join(errs...)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -113,6 +114,25 @@ func (c Config) withDefaults() (Config, error) {
 			if v := u.Query().Get(p); v != "" && v != "false" {
 				errs = append(errs, fmt.Errorf("JETSTREAM_URL: %s=%s is not supported: the producer reads uncompressed JSON events from the first frame; remove it", p, v))
 			}
+		}
+		// The parameters the source sets itself at each connection, which
+		// would replace these without a word.
+		q := u.Query()
+		if q.Has("wantedCollections") {
+			cols := q["wantedCollections"]
+			errs = append(errs, fmt.Errorf("JETSTREAM_URL: wantedCollections=%s is not supported: the producer asks for the collections in JETSTREAM_COLLECTIONS "+
+				"(app.bsky.feed.post when empty); remove it from the URL and set JETSTREAM_COLLECTIONS=%s", strings.Join(cols, ","), strings.Join(cols, ",")))
+		}
+		if q.Has("cursor") {
+			v := q.Get("cursor")
+			example := v
+			if n, err := strconv.ParseInt(v, 10, 64); err != nil || n <= 0 {
+				example = "<microseconds since 1970>"
+			}
+			errs = append(errs, fmt.Errorf("JETSTREAM_URL: cursor=%s is not supported: the producer resumes from the position it keeps in STATE_DIR/%s "+
+				"(the time_us of the last event Kafka acknowledged, less JETSTREAM_REWIND), and starts from the live stream without one; "+
+				`remove it from the URL; to start from an earlier time Jetstream still keeps, stop the producer and write {"time_us":%s} to that file`,
+				v, StateFile, example))
 		}
 	}
 

@@ -21,6 +21,12 @@ func TestNewValidates(t *testing.T) {
 		{"password read as a host", func(c *Config) { c.URL = "wss://svc:12/s3cret@jetstream.example/subscribe" }, []string{"JETSTREAM_URL", "not shown"}},
 		{"compressed frames", func(c *Config) { c.URL = "wss://jetstream.example/subscribe?compress=true" }, []string{"JETSTREAM_URL", "compress=true is not supported"}},
 		{"hello first", func(c *Config) { c.URL = "wss://jetstream.example/subscribe?requireHello=true" }, []string{"JETSTREAM_URL", "requireHello=true is not supported"}},
+		{"collections in the url", func(c *Config) {
+			c.URL = "wss://jetstream.example/subscribe?wantedCollections=app.bsky.graph.follow"
+		}, []string{"JETSTREAM_URL", "wantedCollections=app.bsky.graph.follow is not supported", "JETSTREAM_COLLECTIONS=app.bsky.graph.follow"}},
+		{"empty collections in the url", func(c *Config) { c.URL = "wss://jetstream.example/subscribe?wantedCollections=" }, []string{"JETSTREAM_URL", "wantedCollections", "JETSTREAM_COLLECTIONS"}},
+		{"cursor in the url", func(c *Config) { c.URL = "wss://jetstream.example/subscribe?cursor=1700000000000000" }, []string{"JETSTREAM_URL",
+			"cursor=1700000000000000 is not supported", "STATE_DIR", StateFile, `{"time_us":1700000000000000}`}},
 		{"bad collection", func(c *Config) { c.Collections = []string{"app.bsky.feed.post", "posts"} }, []string{"JETSTREAM_COLLECTIONS", `"posts"`}},
 		{"bad wildcard", func(c *Config) { c.Collections = []string{"app.*"} }, []string{"JETSTREAM_COLLECTIONS"}},
 		{"collection with a space", func(c *Config) { c.Collections = []string{"app.bsky.feed post"} }, []string{"JETSTREAM_COLLECTIONS"}},
@@ -83,12 +89,12 @@ func TestNewDefaults(t *testing.T) {
 }
 
 func TestSubscribeURLKeepsOtherParameters(t *testing.T) {
-	src, err := New(Config{URL: "wss://js.example/subscribe?wantedDids=did:plc:a&cursor=5", StateDir: t.TempDir(),
+	src, err := New(Config{URL: "wss://js.example/subscribe?wantedDids=did:plc:a&maxMessageSizeBytes=500000", StateDir: t.TempDir(),
 		Collections: []string{"app.bsky.feed.post", "app.bsky.graph.*"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "wss://js.example/subscribe?cursor=42&wantedCollections=app.bsky.feed.post&wantedCollections=app.bsky.graph.%2A&wantedDids=did%3Aplc%3Aa"
+	want := "wss://js.example/subscribe?cursor=42&maxMessageSizeBytes=500000&wantedCollections=app.bsky.feed.post&wantedCollections=app.bsky.graph.%2A&wantedDids=did%3Aplc%3Aa"
 	if got := src.subscribeURL(42); got != want {
 		t.Errorf("got %s; want %s", got, want)
 	}

@@ -122,8 +122,8 @@ func ResumeCursor(acked, lastRead int64, rewind time.Duration) int64 {
 	return max(base-rewind.Microseconds(), 1)
 }
 
-// subscribeURL is the URL to dial: JETSTREAM_URL with wantedCollections and,
-// when cursor > 0, cursor.
+// subscribeURL is the URL to dial: JETSTREAM_URL (which New checked holds
+// neither) with wantedCollections and, when cursor > 0, cursor.
 func (s *Source) subscribeURL(cursor int64) string {
 	u, _ := url.Parse(s.cfg.URL.Reveal()) // checked by New
 	q := u.Query()
