@@ -148,7 +148,17 @@ func (p *Partition) writeKeys() error {
 		return nil
 	}
 	if p.keysFile == nil {
-		f, err := os.OpenFile(p.abs(keysPath(p.topic, p.partition, p.keysGen)), os.O_WRONLY|os.O_CREATE|os.O_APPEND, p.cfg.FileMode)
+		// The file of a generation the checkpoint counts no byte of yet
+		// (keysFile is open whenever it counts some) is emptied, as
+		// startFile empties a new data file: one already at its name is
+		// not this window's (left by a checkpoint moved away), and its
+		// keys would come before the new ones, the bytes a restart
+		// keeps.
+		flag := os.O_WRONLY | os.O_CREATE | os.O_APPEND
+		if p.keysSize == 0 {
+			flag |= os.O_TRUNC
+		}
+		f, err := os.OpenFile(p.abs(keysPath(p.topic, p.partition, p.keysGen)), flag, p.cfg.FileMode)
 		if err != nil {
 			return fmt.Errorf("opening dedup key file: %w", err)
 		}

@@ -129,6 +129,43 @@ func TestDedupGenerations(t *testing.T) {
 	}
 }
 
+// TestDedupKeyFileLeftBehind: the checkpoint was moved away (to start the
+// partition afresh, as after a topic was created again) and the key files
+// were left. A generation's file that the new checkpoint counts no byte of
+// is emptied when the generation starts, so after a restart the window
+// holds the new keys, not the old ones: a copy of a new status is dropped,
+// and a status whose key only the old files held is written.
+func TestDedupKeyFileLeftBehind(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{Dir: dir, DedupWindow: 3}
+	p := openPartition(t, testArchive(t, cfg), "tweets", 0)
+	mustAppend(t, p, keyed(0, "old0", "old1", "old2", "old3", "old4", "old5", "old6"))
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Generations 1 {old3 old4 old5} and 2 {old6} stay.
+	if err := os.Remove(filepath.Join(dir, slotsPath("tweets", 0))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "tweets")); err != nil {
+		t.Fatal(err)
+	}
+
+	p = openPartition(t, testArchive(t, cfg), "tweets", 0)
+	mustAppend(t, p, keyed(0, "new0", "new1", "new2", "new3")) // generations 0 and 1
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p = openPartition(t, testArchive(t, cfg), "tweets", 0)
+	res := mustAppend(t, p, keyed(4, "new3", "old3"))
+	if res.Written != 1 || res.Duplicates != 1 {
+		t.Errorf("after a restart: written %d duplicates %d; want old3 written and new3 dropped", res.Written, res.Duplicates)
+	}
+	if got, want := ids(t, dir), []string{"new0", "new1", "new2", "new3", "old3"}; !slices.Equal(got, want) {
+		t.Errorf("archived ids %q; want %q", got, want)
+	}
+}
+
 // TestDedupCrashBeforeCheckpoint: keys fsynced but not checkpointed belong
 // to records that were not archived; after recovery those records must be
 // written when they come again, not dropped as duplicates.
