@@ -207,7 +207,7 @@ func (p *Partition) openDeadLetters() error {
 		return fmt.Errorf("opening dead-letter file: %w", err)
 	}
 	crashPoint("dead letters: file created")
-	if err := durable.SyncDirs(filepath.Dir(path), p.cfg.Dir); err != nil {
+	if err := syncDirs(filepath.Dir(path), p.cfg.Dir); err != nil {
 		_ = f.Close()
 		return err
 	}
@@ -326,7 +326,7 @@ func (p *Partition) startFile(first int64, hour, now time.Time) error {
 		return fmt.Errorf("creating data file: %w", err)
 	}
 	crashPoint("new data file created")
-	if err := durable.SyncDirs(filepath.Dir(path), p.cfg.Dir); err != nil {
+	if err := syncDirs(filepath.Dir(path), p.cfg.Dir); err != nil {
 		_ = f.Close()
 		return err
 	}

@@ -31,6 +31,7 @@ import (
 	"hash/maphash"
 	"io/fs"
 	"os"
+	"path/filepath"
 )
 
 // maxKeyLen is the longest key the window keeps as it is. Post ids are
@@ -158,9 +159,16 @@ func (p *Partition) writeKeys() error {
 		if p.keysSize == 0 {
 			flag |= os.O_TRUNC
 		}
-		f, err := os.OpenFile(p.abs(keysPath(p.topic, p.partition, p.keysGen)), flag, p.cfg.FileMode)
+		path := p.abs(keysPath(p.topic, p.partition, p.keysGen))
+		f, err := os.OpenFile(path, flag, p.cfg.FileMode)
 		if err != nil {
 			return fmt.Errorf("opening dedup key file: %w", err)
+		}
+		// Its name must be durable before a checkpoint counts its bytes,
+		// as a data file's is.
+		if err := syncDirs(filepath.Dir(path), p.cfg.Dir); err != nil {
+			_ = f.Close()
+			return err
 		}
 		p.keysFile = f
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tweetpipe/tweetpipe/internal/durable"
 )
 
 func TestAppendWritesValuesUnchanged(t *testing.T) {
@@ -837,6 +839,41 @@ func TestOnlyDeadLettersCreateNoDataFile(t *testing.T) {
 	}
 	if got := p.NextOffset(); got != 9 {
 		t.Errorf("NextOffset: got %d; want 9", got)
+	}
+}
+
+// TestNewFilesSyncTheirFolder: each file a checkpoint counts bytes of (a
+// data file, a dead-letter file, a dedup key file) has its folder fsynced
+// after it was created and before the checkpoint that counts them, or a
+// power loss could take its name with it.
+func TestNewFilesSyncTheirFolder(t *testing.T) {
+	dir := t.TempDir()
+	// synced holds the files seen in each folder fsynced.
+	var synced []string
+	syncDirs = func(d, root string) error {
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			synced = append(synced, filepath.Join(d, e.Name()))
+		}
+		return durable.SyncDirs(d, root)
+	}
+	t.Cleanup(func() { syncDirs = durable.SyncDirs })
+
+	p := openPartition(t, testArchive(t, Config{Dir: dir, DedupWindow: 2}), "tweets", 0)
+	rs := append(keyed(0, "a"), Record{Offset: 1, Time: t0(), Value: []byte("not json")})
+	mustAppend(t, p, append(rs, keyed(2, "b", "c")...)) // key generations 0 and 1
+	for _, tt := range []struct{ name, rel string }{
+		{"data file", p.ckpt.Active},
+		{"dead-letter file", p.ckpt.DeadLetter},
+		{"key file", keysPath("tweets", 0, 0)},
+		{"key file of the next generation", keysPath("tweets", 0, 1)},
+	} {
+		if path := filepath.Join(dir, tt.rel); !slices.Contains(synced, path) {
+			t.Errorf("%s %s: its folder was not fsynced once it was created", tt.name, path)
+		}
 	}
 }
 
