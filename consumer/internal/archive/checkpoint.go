@@ -51,7 +51,8 @@ package archive
 //     start, so a failed write leaves nothing behind.
 //  8. The dedup window's key file is counted like the data file, and a key
 //     is written only with its line (dedup.go). Recovery finishes a start of
-//     the next key file generation that a crash cut short.
+//     the next key file generation that a crash cut short. A key file found
+//     missing or cut short is not data lost: the window starts empty.
 //
 // crash_test.go stops the archive at every point between two of its file
 // operations (crash.go), and at pairs of them, and checks that recovery and
