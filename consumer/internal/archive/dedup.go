@@ -159,6 +159,9 @@ func (p *Partition) writeKeys() error {
 		if p.keysSize == 0 {
 			flag |= os.O_TRUNC
 		}
+		if err := p.makeStateDir(); err != nil {
+			return err
+		}
 		path := p.abs(keysPath(p.topic, p.partition, p.keysGen))
 		f, err := os.OpenFile(path, flag, p.cfg.FileMode)
 		if err != nil {

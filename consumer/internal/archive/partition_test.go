@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -874,6 +875,66 @@ func TestNewFilesSyncTheirFolder(t *testing.T) {
 		if path := filepath.Join(dir, tt.rel); !slices.Contains(synced, path) {
 			t.Errorf("%s %s: its folder was not fsynced once it was created", tt.name, path)
 		}
+	}
+}
+
+// TestStateFolderRemovedWhileRunning: _state removed while the partition
+// is open (it is created at Open) is created again, with a WARN, by the
+// next write there (a checkpoint, or a dedup key file of a new
+// generation): the batch is archived, not refused until a restart, and
+// after a restart the partition goes on from its checkpoint, each record
+// once.
+func TestStateFolderRemovedWhileRunning(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		window int
+	}{
+		{"checkpoint first", 0},
+		{"key file of a new generation first", 2}, // the second generation starts after "b"
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var log strings.Builder
+			cfg := Config{Dir: dir, DedupWindow: tt.window, Now: newClock(t0()).Now}
+			a, err := Open(cfg, slog.New(slog.NewTextHandler(&log, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := a.Partition(t.Context(), "tweets", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { p.Close() })
+			mustAppend(t, p, keyed(0, "a", "b"))
+			state := filepath.Join(dir, stateDirName)
+			if err := os.RemoveAll(state); err != nil {
+				t.Fatal(err)
+			}
+
+			if _, err := p.Append(keyed(2, "c", "d")); err != nil {
+				t.Fatalf("Append after %s was removed: %v", state, err)
+			}
+			if !strings.Contains(log.String(), "level=WARN") || !strings.Contains(log.String(), state) {
+				t.Errorf("log: got %q; want a WARN naming %s", log.String(), state)
+			}
+			if _, err := os.Stat(filepath.Join(dir, slotsPath("tweets", 0))); err != nil {
+				t.Errorf("checkpoint: %v", err)
+			}
+			if err := p.Close(); err != nil {
+				t.Fatal(err)
+			}
+			p, err = a.Partition(t.Context(), "tweets", 0)
+			if err != nil {
+				t.Fatalf("opening the partition again: %v", err)
+			}
+			if got := p.NextOffset(); got != 4 {
+				t.Errorf("NextOffset after a restart: got %d; want 4", got)
+			}
+			mustAppend(t, p, keyed(4, "e"))
+			if got, want := ids(t, dir), []string{"a", "b", "c", "d", "e"}; !slices.Equal(got, want) {
+				t.Errorf("archived ids %q; want %q", got, want)
+			}
+		})
 	}
 }
 
