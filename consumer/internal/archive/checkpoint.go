@@ -51,7 +51,8 @@ package archive
 //     start, so a failed write leaves nothing behind.
 //  8. The dedup window's key file is counted like the data file, and a key
 //     is written only with its line (dedup.go). Recovery finishes a start of
-//     the next key file generation that a crash cut short.
+//     the next key file generation that a crash cut short. A key file found
+//     missing or cut short is not data lost: the window starts empty.
 //
 // crash_test.go stops the archive at every point between two of its file
 // operations (crash.go), and at pairs of them, and checks that recovery and
@@ -207,7 +208,7 @@ func (p *Partition) openDeadLetters() error {
 		return fmt.Errorf("opening dead-letter file: %w", err)
 	}
 	crashPoint("dead letters: file created")
-	if err := durable.SyncDirs(filepath.Dir(path), p.cfg.Dir); err != nil {
+	if err := syncDirs(filepath.Dir(path), p.cfg.Dir); err != nil {
 		_ = f.Close()
 		return err
 	}
@@ -326,7 +327,7 @@ func (p *Partition) startFile(first int64, hour, now time.Time) error {
 		return fmt.Errorf("creating data file: %w", err)
 	}
 	crashPoint("new data file created")
-	if err := durable.SyncDirs(filepath.Dir(path), p.cfg.Dir); err != nil {
+	if err := syncDirs(filepath.Dir(path), p.cfg.Dir); err != nil {
 		_ = f.Close()
 		return err
 	}

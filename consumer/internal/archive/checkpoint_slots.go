@@ -284,6 +284,9 @@ func (p *Partition) createCheckpoint(c checkpoint, js []byte, path string) error
 	}
 	file := make([]byte, 2*slotSize)
 	copy(file, b)
+	if err := p.makeStateDir(); err != nil {
+		return err
+	}
 	renamed, err := durable.WriteFile(path, file, durable.Replace{Temp: path + ".tmp", Mode: p.cfg.FileMode, Reach: crashPoint})
 	if renamed {
 		p.ckpt = c
@@ -306,6 +309,30 @@ func (p *Partition) createCheckpoint(c checkpoint, js []byte, path string) error
 	}
 	p.ckptFile, p.ckptInfo, p.ckptSlot, p.ckptStale = f, fi, 0, false
 	return p.removeLegacyCheckpoint()
+}
+
+// makeStateDir creates _state again when it was removed while the
+// partition was open (Open creates it): without it no checkpoint could be
+// written until a restart, and no record archived. What it held went with
+// it: every partition writes its checkpoint anew at its next one, the
+// dedup windows start empty at the next start (their key files are gone),
+// and the partitions' locks keep no other consumer out until then.
+func (p *Partition) makeStateDir() error {
+	dir := p.abs(stateDirName)
+	if ok, err := exists(dir); err != nil || ok {
+		if err != nil {
+			return fmt.Errorf("checking %s: %w", dir, err)
+		}
+		return nil
+	}
+	p.log.Warn("the folder "+stateDirName+" was removed while the consumer ran; creating it again. "+
+		"The partitions' checkpoints are written anew at their next batch, their dedup windows start empty at the next start, "+
+		"and until that start their locks do not keep another consumer of the folder out",
+		"path", dir)
+	if err := os.MkdirAll(dir, p.cfg.dirMode()); err != nil {
+		return fmt.Errorf("creating %s again: %w", dir, err)
+	}
+	return syncDirs(dir, p.cfg.Dir)
 }
 
 // removeLegacyCheckpoint removes the checkpoint file of an earlier version,

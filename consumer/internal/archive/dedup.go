@@ -31,6 +31,7 @@ import (
 	"hash/maphash"
 	"io/fs"
 	"os"
+	"path/filepath"
 )
 
 // maxKeyLen is the longest key the window keeps as it is. Post ids are
@@ -148,9 +149,29 @@ func (p *Partition) writeKeys() error {
 		return nil
 	}
 	if p.keysFile == nil {
-		f, err := os.OpenFile(p.abs(keysPath(p.topic, p.partition, p.keysGen)), os.O_WRONLY|os.O_CREATE|os.O_APPEND, p.cfg.FileMode)
+		// The file of a generation the checkpoint counts no byte of yet
+		// (keysFile is open whenever it counts some) is emptied, as
+		// startFile empties a new data file: one already at its name is
+		// not this window's (left by a checkpoint moved away), and its
+		// keys would come before the new ones, the bytes a restart
+		// keeps.
+		flag := os.O_WRONLY | os.O_CREATE | os.O_APPEND
+		if p.keysSize == 0 {
+			flag |= os.O_TRUNC
+		}
+		if err := p.makeStateDir(); err != nil {
+			return err
+		}
+		path := p.abs(keysPath(p.topic, p.partition, p.keysGen))
+		f, err := os.OpenFile(path, flag, p.cfg.FileMode)
 		if err != nil {
 			return fmt.Errorf("opening dedup key file: %w", err)
+		}
+		// Its name must be durable before a checkpoint counts its bytes,
+		// as a data file's is.
+		if err := syncDirs(filepath.Dir(path), p.cfg.Dir); err != nil {
+			_ = f.Close()
+			return err
 		}
 		p.keysFile = f
 	}
@@ -202,7 +223,8 @@ func (p *Partition) removeOldKeys() error {
 }
 
 // recoverKeys loads the window from the key files, truncating the current
-// one to the checkpoint (part of recover).
+// one to the checkpoint (part of recover). One missing, or the current one
+// cut short, starts an empty window (forgetKeys).
 func (p *Partition) recoverKeys() error {
 	p.keys.reset()
 	p.keysBuf = p.keysBuf[:0]
@@ -214,8 +236,15 @@ func (p *Partition) recoverKeys() error {
 		return err
 	}
 	if p.keysGen > 0 {
-		prev := keysPath(p.topic, p.partition, p.keysGen-1)
-		keys, err := readKeys(p.abs(prev), -1)
+		prev := p.abs(keysPath(p.topic, p.partition, p.keysGen-1))
+		ok, err := exists(prev)
+		if err != nil {
+			return fmt.Errorf("checking dedup key file: %w", err)
+		}
+		if !ok {
+			return p.forgetKeys(prev, "is missing")
+		}
+		keys, err := readKeys(prev, -1)
 		if err != nil {
 			return err
 		}
@@ -226,6 +255,10 @@ func (p *Partition) recoverKeys() error {
 	}
 	rel := keysPath(p.topic, p.partition, p.keysGen)
 	f, size, err := p.truncateTo(rel, p.keysSize)
+	var lost *lostError
+	if errors.As(err, &lost) {
+		return p.forgetKeys(lost.path, lost.what, "bytes", lost.want)
+	}
 	if err != nil {
 		return err
 	}
@@ -241,6 +274,35 @@ func (p *Partition) recoverKeys() error {
 		p.keys.add(k)
 	}
 	return nil
+}
+
+// forgetKeys starts an empty window at the next generation, checkpointed,
+// when a key file of the window is not as the archive wrote it: the
+// previous generation's missing, or the current one's missing or shorter
+// than the checkpoint counts (moved, removed or cut by someone). The key
+// files are an index of what was written, not archived data: losing them
+// loses the window, not records, so the partition goes on rather than
+// stop. The keys the other file, or a file cut short, still holds go too:
+// a file cut short may not be what the archive wrote, and a key of
+// something else drops a new status, where a key forgotten only lets a
+// copy through.
+func (p *Partition) forgetKeys(path, what string, attrs ...any) error {
+	p.log.Warn("the dedup key file "+what+" (moved, removed or cut by someone): the dedup window starts empty, "+
+		"so a status written before now and sent again (a producer's retry or re-send) may be written again",
+		append([]any{"path", path, "checkpoint", p.abs(slotsPath(p.topic, p.partition))}, attrs...)...)
+	// The window's files go before the checkpoint below makes the
+	// current generation the previous one, which a restart reads whole.
+	for gen := max(p.keysGen-1, 0); gen <= p.keysGen; gen++ {
+		if err := os.Remove(p.abs(keysPath(p.topic, p.partition, gen))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing dedup key file: %w", err)
+		}
+	}
+	p.keys.reset()
+	p.keysGen++
+	p.keysSize = 0
+	c := p.ckpt
+	c.KeysGen, c.KeysSize = p.keysGen, 0
+	return p.writeCheckpoint(c)
 }
 
 // readKeys reads the first size bytes of a key file (all of it when size is

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tweetpipe/tweetpipe/internal/durable"
 )
 
 func TestAppendWritesValuesUnchanged(t *testing.T) {
@@ -837,6 +840,101 @@ func TestOnlyDeadLettersCreateNoDataFile(t *testing.T) {
 	}
 	if got := p.NextOffset(); got != 9 {
 		t.Errorf("NextOffset: got %d; want 9", got)
+	}
+}
+
+// TestNewFilesSyncTheirFolder: each file a checkpoint counts bytes of (a
+// data file, a dead-letter file, a dedup key file) has its folder fsynced
+// after it was created and before the checkpoint that counts them, or a
+// power loss could take its name with it.
+func TestNewFilesSyncTheirFolder(t *testing.T) {
+	dir := t.TempDir()
+	// synced holds the files seen in each folder fsynced.
+	var synced []string
+	syncDirs = func(d, root string) error {
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			synced = append(synced, filepath.Join(d, e.Name()))
+		}
+		return durable.SyncDirs(d, root)
+	}
+	t.Cleanup(func() { syncDirs = durable.SyncDirs })
+
+	p := openPartition(t, testArchive(t, Config{Dir: dir, DedupWindow: 2}), "tweets", 0)
+	rs := append(keyed(0, "a"), Record{Offset: 1, Time: t0(), Value: []byte("not json")})
+	mustAppend(t, p, append(rs, keyed(2, "b", "c")...)) // key generations 0 and 1
+	for _, tt := range []struct{ name, rel string }{
+		{"data file", p.ckpt.Active},
+		{"dead-letter file", p.ckpt.DeadLetter},
+		{"key file", keysPath("tweets", 0, 0)},
+		{"key file of the next generation", keysPath("tweets", 0, 1)},
+	} {
+		if path := filepath.Join(dir, tt.rel); !slices.Contains(synced, path) {
+			t.Errorf("%s %s: its folder was not fsynced once it was created", tt.name, path)
+		}
+	}
+}
+
+// TestStateFolderRemovedWhileRunning: _state removed while the partition
+// is open (it is created at Open) is created again, with a WARN, by the
+// next write there (a checkpoint, or a dedup key file of a new
+// generation): the batch is archived, not refused until a restart, and
+// after a restart the partition goes on from its checkpoint, each record
+// once.
+func TestStateFolderRemovedWhileRunning(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		window int
+	}{
+		{"checkpoint first", 0},
+		{"key file of a new generation first", 2}, // the second generation starts after "b"
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var log strings.Builder
+			cfg := Config{Dir: dir, DedupWindow: tt.window, Now: newClock(t0()).Now}
+			a, err := Open(cfg, slog.New(slog.NewTextHandler(&log, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := a.Partition(t.Context(), "tweets", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { p.Close() })
+			mustAppend(t, p, keyed(0, "a", "b"))
+			state := filepath.Join(dir, stateDirName)
+			if err := os.RemoveAll(state); err != nil {
+				t.Fatal(err)
+			}
+
+			if _, err := p.Append(keyed(2, "c", "d")); err != nil {
+				t.Fatalf("Append after %s was removed: %v", state, err)
+			}
+			if !strings.Contains(log.String(), "level=WARN") || !strings.Contains(log.String(), state) {
+				t.Errorf("log: got %q; want a WARN naming %s", log.String(), state)
+			}
+			if _, err := os.Stat(filepath.Join(dir, slotsPath("tweets", 0))); err != nil {
+				t.Errorf("checkpoint: %v", err)
+			}
+			if err := p.Close(); err != nil {
+				t.Fatal(err)
+			}
+			p, err = a.Partition(t.Context(), "tweets", 0)
+			if err != nil {
+				t.Fatalf("opening the partition again: %v", err)
+			}
+			if got := p.NextOffset(); got != 4 {
+				t.Errorf("NextOffset after a restart: got %d; want 4", got)
+			}
+			mustAppend(t, p, keyed(4, "e"))
+			if got, want := ids(t, dir), []string{"a", "b", "c", "d", "e"}; !slices.Equal(got, want) {
+				t.Errorf("archived ids %q; want %q", got, want)
+			}
+		})
 	}
 }
 
