@@ -52,6 +52,8 @@ func TestLoad(t *testing.T) {
 		{"topic with a slash", map[string]string{"KAFKA_TOPICS": "a/b"}, `KAFKA_TOPICS: "a/b"`},
 		{"topic with a colon", map[string]string{"KAFKA_TOPICS": "tweets:1"}, `KAFKA_TOPICS: "tweets:1" is not a topic name`},
 		{"empty topic in the list", map[string]string{"KAFKA_TOPICS": "tweets,"}, `KAFKA_TOPICS: ""`},
+		{"longest topic whose file names fit", map[string]string{"KAFKA_TOPICS": strings.Repeat("t", 209)}, ""},
+		{"topic Kafka takes but too long for the file names", map[string]string{"KAFKA_TOPICS": "tweets," + strings.Repeat("t", 240)}, `KAFKA_TOPICS: topic name "tttttttttttttttttttt"... has 240 characters: the archive's longest file name, <topic>-p<partition>-<offset>.jsonl.zst.tmp, adds up to 46 to it within 255 bytes, so at most 209 characters fit`},
 		{"output dir set but empty", map[string]string{"OUTPUT_DIR": ""}, "OUTPUT_DIR is empty"},
 		{"broker without port", map[string]string{"KAFKA_BROKERS": "kafka"}, `KAFKA_BROKERS: "kafka" is not host:port`},
 		{"broker port not a number", map[string]string{"KAFKA_BROKERS": "127.0.0.1:abc"}, `KAFKA_BROKERS: "127.0.0.1:abc" is not host:port`},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
 	"github.com/tweetpipe/tweetpipe/internal/contract"
 )
 
@@ -28,6 +29,8 @@ func (s Settings) Validate() error {
 	}
 	for _, t := range s.Topics {
 		if err := contract.CheckTopic(t); err != nil {
+			bad("KAFKA_TOPICS: %v", err)
+		} else if err := archive.CheckTopicFits(t); err != nil {
 			bad("KAFKA_TOPICS: %v", err)
 		}
 	}
