@@ -232,6 +232,9 @@ func (a *Archive) Partition(ctx context.Context, topic string, partition int) (*
 	if err := checkTopic(topic); err != nil {
 		return nil, fmt.Errorf("opening partition: %w", err)
 	}
+	if err := CheckTopicFits(topic); err != nil {
+		return nil, fmt.Errorf("opening partition: %w", err)
+	}
 	if partition < 0 || partition > math.MaxInt32 {
 		return nil, fmt.Errorf("opening partition: partition %d out of range", partition)
 	}

@@ -301,6 +301,56 @@ func lockPath(topic string, partition int) string {
 	return filepath.Join(stateDirName, fmt.Sprintf("%s-%d.lock", topic, partition))
 }
 
+// nameMax is the longest file name, in bytes, that the usual file systems
+// take (Linux's NAME_MAX).
+const nameMax = 255
+
+// MaxTopicLen is the longest topic name the archive can write (209): with
+// it, the longest name it gives a file of the topic is nameMax bytes long.
+var MaxTopicLen = nameMax - longestNameOverhead()
+
+// longestNames returns the longest name of each file the archive makes
+// for a partition of topic: for the largest partition number and offset
+// Kafka can give (its types: int32 and int64), and the largest key
+// generation. The longest is a compressed data file's temporary name,
+// "<topic>-p2147483647-9223372036854775807.jsonl.zst.tmp".
+func longestNames(topic string) []string {
+	const p, off = math.MaxInt32, math.MaxInt64
+	data := filepath.Base(LayoutDated.DataPath(topic, p, off, time.Time{}))
+	names := []string{data, data + ".tmp",
+		filepath.Base(DeadLetterPath(topic, p, off)),
+		filepath.Base(slotsPath(topic, p)) + ".tmp",
+		filepath.Base(keysPath(topic, p, math.MaxInt64)) + ".tmp",
+		filepath.Base(uploadedPath(topic, p)) + ".tmp",
+		filepath.Base(lockPath(topic, p)),
+	}
+	for _, ext := range compressedExts() {
+		names = append(names, data+ext+".tmp")
+	}
+	return names
+}
+
+// longestNameOverhead returns how many bytes the longest of longestNames
+// adds to the topic's name.
+func longestNameOverhead() int {
+	n := 0
+	for _, name := range longestNames("") {
+		n = max(n, len(name))
+	}
+	return n
+}
+
+// CheckTopicFits returns an error when the names of topic's files would
+// be longer than the file system takes: when topic is longer than
+// MaxTopicLen. Kafka accepts names of up to 249 characters.
+func CheckTopicFits(topic string) error {
+	if len(topic) > MaxTopicLen {
+		return fmt.Errorf("topic name %.20q... has %d characters: the archive's longest file name, <topic>-p<partition>-<offset>.jsonl.zst.tmp, adds up to %d to it within %d bytes, so at most %d characters fit",
+			topic, len(topic), nameMax-MaxTopicLen, nameMax, MaxTopicLen)
+	}
+	return nil
+}
+
 // checkTopic returns an error unless topic is a legal Kafka topic name
 // ([a-zA-Z0-9._-]{1,249}, not "." or "..") that does not collide with the
 // archive's own directories. Topic names become path elements, so this is

@@ -2,6 +2,8 @@ package archive
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -314,5 +316,67 @@ func TestConcurrentOpensRecordOneLayout(t *testing.T) {
 				t.Errorf("temporary file left in _state: %s", e.Name())
 			}
 		}
+	}
+}
+
+// TestTopicTooLongForFileNamesRefused: a topic Kafka accepts (up to 249
+// characters) but whose files' names would pass NAME_MAX (255 bytes) is
+// refused when its partition is opened, naming the longest that fits,
+// not left to fail at every try with "file name too long".
+func TestTopicTooLongForFileNamesRefused(t *testing.T) {
+	a := testArchive(t, Config{Compression: CompressionZstd})
+	_, err := a.Partition(context.Background(), strings.Repeat("a", 240), 0)
+	if err == nil || !strings.Contains(err.Error(), "at most 209 characters") {
+		t.Fatalf("opening a partition of a 240-character topic: %v; want an error naming 209 characters", err)
+	}
+}
+
+// TestLongestTopicFitsEveryFileName: a topic of MaxTopicLen characters
+// gets every file the archive makes for its partition with the largest
+// number, at offsets near the largest: data files compressed at rotation,
+// dead letters, dedup keys, the checkpoint and the lock. One character
+// more and the longest of those names passes 255 bytes.
+func TestLongestTopicFitsEveryFileName(t *testing.T) {
+	topic := strings.Repeat("t", MaxTopicLen)
+	clk := newClock(t0())
+	dir := t.TempDir()
+	a := testArchive(t, Config{Dir: dir, Compression: CompressionZstd, DedupWindow: 2, RotateInterval: time.Minute, Now: clk.Now})
+	p, err := a.Partition(context.Background(), topic, math.MaxInt32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	first := int64(math.MaxInt64 - 100)
+	var rs []Record
+	for o := first; o < first+5; o++ {
+		rs = append(rs, Record{Offset: o, Time: t0(), Value: []byte(value(o)), Key: fmt.Appendf(nil, "k%d", o), Dedup: true})
+	}
+	rs = append(rs, Record{Offset: first + 5, Time: t0(), Value: []byte("not json")})
+	mustAppend(t, p, rs)
+	clk.Set(t0().Add(2 * time.Minute))
+	if err := p.Tick(); err != nil {
+		t.Fatalf("rotating and compressing: %v", err)
+	}
+	for _, pattern := range []string{
+		filepath.Join(dir, topic, "*", "*", topic+"-p2147483647-9223372036854775707.jsonl.zst"),
+		filepath.Join(dir, "_deadletter", topic, topic+"-p2147483647-9223372036854775712.jsonl"),
+		filepath.Join(dir, "_state", topic+"-2147483647.keys.*"),
+		filepath.Join(dir, "_state", topic+"-2147483647.checkpoint"),
+	} {
+		if matches, _ := filepath.Glob(pattern); len(matches) == 0 {
+			t.Errorf("no file %s", filepath.Base(pattern))
+		}
+	}
+	for _, name := range longestNames(topic) {
+		if len(name) > nameMax {
+			t.Errorf("%d bytes: %s", len(name), name)
+		}
+	}
+	longest := 0
+	for _, name := range longestNames(topic + "t") {
+		longest = max(longest, len(name))
+	}
+	if longest != nameMax+1 {
+		t.Errorf("with one more character the longest name has %d bytes; want %d", longest, nameMax+1)
 	}
 }

@@ -128,6 +128,10 @@ type Finalizer struct {
 	// temps holds the hour folders (relative to Dir) where the last read
 	// found a temporary manifest too young to remove: they are read again.
 	temps map[string]bool
+	// failed holds the hour folders (relative to Dir) with a data file that
+	// could not be read: they are not read again until it or the folder
+	// changes.
+	failed map[string]*unreadable
 	// readDir lists an hour's folder: os.ReadDir, or a test's counter.
 	readDir func(string) ([]os.DirEntry, error)
 }
@@ -153,11 +157,13 @@ func New(cfg Config, kafka Offsets, log *slog.Logger) (*Finalizer, error) {
 	}
 	cfg.Dir = dir
 	return &Finalizer{cfg: cfg, kafka: kafka, log: log.With("component", "manifest"),
-		done: map[string]time.Time{}, temps: map[string]bool{}, readDir: os.ReadDir}, nil
+		done: map[string]time.Time{}, temps: map[string]bool{}, failed: map[string]*unreadable{}, readDir: os.ReadDir}, nil
 }
 
 // Run makes a pass every Interval until ctx ends. A pass that fails (Kafka
-// away, a file that cannot be read) is logged and made again at the next.
+// away, a file that cannot be read) is logged and made again at the next;
+// an hour whose data file cannot be read is read again only once the file
+// or its folder changes.
 func (f *Finalizer) Run(ctx context.Context) {
 	runPasses(ctx, f.cfg.Interval, f.log, "writing manifests; trying again later", f.Pass)
 }

@@ -30,7 +30,8 @@ const settle = 2 * time.Second
 
 // Pass writes the manifest of every hour of every topic that is closed
 // (see Closed) and whose manifest is missing or lists other files than
-// the folder holds. It returns the paths written.
+// the folder holds. It returns the paths written. An hour that fails
+// holds back no other: the error names it, and the pass goes on.
 func (f *Finalizer) Pass(ctx context.Context) ([]string, error) {
 	return passTopics(ctx, f.cfg.Topics, f.passTopic)
 }
@@ -46,8 +47,15 @@ func (f *Finalizer) passTopic(ctx context.Context, topic string) ([]string, erro
 		if err != nil {
 			return nil, err
 		}
-		if mt, ok := f.done[f.cfg.Layout.HourDir(topic, h)]; ok && mt.Equal(fi.ModTime()) {
+		rel := f.cfg.Layout.HourDir(topic, h)
+		if mt, ok := f.done[rel]; ok && mt.Equal(fi.ModTime()) {
 			continue
+		}
+		if u, ok := f.failed[rel]; ok {
+			if u.unchanged(fi.ModTime()) {
+				continue
+			}
+			delete(f.failed, rel)
 		}
 		todo = append(todo, h)
 	}
@@ -61,6 +69,7 @@ func (f *Finalizer) passTopic(ctx context.Context, topic string) ([]string, erro
 	}
 	var (
 		written []string
+		errs    []error
 		next    *nextIndex // built when a manifest is first digested
 	)
 	index := func() (*nextIndex, error) {
@@ -79,13 +88,54 @@ func (f *Finalizer) passTopic(ctx context.Context, topic string) ([]string, erro
 		}
 		path, err := f.finalize(ctx, topic, h, index)
 		if err != nil {
-			return written, fmt.Errorf("hour %s: %w", h.Format("2006-01-02T15"), err)
+			errs = append(errs, fmt.Errorf("hour %s: %w", h.Format("2006-01-02T15"), err))
+			if ctx.Err() != nil {
+				break
+			}
+			if u := (*unreadable)(nil); errors.As(err, &u) {
+				f.failedRead(topic, h, u)
+			}
+			continue
 		}
 		if path != "" {
 			written = append(written, path)
 		}
 	}
-	return written, nil
+	return written, errors.Join(errs...)
+}
+
+// unreadable is the error of a data file opened but not read to its end
+// (cut short, corrupt, a read error), with the file and its folder as they
+// were before the read.
+type unreadable struct {
+	path    string
+	file    os.FileInfo
+	dirTime time.Time // the folder's modification time
+	err     error
+}
+
+func (u *unreadable) Error() string { return u.err.Error() }
+func (u *unreadable) Unwrap() error { return u.err }
+
+// unchanged reports whether the file and its folder, whose modification
+// time is now dirTime, are as they were when the file could not be read.
+func (u *unreadable) unchanged(dirTime time.Time) bool {
+	fi, err := os.Stat(u.path)
+	return err == nil && dirTime.Equal(u.dirTime) &&
+		fi.Size() == u.file.Size() && fi.ModTime().Equal(u.file.ModTime())
+}
+
+// failedRead logs an hour whose data file could not be read and, once the
+// file and its folder have settled, keeps the hour from being read again
+// until either changes: reading it would fail the same way at every pass.
+func (f *Finalizer) failedRead(topic string, hour time.Time, u *unreadable) {
+	f.log.Error("a data file cannot be read: its hour gets no manifest until the file is mended "+
+		"(test it with gzip -t or zstd -t, put back a good copy or move it out of the folder); "+
+		"the hour is read again when the file or its folder changes, or at the next start",
+		"topic", topic, "hour", hour.UTC().Format(time.RFC3339), "path", u.path, "error", u.err)
+	if time.Since(u.file.ModTime()) > settle && time.Since(u.dirTime) > settle {
+		f.failed[f.cfg.Layout.HourDir(topic, hour)] = u
+	}
 }
 
 // partitions reads Kafka's offsets and the checkpoints of topic's partitions.
@@ -270,6 +320,9 @@ func (f *Finalizer) finalize(ctx context.Context, topic string, hour time.Time, 
 		if errors.Is(err, fs.ErrNotExist) {
 			return "", nil // renamed while read (a rotation): the next pass sees it
 		}
+		if u := (*unreadable)(nil); errors.As(err, &u) {
+			u.dirTime = before.ModTime()
+		}
 		if err != nil {
 			return "", fmt.Errorf("reading %s: %w", df.Name, err)
 		}
@@ -392,14 +445,23 @@ func (f *Finalizer) lists(dir string, m Manifest, files []archive.DataFile) bool
 }
 
 // digest reads a data file once: its lines (decompressed), its size and
-// the SHA-256 of its bytes as stored.
+// the SHA-256 of its bytes as stored. A file opened but not read to its
+// end fails with an *unreadable.
 func digest(path, compression string) (lines, size int64, sum string, err error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return 0, 0, "", err
 	}
 	defer fh.Close()
-	return Digest(fh, compression)
+	fi, err := fh.Stat()
+	if err != nil {
+		return 0, 0, "", err
+	}
+	lines, size, sum, err = Digest(fh, compression)
+	if err != nil {
+		return 0, 0, "", &unreadable{path: path, file: fi, err: err}
+	}
+	return lines, size, sum, nil
 }
 
 // Digest reads a data file's bytes as stored (compressed with compression,

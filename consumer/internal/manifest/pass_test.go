@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -629,5 +630,86 @@ func TestRunMakesAPassWhenStopped(t *testing.T) {
 	}
 	cancel()
 	<-done
+	fx.check(h10)
+}
+
+// TestUnreadableFileHoldsBackOnlyItsHour: a data file that cannot be read
+// to its end (cut short, corrupt) keeps its own hour without a manifest
+// and no other: the later hour gets its manifest in the same pass, which
+// reports the file, logged once as an error naming it. The hour is not
+// read again while the file and its folder are unchanged, and gets its
+// manifest once the file is mended.
+func TestUnreadableFileHoldsBackOnlyItsHour(t *testing.T) {
+	h11 := h10.Add(time.Hour)
+	fx := newFixture(t, 1, archive.Config{Compression: archive.CompressionGzip})
+	fx.write(0, 0, 4, h10)
+	fx.clk.Set(h11.Add(15 * time.Minute))
+	fx.tick()
+	fx.write(0, 5, 9, h11)
+	fx.clk.Set(h10.Add(5 * time.Hour))
+	fx.tick()
+	dir10 := filepath.Join(fx.dir, archive.LayoutDated.HourDir("tweets", h10))
+	bad := filepath.Join(dir10, "tweets-p0-000000000000.jsonl.gz")
+	whole, err := os.ReadFile(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, whole[:len(whole)/2], 0o640); err != nil {
+		t.Fatal(err)
+	}
+	// The folders and the file settle: a change in the same tick of the
+	// file system's clock as the last one could not be told.
+	old := time.Now().Add(-time.Hour)
+	for _, p := range []string{bad, dir10, filepath.Join(fx.dir, archive.LayoutDated.HourDir("tweets", h11))} {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var logs bytes.Buffer
+	h := &hooked{ends: fx.kafka}
+	f, err := New(fx.cfg, h, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.readDir = h.readDir
+	written, err := f.Pass(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "hour 2026-12-02T10: reading tweets-p0-000000000000.jsonl.gz") {
+		t.Errorf("Pass returned %v; want the error of 10:00's file", err)
+	}
+	if len(written) != 1 || !strings.HasSuffix(written[0], filepath.Join("11", FileName)) {
+		t.Fatalf("wrote %v; want the manifest of 11:00, past the unreadable hour", written)
+	}
+	fx.check(h11)
+	if _, err := os.Stat(filepath.Join(dir10, FileName)); err == nil {
+		t.Errorf("10:00 got a manifest from a file cut short")
+	}
+	if n := strings.Count(logs.String(), "level=ERROR"); n != 1 || !strings.Contains(logs.String(), bad) {
+		t.Errorf("logged %d errors; want one naming %s:\n%s", n, bad, logs.String())
+	}
+
+	// The hour, unchanged, is neither read again nor reported again.
+	reads := h.calls["readdir:10"]
+	for i := range 2 {
+		if written, err := f.Pass(context.Background()); err != nil || len(written) != 0 {
+			t.Fatalf("pass %d: wrote %v, %v; want nothing and no error", i+2, written, err)
+		}
+	}
+	if got := h.calls["readdir:10"] - reads; got != 0 {
+		t.Errorf("the unchanged unreadable hour was read %d times again; want 0", got)
+	}
+	if n := strings.Count(logs.String(), "level=ERROR"); n != 1 {
+		t.Errorf("logged %d errors after the passes that left the hour alone; want still 1", n)
+	}
+
+	// Mended in place (a copy written over it): the folder does not
+	// change, the file does.
+	if err := os.WriteFile(bad, whole, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	written, err = f.Pass(context.Background())
+	if err != nil || len(written) != 1 || !strings.HasSuffix(written[0], filepath.Join("10", FileName)) {
+		t.Fatalf("once the file was mended: wrote %v, %v; want the manifest of 10:00", written, err)
+	}
 	fx.check(h10)
 }
