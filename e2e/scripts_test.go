@@ -50,10 +50,38 @@ func TestScriptsReadPipesToTheEnd(t *testing.T) {
 				t.Errorf("%s:%d pipes into %q, which may exit before its input ends (SIGPIPE, 141 under pipefail):\n\t%s",
 					rel, n, m, strings.TrimSpace(line))
 			}
+			if m := grepIntoPipe.FindString(line); m != "" {
+				t.Errorf("%s:%d substitutes %q: grep finding nothing exits 1, under pipefail the assignment fails and set -e ends the script without a word; "+
+					"count with grep -c ... || true, or filter with sed -n:\n\t%s", rel, n, m, strings.TrimSpace(line))
+			}
 		}
 	}
 	if checked < 5 {
 		t.Fatalf("only %d scripts set pipefail; expected scripts/*.sh and .ci/run", checked)
+	}
+}
+
+// grepIntoPipe matches a command substitution that starts with grep and
+// pipes its output on: make tail's check in scripts/docker-test.sh counted
+// `==> ` headers that way, and when make tail stopped printing them the
+// Docker suite ended there with status 1 and no message.
+var grepIntoPipe = regexp.MustCompile(`\$\(\s*grep\b[^)|]*\|[^|][^)]*`)
+
+// TestGrepIntoPipePattern keeps that pattern honest.
+func TestGrepIntoPipePattern(t *testing.T) {
+	for _, c := range []struct {
+		line  string
+		match bool
+	}{
+		{`files=$(grep '^==> ' "$WORK/tail.log" | sort -u | wc -l)`, true},
+		{`x=$( grep -v a f | sed 1d)`, true},
+		{`lines=$(grep -c '^{' "$WORK/tail.log" || true)`, false},
+		{`n=$(sed -n 's/a/b/p' f | wc -l)`, false},
+		{`ok=$(grep -q x f && echo yes)`, false},
+	} {
+		if got := grepIntoPipe.MatchString(c.line); got != c.match {
+			t.Errorf("grepIntoPipe on %q = %v; want %v", c.line, got, c.match)
+		}
 	}
 }
 
