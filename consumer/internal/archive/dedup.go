@@ -291,11 +291,31 @@ func (p *Partition) forgetKeys(path, what string, attrs ...any) error {
 		"so a status written before now and sent again (a producer's retry or re-send) may be written again",
 		append([]any{"path", path, "checkpoint", p.abs(slotsPath(p.topic, p.partition))}, attrs...)...)
 	// The window's files go before the checkpoint below makes the
-	// current generation the previous one, which a restart reads whole.
-	for gen := max(p.keysGen-1, 0); gen <= p.keysGen; gen++ {
-		if err := os.Remove(p.abs(keysPath(p.topic, p.partition, gen))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	// current generation the previous one, which a restart reads whole:
+	// that one is left empty, not missing, or every restart would find it
+	// missing and start over until a generation fills.
+	if p.keysGen > 0 {
+		if err := os.Remove(p.abs(keysPath(p.topic, p.partition, p.keysGen-1))); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("removing dedup key file: %w", err)
 		}
+	}
+	if err := p.makeStateDir(); err != nil {
+		return err
+	}
+	prev := p.abs(keysPath(p.topic, p.partition, p.keysGen))
+	f, err := os.OpenFile(prev, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, p.cfg.FileMode)
+	if err != nil {
+		return fmt.Errorf("emptying dedup key file: %w", err)
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = syncDirs(filepath.Dir(prev), p.cfg.Dir)
+	}
+	if err != nil {
+		return fmt.Errorf("emptying dedup key file: %w", err)
 	}
 	p.keys.reset()
 	p.keysGen++
