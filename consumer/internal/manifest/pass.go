@@ -89,13 +89,18 @@ func (f *Finalizer) passTopic(ctx context.Context, topic string) ([]string, erro
 		path, err := f.finalize(ctx, topic, h, index)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("hour %s: %w", h.Format("2006-01-02T15"), err))
-			if ctx.Err() != nil {
-				break
-			}
+			// An hour's own files (unreadable, or refused by the file
+			// system) hold back no other hour; anything else (Kafka
+			// away, the context ended) would fail the later hours too,
+			// each after its own wait: the pass stops.
 			if u := (*unreadable)(nil); errors.As(err, &u) {
 				f.failedRead(topic, h, u)
+				continue
 			}
-			continue
+			if pe := (*fs.PathError)(nil); errors.As(err, &pe) && ctx.Err() == nil {
+				continue
+			}
+			break
 		}
 		if path != "" {
 			written = append(written, path)

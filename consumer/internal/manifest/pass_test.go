@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -712,4 +713,53 @@ func TestUnreadableFileHoldsBackOnlyItsHour(t *testing.T) {
 		t.Fatalf("once the file was mended: wrote %v, %v; want the manifest of 10:00", written, err)
 	}
 	fx.check(h10)
+}
+
+// offsetsAway answers Kafka's offsets answers times, then fails as Kafka
+// gone would.
+type offsetsAway struct {
+	*hooked
+	answers int
+}
+
+func (o *offsetsAway) Offsets(ctx context.Context, topic string) ([]int64, []int64, error) {
+	o.event("offsets")
+	if o.calls["offsets"] > o.answers {
+		return nil, nil, errors.New("kafka away")
+	}
+	return o.ends.Offsets(ctx, topic)
+}
+
+// TestKafkaAwayStopsThePass: an error that is not an hour's own files
+// (Kafka gone mid-pass) would fail every later hour too, each after its
+// own wait: the pass stops at it and reports it, and the next pass goes on.
+func TestKafkaAwayStopsThePass(t *testing.T) {
+	fx := newFixture(t, 1, archive.Config{})
+	for i := range 6 {
+		h := h10.Add(time.Duration(i) * time.Hour)
+		fx.clk.Set(h.Add(15 * time.Minute))
+		fx.write(0, int64(i*5), int64(i*5+4), h)
+		fx.tick()
+	}
+	fx.clk.Set(h10.Add(10 * time.Hour))
+	fx.tick()
+	o := &offsetsAway{hooked: &hooked{ends: fx.kafka}, answers: 2}
+	f, err := New(fx.cfg, o, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	written, err := f.Pass(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "kafka away") {
+		t.Errorf("Pass returned %v; want Kafka's error", err)
+	}
+	if got := o.calls["offsets"]; got != 3 {
+		t.Errorf("Kafka was asked %d times; want 3 (the pass stops at the first failure)", got)
+	}
+	if len(written) > 1 {
+		t.Errorf("wrote %v; want at most the hour before Kafka went away", written)
+	}
+	o.answers = 1 << 30
+	if more, err := f.Pass(context.Background()); err != nil || len(written)+len(more) != 6 {
+		t.Errorf("the next pass wrote %v, %v; want the other hours' manifests (6 in all)", more, err)
+	}
 }
