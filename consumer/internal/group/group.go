@@ -180,6 +180,16 @@ func (r *Runner) awaitTopics(ctx context.Context) map[string]int {
 	}
 }
 
+// heartbeatInterval is how often a member heartbeats: a fifth of the
+// session timeout, and at most 3 s (kafka-go's and the Java client's
+// default). A member learns that the group rebalances only from a
+// heartbeat's answer, and must join again within KAFKA_REBALANCE_TIMEOUT:
+// with KAFKA_SESSION_TIMEOUT=30m a fifth would be 6 minutes, and every
+// rebalance would drop the members that did not hear of it in time.
+func heartbeatInterval(session time.Duration) time.Duration {
+	return min(session/5, 3*time.Second)
+}
+
 // runGroup is a member of the consumer group subscribed to topics until the
 // service stops or the configured topics that exist change (one that was
 // missing appears); then it leaves the group (its partitions written and
@@ -193,7 +203,7 @@ func (r *Runner) runGroup(ctx context.Context, topics []string) error {
 		// kafka-go's default is 30 s: every crashed member would stall its
 		// partitions that long. Chosen in KAFKA_SESSION_TIMEOUT.
 		SessionTimeout:    r.cfg.SessionTimeout,
-		HeartbeatInterval: r.cfg.SessionTimeout / 5,
+		HeartbeatInterval: heartbeatInterval(r.cfg.SessionTimeout),
 		RebalanceTimeout:  r.cfg.RebalanceTimeout,
 		// Topics and partitions created later are found by watchPartitions:
 		// kafka-go's own watcher gives up on a topic that does not exist yet.

@@ -851,3 +851,21 @@ func TestRecreatedTopicWithoutCommitNotSkipped(t *testing.T) {
 		}
 	})
 }
+
+// TestHeartbeatIntervalBounded: a member heartbeats every fifth of the
+// session timeout, but at least every 3 s, so that it hears of a rebalance
+// within KAFKA_REBALANCE_TIMEOUT (30 s by default) however long the session
+// timeout (up to 30 minutes) is.
+func TestHeartbeatIntervalBounded(t *testing.T) {
+	for _, tc := range []struct{ session, want time.Duration }{
+		{6 * time.Second, 1200 * time.Millisecond},
+		{10 * time.Second, 2 * time.Second},
+		{15 * time.Second, 3 * time.Second},
+		{2 * time.Minute, 3 * time.Second},
+		{30 * time.Minute, 3 * time.Second},
+	} {
+		if got := heartbeatInterval(tc.session); got != tc.want {
+			t.Errorf("KAFKA_SESSION_TIMEOUT=%s: heartbeat every %s; want %s", tc.session, got, tc.want)
+		}
+	}
+}
