@@ -287,6 +287,9 @@ func (p *Partition) createCheckpoint(c checkpoint, js []byte, path string) error
 	if err := p.makeStateDir(); err != nil {
 		return err
 	}
+	if err := p.relock(); err != nil {
+		return err
+	}
 	renamed, err := durable.WriteFile(path, file, durable.Replace{Temp: path + ".tmp", Mode: p.cfg.FileMode, Reach: crashPoint})
 	if renamed {
 		p.ckpt = c
@@ -311,12 +314,46 @@ func (p *Partition) createCheckpoint(c checkpoint, js []byte, path string) error
 	return p.removeLegacyCheckpoint()
 }
 
+// relock takes the partition's lock again when its file is no longer the
+// one the partition holds (removed with _state, or alone): the flock on the
+// removed file fences nothing, and a second consumer of the folder could
+// lock a new file and write the partition too. It runs whenever a
+// checkpoint file is created, which a removed _state brings about. A new
+// lock file another process holds already fails the checkpoint, naming it.
+func (p *Partition) relock() error {
+	path := p.abs(lockPath(p.topic, p.partition))
+	held, err := p.lock.Stat()
+	if err != nil {
+		return fmt.Errorf("checking the partition's lock: %w", err)
+	}
+	fi, err := os.Stat(path)
+	if err == nil && os.SameFile(fi, held) {
+		return nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("checking the partition's lock %s: %w", path, err)
+	}
+	f, err := durable.TryLock(path, p.cfg.FileMode)
+	if errors.Is(err, durable.ErrLocked) {
+		return fmt.Errorf("the partition's lock file %s was removed while this consumer held it, and another process has locked the new one: "+
+			"two consumers may be writing this partition; it is not written here until it is opened again", path)
+	}
+	if err != nil {
+		return fmt.Errorf("locking %s again: %w", path, err)
+	}
+	p.log.Warn("the partition's lock file was removed while this consumer held it; locked again", "path", path)
+	_ = p.lock.Close()
+	p.lock = f
+	return nil
+}
+
 // makeStateDir creates _state again when it was removed while the
 // partition was open (Open creates it): without it no checkpoint could be
 // written until a restart, and no record archived. What it held went with
 // it: every partition writes its checkpoint anew at its next one, the
 // dedup windows start empty at the next start (their key files are gone),
-// and the partitions' locks keep no other consumer out until then.
+// and each partition takes its lock again (relock) as it writes that
+// checkpoint.
 func (p *Partition) makeStateDir() error {
 	dir := p.abs(stateDirName)
 	if ok, err := exists(dir); err != nil || ok {
@@ -326,8 +363,8 @@ func (p *Partition) makeStateDir() error {
 		return nil
 	}
 	p.log.Warn("the folder "+stateDirName+" was removed while the consumer ran; creating it again. "+
-		"The partitions' checkpoints are written anew at their next batch, their dedup windows start empty at the next start, "+
-		"and until that start their locks do not keep another consumer of the folder out",
+		"The partitions' checkpoints are written anew at their next batch, each taking its lock again, "+
+		"and their dedup windows start empty at the next start",
 		"path", dir)
 	if err := os.MkdirAll(dir, p.cfg.dirMode()); err != nil {
 		return fmt.Errorf("creating %s again: %w", dir, err)

@@ -920,6 +920,14 @@ func TestStateFolderRemovedWhileRunning(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(dir, slotsPath("tweets", 0))); err != nil {
 				t.Errorf("checkpoint: %v", err)
 			}
+			// The partition holds its lock again: another consumer of
+			// the folder cannot take the partition.
+			if f, err := durable.TryLock(filepath.Join(dir, lockPath("tweets", 0)), 0o600); !errors.Is(err, durable.ErrLocked) {
+				if err == nil {
+					f.Close()
+				}
+				t.Errorf("locking the partition from outside after %s was removed: %v; want it held (durable.ErrLocked)", state, err)
+			}
 			if err := p.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -935,6 +943,30 @@ func TestStateFolderRemovedWhileRunning(t *testing.T) {
 				t.Errorf("archived ids %q; want %q", got, want)
 			}
 		})
+	}
+}
+
+// TestStateFolderRemovedAndLockTaken: when _state is removed and another
+// process locks the partition's new lock file first, the partition writes
+// no checkpoint and says why, naming the lock.
+func TestStateFolderRemovedAndLockTaken(t *testing.T) {
+	dir := t.TempDir()
+	p := openPartition(t, testArchive(t, Config{Dir: dir, Now: newClock(t0()).Now}), "tweets", 0)
+	mustAppend(t, p, keyed(0, "a"))
+	if err := os.RemoveAll(filepath.Join(dir, stateDirName)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, stateDirName), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	lock := filepath.Join(dir, lockPath("tweets", 0))
+	other, err := durable.TryLock(lock, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := p.Append(keyed(1, "b")); err == nil || !strings.Contains(err.Error(), lock) {
+		t.Fatalf("Append with the partition's new lock held by another: %v; want an error naming %s", err, lock)
 	}
 }
 
