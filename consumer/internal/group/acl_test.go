@@ -132,3 +132,97 @@ func TestConsumesWithReadOnTopicsAndGroupOnly(t *testing.T) {
 		}
 	}
 }
+
+// runRefused runs r for at most within and returns what Run returned and
+// how long it took.
+func runRefused(t *testing.T, r *Runner, within time.Duration) (error, time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	start := time.Now()
+	err := r.Run(ctx)
+	return err, time.Since(start)
+}
+
+// TestStopsWithoutReadOnGroup: a user without READ on the group (Kafka
+// refuses it FindCoordinator, JoinGroup and OffsetCommit) stops the
+// consumer at once, with an error naming the group and the right, rather
+// than retrying to join for ever.
+func TestStopsWithoutReadOnGroup(t *testing.T) {
+	brokers := aclCluster(t,
+		allow(kmsg.ACLResourceTypeTopic, "tweets", kmsg.ACLOperationRead),
+		allow(kmsg.ACLResourceTypeTopic, "tweets.control", kmsg.ACLOperationRead))
+	produceAs(t, brokers, "tweets", 0, 10)
+	var log syncBuffer
+	r := appRunner(t, brokers, t.TempDir(), &log, "tweets", "tweets.control")
+	err, took := runRefused(t, r, 10*time.Second)
+	if err == nil {
+		t.Fatalf("Run: no error after %s; want it to stop at once naming the group and READ. Log:\n%s", took, log.String())
+	}
+	for _, want := range []string{`"test-group"`, "READ", "KAFKA_GROUP_ID"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q; want it to contain %s", err, want)
+		}
+	}
+	if took > 5*time.Second {
+		t.Errorf("Run took %s; want it to stop at once", took)
+	}
+}
+
+// TestStopsWithoutAnyRightOnTopic: a topic the user may neither read nor
+// describe is left out of the broker's metadata as if it did not exist;
+// the consumer stops at once with an error naming the topic and READ,
+// rather than consuming the other topics as if it were not configured (or
+// waiting for it to be created).
+func TestStopsWithoutAnyRightOnTopic(t *testing.T) {
+	brokers := aclCluster(t,
+		allow(kmsg.ACLResourceTypeTopic, "tweets", kmsg.ACLOperationRead),
+		allow(kmsg.ACLResourceTypeGroup, "test-group", kmsg.ACLOperationRead))
+	produceAs(t, brokers, "tweets", 0, 10)
+	produceAs(t, brokers, "tweets.control", 100, 10)
+	var log syncBuffer
+	r := appRunner(t, brokers, t.TempDir(), &log, "tweets", "tweets.control")
+	err, took := runRefused(t, r, 10*time.Second)
+	if err == nil {
+		t.Fatalf("Run: no error after %s (written %d); want it to stop at once naming tweets.control and READ. Log:\n%s", took, r.Stats.Written.Load(), log.String())
+	}
+	for _, want := range []string{`"tweets.control"`, "READ", "DESCRIBE", "KAFKA_TOPICS"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q; want it to contain %s", err, want)
+		}
+	}
+	if took > 5*time.Second {
+		t.Errorf("Run took %s; want it to stop at once", took)
+	}
+}
+
+// TestStopsWithoutReadOnTopic: a topic the user may describe but not read
+// (DESCRIBE without READ) is assigned, and Kafka refuses its fetches; the
+// consumer stops at once with an error naming the topic and READ, rather
+// than retrying the fetch for ever. What it archived of the other topic
+// by then is committed, as at any stop.
+func TestStopsWithoutReadOnTopic(t *testing.T) {
+	brokers := aclCluster(t,
+		allow(kmsg.ACLResourceTypeTopic, "tweets", kmsg.ACLOperationRead),
+		allow(kmsg.ACLResourceTypeTopic, "tweets.control", kmsg.ACLOperationDescribe),
+		allow(kmsg.ACLResourceTypeGroup, "test-group", kmsg.ACLOperationRead))
+	produceAs(t, brokers, "tweets", 0, 10)
+	produceAs(t, brokers, "tweets.control", 100, 10)
+	var log syncBuffer
+	r := appRunner(t, brokers, t.TempDir(), &log, "tweets", "tweets.control")
+	err, took := runRefused(t, r, 10*time.Second)
+	if err == nil {
+		t.Fatalf("Run: no error after %s; want it to stop at once naming tweets.control and READ. Log:\n%s", took, log.String())
+	}
+	for _, want := range []string{`"tweets.control"`, "READ", "KAFKA_TOPICS"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q; want it to contain %s", err, want)
+		}
+	}
+	if took > 5*time.Second {
+		t.Errorf("Run took %s; want it to stop at once", took)
+	}
+	if written, got := r.Stats.Topic("tweets").Written.Load(), committedAs(t, brokers, "tweets", 2); got != written {
+		t.Errorf("committed %d offsets of tweets; want the %d archived", got, written)
+	}
+}
