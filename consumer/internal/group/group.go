@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -46,7 +47,9 @@ type Config struct {
 	ObserveBatch func(time.Duration)
 	// Dialer reaches the brokers for the group and the partition readers,
 	// Transport for metadata and offsets (kafkaconn's, with its dial
-	// timeout, TLS and SASL); nil: kafka-go's defaults.
+	// timeout, TLS and SASL); nil: kafka-go's defaults. New makes a
+	// transport of its own set up as this one, whose metadata requests name
+	// Topics (see namingTopics).
 	Dialer    *kafka.Dialer
 	Transport *kafka.Transport
 	// BufferBudget is the memory the batches and fetches of all the
@@ -107,6 +110,11 @@ type Runner struct {
 	// partitions committing at once spent about 5% of the consumer's CPU
 	// there.
 	commitMu sync.Mutex
+
+	// stop ends Run's context with the error Run returns: Kafka refused
+	// the consumer a right it needs (see refuse). Set by Run before it
+	// starts anything.
+	stop context.CancelCauseFunc
 }
 
 // New returns a runner; Run joins the group.
@@ -114,11 +122,24 @@ func New(cfg Config, arch Archive, log *slog.Logger) *Runner {
 	if cfg.RotateCheck <= 0 {
 		cfg.RotateCheck = time.Second
 	}
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second}
-	if cfg.Transport != nil {
-		client.Transport = cfg.Transport
-	}
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second,
+		Transport: namingTopics(cfg.Transport, cfg.Topics)}
 	return &Runner{cfg: cfg, client: client, arch: arch, log: log}
+}
+
+// namingTopics returns a transport set up as t (kafka-go's defaults when
+// nil) whose metadata names topics. kafka-go's transport answers Metadata
+// from its cache, filled by default with every topic the broker lists; a
+// broker with ACLs lists only those the consumer may describe, so a topic it
+// may not would look like one that does not exist. Named, it is answered
+// TOPIC_AUTHORIZATION_FAILED, and Run stops with the missing right.
+func namingTopics(t *kafka.Transport, topics []string) *kafka.Transport {
+	out := &kafka.Transport{MetadataTopics: slices.Clone(topics)}
+	if t != nil {
+		out.Dial, out.DialTimeout, out.IdleTimeout, out.MetadataTTL = t.Dial, t.DialTimeout, t.IdleTimeout, t.MetadataTTL
+		out.ClientID, out.TLS, out.SASL, out.Resolver, out.Context = t.ClientID, t.TLS, t.SASL, t.Resolver, t.Context
+	}
+	return out
 }
 
 // ObserveBatch sets the hook told each batch's duration (Config.ObserveBatch);
@@ -126,8 +147,17 @@ func New(cfg Config, arch Archive, log *slog.Logger) *Runner {
 func (r *Runner) ObserveBatch(fn func(time.Duration)) { r.cfg.ObserveBatch = fn }
 
 // Run consumes until ctx ends, then writes and commits what it holds and
-// leaves the group.
-func (r *Runner) Run(ctx context.Context) error {
+// leaves the group. It does the same, and returns the error, when Kafka
+// refuses the consumer its group or one of its topics (acl.go).
+func (r *Runner) Run(ctx context.Context) (err error) {
+	ctx, r.stop = context.WithCancelCause(ctx)
+	defer func() {
+		var refused refusal
+		if errors.As(context.Cause(ctx), &refused) && err == nil {
+			err = refused.error
+		}
+		r.stop(nil)
+	}()
 	r.baseline = r.partitionCounts(ctx)
 	for ctx.Err() == nil {
 		topics := r.subscribable(r.baseline)
@@ -230,11 +260,15 @@ func (r *Runner) runGroup(ctx context.Context, topics []string) error {
 	backoff := retry.Backoff{Initial: time.Second, Max: 10 * time.Second, Jitter: 0.2}
 	for {
 		gen, err := g.Next(gctx)
+		refused := groupRefused(r.cfg.GroupID, topics, err)
 		switch {
 		case gctx.Err() != nil:
 			return nil
 		case errors.Is(err, kafka.ErrGroupClosed):
 			return nil
+		case refused != nil:
+			r.Stats.Ready.Store(false)
+			return refused
 		case err != nil:
 			r.Stats.Ready.Store(false)
 			wait := backoff.Next()

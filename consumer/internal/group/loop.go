@@ -136,6 +136,8 @@ func (r *Runner) checkpointMatches(ctx context.Context, log *slog.Logger, topic 
 				"Not consuming it, so nothing is skipped; move the checkpoint file (and this partition's files) away to start it afresh",
 				"checkpoint_next_offset", next, "partition_end_offset", end,
 				"checkpoint", r.arch.CheckpointFile(topic, partition))
+		case topicRefused(topic, "offsets", err) != nil:
+			r.refuse(topicRefused(topic, "offsets", err)) // ends ctx
 		case ctx.Err() == nil:
 			log.Warn("reading the partition's end offset; retrying", "error", err)
 		}
@@ -428,6 +430,10 @@ func (l *loop) run(ctx context.Context, rd *kafka.Reader) {
 		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 			// A wake-up: a deadline, or the writer became idle.
 		default:
+			if refused := topicRefused(l.topic, "fetch", err); refused != nil {
+				l.r.refuse(refused) // ends ctx: the partition is written, committed and released
+				continue
+			}
 			l.log.Warn("fetching messages", "error", err)
 		}
 		if l.b.Full() || l.b.Due(now) {

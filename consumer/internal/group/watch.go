@@ -9,7 +9,9 @@ import (
 )
 
 // partitionCounts returns how many partitions each topic has now (0 for a
-// topic that does not exist yet), or nil when the broker did not answer.
+// topic that does not exist yet), or nil when the broker did not answer. A
+// topic Kafka refuses to describe stops Run (refuse): it would look like one
+// that does not exist.
 func (r *Runner) partitionCounts(ctx context.Context) map[string]int {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -21,6 +23,8 @@ func (r *Runner) partitionCounts(ctx context.Context) map[string]int {
 	for _, t := range resp.Topics {
 		if t.Error == nil {
 			counts[t.Name] = len(t.Partitions)
+		} else if err := topicRefused(t.Name, "metadata", t.Error); err != nil {
+			r.refuse(err)
 		}
 	}
 	return counts

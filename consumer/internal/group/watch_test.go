@@ -184,6 +184,7 @@ func TestMissingTopicDoesNotBlockOthers(t *testing.T) {
 	dir := t.TempDir()
 	r := newRunner(t, brokers, topic, dir)
 	r.cfg.Topics = []string{topic, control}
+	r = New(r.cfg, r.arch, r.log) // New names the topics in its metadata requests
 	go func() {
 		for deadline := time.Now().Add(20 * time.Second); r.Stats.Written.Load() < 100; time.Sleep(20 * time.Millisecond) {
 			if time.Now().After(deadline) {

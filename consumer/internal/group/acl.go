@@ -1,0 +1,60 @@
+package group
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// On a cluster with ACLs the consumer's user needs READ on each topic of
+// KAFKA_TOPICS (for Fetch; READ implies the DESCRIBE that Metadata and
+// ListOffsets need) and READ on the group (FindCoordinator, JoinGroup,
+// SyncGroup, Heartbeat, OffsetFetch, OffsetCommit). Kafka's refusal of
+// either is not something a retry mends: Run stops with an error naming
+// the right and what it is missing on, and the partitions held are written
+// and committed as at any stop.
+
+// refuse stops Run with err. The first refusal is the one Run returns.
+func (r *Runner) refuse(err error) {
+	if r.stop != nil {
+		r.stop(refusal{err})
+	}
+}
+
+// refusal is the cause of Run's context when refuse stopped it.
+type refusal struct{ error }
+
+// topicRefused returns the error Run stops with when Kafka refused the
+// consumer topic (TOPIC_AUTHORIZATION_FAILED) in the request what names
+// ("metadata", "offsets" or "fetch"); nil for any other err.
+func topicRefused(topic, what string, err error) error {
+	if !errors.Is(err, kafka.TopicAuthorizationFailed) {
+		return nil
+	}
+	// Metadata and ListOffsets need DESCRIBE, which READ implies. Kafka
+	// answers a topic the user may not describe as refused, whether it
+	// exists or not.
+	refused := map[string]string{
+		"metadata": "to describe it (the consumer's user has neither READ nor DESCRIBE on it)",
+		"offsets":  "to list its offsets (the consumer's user has neither READ nor DESCRIBE on it)",
+		"fetch":    "to fetch from it (the consumer's user has no READ on it)",
+	}[what]
+	return fmt.Errorf("topic %q (KAFKA_TOPICS): Kafka refused %s: the consumer needs READ on each topic it archives; "+
+		"grant it, or take the topic out of KAFKA_TOPICS: %w", topic, refused, err)
+}
+
+// groupRefused returns the error Run stops with when Kafka refused the
+// consumer its group (GROUP_AUTHORIZATION_FAILED) or, while joining it, one
+// of its topics; nil for any other err.
+func groupRefused(group string, topics []string, err error) error {
+	switch {
+	case errors.Is(err, kafka.GroupAuthorizationFailed):
+		return fmt.Errorf("group %q (KAFKA_GROUP_ID): Kafka refused the consumer the group (its user has no READ on it): "+
+			"the consumer needs READ on its group to join it and commit offsets; grant it, or set KAFKA_GROUP_ID to a group it may read: %w", group, err)
+	case errors.Is(err, kafka.TopicAuthorizationFailed):
+		return fmt.Errorf("joining group %q: Kafka refused to describe one of the topics %v (the consumer's user has neither READ nor DESCRIBE on it): "+
+			"the consumer needs READ on each topic it archives (KAFKA_TOPICS): %w", group, topics, err)
+	}
+	return nil
+}
