@@ -315,11 +315,13 @@ func (p *Partition) createCheckpoint(c checkpoint, js []byte, path string) error
 }
 
 // relock takes the partition's lock again when its file is no longer the
-// one the partition holds (removed with _state, or alone): the flock on the
-// removed file fences nothing, and a second consumer of the folder could
-// lock a new file and write the partition too. It runs whenever a
-// checkpoint file is created, which a removed _state brings about. A new
-// lock file another process holds already fails the checkpoint, naming it.
+// one the partition holds (removed with _state): the flock on the removed
+// file fences nothing, and a second consumer of the folder could lock a new
+// file and write the partition too. It runs whenever a checkpoint file is
+// created, which a removed _state brings about (a lock file removed alone
+// is not seen until the partition is opened again). A new lock file
+// another process holds already fences the partition: the checkpoint and
+// everything after it fail, naming the lock.
 func (p *Partition) relock() error {
 	path := p.abs(lockPath(p.topic, p.partition))
 	held, err := p.lock.Stat()
@@ -335,8 +337,11 @@ func (p *Partition) relock() error {
 	}
 	f, err := durable.TryLock(path, p.cfg.FileMode)
 	if errors.Is(err, durable.ErrLocked) {
-		return fmt.Errorf("the partition's lock file %s was removed while this consumer held it, and another process has locked the new one: "+
-			"two consumers may be writing this partition; it is not written here until it is opened again", path)
+		// The files are the other process's now, the key files and the
+		// checkpoint included: recovery must not touch them either.
+		p.fenced = fmt.Errorf("the partition's lock file %s was removed while this consumer held it, and another process has locked the new one: "+
+			"this consumer writes nothing more to the partition until it is opened again", path)
+		return p.fenced
 	}
 	if err != nil {
 		return fmt.Errorf("locking %s again: %w", path, err)

@@ -55,7 +55,8 @@ type Partition struct {
 	// data: where a new file starts if the active one is found gone.
 	dataFirst int64
 	dataHour  time.Time
-	broken    bool // an operation failed part way; recover before the next
+	fenced    error // another process holds the partition's new lock (relock): nothing more is written, not even by recovery
+	broken    bool  // an operation failed part way; recover before the next
 	// tickAfter is when Tick may try again after a failed rotation, and
 	// tickBackoff how long it waited last: a rotation compresses the whole
 	// file, so it is not retried at every Tick while, say, the disk is full.
@@ -301,6 +302,9 @@ func (p *Partition) Close() error {
 func (p *Partition) ready() error {
 	if p.closed {
 		return fmt.Errorf("%s partition %d is closed", p.topic, p.partition)
+	}
+	if p.fenced != nil {
+		return p.fenced
 	}
 	if !p.broken {
 		return nil

@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -948,10 +949,11 @@ func TestStateFolderRemovedWhileRunning(t *testing.T) {
 
 // TestStateFolderRemovedAndLockTaken: when _state is removed and another
 // process locks the partition's new lock file first, the partition writes
-// no checkpoint and says why, naming the lock.
+// no checkpoint and says why, naming the lock; and it leaves the files the
+// other process writes in _state alone from then on, recovery included.
 func TestStateFolderRemovedAndLockTaken(t *testing.T) {
 	dir := t.TempDir()
-	p := openPartition(t, testArchive(t, Config{Dir: dir, Now: newClock(t0()).Now}), "tweets", 0)
+	p := openPartition(t, testArchive(t, Config{Dir: dir, DedupWindow: 10, Now: newClock(t0()).Now}), "tweets", 0)
 	mustAppend(t, p, keyed(0, "a"))
 	if err := os.RemoveAll(filepath.Join(dir, stateDirName)); err != nil {
 		t.Fatal(err)
@@ -967,6 +969,26 @@ func TestStateFolderRemovedAndLockTaken(t *testing.T) {
 	defer other.Close()
 	if _, err := p.Append(keyed(1, "b")); err == nil || !strings.Contains(err.Error(), lock) {
 		t.Fatalf("Append with the partition's new lock held by another: %v; want an error naming %s", err, lock)
+	}
+	// The other process's window and checkpoint, as it writes them.
+	theirs := map[string][]byte{
+		keysPath("tweets", 0, 0): []byte("b3RoZXIx\nb3RoZXIy\n"),
+		slotsPath("tweets", 0):   bytes.Repeat([]byte{7}, 2*slotSize),
+	}
+	for rel, b := range theirs {
+		if err := os.WriteFile(filepath.Join(dir, rel), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 2 {
+		if _, err := p.Append(keyed(1, "b")); err == nil || !strings.Contains(err.Error(), lock) {
+			t.Errorf("Append %d after that: %v; want the error naming %s again", i+2, err, lock)
+		}
+	}
+	for rel, want := range theirs {
+		if got, err := os.ReadFile(filepath.Join(dir, rel)); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s, the other process's: %d bytes, %v; want it untouched (%d bytes)", rel, len(got), err, len(want))
+		}
 	}
 }
 
