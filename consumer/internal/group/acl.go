@@ -1,8 +1,10 @@
 package group
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -57,4 +59,33 @@ func groupRefused(group string, topics []string, err error) error {
 			"the consumer needs READ on each topic it archives (KAFKA_TOPICS): %w", group, topics, err)
 	}
 	return nil
+}
+
+// confirmRefused reports which of topics Kafka, asked afresh, refuses the
+// consumer: through a transport of its own (no cached metadata) whose
+// metadata requests create nothing. kafka-go's own look-ups (a partition's
+// leader for its reader, the group leader's assignment) ask with
+// auto-creation on, and Kafka answers those TOPIC_AUTHORIZATION_FAILED for a
+// topic that does not exist (deleted, or not yet known to that broker) when
+// the user may not create topics: such an answer stops the consumer only
+// once this look-up confirms it. A topic refused here may not be described;
+// with fetched, a topic described here, whose fetch Kafka refused, may not
+// be read. A topic that does not exist, or a look-up that fails, confirms
+// nothing ("", false): the caller retries as for any error.
+func (r *Runner) confirmRefused(ctx context.Context, topics []string, fetched bool) (string, bool) {
+	tr := namingTopics(r.cfg.Transport, topics)
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	client := &kafka.Client{Addr: r.client.Addr, Timeout: 10 * time.Second, Transport: tr}
+	resp, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return "", false
+	}
+	for _, t := range resp.Topics {
+		if errors.Is(t.Error, kafka.TopicAuthorizationFailed) || fetched && t.Error == nil {
+			return t.Name, true
+		}
+	}
+	return "", false
 }

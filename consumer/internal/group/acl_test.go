@@ -226,3 +226,35 @@ func TestStopsWithoutReadOnTopic(t *testing.T) {
 		t.Errorf("committed %d offsets of tweets; want the %d archived", got, written)
 	}
 }
+
+// TestConfirmRefused: kafka-go's own look-ups (a partition's leader, the
+// group leader's assignment) create missing topics, and Kafka answers them
+// TOPIC_AUTHORIZATION_FAILED for a topic that does not exist when the user
+// may not create it (a topic deleted while the consumer runs): the consumer
+// stops only on a refusal a look-up that creates nothing confirms. A topic
+// that does not exist confirms nothing; one the user may not describe
+// does; one it may describe does when its fetch was refused (no READ).
+func TestConfirmRefused(t *testing.T) {
+	brokers := aclCluster(t,
+		allow(kmsg.ACLResourceTypeTopic, "tweets", kmsg.ACLOperationDescribe),
+		allow(kmsg.ACLResourceTypeTopic, "gone", kmsg.ACLOperationRead),
+		allow(kmsg.ACLResourceTypeGroup, "test-group", kmsg.ACLOperationRead))
+	r := appRunner(t, brokers, t.TempDir(), io.Discard, "tweets", "tweets.control", "gone")
+	ctx := context.Background()
+	for _, tc := range []struct {
+		topics  []string
+		fetched bool
+		want    string
+	}{
+		{[]string{"gone"}, true, ""},                                  // READ on it, but it does not exist
+		{[]string{"gone"}, false, ""},                                 // the same, while joining
+		{[]string{"tweets"}, true, "tweets"},                          // described, its fetch refused: no READ
+		{[]string{"tweets"}, false, ""},                               // described: not refused while joining
+		{[]string{"gone", "tweets.control"}, false, "tweets.control"}, // neither READ nor DESCRIBE
+	} {
+		got, ok := r.confirmRefused(ctx, tc.topics, tc.fetched)
+		if got != tc.want || ok != (tc.want != "") {
+			t.Errorf("confirmRefused(%v, fetched %v) = %q, %v; want %q", tc.topics, tc.fetched, got, ok, tc.want)
+		}
+	}
+}

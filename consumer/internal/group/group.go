@@ -261,6 +261,15 @@ func (r *Runner) runGroup(ctx context.Context, topics []string) error {
 	for {
 		gen, err := g.Next(gctx)
 		refused := groupRefused(r.cfg.GroupID, topics, err)
+		if refused != nil && errors.Is(err, kafka.TopicAuthorizationFailed) {
+			// The group leader's look-up creates missing topics: a refusal
+			// counts once a look-up that creates nothing confirms it.
+			if topic, ok := r.confirmRefused(gctx, topics, false); ok {
+				refused = topicRefused(topic, "metadata", err)
+			} else {
+				refused = nil
+			}
+		}
 		switch {
 		case gctx.Err() != nil:
 			return nil

@@ -431,8 +431,10 @@ func (l *loop) run(ctx context.Context, rd *kafka.Reader) {
 			// A wake-up: a deadline, or the writer became idle.
 		default:
 			if refused := topicRefused(l.topic, "fetch", err); refused != nil {
-				l.r.refuse(refused) // ends ctx: the partition is written, committed and released
-				continue
+				if _, ok := l.r.confirmRefused(ctx, []string{l.topic}, true); ok {
+					l.r.refuse(refused) // ends ctx: the partition is written, committed and released
+					continue
+				}
 			}
 			l.log.Warn("fetching messages", "error", err)
 		}
