@@ -355,6 +355,7 @@ type loop struct {
 	endBelow  int       // consecutive checks that found the end below next
 	wentBack  string    // set when the partition's offsets went back: what was seen
 	caughtUp  bool      // the last message fetched was the last the broker held
+	confirmed time.Time // when a fetch's refusal was last checked (confirmRefused): at most every refusalCheck
 
 	// The fetching goroutine (run) fills recs and hands full batches over
 	// work to the writing one (write), which owns p, and
@@ -367,6 +368,11 @@ type loop struct {
 	spare chan []archive.Record
 	gate  writerGate
 }
+
+// refusalCheck is how often a partition's loop asks Kafka afresh whether a
+// refused fetch is a missing right (confirmRefused, a connection of its
+// own): the reader returns such an error every few hundred milliseconds.
+const refusalCheck = 5 * time.Second
 
 // stallAfter is how long a partition may go without a message before the
 // loop asks Kafka whether there is anything to read: a kafka-go reader can
@@ -430,7 +436,8 @@ func (l *loop) run(ctx context.Context, rd *kafka.Reader) {
 		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 			// A wake-up: a deadline, or the writer became idle.
 		default:
-			if refused := topicRefused(l.topic, "fetch", err); refused != nil {
+			if refused := topicRefused(l.topic, "fetch", err); refused != nil && now.Sub(l.confirmed) >= refusalCheck {
+				l.confirmed = now
 				if _, ok := l.r.confirmRefused(ctx, []string{l.topic}, true); ok {
 					l.r.refuse(refused) // ends ctx: the partition is written, committed and released
 					continue
