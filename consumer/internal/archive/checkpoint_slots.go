@@ -314,14 +314,17 @@ func (p *Partition) createCheckpoint(c checkpoint, js []byte, path string) error
 	return p.removeLegacyCheckpoint()
 }
 
+// ErrFenced is the error of a partition that lost its lock to another
+// process (relock): it writes nothing more until it is opened again.
+var ErrFenced = errors.New("the partition is fenced")
+
 // relock takes the partition's lock again when its file is no longer the
-// one the partition holds (removed with _state): the flock on the removed
-// file fences nothing, and a second consumer of the folder could lock a new
-// file and write the partition too. It runs whenever a checkpoint file is
-// created, which a removed _state brings about (a lock file removed alone
-// is not seen until the partition is opened again). A new lock file
-// another process holds already fences the partition: the checkpoint and
-// everything after it fail, naming the lock.
+// one the partition holds (removed with _state, or alone): the flock on the
+// removed file fences nothing, and a second consumer of the folder could
+// lock a new file and write the partition too. It runs before every batch
+// and rotation (ready: a stat of the lock file) and whenever a checkpoint
+// file is created. A new lock file another process holds already fences
+// the partition (ErrFenced): everything after fails, naming the lock.
 func (p *Partition) relock() error {
 	path := p.abs(lockPath(p.topic, p.partition))
 	held, err := p.lock.Stat()
@@ -335,12 +338,15 @@ func (p *Partition) relock() error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("checking the partition's lock %s: %w", path, err)
 	}
+	if err := p.makeStateDir(); err != nil {
+		return err
+	}
 	f, err := durable.TryLock(path, p.cfg.FileMode)
 	if errors.Is(err, durable.ErrLocked) {
-		// The files are the other process's now, the key files and the
-		// checkpoint included: recovery must not touch them either.
+		// The files are the other process's now, the data, key and
+		// checkpoint files included: recovery must not touch them either.
 		p.fenced = fmt.Errorf("the partition's lock file %s was removed while this consumer held it, and another process has locked the new one: "+
-			"this consumer writes nothing more to the partition until it is opened again", path)
+			"this consumer writes nothing more to the partition until it is opened again: %w", path, ErrFenced)
 		return p.fenced
 	}
 	if err != nil {

@@ -277,7 +277,7 @@ func (p *Partition) Close() error {
 		return nil
 	}
 	var errs []error
-	if p.broken {
+	if p.broken && p.fenced == nil {
 		errs = append(errs, p.ready()) // the next owner recovers anyway if this fails
 	}
 	p.closed = true
@@ -305,6 +305,9 @@ func (p *Partition) ready() error {
 	}
 	if p.fenced != nil {
 		return p.fenced
+	}
+	if err := p.relock(); err != nil {
+		return err
 	}
 	if !p.broken {
 		return nil

@@ -949,8 +949,9 @@ func TestStateFolderRemovedWhileRunning(t *testing.T) {
 
 // TestStateFolderRemovedAndLockTaken: when _state is removed and another
 // process locks the partition's new lock file first, the partition writes
-// no checkpoint and says why, naming the lock; and it leaves the files the
-// other process writes in _state alone from then on, recovery included.
+// nothing more (ErrFenced, naming the lock): neither its data file nor the
+// other process's key file and checkpoint, recovery included; it still
+// closes cleanly.
 func TestStateFolderRemovedAndLockTaken(t *testing.T) {
 	dir := t.TempDir()
 	p := openPartition(t, testArchive(t, Config{Dir: dir, DedupWindow: 10, Now: newClock(t0()).Now}), "tweets", 0)
@@ -967,10 +968,8 @@ func TestStateFolderRemovedAndLockTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	if _, err := p.Append(keyed(1, "b")); err == nil || !strings.Contains(err.Error(), lock) {
-		t.Fatalf("Append with the partition's new lock held by another: %v; want an error naming %s", err, lock)
-	}
-	// The other process's window and checkpoint, as it writes them.
+	// The other process's window and checkpoint, as it writes them, and
+	// the data file as it stands.
 	theirs := map[string][]byte{
 		keysPath("tweets", 0, 0): []byte("b3RoZXIx\nb3RoZXIy\n"),
 		slotsPath("tweets", 0):   bytes.Repeat([]byte{7}, 2*slotSize),
@@ -980,15 +979,23 @@ func TestStateFolderRemovedAndLockTaken(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for i := range 2 {
-		if _, err := p.Append(keyed(1, "b")); err == nil || !strings.Contains(err.Error(), lock) {
-			t.Errorf("Append %d after that: %v; want the error naming %s again", i+2, err, lock)
+	data := ids(t, dir)
+	for i := range 3 {
+		_, err := p.Append(keyed(1, "b"))
+		if err == nil || !strings.Contains(err.Error(), lock) || !errors.Is(err, ErrFenced) {
+			t.Errorf("Append %d with the partition's new lock held by another: %v; want ErrFenced naming %s", i+1, err, lock)
 		}
 	}
 	for rel, want := range theirs {
 		if got, err := os.ReadFile(filepath.Join(dir, rel)); err != nil || !bytes.Equal(got, want) {
 			t.Errorf("%s, the other process's: %d bytes, %v; want it untouched (%d bytes)", rel, len(got), err, len(want))
 		}
+	}
+	if got := ids(t, dir); !slices.Equal(got, data) {
+		t.Errorf("archived ids %q after the fenced appends; want %q, nothing written", got, data)
+	}
+	if err := p.Close(); err != nil {
+		t.Errorf("Close of the fenced partition: %v; want the files closed and the lock released without an error", err)
 	}
 }
 
