@@ -23,6 +23,7 @@ type memArchive struct {
 	mu       sync.Mutex
 	recs     map[string][]archive.Record
 	failures int
+	fenced   bool // every append fails with archive.ErrFenced
 	// onAppend, when set, is called with each batch before it is
 	// appended (outside the lock): a test can hold the writer there.
 	onAppend func(recs []archive.Record)
@@ -71,6 +72,9 @@ func (p *memPartition) Append(recs []archive.Record) (archive.Result, error) {
 	next := p.NextOffset()
 	p.a.mu.Lock()
 	defer p.a.mu.Unlock()
+	if p.a.fenced {
+		return archive.Result{}, fmt.Errorf("another process locked the partition: %w", archive.ErrFenced)
+	}
 	if p.a.failures > 0 {
 		p.a.failures--
 		return archive.Result{}, errors.New("no space left on device")
@@ -120,6 +124,44 @@ func TestPartitionLoopWithoutDisk(t *testing.T) {
 	}
 	if got := committed(t, brokers, topic, 2); got != 60 {
 		t.Errorf("got %d offsets committed; want 60", got)
+	}
+}
+
+// TestFencedPartitionWaits: a partition whose archive lost its lock to
+// another process (archive.ErrFenced) is not written again and again: it
+// is counted as stopped, nothing is committed, and the service stops
+// cleanly.
+func TestFencedPartitionWaits(t *testing.T) {
+	const topic = "tweets"
+	brokers := cluster(t, topic, 1)
+	produce(t, brokers, topic, 0, 20)
+	arch := &memArchive{recs: map[string][]archive.Record{}, fenced: true}
+	cfg := testConfig(brokers, topic)
+	cfg.Batch = batch.Limits{MaxRecords: 10, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond}
+	r := New(cfg, arch, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for r.Stats.PartitionsStopped.Load() != 1 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := r.Stats.PartitionsStopped.Load(); got != 1 {
+		t.Fatalf("stopped partitions: %d; want 1", got)
+	}
+	time.Sleep(2 * time.Second) // the retries, if any, would come every 0.5 to 1 s
+	if got := r.Stats.WriteErrors.Load(); got != 1 {
+		t.Errorf("%d write errors; want 1: a fenced partition is not retried", got)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	if got := committed(t, brokers, topic, 1); got != 0 {
+		t.Errorf("committed %d offsets; want none", got)
+	}
+	if got := r.Stats.PartitionsStopped.Load(); got != 0 {
+		t.Errorf("stopped partitions after the stop: %d; want 0", got)
 	}
 }
 

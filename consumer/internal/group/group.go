@@ -268,6 +268,13 @@ func (r *Runner) runGroup(ctx context.Context, topics []string) error {
 				refused = topicRefused(topic, "metadata", err)
 			} else {
 				refused = nil
+				// Most likely a topic gone since the topics were read:
+				// once the metadata shows it, subscribe again to those
+				// there are, or every join would fail the same way.
+				if counts := r.partitionCounts(gctx); counts != nil && !slices.Equal(r.subscribable(counts), topics) {
+					r.baseline = counts
+					return nil
+				}
 			}
 		}
 		switch {

@@ -645,6 +645,18 @@ func (l *loop) flush(ctx context.Context, recs []archive.Record) bool {
 			break
 		}
 		l.r.Stats.WriteErrors.Add(1)
+		if errors.Is(err, archive.ErrFenced) {
+			// Another process holds the partition's lock now and writes
+			// it; no retry mends that. Counted as stopped, the partition
+			// waits here until it is taken from this member or the
+			// service stops; Kafka keeps its messages.
+			l.log.Error("the partition is written by another process now: this consumer neither writes nor commits it until it is assigned again", "error", err)
+			stopped := stopMark{n: &l.r.Stats.PartitionsStopped}
+			stopped.set()
+			<-ctx.Done()
+			stopped.clear()
+			return false
+		}
 		// Not committed: Kafka keeps the messages, the archive keeps its
 		// last checkpoint. Retry the same batch.
 		wait := backoff.Next()
