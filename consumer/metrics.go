@@ -42,7 +42,7 @@ func registerMetrics(reg *prometheus.Registry, s *group.Stats, rotated *atomic.I
 			}),
 		ops.GaugeFunc(reg, "tweetpipe_consumer_assigned_partitions", "Partitions this instance owns now.", nil, ops.Int64(&s.Partitions)),
 		ops.CounterFunc(reg, "tweetpipe_consumer_messages_deleted_unread_total", "Records Kafka deleted (retention, or a records deletion) before the consumer read them: not in the archive; see the log.", nil, ops.Int64(&s.DeletedUnread)),
-		ops.GaugeFunc(reg, "tweetpipe_consumer_stopped_partitions", "Owned partitions not consumed: their archive does not open (a checkpoint that cannot be read, a full disk), or their offsets went back (topic deleted and created again); see the log.", nil, ops.Int64(&s.PartitionsStopped)),
+		ops.GaugeFunc(reg, "tweetpipe_consumer_stopped_partitions", "Owned partitions not consumed: their archive does not open (a checkpoint that cannot be read, a full disk), or their offsets went back (topic deleted and created again), or another process took their lock; see the log.", nil, ops.Int64(&s.PartitionsStopped)),
 		ops.GaugeFunc(reg, "tweetpipe_consumer_group_member", "1 while this instance is a member of the consumer group.", nil, ops.Bool(&s.Ready)),
 	)
 	return func(d time.Duration) { batch.Observe(d.Seconds()) }, err
