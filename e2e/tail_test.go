@@ -234,9 +234,11 @@ func TestTailHiveLayout(t *testing.T) {
 	}
 }
 
-// TestMakeTailFolderWithSpaces: make tail follows an OUTPUT_DIR whose name
-// holds spaces (make passed it unquoted, split in two).
-func TestMakeTailFolderWithSpaces(t *testing.T) {
+// makeTail runs `make tail args...` in a copy of the project holding file
+// (relative to it) with one line, line, and .env with env when not empty,
+// and waits for make tail to print the line.
+func makeTail(t *testing.T, file, line, env string, args ...string) {
+	t.Helper()
 	root := repoRoot(t)
 	dir := t.TempDir()
 	copyProject(t, root, dir)
@@ -244,50 +246,19 @@ func TestMakeTailFolderWithSpaces(t *testing.T) {
 	if err := os.WriteFile(tail, []byte(readFile(t, filepath.Join(root, "scripts", "tail.sh"))), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(dir, "my archive", "tweets", "2026-12-02", "14", "tweets-p0-000000000000.jsonl")
-	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+	if env != "" {
+		if err := os.WriteFile(filepath.Join(dir, ".env"), []byte(env), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(dir, file)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(file, []byte(`{"id_str":"spaced"}`+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(line+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("make", "--no-print-directory", "tail", "OUTPUT_DIR=./my archive")
-	cmd.Dir = dir
-	got := &logbuf.Buffer{}
-	cmd.Stdout, cmd.Stderr = got, got
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	})
-	waitPrinted(t, got, 10*time.Second, `"spaced"`)
-}
-
-// TestMakeTailTopicFromEnvFile checks that make tail follows the topic .env
-// names, as it follows the output folder .env names: with KAFKA_TOPIC=posts
-// there, the files are under data/posts.
-func TestMakeTailTopicFromEnvFile(t *testing.T) {
-	root := repoRoot(t)
-	dir := t.TempDir()
-	copyProject(t, root, dir)
-	tail := filepath.Join(dir, "scripts", "tail.sh")
-	if err := os.WriteFile(tail, []byte(readFile(t, filepath.Join(root, "scripts", "tail.sh"))), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte("KAFKA_TOPIC=posts # the producer's topic\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(dir, "data", "posts", "2026-12-02", "14", "posts-p0-000000000000.jsonl")
-	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(file, []byte(`{"id_str":"from-posts"}`+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("make", "--no-print-directory", "tail")
+	cmd := exec.Command("make", append([]string{"--no-print-directory", "tail"}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		return strings.HasPrefix(kv, "KAFKA_TOPIC=") || strings.HasPrefix(kv, "OUTPUT_DIR=")
@@ -302,5 +273,18 @@ func TestMakeTailTopicFromEnvFile(t *testing.T) {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
 	})
-	waitPrinted(t, got, 10*time.Second, `"from-posts"`)
+	waitPrinted(t, got, 10*time.Second, line)
+}
+
+// TestMakeTailFolderWithSpaces: make tail follows an OUTPUT_DIR whose name
+// holds spaces (make passed it unquoted, split in two).
+func TestMakeTailFolderWithSpaces(t *testing.T) {
+	makeTail(t, "my archive/tweets/2026-12-02/14/tweets-p0-000000000000.jsonl", `{"id_str":"spaced"}`, "", "OUTPUT_DIR=./my archive")
+}
+
+// TestMakeTailTopicFromEnvFile checks that make tail follows the topic .env
+// names, as it follows the output folder .env names: with KAFKA_TOPIC=posts
+// there, the files are under data/posts.
+func TestMakeTailTopicFromEnvFile(t *testing.T) {
+	makeTail(t, "data/posts/2026-12-02/14/posts-p0-000000000000.jsonl", `{"id_str":"from-posts"}`, "KAFKA_TOPIC=posts # the producer's topic\n")
 }
