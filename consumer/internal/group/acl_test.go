@@ -125,9 +125,13 @@ func TestConsumesWithReadOnTopicsAndGroupOnly(t *testing.T) {
 	if err != nil || len(end) != 2 || end[0]+end[1] != 80 || start[0]+start[1] != 0 {
 		t.Errorf("Offsets: %v, %v, %v; want the 2 partitions of tweets, 80 records in all", start, end, err)
 	}
-	for _, bad := range []string{"level=WARN", "level=ERROR"} {
-		if strings.Contains(log.String(), bad) {
-			t.Errorf("log:\n%s\nwant no warning or error", log.String())
+	// kafka-go's reader may log a read cut short by its stop (an i/o
+	// timeout) on a loaded machine; any other warning or error, a refused
+	// right first, fails.
+	for _, line := range strings.Split(log.String(), "\n") {
+		stopCut := strings.Contains(line, "kafka reader") && strings.Contains(line, "i/o timeout")
+		if strings.Contains(line, "level=ERROR") || strings.Contains(line, "level=WARN") && !stopCut {
+			t.Errorf("log:\n%s\nwant no warning or error but kafka-go's reader's i/o timeouts at a stop; got %s", log.String(), line)
 			break
 		}
 	}
