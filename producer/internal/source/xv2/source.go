@@ -68,8 +68,8 @@ func (s *Source) Stats() Stats { return s.stats.snapshot() }
 // progress is what Run carries from one connection to the next.
 type progress struct {
 	connected bool      // a connection has been opened (HTTP 200) in this Run, or one before a restart (LastPostFile)
-	lastSeen  time.Time // when the last post arrived, or the first connection opened (backfill counts from it)
-	lastPost  time.Time // when the last post arrived: what LastPostFile keeps
+	lastSeen  time.Time // the newest post's time (its own, or when it arrived if later), or when the first connection opened (backfill counts from it)
+	lastPost  time.Time // the newest post's time: what LastPostFile keeps
 	saved     time.Time // when LastPostFile was last written
 }
 
@@ -188,7 +188,17 @@ func (s *Source) connect(ctx context.Context, frames *twitter.FrameReader, emit 
 			switch m.Kind {
 			case message.KindStatus:
 				s.stats.posts.Add(1)
-				p.lastSeen = time.Now()
+				// Backfill counts from the newest post read, by its own
+				// time when that is earlier than now: the posts a
+				// backfill brings are minutes old, and a connection cut
+				// among them must ask for those minutes again.
+				seen := time.Now()
+				if !m.Time.IsZero() && m.Time.Before(seen) {
+					seen = m.Time
+				}
+				if seen.After(p.lastSeen) {
+					p.lastSeen = seen
+				}
 				p.lastPost = p.lastSeen
 				if s.keepsLastPost() && p.lastSeen.Sub(p.saved) >= lastPostEvery {
 					s.saveLastPost(p, p.lastSeen)

@@ -457,6 +457,35 @@ func TestEmptyConnectionKeepsBackfill(t *testing.T) {
 	}
 }
 
+// TestCutBackfillAskedAgain: a connection cut while it delivers its
+// backfill (posts minutes old) does not count as caught up to the moment
+// they arrived: the next connection asks for the minutes since the newest
+// post's own time.
+func TestCutBackfillAskedAgain(t *testing.T) {
+	state := t.TempDir()
+	if err := saveLastPost(state, time.Now().Add(-140*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-130 * time.Second).UTC().Format("2006-01-02T15:04:05.000Z")
+	backfilled := []byte(`{"data":{"id":"9001","created_at":"` + old + `","text":"from the backfill"}}`)
+	p := testPosts(t)
+	srv := newStreamServer(t, newWire().Line(backfilled).Serve(streamtest.EndCut, false), newWire().Line(p[0], p[1]).Serve(streamtest.EndHold, false))
+	cfg := testConfig(srv.streamURL())
+	cfg.BackfillMinutes, cfg.StateDir = 5, state
+	src, _ := newTestSource(t, cfg)
+	c := &streamtest.Collector{}
+	errc, stop := streamtest.Run(t, src, c)
+	c.WaitFor(t, 3, errc)
+	stop()
+	reqs := srv.requests()
+	if len(reqs) != 2 {
+		t.Fatalf("got %d requests; want 2", len(reqs))
+	}
+	if got := reqs[1].Get("backfill_minutes"); got != "3" {
+		t.Errorf("after a connection cut in its backfill: backfill_minutes=%q; want 3 (130 s since the newest post's own time)", got)
+	}
+}
+
 // TestLastPostMakesStateDir: the time of the last post is kept in a
 // STATE_DIR that does not exist yet (the default ./state outside Compose).
 func TestLastPostMakesStateDir(t *testing.T) {
