@@ -65,7 +65,9 @@ func TestScriptsReadPipesToTheEnd(t *testing.T) {
 // pipes its output on: make tail's check in scripts/docker-test.sh counted
 // `==> ` headers that way, and when make tail stopped printing them the
 // Docker suite ended there with status 1 and no message.
-var grepIntoPipe = regexp.MustCompile(`\$\(\s*grep\b[^)|]*\|[^|][^)]*`)
+// The same holds for a substitution whose last command is grep
+// (`$(cmd | grep x)`) unless `|| ...` follows it.
+var grepIntoPipe = regexp.MustCompile(`\$\(\s*grep\b[^)|]*\|[^|][^)]*|\$\([^)]*[^|]\|\s*grep\b[^|)]*\)`)
 
 // TestGrepIntoPipePattern keeps that pattern honest.
 func TestGrepIntoPipePattern(t *testing.T) {
@@ -78,6 +80,8 @@ func TestGrepIntoPipePattern(t *testing.T) {
 		{`lines=$(grep -c '^{' "$WORK/tail.log" || true)`, false},
 		{`n=$(sed -n 's/a/b/p' f | wc -l)`, false},
 		{`ok=$(grep -q x f && echo yes)`, false},
+		{`x=$(docker logs c 2>&1 | grep bucket)`, true},
+		{`x=$(docker logs c 2>&1 | grep bucket || true)`, false},
 	} {
 		if got := grepIntoPipe.MatchString(c.line); got != c.match {
 			t.Errorf("grepIntoPipe on %q = %v; want %v", c.line, got, c.match)
