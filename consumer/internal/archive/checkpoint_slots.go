@@ -284,10 +284,7 @@ func (p *Partition) createCheckpoint(c checkpoint, js []byte, path string) error
 	}
 	file := make([]byte, 2*slotSize)
 	copy(file, b)
-	if err := p.makeStateDir(); err != nil {
-		return err
-	}
-	if err := p.relock(); err != nil {
+	if err := p.relock(); err != nil { // creates _state again if it was removed
 		return err
 	}
 	renamed, err := durable.WriteFile(path, file, durable.Replace{Temp: path + ".tmp", Mode: p.cfg.FileMode, Reach: crashPoint})
@@ -361,16 +358,16 @@ func (p *Partition) relock() error {
 // makeStateDir creates _state again when it was removed while the
 // partition was open (Open creates it): without it no checkpoint could be
 // written until a restart, and no record archived. What it held went with
-// it: every partition writes its checkpoint anew at its next one, the
-// dedup windows start empty at the next start (their key files are gone),
-// and each partition takes its lock again (relock) as it writes that
-// checkpoint.
+// it: every partition takes its lock again (relock) and writes its
+// checkpoint anew at its next batch, and the dedup windows start empty at
+// the next start (their key files are gone).
 func (p *Partition) makeStateDir() error {
 	dir := p.abs(stateDirName)
-	if ok, err := exists(dir); err != nil || ok {
-		if err != nil {
-			return fmt.Errorf("checking %s: %w", dir, err)
-		}
+	ok, err := exists(dir)
+	if err != nil {
+		return fmt.Errorf("checking %s: %w", dir, err)
+	}
+	if ok {
 		return nil
 	}
 	p.log.Warn("the folder "+stateDirName+" was removed while the consumer ran; creating it again. "+

@@ -32,6 +32,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/tweetpipe/tweetpipe/internal/durable"
 )
 
 // maxKeyLen is the longest key the window keeps as it is. Post ids are
@@ -303,18 +305,7 @@ func (p *Partition) forgetKeys(path, what string, attrs ...any) error {
 		return err
 	}
 	prev := p.abs(keysPath(p.topic, p.partition, p.keysGen))
-	f, err := os.OpenFile(prev, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, p.cfg.FileMode)
-	if err != nil {
-		return fmt.Errorf("emptying dedup key file: %w", err)
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = syncDirs(filepath.Dir(prev), p.cfg.Dir)
-	}
-	if err != nil {
+	if _, err := durable.WriteFile(prev, nil, durable.Replace{Temp: prev + ".tmp", Mode: p.cfg.FileMode}); err != nil {
 		return fmt.Errorf("emptying dedup key file: %w", err)
 	}
 	p.keys.reset()
