@@ -47,18 +47,14 @@ func topicRefused(topic, what string, err error) error {
 }
 
 // groupRefused returns the error Run stops with when Kafka refused the
-// consumer its group (GROUP_AUTHORIZATION_FAILED) or, while joining it, one
-// of its topics; nil for any other err.
-func groupRefused(group string, topics []string, err error) error {
-	switch {
-	case errors.Is(err, kafka.GroupAuthorizationFailed):
-		return fmt.Errorf("group %q (KAFKA_GROUP_ID): Kafka refused the consumer the group (its user has no READ on it): "+
-			"the consumer needs READ on its group to join it and commit offsets; grant it, or set KAFKA_GROUP_ID to a group it may read: %w", group, err)
-	case errors.Is(err, kafka.TopicAuthorizationFailed):
-		return fmt.Errorf("joining group %q: Kafka refused to describe one of the topics %v (the consumer's user has neither READ nor DESCRIBE on it): "+
-			"the consumer needs READ on each topic it archives (KAFKA_TOPICS): %w", group, topics, err)
+// consumer its group (GROUP_AUTHORIZATION_FAILED); nil for any other err. A
+// topic refused while joining is confirmed first (confirmRefused).
+func groupRefused(group string, err error) error {
+	if !errors.Is(err, kafka.GroupAuthorizationFailed) {
+		return nil
 	}
-	return nil
+	return fmt.Errorf("group %q (KAFKA_GROUP_ID): Kafka refused the consumer the group (its user has no READ on it): "+
+		"the consumer needs READ on its group to join it and commit offsets; grant it, or set KAFKA_GROUP_ID to a group it may read: %w", group, err)
 }
 
 // confirmRefused reports which of topics Kafka, asked afresh, refuses the
@@ -71,8 +67,9 @@ func groupRefused(group string, topics []string, err error) error {
 // once this look-up confirms it. A topic refused here may not be described;
 // with fetched, a topic described here, whose fetch Kafka refused, may not
 // be read. A topic that does not exist, or a look-up that fails, confirms
-// nothing ("", false): the caller retries as for any error.
-func (r *Runner) confirmRefused(ctx context.Context, topics []string, fetched bool) (string, bool) {
+// nothing ("", false): the caller retries as for any error. counts is what
+// the look-up found, as partitionCounts gives it (nil when it failed).
+func (r *Runner) confirmRefused(ctx context.Context, topics []string, fetched bool) (refused string, ok bool, counts map[string]int) {
 	tr := namingTopics(r.cfg.Transport, topics)
 	defer tr.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -80,12 +77,16 @@ func (r *Runner) confirmRefused(ctx context.Context, topics []string, fetched bo
 	client := &kafka.Client{Addr: r.client.Addr, Timeout: 10 * time.Second, Transport: tr}
 	resp, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
 	if err != nil {
-		return "", false
+		return "", false, nil
 	}
+	counts = make(map[string]int, len(resp.Topics))
 	for _, t := range resp.Topics {
 		if errors.Is(t.Error, kafka.TopicAuthorizationFailed) || fetched && t.Error == nil {
-			return t.Name, true
+			return t.Name, true, counts
+		}
+		if t.Error == nil {
+			counts[t.Name] = len(t.Partitions)
 		}
 	}
-	return "", false
+	return "", false, counts
 }

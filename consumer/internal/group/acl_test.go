@@ -256,7 +256,7 @@ func TestConfirmRefused(t *testing.T) {
 		{[]string{"tweets"}, false, ""},                               // described: not refused while joining
 		{[]string{"gone", "tweets.control"}, false, "tweets.control"}, // neither READ nor DESCRIBE
 	} {
-		got, ok := r.confirmRefused(ctx, tc.topics, tc.fetched)
+		got, ok, _ := r.confirmRefused(ctx, tc.topics, tc.fetched)
 		if got != tc.want || ok != (tc.want != "") {
 			t.Errorf("confirmRefused(%v, fetched %v) = %q, %v; want %q", tc.topics, tc.fetched, got, ok, tc.want)
 		}

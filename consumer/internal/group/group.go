@@ -260,21 +260,20 @@ func (r *Runner) runGroup(ctx context.Context, topics []string) error {
 	backoff := retry.Backoff{Initial: time.Second, Max: 10 * time.Second, Jitter: 0.2}
 	for {
 		gen, err := g.Next(gctx)
-		refused := groupRefused(r.cfg.GroupID, topics, err)
-		if refused != nil && errors.Is(err, kafka.TopicAuthorizationFailed) {
+		refused := groupRefused(r.cfg.GroupID, err)
+		if refused == nil && errors.Is(err, kafka.TopicAuthorizationFailed) {
 			// The group leader's look-up creates missing topics: a refusal
 			// counts once a look-up that creates nothing confirms it.
-			if topic, ok := r.confirmRefused(gctx, topics, false); ok {
+			// Otherwise a topic is most likely gone since the topics were
+			// read: once the look-up shows it, subscribe again to those
+			// there are, or every join would fail the same way.
+			topic, ok, counts := r.confirmRefused(gctx, r.cfg.Topics, false)
+			switch {
+			case ok:
 				refused = topicRefused(topic, "metadata", err)
-			} else {
-				refused = nil
-				// Most likely a topic gone since the topics were read:
-				// once the metadata shows it, subscribe again to those
-				// there are, or every join would fail the same way.
-				if counts := r.partitionCounts(gctx); counts != nil && !slices.Equal(r.subscribable(counts), topics) {
-					r.baseline = counts
-					return nil
-				}
+			case counts != nil && !slices.Equal(r.subscribable(counts), topics):
+				r.baseline = counts
+				return nil
 			}
 		}
 		switch {

@@ -127,6 +127,7 @@ func (r *Runner) checkpointMatches(ctx context.Context, log *slog.Logger, topic 
 	defer stopped.clear()
 	for {
 		end, err := r.endOffset(ctx, topic, partition)
+		refused := topicRefused(topic, "offsets", err)
 		switch {
 		case err == nil && end >= next:
 			return true
@@ -136,8 +137,8 @@ func (r *Runner) checkpointMatches(ctx context.Context, log *slog.Logger, topic 
 				"Not consuming it, so nothing is skipped; move the checkpoint file (and this partition's files) away to start it afresh",
 				"checkpoint_next_offset", next, "partition_end_offset", end,
 				"checkpoint", r.arch.CheckpointFile(topic, partition))
-		case topicRefused(topic, "offsets", err) != nil:
-			r.refuse(topicRefused(topic, "offsets", err)) // ends ctx
+		case refused != nil:
+			r.refuse(refused) // ends ctx
 		case ctx.Err() == nil:
 			log.Warn("reading the partition's end offset; retrying", "error", err)
 		}
@@ -438,7 +439,7 @@ func (l *loop) run(ctx context.Context, rd *kafka.Reader) {
 		default:
 			if refused := topicRefused(l.topic, "fetch", err); refused != nil && now.Sub(l.confirmed) >= refusalCheck {
 				l.confirmed = now
-				if _, ok := l.r.confirmRefused(ctx, []string{l.topic}, true); ok {
+				if _, ok, _ := l.r.confirmRefused(ctx, []string{l.topic}, true); ok {
 					l.r.refuse(refused) // ends ctx: the partition is written, committed and released
 					continue
 				}
