@@ -116,8 +116,9 @@ type Publisher struct {
 	spooling   atomic.Bool // the loop's state is spooling or draining: Emit asks it
 	maxFlights int         // batches kafka-go may hold at once
 
-	invalidLogged int          // Emit's
-	outOfRange    atomic.Int64 // records retimed for a time outside minRecordTime to maxRecordTime
+	invalidLogged int         // Emit's
+	outsideLogged atomic.Bool // a record retimed for a time outside minRecordTime to maxRecordTime was logged
+	limitsLogged  atomic.Bool // a record retimed for the topic's timestamp limits was logged
 
 	// statusHeaders are the headers of every status, built once: nothing
 	// writes to a record's headers in place (retime copies them first), so
@@ -365,23 +366,23 @@ func (p *Publisher) kafkaMessage(topic string, m message.Message, read time.Time
 		Time:    t,
 		Headers: hs,
 	}
-	if t.Before(minRecordTime) || t.After(maxRecordTime) {
-		retime(&km, read)
-		p.Stats.Retimed.Add(1)
-		if p.outOfRange.Add(1) == 1 {
-			p.log.Warn("a record's own time is outside the years 1970 to 9999 that Kafka's clients and the spool take: it is sent with the time it was read, its own time in the "+PostTimeHeader+" header (counted, logged once)",
-				"topic", topic, "key", string(m.Key), "post_time", t.UTC().Format(postTimeLayout), "read", read.UTC().Format(postTimeLayout))
-		}
+	outside := t.Before(minRecordTime) || t.After(maxRecordTime)
+	ahead, behind := p.cfg.RetimeAhead > 0 && t.Sub(read) > p.cfg.RetimeAhead, p.cfg.RetimeBehind > 0 && read.Sub(t) > p.cfg.RetimeBehind
+	if !outside && !ahead && !behind {
 		return km
 	}
-	ahead, behind := p.cfg.RetimeAhead > 0 && t.Sub(read) > p.cfg.RetimeAhead, p.cfg.RetimeBehind > 0 && read.Sub(t) > p.cfg.RetimeBehind
-	if ahead || behind {
-		retime(&km, read)
-		if p.Stats.Retimed.Add(1) == 1 {
-			p.log.Warn("a record's own time is further from the time it was read than the topic accepts: it is sent with the time it was read, its own time in the "+PostTimeHeader+" header (counted, logged once)",
-				"topic", topic, "key", string(m.Key), "post_time", t.UTC().Format(postTimeLayout), "read", read.UTC().Format(postTimeLayout),
-				"max_ahead", p.cfg.RetimeAhead, "max_behind", p.cfg.RetimeBehind)
-		}
+	retime(&km, read)
+	p.Stats.Retimed.Add(1)
+	// Each reason is logged the first time it comes, whatever was retimed
+	// before it.
+	switch {
+	case outside && p.outsideLogged.CompareAndSwap(false, true):
+		p.log.Warn("a record's own time is outside the years 1970 to 9999 that Kafka's clients and the spool take: it is sent with the time it was read, its own time in the "+PostTimeHeader+" header (counted, logged once)",
+			"topic", topic, "key", string(m.Key), "post_time", t.UTC().Format(postTimeLayout), "read", read.UTC().Format(postTimeLayout))
+	case !outside && p.limitsLogged.CompareAndSwap(false, true):
+		p.log.Warn("a record's own time is further from the time it was read than the topic accepts: it is sent with the time it was read, its own time in the "+PostTimeHeader+" header (counted, logged once)",
+			"topic", topic, "key", string(m.Key), "post_time", t.UTC().Format(postTimeLayout), "read", read.UTC().Format(postTimeLayout),
+			"max_ahead", p.cfg.RetimeAhead, "max_behind", p.cfg.RetimeBehind)
 	}
 	return km
 }
