@@ -58,19 +58,18 @@ func (b *stoppableBroker) start() {
 
 func (b *stoppableBroker) stop() { b.c.Close(); b.c = nil }
 
-func status(i int) []byte { return []byte(fmt.Sprintf(`{"id_str":"%d","text":"t","user":{}}`, i)) }
-
-// TestSpoolWhileKafkaIsDown: with Kafka gone and the memory queue full,
-// records go to the spool instead of stopping the source; when Kafka is
-// back the spool drains, everything arrives, and acks come in order.
-func TestSpoolWhileKafkaIsDown(t *testing.T) {
+// spoolingPublisher runs a publisher on a stoppable broker with the topics
+// made, a memory queue of 20 records and a spool of its own, closed at the
+// test's end; done gets what Run returns.
+func spoolingPublisher(t *testing.T) (*stoppableBroker, *spool.Spool, *Publisher, <-chan error) {
+	t.Helper()
 	b := newStoppableBroker(t)
 	ensure(t, b.addr(), "tweets", "tweets.control")
 	sp, err := spool.Open(t.TempDir(), spool.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sp.Close()
+	t.Cleanup(func() { sp.Close() })
 	cfg := testConfig(b.addr())
 	cfg.PendingMax = 20
 	cfg.WriteTimeout = time.Second
@@ -81,6 +80,16 @@ func TestSpoolWhileKafkaIsDown(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- p.Run(context.Background()) }()
+	return b, sp, p, done
+}
+
+func status(i int) []byte { return []byte(fmt.Sprintf(`{"id_str":"%d","text":"t","user":{}}`, i)) }
+
+// TestSpoolWhileKafkaIsDown: with Kafka gone and the memory queue full,
+// records go to the spool instead of stopping the source; when Kafka is
+// back the spool drains, everything arrives, and acks come in order.
+func TestSpoolWhileKafkaIsDown(t *testing.T) {
+	b, sp, p, done := spoolingPublisher(t)
 
 	var mu sync.Mutex
 	var acked []int
@@ -325,22 +334,7 @@ func TestSpooledRecordsCountAsTaken(t *testing.T) {
 // spool cannot take what memory holds, Run returns the spool's error, naming
 // SPOOL_DIR, and Emit is told the publisher is closed.
 func TestSpoolFailureWhenKafkaGoesAwayReported(t *testing.T) {
-	b := newStoppableBroker(t)
-	ensure(t, b.addr(), "tweets", "tweets.control")
-	sp, err := spool.Open(t.TempDir(), spool.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := testConfig(b.addr())
-	cfg.PendingMax = 20
-	cfg.WriteTimeout = time.Second
-	cfg.Spool, cfg.SpoolDir = sp, "test-spool"
-	p, err := New(cfg, nil, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- p.Run(context.Background()) }()
+	b, sp, p, done := spoolingPublisher(t)
 	b.stop()
 	sp.Close() // every append fails from now on
 	emitted := make(chan error, 1)
@@ -376,23 +370,7 @@ func TestSpoolFailureWhenKafkaGoesAwayReported(t *testing.T) {
 // emitted while Kafka is away, is spooled with the rest (its own time in
 // post_time) and everything arrives once Kafka is back.
 func TestRecordOutsideSpoolYearsSpooled(t *testing.T) {
-	b := newStoppableBroker(t)
-	ensure(t, b.addr(), "tweets", "tweets.control")
-	sp, err := spool.Open(t.TempDir(), spool.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sp.Close()
-	cfg := testConfig(b.addr())
-	cfg.PendingMax = 20
-	cfg.WriteTimeout = time.Second
-	cfg.Spool, cfg.SpoolDir = sp, "test-spool"
-	p, err := New(cfg, nil, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- p.Run(context.Background()) }()
+	b, _, p, done := spoolingPublisher(t)
 	b.stop()
 	for i := range 200 {
 		v := status(i)
