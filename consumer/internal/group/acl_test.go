@@ -137,15 +137,26 @@ func TestConsumesWithReadOnTopicsAndGroupOnly(t *testing.T) {
 	}
 }
 
-// runRefused runs r for at most within and returns what Run returned and
-// how long it took.
-func runRefused(t *testing.T, r *Runner, within time.Duration) (error, time.Duration) {
+// wantRefused runs r for at most 10 s and checks that Run stopped at once
+// (within 5 s) with an error holding each of wants; log is r's.
+func wantRefused(t *testing.T, r *Runner, log *syncBuffer, wants ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), within)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	start := time.Now()
 	err := r.Run(ctx)
-	return err, time.Since(start)
+	took := time.Since(start)
+	if err == nil {
+		t.Fatalf("Run: no error after %s (written %d); want it to stop at once naming %q. Log:\n%s", took, r.Stats.Written.Load(), wants, log.String())
+	}
+	for _, want := range wants {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q; want it to contain %s", err, want)
+		}
+	}
+	if took > 5*time.Second {
+		t.Errorf("Run took %s; want it to stop at once", took)
+	}
 }
 
 // TestStopsWithoutReadOnGroup: a user without READ on the group (Kafka
@@ -159,18 +170,7 @@ func TestStopsWithoutReadOnGroup(t *testing.T) {
 	produceAs(t, brokers, "tweets", 0, 10)
 	var log syncBuffer
 	r := appRunner(t, brokers, t.TempDir(), &log, "tweets", "tweets.control")
-	err, took := runRefused(t, r, 10*time.Second)
-	if err == nil {
-		t.Fatalf("Run: no error after %s; want it to stop at once naming the group and READ. Log:\n%s", took, log.String())
-	}
-	for _, want := range []string{`"test-group"`, "READ", "KAFKA_GROUP_ID"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q; want it to contain %s", err, want)
-		}
-	}
-	if took > 5*time.Second {
-		t.Errorf("Run took %s; want it to stop at once", took)
-	}
+	wantRefused(t, r, &log, `"test-group"`, "READ", "KAFKA_GROUP_ID")
 }
 
 // TestStopsWithoutAnyRightOnTopic: a topic the user may neither read nor
@@ -186,18 +186,7 @@ func TestStopsWithoutAnyRightOnTopic(t *testing.T) {
 	produceAs(t, brokers, "tweets.control", 100, 10)
 	var log syncBuffer
 	r := appRunner(t, brokers, t.TempDir(), &log, "tweets", "tweets.control")
-	err, took := runRefused(t, r, 10*time.Second)
-	if err == nil {
-		t.Fatalf("Run: no error after %s (written %d); want it to stop at once naming tweets.control and READ. Log:\n%s", took, r.Stats.Written.Load(), log.String())
-	}
-	for _, want := range []string{`"tweets.control"`, "READ", "DESCRIBE", "KAFKA_TOPICS"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q; want it to contain %s", err, want)
-		}
-	}
-	if took > 5*time.Second {
-		t.Errorf("Run took %s; want it to stop at once", took)
-	}
+	wantRefused(t, r, &log, `"tweets.control"`, "READ", "DESCRIBE", "KAFKA_TOPICS")
 }
 
 // TestStopsWithoutReadOnTopic: a topic the user may describe but not read
@@ -214,18 +203,7 @@ func TestStopsWithoutReadOnTopic(t *testing.T) {
 	produceAs(t, brokers, "tweets.control", 100, 10)
 	var log syncBuffer
 	r := appRunner(t, brokers, t.TempDir(), &log, "tweets", "tweets.control")
-	err, took := runRefused(t, r, 10*time.Second)
-	if err == nil {
-		t.Fatalf("Run: no error after %s; want it to stop at once naming tweets.control and READ. Log:\n%s", took, log.String())
-	}
-	for _, want := range []string{`"tweets.control"`, "READ", "KAFKA_TOPICS"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q; want it to contain %s", err, want)
-		}
-	}
-	if took > 5*time.Second {
-		t.Errorf("Run took %s; want it to stop at once", took)
-	}
+	wantRefused(t, r, &log, `"tweets.control"`, "READ", "KAFKA_TOPICS")
 	if written, got := r.Stats.Topic("tweets").Written.Load(), committedAs(t, brokers, "tweets", 2); got != written {
 		t.Errorf("committed %d offsets of tweets; want the %d archived", got, written)
 	}
