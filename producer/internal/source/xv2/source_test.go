@@ -429,28 +429,37 @@ func TestRestartAsksBackfill(t *testing.T) {
 	}
 }
 
-// TestEmptyConnectionKeepsBackfill: a connection that opens and ends before
-// it delivers a post (its backfill with it) does not move the time backfill
-// counts from: the next connection asks for the same minutes again.
-func TestEmptyConnectionKeepsBackfill(t *testing.T) {
+// restartRequests runs the source with X_BACKFILL_MINUTES=5 after a
+// restart whose last post was 140 s ago, its connections answered by
+// first and then by a stream of two posts held open, until it has emitted
+// want records; it returns the two requests made.
+func restartRequests(t *testing.T, first http.HandlerFunc, want int) []url.Values {
+	t.Helper()
 	p := testPosts(t)
 	state := t.TempDir()
 	if err := saveLastPost(state, time.Now().Add(-140*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	srv := newStreamServer(t, newWire().Serve(streamtest.EndClose, false), newWire().Line(p[0], p[1]).Serve(streamtest.EndHold, false))
+	srv := newStreamServer(t, first, newWire().Line(p[0], p[1]).Serve(streamtest.EndHold, false))
 	cfg := testConfig(srv.streamURL())
 	cfg.BackfillMinutes, cfg.StateDir = 5, state
 	src, _ := newTestSource(t, cfg)
 	c := &streamtest.Collector{}
 	errc, stop := streamtest.Run(t, src, c)
-	c.WaitFor(t, 2, errc)
+	c.WaitFor(t, want, errc)
 	stop()
 	reqs := srv.requests()
 	if len(reqs) != 2 {
 		t.Fatalf("got %d requests; want 2", len(reqs))
 	}
-	for i, q := range reqs {
+	return reqs
+}
+
+// TestEmptyConnectionKeepsBackfill: a connection that opens and ends before
+// it delivers a post (its backfill with it) does not move the time backfill
+// counts from: the next connection asks for the same minutes again.
+func TestEmptyConnectionKeepsBackfill(t *testing.T) {
+	for i, q := range restartRequests(t, newWire().Serve(streamtest.EndClose, false), 2) {
 		if got := q.Get("backfill_minutes"); got != "3" {
 			t.Errorf("request %d: backfill_minutes=%q; want 3 (170 s since the last post, with the margin)", i+1, got)
 		}
@@ -462,25 +471,9 @@ func TestEmptyConnectionKeepsBackfill(t *testing.T) {
 // they arrived: the next connection asks for the minutes since the newest
 // post's own time.
 func TestCutBackfillAskedAgain(t *testing.T) {
-	state := t.TempDir()
-	if err := saveLastPost(state, time.Now().Add(-140*time.Second)); err != nil {
-		t.Fatal(err)
-	}
 	old := time.Now().Add(-130 * time.Second).UTC().Format("2006-01-02T15:04:05.000Z")
 	backfilled := []byte(`{"data":{"id":"9001","created_at":"` + old + `","text":"from the backfill"}}`)
-	p := testPosts(t)
-	srv := newStreamServer(t, newWire().Line(backfilled).Serve(streamtest.EndCut, false), newWire().Line(p[0], p[1]).Serve(streamtest.EndHold, false))
-	cfg := testConfig(srv.streamURL())
-	cfg.BackfillMinutes, cfg.StateDir = 5, state
-	src, _ := newTestSource(t, cfg)
-	c := &streamtest.Collector{}
-	errc, stop := streamtest.Run(t, src, c)
-	c.WaitFor(t, 3, errc)
-	stop()
-	reqs := srv.requests()
-	if len(reqs) != 2 {
-		t.Fatalf("got %d requests; want 2", len(reqs))
-	}
+	reqs := restartRequests(t, newWire().Line(backfilled).Serve(streamtest.EndCut, false), 3)
 	if got := reqs[1].Get("backfill_minutes"); got != "3" {
 		t.Errorf("after a connection cut in its backfill: backfill_minutes=%q; want 3 (130 s since the newest post's own time)", got)
 	}
