@@ -48,6 +48,20 @@ func emptyCluster(t *testing.T, opts ...kfake.Opt) []string {
 	return c.ListenAddrs()
 }
 
+// recreateTopic deletes topic and creates it again with one partition, as
+// an operator's kafka-topics.sh --delete and --create would.
+func recreateTopic(brokers []string, topic string) error {
+	cl := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	if _, err := cl.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{topic}}); err != nil {
+		return fmt.Errorf("deleting topic %s: %w", topic, err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if _, err := cl.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: 1}}}); err != nil {
+		return fmt.Errorf("creating topic %s: %w", topic, err)
+	}
+	return nil
+}
+
 func produce(t *testing.T, brokers []string, topic string, from, n int) {
 	t.Helper()
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, RequiredAcks: kafka.RequireAll,
@@ -824,12 +838,7 @@ func TestRecreatedTopicWithoutCommitNotSkipped(t *testing.T) {
 	})
 
 	t.Run("topic created again", func(t *testing.T) {
-		cl := &kafka.Client{Addr: kafka.TCP(brokers...)}
-		if _, err := cl.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{topic}}); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(500 * time.Millisecond)
-		if _, err := cl.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: 1}}}); err != nil {
+		if err := recreateTopic(brokers, topic); err != nil {
 			t.Fatal(err)
 		}
 		produceStatuses(t, brokers, topic, "new", 40)

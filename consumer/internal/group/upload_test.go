@@ -77,6 +77,22 @@ func TestUploadedOnTimeIsCommitted(t *testing.T) {
 	}
 }
 
+// archiveRunner is a runner of topic in group over an archive made with
+// acfg, with batches of at most 100 records or 50 ms and a rotation check
+// every 100 ms.
+func archiveRunner(t *testing.T, brokers []string, topic string, acfg archive.Config, group string, log *slog.Logger) *Runner {
+	t.Helper()
+	arch, err := archive.Open(acfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(brokers, topic)
+	cfg.GroupID = group
+	cfg.Batch = batch.Limits{MaxRecords: 100, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond}
+	cfg.RotateCheck = 100 * time.Millisecond
+	return New(cfg, OnDisk(arch), log)
+}
+
 // TestNoCommitSameTopicGoesOn: a group without committed offsets (new, or
 // its offsets expired) on the topic the archive holds goes on from the
 // checkpoint, also where the dedup window cannot tell: a window that ends
@@ -87,15 +103,7 @@ func TestNoCommitSameTopicGoesOn(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	run := func(t *testing.T, brokers []string, acfg archive.Config, group string, until func(*Runner) bool) *Runner {
 		t.Helper()
-		arch, err := archive.Open(acfg, log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := testConfig(brokers, topic)
-		cfg.GroupID = group
-		cfg.Batch = batch.Limits{MaxRecords: 100, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond}
-		cfg.RotateCheck = 100 * time.Millisecond
-		r := New(cfg, OnDisk(arch), log)
+		r := archiveRunner(t, brokers, topic, acfg, group, log)
 		runUntil(t, r, 30*time.Second, func() bool { return until(r) })
 		return r
 	}
@@ -158,15 +166,7 @@ func TestRecreatedTopicBelowStagedRecords(t *testing.T) {
 	dir, b := t.TempDir(), &bucket{next: map[int]int64{}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	runner := func(t *testing.T, rotate time.Duration, group string) *Runner {
-		arch, err := archive.Open(archive.Config{Dir: dir, DedupWindow: 100, Uploader: b, RotateInterval: rotate}, log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := testConfig(brokers, topic)
-		cfg.GroupID = group
-		cfg.Batch = batch.Limits{MaxRecords: 100, MaxBytes: 1 << 20, MaxWait: 50 * time.Millisecond}
-		cfg.RotateCheck = 100 * time.Millisecond
-		return New(cfg, OnDisk(arch), log)
+		return archiveRunner(t, brokers, topic, archive.Config{Dir: dir, DedupWindow: 100, Uploader: b, RotateInterval: rotate}, group, log)
 	}
 	produceStatuses(t, brokers, topic, "a", 10)
 	r := runner(t, 200*time.Millisecond, "g1")
@@ -175,12 +175,7 @@ func TestRecreatedTopicBelowStagedRecords(t *testing.T) {
 	r = runner(t, time.Hour, "g1")
 	runUntil(t, r, 30*time.Second, func() bool { return r.Stats.Written.Load() == 40 })
 
-	cl := &kafka.Client{Addr: kafka.TCP(brokers...)}
-	if _, err := cl.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{topic}}); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(500 * time.Millisecond)
-	if _, err := cl.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: 1}}}); err != nil {
+	if err := recreateTopic(brokers, topic); err != nil {
 		t.Fatal(err)
 	}
 	produceStatuses(t, brokers, topic, "new", 20) // end 20: past the bucket's 10, short of the staged 50

@@ -221,18 +221,13 @@ func TestTopicRecreatedWhileRunning(t *testing.T) {
 	r := newRunner(t, brokers, topic, dir)
 	var logs syncBuffer
 	r.log = slog.New(slog.NewTextHandler(&logs, nil))
-	cl := &kafka.Client{Addr: kafka.TCP(brokers...)}
 	var stage atomic.Int32
 	go func() {
 		for r.Stats.Written.Load() < 300 {
 			time.Sleep(20 * time.Millisecond)
 		}
-		if _, err := cl.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{topic}}); err != nil {
-			t.Errorf("deleting topic: %v", err)
-		}
-		time.Sleep(500 * time.Millisecond)
-		if _, err := cl.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: 1}}}); err != nil {
-			t.Errorf("creating topic: %v", err)
+		if err := recreateTopic(brokers, topic); err != nil {
+			t.Error(err)
 		}
 		produce(t, brokers, topic, 1000, 100)
 		time.Sleep(2 * time.Second) // the partition checks its end while idle
