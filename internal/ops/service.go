@@ -13,7 +13,9 @@ import (
 
 // NewLogger returns a service's logger writing to w. level is debug, info,
 // warn or error (info when it is none of them); format is json, text, or
-// auto: text when stderr is a terminal, JSON otherwise.
+// auto: text when stderr is a terminal, JSON otherwise. A duration reads
+// the same in both, as Go writes it ("1m30s", as the variables take it):
+// slog's JSON handler would write it as an integer of nanoseconds.
 func NewLogger(w io.Writer, level, format string) *slog.Logger {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
@@ -23,7 +25,17 @@ func NewLogger(w io.Writer, level, format string) *slog.Logger {
 	if format == "text" || (format != "json" && isTerminal(os.Stderr)) {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
+	opts.ReplaceAttr = durationText
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// durationText writes a duration attribute as its text, as the text
+// handler does.
+func durationText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 func isTerminal(f *os.File) bool {

@@ -22,6 +22,12 @@ func TestNewLogger(t *testing.T) {
 		t.Fatalf("LOG_LEVEL=warn LOG_FORMAT=json wrote %q; want the warning alone, as JSON", got)
 	}
 	b.Reset()
+	log = NewLogger(&b, "info", "json")
+	log.Warn("waiting", "retry_in", 90*time.Second, slog.Group("source", slog.Duration("stall_timeout", 1500*time.Millisecond)), "n", 3)
+	if got, want := strings.TrimSpace(b.String()), `"msg":"waiting","retry_in":"1m30s","source":{"stall_timeout":"1.5s"},"n":3}`; !strings.HasSuffix(got, want) {
+		t.Fatalf("LOG_FORMAT=json wrote %q; want it to end %s: durations as the variables write them", got, want)
+	}
+	b.Reset()
 	log = NewLogger(&b, "loud", "text")
 	log.Debug("hidden")
 	log.Info("shown")
