@@ -157,7 +157,7 @@ func (s *Source) connect(ctx context.Context, emit source.Emit, schedule *stream
 			// parameter, is fatal too.
 			code := resp.StatusCode
 			class := stream.ClassifyStatus(code, http.StatusBadRequest)
-			return stream.Refused(service, class, code, stream.ErrorBody(resp.Body, envconf.URLSecrets(s.cfg.URL.Reveal())...), fixFor(code))
+			return stream.Refused(service, class, code, resp.Header, stream.ErrorBody(resp.Body, envconf.URLSecrets(s.cfg.URL.Reveal())...), fixFor(code))
 		}
 		if stalled && ctx.Err() == nil {
 			return stream.Stalled(fmt.Errorf("no handshake within %s", s.cfg.StallTimeout)), nil

@@ -187,6 +187,28 @@ func (b *Backoff) Next(c Class) time.Duration {
 	return 0
 }
 
+// After returns the wait before the next attempt after end, and counts the
+// attempt (Next): the schedule's wait for end's class, or longer when the
+// server asked for longer (end.Wait), but never past that class's maximum.
+// A server that names when its rate-limit window starts over is not asked
+// again before then, and one that asks for hours does not stop the source.
+func (b *Backoff) After(end Ending) time.Duration {
+	d := b.Next(end.Class)
+	if end.Wait <= d {
+		return d
+	}
+	s := b.Schedule.filled()
+	switch end.Class {
+	case ClassNetwork:
+		return min(end.Wait, s.NetworkBackoffMax)
+	case ClassHTTP:
+		return min(end.Wait, s.HTTPBackoffMax)
+	case ClassRateLimit:
+		return min(end.Wait, s.RateLimitBackoffMax)
+	}
+	return d
+}
+
 // linear returns step*attempt, at most ceiling.
 func linear(step, ceiling time.Duration, attempt int) time.Duration {
 	if time.Duration(attempt) > ceiling/step {

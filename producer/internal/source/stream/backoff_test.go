@@ -38,6 +38,31 @@ func TestBackoffSchedule(t *testing.T) {
 	}
 }
 
+// TestBackoffAfterServerWait: a server's asked wait lengthens the
+// schedule's, up to the class's maximum, and never shortens it; the
+// attempt counts either way.
+func TestBackoffAfterServerWait(t *testing.T) {
+	var b Backoff
+	if got := b.After(Ending{Class: ClassRateLimit, Wait: 5 * mn}); got != 5*mn {
+		t.Errorf("429 asking 5m at the first attempt (schedule 1m): waited %v; want 5m", got)
+	}
+	if got := b.After(Ending{Class: ClassRateLimit, Wait: 30 * sec}); got != 2*mn {
+		t.Errorf("429 asking 30s at the second attempt (schedule 2m): waited %v; want 2m", got)
+	}
+	if got := b.After(Ending{Class: ClassRateLimit, Wait: 3 * time.Hour}); got != 16*mn {
+		t.Errorf("429 asking 3h: waited %v; want the rate-limit maximum, 16m", got)
+	}
+	if got := b.After(Ending{Class: ClassHTTP, Wait: time.Hour}); got != 320*sec {
+		t.Errorf("503 asking 1h: waited %v; want the HTTP maximum, 320s", got)
+	}
+	if got := b.After(Ending{Class: ClassHTTP}); got != 10*sec {
+		t.Errorf("503 asking nothing at the second HTTP attempt: waited %v; want the schedule's 10s", got)
+	}
+	if got := b.After(Ending{Class: ClassFatal, Wait: time.Minute}); got != 0 {
+		t.Errorf("a fatal status: waited %v; want 0 (not retried)", got)
+	}
+}
+
 func TestBackoffNetworkCeiling(t *testing.T) {
 	var b Backoff
 	var got time.Duration

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tweetpipe/tweetpipe/internal/envconf"
 )
@@ -31,18 +33,44 @@ func (e *StatusError) Error() string {
 }
 
 // Refused turns a refused request of class (ClassifyStatus) into the Ending
-// to back off from, or, for ClassFatal, a *StatusError from service that
-// says fix.
-func Refused(service string, class Class, code int, body, fix string) (Ending, error) {
+// to back off from, with the wait its header h asks for (ServerWait), or,
+// for ClassFatal, a *StatusError from service that says fix.
+func Refused(service string, class Class, code int, h http.Header, body, fix string) (Ending, error) {
 	switch class {
 	case ClassFatal:
 		return Ending{}, &StatusError{Service: service, Code: code, Body: body, Fix: fix}
 	case ClassRateLimit:
-		return Ending{Class: class, Reason: ReasonRateLimit, Err: fmt.Errorf("HTTP %d: %s", code, body)}, nil
+		return Ending{Class: class, Reason: ReasonRateLimit, Err: fmt.Errorf("HTTP %d: %s", code, body), Wait: ServerWait(h, time.Now())}, nil
 	default:
-		return Ending{Class: class, Reason: ReasonHTTP, Err: fmt.Errorf("HTTP %d: %s", code, body)}, nil
+		return Ending{Class: class, Reason: ReasonHTTP, Err: fmt.Errorf("HTTP %d: %s", code, body), Wait: ServerWait(h, time.Now())}, nil
 	}
 }
+
+// ServerWait is how long a refusal's header h asks the client to wait from
+// now: Retry-After (seconds, or an HTTP date: RFC 9110), else X's
+// x-rate-limit-reset (the Unix time, in seconds, at which its rate-limit
+// window starts over). 0 when it asks for neither, for a time already
+// past, or in a form neither takes.
+func ServerWait(h http.Header, now time.Time) time.Duration {
+	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
+		if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return time.Duration(max(0, min(s, maxWaitSeconds))) * time.Second
+		}
+		if t, err := http.ParseTime(v); err == nil {
+			return max(0, t.Sub(now))
+		}
+	}
+	if v := strings.TrimSpace(h.Get("X-Rate-Limit-Reset")); v != "" {
+		if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return max(0, time.Unix(s, 0).Sub(now))
+		}
+	}
+	return 0
+}
+
+// maxWaitSeconds bounds a Retry-After in seconds so that it cannot overflow
+// a time.Duration; the schedule's maximum bounds the wait anyway.
+const maxWaitSeconds = 1 << 32
 
 // ErrorBody reads the start of an error response for the logs: at most
 // ErrorBodyLimit bytes, on one line, with every non-empty secret replaced

@@ -38,8 +38,9 @@ func Logger(log *slog.Logger, name string) *slog.Logger {
 // Ending says why a connection ended and how to back off before the next.
 type Ending struct {
 	Class  Class
-	Reason string // one of Reason*
-	Err    error  // what happened, for the log
+	Reason string        // one of Reason*
+	Err    error         // what happened, for the log
+	Wait   time.Duration // the least wait the server asked for (ServerWait); 0: none
 }
 
 // Broken is the Ending of a connection that failed below HTTP: refused,
@@ -64,9 +65,13 @@ func Reconnect(ctx context.Context, schedule Schedule, stats *Counters, log *slo
 		if err != nil {
 			return err
 		}
-		wait := backoff.Next(end.Class)
+		wait := backoff.After(end)
 		stats.reconnect(end.Reason)
-		log.Warn("waiting to reconnect", "reason", end.Reason, "wait", wait, "error", end.Err)
+		if end.Wait > 0 {
+			log.Warn("waiting to reconnect", "reason", end.Reason, "wait", wait, "server_asked", end.Wait, "error", end.Err)
+		} else {
+			log.Warn("waiting to reconnect", "reason", end.Reason, "wait", wait, "error", end.Err)
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

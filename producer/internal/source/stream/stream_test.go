@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -48,7 +49,7 @@ func TestRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			end, err := Refused("the service", tt.class, tt.code, "why", "the fix")
+			end, err := Refused("the service", tt.class, tt.code, http.Header{"Retry-After": {"90"}}, "why", "the fix")
 			if tt.wantReason == "" {
 				var se *StatusError
 				if !errors.As(err, &se) || se.Code != tt.code || se.Body != "why" || se.Fix != "the fix" {
@@ -63,10 +64,37 @@ func TestRefused(t *testing.T) {
 			if err != nil {
 				t.Fatalf("got error %v; want an ending", err)
 			}
-			if end.Class != tt.class || end.Reason != tt.wantReason || end.Err == nil || !strings.Contains(end.Err.Error(), "why") {
-				t.Errorf("got %+v; want class %v, reason %s and the body in the error", end, tt.class, tt.wantReason)
+			if end.Class != tt.class || end.Reason != tt.wantReason || end.Err == nil || !strings.Contains(end.Err.Error(), "why") || end.Wait != 90*time.Second {
+				t.Errorf("got %+v; want class %v, reason %s, the body in the error and the 90s Retry-After asks", end, tt.class, tt.wantReason)
 			}
 		})
+	}
+}
+
+// TestServerWait: the wait a refusal asks for, in each form a server
+// writes it.
+func TestServerWait(t *testing.T) {
+	now := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		header http.Header
+		want   time.Duration
+	}{
+		{"none", http.Header{}, 0},
+		{"Retry-After in seconds", http.Header{"Retry-After": {"120"}}, 2 * time.Minute},
+		{"Retry-After as a date", http.Header{"Retry-After": {now.Add(90 * time.Second).Format(http.TimeFormat)}}, 90 * time.Second},
+		{"Retry-After past", http.Header{"Retry-After": {now.Add(-time.Hour).Format(http.TimeFormat)}}, 0},
+		{"Retry-After negative", http.Header{"Retry-After": {"-5"}}, 0},
+		{"Retry-After huge", http.Header{"Retry-After": {"99999999999999999"}}, maxWaitSeconds * time.Second},
+		{"Retry-After unreadable", http.Header{"Retry-After": {"soon"}}, 0},
+		{"x-rate-limit-reset", http.Header{"X-Rate-Limit-Reset": {fmt.Sprint(now.Add(5 * time.Minute).Unix())}}, 5 * time.Minute},
+		{"x-rate-limit-reset past", http.Header{"X-Rate-Limit-Reset": {fmt.Sprint(now.Add(-time.Minute).Unix())}}, 0},
+		{"Retry-After first", http.Header{"Retry-After": {"30"}, "X-Rate-Limit-Reset": {fmt.Sprint(now.Add(5 * time.Minute).Unix())}}, 30 * time.Second},
+	}
+	for _, tt := range tests {
+		if got := ServerWait(tt.header, now); got != tt.want {
+			t.Errorf("%s: ServerWait(%v) = %v; want %v", tt.name, tt.header, got, tt.want)
+		}
 	}
 }
 
@@ -168,12 +196,12 @@ func TestParseURL(t *testing.T) {
 // stops on an error or when the context is done.
 func TestReconnect(t *testing.T) {
 	endings := []Ending{
-		{ClassHTTP, ReasonHTTP, errors.New("503")},
-		{ClassHTTP, ReasonHTTP, errors.New("503")},
-		{ClassRateLimit, ReasonRateLimit, errors.New("429")},
-		{ClassNetwork, ReasonStall, errors.New("silence")}, // after a connection: reset
-		{ClassNetwork, ReasonNetwork, errors.New("cut")},
-		{ClassHTTP, ReasonHTTP, errors.New("503")}, // started over by the connection
+		{Class: ClassHTTP, Reason: ReasonHTTP, Err: errors.New("503")},
+		{Class: ClassHTTP, Reason: ReasonHTTP, Err: errors.New("503")},
+		{Class: ClassRateLimit, Reason: ReasonRateLimit, Err: errors.New("429")},
+		{Class: ClassNetwork, Reason: ReasonStall, Err: errors.New("silence")}, // after a connection: reset
+		{Class: ClassNetwork, Reason: ReasonNetwork, Err: errors.New("cut")},
+		{Class: ClassHTTP, Reason: ReasonHTTP, Err: errors.New("503")}, // started over by the connection
 	}
 	fatal := &StatusError{Service: "test", Code: 401}
 	var logs bytes.Buffer

@@ -109,7 +109,7 @@ func (s *Source) connect(ctx context.Context, frames *FrameReader, emit source.E
 	gzipped := strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip")
 
 	if code := resp.StatusCode; code != http.StatusOK {
-		return stream.Refused(service, stream.ClassifyStatus(code), code, s.errorBody(body, gzipped), fixFor(code))
+		return stream.Refused(service, stream.ClassifyStatus(code), code, resp.Header, s.errorBody(body, gzipped), fixFor(code))
 	}
 
 	schedule.Opened()

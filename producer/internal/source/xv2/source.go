@@ -158,7 +158,7 @@ func (s *Source) connect(ctx context.Context, frames *twitter.FrameReader, emit 
 		// name or parameter, which no retry fixes.
 		class := stream.ClassifyStatus(code, http.StatusBadRequest)
 		secrets := append(envconf.URLSecrets(s.cfg.URL.Reveal()), s.cfg.BearerToken.Reveal())
-		return stream.Refused(service, class, code, stream.ErrorBody(body, secrets...), fixFor(code))
+		return stream.Refused(service, class, code, resp.Header, stream.ErrorBody(body, secrets...), fixFor(code))
 	}
 
 	schedule.Opened()

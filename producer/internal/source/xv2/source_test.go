@@ -200,6 +200,47 @@ func TestShortStreamsBackOff(t *testing.T) {
 	}
 }
 
+// TestRateLimitResetHonoured: a 429 that names when X's rate-limit window
+// starts over (x-rate-limit-reset, Unix seconds) is not asked again before
+// then, though the schedule's first rate-limit wait is shorter; the log
+// says what the server asked.
+func TestRateLimitResetHonoured(t *testing.T) {
+	limited := func(w http.ResponseWriter, r *http.Request) {
+		// The next whole second at least one second away: the wait is
+		// between 1 and 2 s, far above the schedule's 30 ms.
+		w.Header().Set("X-Rate-Limit-Reset", fmt.Sprint(time.Now().Unix()+2))
+		answer(http.StatusTooManyRequests, tooMany)(w, r)
+	}
+	srv := newStreamServer(t, limited) // then it holds
+	cfg := testConfig(srv.streamURL())
+	cfg.RateLimitBackoffMax = 5 * time.Second
+	src, logs := newTestSource(t, cfg)
+	errc, stop := streamtest.Run(t, src, &streamtest.Collector{})
+	deadline := time.Now().Add(10 * time.Second)
+	for len(srv.requests()) < 2 {
+		select {
+		case err := <-errc:
+			t.Fatalf("Run returned %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests in 10s; want 2", len(srv.requests()))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	waits := logs.Entries(t, "waiting to reconnect")
+	if len(waits) != 1 {
+		t.Fatalf("%d waits logged; want 1: %v", len(waits), waits)
+	}
+	wait, _ := waits[0]["wait"].(float64)
+	asked, _ := waits[0]["server_asked"].(float64)
+	if time.Duration(wait) < 900*time.Millisecond || time.Duration(wait) > 2*time.Second || wait != asked {
+		t.Fatalf("waited %v (server asked %v) after a 429 whose window starts over in 1 to 2 s; want that wait (the schedule's is %v)",
+			time.Duration(wait), time.Duration(asked), testRateInitial)
+	}
+}
+
 // TestWrongTokenIsFatal: a refused token stops the source at once with an
 // error saying which variable to fix, without the token.
 func TestWrongTokenIsFatal(t *testing.T) {
