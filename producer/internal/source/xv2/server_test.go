@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tweetpipe/tweetpipe/producer/internal/source/stream/streamtest"
 )
@@ -69,6 +70,24 @@ func (s *streamServer) requests() []url.Values {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]url.Values(nil), s.accepted...)
+}
+
+// waitRequests waits up to 10 s for the server to have accepted n requests,
+// failing t if Run returns first (on errc) or they do not come.
+func (s *streamServer) waitRequests(t *testing.T, n int, errc <-chan error) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(s.requests()) < n {
+		select {
+		case err := <-errc:
+			t.Fatalf("Run returned %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests in 10s; want %d", len(s.requests()), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (s *streamServer) refusedCount() int {

@@ -176,18 +176,7 @@ func TestShortStreamsBackOff(t *testing.T) {
 	srv := newStreamServer(t, closeAtOnce, closeAtOnce, closeAtOnce, closeAtOnce) // then it holds
 	src, logs := newTestSource(t, testConfig(srv.streamURL()))
 	errc, stop := streamtest.Run(t, src, &streamtest.Collector{})
-	deadline := time.Now().Add(10 * time.Second)
-	for len(srv.requests()) < 5 {
-		select {
-		case err := <-errc:
-			t.Fatalf("Run returned %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d requests in 10s; want 5", len(srv.requests()))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	srv.waitRequests(t, 5, errc)
 	stop()
 	var waits []time.Duration
 	for _, e := range logs.Entries(t, "waiting to reconnect") {
@@ -216,18 +205,7 @@ func TestRateLimitResetHonoured(t *testing.T) {
 	cfg.RateLimitBackoffMax = 5 * time.Second
 	src, logs := newTestSource(t, cfg)
 	errc, stop := streamtest.Run(t, src, &streamtest.Collector{})
-	deadline := time.Now().Add(10 * time.Second)
-	for len(srv.requests()) < 2 {
-		select {
-		case err := <-errc:
-			t.Fatalf("Run returned %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d requests in 10s; want 2", len(srv.requests()))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	srv.waitRequests(t, 2, errc)
 	stop()
 	waits := logs.Entries(t, "waiting to reconnect")
 	if len(waits) != 1 {
