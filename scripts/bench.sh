@@ -83,8 +83,9 @@
 #   BENCH_SIZES        size classes of the size axis, space separated (default
 #                      "jetstream v1.1-1k v1.1-5k"; empty: no size axis)
 #   BENCH_SIZE_N       messages of each size class (default 200000: runs of one to a few
-#                      seconds; the goal also needs the steady ratio, so start-up alone
-#                      cannot meet it)
+#                      seconds on a slow 2-core machine; the goal also needs the steady ratio,
+#                      so start-up alone cannot meet it); where they last under a second,
+#                      1000000 gives the steady state a window long enough to sample
 #   BENCH_SIZE_REPEAT  runs of each program on each size class, the fastest kept (default 2)
 #   BENCH_PEERS        1: Kafka's console producer and Connect's file sink on the size
 #                      axis (default 1; needs java 17+ and, once, mvn to fetch the jars
