@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -40,29 +41,38 @@ func Refused(service string, class Class, code int, h http.Header, body, fix str
 	case ClassFatal:
 		return Ending{}, &StatusError{Service: service, Code: code, Body: body, Fix: fix}
 	case ClassRateLimit:
-		return Ending{Class: class, Reason: ReasonRateLimit, Err: fmt.Errorf("HTTP %d: %s", code, body), Wait: ServerWait(h, time.Now())}, nil
+		return Ending{Class: class, Reason: ReasonRateLimit, Err: fmt.Errorf("HTTP %d: %s", code, body), Wait: ServerWait(h, time.Now(), true)}, nil
 	default:
-		return Ending{Class: class, Reason: ReasonHTTP, Err: fmt.Errorf("HTTP %d: %s", code, body), Wait: ServerWait(h, time.Now())}, nil
+		return Ending{Class: class, Reason: ReasonHTTP, Err: fmt.Errorf("HTTP %d: %s", code, body), Wait: ServerWait(h, time.Now(), false)}, nil
 	}
 }
 
 // ServerWait is how long a refusal's header h asks the client to wait from
-// now: Retry-After (seconds, or an HTTP date: RFC 9110), else X's
-// x-rate-limit-reset (the Unix time, in seconds, at which its rate-limit
-// window starts over). 0 when it asks for neither, for a time already
-// past, or in a form neither takes.
-func ServerWait(h http.Header, now time.Time) time.Duration {
+// now: Retry-After (seconds, or an HTTP date: RFC 9110), else, for a rate
+// limit, X's x-rate-limit-reset (the Unix time, in seconds, at which its
+// rate-limit window starts over). X sends that one on every answer, so it
+// says nothing about when to come back after another error. 0 when h asks
+// for neither, for a time already past, in a form neither takes, or for a
+// reset more than a day away (not X's 15-minute window: most likely a time
+// in milliseconds).
+func ServerWait(h http.Header, now time.Time, rateLimited bool) time.Duration {
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if s, err := strconv.ParseInt(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+			// Out of range: ParseInt gives the largest or smallest int64.
 			return time.Duration(max(0, min(s, maxWaitSeconds))) * time.Second
 		}
 		if t, err := http.ParseTime(v); err == nil {
 			return max(0, t.Sub(now))
 		}
 	}
+	if !rateLimited {
+		return 0
+	}
 	if v := strings.TrimSpace(h.Get("X-Rate-Limit-Reset")); v != "" {
 		if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-			return max(0, time.Unix(s, 0).Sub(now))
+			if d := time.Unix(s, 0).Sub(now); d > 0 && d <= maxResetWait {
+				return d
+			}
 		}
 	}
 	return 0
@@ -71,6 +81,9 @@ func ServerWait(h http.Header, now time.Time) time.Duration {
 // maxWaitSeconds bounds a Retry-After in seconds so that it cannot overflow
 // a time.Duration; the schedule's maximum bounds the wait anyway.
 const maxWaitSeconds = 1 << 32
+
+// maxResetWait is the furthest x-rate-limit-reset taken as one.
+const maxResetWait = 24 * time.Hour
 
 // ErrorBody reads the start of an error response for the logs: at most
 // ErrorBodyLimit bytes, on one line, with every non-empty secret replaced

@@ -71,29 +71,46 @@ func TestRefused(t *testing.T) {
 	}
 }
 
+// TestRefusedResetOnlyForRateLimit: X sends x-rate-limit-reset on every
+// answer; only a rate limit waits for it, not a 503.
+func TestRefusedResetOnlyForRateLimit(t *testing.T) {
+	h := http.Header{"X-Rate-Limit-Reset": {fmt.Sprint(time.Now().Add(10 * time.Minute).Unix())}}
+	if end, _ := Refused("x", ClassHTTP, 503, h, "", ""); end.Wait != 0 {
+		t.Errorf("503 with a reset 10 minutes away: asked wait %v; want 0 (the schedule's 5 s)", end.Wait)
+	}
+	if end, _ := Refused("x", ClassRateLimit, 429, h, "", ""); end.Wait < 9*time.Minute || end.Wait > 10*time.Minute {
+		t.Errorf("429 with a reset 10 minutes away: asked wait %v; want about 10m", end.Wait)
+	}
+}
+
 // TestServerWait: the wait a refusal asks for, in each form a server
-// writes it.
+// writes it; X's rate-limit reset only for a rate limit.
 func TestServerWait(t *testing.T) {
 	now := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	reset := func(d time.Duration) string { return fmt.Sprint(now.Add(d).Unix()) }
 	tests := []struct {
-		name   string
-		header http.Header
-		want   time.Duration
+		name        string
+		header      http.Header
+		rateLimited bool
+		want        time.Duration
 	}{
-		{"none", http.Header{}, 0},
-		{"Retry-After in seconds", http.Header{"Retry-After": {"120"}}, 2 * time.Minute},
-		{"Retry-After as a date", http.Header{"Retry-After": {now.Add(90 * time.Second).Format(http.TimeFormat)}}, 90 * time.Second},
-		{"Retry-After past", http.Header{"Retry-After": {now.Add(-time.Hour).Format(http.TimeFormat)}}, 0},
-		{"Retry-After negative", http.Header{"Retry-After": {"-5"}}, 0},
-		{"Retry-After huge", http.Header{"Retry-After": {"99999999999999999"}}, maxWaitSeconds * time.Second},
-		{"Retry-After unreadable", http.Header{"Retry-After": {"soon"}}, 0},
-		{"x-rate-limit-reset", http.Header{"X-Rate-Limit-Reset": {fmt.Sprint(now.Add(5 * time.Minute).Unix())}}, 5 * time.Minute},
-		{"x-rate-limit-reset past", http.Header{"X-Rate-Limit-Reset": {fmt.Sprint(now.Add(-time.Minute).Unix())}}, 0},
-		{"Retry-After first", http.Header{"Retry-After": {"30"}, "X-Rate-Limit-Reset": {fmt.Sprint(now.Add(5 * time.Minute).Unix())}}, 30 * time.Second},
+		{"none", http.Header{}, true, 0},
+		{"Retry-After in seconds", http.Header{"Retry-After": {"120"}}, false, 2 * time.Minute},
+		{"Retry-After as a date", http.Header{"Retry-After": {now.Add(90 * time.Second).Format(http.TimeFormat)}}, false, 90 * time.Second},
+		{"Retry-After past", http.Header{"Retry-After": {now.Add(-time.Hour).Format(http.TimeFormat)}}, false, 0},
+		{"Retry-After negative", http.Header{"Retry-After": {"-5"}}, false, 0},
+		{"Retry-After huge", http.Header{"Retry-After": {"99999999999999999"}}, false, maxWaitSeconds * time.Second},
+		{"Retry-After past int64", http.Header{"Retry-After": {"99999999999999999999999"}}, false, maxWaitSeconds * time.Second},
+		{"Retry-After unreadable", http.Header{"Retry-After": {"soon"}}, false, 0},
+		{"x-rate-limit-reset", http.Header{"X-Rate-Limit-Reset": {reset(5 * time.Minute)}}, true, 5 * time.Minute},
+		{"x-rate-limit-reset after another error", http.Header{"X-Rate-Limit-Reset": {reset(10 * time.Minute)}}, false, 0},
+		{"x-rate-limit-reset past", http.Header{"X-Rate-Limit-Reset": {reset(-time.Minute)}}, true, 0},
+		{"x-rate-limit-reset in milliseconds", http.Header{"X-Rate-Limit-Reset": {fmt.Sprint(now.Add(5 * time.Minute).UnixMilli())}}, true, 0},
+		{"Retry-After first", http.Header{"Retry-After": {"30"}, "X-Rate-Limit-Reset": {reset(5 * time.Minute)}}, true, 30 * time.Second},
 	}
 	for _, tt := range tests {
-		if got := ServerWait(tt.header, now); got != tt.want {
-			t.Errorf("%s: ServerWait(%v) = %v; want %v", tt.name, tt.header, got, tt.want)
+		if got := ServerWait(tt.header, now, tt.rateLimited); got != tt.want {
+			t.Errorf("%s: ServerWait(%v, rate limited %v) = %v; want %v", tt.name, tt.header, tt.rateLimited, got, tt.want)
 		}
 	}
 }
