@@ -37,14 +37,15 @@ func (e *StatusError) Error() string {
 // to back off from, with the wait its header h asks for (ServerWait), or,
 // for ClassFatal, a *StatusError from service that says fix.
 func Refused(service string, class Class, code int, h http.Header, body, fix string) (Ending, error) {
-	switch class {
-	case ClassFatal:
+	if class == ClassFatal {
 		return Ending{}, &StatusError{Service: service, Code: code, Body: body, Fix: fix}
-	case ClassRateLimit:
-		return Ending{Class: class, Reason: ReasonRateLimit, Err: fmt.Errorf("HTTP %d: %s", code, body), Wait: ServerWait(h, time.Now(), true)}, nil
-	default:
-		return Ending{Class: class, Reason: ReasonHTTP, Err: fmt.Errorf("HTTP %d: %s", code, body), Wait: ServerWait(h, time.Now(), false)}, nil
 	}
+	rateLimited := class == ClassRateLimit
+	reason := ReasonHTTP
+	if rateLimited {
+		reason = ReasonRateLimit
+	}
+	return Ending{Class: class, Reason: reason, Err: fmt.Errorf("HTTP %d: %s", code, body), Wait: ServerWait(h, time.Now(), rateLimited)}, nil
 }
 
 // ServerWait is how long a refusal's header h asks the client to wait from

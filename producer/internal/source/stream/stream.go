@@ -67,11 +67,11 @@ func Reconnect(ctx context.Context, schedule Schedule, stats *Counters, log *slo
 		}
 		wait := backoff.After(end)
 		stats.reconnect(end.Reason)
+		attrs := []any{"reason", end.Reason, "wait", wait}
 		if end.Wait > 0 {
-			log.Warn("waiting to reconnect", "reason", end.Reason, "wait", wait, "server_asked", end.Wait, "error", end.Err)
-		} else {
-			log.Warn("waiting to reconnect", "reason", end.Reason, "wait", wait, "error", end.Err)
+			attrs = append(attrs, "server_asked", end.Wait)
 		}
+		log.Warn("waiting to reconnect", append(attrs, "error", end.Err)...)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
