@@ -96,12 +96,12 @@ func (b Batching) Validate() error {
 // is set aside (DEADLETTER_DIR). The producer's config embeds it.
 type Holding struct {
 	SpoolDir          string        `envconfig:"SPOOL_DIR" desc:"while Kafka is unreachable and PENDING_MAX is reached, records are spooled here and sent in order when it returns (empty: off, the source waits)"`
-	SpoolMaxBytes     int64         `envconfig:"SPOOL_MAX_BYTES" default:"1073741824" desc:"most bytes the spool may hold; beyond, the source waits. It must hold what memory holds when spooling begins (PENDING_MAX records and those in flight), and stay below the free space of SPOOL_DIR's volume"`
+	SpoolMaxBytes     int64         `envconfig:"SPOOL_MAX_BYTES" default:"1073741824" desc:"most bytes the spool may hold; beyond, the source waits. It must hold what memory holds when spooling begins (PENDING_MAX records and those in flight, see PENDING_MAX), and stay below the free space of SPOOL_DIR's volume"`
 	MaxTimestampAhead time.Duration `envconfig:"KAFKA_MAX_TIMESTAMP_AHEAD" default:"55m" desc:"a post whose own time is further ahead than this of when it was read is sent with the time it was read as its Kafka timestamp and its own time in the post_time header (RFC 3339); a topic whose message.timestamp.after.max.ms (Kafka 4: 1h, read at start) allows less lowers it to that less a twelfth, and one whose before.max.ms is set retimes posts older than that the same way (0: only after the broker refused a timestamp)"`
 	// DeadLetterDir is DEADLETTER_DIR as set; the service resolves an
 	// empty one against STATE_DIR.
 	DeadLetterDir string `envconfig:"DEADLETTER_DIR" desc:"records Kafka refuses for good (invalid timestamp even at the time read, invalid or corrupt record) are appended here to deadletter.jsonl with the reason, and the records behind them go on (empty: STATE_DIR/deadletter)"`
-	PendingMax    int    `envconfig:"PENDING_MAX" default:"2000" desc:"messages queued in memory for Kafka before the source is paused (1-100000: each takes its size and about 200 bytes); up to max(PENDING_MAX, 2 x KAFKA_BATCH_SIZE) more are in flight"`
+	PendingMax    int    `envconfig:"PENDING_MAX" default:"2000" desc:"messages queued in memory for Kafka before the source is paused (1-100000: each takes its size and about 200 bytes); up to max(PENDING_MAX, 2 x KAFKA_BATCH_SIZE) more are in flight, and small ones up to 16 batches while those hold under 4 MiB"`
 }
 
 // MaxPending is the most PENDING_MAX accepts. The queue's slots (about 200

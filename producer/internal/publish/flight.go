@@ -57,6 +57,7 @@ type flight struct {
 	left    atomic.Int64    // messages kafka-go has not completed yet
 	done    chan struct{}   // closed when left reaches zero
 	started time.Time
+	bytes   int64           // sent's wireSize
 	ctx     context.Context // the loop's work: settle gives up when it ends
 	// copied: spooling began while the flight was out; the spool took
 	// copies of sent, and its records were acknowledged then.
@@ -209,8 +210,10 @@ func (l *loop) dispatch(batch []item) {
 		m := batch[i].msg
 		m.WriterData = &fl.slots[i]
 		msgs = append(msgs, m)
+		fl.bytes += wireSize(m)
 	}
 	fl.sent = msgs
+	l.flyingBytes += fl.bytes
 	fl.left.Store(int64(len(msgs)) + 1) // +1: held until every message is handed over
 	l.unlanded = append(l.unlanded, fl)
 	l.flights <- fl // never blocks: it holds no more than the flights out

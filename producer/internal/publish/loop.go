@@ -75,12 +75,13 @@ type loop struct {
 	table *table
 	state state
 
-	flights  chan *flight // to the acker, in order; nil once closed
-	landings chan landing // from the acker; closed when it returns
-	unlanded []*flight    // handed to kafka-go and not landed yet, oldest first
-	notTaken int          // of them, those kafka-go took none of: no flight goes to it meanwhile
-	held     []*flight    // the acker's, once it stopped
-	acked    bool         // the acker has returned
+	flights     chan *flight // to the acker, in order; nil once closed
+	landings    chan landing // from the acker; closed when it returns
+	unlanded    []*flight    // handed to kafka-go and not landed yet, oldest first
+	flyingBytes int64        // their records' wireSize
+	notTaken    int          // of them, those kafka-go took none of: no flight goes to it meanwhile
+	held        []*flight    // the acker's, once it stopped
+	acked       bool         // the acker has returned
 
 	backlog []item     // records given back to memory, sent before the queue
 	moved   []item     // what acSpoolMemory took from memory and could not spool
@@ -108,8 +109,8 @@ func (p *Publisher) newLoop(ctx context.Context) *loop {
 		work:     work,
 		stop:     stop,
 		table:    newTable(transitions()),
-		flights:  make(chan *flight, p.maxFlights),
-		landings: make(chan landing, p.maxFlights+1),
+		flights:  make(chan *flight, p.flightCap),
+		landings: make(chan landing, p.flightCap+1),
 		drains:   make(chan drained, 1),
 	}
 }
@@ -324,11 +325,20 @@ func (l *loop) fill(batch []item) []item {
 	return batch
 }
 
+// Flights beyond maxFlights (New): at most flightsMost in all, each sent
+// while those out hold under flightBytes by wireSize.
+const (
+	flightsMost = 16
+	flightBytes = 4 << 20
+)
+
 // mayDispatch: a batch may go to kafka-go now. Fewer than maxFlights are
-// out, and none that kafka-go did not take: the acker writes that one
-// first, so that nothing of its partitions overtakes it (flight.go).
+// out, or fewer than flightCap holding under flightBytes; and none that
+// kafka-go did not take: the acker writes that one first, so that nothing
+// of its partitions overtakes it (flight.go).
 func (l *loop) mayDispatch() bool {
-	return len(l.unlanded) < l.p.maxFlights && l.notTaken == 0
+	out := len(l.unlanded)
+	return l.notTaken == 0 && (out < l.p.maxFlights || out < l.p.flightCap && l.flyingBytes < flightBytes)
 }
 
 // dispatchReady hands what memory holds to kafka-go, a batch a flight,
@@ -358,6 +368,7 @@ func (l *loop) takeQueued(items []item) []item {
 // copies are removed unsent before the spool drains.
 func (l *loop) ackFlight(fl *flight) {
 	l.unlanded = l.unlanded[1:]
+	l.flyingBytes -= fl.bytes
 	if fl.notTaken {
 		l.notTaken--
 	}

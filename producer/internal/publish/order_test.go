@@ -116,6 +116,10 @@ func newSpoolingPublisher(t *testing.T, b *stoppableBroker, opts spool.Options) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The tests size the spool by what memory holds when spooling begins:
+	// maxFlights flights and the queue, not the flights small records may
+	// add (mayDispatch).
+	p.flightCap = p.maxFlights
 	return p, sp
 }
 

@@ -114,7 +114,8 @@ type Publisher struct {
 	spool      *spool.Spool
 	start      state       // the state Run begins in
 	spooling   atomic.Bool // the loop's state is spooling or draining: Emit asks it
-	maxFlights int         // batches kafka-go may hold at once
+	maxFlights int         // batches kafka-go may hold at once, whatever their size
+	flightCap  int         // and at most, while those out hold under flightBytes (mayDispatch)
 
 	invalidLogged int         // Emit's
 	outsideLogged atomic.Bool // a record retimed for a time outside minRecordTime to maxRecordTime was logged
@@ -167,6 +168,14 @@ func New(cfg Config, stats *Stats, log *slog.Logger) (*Publisher, error) {
 	// while the oldest is acknowledged, and no more than PENDING_MAX records
 	// beyond the queue's (at least two).
 	maxFlights := max(2, cfg.PendingMax/max(1, cfg.BatchSize))
+	// Beyond those, flights of small records: two flights of 1,000
+	// Jetstream events (about 450 bytes each) are under 1 MB, and the
+	// records in flight then bound the rate (each flight lands a linger and
+	// a round trip after it went out, and the next waits for it): about
+	// 250,000 a second here, with the CPU to spare. More flights go out
+	// while those out hold less than flightBytes, so the memory in flight
+	// stays about what two flights of 2 KB statuses hold.
+	flightCap := max(maxFlights, flightsMost)
 	// The async writer cuts a partition's batch at half KAFKA_BATCH_SIZE
 	// records. A flight lands only once every one of its records is in
 	// Kafka, and no more flights go out meanwhile; at whole batches, the
@@ -188,6 +197,7 @@ func New(cfg Config, stats *Stats, log *slog.Logger) (*Publisher, error) {
 		loopDone:   make(chan struct{}),
 		spool:      cfg.Spool,
 		maxFlights: maxFlights,
+		flightCap:  flightCap,
 	}
 	p.statusHeaders = p.headers(message.KindStatus)
 	p.wl, p.swl = newLookups(cfg.Transport), newLookups(cfg.Transport)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -339,7 +340,9 @@ func TestSpoolFailureWhenKafkaGoesAwayReported(t *testing.T) {
 	sp.Close() // every append fails from now on
 	emitted := make(chan error, 1)
 	go func() {
-		for i := range 200 {
+		// Until memory is full: flights of these small records take up to
+		// flightsMost batches.
+		for i := range 100 * flightsMost * testConfig(nil).BatchSize {
 			if err := p.Emit(context.Background(), source.Record{Value: status(i), Ack: func() {}}); err != nil {
 				emitted <- err
 				return
@@ -367,22 +370,25 @@ func TestSpoolFailureWhenKafkaGoesAwayReported(t *testing.T) {
 }
 
 // TestRecordOutsideSpoolYearsSpooled: a record dated year 0 among others,
-// emitted while Kafka is away, is spooled with the rest (its own time in
-// post_time) and everything arrives once Kafka is back.
+// emitted while Kafka is away and the spool takes records, is spooled with
+// the rest (its own time in post_time) and everything arrives once Kafka is
+// back.
 func TestRecordOutsideSpoolYearsSpooled(t *testing.T) {
 	b, _, p, done := spoolingPublisher(t)
 	b.stop()
-	for i := range 200 {
-		v := status(i)
-		if i == 5 {
-			v = []byte(`{"id_str":"5","text":"t","user":{},"created_at":"Sat Jan 01 00:00:00 +0000 0000"}`)
+	n, year0 := 0, -1 // records emitted; the one dated year 0
+	for ; n < 10000 && (year0 < 0 || n < year0+10); n++ {
+		v := status(n)
+		if year0 < 0 && p.Stats.Spooled.Load() > 0 {
+			year0 = n
+			v = fmt.Appendf(nil, `{"id_str":"%d","text":"t","user":{},"created_at":"Sat Jan 01 00:00:00 +0000 0000"}`, n)
 		}
 		if err := p.Emit(context.Background(), source.Record{Value: v, Ack: func() {}}); err != nil {
-			t.Fatalf("Emit %d: %v", i, err)
+			t.Fatalf("Emit %d: %v", n, err)
 		}
 	}
-	if p.Stats.Spooled.Load() == 0 {
-		t.Fatal("nothing was spooled while Kafka was down")
+	if year0 < 0 {
+		t.Fatalf("nothing was spooled while Kafka was down, after %d records", n)
 	}
 	b.start()
 	p.Close()
@@ -392,11 +398,11 @@ func TestRecordOutsideSpoolYearsSpooled(t *testing.T) {
 	keys := map[string]bool{}
 	for _, m := range readAll(t, b.addr(), "tweets", 3) {
 		keys[string(m.Key)] = true
-		if string(m.Key) == "5" && header(m, PostTimeHeader) != "0000-01-01T00:00:00.000Z" {
-			t.Errorf("status 5: post_time %q, timestamp %s; want its own time, year 0, in post_time", header(m, PostTimeHeader), m.Time)
+		if string(m.Key) == strconv.Itoa(year0) && header(m, PostTimeHeader) != "0000-01-01T00:00:00.000Z" {
+			t.Errorf("status %d: post_time %q, timestamp %s; want its own time, year 0, in post_time", year0, header(m, PostTimeHeader), m.Time)
 		}
 	}
-	if len(keys) != 200 {
-		t.Fatalf("got %d distinct statuses in Kafka; want 200", len(keys))
+	if len(keys) != n || !keys[strconv.Itoa(year0)] {
+		t.Fatalf("got %d distinct statuses in Kafka, status %d among them: %v; want %d", len(keys), year0, keys[strconv.Itoa(year0)], n)
 	}
 }

@@ -1,0 +1,111 @@
+package publish
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol/produce"
+
+	"github.com/tweetpipe/tweetpipe/producer/internal/source"
+)
+
+// gate holds every produce request until open is closed; other requests
+// pass.
+type gate struct {
+	kafka.RoundTripper
+	open chan struct{}
+}
+
+func (g *gate) RoundTrip(ctx context.Context, addr net.Addr, req kafka.Request) (kafka.Response, error) {
+	if _, ok := req.(*produce.Request); ok {
+		select {
+		case <-g.open:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return g.RoundTripper.RoundTrip(ctx, addr, req)
+}
+
+// TestSmallRecordsFlyBeyondMaxFlights: while no flight lands, the loop
+// sends more flights than PENDING_MAX/KAFKA_BATCH_SIZE when the flights out
+// hold under flightBytes (small records), and no more when they hold more
+// (large ones); once Kafka answers, every record is sent.
+func TestSmallRecordsFlyBeyondMaxFlights(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pad  int // bytes of text in each status
+		sent int // records handed to kafka-go before any flight lands
+	}{
+		{"small", 0, 299},            // three flights: 100, 100 and 99
+		{"large", 50 << 10, 2 * 100}, // two flights of 5 MB, over flightBytes
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, brokers := newKfake(t, "tweets", "tweets.control")
+			g := &gate{RoundTripper: kafka.DefaultTransport, open: make(chan struct{})}
+			cfg := testConfig(brokers)
+			cfg.Transport = g
+			cfg.BatchSize, cfg.PendingMax = 100, 299 // maxFlights 2
+			p, err := New(cfg, nil, quiet())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.maxFlights != 2 {
+				t.Fatalf("maxFlights %d; the test needs 2", p.maxFlights)
+			}
+			const n = 299
+			text := strings.Repeat("x", tc.pad)
+			for i := range n {
+				v := fmt.Appendf(nil, `{"id_str":"%d","text":"%s","user":{},"timestamp_ms":"1520424000123"}`, i+1, text)
+				if err := p.Emit(context.Background(), source.Record{Value: v}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ran := make(chan error, 1)
+			go func() { ran <- p.Run(context.Background()) }()
+
+			// No flight lands while the gate is shut: what left the queue
+			// by then stays out.
+			deadline := time.Now().Add(5 * time.Second)
+			for n-len(p.queue) < tc.sent && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			time.Sleep(200 * time.Millisecond) // any flight beyond
+			if got := n - len(p.queue); got != tc.sent {
+				t.Errorf("%d records handed to kafka-go before any flight landed; want %d", got, tc.sent)
+			}
+
+			close(g.open)
+			p.Close()
+			select {
+			case err := <-ran:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("Run did not return within 20s of Kafka answering")
+			}
+			if got := p.Stats.Statuses.Load(); got != n {
+				t.Errorf("%d statuses sent; want %d", got, n)
+			}
+		})
+	}
+}
+
+// TestPendingMaxNamesTheFlights: PENDING_MAX's description (the -h table,
+// .env.example) gives the flights small records may take as mayDispatch
+// allows them.
+func TestPendingMaxNamesTheFlights(t *testing.T) {
+	f, _ := reflect.TypeFor[Holding]().FieldByName("PendingMax")
+	desc := f.Tag.Get("desc")
+	want := fmt.Sprintf("up to %d batches while those hold under %d MiB", flightsMost, flightBytes>>20)
+	if !strings.Contains(desc, want) {
+		t.Errorf("PENDING_MAX's description %q; want it to say %q", desc, want)
+	}
+}
