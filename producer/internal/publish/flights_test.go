@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -95,6 +96,30 @@ func TestSmallRecordsFlyBeyondMaxFlights(t *testing.T) {
 				t.Errorf("%d statuses sent; want %d", got, n)
 			}
 		})
+	}
+}
+
+// TestBatchSizedByWhatIsQueued: a batch taken from the queue has room for
+// the records there, not for KAFKA_BATCH_SIZE: a live stream's records come
+// one or a few at a time, and a batch of KAFKA_BATCH_SIZE records for each
+// was most of what the producer allocated.
+func TestBatchSizedByWhatIsQueued(t *testing.T) {
+	cfg := testConfig([]string{"127.0.0.1:1"}) // unreachable: kafka-go takes nothing
+	cfg.BatchSize = 1000
+	p, err := New(cfg, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		p.queue <- record(strconv.Itoa(i))
+	}
+	l := p.newLoop(t.Context())
+	l.dispatchReady()
+	if len(l.unlanded) != 1 {
+		t.Fatalf("%d flights; want the three records in one", len(l.unlanded))
+	}
+	if items := l.unlanded[0].items; len(items) != 3 || cap(items) != 3 {
+		t.Errorf("the flight holds %d records with room for %d; want 3, with room for 3", len(items), cap(items))
 	}
 }
 

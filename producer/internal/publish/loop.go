@@ -232,7 +232,7 @@ func (l *loop) run(start state, first []action) {
 		select {
 		case it := <-queue:
 			if l.state == sending {
-				l.dispatch(l.fill(append(make([]item, 0, p.cfg.BatchSize), it)))
+				l.dispatch(l.fill(append(l.newBatch(1), it)))
 				continue
 			}
 			l.rq = &request{it: it, queued: true}
@@ -307,6 +307,15 @@ func (l *loop) finish() {
 	}
 }
 
+// newBatch is an empty batch with room for taken records and what the
+// backlog and the queue hold now, up to BatchSize: a batch of BatchSize
+// records for each record of a slow source (a live stream's) was most of
+// what the producer allocated (a quarter of a megabyte a record at the
+// defaults).
+func (l *loop) newBatch(taken int) []item {
+	return make([]item, 0, min(l.p.cfg.BatchSize, taken+len(l.backlog)+len(l.p.queue)))
+}
+
 // fill adds records given back (the backlog) and then queued ones to
 // batch, without waiting, up to BatchSize.
 func (l *loop) fill(batch []item) []item {
@@ -345,7 +354,7 @@ func (l *loop) mayDispatch() bool {
 // while mayDispatch.
 func (l *loop) dispatchReady() {
 	for l.mayDispatch() && (len(l.backlog) > 0 || len(l.p.queue) > 0) {
-		if batch := l.fill(make([]item, 0, l.p.cfg.BatchSize)); len(batch) > 0 {
+		if batch := l.fill(l.newBatch(0)); len(batch) > 0 {
 			l.dispatch(batch)
 		}
 	}
