@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,10 +67,6 @@ type Config struct {
 	// The reconnect schedule, the v1.1 source's; zero values take its
 	// numbers (stream.Default*Backoff*). Tests shorten them.
 	stream.Schedule `ignored:"true"`
-
-	// Transport carries the websocket handshake; nil uses a clone of
-	// http.DefaultTransport (proxy from the environment).
-	Transport http.RoundTripper `ignored:"true"`
 }
 
 // LogValue shows the configuration for the start-up log.

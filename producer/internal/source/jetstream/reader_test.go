@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	gorilla "github.com/gorilla/websocket"
 )
 
 // TestStallCountsFromTheRead: the stall timeout runs from the start of
@@ -33,11 +34,11 @@ func TestStallCountsFromTheRead(t *testing.T) {
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	conn, _, err := gorilla.DefaultDialer.DialContext(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.CloseNow()
+	defer conn.Close()
 	rd := newReader(ctx, conn, timeout, 1<<20)
 	defer rd.close()
 	if data, _, err := rd.readMessage(); err != nil || string(data) != `{}` {

@@ -27,7 +27,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/gorilla/websocket"
 
 	"github.com/tweetpipe/tweetpipe/internal/envconf"
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
@@ -42,7 +42,6 @@ const service = "jetstream"
 type Source struct {
 	cfg    Config
 	log    *slog.Logger
-	client *http.Client
 	cursor *cursor
 	stats  counters
 }
@@ -60,7 +59,7 @@ func New(cfg Config, log *slog.Logger) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configuring SOURCE=jetstream: %w", err)
 	}
-	return &Source{cfg: cfg, log: log, client: stream.Client(cfg.Transport), cursor: cur}, nil
+	return &Source{cfg: cfg, log: log, cursor: cur}, nil
 }
 
 // Name is the SOURCE value that selects this source.
@@ -145,14 +144,11 @@ func (s *Source) connect(ctx context.Context, emit source.Emit, schedule *stream
 	cur := ResumeCursor(s.cursor.position(), s.stats.lastEvent.Load(), s.cfg.Rewind)
 	addr := s.subscribeURL(cur)
 	dialCtx, cancelDial := context.WithTimeout(ctx, s.cfg.StallTimeout)
-	conn, resp, err := websocket.Dial(dialCtx, addr, &websocket.DialOptions{
-		HTTPClient: s.client,
-		HTTPHeader: http.Header{"User-Agent": {stream.UserAgent}},
-	})
+	conn, resp, err := dial(dialCtx, addr)
 	stalled := errors.Is(dialCtx.Err(), context.DeadlineExceeded)
 	cancelDial()
 	if err != nil {
-		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols && !isRedirect(resp.StatusCode) {
 			// As v1.1, and 400, which Jetstream answers for a bad
 			// parameter, is fatal too.
 			code := resp.StatusCode
@@ -168,8 +164,9 @@ func (s *Source) connect(ctx context.Context, emit source.Emit, schedule *stream
 		}
 		return stream.Broken(err), nil
 	}
-	defer conn.CloseNow()
-	conn.SetReadLimit(-1) // readMessage applies MaxMessageBytes and keeps the connection
+	defer conn.Close()
+	// No read limit (gorilla's default): readMessage applies
+	// MaxMessageBytes and keeps the connection.
 	rd := newReader(ctx, conn, s.cfg.StallTimeout, s.cfg.MaxMessageBytes)
 	defer rd.close()
 
@@ -189,7 +186,7 @@ func (s *Source) connect(ctx context.Context, emit source.Emit, schedule *stream
 			if errors.Is(err, errStalled) {
 				return stream.Stalled(err), nil
 			}
-			if code := websocket.CloseStatus(err); code != -1 {
+			if _, ok := errors.AsType[*websocket.CloseError](err); ok {
 				err = fmt.Errorf("the server closed the websocket: %w", err)
 			}
 			return stream.Broken(fmt.Errorf("reading: %w", err)), nil
@@ -263,10 +260,8 @@ var errStalled = errors.New("no message from the server within the stall timeout
 
 // reader reads one connection's messages. The connection is closed when
 // ctx is done or when a message takes longer than the stall timeout to
-// come; the reads themselves get a context that is never done, which
-// coder/websocket does not need to watch (a context that can be done costs
-// it a context.AfterFunc for each frame read). The wait never covers
-// emit: a full pipeline is not a dead connection.
+// come. The wait never covers emit: a full pipeline is not a dead
+// connection.
 //
 // A read marks when it began (readSince); a watchdog timer, armed once,
 // looks at that mark whenever it fires and either closes the connection or
@@ -275,13 +270,12 @@ var errStalled = errors.New("no message from the server within the stall timeout
 // producer's CPU on Jetstream's small events.
 type reader struct {
 	conn      *websocket.Conn
-	readCtx   context.Context // ctx's values, never done
-	stopWatch func() bool     // stops closing conn when ctx is done
-	watchdog  *time.Timer     // runs watch
-	start     time.Time       // readSince counts from it, on the monotonic clock
-	readSince atomic.Int64    // 1 + nanoseconds from start to the read in progress; 0 between reads
-	closed    atomic.Bool     // close was called: a firing after it returns at once
-	stalled   atomic.Bool     // watch closed the connection
+	stopWatch func() bool  // stops closing conn when ctx is done
+	watchdog  *time.Timer  // runs watch
+	start     time.Time    // readSince counts from it, on the monotonic clock
+	readSince atomic.Int64 // 1 + nanoseconds from start to the read in progress; 0 between reads
+	closed    atomic.Bool  // close was called: a firing after it returns at once
+	stalled   atomic.Bool  // watch closed the connection
 	timeout   time.Duration
 	limit     int
 	buf       bytes.Buffer // the message being read; its bytes are copied out
@@ -293,12 +287,12 @@ type reader struct {
 const maxKeptBuffer = 64 << 10
 
 func newReader(ctx context.Context, conn *websocket.Conn, timeout time.Duration, limit int) *reader {
-	r := &reader{conn: conn, readCtx: context.WithoutCancel(ctx), start: time.Now(), timeout: timeout, limit: limit}
+	r := &reader{conn: conn, start: time.Now(), timeout: timeout, limit: limit}
 	// Armed once r.watchdog is set, which watch uses: a timeout of a
 	// nanosecond would otherwise fire before.
 	r.watchdog = time.AfterFunc(math.MaxInt64, r.watch)
 	r.watchdog.Reset(timeout)
-	r.stopWatch = context.AfterFunc(ctx, func() { conn.CloseNow() })
+	r.stopWatch = context.AfterFunc(ctx, func() { conn.Close() })
 	return r
 }
 
@@ -314,7 +308,7 @@ func (r *reader) watch() {
 		waited := time.Since(r.start) - time.Duration(since-1)
 		if waited >= r.timeout {
 			r.stalled.Store(true)
-			r.conn.CloseNow()
+			r.conn.Close()
 			return
 		}
 		next = r.timeout - waited
@@ -341,7 +335,7 @@ func (r *reader) readMessage() ([]byte, int64, error) {
 		}
 		return nil, 0, err
 	}
-	_, msg, err := r.conn.Reader(r.readCtx)
+	_, msg, err := r.conn.NextReader()
 	if err != nil {
 		return failed(err)
 	}

@@ -3,6 +3,7 @@ package jetstream
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -513,5 +515,40 @@ func TestRedirectToAnotherHostStops(t *testing.T) {
 	}
 	if n := len(other.connections()); n != 0 {
 		t.Errorf("got %d connections at the other host, %d records; want none", n, len(c.Values()))
+	}
+}
+
+// TestRedirectOnTheSameHostFollowed: a redirect to another path of the same
+// host is followed, the URL's query kept as the Location gives it, and the
+// URL's credentials go as Basic authorization to both requests.
+func TestRedirectOnTheSameHostFollowed(t *testing.T) {
+	js := newJSServer(t, postsOnly, replay(timeline(2, time.Second), endHold))
+	var mu sync.Mutex
+	var auth []string // each request's Authorization, in order
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		auth = append(auth, r.URL.Path+" "+r.Header.Get("Authorization"))
+		mu.Unlock()
+		if r.URL.Path == "/old" {
+			http.Redirect(w, r, "/subscribe?"+r.URL.RawQuery, http.StatusMovedPermanently)
+			return
+		}
+		js.Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+
+	src, _ := newTestSource(t, testConfig("ws://u:p@"+strings.TrimPrefix(front.URL, "http://")+"/old", t.TempDir()))
+	c := &streamtest.Collector{}
+	errc, stop := streamtest.Run(t, src, c)
+	c.WaitFor(t, 2, errc)
+	stop()
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("u:p"))
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"/old " + basic, "/subscribe " + basic}; !slices.Equal(auth, want) {
+		t.Errorf("requests (path, Authorization) %q; want %q", auth, want)
+	}
+	if got := js.connections()[0]["wantedCollections"]; !slices.Equal(got, postsOnly) {
+		t.Errorf("wantedCollections %q after the redirect; want %q", got, postsOnly)
 	}
 }
