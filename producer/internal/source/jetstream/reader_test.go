@@ -1,6 +1,7 @@
 package jetstream
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -53,5 +54,67 @@ func TestStallCountsFromTheRead(t *testing.T) {
 	}
 	if waited < timeout {
 		t.Errorf("the read stalled after %v; the stall timeout is %v", waited, timeout)
+	}
+}
+
+// TestReadMessageKeepsEveryMessage: messages read one after the other into
+// shared blocks stay as they came while later ones are read: messages that
+// cross a block's end, one larger than a block, one over the limit (dropped,
+// its room used again) and an empty one.
+func TestReadMessageKeepsEveryMessage(t *testing.T) {
+	const limit = 3 * blockSize
+	sizes := []int{0, 1000, blockSize - 1500, 700, 2 * blockSize, limit + 1, 10, blockSize, 1, 5000}
+	var sent [][]byte
+	for i, n := range sizes {
+		m := make([]byte, n)
+		for j := range m {
+			m[j] = byte('a' + (i+j)%26)
+		}
+		sent = append(sent, m)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer conn.CloseNow()
+		for _, m := range sent {
+			if conn.Write(r.Context(), websocket.MessageText, m) != nil {
+				return
+			}
+		}
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, _, err := gorilla.DefaultDialer.DialContext(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rd := newReader(ctx, conn, 5*time.Second, limit)
+	defer rd.close()
+	got := make([][]byte, len(sent))
+	for i := range sent {
+		data, size, err := rd.readMessage()
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if size != int64(len(sent[i])) {
+			t.Errorf("message %d: size %d; want %d", i, size, len(sent[i]))
+		}
+		if (data == nil) != (len(sent[i]) > limit) {
+			t.Errorf("message %d of %d bytes: data nil %v; want nil only over the limit (%d)", i, len(sent[i]), data == nil, limit)
+		}
+		got[i] = data
+	}
+	for i, m := range sent {
+		if len(m) <= limit && !bytes.Equal(got[i], m) {
+			t.Errorf("message %d (%d bytes) changed once later ones were read: got %d bytes", i, len(m), len(got[i]))
+		}
+		if got[i] != nil && cap(got[i]) != len(got[i]) {
+			t.Errorf("message %d: cap %d beyond its %d bytes: an append would overwrite the next", i, cap(got[i]), len(got[i]))
+		}
 	}
 }
