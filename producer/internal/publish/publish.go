@@ -246,7 +246,10 @@ func (p *Publisher) Emit(ctx context.Context, r source.Record) error {
 		m, err = p.cfg.Classify(r.Value)
 	}
 	m.Value = r.Value
-	it := item{ack: r.Ack, kind: m.Kind, read: time.Now()}
+	it := item{ack: r.Ack, kind: m.Kind, read: r.Read}
+	if it.read.IsZero() {
+		it.read = time.Now()
+	}
 	switch topic := p.cfg.Topics.For(string(m.Kind)); {
 	case err != nil:
 		p.Stats.Invalid.Add(1)

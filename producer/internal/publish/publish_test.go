@@ -637,3 +637,27 @@ func TestDeletedTopicHinted(t *testing.T) {
 		t.Fatalf("logs:\n%s\nwant the retry warning to say the topic does not exist", logs.String())
 	}
 }
+
+// TestEmitTakesTheSourcesReadTime: a record the source dated when it read it
+// (Record.Read) keeps that time as the time it was read: a status without
+// its own time is sent with it; a record without Read gets the clock's.
+func TestEmitTakesTheSourcesReadTime(t *testing.T) {
+	p, err := New(testConfig([]string{"127.0.0.1:1"}), nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := time.Date(2024, 9, 9, 19, 46, 2, 0, time.UTC)
+	v := []byte(`{"id_str":"1","text":"t","user":{}}`)
+	before := time.Now()
+	for _, r := range []source.Record{{Value: v, Read: read}, {Value: v}} {
+		if err := p.Emit(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if it := <-p.queue; !it.read.Equal(read) || !it.msg.Time.Equal(read) {
+		t.Errorf("with Read: read %s, Kafka timestamp %s; want both %s", it.read, it.msg.Time, read)
+	}
+	if it := <-p.queue; it.read.Before(before) || !it.msg.Time.Equal(it.read) {
+		t.Errorf("without Read: read %s (Emit called after %s), Kafka timestamp %s; want the clock's time for both", it.read, before, it.msg.Time)
+	}
+}

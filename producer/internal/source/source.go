@@ -10,6 +10,7 @@ package source
 
 import (
 	"context"
+	"time"
 
 	"github.com/tweetpipe/tweetpipe/producer/internal/message"
 )
@@ -30,6 +31,11 @@ type Record struct {
 	// not read (Value is). A record left unset is classified by the
 	// publisher, as is every record of the sources that do not classify.
 	Classified message.Message
+	// Read, when set, is when the source read the record, which the
+	// publisher takes as its own reading of the clock (a source that reads
+	// the clock for each record anyway hands it over). Zero: the publisher
+	// reads the clock.
+	Read time.Time
 	// From and Line say where the source read the record (replay: the
 	// file, or the file and its member, and the line's number from 1), for
 	// the messages that name a record the pipeline cannot publish. Empty

@@ -209,7 +209,8 @@ func (s *Source) event(ctx context.Context, emit source.Emit, data []byte, warne
 	var ev fields
 	cerr := ev.read(data)
 	var timeUS int64 // the event's position; 0 when it has none that may be used
-	switch now := time.Now(); {
+	now := time.Now()
+	switch {
 	case cerr != nil || ev.timeUS <= 0:
 	case !plausible(ev.timeUS, now):
 		s.stats.aheadOfClock.Add(1)
@@ -231,7 +232,7 @@ func (s *Source) event(ctx context.Context, emit source.Emit, data []byte, warne
 		}
 		return nil
 	}
-	rec := source.Record{Value: data}
+	rec := source.Record{Value: data, Read: now}
 	if cerr == nil {
 		// What Classify, the publisher's classifier for SOURCE=jetstream,
 		// gives: read, then message.
