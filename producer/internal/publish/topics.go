@@ -110,7 +110,7 @@ func EnsureTopics(ctx context.Context, client *kafka.Client, topics []string, sp
 			return nil
 		}
 		if errors.As(err, new(notAllowedError)) {
-			return fmt.Errorf("Kafka at %s: %w", client.Addr, err)
+			return fmt.Errorf("creating the topics at Kafka %s: %w", client.Addr, err)
 		}
 		if fatal != nil {
 			if diagnosis := fatal(err); diagnosis != nil {
