@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol/produce"
@@ -133,4 +135,34 @@ func TestPendingMaxNamesTheFlights(t *testing.T) {
 	if !strings.Contains(desc, want) {
 		t.Errorf("PENDING_MAX's description %q; want it to say %q", desc, want)
 	}
+}
+
+// TestLandedFlightsLetGo: a flight that landed, and its records, are not
+// held by the loop any more (the backing array of the flights out held up to
+// as many as were ever out at once: the producer's peak RSS rose from 93 to
+// over 120 MiB on 5 KB statuses once up to 16 could be out).
+func TestLandedFlightsLetGo(t *testing.T) {
+	p, err := New(testConfig([]string{"127.0.0.1:1"}), nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := p.newLoop(t.Context())
+	var flights []weak.Pointer[flight]
+	for range 3 {
+		fl := &flight{items: []item{record("x")}}
+		l.unlanded = append(l.unlanded, fl)
+		flights = append(flights, weak.Make(fl))
+	}
+	l.ackFlight(l.unlanded[0])
+	l.ackFlight(l.unlanded[0])
+	runtime.GC()
+	for i, w := range flights[:2] {
+		if w.Value() != nil {
+			t.Errorf("flight %d landed and is still held", i+1)
+		}
+	}
+	if flights[2].Value() == nil || len(l.unlanded) != 1 {
+		t.Errorf("the flight still out: collected %v, %d out; want it held, one out", flights[2].Value() == nil, len(l.unlanded))
+	}
+	runtime.KeepAlive(l)
 }

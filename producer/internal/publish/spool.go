@@ -164,6 +164,7 @@ func (l *loop) tryAppend(rq *request) bool {
 // while there is room.
 func (l *loop) appendWaiting() {
 	for len(l.waiting) > 0 && l.tryAppend(l.waiting[0]) {
+		l.waiting[0] = nil
 		l.waiting = l.waiting[1:]
 	}
 }
