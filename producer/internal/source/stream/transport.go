@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -24,11 +25,12 @@ const maxRedirects = 10
 // the same host and port, at most maxRedirects times.
 func CheckRedirect(req *http.Request, via []*http.Request) error {
 	first := via[0].URL
+	wasHTTPS := slices.ContainsFunc(via, func(r *http.Request) bool { return r.URL.Scheme == "https" })
 	switch {
 	case !strings.EqualFold(req.URL.Host, first.Host):
 		return fmt.Errorf("%w from %s to another host, %s: credentials never follow one; if that host is to be trusted, use its address",
 			ErrRedirect, first.Host, RedactURL(req.URL.String()))
-	case first.Scheme == "https" && req.URL.Scheme != "https":
+	case wasHTTPS && req.URL.Scheme != "https":
 		return fmt.Errorf("%w from https to %s, which would send credentials in clear text", ErrRedirect, RedactURL(req.URL.String()))
 	case len(via) >= maxRedirects:
 		return fmt.Errorf("%w: stopped after %d redirects", ErrRedirect, maxRedirects)

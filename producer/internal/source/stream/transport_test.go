@@ -31,6 +31,20 @@ func TestCheckRedirect(t *testing.T) {
 	}
 }
 
+// TestCheckRedirectBackToHTTP: once a redirect went to https, none goes
+// back to http, even from a chain that began with http.
+func TestCheckRedirectBackToHTTP(t *testing.T) {
+	var via []*http.Request
+	for _, u := range []string{"http://127.0.0.1:8080/a", "https://127.0.0.1:8080/b"} {
+		r, _ := http.NewRequest(http.MethodGet, u, nil)
+		via = append(via, r)
+	}
+	to, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:8080/c", nil)
+	if err := CheckRedirect(to, via); !errors.Is(err, ErrRedirect) {
+		t.Errorf("http, https, then http: got %v; want the last refused", err)
+	}
+}
+
 func TestPlainText(t *testing.T) {
 	for _, tc := range []struct {
 		url         string
