@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 
@@ -23,11 +24,12 @@ var dialer = &websocket.Dialer{
 	WriteBufferSize: 1 << 10, // pongs and the close frame
 }
 
-// dial opens the websocket at addr, whose handshake ends when ctx does.
-// Credentials in addr are sent as Basic authorization, and a redirect is
-// followed as stream.CheckRedirect allows: to the same host only, never
-// from wss to ws (an error wrapping stream.ErrRedirect otherwise). On a
-// refusal it returns the answer with the error (its body up to 1 KiB).
+// dial opens the websocket at addr (ws, wss, http or https), whose
+// handshake ends when ctx does. Credentials in addr are sent as Basic
+// authorization, and a redirect is followed as stream.CheckRedirect allows:
+// to the same host only, never from https to http (an error wrapping
+// stream.ErrRedirect otherwise). On a refusal, or a redirect it cannot
+// follow, it returns the answer with the error (its body up to 1 KiB).
 func dial(ctx context.Context, addr string) (*websocket.Conn, *http.Response, error) {
 	u, err := url.Parse(addr)
 	if err != nil {
@@ -38,11 +40,13 @@ func dial(ctx context.Context, addr string) (*websocket.Conn, *http.Response, er
 		req := &http.Request{Header: header}
 		pass, _ := u.User.Password()
 		req.SetBasicAuth(u.User.Username(), pass)
-		u.User = nil
+	}
+	if u, err = asWebsocket(u); err != nil { // and one of http or https
+		return nil, nil, err
 	}
 	var via []*http.Request
 	for {
-		conn, resp, err := dialer.DialContext(ctx, u.String(), header)
+		conn, resp, err := dialOnce(ctx, u.String(), header)
 		if err == nil || resp == nil || !isRedirect(resp.StatusCode) {
 			return conn, resp, err
 		}
@@ -64,6 +68,30 @@ func dial(ctx context.Context, addr string) (*websocket.Conn, *http.Response, er
 	}
 }
 
+// dialOnce is dialer.DialContext with the connection closed as soon as ctx
+// ends: gorilla/websocket watches ctx while it dials and makes the TLS
+// handshake, and the upgrade request would otherwise wait for ctx's
+// deadline (the stall timeout) when the producer stops during it.
+func dialOnce(ctx context.Context, addr string, header http.Header) (*websocket.Conn, *http.Response, error) {
+	d := *dialer
+	var stops []func() bool // one a connection: to the proxy or the server
+	d.NetDialContext = func(dialCtx context.Context, network, address string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(dialCtx, network, address)
+		if err == nil {
+			stops = append(stops, context.AfterFunc(ctx, func() { c.Close() })) // ctx: dial's, stopped below
+		}
+		return c, err
+	}
+	conn, resp, err := d.DialContext(ctx, addr, header)
+	for _, stop := range stops {
+		if !stop() && err == nil { // ctx ended as the handshake did: its connection is closed
+			conn.Close()
+			return nil, nil, ctx.Err()
+		}
+	}
+	return conn, resp, err
+}
+
 func isRedirect(code int) bool {
 	switch code {
 	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
@@ -73,7 +101,7 @@ func isRedirect(code int) bool {
 }
 
 // asWebsocket is loc with the websocket scheme of its HTTP scheme, and
-// without credentials (the first URL's go to its host only).
+// without credentials (the first URL's go in the header, to its host only).
 func asWebsocket(loc *url.URL) (*url.URL, error) {
 	u := *loc
 	u.User = nil

@@ -98,12 +98,15 @@ func FuzzSourceHandsOverClassify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		var got []source.Record
 		warned := false
-		err := s.event(context.Background(), func(ctx context.Context, r source.Record) error {
+		kept, err := s.event(context.Background(), func(ctx context.Context, r source.Record) error {
 			got = append(got, r)
 			return nil
 		}, raw, &warned)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if kept != (len(got) == 1) {
+			t.Fatalf("event reported kept %v and emitted %d records", kept, len(got))
 		}
 		if len(got) != 1 {
 			t.Fatalf("emitted %d records; want 1", len(got))

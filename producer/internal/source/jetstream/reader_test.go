@@ -118,3 +118,48 @@ func TestReadMessageKeepsEveryMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestGiveBack: the room of a message given back goes to the next one;
+// the messages before it stay as they came.
+func TestGiveBack(t *testing.T) {
+	sent := [][]byte{[]byte(`{"kept":1}`), []byte(`{"filtered":2}`), []byte(`{"next":3}`)}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer conn.CloseNow()
+		for _, m := range sent {
+			if conn.Write(r.Context(), websocket.MessageText, m) != nil {
+				return
+			}
+		}
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, _, err := gorilla.DefaultDialer.DialContext(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rd := newReader(ctx, conn, 5*time.Second, 1<<20)
+	defer rd.close()
+	var got [3][]byte
+	for i := range got {
+		if got[i], _, err = rd.readMessage(); err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			rd.giveBack(got[0]) // not the last one read: keeps its room
+			rd.giveBack(got[1])
+		}
+	}
+	if &got[2][0] != &got[1][0] {
+		t.Error("the message after the one given back was not read into its room")
+	}
+	if !bytes.Equal(got[0], sent[0]) || !bytes.Equal(got[2], sent[2]) {
+		t.Errorf("got %q and %q; want %q and %q", got[0], got[2], sent[0], sent[2])
+	}
+}

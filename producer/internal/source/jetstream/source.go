@@ -147,7 +147,7 @@ func (s *Source) connect(ctx context.Context, emit source.Emit, schedule *stream
 	stalled := errors.Is(dialCtx.Err(), context.DeadlineExceeded)
 	cancelDial()
 	if err != nil {
-		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols && !isRedirect(resp.StatusCode) {
+		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 			// As v1.1, and 400, which Jetstream answers for a bad
 			// parameter, is fatal too.
 			code := resp.StatusCode
@@ -185,7 +185,9 @@ func (s *Source) connect(ctx context.Context, emit source.Emit, schedule *stream
 			if errors.Is(err, errStalled) {
 				return stream.Stalled(err), nil
 			}
-			if _, ok := errors.AsType[*websocket.CloseError](err); ok {
+			// A connection cut without a close frame is 1006, which no
+			// server sends.
+			if ce, ok := errors.AsType[*websocket.CloseError](err); ok && ce.Code != websocket.CloseAbnormalClosure {
 				err = fmt.Errorf("the server closed the websocket: %w", err)
 			}
 			return stream.Broken(fmt.Errorf("reading: %w", err)), nil
@@ -195,17 +197,21 @@ func (s *Source) connect(ctx context.Context, emit source.Emit, schedule *stream
 			s.log.Warn("dropped an oversize message", "bytes", size, "max_bytes", s.cfg.MaxMessageBytes)
 			continue
 		}
-		if err := s.event(ctx, emit, data, &warnedAhead); err != nil {
+		kept, err := s.event(ctx, emit, data, &warnedAhead)
+		if err != nil {
 			return stream.Ending{}, err
+		}
+		if !kept {
+			rd.giveBack(data)
 		}
 	}
 }
 
 // event reads one message, moves the positions, filters it and emits it,
 // classified (Classify's result, handed over in Record.Classified) when
-// it is a JSON object. It returns emit's error; warnedAhead is the
-// connection's.
-func (s *Source) event(ctx context.Context, emit source.Emit, data []byte, warnedAhead *bool) error {
+// it is a JSON object. It reports whether it emitted data, and returns
+// emit's error; warnedAhead is the connection's.
+func (s *Source) event(ctx context.Context, emit source.Emit, data []byte, warnedAhead *bool) (bool, error) {
 	var ev fields
 	cerr := ev.read(data)
 	var timeUS int64 // the event's position; 0 when it has none that may be used
@@ -230,7 +236,7 @@ func (s *Source) event(ctx context.Context, emit source.Emit, data []byte, warne
 		if timeUS > 0 {
 			s.cursor.pass(timeUS)
 		}
-		return nil
+		return false, nil
 	}
 	rec := source.Record{Value: data, Read: now}
 	if cerr == nil {
@@ -246,13 +252,13 @@ func (s *Source) event(ctx context.Context, emit source.Emit, data []byte, warne
 		if rec.Ack != nil {
 			s.cursor.notEmitted()
 		}
-		return fmt.Errorf("emitting a Jetstream event: %w", err)
+		return false, fmt.Errorf("emitting a Jetstream event: %w", err)
 	}
 	s.stats.Messages.Add(1)
 	if rec.Classified.Kind == message.KindStatus {
 		s.stats.posts.Add(1)
 	}
-	return nil
+	return true, nil
 }
 
 // errStalled is returned for a connection closed for silence.
@@ -285,7 +291,10 @@ type reader struct {
 // message it returns is a slice of one, in place of an allocation and a
 // copy of its own (about 4 % of the producer's CPU on Jetstream events);
 // a block goes to the garbage collector once none of its messages is held,
-// and they are let go of in about the order they came.
+// and they are let go of in about the order they came. A message the
+// source does not emit (JETSTREAM_LANGS) gives its room back (giveBack),
+// so that the few it keeps of a filtered stream share blocks rather than
+// each holding one. A message larger than a block gets a block of its own.
 const blockSize = 64 << 10
 
 func newReader(ctx context.Context, conn *websocket.Conn, timeout time.Duration, limit int) *reader {
@@ -367,7 +376,18 @@ func (r *reader) readMessage() ([]byte, int64, error) {
 		}
 	}
 	data := r.block[start:len(r.block):len(r.block)] // an append to it cannot reach the next
+	if cap(r.block) > blockSize {
+		r.block = nil // data's own: the next message starts a block of blockSize
+	}
 	return data, int64(len(data)), nil
+}
+
+// giveBack returns the room of data, the message readMessage returned last,
+// which nothing holds, for the next message.
+func (r *reader) giveBack(data []byte) {
+	if n := len(r.block) - len(data); n >= 0 && len(data) > 0 && &r.block[n] == &data[0] {
+		r.block = r.block[:n]
+	}
 }
 
 func fixFor(code int) string {

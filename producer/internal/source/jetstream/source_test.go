@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/tweetpipe/tweetpipe/internal/envconf"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
@@ -403,7 +406,7 @@ func TestURLCredentialsNeverLogged(t *testing.T) {
 	}
 	srv := newJSServer(t, postsOnly, echo, replay(events, endHold))
 	gone := httptest.NewServer(http.NotFoundHandler())
-	gone.Close() // connections are refused: the error quotes the URL
+	gone.Close() // connections are refused (the dial error names the address only)
 	withCredentials := func(base string) string {
 		u, err := url.Parse(base)
 		if err != nil {
@@ -550,5 +553,80 @@ func TestRedirectOnTheSameHostFollowed(t *testing.T) {
 	}
 	if got := js.connections()[0]["wantedCollections"]; !slices.Equal(got, postsOnly) {
 		t.Errorf("wantedCollections %q after the redirect; want %q", got, postsOnly)
+	}
+}
+
+// TestHTTPURLConnects: JETSTREAM_URL may be an http or https URL, as the
+// configuration accepts: it is dialled as ws or wss.
+func TestHTTPURLConnects(t *testing.T) {
+	events := timeline(2, time.Second)
+	srv := newJSServer(t, postsOnly, replay(events, endHold))
+	src, _ := newTestSource(t, testConfig(srv.URL+"/subscribe", t.TempDir()))
+	c := &streamtest.Collector{}
+	errc, stop := streamtest.Run(t, src, c)
+	c.WaitFor(t, len(events), errc)
+	stop()
+	compare(t, "records", c.Values(), events)
+}
+
+// TestStopDuringTheHandshake: a server that takes the connection and never
+// answers the upgrade does not hold the source past ctx's end, however long
+// the stall timeout.
+func TestStopDuringTheHandshake(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c // held open, unanswered
+		}
+	}()
+	cfg := testConfig("ws://"+ln.Addr().String()+"/subscribe", t.TempDir())
+	cfg.StallTimeout = time.Minute
+	src, _ := newTestSource(t, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- src.Run(ctx, (&streamtest.Collector{}).Emit) }()
+	select {
+	case c := <-accepted:
+		defer c.Close()
+	case <-time.After(10 * time.Second):
+		t.Fatal("the source did not connect within 10s")
+	}
+	time.Sleep(100 * time.Millisecond) // the upgrade request is out, unanswered
+	cancel()
+	select {
+	case err := <-ran:
+		if err != nil {
+			t.Errorf("Run: %v; want nil once ctx ended", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run still waits on the handshake 5s after ctx ended (the stall timeout is a minute)")
+	}
+}
+
+// TestCutWithoutCloseFrame: a connection cut without a close frame is
+// logged as cut, not as the server closing the websocket.
+func TestCutWithoutCloseFrame(t *testing.T) {
+	events := timeline(1, time.Second)
+	srv := newJSServer(t, postsOnly, ws(func(ctx context.Context, conn *websocket.Conn, cursor int64) {
+		_ = conn.Write(ctx, websocket.MessageText, events[0].raw)
+		_ = conn.CloseNow() // no close frame
+	}))
+	src, logs := newTestSource(t, testConfig(srv.wsURL(), t.TempDir()))
+	c := &streamtest.Collector{}
+	errc, stop := streamtest.Run(t, src, c)
+	c.WaitFor(t, 1, errc)
+	for deadline := time.Now().Add(10 * time.Second); len(logs.Entries(t, "waiting to reconnect")) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no reconnect logged after 10s")
+		}
+	}
+	stop()
+	if strings.Contains(logs.String(), "the server closed the websocket") {
+		t.Errorf("a cut connection was logged as closed by the server:\n%s", logs.String())
 	}
 }
