@@ -4,9 +4,10 @@ package publish
 // kafka-go's writer in async mode (one call per batch, from one goroutine,
 // so the records of a partition enter kafka-go's per-partition queue in the
 // order the source emitted them) and goes on with the next batch while
-// Kafka acknowledges the first. Up to maxFlights batches are in flight: the
-// loop counts them, and takes no batch from the queue while that many are
-// out. The acker goroutine takes the flights in order, waits until kafka-go
+// Kafka acknowledges the first. Up to maxFlights batches are in flight,
+// and up to flightCap while those hold under flightBytes (mayDispatch): the
+// loop counts them and their bytes, and takes no batch from the queue
+// while no more may go. The acker goroutine takes the flights in order, waits until kafka-go
 // completed every message of the oldest, and only then tells the loop the
 // flight landed; the loop acknowledges its records to the source, in order
 // (unless the spool took copies of them first, spool.go).
@@ -198,7 +199,7 @@ func (p *Publisher) haltWhen(stop <-chan struct{}) {
 }
 
 // dispatch hands batch to the async writer as one flight (the loop has
-// checked that fewer than maxFlights are out).
+// checked that another may go out: mayDispatch).
 func (l *loop) dispatch(batch []item) {
 	fl := &flight{items: batch, slots: make([]slot, len(batch)), done: make(chan struct{}), started: time.Now(), ctx: l.work}
 	msgs := make([]kafka.Message, 0, len(batch))

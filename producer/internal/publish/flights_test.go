@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"weak"
@@ -149,8 +150,9 @@ func TestLandedFlightsLetGo(t *testing.T) {
 	l := p.newLoop(t.Context())
 	var flights []weak.Pointer[flight]
 	for range 3 {
-		fl := &flight{items: []item{record("x")}}
+		fl := &flight{items: []item{record("x")}, bytes: 150}
 		l.unlanded = append(l.unlanded, fl)
+		l.flyingBytes += fl.bytes
 		flights = append(flights, weak.Make(fl))
 	}
 	l.ackFlight(l.unlanded[0])
@@ -161,8 +163,52 @@ func TestLandedFlightsLetGo(t *testing.T) {
 			t.Errorf("flight %d landed and is still held", i+1)
 		}
 	}
-	if flights[2].Value() == nil || len(l.unlanded) != 1 {
-		t.Errorf("the flight still out: collected %v, %d out; want it held, one out", flights[2].Value() == nil, len(l.unlanded))
+	if flights[2].Value() == nil || len(l.unlanded) != 1 || l.flyingBytes != 150 {
+		t.Errorf("the flight still out: collected %v, %d out holding %d bytes; want it held, one out, 150 bytes",
+			flights[2].Value() == nil, len(l.unlanded), l.flyingBytes)
 	}
 	runtime.KeepAlive(l)
+}
+
+// TestFlightsStopAtTheCap: with Kafka's answers held, small records go out
+// in flights until flightsMost are out, then stay in the queue, which
+// fills, and the source waits.
+func TestFlightsStopAtTheCap(t *testing.T) {
+	_, brokers := newKfake(t, "tweets", "tweets.control")
+	g := &gate{RoundTripper: kafka.DefaultTransport, open: make(chan struct{})}
+	cfg := testConfig(brokers)
+	cfg.Transport = g
+	cfg.BatchSize, cfg.PendingMax = 10, 29 // maxFlights 2; flights of 10 records of 70 bytes at most
+	p, err := New(cfg, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- p.Run(context.Background()) }()
+	var emitted atomic.Int64
+	go func() {
+		for i := range 10000 {
+			v := fmt.Appendf(nil, `{"id_str":"%d","text":"t","user":{}}`, i+1)
+			if p.Emit(context.Background(), source.Record{Value: v}) != nil {
+				return
+			}
+			emitted.Add(1)
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(p.queue) < cap(p.queue) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // any flight beyond
+	const most = 16 // as PENDING_MAX's description says
+	out := emitted.Load() - int64(len(p.queue))
+	if len(p.queue) < cap(p.queue) || out < most || out > most*int64(cfg.BatchSize) {
+		t.Errorf("the queue holds %d of %d, %d records out; want it full, with %d flights of 1 to %d out",
+			len(p.queue), cap(p.queue), out, most, cfg.BatchSize)
+	}
+	close(g.open)
+	p.Close()
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
 }

@@ -270,6 +270,7 @@ func (l *loop) run(start state, first []action) {
 				} else {
 					l.handle(evLanded)
 				}
+				l.landed = nil // it and its records are let go (a quiet stream lands no other for long)
 			}
 		case d := <-drains:
 			l.out = 0

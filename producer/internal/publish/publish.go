@@ -90,7 +90,7 @@ type item struct {
 	kind message.Kind
 	ack  func()
 	drop bool      // counted and acknowledged in order, never written
-	read time.Time // when Emit took it; zero for records read back from the spool
+	read time.Time // when the source read it (Record.Read) or Emit took it; zero for records read back from the spool
 }
 
 // Publisher routes and writes records. Emit feeds it; Run writes. Run's
