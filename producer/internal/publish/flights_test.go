@@ -200,7 +200,7 @@ func TestFlightsStopAtTheCap(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	time.Sleep(200 * time.Millisecond) // any flight beyond
-	const most = 16 // as PENDING_MAX's description says
+	const most = 16                    // as PENDING_MAX's description says
 	out := emitted.Load() - int64(len(p.queue))
 	if len(p.queue) < cap(p.queue) || out < most || out > most*int64(cfg.BatchSize) {
 		t.Errorf("the queue holds %d of %d, %d records out; want it full, with %d flights of 1 to %d out",
