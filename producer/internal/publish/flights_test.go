@@ -37,6 +37,38 @@ func (g *gate) RoundTrip(ctx context.Context, addr net.Addr, req kafka.Request) 
 	return g.RoundTripper.RoundTrip(ctx, addr, req)
 }
 
+// gatedPublisher is a publisher on kfake with these KAFKA_BATCH_SIZE and
+// PENDING_MAX whose produce requests wait for its gate to open.
+func gatedPublisher(t *testing.T, batchSize, pendingMax int) (*Publisher, *gate) {
+	t.Helper()
+	_, brokers := newKfake(t, "tweets", "tweets.control")
+	g := &gate{RoundTripper: kafka.DefaultTransport, open: make(chan struct{})}
+	cfg := testConfig(brokers)
+	cfg.Transport = g
+	cfg.BatchSize, cfg.PendingMax = batchSize, pendingMax
+	p, err := New(cfg, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, g
+}
+
+// openAndClose opens g, closes p and fails t unless p's Run, whose result
+// ran carries, then returns nil within 20s.
+func openAndClose(t *testing.T, p *Publisher, g *gate, ran <-chan error) {
+	t.Helper()
+	close(g.open)
+	p.Close()
+	select {
+	case err := <-ran:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return within 20s of Kafka answering")
+	}
+}
+
 // TestSmallRecordsFlyBeyondMaxFlights: while no flight lands, the loop
 // sends more flights than PENDING_MAX/KAFKA_BATCH_SIZE when the flights out
 // hold under flightBytes (small records), and no more when they hold more
@@ -51,15 +83,7 @@ func TestSmallRecordsFlyBeyondMaxFlights(t *testing.T) {
 		{"large", 50 << 10, 2 * 100}, // two flights of 5 MB, over flightBytes
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, brokers := newKfake(t, "tweets", "tweets.control")
-			g := &gate{RoundTripper: kafka.DefaultTransport, open: make(chan struct{})}
-			cfg := testConfig(brokers)
-			cfg.Transport = g
-			cfg.BatchSize, cfg.PendingMax = 100, 299 // maxFlights 2
-			p, err := New(cfg, nil, quiet())
-			if err != nil {
-				t.Fatal(err)
-			}
+			p, g := gatedPublisher(t, 100, 299)
 			if p.maxFlights != 2 {
 				t.Fatalf("maxFlights %d; the test needs 2", p.maxFlights)
 			}
@@ -85,16 +109,7 @@ func TestSmallRecordsFlyBeyondMaxFlights(t *testing.T) {
 				t.Errorf("%d records handed to kafka-go before any flight landed; want %d", got, tc.sent)
 			}
 
-			close(g.open)
-			p.Close()
-			select {
-			case err := <-ran:
-				if err != nil {
-					t.Fatal(err)
-				}
-			case <-time.After(20 * time.Second):
-				t.Fatal("Run did not return within 20s of Kafka answering")
-			}
+			openAndClose(t, p, g, ran)
 			if got := p.Stats.Statuses.Load(); got != n {
 				t.Errorf("%d statuses sent; want %d", got, n)
 			}
@@ -174,15 +189,8 @@ func TestLandedFlightsLetGo(t *testing.T) {
 // in flights until flightsMost are out, then stay in the queue, which
 // fills, and the source waits.
 func TestFlightsStopAtTheCap(t *testing.T) {
-	_, brokers := newKfake(t, "tweets", "tweets.control")
-	g := &gate{RoundTripper: kafka.DefaultTransport, open: make(chan struct{})}
-	cfg := testConfig(brokers)
-	cfg.Transport = g
-	cfg.BatchSize, cfg.PendingMax = 10, 29 // maxFlights 2; flights of 10 records of 70 bytes at most
-	p, err := New(cfg, nil, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
+	const batchSize = 10
+	p, g := gatedPublisher(t, batchSize, 29) // maxFlights 2; flights of 10 records of 70 bytes at most
 	ran := make(chan error, 1)
 	go func() { ran <- p.Run(context.Background()) }()
 	var emitted atomic.Int64
@@ -202,13 +210,9 @@ func TestFlightsStopAtTheCap(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // any flight beyond
 	const most = 16                    // as PENDING_MAX's description says
 	out := emitted.Load() - int64(len(p.queue))
-	if len(p.queue) < cap(p.queue) || out < most || out > most*int64(cfg.BatchSize) {
+	if len(p.queue) < cap(p.queue) || out < most || out > most*batchSize {
 		t.Errorf("the queue holds %d of %d, %d records out; want it full, with %d flights of 1 to %d out",
-			len(p.queue), cap(p.queue), out, most, cfg.BatchSize)
+			len(p.queue), cap(p.queue), out, most, batchSize)
 	}
-	close(g.open)
-	p.Close()
-	if err := <-ran; err != nil {
-		t.Fatal(err)
-	}
+	openAndClose(t, p, g, ran)
 }

@@ -14,6 +14,35 @@ import (
 	gorilla "github.com/gorilla/websocket"
 )
 
+// readerOf is a reader, with this stall timeout and limit, of a websocket
+// whose server (coder/websocket's) sends sent, then stays silent.
+func readerOf(t *testing.T, timeout time.Duration, limit int, sent ...[]byte) *reader {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer conn.CloseNow()
+		for _, m := range sent {
+			if conn.Write(r.Context(), websocket.MessageText, m) != nil {
+				return
+			}
+		}
+		<-r.Context().Done() // then silence
+	}))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	conn, _, err := gorilla.DefaultDialer.DialContext(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := newReader(ctx, conn, timeout, limit)
+	t.Cleanup(func() { rd.close(); conn.Close() })
+	return rd
+}
+
 // TestStallCountsFromTheRead: the stall timeout runs from the start of
 // the read that waits, not from an earlier read or the connection's start:
 // a read begun after a pause between reads (an emit that blocked) is given
@@ -21,33 +50,13 @@ import (
 // stalled.
 func TestStallCountsFromTheRead(t *testing.T) {
 	const timeout = 300 * time.Millisecond
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer conn.CloseNow()
-		if conn.Write(r.Context(), websocket.MessageText, []byte(`{}`)) != nil {
-			return
-		}
-		<-r.Context().Done() // then silence
-	}))
-	defer srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, _, err := gorilla.DefaultDialer.DialContext(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	rd := newReader(ctx, conn, timeout, 1<<20)
-	defer rd.close()
+	rd := readerOf(t, timeout, 1<<20, []byte(`{}`))
 	if data, _, err := rd.readMessage(); err != nil || string(data) != `{}` {
 		t.Fatalf("first message: %q, %v", data, err)
 	}
 	time.Sleep(timeout * 3 / 2) // the pause spans the watchdog's first firing, timeout after newReader
 	began := time.Now()
-	_, _, err = rd.readMessage()
+	_, _, err := rd.readMessage()
 	waited := time.Since(began)
 	if !errors.Is(err, errStalled) {
 		t.Fatalf("the silent read returned %v; want errStalled", err)
@@ -72,29 +81,7 @@ func TestReadMessageKeepsEveryMessage(t *testing.T) {
 		}
 		sent = append(sent, m)
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer conn.CloseNow()
-		for _, m := range sent {
-			if conn.Write(r.Context(), websocket.MessageText, m) != nil {
-				return
-			}
-		}
-		<-r.Context().Done()
-	}))
-	defer srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, _, err := gorilla.DefaultDialer.DialContext(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	rd := newReader(ctx, conn, 5*time.Second, limit)
-	defer rd.close()
+	rd := readerOf(t, 5*time.Second, limit, sent...)
 	got := make([][]byte, len(sent))
 	for i := range sent {
 		data, size, err := rd.readMessage()
@@ -123,31 +110,10 @@ func TestReadMessageKeepsEveryMessage(t *testing.T) {
 // the messages before it stay as they came.
 func TestGiveBack(t *testing.T) {
 	sent := [][]byte{[]byte(`{"kept":1}`), []byte(`{"filtered":2}`), []byte(`{"next":3}`)}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer conn.CloseNow()
-		for _, m := range sent {
-			if conn.Write(r.Context(), websocket.MessageText, m) != nil {
-				return
-			}
-		}
-		<-r.Context().Done()
-	}))
-	defer srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, _, err := gorilla.DefaultDialer.DialContext(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	rd := newReader(ctx, conn, 5*time.Second, 1<<20)
-	defer rd.close()
+	rd := readerOf(t, 5*time.Second, 1<<20, sent...)
 	var got [3][]byte
 	for i := range got {
+		var err error
 		if got[i], _, err = rd.readMessage(); err != nil {
 			t.Fatal(err)
 		}
