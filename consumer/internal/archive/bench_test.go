@@ -118,22 +118,35 @@ func BenchmarkCheckValue(b *testing.B) {
 
 // BenchmarkDedupWindow is the window's part of appending one status: the
 // look-up, then the key kept (at the default window of 20,000 keys, two
-// generations full), with the key file's buffer emptied as a commit does.
+// generations full), with the key file's buffer emptied as a commit does;
+// for post ids as v1.1 statuses have them, and for the at:// URIs the
+// Jetstream source keys its events by (70 bytes, kept as their digest).
 func BenchmarkDedupWindow(b *testing.B) {
+	b.Run("id", func(b *testing.B) {
+		benchmarkDedupWindow(b, func(i int) string { return strconv.FormatInt(1971726741583605760+int64(i), 10) })
+	})
+	b.Run("at-uri", func(b *testing.B) {
+		benchmarkDedupWindow(b, func(i int) string {
+			return fmt.Sprintf("at://did:plc:lgaxfjylkwirh5l6nsg2x4gz/app.bsky.feed.post/%013d", i)
+		})
+	})
+}
+
+func benchmarkDedupWindow(b *testing.B, key func(i int) string) {
 	const window = 20000
 	a := testArchive(b, Config{DedupWindow: window, Now: time.Now})
 	p := openPartition(b, a, "tweets", 0)
 	rs := make([]Record, 8*window)
 	for i := range rs {
-		rs[i] = Record{Key: []byte(strconv.FormatInt(1971726741583605760+int64(i), 10)), Dedup: true}
+		rs[i] = Record{Key: []byte(key(i)), Dedup: true}
 	}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		r := &rs[i%len(rs)]
 		i++
-		if !p.isDuplicate(r) {
-			p.remember(r)
+		if w := p.windowed(r); !p.isDuplicate(w) {
+			p.remember(w)
 		}
 		if len(p.keys.cur) >= window {
 			p.keys.shift()

@@ -44,11 +44,23 @@ const maxKeyLen = 64
 // longer one its SHA-512 digest and a '#', 65 bytes, a length no key kept
 // as it is has.
 func windowKey(key []byte) []byte {
+	var digest [longKeyLen]byte
+	return windowKeyIn(&digest, key)
+}
+
+// longKeyLen is the length of what the window keeps for a long key.
+const longKeyLen = sha512.Size + 1
+
+// windowKeyIn is windowKey writing a long key's digest into digest, and
+// returning it there: the partition's own array, so that a record's key
+// costs no allocation.
+func windowKeyIn(digest *[longKeyLen]byte, key []byte) []byte {
 	if len(key) <= maxKeyLen {
 		return key
 	}
-	sum := sha512.Sum512(key)
-	return append(sum[:], '#')
+	*(*[sha512.Size]byte)(digest[:]) = sha512.Sum512(key)
+	digest[sha512.Size] = '#'
+	return digest[:]
 }
 
 // keyWindow is the in-memory set of recent keys, in two generations, a set
@@ -78,8 +90,9 @@ func (w *keyWindow) digest(key []byte) keyDigest {
 	return keyDigest{maphash.Bytes(w.seeds[0], key), maphash.Bytes(w.seeds[1], key)}
 }
 
-func (w *keyWindow) has(key []byte) bool {
-	d := w.digest(key)
+func (w *keyWindow) has(key []byte) bool { return w.holds(w.digest(key)) }
+
+func (w *keyWindow) holds(d keyDigest) bool {
 	if _, ok := w.cur[d]; ok {
 		return true
 	}
@@ -87,7 +100,7 @@ func (w *keyWindow) has(key []byte) bool {
 	return ok
 }
 
-func (w *keyWindow) add(key []byte) { w.cur[w.digest(key)] = struct{}{} }
+func (w *keyWindow) add(d keyDigest) { w.cur[d] = struct{}{} }
 
 // shift starts a new generation: the keys of the oldest one leave, and its
 // set, emptied, holds the next one's.
@@ -99,9 +112,29 @@ func (w *keyWindow) shift() {
 // dedupOn reports whether this partition keeps a window.
 func (p *Partition) dedupOn() bool { return p.cfg.DedupWindow > 0 }
 
-// isDuplicate reports whether r is a copy of a record written earlier.
-func (p *Partition) isDuplicate(r *Record) bool {
-	return p.dedupOn() && r.Dedup && len(r.Key) > 0 && p.keys.has(windowKey(r.Key))
+// windowed is what the window keeps of one record: its key as the key file
+// holds it, and its digest. key is empty for a record the window does not
+// hold (no window, not a status, no key); it is the partition's array for
+// a long key, good until the next record's. digest is good while the
+// window's seeds are: a commit keeps them, only recoverKeys draws new ones.
+type windowed struct {
+	key    []byte
+	digest keyDigest
+}
+
+// windowed returns what the window keeps of r, taking a long key's SHA-512
+// and the digest once for both the look-up and remember.
+func (p *Partition) windowed(r *Record) windowed {
+	if !p.dedupOn() || !r.Dedup || len(r.Key) == 0 {
+		return windowed{}
+	}
+	k := windowKeyIn(&p.longKey, r.Key)
+	return windowed{key: k, digest: p.keys.digest(k)}
+}
+
+// isDuplicate reports whether w is the key of a record written earlier.
+func (p *Partition) isDuplicate(w windowed) bool {
+	return len(w.key) > 0 && p.keys.holds(w.digest)
 }
 
 // WindowHolds reports whether r's key is among the keys of the statuses the
@@ -130,18 +163,17 @@ func (p *Partition) WindowEnd() (next int64, empty bool) {
 	return p.ckpt.NextOffset, len(p.keys.cur)+len(p.keys.prev) == 0
 }
 
-// remember adds r's key to the window and buffers it for the key file. Call
-// it once r's line is buffered for the active file, after any commit that
-// makes room for it (a new file, a rotation): a checkpoint must never count
-// a key whose line it does not count, or after a crash the record would be
-// dropped as a copy of itself.
-func (p *Partition) remember(r *Record) {
-	if !p.dedupOn() || !r.Dedup || len(r.Key) == 0 {
+// remember adds a record's key (from windowed) to the window and buffers it
+// for the key file. Call it once the record's line is buffered for the
+// active file, after any commit that makes room for it (a new file, a
+// rotation): a checkpoint must never count a key whose line it does not
+// count, or after a crash the record would be dropped as a copy of itself.
+func (p *Partition) remember(w windowed) {
+	if len(w.key) == 0 {
 		return
 	}
-	k := windowKey(r.Key)
-	p.keys.add(k)
-	p.keysBuf = base64.StdEncoding.AppendEncode(p.keysBuf, k)
+	p.keys.add(w.digest)
+	p.keysBuf = base64.StdEncoding.AppendEncode(p.keysBuf, w.key)
 	p.keysBuf = append(p.keysBuf, '\n')
 }
 
@@ -251,7 +283,7 @@ func (p *Partition) recoverKeys() error {
 			return err
 		}
 		for _, k := range keys {
-			p.keys.add(k)
+			p.keys.add(p.keys.digest(k))
 		}
 		p.keys.shift()
 	}
@@ -273,7 +305,7 @@ func (p *Partition) recoverKeys() error {
 		return err
 	}
 	for _, k := range keys {
-		p.keys.add(k)
+		p.keys.add(p.keys.digest(k))
 	}
 	return nil
 }

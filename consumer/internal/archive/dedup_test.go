@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"crypto/sha512"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
@@ -399,6 +400,53 @@ func TestDedupLongKey(t *testing.T) {
 	}
 	if got, want := ids(t, dir), []string{long, short, "other", long + "x"}; !slices.Equal(got, want) {
 		t.Errorf("got %d ids; want %d: the long key, the short one, other, and a longer one", len(got), len(want))
+	}
+}
+
+// TestDedupLongKeysInOneBatch: long keys share the partition's digest
+// array (windowKeyIn), one record after another: two of them and a copy of
+// each in one batch, the copies dropped, and the key file holding each
+// digest once.
+func TestDedupLongKeysInOneBatch(t *testing.T) {
+	k1 := "at://did:plc:lgaxfjylkwirh5l6nsg2x4gz/app.bsky.feed.post/6azcfwnjnlst6"
+	k2 := "at://did:plc:ieldtsfzkvcx57shljaacc5t/app.bsky.feed.like/goxk7y7w4yy6z"
+	dir := t.TempDir()
+	a := testArchive(t, Config{Dir: dir, DedupWindow: 10})
+	p := openPartition(t, a, "tweets", 0)
+	if res := mustAppend(t, p, keyed(0, k1, k2, k1, k2)); res.Written != 2 || res.Duplicates != 2 {
+		t.Errorf("Result: got %+v; want 2 written, 2 duplicates", res)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var want string
+	for _, k := range []string{k1, k2} {
+		sum := sha512.Sum512([]byte(k))
+		want += base64.StdEncoding.EncodeToString(append(sum[:], '#')) + "\n"
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, keysPath("tweets", 0, 0))); err != nil || string(got) != want {
+		t.Errorf("key file: got %q, error %v; want %q", got, err, want)
+	}
+}
+
+// TestDedupLongKeyAllocatesNothing: looking a long key up and keeping it
+// (once the key file's buffer and the window have room) allocates nothing:
+// its digest goes into the partition's array.
+func TestDedupLongKeyAllocatesNothing(t *testing.T) {
+	a := testArchive(t, Config{DedupWindow: 10})
+	p := openPartition(t, a, "tweets", 0)
+	r := &keyed(0, strings.Repeat("k", 70))[0]
+	p.keysBuf = make([]byte, 0, 1024)
+	if n := testing.AllocsPerRun(100, func() {
+		if w := p.windowed(r); !p.isDuplicate(w) {
+			p.remember(w)
+		}
+		p.keysBuf = p.keysBuf[:0]
+	}); n != 0 {
+		t.Errorf("got %v allocations a record; want 0", n)
+	}
+	if !p.isDuplicate(p.windowed(r)) {
+		t.Error("the long key was not kept")
 	}
 }
 

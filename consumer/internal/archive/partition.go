@@ -42,9 +42,10 @@ type Partition struct {
 	dlSize    int64       // bytes written and fsynced to dlRel
 	dlCreated time.Time   // when dlRel was created (Config.Now)
 
-	keys     keyWindow // recently written keys (dedup.go)
-	keysBuf  []byte    // keys for keysFile, not yet written
-	keysFile *os.File  // generation keysGen of the key file; nil until needed
+	keys     keyWindow        // recently written keys (dedup.go)
+	longKey  [longKeyLen]byte // the window's form of the record's key, when long (windowKeyIn)
+	keysBuf  []byte           // keys for keysFile, not yet written
+	keysFile *os.File         // generation keysGen of the key file; nil until needed
 	keysGen  int64
 	keysSize int64 // bytes written and fsynced to keysFile
 
@@ -152,7 +153,8 @@ func (p *Partition) append(recs []Record) (Result, error) {
 			continue
 		}
 
-		if p.isDuplicate(r) {
+		w := p.windowed(r)
+		if p.isDuplicate(w) {
 			res.Duplicates++
 			next = r.Offset + 1
 			continue
@@ -180,7 +182,7 @@ func (p *Partition) append(recs []Record) (Result, error) {
 			p.dataFirst, p.dataHour = r.Offset, hour
 		}
 		p.data.add(r.Value)
-		p.remember(r)
+		p.remember(w)
 		res.Written++
 		res.Bytes += int64(len(r.Value)) + 1
 		next = r.Offset + 1
