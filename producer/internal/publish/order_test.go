@@ -127,35 +127,55 @@ func newSpoolingPublisher(t *testing.T, b *stoppableBroker, opts spool.Options) 
 // fills, later records go to the spool; then the shutdown timeout passes
 // with Kafka still down. What memory held is older than what the spool
 // holds, so the spool (sent first at the next start) must hold them first.
+// Run with maxFlights flights out, and with as many as small records may
+// have (flightsMost, the default cap: 16 flights of 5 here), when spooling
+// begins.
 func TestStopWhileSpoolingKeepsKeyOrder(t *testing.T) {
-	b := newStoppableBroker(t)
-	p, sp := newSpoolingPublisher(t, b, spool.Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	for i := range 100 {
-		if err := p.Emit(context.Background(), source.Record{Value: v42(i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p.Close()
-	time.Sleep(500 * time.Millisecond)
-	cancel() // SHUTDOWN_TIMEOUT passes, Kafka still down
-	if err := <-done; err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	recs, err := sp.Peek(1000, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var order []int
-	for _, r := range recs {
-		order = append(order, textOf(t, r.Value))
-	}
-	t.Logf("spool after the stop, in the order the next start sends it: %v", order)
-	checkAscending(t, "spool after a stop", order)
-	if len(order) != 100 {
-		t.Fatalf("the spool holds %d records; want the 100 sent, each once", len(order))
+	for _, flights := range []struct {
+		name string
+		cap  func(p *Publisher) int
+	}{
+		{"maxFlights", func(p *Publisher) int { return p.maxFlights }},
+		{"flightsMost", func(*Publisher) int { return flightsMost }},
+	} {
+		t.Run(flights.name, func(t *testing.T) {
+			b := newStoppableBroker(t)
+			p, sp := newSpoolingPublisher(t, b, spool.Options{})
+			p.flightCap = flights.cap(p)
+			// Past what memory holds with every flight out (flightCap
+			// flights of 5 and a queue of 20), so the spool takes the rest.
+			n := 5*p.flightCap + 20 + 100
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- p.Run(ctx) }()
+			for i := range n {
+				if err := p.Emit(context.Background(), source.Record{Value: v42(i)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if sp.Len() == 0 {
+				t.Fatalf("nothing spooled after %d records; want the records past memory's room", n)
+			}
+			p.Close()
+			time.Sleep(500 * time.Millisecond)
+			cancel() // SHUTDOWN_TIMEOUT passes, Kafka still down
+			if err := <-done; err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			recs, err := sp.Peek(10*n, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var order []int
+			for _, r := range recs {
+				order = append(order, textOf(t, r.Value))
+			}
+			t.Logf("spool after the stop, in the order the next start sends it: %v", order)
+			checkAscending(t, "spool after a stop", order)
+			if len(order) != n {
+				t.Fatalf("the spool holds %d records; want the %d sent, each once", len(order), n)
+			}
+		})
 	}
 }
 
