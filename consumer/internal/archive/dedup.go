@@ -10,7 +10,8 @@ package archive
 // 2*DedupWindow records it wrote. The producer partitions by key, so copies
 // of a post meet in the same partition. A key longer than maxKeyLen bytes
 // is kept as its SHA-512 digest, so what the window holds per key is
-// bounded whatever the records carry.
+// bounded whatever the records carry. (Earlier versions took the digest of
+// keys over 64 bytes: see oldDigests.)
 //
 // The window survives restarts: each written key is appended, base64 and a
 // newline, to _state/<topic>-<partition>.keys.<gen>, fsynced with the batch
@@ -37,12 +38,16 @@ import (
 )
 
 // maxKeyLen is the longest key the window keeps as it is. Post ids are
-// about 20 bytes.
-const maxKeyLen = 64
+// about 20 bytes; the at:// URIs that key Jetstream events about 70, whose
+// SHA-512 cost the consumer 6 % of its CPU on them.
+const maxKeyLen = 128
+
+// oldMaxKeyLen is the longest key kept as it is by earlier versions: their
+// key files hold the digests of keys of oldMaxKeyLen+1 to maxKeyLen bytes.
+const oldMaxKeyLen = 64
 
 // windowKey returns what the window keeps for key: key itself, or for a
-// longer one its SHA-512 digest and a '#', 65 bytes, a length no key kept
-// as it is has.
+// longer one its SHA-512 digest and a '#', 65 bytes.
 func windowKey(key []byte) []byte {
 	var digest [longKeyLen]byte
 	return windowKeyIn(&digest, key)
@@ -58,10 +63,19 @@ func windowKeyIn(digest *[longKeyLen]byte, key []byte) []byte {
 	if len(key) <= maxKeyLen {
 		return key
 	}
+	return digestIn(digest, key)
+}
+
+// digestIn writes key's SHA-512 digest and a '#' into digest.
+func digestIn(digest *[longKeyLen]byte, key []byte) []byte {
 	*(*[sha512.Size]byte)(digest[:]) = sha512.Sum512(key)
 	digest[sha512.Size] = '#'
 	return digest[:]
 }
+
+// isDigest reports whether a key file's key may be a digest: 65 bytes
+// ending in '#' (a key of that form kept as it is passes too).
+func isDigest(k []byte) bool { return len(k) == longKeyLen && k[longKeyLen-1] == '#' }
 
 // keyWindow is the in-memory set of recent keys, in two generations, a set
 // each. It holds each key as a 128-bit digest (two maphash sums under seeds
@@ -76,6 +90,12 @@ type keyWindow struct {
 	seeds [2]maphash.Seed
 	prev  map[keyDigest]struct{} // keys of generation gen-1
 	cur   map[keyDigest]struct{} // keys of generation gen
+	// oldDigests is the number of shifts until the window holds no key
+	// read from a key file that may hold a digest of a key of
+	// oldMaxKeyLen+1 to maxKeyLen bytes, as earlier versions wrote them.
+	// While it is not 0, such a key is looked up in both forms: a copy of
+	// a record written before an upgrade is still dropped.
+	oldDigests int
 }
 
 // keyDigest is what keyWindow keeps of a key.
@@ -84,6 +104,7 @@ type keyDigest [2]uint64
 func (w *keyWindow) reset() {
 	w.seeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 	w.prev, w.cur = make(map[keyDigest]struct{}), make(map[keyDigest]struct{})
+	w.oldDigests = 0
 }
 
 func (w *keyWindow) digest(key []byte) keyDigest {
@@ -107,6 +128,9 @@ func (w *keyWindow) add(d keyDigest) { w.cur[d] = struct{}{} }
 func (w *keyWindow) shift() {
 	clear(w.prev)
 	w.prev, w.cur = w.cur, w.prev
+	if w.oldDigests > 0 {
+		w.oldDigests--
+	}
 }
 
 // dedupOn reports whether this partition keeps a window.
@@ -128,13 +152,30 @@ func (p *Partition) windowed(r *Record) windowed {
 	if !p.dedupOn() || !r.Dedup || len(r.Key) == 0 {
 		return windowed{}
 	}
-	k := windowKeyIn(&p.longKey, r.Key)
+	k := r.Key
+	if len(k) > maxKeyLen {
+		k = digestIn(&p.longKey, k)
+	}
 	return windowed{key: k, digest: p.keys.digest(k)}
 }
 
 // isDuplicate reports whether w is the key of a record written earlier.
 func (p *Partition) isDuplicate(w windowed) bool {
-	return len(w.key) > 0 && p.keys.holds(w.digest)
+	if len(w.key) == 0 {
+		return false
+	}
+	return p.keys.holds(w.digest) || p.keys.oldDigests > 0 && p.heldInOldForm(w.key)
+}
+
+// heldInOldForm reports whether the window holds key, of oldMaxKeyLen+1
+// to maxKeyLen bytes, in the form earlier versions kept it in: its digest
+// (while the window may hold their keys, oldDigests).
+func (p *Partition) heldInOldForm(key []byte) bool {
+	if len(key) <= oldMaxKeyLen || len(key) > maxKeyLen {
+		return false
+	}
+	// key is kept as it is, not in the array: the array is free.
+	return p.keys.has(digestIn(&p.longKey, key))
 }
 
 // WindowHolds reports whether r's key is among the keys of the statuses the
@@ -152,7 +193,7 @@ func (p *Partition) WindowHolds(r *Record) (held, comparable bool) {
 	if r.Reason != "" {
 		return false, false
 	}
-	return p.keys.has(windowKey(r.Key)), true
+	return p.isDuplicate(p.windowed(r)), true
 }
 
 // WindowEnd returns the offset the dedup window runs to: the folder's
@@ -282,9 +323,7 @@ func (p *Partition) recoverKeys() error {
 		if err != nil {
 			return err
 		}
-		for _, k := range keys {
-			p.keys.add(p.keys.digest(k))
-		}
+		p.addKeys(keys)
 		p.keys.shift()
 	}
 	rel := keysPath(p.topic, p.partition, p.keysGen)
@@ -304,10 +343,21 @@ func (p *Partition) recoverKeys() error {
 	if err != nil {
 		return err
 	}
+	p.addKeys(keys)
+	return nil
+}
+
+// addKeys adds the keys read from a key file to the window. One that may
+// be a digest (isDigest) may have been written by an earlier version for a
+// key this one keeps as it is: both forms are looked up until it has left
+// the window, two shifts later.
+func (p *Partition) addKeys(keys [][]byte) {
 	for _, k := range keys {
 		p.keys.add(p.keys.digest(k))
+		if isDigest(k) {
+			p.keys.oldDigests = 2
+		}
 	}
-	return nil
 }
 
 // forgetKeys starts an empty window at the next generation, checkpointed,
@@ -371,10 +421,10 @@ func readKeys(path string, size int64) ([][]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("dedup key file %s line %d is corrupt: %w", path, line, err)
 		}
-		if len(k) > maxKeyLen+1 {
-			// A long key kept whole by an earlier version. (One of
-			// exactly 65 bytes is taken for a digest and matches no
-			// more: at worst one copy of it is archived twice.)
+		// A long key kept whole by an earlier version becomes its
+		// digest. (One of exactly 65 bytes is taken as it is: a digest
+		// of an earlier version, or a key of that length.)
+		if len(k) > maxKeyLen {
 			k = windowKey(k)
 		}
 		keys = append(keys, k)

@@ -403,24 +403,29 @@ func TestDedupLongKey(t *testing.T) {
 	}
 }
 
-// TestDedupLongKeysInOneBatch: long keys share the partition's digest
-// array (windowKeyIn), one record after another: two of them and a copy of
-// each in one batch, the copies dropped, and the key file holding each
-// digest once.
+// TestDedupLongKeysInOneBatch: keys of Jetstream's at:// URIs (about 70
+// bytes) are kept as they are, longer ones as their digest, which share the
+// partition's array (windowKeyIn) one record after another: two of each
+// and a copy of each in one batch, the copies dropped, and the key file
+// holding each key once, in its form.
 func TestDedupLongKeysInOneBatch(t *testing.T) {
 	k1 := "at://did:plc:lgaxfjylkwirh5l6nsg2x4gz/app.bsky.feed.post/6azcfwnjnlst6"
 	k2 := "at://did:plc:ieldtsfzkvcx57shljaacc5t/app.bsky.feed.like/goxk7y7w4yy6z"
+	l1, l2 := strings.Repeat("a", maxKeyLen+1), strings.Repeat("b", 200)
 	dir := t.TempDir()
 	a := testArchive(t, Config{Dir: dir, DedupWindow: 10})
 	p := openPartition(t, a, "tweets", 0)
-	if res := mustAppend(t, p, keyed(0, k1, k2, k1, k2)); res.Written != 2 || res.Duplicates != 2 {
-		t.Errorf("Result: got %+v; want 2 written, 2 duplicates", res)
+	if res := mustAppend(t, p, keyed(0, k1, k2, l1, l2, k1, l1, k2, l2)); res.Written != 4 || res.Duplicates != 4 {
+		t.Errorf("Result: got %+v; want 4 written, 4 duplicates", res)
 	}
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
 	var want string
 	for _, k := range []string{k1, k2} {
+		want += base64.StdEncoding.EncodeToString([]byte(k)) + "\n"
+	}
+	for _, k := range []string{l1, l2} {
 		sum := sha512.Sum512([]byte(k))
 		want += base64.StdEncoding.EncodeToString(append(sum[:], '#')) + "\n"
 	}
@@ -431,22 +436,57 @@ func TestDedupLongKeysInOneBatch(t *testing.T) {
 
 // TestDedupLongKeyAllocatesNothing: looking a long key up and keeping it
 // (once the key file's buffer and the window have room) allocates nothing:
-// its digest goes into the partition's array.
+// an at:// URI is kept as it is, a longer key's digest goes into the
+// partition's array.
 func TestDedupLongKeyAllocatesNothing(t *testing.T) {
-	a := testArchive(t, Config{DedupWindow: 10})
-	p := openPartition(t, a, "tweets", 0)
-	r := &keyed(0, strings.Repeat("k", 70))[0]
-	p.keysBuf = make([]byte, 0, 1024)
-	if n := testing.AllocsPerRun(100, func() {
-		if w := p.windowed(r); !p.isDuplicate(w) {
-			p.remember(w)
+	for _, n := range []int{70, 200} {
+		a := testArchive(t, Config{DedupWindow: 10})
+		p := openPartition(t, a, "tweets", 0)
+		r := &keyed(0, strings.Repeat("k", n))[0]
+		p.keysBuf = make([]byte, 0, 1024)
+		if allocs := testing.AllocsPerRun(100, func() {
+			if w := p.windowed(r); !p.isDuplicate(w) {
+				p.remember(w)
+			}
+			p.keysBuf = p.keysBuf[:0]
+		}); allocs != 0 {
+			t.Errorf("key of %d bytes: got %v allocations a record; want 0", n, allocs)
 		}
-		p.keysBuf = p.keysBuf[:0]
-	}); n != 0 {
-		t.Errorf("got %v allocations a record; want 0", n)
+		if !p.isDuplicate(p.windowed(r)) {
+			t.Errorf("key of %d bytes: not kept", n)
+		}
 	}
-	if !p.isDuplicate(p.windowed(r)) {
-		t.Error("the long key was not kept")
+}
+
+// TestDedupDigestsOfEarlierVersion: a key file written by a version that
+// kept keys of 65 to 128 bytes as their digest still drops copies of them
+// after an upgrade, until its keys have left the window (two generations
+// later), when such keys are looked up in one form again.
+func TestDedupDigestsOfEarlierVersion(t *testing.T) {
+	uri := "at://did:plc:lgaxfjylkwirh5l6nsg2x4gz/app.bsky.feed.post/6azcfwnjnlst6"
+	dir := t.TempDir()
+	a := testArchive(t, Config{Dir: dir, DedupWindow: 3})
+	p := openPartition(t, a, "tweets", 0)
+	mustAppend(t, p, keyed(0, "a"))
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha512.Sum512([]byte(uri))
+	line := base64.StdEncoding.EncodeToString(append(sum[:], '#')) + "\n"
+	appendBytes(t, filepath.Join(dir, keysPath("tweets", 0, 0)), []byte(line))
+	editCheckpoint(t, dir, func(c *checkpoint) { c.KeysSize += int64(len(line)) })
+
+	p = openPartition(t, a, "tweets", 0)
+	if res := mustAppend(t, p, keyed(1, uri, "a", "b")); res.Written != 1 || res.Duplicates != 2 {
+		t.Errorf("Result after the upgrade: got %+v; want 1 written, 2 duplicates", res)
+	}
+	// Two generations of 3 keys later the earlier version's keys are gone.
+	mustAppend(t, p, keyed(4, "c", "d", "e", "f", "g", "h"))
+	if p.keys.oldDigests != 0 {
+		t.Errorf("after two generations: %d shifts of old digests left; want 0", p.keys.oldDigests)
+	}
+	if res := mustAppend(t, p, keyed(10, uri, uri)); res.Written != 1 || res.Duplicates != 1 {
+		t.Errorf("Result two generations later: got %+v; want 1 written, 1 duplicate", res)
 	}
 }
 
