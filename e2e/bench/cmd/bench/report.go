@@ -380,7 +380,8 @@ func writeSizeReport(w io.Writer, sizes []result) {
 		return
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "By post size, throughput runs only (no latency), each program on the same generated data:")
+	fmt.Fprintf(w, "By post size, throughput runs only (no latency), each program on the same generated data, %d times in alternating order, each figure its best:\n",
+		max(1, sizes[0].Repeat))
 	fmt.Fprintln(w)
 	for _, r := range sizes {
 		fmt.Fprintf(w, "- %s on %s: %s messages, p50 %s B, p99 %s B, zstd %.1f:1.\n", sizeLabel(r.Data), r.Label,

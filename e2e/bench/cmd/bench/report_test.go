@@ -58,6 +58,15 @@ func TestSizeReportGoals(t *testing.T) {
 	}
 }
 
+// TestSizeReportNamesTheRounds: the size report says how many times each
+// program ran (BENCH_SIZE_REPEAT), as the main report does.
+func TestSizeReportNamesTheRounds(t *testing.T) {
+	r := result{Label: "kfake", Repeat: 3, Data: genStats{Class: "v1.1-1k", Title: "one k", Count: 1000, MeanBytes: 1000}}
+	var b bytes.Buffer
+	writeSizeReport(&b, []result{r})
+	wantLines(t, "the size report", b.String(), "each program on the same generated data, 3 times in alternating order, each figure its best:")
+}
+
 // withFloor puts kafka-go's floor, at rate msg/s whole and steady, in
 // front of Connect's file sink, as run orders them.
 func withFloor(r result, rate float64) result {
