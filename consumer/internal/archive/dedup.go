@@ -39,7 +39,9 @@ import (
 
 // maxKeyLen is the longest key the window keeps as it is. Post ids are
 // about 20 bytes; the at:// URIs that key Jetstream events about 70, whose
-// SHA-512 cost the consumer 6 % of its CPU on them.
+// SHA-512 cost the consumer 6.5 % of its CPU on them. A key of exactly
+// longKeyLen bytes is digested too, as earlier versions did: a line of that
+// length is always a digest, which they read back as one.
 const maxKeyLen = 128
 
 // oldMaxKeyLen is the longest key kept as it is by earlier versions: their
@@ -47,7 +49,8 @@ const maxKeyLen = 128
 const oldMaxKeyLen = 64
 
 // windowKey returns what the window keeps for key: key itself, or for a
-// longer one its SHA-512 digest and a '#', 65 bytes.
+// longer one or one of longKeyLen bytes its SHA-512 digest and a '#',
+// longKeyLen bytes.
 func windowKey(key []byte) []byte {
 	var digest [longKeyLen]byte
 	return windowKeyIn(&digest, key)
@@ -60,11 +63,14 @@ const longKeyLen = sha512.Size + 1
 // returning it there: the partition's own array, so that a record's key
 // costs no allocation.
 func windowKeyIn(digest *[longKeyLen]byte, key []byte) []byte {
-	if len(key) <= maxKeyLen {
+	if !digested(key) {
 		return key
 	}
 	return digestIn(digest, key)
 }
+
+// digested reports whether the window keeps key as its digest.
+func digested(key []byte) bool { return len(key) > maxKeyLen || len(key) == longKeyLen }
 
 // digestIn writes key's SHA-512 digest and a '#' into digest.
 func digestIn(digest *[longKeyLen]byte, key []byte) []byte {
@@ -73,9 +79,10 @@ func digestIn(digest *[longKeyLen]byte, key []byte) []byte {
 	return digest[:]
 }
 
-// isDigest reports whether a key file's key may be a digest: 65 bytes
-// ending in '#' (a key of that form kept as it is passes too).
-func isDigest(k []byte) bool { return len(k) == longKeyLen && k[longKeyLen-1] == '#' }
+// isDigest reports whether a key file's key is a digest: every line of
+// longKeyLen bytes is (keys of that length are digested). It may be an
+// earlier version's digest of a key of oldMaxKeyLen+2 to maxKeyLen bytes.
+func isDigest(k []byte) bool { return len(k) == longKeyLen }
 
 // keyWindow is the in-memory set of recent keys, in two generations, a set
 // each. It holds each key as a 128-bit digest (two maphash sums under seeds
@@ -90,11 +97,14 @@ type keyWindow struct {
 	seeds [2]maphash.Seed
 	prev  map[keyDigest]struct{} // keys of generation gen-1
 	cur   map[keyDigest]struct{} // keys of generation gen
-	// oldDigests is the number of shifts until the window holds no key
-	// read from a key file that may hold a digest of a key of
-	// oldMaxKeyLen+1 to maxKeyLen bytes, as earlier versions wrote them.
-	// While it is not 0, such a key is looked up in both forms: a copy of
-	// a record written before an upgrade is still dropped.
+	// oldDigests is the number of shifts until the window holds no
+	// digest read from a key file: one may be an earlier version's digest
+	// of a key of oldMaxKeyLen+2 to maxKeyLen bytes, which this one keeps
+	// as it is. While it is not 0, such a key is looked up in both forms:
+	// a copy of a record written before an upgrade is still dropped. (A
+	// digest of this version's, of a key over maxKeyLen bytes, cannot be
+	// told from one: after a restart whose window holds one, such keys pay
+	// a second look-up and a SHA-512 for two generations.)
 	oldDigests int
 }
 
@@ -137,12 +147,14 @@ func (w *keyWindow) shift() {
 func (p *Partition) dedupOn() bool { return p.cfg.DedupWindow > 0 }
 
 // windowed is what the window keeps of one record: its key as the key file
-// holds it, and its digest. key is empty for a record the window does not
-// hold (no window, not a status, no key); it is the partition's array for
-// a long key, good until the next record's. digest is good while the
-// window's seeds are: a commit keeps them, only recoverKeys draws new ones.
+// holds it, its digest, and the record's key itself. key is empty for a
+// record the window does not hold (no window, not a status, no key); for
+// a digested key it is the partition's array, good until the next record's
+// windowed. digest is good while the window's seeds are: a commit keeps
+// them, only recoverKeys draws new ones.
 type windowed struct {
 	key    []byte
+	raw    []byte
 	digest keyDigest
 }
 
@@ -153,10 +165,10 @@ func (p *Partition) windowed(r *Record) windowed {
 		return windowed{}
 	}
 	k := r.Key
-	if len(k) > maxKeyLen {
+	if digested(k) {
 		k = digestIn(&p.longKey, k)
 	}
-	return windowed{key: k, digest: p.keys.digest(k)}
+	return windowed{key: k, raw: r.Key, digest: p.keys.digest(k)}
 }
 
 // isDuplicate reports whether w is the key of a record written earlier.
@@ -164,18 +176,18 @@ func (p *Partition) isDuplicate(w windowed) bool {
 	if len(w.key) == 0 {
 		return false
 	}
-	return p.keys.holds(w.digest) || p.keys.oldDigests > 0 && p.heldInOldForm(w.key)
+	return p.keys.holds(w.digest) || p.keys.oldDigests > 0 && p.heldInOldForm(w.raw)
 }
 
-// heldInOldForm reports whether the window holds key, of oldMaxKeyLen+1
-// to maxKeyLen bytes, in the form earlier versions kept it in: its digest
-// (while the window may hold their keys, oldDigests).
-func (p *Partition) heldInOldForm(key []byte) bool {
-	if len(key) <= oldMaxKeyLen || len(key) > maxKeyLen {
+// heldInOldForm reports whether the window holds a record's key raw, if it
+// is one this version keeps as it is and earlier versions digested, in
+// their form (while the window may hold their digests, oldDigests).
+func (p *Partition) heldInOldForm(raw []byte) bool {
+	if len(raw) <= oldMaxKeyLen || digested(raw) {
 		return false
 	}
-	// key is kept as it is, not in the array: the array is free.
-	return p.keys.has(digestIn(&p.longKey, key))
+	var old [longKeyLen]byte // not the partition's array: it may hold this record's key
+	return p.keys.has(digestIn(&old, raw))
 }
 
 // WindowHolds reports whether r's key is among the keys of the statuses the
@@ -347,10 +359,10 @@ func (p *Partition) recoverKeys() error {
 	return nil
 }
 
-// addKeys adds the keys read from a key file to the window. One that may
-// be a digest (isDigest) may have been written by an earlier version for a
-// key this one keeps as it is: both forms are looked up until it has left
-// the window, two shifts later.
+// addKeys adds the keys read from a key file to the window. A digest
+// (isDigest) may have been written by an earlier version for a key this
+// one keeps as it is: both forms are looked up until it has left the
+// window, two shifts later (oldDigests).
 func (p *Partition) addKeys(keys [][]byte) {
 	for _, k := range keys {
 		p.keys.add(p.keys.digest(k))
@@ -422,8 +434,7 @@ func readKeys(path string, size int64) ([][]byte, error) {
 			return nil, fmt.Errorf("dedup key file %s line %d is corrupt: %w", path, line, err)
 		}
 		// A long key kept whole by an earlier version becomes its
-		// digest. (One of exactly 65 bytes is taken as it is: a digest
-		// of an earlier version, or a key of that length.)
+		// digest. (A line of longKeyLen bytes is a digest already.)
 		if len(k) > maxKeyLen {
 			k = windowKey(k)
 		}

@@ -404,33 +404,73 @@ func TestDedupLongKey(t *testing.T) {
 }
 
 // TestDedupLongKeysInOneBatch: keys of Jetstream's at:// URIs (about 70
-// bytes) are kept as they are, longer ones as their digest, which share the
-// partition's array (windowKeyIn) one record after another: two of each
-// and a copy of each in one batch, the copies dropped, and the key file
-// holding each key once, in its form.
+// bytes) are kept as they are; longer ones, and one of exactly 65 bytes
+// (the length of a digest, which earlier versions read back as one), as
+// their digest, in the partition's array one record after another: two of
+// each kind and a copy of each in one batch, the copies dropped, and the
+// key file holding each key once, in its form.
 func TestDedupLongKeysInOneBatch(t *testing.T) {
 	k1 := "at://did:plc:lgaxfjylkwirh5l6nsg2x4gz/app.bsky.feed.post/6azcfwnjnlst6"
 	k2 := "at://did:plc:ieldtsfzkvcx57shljaacc5t/app.bsky.feed.like/goxk7y7w4yy6z"
-	l1, l2 := strings.Repeat("a", maxKeyLen+1), strings.Repeat("b", 200)
+	l1, l2, l3 := strings.Repeat("a", maxKeyLen+1), strings.Repeat("b", 200), strings.Repeat("c", longKeyLen)
 	dir := t.TempDir()
 	a := testArchive(t, Config{Dir: dir, DedupWindow: 10})
 	p := openPartition(t, a, "tweets", 0)
-	if res := mustAppend(t, p, keyed(0, k1, k2, l1, l2, k1, l1, k2, l2)); res.Written != 4 || res.Duplicates != 4 {
-		t.Errorf("Result: got %+v; want 4 written, 4 duplicates", res)
+	if res := mustAppend(t, p, keyed(0, k1, k2, l1, l2, l3, k1, l1, k2, l3, l2)); res.Written != 5 || res.Duplicates != 5 {
+		t.Errorf("Result: got %+v; want 5 written, 5 duplicates", res)
 	}
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	var want string
-	for _, k := range []string{k1, k2} {
-		want += base64.StdEncoding.EncodeToString([]byte(k)) + "\n"
-	}
-	for _, k := range []string{l1, l2} {
-		sum := sha512.Sum512([]byte(k))
-		want += base64.StdEncoding.EncodeToString(append(sum[:], '#')) + "\n"
-	}
+	want := keyLines(k1, k2) + keyLines(digests(l1, l2, l3)...)
 	if got, err := os.ReadFile(filepath.Join(dir, keysPath("tweets", 0, 0))); err != nil || string(got) != want {
 		t.Errorf("key file: got %q, error %v; want %q", got, err, want)
+	}
+}
+
+// keyLines is what a key file holds for keys kept as they are.
+func keyLines(keys ...string) string {
+	var out string
+	for _, k := range keys {
+		out += base64.StdEncoding.EncodeToString([]byte(k)) + "\n"
+	}
+	return out
+}
+
+// digests returns the form the window keeps of long keys: the SHA-512
+// digest and a '#'.
+func digests(keys ...string) []string {
+	var out []string
+	for _, k := range keys {
+		sum := sha512.Sum512([]byte(k))
+		out = append(out, string(append(sum[:], '#')))
+	}
+	return out
+}
+
+// TestDedupLongKeysAfterRestart: after a restart whose window holds a
+// digest (so keys are looked up in the earlier versions' form too), a long
+// key's line is still its digest, not a digest of its digest, and copies
+// are dropped after the next restart.
+func TestDedupLongKeysAfterRestart(t *testing.T) {
+	long1, long2 := strings.Repeat("L", 200), strings.Repeat("M", 200)
+	uri := "at://did:plc:lgaxfjylkwirh5l6nsg2x4gz/app.bsky.feed.post/6azcfwnjnlst6"
+	dir := t.TempDir()
+	a := testArchive(t, Config{Dir: dir, DedupWindow: 10})
+	for i, k := range []string{long1, long2} {
+		p := openPartition(t, a, "tweets", 0)
+		mustAppend(t, p, keyed(int64(i), k))
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := keyLines(digests(long1, long2)...)
+	if got, err := os.ReadFile(filepath.Join(dir, keysPath("tweets", 0, 0))); err != nil || string(got) != want {
+		t.Errorf("key file: got %q, error %v; want %q", got, err, want)
+	}
+	p := openPartition(t, a, "tweets", 0)
+	if res := mustAppend(t, p, keyed(2, long1, long2, uri, uri)); res.Written != 1 || res.Duplicates != 3 {
+		t.Errorf("Result: got %+v; want 1 written, 3 duplicates", res)
 	}
 }
 
@@ -460,8 +500,9 @@ func TestDedupLongKeyAllocatesNothing(t *testing.T) {
 
 // TestDedupDigestsOfEarlierVersion: a key file written by a version that
 // kept keys of 65 to 128 bytes as their digest still drops copies of them
-// after an upgrade, until its keys have left the window (two generations
-// later), when such keys are looked up in one form again.
+// after an upgrade: from the current generation's file, then from the
+// previous one's after a restart, until its keys have left the window
+// (two generations later), when such a key is kept in its own form.
 func TestDedupDigestsOfEarlierVersion(t *testing.T) {
 	uri := "at://did:plc:lgaxfjylkwirh5l6nsg2x4gz/app.bsky.feed.post/6azcfwnjnlst6"
 	dir := t.TempDir()
@@ -471,22 +512,32 @@ func TestDedupDigestsOfEarlierVersion(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	sum := sha512.Sum512([]byte(uri))
-	line := base64.StdEncoding.EncodeToString(append(sum[:], '#')) + "\n"
+	line := keyLines(digests(uri)...)
 	appendBytes(t, filepath.Join(dir, keysPath("tweets", 0, 0)), []byte(line))
 	editCheckpoint(t, dir, func(c *checkpoint) { c.KeysSize += int64(len(line)) })
 
 	p = openPartition(t, a, "tweets", 0)
+	// Generation 0 then holds a, the digest and b: full, generation 1 starts.
 	if res := mustAppend(t, p, keyed(1, uri, "a", "b")); res.Written != 1 || res.Duplicates != 2 {
 		t.Errorf("Result after the upgrade: got %+v; want 1 written, 2 duplicates", res)
 	}
-	// Two generations of 3 keys later the earlier version's keys are gone.
-	mustAppend(t, p, keyed(4, "c", "d", "e", "f", "g", "h"))
-	if p.keys.oldDigests != 0 {
-		t.Errorf("after two generations: %d shifts of old digests left; want 0", p.keys.oldDigests)
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
 	}
-	if res := mustAppend(t, p, keyed(10, uri, uri)); res.Written != 1 || res.Duplicates != 1 {
+	p = openPartition(t, a, "tweets", 0) // the digest in the previous generation's file
+	if res := mustAppend(t, p, keyed(4, uri)); res.Written != 0 || res.Duplicates != 1 {
+		t.Errorf("Result after a restart: got %+v; want 1 duplicate", res)
+	}
+	// Two generations of 3 keys later the earlier version's keys are gone.
+	mustAppend(t, p, keyed(5, "c", "d", "e", "f", "g", "h"))
+	if res := mustAppend(t, p, keyed(11, uri, uri)); res.Written != 1 || res.Duplicates != 1 {
 		t.Errorf("Result two generations later: got %+v; want 1 written, 1 duplicate", res)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, keysPath("tweets", 0, 3))); err != nil || !strings.HasSuffix(string(got), keyLines(uri)) {
+		t.Errorf("key file of generation 3: got %q, error %v; want it to end with the key as it is", got, err)
 	}
 }
 

@@ -43,7 +43,7 @@ type Partition struct {
 	dlCreated time.Time   // when dlRel was created (Config.Now)
 
 	keys     keyWindow        // recently written keys (dedup.go)
-	longKey  [longKeyLen]byte // the window's form of the record's key, when long (windowKeyIn)
+	longKey  [longKeyLen]byte // the window's form of the record's key, when digested (windowed)
 	keysBuf  []byte           // keys for keysFile, not yet written
 	keysFile *os.File         // generation keysGen of the key file; nil until needed
 	keysGen  int64
