@@ -230,7 +230,16 @@ func TestTopicRecreatedWhileRunning(t *testing.T) {
 			t.Error(err)
 		}
 		produce(t, brokers, topic, 1000, 100)
-		time.Sleep(2 * time.Second) // the partition checks its end while idle
+		// The partition checks its end while idle, at each RotateCheck,
+		// and stops once it saw it below its next offset twice: wait for
+		// that (a fixed wait was too short on a loaded machine) before
+		// the new topic grows past the old offsets.
+		for deadline := time.Now().Add(20 * time.Second); r.Stats.PartitionsStopped.Load() == 0; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Error("the partition did not stop within 20 s of the topic created again with fewer records")
+				break
+			}
+		}
 		produce(t, brokers, topic, 1100, 250)
 		stage.Store(1)
 	}()
