@@ -60,8 +60,7 @@ func windowKey(key []byte) []byte {
 const longKeyLen = sha512.Size + 1
 
 // windowKeyIn is windowKey writing a long key's digest into digest, and
-// returning it there: the partition's own array, so that a record's key
-// costs no allocation.
+// returning it there.
 func windowKeyIn(digest *[longKeyLen]byte, key []byte) []byte {
 	if !digested(key) {
 		return key
@@ -79,9 +78,13 @@ func digestIn(digest *[longKeyLen]byte, key []byte) []byte {
 	return digest[:]
 }
 
-// isDigest reports whether a key file's key is a digest: every line of
-// longKeyLen bytes is (keys of that length are digested). It may be an
-// earlier version's digest of a key of oldMaxKeyLen+2 to maxKeyLen bytes.
+// isDigest reports whether a key file's key is taken for a digest: a line
+// of longKeyLen bytes, as this version and those that digested keys over
+// oldMaxKeyLen bytes write only for digests (the versions before those
+// kept every key whole: a key of 65 bytes they wrote is taken for a
+// digest and matches no more; at worst one copy of it is archived twice).
+// It may be an earlier version's digest of a key of oldMaxKeyLen+2 to
+// maxKeyLen bytes.
 func isDigest(k []byte) bool { return len(k) == longKeyLen }
 
 // keyWindow is the in-memory set of recent keys, in two generations, a set
@@ -101,10 +104,11 @@ type keyWindow struct {
 	// digest read from a key file: one may be an earlier version's digest
 	// of a key of oldMaxKeyLen+2 to maxKeyLen bytes, which this one keeps
 	// as it is. While it is not 0, such a key is looked up in both forms:
-	// a copy of a record written before an upgrade is still dropped. (A
-	// digest of this version's, of a key over maxKeyLen bytes, cannot be
-	// told from one: after a restart whose window holds one, such keys pay
-	// a second look-up and a SHA-512 for two generations.)
+	// a copy of a record written before an upgrade is still dropped. (This
+	// version's own digests, of keys of 65 or over maxKeyLen bytes, cannot
+	// be told from those: after a restart whose window holds one, keys of
+	// oldMaxKeyLen+2 to maxKeyLen bytes that are not held pay a SHA-512
+	// and a second look-up for two generations.)
 	oldDigests int
 }
 
@@ -434,7 +438,8 @@ func readKeys(path string, size int64) ([][]byte, error) {
 			return nil, fmt.Errorf("dedup key file %s line %d is corrupt: %w", path, line, err)
 		}
 		// A long key kept whole by an earlier version becomes its
-		// digest. (A line of longKeyLen bytes is a digest already.)
+		// digest. (A line of longKeyLen bytes is taken for a digest
+		// already: isDigest.)
 		if len(k) > maxKeyLen {
 			k = windowKey(k)
 		}

@@ -525,11 +525,18 @@ func TestDedupDigestsOfEarlierVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	p = openPartition(t, a, "tweets", 0) // the digest in the previous generation's file
+	if p.keys.oldDigests != 1 {
+		t.Errorf("after a restart with the digest in the previous generation: %d shifts of old digests left; want 1", p.keys.oldDigests)
+	}
 	if res := mustAppend(t, p, keyed(4, uri)); res.Written != 0 || res.Duplicates != 1 {
 		t.Errorf("Result after a restart: got %+v; want 1 duplicate", res)
 	}
-	// Two generations of 3 keys later the earlier version's keys are gone.
+	// Two generations of 3 keys later the earlier version's keys are gone,
+	// and keys are looked up in one form again.
 	mustAppend(t, p, keyed(5, "c", "d", "e", "f", "g", "h"))
+	if p.keys.oldDigests != 0 {
+		t.Errorf("two generations later: %d shifts of old digests left; want 0", p.keys.oldDigests)
+	}
 	if res := mustAppend(t, p, keyed(11, uri, uri)); res.Written != 1 || res.Duplicates != 1 {
 		t.Errorf("Result two generations later: got %+v; want 1 written, 1 duplicate", res)
 	}
