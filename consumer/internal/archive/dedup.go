@@ -52,21 +52,14 @@ const oldMaxKeyLen = 64
 // longer one or one of longKeyLen bytes its SHA-512 digest and a '#',
 // longKeyLen bytes.
 func windowKey(key []byte) []byte {
-	var digest [longKeyLen]byte
-	return windowKeyIn(&digest, key)
+	if !digested(key) {
+		return key
+	}
+	return digestIn(new([longKeyLen]byte), key)
 }
 
 // longKeyLen is the length of what the window keeps for a long key.
 const longKeyLen = sha512.Size + 1
-
-// windowKeyIn is windowKey writing a long key's digest into digest, and
-// returning it there.
-func windowKeyIn(digest *[longKeyLen]byte, key []byte) []byte {
-	if !digested(key) {
-		return key
-	}
-	return digestIn(digest, key)
-}
 
 // digested reports whether the window keeps key as its digest.
 func digested(key []byte) bool { return len(key) > maxKeyLen || len(key) == longKeyLen }

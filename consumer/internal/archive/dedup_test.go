@@ -505,18 +505,9 @@ func TestDedupLongKeyAllocatesNothing(t *testing.T) {
 // (two generations later), when such a key is kept in its own form.
 func TestDedupDigestsOfEarlierVersion(t *testing.T) {
 	uri := "at://did:plc:lgaxfjylkwirh5l6nsg2x4gz/app.bsky.feed.post/6azcfwnjnlst6"
-	dir := t.TempDir()
-	a := testArchive(t, Config{Dir: dir, DedupWindow: 3})
-	p := openPartition(t, a, "tweets", 0)
-	mustAppend(t, p, keyed(0, "a"))
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
-	line := keyLines(digests(uri)...)
-	appendBytes(t, filepath.Join(dir, keysPath("tweets", 0, 0)), []byte(line))
-	editCheckpoint(t, dir, func(c *checkpoint) { c.KeysSize += int64(len(line)) })
+	dir, a := earlierKeyFile(t, 3, keyLines(digests(uri)...))
 
-	p = openPartition(t, a, "tweets", 0)
+	p := openPartition(t, a, "tweets", 0)
 	// Generation 0 then holds a, the digest and b: full, generation 1 starts.
 	if res := mustAppend(t, p, keyed(1, uri, "a", "b")); res.Written != 1 || res.Duplicates != 2 {
 		t.Errorf("Result after the upgrade: got %+v; want 1 written, 2 duplicates", res)
@@ -552,21 +543,30 @@ func TestDedupDigestsOfEarlierVersion(t *testing.T) {
 // as earlier versions wrote it, is read, and the key still matches.
 func TestDedupKeyFileOfEarlierVersion(t *testing.T) {
 	long := strings.Repeat("k", 1<<20)
+	_, a := earlierKeyFile(t, 10, keyLines(long))
+
+	p := openPartition(t, a, "tweets", 0)
+	if res := mustAppend(t, p, keyed(1, long, "a", "b")); res.Written != 1 || res.Duplicates != 2 {
+		t.Errorf("Result: got %+v; want 1 written, 2 duplicates", res)
+	}
+}
+
+// earlierKeyFile returns an archive in a new folder whose tweets-0 wrote
+// the record of key "a" (offset 0) and whose key file then holds lines
+// too, as an earlier version wrote them, counted in the checkpoint; the
+// partition is closed. window is DEDUP_WINDOW.
+func earlierKeyFile(t *testing.T, window int, lines string) (string, *Archive) {
+	t.Helper()
 	dir := t.TempDir()
-	a := testArchive(t, Config{Dir: dir, DedupWindow: 10})
+	a := testArchive(t, Config{Dir: dir, DedupWindow: window})
 	p := openPartition(t, a, "tweets", 0)
 	mustAppend(t, p, keyed(0, "a"))
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	line := base64.StdEncoding.EncodeToString([]byte(long)) + "\n"
-	appendBytes(t, filepath.Join(dir, keysPath("tweets", 0, 0)), []byte(line))
-	editCheckpoint(t, dir, func(c *checkpoint) { c.KeysSize += int64(len(line)) })
-
-	p = openPartition(t, a, "tweets", 0)
-	if res := mustAppend(t, p, keyed(1, long, "a", "b")); res.Written != 1 || res.Duplicates != 2 {
-		t.Errorf("Result: got %+v; want 1 written, 2 duplicates", res)
-	}
+	appendBytes(t, filepath.Join(dir, keysPath("tweets", 0, 0)), []byte(lines))
+	editCheckpoint(t, dir, func(c *checkpoint) { c.KeysSize += int64(len(lines)) })
+	return dir, a
 }
 
 // TestDedupWindowMemory: the window's memory per key, at the default window
