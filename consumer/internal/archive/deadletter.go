@@ -29,8 +29,8 @@ const (
 // The UTF-8 check and the two line-break searches are the standard
 // library's (utf8.Valid skips ASCII a word or more at a time, IndexByte is
 // vectorised), run on every value: a hand-written pass that decided first
-// which of them to run was slower than running them (docs/performance.md,
-// "Consumer: its CPU on this machine"). JSON validation is most of the
+// which of them to run was slower than running them (docs/performance-history.md,
+// "Consumer: its CPU on the slower machine"). JSON validation is most of the
 // cost either way.
 func checkValue(v []byte) string {
 	switch {

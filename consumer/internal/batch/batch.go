@@ -19,7 +19,7 @@ import (
 // count. MaxRecords bounds the records' index for tiny messages. At 1,000
 // records a batch of 1.5 KB statuses held 1.5 MB, and a backlog took about
 // a third longer to archive (99,000 against 134,000 msg/s) than in 4 MiB
-// batches (docs/performance.md).
+// batches (docs/performance-history.md).
 const (
 	DefaultMaxRecords = 10000
 	DefaultMaxBytes   = 4 << 20 // 4 MiB

@@ -260,7 +260,7 @@ func TestDeadLetterPath(t *testing.T) {
 // librdkafka's (kcat's) and, since Kafka 4.0, the Java client's linger.ms.
 // At 10 ms the records in flight (two flights at the defaults) waited out
 // the linger often enough to cost the 1 KB statuses about a tenth of the
-// producer's rate (docs/performance.md).
+// producer's rate (docs/performance-history.md).
 func TestLingerAsOtherClients(t *testing.T) {
 	clearEnv(t)
 	cfg, err := Load()

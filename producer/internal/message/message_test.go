@@ -207,7 +207,7 @@ func statusKeyAndTime(t *testing.T, line []byte) (string, time.Time) {
 }
 
 // BenchmarkClassify classifies the project's sample statuses, and the
-// shared real ones where they are (the figures docs/performance.md quotes).
+// shared real ones where they are (the figures docs/performance-history.md quotes).
 // CLASSIFY_BENCH_DATA set to a file of statuses (bench gen's, as many
 // lines as it has; a few thousand are enough) adds that file.
 func BenchmarkClassify(b *testing.B) {

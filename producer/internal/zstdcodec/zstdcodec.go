@@ -13,7 +13,7 @@
 //     librdkafka compress, through github.com/DataDog/zstd (which bundles
 //     zstd's C sources). It compresses a batch at the same level about 1.5
 //     to 1.8 times as fast as klauspost's encoder on this project's
-//     statuses, at the same ratio (docs/performance.md).
+//     statuses, at the same ratio (docs/performance-history.md).
 //
 // Both read through the codec they replace (kafkaconn's); frames of either
 // are standard zstd frames without a content checksum, which any Kafka

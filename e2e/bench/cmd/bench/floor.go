@@ -32,7 +32,7 @@ const kafkaGoTool = "kafka-go Reader alone"
 // guarantee costs, and its ratio to kcat -C is the most the consumer could
 // reach with kafka-go's Reader. With -conn it reads with kafka-go's
 // Conn.ReadBatch instead (connReader), which read faster on the machine of
-// docs/performance.md.
+// docs/performance-history.md.
 //
 // Its settings are the consumer's at 3 partitions, as the consumer logs them
 // when it joins ("fetch_max_bytes":2097152, "queue_capacity":100; MinBytes

@@ -394,7 +394,7 @@ func writeSizeReport(w io.Writer, sizes []result) {
 	fmt.Fprintln(w, "- "+kafkaGoTool+": the consumer's floor (`bench read`): kafka-go's Reader set up as the consumer sets it up at 3 partitions, "+
 		"one a partition, its batches (4 MiB or 10,000 records) written by another goroutine, each value a line, under the consumer's memory limit; no validation, dedup window, fsync, checkpoint or commit. "+
 		"The consumer's steady ratio to it is what its guarantee costs; its own ratio to kcat -C, the most the consumer could reach on kafka-go's Reader "+
-		"(kafka-go's Conn.ReadBatch, `bench read -conn`, reads faster; the consumer, held by its own work, did not gain from it: docs/performance.md).")
+		"(kafka-go's Conn.ReadBatch, `bench read -conn`, reads faster; the consumer, held by its own work, did not gain from it: docs/performance-history.md).")
 	fmt.Fprintln(w, "- Jetstream commits: the producer runs its Jetstream source (SOURCE=jetstream) against a local websocket endpoint that sends "+
 		"every event at once; its wall time ends with the last message in Kafka, and it is then stopped.")
 	fmt.Fprintln(w)

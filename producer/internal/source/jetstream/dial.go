@@ -14,7 +14,7 @@ import (
 )
 
 // dialer opens the websockets: gorilla/websocket's, which reads a message
-// with about half the CPU coder/websocket took (docs/performance.md), and
+// with about half the CPU coder/websocket took (docs/performance-history.md), and
 // from a 64 KiB buffer, a system call for many events. It makes its own
 // handshake, not through an http.Client, so dial applies the rules of the
 // other stream sources' client (stream.Client) itself.
