@@ -233,9 +233,11 @@ func cmdRun(ctx context.Context, args []string) error {
 	// one's fastest run: on a shared machine the fastest is the least
 	// disturbed. The producer's first topic is the consumers' backlog.
 	res.Produce = make([]measure, 3, 4)
-	res.Consume = make([]measure, 3, 4) // tweetpipe, kcat, kafka-go alone (floor.go), Connect
+	// tweetpipe, kcat, kafka-go alone (floor.go), kcat without its fetch
+	// pauses, Connect
+	res.Consume = make([]measure, 4, 5)
 	if r.peers.enabled() {
-		res.Produce, res.Consume = res.Produce[:4], res.Consume[:4]
+		res.Produce, res.Consume = res.Produce[:4], res.Consume[:5]
 	}
 	var backlog string
 	for i := range *repeat {
@@ -310,18 +312,19 @@ func cmdRun(ctx context.Context, args []string) error {
 		consumeTweetpipe := consumeWith(0, "consumer", r.consume)
 		consumeKcat := consumeWith(1, "kcat -C", r.kcatConsume)
 		consumeKafkaGo := consumeWith(2, "kafka-go alone", r.kafkaGoRead)
+		consumeKcatNoPause := consumeWith(3, "kcat -C (2 GiB fetch queue)", r.kcatConsumeNoPause)
 		consumeConnect := func() error { return nil }
 		if r.peers.enabled() {
-			consumeConnect = consumeWith(3, "connect", r.connectSink)
+			consumeConnect = consumeWith(4, "connect", r.connectSink)
 		}
 		// Every second round runs kcat first: a program that writes right after
 		// another's output was deleted reuses its freed memory, which on a
 		// virtual machine is several times cheaper than memory touched for
 		// the first time (480 MB written: 0.09 s of system time against 1.5
 		// s here), so a fixed order would favour whoever goes second.
-		order := []func() error{produceTweetpipe, produceKcat, produceConsole, consumeTweetpipe, consumeKcat, consumeKafkaGo, consumeConnect}
+		order := []func() error{produceTweetpipe, produceKcat, produceConsole, consumeTweetpipe, consumeKcat, consumeKafkaGo, consumeKcatNoPause, consumeConnect}
 		if i%2 == 1 {
-			order = []func() error{produceConsole, produceKcat, produceTweetpipe, consumeConnect, consumeKafkaGo, consumeKcat, consumeTweetpipe}
+			order = []func() error{produceConsole, produceKcat, produceTweetpipe, consumeConnect, consumeKcatNoPause, consumeKafkaGo, consumeKcat, consumeTweetpipe}
 		}
 		for _, step := range order {
 			if err := step(); err != nil {

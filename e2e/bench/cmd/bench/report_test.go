@@ -249,3 +249,46 @@ func wantLines(t *testing.T, what, got string, wants ...string) {
 		}
 	}
 }
+
+// TestKcatNoPauseReported: kcat -C with its fetch queue raised (never
+// pausing its fetching) is set beside the consumer's steady rate in the main
+// table and in the size table, and both reports say what it is; the goals
+// stay judged against kcat -C with its defaults.
+func TestKcatNoPauseReported(t *testing.T) {
+	ms := func(tool string, rate float64) measure {
+		return measure{Tool: tool, Msgs: 1000, WallS: 1000 / rate, SteadyRate: rate, CPUS: 0.01, MaxRSS: 1 << 20}
+	}
+	consume := []measure{ms("tweetpipe consumer", 900), ms("kcat -C -e", 800), ms(kafkaGoTool, 1800), ms(kcatNoPauseTool, 1500)}
+	main := result{Label: "kfake", Data: genStats{Count: 1000, MeanBytes: 4800},
+		Produce: []measure{ms("tweetpipe producer", 1000), ms("kcat -P -l -K (keyed)", 1000)}, Consume: consume}
+	var b bytes.Buffer
+	writeReport(&b, []result{main}, nil, "test machine", "libzstd", "", "")
+	wantLines(t, "the report", b.String(),
+		"| … steady state, 10% → 90% of the output written (msg/s) | kfake | 900 | 800 | 1.12× | ≥ 1.0× ✅ |",
+		"| … steady state against kcat -C -e (2 GiB fetch queue), which never pauses its fetching (msg/s) | kfake | 900 | 1,500 | 0.60× | |",
+		"- kcat -C -e (2 GiB fetch queue): kcat -C as above with `-X queued.max.messages.kbytes=2097151 -X queued.min.messages=10000000`.",
+	)
+
+	size := result{Label: "kfake", Data: genStats{Class: "v1.1-1k", Title: "one k", Count: 1000, MeanBytes: 1000},
+		Produce: []measure{ms("tweetpipe producer", 1000), ms("kcat -P -l -K (keyed)", 1000)}, Consume: consume}
+	b.Reset()
+	writeSizeReport(&b, []result{size})
+	wantLines(t, "the size table", b.String(),
+		"≥ 0.8× kcat (steady 1.12×) ✅; steady 0.50× kafka-go alone; steady 0.60× kcat -C -e (2 GiB fetch queue) |",
+		"| one k | kfake | kcat -C -e (2 GiB fetch queue) | 1,500 | 1,500 | 1.88× |",
+		"- kcat -C -e (2 GiB fetch queue): kcat -C as above with",
+	)
+}
+
+// TestKcatConsumeArgs: kcat -C keeps librdkafka's defaults; its no-pause
+// run raises both limits that pause librdkafka's fetching, and only those.
+func TestKcatConsumeArgs(t *testing.T) {
+	def := strings.Join(kcatConsumeArgs("b:9092", "t", false), " ")
+	if want := `-C -b b:9092 -t t -e -o beginning -q -f %s\n`; def != want {
+		t.Errorf("kcat -C's arguments: %q; want %q", def, want)
+	}
+	np := strings.Join(kcatConsumeArgs("b:9092", "t", true), " ")
+	if want := def + " -X queued.max.messages.kbytes=2097151 -X queued.min.messages=10000000"; np != want {
+		t.Errorf("kcat -C's arguments without pauses: %q; want %q", np, want)
+	}
+}

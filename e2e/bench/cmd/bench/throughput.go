@@ -274,9 +274,46 @@ func (r *runner) consume(ctx context.Context, topic string, n, bytes int64) (mea
 	return m, nil
 }
 
-// kcatConsume runs kcat -C -e from the beginning of topic into a file.
+// kcatNoPauseTool is kcat -C with a fetch queue large enough that
+// librdkafka never pauses its fetching (kcatNoPause): kcat -C at its fastest.
+const kcatNoPauseTool = "kcat -C -e (2 GiB fetch queue)"
+
+// kcatNoPause are kcatNoPauseTool's settings. librdkafka's consumer (2.0.2
+// here) stops fetching once its fetch queue holds queued.max.messages.kbytes
+// (64 MiB by default) or queued.min.messages (100,000 messages), and fetches
+// again at its next one-second tick: a kcat -C that writes more slowly than
+// the broker sends then runs in one-second steps (`-d fetch` logs "not
+// fetchable: queued.max.messages.kbytes exceeded"), at about 64 MiB of
+// output and what it writes meanwhile a second. These are the largest queue
+// librdkafka accepts and more messages than a benchmark topic holds.
+var kcatNoPause = []string{"-X", "queued.max.messages.kbytes=2097151", "-X", "queued.min.messages=10000000"}
+
+// kcatConsumeArgs is kcat -C -e from the beginning of topic, each value a
+// line on its standard output; noPause: with kcatNoPause.
+func kcatConsumeArgs(brokers, topic string, noPause bool) []string {
+	args := []string{"-C", "-b", brokers, "-t", topic, "-e", "-o", "beginning", "-q", "-f", `%s\n`}
+	if noPause {
+		args = append(args, kcatNoPause...)
+	}
+	return args
+}
+
+// kcatConsume runs kcat -C -e from the beginning of topic into a file, with
+// librdkafka's defaults.
 func (r *runner) kcatConsume(ctx context.Context, topic string, n, bytes int64) (measure, error) {
+	return r.kcatConsumeTo(ctx, topic, n, bytes, false)
+}
+
+// kcatConsumeNoPause is kcatConsume with kcatNoPause.
+func (r *runner) kcatConsumeNoPause(ctx context.Context, topic string, n, bytes int64) (measure, error) {
+	return r.kcatConsumeTo(ctx, topic, n, bytes, true)
+}
+
+func (r *runner) kcatConsumeTo(ctx context.Context, topic string, n, bytes int64, noPause bool) (measure, error) {
 	m := measure{Tool: "kcat -C -e", Msgs: n, Bytes: bytes}
+	if noPause {
+		m.Tool = kcatNoPauseTool
+	}
 	out := filepath.Join(r.work, "kcat-C-"+topic+".jsonl")
 	defer os.Remove(out)
 	f, err := os.Create(out)
@@ -284,7 +321,7 @@ func (r *runner) kcatConsume(ctx context.Context, topic string, n, bytes int64) 
 		return m, err
 	}
 	defer f.Close()
-	args := []string{"-C", "-b", r.brokers, "-t", topic, "-e", "-o", "beginning", "-q", "-f", `%s\n`}
+	args := kcatConsumeArgs(r.brokers, topic, noPause)
 	st := watchSteady(ctx, bytes+n, func(context.Context) (int64, error) {
 		fi, err := f.Stat()
 		if err != nil {
