@@ -451,7 +451,7 @@ func keepFastest(best *measure, m measure) {
 }
 
 func logRate(label string, m measure) {
-	logf("[%s] %-26s %8d msgs in %6.2fs: %8.0f msg/s (steady %6.0f), %6.1f MB/s, peak RSS %5.1f MiB, CPU %.2fs (system %.2fs)%s",
+	logf("[%s] %-30s %8d msgs in %6.2fs: %8.0f msg/s (steady %6.0f), %6.1f MB/s, peak RSS %5.1f MiB, CPU %.2fs (system %.2fs)%s",
 		label, m.Tool, m.Msgs, m.WallS, m.rate(), m.SteadyRate, float64(m.Bytes)/m.WallS/1e6, float64(m.MaxRSS)/(1<<20), m.CPUS, m.SysS, allocNote(m))
 }
 

@@ -236,14 +236,19 @@ func writeReport(w io.Writer, runs, rss []result, machine, enc, brokers, revisio
 			if m.AllocsPerMsg > 0 {
 				allocs, bytes = fmt.Sprintf("%.1f", m.AllocsPerMsg), group(m.AllocBPerMsg)
 			}
-			sys := "—" // a result file from before the system time was kept
-			if m.SysS > 0 || m.CPUS == 0 {
-				sys = fmt.Sprintf("%.1f", m.SysS/float64(m.Msgs)*1e6)
-			}
-			fmt.Fprintf(w, "| %s | %s | %.1f | %s | %s | %s | %.1f MiB |\n", m.Tool, r.Label, m.CPUS/float64(m.Msgs)*1e6, sys,
+			fmt.Fprintf(w, "| %s | %s | %.1f | %s | %s | %s | %.1f MiB |\n", m.Tool, r.Label, m.CPUS/float64(m.Msgs)*1e6, m.sysPerMsg(),
 				allocs, bytes, float64(m.MaxRSS)/mib)
 		}
 	}
+}
+
+// sysPerMsg is m's system (kernel) CPU µs a message, or "—" for a result
+// file from before the system time was kept.
+func (m measure) sysPerMsg() string {
+	if m.SysS > 0 || m.CPUS == 0 {
+		return fmt.Sprintf("%.1f", m.SysS/float64(m.Msgs)*1e6)
+	}
+	return "—"
 }
 
 func zstdLevelNote(level int, enc string) string {
@@ -411,8 +416,8 @@ func writeSizeReport(w io.Writer, sizes []result) {
 	fmt.Fprintln(w, "- Jetstream commits: the producer runs its Jetstream source (SOURCE=jetstream) against a local websocket endpoint that sends "+
 		"every event at once; its wall time ends with the last message in Kafka, and it is then stopped.")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| post size | broker | program | msg/s (whole run) | steady msg/s | ÷ kcat (whole run) | CPU µs/msg | heap allocs/msg | peak RSS | goal |")
-	fmt.Fprintln(w, "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+	fmt.Fprintln(w, "| post size | broker | program | msg/s (whole run) | steady msg/s | ÷ kcat (whole run) | CPU µs/msg | of which system | heap allocs/msg | peak RSS | goal |")
+	fmt.Fprintln(w, "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
 	for _, r := range sizes {
 		goal := sizeGoal(r.Data.Class)
 		row := func(m measure, kcat measure, isTweetpipe bool, extra string) {
@@ -447,8 +452,8 @@ func writeSizeReport(w io.Writer, sizes []result) {
 			if m.SteadyRate > 0 {
 				steady = group(m.SteadyRate)
 			}
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %.1f | %s | %.1f MiB | %s |\n", r.Data.Title, r.Label, m.Tool,
-				group(m.rate()), steady, ratio, m.CPUS/float64(m.Msgs)*1e6, allocs, float64(m.MaxRSS)/mib, g)
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %.1f | %s | %s | %.1f MiB | %s |\n", r.Data.Title, r.Label, m.Tool,
+				group(m.rate()), steady, ratio, m.CPUS/float64(m.Msgs)*1e6, m.sysPerMsg(), allocs, float64(m.MaxRSS)/mib, g)
 		}
 		if len(r.Produce) >= 2 {
 			for i, m := range r.Produce {

@@ -41,11 +41,11 @@ func TestSizeReportGoals(t *testing.T) {
 		// kcat's start decided the whole run: 1.2x, the steady state 0.6x.
 		{"whole run over the goal, steady state under it", run("v1.1-1k", "one k", 1200, 600, 100),
 			[]string{"| one k | kfake | tweetpipe consumer | 1,200 | 600 | 1.20× |", "≥ 0.8× kcat (steady 0.60×) ❌; steady 6.00× Connect",
-				"| tweetpipe producer | 1,200 | 600 | 1.20× | 10.0 | — | 1.0 MiB | ≥ 0.8× kcat (steady 0.60×) ❌ |"}},
+				"| tweetpipe producer | 1,200 | 600 | 1.20× | 10.0 | — | — | 1.0 MiB | ≥ 0.8× kcat (steady 0.60×) ❌ |"}},
 		{"whole run under the goal, steady state over it", run("v1.1-1k", "one k", 700, 900, 100),
-			[]string{"| tweetpipe producer | 700 | 900 | 0.70× | 10.0 | — | 1.0 MiB | ≥ 0.8× kcat (steady 0.90×) ❌ |"}},
+			[]string{"| tweetpipe producer | 700 | 900 | 0.70× | 10.0 | — | — | 1.0 MiB | ≥ 0.8× kcat (steady 0.90×) ❌ |"}},
 		{"a run too short for a steady rate is not judged met", run("v1.1-1k", "one k", 2000, 0, 100),
-			[]string{"| tweetpipe producer | 2,000 | — | 2.00× | 10.0 | — | 1.0 MiB | ≥ 0.8× kcat (steady —) ❌ |"}},
+			[]string{"| tweetpipe producer | 2,000 | — | 2.00× | 10.0 | — | — | 1.0 MiB | ≥ 0.8× kcat (steady —) ❌ |"}},
 		// run's order since kafka-go's floor: Connect after it, found by name.
 		{"Connect after kafka-go alone", withFloor(run("v1.1-5k", "five k", 900, 900, 600), 1500),
 			[]string{"steady 1.50× Connect, ≥ 1.2× ✅; steady 0.60× kafka-go alone", "| five k | kfake | kafka-go Reader alone | 1,500 | 1,500 | 1.50× |"}},
@@ -56,6 +56,26 @@ func TestSizeReportGoals(t *testing.T) {
 			wantLines(t, "the size table", b.String(), c.want...)
 		})
 	}
+}
+
+// TestSizeReportSystemCPU: the size table gives each program's system
+// (kernel) CPU a message beside its whole CPU, as the main report's cost
+// table does, and "—" for a result file from before it was kept.
+func TestSizeReportSystemCPU(t *testing.T) {
+	m := func(tool string, cpu, sys float64) measure {
+		return measure{Tool: tool, Msgs: 1000, WallS: 1, SteadyRate: 1000, CPUS: cpu, SysS: sys, MaxRSS: 1 << 20}
+	}
+	r := result{Label: "kfake", Data: genStats{Class: "v1.1-5k", Title: "five k", Count: 1000, MeanBytes: 5000},
+		Produce: []measure{m("tweetpipe producer", 0.02, 0.005), m("kcat -P -l -K (keyed)", 0.018, 0)},
+		Consume: []measure{m("tweetpipe consumer", 0.021, 0.0097), m("kcat -C -e", 0.009, 0.0047)}}
+	var b bytes.Buffer
+	writeSizeReport(&b, []result{r})
+	wantLines(t, "the size table", b.String(),
+		"| CPU µs/msg | of which system | heap allocs/msg |",
+		"| five k | kfake | tweetpipe producer | 1,000 | 1,000 | 1.00× | 20.0 | 5.0 | — | 1.0 MiB |",
+		"| five k | kfake | kcat -P -l -K (keyed) | 1,000 | 1,000 | 1.00× | 18.0 | — | — | 1.0 MiB |",
+		"| five k | kfake | tweetpipe consumer | 1,000 | 1,000 | 1.00× | 21.0 | 9.7 | — | 1.0 MiB |",
+		"| five k | kfake | kcat -C -e | 1,000 | 1,000 | 1.00× | 9.0 | 4.7 | — | 1.0 MiB |")
 }
 
 // TestSizeReportNamesTheRounds: the size report says how many times each
