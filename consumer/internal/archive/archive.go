@@ -81,6 +81,10 @@ type Config struct {
 	// Layout puts the data files in folders by hour (OUTPUT_LAYOUT; ""
 	// means LayoutDated). Open refuses a Dir written in another layout.
 	Layout Layout
+	// KeepPageCache leaves the data files' written pages in the kernel's
+	// page cache (OUTPUT_PAGE_CACHE=keep). By default each batch's pages
+	// are dropped once it is fsynced (cache.go).
+	KeepPageCache bool
 }
 
 // withDefaults fills unset fields and checks the rest.

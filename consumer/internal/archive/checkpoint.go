@@ -135,6 +135,13 @@ func (p *Partition) commit(next int64) error {
 		if err := a.f.Sync(); err != nil {
 			return fmt.Errorf("syncing data file: %w", err)
 		}
+		if !p.cfg.KeepPageCache {
+			drop := p.dropPages
+			if drop == nil {
+				drop = dropCached
+			}
+			drop(a.f, a.size, p.data.size)
+		}
 		a.size += p.data.size
 		p.data.reset()
 	}

@@ -10,9 +10,10 @@ import (
 )
 
 // Settings are the consumer's variables for the archive, which its config
-// embeds: ROTATE_*, DEDUP_WINDOW and OUTPUT_COMPRESSION, OUTPUT_FILE_MODE
-// and OUTPUT_LAYOUT, as the environment gives them. OUTPUT_DIR is the
-// service's: OUTPUT_URL may set it, and the manifests read it too.
+// embeds: ROTATE_*, DEDUP_WINDOW and OUTPUT_COMPRESSION, OUTPUT_FILE_MODE,
+// OUTPUT_LAYOUT and OUTPUT_PAGE_CACHE, as the environment gives them.
+// OUTPUT_DIR is the service's: OUTPUT_URL may set it, and the manifests
+// read it too.
 type Settings struct {
 	RotateMaxBytes int64         `envconfig:"ROTATE_MAX_BYTES" default:"134217728" desc:"a file is closed once it is this large"`
 	RotateInterval time.Duration `envconfig:"ROTATE_INTERVAL" default:"1h" desc:"... or this old, even when no new data arrives"`
@@ -20,6 +21,7 @@ type Settings struct {
 	Compression    string        `envconfig:"OUTPUT_COMPRESSION" default:"none" desc:"none, gzip or zstd, applied when a file is closed"`
 	FileMode       string        `envconfig:"OUTPUT_FILE_MODE" default:"0640" desc:"permission of the files written, octal; folders also get x where r is set (0640: owner and group only; 0644: every user of the host may read)"`
 	Layout         string        `envconfig:"OUTPUT_LAYOUT" default:"dated" desc:"folders by hour: dated (<topic>/<YYYY-MM-DD>/<HH>/) or hive (<topic>/dt=<YYYY-MM-DD>/hr=<HH>/, for DuckDB, Spark, Athena); a folder written in one is refused in the other"`
+	PageCache      string        `envconfig:"OUTPUT_PAGE_CACHE" default:"drop" desc:"drop: once a batch is fsynced, its pages leave the kernel's page cache, so the archive does not crowd out what the broker and readers keep there; keep: the kernel decides"`
 }
 
 // Validate checks the settings; each error names the variable.
@@ -46,6 +48,9 @@ func (s Settings) Validate() error {
 	if !slices.Contains(Layouts(), Layout(s.Layout)) {
 		bad("OUTPUT_LAYOUT=%q: accepts dated or hive", s.Layout)
 	}
+	if s.PageCache != PageCacheDrop && s.PageCache != PageCacheKeep {
+		bad("OUTPUT_PAGE_CACHE=%q: accepts drop or keep", s.PageCache)
+	}
 	return errors.Join(errs...)
 }
 
@@ -62,5 +67,6 @@ func (s Settings) Config(dir string) Config {
 		Compression:    s.Compression,
 		FileMode:       os.FileMode(mode),
 		Layout:         Layout(s.Layout),
+		KeepPageCache:  s.PageCache == PageCacheKeep,
 	}
 }

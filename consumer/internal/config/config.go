@@ -35,7 +35,7 @@ type Config struct {
 	OutputURL   string `envconfig:"OUTPUT_URL" desc:"empty: OUTPUT_DIR; file:///path: the same as OUTPUT_DIR=/path; s3://bucket/prefix: an S3 bucket, OUTPUT_DIR staging the files being written (S3_* and AWS_* below)"`
 	objstore.S3        // S3_ENDPOINT, S3_REGION, S3_PATH_STYLE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
 	Batch              // BATCH_MAX_RECORDS, BATCH_MAX_BYTES, BATCH_MAX_WAIT
-	Archive            // ROTATE_MAX_BYTES, ROTATE_INTERVAL, DEDUP_WINDOW, OUTPUT_COMPRESSION, OUTPUT_FILE_MODE, OUTPUT_LAYOUT
+	Archive            // ROTATE_MAX_BYTES, ROTATE_INTERVAL, DEDUP_WINDOW, OUTPUT_COMPRESSION, OUTPUT_FILE_MODE, OUTPUT_LAYOUT, OUTPUT_PAGE_CACHE
 
 	// Layout and manifests of the output (docs/architecture.md#output-layout):
 	// OUTPUT_LAYOUT above, MANIFEST, MANIFEST_GRACE, MANIFEST_INTERVAL.

@@ -39,6 +39,8 @@ func TestLoad(t *testing.T) {
 		{"gzip", map[string]string{"OUTPUT_COMPRESSION": "gzip"}, ""},
 		{"hive layout", map[string]string{"OUTPUT_LAYOUT": "hive"}, ""},
 		{"bad layout", map[string]string{"OUTPUT_LAYOUT": "flat"}, `OUTPUT_LAYOUT="flat": accepts dated or hive`},
+		{"page cache kept", map[string]string{"OUTPUT_PAGE_CACHE": "keep"}, ""},
+		{"bad page cache", map[string]string{"OUTPUT_PAGE_CACHE": "off"}, `OUTPUT_PAGE_CACHE="off": accepts drop or keep`},
 		{"manifests off", map[string]string{"MANIFEST": "off"}, ""},
 		{"bad manifest", map[string]string{"MANIFEST": "yes"}, `MANIFEST="yes": accepts on or off`},
 		{"negative grace", map[string]string{"MANIFEST_GRACE": "-1s"}, `MANIFEST_GRACE=-1s: must be 0 or positive`},

@@ -1,0 +1,20 @@
+package archive
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// dropCached asks the kernel to drop n bytes of f from offset off from the
+// page cache (cache.go). The bytes must be fsynced: the kernel drops only
+// clean pages. An error is not returned: the advice changes no data.
+func dropCached(f *os.File, off, n int64) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.Fadvise(int(fd), off, n, unix.FADV_DONTNEED)
+	})
+}
