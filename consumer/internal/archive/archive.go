@@ -81,10 +81,10 @@ type Config struct {
 	// Layout puts the data files in folders by hour (OUTPUT_LAYOUT; ""
 	// means LayoutDated). Open refuses a Dir written in another layout.
 	Layout Layout
-	// KeepPageCache leaves the data files' written pages in the kernel's
-	// page cache (OUTPUT_PAGE_CACHE=keep). By default each batch's pages
-	// are dropped once it is fsynced (cache.go).
-	KeepPageCache bool
+	// DropPageCache drops each batch's whole pages from the kernel's page
+	// cache once the batch is fsynced (OUTPUT_PAGE_CACHE=drop; cache.go).
+	// By default the kernel decides.
+	DropPageCache bool
 }
 
 // withDefaults fills unset fields and checks the rest.

@@ -1,19 +1,41 @@
 package archive
 
+import "os"
+
 // The page cache
 //
 // A data file is written once and read, if at all, later: by a reader
-// tailing it, the hour's manifest, an upload, a batch job. By default
-// (OUTPUT_PAGE_CACHE=drop) each batch's pages are dropped from the page
+// tailing it, the hour's manifest, an upload, a batch job. With
+// OUTPUT_PAGE_CACHE=drop each batch's whole pages are dropped from the page
 // cache as soon as the batch is fsynced, so the archive does not fill the
 // cache at the rate it writes and crowd out what the broker and readers
-// keep there; the next batch is copied into pages the kernel has just
-// freed. On the 2-core virtual machine of the documented benchmark, whose
-// kernel hands freed memory back to its host, that took the consumer from
-// 62,254 to 75,117 msg/s to 93,455 to 100,878 on a million 5 KB-class
-// statuses (docs/performance.md). A reader of a dropped range reads it from
-// the disk. Dropping is advice to the kernel (posix_fadvise DONTNEED):
-// where it is not supported, the pages stay, and nothing else changes.
+// keep there. On the 2-core virtual machine of the documented benchmark,
+// whose kernel hands freed memory back to its host, that took the consumer
+// from 67,399 to 88,192 msg/s to 91,279 to 102,826 on a million 5 KB-class
+// statuses, and cost it 1.7 µs more CPU a status on a million 1 KB-class
+// ones, most of it the kernel's, for a rate 2 % lower (docs/performance.md):
+// so the default, keep, leaves the page cache to the kernel. A reader of a
+// dropped range reads it from the disk, the hour's manifest included.
+// Dropping is advice to the kernel (posix_fadvise DONTNEED): where it is
+// not supported, the pages stay, and nothing else changes.
+
+// dropWritten drops the whole pages of f between the byte offsets from and
+// to, just written and fsynced, from the page cache. The page holding to,
+// partly written, stays: the next batch appends to it, and had it been
+// dropped the kernel would read it back from the disk before writing.
+// The page holding from, left by the batch before, goes with this one.
+func (p *Partition) dropWritten(f *os.File, from, to int64) {
+	page := int64(os.Getpagesize())
+	from, to = from-from%page, to-to%page
+	if to <= from {
+		return
+	}
+	drop := p.dropPages
+	if drop == nil {
+		drop = dropCached
+	}
+	drop(f, from, to-from)
+}
 
 // The values of OUTPUT_PAGE_CACHE.
 const (

@@ -1,7 +1,9 @@
 package archive
 
 import (
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -25,34 +27,55 @@ func recordDrops(t *testing.T, p *Partition) *[]dropped {
 	return &got
 }
 
-// TestDropsEachBatchOnceFsynced: by default each batch's bytes leave the
-// page cache once written and fsynced, the batch's range exactly.
+// bigRecs returns records for offsets from..to inclusive whose lines are
+// size bytes each, newline included.
+func bigRecs(from, to int64, size int) []Record {
+	var rs []Record
+	for o := from; o <= to; o++ {
+		v := fmt.Sprintf(`{"n":%d,"pad":"`, o)
+		v += strings.Repeat("x", size-len(v)-3) + `"}`
+		rs = append(rs, Record{Offset: o, Time: t0(), Value: []byte(v)})
+	}
+	return rs
+}
+
+// TestDropsEachBatchOnceFsynced: with DropPageCache each batch's whole pages leave
+// the page cache once written and fsynced; the partly written page at the
+// end stays for the next batch, and goes with it.
 func TestDropsEachBatchOnceFsynced(t *testing.T) {
+	page := int64(os.Getpagesize())
 	dir := t.TempDir()
-	p := openPartition(t, testArchive(t, Config{Dir: dir}), "tweets", 0)
+	p := openPartition(t, testArchive(t, Config{Dir: dir, DropPageCache: true}), "tweets", 0)
 	got := recordDrops(t, p)
-	first := int64(len(value(0)) + len(value(1)) + 2)
-	second := int64(len(value(2)) + len(value(3)) + len(value(4)) + 3)
-	mustAppend(t, p, recs(0, 1, t0()))
-	mustAppend(t, p, recs(2, 4, t0()))
-	want := []dropped{{0, first, first}, {first, second, first + second}}
+	const line = 1000
+	mustAppend(t, p, bigRecs(0, 2, line))   // 3,000 bytes: no whole page
+	mustAppend(t, p, bigRecs(3, 11, line))  // to 12,000
+	mustAppend(t, p, bigRecs(12, 12, line)) // to 13,000: within the page after
+	end1, end2 := int64(12*line), int64(13*line)
+	want := []dropped{{0, end1 - end1%page, end1}}
+	if end2-end2%page > end1-end1%page {
+		want = append(want, dropped{end1 - end1%page, end2 - end2%page - (end1 - end1%page), end2})
+	}
 	if len(*got) != len(want) {
-		t.Fatalf("drops: got %v; want %v", *got, want)
+		t.Fatalf("drops: got %+v; want %+v (page %d)", *got, want, page)
 	}
 	for i := range want {
 		if (*got)[i] != want[i] {
-			t.Errorf("drop %d: got %+v; want %+v", i, (*got)[i], want[i])
+			t.Errorf("drop %d: got %+v; want %+v (page %d)", i, (*got)[i], want[i], page)
 		}
+	}
+	if lines := allLines(t, dir, "tweets"); len(lines) != 13 {
+		t.Errorf("lines: got %d; want 13", len(lines))
 	}
 }
 
-// TestKeepPageCache: OUTPUT_PAGE_CACHE=keep drops nothing.
+// TestKeepPageCache: by default (OUTPUT_PAGE_CACHE=keep) nothing is dropped.
 func TestKeepPageCache(t *testing.T) {
 	dir := t.TempDir()
-	p := openPartition(t, testArchive(t, Config{Dir: dir, KeepPageCache: true}), "tweets", 0)
+	p := openPartition(t, testArchive(t, Config{Dir: dir}), "tweets", 0)
 	got := recordDrops(t, p)
-	mustAppend(t, p, recs(0, 4, t0()))
+	mustAppend(t, p, bigRecs(0, 11, 1000)) // 12,000 bytes: whole pages DropPageCache would drop
 	if len(*got) != 0 {
-		t.Errorf("drops with KeepPageCache: got %v; want none", *got)
+		t.Errorf("drops by default: got %v; want none", *got)
 	}
 }

@@ -135,12 +135,8 @@ func (p *Partition) commit(next int64) error {
 		if err := a.f.Sync(); err != nil {
 			return fmt.Errorf("syncing data file: %w", err)
 		}
-		if !p.cfg.KeepPageCache {
-			drop := p.dropPages
-			if drop == nil {
-				drop = dropCached
-			}
-			drop(a.f, a.size, p.data.size)
+		if p.cfg.DropPageCache {
+			p.dropWritten(a.f, a.size, a.size+p.data.size)
 		}
 		a.size += p.data.size
 		p.data.reset()

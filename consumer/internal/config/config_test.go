@@ -39,7 +39,7 @@ func TestLoad(t *testing.T) {
 		{"gzip", map[string]string{"OUTPUT_COMPRESSION": "gzip"}, ""},
 		{"hive layout", map[string]string{"OUTPUT_LAYOUT": "hive"}, ""},
 		{"bad layout", map[string]string{"OUTPUT_LAYOUT": "flat"}, `OUTPUT_LAYOUT="flat": accepts dated or hive`},
-		{"page cache kept", map[string]string{"OUTPUT_PAGE_CACHE": "keep"}, ""},
+		{"page cache dropped", map[string]string{"OUTPUT_PAGE_CACHE": "drop"}, ""},
 		{"bad page cache", map[string]string{"OUTPUT_PAGE_CACHE": "off"}, `OUTPUT_PAGE_CACHE="off": accepts drop or keep`},
 		{"manifests off", map[string]string{"MANIFEST": "off"}, ""},
 		{"bad manifest", map[string]string{"MANIFEST": "yes"}, `MANIFEST="yes": accepts on or off`},
@@ -343,7 +343,7 @@ func TestPartsGetTheirSettings(t *testing.T) {
 		"KAFKA_REBALANCE_TIMEOUT": "8s", "KAFKA_FETCH_MAX_BYTES": "4096", "KAFKA_FETCH_MAX_WAIT": "9ms",
 		"PARTITION_WATCH_INTERVAL": "3s", "OUTPUT_DIR": "/srv/out", "BATCH_MAX_RECORDS": "11", "BATCH_MAX_BYTES": "2048",
 		"BATCH_MAX_WAIT": "12ms", "ROTATE_MAX_BYTES": "4096", "ROTATE_INTERVAL": "13s", "DEDUP_WINDOW": "14",
-		"OUTPUT_COMPRESSION": "zstd", "OUTPUT_FILE_MODE": "0644", "OUTPUT_LAYOUT": "hive",
+		"OUTPUT_COMPRESSION": "zstd", "OUTPUT_FILE_MODE": "0644", "OUTPUT_LAYOUT": "hive", "OUTPUT_PAGE_CACHE": "drop",
 		"MANIFEST_GRACE": "15s", "MANIFEST_INTERVAL": "16s", "SHUTDOWN_TIMEOUT": "17s",
 	} {
 		t.Setenv(k, v)
@@ -353,7 +353,7 @@ func TestPartsGetTheirSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantArchive := archive.Config{Dir: "/srv/out", RotateMaxBytes: 4096, RotateInterval: 13 * time.Second, DedupWindow: 14,
-		Compression: archive.CompressionZstd, FileMode: 0o644, Layout: archive.LayoutHive}
+		Compression: archive.CompressionZstd, FileMode: 0o644, Layout: archive.LayoutHive, DropPageCache: true}
 	if got := cfg.ArchiveConfig(); !reflect.DeepEqual(got, wantArchive) {
 		t.Errorf("archive: got %+v; want %+v", got, wantArchive)
 	}
