@@ -48,13 +48,19 @@ func TestDropsEachBatchOnceFsynced(t *testing.T) {
 	p := openPartition(t, testArchive(t, Config{Dir: dir, DropPageCache: true}), "tweets", 0)
 	got := recordDrops(t, p)
 	const line = 1000
-	mustAppend(t, p, bigRecs(0, 2, line))   // 3,000 bytes: no whole page
-	mustAppend(t, p, bigRecs(3, 11, line))  // to 12,000
-	mustAppend(t, p, bigRecs(12, 12, line)) // to 13,000: within the page after
-	end1, end2 := int64(12*line), int64(13*line)
-	want := []dropped{{0, end1 - end1%page, end1}}
-	if end2-end2%page > end1-end1%page {
-		want = append(want, dropped{end1 - end1%page, end2 - end2%page - (end1 - end1%page), end2})
+	mustAppend(t, p, bigRecs(0, 2, line))   // 3,000 bytes: no whole page of 4 KiB
+	mustAppend(t, p, bigRecs(3, 11, line))  // to 12,000: the whole pages up to 8,192 go
+	mustAppend(t, p, bigRecs(12, 12, line)) // to 13,000: the page from 8,192, now whole, goes
+	want := []dropped{{0, 8192, 12000}, {8192, 4096, 13000}}
+	if page != 4096 {
+		// Each batch from the start of the page holding its first byte
+		// to the start of the page holding its end.
+		want = nil
+		for _, b := range [][2]int64{{0, 3 * line}, {3 * line, 12 * line}, {12 * line, 13 * line}} {
+			if from, to := b[0]-b[0]%page, b[1]-b[1]%page; to > from {
+				want = append(want, dropped{from, to - from, b[1]})
+			}
+		}
 	}
 	if len(*got) != len(want) {
 		t.Fatalf("drops: got %+v; want %+v (page %d)", *got, want, page)
