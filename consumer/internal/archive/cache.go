@@ -18,6 +18,13 @@ import "os"
 // dropped range reads it from the disk, the hour's manifest included.
 // Dropping is advice to the kernel (posix_fadvise DONTNEED): where it is
 // not supported, the pages stay, and nothing else changes.
+//
+// The hour's manifest reads each file back once the hour is closed, and
+// OUTPUT_COMPRESSION reads a closed file to compress it. With drop both
+// read around the page cache (ReadUncached, O_DIRECT): reading a million
+// dropped 1 KB-class statuses (1.5 GB) back through the cache cost the
+// kernel 1.65 s here, the 1.7 µs a status drop first cost, and 0.11 s
+// around it, for pages no one reads again.
 
 // dropWritten drops the whole pages of f between the byte offsets from and
 // to, just written and fsynced, from the page cache. The page holding to,

@@ -1,65 +1,163 @@
 package archive
 
 import (
+	"bytes"
+	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
-	"unsafe"
+	"testing/iotest"
 
+	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sys/unix"
+
+	"github.com/tweetpipe/tweetpipe/consumer/internal/archive/cachetest"
 )
 
-// resident counts the pages of f that mincore reports in the page cache.
-func resident(t *testing.T, f *os.File, size int) int {
+// writeSynced writes data to a new file in a temporary folder and fsyncs
+// it; the file is open for reading and writing at its end.
+func writeSynced(t *testing.T, data []byte) *os.File {
 	t.Helper()
-	m, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_SHARED)
+	f, err := os.Create(filepath.Join(t.TempDir(), "data.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unix.Munmap(m)
-	page := os.Getpagesize()
-	vec := make([]byte, (size+page-1)/page)
-	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
-		t.Fatal(errno)
+	t.Cleanup(func() { _ = f.Close() })
+	if _, err := f.Write(data); err != nil {
+		t.Fatal(err)
 	}
-	n := 0
-	for _, v := range vec {
-		n += int(v & 1)
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
 	}
-	return n
+	return f
 }
 
 // TestDropCachedLeavesThePageCache: the pages of a written, fsynced file are
 // in the page cache, and dropCached takes them all out (skipped on a file
 // system that keeps them: tmpfs, ramfs, overlayfs).
 func TestDropCachedLeavesThePageCache(t *testing.T) {
-	f, err := os.Create(filepath.Join(t.TempDir(), "data.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	const size = 1 << 20
-	if _, err := f.Write(make([]byte, size)); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	f := writeSynced(t, make([]byte, size))
 	pages := size / os.Getpagesize()
-	if got := resident(t, f, size); got != pages {
+	if got := cachetest.Resident(t, f, size); got != pages {
 		t.Skipf("%d of %d pages in the page cache right after writing; the file system does not keep them there as a disk's does", got, pages)
 	}
 	dropCached(f, 0, size)
-	got := resident(t, f, size)
+	got := cachetest.Resident(t, f, size)
 	if got == 0 {
 		return
 	}
-	var st unix.Statfs_t
-	if unix.Fstatfs(int(f.Fd()), &st) == nil {
-		switch st.Type {
-		case unix.TMPFS_MAGIC, unix.RAMFS_MAGIC, unix.OVERLAYFS_SUPER_MAGIC:
-			t.Skipf("file system type %#x keeps the pages (%d of %d after dropCached)", st.Type, got, pages)
-		}
+	if keeps, typ := cachetest.KeepsPages(f); keeps {
+		t.Skipf("file system type %#x keeps the pages (%d of %d after dropCached)", typ, got, pages)
 	}
 	t.Errorf("after dropCached: %d of %d pages still in the page cache; want none", got, pages)
+}
+
+// TestReadUncached: ReadUncached gives a file's bytes as they are, whatever
+// its size against the reader's aligned chunks and whatever the caller's
+// reads, and where the file system takes direct I/O it leaves the pages it
+// read out of the page cache.
+func TestReadUncached(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, size := range []int{0, 1, directAlign - 1, directAlign, directAlign + 1, uncachedChunk, uncachedChunk + directAlign + 3, 3*uncachedChunk - 1} {
+		data := make([]byte, size)
+		for i := range data {
+			data[i] = byte(rng.Uint32())
+		}
+		f := writeSynced(t, data)
+		for _, how := range []string{"whole", "a byte at a time"} {
+			r, err := os.Open(f.Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			dropCached(r, 0, int64(size))
+			src := ReadUncached(r)
+			if how == "a byte at a time" {
+				src = iotest.OneByteReader(src)
+			}
+			got, err := io.ReadAll(src)
+			if err != nil {
+				t.Fatalf("%d bytes, %s: %v", size, how, err)
+			}
+			if !bytes.Equal(got, data) {
+				t.Errorf("%d bytes, %s: read %d bytes, not the file's", size, how, len(got))
+			}
+			direct := hasDirect(t, r)
+			_ = r.Close()
+			if !takesDirect(f.Name()) {
+				continue
+			}
+			if !direct {
+				t.Fatalf("%d bytes, %s: the file system takes O_DIRECT; ReadUncached did not set it", size, how)
+			}
+			if size < 64*directAlign {
+				continue
+			}
+			// The file's pages were dropped before the read: all but the
+			// last, partly written one, which the kernel may keep.
+			if n := cachetest.Resident(t, f, size); n > 1 {
+				t.Errorf("%d bytes, %s: %d pages in the page cache after reading around it; want at most 1", size, how, n)
+			}
+		}
+	}
+}
+
+// takesDirect reports whether the file system of path opens it with
+// O_DIRECT.
+func takesDirect(path string) bool {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_DIRECT, 0)
+	if err != nil {
+		return false
+	}
+	_ = f.Close()
+	return true
+}
+
+// hasDirect reports whether f reads with O_DIRECT.
+func hasDirect(t *testing.T, f *os.File) bool {
+	t.Helper()
+	fl, err := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fl&unix.O_DIRECT != 0
+}
+
+// TestCompressReadsUncached: with the archive dropping its pages, the
+// rotated file is compressed from a read around the page cache, which
+// leaves its dropped pages out; read through the cache (keep), they come
+// back.
+func TestCompressReadsUncached(t *testing.T) {
+	data := bytes.Repeat([]byte(`{"id":1,"text":"a line of the archive"}`+"\n"), 60_000)
+	for _, uncached := range []bool{true, false} {
+		f := writeSynced(t, data)
+		dropCached(f, 0, int64(len(data)))
+		if !takesDirect(f.Name()) || cachetest.Resident(t, f, len(data)) > 1 {
+			t.Skip("the file system keeps the pages or refuses O_DIRECT")
+		}
+		if err := compressTo(f.Name()+".gz", f.Name(), CompressionGzip, 0o640, uncached); err != nil {
+			t.Fatal(err)
+		}
+		n, pages := cachetest.Resident(t, f, len(data)), (len(data)+os.Getpagesize()-1)/os.Getpagesize()
+		if uncached && n > 1 {
+			t.Errorf("uncached: %d of %d pages of the plain file in the page cache after compressing it; want at most 1", n, pages)
+		}
+		if !uncached && n != pages {
+			t.Errorf("through the cache: %d of %d pages in the page cache after compressing; want all", n, pages)
+		}
+		zf, err := os.Open(f.Name() + ".gz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(zf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(zr)
+		_ = zf.Close()
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("uncached %v: the compressed file holds %d bytes (%v); want the %d written", uncached, len(got), err, len(data))
+		}
+	}
 }

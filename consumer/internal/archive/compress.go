@@ -71,7 +71,7 @@ func (p *Partition) compressActive(a *activeFile) (string, error) {
 		return inTheWay()
 	}
 	tmp := final + ".tmp"
-	if err := compressTo(tmp, plain, p.cfg.Compression, p.cfg.FileMode); err != nil {
+	if err := compressTo(tmp, plain, p.cfg.Compression, p.cfg.FileMode, p.cfg.DropPageCache); err != nil {
 		_ = os.Remove(tmp) // best effort; recovery removes leftovers too
 		if noSpace(err) && p.up == nil {
 			// Retrying would compress the whole file again at every
@@ -144,18 +144,24 @@ func placeNew(tmp, path string) (placed bool, err error) {
 	return true, os.Rename(tmp, path)
 }
 
-// compressTo writes src, compressed, to the new file dst and fsyncs it.
-func compressTo(dst, src, compression string, mode os.FileMode) error {
+// compressTo writes src, compressed, to the new file dst and fsyncs it;
+// uncached, it reads src around the page cache (ReadUncached), as with
+// OUTPUT_PAGE_CACHE=drop, where src's pages were dropped as written.
+func compressTo(dst, src, compression string, mode os.FileMode, uncached bool) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
+	var r io.Reader = in
+	if uncached {
+		r = ReadUncached(in)
+	}
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
 	if err != nil {
 		return err
 	}
-	err = encode(out, in, compression)
+	err = encode(out, r, compression)
 	if err == nil {
 		err = out.Sync()
 	}

@@ -122,7 +122,7 @@ func keptCut(t *testing.T, path, _ string) {
 }
 
 func gzipByHand(t *testing.T, path, _ string) {
-	if err := compressTo(path+".gz", path, CompressionGzip, 0o640); err != nil {
+	if err := compressTo(path+".gz", path, CompressionGzip, 0o640, false); err != nil {
 		t.Fatal(err)
 	}
 	remove(t, path, "")

@@ -448,7 +448,7 @@ func TestRecoveryAfterInterruptedRotation(t *testing.T) {
 	// the file, and the checkpoint naming it with its size.
 	compress := func(ext, compression string) func(t *testing.T, plain string) {
 		return func(t *testing.T, plain string) {
-			if err := compressTo(plain+ext, plain, compression, 0o640); err != nil {
+			if err := compressTo(plain+ext, plain, compression, 0o640, false); err != nil {
 				t.Fatal(err)
 			}
 			markRotated(t, filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(plain)))), plain+ext)
@@ -567,7 +567,7 @@ func TestCompressedCopyBesideActiveFile(t *testing.T) {
 			p := openPartition(t, a, "tweets", 0)
 			mustAppend(t, p, recs(0, 2, t0()))
 			plain := filepath.Join(dir, fileA)
-			if err := compressTo(plain+tt.ext, plain, tt.compression, 0o640); err != nil {
+			if err := compressTo(plain+tt.ext, plain, tt.compression, 0o640, false); err != nil {
 				t.Fatal(err)
 			}
 			copied, err := os.ReadFile(plain + tt.ext)

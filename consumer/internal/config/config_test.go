@@ -368,7 +368,7 @@ func TestPartsGetTheirSettings(t *testing.T) {
 		t.Errorf("group: got %+v; want %+v", got, wantGroup)
 	}
 	wantManifest := manifest.Config{Dir: "/srv/out", Layout: archive.LayoutHive, Topics: []string{"a", "b"},
-		Grace: 15 * time.Second, Interval: 16 * time.Second, FileMode: 0o644}
+		Grace: 15 * time.Second, Interval: 16 * time.Second, FileMode: 0o644, Uncached: true}
 	if got, on := cfg.ManifestConfig(); !on || !reflect.DeepEqual(got, wantManifest) {
 		t.Errorf("manifests: got %+v, on %v; want %+v, on", got, on, wantManifest)
 	}

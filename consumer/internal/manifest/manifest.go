@@ -101,6 +101,10 @@ type Config struct {
 	// Interval is how often the folder is looked at (MANIFEST_INTERVAL).
 	Interval time.Duration
 	FileMode os.FileMode // of the manifests; 0: archive.DefaultFileMode
+	// Uncached reads the data files around the page cache
+	// (archive.ReadUncached), as the archive drops their pages
+	// (OUTPUT_PAGE_CACHE=drop).
+	Uncached bool
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// OnWrite, when not nil, is called after each manifest written, with

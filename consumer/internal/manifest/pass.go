@@ -321,7 +321,7 @@ func (f *Finalizer) finalize(ctx context.Context, topic string, hour time.Time, 
 		if err := ctx.Err(); err != nil {
 			return "", err
 		}
-		lines, size, sum, err := digest(filepath.Join(dir, df.Name), df.Compression)
+		lines, size, sum, err := digest(filepath.Join(dir, df.Name), df.Compression, f.cfg.Uncached)
 		if errors.Is(err, fs.ErrNotExist) {
 			return "", nil // renamed while read (a rotation): the next pass sees it
 		}
@@ -450,9 +450,10 @@ func (f *Finalizer) lists(dir string, m Manifest, files []archive.DataFile) bool
 }
 
 // digest reads a data file once: its lines (decompressed), its size and
-// the SHA-256 of its bytes as stored. A file opened but not read to its
-// end fails with an *unreadable.
-func digest(path, compression string) (lines, size int64, sum string, err error) {
+// the SHA-256 of its bytes as stored; uncached, around the page cache
+// (archive.ReadUncached). A file opened but not read to its end fails with
+// an *unreadable.
+func digest(path, compression string, uncached bool) (lines, size int64, sum string, err error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return 0, 0, "", err
@@ -462,7 +463,11 @@ func digest(path, compression string) (lines, size int64, sum string, err error)
 	if err != nil {
 		return 0, 0, "", err
 	}
-	lines, size, sum, err = Digest(fh, compression)
+	var src io.Reader = fh
+	if uncached {
+		src = archive.ReadUncached(fh)
+	}
+	lines, size, sum, err = Digest(src, compression)
 	if err != nil {
 		return 0, 0, "", &unreadable{path: path, file: fi, err: err}
 	}

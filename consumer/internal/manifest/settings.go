@@ -35,7 +35,8 @@ func (s Settings) Validate() error {
 func (s Settings) On() bool { return s.Write == "on" }
 
 // Config returns the finalizer's configuration for the hours of topics in
-// the archive that a configures (its folder, layout and file mode).
+// the archive that a configures (its folder, layout, file mode and page
+// cache).
 func (s Settings) Config(a archive.Config, topics []string) Config {
-	return Config{Dir: a.Dir, Layout: a.Layout, Topics: topics, Grace: s.Grace, Interval: s.Interval, FileMode: a.FileMode}
+	return Config{Dir: a.Dir, Layout: a.Layout, Topics: topics, Grace: s.Grace, Interval: s.Interval, FileMode: a.FileMode, Uncached: a.DropPageCache}
 }
