@@ -5,26 +5,24 @@ import "os"
 // The page cache
 //
 // A data file is written once and read, if at all, later: by a reader
-// tailing it, the hour's manifest, an upload, a batch job. With
-// OUTPUT_PAGE_CACHE=drop each batch's whole pages are dropped from the page
-// cache as soon as the batch is fsynced, so the archive does not fill the
-// cache at the rate it writes and crowd out what the broker and readers
-// keep there. On the 2-core virtual machine of the documented benchmark,
-// whose kernel hands freed memory back to its host, that took the consumer
-// from 67,399 to 88,192 msg/s to 91,279 to 102,826 on a million 5 KB-class
-// statuses, and cost it 1.7 µs more CPU a status on a million 1 KB-class
-// ones, most of it the kernel's, for a rate 2 % lower (docs/performance.md):
-// so the default, keep, leaves the page cache to the kernel. A reader of a
-// dropped range reads it from the disk, the hour's manifest included.
-// Dropping is advice to the kernel (posix_fadvise DONTNEED): where it is
-// not supported, the pages stay, and nothing else changes.
+// tailing it, the hour's manifest, an upload, a batch job. By default
+// (OUTPUT_PAGE_CACHE=drop) each batch's whole pages are dropped from the
+// page cache as soon as the batch is fsynced, so the archive does not fill
+// the cache at the rate it writes and crowd out what the broker and readers
+// keep there. The hour's manifest reads each file back once the hour is
+// closed, and OUTPUT_COMPRESSION reads a closed file to compress it: with
+// drop both read around the page cache (ReadUncached, O_DIRECT). Read back
+// through the cache, a million dropped 1 KB-class statuses (1.5 GB) cost
+// the kernel 1.65 s here, around it 0.11 s.
 //
-// The hour's manifest reads each file back once the hour is closed, and
-// OUTPUT_COMPRESSION reads a closed file to compress it. With drop both
-// read around the page cache (ReadUncached, O_DIRECT): reading a million
-// dropped 1 KB-class statuses (1.5 GB) back through the cache cost the
-// kernel 1.65 s here, the 1.7 µs a status drop first cost, and 0.11 s
-// around it, for pages no one reads again.
+// On the 2-core virtual machine of the documented benchmark, whose kernel
+// hands freed memory back to its host, drop took the consumer from 67,394
+// and 71,388 msg/s to 102,327 and 98,516 on a million 5 KB-class statuses,
+// with 26 % less CPU, and cost 0.1 to 0.2 µs of CPU a 1 KB-class status or
+// Jetstream event (docs/performance.md). keep leaves the page cache to the
+// kernel; a reader of a dropped range reads it from the disk. Dropping is
+// advice to the kernel (posix_fadvise DONTNEED): where it is not
+// supported, the pages stay, and nothing else changes.
 
 // dropWritten drops the whole pages of f between the byte offsets from and
 // to, just written and fsynced, from the page cache. The page holding to,

@@ -75,13 +75,14 @@ func TestDropsEachBatchOnceFsynced(t *testing.T) {
 	}
 }
 
-// TestKeepPageCache: by default (OUTPUT_PAGE_CACHE=keep) nothing is dropped.
+// TestKeepPageCache: without Config.DropPageCache (OUTPUT_PAGE_CACHE=keep)
+// nothing is dropped.
 func TestKeepPageCache(t *testing.T) {
 	dir := t.TempDir()
 	p := openPartition(t, testArchive(t, Config{Dir: dir}), "tweets", 0)
 	got := recordDrops(t, p)
 	mustAppend(t, p, bigRecs(0, 11, 1000)) // 12,000 bytes: whole pages DropPageCache would drop
 	if len(*got) != 0 {
-		t.Errorf("drops by default: got %v; want none", *got)
+		t.Errorf("drops with keep: got %v; want none", *got)
 	}
 }

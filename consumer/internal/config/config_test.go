@@ -244,6 +244,29 @@ func TestS3CredentialFiles(t *testing.T) {
 	}
 }
 
+// TestPageCacheDroppedByDefault: without OUTPUT_PAGE_CACHE the archive
+// drops each batch's pages once fsynced and the manifests read the files
+// around the page cache; keep leaves both to the kernel.
+func TestPageCacheDroppedByDefault(t *testing.T) {
+	clearEnv(t)
+	for _, tt := range []struct {
+		value string
+		drop  bool
+	}{{"", true}, {"keep", false}, {"drop", true}} {
+		if tt.value != "" {
+			t.Setenv("OUTPUT_PAGE_CACHE", tt.value)
+		}
+		cfg, err := Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mc, _ := cfg.ManifestConfig()
+		if got := cfg.ArchiveConfig().DropPageCache; got != tt.drop || mc.Uncached != tt.drop {
+			t.Errorf("OUTPUT_PAGE_CACHE=%q: archive drops %v, manifests uncached %v; want %v", tt.value, got, mc.Uncached, tt.drop)
+		}
+	}
+}
+
 // TestManifestsInTheBucket: with OUTPUT_URL=s3://... the manifests go in
 // the bucket (the folder only stages the files being written), as MANIFEST
 // says.
