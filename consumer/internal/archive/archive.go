@@ -82,8 +82,10 @@ type Config struct {
 	// means LayoutDated). Open refuses a Dir written in another layout.
 	Layout Layout
 	// DropPageCache drops each batch's whole pages from the kernel's page
-	// cache once the batch is fsynced (OUTPUT_PAGE_CACHE=drop; cache.go).
-	// By default the kernel decides.
+	// cache once the batch is fsynced, and has a closed file compressed
+	// from a read around it (OUTPUT_PAGE_CACHE=drop, the service's default;
+	// cache.go). False leaves the cache to the kernel, as does an Uploader:
+	// its staging files are read back whole for the upload, then removed.
 	DropPageCache bool
 }
 
@@ -113,6 +115,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Uploader != nil {
+		c.DropPageCache = false // see DropPageCache
 	}
 	if c.Layout == "" {
 		c.Layout = LayoutDated

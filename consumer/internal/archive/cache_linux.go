@@ -10,8 +10,9 @@ import (
 )
 
 // dropCached asks the kernel to drop n bytes of f from offset off from the
-// page cache (cache.go). The bytes must be fsynced: the kernel drops only
-// clean pages. An error is not returned: the advice changes no data.
+// page cache (cache.go); n 0 is to the end of the file. The bytes must be
+// fsynced: the kernel drops only clean pages. An error is not returned: the
+// advice changes no data.
 func dropCached(f *os.File, off, n int64) {
 	rc, err := f.SyscallConn()
 	if err != nil {

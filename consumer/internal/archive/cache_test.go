@@ -75,6 +75,20 @@ func TestDropsEachBatchOnceFsynced(t *testing.T) {
 	}
 }
 
+// TestStagingFilesKeepTheirPages: with an uploader (OUTPUT_URL=s3://...)
+// DropPageCache is set aside: the staging files are read back whole for
+// their upload, then removed.
+func TestStagingFilesKeepTheirPages(t *testing.T) {
+	a := testArchive(t, Config{Uploader: newMemBucket(), DropPageCache: true})
+	p := openPartition(t, a, "tweets", 0)
+	got := recordDrops(t, p)
+	mustAppend(t, p, bigRecs(0, 11, 1000))
+	mustAppend(t, p, bigRecs(12, 23, 1000))
+	if len(*got) != 0 {
+		t.Errorf("drops in a staging folder: got %+v; want none", *got)
+	}
+}
+
 // TestKeepPageCache: without Config.DropPageCache (OUTPUT_PAGE_CACHE=keep)
 // nothing is dropped.
 func TestKeepPageCache(t *testing.T) {

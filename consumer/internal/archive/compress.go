@@ -145,8 +145,9 @@ func placeNew(tmp, path string) (placed bool, err error) {
 }
 
 // compressTo writes src, compressed, to the new file dst and fsyncs it;
-// uncached, it reads src around the page cache (ReadUncached), as with
-// OUTPUT_PAGE_CACHE=drop, where src's pages were dropped as written.
+// uncached, as with OUTPUT_PAGE_CACHE=drop, where src's pages were dropped
+// as written, it reads src around the page cache (ReadUncached) and drops
+// dst's pages once fsynced.
 func compressTo(dst, src, compression string, mode os.FileMode, uncached bool) error {
 	in, err := os.Open(src)
 	if err != nil {
@@ -164,6 +165,9 @@ func compressTo(dst, src, compression string, mode os.FileMode, uncached bool) e
 	err = encode(out, r, compression)
 	if err == nil {
 		err = out.Sync()
+	}
+	if err == nil && uncached {
+		dropCached(out, 0, 0) // to the end of the file
 	}
 	if cerr := out.Close(); err == nil {
 		err = cerr

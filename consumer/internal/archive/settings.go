@@ -21,7 +21,7 @@ type Settings struct {
 	Compression    string        `envconfig:"OUTPUT_COMPRESSION" default:"none" desc:"none, gzip or zstd, applied when a file is closed"`
 	FileMode       string        `envconfig:"OUTPUT_FILE_MODE" default:"0640" desc:"permission of the files written, octal; folders also get x where r is set (0640: owner and group only; 0644: every user of the host may read)"`
 	Layout         string        `envconfig:"OUTPUT_LAYOUT" default:"dated" desc:"folders by hour: dated (<topic>/<YYYY-MM-DD>/<HH>/) or hive (<topic>/dt=<YYYY-MM-DD>/hr=<HH>/, for DuckDB, Spark, Athena); a folder written in one is refused in the other"`
-	PageCache      string        `envconfig:"OUTPUT_PAGE_CACHE" default:"drop" desc:"drop: once a batch is fsynced, its pages leave the kernel's page cache, so the archive does not crowd out what the broker and readers keep there, and the manifests read the files around it; keep: the kernel decides what stays (docs/performance.md)"`
+	PageCache      string        `envconfig:"OUTPUT_PAGE_CACHE" default:"drop" desc:"drop: once a batch is fsynced, its pages leave the kernel's page cache, so the archive does not crowd out what the broker and readers keep there, and the manifests and compression read the files around it (not in a staging folder for OUTPUT_URL); keep: the kernel decides what stays (docs/performance.md)"`
 }
 
 // Validate checks the settings; each error names the variable.

@@ -29,6 +29,17 @@ func Resident(t testing.TB, f *os.File, size int) int {
 	return n
 }
 
+// TakesDirect reports whether the file system of path opens it with
+// O_DIRECT.
+func TakesDirect(path string) bool {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_DIRECT, 0)
+	if err != nil {
+		return false
+	}
+	_ = f.Close()
+	return true
+}
+
 // KeepsPages reports whether f's file system keeps every page in memory
 // whatever the kernel is told (tmpfs, ramfs, overlayfs over them), with
 // its type.
