@@ -66,6 +66,7 @@ func TestReadUncached(t *testing.T) {
 			data[i] = byte(rng.Uint32())
 		}
 		f := writeSynced(t, data)
+		direct := cachetest.TakesDirect(f.Name())
 		for _, how := range []string{"whole", "a byte at a time"} {
 			r, err := os.Open(f.Name())
 			if err != nil {
@@ -77,7 +78,7 @@ func TestReadUncached(t *testing.T) {
 			// never leave.
 			watch := size >= 64*directAlign && cachetest.Resident(t, f, size) <= 1
 			src := ReadUncached(r)
-			if cachetest.TakesDirect(f.Name()) && !hasDirect(t, r) {
+			if direct && !hasDirect(t, r) {
 				t.Fatalf("%d bytes, %s: the file system takes O_DIRECT; ReadUncached did not set it", size, how)
 			}
 			if how == "a byte at a time" {
@@ -91,7 +92,7 @@ func TestReadUncached(t *testing.T) {
 			if !bytes.Equal(got, data) {
 				t.Errorf("%d bytes, %s: read %d bytes, not the file's", size, how, len(got))
 			}
-			if !watch || !cachetest.TakesDirect(f.Name()) {
+			if !watch || !direct {
 				continue
 			}
 			// All but the last, partly written page, which the kernel
@@ -151,7 +152,7 @@ func TestCompressReadsUncached(t *testing.T) {
 		if err := compressTo(f.Name()+".gz", f.Name(), CompressionGzip, 0o640, uncached); err != nil {
 			t.Fatal(err)
 		}
-		n, pages := cachetest.Resident(t, f, len(data)), (len(data)+os.Getpagesize()-1)/os.Getpagesize()
+		n, pages := cachetest.Resident(t, f, len(data)), cachetest.Pages(len(data))
 		if uncached && n > 1 {
 			t.Errorf("uncached: %d of %d pages of the plain file in the page cache after compressing it; want at most 1", n, pages)
 		}
@@ -166,7 +167,7 @@ func TestCompressReadsUncached(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n, zpages := cachetest.Resident(t, zf, int(zi.Size())), (int(zi.Size())+os.Getpagesize()-1)/os.Getpagesize(); uncached && n != 0 {
+		if n, zpages := cachetest.Resident(t, zf, int(zi.Size())), cachetest.Pages(int(zi.Size())); uncached && n != 0 {
 			t.Errorf("uncached: %d of %d pages of the compressed file in the page cache; want none", n, zpages)
 		} else if !uncached && n != zpages {
 			t.Errorf("through the cache: %d of %d pages of the compressed file in the page cache; want all", n, zpages)

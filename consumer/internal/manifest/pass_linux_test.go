@@ -36,10 +36,7 @@ func TestDroppedFilesReadAroundThePageCache(t *testing.T) {
 			t.Fatal(err)
 		}
 		size := int(fi.Size())
-		pages := (size + os.Getpagesize() - 1) / os.Getpagesize()
-		if !cachetest.TakesDirect(names[0]) {
-			t.Skip("the file system does not take O_DIRECT")
-		}
+		pages := cachetest.Pages(size)
 		if !cachetest.TakesDirect(names[0]) {
 			t.Skip("the file system does not take O_DIRECT")
 		}

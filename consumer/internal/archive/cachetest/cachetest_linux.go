@@ -17,8 +17,7 @@ func Resident(t testing.TB, f *os.File, size int) int {
 		t.Fatal(err)
 	}
 	defer unix.Munmap(m)
-	page := os.Getpagesize()
-	vec := make([]byte, (size+page-1)/page)
+	vec := make([]byte, Pages(size))
 	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
 		t.Fatal(errno)
 	}
@@ -27,6 +26,12 @@ func Resident(t testing.TB, f *os.File, size int) int {
 		n += int(v & 1)
 	}
 	return n
+}
+
+// Pages is how many pages size bytes take, the last maybe in part.
+func Pages(size int) int {
+	page := os.Getpagesize()
+	return (size + page - 1) / page
 }
 
 // TakesDirect reports whether the file system of path opens it with
