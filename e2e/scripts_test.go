@@ -2,12 +2,16 @@ package e2e
 
 import (
 	"bufio"
+	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // earlyReader matches a pipe into a reader that may exit before its input
@@ -145,5 +149,36 @@ func TestMakeTestWithoutCCompiler(t *testing.T) {
 		if said := strings.Contains(string(out), "without -race"); said != (cgo == "0") {
 			t.Errorf("CGO_ENABLED=%s: make test says it runs without -race: %v; want %v\n%s", cgo, said, cgo == "0", out)
 		}
+	}
+}
+
+// TestBenchStopsWithoutRoomOnTheDisk checks that make bench stops at once,
+// naming BENCH_DIR and the setting that sizes the run, when the disk has
+// less room than the run needs: a broker whose disk fills stops taking
+// records, and the run used to wait there without an error. A size class
+// of 10¹² statuses needs more room than any disk here has; the check comes
+// before anything is built or generated.
+func TestBenchStopsWithoutRoomOnTheDisk(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "bench")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(repoRoot(t), "scripts", "bench.sh"))
+	cmd.Env = append(os.Environ(), "BENCH_DIR="+dir, "KCAT=true", "BENCH_SIZE_N=1000000000000", "BENCH_DISK_CHECK=",
+		"KAFKA_BROKERS=", "BENCH_QUICK=")
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("bench.sh ran for %v without stopping:\n%s", 2*time.Minute, out)
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		t.Fatalf("bench.sh with a size class of 10¹² statuses: %v, want it to stop with an error\n%s", err, out)
+	}
+	for _, want := range []string{"error: BENCH_DIR (" + dir + ") has ", "free on its disk", "BENCH_SIZE_N=1000000000000", "BENCH_DISK_CHECK=0"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("bench.sh's output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bin")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("bench.sh built into %s before it stopped (stat: %v):\n%s", dir, err, out)
 	}
 }

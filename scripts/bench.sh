@@ -75,6 +75,8 @@
 #                      versitygw cannot be built or started, the bucket's rows are left out)
 #   BENCH_DIR          scratch and results folder (default /tmp/tweetpipe-bench);
 #                      the generated files are removed at the end unless BENCH_KEEP=1
+#   BENCH_DISK_CHECK   0: start even when BENCH_DIR's disk has less room than the run
+#                      needs by its estimate (default 1: stop at once, saying how much)
 #   BENCH_TEMPLATES    real v1.1 statuses to draw sizes and shapes from
 #                      (default <repo>/../shared/fixtures/tweets/python-twitter/lines.json
 #                      where it exists, else the project's <repo>/testdata/tweets/v1.1/sample.jsonl)
@@ -162,6 +164,56 @@ command -v "$KCAT" >/dev/null || die "kcat not found (apt-get install kcat), or 
 [[ -f "$JETSTREAM_TEMPLATES" ]] || die "no Jetstream templates at $JETSTREAM_TEMPLATES (BENCH_JETSTREAM_TEMPLATES)"
 [[ "$RSS_ON" == kfake || "$RSS_ON" == kafka ]] || die "BENCH_RSS_ON=$RSS_ON: accepts kfake or kafka"
 [[ "$RSS_ON" == kfake || -n "${KAFKA_BROKERS:-}" ]] || die "BENCH_RSS_ON=kafka needs KAFKA_BROKERS"
+
+# --- room on the disk -------------------------------------------------------------
+# A broker whose disk fills stops taking records, and the run then waits
+# without an error: so the run first checks that BENCH_DIR's file system
+# has room for it. The most it holds at once: the first stage's statuses
+# (kept, with their keyed copy, until the backlog) beside a size class's
+# (the same two files) and one program's output of that class; or the
+# backlog and its output. A status's bytes: the templates' mean for the
+# first stage and the backlog, the class's mean for a size class (bench
+# gen's means with the shared templates, rounded up). An Apache Kafka
+# (KAFKA_BROKERS) writing its log on the same disk needs room besides.
+# BENCH_DISK_CHECK=0 skips the check.
+class_mean() {
+    case "$1" in
+    jetstream) echo 460 ;;
+    v1.1-1k) echo 1500 ;;
+    *) echo 5000 ;;
+    esac
+}
+disk_needed() { # prints the bytes the run needs at its fullest
+    local lines bytes mean need class n
+    lines="$(grep -c '' "$TEMPLATES" || true)"
+    bytes="$(wc -c <"$TEMPLATES")"
+    mean=$((bytes / (lines > 0 ? lines : 1) + 1))
+    need=$((N * mean * 3))
+    for class in $SIZES; do
+        n=$((N * mean * 2 + SIZE_N * $(class_mean "$class") * 3))
+        ((n > need)) && need=$n
+    done
+    n=$((BACKLOG * mean * 2))
+    ((n > need)) && need=$n
+    if ((RSS_PARTITIONS > 0)); then
+        n=$((${BENCH_RSS_PARTITIONS_N:-200000} * $(class_mean v1.1-5k) * 2))
+        ((n > need)) && need=$n
+    fi
+    echo $((need + need / 10 + (1 << 30))) # and a tenth and a GiB to spare
+}
+if [[ "${BENCH_DISK_CHECK:-1}" != 0 ]]; then
+    disk_dir="$DIR"
+    while [[ ! -d "$disk_dir" ]]; do disk_dir="$(dirname "$disk_dir")"; done
+    disk_free=$(($(df -Pk "$disk_dir" | awk 'NR == 2 { print $4 }') * 1024))
+    disk_need="$(disk_needed)"
+    gb() { awk -v b="$1" 'BEGIN { printf "%.1f GB", b / 1e9 }'; }
+    log "room on the disk of $DIR: $(gb "$disk_free") free, about $(gb "$disk_need") needed"
+    if ((disk_free < disk_need)); then
+        die "BENCH_DIR ($DIR) has $(gb "$disk_free") free on its disk, and this run needs about $(gb "$disk_need") there" \
+            "(BENCH_N=$N, BENCH_SIZE_N=$SIZE_N of each of \"$SIZES\", BENCH_BACKLOG=$BACKLOG): free some room," \
+            "lower BENCH_SIZE_N or BENCH_N, or set BENCH_DIR on a larger disk (BENCH_DISK_CHECK=0 skips this check)"
+    fi
+fi
 
 BIN="$DIR/bin"
 mkdir -p "$BIN" "$DIR/profiles"
