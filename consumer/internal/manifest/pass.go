@@ -299,9 +299,18 @@ func (f *Finalizer) finalize(ctx context.Context, topic string, hour time.Time, 
 		f.remember(rel, before.ModTime())
 		return "", nil
 	}
-	if old, err := Read(path); err == nil && f.lists(dir, old, files) {
+	old, err := Read(path)
+	if err == nil && f.lists(dir, old, files) {
 		f.remember(rel, before.ModTime())
 		return "", nil
+	}
+	// What the hour's last manifest says of each file it listed: a file
+	// it lists at the size the file has now is not read again (below).
+	listed := make(map[string]File)
+	if err == nil {
+		for _, lf := range old.Files {
+			listed[lf.Name] = lf
+		}
 	}
 	next, err := index()
 	if err != nil {
@@ -321,7 +330,7 @@ func (f *Finalizer) finalize(ctx context.Context, topic string, hour time.Time, 
 		if err := ctx.Err(); err != nil {
 			return "", err
 		}
-		lines, size, sum, err := digest(filepath.Join(dir, df.Name), df.Compression, f.cfg.Uncached)
+		lines, size, sum, err := f.digestNew(filepath.Join(dir, df.Name), df.Compression, listed[df.Name])
 		if errors.Is(err, fs.ErrNotExist) {
 			return "", nil // renamed while read (a rotation): the next pass sees it
 		}
@@ -433,6 +442,26 @@ func (f *Finalizer) remember(rel string, mt time.Time) {
 	if time.Since(mt) > settle && !f.temps[rel] {
 		f.done[rel] = mt
 	}
+}
+
+// digestNew digests a data file (digest), unless the hour's last manifest
+// listed it (lf, its entry there; zero when it did not) at the size it has
+// now: then it returns that entry's lines, size and SHA-256 without reading
+// the file. A closed hour's files do not change (lists takes the same name
+// and size for the same file too), so an hour opened again by a late
+// record's file, or by files added or moved away by hand, reads only its
+// new files rather than the whole hour again.
+func (f *Finalizer) digestNew(path, compression string, lf File) (lines, size int64, sum string, err error) {
+	if lf.Name != "" && lf.SHA256 != "" {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return 0, 0, "", err
+		}
+		if fi.Size() == lf.Bytes {
+			return lf.Lines, lf.Bytes, lf.SHA256, nil
+		}
+	}
+	return digest(path, compression, f.cfg.Uncached)
 }
 
 // lists reports whether m lists exactly files, with the sizes they have.

@@ -295,6 +295,75 @@ func TestLateFileRewritesTheManifest(t *testing.T) {
 	}
 }
 
+// TestOpenedAgainReadsOnlyNewFiles: when an hour's manifest is written
+// again (a late record's file), the files the last manifest listed at the
+// size they still have are not read again: their lines and SHA-256 come
+// from it. The test tells by changing a byte of the first file in place:
+// the new manifest keeps the first file's digest. A file whose size
+// changed is read again.
+func TestOpenedAgainReadsOnlyNewFiles(t *testing.T) {
+	fx := newFixture(t, 1, archive.Config{})
+	f := fx.finalizer()
+	fx.write(0, 0, 9, h10.Add(10*time.Minute))
+	fx.clk.Set(h10.Add(2 * time.Hour))
+	fx.tick()
+	if got := fx.pass(f); len(got) != 1 {
+		t.Fatalf("wrote %v; want the manifest of 10:00", got)
+	}
+	first := fx.check(h10).Files[0]
+	dir := filepath.Join(fx.dir, archive.LayoutDated.HourDir("tweets", h10))
+	path := filepath.Join(dir, first.Name)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := bytes.Replace(data, []byte(`"o":0}`), []byte(`"o":7}`), 1)
+	if bytes.Equal(changed, data) {
+		t.Fatalf("%s holds no offset 0 to change: %q", first.Name, data)
+	}
+	if err := os.WriteFile(path, changed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	fx.write(0, 10, 12, h10.Add(50*time.Minute)) // late
+	fx.clk.Add(11 * time.Minute)
+	fx.tick()
+	if got := fx.pass(f); len(got) != 1 {
+		t.Fatalf("wrote %v once the late file closed; want the manifest of 10:00 again", got)
+	}
+	m, err := Read(filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Files) != 2 || m.Lines != 13 {
+		t.Fatalf("manifest after the late file: %+v; want two files, 13 lines", m)
+	}
+	if got := m.Files[0]; got.SHA256 != first.SHA256 || got.Lines != first.Lines || got.Bytes != first.Bytes {
+		t.Errorf("the first file was read again: %+v; want what the first manifest said, %+v", got, first)
+	}
+	late, err := os.ReadFile(filepath.Join(dir, m.Files[1].Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(late); m.Files[1].SHA256 != hex.EncodeToString(sum[:]) || m.Files[1].Lines != 3 {
+		t.Errorf("the late file: %+v; want its own SHA-256 %x and 3 lines", m.Files[1], sum)
+	}
+
+	// A line added to the first file by hand: its size changed, so it is
+	// read again.
+	grown := append(changed, []byte("{\"added\":1}\n")...)
+	if err := os.WriteFile(path, grown, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := fx.pass(f); len(got) != 1 {
+		t.Fatalf("wrote %v after the first file grew; want the manifest of 10:00 again", got)
+	}
+	m = fx.check(h10) // every file's digest matches its bytes now
+	if m.Files[0].Lines != first.Lines+1 {
+		t.Errorf("the grown file: %+v; want %d lines", m.Files[0], first.Lines+1)
+	}
+}
+
 // TestSeveralFinalizersWriteOneManifest: finalizers of several consumers
 // sharing the folder, running at once, leave one manifest, byte for byte
 // what one alone writes, and no temporary file.
