@@ -42,6 +42,9 @@ func (p peers) classpath() string { return filepath.Join(p.libs, "*") }
 // topic.
 func (r *runner) consoleProduce(ctx context.Context, topic, keyed string, n, bytes int64) (measure, error) {
 	m := measure{Tool: "Kafka console producer", Msgs: n, Bytes: bytes}
+	if err := warm(keyed); err != nil {
+		return m, err
+	}
 	in, err := os.Open(keyed)
 	if err != nil {
 		return m, err

@@ -30,6 +30,9 @@ func (r *runner) profile(ctx context.Context, data string, n, bytes int64) error
 		return err
 	}
 	perfP := filepath.Join(r.work, r.label+"-producer.perf.data")
+	if err := warm(data); err != nil { // as in the throughput runs
+		return err
+	}
 	p, err := startProc(ctx, "perf record producer", r.perf, record(perfP, filepath.Join(r.bin, "producer")),
 		r.producerEnv(topic, data, addr), filepath.Join(r.work, "perf-producer.log"), nil, nil)
 	if err != nil {

@@ -157,12 +157,30 @@ func mustTemp(dir, prefix string) string {
 	return d
 }
 
+// warm reads the file at path through the page cache, so that each
+// program that reads a data file starts with it there, as the first did:
+// the producer drops a replayed file's pages once read
+// (REPLAY_PAGE_CACHE=drop), and the program after it would otherwise read
+// the file from the disk, and pay for it.
+func warm(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.CopyBuffer(io.Discard, struct{ io.Reader }{f}, make([]byte, 1<<20))
+	return err
+}
+
 // produce runs the producer on the replay file path (n statuses) into topic.
 func (r *runner) produce(ctx context.Context, topic, path string, n int64, bytes int64) (measure, error) {
 	if r.jetstream {
 		return r.produceJetstream(ctx, topic, path, n, bytes)
 	}
 	m := measure{Tool: "tweetpipe producer", Msgs: n, Bytes: bytes}
+	if err := warm(path); err != nil {
+		return m, err
+	}
 	addr, err := freeAddr()
 	if err != nil {
 		return m, err
@@ -190,6 +208,9 @@ func (r *runner) kcatProduce(ctx context.Context, topic, file string, keyed bool
 		m.Tool = "kcat -P -l -K (keyed)"
 	}
 	args = append(args, "-l", file)
+	if err := warm(file); err != nil {
+		return m, err
+	}
 	p, err := r.timed(ctx, &m, r.watchTopic(ctx, topic, n), "kcat -P", r.kcat, args, nil,
 		filepath.Join(r.work, "kcat-P-"+topic+".log"), nil, nil)
 	if err != nil {
