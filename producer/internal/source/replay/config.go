@@ -19,5 +19,8 @@ func (c Config) Validate() error {
 	if c.ProgressInterval < 0 {
 		errs = append(errs, fmt.Errorf("REPLAY_PROGRESS_INTERVAL=%s: must be 0 (never) or positive", c.ProgressInterval))
 	}
+	if c.PageCache != PageCacheDrop && c.PageCache != PageCacheKeep {
+		errs = append(errs, fmt.Errorf("REPLAY_PAGE_CACHE=%q: accepts drop or keep", c.PageCache))
+	}
 	return errors.Join(errs...)
 }

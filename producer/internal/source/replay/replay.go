@@ -45,6 +45,9 @@ type Config struct {
 	StateDir string `ignored:"true"`
 	// ProgressInterval is how often progress is logged; 0 never.
 	ProgressInterval time.Duration `envconfig:"REPLAY_PROGRESS_INTERVAL" default:"10s" desc:"how often replay progress (files, lines, percent, rate, ETA) is logged (0: never)"`
+	// PageCache (PageCacheDrop or PageCacheKeep) is whether a file's pages
+	// leave the kernel's page cache once read (fileReader).
+	PageCache string `envconfig:"REPLAY_PAGE_CACHE" default:"drop" desc:"drop: each file's pages leave the kernel's page cache once read (not a .zip's), so replaying an archive does not crowd out what the broker and other programs keep there; keep: the kernel decides what stays, for files replayed again and again (docs/performance.md)"`
 	// DrainTimeout (SHUTDOWN_TIMEOUT) bounds how long a stop waits for
 	// Kafka to acknowledge what was already sent, so that the saved
 	// position includes it. 0 means 10 s.
@@ -361,7 +364,9 @@ func (r *runner) plain(ctx context.Context, in *input) error {
 		return &unreadableError{where: in.path, after: skip, err: err}
 	}
 	defer f.Close()
-	err = r.lines(ctx, in.path, "", &meter{r: f, p: r.prog, left: in.size}, skip)
+	fr := r.fileReader(f)
+	defer fr.Close()
+	err = r.lines(ctx, in.path, "", &meter{r: fr, p: r.prog, left: in.size}, skip)
 	if err == nil || errors.As(err, new(*unreadableError)) {
 		r.prog.filesDone.Add(1) // read, or given up on: not to be read again
 	}
@@ -374,10 +379,12 @@ func (r *runner) tar(ctx context.Context, in *input) error {
 		return &unreadableError{where: in.path, err: err}
 	}
 	defer f.Close()
+	fr := r.fileReader(f)
+	defer fr.Close()
 	for _, m := range in.members {
 		base := r.prog.read.Load()
 		if skip, whole := r.skip(in.path, m.name); !whole {
-			data := io.NewSectionReader(f, m.offset, m.size)
+			data := io.NewSectionReader(fr, m.offset, m.size)
 			if err := r.goPast(r.lines(ctx, in.path, m.name, &meter{r: data, p: r.prog, left: m.size}, skip)); err != nil {
 				return err
 			}
@@ -429,7 +436,9 @@ func (r *runner) tgz(ctx context.Context, in *input) error {
 		return &unreadableError{where: in.path, err: err}
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(&meter{r: f, p: r.prog, left: in.size})
+	fr := r.fileReader(f)
+	defer fr.Close()
+	zr, err := gzip.NewReader(&meter{r: fr, p: r.prog, left: in.size})
 	if err != nil {
 		return &unreadableError{where: in.path, err: fmt.Errorf("opening gzip: %w", err)}
 	}

@@ -1,0 +1,20 @@
+package replay
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// dropCached asks the kernel to drop n bytes of f from offset off from the
+// page cache (posix_fadvise POSIX_FADV_DONTNEED). An error is not
+// returned: the advice changes no data.
+func dropCached(f *os.File, off, n int64) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.Fadvise(int(fd), off, n, unix.FADV_DONTNEED)
+	})
+}
