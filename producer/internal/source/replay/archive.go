@@ -155,8 +155,10 @@ func sortMembers(ms []member) {
 	slices.SortStableFunc(ms, func(a, b member) int { return compareMembers(a.name, b.name) })
 }
 
-// list opens each input REPLAY_PATH names and lists the members of archives.
-func list(paths []string) ([]input, error) {
+// list opens each input REPLAY_PATH names and lists the members of
+// archives; with drop (REPLAY_PAGE_CACHE=drop; nil keeps) what a listing
+// read leaves the page cache, as the replay's reading does (fileReader).
+func list(paths []string, drop func(f *os.File, off, n int64)) ([]input, error) {
 	inputs := make([]input, 0, len(paths))
 	for _, p := range paths {
 		fi, err := os.Stat(p)
@@ -166,9 +168,9 @@ func list(paths []string) ([]input, error) {
 		in := input{path: p, kind: kindOf(p), size: fi.Size()}
 		switch in.kind {
 		case tarArchive:
-			in.members, err = listTar(p, in.size)
+			in.members, err = listTar(p, in.size, drop)
 		case tgzArchive:
-			in.members, err = listTgz(p)
+			in.members, err = listTgz(p, drop)
 		case zipArchive:
 			in.members, in.entries, err = listZip(p)
 		}
@@ -207,12 +209,17 @@ func nextHeader(tr *tar.Reader) (*tar.Header, error) {
 
 // listTar reads only the headers of a plain tar, seeking over the data, and
 // notes where each member's data starts.
-func listTar(path string, size int64) ([]member, error) {
+func listTar(path string, size int64, drop func(f *os.File, off, n int64)) ([]member, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
 	defer f.Close()
+	if drop != nil {
+		// The headers, and the kernel's read-ahead after each; the tar
+		// reader seeks f, so it reads f itself, not a fileReader.
+		defer drop(f, 0, 0)
+	}
 	tr := tar.NewReader(f)
 	var ms []member
 	for {
@@ -247,13 +254,15 @@ func listTar(path string, size int64) ([]member, error) {
 
 // listTgz reads a compressed tar once and checks its members are already in
 // replay order, since it can only be read front to back.
-func listTgz(path string) ([]member, error) {
+func listTgz(path string, drop func(f *os.File, off, n int64)) ([]member, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(f)
+	fr := &fileReader{f: f, drop: drop}
+	defer fr.Close()
+	zr, err := gzip.NewReader(fr)
 	if err != nil {
 		return nil, fmt.Errorf("replay: %s: opening gzip: %w", path, err)
 	}

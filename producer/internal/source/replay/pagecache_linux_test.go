@@ -1,16 +1,15 @@
 package replay
 
 import (
-	"bytes"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 )
 
 // resident counts the pages of the file at path in the page cache
@@ -57,84 +56,69 @@ func synced(t *testing.T, path string, data []byte) {
 	}
 }
 
-// randomLines returns lines of random hex, about size bytes in all.
-func randomLines(t *testing.T, size int) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	raw := make([]byte, 500)
-	for i := 0; b.Len() < size; i++ {
-		if _, err := rand.Read(raw); err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(&b, "{\"n\":%d,\"r\":\"%s\"}\n", i, hex.EncodeToString(raw))
-	}
-	return b.Bytes()
-}
-
 // TestReplayDropsThePagesItRead: with REPLAY_PAGE_CACHE=drop (the default)
-// a replayed file, plain, a Stream Grab tar or a .tar.gz, leaves the page
-// cache once read; with keep its pages stay where the kernel put them. The
-// files are 11 to 20 MiB, past one drop (dropEvery) and a remainder at
-// the close, which drops the whole file: a tar's entries after its last
-// minute file too, and the folios around each drop's end (read-ahead makes
-// large folios, which a drop ending inside one leaves).
+// a replayed file, plain, a Stream Grab tar (its members stored in time
+// order, and in the reverse) or a .tar.gz, read from the disk, leaves the
+// page cache as it is read, and none of it stays once it is done; with
+// keep its pages stay where the kernel put them. While it is replayed
+// what stays is what was read since the last drop and the kernel's
+// read-ahead (up to twice read_ahead_kb, 8 MiB on the machine of
+// docs/performance.md: 24 MiB in all there), so for a 64 MiB file under
+// three quarters of it; without the drops as it is read it would be
+// nearly all of it by the end. TestReplayDropsAsItReads
+// checks the drops themselves.
 func TestReplayDropsThePagesItRead(t *testing.T) {
 	dir := t.TempDir()
 	probe := filepath.Join(dir, "probe")
 	synced(t, probe, make([]byte, 1<<20))
-	pf, err := os.Open(probe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dropCached(pf, 0, 0)
-	pf.Close()
+	cold(t, probe)
 	if in, _ := resident(t, probe); in > 0 {
 		t.Skipf("this file system keeps its pages when told to drop them (%d of a fsynced file's pages stay): nothing to tell", in)
 	}
-
-	lines := randomLines(t, 20<<20)
-	var members []grabMember
-	// Four minute files, 5 MiB of lines each before gzip (about 2.6 MiB
-	// after: random hex halves).
-	for m, rest := 0, lines; m < 4; m++ {
-		cut := len(rest)
-		if m < 3 {
-			cut = bytes.IndexByte(rest[len(lines)/4:], '\n') + len(lines)/4 + 1
-		}
-		members = append(members, grabMember{name: fmt.Sprintf("2010/04/19/17/%02d.json.gz", m), data: gz(t, rest[:cut])})
-		rest = rest[cut:]
-	}
-	order := []int{0, 1, 2, 3}
-	inputs := map[string]func(path string){
-		"plain.jsonl": func(path string) { synced(t, path, lines) },
-		"grab.tar":    func(path string) { var b bytes.Buffer; writeTar(t, &b, "", members, order); synced(t, path, b.Bytes()) },
-		"grab.tar.gz": func(path string) {
-			var b bytes.Buffer
-			writeTar(t, &b, "", members, order)
-			synced(t, path, gz(t, b.Bytes()))
-		},
-	}
-	for name, create := range inputs {
+	for name, data := range pageCacheInputs(t, 64<<20) {
 		for _, cache := range []string{PageCacheDrop, PageCacheKeep} {
 			t.Run(name+"/"+cache, func(t *testing.T) {
 				path := filepath.Join(t.TempDir(), name)
-				create(path)
-				if in, all := resident(t, path); in != all {
-					t.Fatalf("%d of %d pages in the page cache before the replay; want all (just written)", in, all)
+				synced(t, path, data.file)
+				cold(t, path)
+				s := New(Config{Path: path, PageCache: cache}, quiet())
+				var n, most int
+				err := s.Run(context.Background(), func(_ context.Context, r source.Record) error {
+					if n++; n%1000 == 0 {
+						in, _ := resident(t, path)
+						most = max(most, in)
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatalf("Run: %v", err)
 				}
-				got := collect(t, New(Config{Path: path, PageCache: cache}, quiet()))
-				if want := bytes.Count(lines, []byte("\n")); len(got) != want {
-					t.Fatalf("replayed %d lines; want %d", len(got), want)
+				if n != data.lines {
+					t.Fatalf("replayed %d lines; want %d", n, data.lines)
 				}
 				in, all := resident(t, path)
+				t.Logf("%s: at most %d of %d pages in the page cache while replayed, %d after", cache, most, all, in)
 				switch {
-				case cache == PageCacheKeep && in != all:
-					t.Errorf("keep: %d of %d pages in the page cache after the replay; want all", in, all)
+				case cache == PageCacheKeep && in < all*9/10:
+					t.Errorf("keep: %d of %d pages in the page cache after the replay; want nearly all", in, all)
 				case cache == PageCacheDrop && in != 0:
 					t.Errorf("drop: %d of %d pages in the page cache after the replay; want none", in, all)
+				case cache == PageCacheDrop && most > all*3/4:
+					t.Errorf("drop: up to %d of %d pages in the page cache while replayed; want under three quarters", most, all)
 				}
-				t.Logf("%s: %d of %d pages in the page cache after the replay", cache, in, all)
 			})
 		}
 	}
+}
+
+// cold drops the file at path from the page cache, as an archive read
+// from the disk is.
+func cold(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dropCached(f, 0, 0)
 }

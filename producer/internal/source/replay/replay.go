@@ -57,6 +57,8 @@ type Config struct {
 	Terminal *terminal.Terminal `ignored:"true"`
 	// saveInterval is how often the position is saved; 0 means once a second.
 	saveInterval time.Duration
+	// dropPages replaces dropCached in tests, to record what is dropped.
+	dropPages func(f *os.File, off, n int64)
 }
 
 // Source replays files.
@@ -101,7 +103,7 @@ func (s *Source) Run(ctx context.Context, emit source.Emit) error {
 	if err != nil {
 		return err
 	}
-	inputs, err := list(paths)
+	inputs, err := list(paths, s.cfg.dropper())
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,163 @@
+package replay
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// randomLines returns lines of random hex, about size bytes in all.
+func randomLines(t *testing.T, size int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	raw := make([]byte, 500)
+	for i := 0; b.Len() < size; i++ {
+		if _, err := rand.Read(raw); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "{\"n\":%d,\"r\":\"%s\"}\n", i, hex.EncodeToString(raw))
+	}
+	return b.Bytes()
+}
+
+// pageCacheInput is a file to replay and the lines it holds.
+type pageCacheInput struct {
+	file  []byte
+	lines int
+}
+
+// pageCacheInputs returns the same size bytes of lines as a plain file, a
+// Stream Grab tar of four minute files stored in time order, the same
+// stored in the reverse order, and that tar gzipped, by name. The gzip
+// files are stored, not compressed (gzip.NoCompression), so each input is
+// of about size bytes.
+func pageCacheInputs(t *testing.T, size int) map[string]pageCacheInput {
+	t.Helper()
+	lines := randomLines(t, size)
+	var members []grabMember
+	for m, rest := 0, lines; m < 4; m++ {
+		cut := len(rest)
+		if m < 3 {
+			cut = bytes.IndexByte(rest[len(lines)/4:], '\n') + len(lines)/4 + 1
+		}
+		members = append(members, grabMember{name: fmt.Sprintf("2010/04/19/17/%02d.json.gz", m), data: stored(t, rest[:cut])})
+		rest = rest[cut:]
+	}
+	tarred := func(order []int) []byte {
+		var b bytes.Buffer
+		writeTar(t, &b, "", members, order)
+		return b.Bytes()
+	}
+	n := bytes.Count(lines, []byte("\n"))
+	return map[string]pageCacheInput{
+		"plain.jsonl":       {lines, n},
+		"grab.tar":          {tarred([]int{0, 1, 2, 3}), n},
+		"reversed/grab.tar": {tarred([]int{3, 2, 1, 0}), n},
+		"grab.tar.gz":       {stored(t, tarred([]int{0, 1, 2, 3})), n},
+	}
+}
+
+// stored is data in a gzip stream without compression.
+func stored(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w, err := gzip.NewWriterLevel(&b, gzip.NoCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// dropCall is one drop of a file's pages: off and n as given to dropCached.
+type dropCall struct{ off, n int64 }
+
+// TestReplayDropsAsItReads: with REPLAY_PAGE_CACHE=drop (the default) the
+// replay drops a file's pages each time it has read dropEvery bytes more,
+// always from the file's start (a drop of only the range since the last
+// one would leave the large folio across its start) to the furthest byte
+// read (the file's end from the first read of a tar stored in the reverse
+// order), and the whole file when done; a tar's listing drops the whole file
+// once listed, a .tar.gz's as it reads it too. A tar whose members are
+// stored in the reverse of time order is read from its end backwards, and
+// is dropped as it goes all the same. With keep nothing is dropped.
+func TestReplayDropsAsItReads(t *testing.T) {
+	for name, data := range pageCacheInputs(t, 20<<20) {
+		for _, cache := range []string{PageCacheDrop, PageCacheKeep} {
+			t.Run(name+"/"+cache, func(t *testing.T) {
+				path := filepath.Join(t.TempDir(), name)
+				write(t, path, data.file)
+				var (
+					mu    sync.Mutex
+					calls []dropCall
+				)
+				cfg := Config{Path: path, PageCache: cache}
+				cfg.dropPages = func(f *os.File, off, n int64) {
+					if f.Name() != path {
+						t.Errorf("dropped %s's pages; want only %s's", f.Name(), path)
+					}
+					mu.Lock()
+					calls = append(calls, dropCall{off, n})
+					mu.Unlock()
+				}
+				if got := collect(t, New(cfg, quiet())); len(got) != data.lines {
+					t.Fatalf("replayed %d lines; want %d", len(got), data.lines)
+				}
+				if cache == PageCacheKeep {
+					if len(calls) > 0 {
+						t.Errorf("keep: dropped %v; want nothing dropped", calls)
+					}
+					return
+				}
+				// Listing: a tar's whole file once listed; a .tar.gz's as
+				// it is read, then the whole file.
+				replay := calls
+				if name != "plain.jsonl" {
+					i := slicesIndexWhole(calls)
+					if i < 0 {
+						t.Fatalf("drops %v: none of the whole file after the listing", calls)
+					}
+					replay = calls[i+1:]
+				}
+				if len(replay) == 0 || replay[len(replay)-1] != (dropCall{0, 0}) {
+					t.Fatalf("drops while replayed %v; want the whole file's (0, 0) last", replay)
+				}
+				size := int64(len(data.file))
+				var last int64
+				for _, c := range replay[:len(replay)-1] {
+					if c.off != 0 || c.n < last || c.n <= 0 || c.n > size {
+						t.Fatalf("drops while replayed %v: each must be from 0 to the furthest byte read (as far as the last, or further), within the file's %d bytes", replay, size)
+					}
+					last = c.n
+				}
+				// Its data is read once (a tar's headers and padding are
+				// not): a drop each dropEvery bytes of it.
+				if want := int(size*9/10) / dropEvery; len(replay)-1 < want {
+					t.Errorf("%d drops while %d bytes were replayed; want at least %d (one each %d bytes): %v", len(replay)-1, size, want, dropEvery, replay)
+				}
+			})
+		}
+	}
+}
+
+// slicesIndexWhole is the index of the first drop of a whole file.
+func slicesIndexWhole(calls []dropCall) int {
+	for i, c := range calls {
+		if c == (dropCall{0, 0}) {
+			return i
+		}
+	}
+	return -1
+}
