@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -156,29 +157,46 @@ func TestMakeTestWithoutCCompiler(t *testing.T) {
 // naming BENCH_DIR and the setting that sizes the run, when the disk has
 // less room than the run needs: a broker whose disk fills stops taking
 // records, and the run used to wait there without an error. A size class
-// of 10¹² statuses needs more room than any disk here has; the check comes
-// before anything is built or generated.
+// of nearly 10¹² statuses needs more room than any disk here has; the check comes
+// before anything is built or generated. A count bash cannot compute with
+// (1e6, or past 12 digits, where its arithmetic wraps) stops it too,
+// naming the setting.
 func TestBenchStopsWithoutRoomOnTheDisk(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "bench")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", filepath.Join(repoRoot(t), "scripts", "bench.sh"))
-	cmd.Env = append(os.Environ(), "BENCH_DIR="+dir, "KCAT=true", "BENCH_SIZE_N=1000000000000", "BENCH_DISK_CHECK=",
-		"KAFKA_BROKERS=", "BENCH_QUICK=")
-	out, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		t.Fatalf("bench.sh ran for %v without stopping:\n%s", 2*time.Minute, out)
-	}
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) {
-		t.Fatalf("bench.sh with a size class of 10¹² statuses: %v, want it to stop with an error\n%s", err, out)
-	}
-	for _, want := range []string{"error: BENCH_DIR (" + dir + ") has ", "free on its disk", "BENCH_SIZE_N=1000000000000", "BENCH_DISK_CHECK=0"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("bench.sh's output lacks %q:\n%s", want, out)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(dir, "bin")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("bench.sh built into %s before it stopped (stat: %v):\n%s", dir, err, out)
+	for _, tt := range []struct {
+		sizeN string
+		want  []string
+	}{
+		{"999999999999", []string{"has ", "free on its disk", "BENCH_SIZE_N=999999999999", "BENCH_DISK_CHECK=0"}},
+		{"1e6", []string{"BENCH_SIZE_N=1e6: accepts a whole number"}},
+		{"100000000000000", []string{"BENCH_SIZE_N=100000000000000: accepts a whole number"}},
+	} {
+		t.Run(tt.sizeN, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "bench")
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "bash", filepath.Join(repoRoot(t), "scripts", "bench.sh"))
+			// Its own process group: were the check gone, what the run
+			// started (go build, the broker) goes with it at the timeout.
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+			cmd.Env = append(os.Environ(), "BENCH_DIR="+dir, "KCAT=true", "BENCH_SIZE_N="+tt.sizeN, "BENCH_SIZES=jetstream v1.1-1k v1.1-5k",
+				"BENCH_DISK_CHECK=", "KAFKA_BROKERS=", "BENCH_QUICK=", "BENCH_N=", "BENCH_BACKLOG=", "BENCH_RSS_PARTITIONS=")
+			out, err := cmd.CombinedOutput()
+			if ctx.Err() != nil {
+				t.Fatalf("bench.sh ran for %v without stopping:\n%s", 2*time.Minute, out)
+			}
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) {
+				t.Fatalf("bench.sh with BENCH_SIZE_N=%s: %v, want it to stop with an error\n%s", tt.sizeN, err, out)
+			}
+			for _, want := range append([]string{"bench.sh: error: "}, tt.want...) {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("bench.sh's output lacks %q:\n%s", want, out)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(dir, "bin")); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("bench.sh built into %s before it stopped (stat: %v):\n%s", dir, err, out)
+			}
+		})
 	}
 }

@@ -183,6 +183,12 @@ class_mean() {
     *) echo 5000 ;;
     esac
 }
+# The counts, whole numbers of at most 12 digits (bash's arithmetic would
+# wrap past that, or fail on 1e6 without saying which setting).
+for setting in BENCH_N=$N BENCH_SIZE_N=$SIZE_N BENCH_BACKLOG=$BACKLOG BENCH_RSS_PARTITIONS=$RSS_PARTITIONS \
+    BENCH_RSS_PARTITIONS_N=${BENCH_RSS_PARTITIONS_N:-200000}; do
+    [[ "${setting#*=}" =~ ^[0-9]{1,12}$ ]] || die "$setting: accepts a whole number (digits only, at most 12)"
+done
 disk_needed() { # prints the bytes the run needs at its fullest
     local lines bytes mean need class n
     lines="$(grep -c '' "$TEMPLATES" || true)"
@@ -197,6 +203,8 @@ disk_needed() { # prints the bytes the run needs at its fullest
     ((n > need)) && need=$n
     if ((RSS_PARTITIONS > 0)); then
         n=$((${BENCH_RSS_PARTITIONS_N:-200000} * $(class_mean v1.1-5k) * 2))
+        # Without a backlog run the first stage's statuses are still there.
+        ((BACKLOG > 0)) || n=$((n + N * mean * 2))
         ((n > need)) && need=$n
     fi
     echo $((need + need / 10 + (1 << 30))) # and a tenth and a GiB to spare
@@ -204,14 +212,20 @@ disk_needed() { # prints the bytes the run needs at its fullest
 if [[ "${BENCH_DISK_CHECK:-1}" != 0 ]]; then
     disk_dir="$DIR"
     while [[ ! -d "$disk_dir" ]]; do disk_dir="$(dirname "$disk_dir")"; done
-    disk_free=$(($(df -Pk "$disk_dir" | awk 'NR == 2 { print $4 }') * 1024))
-    disk_need="$(disk_needed)"
+    disk_avail="$(df -Pk "$disk_dir" 2>/dev/null | awk 'NR == 2 { print $4 }')"
     gb() { awk -v b="$1" 'BEGIN { printf "%.1f GB", b / 1e9 }'; }
-    log "room on the disk of $DIR: $(gb "$disk_free") free, about $(gb "$disk_need") needed"
-    if ((disk_free < disk_need)); then
-        die "BENCH_DIR ($DIR) has $(gb "$disk_free") free on its disk, and this run needs about $(gb "$disk_need") there" \
-            "(BENCH_N=$N, BENCH_SIZE_N=$SIZE_N of each of \"$SIZES\", BENCH_BACKLOG=$BACKLOG): free some room," \
-            "lower BENCH_SIZE_N or BENCH_N, or set BENCH_DIR on a larger disk (BENCH_DISK_CHECK=0 skips this check)"
+    if [[ ! "$disk_avail" =~ ^[0-9]+$ ]]; then
+        log "cannot tell the room on the disk of $DIR (df gave \"$disk_avail\"): not checked; the run needs about $(gb "$(disk_needed)") there"
+    else
+        disk_free=$((disk_avail * 1024))
+        disk_need="$(disk_needed)"
+        log "room on the disk of $DIR: $(gb "$disk_free") free, about $(gb "$disk_need") needed" \
+            "${KAFKA_BROKERS:+(and the room the Kafka at KAFKA_BROKERS needs for its log, on its own disk or this one)}"
+        if ((disk_free < disk_need)); then
+            die "BENCH_DIR ($DIR) has $(gb "$disk_free") free on its disk, and this run needs about $(gb "$disk_need") there" \
+                "(BENCH_N=$N, BENCH_SIZE_N=$SIZE_N of each of \"$SIZES\", BENCH_BACKLOG=$BACKLOG): free some room," \
+                "lower BENCH_SIZE_N or BENCH_N, or set BENCH_DIR on a larger disk (BENCH_DISK_CHECK=0 skips this check)"
+        fi
     fi
 fi
 

@@ -98,6 +98,9 @@ func childPID(pid int) (int, error) {
 // pipeline would; for peak memory, so that a mapped file is not counted.
 func (r *runner) kcatProduceStdin(ctx context.Context, topic, file string, n, bytes int64) (measure, error) {
 	m := measure{Tool: "kcat -P (stdin)", Msgs: n, Bytes: bytes}
+	if err := warm(file); err != nil {
+		return m, err
+	}
 	in, err := os.Open(file)
 	if err != nil {
 		return m, err
