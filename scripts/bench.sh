@@ -219,8 +219,7 @@ if [[ "${BENCH_DISK_CHECK:-1}" != 0 ]]; then
     else
         disk_free=$((disk_avail * 1024))
         disk_need="$(disk_needed)"
-        log "room on the disk of $DIR: $(gb "$disk_free") free, about $(gb "$disk_need") needed" \
-            "${KAFKA_BROKERS:+(and the room the Kafka at KAFKA_BROKERS needs for its log, on its own disk or this one)}"
+        log "room on the disk of $DIR: $(gb "$disk_free") free, about $(gb "$disk_need") needed${KAFKA_BROKERS:+" (and the room the Kafka at KAFKA_BROKERS needs for its log, on its own disk or this one)"}"
         if ((disk_free < disk_need)); then
             die "BENCH_DIR ($DIR) has $(gb "$disk_free") free on its disk, and this run needs about $(gb "$disk_need") there" \
                 "(BENCH_N=$N, BENCH_SIZE_N=$SIZE_N of each of \"$SIZES\", BENCH_BACKLOG=$BACKLOG): free some room," \
