@@ -156,8 +156,10 @@ func sortMembers(ms []member) {
 }
 
 // list opens each input REPLAY_PATH names and lists the members of
-// archives; with drop (REPLAY_PAGE_CACHE=drop; nil keeps) what a listing
-// read leaves the page cache, as the replay's reading does (fileReader).
+// archives. With drop (REPLAY_PAGE_CACHE=drop; nil keeps) a .tar.gz's
+// listing, which reads the whole file, leaves the page cache as the
+// replay's reading does (fileReader), so the replay reads it from the disk
+// again; a .tar's, a few header pages, is left to the replay's drops.
 func list(paths []string, drop func(f *os.File, off, n int64)) ([]input, error) {
 	inputs := make([]input, 0, len(paths))
 	for _, p := range paths {
@@ -168,7 +170,7 @@ func list(paths []string, drop func(f *os.File, off, n int64)) ([]input, error) 
 		in := input{path: p, kind: kindOf(p), size: fi.Size()}
 		switch in.kind {
 		case tarArchive:
-			in.members, err = listTar(p, in.size, drop)
+			in.members, err = listTar(p, in.size)
 		case tgzArchive:
 			in.members, err = listTgz(p, drop)
 		case zipArchive:
@@ -209,17 +211,15 @@ func nextHeader(tr *tar.Reader) (*tar.Header, error) {
 
 // listTar reads only the headers of a plain tar, seeking over the data, and
 // notes where each member's data starts.
-func listTar(path string, size int64, drop func(f *os.File, off, n int64)) ([]member, error) {
+func listTar(path string, size int64) ([]member, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
 	defer f.Close()
-	if drop != nil {
-		// The headers, and the kernel's read-ahead after each; the tar
-		// reader seeks f, so it reads f itself, not a fileReader.
-		defer drop(f, 0, 0)
-	}
+	// Not dropped here: the headers are a few pages, which the replay's
+	// drops (each from the file's start) take with the rest, and a tar
+	// already in the page cache stays there for the replay to read.
 	tr := tar.NewReader(f)
 	var ms []member
 	for {

@@ -154,7 +154,7 @@ func TestListTarReadsHeadersOnly(t *testing.T) {
 		members := g.members
 		path := filepath.Join(t.TempDir(), "grab.tar")
 		tarFile(t, path, "top/", members, shuffled)
-		ms, err := listTar(path, fileSize(t, path), nil)
+		ms, err := listTar(path, fileSize(t, path))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,10 +8,10 @@ const (
 	PageCacheKeep = "keep"
 )
 
-// dropEvery is how many bytes a file is read past the last drop before
-// the pages read are dropped again: a few system calls a gigabyte, and
-// the kernel's read-ahead, a few hundred kilobytes past the reading, is
-// left alone.
+// dropEvery is how many bytes are read between two drops of the pages
+// read: a few system calls a gigabyte. The kernel's read-ahead past the
+// furthest byte read (up to twice read_ahead_kb, 128 KiB on many disks,
+// 8 MiB on the machine of docs/performance.md) is not dropped.
 const dropEvery = 8 << 20
 
 // fileReader reads a replayed file, plain (Read, from its start) or by
