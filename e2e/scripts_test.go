@@ -159,7 +159,7 @@ func TestMakeTestWithoutCCompiler(t *testing.T) {
 // records, and the run used to wait there without an error. A size class
 // of nearly 10¹² statuses needs more room than any disk here has; the check comes
 // before anything is built or generated. A count bash cannot compute with
-// (1e6, or past 12 digits, where its arithmetic wraps) stops it too,
+// (1e6, 08, or past 12 digits, where its arithmetic wraps) stops it too,
 // naming the setting.
 func TestBenchStopsWithoutRoomOnTheDisk(t *testing.T) {
 	for _, tt := range []struct {
@@ -169,6 +169,7 @@ func TestBenchStopsWithoutRoomOnTheDisk(t *testing.T) {
 		{"999999999999", []string{"has ", "free on its disk", "BENCH_SIZE_N=999999999999", "BENCH_DISK_CHECK=0"}},
 		{"1e6", []string{"BENCH_SIZE_N=1e6: accepts a whole number"}},
 		{"100000000000000", []string{"BENCH_SIZE_N=100000000000000: accepts a whole number"}},
+		{"08", []string{"BENCH_SIZE_N=08: accepts a whole number"}},
 	} {
 		t.Run(tt.sizeN, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "bench")
@@ -179,8 +180,10 @@ func TestBenchStopsWithoutRoomOnTheDisk(t *testing.T) {
 			// started (go build, the broker) goes with it at the timeout.
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 			cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+			cmd.WaitDelay = 10 * time.Second
 			cmd.Env = append(os.Environ(), "BENCH_DIR="+dir, "KCAT=true", "BENCH_SIZE_N="+tt.sizeN, "BENCH_SIZES=jetstream v1.1-1k v1.1-5k",
-				"BENCH_DISK_CHECK=", "KAFKA_BROKERS=", "BENCH_QUICK=", "BENCH_N=", "BENCH_BACKLOG=", "BENCH_RSS_PARTITIONS=")
+				"BENCH_DISK_CHECK=", "KAFKA_BROKERS=", "BENCH_QUICK=", "BENCH_N=", "BENCH_BACKLOG=", "BENCH_RSS_PARTITIONS=",
+				"BENCH_RSS_PARTITIONS_N=", "BENCH_RSS_ON=", "BENCH_TEMPLATES=")
 			out, err := cmd.CombinedOutput()
 			if ctx.Err() != nil {
 				t.Fatalf("bench.sh ran for %v without stopping:\n%s", 2*time.Minute, out)

@@ -184,10 +184,11 @@ class_mean() {
     esac
 }
 # The counts, whole numbers of at most 12 digits (bash's arithmetic would
-# wrap past that, or fail on 1e6 without saying which setting).
-for setting in BENCH_N=$N BENCH_SIZE_N=$SIZE_N BENCH_BACKLOG=$BACKLOG BENCH_RSS_PARTITIONS=$RSS_PARTITIONS \
-    BENCH_RSS_PARTITIONS_N=${BENCH_RSS_PARTITIONS_N:-200000}; do
-    [[ "${setting#*=}" =~ ^[0-9]{1,12}$ ]] || die "$setting: accepts a whole number (digits only, at most 12)"
+# wrap past that, or fail on 1e6 or 08 without saying which setting).
+for setting in "BENCH_N=$N" "BENCH_SIZE_N=$SIZE_N" "BENCH_BACKLOG=$BACKLOG" "BENCH_RSS_PARTITIONS=$RSS_PARTITIONS" \
+    "BENCH_RSS_PARTITIONS_N=${BENCH_RSS_PARTITIONS_N:-200000}"; do
+    [[ "${setting#*=}" =~ ^(0|[1-9][0-9]{0,11})$ ]] \
+        || die "$setting: accepts a whole number (digits only, no leading zero, at most 12)"
 done
 disk_needed() { # prints the bytes the run needs at its fullest
     local lines bytes mean need class n
@@ -212,7 +213,7 @@ disk_needed() { # prints the bytes the run needs at its fullest
 if [[ "${BENCH_DISK_CHECK:-1}" != 0 ]]; then
     disk_dir="$DIR"
     while [[ ! -d "$disk_dir" ]]; do disk_dir="$(dirname "$disk_dir")"; done
-    disk_avail="$(df -Pk "$disk_dir" 2>/dev/null | awk 'NR == 2 { print $4 }')"
+    disk_avail="$(df -Pk "$disk_dir" 2>/dev/null | awk 'NR == 2 { print $4 }')" || disk_avail=""
     gb() { awk -v b="$1" 'BEGIN { printf "%.1f GB", b / 1e9 }'; }
     if [[ ! "$disk_avail" =~ ^[0-9]+$ ]]; then
         log "cannot tell the room on the disk of $DIR (df gave \"$disk_avail\"): not checked; the run needs about $(gb "$(disk_needed)") there"
