@@ -1,6 +1,10 @@
 package archive
 
-import "os"
+import (
+	"os"
+
+	"github.com/tweetpipe/tweetpipe/internal/pagecache"
+)
 
 // The page cache
 //
@@ -42,7 +46,7 @@ func (p *Partition) dropWritten(f *os.File, from, to int64) {
 	}
 	drop := p.dropPages
 	if drop == nil {
-		drop = dropCached
+		drop = pagecache.Drop
 	}
 	drop(f, from, to-from)
 }

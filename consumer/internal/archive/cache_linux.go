@@ -9,20 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// dropCached asks the kernel to drop n bytes of f from offset off from the
-// page cache (cache.go); n 0 is to the end of the file. The bytes must be
-// fsynced: the kernel drops only clean pages. An error is not returned: the
-// advice changes no data.
-func dropCached(f *os.File, off, n int64) {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return
-	}
-	_ = rc.Control(func(fd uintptr) {
-		_ = unix.Fadvise(int(fd), off, n, unix.FADV_DONTNEED)
-	})
-}
-
 // uncachedChunk is how much ReadUncached asks the disk for at a time, and
 // directAlign the alignment of its buffer: direct I/O wants the memory and
 // the offsets aligned to the device's logical block, 4,096 bytes at most

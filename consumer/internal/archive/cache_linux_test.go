@@ -12,46 +12,15 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sys/unix"
 
-	"github.com/tweetpipe/tweetpipe/consumer/internal/archive/cachetest"
+	"github.com/tweetpipe/tweetpipe/internal/pagecache"
+	"github.com/tweetpipe/tweetpipe/internal/pagecache/cachetest"
 )
 
 // writeSynced writes data to a new file in a temporary folder and fsyncs
 // it; the file is open for reading and writing at its end.
 func writeSynced(t *testing.T, data []byte) *os.File {
 	t.Helper()
-	f, err := os.Create(filepath.Join(t.TempDir(), "data.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = f.Close() })
-	if _, err := f.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
-// TestDropCachedLeavesThePageCache: the pages of a written, fsynced file are
-// in the page cache, and dropCached takes them all out (skipped on a file
-// system that keeps them: tmpfs, ramfs, overlayfs).
-func TestDropCachedLeavesThePageCache(t *testing.T) {
-	const size = 1 << 20
-	f := writeSynced(t, make([]byte, size))
-	pages := size / os.Getpagesize()
-	if got := cachetest.Resident(t, f, size); got != pages {
-		t.Skipf("%d of %d pages in the page cache right after writing; the file system does not keep them there as a disk's does", got, pages)
-	}
-	dropCached(f, 0, size)
-	got := cachetest.Resident(t, f, size)
-	if got == 0 {
-		return
-	}
-	if keeps, typ := cachetest.KeepsPages(f); keeps {
-		t.Skipf("file system type %#x keeps the pages (%d of %d after dropCached)", typ, got, pages)
-	}
-	t.Errorf("after dropCached: %d of %d pages still in the page cache; want none", got, pages)
+	return cachetest.WriteSynced(t, filepath.Join(t.TempDir(), "data.jsonl"), data)
 }
 
 // TestReadUncached: ReadUncached gives a file's bytes as they are, whatever
@@ -72,7 +41,7 @@ func TestReadUncached(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dropCached(r, 0, int64(size))
+			pagecache.Drop(r, 0, int64(size))
 			// Where the pages left and direct I/O is taken, they must stay
 			// out; on tmpfs, which takes O_DIRECT since Linux 6.6, they
 			// never leave.
@@ -145,7 +114,7 @@ func TestCompressReadsUncached(t *testing.T) {
 	data := bytes.Repeat([]byte(`{"id":1,"text":"a line of the archive"}`+"\n"), 60_000)
 	for _, uncached := range []bool{true, false} {
 		f := writeSynced(t, data)
-		dropCached(f, 0, int64(len(data)))
+		pagecache.Drop(f, 0, int64(len(data)))
 		if !cachetest.TakesDirect(f.Name()) || cachetest.Resident(t, f, len(data)) > 1 {
 			t.Skip("the file system keeps the pages or refuses O_DIRECT")
 		}

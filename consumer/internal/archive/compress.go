@@ -13,6 +13,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/tweetpipe/tweetpipe/internal/durable"
+	"github.com/tweetpipe/tweetpipe/internal/pagecache"
 )
 
 // Values of Config.Compression.
@@ -167,7 +168,7 @@ func compressTo(dst, src, compression string, mode os.FileMode, uncached bool) e
 		err = out.Sync()
 	}
 	if err == nil && uncached {
-		dropCached(out, 0, 0) // to the end of the file
+		pagecache.Drop(out, 0, 0) // to the end of the file
 	}
 	if cerr := out.Close(); err == nil {
 		err = cerr

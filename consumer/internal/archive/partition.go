@@ -36,7 +36,7 @@ type Partition struct {
 	ckptStale bool                 // ckptFile may hold a slot not on disk: the next checkpoint is a new file
 	syncSlot  func(*os.File) error // fsyncs ckptFile after a slot write; nil is syncData (tests make it fail)
 	// dropPages drops n bytes of f from offset off from the page cache
-	// once they are fsynced; nil is dropCached (tests record the calls).
+	// once they are fsynced; nil is pagecache.Drop (tests record the calls).
 	dropPages func(f *os.File, off, n int64)
 
 	active    *activeFile // the data file being appended to; nil when none

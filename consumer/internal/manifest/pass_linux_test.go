@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/tweetpipe/tweetpipe/consumer/internal/archive"
-	"github.com/tweetpipe/tweetpipe/consumer/internal/archive/cachetest"
+	"github.com/tweetpipe/tweetpipe/internal/pagecache/cachetest"
 )
 
 // TestDroppedFilesReadAroundThePageCache: where the archive drops its pages

@@ -260,11 +260,11 @@ func TestBacklogHoldsTheHour(t *testing.T) {
 	fx.check(h10)
 }
 
-// TestLateFileRewritesTheManifest: a record timed in an hour already
-// manifested, arriving when its partition has no open file, starts a file
-// in that hour; once that file is closed the manifest is written again
-// with it.
-func TestLateFileRewritesTheManifest(t *testing.T) {
+// manifestedHour returns a fixture of one partition whose hour 10:00 (one
+// file of ten records) is closed and has its manifest, the finalizer that
+// wrote it, and the manifest.
+func manifestedHour(t *testing.T) (*fixture, *Finalizer, Manifest) {
+	t.Helper()
 	fx := newFixture(t, 1, archive.Config{})
 	f := fx.finalizer()
 	fx.write(0, 0, 9, h10.Add(10*time.Minute))
@@ -273,9 +273,19 @@ func TestLateFileRewritesTheManifest(t *testing.T) {
 	if got := fx.pass(f); len(got) != 1 {
 		t.Fatalf("wrote %v; want the manifest of 10:00", got)
 	}
-	if m := fx.check(h10); len(m.Files) != 1 || m.Lines != 10 {
+	m := fx.check(h10)
+	if len(m.Files) != 1 || m.Lines != 10 {
 		t.Fatalf("manifest: %d files, %d lines; want 1, 10", len(m.Files), m.Lines)
 	}
+	return fx, f, m
+}
+
+// TestLateFileRewritesTheManifest: a record timed in an hour already
+// manifested, arriving when its partition has no open file, starts a file
+// in that hour; once that file is closed the manifest is written again
+// with it.
+func TestLateFileRewritesTheManifest(t *testing.T) {
+	fx, f, _ := manifestedHour(t)
 
 	fx.write(0, 10, 12, h10.Add(50*time.Minute)) // late
 	if got := fx.pass(f); len(got) != 0 {
@@ -302,15 +312,8 @@ func TestLateFileRewritesTheManifest(t *testing.T) {
 // the new manifest keeps the first file's digest. A file whose size
 // changed is read again.
 func TestOpenedAgainReadsOnlyNewFiles(t *testing.T) {
-	fx := newFixture(t, 1, archive.Config{})
-	f := fx.finalizer()
-	fx.write(0, 0, 9, h10.Add(10*time.Minute))
-	fx.clk.Set(h10.Add(2 * time.Hour))
-	fx.tick()
-	if got := fx.pass(f); len(got) != 1 {
-		t.Fatalf("wrote %v; want the manifest of 10:00", got)
-	}
-	first := fx.check(h10).Files[0]
+	fx, f, m := manifestedHour(t)
+	first := m.Files[0]
 	dir := filepath.Join(fx.dir, archive.LayoutDated.HourDir("tweets", h10))
 	path := filepath.Join(dir, first.Name)
 	data, err := os.ReadFile(path)
@@ -331,7 +334,7 @@ func TestOpenedAgainReadsOnlyNewFiles(t *testing.T) {
 	if got := fx.pass(f); len(got) != 1 {
 		t.Fatalf("wrote %v once the late file closed; want the manifest of 10:00 again", got)
 	}
-	m, err := Read(filepath.Join(dir, FileName))
+	m, err = Read(filepath.Join(dir, FileName))
 	if err != nil {
 		t.Fatal(err)
 	}

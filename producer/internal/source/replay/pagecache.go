@@ -1,6 +1,10 @@
 package replay
 
-import "os"
+import (
+	"os"
+
+	"github.com/tweetpipe/tweetpipe/internal/pagecache"
+)
 
 // The values of REPLAY_PAGE_CACHE.
 const (
@@ -27,7 +31,7 @@ const dropEvery = 8 << 20
 // than Linux) the reading is the same.
 type fileReader struct {
 	f     *os.File
-	drop  func(f *os.File, off, n int64) // dropCached; nil keeps the pages
+	drop  func(f *os.File, off, n int64) // pagecache.Drop; nil keeps the pages
 	pos   int64                          // where Read reads next
 	end   int64                          // the furthest byte read, plus one
 	since int64                          // bytes read since the last drop
@@ -39,7 +43,7 @@ func (r *runner) fileReader(f *os.File) *fileReader {
 	return &fileReader{f: f, drop: r.cfg.dropper()}
 }
 
-// dropper is how the replay drops a file's pages: dropCached (or the
+// dropper is how the replay drops a file's pages: pagecache.Drop (or the
 // tests' dropPages), nil with REPLAY_PAGE_CACHE=keep.
 func (c Config) dropper() func(f *os.File, off, n int64) {
 	switch {
@@ -48,7 +52,7 @@ func (c Config) dropper() func(f *os.File, off, n int64) {
 	case c.dropPages != nil:
 		return c.dropPages
 	}
-	return dropCached
+	return pagecache.Drop
 }
 
 func (d *fileReader) Read(p []byte) (int, error) {

@@ -6,55 +6,22 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tweetpipe/tweetpipe/internal/pagecache"
+	"github.com/tweetpipe/tweetpipe/internal/pagecache/cachetest"
 	"github.com/tweetpipe/tweetpipe/producer/internal/source"
 )
-
-// resident counts the pages of the file at path in the page cache
-// (mincore), and its pages in all.
-func resident(t *testing.T, path string) (in, all int) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Munmap(data)
-	page := os.Getpagesize()
-	vec := make([]byte, (len(data)+page-1)/page)
-	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&data[0])), uintptr(len(data)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
-		t.Fatal(errno)
-	}
-	for _, v := range vec {
-		in += int(v & 1)
-	}
-	return in, len(vec)
-}
 
 // synced writes data to path and fsyncs it: the kernel drops only clean
 // pages.
 func synced(t *testing.T, path string, data []byte) {
 	t.Helper()
-	write(t, path, data)
-	f, err := os.Open(path)
-	if err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	cachetest.WriteSynced(t, path, data)
 }
 
 // TestReplayDropsThePagesItRead: with REPLAY_PAGE_CACHE=drop (the default)
@@ -74,12 +41,12 @@ func TestReplayDropsThePagesItRead(t *testing.T) {
 	probe := filepath.Join(dir, "probe")
 	synced(t, probe, make([]byte, 1<<20))
 	cold(t, probe)
-	if in, _ := resident(t, probe); in > 0 {
+	if in, _ := cachetest.ResidentFile(t, probe); in > 0 {
 		t.Skipf("this file system keeps its pages when told to drop them (%d of a fsynced file's pages stay): nothing to tell", in)
 	}
 	if b, err := os.ReadFile(probe); err != nil {
 		t.Fatal(err)
-	} else if in, _ := resident(t, probe); in == 0 {
+	} else if in, _ := cachetest.ResidentFile(t, probe); in == 0 {
 		t.Skipf("this file system reads around the page cache (none of %d bytes just read is in it): nothing to tell", len(b))
 	}
 	if ra := readAhead(t, probe); ra > 16<<20 {
@@ -96,7 +63,7 @@ func TestReplayDropsThePagesItRead(t *testing.T) {
 				var n, most int
 				err := s.Run(context.Background(), func(_ context.Context, r source.Record) error {
 					if n++; n%1000 == 0 {
-						in, _ := resident(t, path)
+						in, _ := cachetest.ResidentFile(t, path)
 						most = max(most, in)
 					}
 					return nil
@@ -107,7 +74,7 @@ func TestReplayDropsThePagesItRead(t *testing.T) {
 				if n != data.lines {
 					t.Fatalf("replayed %d lines; want %d", n, data.lines)
 				}
-				in, all := resident(t, path)
+				in, all := cachetest.ResidentFile(t, path)
 				t.Logf("%s: at most %d of %d pages in the page cache while replayed, %d after", cache, most, all, in)
 				switch {
 				case cache == PageCacheKeep && in < all*9/10:
@@ -151,5 +118,5 @@ func cold(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	dropCached(f, 0, 0)
+	pagecache.Drop(f, 0, 0)
 }

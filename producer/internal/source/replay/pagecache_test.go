@@ -90,7 +90,7 @@ func stored(t *testing.T, data []byte) []byte {
 	return b.Bytes()
 }
 
-// dropCall is one drop of a file's pages: off and n as given to dropCached.
+// dropCall is one drop of a file's pages: off and n as given to pagecache.Drop.
 type dropCall struct{ off, n int64 }
 
 // TestReplayDropsAsItReads: with REPLAY_PAGE_CACHE=drop (the default) the

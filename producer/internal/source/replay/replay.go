@@ -57,7 +57,7 @@ type Config struct {
 	Terminal *terminal.Terminal `ignored:"true"`
 	// saveInterval is how often the position is saved; 0 means once a second.
 	saveInterval time.Duration
-	// dropPages replaces dropCached in tests, to record what is dropped.
+	// dropPages replaces pagecache.Drop in tests, to record what is dropped.
 	dropPages func(f *os.File, off, n int64)
 }
 

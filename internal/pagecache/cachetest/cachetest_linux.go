@@ -28,6 +28,42 @@ func Resident(t testing.TB, f *os.File, size int) int {
 	return n
 }
 
+// ResidentFile counts the pages of the file at path in the page cache, and
+// its pages in all.
+func ResidentFile(t testing.TB, path string) (in, all int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := int(fi.Size())
+	return Resident(t, f, size), Pages(size)
+}
+
+// WriteSynced writes data to a new file at path and fsyncs it, so that the
+// kernel can drop its pages (it drops only clean ones); the file is open
+// for reading and writing, at its end, until the test ends.
+func WriteSynced(t testing.TB, path string, data []byte) *os.File {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	if _, err := f.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 // Pages is how many pages size bytes take, the last maybe in part.
 func Pages(size int) int {
 	page := os.Getpagesize()
