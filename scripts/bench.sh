@@ -128,6 +128,7 @@ else
     SIZE_REPEAT="${BENCH_SIZE_REPEAT:-2}" OBJSTORE_COUNT="${BENCH_OBJSTORE_COUNT:-5}"
     MANIFEST_N="${BENCH_MANIFEST_N:-60000}" MANIFEST_RUNS="${BENCH_MANIFEST_RUNS:-3}"
 fi
+RSS_PARTITIONS_N="${BENCH_RSS_PARTITIONS_N:-200000}"
 OBJSTORE="${BENCH_OBJSTORE:-1}"
 MANIFEST="${BENCH_MANIFEST:-1}"
 MANIFEST_INTERVALS="${BENCH_MANIFEST_INTERVALS-10s 200ms}"
@@ -171,7 +172,9 @@ command -v "$KCAT" >/dev/null || die "kcat not found (apt-get install kcat), or 
 # has room for it. The most it holds at once: the first stage's statuses
 # (kept, with their keyed copy, until the backlog) beside a size class's
 # (the same two files) and one program's output of that class; or the
-# backlog and its output. A status's bytes: the templates' mean for the
+# backlog and its output; or the many-partition backlog and its output
+# (beside the first stage's statuses when there is no backlog run). A
+# status's bytes: the templates' mean for the
 # first stage and the backlog, the class's mean for a size class (bench
 # gen's means with the shared templates, rounded up). An Apache Kafka
 # (KAFKA_BROKERS) writing its log on the same disk needs room besides.
@@ -186,7 +189,7 @@ class_mean() {
 # The counts, whole numbers of at most 12 digits (bash's arithmetic would
 # wrap past that, or fail on 1e6 or 08 without saying which setting).
 for setting in "BENCH_N=$N" "BENCH_SIZE_N=$SIZE_N" "BENCH_BACKLOG=$BACKLOG" "BENCH_RSS_PARTITIONS=$RSS_PARTITIONS" \
-    "BENCH_RSS_PARTITIONS_N=${BENCH_RSS_PARTITIONS_N:-200000}"; do
+    "BENCH_RSS_PARTITIONS_N=$RSS_PARTITIONS_N"; do
     [[ "${setting#*=}" =~ ^(0|[1-9][0-9]{0,11})$ ]] \
         || die "$setting: accepts a whole number (digits only, no leading zero, at most 12)"
 done
@@ -203,7 +206,7 @@ disk_needed() { # prints the bytes the run needs at its fullest
     n=$((BACKLOG * mean * 2))
     ((n > need)) && need=$n
     if ((RSS_PARTITIONS > 0)); then
-        n=$((${BENCH_RSS_PARTITIONS_N:-200000} * $(class_mean v1.1-5k) * 2))
+        n=$((RSS_PARTITIONS_N * $(class_mean v1.1-5k) * 2))
         # Without a backlog run the first stage's statuses are still there.
         ((BACKLOG > 0)) || n=$((n + N * mean * 2))
         ((n > need)) && need=$n
@@ -214,12 +217,12 @@ if [[ "${BENCH_DISK_CHECK:-1}" != 0 ]]; then
     disk_dir="$DIR"
     while [[ ! -d "$disk_dir" ]]; do disk_dir="$(dirname "$disk_dir")"; done
     disk_avail="$(df -Pk "$disk_dir" 2>/dev/null | awk 'NR == 2 { print $4 }')" || disk_avail=""
+    disk_need="$(disk_needed)"
     gb() { awk -v b="$1" 'BEGIN { printf "%.1f GB", b / 1e9 }'; }
     if [[ ! "$disk_avail" =~ ^[0-9]+$ ]]; then
-        log "cannot tell the room on the disk of $DIR (df gave \"$disk_avail\"): not checked; the run needs about $(gb "$(disk_needed)") there"
+        log "cannot tell the room on the disk of $DIR (df gave \"$disk_avail\"): not checked; the run needs about $(gb "$disk_need") there"
     else
         disk_free=$((disk_avail * 1024))
-        disk_need="$(disk_needed)"
         log "room on the disk of $DIR: $(gb "$disk_free") free, about $(gb "$disk_need") needed${KAFKA_BROKERS:+" (and the room the Kafka at KAFKA_BROKERS needs for its log, on its own disk or this one)"}"
         if ((disk_free < disk_need)); then
             die "BENCH_DIR ($DIR) has $(gb "$disk_free") free on its disk, and this run needs about $(gb "$disk_need") there" \
@@ -436,7 +439,7 @@ fi
 # The goal holds whatever the partition count: 5 KB statuses, the largest
 # class, on as many partitions (the services alone).
 if [[ "$RSS_PARTITIONS" -gt 0 ]]; then
-    "$BIN/bench" gen -class v1.1-5k -templates "$TEMPLATES" -n "${BENCH_RSS_PARTITIONS_N:-200000}" -seed 4 -out "$DIR/backlog-wide.jsonl"
+    "$BIN/bench" gen -class v1.1-5k -templates "$TEMPLATES" -n "$RSS_PARTITIONS_N" -seed 4 -out "$DIR/backlog-wide.jsonl"
     "$BIN/bench" rss -label "$RSS_ON" -brokers "$rss_brokers" -bin "$BIN" -kcat "$KCAT" -work "$DIR/work-rss-wide" "${svc_env[@]}" \
         -data "$DIR/backlog-wide.jsonl" -partitions "$RSS_PARTITIONS" -with-kcat=false -out "$DIR/results-rss-wide.json"
     rm -f "$DIR/backlog-wide.jsonl"
