@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -97,12 +98,12 @@ type dropCall struct{ off, n int64 }
 // replay drops a file's pages each time it has read dropEvery bytes more,
 // always from the file's start (a drop of only the range since the last
 // one would leave the large folio across its start) to the furthest byte
-// read (the file's end from the first read of a tar stored in the reverse
-// order), and the whole file when done; a .tar.gz's listing, which reads
-// the whole file, drops as it reads too, and a .tar's (its headers) drops
-// nothing. A tar whose members are
-// stored in the reverse of time order is read from its end backwards, and
-// is dropped as it goes all the same. With keep nothing is dropped.
+// read, and the whole file when done. A tar whose members are stored in
+// the reverse of time order is read from its end backwards (its furthest
+// byte is the file's end from the first read), and is dropped as it goes
+// all the same. A .tar.gz's listing, which reads the whole file, drops as
+// it reads too; a .tar's (its headers) drops nothing. With keep nothing is
+// dropped.
 func TestReplayDropsAsItReads(t *testing.T) {
 	for _, name := range pageCacheInputs {
 		data := newPageCacheInput(t, name, 20<<20)
@@ -136,7 +137,7 @@ func TestReplayDropsAsItReads(t *testing.T) {
 				// file; a .tar's is left to the replay's drops.
 				replay := calls
 				if name == "grab.tar.gz" {
-					i := slicesIndexWhole(calls)
+					i := slices.Index(calls, dropCall{0, 0}) // the whole file's
 					if i < 0 {
 						t.Fatalf("drops %v: none of the whole file after the listing", calls)
 					}
@@ -161,14 +162,4 @@ func TestReplayDropsAsItReads(t *testing.T) {
 			})
 		}
 	}
-}
-
-// slicesIndexWhole is the index of the first drop of a whole file.
-func slicesIndexWhole(calls []dropCall) int {
-	for i, c := range calls {
-		if c == (dropCall{0, 0}) {
-			return i
-		}
-	}
-	return -1
 }
