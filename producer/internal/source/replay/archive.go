@@ -294,10 +294,11 @@ func listTgz(path string, drop func(f *os.File, off, n int64)) ([]member, error)
 	return ms, nil
 }
 
-// openZip is zip.OpenReader, accepting the names the reader calls insecure:
-// nothing is written to disk.
-func openZip(path string) (*zip.ReadCloser, error) {
-	zr, err := zip.OpenReader(path)
+// openZip reads the central directory of the zip at path, read through r
+// (size bytes), accepting the names the reader calls insecure: nothing is
+// written to disk.
+func openZip(path string, r io.ReaderAt, size int64) (*zip.Reader, error) {
+	zr, err := zip.NewReader(r, size)
 	if errors.Is(err, zip.ErrInsecurePath) {
 		err = nil
 	}
@@ -309,11 +310,19 @@ func openZip(path string) (*zip.ReadCloser, error) {
 
 // listZip reads the central directory of a zip.
 func listZip(path string) ([]member, int, error) {
-	zr, err := openZip(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("replay: opening %s: %w", path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, 0, fmt.Errorf("replay: opening %s: %w", path, err)
+	}
+	zr, err := openZip(path, f, st.Size())
 	if err != nil {
 		return nil, 0, err
 	}
-	defer zr.Close()
 	var ms []member
 	for i, f := range zr.File {
 		if !f.Mode().IsRegular() || !isMemberName(f.Name) {

@@ -19,8 +19,8 @@ const (
 const dropEvery = 8 << 20
 
 // fileReader reads a replayed file, plain (Read, from its start) or by
-// offsets (ReadAt, a tar's members, in time order, which need not be the
-// order they are stored in). With drop (REPLAY_PAGE_CACHE=drop) it drops
+// offsets (ReadAt, a tar's or a zip's members, in time order, which need
+// not be the order they are stored in). With drop (REPLAY_PAGE_CACHE=drop) it drops
 // the pages before the furthest byte read from the kernel's page cache each
 // time it has read dropEvery bytes more, and the whole file's when it is
 // closed. A replayed archive's data is read once: its pages would otherwise
@@ -83,6 +83,14 @@ func (d *fileReader) read(end int64, n int) {
 		d.drop(d.f, 0, d.end)
 		d.since = 0
 	}
+}
+
+// restart forgets what was read so far, as if nothing had been: a zip's
+// central directory, read from the file's end before its members, would
+// otherwise make the furthest byte read the file's last, and each drop
+// would take the members' pages ahead of the reading.
+func (d *fileReader) restart() {
+	d.end, d.since = 0, 0
 }
 
 // Close drops the whole file's pages (those past the last byte read too:

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -35,13 +36,14 @@ type pageCacheInput struct {
 }
 
 // pageCacheInputs are the names of newPageCacheInput's files.
-var pageCacheInputs = []string{"plain.jsonl", "grab.tar", "reversed/grab.tar", "grab.tar.gz"}
+var pageCacheInputs = []string{"plain.jsonl", "grab.tar", "reversed/grab.tar", "grab.tar.gz", "grab.zip", "reversed/grab.zip"}
 
 // newPageCacheInput returns size bytes of lines as the file name: a plain
 // file, a Stream Grab tar of four minute files stored in time order, the
-// same stored in the reverse order, or that tar gzipped. The gzip files
-// are stored, not compressed (gzip.NoCompression), so each is of about
-// size bytes.
+// same stored in the reverse order, that tar gzipped, or a zip of the
+// same minute files in time order or the reverse (one of them deflated).
+// The gzip files are stored, not compressed (gzip.NoCompression), so each
+// is of about size bytes.
 func newPageCacheInput(t *testing.T, name string, size int) pageCacheInput {
 	t.Helper()
 	lines := randomLines(t, size)
@@ -59,6 +61,11 @@ func newPageCacheInput(t *testing.T, name string, size int) pageCacheInput {
 		writeTar(t, &b, "", members, order)
 		return b.Bytes()
 	}
+	zipped := func(order []int) []byte {
+		var b bytes.Buffer
+		writeZip(t, &b, "", members, order)
+		return b.Bytes()
+	}
 	n := bytes.Count(lines, []byte("\n"))
 	switch name {
 	case "plain.jsonl":
@@ -69,6 +76,10 @@ func newPageCacheInput(t *testing.T, name string, size int) pageCacheInput {
 		return pageCacheInput{tarred([]int{3, 2, 1, 0}), n}
 	case "grab.tar.gz":
 		return pageCacheInput{stored(t, tarred([]int{0, 1, 2, 3})), n}
+	case "grab.zip":
+		return pageCacheInput{zipped([]int{0, 1, 2, 3}), n}
+	case "reversed/grab.zip":
+		return pageCacheInput{zipped([]int{3, 2, 1, 0}), n}
 	}
 	t.Fatalf("no input %q", name)
 	return pageCacheInput{}
@@ -102,7 +113,10 @@ type dropCall struct{ off, n int64 }
 // the reverse of time order is read from its end backwards (its furthest
 // byte is the file's end from the first read), and is dropped as it goes
 // all the same. A .tar.gz's listing, which reads the whole file, drops as
-// it reads too; a .tar's (its headers) drops nothing. With keep nothing is
+// it reads too; a .tar's (its headers) and a .zip's (its central
+// directory, at its end) drop nothing, and a zip's directory, read before
+// its members, does not count as read: a zip stored in time order is
+// dropped behind its reading, not ahead of it. With keep nothing is
 // dropped.
 func TestReplayDropsAsItReads(t *testing.T) {
 	for _, name := range pageCacheInputs {
@@ -153,6 +167,11 @@ func TestReplayDropsAsItReads(t *testing.T) {
 						t.Fatalf("drops while replayed %v: each must be from 0 to the furthest byte read (as far as the last, or further), within the file's %d bytes", replay, size)
 					}
 					last = c.n
+				}
+				// Stored in time order, it is read from its start: the
+				// first drop is of what was read, not of the whole file.
+				if !strings.HasPrefix(name, "reversed/") && len(replay) > 1 && replay[0].n > size/2 {
+					t.Errorf("drops while replayed %v: the first reaches byte %d of %d, ahead of the reading (at about %d)", replay, replay[0].n, size, dropEvery)
 				}
 				// Its data is read once (a tar's headers and padding are
 				// not): a drop each dropEvery bytes of it.

@@ -47,7 +47,7 @@ type Config struct {
 	ProgressInterval time.Duration `envconfig:"REPLAY_PROGRESS_INTERVAL" default:"10s" desc:"how often replay progress (files, lines, percent, rate, ETA) is logged (0: never)"`
 	// PageCache (PageCacheDrop or PageCacheKeep) is whether a file's pages
 	// leave the kernel's page cache once read (fileReader).
-	PageCache string `envconfig:"REPLAY_PAGE_CACHE" default:"drop" desc:"drop: each file's pages leave the kernel's page cache once read (not a .zip's), so replaying an archive does not crowd out what the broker and other programs keep there; keep: the kernel decides what stays, for files replayed again and again (docs/performance.md)"`
+	PageCache string `envconfig:"REPLAY_PAGE_CACHE" default:"drop" desc:"drop: each file's pages leave the kernel's page cache once read, so replaying an archive does not crowd out what the broker and other programs keep there; keep: the kernel decides what stays, for files replayed again and again (docs/performance.md)"`
 	// DrainTimeout (SHUTDOWN_TIMEOUT) bounds how long a stop waits for
 	// Kafka to acknowledge what was already sent, so that the saved
 	// position includes it. 0 means 10 s.
@@ -398,11 +398,22 @@ func (r *runner) tar(ctx context.Context, in *input) error {
 }
 
 func (r *runner) zip(ctx context.Context, in *input) error {
-	zr, err := openZip(in.path)
+	f, err := os.Open(in.path)
+	if err != nil {
+		return &unreadableError{where: in.path, err: err}
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return &unreadableError{where: in.path, err: err}
+	}
+	fr := r.fileReader(f)
+	defer fr.Close()
+	zr, err := openZip(in.path, fr, st.Size())
 	if err != nil {
 		return err
 	}
-	defer zr.Close()
+	fr.restart() // the directory is at the end: the members are read from the start
 	if len(zr.File) != in.entries {
 		return fmt.Errorf("replay: %s changed while being replayed", in.path)
 	}

@@ -161,7 +161,14 @@ func tgzFile(t *testing.T, path, prefix string, members []grabMember, order []in
 func zipFile(t *testing.T, path, prefix string, members []grabMember, order []int) {
 	t.Helper()
 	var b bytes.Buffer
-	zw := zip.NewWriter(&b)
+	writeZip(t, &b, prefix, members, order)
+	write(t, path, b.Bytes())
+}
+
+// writeZip writes zipFile's archive to w.
+func writeZip(t *testing.T, w io.Writer, prefix string, members []grabMember, order []int) {
+	t.Helper()
+	zw := zip.NewWriter(w)
 	add := func(m grabMember, method uint16) {
 		w, err := zw.CreateHeader(&zip.FileHeader{Name: prefix + m.name, Method: method})
 		if err != nil {
@@ -183,7 +190,6 @@ func zipFile(t *testing.T, path, prefix string, members []grabMember, order []in
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	write(t, path, b.Bytes())
 }
 
 // pipeline stands in for the publisher: it holds up to 5 emitted records
