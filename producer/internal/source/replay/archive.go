@@ -159,7 +159,8 @@ func sortMembers(ms []member) {
 // archives. With drop (REPLAY_PAGE_CACHE=drop; nil keeps) a .tar.gz's
 // listing, which reads the whole file, leaves the page cache as the
 // replay's reading does (fileReader), so the replay reads it from the disk
-// again; a .tar's, a few header pages, is left to the replay's drops.
+// again; a .tar's, a few header pages, and a .zip's, its central directory
+// at the file's end, are left to the replay's drops.
 func list(paths []string, drop func(f *os.File, off, n int64)) ([]input, error) {
 	inputs := make([]input, 0, len(paths))
 	for _, p := range paths {

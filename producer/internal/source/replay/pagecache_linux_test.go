@@ -25,8 +25,8 @@ func synced(t *testing.T, path string, data []byte) {
 }
 
 // TestReplayDropsThePagesItRead: with REPLAY_PAGE_CACHE=drop (the default)
-// a replayed file, plain, a Stream Grab tar (its members stored in time
-// order, and in the reverse) or a .tar.gz, read from the disk, leaves the
+// a replayed file, plain, a Stream Grab tar or zip (its members stored in
+// time order, and in the reverse) or a .tar.gz, read from the disk, leaves the
 // page cache as it is read, and none of it stays once it is done; with
 // keep its pages stay where the kernel put them. While it is replayed
 // what stays is what was read since the last drop and the kernel's

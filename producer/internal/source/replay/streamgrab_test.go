@@ -503,6 +503,41 @@ func TestUnreadableFileGonePastForGood(t *testing.T) {
 	}
 }
 
+// TestArchiveRemovedBeforeItsTurnGonePast: an archive listed at the start
+// and gone by its turn (removed, or moved away) is unreadable like any
+// other file: the run says so, naming it, goes on to the files after it
+// and fails at the end. A .zip stopped the run there.
+func TestArchiveRemovedBeforeItsTurnGonePast(t *testing.T) {
+	members := []grabMember{{"2018/03/10/14/58.json.gz", gz(t, []byte("{\"n\":\"b1\"}\n"))}}
+	for _, kind := range []string{"tar", "zip"} {
+		t.Run(kind, func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, filepath.Join(dir, "a.jsonl"), []byte("{\"n\":\"a1\"}\n"))
+			archive := filepath.Join(dir, "b."+kind)
+			if kind == "tar" {
+				tarFile(t, archive, "", members, []int{0})
+			} else {
+				zipFile(t, archive, "", members, []int{0})
+			}
+			write(t, filepath.Join(dir, "c.jsonl"), []byte("{\"n\":\"c1\"}\n"))
+			var emitted []string
+			err := New(Config{Path: dir}, quiet()).Run(context.Background(), func(_ context.Context, r source.Record) error {
+				if len(emitted) == 0 {
+					if err := os.Remove(archive); err != nil {
+						t.Fatal(err)
+					}
+				}
+				emitted = append(emitted, string(r.Value))
+				return nil
+			})
+			if err == nil || !strings.Contains(err.Error(), archive) {
+				t.Fatalf("Run: %v; want an error naming %s", err, archive)
+			}
+			sameLines(t, "the files around the removed "+kind, emitted, []string{`{"n":"a1"}`, `{"n":"c1"}`})
+		})
+	}
+}
+
 // TestShorterFileThanPositionWarned: a file that ends before the saved
 // position's line (replaced since under the same name) sends nothing, as
 // the position says, and a warning names it.
