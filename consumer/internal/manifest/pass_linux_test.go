@@ -1,7 +1,6 @@
 package manifest
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -26,23 +25,12 @@ func TestDroppedFilesReadAroundThePageCache(t *testing.T) {
 		if err != nil || len(names) != 1 {
 			t.Fatalf("data files of 10:00: %v, %v; want one", names, err)
 		}
-		f, err := os.Open(names[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		fi, err := f.Stat()
-		if err != nil {
-			t.Fatal(err)
-		}
-		size := int(fi.Size())
-		pages := cachetest.Pages(size)
 		if !cachetest.TakesDirect(names[0]) {
 			t.Skip("the file system does not take O_DIRECT")
 		}
 		// The archive dropped every page but the last, partly written.
-		if n := cachetest.Resident(t, f, size); n > 1 {
-			if keeps, typ := cachetest.KeepsPages(f); keeps {
+		if n, pages := cachetest.ResidentFile(t, names[0]); n > 1 {
+			if keeps, typ := cachetest.KeepsPages(names[0]); keeps {
 				t.Skipf("file system type %#x keeps the pages (%d of %d)", typ, n, pages)
 			}
 			t.Fatalf("%d of %d pages in the page cache before the manifest; the archive drops all but the last", n, pages)
@@ -50,7 +38,7 @@ func TestDroppedFilesReadAroundThePageCache(t *testing.T) {
 		if got := fx.pass(fx.finalizer()); len(got) != 1 {
 			t.Fatalf("uncached %v: manifests written %v; want the one of 10:00", uncached, got)
 		}
-		n := cachetest.Resident(t, f, size)
+		n, pages := cachetest.ResidentFile(t, names[0])
 		switch {
 		case uncached && n > 1:
 			t.Errorf("read uncached: %d of %d pages in the page cache after the manifest; want at most 1", n, pages)

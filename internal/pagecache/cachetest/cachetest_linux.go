@@ -81,12 +81,12 @@ func TakesDirect(path string) bool {
 	return true
 }
 
-// KeepsPages reports whether f's file system keeps every page in memory
-// whatever the kernel is told (tmpfs, ramfs, overlayfs over them), with
-// its type.
-func KeepsPages(f *os.File) (bool, int64) {
+// KeepsPages reports whether the file system of path keeps every page in
+// memory whatever the kernel is told (tmpfs, ramfs, overlayfs over them),
+// with its type.
+func KeepsPages(path string) (bool, int64) {
 	var st unix.Statfs_t
-	if unix.Fstatfs(int(f.Fd()), &st) != nil {
+	if unix.Statfs(path, &st) != nil {
 		return false, 0
 	}
 	switch st.Type {
