@@ -88,19 +88,7 @@ func newPageCacheInput(t *testing.T, name string, size int) pageCacheInput {
 
 // stored is data in a gzip stream without compression.
 func stored(t *testing.T, data []byte) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	w, err := gzip.NewWriterLevel(&b, gzip.NoCompression)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return gzipLevel(t, data, gzip.NoCompression)
 }
 
 // dropCall is one drop of a file's pages: off and n as given to pagecache.Drop.

@@ -45,9 +45,20 @@ func write(t *testing.T, path string, data []byte) {
 }
 
 func gz(t *testing.T, data []byte) []byte {
+	return gzipLevel(t, data, gzip.DefaultCompression)
+}
+
+// gzipLevel is data in a gzip stream at the given level.
+func gzipLevel(t *testing.T, data []byte, level int) []byte {
+	t.Helper()
 	var b bytes.Buffer
-	w := gzip.NewWriter(&b)
-	w.Write(data)
+	w, err := gzip.NewWriterLevel(&b, level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
